@@ -1,0 +1,1 @@
+"""telesip: SIP accounts in Telegram."""
