@@ -19,6 +19,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.methods import SendMessage
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
@@ -31,6 +32,8 @@ from aiogram.types import (
     InputTextMessageContent,
     Message,
 )
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
 
 from tests.fakes import FakeBotAPI, FakeUser
 
@@ -73,6 +76,10 @@ def make_router(seen: Seen) -> Router:
     @router.message(Command("photo"))
     async def photo(message: Message) -> None:
         await message.answer_photo(BufferedInputFile(png_bytes(), "qr.png"), caption="QR")
+
+    @router.message(Command("reply"))
+    async def reply_in_webhook_response(message: Message) -> SendMessage:
+        return message.answer("via webhook reply")
 
     @router.message(F.text)
     async def echo(message: Message) -> None:
@@ -354,3 +361,35 @@ async def test_raw_http_errors_and_body_encodings(fake: FakeBotAPI) -> None:
             assert body["result"]["text"] == "123"  # text stays a string
     assert [m.text for m in fake.bot_messages(ALICE)] == ["json", "123"]
     assert fake.bot_messages(ALICE)[1].reply_markup == markup
+
+
+async def test_webhook_mode_delivers_updates_and_executes_webhook_replies(
+    fake: FakeBotAPI, bot: Bot
+) -> None:
+    seen = Seen()
+    dp = Dispatcher()
+    dp.include_router(make_router(seen))
+    app = web.Application()
+    SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token="s3cret").register(
+        app, path="/hook"
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
+        fake.send_text(ALICE, "over a webhook")
+        assert (await fake.next_message(ALICE)).text == "echo: over a webhook"
+        fake.send_text(ALICE, "/reply")
+        reply = await fake.next_message(ALICE)
+        assert reply.text == "via webhook reply"
+        assert fake.requests[-1].via == "webhook-reply"
+        async with aiohttp.ClientSession() as http:
+            url = f"{fake.base_url}/bot{fake.token}/getUpdates"
+            async with http.post(url) as resp:
+                assert resp.status == 409  # getUpdates is refused while a webhook is set
+        assert await bot.delete_webhook()
+    finally:
+        await runner.cleanup()

@@ -1532,14 +1532,16 @@ class FakeBotAPI:
                 secret = self.webhook_params.get("secret_token")
                 if secret:
                     headers["X-Telegram-Bot-Api-Secret-Token"] = str(secret)
+                reply: tuple[JSON, dict[str, bytes]] | None = None
                 try:
                     async with self._client.post(
                         self.webhook_url, json=update, headers=headers
                     ) as resp:
                         ok = 200 <= resp.status < 300
-                        body = await resp.read()
+                        if ok:
+                            reply = await self._read_webhook_reply(resp)
                 except aiohttp.ClientError:
-                    ok, body = False, b""
+                    ok = False
                 if not ok:
                     event = self._changed
                     with contextlib.suppress(TimeoutError):
@@ -1549,13 +1551,37 @@ class FakeBotAPI:
                 self.delivered[update["update_id"]] = self.delivered.get(update["update_id"], 0) + 1
                 self._updates = [u for u in self._updates if u is not update]
                 self._notify()
-                with contextlib.suppress(ValueError):
-                    reply = json.loads(body) if body else None
-                    if isinstance(reply, dict) and reply.get("method"):
-                        method = str(reply.pop("method"))
-                        await self.call(method, reply, via="webhook-reply")
+                if reply is not None and reply[0].get("method"):
+                    params, files = reply
+                    method = str(params.pop("method"))
+                    await self.call(method, params, files, via="webhook-reply")
         finally:
             self._webhook_task = None
+
+    @staticmethod
+    async def _read_webhook_reply(
+        resp: aiohttp.ClientResponse,
+    ) -> tuple[JSON, dict[str, bytes]] | None:
+        """A method call in the webhook response body (JSON or multipart, as aiogram sends)."""
+        if resp.content_type.startswith("multipart/"):
+            params: JSON = {}
+            files: dict[str, bytes] = {}
+            reader = aiohttp.MultipartReader.from_response(resp)
+            async for part in reader:
+                if not isinstance(part, aiohttp.BodyPartReader) or part.name is None:
+                    continue
+                if part.filename:
+                    files[part.name] = bytes(await part.read())
+                    params.setdefault("_filenames", {})[part.name] = part.filename
+                else:
+                    params[part.name] = _coerce(part.name, await part.text())
+            return params, files
+        body = await resp.read()
+        with contextlib.suppress(ValueError):
+            data = json.loads(body) if body else None
+            if isinstance(data, dict):
+                return data, {}
+        return None
 
     def _scope_key(self, params: JSON) -> tuple[str, str]:
         scope = params.get("scope") or {"type": "default"}
