@@ -1,0 +1,86 @@
+"""Composition root: builds the engine, cipher, bus and services from Settings, and runs the
+service's parts (bot, API, SIP worker) side by side. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from telesip.config import Settings
+from telesip.domain.clock import Clock, SystemClock
+from telesip.services.context import Rules, Services
+from telesip.store import migrate
+from telesip.store.crypto import Cipher, load_key
+from telesip.store.db import create_engine
+
+log = logging.getLogger("telesip")
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    key = load_key(
+        settings.secret_key.get_secret_value() if settings.secret_key else None,
+        settings.data_dir,
+    )
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.effective_database_url)
+    rules = Rules(
+        offer_ttl_seconds=settings.offer_ttl_seconds,
+        link_ttl_seconds=settings.link_ttl_seconds,
+        default_plan=settings.default_plan,
+        default_seats=settings.default_seats,
+    )
+    return Services(engine=engine, cipher=Cipher(key), clock=clock or SystemClock(), rules=rules)
+
+
+@contextlib.asynccontextmanager
+async def services_for(settings: Settings, *, upgrade: bool = False) -> AsyncIterator[Services]:
+    s = build_services(settings)
+    try:
+        if upgrade:
+            await migrate.upgrade(s.engine)
+        yield s
+    finally:
+        await s.engine.dispose()
+
+
+#: a part of the running service: gets the services and the settings, runs until cancelled
+Component = Callable[[Services, Settings], Coroutine[Any, Any, None]]
+
+#: where each part lives; a part whose module is absent from this install is skipped
+PARTS = {
+    "api": ("telesip.api.app", "serve_api"),
+    "bot": ("telesip.bot.app", "run_bot"),
+    "worker": ("telesip.workers.service", "run_worker"),
+}
+
+
+def components(settings: Settings) -> dict[str, Component]:
+    """The parts `telesip run` starts, by what the configuration enables."""
+    parts: dict[str, Component] = {}
+    for name, (module, attr) in PARTS.items():
+        if name == "bot" and settings.bot_token is None:
+            continue
+        try:
+            parts[name] = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return parts
+
+
+async def run(settings: Settings, only: set[str] | None = None) -> None:
+    """Migrate, then run every enabled part until one fails or the process is stopped."""
+    async with services_for(settings, upgrade=True) as s:
+        parts = {k: v for k, v in components(settings).items() if only is None or k in only}
+        log.info("telesip running: %s", ", ".join(parts) or "database only")
+        if not parts:
+            await asyncio.Event().wait()
+        async with asyncio.TaskGroup() as tg:
+            for name, part in parts.items():
+                tg.create_task(part(s, settings), name=name)

@@ -1,0 +1,202 @@
+"""The ``telesip`` command. Every rule error becomes a one-line message and a non-zero exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from telesip.bootstrap import run as run_service
+from telesip.bootstrap import services_for
+from telesip.config import Settings
+from telesip.domain.errors import TelesipError
+from telesip.domain.model import TelegramUser
+from telesip.services import accounts as accounts_svc
+from telesip.services import audit as audit_svc
+from telesip.services import billing
+from telesip.store import migrate
+
+app = typer.Typer(
+    help="telesip: SIP accounts in Telegram.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+accounts_app = typer.Typer(help="SIP accounts.", no_args_is_help=True)
+subs_app = typer.Typer(help="Plans and seats (R11).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(subs_app, name="subscriptions")
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "TELESIP_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        err.print(f"[red]error:[/] {name}: {first['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except TelesipError as exc:
+        err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(1) from None
+
+
+def _command(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        _run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+@app.command()
+def run() -> None:
+    """Run the service: migrate, then the API, the bot (with TELESIP_BOT_TOKEN) and a worker."""
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(run_service(settings))
+
+
+@db_app.command("upgrade")
+@_command
+async def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply the schema migrations."""
+    async with services_for(_settings()) as s:
+        await migrate.upgrade(s.engine, revision)
+        out.print(f"database at revision {await migrate.current_revision(s.engine)}")
+
+
+@db_app.command("current")
+@_command
+async def db_current() -> None:
+    """Show the schema revision."""
+    async with services_for(_settings()) as s:
+        out.print(
+            f"current {await migrate.current_revision(s.engine)}, head {migrate.head_revision()}"
+        )
+
+
+@accounts_app.command("list")
+@_command
+async def accounts_list(
+    owner: int | None = typer.Option(None, help="Only this owner's accounts (Telegram id)"),
+    limit: int = typer.Option(1000, min=1, max=100000),
+) -> None:
+    """Every account with its owner, user, payer and registration state."""
+    async with services_for(_settings(), upgrade=True) as s:
+        rows = await accounts_svc.list_accounts(
+            s, limit=limit, owner_ids=[owner] if owner is not None else None
+        )
+    table = Table("ID", "login@server", "owner", "user", "payer", "enabled", "registration")
+    for a in rows:
+        reg = a.reg_state + (f" {a.reg_code}" if a.reg_code else "")
+        table.add_row(
+            f"#{a.id}",
+            f"{a.login}@{a.domain}" + (" (duplicate)" if a.duplicate else ""),
+            a.owner_label,
+            "—" if not a.assigned else a.user_label,
+            a.payer.value,
+            "yes" if a.enabled else "no",
+            reg,
+        )
+    out.print(table)
+
+
+@accounts_app.command("operator-paid")
+@_command
+async def accounts_operator_paid(
+    account_id: int, paid: bool = typer.Option(True, "--on/--off")
+) -> None:
+    """Mark an account as paid by the operator (or not)."""
+    async with services_for(_settings(), upgrade=True) as s:
+        payer = await accounts_svc.set_operator_paid(s, account_id, paid)
+    out.print(f"#{account_id} is now paid by: {payer.value}")
+
+
+@app.command("audit")
+@_command
+async def audit(account_id: int, limit: int = typer.Option(50, min=1, max=500)) -> None:
+    """The audit log of one account, newest first."""
+    async with services_for(_settings(), upgrade=True) as s:
+        records = await audit_svc.account_audit(s, None, account_id, limit=limit)
+    table = Table("at", "actor", "action", "details")
+    for r in records:
+        details = ", ".join(f"{k}={v}" for k, v in r.details.items())
+        table.add_row(
+            r.at.strftime("%Y-%m-%d %H:%M:%S"), str(r.actor_id or "operator"), r.action, details
+        )
+    out.print(table if records else f"no audit records for #{account_id}")
+
+
+@subs_app.command("set")
+@_command
+async def subscriptions_set(
+    user_id: int,
+    plan: str,
+    seats: int | None = typer.Option(None, help="Seats; -1 for unlimited; default: the plan's"),
+    add: bool = typer.Option(False, "--add", help="Keep the user's other plans"),
+) -> None:
+    """Give a Telegram user a plan (free, softphone, office, softphone-start)."""
+    async with services_for(_settings(), upgrade=True) as s:
+        view = await billing.set_subscription(s, TelegramUser(user_id), plan, seats, add=add)
+    _print_subs(view)
+
+
+@subs_app.command("remove")
+@_command
+async def subscriptions_remove(user_id: int, plan: str) -> None:
+    """Take a plan away from a Telegram user."""
+    async with services_for(_settings(), upgrade=True) as s:
+        await billing.remove_subscription(s, user_id, plan)
+        view = await billing.show_subscriptions(s, user_id)
+    _print_subs(view)
+
+
+@subs_app.command("show")
+@_command
+async def subscriptions_show(user_id: int) -> None:
+    """A Telegram user's plans and how many seats are in use."""
+    async with services_for(_settings(), upgrade=True) as s:
+        view = await billing.show_subscriptions(s, user_id)
+    _print_subs(view)
+
+
+def _print_subs(view: billing.SubscriptionView) -> None:
+    def lim(v: int | None) -> str:
+        return "unlimited" if v is None else str(v)
+
+    table = Table("plan", "seats")
+    for sub in view.subscriptions:
+        table.add_row(sub.plan, lim(sub.seats))
+    out.print(table)
+    e = view.entitlements
+    out.print(
+        f"seats used {e.seats_used}/{lim(e.seat_limit)}, softphone-start "
+        f"{e.start_used}/{lim(e.start_limit)}, can assign: {'yes' if e.can_assign else 'no'}"
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,49 @@
+"""Every ``TELESIP_*`` setting in one place (pydantic-settings); nothing is read at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TELESIP_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="SQLite file, key file, recordings")
+    database_url: str | None = Field(
+        default=None, description="sqlite+aiosqlite:///... or postgresql+asyncpg://..."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Key for SIP passwords at rest; else DATA_DIR/secret.key"
+    )
+    offer_ttl_seconds: int = Field(default=300, ge=1, le=86400)
+    link_ttl_seconds: int = Field(default=7 * 86400, ge=60)
+    default_plan: str = "office"
+    default_seats: int | None = None
+
+    bot_token: SecretStr | None = None
+    bot_api_url: str | None = None
+    webhook_url: str | None = None
+    webhook_bind: str = "127.0.0.1:8081"
+    redis_url: str | None = None
+
+    api_bind: str = "127.0.0.1:8080"
+    lease_ttl_seconds: int = Field(default=10, ge=2)
+    worker_name: str | None = None
+    log_level: str = "INFO"
+
+    @field_validator("default_plan")
+    @classmethod
+    def _known_plan(cls, value: str) -> str:
+        from telesip.domain.plans import get_plan
+
+        get_plan(value)
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'telesip.db').resolve()}"

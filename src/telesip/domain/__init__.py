@@ -1,0 +1,43 @@
+"""Pure rules of telesip: no framework, no I/O, no clock."""
+
+from __future__ import annotations
+
+from telesip.domain.clock import Clock, FakeClock, SystemClock
+from telesip.domain.model import (
+    Account,
+    Method,
+    Offer,
+    OfferKind,
+    OfferState,
+    Payer,
+    RegState,
+    Role,
+    SettingsLink,
+    TelegramUser,
+)
+from telesip.domain.plans import PLANS, Entitlements, Plan, Subscription, get_plan
+from telesip.domain.settings import AccountSettings, Secret, parse_shortcut
+
+__all__ = [
+    "PLANS",
+    "Account",
+    "AccountSettings",
+    "Clock",
+    "Entitlements",
+    "FakeClock",
+    "Method",
+    "Offer",
+    "OfferKind",
+    "OfferState",
+    "Payer",
+    "Plan",
+    "RegState",
+    "Role",
+    "Secret",
+    "SettingsLink",
+    "Subscription",
+    "SystemClock",
+    "TelegramUser",
+    "get_plan",
+    "parse_shortcut",
+]

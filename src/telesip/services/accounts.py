@@ -1,0 +1,316 @@
+"""Account use cases: create, settings, disable/enable, delete (R10), take back and reassign
+(R2), operator payment (R11), registration reports from workers, and the /softphone listing (R1).
+
+Each function is one transaction with one audit record. ``actor`` is the Telegram user acting;
+``None`` means the operator (CLI or an API key), for whom permission checks are the caller's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from telesip.domain import errors, events
+from telesip.domain.model import Account, Offer, Payer, RegState, Role, TelegramUser
+from telesip.domain.settings import AccountSettings
+from telesip.services.common import ensure_user, entitlements, load_account
+from telesip.services.context import Services
+from telesip.store.repositories import AccountSummary
+
+#: fields whose change needs a new registration
+SIP_FIELDS = frozenset(
+    {
+        "login",
+        "password",
+        "domain",
+        "auth_username",
+        "registrar",
+        "outbound_proxy",
+        "transport",
+        "port",
+        "expires",
+        "worker",
+    }
+)
+
+
+def _actor_id(actor: TelegramUser | None) -> int | None:
+    return actor.id if actor else None
+
+
+async def create_account(
+    s: Services, actor: TelegramUser, settings: AccountSettings, *, via_link: bool = False
+) -> int:
+    """Connect a new SIP account owned (and used) by ``actor``; returns its numeric ID."""
+    settings = settings.validated()
+    async with s.uow() as uow:
+        await ensure_user(s, uow, actor)
+        payer = (await entitlements(uow, actor.id)).payer_for_new_account()
+        account_id = await uow.accounts.add(actor.id, settings, payer, via_link, uow.now)
+        await uow.record(
+            "created",
+            account_id,
+            actor.id,
+            {"login": settings.login, "domain": settings.domain, "payer": payer.value},
+            events.AccountCreated(account_id, actor.id, owner_id=actor.id),
+        )
+        await uow.commit()
+    return account_id
+
+
+@dataclass(frozen=True)
+class Card:
+    """What a person may see of one account: the settings only for its owner (R5)."""
+
+    summary: AccountSummary
+    role: Role
+    settings: dict[str, Any] | None
+    pending_offer: Offer | None
+
+
+async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> Card:
+    async with s.uow() as uow:
+        summary = await uow.accounts.summary(account_id)
+        if summary is None:
+            raise errors.AccountNotFound(account_id=account_id)
+        if actor is None or actor.id == summary.owner_id:
+            role = Role.OWNER
+        elif actor.id == summary.user_id:
+            role = Role.USER
+        else:
+            raise errors.AccountNotFound(account_id=account_id)
+        settings = None
+        pending = None
+        if role is Role.OWNER:
+            account = await load_account(uow, account_id, lock=False)
+            settings = account.settings.public_dict()
+            pending = await uow.offers.pending_for(account_id)
+            if pending is not None and not pending.is_live(uow.now):
+                pending = None
+    return Card(summary, role, settings, pending)
+
+
+async def update_settings(
+    s: Services, actor: TelegramUser | None, account_id: int, **changes: Any
+) -> AccountSettings:
+    """R2: the owner changes settings at any time; the user gets no say (R5)."""
+    unknown = set(changes) - {f.name for f in dataclasses.fields(AccountSettings)}
+    if unknown:
+        raise errors.InvalidInput(f"unknown settings: {', '.join(sorted(unknown))}")
+    async with s.uow() as uow:
+        account = await load_account(uow, account_id)
+        if actor is not None:
+            account.require_owner(actor.id)
+        new = dataclasses.replace(account.settings, **changes).validated()
+        changed = sorted(
+            f.name
+            for f in dataclasses.fields(AccountSettings)
+            if getattr(new, f.name) != getattr(account.settings, f.name)
+        )
+        if not changed:
+            return new
+        sip_changed = bool(SIP_FIELDS.intersection(changed))
+        await uow.accounts.update_settings(account_id, new, uow.now, bump=sip_changed)
+        await uow.record(
+            "settings_changed",
+            account_id,
+            _actor_id(actor),
+            {"fields": changed},
+            events.SettingsChanged(
+                account_id,
+                _actor_id(actor),
+                user_id=account.user_id,
+                registration_changed=sip_changed,
+            ),
+        )
+        await uow.commit()
+    return new
+
+
+async def set_enabled(
+    s: Services, actor: TelegramUser | None, account_id: int, enabled: bool
+) -> None:
+    """Disable (unregister) or enable (register) an account: owner only (R2)."""
+    async with s.uow() as uow:
+        account = await load_account(uow, account_id)
+        if actor is not None:
+            account.require_owner(actor.id)
+        if account.enabled == enabled:
+            return
+        values: dict[str, Any] = {"enabled": enabled}
+        if not enabled:
+            values |= {"reg_state": RegState.DISABLED.value, "reg_code": None, "reg_error": None}
+        await uow.accounts.update(account_id, uow.now, **values)
+        event: events.Event = (
+            events.AccountEnabled(account_id, _actor_id(actor))
+            if enabled
+            else events.AccountDisabled(account_id, _actor_id(actor), user_id=account.user_id)
+        )
+        await uow.record(
+            "enabled" if enabled else "disabled", account_id, _actor_id(actor), event=event
+        )
+        await uow.commit()
+
+
+async def delete_account(s: Services, actor: TelegramUser | None, account_id: int) -> bool:
+    """R10: the owner deletes everywhere (True); the assigned user only hands it back (False)."""
+    async with s.uow() as uow:
+        account = await load_account(uow, account_id)
+        if actor is not None and account.role_of(actor.id) is Role.USER:
+            await _end_assignment(uow, account, actor.id, "returned_by_user", by_user=True)
+            await uow.commit()
+            return False
+        if actor is not None:
+            account.require_owner(actor.id)
+        await uow.accounts.delete(account_id)  # offers and links go with it; password wiped
+        await uow.record(
+            "deleted",
+            account_id,
+            _actor_id(actor),
+            {"login": account.settings.login, "domain": account.settings.domain},
+            events.AccountDeleted(
+                account_id, _actor_id(actor), owner_id=account.owner_id, user_id=account.user_id
+            ),
+        )
+        await uow.commit()
+    return True
+
+
+async def _end_assignment(
+    uow: Any, account: Account, actor_id: int | None, action: str, *, by_user: bool
+) -> None:
+    await uow.accounts.update(account.id, uow.now, user_id=account.owner_id)
+    await uow.record(
+        action,
+        account.id,
+        actor_id,
+        {"previous_user_id": account.user_id},
+        events.AssignmentEnded(
+            account.id,
+            actor_id,
+            owner_id=account.owner_id,
+            previous_user_id=account.user_id,
+            by_user=by_user,
+        ),
+    )
+
+
+async def take_back(s: Services, actor: TelegramUser | None, account_id: int) -> int:
+    """R2: the owner ends the assignment at once; returns the user it was taken from."""
+    async with s.uow() as uow:
+        account = await load_account(uow, account_id)
+        if actor is not None:
+            account.require_owner(actor.id)
+        if not account.assigned:
+            raise errors.InvalidInput(f"SIP account #{account_id} is not assigned to anyone.")
+        await _end_assignment(uow, account, _actor_id(actor), "taken_back", by_user=False)
+        await uow.commit()
+    return account.user_id
+
+
+async def reassign(
+    s: Services, actor: TelegramUser | None, account_id: int, new_user: TelegramUser
+) -> None:
+    """R2: the owner assigns the account to another person directly (office plan, R4)."""
+    async with s.uow() as uow:
+        await ensure_user(s, uow, new_user)
+        account = await load_account(uow, account_id)
+        if actor is not None:
+            account.require_owner(actor.id)
+        ent = await entitlements(uow, account.owner_id)
+        ent.require_assign()
+        payer = account.payer
+        if payer is Payer.START:
+            if not ent.seat_free:
+                raise errors.SeatsExhausted(limit=ent.seat_limit)
+            payer = Payer.OWNER_PLAN
+        await uow.accounts.update(account_id, uow.now, user_id=new_user.id, payer=payer.value)
+        await uow.record(
+            "reassigned",
+            account_id,
+            _actor_id(actor),
+            {"user_id": new_user.id, "previous_user_id": account.user_id},
+            events.UserAssigned(
+                account_id,
+                _actor_id(actor),
+                owner_id=account.owner_id,
+                user_id=new_user.id,
+                previous_user_id=account.user_id,
+            ),
+        )
+        await uow.commit()
+
+
+async def set_operator_paid(s: Services, account_id: int, paid: bool) -> Payer:
+    """R11: the operator pays for an account, or stops paying (it falls back to its owner)."""
+    async with s.uow() as uow:
+        account = await load_account(uow, account_id)
+        if paid:
+            payer = Payer.OPERATOR
+        elif account.payer is Payer.OPERATOR:
+            payer = (await entitlements(uow, account.owner_id)).payer_for_new_account()
+        else:
+            return account.payer
+        await uow.accounts.update(account_id, uow.now, payer=payer.value)
+        await uow.record("payer_changed", account_id, None, {"payer": payer.value})
+        await uow.commit()
+    return payer
+
+
+async def report_registration(
+    s: Services,
+    account_id: int,
+    state: str,
+    code: int | None = None,
+    error: str | None = None,
+    next_retry_at: datetime | None = None,
+) -> None:
+    """A worker's registration report; audited and published only when the state changes."""
+    RegState(state)  # rejects unknown states
+    async with s.uow() as uow:
+        summary = await uow.accounts.summary(account_id)
+        if summary is None:
+            return
+        if not await uow.accounts.set_registration(
+            account_id, state, code, error, next_retry_at, uow.now
+        ):
+            return
+        if summary.reg_state != state or summary.reg_code != code:
+            await uow.record(
+                "registration",
+                account_id,
+                None,
+                {"state": state, "code": code},
+                events.RegistrationChanged(account_id, None, state=state, code=code),
+            )
+        await uow.commit()
+
+
+@dataclass(frozen=True)
+class Softphone:
+    """R1: what /softphone shows a person."""
+
+    owned: list[AccountSummary]
+    assigned_to_me: list[AccountSummary]
+
+
+async def softphone(s: Services, actor: TelegramUser) -> Softphone:
+    async with s.uow() as uow:
+        owned = await uow.accounts.owned_by(actor.id, via_link=False)
+        assigned = await uow.accounts.assigned_to(actor.id)
+    return Softphone(owned, assigned)
+
+
+async def assigned_to(s: Services, actor: TelegramUser) -> list[AccountSummary]:
+    async with s.uow() as uow:
+        return await uow.accounts.assigned_to(actor.id)
+
+
+async def list_accounts(
+    s: Services, *, limit: int = 1000, after_id: int = 0, owner_ids: list[int] | None = None
+) -> list[AccountSummary]:
+    """Operator listing (CLI, API), in id order with keyset paging."""
+    async with s.uow() as uow:
+        return await uow.accounts.summaries(limit=limit, after_id=after_id, owner_ids=owner_ids)

@@ -1,0 +1,34 @@
+"""Helpers the use cases share: load-and-check an account, entitlements, the actor's row."""
+
+from __future__ import annotations
+
+from telesip.domain import errors
+from telesip.domain.model import Account, Payer, TelegramUser
+from telesip.domain.plans import Entitlements, get_plan
+from telesip.services.context import Services
+from telesip.store.uow import UnitOfWork
+
+#: the operator (CLI, an API key acting for its users): permission checks are the caller's
+OPERATOR: TelegramUser | None = None
+
+
+async def ensure_user(s: Services, uow: UnitOfWork, user: TelegramUser) -> None:
+    plan = get_plan(s.rules.default_plan)
+    seats = s.rules.default_seats if s.rules.default_seats is not None else plan.default_seats
+    await uow.users.ensure(user, uow.now, plan.name, seats)
+
+
+async def load_account(uow: UnitOfWork, account_id: int, *, lock: bool = True) -> Account:
+    account = await uow.accounts.get(account_id, lock=lock)
+    if account is None:
+        raise errors.AccountNotFound(account_id=account_id)
+    return account
+
+
+async def entitlements(uow: UnitOfWork, user_id: int, *, lock: bool = True) -> Entitlements:
+    """The user's plans and usage; ``lock`` serialises seat consumption for this user."""
+    if lock:
+        await uow.users.lock(user_id)
+    subs = await uow.users.subscriptions(user_id)
+    usage = await uow.users.usage(user_id)
+    return Entitlements.of(subs, usage.get(Payer.OWNER_PLAN, 0), usage.get(Payer.START, 0))

@@ -1,0 +1,34 @@
+"""What every use case gets: the unit-of-work factory, the clock, the cipher, the bus and the
+few settings the rules depend on. Built once by ``bootstrap``; tests build their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from telesip.domain.clock import Clock, SystemClock
+from telesip.services.bus import MessageBus
+from telesip.store.crypto import Cipher
+from telesip.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Rules:
+    offer_ttl_seconds: int = 300
+    link_ttl_seconds: int = 7 * 86400
+    default_plan: str = "office"
+    default_seats: int | None = None
+
+
+@dataclass
+class Services:
+    engine: AsyncEngine
+    cipher: Cipher
+    clock: Clock = field(default_factory=SystemClock)
+    rules: Rules = field(default_factory=Rules)
+    bus: MessageBus = field(default_factory=MessageBus)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, self.cipher, self.clock, self.bus.publish)

@@ -1,0 +1,141 @@
+"""Settings links (R9): single-use, expiring, revocable deep links that assign an account to
+whoever opens them first. Their accounts live in the links section, not in /softphone.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from telesip.domain import errors, events
+from telesip.domain.model import Account, Payer, SettingsLink, TelegramUser
+from telesip.domain.settings import AccountSettings
+from telesip.services.common import ensure_user, entitlements, load_account
+from telesip.services.context import Services
+from telesip.store.repositories import AccountSummary
+from telesip.store.uow import UnitOfWork
+
+
+async def _issue(s: Services, uow: UnitOfWork, account: Account, actor_id: int) -> SettingsLink:
+    await uow.links.revoke_unused_for(account.id, uow.now)  # one live link per account
+    link = SettingsLink(
+        id=0,
+        token=secrets.token_urlsafe(18),
+        account_id=account.id,
+        owner_id=actor_id,
+        created_at=uow.now,
+        expires_at=uow.now + timedelta(seconds=s.rules.link_ttl_seconds),
+    )
+    link.id = await uow.links.add(link)
+    if not account.via_link:
+        await uow.accounts.update(account.id, uow.now, via_link=True)
+    await uow.record("link_created", account.id, actor_id, {"link_id": link.id})
+    return link
+
+
+async def create_link(s: Services, actor: TelegramUser, account_id: int) -> SettingsLink:
+    """A link for an existing account; the account moves to the links section."""
+    async with s.uow() as uow:
+        await ensure_user(s, uow, actor)
+        account = await load_account(uow, account_id)
+        account.require_owner(actor.id)
+        (await entitlements(uow, actor.id, lock=False)).require_assign()
+        link = await _issue(s, uow, account, actor.id)
+        await uow.commit()
+    return link
+
+
+async def create_link_from_settings(
+    s: Services, actor: TelegramUser, settings: AccountSettings
+) -> SettingsLink:
+    """Connect an account straight into a link (it never shows in /softphone)."""
+    settings = settings.validated()
+    async with s.uow() as uow:
+        await ensure_user(s, uow, actor)
+        ent = await entitlements(uow, actor.id)
+        ent.require_assign()
+        if not ent.seat_free:  # office accounts are paid from the owner's seats (R4)
+            raise errors.SeatsExhausted(limit=ent.seat_limit)
+        account_id = await uow.accounts.add(actor.id, settings, Payer.OWNER_PLAN, True, uow.now)
+        await uow.record(
+            "created",
+            account_id,
+            actor.id,
+            {"login": settings.login, "domain": settings.domain, "payer": "owner_plan"},
+            events.AccountCreated(account_id, actor.id, owner_id=actor.id),
+        )
+        account = await load_account(uow, account_id)
+        link = await _issue(s, uow, account, actor.id)
+        await uow.commit()
+    return link
+
+
+@dataclass(frozen=True)
+class LinkOpened:
+    link: SettingsLink
+    account_id: int
+    owner_id: int
+    previous_user_id: int
+
+
+async def open_link(s: Services, actor: TelegramUser, token: str) -> LinkOpened:
+    """The first person to open a live link gets the account assigned (R4/R5 apply)."""
+    async with s.uow() as uow:
+        await ensure_user(s, uow, actor)
+        link = await uow.links.by_token(token)
+        if link is None:
+            raise errors.LinkNotFound()
+        account = await load_account(uow, link.account_id)
+        link = await uow.links.get(link.id)  # re-read under the account's lock
+        assert link is not None
+        link.check_openable(actor.id, uow.now)
+        ent = await entitlements(uow, account.owner_id)
+        ent.require_assign()
+        if not await uow.links.mark_used(link.id, actor.id, uow.now):
+            raise errors.LinkUsed()
+        link.open(actor.id, uow.now)
+        payer = account.payer
+        if payer is Payer.START:
+            if not ent.seat_free:
+                raise errors.SeatsExhausted(limit=ent.seat_limit)
+            payer = Payer.OWNER_PLAN
+        await uow.accounts.update(account.id, uow.now, user_id=actor.id, payer=payer.value)
+        await uow.record(
+            "link_opened",
+            account.id,
+            actor.id,
+            {"link_id": link.id, "previous_user_id": account.user_id},
+            events.LinkOpened(
+                account.id, actor.id, link_id=link.id, owner_id=account.owner_id, user_id=actor.id
+            ),
+        )
+        await uow.commit()
+    return LinkOpened(link, account.id, account.owner_id, account.user_id)
+
+
+async def revoke_link(s: Services, actor: TelegramUser | None, link_id: int) -> None:
+    async with s.uow() as uow:
+        link = await uow.links.get(link_id)
+        if link is None or (actor is not None and link.owner_id != actor.id):
+            raise errors.LinkNotFound()
+        if link.revoked_at is None and link.used_by is None:
+            await uow.links.revoke(link_id, uow.now)
+            await uow.record(
+                "link_revoked", link.account_id, actor.id if actor else None, {"link_id": link_id}
+            )
+            await uow.commit()
+
+
+@dataclass(frozen=True)
+class LinkLine:
+    link: SettingsLink
+    account: AccountSummary | None
+
+
+async def list_links(s: Services, actor: TelegramUser) -> list[LinkLine]:
+    """The links section: each link with its account (used, live, expired or revoked)."""
+    async with s.uow() as uow:
+        found = await uow.links.of_owner(actor.id)
+        by_account = {a.id: a for a in await uow.accounts.owned_by(actor.id, via_link=True)}
+    return [LinkLine(link, by_account.get(link.account_id)) for link in found]

@@ -1,0 +1,71 @@
+"""Engine construction for SQLite (default) and PostgreSQL, with each one's concurrency setup.
+
+SQLite: WAL, a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for every transaction, so
+concurrent writers queue for the write lock instead of failing on a lock upgrade. PostgreSQL:
+READ COMMITTED with explicit row locks taken by the repositories.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from telesip.domain.errors import ConfigError
+
+
+def _redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Build the async engine for ``url`` or raise ConfigError with a readable reason."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(reason=f"bad database URL {_redact(url)}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.drivername != "sqlite+aiosqlite":
+            parsed = parsed.set(drivername="sqlite+aiosqlite")
+        engine = create_async_engine(parsed, **kwargs)
+        _setup_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername != "postgresql+asyncpg":
+            parsed = parsed.set(drivername="postgresql+asyncpg")
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", False)
+        try:
+            return create_async_engine(parsed, **kwargs)
+        except ModuleNotFoundError:
+            raise ConfigError(
+                reason="PostgreSQL needs the 'pg' extra: pip install 'telesip[pg]'"
+            ) from None
+    raise ConfigError(reason=f"unsupported database {backend!r}; use sqlite or postgresql")
+
+
+def _setup_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # let us issue BEGIN ourselves (pysqlite's implicit transactions defeat IMMEDIATE)
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,20 @@
+"""Alembic environment: runs on the connection telesip hands over (see telesip.store.migrate)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from telesip.store.tables import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # pragma: no cover - only `alembic` run by hand without telesip
+    raise RuntimeError("run migrations with `telesip db upgrade`")
+
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,587 @@
+"""Repositories: every query the services run, as SQLAlchemy Core statements.
+
+Hot paths (offer, receive, transfer back, listings) do each step in one statement. Row locks
+use ``FOR NO KEY UPDATE`` on PostgreSQL (foreign-key checks still pass) and are no-ops on
+SQLite, where ``BEGIN IMMEDIATE`` already serialises writers. Lock order, to rule out
+deadlocks: at most one account row first, then at most one user row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, delete, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from telesip.domain.guessing import GuessState
+from telesip.domain.model import (
+    Account,
+    Offer,
+    OfferState,
+    Payer,
+    SettingsLink,
+    TelegramUser,
+)
+from telesip.domain.plans import Subscription
+from telesip.domain.settings import AccountSettings
+from telesip.store import tables as t
+from telesip.store.crypto import Cipher
+from telesip.store.rows import (
+    account_from_row,
+    link_from_row,
+    offer_from_row,
+    settings_values,
+)
+
+
+def _dialect_insert(conn: AsyncConnection, table: Any) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+class Users:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def ensure(
+        self, user: TelegramUser, now: datetime, default_plan: str, seats: int | None
+    ) -> bool:
+        """Insert the user if new (with the default plan); True when it was new."""
+        stmt = (
+            _dialect_insert(self.conn, t.users)
+            .values(
+                id=user.id,
+                first_name=user.first_name[:128],
+                username=user.username,
+                language_code=user.language_code,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(t.users.c.id)
+        )
+        inserted = (await self.conn.execute(stmt)).first() is not None
+        if inserted:
+            await self.conn.execute(
+                insert(t.subscriptions).values(
+                    user_id=user.id, plan=default_plan, seats=seats, created_at=now
+                )
+            )
+        return inserted
+
+    async def get(self, user_id: int) -> TelegramUser | None:
+        row = (await self.conn.execute(select(t.users).where(t.users.c.id == user_id))).first()
+        if row is None:
+            return None
+        return TelegramUser(row.id, row.first_name, row.username, row.language_code)
+
+    async def lock(self, user_id: int) -> None:
+        await self.conn.execute(
+            select(t.users.c.id).where(t.users.c.id == user_id).with_for_update(key_share=True)
+        )
+
+    async def subscriptions(self, user_id: int) -> list[Subscription]:
+        rows = await self.conn.execute(
+            select(t.subscriptions)
+            .where(t.subscriptions.c.user_id == user_id)
+            .order_by(t.subscriptions.c.id)
+        )
+        return [Subscription(r.id, r.user_id, r.plan, r.seats) for r in rows]
+
+    async def usage(self, owner_id: int) -> dict[Payer, int]:
+        rows = await self.conn.execute(
+            select(t.accounts.c.payer, func.count())
+            .where(t.accounts.c.owner_id == owner_id)
+            .group_by(t.accounts.c.payer)
+        )
+        return {Payer(payer): count for payer, count in rows}
+
+    async def set_subscription(
+        self, user_id: int, plan: str, seats: int | None, now: datetime
+    ) -> None:
+        """One subscription per plan: replace that plan's seats, keep the others."""
+        await self.conn.execute(
+            delete(t.subscriptions).where(
+                t.subscriptions.c.user_id == user_id, t.subscriptions.c.plan == plan
+            )
+        )
+        await self.conn.execute(
+            insert(t.subscriptions).values(user_id=user_id, plan=plan, seats=seats, created_at=now)
+        )
+
+    async def clear_subscriptions(self, user_id: int) -> None:
+        await self.conn.execute(delete(t.subscriptions).where(t.subscriptions.c.user_id == user_id))
+
+    async def remove_subscription(self, user_id: int, plan: str) -> int:
+        result = await self.conn.execute(
+            delete(t.subscriptions).where(
+                t.subscriptions.c.user_id == user_id, t.subscriptions.c.plan == plan
+            )
+        )
+        return result.rowcount
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """A line of /softphone or of the API list: no password, cheap to build in bulk."""
+
+    id: int
+    owner_id: int
+    user_id: int
+    owner_label: str
+    user_label: str
+    login: str
+    domain: str
+    transport: str
+    port: int | None
+    enabled: bool
+    payer: Payer
+    via_link: bool
+    duplicate: bool
+    reg_state: str
+    reg_code: int | None
+    reg_error: str | None
+    worker: str | None
+
+    @property
+    def assigned(self) -> bool:
+        return self.user_id != self.owner_id
+
+
+def _label(first_name: str | None, username: str | None, user_id: int) -> str:
+    if username:
+        return f"@{username}"
+    return first_name or f"id{user_id}"
+
+
+class Accounts:
+    def __init__(self, conn: AsyncConnection, cipher: Cipher) -> None:
+        self.conn = conn
+        self.cipher = cipher
+
+    async def add(
+        self, owner_id: int, settings: AccountSettings, payer: Payer, via_link: bool, now: datetime
+    ) -> int:
+        values = settings_values(settings) | {
+            "owner_id": owner_id,
+            "user_id": owner_id,
+            "payer": payer.value,
+            "via_link": via_link,
+            "enabled": True,
+            "password_enc": self.cipher.encrypt(settings.password),
+            "created_at": now,
+            "updated_at": now,
+        }
+        result = await self.conn.execute(
+            insert(t.accounts).values(values).returning(t.accounts.c.id)
+        )
+        return int(result.scalar_one())
+
+    def _duplicate_expr(self) -> Any:
+        other = aliased(t.accounts)
+        return exists().where(
+            and_(other.c.identity == t.accounts.c.identity, other.c.id != t.accounts.c.id)
+        )
+
+    async def get(self, account_id: int, *, lock: bool = False) -> Account | None:
+        stmt = select(t.accounts).where(t.accounts.c.id == account_id)
+        if lock:
+            stmt = stmt.with_for_update(key_share=True)
+        row = (await self.conn.execute(stmt)).first()
+        if row is None:
+            return None
+        dup = await self.conn.scalar(
+            select(func.count()).where(
+                t.accounts.c.identity == row.identity, t.accounts.c.id != account_id
+            )
+        )
+        return account_from_row(row, self.cipher.decrypt(row.password_enc), bool(dup))
+
+    async def password_matches(self, account_id: int, candidate: str) -> bool:
+        token = await self.conn.scalar(
+            select(t.accounts.c.password_enc).where(t.accounts.c.id == account_id)
+        )
+        return token is not None and self.cipher.matches(token, candidate)
+
+    async def update(self, account_id: int, now: datetime, **values: Any) -> None:
+        values["updated_at"] = now
+        await self.conn.execute(
+            update(t.accounts).where(t.accounts.c.id == account_id).values(**values)
+        )
+
+    async def update_settings(
+        self, account_id: int, settings: AccountSettings, now: datetime, bump: bool
+    ) -> None:
+        values = settings_values(settings) | {
+            "password_enc": self.cipher.encrypt(settings.password)
+        }
+        if bump:
+            values["version"] = t.accounts.c.version + 1
+        await self.update(account_id, now, **values)
+
+    async def delete(self, account_id: int) -> None:
+        await self.conn.execute(delete(t.accounts).where(t.accounts.c.id == account_id))
+
+    async def set_registration(
+        self,
+        account_id: int,
+        state: str,
+        code: int | None,
+        error: str | None,
+        next_retry_at: datetime | None,
+        now: datetime,
+    ) -> bool:
+        """Store a worker's report; False when the account no longer exists."""
+        result = await self.conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id)
+            .values(
+                reg_state=state,
+                reg_code=code,
+                reg_error=error[:255] if error else None,
+                reg_next_retry_at=next_retry_at,
+                reg_changed_at=now,
+            )
+        )
+        return result.rowcount == 1
+
+    def _summary_select(self) -> Any:
+        owner = aliased(t.users)
+        user = aliased(t.users)
+        a = t.accounts
+        return (
+            select(
+                a.c.id,
+                a.c.owner_id,
+                a.c.user_id,
+                a.c.login,
+                a.c.domain,
+                a.c.transport,
+                a.c.port,
+                a.c.enabled,
+                a.c.payer,
+                a.c.via_link,
+                a.c.reg_state,
+                a.c.reg_code,
+                a.c.reg_error,
+                a.c.worker,
+                owner.c.first_name.label("o_first"),
+                owner.c.username.label("o_user"),
+                user.c.first_name.label("u_first"),
+                user.c.username.label("u_user"),
+                self._duplicate_expr().label("duplicate"),
+            )
+            .join(owner, owner.c.id == a.c.owner_id)
+            .join(user, user.c.id == a.c.user_id)
+            .order_by(a.c.id)
+        )
+
+    async def _summaries(self, stmt: Any) -> list[AccountSummary]:
+        rows = await self.conn.execute(stmt)
+        return [
+            AccountSummary(
+                id=r.id,
+                owner_id=r.owner_id,
+                user_id=r.user_id,
+                owner_label=_label(r.o_first, r.o_user, r.owner_id),
+                user_label=_label(r.u_first, r.u_user, r.user_id),
+                login=r.login,
+                domain=r.domain,
+                transport=r.transport,
+                port=r.port,
+                enabled=r.enabled,
+                payer=Payer(r.payer),
+                via_link=r.via_link,
+                duplicate=bool(r.duplicate),
+                reg_state=r.reg_state,
+                reg_code=r.reg_code,
+                reg_error=r.reg_error,
+                worker=r.worker,
+            )
+            for r in rows
+        ]
+
+    async def owned_by(
+        self, owner_id: int, *, via_link: bool | None = False
+    ) -> list[AccountSummary]:
+        stmt = self._summary_select().where(t.accounts.c.owner_id == owner_id)
+        if via_link is not None:
+            stmt = stmt.where(t.accounts.c.via_link == via_link)
+        return await self._summaries(stmt)
+
+    async def assigned_to(self, user_id: int) -> list[AccountSummary]:
+        stmt = self._summary_select().where(
+            t.accounts.c.user_id == user_id, t.accounts.c.owner_id != user_id
+        )
+        return await self._summaries(stmt)
+
+    async def summaries(
+        self, *, limit: int = 1000, after_id: int = 0, owner_ids: Sequence[int] | None = None
+    ) -> list[AccountSummary]:
+        stmt = self._summary_select().where(t.accounts.c.id > after_id).limit(limit)
+        if owner_ids is not None:
+            stmt = stmt.where(t.accounts.c.owner_id.in_(list(owner_ids)))
+        return await self._summaries(stmt)
+
+    async def summary(self, account_id: int) -> AccountSummary | None:
+        found = await self._summaries(self._summary_select().where(t.accounts.c.id == account_id))
+        return found[0] if found else None
+
+
+class Offers:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def close_pending(
+        self, account_id: int, now: datetime, state: OfferState = OfferState.REPLACED
+    ) -> list[int]:
+        """End the account's pending offer (expired ones are marked so); return their ids."""
+        result = await self.conn.execute(
+            update(t.offers)
+            .where(t.offers.c.account_id == account_id, t.offers.c.state == "pending")
+            .values(
+                state=case((t.offers.c.expires_at <= now, "expired"), else_=state.value),
+                decided_at=now,
+            )
+            .returning(t.offers.c.id)
+        )
+        return [int(r[0]) for r in result]
+
+    async def add(self, offer: Offer) -> int:
+        result = await self.conn.execute(
+            insert(t.offers)
+            .values(
+                account_id=offer.account_id,
+                sender_id=offer.sender_id,
+                method=offer.method.value,
+                kind=offer.kind.value,
+                state=offer.state.value,
+                only_for_id=offer.only_for_id,
+                created_at=offer.created_at,
+                expires_at=offer.expires_at,
+            )
+            .returning(t.offers.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def get(self, offer_id: int) -> Offer | None:
+        row = (await self.conn.execute(select(t.offers).where(t.offers.c.id == offer_id))).first()
+        return offer_from_row(row) if row else None
+
+    async def account_of(self, offer_id: int) -> int | None:
+        return await self.conn.scalar(
+            select(t.offers.c.account_id).where(t.offers.c.id == offer_id)
+        )
+
+    async def accept(self, offer_id: int, recipient_id: int, now: datetime) -> bool:
+        """Exactly once: only a pending, unexpired offer flips to accepted."""
+        result = await self.conn.execute(
+            update(t.offers)
+            .where(
+                t.offers.c.id == offer_id,
+                t.offers.c.state == "pending",
+                t.offers.c.expires_at > now,
+            )
+            .values(state="accepted", recipient_id=recipient_id, decided_at=now)
+        )
+        return result.rowcount == 1
+
+    async def set_state(self, offer_id: int, state: OfferState, now: datetime) -> None:
+        await self.conn.execute(
+            update(t.offers)
+            .where(t.offers.c.id == offer_id, t.offers.c.state == "pending")
+            .values(state=state.value, decided_at=now)
+        )
+
+    async def set_inline_message(self, offer_id: int, inline_message_id: str) -> None:
+        await self.conn.execute(
+            update(t.offers)
+            .where(t.offers.c.id == offer_id)
+            .values(inline_message_id=inline_message_id)
+        )
+
+    async def last_accepted(
+        self,
+        account_id: int,
+        *,
+        method: str | None = None,
+        sender_id: int | None = None,
+        recipient_id: int | None = None,
+    ) -> Offer | None:
+        stmt = select(t.offers).where(
+            t.offers.c.account_id == account_id, t.offers.c.state == "accepted"
+        )
+        if method is not None:
+            stmt = stmt.where(t.offers.c.method == method)
+        if sender_id is not None:
+            stmt = stmt.where(t.offers.c.sender_id == sender_id)
+        if recipient_id is not None:
+            stmt = stmt.where(t.offers.c.recipient_id == recipient_id)
+        row = (await self.conn.execute(stmt.order_by(t.offers.c.id.desc()).limit(1))).first()
+        return offer_from_row(row) if row else None
+
+    async def pending_for(self, account_id: int) -> Offer | None:
+        row = (
+            await self.conn.execute(
+                select(t.offers).where(
+                    t.offers.c.account_id == account_id, t.offers.c.state == "pending"
+                )
+            )
+        ).first()
+        return offer_from_row(row) if row else None
+
+
+class Links:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, link: SettingsLink) -> int:
+        result = await self.conn.execute(
+            insert(t.links)
+            .values(
+                token=link.token,
+                account_id=link.account_id,
+                owner_id=link.owner_id,
+                created_at=link.created_at,
+                expires_at=link.expires_at,
+            )
+            .returning(t.links.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def by_token(self, token: str) -> SettingsLink | None:
+        row = (await self.conn.execute(select(t.links).where(t.links.c.token == token))).first()
+        return link_from_row(row) if row else None
+
+    async def get(self, link_id: int) -> SettingsLink | None:
+        row = (await self.conn.execute(select(t.links).where(t.links.c.id == link_id))).first()
+        return link_from_row(row) if row else None
+
+    async def of_owner(self, owner_id: int) -> list[SettingsLink]:
+        rows = await self.conn.execute(
+            select(t.links).where(t.links.c.owner_id == owner_id).order_by(t.links.c.id)
+        )
+        return [link_from_row(r) for r in rows]
+
+    async def mark_used(self, link_id: int, user_id: int, now: datetime) -> bool:
+        result = await self.conn.execute(
+            update(t.links)
+            .where(
+                t.links.c.id == link_id,
+                t.links.c.used_by.is_(None),
+                t.links.c.revoked_at.is_(None),
+                t.links.c.expires_at > now,
+            )
+            .values(used_by=user_id, used_at=now)
+        )
+        return result.rowcount == 1
+
+    async def revoke(self, link_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            update(t.links)
+            .where(t.links.c.id == link_id, t.links.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_unused_for(self, account_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            update(t.links)
+            .where(
+                t.links.c.account_id == account_id,
+                t.links.c.used_by.is_(None),
+                t.links.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor_id: int | None
+    account_id: int | None
+    action: str
+    details: dict[str, Any]
+
+
+class Audit:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(
+        self,
+        at: datetime,
+        actor_id: int | None,
+        account_id: int | None,
+        action: str,
+        details: dict[str, Any],
+    ) -> None:
+        await self.conn.execute(
+            insert(t.audit).values(
+                at=at, actor_id=actor_id, account_id=account_id, action=action, details=details
+            )
+        )
+
+    async def of_account(
+        self, account_id: int, *, limit: int = 50, before_id: int | None = None
+    ) -> list[AuditRecord]:
+        stmt = select(t.audit).where(t.audit.c.account_id == account_id)
+        if before_id is not None:
+            stmt = stmt.where(t.audit.c.id < before_id)
+        rows = await self.conn.execute(stmt.order_by(t.audit.c.id.desc()).limit(limit))
+        return [
+            AuditRecord(r.id, r.at, r.actor_id, r.account_id, r.action, r.details) for r in rows
+        ]
+
+
+class Guesses:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get(self, user_id: int, account_id: int) -> GuessState | None:
+        row = (
+            await self.conn.execute(
+                select(t.guesses).where(
+                    t.guesses.c.user_id == user_id, t.guesses.c.account_id == account_id
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return GuessState(
+            window_start=row.window_start,
+            failures=row.failures,
+            free_steps=row.free_steps,
+            last_hash=row.last_hash,
+            last_prefix_hash=row.last_prefix_hash,
+            locked_until=row.locked_until,
+        )
+
+    async def save(self, user_id: int, account_id: int, state: GuessState) -> None:
+        values = {
+            "window_start": state.window_start,
+            "failures": state.failures,
+            "free_steps": state.free_steps,
+            "last_hash": state.last_hash,
+            "last_prefix_hash": state.last_prefix_hash,
+            "locked_until": state.locked_until,
+        }
+        stmt = _dialect_insert(self.conn, t.guesses).values(
+            user_id=user_id, account_id=account_id, **values
+        )
+        await self.conn.execute(
+            stmt.on_conflict_do_update(index_elements=["user_id", "account_id"], set_=values)
+        )
+
+    async def clear(self, user_id: int, account_id: int) -> None:
+        await self.conn.execute(
+            delete(t.guesses).where(
+                t.guesses.c.user_id == user_id, t.guesses.c.account_id == account_id
+            )
+        )

@@ -1,0 +1,186 @@
+"""The database schema as SQLAlchemy Core tables; Alembic migrations are written against it.
+
+Times are stored as naive UTC (:class:`UTCDateTime`) so SQLite and PostgreSQL compare them the
+same way. Passwords are stored only encrypted (``password_enc``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored naive in UTC."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite in raw statements
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrement needs INTEGER
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),  # Telegram user id
+    Column("first_name", String(128), nullable=False, server_default=""),
+    Column("username", String(64)),
+    Column("language_code", String(16)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("plan", String(32), nullable=False),
+    Column("seats", Integer),  # NULL: unlimited
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_subscriptions_user", "user_id"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("owner_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("payer", String(16), nullable=False),
+    Column("via_link", Boolean, nullable=False, server_default=text("false")),
+    Column("login", String(128), nullable=False),
+    Column("password_enc", LargeBinary, nullable=False),
+    Column("auth_username", String(128)),
+    Column("domain", String(255), nullable=False),
+    Column("registrar", String(255)),
+    Column("outbound_proxy", String(255)),
+    Column("transport", String(8), nullable=False),
+    Column("port", Integer),
+    Column("expires", Integer, nullable=False),
+    Column("display_name", String(64)),
+    Column("codecs", String(128), nullable=False),
+    Column("dtmf_mode", String(16), nullable=False),
+    Column("rewrite_rules", JSON, nullable=False),
+    Column("worker", String(64)),
+    Column("identity", String(400), nullable=False),  # login@domain:port, lower case (R11)
+    Column("reg_state", String(16), nullable=False, server_default="unknown"),
+    Column("reg_code", Integer),
+    Column("reg_error", String(255)),
+    Column("reg_changed_at", UTCDateTime),
+    Column("reg_next_retry_at", UTCDateTime),
+    Column("version", Integer, nullable=False, server_default="1"),  # bumped on SIP changes
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_accounts_owner", "owner_id"),
+    Index("ix_accounts_user", "user_id"),
+    Index("ix_accounts_identity", "identity"),
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("sender_id", BigInteger, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("only_for_id", BigInteger),
+    Column("recipient_id", BigInteger),
+    Column("inline_message_id", String(128)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    # R3: one pending offer per account, enforced by the database itself
+    Index(
+        "uq_offers_pending_account",
+        "account_id",
+        unique=True,
+        sqlite_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending'"),
+    ),
+    Index("ix_offers_account_state", "account_id", "state"),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("owner_id", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_by", BigInteger),
+    Column("used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Index("ix_links_owner", "owner_id"),
+    Index("ix_links_account", "account_id"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor_id", BigInteger),  # NULL: the operator
+    Column("account_id", BigInteger),  # no foreign key: the record outlives the account
+    Column("action", String(32), nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_account", "account_id", "id"),
+)
+
+guesses = Table(
+    "guesses",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("free_steps", Integer, nullable=False),
+    Column("last_hash", LargeBinary),
+    Column("last_prefix_hash", LargeBinary),
+    Column("locked_until", UTCDateTime),
+)
