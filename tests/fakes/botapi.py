@@ -847,6 +847,7 @@ class FakeBotAPI:
         /commands get bot_command entities, so ``/start TOKEN`` is a deep link.
         """
         self.start_chat(user)
+        self._blocked.discard(user.id)  # writing to the bot unblocks it
         message = FakeMessage(
             chat_id=user.id,
             message_id=self._next_message_id(user.id),
