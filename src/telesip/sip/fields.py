@@ -1,0 +1,223 @@
+"""Structured header values of RFC 3261 §25: parameters, name-addr, Via, CSeq.
+
+Pure functions from `str` to small frozen values; every malformed input raises ParseError.
+Splitting on commas and semicolons respects quoted strings and <...> brackets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import ParseError
+
+__all__ = [
+    "NameAddr",
+    "Via",
+    "format_params",
+    "parse_cseq",
+    "parse_name_addr",
+    "parse_params",
+    "parse_uint",
+    "parse_via",
+    "split_commas",
+    "unquote",
+]
+
+TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:")
+_WS = " \t"
+# A host, a bracketed IPv6 reference, or a token: what a parameter value may be (§25.1).
+_PARAM_VALUE_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~:]+|\[[0-9A-Fa-f:.]+\]")
+_VIA_RE = re.compile(
+    r"SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+"
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:[ \t]*:[ \t]*([0-9]{1,5}))?[ \t]*(.*)",
+    re.DOTALL,
+)
+
+
+def is_token(s: str) -> bool:
+    return _TOKEN_RE.fullmatch(s) is not None
+
+
+def parse_uint(text: str, what: str, limit: int = 2**32 - 1) -> int:
+    """A decimal number of at most `limit` (RFC 3261 bounds, RFC 4475 §3.1.2.4)."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise ParseError(f"{what}: not a number")
+    value = int(text)
+    if value > limit:
+        raise ParseError(f"{what}: value too large")
+    return value
+
+
+def _scan(value: str, seps: str) -> list[str]:
+    """Split at any char of `seps` outside quotes and <...>; raises on an open quote."""
+    parts: list[str] = []
+    start = 0
+    i = 0
+    n = len(value)
+    angle = False
+    while i < n:
+        c = value[i]
+        if c == '"':
+            i += 1
+            while i < n and value[i] != '"':
+                i += 2 if value[i] == "\\" else 1
+            if i >= n:
+                raise ParseError("unterminated quoted string")
+        elif c == "<":
+            angle = True
+        elif c == ">":
+            angle = False
+        elif c in seps and not angle:
+            parts.append(value[start:i])
+            start = i + 1
+        i += 1
+    if angle:
+        raise ParseError("unterminated <")
+    parts.append(value[start:])
+    return parts
+
+
+def split_commas(value: str) -> list[str]:
+    """Values of a comma-separated header; an empty element is an error."""
+    parts = [p.strip(_WS) for p in _scan(value, ",")]
+    if any(not p for p in parts):
+        raise ParseError("empty element in a comma-separated header")
+    return parts
+
+
+def unquote(s: str) -> str:
+    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", s[1:-1], flags=re.DOTALL)
+    return s
+
+
+def parse_params(text: str) -> dict[str, str | None]:
+    """`;a=b;c` (leading `;` included) into {lowercased name: value or None}."""
+    params: dict[str, str | None] = {}
+    if not text.strip(_WS):
+        return params
+    parts = _scan(text, ";")
+    if parts[0].strip(_WS):
+        raise ParseError("junk before parameters")
+    for part in parts[1:]:
+        name, eq, val = part.partition("=")
+        name = name.strip(_WS)
+        if not is_token(name):
+            raise ParseError("bad parameter name")
+        if not eq:
+            params[name.lower()] = None
+            continue
+        val = val.strip(_WS)
+        if val.startswith('"'):
+            if len(val) < 2 or not val.endswith('"'):
+                raise ParseError("bad quoted parameter value")
+        elif not _PARAM_VALUE_RE.fullmatch(val):
+            raise ParseError("bad parameter value")
+        params[name.lower()] = val
+    return params
+
+
+def format_params(params: dict[str, str | None]) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddr:
+    """`"Display" <uri>;params` or `uri;params` (To, From, Contact, Route)."""
+
+    uri: str
+    display: str | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str | None:
+        return self.params.get("tag")
+
+    def __str__(self) -> str:
+        display = f'"{self.display}" ' if self.display else ""
+        return f"{display}<{self.uri}>{format_params(self.params)}"
+
+
+def _check_uri(uri: str, *, bracketed: bool) -> None:
+    if not uri or uri != uri.strip(_WS) or any(c in uri for c in " \t\r\n"):
+        raise ParseError("whitespace in URI")
+    if not _SCHEME_RE.match(uri):
+        raise ParseError("URI without scheme")
+    if not bracketed and any(c in uri for c in ",?;"):
+        raise ParseError("URI with , ? or ; must be enclosed in <>")
+
+
+def parse_name_addr(value: str) -> NameAddr:
+    s = value.strip(_WS)
+    display: str | None = None
+    if s.startswith('"'):
+        i = 1
+        while i < len(s) and s[i] != '"':
+            i += 2 if s[i] == "\\" else 1
+        if i >= len(s):
+            raise ParseError("unterminated display name")
+        display = unquote(s[: i + 1])
+        s = s[i + 1 :].lstrip(_WS)
+        if not s.startswith("<"):
+            raise ParseError("quoted display name without <uri>")
+    lt = s.find("<")
+    if lt >= 0:
+        words = s[:lt].split()
+        if any(not is_token(w) for w in words):
+            raise ParseError("display name is neither quoted nor tokens")
+        if words:
+            display = " ".join(words)
+        gt = s.find(">", lt)
+        if gt < 0:
+            raise ParseError("unterminated <")
+        uri = s[lt + 1 : gt]
+        _check_uri(uri, bracketed=True)
+        return NameAddr(uri, display, parse_params(s[gt + 1 :]))
+    uri, semi, rest = s.partition(";")
+    uri = uri.strip(_WS)
+    _check_uri(uri, bracketed=False)
+    return NameAddr(uri, None, parse_params(semi + rest))
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    transport: str
+    host: str
+    port: int | None
+    params: dict[str, str | None]
+
+    @property
+    def branch(self) -> str | None:
+        return self.params.get("branch")
+
+    @property
+    def received(self) -> str | None:
+        return self.params.get("received")
+
+    @property
+    def rport(self) -> int | None:
+        v = self.params.get("rport")
+        return int(v) if v and v.isdigit() else None
+
+
+def parse_via(value: str) -> Via:
+    m = _VIA_RE.fullmatch(value.strip(_WS))
+    if not m:
+        raise ParseError("bad Via")
+    port = parse_uint(m.group(3), "Via port", 65535) if m.group(3) else None
+    params = parse_params(m.group(4))
+    if "rport" in params and params["rport"] is not None:
+        parse_uint(params["rport"] or "", "rport", 65535)
+    return Via(m.group(1).upper(), m.group(2), port, params)
+
+
+def parse_cseq(value: str) -> tuple[int, str]:
+    num, _, method = value.strip(_WS).partition(" ")
+    method = method.strip(_WS)
+    if not is_token(method):
+        raise ParseError("bad CSeq method")
+    return parse_uint(num, "CSeq", 2**31 - 1), method

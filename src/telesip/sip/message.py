@@ -1,0 +1,340 @@
+"""SIP messages (RFC 3261 §7): parse, validate, serialize; StreamFramer for TCP/TLS.
+
+`parse_message(data)` takes one datagram (or one frame from `StreamFramer`) and returns a
+Request or Response, or raises ParseError. Header names are case-insensitive and compact
+forms are expanded; folded lines are unfolded; headers that RFC 3261 lets be repeated or
+comma-joined are read by `Headers.get_all`. What the core relies on (Via, CSeq, From, To,
+Call-ID, Content-Length, Max-Forwards, Expires) is validated up front, so a message that
+passes can be used without further checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from .errors import ParseError, UnsupportedVersion
+from .fields import (
+    is_token,
+    parse_cseq,
+    parse_name_addr,
+    parse_params,
+    parse_uint,
+    parse_via,
+    split_commas,
+)
+
+__all__ = [
+    "MAX_MESSAGE",
+    "Headers",
+    "Keepalive",
+    "Request",
+    "Response",
+    "StreamFramer",
+    "parse_message",
+]
+
+MAX_MESSAGE = 65535  # RFC 3261 UDP bound; also the stream framer's limit per message
+
+COMPACT = {
+    "a": "Accept-Contact", "b": "Referred-By", "c": "Content-Type", "d": "Request-Disposition",
+    "e": "Content-Encoding", "f": "From", "i": "Call-ID", "j": "Reject-Contact", "k": "Supported",
+    "l": "Content-Length", "m": "Contact", "n": "Identity-Info", "o": "Event", "r": "Refer-To",
+    "s": "Subject", "t": "To", "u": "Allow-Events", "v": "Via", "x": "Session-Expires",
+    "y": "Identity",
+}  # fmt: skip
+_KNOWN = [
+    "Accept", "Accept-Encoding", "Accept-Language", "Alert-Info", "Allow", "Authentication-Info",
+    "Authorization", "Call-ID", "Call-Info", "Contact", "Content-Disposition", "Content-Encoding",
+    "Content-Language", "Content-Length", "Content-Type", "CSeq", "Date", "Error-Info", "Expires",
+    "From", "In-Reply-To", "Max-Forwards", "Min-Expires", "MIME-Version", "Organization", "Path",
+    "Priority", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Require", "Record-Route",
+    "Reply-To", "Require", "Retry-After", "Route", "Server", "Service-Route", "Subject",
+    "Supported", "Timestamp", "To", "Unsupported", "User-Agent", "Via", "Warning",
+    "WWW-Authenticate", *COMPACT.values(),
+]  # fmt: skip
+CANONICAL = {n.lower(): n for n in _KNOWN}
+# Headers whose value is a comma-separated list (RFC 3261 §7.3.1); the auth headers are not.
+LIST_HEADERS = frozenset((
+    "accept", "accept-encoding", "accept-language", "alert-info", "allow", "call-info", "contact",
+    "content-encoding", "content-language", "error-info", "in-reply-to", "path", "proxy-require",
+    "record-route", "require", "route", "service-route", "supported", "unsupported", "via",
+    "warning", "allow-events",
+))  # fmt: skip
+SINGLE_HEADERS = frozenset((
+    "call-id", "cseq", "from", "to", "max-forwards", "content-length", "content-type", "expires",
+    "min-expires", "retry-after", "date",
+))  # fmt: skip
+_REQUIRED = ("via", "from", "to", "call-id", "cseq")
+_FOLD = re.compile(r"\r?\n[ \t]+")
+_VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
+_DATE = re.compile(r"[A-Za-z]{3}, [0-9]{2} [A-Za-z]{3} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT")
+
+
+def canonical(name: str) -> str:
+    low = name.lower()
+    if len(low) == 1:
+        return COMPACT.get(low, name)
+    return CANONICAL.get(low, name)
+
+
+class Headers:
+    """Ordered (name, value) pairs with case-insensitive, compact-aware lookup."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: list[tuple[str, str]] = [(canonical(n), v) for n, v in items]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        low = canonical(name).lower()
+        for n, v in self._items:
+            if n.lower() == low:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value, comma-separated lists split for list headers."""
+        low = canonical(name).lower()
+        values = [v for n, v in self._items if n.lower() == low]
+        if low in LIST_HEADERS:
+            return [part for v in values for part in split_commas(v)]
+        return values
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((canonical(name), value))
+
+    def set(self, name: str, value: str) -> None:
+        self.remove(name)
+        self.add(name, value)
+
+    def remove(self, name: str) -> None:
+        low = canonical(name).lower()
+        self._items = [(n, v) for n, v in self._items if n.lower() != low]
+
+    def copy(self) -> Headers:
+        h = Headers()
+        h._items = list(self._items)
+        return h
+
+    def __repr__(self) -> str:
+        return f"Headers({[n for n, _ in self._items]!r})"  # names only: values may hold secrets
+
+
+def _serialize(start: str, headers: Headers, body: bytes) -> bytes:
+    lines = [start]
+    lines.extend(f"{n}: {v}" for n, v in headers if n != "Content-Length")
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass(slots=True, eq=False)
+class Request:
+    method: str
+    uri: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    def to_bytes(self) -> bytes:
+        return _serialize(f"{self.method} {self.uri} SIP/2.0", self.headers, self.body)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri}>"
+
+
+@dataclass(slots=True, eq=False)
+class Response:
+    status: int
+    reason: str
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    def to_bytes(self) -> bytes:
+        return _serialize(f"SIP/2.0 {self.status} {self.reason}", self.headers, self.body)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason}>"
+
+
+def _start_line(line: str) -> tuple[str, str, str]:
+    """(kind, a, b): ("req", method, uri) or ("resp", code, reason)."""
+    if line[:4].upper() == "SIP/":
+        version, _, rest = line.partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not _VERSION.fullmatch(version):
+            raise ParseError("bad status line")
+        if version.upper() != "SIP/2.0":
+            raise UnsupportedVersion("unsupported SIP version")
+        if len(code) != 3 or not code.isascii() or not code.isdigit() or not "100" <= code <= "699":
+            raise ParseError("bad status code")
+        return "resp", code, reason
+    parts = line.split(" ")
+    if len(parts) != 3 or not all(parts):
+        raise ParseError("request line must be: method SP uri SP version")
+    method, uri, version = parts
+    if not is_token(method):
+        raise ParseError("bad method")
+    if not _VERSION.fullmatch(version):
+        raise ParseError("bad request line version")
+    if version.upper() != "SIP/2.0":
+        raise UnsupportedVersion("unsupported SIP version")
+    scheme, colon, rest = uri.partition(":")
+    if not colon or not is_token(scheme) or not scheme[0].isalpha():
+        raise ParseError("bad Request-URI")
+    if scheme.lower() in ("sip", "sips") and "?" in rest.rpartition("@")[2]:
+        raise ParseError("headers in the Request-URI")
+    return "req", method, uri
+
+
+def _validate(headers: Headers, kind: str, method: str, is_stream: bool) -> None:
+    seen: dict[str, int] = {}
+    for name, value in headers:
+        low = name.lower()
+        seen[low] = seen.get(low, 0) + 1
+        if low in SINGLE_HEADERS and seen[low] > 1:
+            raise ParseError(f"{name} appears more than once")
+        if low == "via":
+            for v in split_commas(value):
+                parse_via(v)
+        elif low in ("from", "to"):
+            parse_name_addr(value)
+        elif low in ("contact", "route", "record-route"):
+            if low == "contact" and value.strip() == "*":
+                continue
+            for v in split_commas(value):
+                na = parse_name_addr(v)
+                if low == "contact" and "expires" in na.params:
+                    parse_uint(na.params["expires"] or "", "Contact expires")
+        elif low == "cseq":
+            _, cmethod = parse_cseq(value)
+            if kind == "req" and cmethod != method:
+                raise ParseError("CSeq method differs from the request method")
+        elif low == "max-forwards":
+            parse_uint(value, "Max-Forwards", 255)
+        elif low in ("expires", "min-expires"):
+            parse_uint(value, name)
+        elif low == "retry-after":
+            parse_uint(value.partition("(")[0].partition(";")[0], "Retry-After")
+        elif low == "content-length":
+            parse_uint(value, "Content-Length", MAX_MESSAGE)
+        elif low == "warning":
+            for v in split_commas(value):
+                code = v.split(" ", 1)[0]
+                if len(code) != 3 or not code.isdigit():
+                    raise ParseError("bad Warning code")
+        elif low == "date":
+            if not _DATE.fullmatch(value.strip()):
+                raise ParseError("Date must be an RFC 1123 date in GMT")
+        elif low == "content-type":
+            ctype, _, params = value.partition(";")
+            typ, slash, sub = ctype.strip().partition("/")
+            if not slash or not is_token(typ.strip()) or not is_token(sub.strip()):
+                raise ParseError("bad Content-Type")
+            parse_params(";" + params if params else "")
+    for req in _REQUIRED:
+        if req not in seen:
+            raise ParseError(f"missing {canonical(req)}")
+    if is_stream and "content-length" not in seen:
+        raise ParseError("Content-Length is mandatory on stream transports")
+
+
+def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response:
+    """One message from a datagram or a framed stream chunk; raises ParseError."""
+    if len(data) > MAX_MESSAGE:
+        raise ParseError("message too large")
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        raise ParseError("no end of headers")
+    try:
+        head = data[:end].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError("header section is not UTF-8") from exc
+    rest = data[end + 4 :]
+    lines = _FOLD.sub(" ", head).split("\r\n")
+    kind, a, b = _start_line(lines[0])
+    headers = Headers()
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not is_token(name):
+            raise ParseError("bad header line")
+        if any(c in value for c in "\r\n"):
+            raise ParseError("bare CR or LF in a header")
+        headers.add(name, value.strip(" \t"))
+    _validate(headers, kind, a, is_stream)
+    clen = headers.get("Content-Length")
+    if clen is not None:
+        n = int(clen.strip())
+        if n > len(rest):
+            raise ParseError("Content-Length larger than the message")
+        body = rest[:n]  # RFC 4475 §3.1.1.11: trailing octets of a datagram are dropped
+    else:
+        body = rest
+    if kind == "resp":
+        return Response(int(a), b, headers, body)
+    return Request(a, b, headers, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Keepalive:
+    """A CRLF keepalive seen on a stream (RFC 5626 §3.5.1): `ping` needs a CRLF pong back."""
+
+    ping: bool
+
+
+_CLEN_RE = re.compile(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*([0-9]+)[ \t]*\r\n", re.IGNORECASE)
+
+
+class StreamFramer:
+    """Cuts a TCP/TLS byte stream into messages by Content-Length (RFC 3261 §18.3).
+
+    `feed(data)` returns complete frames (bytes for `parse_message(..., is_stream=True)`) and
+    Keepalive markers. A stream that cannot be framed raises ParseError: close it.
+    """
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes | Keepalive]:
+        self._buf += data
+        out: list[bytes | Keepalive] = []
+        buf = self._buf
+        while buf:
+            if buf.startswith(b"\r\n\r\n"):
+                del buf[:4]
+                out.append(Keepalive(ping=True))
+                continue
+            if buf.startswith(b"\r\n"):
+                if len(buf) < 4 and b"\r\n\r\n".startswith(bytes(buf)):
+                    break  # maybe the start of a ping
+                del buf[:2]
+                out.append(Keepalive(ping=False))
+                continue
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > MAX_MESSAGE:
+                    raise ParseError("header section too large")
+                break
+            m = _CLEN_RE.search(bytes(buf[: end + 2]).replace(b"\r\n ", b" "), 0)
+            if not m:
+                raise ParseError("Content-Length is mandatory on stream transports")
+            total = end + 4 + int(m.group(1))
+            if total > MAX_MESSAGE:
+                raise ParseError("message too large")
+            if len(buf) < total:
+                break
+            out.append(bytes(buf[:total]))
+            del buf[:total]
+        return out

@@ -1,0 +1,441 @@
+"""Registration of one account with its registrar (RFC 3261 §10), as a sans-I/O machine.
+
+Feed it `start(now)`, `receive_response(resp, now)`, `handle_timer(now)`, `stop(now)`;
+drain `data_to_send()` (bytes for the account's current target) and `next_event()`
+(`StatusChanged`); ask `get_timer()` when to come back. It answers digest challenges
+(reusing the nonce on refreshes), refreshes at `refresh_ratio` of the granted Expires,
+follows 423 Min-Expires, honours Retry-After, backs off exponentially with jitter from the
+injected random source, treats 401/403 after credentials as "auth failed" and retries those
+only after `auth_retry`, and un-REGISTERs its own Contact on `stop`. Transitions: `_TABLE`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .auth import DigestState, parse_challenge
+from .errors import AuthError, ParseError, StateError
+from .fields import parse_name_addr, parse_uint, parse_via
+from .message import Headers, Request, Response
+from .transaction import ClientTransaction, Final, Timeout, TransportFailed
+
+__all__ = [
+    "RegState",
+    "Registration",
+    "RegistrationParams",
+    "RegistrationPolicy",
+    "RegistrationStatus",
+    "StatusChanged",
+    "escape_user",
+]
+
+_UNRESERVED = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()&=+$,;?/"
+)
+
+
+def escape_user(user: str) -> str:
+    """The user part of a SIP URI, %-escaped where RFC 3261 §25.1 requires."""
+    return "".join(
+        c if c in _UNRESERVED else "".join(f"%{b:02X}" for b in c.encode()) for c in user
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationParams:
+    user: str
+    domain: str
+    password: str = field(repr=False)
+    registrar_uri: str  # Request-URI, e.g. "sip:pbx.example.com:5080;transport=tcp"
+    transport: str = "UDP"  # Via transport: UDP, TCP or TLS
+    auth_username: str | None = None
+    expires: int = 3600
+    display_name: str | None = None
+    route: str | None = None  # outbound proxy URI, sent as a loose Route
+    user_agent: str = "telesip"
+    nat_rewrite: bool = True  # re-REGISTER with received/rport as Contact when they differ
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationPolicy:
+    refresh_ratio: float = 0.8
+    retry_base: float = 30.0
+    retry_max: float = 1800.0
+    auth_retry: float = 3600.0  # after 401/403 with credentials: wait this long, then try again
+    max_retry_after: float = 3600.0
+    max_expires: int = 86400
+
+
+class RegState(Enum):
+    IDLE = "idle"
+    REGISTERING = "registering"
+    REGISTERED = "registered"
+    REFRESHING = "refreshing"
+    BACKOFF = "backoff"
+    AUTH_FAILED = "auth_failed"
+    UNREGISTERING = "unregistering"
+    STOPPED = "stopped"
+
+
+R = RegState
+_TABLE: dict[tuple[RegState, str], RegState] = {
+    (R.IDLE, "start"): R.REGISTERING,
+    (R.IDLE, "stop"): R.STOPPED,
+    (R.REGISTERING, "ok"): R.REGISTERED,
+    (R.REGISTERING, "resend"): R.REGISTERING,  # challenge, 423, NAT rebind
+    (R.REGISTERING, "auth_rejected"): R.AUTH_FAILED,
+    (R.REGISTERING, "failure"): R.BACKOFF,
+    (R.REGISTERING, "stop"): R.UNREGISTERING,
+    (R.REGISTERED, "refresh_due"): R.REFRESHING,
+    (R.REGISTERED, "stop"): R.UNREGISTERING,
+    (R.REFRESHING, "ok"): R.REGISTERED,
+    (R.REFRESHING, "resend"): R.REFRESHING,
+    (R.REFRESHING, "auth_rejected"): R.AUTH_FAILED,
+    (R.REFRESHING, "failure"): R.BACKOFF,
+    (R.REFRESHING, "stop"): R.UNREGISTERING,
+    (R.BACKOFF, "retry_due"): R.REGISTERING,
+    (R.BACKOFF, "stop"): R.UNREGISTERING,  # the binding may still be live
+    (R.BACKOFF, "stop_unbound"): R.STOPPED,
+    (R.AUTH_FAILED, "retry_due"): R.REGISTERING,
+    (R.AUTH_FAILED, "stop"): R.STOPPED,
+    (R.UNREGISTERING, "ok"): R.STOPPED,
+    (R.UNREGISTERING, "resend"): R.UNREGISTERING,
+    (R.UNREGISTERING, "auth_rejected"): R.STOPPED,
+    (R.UNREGISTERING, "failure"): R.STOPPED,
+}
+_PUBLIC = {
+    R.IDLE: "registering",
+    R.REGISTERING: "registering",
+    R.REGISTERED: "registered",
+    R.REFRESHING: "registered",
+    R.AUTH_FAILED: "auth_failed",
+    R.STOPPED: "disabled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationStatus:
+    """Public view; times are on the caller's monotonic clock."""
+
+    state: str  # registering | registered | auth_failed | unreachable | failed | disabled
+    code: int | None = None
+    last_error: str | None = None
+    registered_until: float | None = None
+    next_retry_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    status: RegistrationStatus
+
+
+class Registration:
+    """One account's binding at one registrar."""
+
+    def __init__(
+        self,
+        params: RegistrationParams,
+        *,
+        local: tuple[str, int],
+        rng: random.Random,
+        reliable: bool,
+        policy: RegistrationPolicy | None = None,
+        call_id: str | None = None,
+        cseq: int = 0,
+    ) -> None:
+        self.params = params
+        self.policy = policy or RegistrationPolicy()
+        self.rng = rng
+        self.reliable = reliable
+        self.local = local
+        self.contact = local  # where the registrar should send requests (NAT-rewritten)
+        self.call_id = call_id or f"{rng.getrandbits(96):024x}@telesip"
+        self.from_tag = f"{rng.getrandbits(48):012x}"
+        self.cseq = cseq
+        self.expires = params.expires
+        self.state = R.IDLE
+        self.tx: ClientTransaction | None = None
+        self.digest = DigestState(params.auth_username or params.user, params.password)
+        self._challenges = 0  # challenges answered in the current attempt
+        self._failures = 0
+        self._timer: float | None = None  # refresh or retry deadline
+        self._status = RegistrationStatus("registering")
+        self._out: list[bytes] = []
+        self._events: deque[StatusChanged] = deque()
+        self._stale_contact: tuple[str, int] | None = None
+
+    # -- outputs
+    def data_to_send(self) -> list[bytes]:
+        out, self._out = self._out, []
+        return out
+
+    def next_event(self) -> StatusChanged | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        t = self.tx.get_timer() if self.tx is not None else None
+        if self._timer is not None and (t is None or self._timer < t):
+            return self._timer
+        return t
+
+    @property
+    def status(self) -> RegistrationStatus:
+        return self._status
+
+    @property
+    def done(self) -> bool:
+        return self.state is R.STOPPED
+
+    # -- inputs
+    def start(self, now: float) -> None:
+        self._go("start")
+        self._send(now)
+
+    def stop(self, now: float) -> None:
+        """Un-REGISTER our Contact (if a binding may exist), then report "disabled"."""
+        if self.state in (R.UNREGISTERING, R.STOPPED):
+            return
+        bound = self.state in (R.REGISTERING, R.REGISTERED, R.REFRESHING) or (
+            self.state is R.BACKOFF and (self._status.registered_until or 0) > now
+        )
+        new = self._go("stop" if bound or self.state is not R.BACKOFF else "stop_unbound")
+        if new is R.UNREGISTERING:
+            self._timer = None
+            self._challenges = 0
+            self._send(now, expires=0)
+        else:
+            self._finish_stop()
+
+    def set_local(self, local: tuple[str, int]) -> None:
+        """The transport's local address changed (a new TCP/TLS connection)."""
+        if self.contact == self.local:
+            self.contact = local
+        self.local = local
+
+    def transport_error(self, now: float) -> None:
+        if self.tx is not None:
+            self.tx.transport_error(now)
+            self._drain_tx(now)
+
+    def receive_response(self, resp: Response, now: float) -> bool:
+        """Feed a response; False when it is not for our current transaction."""
+        tx = self.tx
+        vias = resp.headers.get_all("Via")
+        if tx is None or not vias or parse_via(vias[0]).branch != tx.branch:
+            return False
+        tx.receive_response(resp, now)
+        self._drain_tx(now)
+        return True
+
+    def handle_timer(self, now: float) -> None:
+        if self.tx is not None:
+            self.tx.handle_timer(now)
+            self._out.extend(self.tx.data_to_send())
+            self._drain_tx(now)
+        if self._timer is not None and self._timer <= now:
+            self._timer = None
+            if self.state is R.REGISTERED:
+                self._go("refresh_due")
+            else:
+                self._go("retry_due")
+            self._challenges = 0
+            self._send(now)
+
+    # -- internals
+    def _go(self, event: str) -> RegState:
+        try:
+            self.state = _TABLE[(self.state, event)]
+        except KeyError:
+            raise StateError(f"registration: {event} in {self.state.value}") from None
+        return self.state
+
+    def _publish(self, status: RegistrationStatus) -> None:
+        if status != self._status:
+            self._status = status
+            self._events.append(StatusChanged(status))
+
+    def _finish_stop(self) -> None:
+        self.tx = None
+        self._timer = None
+        self._publish(RegistrationStatus("disabled"))
+
+    def _send(self, now: float, *, expires: int | None = None) -> None:
+        p = self.params
+        self.cseq += 1
+        branch = f"z9hG4bK{self.rng.getrandbits(64):016x}"
+        exp = self.expires if expires is None else expires
+        user = escape_user(p.user)
+        aor = f"sip:{user}@{p.domain}"
+        h = Headers()
+        host, port = self.local
+        h.add("Via", f"SIP/2.0/{p.transport} {host}:{port};rport;branch={branch}")
+        h.add("Max-Forwards", "70")
+        disp = f'"{p.display_name}" ' if p.display_name else ""
+        h.add("From", f"{disp}<{aor}>;tag={self.from_tag}")
+        h.add("To", f"<{aor}>")
+        h.add("Call-ID", self.call_id)
+        h.add("CSeq", f"{self.cseq} REGISTER")
+        if p.route:
+            h.add("Route", f"<{p.route};lr>")
+        contacts = [f"<{self._contact_uri(self.contact)}>" + (";expires=0" if exp == 0 else "")]
+        if self._stale_contact is not None and exp != 0:
+            contacts.append(f"<{self._contact_uri(self._stale_contact)}>;expires=0")
+        h.add("Contact", ", ".join(contacts))
+        h.add("Expires", str(exp))
+        h.add("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")
+        h.add("User-Agent", p.user_agent)
+        cnonce = f"{self.rng.getrandbits(64):016x}"
+        auth = self.digest.authorize("REGISTER", p.registrar_uri, cnonce)
+        if auth is not None:
+            h.add(*auth)
+        self.tx = ClientTransaction(
+            Request("REGISTER", p.registrar_uri, h), branch, reliable=self.reliable
+        )
+        self.tx.start(now)
+        self._out.extend(self.tx.data_to_send())
+
+    def _contact_uri(self, addr: tuple[str, int]) -> str:
+        t = self.params.transport.lower()
+        suffix = "" if t == "udp" else f";transport={t}"
+        return f"sip:{escape_user(self.params.user)}@{addr[0]}:{addr[1]}{suffix}"
+
+    def _drain_tx(self, now: float) -> None:
+        tx = self.tx
+        if tx is None:
+            return
+        while (ev := tx.next_event()) is not None:
+            if isinstance(ev, Final):
+                self.tx = None  # retransmitted finals are strays now: no timer K per account
+                self._on_final(ev.response, now)
+            elif isinstance(ev, Timeout):
+                self._fail(now, "unreachable", None, "no response (timeout)")
+            elif isinstance(ev, TransportFailed):
+                self._fail(now, "unreachable", None, "transport error")
+            if self.tx is not tx:
+                return
+        if tx.terminated and self.tx is tx:
+            self.tx = None
+
+    def _on_final(self, resp: Response, now: float) -> None:
+        code = resp.status
+        if 200 <= code < 300:
+            self._on_ok(resp, now)
+        elif code in (401, 407):
+            self._on_challenge(resp, now)
+        elif code == 403:
+            self._auth_rejected(now, code, resp.reason)
+        elif code == 423:
+            self._on_brief(resp, now)
+        else:
+            retry_after = None
+            if (ra := resp.headers.get("Retry-After")) is not None:
+                retry_after = float(parse_uint(ra.partition("(")[0].partition(";")[0], "RA"))
+            kind = "unreachable" if code in (408, 503, 504) else "failed"
+            self._fail(now, kind, code, f"{code} {resp.reason}".strip(), retry_after)
+
+    def _on_ok(self, resp: Response, now: float) -> None:
+        if self.state is R.UNREGISTERING:
+            self._go("ok")
+            self._finish_stop()
+            return
+        granted = self._granted(resp)
+        via = parse_via(resp.headers.get_all("Via")[0])
+        if self.params.nat_rewrite and via.received is not None:
+            seen = (via.received, via.rport or self.contact[1])
+            if seen != self.contact and not self.reliable:
+                self._stale_contact = self.contact
+                self.contact = seen
+                self._go("resend")
+                self._send(now)
+                return
+        self._stale_contact = None
+        self._go("ok")
+        self._failures = 0
+        self._timer = now + max(1.0, granted * self.policy.refresh_ratio)
+        self._publish(
+            RegistrationStatus("registered", code=resp.status, registered_until=now + granted)
+        )
+
+    def _granted(self, resp: Response) -> int:
+        mine = self._contact_uri(self.contact).lower()
+        header_exp: int | None = None
+        if (e := resp.headers.get("Expires")) is not None:
+            header_exp = parse_uint(e, "Expires")
+        for value in resp.headers.get_all("Contact"):
+            try:
+                na = parse_name_addr(value)
+            except ParseError:
+                continue
+            if na.uri.lower() == mine and na.params.get("expires"):
+                return parse_uint(na.params["expires"] or "", "expires")
+        return header_exp if header_exp is not None else self.expires
+
+    def _on_challenge(self, resp: Response, now: float) -> None:
+        name = "Proxy-Authenticate" if resp.status == 407 else "WWW-Authenticate"
+        challenge = None
+        for value in resp.headers.get_all(name):
+            try:
+                challenge = parse_challenge(value, proxy=resp.status == 407)
+                break
+            except AuthError:
+                continue
+        if challenge is None:
+            self._fail(now, "failed", resp.status, f"{resp.status}: no usable digest challenge")
+            return
+        self._challenges += 1
+        if (self._challenges > 1 and not challenge.stale) or self._challenges > 3:
+            self._auth_rejected(now, resp.status, resp.reason)
+            return
+        self.digest.set_challenge(challenge)
+        self._go("resend")
+        self._send(now, expires=0 if self.state is R.UNREGISTERING else None)
+
+    def _on_brief(self, resp: Response, now: float) -> None:
+        raw = resp.headers.get("Min-Expires")
+        wanted = parse_uint(raw, "Min-Expires") if raw is not None else 0
+        if self.state is R.UNREGISTERING or not self.expires < wanted <= self.policy.max_expires:
+            self._fail(now, "failed", 423, "423 Interval Too Brief without a usable Min-Expires")
+            return
+        self.expires = wanted
+        self._go("resend")
+        self._send(now)
+
+    def _auth_rejected(self, now: float, code: int, reason: str) -> None:
+        new = self._go("auth_rejected")
+        self.tx = None
+        if new is R.STOPPED:
+            self._finish_stop()
+            return
+        self.digest.challenge = None
+        delay = self.policy.auth_retry * (0.75 + 0.5 * self.rng.random())
+        self._timer = now + delay
+        self._publish(
+            RegistrationStatus("auth_failed", code, f"{code} {reason}".strip(), None, self._timer)
+        )
+
+    def _fail(
+        self, now: float, kind: str, code: int | None, error: str, retry_after: float | None = None
+    ) -> None:
+        new = self._go("failure")
+        self.tx = None
+        if new is R.STOPPED:
+            self._finish_stop()
+            return
+        pol = self.policy
+        if retry_after is not None:
+            delay = min(retry_after, pol.max_retry_after)
+        else:
+            delay = min(pol.retry_max, pol.retry_base * 2.0 ** min(self._failures, 30))
+            delay *= 0.5 + 0.5 * self.rng.random()
+        self._failures += 1
+        until = self._status.registered_until
+        if until is not None and until > now + 2 and retry_after is None:
+            delay = min(delay, (until - now) / 2)  # keep the binding alive while we can
+        self._timer = now + delay
+        self._publish(RegistrationStatus(kind, code, error, until, self._timer))
+
+    def __repr__(self) -> str:
+        return f"<Registration {self.params.user}@{self.params.domain} {self.state.value}>"

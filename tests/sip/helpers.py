@@ -1,0 +1,32 @@
+"""Build responses to our own requests by hand, as a registrar would."""
+
+from __future__ import annotations
+
+from telesip.sip import Headers, Request, Response, parse_message
+
+
+def req(data: bytes) -> Request:
+    msg = parse_message(data)
+    assert isinstance(msg, Request)
+    return msg
+
+
+def answer(request: Request, status: int, reason: str = "", **extra: str) -> Response:
+    h = Headers()
+    for v in request.headers.get_all("Via"):
+        h.add("Via", v)
+    h.add("From", request.headers.get("From") or "")
+    to = request.headers.get("To") or ""
+    h.add("To", to if status == 100 else to + ";tag=srv")
+    h.add("Call-ID", request.headers.get("Call-ID") or "")
+    h.add("CSeq", request.headers.get("CSeq") or "")
+    for name, value in extra.items():
+        h.add(name.replace("_", "-"), value)
+    return Response(status, reason or "Whatever", h)
+
+
+def wire(resp: Response) -> Response:
+    """Through bytes and back: what a transport would deliver."""
+    msg = parse_message(resp.to_bytes())
+    assert isinstance(msg, Response)
+    return msg

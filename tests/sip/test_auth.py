@@ -1,0 +1,111 @@
+"""Digest vectors from RFC 2617 §3.5 and RFC 7616 §3.9.1, and the DigestState flow."""
+
+from __future__ import annotations
+
+import pytest
+
+from telesip.sip import AuthError, Challenge, DigestState, digest_response, parse_challenge
+
+
+def test_rfc2617_mufasa() -> None:
+    ch = parse_challenge(
+        'Digest realm="testrealm@host.com", qop="auth,auth-int", '
+        'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"'
+    )
+    assert ch.qop == ("auth", "auth-int") and ch.algorithm == "MD5"
+    resp = digest_response(
+        ch,
+        username="Mufasa",
+        password="Circle Of Life",
+        method="GET",
+        uri="/dir/index.html",
+        cnonce="0a4f113b",
+        nc=1,
+    )
+    assert resp == "6629fae49393a05397450978507c4ef1"
+
+
+RFC7616 = dict(
+    realm="http-auth@example.org",
+    nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
+    opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS",
+)
+CNONCE = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "expected"),
+    [
+        ("MD5", "8ca523f5e9506fed4657c9700eebdbec"),
+        ("SHA-256", "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"),
+    ],
+)
+def test_rfc7616_examples(algorithm: str, expected: str) -> None:
+    ch = parse_challenge(
+        f'Digest realm="{RFC7616["realm"]}", qop="auth, auth-int", algorithm={algorithm}, '
+        f'nonce="{RFC7616["nonce"]}", opaque="{RFC7616["opaque"]}"'
+    )
+    got = digest_response(
+        ch,
+        username="Mufasa",
+        password="Circle of Life",
+        method="GET",
+        uri="/dir/index.html",
+        cnonce=CNONCE,
+        nc=1,
+    )
+    assert got == expected
+
+
+def test_md5_sess_uses_the_session_key() -> None:
+    ch = Challenge(realm="r", nonce="n", algorithm="MD5-SESS", qop=("auth",))
+    a = digest_response(ch, username="u", password="p", method="REGISTER", uri="sip:r", cnonce="c")
+    b = digest_response(ch, username="u", password="p", method="REGISTER", uri="sip:r", cnonce="d")
+    import hashlib
+
+    md5 = lambda s: hashlib.md5(s.encode()).hexdigest()  # noqa: E731
+    ha1 = md5(f"{md5('u:r:p')}:n:c")
+    assert a == md5(f"{ha1}:n:00000001:c:auth:{md5('REGISTER:sip:r')}") and a != b
+
+
+def test_without_qop_is_rfc2069() -> None:
+    import hashlib
+
+    md5 = lambda s: hashlib.md5(s.encode()).hexdigest()  # noqa: E731
+    ch = parse_challenge('Digest realm="r", nonce="n"')
+    got = digest_response(ch, username="u", password="p", method="REGISTER", uri="sip:r")
+    assert got == md5(f"{md5('u:r:p')}:n:{md5('REGISTER:sip:r')}")
+
+
+def test_stale_and_proxy_challenges() -> None:
+    ch = parse_challenge('Digest realm="r", nonce="n2", stale=TRUE, algorithm=MD5', proxy=True)
+    assert ch.stale and ch.proxy and ch.header_name == "Proxy-Authorization"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        'Basic realm="r"',
+        'Digest realm="r"',
+        'Digest realm="r", nonce="n", algorithm=SHA-1',
+        'Digest realm="r", nonce="n", qop="auth-int"',
+        'Digest realm="r, nonce="n"',
+        "Digest realm",
+    ],
+)
+def test_unusable_challenges(value: str) -> None:
+    with pytest.raises(AuthError):
+        parse_challenge(value)
+
+
+def test_state_counts_nonces_and_resets_on_a_new_nonce() -> None:
+    st = DigestState("alice", "s3cret")
+    assert st.authorize("REGISTER", "sip:example.com", "c") is None
+    st.set_challenge(parse_challenge('Digest realm="example.com", nonce="n1", qop="auth"'))
+    name, v1 = st.authorize("REGISTER", "sip:example.com", "c") or ("", "")
+    _, v2 = st.authorize("REGISTER", "sip:example.com", "c") or ("", "")
+    assert name == "Authorization" and "nc=00000001" in v1 and "nc=00000002" in v2
+    st.set_challenge(parse_challenge('Digest realm="example.com", nonce="n2", qop="auth"'))
+    _, v3 = st.authorize("REGISTER", "sip:example.com", "c") or ("", "")
+    assert "nc=00000001" in v3 and 'nonce="n2"' in v3
+    assert "s3cret" not in repr(st) and "s3cret" not in v3
