@@ -655,6 +655,7 @@ class FakeBotAPI:
         # --- state the tests read
         self.requests: list[RequestRecord] = []
         self.chats: dict[int, list[FakeMessage]] = {}
+        self._by_id: dict[tuple[int, int], FakeMessage] = {}
         self.inline_messages: dict[str, FakeInlineMessage] = {}
         self.callback_answers: dict[str, CallbackAnswer] = {}
         self.inline_answers: dict[str, InlineAnswer] = {}
@@ -858,7 +859,7 @@ class FakeBotAPI:
             reply_to_message_id=reply_to.message_id if reply_to else None,
             chat=user.private_chat(),
         )
-        self.chats.setdefault(user.id, []).append(message)
+        self._store(message)
         payload = self.message_json(message)
         self.push_update({"message": payload})
         return payload
@@ -1083,10 +1084,7 @@ class FakeBotAPI:
 
     def message(self, chat: int | FakeUser, message_id: int) -> FakeMessage:
         chat_id = chat.id if isinstance(chat, FakeUser) else chat
-        for msg in self.chats.get(chat_id, []):
-            if msg.message_id == message_id:
-                return msg
-        raise KeyError((chat_id, message_id))
+        return self._by_id[(chat_id, message_id)]
 
     def calls(self, method: str) -> list[RequestRecord]:
         """Every request of ``method`` (case-insensitive), oldest first."""
@@ -1213,12 +1211,11 @@ class FakeBotAPI:
         if msg.reply_markup and msg.reply_markup.get("inline_keyboard"):
             data["reply_markup"] = msg.reply_markup
         if msg.reply_to_message_id is not None:
-            for other in self.chats.get(msg.chat_id, []):
-                if other.message_id == msg.reply_to_message_id and other is not msg:
-                    reply = self.message_json(other)
-                    reply.pop("reply_to_message", None)
-                    data["reply_to_message"] = reply
-                    break
+            other = self._by_id.get((msg.chat_id, msg.reply_to_message_id))
+            if other is not None and other is not msg:
+                reply = self.message_json(other)
+                reply.pop("reply_to_message", None)
+                data["reply_to_message"] = reply
         return data
 
     @staticmethod
@@ -1309,6 +1306,10 @@ class FakeBotAPI:
 
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+
+    def _store(self, message: FakeMessage) -> None:
+        self.chats.setdefault(message.chat_id, []).append(message)
+        self._by_id[(message.chat_id, message.message_id)] = message
 
     def _remember(self, user: FakeUser) -> None:
         self.users[user.id] = user
@@ -1628,7 +1629,7 @@ class FakeBotAPI:
             chat=chat,
             **fields,
         )
-        self.chats.setdefault(chat_id, []).append(msg)
+        self._store(msg)
         return msg
 
     async def _send_message(self, params: JSON, files: dict[str, bytes]) -> JSON:
