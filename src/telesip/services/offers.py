@@ -146,13 +146,13 @@ async def receive(s: Services, actor: TelegramUser, offer_id: int) -> Received:
             await uow.offers.set_state(offer_id, OfferState.CANCELLED, uow.now)
             await uow.commit()
             raise errors.OfferCancelled()
+        if not await uow.offers.accept(offer_id, actor.id, uow.now):
+            raise errors.ConflictError()
+        offer.accept(actor.id, uow.now)
         if offer.method is Method.ASSIGN:
             await _assign(uow, account, actor.id)
         else:
             await _move_ownership(uow, account, actor.id, "received")
-        if not await uow.offers.accept(offer_id, actor.id, uow.now):
-            raise errors.ConflictError()
-        offer.accept(actor.id, uow.now)
         await uow.commit()
     return Received(offer, account_id, offer.method, offer.sender_id, actor.id, account.user_id)
 
@@ -243,7 +243,10 @@ async def send_back(s: Services, actor: TelegramUser, account_id: int) -> SentBa
             return SentBack(account_id, account.owner_id, None)
         account.require_owner(actor.id)
         received = await uow.offers.last_accepted(
-            account_id, method=Method.UNLINK.value, recipient_id=actor.id
+            account_id,
+            method=Method.UNLINK.value,
+            recipient_id=actor.id,
+            kind=OfferKind.TRANSFER.value,
         )
         if received is None:
             raise errors.InvalidInput(

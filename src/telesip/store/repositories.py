@@ -412,6 +412,7 @@ class Offers:
         method: str | None = None,
         sender_id: int | None = None,
         recipient_id: int | None = None,
+        kind: str | None = None,
     ) -> Offer | None:
         stmt = select(t.offers).where(
             t.offers.c.account_id == account_id, t.offers.c.state == "accepted"
@@ -420,6 +421,8 @@ class Offers:
             stmt = stmt.where(t.offers.c.method == method)
         if sender_id is not None:
             stmt = stmt.where(t.offers.c.sender_id == sender_id)
+        if kind is not None:
+            stmt = stmt.where(t.offers.c.kind == kind)
         if recipient_id is not None:
             stmt = stmt.where(t.offers.c.recipient_id == recipient_id)
         row = (await self.conn.execute(stmt.order_by(t.offers.c.id.desc()).limit(1))).first()
