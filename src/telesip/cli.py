@@ -78,7 +78,7 @@ def run() -> None:
 
 @db_app.command("upgrade")
 @_command
-async def db_upgrade(revision: str = typer.Argument("head")) -> None:
+async def db_upgrade(revision: str = typer.Argument("heads")) -> None:
     """Apply the schema migrations."""
     async with services_for(_settings()) as s:
         await migrate.upgrade(s.engine, revision)

@@ -29,7 +29,7 @@ def _run(sync_conn: Any, fn: Any, *args: Any) -> None:
     fn(cfg, *args)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     """Bring the schema to ``revision``; several processes starting at once are safe on
     PostgreSQL (an advisory lock serialises them)."""
     try:
