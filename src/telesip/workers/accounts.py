@@ -1,0 +1,125 @@
+"""What the registration manager is told (AccountConfig) and what it tells (RegistrationStatus).
+
+These are the worker's public types; the account core maps its accounts to AccountConfig and
+persists RegistrationStatus from the status sink. The password is kept out of every repr.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from telesip.sip.registration import RegistrationParams
+
+__all__ = ["STATES", "AccountConfig", "ManagerStats", "RegistrationStatus", "split_host_port"]
+
+STATES = ("registering", "registered", "auth_failed", "unreachable", "failed", "disabled")
+_DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
+
+
+def split_host_port(value: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]:port`, optionally as a `sip:`/`sips:` URI with params."""
+    v = value.strip()
+    for scheme in ("sips:", "sip:"):
+        if v.lower().startswith(scheme):
+            v = v[len(scheme) :]
+    v = v.split(";", 1)[0].split("@")[-1]
+    if v.startswith("["):
+        host, _, rest = v[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif v.count(":") == 1:
+        host, _, port = v.partition(":")
+    else:
+        host, port = v, ""
+    if port and not port.isdigit():
+        raise ValueError("bad port")
+    return host, int(port) if port else None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """One account as the manager needs it."""
+
+    account_id: int
+    login: str
+    password: str = field(repr=False)
+    domain: str
+    auth_username: str | None = None
+    registrar: str | None = None  # host[:port]; defaults to domain
+    outbound_proxy: str | None = None  # host[:port]; requests go there, with a Route
+    transport: str = "udp"  # "udp" | "tcp" | "tls"
+    port: int | None = None  # registrar port; None: DNS SRV or the transport default
+    expires: int = 3600
+    display_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.transport.lower() not in _DEFAULT_PORTS:
+            raise ValueError("transport must be udp, tcp or tls")
+        if not self.login or not self.domain:
+            raise ValueError("login and domain are required")
+
+    def server(self) -> tuple[str, int | None]:
+        """Host and port that requests are sent to (outbound proxy first)."""
+        if self.outbound_proxy:
+            return split_host_port(self.outbound_proxy)
+        host, port = split_host_port(self.registrar or self.domain)
+        return host, self.port if self.port is not None else port
+
+    def binding_key(self) -> tuple[object, ...]:
+        """Fields that identify the binding; a change in any of them means re-binding."""
+        return (
+            self.login,
+            self.domain,
+            self.registrar,
+            self.outbound_proxy,
+            self.transport.lower(),
+            self.port,
+        )
+
+    def params(self, user_agent: str) -> RegistrationParams:
+        t = self.transport.lower()
+        host, port = split_host_port(self.registrar or self.domain)
+        if self.port is not None:
+            port = self.port
+        hostpart = f"[{host}]" if ":" in host else host
+        uri = f"sip:{hostpart}" + (f":{port}" if port else "")
+        if t != "udp":
+            uri += f";transport={t}"
+        route = None
+        if self.outbound_proxy:
+            phost, pport = split_host_port(self.outbound_proxy)
+            route = f"sip:{phost}" + (f":{pport}" if pport else "")
+            if t != "udp":
+                route += f";transport={t}"
+        return RegistrationParams(
+            user=self.login,
+            domain=self.domain,
+            password=self.password,
+            registrar_uri=uri,
+            transport=t.upper(),
+            auth_username=self.auth_username,
+            expires=self.expires,
+            display_name=self.display_name,
+            route=route,
+            user_agent=user_agent,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationStatus:
+    account_id: int
+    state: str  # one of STATES
+    code: int | None = None  # last SIP status code that decided the state
+    last_error: str | None = None
+    registered_until: datetime | None = None
+    next_retry_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class ManagerStats:
+    received: int = 0  # messages and datagrams in
+    sent: int = 0
+    dropped: int = 0  # malformed or hostile input, dropped
+    stray: int = 0  # well-formed responses that match no transaction
+    errors: int = 0  # bugs caught at the loop boundary (logged)
+    sink_errors: int = 0  # the status sink raised or timed out

@@ -1,0 +1,524 @@
+"""RegistrationManager: keeps every applied account registered, on one timer heap and one task.
+
+`apply(cfg)` adds or updates an account, `remove(account_id)` un-REGISTERs and forgets it;
+both return at once and take effect on the next turn of the loop. Each registration is a
+sans-I/O `telesip.sip.Registration`; this module only moves its bytes through the shared
+transports, keeps one heap of their timers, starts at most `max_pending` initial
+registrations at a time, fails over between DNS targets, and reports every status change to
+the async `status_sink` (from one consumer task, so a slow or failing sink never stalls SIP).
+Anything malformed that arrives is dropped and counted in `stats`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+import socket
+import ssl
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from telesip.sip import ParseError, Registration, RegistrationPolicy, Response, parse_message
+from telesip.sip import RegistrationStatus as CoreStatus
+from telesip.sip.uas import respond
+
+from .accounts import AccountConfig, ManagerStats, RegistrationStatus
+from .dns import Locator, LookupFailed
+from .transport import Addr, StreamPool, Target, UdpTransport
+
+__all__ = ["AccountConfig", "ManagerStats", "RegistrationManager", "RegistrationStatus"]
+
+log = logging.getLogger("telesip.sip.manager")
+StatusSink = Callable[[RegistrationStatus], Awaitable[None]]
+
+
+@dataclass(eq=False, slots=True)
+class _Slot:
+    """One Registration and where its requests go."""
+
+    account_id: int
+    reg: Registration
+    targets: list[Target]
+    idx: int = 0
+    retiring: bool = False
+
+    @property
+    def target(self) -> Target:
+        return self.targets[self.idx]
+
+
+@dataclass(eq=False, slots=True)
+class _Account:
+    cfg: AccountConfig
+    slot: _Slot | None = None
+    status: RegistrationStatus | None = None
+    activating: bool = False
+    pending: bool = False  # counts against max_pending until the first outcome
+    failures: int = 0
+    gen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Activate:
+    account_id: int
+    gen: int
+
+
+class RegistrationManager:
+    def __init__(
+        self,
+        *,
+        status_sink: StatusSink | None = None,
+        bind_host: str = "0.0.0.0",
+        udp_port: int = 0,
+        advertise_host: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        locator: Locator | None = None,
+        policy: RegistrationPolicy | None = None,
+        rng: random.Random | None = None,
+        max_pending: int = 200,
+        keepalive_interval: float = 30.0,
+        user_agent: str = "telesip",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sink = status_sink
+        self._bind = (bind_host, udp_port)
+        self._advertise = advertise_host
+        self._tls = tls_context
+        self._locator = locator or Locator()
+        self._policy = policy or RegistrationPolicy()
+        self._rng = rng or random.SystemRandom()
+        self._max_pending = max_pending
+        self._keepalive = keepalive_interval
+        self._ua = user_agent
+        self._clock = clock
+        self.stats = ManagerStats()
+        self._accounts: dict[int, _Account] = {}
+        self._by_call: dict[str, _Slot] = {}
+        self._queue: deque[int] = deque()
+        self._inflight = 0
+        self._heap: list[tuple[float, int, object]] = []
+        self._due: dict[object, float] = {}
+        self._seq = itertools.count()
+        self._sleep_until = 0.0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set when no registration is left at all
+        self._idle = asyncio.Event()  # set when no registration is left at all
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sink_queue: asyncio.Queue[RegistrationStatus] = asyncio.Queue()
+        self._udp: UdpTransport | None = None
+        self._streams = StreamPool(self._on_data, self._on_lost, tls_context)
+        self._local_ip: dict[str, str] = {}
+        self._runner: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ public
+    @property
+    def udp_local(self) -> Addr | None:
+        return self._udp.local if self._udp is not None else None
+
+    async def start(self) -> None:
+        self._udp = await UdpTransport.open(self._on_data, *self._bind)
+        self._runner = asyncio.create_task(self._run(), name="sip-registrations")
+        self._spawn(self._drain_sink())
+        if self._keepalive > 0:
+            self._schedule_key("keepalive", self._clock() + self._keepalive)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Un-REGISTER every account (waiting at most `grace` seconds), then close everything."""
+        for account_id in list(self._accounts):
+            self.remove(account_id)
+        self._wake.set()
+        try:
+            async with asyncio.timeout(grace):
+                if self._by_call:
+                    self._idle.clear()
+                    await self._idle.wait()
+                await self._sink_queue.join()
+        except TimeoutError:
+            log.warning("stop: %d un-REGISTERs unanswered after %.1fs", len(self._by_call), grace)
+        tasks = [t for t in [self._runner, *self._tasks] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._streams.close()
+        if self._udp is not None:
+            self._udp.close()
+
+    def apply(self, cfg: AccountConfig) -> None:
+        acc = self._accounts.get(cfg.account_id)
+        if acc is None:
+            self._accounts[cfg.account_id] = _Account(cfg)
+            self._enqueue(cfg.account_id)
+            return
+        if acc.cfg == cfg:
+            return
+        old = acc.cfg
+        acc.cfg = cfg
+        slot = acc.slot
+        if slot is not None and old.binding_key() == cfg.binding_key():
+            self._handover(acc, slot)  # same binding: new credentials/expires, same Call-ID
+            return
+        acc.gen += 1
+        acc.failures = 0
+        if slot is not None:
+            acc.slot = None
+            self._retire(slot)
+        if not acc.activating:
+            self._enqueue(cfg.account_id)
+
+    def remove(self, account_id: int) -> None:
+        acc = self._accounts.pop(account_id, None)
+        if acc is None:
+            return
+        self._release(acc)
+        if acc.slot is not None:
+            self._retire(acc.slot)
+        else:
+            self._publish(RegistrationStatus(account_id, "disabled"))
+
+    def status(self, account_id: int) -> RegistrationStatus:
+        acc = self._accounts.get(account_id)
+        if acc is None:
+            return RegistrationStatus(account_id, "disabled")
+        return acc.status or RegistrationStatus(account_id, "registering")
+
+    def account_ids(self) -> list[int]:
+        return list(self._accounts)
+
+    # ------------------------------------------------------------ the loop
+    async def _run(self) -> None:
+        while True:
+            try:
+                self._turn()
+            except Exception:  # a bug must not kill every registration
+                self.stats.errors += 1
+                log.exception("registration loop error")
+            self._wake.clear()
+            delay = (self._heap[0][0] - self._clock()) if self._heap else 3600.0
+            self._sleep_until = self._clock() + max(0.0, delay)
+            if delay > 0:
+                try:
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(0)
+
+    def _turn(self) -> None:
+        now = self._clock()
+        budget = 5000  # yield to the event loop now and then under a burst
+        while self._heap and self._heap[0][0] <= now and budget:
+            due, _, key = heapq.heappop(self._heap)
+            if self._due.get(key) != due:
+                continue
+            del self._due[key]
+            budget -= 1
+            self._fire(key, now)
+        self._drain_queue(now)
+
+    def _fire(self, key: object, now: float) -> None:
+        if isinstance(key, _Slot):
+            self._guard(key, lambda: key.reg.handle_timer(now))
+        elif isinstance(key, _Activate):
+            acc = self._accounts.get(key.account_id)
+            if acc is not None and acc.gen == key.gen and acc.slot is None:
+                self._enqueue(key.account_id)
+        elif key == "keepalive":
+            self._send_keepalives()
+            self._schedule_key("keepalive", now + self._keepalive)
+
+    def _schedule_key(self, key: object, when: float | None) -> None:
+        if when is None:
+            self._due.pop(key, None)
+            return
+        if self._due.get(key) == when:
+            return
+        self._due[key] = when
+        heapq.heappush(self._heap, (when, next(self._seq), key))
+        if when < self._sleep_until:
+            self._sleep_until = when
+            self._wake.set()
+
+    def _guard(self, slot: _Slot, action: Callable[[], object]) -> None:
+        try:
+            action()
+            self._after(slot)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("registration %s failed", slot.account_id)
+
+    def _after(self, slot: _Slot) -> None:
+        reg = slot.reg
+        for data in reg.data_to_send():
+            self._send(slot, data)
+        while (ev := reg.next_event()) is not None:
+            self._on_status(slot, ev.status)
+        if reg.done:
+            self._due.pop(slot, None)
+            if self._by_call.get(reg.call_id) is slot:
+                del self._by_call[reg.call_id]
+                if not self._by_call:
+                    self._idle.set()
+                if not self._by_call:
+                    self._idle.set()
+        else:
+            self._schedule_key(slot, reg.get_timer())
+
+    # ----------------------------------------------------------- activation
+    def _enqueue(self, account_id: int) -> None:
+        self._queue.append(account_id)
+        self._wake.set()
+
+    def _release(self, acc: _Account) -> None:
+        if acc.pending:
+            acc.pending = False
+            self._inflight -= 1
+
+    def _drain_queue(self, now: float) -> None:
+        while self._queue and self._inflight < self._max_pending:
+            acc = self._accounts.get(self._queue.popleft())
+            if acc is None or acc.slot is not None or acc.activating:
+                continue
+            acc.pending = True
+            self._inflight += 1
+            self._publish(RegistrationStatus(acc.cfg.account_id, "registering"))
+            self._activate(acc, now)
+
+    def _activate(self, acc: _Account, now: float) -> None:
+        cfg = acc.cfg
+        host, port = cfg.server()
+        targets = self._locator.cached(host, port, cfg.transport)
+        if targets is not None and cfg.transport.lower() == "udp":
+            self._start_slot(acc, targets, self._udp_local(targets[0]), now)
+            return
+        acc.activating = True
+        self._spawn(self._activate_async(acc, acc.gen))
+
+    async def _activate_async(self, acc: _Account, gen: int) -> None:
+        cfg = acc.cfg
+        try:
+            targets = await self._locator.locate(*cfg.server(), cfg.transport)
+            local: Addr | None = None
+            error = "no target"
+            for i, target in enumerate(targets):
+                if target.transport == "UDP":
+                    local = self._udp_local(target)
+                    break
+                try:
+                    local = (await self._streams.connect(target)).local
+                    targets = targets[i:] + targets[:i]
+                    break
+                except (OSError, TimeoutError, ssl.SSLError) as exc:
+                    error = f"connect {target.host}:{target.port}: {type(exc).__name__}"
+            if local is None:
+                raise LookupFailed(error)
+        except LookupFailed as exc:
+            acc.activating = False
+            if self._accounts.get(cfg.account_id) is acc and acc.gen == gen:
+                self._activation_failed(acc, str(exc))
+            return
+        acc.activating = False
+        if self._accounts.get(cfg.account_id) is not acc:
+            return
+        if acc.gen != gen:
+            self._enqueue(cfg.account_id)
+            return
+        self._start_slot(acc, targets, local, self._clock())
+
+    def _activation_failed(self, acc: _Account, error: str) -> None:
+        self._release(acc)
+        pol = self._policy
+        delay = min(pol.retry_max, pol.retry_base * 2.0 ** min(acc.failures, 30))
+        delay *= 0.5 + 0.5 * self._rng.random()
+        acc.failures += 1
+        now = self._clock()
+        self._schedule_key(_Activate(acc.cfg.account_id, acc.gen), now + delay)
+        self._publish(
+            RegistrationStatus(
+                acc.cfg.account_id, "unreachable", None, error, None, self._wall(now + delay)
+            )
+        )
+
+    def _start_slot(self, acc: _Account, targets: list[Target], local: Addr, now: float) -> None:
+        reg = Registration(
+            acc.cfg.params(self._ua),
+            local=local,
+            rng=self._rng,
+            reliable=targets[0].transport != "UDP",
+            policy=self._policy,
+        )
+        slot = _Slot(acc.cfg.account_id, reg, targets)
+        acc.slot = slot
+        self._by_call[reg.call_id] = slot
+        self._guard(slot, lambda: reg.start(now))
+
+    def _handover(self, acc: _Account, old: _Slot) -> None:
+        reg = Registration(
+            acc.cfg.params(self._ua),
+            local=old.reg.local,
+            rng=self._rng,
+            reliable=old.reg.reliable,
+            policy=self._policy,
+            call_id=old.reg.call_id,
+            cseq=old.reg.cseq,
+        )
+        self._due.pop(old, None)
+        slot = _Slot(acc.cfg.account_id, reg, old.targets, old.idx)
+        acc.slot = slot
+        self._by_call[reg.call_id] = slot
+        self._guard(slot, lambda: reg.start(self._clock()))
+
+    def _retire(self, slot: _Slot) -> None:
+        slot.retiring = True
+        self._guard(slot, lambda: slot.reg.stop(self._clock()))
+
+    # -------------------------------------------------------------- status
+    def _on_status(self, slot: _Slot, st: CoreStatus) -> None:
+        if st.state == "unreachable" and st.code is None and len(slot.targets) > 1:
+            slot.idx = (slot.idx + 1) % len(slot.targets)  # fail over (RFC 3263 §4.3)
+        acc = self._accounts.get(slot.account_id)
+        if slot.retiring:
+            if st.state == "disabled" and acc is None:
+                self._publish(RegistrationStatus(slot.account_id, "disabled"))
+            return
+        if acc is None or acc.slot is not slot:
+            return
+        if st.state != "registering":
+            self._release(acc)
+        if st.state == "registered":
+            acc.failures = 0
+        self._publish(
+            RegistrationStatus(
+                slot.account_id,
+                st.state,
+                st.code,
+                st.last_error,
+                self._wall(st.registered_until),
+                self._wall(st.next_retry_at),
+            )
+        )
+
+    def _publish(self, status: RegistrationStatus) -> None:
+        acc = self._accounts.get(status.account_id)
+        if acc is not None:
+            acc.status = status
+        if self._sink is not None:
+            self._sink_queue.put_nowait(status)
+
+    def _wall(self, t: float | None) -> datetime | None:
+        if t is None:
+            return None
+        return datetime.now(UTC) + timedelta(seconds=t - self._clock())
+
+    async def _drain_sink(self) -> None:
+        while True:
+            status = await self._sink_queue.get()
+            try:
+                if self._sink is not None:
+                    async with asyncio.timeout(10.0):
+                        await self._sink(status)
+            except Exception:
+                self.stats.sink_errors += 1
+                log.exception("status sink failed for account %s", status.account_id)
+            finally:
+                self._sink_queue.task_done()
+
+    # ------------------------------------------------------------ transport
+    def _udp_local(self, target: Target) -> Addr:
+        assert self._udp is not None
+        host, port = self._udp.local
+        if self._advertise:
+            return (self._advertise, port)
+        if host not in ("0.0.0.0", "::"):
+            return (host, port)
+        ip = self._local_ip.get(target.host)
+        if ip is None:  # the source address the kernel would route from (no packet is sent)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.connect((target.host, target.port))
+                ip = str(s.getsockname()[0])
+            self._local_ip[target.host] = ip
+        return (ip, port)
+
+    def _send(self, slot: _Slot, data: bytes) -> None:
+        target = slot.target
+        self.stats.sent += 1
+        if target.transport == "UDP":
+            if self._udp is not None:
+                self._udp.send(data, target.addr)
+            return
+        conn = self._streams.get(target)
+        if conn is not None:
+            conn.send(data)
+            return
+        self._spawn(self._send_later(slot, target, data))
+
+    async def _send_later(self, slot: _Slot, target: Target, data: bytes) -> None:
+        try:
+            conn = await self._streams.connect(target)
+        except (OSError, TimeoutError, ssl.SSLError):
+            self._guard(slot, lambda: slot.reg.transport_error(self._clock()))
+            return
+        slot.reg.set_local(conn.local)
+        conn.send(data)
+
+    def _on_lost(self, target: Target) -> None:
+        now = self._clock()
+        for slot in list(self._by_call.values()):
+            if slot.target == target and slot.reg.tx is not None:
+                self._guard(slot, lambda s=slot: s.reg.transport_error(now))  # type: ignore[misc]
+
+    def _send_keepalives(self) -> None:
+        self._streams.keepalive()
+        if self._udp is None:
+            return
+        seen: set[Target] = set()
+        for slot in self._by_call.values():
+            if slot.target.transport == "UDP" and slot.reg.status.state == "registered":
+                seen.add(slot.target)
+        for target in seen:
+            self._udp.send(b"\r\n\r\n", target.addr)
+
+    def _on_data(
+        self, data: bytes, src: Addr, transport: str, reply: Callable[[bytes], None], stream: bool
+    ) -> None:
+        self.stats.received += 1
+        try:
+            msg = parse_message(data, is_stream=stream)
+        except ParseError:
+            self.stats.dropped += 1
+            return
+        except Exception:  # the parser must not fail otherwise; if it does, drop and tell
+            self.stats.dropped += 1
+            log.exception("parser failure on %d bytes from %s", len(data), src)
+            return
+        if isinstance(msg, Response):
+            slot = self._by_call.get(msg.headers.get("Call-ID") or "")
+            if slot is None:
+                self.stats.stray += 1
+                return
+            matched: list[bool] = []
+            self._guard(slot, lambda: matched.append(slot.reg.receive_response(msg, self._clock())))
+            if not matched or not matched[0]:
+                self.stats.stray += 1
+            return
+        try:
+            resp = respond(msg, tag=f"{self._rng.getrandbits(48):012x}", user_agent=self._ua)
+        except Exception:
+            self.stats.dropped += 1
+            log.exception("cannot answer a %s", msg.method)
+            return
+        if resp is not None:
+            reply(resp.to_bytes())
+            self.stats.sent += 1
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
