@@ -82,7 +82,7 @@ async def db_upgrade(revision: str = typer.Argument("heads")) -> None:
     """Apply the schema migrations."""
     async with services_for(_settings()) as s:
         await migrate.upgrade(s.engine, revision)
-        out.print(f"database at revision {await migrate.current_revision(s.engine)}")
+        out.print(f"database at {', '.join(await migrate.current_revisions(s.engine))}")
 
 
 @db_app.command("current")
@@ -90,9 +90,8 @@ async def db_upgrade(revision: str = typer.Argument("heads")) -> None:
 async def db_current() -> None:
     """Show the schema revision."""
     async with services_for(_settings()) as s:
-        out.print(
-            f"current {await migrate.current_revision(s.engine)}, head {migrate.head_revision()}"
-        )
+        current = ", ".join(await migrate.current_revisions(s.engine)) or "empty"
+        out.print(f"current: {current}; code: {', '.join(migrate.head_revisions())}")
 
 
 @accounts_app.command("list")

@@ -41,13 +41,14 @@ async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
         raise ConfigError(reason=f"cannot migrate the database: {_first_line(exc)}") from exc
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
+async def current_revisions(engine: AsyncEngine) -> tuple[str, ...]:
     async with engine.connect() as conn:
-        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+        heads = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+    return tuple(heads)
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revisions() -> tuple[str, ...]:
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def _first_line(exc: BaseException) -> str:
