@@ -67,6 +67,9 @@ class RegistrationPolicy:
     auth_retry: float = 3600.0  # after 401/403 with credentials: wait this long, then try again
     max_retry_after: float = 3600.0
     max_expires: int = 86400
+    t1: float = 0.5  # RFC 3261 timers; tests shrink them to see timer F in seconds
+    t2: float = 4.0
+    t4: float = 5.0
 
 
 class RegState(Enum):
@@ -291,8 +294,14 @@ class Registration:
         auth = self.digest.authorize("REGISTER", p.registrar_uri, cnonce)
         if auth is not None:
             h.add(*auth)
+        pol = self.policy
         self.tx = ClientTransaction(
-            Request("REGISTER", p.registrar_uri, h), branch, reliable=self.reliable
+            Request("REGISTER", p.registrar_uri, h),
+            branch,
+            reliable=self.reliable,
+            t1=pol.t1,
+            t2=pol.t2,
+            t4=pol.t4,
         )
         self.tx.start(now)
         self._out.extend(self.tx.data_to_send())

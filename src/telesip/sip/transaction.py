@@ -106,9 +106,22 @@ TxEvent = Provisional | Final | Timeout | TransportFailed | Terminated
 class ClientTransaction:
     """Non-INVITE client transaction (§17.1.2): E retransmits, F times out, K lingers."""
 
-    __slots__ = ("_events", "_out", "_timers", "branch", "reliable", "request", "state", "wire")
+    __slots__ = (
+        "_events", "_out", "_timers", "branch", "reliable", "request", "state", "t1", "t2", "t4",
+        "wire",
+    )  # fmt: skip
 
-    def __init__(self, request: Request, branch: str, *, reliable: bool) -> None:
+    def __init__(
+        self,
+        request: Request,
+        branch: str,
+        *,
+        reliable: bool,
+        t1: float = T1,
+        t2: float = T2,
+        t4: float = T4,
+    ) -> None:
+        self.t1, self.t2, self.t4 = t1, t2, t4
         self.request = request
         self.branch = branch
         self.reliable = reliable
@@ -148,8 +161,8 @@ class ClientTransaction:
         self._go("start")
         self._out.append(self.wire)
         if not self.reliable:
-            self._timers["E"] = (now + T1, T1)
-        self._timers["F"] = (now + 64 * T1, 0.0)
+            self._timers["E"] = (now + self.t1, self.t1)
+        self._timers["F"] = (now + 64 * self.t1, 0.0)
 
     def receive_response(self, resp: Response, now: float) -> None:
         if self.state is S.TERMINATED:
@@ -171,7 +184,7 @@ class ClientTransaction:
         if self.reliable:
             self._go("linger_over")
         else:
-            self._timers["K"] = (now + T4, 0.0)
+            self._timers["K"] = (now + self.t4, 0.0)
 
     def transport_error(self, now: float) -> None:
         if self.state is S.TERMINATED:
@@ -189,7 +202,7 @@ class ClientTransaction:
         if name == "E":
             self._go("retransmit")
             self._out.append(self.wire)
-            nxt = T2 if self.state is S.PROCEEDING else min(2 * interval, T2)
+            nxt = self.t2 if self.state is S.PROCEEDING else min(2 * interval, self.t2)
             self._timers["E"] = (now + nxt, nxt)
         elif name == "F":
             self._go("timeout", Timeout())
@@ -206,8 +219,8 @@ class InviteClientTransaction(ClientTransaction):
         self._go("start_invite")
         self._out.append(self.wire)
         if not self.reliable:
-            self._timers["A"] = (now + T1, T1)
-        self._timers["B"] = (now + 64 * T1, 0.0)
+            self._timers["A"] = (now + self.t1, self.t1)
+        self._timers["B"] = (now + 64 * self.t1, 0.0)
 
     def receive_response(self, resp: Response, now: float) -> None:
         if self.state is S.TERMINATED:
@@ -231,7 +244,7 @@ class InviteClientTransaction(ClientTransaction):
             if self.reliable:
                 self._go("linger_over")
             else:
-                self._timers["D"] = (now + 32.0, 0.0)
+                self._timers["D"] = (now + max(32.0, 64 * self.t1), 0.0)
 
     def ack_for(self, resp: Response) -> Request:
         """The ACK for a non-2xx final response (§17.1.1.3)."""
