@@ -184,3 +184,75 @@ guesses = Table(
     Column("last_prefix_hash", LargeBinary),
     Column("locked_until", UTCDateTime),
 )
+
+# --- operators' HTTP API (migration api_0001) -------------------------------------------------
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("operator", String(64), nullable=False),  # who holds it; owns templates and webhooks
+    Column("name", String(64), nullable=False, server_default=""),
+    Column("prefix", String(16), nullable=False),  # shown in listings to tell keys apart
+    Column("key_hash", String(64), nullable=False, unique=True),  # SHA-256 of the whole key
+    Column("scope", JSON, nullable=False),  # {"all": bool, "users": [...], "accounts": [...]}
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("operator", String(64)),  # added by an operator (API) ...
+    Column("user_id", BigInteger),  # ... or by a Telegram user (bot)
+    Column("name", String(64), nullable=False),
+    Column("data", JSON, nullable=False),  # server fields only: never a login or password
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_templates_operator", "operator"),
+    Index("ix_templates_user", "user_id"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("operator", String(64), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("secret_enc", LargeBinary, nullable=False),  # HMAC key, encrypted at rest
+    Column("events", JSON, nullable=False),  # list of event names; empty: all
+    Column("scope", JSON, nullable=False),  # the registering key's scope
+    Column("since_audit_id", BigInteger, nullable=False),  # only events after registration
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_webhooks_operator", "operator"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("webhook_id", BigInteger, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("delivery_id", String(36), nullable=False, unique=True),
+    Column("audit_id", BigInteger, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_status", Integer),
+    Column("last_error", String(255)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    Index("uq_webhook_deliveries_event", "webhook_id", "audit_id", unique=True),
+)
+
+webhook_cursor = Table(
+    "webhook_cursor",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("audit_id", BigInteger, nullable=False),  # the last audit record fanned out
+)

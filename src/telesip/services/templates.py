@@ -1,0 +1,223 @@
+"""Server templates: the built-in catalog (``telesip/data/templates.json``) and templates that
+operators (HTTP API) and users (bot) add. A template holds server fields only, never a login
+or password; :meth:`Template.settings_fields` gives what to prefill in ``AccountSettings``.
+
+Built-in templates have slug ids (``"asterisk"``); added ones have numeric ids (``"12"``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select
+
+from telesip.domain import errors
+from telesip.domain.settings import DTMF_MODES, TRANSPORTS, validate_host
+from telesip.services.context import Services
+from telesip.store import tables as t
+
+#: an operator or a user may keep this many templates of their own
+MAX_OWN_TEMPLATES = 200
+
+
+class TemplateNotFound(errors.NotFound):
+    code = "template_not_found"
+    default_message = "Server template {template_id!r} does not exist."
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str
+    name: str
+    kind: str  # pbx, hosted (built-in) or custom
+    domain: str | None
+    transport: str = "udp"
+    port: int | None = None
+    tls_port: int | None = None
+    expires: int = 300
+    dtmf_mode: str = "rfc4733"
+    registrar: str | None = None
+    outbound_proxy: str | None = None
+    notes: str = ""
+    builtin: bool = True
+    operator: str | None = None
+    user_id: int | None = None
+
+    def settings_fields(self) -> dict[str, Any]:
+        """The ``AccountSettings`` fields this template fills (``domain`` only when known)."""
+        fields: dict[str, Any] = {
+            "transport": self.transport,
+            "port": self.port,
+            "expires": self.expires,
+            "dtmf_mode": self.dtmf_mode,
+            "registrar": self.registrar,
+            "outbound_proxy": self.outbound_proxy,
+        }
+        if self.domain:
+            fields["domain"] = self.domain
+        return fields
+
+
+_FIELDS = (
+    "domain",
+    "transport",
+    "port",
+    "tls_port",
+    "expires",
+    "dtmf_mode",
+    "registrar",
+    "outbound_proxy",
+    "notes",
+)
+
+
+@cache
+def builtin_templates() -> tuple[Template, ...]:
+    """The catalog shipped in the package (read once)."""
+    text = resources.files("telesip").joinpath("data/templates.json").read_text("utf-8")
+    return tuple(
+        Template(
+            id=item["id"],
+            name=item["name"],
+            kind=item["kind"],
+            domain=item.get("domain"),
+            **{k: item[k] for k in _FIELDS if k != "domain" and item.get(k) is not None},
+        )
+        for item in json.loads(text)["templates"]
+    )
+
+
+def validate_template(name: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Check a template's name and server fields; return the normalised pair."""
+    name = name.strip()
+    if not 1 <= len(name) <= 64 or any(ord(c) < 32 for c in name):
+        raise errors.InvalidSettings(reason="template name must be 1-64 printable characters")
+    unknown = set(data) - set(_FIELDS)
+    if unknown:
+        raise errors.InvalidSettings(
+            reason=f"unknown template fields: {', '.join(sorted(unknown))}"
+        )
+    out: dict[str, Any] = {}
+    for key in ("domain", "registrar", "outbound_proxy"):
+        if data.get(key):
+            out[key] = validate_host(str(data[key]), what=key.replace("_", " "))
+    transport = str(data.get("transport") or "udp").lower()
+    if transport not in TRANSPORTS:
+        raise errors.InvalidSettings(reason="transport must be udp, tcp or tls")
+    out["transport"] = transport
+    for key in ("port", "tls_port"):
+        value = data.get(key)
+        if value is not None:
+            if not isinstance(value, int) or not 1 <= value <= 65535:
+                raise errors.InvalidSettings(reason=f"{key} must be between 1 and 65535")
+            out[key] = value
+    expires = data.get("expires", 300)
+    if not isinstance(expires, int) or not 60 <= expires <= 86400:
+        raise errors.InvalidSettings(reason="expires must be between 60 and 86400 seconds")
+    out["expires"] = expires
+    dtmf = data.get("dtmf_mode") or "rfc4733"
+    if dtmf not in DTMF_MODES:
+        raise errors.InvalidSettings(reason="DTMF mode must be rfc4733, info or inband")
+    out["dtmf_mode"] = dtmf
+    notes = str(data.get("notes") or "")
+    if len(notes) > 500:
+        raise errors.InvalidSettings(reason="notes are at most 500 characters")
+    out["notes"] = notes
+    return name, out
+
+
+def _from_row(row: Any) -> Template:
+    data = dict(row.data)
+    return Template(
+        id=str(row.id),
+        name=row.name,
+        kind="custom",
+        domain=data.pop("domain", None),
+        builtin=False,
+        operator=row.operator,
+        user_id=row.user_id,
+        **{k: v for k, v in data.items() if k in _FIELDS},
+    )
+
+
+async def list_templates(
+    s: Services, *, operator: str | None = None, user_id: int | None = None
+) -> list[Template]:
+    """Built-in templates, then the operators' own (only ``operator``'s when given), then
+    ``user_id``'s own."""
+    stmt = select(t.templates).order_by(t.templates.c.id)
+    own: ColumnElement[bool] = t.templates.c.operator.is_not(None)
+    if operator is not None:
+        own = t.templates.c.operator == operator
+    stmt = stmt.where(or_(own, t.templates.c.user_id == user_id) if user_id is not None else own)
+    async with s.uow() as uow:
+        rows = (await uow.conn.execute(stmt)).all()
+    return [*builtin_templates(), *(_from_row(r) for r in rows)]
+
+
+async def get_template(s: Services, template_id: str) -> Template:
+    for template in builtin_templates():
+        if template.id == template_id:
+            return template
+    if template_id.isdigit() and len(template_id) < 19:
+        async with s.uow() as uow:
+            row = (
+                await uow.conn.execute(
+                    select(t.templates).where(t.templates.c.id == int(template_id))
+                )
+            ).first()
+        if row is not None:
+            return _from_row(row)
+    raise TemplateNotFound(template_id=template_id)
+
+
+async def create_template(
+    s: Services,
+    name: str,
+    data: dict[str, Any],
+    *,
+    operator: str | None = None,
+    user_id: int | None = None,
+) -> Template:
+    """Add an operator's (or a user's) own template."""
+    if (operator is None) == (user_id is None):
+        raise ValueError("a template belongs to an operator or to a user")
+    name, data = validate_template(name, data)
+    owner = t.templates.c.operator == operator if operator else t.templates.c.user_id == user_id
+    async with s.uow() as uow:
+        count = await uow.conn.scalar(select(func.count()).where(owner))
+        if (count or 0) >= MAX_OWN_TEMPLATES:
+            raise errors.InvalidInput(f"at most {MAX_OWN_TEMPLATES} templates of your own")
+        result = await uow.conn.execute(
+            insert(t.templates)
+            .values(operator=operator, user_id=user_id, name=name, data=data, created_at=uow.now)
+            .returning(t.templates.c.id)
+        )
+        new_id = int(result.scalar_one())
+        await uow.record("template_created", None, user_id, {"template_id": new_id, "name": name})
+        row = (
+            await uow.conn.execute(select(t.templates).where(t.templates.c.id == new_id))
+        ).one()
+        await uow.commit()
+    return _from_row(row)
+
+
+async def delete_template(
+    s: Services, template_id: str, *, operator: str | None = None, user_id: int | None = None
+) -> None:
+    """Delete one's own template; built-in ones and other people's are not found."""
+    if not template_id.isdigit() or len(template_id) >= 19:
+        raise TemplateNotFound(template_id=template_id)
+    owner = t.templates.c.operator == operator if operator else t.templates.c.user_id == user_id
+    async with s.uow() as uow:
+        result = await uow.conn.execute(
+            delete(t.templates).where(t.templates.c.id == int(template_id), owner)
+        )
+        if result.rowcount != 1:
+            raise TemplateNotFound(template_id=template_id)
+        await uow.record("template_deleted", None, user_id, {"template_id": int(template_id)})
+        await uow.commit()
