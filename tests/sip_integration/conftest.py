@@ -287,7 +287,7 @@ async def harness(tls_cert: Cert) -> AsyncIterator[Harness]:
     try:
         yield h
     finally:
-        await manager.stop(grace=3.0)
+        await manager.stop(grace=1.0)
 
 
 ManagerFactory = Callable[..., Awaitable[Harness]]
