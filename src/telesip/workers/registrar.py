@@ -280,6 +280,8 @@ class RegistrationManager:
         if acc.pending:
             acc.pending = False
             self._inflight -= 1
+            if self._queue:
+                self._wake.set()  # a start slot is free
 
     def _drain_queue(self, now: float) -> None:
         while self._queue and self._inflight < self._max_pending:

@@ -1,0 +1,190 @@
+"""The manager on loopback against a fake registrar: hostile input, answers, sink, failover."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from telesip.sip import RegistrationPolicy, Response, parse_message
+from telesip.workers import AccountConfig, RegistrationManager, RegistrationStatus
+from telesip.workers.dns import Locator
+from telesip.workers.transport import Target
+
+from .fake_registrar import FakeRegistrar, start_fake
+
+INVALID = sorted((Path(__file__).parent / "data" / "torture" / "invalid").glob("*.sip"))
+
+
+async def eventually(cond: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not cond():
+        assert time.monotonic() < deadline, "condition never held"
+        await asyncio.sleep(0.01)
+
+
+def account(port: int | None, account_id: int = 1, **kw: object) -> AccountConfig:
+    fields: dict[str, object] = {
+        "account_id": account_id, "login": f"u{account_id}", "password": "pw",
+        "domain": "127.0.0.1", "port": port, "expires": 60,
+    }  # fmt: skip
+    fields.update(kw)
+    return AccountConfig(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeRegistrar]:
+    f = await start_fake()
+    yield f
+    f.close()
+
+
+@pytest.fixture
+async def manager() -> AsyncIterator[RegistrationManager]:
+    m = RegistrationManager(bind_host="127.0.0.1", keepalive_interval=0)
+    await m.start()
+    yield m
+    await m.stop(grace=1.0)
+
+
+async def test_registers_against_the_fake(
+    fake: FakeRegistrar, manager: RegistrationManager
+) -> None:
+    manager.apply(account(fake.port))
+    await eventually(lambda: manager.status(1).state == "registered")
+    assert [("Authorization" in r.headers) for r in fake.requests] == [False, True]
+
+
+async def test_hostile_input_is_dropped_and_counted(
+    fake: FakeRegistrar, manager: RegistrationManager
+) -> None:
+    local = manager.udp_local
+    assert local is not None
+    junk = [p.read_bytes() for p in INVALID] + [b"\x00" * 70000, b"SIP/2.0 200", bytes(range(256))]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for data in junk:
+            if len(data) < 65000:
+                s.sendto(data, local)
+        # a well-formed response for no transaction of ours
+        stray = (INVALID[0].parent.parent / "valid" / "noreason.sip").read_bytes()
+        s.sendto(stray, local)
+    sendable = sum(1 for d in junk if len(d) < 65000)
+    await eventually(lambda: manager.stats.dropped == sendable and manager.stats.stray == 1)
+    assert manager.stats.errors == 0
+    manager.apply(account(fake.port))  # and it still works
+    await eventually(lambda: manager.status(1).state == "registered")
+
+
+async def test_options_gets_200_and_invite_gets_480(manager: RegistrationManager) -> None:
+    local = manager.udp_local
+    assert local is not None
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.setblocking(False)
+        port = s.getsockname()[1]
+        for method, status in (("OPTIONS", 200), ("INVITE", 480)):
+            req = (
+                f"{method} sip:u1@127.0.0.1 SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{method}\r\n"
+                f"From: <sip:x@127.0.0.1>;tag=9\r\nTo: <sip:u1@127.0.0.1>\r\n"
+                f"Call-ID: {method}-1\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\n"
+                f"Content-Length: 0\r\n\r\n"
+            ).encode()
+            await loop.sock_sendto(s, req, local)
+            async with asyncio.timeout(2):
+                data = await loop.sock_recv(s, 65535)
+            resp = parse_message(data)
+            assert isinstance(resp, Response) and resp.status == status
+            assert resp.headers.get("Call-ID") == f"{method}-1"
+            assert ";tag=" in (resp.headers.get("To") or "")
+
+
+async def test_a_raising_sink_does_not_stop_anything(fake: FakeRegistrar) -> None:
+    calls: list[RegistrationStatus] = []
+
+    async def sink(st: RegistrationStatus) -> None:
+        calls.append(st)
+        raise RuntimeError("storage is down")
+
+    m = RegistrationManager(status_sink=sink, bind_host="127.0.0.1", keepalive_interval=0)
+    await m.start()
+    try:
+        m.apply(account(fake.port))
+        m.apply(account(fake.port, 2))
+        await eventually(lambda: m.status(2).state == "registered" and len(calls) == 4)
+        assert m.stats.sink_errors == 4
+        assert [c.state for c in calls if c.account_id == 1] == ["registering", "registered"]
+    finally:
+        await m.stop(grace=1.0)
+
+
+async def test_remove_unregisters_and_reports_disabled(fake: FakeRegistrar) -> None:
+    seen: list[RegistrationStatus] = []
+
+    async def sink(st: RegistrationStatus) -> None:
+        seen.append(st)
+
+    m = RegistrationManager(status_sink=sink, bind_host="127.0.0.1", keepalive_interval=0)
+    await m.start()
+    try:
+        m.apply(account(fake.port))
+        await eventually(lambda: m.status(1).state == "registered")
+        m.remove(1)
+        await eventually(lambda: bool(seen) and seen[-1].state == "disabled")
+        last = fake.requests[-1]
+        assert last.headers.get("Expires") == "0"
+        assert (last.headers.get("Contact") or "").endswith(";expires=0")
+    finally:
+        await m.stop(grace=1.0)
+
+
+async def test_at_most_max_pending_initial_registrations(fake: FakeRegistrar) -> None:
+    fake.silent = True
+    policy = RegistrationPolicy(t1=5.0)  # no retransmission during the test
+    m = RegistrationManager(
+        bind_host="127.0.0.1", keepalive_interval=0, max_pending=3, policy=policy
+    )
+    await m.start()
+    try:
+        for i in range(10):
+            m.apply(account(fake.port, i + 1))
+        await eventually(lambda: len(fake.requests) == 3)
+        await asyncio.sleep(0.2)
+        assert len(fake.requests) == 3
+        fake.silent = False
+        m.remove(1)
+        m.remove(2)
+        await eventually(lambda: m.status(10).state == "registered")
+    finally:
+        await m.stop(grace=1.0)
+
+
+async def test_fails_over_to_the_next_target(fake: FakeRegistrar) -> None:
+    hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    hole.bind(("127.0.0.1", 0))
+    dead = hole.getsockname()[1]
+
+    async def query(name: str, rdtype: str) -> tuple[list[object], float]:
+        raise AssertionError("no DNS expected")
+
+    locator = Locator(query)
+    # the name resolves to a dead target first, then the fake registrar
+    key = ("sip.example.test", None, "UDP")
+    targets = [Target("127.0.0.1", dead, "UDP"), Target("127.0.0.1", fake.port, "UDP")]
+    locator._cache[key] = (time.monotonic() + 600, targets)
+    policy = RegistrationPolicy(t1=0.02, t2=0.1, retry_base=0.1, retry_max=0.2)
+    m = RegistrationManager(
+        bind_host="127.0.0.1", keepalive_interval=0, policy=policy, locator=locator
+    )
+    await m.start()
+    try:
+        m.apply(account(None, domain="sip.example.test"))
+        await eventually(lambda: m.status(1).state == "registered", within=6)
+    finally:
+        await m.stop(grace=0.5)
+        hole.close()
