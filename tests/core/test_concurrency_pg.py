@@ -1,0 +1,105 @@
+"""Real concurrency on PostgreSQL: many clients, each with its own connection pool (as separate
+processes would have), press Receive on the same offer at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from telesip.domain import errors
+from telesip.domain.clock import FakeClock
+from telesip.domain.model import Method, TelegramUser
+from telesip.services import accounts, offers
+from telesip.services.context import Services
+from telesip.store import tables as t
+from telesip.store.db import create_engine
+
+from ..conftest import make_services
+from .helpers import ALICE, sip
+
+CLIENTS = [TelegramUser(3000 + i, f"C{i}") for i in range(20)]
+
+
+@pytest.fixture
+async def pg(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[Services]:
+    s = await make_services("pg", request, tmp_path, clock)
+    yield s
+    await s.engine.dispose()
+
+
+def _client(base: Services, clock: FakeClock) -> Services:
+    engine = create_engine(
+        base.engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0
+    )
+    return Services(engine, base.cipher, clock, base.rules)
+
+
+async def _gather_receives(clients: list[Services], offer_id: int) -> list[object]:
+    start = asyncio.Event()
+
+    async def press(s: Services, who: TelegramUser) -> object:
+        async with s.engine.connect():  # connection ready before the starting gun
+            pass
+        await start.wait()
+        try:
+            return await offers.receive(s, who, offer_id)
+        except errors.TelesipError as exc:
+            return exc
+
+    tasks = [asyncio.create_task(press(s, who)) for s, who in zip(clients, CLIENTS, strict=True)]
+    await asyncio.sleep(0)  # let every task reach the gun
+    start.set()
+    return await asyncio.gather(*tasks)
+
+
+async def test_twenty_clients_press_receive_exactly_one_wins(pg: Services) -> None:
+    acc = await accounts.create_account(pg, ALICE, sip())
+    offer = await offers.create_offer(pg, ALICE, acc, Method.UNLINK)
+    clients = [_client(pg, pg.clock) for _ in CLIENTS]  # type: ignore[arg-type]
+    try:
+        results = await _gather_receives(clients, offer.id)
+    finally:
+        for c in clients:
+            await c.engine.dispose()
+    winners = [r for r in results if isinstance(r, offers.Received)]
+    losers = [r for r in results if not isinstance(r, offers.Received)]
+    assert len(winners) == 1
+    assert all(isinstance(r, errors.OfferAlreadyReceived) for r in losers), losers
+    card = await accounts.get_card(pg, None, acc)
+    assert card.summary.owner_id == winners[0].recipient_id == card.summary.user_id
+    async with pg.engine.connect() as conn:
+        audit_rows = await conn.scalar(
+            select(func.count()).where(t.audit.c.account_id == acc, t.audit.c.action == "received")
+        )
+    assert audit_rows == 1
+
+
+async def test_receive_in_the_instant_of_expiry_takes_effect_at_most_once(pg: Services) -> None:
+    for _ in range(5):
+        acc = await accounts.create_account(pg, ALICE, sip())
+        offer = await offers.create_offer(pg, ALICE, acc, Method.ASSIGN)
+        before = FakeClock(offer.expires_at - timedelta(microseconds=1))
+        at = FakeClock(offer.expires_at)
+        clients = [_client(pg, before if i % 2 else at) for i in range(len(CLIENTS))]
+        try:
+            results = await _gather_receives(clients, offer.id)
+        finally:
+            for c in clients:
+                await c.engine.dispose()
+        winners = [r for r in results if isinstance(r, offers.Received)]
+        assert len(winners) <= 1
+        for i, r in enumerate(results):
+            if isinstance(r, offers.Received):
+                assert i % 2 == 1, "an offer took effect at its expiry instant"
+            else:
+                assert isinstance(r, errors.OfferAlreadyReceived | errors.OfferExpired), r
+        card = await accounts.get_card(pg, None, acc)
+        expected_user = winners[0].recipient_id if winners else ALICE.id
+        assert card.summary.user_id == expected_user
