@@ -143,7 +143,7 @@ class Machine(RuleBasedStateMachine):
             self.model.accounts[acc] = (who.id, who.id)
 
     def _some_account(self, data: st.DataObject) -> int:
-        ids = sorted(self.model.accounts) + [999_999]
+        ids = [*sorted(self.model.accounts), 999999]
         return data.draw(st.sampled_from(ids))
 
     def _admin_error(self, who: int, acc: int) -> type[Exception] | None:
@@ -186,7 +186,7 @@ class Machine(RuleBasedStateMachine):
                 "cancelled": errors.OfferCancelled,
                 "expired": errors.OfferExpired,
             }.get(offer.state)
-        owner, user = self.model.accounts.get(offer.account_id, (0, 0))
+        owner, _user = self.model.accounts.get(offer.account_id, (0, 0))
         if expected is None and who.id == offer.sender:
             expected = errors.OwnOffer
         if expected is None and offer.only_for is not None and who.id != offer.only_for:
