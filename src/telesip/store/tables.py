@@ -256,3 +256,14 @@ webhook_cursor = Table(
     Column("name", String(32), primary_key=True),
     Column("audit_id", BigInteger, nullable=False),  # the last audit record fanned out
 )
+
+# The Telegram bot's conversation state (aiogram FSM) for installs without Redis. Secrets typed
+# into a conversation are stored here only encrypted, and only until the conversation ends.
+bot_fsm = Table(
+    "bot_fsm",
+    metadata,
+    Column("key", String(255), primary_key=True),  # bot:chat:user[:thread][:business]:destiny
+    Column("state", String(255)),
+    Column("data", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,114 @@
+"""Assembles the bot: dispatcher with every router, middlewares, the error handler, the
+outgoing-call limiter and the notifier; runs it with long polling, or behind a webhook when
+TELESIP_WEBHOOK_URL is set. TELESIP_BOT_API_URL points it at another Bot API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import BotCommand
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from telesip.bot.limiter import RateLimiter
+from telesip.bot.locales import LANGUAGES, t
+from telesip.bot.middlewares import ContextMiddleware, MetricsMiddleware
+from telesip.bot.notifier import Notifier
+from telesip.bot.routers import (
+    errors,
+    fallback,
+    links,
+    new_account,
+    softphone,
+    start,
+    subscriptions,
+    transfer,
+)
+from telesip.bot.storage import make_storage
+from telesip.config import Settings
+from telesip.domain.errors import ConfigError
+from telesip.services.context import Services
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("softphone", "links", "subscriptions", "help", "start")
+UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
+
+
+def build_dispatcher(s: Services, storage: BaseStorage | None = None) -> Dispatcher:
+    """The dispatcher with every feature; ``storage`` defaults to the database storage."""
+    dp = Dispatcher(storage=storage or make_storage(s.engine, None))
+    dp["s"] = s
+    dp.update.outer_middleware(MetricsMiddleware())
+    for observer in (dp.message, dp.callback_query, dp.inline_query, dp.chosen_inline_result):
+        observer.outer_middleware(ContextMiddleware())
+    dp.errors.register(errors.on_error)
+    # commands first (they work in the middle of a wizard), the catch-all last
+    for module in (start, softphone, subscriptions, links, transfer, new_account, fallback):
+        dp.include_router(module.router)
+    return dp
+
+
+def build_bot(token: str, api_url: str | None = None, limiter: RateLimiter | None = None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else None
+    bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    bot.session.middleware(limiter or RateLimiter())
+    return bot
+
+
+async def set_commands(bot: Bot) -> None:
+    """The command menu in every catalog language (English is also the default)."""
+    for lang in (None, *LANGUAGES):
+        commands = [
+            BotCommand(command=c, description=t(lang or "en", f"cmd.{c}")) for c in COMMANDS
+        ]
+        await bot.set_my_commands(commands, language_code=lang)
+
+
+async def run_bot(s: Services, settings: Settings) -> None:
+    """The ``bot`` part of ``telesip run``: until cancelled."""
+    if settings.bot_token is None:
+        raise ConfigError(reason="TELESIP_BOT_TOKEN is not set")
+    bot = build_bot(settings.bot_token.get_secret_value(), settings.bot_api_url)
+    dp = build_dispatcher(s, make_storage(s.engine, settings.redis_url))
+    notifier = Notifier(s, bot)
+    notifier.start()
+    try:
+        await set_commands(bot)
+        if settings.webhook_url:
+            await _serve_webhook(bot, dp, settings)
+        else:
+            await bot.delete_webhook()
+            await dp.start_polling(bot, handle_signals=False, allowed_updates=UPDATES)
+    finally:
+        await notifier.stop()
+        await dp.storage.close()
+        await bot.session.close()
+
+
+async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
+    assert settings.webhook_url is not None
+    secret = secrets.token_urlsafe(32)
+    path = urlsplit(settings.webhook_url).path or "/"
+    app = web.Application()
+    SimpleRequestHandler(dp, bot, secret_token=secret).register(app, path=path)
+    setup_application(app, dp, bot=bot)
+    host, _, port = settings.webhook_bind.rpartition(":")
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+    try:
+        await bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=UPDATES)
+        log.info("bot webhook at %s (listening on %s)", settings.webhook_url, settings.webhook_bind)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

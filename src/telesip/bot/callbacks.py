@@ -1,0 +1,42 @@
+"""Callback data of every button: opaque ids and a verb, never authority.
+
+Every press is re-checked on the server by the service it calls (who pressed, their role now,
+the offer's state), so a forged, replayed or stale press changes nothing. Each fits Telegram's
+64-byte limit by construction (short prefixes, integer ids).
+"""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class AccountCb(CallbackData, prefix="a"):
+    """A button of /softphone or an account card: ``act`` on account ``id``."""
+
+    act: str
+    id: int
+
+
+class NewCb(CallbackData, prefix="n"):
+    """A button of the New-account wizard (``transport``, ``skip``, ``cancel``)."""
+
+    act: str
+    value: str = ""
+
+
+class OfferCb(CallbackData, prefix="o"):
+    """A button of the special message in a chat (inline mode).
+
+    ``rcv``: Receive (the offer is found by the message's inline_message_id); ``sb`` / ``sbok``
+    / ``sbno``: Send back, confirmed or not, of account ``id``.
+    """
+
+    act: str
+    id: int = 0
+
+
+class LinkCb(CallbackData, prefix="l"):
+    """/links buttons: ``new`` (pick an account), ``make`` for account ``id``, ``revoke`` link."""
+
+    act: str
+    id: int = 0

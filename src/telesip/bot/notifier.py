@@ -1,0 +1,131 @@
+"""Tells people what others did to their accounts (R2 and the transfer flows).
+
+Subscribed to the message bus: a handler only decides who to tell and puts the notice on a
+queue, so the operation that caused the event never waits for Telegram and never fails because
+of it. One background task sends the queue through the bot (and so through the limiter); a
+person who blocked the bot or never started it is skipped with a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+
+from telesip.bot.locales import lang_of, t
+from telesip.domain import events
+from telesip.metrics import BOT_SEND_FAILURES
+from telesip.services import people
+from telesip.services.bus import MessageBus
+from telesip.services.context import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Notice:
+    user_id: int
+    key: str
+    params: dict[str, Any]
+    about_user_id: int | None = None  # rendered as {user}
+
+
+def notices_for(event: events.Event) -> list[Notice]:
+    """Who is affected by ``event`` and what they are told (never the actor themselves)."""
+    e, i, actor = event, event.account_id, event.actor_id
+    out: list[Notice] = []
+
+    def tell(user_id: int | None, key: str, about: int | None = None) -> None:
+        if user_id is not None and user_id != actor:
+            out.append(Notice(user_id, key, {"id": i}, about))
+
+    if isinstance(e, events.SettingsChanged) and e.user_id != actor:
+        tell(e.user_id, "n.settings_changed")
+    elif isinstance(e, events.AccountDisabled):
+        tell(e.user_id, "n.disabled")
+    elif isinstance(e, events.AccountDeleted) and e.user_id != e.owner_id:
+        tell(e.user_id, "n.deleted")
+    elif isinstance(e, events.AssignmentEnded):
+        if e.by_user:
+            tell(e.owner_id, "n.returned", about=e.previous_user_id)
+        else:
+            tell(e.previous_user_id, "n.taken_back")
+    elif isinstance(e, events.UserAssigned) and actor == e.owner_id:  # reassigned by the owner
+        tell(e.user_id, "n.assigned")
+        if e.previous_user_id not in (e.owner_id, e.user_id):
+            tell(e.previous_user_id, "n.unassigned")
+    elif isinstance(e, events.OwnershipTransferred) and actor == e.to_owner_id:
+        if e.from_owner_id != e.to_owner_id:
+            tell(e.from_owner_id, "n.transferred_back", about=e.to_owner_id)
+    elif isinstance(e, events.LinkOpened):
+        tell(e.owner_id, "n.link_opened", about=e.user_id)
+    return out
+
+
+class Notifier:
+    """Queue of notices and the task that sends them."""
+
+    def __init__(self, s: Services, bot: Bot, bus: MessageBus | None = None) -> None:
+        self.s = s
+        self.bot = bot
+        self.queue: asyncio.Queue[Notice] = asyncio.Queue(maxsize=10_000)
+        self._task: asyncio.Task[None] | None = None
+        (bus or s.bus).subscribe(None, self.on_event)
+
+    async def on_event(self, event: events.Event) -> None:
+        for notice in notices_for(event):
+            if self._wanted(event, notice):
+                try:
+                    self.queue.put_nowait(notice)
+                except asyncio.QueueFull:
+                    log.warning("notification queue full; dropping a notice")
+
+    @staticmethod
+    def _wanted(event: events.Event, notice: Notice) -> bool:
+        # R7 "took back" is told by the transfer flow only when the new owner lost it to the
+        # former one; R6/R8 receives are shown in the chat message itself.
+        if isinstance(event, events.OwnershipTransferred):
+            return notice.key == "n.transferred_back" and event.previous_user_id != event.actor_id
+        return True
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="telesip-notifier")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            notice = await self.queue.get()
+            try:
+                await self.send(notice)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a notification never takes the bot down
+                log.exception("notification to %s failed", notice.user_id)
+            finally:
+                self.queue.task_done()
+
+    async def send(self, notice: Notice) -> None:
+        target = await people.get_user(self.s, notice.user_id)
+        lang = lang_of(target.language_code if target else None)
+        params = dict(notice.params)
+        if notice.about_user_id is not None:
+            about = await people.get_user(self.s, notice.about_user_id)
+            params["user"] = html.escape(about.label) if about else f"id{notice.about_user_id}"
+        try:
+            await self.bot.send_message(notice.user_id, t(lang, notice.key, **params))
+        except TelegramAPIError as exc:
+            BOT_SEND_FAILURES.labels("notification").inc()
+            log.info("cannot notify %s: %s", notice.user_id, exc.message)

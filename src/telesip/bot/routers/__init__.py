@@ -1,0 +1,1 @@
+"""One router per feature; ``telesip.bot.app`` includes them in this order."""

@@ -1,0 +1,75 @@
+"""/links (R9): create a settings link for an account (t.me deep link and a QR code), list the
+links with their state, revoke one. Opening a link is /start with its token (routers.start).
+"""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+
+from telesip.bot import views
+from telesip.bot.callbacks import LinkCb
+from telesip.bot.locales import t
+from telesip.bot.replies import show
+from telesip.domain.model import TelegramUser
+from telesip.services import accounts, links
+from telesip.services.context import Services
+
+router = Router(name=__name__)
+
+
+def qr_png(data: str) -> bytes:
+    image = qrcode.make(data, box_size=8, border=2)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+@router.message(Command("links"))
+async def list_links(message: Message, s: Services, actor: TelegramUser, lang: str) -> None:
+    found = await links.list_links(s, actor)
+    text, kb = views.links(lang, found, s.clock.now())
+    await message.answer(text, reply_markup=kb)
+
+
+@router.callback_query(LinkCb.filter(F.act == "new"))
+async def pick(query: CallbackQuery, s: Services, actor: TelegramUser, lang: str) -> None:
+    owned = await accounts.softphone(s, actor)
+    await query.answer()
+    await show(query, *views.pick_account(lang, [a for a in owned.owned if not a.assigned]))
+
+
+@router.callback_query(LinkCb.filter(F.act == "make"))
+async def make(
+    query: CallbackQuery,
+    callback_data: LinkCb,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+) -> None:
+    link = await links.create_link(s, actor, callback_data.id)
+    me = await bot.me()
+    url = f"https://t.me/{me.username}?start={link.token}"
+    until = link.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    await query.answer()
+    await show(query, t(lang, "links.created", id=link.account_id, url=url, until=until))
+    if query.message is not None:
+        await bot.send_photo(
+            query.message.chat.id,
+            BufferedInputFile(qr_png(url), filename=f"link-{link.account_id}.png"),
+            caption=t(lang, "links.qr", id=link.account_id),
+        )
+
+
+@router.callback_query(LinkCb.filter(F.act == "revoke"))
+async def revoke(
+    query: CallbackQuery, callback_data: LinkCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    await links.revoke_link(s, actor, callback_data.id)
+    await query.answer(t(lang, "links.revoked"))
+    await show(query, *views.links(lang, await links.list_links(s, actor), s.clock.now()))

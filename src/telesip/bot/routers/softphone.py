@@ -1,0 +1,155 @@
+"""/softphone (R1) and the account card: settings, disable/enable, take back (R2), delete
+(R10, or return for an assigned user), send back from the card (R8 for an assigned account).
+
+Every press names an account id only; the service decides whether the presser may act on it.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from telesip.bot import views
+from telesip.bot.callbacks import AccountCb
+from telesip.bot.locales import t
+from telesip.bot.replies import show
+from telesip.bot.routers.new_account import EditLine
+from telesip.domain.model import Role, TelegramUser
+from telesip.services import accounts, offers, people
+from telesip.services.context import Services
+
+router = Router(name=__name__)
+
+
+@router.message(Command("softphone"))
+async def softphone(message: Message, s: Services, actor: TelegramUser, lang: str) -> None:
+    text, kb = views.softphone(lang, await accounts.softphone(s, actor))
+    await message.answer(text, reply_markup=kb)
+
+
+@router.callback_query(AccountCb.filter(F.act == "list"))
+async def back_to_list(query: CallbackQuery, s: Services, actor: TelegramUser, lang: str) -> None:
+    await query.answer()
+    await show(query, *views.softphone(lang, await accounts.softphone(s, actor)))
+
+
+async def _card(query: CallbackQuery, s: Services, actor: TelegramUser, lang: str, i: int) -> None:
+    await show(query, *views.card(lang, await accounts.get_card(s, actor, i)))
+
+
+@router.callback_query(AccountCb.filter(F.act == "open"))
+async def open_card(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    card = await accounts.get_card(s, actor, callback_data.id)
+    await query.answer()
+    await show(query, *views.card(lang, card))
+
+
+@router.callback_query(AccountCb.filter(F.act.in_({"disable", "enable"})))
+async def toggle(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    enable = callback_data.act == "enable"
+    await accounts.set_enabled(s, actor, callback_data.id, enable)
+    await query.answer(t(lang, "card.enabled" if enable else "card.disabled"))
+    await _card(query, s, actor, lang, callback_data.id)
+
+
+@router.callback_query(AccountCb.filter(F.act == "takeback"))
+async def take_back(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    previous = await accounts.take_back(s, actor, callback_data.id)
+    user = await people.get_user(s, previous)
+    await query.answer(t(lang, "card.taken_back", user=user.label if user else previous))
+    await _card(query, s, actor, lang, callback_data.id)
+
+
+@router.callback_query(AccountCb.filter(F.act == "delete"))
+async def ask_delete(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    role = await people.role_on(s, actor, callback_data.id)
+    await query.answer()
+    await show(query, *views.confirm_delete(lang, callback_data.id, role))
+
+
+@router.callback_query(AccountCb.filter(F.act == "delete_ok"))
+async def delete(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    deleted = await accounts.delete_account(s, actor, callback_data.id)
+    text = t(lang, "card.deleted" if deleted else "card.returned", id=callback_data.id)
+    await query.answer(text)
+    await show(query, *views.softphone(lang, await accounts.softphone(s, actor)))
+
+
+@router.callback_query(AccountCb.filter(F.act == "sendback"))
+async def ask_send_back(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    if await people.role_on(s, actor, callback_data.id) is not Role.USER:
+        await query.answer(t(lang, "stale"), show_alert=True)
+        return
+    await query.answer()
+    await show(query, *views.confirm_card_send_back(lang, callback_data.id))
+
+
+@router.callback_query(AccountCb.filter(F.act == "sendback_ok"))
+async def send_back(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    if await people.role_on(s, actor, callback_data.id) is not Role.USER:
+        await query.answer(t(lang, "stale"), show_alert=True)
+        return
+    await offers.send_back(s, actor, callback_data.id)
+    await query.answer(t(lang, "card.returned", id=callback_data.id))
+    await show(query, *views.softphone(lang, await accounts.softphone(s, actor)))
+
+
+@router.callback_query(AccountCb.filter(F.act == "settings"))
+async def settings(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    card = await accounts.get_card(s, actor, callback_data.id)
+    if card.settings is None:  # an assigned user sees no settings (R5)
+        await query.answer(
+            t(lang, "error.assigned_user", account_id=card.summary.id), show_alert=True
+        )
+        return
+    await query.answer()
+    await show(query, *views.settings(lang, callback_data.id, card.settings))
+
+
+@router.callback_query(AccountCb.filter(F.act.in_({"tr_udp", "tr_tcp", "tr_tls"})))
+async def set_transport(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    transport = callback_data.act.removeprefix("tr_")
+    new = await accounts.update_settings(s, actor, callback_data.id, transport=transport)
+    await query.answer(t(lang, "set.saved"))
+    await show(query, *views.settings(lang, callback_data.id, new.public_dict()))
+
+
+@router.callback_query(AccountCb.filter(F.act == "edit"))
+async def edit_line(
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    state: FSMContext,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+) -> None:
+    await people.role_on(s, actor, callback_data.id)
+    await state.set_state(EditLine.line)
+    await state.set_data({"account_id": callback_data.id})
+    await query.answer()
+    if query.message is not None and query.bot is not None:
+        await query.bot.send_message(
+            query.message.chat.id,
+            t(lang, "new.edit_line", id=callback_data.id) + "\n\n" + t(lang, "set.hint"),
+            reply_markup=views.cancel_kb(lang),
+        )

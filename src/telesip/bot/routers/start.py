@@ -1,0 +1,50 @@
+"""/start (with a settings-link payload, R9) and /help."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.types import Message
+
+from telesip.bot.locales import t
+from telesip.domain.model import TelegramUser
+from telesip.services import links, people
+from telesip.services.context import Services
+
+router = Router(name=__name__)
+
+
+def _help(lang: str, s: Services) -> str:
+    return t(lang, "help", minutes=max(1, s.rules.offer_ttl_seconds // 60))
+
+
+@router.message(CommandStart(deep_link=True))
+async def start_with_link(
+    message: Message, command: CommandObject, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    """R9: the first person to open a settings link gets the account assigned."""
+    opened = await links.open_link(s, actor, command.args or "")
+    owner = await people.get_user(s, opened.owner_id)
+    await message.answer(
+        t(
+            lang,
+            "link.opened",
+            account_id=opened.account_id,
+            owner=escape(owner.label if owner else str(opened.owner_id)),
+        )
+    )
+
+
+@router.message(CommandStart())
+async def start(message: Message, s: Services, actor: TelegramUser, lang: str) -> None:
+    await people.remember(s, actor)
+    await message.answer(
+        t(lang, "start.hello", name=escape(actor.first_name or actor.label), help=_help(lang, s))
+    )
+
+
+@router.message(Command("help"))
+async def help_(message: Message, s: Services, lang: str) -> None:
+    await message.answer(_help(lang, s))

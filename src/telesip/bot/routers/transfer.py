@@ -1,0 +1,277 @@
+"""Transfer in inline mode (R3, R4, R6), Transfer back (R7) and Send back (R8).
+
+- The card's Transfer button is a ``switch_inline_query_chosen_chat`` with ``#<ID>``: the owner
+  picks a person's chat; the inline query is answered with one result per method the owner's
+  plan allows. Choosing one sends the special message with Receive; its ``chosen_inline_result``
+  creates the offer (R3: five minutes, replaces any older one) and attaches the inline message.
+- Receive finds the offer by the pressed message's ``inline_message_id`` (the callback data holds
+  nothing else), so a forged press has nothing to forge; the service checks who presses and when.
+- Transfer back puts ``<ID> `` in the draft; the query ``<ID> <password>`` gets a result only for
+  the right password (the service rate-limits wrong ones, typing-tolerant); choosing it takes
+  the account back. The sent message never contains the password.
+- Send back asks to confirm, then ends the assignment or turns the message into a Receive for
+  the original sender.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import (
+    CallbackQuery,
+    ChosenInlineResult,
+    InlineKeyboardMarkup,
+    InlineQuery,
+    InlineQueryResultsButton,
+)
+
+from telesip.bot import views
+from telesip.bot.callbacks import OfferCb
+from telesip.bot.locales import error_text, t
+from telesip.domain.errors import TelesipError
+from telesip.domain.model import Method, OfferKind, Role, TelegramUser
+from telesip.services import offers, people
+from telesip.services.context import Services
+
+router = Router(name=__name__)
+
+TRANSFER_QUERY = re.compile(r"^#(\d{1,18})$")
+BACK_QUERY = re.compile(r"^#?(\d{1,18})(?:\s+(.*))?$", re.S)
+
+
+def _minutes(s: Services) -> int:
+    return max(1, round(s.rules.offer_ttl_seconds / 60))
+
+
+async def _edit_inline(
+    bot: Bot, inline_message_id: str, text: str, kb: InlineKeyboardMarkup | None = None
+) -> None:
+    with contextlib.suppress(TelegramBadRequest):  # "not modified" after a double press
+        await bot.edit_message_text(text=text, inline_message_id=inline_message_id, reply_markup=kb)
+
+
+# ------------------------------------------------------------------ inline queries
+
+
+@router.inline_query(F.query.regexp(TRANSFER_QUERY))
+async def transfer_query(query: InlineQuery, s: Services, actor: TelegramUser, lang: str) -> None:
+    match = TRANSFER_QUERY.match(query.query.strip())
+    assert match is not None
+    try:
+        choice = await people.transfer_choices(s, actor, int(match[1]))
+    except TelesipError as exc:
+        await _explain(query, lang, exc)
+        return
+    results = views.offer_results(lang, choice.account, choice.methods, actor.label, _minutes(s))
+    await query.answer(list(results), cache_time=0, is_personal=True)
+
+
+@router.inline_query(F.query.regexp(BACK_QUERY))
+async def transfer_back_query(
+    query: InlineQuery, bot: Bot, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    match = BACK_QUERY.match(query.query.strip())
+    assert match is not None
+    account_id, password = int(match[1]), (match[2] or "").strip()
+    if not password:
+        button = InlineQueryResultsButton(
+            text=t(lang, "tb.type_password", id=account_id), start_parameter="help"
+        )
+        await query.answer([], cache_time=0, is_personal=True, button=button)
+        return
+    try:
+        await offers.transfer_back(s, actor, account_id, password, apply=False)
+    except TelesipError as exc:
+        await _explain(query, lang, exc)
+        return
+    me = await bot.me()
+    result = views.take_back_result(lang, account_id, actor.label, f"https://t.me/{me.username}")
+    await query.answer([result], cache_time=0, is_personal=True)
+
+
+@router.inline_query()
+async def other_query(query: InlineQuery) -> None:
+    await query.answer([], cache_time=0, is_personal=True)
+
+
+async def _explain(query: InlineQuery, lang: str, exc: TelesipError) -> None:
+    """No result to send; the reason shows as the button above the (empty) results."""
+    text = re.sub(r"<[^>]+>", "", error_text(lang, exc))[:64]
+    button = InlineQueryResultsButton(text=text, start_parameter="help")
+    await query.answer([], cache_time=0, is_personal=True, button=button)
+
+
+# ------------------------------------------------------------------ chosen results
+
+
+@router.chosen_inline_result(F.result_id.regexp(r"^(assign|unlink):\d+$"))
+async def offer_sent(
+    chosen: ChosenInlineResult, bot: Bot, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    """R3: the special message is in the chat; the offer lives from now on."""
+    method, _, account = chosen.result_id.partition(":")
+    try:
+        offer = await offers.create_offer(s, actor, int(account), Method(method))
+        if chosen.inline_message_id:
+            await offers.attach_inline_message(s, actor, offer.id, chosen.inline_message_id)
+    except TelesipError as exc:
+        if chosen.inline_message_id:
+            await _edit_inline(
+                bot, chosen.inline_message_id, t(lang, "offer.failed", error=error_text(lang, exc))
+            )
+        raise
+
+
+@router.chosen_inline_result(F.result_id.regexp(r"^back:\d+$"))
+async def transfer_back_chosen(
+    chosen: ChosenInlineResult, bot: Bot, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    """R7: the former owner chose "take back"; the password comes from the query only."""
+    account_id = int(chosen.result_id.partition(":")[2])
+    match = BACK_QUERY.match(chosen.query.strip())
+    password = (match[2] or "").strip() if match else ""
+    try:
+        await offers.transfer_back(s, actor, account_id, password)
+    except TelesipError as exc:
+        if chosen.inline_message_id:
+            await _edit_inline(
+                bot, chosen.inline_message_id, t(lang, "offer.failed", error=error_text(lang, exc))
+            )
+        raise
+    if chosen.inline_message_id:
+        await _edit_inline(
+            bot,
+            chosen.inline_message_id,
+            t(lang, "tb.done", id=account_id, sender=views.user_label(actor.label)),
+        )
+
+
+# ------------------------------------------------------------------ buttons on the message
+
+
+@router.callback_query(OfferCb.filter(F.act == "rcv"))
+async def receive(
+    query: CallbackQuery, bot: Bot, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    if not query.inline_message_id:
+        await query.answer(t(lang, "stale"), show_alert=True)
+        return
+    offer = await people.offer_by_inline_message(s, query.inline_message_id)
+    got = await offers.receive(s, actor, offer.id)
+    sender = await people.get_user(s, got.sender_id)
+    names = {
+        "id": got.account_id,
+        "sender": views.user_label(sender.label if sender else str(got.sender_id)),
+        "recipient": views.user_label(actor.label),
+    }
+    await query.answer(t(lang, "offer.done"))
+    if offer.kind is OfferKind.SEND_BACK:
+        await _edit_inline(bot, query.inline_message_id, t(lang, "offer.received.back", **names))
+        return
+    await _edit_inline(
+        bot,
+        query.inline_message_id,
+        t(lang, f"offer.received.{got.method.value}", **names),
+        views.received_kb(lang, got.account_id, got.method),
+    )
+
+
+@router.callback_query(OfferCb.filter(F.act == "sb"))
+async def ask_send_back(
+    query: CallbackQuery,
+    callback_data: OfferCb,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+) -> None:
+    """R8: only the person holding the account now may send it back; others get an alert."""
+    await people.role_on(s, actor, callback_data.id)
+    to = await _original_sender(s, actor, callback_data.id)
+    if not query.inline_message_id or to is None:
+        await query.answer(t(lang, "stale"), show_alert=True)
+        return
+    await query.answer()
+    text = t(
+        lang,
+        "sb.confirm",
+        user=views.user_label(actor.label),
+        id=callback_data.id,
+        to=views.user_label(to.label),
+    )
+    await _edit_inline(
+        bot, query.inline_message_id, text, views.confirm_send_back_kb(lang, callback_data.id)
+    )
+
+
+async def _original_sender(
+    s: Services, actor: TelegramUser, account_id: int
+) -> TelegramUser | None:
+    role = await people.role_on(s, actor, account_id)
+    sender_id = await people.received_from(s, actor, account_id, assigned=role is Role.USER)
+    return None if sender_id is None else await people.get_user(s, sender_id)
+
+
+@router.callback_query(OfferCb.filter(F.act == "sbno"))
+async def cancel_send_back(
+    query: CallbackQuery,
+    callback_data: OfferCb,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+) -> None:
+    role = await people.role_on(s, actor, callback_data.id)
+    to = await _original_sender(s, actor, callback_data.id)
+    if not query.inline_message_id or to is None:
+        await query.answer(t(lang, "stale"), show_alert=True)
+        return
+    await query.answer()
+    method = Method.ASSIGN if role is Role.USER else Method.UNLINK
+    key = f"offer.received.{method.value}"
+    text = t(
+        lang,
+        key,
+        id=callback_data.id,
+        sender=views.user_label(to.label),
+        recipient=views.user_label(actor.label),
+    )
+    await _edit_inline(
+        bot, query.inline_message_id, text, views.received_kb(lang, callback_data.id, method)
+    )
+
+
+@router.callback_query(OfferCb.filter(F.act == "sbok"))
+async def send_back(
+    query: CallbackQuery,
+    callback_data: OfferCb,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+) -> None:
+    if not query.inline_message_id:
+        await query.answer(t(lang, "stale"), show_alert=True)
+        return
+    await people.role_on(s, actor, callback_data.id)
+    done = await offers.send_back(s, actor, callback_data.id)
+    to = await people.get_user(s, done.to_user_id)
+    names = {
+        "id": callback_data.id,
+        "user": views.user_label(actor.label),
+        "to": views.user_label(to.label if to else str(done.to_user_id)),
+    }
+    await query.answer()
+    if done.offer is None:  # an assignment simply ends; the owner is notified
+        await _edit_inline(bot, query.inline_message_id, t(lang, "sb.ended", **names))
+        return
+    await offers.attach_inline_message(s, actor, done.offer.id, query.inline_message_id)
+    await _edit_inline(
+        bot,
+        query.inline_message_id,
+        t(lang, "sb.offer", minutes=_minutes(s), **names),
+        views.receive_kb(lang),
+    )

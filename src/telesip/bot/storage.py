@@ -1,0 +1,90 @@
+"""Where conversations (aiogram FSM state and data) live: Redis when TELESIP_REDIS_URL is set
+(several bot processes), else the service's own database (the single-box install).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StorageKey
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from telesip.domain.clock import Clock, SystemClock
+from telesip.store import tables as t
+
+StateType = str | State | None
+
+
+class DatabaseStorage(BaseStorage):
+    """FSM storage in the ``bot_fsm`` table; a row disappears when state and data are empty."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.clock = clock or SystemClock()
+        self.keys = DefaultKeyBuilder(with_destiny=True, with_business_connection_id=True)
+
+    async def _row(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(t.bot_fsm.c.state, t.bot_fsm.c.data).where(
+                        t.bot_fsm.c.key == self.keys.build(key)
+                    )
+                )
+            ).first()
+        if row is None:
+            return None, {}
+        return row.state, dict(row.data or {})
+
+    async def _write(self, key: StorageKey, **values: Any) -> None:
+        name = self.keys.build(key)
+        async with self.engine.begin() as conn:
+            state, data = values.get("state"), values.get("data")
+            if "state" not in values or "data" not in values:
+                row = (
+                    await conn.execute(
+                        select(t.bot_fsm.c.state, t.bot_fsm.c.data).where(t.bot_fsm.c.key == name)
+                    )
+                ).first()
+                if "state" not in values:
+                    state = row.state if row else None
+                if "data" not in values:
+                    data = dict(row.data) if row else {}
+            if state is None and not data:
+                await conn.execute(delete(t.bot_fsm).where(t.bot_fsm.c.key == name))
+                return
+            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            row_values = {"state": state, "data": data or {}, "updated_at": self.clock.now()}
+            await conn.execute(
+                insert(t.bot_fsm)
+                .values(key=name, **row_values)
+                .on_conflict_do_update(index_elements=["key"], set_=row_values)
+            )
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        value = state.state if isinstance(state, State) else state
+        await self._write(key, state=value)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return (await self._row(key))[0]
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self._write(key, data=dict(data))
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return (await self._row(key))[1]
+
+    async def close(self) -> None:
+        """The engine belongs to the service; nothing to close here."""
+
+
+def make_storage(engine: AsyncEngine, redis_url: str | None) -> BaseStorage:
+    if redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(redis_url, state_ttl=86400, data_ttl=86400)
+    return DatabaseStorage(engine)

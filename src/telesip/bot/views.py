@@ -1,0 +1,390 @@
+"""What the bot shows: texts (from the catalog) and inline keyboards, built from service results.
+
+Pure functions of their arguments: no I/O, no services. Everything a person typed (names,
+logins, server names) is HTML-escaped here, because messages are sent with parse_mode HTML.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    SwitchInlineQueryChosenChat,
+)
+
+from telesip.bot.callbacks import AccountCb, LinkCb, NewCb, OfferCb
+from telesip.bot.locales import EN, t
+from telesip.domain.model import Method, Role
+from telesip.services.accounts import Card, Softphone
+from telesip.services.billing import SubscriptionView
+from telesip.services.links import LinkLine
+from telesip.store.repositories import AccountSummary
+
+Keyboard = InlineKeyboardMarkup
+BADGES = {
+    "registered": "🟢",
+    "auth_failed": "🔴",
+    "unreachable": "🟠",
+    "failed": "🔴",
+    "disabled": "⏸",
+}
+
+
+def _kb(*rows: list[InlineKeyboardButton]) -> Keyboard:
+    return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
+
+
+def _cb(text: str, data: AccountCb | NewCb | OfferCb | LinkCb) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def badge(a: AccountSummary) -> str:
+    if not a.enabled:
+        return BADGES["disabled"]
+    return BADGES.get(a.reg_state, "⚪")
+
+
+def user_label(name: str) -> str:
+    return escape(name)
+
+
+# ------------------------------------------------------------------ /softphone and cards
+
+
+def softphone(lang: str, sp: Softphone) -> tuple[str, Keyboard]:
+    """R1: owned accounts (with their user), then the ones assigned to the caller."""
+    lines = [t(lang, "sp.title")]
+    rows: list[list[InlineKeyboardButton]] = []
+    if not sp.owned and not sp.assigned_to_me:
+        lines.append(t(lang, "sp.empty"))
+    for a in sp.owned:
+        line = t(
+            lang, "sp.line", badge=badge(a), id=a.id, login=escape(a.login), domain=escape(a.domain)
+        )
+        if a.assigned:
+            line += t(lang, "sp.line_user", user=user_label(a.user_label))
+        lines.append(line)
+        rows.append([_cb(line if len(line) < 60 else f"#{a.id}", AccountCb(act="open", id=a.id))])
+    if sp.assigned_to_me:
+        lines += ["", t(lang, "sp.assigned_title")]
+        for a in sp.assigned_to_me:
+            line = t(
+                lang, "sp.line_assigned", badge=badge(a), id=a.id, owner=user_label(a.owner_label)
+            )
+            lines.append(line)
+            rows.append([_cb(line, AccountCb(act="open", id=a.id))])
+    rows.append([_cb(t(lang, "btn.new"), NewCb(act="start"))])
+    return "\n".join(lines), _kb(*rows)
+
+
+def _state(lang: str, a: AccountSummary) -> str:
+    enabled = t(lang, "state.enabled" if a.enabled else "state.disabled")
+    reg = t(lang, f"reg.{a.reg_state}") if f"reg.{a.reg_state}" in EN else escape(a.reg_state)
+    code = f" {a.reg_code}" if a.reg_code else ""
+    return f"{badge(a)} {enabled}, {reg}{code}"
+
+
+def card(lang: str, c: Card) -> tuple[str, Keyboard]:
+    """The account card: everything for the owner, calls-only for an assigned user (R5)."""
+    a = c.summary
+    i = a.id
+    lines = [t(lang, "card.title", id=i)]
+    if c.role is Role.OWNER:
+        port = f":{a.port}" if a.port else ""
+        lines.append(
+            t(
+                lang,
+                "card.server",
+                domain=escape(a.domain),
+                port=port,
+                transport=a.transport.upper(),
+            )
+        )
+        lines.append(t(lang, "card.login", login=escape(a.login)))
+    else:
+        lines.append(t(lang, "card.owner", owner=user_label(a.owner_label)))
+    lines.append(t(lang, "card.state", state=_state(lang, a)))
+    if a.reg_error:
+        lines.append(t(lang, "card.reg_error", error=escape(a.reg_error)))
+    if c.role is Role.OWNER:
+        lines.append(
+            t(lang, "card.user", user=user_label(a.user_label))
+            if a.assigned
+            else t(lang, "card.user_self")
+        )
+        lines.append(t(lang, "card.payer", payer=t(lang, f"payer.{a.payer.value}")))
+        if a.duplicate:
+            lines.append(t(lang, "card.duplicate"))
+        if c.pending_offer is not None:
+            lines.append(t(lang, "card.pending"))
+        return "\n".join(lines), owner_keyboard(lang, a)
+    lines.append(t(lang, "card.payer", payer=t(lang, "payer.owner_plan_user")))
+    lines.append(t(lang, "card.assigned_note"))
+    return "\n".join(lines), _kb(
+        [
+            _cb(t(lang, "btn.send_back"), AccountCb(act="sendback", id=i)),
+            _cb(t(lang, "btn.delete"), AccountCb(act="delete", id=i)),
+        ],
+        [_cb(t(lang, "btn.back"), AccountCb(act="list", id=0))],
+    )
+
+
+def owner_keyboard(lang: str, a: AccountSummary) -> Keyboard:
+    i = a.id
+    toggle = (
+        _cb(t(lang, "btn.disable"), AccountCb(act="disable", id=i))
+        if a.enabled
+        else _cb(t(lang, "btn.enable"), AccountCb(act="enable", id=i))
+    )
+    transfer = InlineKeyboardButton(
+        text=t(lang, "btn.transfer"),
+        switch_inline_query_chosen_chat=SwitchInlineQueryChosenChat(
+            query=f"#{i}",
+            allow_user_chats=True,
+            allow_bot_chats=False,
+            allow_group_chats=False,
+            allow_channel_chats=False,
+        ),
+    )
+    second = [transfer]
+    if a.assigned:
+        second.append(_cb(t(lang, "btn.take_back"), AccountCb(act="takeback", id=i)))
+    return _kb(
+        [_cb(t(lang, "btn.settings"), AccountCb(act="settings", id=i)), toggle],
+        second,
+        [_cb(t(lang, "btn.delete"), AccountCb(act="delete", id=i))],
+        [_cb(t(lang, "btn.back"), AccountCb(act="list", id=0))],
+    )
+
+
+def confirm_delete(lang: str, account_id: int, role: Role) -> tuple[str, Keyboard]:
+    owner = role is Role.OWNER
+    text = t(lang, "card.confirm_delete" if owner else "card.confirm_return", id=account_id)
+    yes = t(lang, "btn.yes_delete" if owner else "btn.yes_return")
+    return text, _kb(
+        [
+            _cb(yes, AccountCb(act="delete_ok", id=account_id)),
+            _cb(t(lang, "btn.cancel"), AccountCb(act="open", id=account_id)),
+        ]
+    )
+
+
+def confirm_card_send_back(lang: str, account_id: int) -> tuple[str, Keyboard]:
+    return t(lang, "card.confirm_return", id=account_id), _kb(
+        [
+            _cb(t(lang, "btn.yes_return"), AccountCb(act="sendback_ok", id=account_id)),
+            _cb(t(lang, "btn.cancel"), AccountCb(act="open", id=account_id)),
+        ]
+    )
+
+
+SETTING_NAMES = (
+    "login",
+    "domain",
+    "auth_username",
+    "registrar",
+    "outbound_proxy",
+    "transport",
+    "port",
+    "expires",
+    "display_name",
+    "codecs",
+    "dtmf_mode",
+)
+
+
+def settings(lang: str, account_id: int, values: dict[str, object]) -> tuple[str, Keyboard]:
+    """The owner's settings view; never the password (it is not in ``public_dict``)."""
+    lines = [t(lang, "set.title", id=account_id)]
+    for name in SETTING_NAMES:
+        value = values.get(name)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        lines.append(f"{name}: {escape(str(value)) if value not in (None, '') else '—'}")
+    lines += ["", t(lang, "set.hint")]
+    transports = [
+        _cb(
+            ("• " if values.get("transport") == tr else "") + tr.upper(),
+            AccountCb(act=f"tr_{tr}", id=account_id),
+        )
+        for tr in ("udp", "tcp", "tls")
+    ]
+    return "\n".join(lines), _kb(
+        transports,
+        [_cb(t(lang, "btn.edit_line"), AccountCb(act="edit", id=account_id))],
+        [_cb(t(lang, "btn.back"), AccountCb(act="open", id=account_id))],
+    )
+
+
+# ------------------------------------------------------------------ New-account wizard
+
+
+def cancel_kb(lang: str) -> Keyboard:
+    return _kb([_cb(t(lang, "btn.cancel"), NewCb(act="cancel"))])
+
+
+def skip_kb(lang: str) -> Keyboard:
+    return _kb(
+        [
+            _cb(t(lang, "btn.skip"), NewCb(act="skip")),
+            _cb(t(lang, "btn.cancel"), NewCb(act="cancel")),
+        ]
+    )
+
+
+def templates_kb(lang: str, found: list[tuple[str, str]]) -> Keyboard:
+    """Server templates (R: prefill the server fields) under the server prompt."""
+    rows = [[_cb(name[:40], NewCb(act="tpl", value=tid[:40]))] for tid, name in found]
+    return _kb(*rows, [_cb(t(lang, "btn.cancel"), NewCb(act="cancel"))])
+
+
+def transport_kb(lang: str) -> Keyboard:
+    return _kb(
+        [_cb(tr.upper(), NewCb(act="transport", value=tr)) for tr in ("udp", "tcp", "tls")],
+        [_cb(t(lang, "btn.cancel"), NewCb(act="cancel"))],
+    )
+
+
+# ------------------------------------------------------------------ transfer (inline mode)
+
+
+def offer_results(
+    lang: str, a: AccountSummary, methods: tuple[Method, ...], sender: str, minutes: int
+) -> list[InlineQueryResultArticle]:
+    """One inline result per method the owner's plan allows (R3/R4/R6)."""
+    results = []
+    for method in methods:
+        title = t(lang, f"method.{method.value}")
+        text = t(
+            lang,
+            "offer.text",
+            sender=user_label(sender),
+            id=a.id,
+            login=escape(a.login),
+            domain=escape(a.domain),
+            method=title,
+            minutes=minutes,
+        )
+        results.append(
+            InlineQueryResultArticle(
+                id=f"{method.value}:{a.id}",
+                title=title,
+                description=t(lang, f"method.{method.value}.desc", id=a.id),
+                input_message_content=InputTextMessageContent(message_text=text, parse_mode="HTML"),
+                reply_markup=receive_kb(lang),
+            )
+        )
+    return results
+
+
+def receive_kb(lang: str) -> Keyboard:
+    return _kb([_cb(t(lang, "btn.receive"), OfferCb(act="rcv"))])
+
+
+def received_kb(lang: str, account_id: int, method: Method) -> Keyboard:
+    """After a Receive: Send back (R8) always, Transfer back (R7) after an unlink."""
+    send_back = _cb(t(lang, "btn.send_back"), OfferCb(act="sb", id=account_id))
+    if method is Method.ASSIGN:
+        return _kb([send_back])
+    return _kb(
+        [
+            InlineKeyboardButton(
+                text=t(lang, "btn.transfer_back"),
+                switch_inline_query_current_chat=f"{account_id} ",
+            ),
+            send_back,
+        ]
+    )
+
+
+def confirm_send_back_kb(lang: str, account_id: int) -> Keyboard:
+    return _kb(
+        [
+            _cb(t(lang, "btn.yes_send_back"), OfferCb(act="sbok", id=account_id)),
+            _cb(t(lang, "btn.cancel"), OfferCb(act="sbno", id=account_id)),
+        ]
+    )
+
+
+def take_back_result(
+    lang: str, account_id: int, sender: str, bot_url: str
+) -> InlineQueryResultArticle:
+    """R7: shown only for the right password; its message never contains the password."""
+    return InlineQueryResultArticle(
+        id=f"back:{account_id}",
+        title=t(lang, "tb.title", id=account_id),
+        description=t(lang, "tb.desc"),
+        input_message_content=InputTextMessageContent(
+            message_text=t(lang, "tb.text", sender=user_label(sender), id=account_id),
+            parse_mode="HTML",
+        ),
+        # a keyboard makes Telegram report the inline_message_id, so the outcome can be shown
+        reply_markup=_kb([InlineKeyboardButton(text=t(lang, "btn.open_bot"), url=bot_url)]),
+    )
+
+
+# ------------------------------------------------------------------ links, plans, misc
+
+
+def links(lang: str, lines_: list[LinkLine], now: datetime) -> tuple[str, Keyboard]:
+    lines = [t(lang, "links.title")]
+    rows: list[list[InlineKeyboardButton]] = []
+    if not lines_:
+        lines.append(t(lang, "links.empty"))
+    for line in lines_:
+        link, a = line.link, line.account
+        state = link.state
+        if state == "active" and now >= link.expires_at:
+            state = "expired"
+        used = f" → {user_label(a.user_label)}" if a is not None and a.assigned else ""
+        lines.append(
+            t(
+                lang,
+                "links.line",
+                account_id=link.account_id,
+                login=escape(a.login) if a else "?",
+                domain=escape(a.domain) if a else "?",
+                state=t(lang, f"links.state.{state}"),
+                user=used,
+            )
+        )
+        if state == "active":
+            rows.append(
+                [_cb(t(lang, "btn.revoke", id=link.account_id), LinkCb(act="revoke", id=link.id))]
+            )
+    rows.append([_cb(t(lang, "btn.new_link"), LinkCb(act="new"))])
+    return "\n".join(lines), _kb(*rows)
+
+
+def pick_account(lang: str, accounts: list[AccountSummary]) -> tuple[str, Keyboard]:
+    if not accounts:
+        return t(lang, "links.none_to_pick"), _kb()
+    rows = [[_cb(f"#{a.id} {a.login}@{a.domain}", LinkCb(act="make", id=a.id))] for a in accounts]
+    return t(lang, "links.pick"), _kb(*rows)
+
+
+def subscriptions(lang: str, view: SubscriptionView) -> str:
+    def lim(value: int | None) -> str:
+        return t(lang, "subs.unlimited") if value is None else str(value)
+
+    lines = [t(lang, "subs.title")]
+    for sub in view.subscriptions:
+        lines.append(t(lang, "subs.line", plan=escape(sub.plan), seats=lim(sub.seats)))
+    e = view.entitlements
+    lines.append(
+        t(
+            lang,
+            "subs.usage",
+            used=e.seats_used,
+            limit=lim(e.seat_limit),
+            start=e.start_used,
+            start_limit=lim(e.start_limit),
+        )
+    )
+    lines.append(t(lang, "subs.assign_yes" if e.can_assign else "subs.assign_no"))
+    return "\n".join(lines)

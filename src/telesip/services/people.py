@@ -1,0 +1,109 @@
+"""People as the bot sees them: who someone is, their language, what they may offer.
+
+Read-mostly helpers the Telegram bot needs around the account use cases (notifications in the
+right language, the inline transfer flow finding its offer by the inline message). Each is one
+short transaction; the rules stay in the other service modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from telesip.domain import errors
+from telesip.domain.model import Method, Offer, Role, TelegramUser
+from telesip.domain.plans import Entitlements
+from telesip.services import billing
+from telesip.services.common import ensure_user, entitlements
+from telesip.services.context import Services
+from telesip.store import tables as t
+from telesip.store.repositories import AccountSummary
+from telesip.store.rows import offer_from_row
+
+
+async def remember(s: Services, user: TelegramUser) -> None:
+    """Make sure the person is known (first contact gets the default plan)."""
+    async with s.uow() as uow:
+        await ensure_user(s, uow, user)
+        await uow.commit()
+
+
+async def get_user(s: Services, user_id: int) -> TelegramUser | None:
+    async with s.uow() as uow:
+        return await uow.users.get(user_id)
+
+
+async def subscriptions_of(s: Services, actor: TelegramUser) -> billing.SubscriptionView:
+    """The caller's own plans and usage (known or not yet)."""
+    await remember(s, actor)
+    return await billing.show_subscriptions(s, actor.id)
+
+
+@dataclass(frozen=True)
+class TransferChoice:
+    """What the owner may do with the Transfer button: the account and the allowed methods."""
+
+    account: AccountSummary
+    methods: tuple[Method, ...]
+
+
+async def transfer_choices(s: Services, actor: TelegramUser, account_id: int) -> TransferChoice:
+    """R3/R4/R6: the methods the owner's plan allows for this account (owner only)."""
+    async with s.uow() as uow:
+        summary = await uow.accounts.summary(account_id)
+        if summary is None or summary.owner_id != actor.id:
+            if summary is not None and summary.user_id == actor.id:
+                raise errors.AssignedUserLimit(account_id=account_id)
+            raise errors.AccountNotFound(account_id=account_id)
+        if summary.via_link:
+            raise errors.InvalidInput(
+                f"SIP account #{account_id} is handed out by a settings link; manage it in /links."
+            )
+        ent: Entitlements = await entitlements(uow, actor.id, lock=False)
+    methods = (Method.ASSIGN, Method.UNLINK) if ent.can_assign else (Method.UNLINK,)
+    return TransferChoice(summary, methods)
+
+
+async def offer_by_inline_message(s: Services, inline_message_id: str) -> Offer:
+    """The newest offer carried by an inline message (a send-back reuses the message)."""
+    async with s.uow() as uow:
+        row = (
+            await uow.conn.execute(
+                select(t.offers)
+                .where(t.offers.c.inline_message_id == inline_message_id)
+                .order_by(t.offers.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+    if row is None:
+        raise errors.OfferNotFound()
+    return offer_from_row(row)
+
+
+async def role_on(s: Services, actor: TelegramUser, account_id: int) -> Role:
+    """The caller's role on an account; strangers learn nothing (AccountNotFound)."""
+    async with s.uow() as uow:
+        summary = await uow.accounts.summary(account_id)
+    if summary is None:
+        raise errors.AccountNotFound(account_id=account_id)
+    if summary.owner_id == actor.id:
+        return Role.OWNER
+    if summary.user_id == actor.id:
+        return Role.USER
+    raise errors.AccountNotFound(account_id=account_id)
+
+
+async def received_from(
+    s: Services, actor: TelegramUser, account_id: int, *, assigned: bool
+) -> int | None:
+    """Who gave ``actor`` the account they hold (the owner for an assignment; for an unlink
+    transfer the sender of the last one ``actor`` received), or None."""
+    async with s.uow() as uow:
+        if assigned:
+            summary = await uow.accounts.summary(account_id)
+            return summary.owner_id if summary and summary.user_id == actor.id else None
+        offer = await uow.offers.last_accepted(
+            account_id, method=Method.UNLINK.value, recipient_id=actor.id, kind="transfer"
+        )
+    return offer.sender_id if offer is not None else None
