@@ -37,9 +37,10 @@ class Settings(BaseSettings):
     @field_validator("default_plan")
     @classmethod
     def _known_plan(cls, value: str) -> str:
-        from telesip.domain.plans import get_plan
+        from telesip.domain.plans import PLANS
 
-        get_plan(value)
+        if value not in PLANS:
+            raise ValueError(f"unknown plan {value!r}; known plans: {', '.join(PLANS)}")
         return value
 
     @property

@@ -1,0 +1,79 @@
+"""The telesip command: real work on a SQLite file, and clear one-line errors on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from telesip.cli import app
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "TELESIP_DATA_DIR": str(tmp_path / "data"),
+        "TELESIP_DATABASE_URL": "",
+        "TELESIP_SECRET_KEY": "",
+    }
+
+
+def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_db_upgrade_subscriptions_accounts_and_audit(env: dict[str, str]) -> None:
+    code, out = invoke(env, "db", "upgrade")
+    assert code == 0 and "database at" in out
+    code, out = invoke(env, "subscriptions", "set", "77", "softphone", "--seats", "3")
+    assert code == 0 and "softphone" in out and "0/3" in out
+    code, out = invoke(env, "subscriptions", "set", "77", "softphone-start", "--add")
+    assert code == 0 and "softphone-start" in out and "softphone " in out
+    code, out = invoke(env, "subscriptions", "show", "77")
+    assert code == 0 and "seats used 0/3" in out
+    code, out = invoke(env, "accounts", "list")
+    assert code == 0
+    code, out = invoke(env, "audit", "1")
+    assert code == 0 and "no audit records" in out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["subscriptions", "set", "77", "platinum"], "Unknown plan"),
+        (["subscriptions", "show", "999"], "not known"),
+        (["subscriptions", "remove", "999", "free"], "has no 'free' subscription"),
+        (["accounts", "operator-paid", "12345"], "does not exist"),
+    ],
+)
+def test_rule_errors_are_one_line_and_non_zero(
+    env: dict[str, str], args: list[str], message: str
+) -> None:
+    code, out = invoke(env, *args)
+    assert code == 1 and message in out and "Traceback" not in out
+
+
+def test_bad_configuration_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    cases = [
+        ({"TELESIP_DATABASE_URL": "foo://nowhere"}, "unsupported database"),
+        ({"TELESIP_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"}, "cannot migrate"),
+        ({"TELESIP_OFFER_TTL_SECONDS": "-5"}, "TELESIP_OFFER_TTL_SECONDS"),
+        ({"TELESIP_DEFAULT_PLAN": "gold"}, "TELESIP_DEFAULT_PLAN"),
+    ]
+    for extra, message in cases:
+        env = {"TELESIP_DATA_DIR": str(tmp_path / "d"), "PATH": "/usr/bin:/bin"} | extra
+        proc = subprocess.run(
+            [sys.executable, "-m", "telesip.cli", "accounts", "list"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode != 0, extra
+        assert message in proc.stderr, (extra, proc.stderr)
+        assert "Traceback" not in proc.stderr + proc.stdout
