@@ -26,3 +26,6 @@ WEBHOOK_DELIVERIES = Counter(
     "telesip_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"]
 )
 SIP_DROPPED = Counter("telesip_sip_dropped_total", "Malformed or unexpected SIP messages dropped")
+API_REQUESTS = Counter(
+    "telesip_api_requests_total", "HTTP API requests", ["method", "route", "status"]
+)

@@ -169,7 +169,11 @@ async def delete_account(s: Services, actor: TelegramUser | None, account_id: in
             "deleted",
             account_id,
             _actor_id(actor),
-            {"login": account.settings.login, "domain": account.settings.domain},
+            {
+                "login": account.settings.login,
+                "domain": account.settings.domain,
+                "owner_id": account.owner_id,  # the account row is gone: webhooks need it
+            },
             events.AccountDeleted(
                 account_id, _actor_id(actor), owner_id=account.owner_id, user_id=account.user_id
             ),

@@ -1,0 +1,118 @@
+"""The operators' HTTP API: ``create_app`` builds the FastAPI app, ``serve_api`` runs it (with
+the webhook dispatcher) as a part of ``telesip run`` or alone with ``telesip api``.
+
+Everything is under ``/api/v1`` except ``/healthz`` and ``/metrics``; the OpenAPI document is
+at ``/api/v1/openapi.json`` and the docs at ``/api/v1/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from telesip.api import errors
+from telesip.api.routers import accounts, links, offers, subscriptions, system, templates, webhooks
+from telesip.config import Settings
+from telesip.metrics import API_REQUESTS
+from telesip.services.context import Services
+from telesip.webhooks import WebhookDispatcher
+
+log = logging.getLogger(__name__)
+PREFIX = "/api/v1"
+
+
+class _CountRequests:
+    """``telesip_api_requests_total`` by method, route template (not the raw path) and status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            API_REQUESTS.labels(scope["method"], route, str(status)).inc()
+
+
+def create_app(
+    services: Services, settings: Settings | None = None, *, bot_username: str | None = None
+) -> FastAPI:
+    app = FastAPI(
+        title="telesip operators' API",
+        version="1",
+        description=(
+            "Manage SIP accounts, settings links, offers, server templates, subscriptions and "
+            "webhooks of a telesip service. Authenticate with `Authorization: Bearer <key>`."
+        ),
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.settings = settings or Settings()
+    app.state.bot_username = bot_username
+    v1 = APIRouter(prefix=PREFIX)
+    for module in (accounts, links, offers, templates, subscriptions, webhooks):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.include_router(system.router)
+    errors.install(app)
+    app.add_middleware(_CountRequests)
+    return app
+
+
+async def bot_username(settings: Settings) -> str | None:
+    """The bot's @username for t.me links (getMe), or None without a bot token."""
+    if settings.bot_token is None:
+        return None
+    base = (settings.bot_api_url or "https://api.telegram.org").rstrip("/")
+    url = f"{base}/bot{settings.bot_token.get_secret_value()}/getMe"
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(url)
+            username = response.json()["result"]["username"]
+            return str(username)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        log.warning("cannot learn the bot's username; settings links will have no t.me URL")
+        return None
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    host, _, port = bind.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+async def serve_api(s: Services, settings: Settings) -> None:
+    """Run the API on ``TELESIP_API_BIND`` and the webhook dispatcher until cancelled."""
+    app = create_app(s, settings, bot_username=await bot_username(settings))
+    host, port = parse_bind(settings.api_bind)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    dispatcher = asyncio.create_task(WebhookDispatcher(s).run(), name="webhooks")
+    try:
+        log.info("HTTP API on http://%s:%d%s/docs", host, port, PREFIX)
+        await server.serve()
+    finally:
+        dispatcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dispatcher

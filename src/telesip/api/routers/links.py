@@ -1,0 +1,101 @@
+"""Settings links (R9): create for an account or from settings, list, read, QR code, revoke.
+Responses carry the t.me deep link and, when created, its QR code as a PNG (base64)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from telesip.api import convert, schemas
+from telesip.api.auth import Auth, Ctx
+from telesip.api.errors import ERROR_RESPONSES
+from telesip.api.schemas import MAX_ID
+from telesip.domain import errors
+from telesip.domain.model import SettingsLink, TelegramUser
+from telesip.services import links, operators
+
+router = APIRouter(tags=["settings links"], responses=ERROR_RESPONSES)
+LinkId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _out(ctx: Ctx, link: SettingsLink, *, with_qr: bool = False) -> schemas.LinkOut:
+    return convert.link(link, ctx.deep_link(link.token), ctx.s.clock.now(), with_qr=with_qr)
+
+
+async def _in_scope(ctx: Ctx, link_id: int) -> SettingsLink:
+    link = await operators.get_link(ctx.s, link_id)
+    if not ctx.key.scope.covers_account(link.account_id, link.owner_id):
+        raise operators.OutOfScope(what=f"settings link {link_id}")
+    return link
+
+
+@router.post(
+    "/accounts/{account_id}/links",
+    status_code=201,
+    response_model=schemas.LinkOut,
+    summary="Create a settings link for an account",
+)
+async def create_for_account(
+    ctx: Auth, account_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> schemas.LinkOut:
+    owner = await ctx.require_account(account_id)
+    link = await links.create_link(ctx.s, TelegramUser(owner), account_id)
+    return _out(ctx, link, with_qr=True)
+
+
+@router.post(
+    "/links",
+    status_code=201,
+    response_model=schemas.LinkOut,
+    summary="Connect an account straight into a settings link",
+)
+async def create_from_settings(ctx: Auth, body: schemas.LinkCreate) -> schemas.LinkOut:
+    ctx.require_user(body.owner.id)
+    settings = await convert.settings(ctx.s, body.settings)
+    link = await links.create_link_from_settings(ctx.s, convert.user(body.owner), settings)
+    return _out(ctx, link, with_qr=True)
+
+
+@router.get("/links", response_model=list[schemas.LinkOut], summary="List an owner's links")
+async def list_links(
+    ctx: Auth, owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+) -> list[schemas.LinkOut]:
+    scope = ctx.key.scope
+    if owner_id is not None:
+        owners = [owner_id]
+    elif scope.all:
+        raise errors.InvalidInput("owner_id is required for a key that manages every user")
+    else:
+        owners = sorted(scope.users)
+    out = []
+    for owner in owners:
+        for line in await links.list_links(ctx.s, TelegramUser(owner)):
+            if scope.covers_account(line.link.account_id, line.link.owner_id):
+                out.append(_out(ctx, line.link))
+    return out
+
+
+@router.get("/links/{link_id}", response_model=schemas.LinkOut, summary="Read a link")
+async def get_link(ctx: Auth, link_id: LinkId) -> schemas.LinkOut:
+    return _out(ctx, await _in_scope(ctx, link_id), with_qr=True)
+
+
+@router.get(
+    "/links/{link_id}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "QR code of the deep link"}},
+    summary="The link's QR code",
+)
+async def link_qr(ctx: Auth, link_id: LinkId) -> Response:
+    out = _out(ctx, await _in_scope(ctx, link_id))
+    if out.url is None:
+        raise errors.LinkNotFound("This settings link is no longer active (or no bot is set).")
+    return Response(schemas.qr_png(out.url), media_type="image/png")
+
+
+@router.delete("/links/{link_id}", status_code=204, summary="Revoke a link")
+async def revoke(ctx: Auth, link_id: LinkId) -> Response:
+    await _in_scope(ctx, link_id)
+    await links.revoke_link(ctx.s, None, link_id)
+    return Response(status_code=204)

@@ -1,0 +1,54 @@
+"""Subscriptions (R11): set a Telegram user's plan and seats; read them with usage."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from telesip.api import convert, schemas
+from telesip.api.auth import Auth
+from telesip.api.errors import ERROR_RESPONSES
+from telesip.api.schemas import MAX_ID
+from telesip.domain import errors
+from telesip.domain.model import TelegramUser
+from telesip.services import billing
+
+router = APIRouter(prefix="/users", tags=["subscriptions"], responses=ERROR_RESPONSES)
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _out(view: billing.SubscriptionView) -> schemas.SubscriptionOut:
+    e = view.entitlements
+    return schemas.SubscriptionOut(
+        user_id=view.user_id,
+        subscriptions=[schemas.PlanOut(plan=s.plan, seats=s.seats) for s in view.subscriptions],
+        entitlements=schemas.EntitlementsOut(
+            seat_limit=e.seat_limit,
+            seats_used=e.seats_used,
+            start_limit=e.start_limit,
+            start_used=e.start_used,
+            can_assign=e.can_assign,
+        ),
+    )
+
+
+@router.put(
+    "/{user_id}/subscription", response_model=schemas.SubscriptionOut, summary="Set plan and seats"
+)
+async def set_subscription(
+    ctx: Auth, user_id: UserId, body: schemas.SubscriptionIn
+) -> schemas.SubscriptionOut:
+    ctx.require_user(user_id)
+    if body.user is not None and body.user.id != user_id:
+        raise errors.InvalidInput("user.id differs from the user id in the path")
+    user = convert.user(body.user) if body.user else TelegramUser(user_id)
+    return _out(await billing.set_subscription(ctx.s, user, body.plan, body.seats, add=body.add))
+
+
+@router.get(
+    "/{user_id}/subscription", response_model=schemas.SubscriptionOut, summary="Plans and usage"
+)
+async def show_subscription(ctx: Auth, user_id: UserId) -> schemas.SubscriptionOut:
+    ctx.require_user(user_id)
+    return _out(await billing.show_subscriptions(ctx.s, user_id))

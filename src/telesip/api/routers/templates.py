@@ -1,0 +1,51 @@
+"""Server templates: the built-in catalog plus this operator's own."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from telesip.api import schemas
+from telesip.api.auth import Auth
+from telesip.api.errors import ERROR_RESPONSES
+from telesip.services import templates
+from telesip.services.templates import Template
+
+router = APIRouter(prefix="/templates", tags=["server templates"], responses=ERROR_RESPONSES)
+
+
+def _out(t: Template) -> schemas.TemplateOut:
+    return schemas.TemplateOut(
+        id=t.id,
+        name=t.name,
+        kind=t.kind,
+        builtin=t.builtin,
+        domain=t.domain,
+        transport=t.transport,
+        port=t.port,
+        tls_port=t.tls_port,
+        expires=t.expires,
+        dtmf_mode=t.dtmf_mode,
+        registrar=t.registrar,
+        outbound_proxy=t.outbound_proxy,
+        notes=t.notes,
+    )
+
+
+@router.get("", response_model=list[schemas.TemplateOut], summary="List templates")
+async def list_templates(ctx: Auth) -> list[schemas.TemplateOut]:
+    return [_out(t) for t in await templates.list_templates(ctx.s, operator=ctx.operator)]
+
+
+@router.post("", status_code=201, response_model=schemas.TemplateOut, summary="Add a template")
+async def create_template(ctx: Auth, body: schemas.TemplateIn) -> schemas.TemplateOut:
+    data = body.model_dump(exclude={"name"}, exclude_none=True)
+    template = await templates.create_template(ctx.s, body.name, data, operator=ctx.operator)
+    return _out(template)
+
+
+@router.delete("/{template_id}", status_code=204, summary="Delete an own template")
+async def delete_template(ctx: Auth, template_id: Annotated[str, Path(max_length=32)]) -> Response:
+    await templates.delete_template(ctx.s, template_id, operator=ctx.operator)
+    return Response(status_code=204)

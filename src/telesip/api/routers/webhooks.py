@@ -1,0 +1,72 @@
+"""Webhooks: register a URL for account events, list, delete, and read the delivery log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from telesip.api import schemas
+from telesip.api.auth import Auth
+from telesip.api.errors import ERROR_RESPONSES
+from telesip.api.schemas import MAX_ID, Id
+from telesip.services import webhooks
+from telesip.services.webhooks import Webhook
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
+WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _out(h: Webhook) -> schemas.WebhookOut:
+    return schemas.WebhookOut(
+        id=h.id, url=h.url, events=list(h.events), enabled=h.enabled, created_at=h.created_at
+    )
+
+
+@router.post("", status_code=201, response_model=schemas.WebhookCreated, summary="Register")
+async def register(ctx: Auth, body: schemas.WebhookIn) -> schemas.WebhookCreated:
+    made = await webhooks.register_webhook(
+        ctx.s, ctx.operator, ctx.key.scope, body.url, body.events
+    )
+    return schemas.WebhookCreated(**_out(made.webhook).model_dump(), secret=made.secret)
+
+
+@router.get("", response_model=list[schemas.WebhookOut], summary="List webhooks")
+async def list_webhooks(ctx: Auth) -> list[schemas.WebhookOut]:
+    return [_out(h) for h in await webhooks.list_webhooks(ctx.s, ctx.operator)]
+
+
+@router.delete("/{webhook_id}", status_code=204, summary="Delete a webhook")
+async def delete(ctx: Auth, webhook_id: WebhookId) -> Response:
+    await webhooks.delete_webhook(ctx.s, ctx.operator, webhook_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{webhook_id}/deliveries", response_model=list[schemas.DeliveryOut], summary="Delivery log"
+)
+async def deliveries(
+    ctx: Auth,
+    webhook_id: WebhookId,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before_id: Annotated[Id | None, Query()] = None,
+) -> list[schemas.DeliveryOut]:
+    found = await webhooks.list_deliveries(
+        ctx.s, ctx.operator, webhook_id, limit=limit, before_id=before_id
+    )
+    return [
+        schemas.DeliveryOut(
+            id=d.id,
+            delivery_id=d.delivery_id,
+            event=d.event,
+            account_id=d.account_id,
+            state=d.state,
+            attempts=d.attempts,
+            next_attempt_at=d.next_attempt_at,
+            last_status=d.last_status,
+            last_error=d.last_error,
+            created_at=d.created_at,
+            delivered_at=d.delivered_at,
+        )
+        for d in found
+    ]

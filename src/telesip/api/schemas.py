@@ -1,0 +1,328 @@
+"""Request and response bodies of the HTTP API (pydantic models; they make the OpenAPI document).
+
+Inputs refuse unknown fields, control characters and integers outside 64 bits here, so that
+nothing odd reaches the database; the rules themselves stay in the service layer.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import qrcode
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _clean(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("control characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text") from None
+    return value
+
+
+def _clean_pattern(value: str) -> str:
+    _clean(value.replace("\t", ""))  # a number-rewrite pattern may hold a tab
+    return value
+
+
+_CLEAN = AfterValidator(_clean)
+S16 = Annotated[str, Field(max_length=16), _CLEAN]
+S32 = Annotated[str, Field(max_length=32), _CLEAN]
+S64 = Annotated[str, Field(max_length=64), _CLEAN]
+S128 = Annotated[str, Field(max_length=128), _CLEAN]
+S255 = Annotated[str, Field(max_length=255), _CLEAN]
+S500 = Annotated[str, Field(max_length=500), _CLEAN]
+S64NE = Annotated[str, Field(min_length=1, max_length=64), _CLEAN]
+S128NE = Annotated[str, Field(min_length=1, max_length=128), _CLEAN]
+S2048NE = Annotated[str, Field(min_length=1, max_length=2048), _CLEAN]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserIn(In):
+    """A Telegram user, by id; names are optional (the bot fills them when the person writes)."""
+
+    id: Id
+    first_name: S128 = ""
+    username: S64 | None = None
+    language_code: S16 | None = None
+
+
+Transport = Literal["udp", "tcp", "tls"]
+Dtmf = Literal["rfc4733", "info", "inband"]
+Codec = Literal["PCMA", "PCMU", "G722", "opus", "telephone-event"]
+Rule = Annotated[str, Field(max_length=200), AfterValidator(_clean_pattern)]
+
+
+class SettingsIn(In):
+    """SIP settings of a new account. ``template`` prefills the server fields from a server
+    template; fields given here win. The password is write-only: it is never returned."""
+
+    template: S32 | None = None
+    login: S128NE
+    password: S128NE = Field(json_schema_extra={"writeOnly": True})
+    domain: S255 | None = None
+    auth_username: S128 | None = None
+    registrar: S255 | None = None
+    outbound_proxy: S255 | None = None
+    transport: Transport | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    expires: Annotated[int, Field(ge=60, le=86400)] | None = None
+    display_name: S64 | None = None
+    codecs: Annotated[list[Codec], Field(min_length=1, max_length=8)] | None = None
+    dtmf_mode: Dtmf | None = None
+    rewrite_rules: Annotated[list[tuple[Rule, Rule]], Field(max_length=20)] | None = None
+    worker: S64 | None = None
+
+
+class SettingsPatch(In):
+    """Fields to change; absent fields stay. ``null`` clears an optional field."""
+
+    login: S128NE | None = None
+    password: S128NE | None = Field(default=None, json_schema_extra={"writeOnly": True})
+    domain: S255 | None = None
+    auth_username: S128 | None = None
+    registrar: S255 | None = None
+    outbound_proxy: S255 | None = None
+    transport: Transport | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    expires: Annotated[int, Field(ge=60, le=86400)] | None = None
+    display_name: S64 | None = None
+    codecs: Annotated[list[Codec], Field(min_length=1, max_length=8)] | None = None
+    dtmf_mode: Dtmf | None = None
+    rewrite_rules: Annotated[list[tuple[Rule, Rule]], Field(max_length=20)] | None = None
+    worker: S64 | None = None
+
+
+class AccountCreate(In):
+    owner: UserIn
+    settings: SettingsIn
+
+
+class EnabledIn(In):
+    enabled: bool
+
+
+class OperatorPaidIn(In):
+    paid: bool
+
+
+class AssignIn(In):
+    user: UserIn
+
+
+class Registration(BaseModel):
+    state: str
+    code: int | None
+    error: str | None
+
+
+class PendingOffer(BaseModel):
+    id: int
+    method: str
+    expires_at: datetime
+
+
+class AccountOut(BaseModel):
+    id: int
+    owner_id: int
+    user_id: int
+    owner_label: str
+    user_label: str
+    assigned: bool
+    enabled: bool
+    payer: str
+    via_link: bool
+    duplicate: bool
+    registration: Registration
+    login: str
+    domain: str
+    transport: str
+    port: int | None
+    worker: str | None
+    settings: dict[str, Any] | None = Field(
+        default=None, description="Every setting except the password (single-account reads)"
+    )
+    pending_offer: PendingOffer | None = None
+
+
+class AccountsPage(BaseModel):
+    accounts: list[AccountOut]
+    next_after_id: int | None = Field(description="Pass as after_id for the next page")
+
+
+class LinkFromAccount(In):
+    pass
+
+
+class LinkCreate(In):
+    owner: UserIn
+    settings: SettingsIn
+
+
+class LinkOut(BaseModel):
+    id: int
+    account_id: int
+    owner_id: int
+    state: Literal["active", "used", "revoked", "expired"]
+    url: str | None = Field(description="t.me deep link; only while the link is active")
+    created_at: datetime
+    expires_at: datetime
+    used_by: int | None
+    used_at: datetime | None
+    revoked_at: datetime | None
+    qr_png: str | None = Field(
+        default=None, description="QR code of the url, PNG, base64 (in the create response)"
+    )
+
+
+def qr_png(data: str) -> bytes:
+    image = qrcode.make(data, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def qr_png_base64(data: str) -> str:
+    return base64.b64encode(qr_png(data)).decode()
+
+
+class OfferCreate(In):
+    account_id: Id
+    method: Literal["assign", "unlink"]
+
+
+class OfferOut(BaseModel):
+    id: int
+    account_id: int
+    sender_id: int
+    method: str
+    kind: str
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    recipient_id: int | None
+
+
+class TemplateIn(In):
+    name: S64NE
+    domain: S255 | None = None
+    transport: Transport = "udp"
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    tls_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    expires: Annotated[int, Field(ge=60, le=86400)] = 300
+    dtmf_mode: Dtmf = "rfc4733"
+    registrar: S255 | None = None
+    outbound_proxy: S255 | None = None
+    notes: S500 = ""
+
+
+class TemplateOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    builtin: bool
+    domain: str | None
+    transport: str
+    port: int | None
+    tls_port: int | None
+    expires: int
+    dtmf_mode: str
+    registrar: str | None
+    outbound_proxy: str | None
+    notes: str
+
+
+class SubscriptionIn(In):
+    plan: Literal["free", "softphone", "office", "softphone-start"]
+    seats: Annotated[int, Field(ge=-1, le=1_000_000)] | None = Field(
+        default=None, description="null: the plan's default; -1: unlimited"
+    )
+    add: bool = Field(default=False, description="Keep the user's other plans")
+    user: UserIn | None = Field(default=None, description="Names for a user new to the service")
+
+
+class PlanOut(BaseModel):
+    plan: str
+    seats: int | None
+
+
+class EntitlementsOut(BaseModel):
+    seat_limit: int | None
+    seats_used: int
+    start_limit: int | None
+    start_used: int
+    can_assign: bool
+
+
+class SubscriptionOut(BaseModel):
+    user_id: int
+    subscriptions: list[PlanOut]
+    entitlements: EntitlementsOut
+
+
+class AuditRecordOut(BaseModel):
+    id: int
+    at: datetime
+    actor_id: int | None = Field(description="null: the operator")
+    action: str
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    records: list[AuditRecordOut]
+    next_before_id: int | None = Field(description="Pass as before_id for the next page")
+
+
+WebhookEvent = Literal[
+    "created", "registered", "auth_failed", "assigned", "transferred", "returned", "deleted"
+]
+
+
+class WebhookIn(In):
+    url: S2048NE
+    events: Annotated[list[WebhookEvent], Field(max_length=7)] = Field(
+        default_factory=list, description="Empty: every event"
+    )
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    enabled: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="HMAC-SHA256 key for X-Telesip-Signature; shown only once")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    delivery_id: str
+    event: str
+    account_id: int | None
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: bool
+    workers: int | None = Field(description="Workers alive; null where not tracked")

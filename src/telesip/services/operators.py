@@ -1,0 +1,195 @@
+"""Operators and their API keys: a key is stored only as its SHA-256 hash, belongs to an
+operator (who owns templates and webhooks made with it) and is scoped to the Telegram users
+and accounts that operator manages. The whole key is shown once, when it is created.
+
+Scope rules: a key with ``all`` covers everything; otherwise an account is in scope when its
+owner is one of the key's users or the account is one of the key's accounts, and a user is in
+scope when listed. Every check happens before the use case runs (see ``telesip.api.auth``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from telesip.domain import errors
+from telesip.domain.model import SettingsLink
+from telesip.services.context import Services
+from telesip.store import tables as t
+
+KEY_PREFIX = "tsk_"
+_OPERATOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_TOUCH_EVERY = timedelta(seconds=60)  # last_used_at is written at most this often
+
+
+class InvalidApiKey(errors.TelesipError):
+    """A missing, unknown or revoked key (HTTP 401)."""
+
+    code = "invalid_api_key"
+    default_message = "Missing, unknown or revoked API key; send 'Authorization: Bearer <key>'."
+
+
+class OutOfScope(errors.PermissionDenied):
+    code = "out_of_scope"
+    default_message = "This API key does not manage {what}."
+
+
+class ApiKeyNotFound(errors.NotFound):
+    code = "api_key_not_found"
+    default_message = "API key {key_id} does not exist."
+
+
+@dataclass(frozen=True)
+class Scope:
+    all: bool = False
+    users: frozenset[int] = frozenset()
+    accounts: frozenset[int] = frozenset()
+
+    def covers_user(self, user_id: int) -> bool:
+        return self.all or user_id in self.users
+
+    def covers_account(self, account_id: int, owner_id: int) -> bool:
+        return self.all or owner_id in self.users or account_id in self.accounts
+
+    def require_user(self, user_id: int) -> None:
+        if not self.covers_user(user_id):
+            raise OutOfScope(what=f"Telegram user {user_id}")
+
+    def require_account(self, account_id: int, owner_id: int) -> None:
+        if not self.covers_account(account_id, owner_id):
+            raise OutOfScope(what=f"SIP account #{account_id}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"all": self.all, "users": sorted(self.users), "accounts": sorted(self.accounts)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Scope:
+        return cls(
+            all=bool(data.get("all")),
+            users=frozenset(int(u) for u in data.get("users", ())),
+            accounts=frozenset(int(a) for a in data.get("accounts", ())),
+        )
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    operator: str
+    name: str
+    prefix: str
+    scope: Scope
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    token: str  # shown once; only its hash is stored
+
+
+def hash_key(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _from_row(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        operator=row.operator,
+        name=row.name,
+        prefix=row.prefix,
+        scope=Scope.from_json(row.scope),
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+async def create_api_key(s: Services, operator: str, scope: Scope, name: str = "") -> IssuedKey:
+    if not _OPERATOR.match(operator):
+        raise errors.InvalidInput("operator name: 1-64 letters, digits, '.', '_' or '-'")
+    if len(name) > 64:
+        raise errors.InvalidInput("key name is at most 64 characters")
+    if not scope.all and not scope.users and not scope.accounts:
+        raise errors.InvalidInput("a key needs a scope: all, or some users or accounts")
+    token = KEY_PREFIX + secrets.token_urlsafe(32)
+    async with s.uow() as uow:
+        result = await uow.conn.execute(
+            insert(t.api_keys)
+            .values(
+                operator=operator,
+                name=name,
+                prefix=token[:12],
+                key_hash=hash_key(token),
+                scope=scope.to_json(),
+                created_at=uow.now,
+            )
+            .returning(t.api_keys)
+        )
+        key = _from_row(result.one())
+        await uow.record(
+            "api_key_created", None, None, {"key_id": key.id, "operator": operator, "name": name}
+        )
+        await uow.commit()
+    return IssuedKey(key, token)
+
+
+async def authenticate(s: Services, token: str | None) -> ApiKey:
+    """The live key for ``token``, or InvalidApiKey."""
+    if not token or not token.startswith(KEY_PREFIX) or len(token) > 200:
+        raise InvalidApiKey()
+    async with s.uow() as uow:
+        row = (
+            await uow.conn.execute(
+                select(t.api_keys).where(t.api_keys.c.key_hash == hash_key(token))
+            )
+        ).first()
+        if row is None or row.revoked_at is not None:
+            raise InvalidApiKey()
+        key = _from_row(row)
+        if key.last_used_at is None or uow.now - key.last_used_at >= _TOUCH_EVERY:
+            await uow.conn.execute(
+                update(t.api_keys).where(t.api_keys.c.id == key.id).values(last_used_at=uow.now)
+            )
+            await uow.commit()
+    return key
+
+
+async def list_api_keys(s: Services, operator: str | None = None) -> list[ApiKey]:
+    stmt = select(t.api_keys).order_by(t.api_keys.c.id)
+    if operator is not None:
+        stmt = stmt.where(t.api_keys.c.operator == operator)
+    async with s.uow() as uow:
+        return [_from_row(r) for r in await uow.conn.execute(stmt)]
+
+
+async def revoke_api_key(s: Services, key_id: int) -> None:
+    async with s.uow() as uow:
+        result = await uow.conn.execute(
+            update(t.api_keys)
+            .where(t.api_keys.c.id == key_id, t.api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=uow.now)
+        )
+        if result.rowcount != 1:
+            exists = await uow.conn.scalar(select(t.api_keys.c.id).where(t.api_keys.c.id == key_id))
+            if exists is None:
+                raise ApiKeyNotFound(key_id=key_id)
+            return
+        await uow.record("api_key_revoked", None, None, {"key_id": key_id})
+        await uow.commit()
+
+
+async def get_link(s: Services, link_id: int) -> SettingsLink:
+    """One settings link by id (the operator's view; scope is the caller's check)."""
+    async with s.uow() as uow:
+        link = await uow.links.get(link_id)
+    if link is None:
+        raise errors.LinkNotFound()
+    return link

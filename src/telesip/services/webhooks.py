@@ -1,0 +1,409 @@
+"""Webhooks: operators register URLs; account events reach them from the audit table.
+
+Design: every use case writes an audit record in its own transaction, so the audit table is
+the outbox. :func:`fan_out` tails it with a cursor stored in the database (it survives restarts
+and works across processes: the cursor row is locked while a batch is fanned out) and writes
+one delivery per matching webhook; :func:`claim_due` and :func:`record_attempt` drive the
+delivery log with retries and exponential backoff. The operation that caused an event is never
+blocked: it only wrote its audit record.
+
+Audit ids are committed out of order on PostgreSQL (a sequence hands them out at insert), so
+the tail stops at a gap until the gap is ``gap_grace`` seconds old; then it is taken for a
+rolled-back transaction and skipped.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, insert, select, update
+
+from telesip.domain import errors
+from telesip.domain.settings import Secret
+from telesip.services.context import Services
+from telesip.services.operators import Scope
+from telesip.store import tables as t
+
+#: event name -> the audit actions that make it
+EVENT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "created": ("created",),
+    "registered": (),  # from "registration" records, by state
+    "auth_failed": (),
+    "assigned": ("assigned", "link_opened", "reassigned"),
+    "transferred": ("received", "transferred_back"),
+    "returned": ("returned_by_user", "sent_back", "taken_back"),
+    "deleted": ("deleted",),
+}
+EVENTS = tuple(EVENT_ACTIONS)
+_ACTION_EVENT = {a: e for e, actions in EVENT_ACTIONS.items() for a in actions}
+_REG_EVENT = {"registered": "registered", "auth_failed": "auth_failed"}
+
+MAX_WEBHOOKS = 20
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = 10.0  # seconds: 10, 20, 40, ... capped
+BACKOFF_CAP = 3600.0
+CURSOR = "webhooks"
+
+
+class WebhookNotFound(errors.NotFound):
+    code = "webhook_not_found"
+    default_message = "Webhook {webhook_id} does not exist."
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: int
+    operator: str
+    url: str
+    events: tuple[str, ...]  # empty: every event
+    enabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RegisteredWebhook:
+    webhook: Webhook
+    secret: str  # shown once; stored encrypted, used to sign
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    webhook_id: int
+    delivery_id: str
+    event: str
+    account_id: int | None
+    state: str  # pending, delivered, failed
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    id: int
+    delivery_id: str
+    event: str
+    attempt: int
+    url: str
+    secret: Secret
+    payload: dict[str, Any]
+
+
+def _webhook(row: Any) -> Webhook:
+    return Webhook(row.id, row.operator, row.url, tuple(row.events), row.enabled, row.created_at)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        webhook_id=row.webhook_id,
+        delivery_id=row.delivery_id,
+        event=row.event,
+        account_id=row.payload.get("account_id"),
+        state=row.state,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+    )
+
+
+def validate_url(url: str) -> str:
+    url = url.strip()
+    parts = urlsplit(url)
+    if (
+        len(url) > 2048
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in url)
+    ):
+        raise errors.InvalidInput("webhook URL must be an http:// or https:// URL")
+    return url
+
+
+async def register_webhook(
+    s: Services, operator: str, scope: Scope, url: str, events: Sequence[str] = ()
+) -> RegisteredWebhook:
+    url = validate_url(url)
+    unknown = set(events) - set(EVENTS)
+    if unknown:
+        raise errors.InvalidInput(f"unknown events: {', '.join(sorted(unknown))}")
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    async with s.uow() as uow:
+        count = await uow.conn.scalar(select(func.count()).where(t.webhooks.c.operator == operator))
+        if (count or 0) >= MAX_WEBHOOKS:
+            raise errors.InvalidInput(f"at most {MAX_WEBHOOKS} webhooks per operator")
+        since = await uow.conn.scalar(select(func.coalesce(func.max(t.audit.c.id), 0)))
+        result = await uow.conn.execute(
+            insert(t.webhooks)
+            .values(
+                operator=operator,
+                url=url,
+                secret_enc=s.cipher.encrypt(Secret(secret)),
+                events=sorted(set(events)),
+                scope=scope.to_json(),
+                since_audit_id=since,
+                enabled=True,
+                created_at=uow.now,
+            )
+            .returning(t.webhooks)
+        )
+        hook = _webhook(result.one())
+        await uow.record(
+            "webhook_created", None, None, {"webhook_id": hook.id, "operator": operator}
+        )
+        await uow.commit()
+    return RegisteredWebhook(hook, secret)
+
+
+async def list_webhooks(s: Services, operator: str) -> list[Webhook]:
+    async with s.uow() as uow:
+        rows = await uow.conn.execute(
+            select(t.webhooks).where(t.webhooks.c.operator == operator).order_by(t.webhooks.c.id)
+        )
+        return [_webhook(r) for r in rows]
+
+
+async def delete_webhook(s: Services, operator: str, webhook_id: int) -> None:
+    async with s.uow() as uow:
+        result = await uow.conn.execute(
+            t.webhooks.delete().where(
+                t.webhooks.c.id == webhook_id, t.webhooks.c.operator == operator
+            )
+        )
+        if result.rowcount != 1:
+            raise WebhookNotFound(webhook_id=webhook_id)
+        await uow.record("webhook_deleted", None, None, {"webhook_id": webhook_id})
+        await uow.commit()
+
+
+async def list_deliveries(
+    s: Services, operator: str, webhook_id: int, *, limit: int = 50, before_id: int | None = None
+) -> list[Delivery]:
+    """The delivery log of one webhook, newest first, keyset-paged."""
+    if not 1 <= limit <= 500:
+        raise errors.InvalidInput("limit must be between 1 and 500")
+    async with s.uow() as uow:
+        owner = await uow.conn.scalar(
+            select(t.webhooks.c.operator).where(t.webhooks.c.id == webhook_id)
+        )
+        if owner != operator:
+            raise WebhookNotFound(webhook_id=webhook_id)
+        d = t.webhook_deliveries
+        stmt = select(d).where(d.c.webhook_id == webhook_id)
+        if before_id is not None:
+            stmt = stmt.where(d.c.id < before_id)
+        rows = await uow.conn.execute(stmt.order_by(d.c.id.desc()).limit(limit))
+        return [_delivery(r) for r in rows]
+
+
+def event_of(action: str, details: dict[str, Any]) -> str | None:
+    if action == "registration":
+        return _REG_EVENT.get(str(details.get("state")))
+    return _ACTION_EVENT.get(action)
+
+
+class _GapTracker:
+    """Remembers since when the tail has been waiting at a gap (monotonic time)."""
+
+    def __init__(self) -> None:
+        self.at_cursor: int | None = None
+        self.since = 0.0
+
+    def waited(self, cursor: int) -> float:
+        now = time.monotonic()
+        if self.at_cursor != cursor:
+            self.at_cursor, self.since = cursor, now
+        return now - self.since
+
+
+_gaps = _GapTracker()
+
+
+async def fan_out(s: Services, *, batch: int = 500, gap_grace: float = 10.0) -> int:
+    """Turn new audit records into deliveries for the matching webhooks; returns how many."""
+    a = t.audit
+    async with s.uow() as uow:
+        cursor = await uow.conn.scalar(
+            select(t.webhook_cursor.c.audit_id)
+            .where(t.webhook_cursor.c.name == CURSOR)
+            .with_for_update()
+        )
+        if cursor is None:  # the migration inserts it; be forgiving if someone deleted it
+            cursor = 0
+            await uow.conn.execute(insert(t.webhook_cursor).values(name=CURSOR, audit_id=0))
+        hooks = (await uow.conn.execute(select(t.webhooks).where(t.webhooks.c.enabled))).all()
+        if not hooks:  # nobody listens: skip ahead without reading the log
+            last = int(await uow.conn.scalar(select(func.coalesce(func.max(a.c.id), 0))) or 0)
+            if last != cursor:
+                await _move_cursor(uow.conn, last)
+                await uow.commit()
+            return 0
+        rows = (
+            await uow.conn.execute(select(a).where(a.c.id > cursor).order_by(a.c.id).limit(batch))
+        ).all()
+        taken = []
+        expected = cursor + 1
+        for row in rows:
+            if row.id != expected and _gaps.waited(expected - 1) < gap_grace:
+                break  # an earlier transaction may still commit its record
+            taken.append(row)
+            expected = row.id + 1
+        if not taken:
+            return 0
+        owners = await _owners(uow.conn, {r.account_id for r in taken if r.account_id})
+        made = 0
+        for row in taken:
+            event = event_of(row.action, row.details)
+            if event is None or row.account_id is None:
+                continue
+            current = owners.get(row.account_id)
+            involved = {
+                o
+                for o in (
+                    current[0] if current else None,
+                    row.details.get("owner_id"),
+                    row.details.get("from_owner_id"),
+                    row.actor_id if row.action == "created" else None,
+                )
+                if isinstance(o, int)
+            }
+            for hook in hooks:
+                scope = Scope.from_json(hook.scope)
+                if row.id <= hook.since_audit_id or (hook.events and event not in hook.events):
+                    continue
+                if not any(scope.covers_account(row.account_id, o) for o in involved):
+                    continue
+                delivery_id = str(uuid.uuid4())
+                payload = {
+                    "event": event,
+                    "delivery_id": delivery_id,
+                    "occurred_at": row.at.isoformat(),
+                    "account_id": row.account_id,
+                    "actor_id": row.actor_id,
+                    "owner_id": current[0] if current else row.details.get("owner_id"),
+                    "user_id": current[1] if current else None,
+                    "details": row.details,
+                }
+                await uow.conn.execute(
+                    insert(t.webhook_deliveries).values(
+                        webhook_id=hook.id,
+                        delivery_id=delivery_id,
+                        audit_id=row.id,
+                        event=event,
+                        payload=payload,
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=uow.now,
+                        created_at=uow.now,
+                    )
+                )
+                made += 1
+        await _move_cursor(uow.conn, taken[-1].id)
+        await uow.commit()
+    return made
+
+
+async def _move_cursor(conn: Any, audit_id: int) -> None:
+    await conn.execute(
+        update(t.webhook_cursor).where(t.webhook_cursor.c.name == CURSOR).values(audit_id=audit_id)
+    )
+
+
+async def _owners(conn: Any, account_ids: set[int]) -> dict[int, tuple[int, int]]:
+    if not account_ids:
+        return {}
+    rows = await conn.execute(
+        select(t.accounts.c.id, t.accounts.c.owner_id, t.accounts.c.user_id).where(
+            t.accounts.c.id.in_(sorted(account_ids))
+        )
+    )
+    return {r.id: (r.owner_id, r.user_id) for r in rows}
+
+
+async def claim_due(s: Services, *, limit: int = 20, lease_seconds: int = 60) -> list[DueDelivery]:
+    """Take up to ``limit`` due deliveries; they are leased so no other process sends them."""
+    d = t.webhook_deliveries
+    async with s.uow() as uow:
+        stmt = (
+            select(d, t.webhooks.c.url, t.webhooks.c.secret_enc)
+            .join(t.webhooks, t.webhooks.c.id == d.c.webhook_id)
+            .where(d.c.state == "pending", d.c.next_attempt_at <= uow.now, t.webhooks.c.enabled)
+            .order_by(d.c.next_attempt_at, d.c.id)
+            .limit(limit)
+        )
+        if uow.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(of=d, skip_locked=True)
+        rows = (await uow.conn.execute(stmt)).all()
+        if not rows:
+            return []
+        await uow.conn.execute(
+            update(d)
+            .where(d.c.id.in_([r.id for r in rows]))
+            .values(
+                attempts=d.c.attempts + 1,
+                next_attempt_at=uow.now + timedelta(seconds=lease_seconds),
+            )
+        )
+        await uow.commit()
+    return [
+        DueDelivery(
+            id=r.id,
+            delivery_id=r.delivery_id,
+            event=r.event,
+            attempt=r.attempts + 1,
+            url=r.url,
+            secret=s.cipher.decrypt(r.secret_enc),
+            payload=r.payload,
+        )
+        for r in rows
+    ]
+
+
+def backoff(attempt: int) -> float:
+    return float(min(BACKOFF_BASE * 2 ** (attempt - 1), BACKOFF_CAP))
+
+
+async def record_attempt(
+    s: Services, delivery: DueDelivery, status: int | None, error: str | None
+) -> str:
+    """Store one attempt's outcome; returns the delivery's new state."""
+    ok = status is not None and 200 <= status < 300
+    d = t.webhook_deliveries
+    async with s.uow() as uow:
+        values: dict[str, Any] = {"last_status": status, "last_error": (error or None)}
+        if values["last_error"]:
+            values["last_error"] = values["last_error"][:255]
+        if ok:
+            state = "delivered"
+            values |= {"state": state, "delivered_at": uow.now, "next_attempt_at": None}
+        elif delivery.attempt >= MAX_ATTEMPTS:
+            state = "failed"
+            values |= {"state": state, "next_attempt_at": None}
+        else:
+            state = "pending"
+            retry_at = uow.now + timedelta(seconds=backoff(delivery.attempt))
+            values |= {"next_attempt_at": retry_at}
+        await uow.conn.execute(update(d).where(d.c.id == delivery.id).values(**values))
+        await uow.commit()
+    return state
+
+
+async def delivery_counts(s: Services) -> dict[str, int]:
+    d = t.webhook_deliveries
+    async with s.uow() as uow:
+        rows = await uow.conn.execute(select(d.c.state, func.count()).group_by(d.c.state))
+        return {state: count for state, count in rows}

@@ -1,0 +1,9 @@
+"""Webhook delivery: signing and the dispatcher loop (the bookkeeping is in
+``telesip.services.webhooks``)."""
+
+from __future__ import annotations
+
+from telesip.webhooks.dispatcher import WebhookDispatcher
+from telesip.webhooks.signing import SIGNATURE_HEADER, sign, verify
+
+__all__ = ["SIGNATURE_HEADER", "WebhookDispatcher", "sign", "verify"]
