@@ -194,6 +194,14 @@ def _print_subs(view: billing.SubscriptionView) -> None:
     )
 
 
+# the operators' HTTP API: `telesip api` and `telesip api-keys ...`
+from telesip.api.cli import api as _api_command  # noqa: E402
+from telesip.api.cli import api_keys_app as _api_keys_app  # noqa: E402
+
+app.command("api")(_api_command)
+app.add_typer(_api_keys_app, name="api-keys")
+
+
 def main() -> None:
     try:
         app()

@@ -199,9 +199,7 @@ async def create_template(
         )
         new_id = int(result.scalar_one())
         await uow.record("template_created", None, user_id, {"template_id": new_id, "name": name})
-        row = (
-            await uow.conn.execute(select(t.templates).where(t.templates.c.id == new_id))
-        ).one()
+        row = (await uow.conn.execute(select(t.templates).where(t.templates.c.id == new_id))).one()
         await uow.commit()
     return _from_row(row)
 

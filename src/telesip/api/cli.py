@@ -1,0 +1,111 @@
+"""``telesip api`` (run only the HTTP API) and ``telesip api-keys create/list/revoke``.
+
+The whole key is printed once, at creation; only its hash is stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from telesip.services import operators
+from telesip.services.operators import Scope
+
+api_keys_app = typer.Typer(help="API keys of operators (HTTP API).", no_args_is_help=True)
+
+
+def _cli() -> Any:
+    from telesip import cli  # the main command's helpers (imported late: it imports us)
+
+    return cli
+
+
+def api() -> None:
+    """Run only the HTTP API (and its webhook dispatcher) on TELESIP_API_BIND."""
+    from telesip.bootstrap import run as run_service
+
+    cli = _cli()
+    settings = cli._settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        cli._run(run_service(settings, only={"api"}))
+
+
+@api_keys_app.command("create")
+def create(
+    operator: str = typer.Argument(..., help="Who holds the key (owns its templates, webhooks)"),
+    all_users: bool = typer.Option(False, "--all", help="Manage every user and account"),
+    user: list[int] = typer.Option([], "--user", help="A Telegram user id it manages (repeat)"),
+    account: list[int] = typer.Option([], "--account", help="An account id it manages (repeat)"),
+    name: str = typer.Option("", "--name", help="A label to tell keys apart"),
+) -> None:
+    """Create an API key scoped to some users/accounts (or --all); prints it once."""
+    from telesip.bootstrap import services_for
+
+    cli = _cli()
+    scope = Scope(all=all_users, users=frozenset(user), accounts=frozenset(account))
+
+    async def go() -> operators.IssuedKey:
+        async with services_for(cli._settings(), upgrade=True) as s:
+            return await operators.create_api_key(s, operator, scope, name)
+
+    issued = cli._run(go())
+    cli.err.print(f"API key #{issued.key.id} for {operator}; it is shown only now:")
+    cli.out.print(issued.token, highlight=False)
+
+
+@api_keys_app.command("list")
+def list_keys(operator: str | None = typer.Option(None, help="Only this operator's keys")) -> None:
+    """Every API key: id, operator, prefix, scope, last use; never the key itself."""
+    from telesip.bootstrap import services_for
+
+    cli = _cli()
+
+    async def go() -> list[operators.ApiKey]:
+        async with services_for(cli._settings(), upgrade=True) as s:
+            return await operators.list_api_keys(s, operator)
+
+    table = Table("ID", "operator", "name", "prefix", "scope", "created", "last used", "state")
+    for k in cli._run(go()):
+        scope = (
+            "all"
+            if k.scope.all
+            else ", ".join(
+                [
+                    *(f"user {u}" for u in sorted(k.scope.users)),
+                    *(f"#{a}" for a in k.scope.accounts),
+                ]
+            )
+        )
+        table.add_row(
+            str(k.id),
+            k.operator,
+            k.name,
+            k.prefix + "…",
+            scope,
+            k.created_at.strftime("%Y-%m-%d %H:%M"),
+            k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "—",
+            "revoked" if k.revoked_at else "active",
+        )
+    cli.out.print(table)
+
+
+@api_keys_app.command("revoke")
+def revoke(key_id: int) -> None:
+    """Revoke an API key at once."""
+    from telesip.bootstrap import services_for
+
+    cli = _cli()
+
+    async def go() -> None:
+        async with services_for(cli._settings(), upgrade=True) as s:
+            await operators.revoke_api_key(s, key_id)
+
+    cli._run(go())
+    cli.out.print(f"API key #{key_id} revoked")
