@@ -26,9 +26,17 @@ async def load_account(uow: UnitOfWork, account_id: int, *, lock: bool = True) -
 
 
 async def entitlements(uow: UnitOfWork, user_id: int, *, lock: bool = True) -> Entitlements:
-    """The user's plans and usage; ``lock`` serialises seat consumption for this user."""
+    """The user's plans and usage, to decide on a seat (``lock``) or to show them.
+
+    Deciding needs the usage only where a limit is finite; then the user's row is locked first,
+    so two concurrent operations cannot both take the last seat. With unlimited plans (the
+    default office plan) there is nothing to count or to lock, and the usage reads as 0.
+    """
+    subs = await uow.users.subscriptions(user_id)
+    ent = Entitlements.of(subs, 0, 0)
+    if lock and ent.seat_limit is None and ent.start_limit is None:
+        return ent
     if lock:
         await uow.users.lock(user_id)
-    subs = await uow.users.subscriptions(user_id)
     usage = await uow.users.usage(user_id)
     return Entitlements.of(subs, usage.get(Payer.OWNER_PLAN, 0), usage.get(Payer.START, 0))

@@ -8,6 +8,7 @@ in the same statement, so an offer received in the instant it expires takes effe
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,7 +31,6 @@ from telesip.store.uow import UnitOfWork
 async def create_offer(s: Services, actor: TelegramUser, account_id: int, method: Method) -> Offer:
     """R3: a Receive-able offer, alive ``offer_ttl_seconds``; replaces the account's last one."""
     async with s.uow() as uow:
-        await ensure_user(s, uow, actor)
         account = await load_account(uow, account_id)
         account.require_owner(actor.id)
         if account.via_link:
@@ -130,13 +130,12 @@ async def receive(s: Services, actor: TelegramUser, offer_id: int) -> Received:
     """R3: the recipient presses Receive. Exactly once, within the lifetime, not the sender."""
     async with s.uow() as uow:
         await ensure_user(s, uow, actor)
-        account_id = await uow.offers.account_of(offer_id)
-        if account_id is None:
-            raise errors.OfferNotFound()
-        account = await uow.accounts.get(account_id, lock=True)
-        offer = await uow.offers.get(offer_id)  # re-read under the account's lock
+        account = await uow.accounts.of_offer(offer_id)  # locks the account's row
+        # read the offer only now: a row fetched before the lock could be stale
+        offer = await uow.offers.get(offer_id)
         if account is None or offer is None:
-            raise errors.AccountNotFound(account_id=account_id)
+            raise errors.OfferNotFound()
+        account_id = account.id
         if offer.state is OfferState.PENDING and uow.now >= offer.expires_at:
             await uow.offers.set_state(offer_id, OfferState.EXPIRED, uow.now)
             await uow.commit()
@@ -196,7 +195,8 @@ async def _move_ownership(uow: UnitOfWork, account: Account, new_owner: int, act
         via_link=False,
     )
     await uow.offers.close_pending(account.id, uow.now, OfferState.CANCELLED)
-    await uow.links.revoke_unused_for(account.id, uow.now)
+    if account.via_link:  # only link-managed accounts have links
+        await uow.links.revoke_unused_for(account.id, uow.now)
     await uow.record(
         action,
         account.id,
@@ -278,7 +278,6 @@ async def transfer_back(
     AccountNotFound when the new owner deleted it.
     """
     async with s.uow() as uow:
-        await ensure_user(s, uow, actor)
         account = await load_account(uow, account_id)
         if account.owner_id == actor.id:
             raise errors.InvalidInput(f"SIP account #{account_id} is already yours.")
@@ -287,17 +286,19 @@ async def transfer_back(
         )
         if given is None:
             raise errors.AccountNotFound(account_id=account_id)
-        state = (await uow.guesses.get(actor.id, account_id)) or GuessState(window_start=uow.now)
+        stored = await uow.guesses.get(actor.id, account_id)
+        state = stored or GuessState(window_start=uow.now)
         if state.locked(uow.now):
             raise errors.TooManyAttempts(minutes=state.minutes_left(uow.now))
-        if not await uow.accounts.password_matches(account_id, password):
+        if not hmac.compare_digest(account.settings.password.reveal().encode(), password.encode()):
             state = state.after_wrong(uow.now, *_guess_hashes(s, actor.id, account_id, password))
             await uow.guesses.save(actor.id, account_id, state)
             await uow.commit()
             if state.locked(uow.now):
                 raise errors.TooManyAttempts(minutes=state.minutes_left(uow.now))
             raise errors.WrongPassword()
-        await uow.guesses.clear(actor.id, account_id)
+        if stored is not None:
+            await uow.guesses.clear(actor.id, account_id)
         if apply:
             await _move_ownership(uow, account, actor.id, "transferred_back")
         await uow.commit()

@@ -189,18 +189,30 @@ class Accounts:
         )
 
     async def get(self, account_id: int, *, lock: bool = False) -> Account | None:
+        """The account with its decrypted settings (``duplicate`` is left False: the
+        summaries compute it)."""
         stmt = select(t.accounts).where(t.accounts.c.id == account_id)
         if lock:
             stmt = stmt.with_for_update(key_share=True)
         row = (await self.conn.execute(stmt)).first()
         if row is None:
             return None
-        dup = await self.conn.scalar(
-            select(func.count()).where(
-                t.accounts.c.identity == row.identity, t.accounts.c.id != account_id
+        return account_from_row(row, self.cipher.decrypt(row.password_enc))
+
+    async def of_offer(self, offer_id: int) -> Account | None:
+        """The account an offer is about, its row locked (one statement)."""
+        stmt = (
+            select(t.accounts)
+            .where(
+                t.accounts.c.id
+                == select(t.offers.c.account_id).where(t.offers.c.id == offer_id).scalar_subquery()
             )
+            .with_for_update(key_share=True)
         )
-        return account_from_row(row, self.cipher.decrypt(row.password_enc), bool(dup))
+        row = (await self.conn.execute(stmt)).first()
+        if row is None:
+            return None
+        return account_from_row(row, self.cipher.decrypt(row.password_enc))
 
     async def password_matches(self, account_id: int, candidate: str) -> bool:
         token = await self.conn.scalar(
