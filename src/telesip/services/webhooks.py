@@ -264,21 +264,16 @@ async def fan_out(s: Services, *, batch: int = 500, gap_grace: float = 10.0) -> 
             expected = row.id + 1
         if not taken:
             return 0
-        owners = await _owners(uow.conn, {r.account_id for r in taken if r.account_id})
+        current = await _owners(uow.conn, {r.account_id for r in taken if r.account_id})
+        owner_at = _owners_at(taken, {k: v[0] for k, v in current.items()})
         made = 0
         for row in taken:
             event = event_of(row.action, row.details)
             if event is None or row.account_id is None:
                 continue
-            current = owners.get(row.account_id)
             involved = {
                 o
-                for o in (
-                    current[0] if current else None,
-                    row.details.get("owner_id"),
-                    row.details.get("from_owner_id"),
-                    row.actor_id if row.action == "created" else None,
-                )
+                for o in (owner_at.get(row.id), row.details.get("from_owner_id"))
                 if isinstance(o, int)
             }
             for hook in hooks:
@@ -294,8 +289,7 @@ async def fan_out(s: Services, *, batch: int = 500, gap_grace: float = 10.0) -> 
                     "occurred_at": row.at.isoformat(),
                     "account_id": row.account_id,
                     "actor_id": row.actor_id,
-                    "owner_id": current[0] if current else row.details.get("owner_id"),
-                    "user_id": current[1] if current else None,
+                    "owner_id": owner_at.get(row.id),
                     "details": row.details,
                 }
                 await uow.conn.execute(
@@ -321,6 +315,22 @@ async def _move_cursor(conn: Any, audit_id: int) -> None:
     await conn.execute(
         update(t.webhook_cursor).where(t.webhook_cursor.c.name == CURSOR).values(audit_id=audit_id)
     )
+
+
+def _owners_at(rows: Sequence[Any], current: dict[int, int]) -> dict[int, int | None]:
+    """Who owned each record's account right after it: walk back from the current owners
+    (or the owner a deletion recorded) through the ownership moves in between."""
+    owner: dict[int, int | None] = dict(current)
+    at: dict[int, int | None] = {}
+    for row in reversed(rows):
+        if row.account_id is None:
+            continue
+        if row.action == "deleted":
+            owner[row.account_id] = row.details.get("owner_id", row.actor_id)
+        at[row.id] = owner.get(row.account_id)
+        if row.action in ("received", "transferred_back"):
+            owner[row.account_id] = row.details.get("from_owner_id")
+    return at
 
 
 async def _owners(conn: Any, account_ids: set[int]) -> dict[int, tuple[int, int]]:

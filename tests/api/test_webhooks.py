@@ -1,0 +1,179 @@
+"""Webhooks end to end: registered through the API, fed by the audit table, POSTed to a local
+receiver on 127.0.0.1 with an HMAC-SHA256 signature and a delivery id, retried with backoff."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from telesip.domain.clock import FakeClock
+from telesip.domain.model import Method, TelegramUser
+from telesip.services import accounts, offers
+from telesip.services import webhooks as svc
+from telesip.webhooks import SIGNATURE_HEADER, WebhookDispatcher, verify
+
+from .conftest import ALICE, BOB, CAROL, Api, settings_body
+
+V1 = "/api/v1"
+
+
+@dataclass
+class Receiver:
+    url: str
+    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)  # answers to give, then 200
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.requests]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver("")
+
+    async def handle(request: web.Request) -> web.Response:
+        rec.requests.append((dict(request.headers), await request.read()))
+        status = rec.statuses.pop(0) if rec.statuses else 200
+        return web.Response(status=status, text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    rec.url = f"http://127.0.0.1:{port}/hook"
+    yield rec
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def dispatcher(api: Api) -> AsyncIterator[WebhookDispatcher]:
+    async with httpx.AsyncClient(trust_env=False, timeout=5) as client:
+        yield WebhookDispatcher(api.s, client=client, gap_grace=0)
+
+
+async def _register(api: Api, url: str, headers: dict[str, str], **kw: Any) -> dict[str, Any]:
+    r = await api.client.post(f"{V1}/webhooks", json={"url": url, **kw}, headers=headers)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def test_account_events_are_signed_delivered_and_retried(
+    api: Api, receiver: Receiver, dispatcher: WebhookDispatcher, clock: FakeClock
+) -> None:
+    hook = await _register(api, receiver.url, api.alice)
+    secret = hook["secret"]
+    assert secret.startswith("whsec_")
+    others = await _register(api, receiver.url + "?carol", api.carol)
+
+    r = await api.client.post(
+        f"{V1}/accounts",
+        json={"owner": {"id": ALICE}, "settings": settings_body()},
+        headers=api.alice,
+    )
+    account_id = r.json()["id"]
+    await accounts.report_registration(api.s, account_id, "auth_failed", 403, "Forbidden")
+    await accounts.report_registration(api.s, account_id, "registered", 200)
+    offer = await offers.create_offer(api.s, TelegramUser(ALICE), account_id, Method.ASSIGN)
+    await offers.receive(api.s, TelegramUser(BOB), offer.id)
+    await accounts.take_back(api.s, None, account_id)
+    unlink = await offers.create_offer(api.s, TelegramUser(ALICE), account_id, Method.UNLINK)
+    await offers.receive(api.s, TelegramUser(BOB), unlink.id)  # Bob owns it now
+    await accounts.delete_account(api.s, TelegramUser(BOB), account_id)
+
+    receiver.statuses = [500]  # the first attempt fails
+    assert await dispatcher.run_once() == 7
+    events = [b["event"] for b in receiver.bodies()]
+    assert sorted(events) == sorted(
+        ["created", "auth_failed", "registered", "assigned", "returned", "transferred", "deleted"]
+    )
+    for headers, body in receiver.requests:
+        now = int(clock.now().timestamp())
+        assert verify(secret, body, headers[SIGNATURE_HEADER], now)
+        assert not verify(secret, body + b" ", headers[SIGNATURE_HEADER], now)
+        assert not verify("whsec_wrong", body, headers[SIGNATURE_HEADER], now)
+        assert not verify(secret, body, headers[SIGNATURE_HEADER], now + 3600)  # replay
+        assert headers["X-Telesip-Delivery"] == json.loads(body)["delivery_id"]
+        assert headers["X-Telesip-Event"] == json.loads(body)["event"]
+    failed = receiver.bodies()[0]
+    assert "s3cr3t" not in str(receiver.requests)
+
+    r = await api.client.get(f"{V1}/webhooks/{hook['id']}/deliveries", headers=api.alice)
+    log = {d["delivery_id"]: d for d in r.json()}
+    assert log[failed["delivery_id"]]["state"] == "pending"
+    assert log[failed["delivery_id"]]["last_status"] == 500
+    assert sum(d["state"] == "delivered" for d in log.values()) == 6
+
+    assert await dispatcher.run_once() == 0  # not due before the backoff
+    clock.advance(svc.backoff(1))
+    assert await dispatcher.run_once() == 1
+    retried_headers, retried = receiver.requests[-1]
+    assert json.loads(retried)["delivery_id"] == failed["delivery_id"]  # same id: dedupe by it
+    assert verify(secret, retried, retried_headers[SIGNATURE_HEADER], int(clock.now().timestamp()))
+    r = await api.client.get(f"{V1}/webhooks/{hook['id']}/deliveries", headers=api.alice)
+    assert all(d["state"] == "delivered" for d in r.json())
+    assert next(d for d in r.json() if d["delivery_id"] == failed["delivery_id"])["attempts"] == 2
+
+    # Carol's operator manages none of this: nothing went to her webhook
+    r = await api.client.get(f"{V1}/webhooks/{others['id']}/deliveries", headers=api.carol)
+    assert r.json() == []
+    r = await api.client.get(f"{V1}/webhooks/{hook['id']}/deliveries", headers=api.carol)
+    assert r.status_code == 404
+
+    # a new dispatcher (a restart) continues from the stored cursor: nothing is sent twice
+    sent = len(receiver.requests)
+    again = WebhookDispatcher(api.s, client=dispatcher.client, gap_grace=0)
+    assert await again.run_once() == 0 and len(receiver.requests) == sent
+
+
+async def test_an_unreachable_receiver_never_blocks_and_gives_up_after_max_attempts(
+    api: Api, dispatcher: WebhookDispatcher, clock: FakeClock
+) -> None:
+    hook = await _register(api, "http://127.0.0.1:9/nothing", api.admin, events=["created"])
+    r = await api.client.post(
+        f"{V1}/accounts",
+        json={"owner": {"id": CAROL}, "settings": settings_body()},
+        headers=api.admin,
+    )
+    assert r.status_code == 201  # the operation did not wait for the webhook
+    await accounts.set_enabled(api.s, None, r.json()["id"], False)  # not subscribed
+    for attempt in range(1, svc.MAX_ATTEMPTS + 1):
+        assert await dispatcher.run_once() == 1
+        clock.advance(svc.backoff(attempt))
+    assert await dispatcher.run_once() == 0
+    r = await api.client.get(f"{V1}/webhooks/{hook['id']}/deliveries", headers=api.admin)
+    (delivery,) = r.json()
+    assert delivery["state"] == "failed" and delivery["attempts"] == svc.MAX_ATTEMPTS
+    assert delivery["last_error"] and delivery["last_status"] is None
+
+
+async def test_webhook_registration_list_delete_and_bad_input(api: Api) -> None:
+    hook = await _register(api, "https://hooks.example.com/telesip", api.alice)
+    r = await api.client.get(f"{V1}/webhooks", headers=api.alice)
+    assert [h["id"] for h in r.json()] == [hook["id"]] and "secret" not in r.json()[0]
+    r = await api.client.get(f"{V1}/webhooks", headers=api.carol)
+    assert r.json() == []
+    r = await api.client.delete(f"{V1}/webhooks/{hook['id']}", headers=api.carol)
+    assert r.status_code == 404
+    for body in (
+        {"url": "ftp://x.example/"},
+        {"url": "not a url"},
+        {"url": "https://x.example/", "events": ["bought"]},
+        {"url": "https://x.example/", "extra": 1},
+    ):
+        r = await api.client.post(f"{V1}/webhooks", json=body, headers=api.alice)
+        assert r.status_code == 422, body
+    r = await api.client.delete(f"{V1}/webhooks/{hook['id']}", headers=api.alice)
+    assert r.status_code == 204
+    r = await api.client.get(f"{V1}/webhooks", headers=api.alice)
+    assert r.json() == []
+    r = await api.client.post(f"{V1}/webhooks", json={"url": "https://x.example/"})
+    assert r.status_code == 401
