@@ -10,7 +10,7 @@ import logging
 import secrets
 from urllib.parse import urlsplit
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -44,18 +44,31 @@ COMMANDS = ("softphone", "links", "subscriptions", "help", "start")
 UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
 
 
-def build_dispatcher(s: Services, storage: BaseStorage | None = None) -> Dispatcher:
+def build_dispatcher(
+    s: Services, storage: BaseStorage | None = None, notifier: Notifier | None = None
+) -> Dispatcher:
     """The dispatcher with every feature; ``storage`` defaults to the database storage."""
     dp = Dispatcher(storage=storage or make_storage(s.engine, None))
     dp["s"] = s
+    dp["notifier"] = notifier
     dp.update.outer_middleware(MetricsMiddleware())
     for observer in (dp.message, dp.callback_query, dp.inline_query, dp.chosen_inline_result):
         observer.outer_middleware(ContextMiddleware())
     dp.errors.register(errors.on_error)
     # commands first (they work in the middle of a wizard), the catch-all last
     for module in (start, softphone, subscriptions, links, transfer, new_account, fallback):
+        _detach(module.router)
         dp.include_router(module.router)
     return dp
+
+
+def _detach(router: Router) -> None:
+    """Routers are module-level singletons; a new dispatcher (tests, the benchmark) takes them
+    over from the previous one, which aiogram has no public call for."""
+    parent = router.parent_router
+    if parent is not None:
+        parent.sub_routers.remove(router)
+        router._parent_router = None
 
 
 def build_bot(token: str, api_url: str | None = None, limiter: RateLimiter | None = None) -> Bot:
@@ -79,8 +92,8 @@ async def run_bot(s: Services, settings: Settings) -> None:
     if settings.bot_token is None:
         raise ConfigError(reason="TELESIP_BOT_TOKEN is not set")
     bot = build_bot(settings.bot_token.get_secret_value(), settings.bot_api_url)
-    dp = build_dispatcher(s, make_storage(s.engine, settings.redis_url))
     notifier = Notifier(s, bot)
+    dp = build_dispatcher(s, make_storage(s.engine, settings.redis_url), notifier)
     notifier.start()
     try:
         await set_commands(bot)

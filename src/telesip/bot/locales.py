@@ -134,6 +134,7 @@ EN: dict[str, str] = {
         "Press <b>Receive</b> within {minutes} min."
     ),
     "btn.receive": "📥 Receive",
+    "offer.until": " (until {until})",
     "offer.received.assign": (
         "✅ {recipient} received SIP account #{id} from {sender}: assigned for calls; "
         "{sender} manages and pays for it."
@@ -349,6 +350,7 @@ RU: dict[str, str] = {
         "Нажмите <b>Получить</b> в течение {minutes} мин."
     ),
     "btn.receive": "📥 Получить",
+    "offer.until": " (до {until})",
     "offer.received.assign": (
         "✅ {recipient} получил(а) SIP-аккаунт #{id} от {sender}: назначен для звонков; "
         "управляет и платит {sender}."

@@ -60,9 +60,6 @@ def notices_for(event: events.Event) -> list[Notice]:
         tell(e.user_id, "n.assigned")
         if e.previous_user_id not in (e.owner_id, e.user_id):
             tell(e.previous_user_id, "n.unassigned")
-    elif isinstance(e, events.OwnershipTransferred) and actor == e.to_owner_id:
-        if e.from_owner_id != e.to_owner_id:
-            tell(e.from_owner_id, "n.transferred_back", about=e.to_owner_id)
     elif isinstance(e, events.LinkOpened):
         tell(e.owner_id, "n.link_opened", about=e.user_id)
     return out
@@ -79,20 +76,17 @@ class Notifier:
         (bus or s.bus).subscribe(None, self.on_event)
 
     async def on_event(self, event: events.Event) -> None:
+        # Ownership moves (R6-R8) are shown in the chat message itself; the transfer flow adds
+        # the one notice the event cannot tell apart (R7 "took back") with ``tell``.
         for notice in notices_for(event):
-            if self._wanted(event, notice):
-                try:
-                    self.queue.put_nowait(notice)
-                except asyncio.QueueFull:
-                    log.warning("notification queue full; dropping a notice")
+            self.tell(notice)
 
-    @staticmethod
-    def _wanted(event: events.Event, notice: Notice) -> bool:
-        # R7 "took back" is told by the transfer flow only when the new owner lost it to the
-        # former one; R6/R8 receives are shown in the chat message itself.
-        if isinstance(event, events.OwnershipTransferred):
-            return notice.key == "n.transferred_back" and event.previous_user_id != event.actor_id
-        return True
+    def tell(self, notice: Notice) -> None:
+        """Queue a notice; never blocks, never raises."""
+        try:
+            self.queue.put_nowait(notice)
+        except asyncio.QueueFull:
+            log.warning("notification queue full; dropping a notice")
 
     def start(self) -> None:
         if self._task is None:

@@ -282,8 +282,12 @@ def offer_results(
     return results
 
 
-def receive_kb(lang: str) -> Keyboard:
-    return _kb([_cb(t(lang, "btn.receive"), OfferCb(act="rcv"))])
+def receive_kb(lang: str, until: datetime | None = None) -> Keyboard:
+    """Receive; the data names nothing: the offer is the one the pressed message carries."""
+    text = t(lang, "btn.receive")
+    if until is not None:
+        text += t(lang, "offer.until", until=until.strftime("%H:%M UTC"))
+    return _kb([_cb(text, OfferCb(act="rcv"))])
 
 
 def received_kb(lang: str, account_id: int, method: Method) -> Keyboard:

@@ -107,3 +107,10 @@ async def received_from(
             account_id, method=Method.UNLINK.value, recipient_id=actor.id, kind="transfer"
         )
     return offer.sender_id if offer is not None else None
+
+
+async def holder_of(s: Services, account_id: int) -> int | None:
+    """The account's owner now (to tell them when it is taken back, R7); None if deleted."""
+    async with s.uow() as uow:
+        summary = await uow.accounts.summary(account_id)
+    return summary.owner_id if summary is not None else None

@@ -31,6 +31,7 @@ from aiogram.types import (
 from telesip.bot import views
 from telesip.bot.callbacks import OfferCb
 from telesip.bot.locales import error_text, t
+from telesip.bot.notifier import Notice, Notifier
 from telesip.domain.errors import TelesipError
 from telesip.domain.model import Method, OfferKind, Role, TelegramUser
 from telesip.services import offers, people
@@ -117,6 +118,11 @@ async def offer_sent(
         offer = await offers.create_offer(s, actor, int(account), Method(method))
         if chosen.inline_message_id:
             await offers.attach_inline_message(s, actor, offer.id, chosen.inline_message_id)
+            with contextlib.suppress(TelegramBadRequest):  # the button now shows the deadline
+                await bot.edit_message_reply_markup(
+                    inline_message_id=chosen.inline_message_id,
+                    reply_markup=views.receive_kb(lang, offer.expires_at),
+                )
     except TelesipError as exc:
         if chosen.inline_message_id:
             await _edit_inline(
@@ -127,13 +133,19 @@ async def offer_sent(
 
 @router.chosen_inline_result(F.result_id.regexp(r"^back:\d+$"))
 async def transfer_back_chosen(
-    chosen: ChosenInlineResult, bot: Bot, s: Services, actor: TelegramUser, lang: str
+    chosen: ChosenInlineResult,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+    notifier: Notifier | None,
 ) -> None:
     """R7: the former owner chose "take back"; the password comes from the query only."""
     account_id = int(chosen.result_id.partition(":")[2])
     match = BACK_QUERY.match(chosen.query.strip())
     password = (match[2] or "").strip() if match else ""
     try:
+        holder = await people.holder_of(s, account_id)
         await offers.transfer_back(s, actor, account_id, password)
     except TelesipError as exc:
         if chosen.inline_message_id:
@@ -147,6 +159,8 @@ async def transfer_back_chosen(
             chosen.inline_message_id,
             t(lang, "tb.done", id=account_id, sender=views.user_label(actor.label)),
         )
+    if notifier is not None and holder is not None:
+        notifier.tell(Notice(holder, "n.transferred_back", {"id": account_id}, actor.id))
 
 
 # ------------------------------------------------------------------ buttons on the message
@@ -273,5 +287,5 @@ async def send_back(
         bot,
         query.inline_message_id,
         t(lang, "sb.offer", minutes=_minutes(s), **names),
-        views.receive_kb(lang),
+        views.receive_kb(lang, done.offer.expires_at),
     )

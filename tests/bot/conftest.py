@@ -1,0 +1,102 @@
+"""The real bot (``build_dispatcher``) against the fake Bot API, on the ``services`` fixture.
+
+Bot tests run on SQLite by default; the tests marked ``both_backends`` also run on PostgreSQL
+(``backend`` is overridden here so the bot suite stays short).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+
+from telesip.bot.app import build_dispatcher, set_commands
+from telesip.bot.limiter import RateLimiter
+from telesip.bot.notifier import Notifier
+from telesip.domain.clock import FakeClock
+from telesip.domain.model import TelegramUser
+from telesip.services.context import Services
+from tests.fakes import FakeBotAPI, FakeMessage, FakeUser
+
+ALICE = FakeUser(1001, "Alice", username="alice")  # administrator (office plan by default)
+BOB = FakeUser(1002, "Bob", username="bob")  # employee
+CAROL = FakeUser(1003, "Carol", username="carol", language_code="ru")
+MALLORY = FakeUser(1666, "Mallory", username="mallory")  # a stranger
+PASSWORD = "s3cr3t-Pa55"
+SHORTCUT = f"sip:100:{PASSWORD}@pbx.example.com"
+
+
+def tg(user: FakeUser) -> TelegramUser:
+    """The domain user for a simulated person (to call services directly in assertions)."""
+    return TelegramUser(user.id, user.first_name, user.username, user.language_code)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_backends: also run on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_backends") is not None
+        metafunc.parametrize("backend", ["sqlite", "pg"] if both else ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@dataclass
+class Harness:
+    fake: FakeBotAPI
+    s: Services
+    clock: FakeClock
+    bot: Bot
+
+    async def command(self, user: FakeUser, text: str) -> FakeMessage:
+        self.fake.send_text(user, text)
+        return await self.fake.next_message(user)
+
+    async def new_account(self, user: FakeUser, line: str = SHORTCUT) -> int:
+        """Connect an account with the one-line shortcut; returns its numeric ID."""
+        listing = await self.command(user, "/softphone")
+        await self.fake.press(user, listing, "n:start:")
+        await self.fake.next_message(user)  # the login prompt
+        self.fake.send_text(user, line)
+        card = await self.fake.next_message(user)
+        assert "is connected" in card.content or "подключён" in card.content, card.content
+        return int(card.content.split("#", 1)[1].split()[0])
+
+    async def card(self, user: FakeUser, account_id: int) -> FakeMessage:
+        listing = await self.command(user, "/softphone")
+        await self.fake.press_button(user, listing, f"#{account_id}")
+        return listing
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(bot_username="telesip_test_bot") as server:
+        yield server
+
+
+@pytest.fixture
+async def h(fake: FakeBotAPI, services: Services, clock: FakeClock) -> AsyncIterator[Harness]:
+    bot = Bot(fake.token, session=fake.session(), default=DefaultBotProperties(parse_mode="HTML"))
+    bot.session.middleware(RateLimiter(overall_per_second=1000, per_chat_burst=1000))
+    notifier = Notifier(services, bot)
+    dp = build_dispatcher(services, notifier=notifier)
+    notifier.start()
+    await set_commands(bot)
+    task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=5))
+    await fake.wait_for(lambda: fake.calls("getUpdates"))
+    try:
+        yield Harness(fake, services, clock, bot)
+    finally:
+        await dp.stop_polling()
+        await task
+        await notifier.stop()
+        await bot.session.close()

@@ -1,0 +1,120 @@
+"""R1, R2, R5, R10 and the New-account wizard, as people use the bot."""
+
+from __future__ import annotations
+
+import pytest
+
+from telesip.services import accounts
+from tests.bot.conftest import ALICE, BOB, CAROL, PASSWORD, SHORTCUT, Harness
+from tests.bot.conftest import tg as _tg
+
+
+@pytest.mark.both_backends
+async def test_new_account_by_shortcut_deletes_the_password_message(h: Harness) -> None:
+    account_id = await h.new_account(ALICE)
+    sent = [m for m in h.fake.messages(ALICE) if m.sender is not None and m.text == SHORTCUT]
+    assert sent and sent[0].deleted
+    card = h.fake.last_message(ALICE)
+    assert f"SIP account #{account_id}" in card.content
+    assert "Server: pbx.example.com (UDP)" in card.content and "Login: 100" in card.content
+    assert PASSWORD not in card.content
+    assert {"⚙️ Settings", "⏸ Disable", "📤 Transfer", "🗑 Delete"} <= set(card.button_texts)
+    transfer = card.button("Transfer")["switch_inline_query_chosen_chat"]
+    assert transfer == {
+        "query": f"#{account_id}",
+        "allow_user_chats": True,
+        "allow_bot_chats": False,
+        "allow_group_chats": False,
+        "allow_channel_chats": False,
+    }
+    listing = await h.command(ALICE, "/softphone")
+    assert f"#{account_id} 100@pbx.example.com" in listing.content
+
+
+async def test_new_account_step_by_step_with_bad_input(h: Harness) -> None:
+    fake = h.fake
+    listing = await h.command(ALICE, "/softphone")
+    assert "no SIP accounts" in listing.content
+    await fake.press_button(ALICE, listing, "New")
+    assert "login" in (await fake.next_message(ALICE)).content
+    fake.send_text(ALICE, "bad login")
+    again = await fake.next_message(ALICE)
+    assert "login must be" in again.content and "Send the login" in again.content
+    fake.send_text(ALICE, "200")
+    assert "password" in (await fake.next_message(ALICE)).content
+    fake.send_text(ALICE, "pw-Secret-9")
+    server_prompt = await fake.next_message(ALICE)
+    assert "server" in server_prompt.content
+    assert fake.messages(ALICE)[-2].deleted  # the password message is gone
+    fake.send_text(ALICE, "not a host!")
+    assert "not a valid host name" in (await fake.next_message(ALICE)).content
+    fake.send_text(ALICE, "sip.example.org:5070")
+    proxy = await fake.next_message(ALICE)
+    await fake.press_button(ALICE, proxy, "Skip")
+    await fake.wait_for(lambda: "Transport" in proxy.content)
+    await fake.press_button(ALICE, proxy, "TCP")
+    card = await fake.next_message(ALICE)
+    assert "is connected" in card.content
+    assert "Server: sip.example.org:5070 (TCP)" in card.content and "Login: 200" in card.content
+    assert not any("pw-Secret-9" in m.content for m in fake.messages(ALICE) if not m.deleted)
+
+
+async def test_card_actions_disable_enable_settings_delete(h: Harness) -> None:
+    fake = h.fake
+    account_id = await h.new_account(ALICE)
+    card = fake.last_message(ALICE)
+    answer = await fake.press_button(ALICE, card, "Disable")
+    assert answer.text == "Disabled."
+    await fake.wait_for(lambda: "Enable" in " ".join(card.button_texts))
+    assert "disabled" in card.content
+    await fake.press_button(ALICE, card, "Enable")
+    await fake.wait_for(lambda: "Disable" in " ".join(card.button_texts))
+    await fake.press_button(ALICE, card, "Settings")
+    await fake.wait_for(lambda: "Settings of SIP account" in card.content)
+    assert "domain: pbx.example.com" in card.content and PASSWORD not in card.content
+    await fake.press_button(ALICE, card, "TLS")
+    await fake.wait_for(lambda: "• TLS" in card.button_texts)
+    await fake.press_button(ALICE, card, "Back")
+    await fake.wait_for(lambda: "(TLS)" in card.content)
+    await fake.press_button(ALICE, card, "Delete")
+    await fake.wait_for(lambda: "Delete SIP account" in card.content)
+    await fake.press_button(ALICE, card, "Yes, delete")
+    await fake.wait_for(lambda: "no SIP accounts" in card.content)
+    assert (await accounts.softphone(h.s, _tg(ALICE))).owned == []
+    assert account_id
+
+
+async def test_one_line_settings_change(h: Harness) -> None:
+    fake = h.fake
+    account_id = await h.new_account(ALICE)
+    card = fake.last_message(ALICE)
+    await fake.press_button(ALICE, card, "Settings")
+    await fake.wait_for(lambda: "Settings of" in card.content)
+    await fake.press_button(ALICE, card, "Change")
+    await fake.next_message(ALICE)
+    fake.send_text(ALICE, "sip:101:n3w-Pass@pbx2.example.com;transport=tcp")
+    saved = await fake.next_message(ALICE)
+    assert "Settings saved" in saved.content and "domain: pbx2.example.com" in saved.content
+    assert fake.messages(ALICE)[-2].deleted
+    got = await accounts.get_card(h.s, _tg(ALICE), account_id)
+    assert got.settings is not None and got.settings["login"] == "101"
+
+
+async def test_russian_texts(h: Harness) -> None:
+    fake = h.fake
+    hello = await h.command(CAROL, "/start")
+    assert hello.content.startswith("Здравствуйте, Carol!")
+    listing = await h.command(CAROL, "/softphone")
+    assert "У вас пока нет SIP-аккаунтов" in listing.content
+    assert listing.button_texts == ["➕ Новый"]
+    account_id = await h.new_account(CAROL)
+    card = fake.last_message(CAROL)
+    assert f"SIP-аккаунт #{account_id} подключён" in card.content
+    assert "📤 Передать" in card.button_texts
+    answer = await fake.press(CAROL, card, f"a:open:{account_id + 100}", forged=True)
+    assert (
+        answer.show_alert
+        and answer.text == f"SIP-аккаунта #{account_id + 100} нет (возможно, он удалён)."
+    )
+    assert fake.my_commands("ru") == ["softphone", "links", "subscriptions", "help", "start"]
+    assert BOB  # Bob is in the English tests
