@@ -10,7 +10,9 @@ only as "transport error" events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +63,11 @@ class UdpTransport(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
+        raw = transport.get_extra_info("socket")
+        if raw is not None:  # bursts of thousands of answers must not overflow the queue
+            for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                with contextlib.suppress(OSError):
+                    raw.setsockopt(socket.SOL_SOCKET, opt, 4 << 20)
         sock = transport.get_extra_info("sockname")
         self.local = (sock[0], sock[1])
 
