@@ -76,6 +76,20 @@ def run() -> None:
         _run(run_service(settings))
 
 
+@app.command("bot")
+def bot() -> None:
+    """Run only the Telegram bot (TELESIP_BOT_TOKEN; long polling, or TELESIP_WEBHOOK_URL)."""
+    settings = _settings()
+    if settings.bot_token is None or not settings.bot_token.get_secret_value():
+        err.print("[red]error:[/] TELESIP_BOT_TOKEN is not set")
+        raise typer.Exit(2)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(run_service(settings, only={"bot"}))
+
+
 @db_app.command("upgrade")
 @_command
 async def db_upgrade(revision: str = typer.Argument("heads")) -> None:

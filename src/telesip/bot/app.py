@@ -16,6 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import BotCommand
+from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
@@ -73,7 +74,10 @@ def _detach(router: Router) -> None:
 
 def build_bot(token: str, api_url: str | None = None, limiter: RateLimiter | None = None) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else None
-    bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    try:
+        bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    except TokenValidationError:
+        raise ConfigError(reason="TELESIP_BOT_TOKEN is not a bot token (123456:ABC...)") from None
     bot.session.middleware(limiter or RateLimiter())
     return bot
 
