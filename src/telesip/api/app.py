@@ -48,8 +48,17 @@ class _CountRequests:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            API_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            API_REQUESTS.labels(scope["method"], _route_of(scope), str(status)).inc()
+
+
+def _route_of(scope: Scope) -> str:
+    """The route template (``/api/v1/accounts/{account_id}``), never the raw path: each path
+    parameter's segment is put back as its name; paths no route matched are "unmatched"."""
+    if "route" not in scope:
+        return "unmatched"
+    names = {str(v): k for k, v in scope.get("path_params", {}).items()}
+    segments = str(scope["path"]).split("/")
+    return "/".join(f"{{{names[x]}}}" if x in names else x for x in segments)
 
 
 def create_app(
