@@ -22,7 +22,7 @@ from telesip.domain.errors import TelesipError
 from telesip.domain.model import TelegramUser
 from telesip.services import accounts as accounts_svc
 from telesip.services import audit as audit_svc
-from telesip.services import billing
+from telesip.services import billing, fleet
 from telesip.store import migrate
 
 app = typer.Typer(
@@ -34,6 +34,8 @@ subs_app = typer.Typer(help="Plans and seats (R11).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(subs_app, name="subscriptions")
+workers_app = typer.Typer(help="SIP workers and the firewall list.", no_args_is_help=True)
+app.add_typer(workers_app, name="workers")
 out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -88,6 +90,96 @@ def bot() -> None:
     )
     with contextlib.suppress(KeyboardInterrupt):
         _run(run_service(settings, only={"bot"}))
+
+
+@app.command("worker")
+def worker(
+    name: str | None = typer.Option(None, help="Worker name (default TELESIP_WORKER_NAME or host)"),
+    pool: str | None = typer.Option(None, help="Pool this worker serves pinned accounts of"),
+) -> None:
+    """Run only a SIP worker: hold leased accounts registered (TELESIP_SIP_BIND)."""
+    settings = _settings()
+    if name:
+        settings.worker_name = name
+    if pool:
+        settings.worker_pool = pool
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(run_service(settings, only={"worker"}))
+
+
+@workers_app.command("list")
+@_command
+async def workers_list() -> None:
+    """Every worker: alive or not, heartbeat age, accounts held, registrations, addresses."""
+    settings = _settings()
+    async with services_for(settings, upgrade=True) as s:
+        rows = await fleet.list_workers(s, ttl=settings.lease_ttl_seconds)
+    table = Table(
+        "worker",
+        "pool",
+        "kind",
+        "state",
+        "heartbeat",
+        "accounts",
+        "registered",
+        "failing",
+        "addresses",
+    )
+    for w in rows:
+        state = "revoked" if w.revoked else ("alive" if w.alive else "down")
+        age = "—" if w.heartbeat_age is None else f"{w.heartbeat_age:.1f} s ago"
+        failing = sum(
+            v for k, v in w.stats.items() if k in ("auth_failed", "unreachable", "failed")
+        )
+        table.add_row(
+            w.name,
+            w.pool or "—",
+            "remote" if w.remote else "local",
+            state,
+            age,
+            str(w.accounts),
+            str(w.stats.get("registered", 0) if w.alive else 0),
+            str(failing if w.alive else 0),
+            ", ".join(w.addresses) or "—",
+        )
+    out.print(table if rows else "no workers yet")
+
+
+@workers_app.command("create")
+@_command
+async def workers_create(
+    name: str,
+    pool: str | None = typer.Option(None, help="Pool name accounts can be pinned to"),
+    remote: bool = typer.Option(False, "--remote", help="A worker outside, over the control API"),
+) -> None:
+    """Create a worker; a remote one gets a one-time credential, printed only now."""
+    async with services_for(_settings(), upgrade=True) as s:
+        _, credential = await fleet.create_worker(s, name, pool=pool, remote=remote)
+    out.print(f"worker {name!r} created")
+    if credential:
+        out.print(f"credential (shown once): {credential}")
+
+
+@workers_app.command("revoke")
+@_command
+async def workers_revoke(name: str) -> None:
+    """Revoke a worker: it is refused from now on and its accounts are taken over."""
+    async with services_for(_settings(), upgrade=True) as s:
+        await fleet.revoke_worker(s, name)
+    out.print(f"worker {name!r} revoked")
+
+
+@workers_app.command("firewall")
+@_command
+async def workers_firewall(account_id: int) -> None:
+    """The SIP addresses a PBX must allow for one account."""
+    settings = _settings()
+    async with services_for(settings, upgrade=True) as s:
+        addresses = await fleet.firewall(s, account_id, ttl=settings.lease_ttl_seconds)
+    out.print("\n".join(addresses) if addresses else "no worker can serve this account yet")
 
 
 @db_app.command("upgrade")

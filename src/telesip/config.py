@@ -31,7 +31,10 @@ class Settings(BaseSettings):
 
     api_bind: str = "127.0.0.1:8080"
     lease_ttl_seconds: int = Field(default=10, ge=2)
-    worker_name: str | None = None
+    worker_name: str | None = Field(default=None, description="Default: the host name")
+    worker_pool: str | None = None
+    sip_bind: str = Field(default="0.0.0.0:5060", description="UDP address the worker binds")
+    sip_advertise: str | None = Field(default=None, description="Public address for Contact")
     log_level: str = "INFO"
 
     @field_validator("default_plan")

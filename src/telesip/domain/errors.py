@@ -190,6 +190,11 @@ class ConflictError(TelesipError):
     default_message = "Someone changed this at the same moment; please try again."
 
 
+class StorageUnavailable(TelesipError):
+    code = "storage_unavailable"
+    default_message = "The database is not reachable right now; please try again later."
+
+
 class ConfigError(TelesipError):
     code = "config_error"
     default_message = "Configuration error: {reason}"

@@ -20,7 +20,7 @@ DEFAULT_CODECS = ("PCMA", "PCMU", "telephone-event")
 
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/%#]+$")  # RFC 3261 user / token chars
-_WORKER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+WORKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class Secret:
@@ -136,7 +136,7 @@ class AccountSettings:
         if self.dtmf_mode not in DTMF_MODES:
             raise InvalidSettings(reason="DTMF mode must be rfc4733, info or inband")
         _validate_rewrite(self.rewrite_rules)
-        if self.worker is not None and not _WORKER.match(self.worker):
+        if self.worker is not None and not WORKER_NAME.match(self.worker):
             raise InvalidSettings(reason="worker name: letters, digits, '.', '_' or '-'")
         return replace(
             self,

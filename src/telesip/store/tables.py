@@ -116,6 +116,7 @@ accounts = Table(
     Index("ix_accounts_owner", "owner_id"),
     Index("ix_accounts_user", "user_id"),
     Index("ix_accounts_identity", "identity"),
+    Index("ix_accounts_updated", "updated_at"),  # workers poll for changes
 )
 
 offers = Table(
@@ -266,4 +267,38 @@ bot_fsm = Table(
     Column("state", String(255)),
     Column("data", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Workers hold registrations. A lease is live while its worker's heartbeat is fresh and the
+# worker still runs the same instance (a restarted worker gets a new instance, so whatever the
+# old process held is free at once). Keeping the liveness on the worker row makes lease upkeep
+# one UPDATE per worker per heartbeat, whatever the number of accounts.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("pool", String(64)),  # pinned accounts name the worker or its pool
+    Column("remote", Boolean, nullable=False, server_default=text("false")),
+    Column("shared", Boolean, nullable=False, server_default=text("true")),  # takes unpinned
+    Column("credential_hash", String(128)),  # remote workers: sha256 of the one-time secret
+    Column("instance", String(36)),
+    Column("last_seen", UTCDateTime),
+    Column("addresses", JSON, nullable=False),  # ["udp:203.0.113.5:5060", ...]
+    Column("stats", JSON, nullable=False),  # {"registered": n, "failed": n, ...}
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column(
+        "account_id", BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False,
+    ),
+    Column("worker_id", BigInteger, ForeignKey("workers.id", ondelete="CASCADE"), nullable=False),
+    Column("instance", String(36), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Index("ix_leases_worker", "worker_id"),
 )

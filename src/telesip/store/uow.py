@@ -13,16 +13,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from telesip.domain.clock import Clock
-from telesip.domain.errors import ConflictError, TelesipError
+from telesip.domain.errors import ConflictError
+from telesip.domain.errors import StorageUnavailable as StorageUnavailable  # re-exported
 from telesip.domain.events import Event
 from telesip.store.crypto import Cipher
 from telesip.store.repositories import Accounts, Audit, Guesses, Links, Offers, Users
-
-
-class StorageUnavailable(TelesipError):
-    code = "storage_unavailable"
-    default_message = "The database is not reachable right now; please try again later."
-
 
 Publisher = Callable[[Sequence[Event]], Awaitable[None]]
 

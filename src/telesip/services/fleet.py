@@ -1,0 +1,461 @@
+"""Workers and leases: which live worker keeps which enabled account registered.
+
+A lease row names the worker and the worker *instance* (one per process start) that holds an
+account. It is live while that worker still runs that instance and its heartbeat is younger
+than the lease TTL; so keeping 30,000 leases alive costs one UPDATE per worker per heartbeat,
+and a worker killed with -9 loses all of them at once when its heartbeat goes stale. Free
+accounts (no live lease) are claimed with ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent
+workers never claim the same one, up to a fair share: pinned accounts go only to their worker
+or its pool, the rest are split evenly over the live shared workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from telesip.domain import errors
+from telesip.domain.model import Account
+from telesip.domain.settings import WORKER_NAME
+from telesip.services.context import Services
+from telesip.store import tables as t
+from telesip.store.rows import account_from_row
+from telesip.store.uow import UnitOfWork
+
+
+class WorkerRefused(errors.PermissionDenied):
+    code = "worker_refused"
+    default_message = "Worker {name!r} is {reason}; it may not hold registrations."
+
+
+@dataclass(frozen=True)
+class WorkerRef:
+    id: int
+    name: str
+    instance: str
+    pool: str | None
+    shared: bool
+    remote: bool
+
+
+def hash_credential(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _live(now: datetime, ttl: float) -> Any:
+    """SQL condition: the worker row ``t.workers`` is alive now."""
+    w = t.workers
+    return and_(
+        w.c.revoked_at.is_(None),
+        w.c.instance.is_not(None),
+        w.c.last_seen > now - timedelta(seconds=ttl),
+    )
+
+
+async def create_worker(
+    s: Services,
+    name: str,
+    *,
+    pool: str | None = None,
+    remote: bool = False,
+    shared: bool | None = None,
+) -> tuple[int, str | None]:
+    """Register a worker by name; a remote one gets a one-time credential (shown once)."""
+    if not WORKER_NAME.match(name) or (pool is not None and not WORKER_NAME.match(pool)):
+        raise errors.InvalidInput("worker and pool names: letters, digits, '.', '_' or '-'")
+    credential = f"tsw_{secrets.token_urlsafe(32)}" if remote else None
+    async with s.uow() as uow:
+        exists = await uow.conn.scalar(select(t.workers.c.id).where(t.workers.c.name == name))
+        if exists is not None:
+            raise errors.InvalidInput(f"a worker named {name!r} already exists")
+        worker_id = (
+            await uow.conn.execute(
+                insert(t.workers)
+                .values(
+                    name=name,
+                    pool=pool,
+                    remote=remote,
+                    shared=(not remote) if shared is None else shared,
+                    credential_hash=hash_credential(credential) if credential else None,
+                    addresses=[],
+                    stats={},
+                    created_at=uow.now,
+                )
+                .returning(t.workers.c.id)
+            )
+        ).scalar_one()
+        await uow.record("worker_created", None, None, {"worker": name, "remote": remote})
+        await uow.commit()
+    return int(worker_id), credential
+
+
+async def revoke_worker(s: Services, name: str) -> None:
+    async with s.uow() as uow:
+        result = await uow.conn.execute(
+            update(t.workers)
+            .where(t.workers.c.name == name, t.workers.c.revoked_at.is_(None))
+            .values(revoked_at=uow.now, instance=None)
+        )
+        if result.rowcount != 1:
+            raise errors.InvalidInput(f"no active worker named {name!r}")
+        await uow.conn.execute(
+            delete(t.leases).where(
+                t.leases.c.worker_id
+                == select(t.workers.c.id).where(t.workers.c.name == name).scalar_subquery()
+            )
+        )
+        await uow.record("worker_revoked", None, None, {"worker": name})
+        await uow.commit()
+
+
+async def join(
+    s: Services,
+    name: str,
+    *,
+    pool: str | None = None,
+    addresses: list[str] | None = None,
+    credential: str | None = None,
+) -> WorkerRef:
+    """Start a worker instance: a local worker is created on first start; a remote one must
+    exist and present its credential. Whatever an earlier instance held is free from now on."""
+    instance = str(uuid.uuid4())
+    async with s.uow() as uow:
+        row = (
+            await uow.conn.execute(
+                select(t.workers).where(t.workers.c.name == name).with_for_update()
+            )
+        ).first()
+        if row is None:
+            if credential is not None:
+                raise WorkerRefused(name=name, reason="unknown")
+            await uow.conn.execute(
+                insert(t.workers).values(
+                    name=name,
+                    pool=pool,
+                    remote=False,
+                    shared=True,
+                    addresses=[],
+                    stats={},
+                    created_at=uow.now,
+                )
+            )
+            row = (await uow.conn.execute(select(t.workers).where(t.workers.c.name == name))).one()
+        if row.revoked_at is not None:
+            raise WorkerRefused(name=name, reason="revoked")
+        if row.remote and (
+            credential is None
+            or not secrets.compare_digest(row.credential_hash or "", hash_credential(credential))
+        ):
+            raise WorkerRefused(name=name, reason="not authenticated")
+        values: dict[str, Any] = {
+            "instance": instance,
+            "last_seen": uow.now,
+            "addresses": addresses or [],
+        }
+        if pool is not None and not row.remote:
+            values["pool"] = pool
+        await uow.conn.execute(update(t.workers).where(t.workers.c.id == row.id).values(values))
+        await uow.conn.execute(delete(t.leases).where(t.leases.c.worker_id == row.id))
+        await uow.commit()
+    return WorkerRef(row.id, name, instance, values.get("pool", row.pool), row.shared, row.remote)
+
+
+async def heartbeat(s: Services, ref: WorkerRef, stats: dict[str, int] | None = None) -> bool:
+    """Keep every lease of this instance alive; False: the worker was revoked or another
+    process took its name, and it must stop refreshing everything at once."""
+    async with s.uow() as uow:
+        values: dict[str, Any] = {"last_seen": uow.now}
+        if stats is not None:
+            values["stats"] = stats
+        result = await uow.conn.execute(
+            update(t.workers)
+            .where(
+                t.workers.c.id == ref.id,
+                t.workers.c.instance == ref.instance,
+                t.workers.c.revoked_at.is_(None),
+            )
+            .values(values)
+        )
+        await uow.commit()
+    return result.rowcount == 1
+
+
+async def leave(s: Services, ref: WorkerRef) -> None:
+    """Graceful stop: hand every lease back at once so other workers take over now."""
+    async with s.uow() as uow:
+        await uow.conn.execute(
+            delete(t.leases).where(
+                t.leases.c.worker_id == ref.id, t.leases.c.instance == ref.instance
+            )
+        )
+        await uow.conn.execute(
+            update(t.workers)
+            .where(t.workers.c.id == ref.id, t.workers.c.instance == ref.instance)
+            .values(instance=None, last_seen=None)
+        )
+        await uow.commit()
+
+
+async def lease_count(s: Services, ref: WorkerRef) -> int:
+    async with s.uow() as uow:
+        n = await uow.conn.scalar(
+            select(func.count()).where(
+                t.leases.c.worker_id == ref.id, t.leases.c.instance == ref.instance
+            )
+        )
+        return int(n or 0)
+
+
+async def held(s: Services, ref: WorkerRef) -> set[int]:
+    async with s.uow() as uow:
+        rows = await uow.conn.execute(
+            select(t.leases.c.account_id).where(
+                t.leases.c.worker_id == ref.id, t.leases.c.instance == ref.instance
+            )
+        )
+        return {int(r[0]) for r in rows}
+
+
+def _eligible(ref: WorkerRef) -> Any:
+    a = t.accounts
+    pins = [a.c.worker == ref.name]
+    if ref.pool:
+        pins.append(a.c.worker == ref.pool)
+    if ref.shared and not ref.remote:
+        pins.append(a.c.worker.is_(None))
+    return or_(*pins)
+
+
+def _free(now: datetime, ttl: float) -> Any:
+    """SQL condition on accounts: no live lease."""
+    live = (
+        select(t.leases.c.account_id)
+        .join(
+            t.workers,
+            and_(
+                t.workers.c.id == t.leases.c.worker_id, t.workers.c.instance == t.leases.c.instance
+            ),
+        )
+        .where(t.leases.c.account_id == t.accounts.c.id, _live(now, ttl))
+    )
+    return ~live.exists()
+
+
+async def _fair_share(uow: UnitOfWork, ref: WorkerRef, ttl: float) -> int:
+    """How many shared-pool accounts this worker should hold: ceil(total / live shared)."""
+    if not ref.shared or ref.remote:
+        return 0
+    total = await uow.conn.scalar(
+        select(func.count()).where(t.accounts.c.enabled, t.accounts.c.worker.is_(None))
+    )
+    live = await uow.conn.scalar(
+        select(func.count())
+        .select_from(t.workers)
+        .where(_live(uow.now, ttl), t.workers.c.shared, ~t.workers.c.remote)
+    )
+    return math.ceil((total or 0) / max(1, live or 1))
+
+
+def _upsert_lease(uow: UnitOfWork) -> Any:
+    table = t.leases
+    ins = (
+        postgresql.insert(table) if uow.conn.dialect.name == "postgresql" else sqlite.insert(table)
+    )
+    return ins.on_conflict_do_update(
+        index_elements=["account_id"],
+        set_={
+            "worker_id": ins.excluded.worker_id,
+            "instance": ins.excluded.instance,
+            "acquired_at": ins.excluded.acquired_at,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    claimed: list[Account]
+    release: list[int]  # shared accounts above the fair share, to hand over
+
+
+async def claim(s: Services, ref: WorkerRef, *, ttl: float, batch: int = 500) -> Plan:
+    """Claim free accounts this worker may hold (pinned ones all, shared ones up to the fair
+    share), and say which shared accounts to hand over when it holds more than its share
+    while another live worker holds less."""
+    a = t.accounts
+    async with s.uow() as uow:
+        mine = select(t.leases.c.account_id).where(
+            t.leases.c.worker_id == ref.id, t.leases.c.instance == ref.instance
+        )
+        held_shared = await uow.conn.scalar(
+            select(func.count()).where(a.c.id.in_(mine), a.c.worker.is_(None), a.c.enabled)
+        )
+        share = await _fair_share(uow, ref, ttl)
+        room = max(0, share - (held_shared or 0))
+        pinned_q = (
+            select(a)
+            .where(a.c.enabled, _free(uow.now, ttl), a.c.worker.is_not(None), _eligible(ref))
+            .order_by(a.c.id)
+            .limit(batch)
+            .with_for_update(of=a, skip_locked=True, key_share=True)
+        )
+        rows = list((await uow.conn.execute(pinned_q)).all())
+        if room and ref.shared and not ref.remote:
+            shared_q = (
+                select(a)
+                .where(a.c.enabled, _free(uow.now, ttl), a.c.worker.is_(None))
+                .order_by(a.c.id)
+                .limit(min(room, batch))
+                .with_for_update(of=a, skip_locked=True, key_share=True)
+            )
+            rows += list((await uow.conn.execute(shared_q)).all())
+        if rows:
+            await uow.conn.execute(
+                _upsert_lease(uow),
+                [
+                    {
+                        "account_id": r.id,
+                        "worker_id": ref.id,
+                        "instance": ref.instance,
+                        "acquired_at": uow.now,
+                    }
+                    for r in rows
+                ],
+            )
+        release: list[int] = []
+        excess = (held_shared or 0) - share
+        if excess > 0:
+            # hand over only when someone live is below its share (no ping-pong at the edge)
+            below = await _someone_below(uow, ref, share, ttl)
+            if below:
+                ids = await uow.conn.execute(
+                    select(a.c.id)
+                    .where(a.c.id.in_(mine), a.c.worker.is_(None))
+                    .order_by(a.c.id.desc())
+                    .limit(min(excess, batch))
+                )
+                release = [int(r[0]) for r in ids]
+        await uow.commit()
+    return Plan([account_from_row(r, s.cipher.decrypt(r.password_enc)) for r in rows], release)
+
+
+async def _someone_below(uow: UnitOfWork, ref: WorkerRef, share: int, ttl: float) -> bool:
+    w, a = t.workers, t.accounts
+    counts = (
+        select(w.c.id, func.count(t.leases.c.account_id).label("n"))
+        .select_from(
+            w.outerjoin(
+                t.leases, and_(t.leases.c.worker_id == w.c.id, t.leases.c.instance == w.c.instance)
+            )
+        )
+        .outerjoin(a, and_(a.c.id == t.leases.c.account_id, a.c.worker.is_(None)))
+        .where(_live(uow.now, ttl), w.c.shared, ~w.c.remote, w.c.id != ref.id)
+        .group_by(w.c.id)
+    )
+    return any(r.n < share - 1 for r in await uow.conn.execute(counts))
+
+
+async def release(s: Services, ref: WorkerRef, account_ids: list[int]) -> None:
+    if not account_ids:
+        return
+    async with s.uow() as uow:
+        await uow.conn.execute(
+            delete(t.leases).where(
+                t.leases.c.worker_id == ref.id,
+                t.leases.c.instance == ref.instance,
+                t.leases.c.account_id.in_(account_ids),
+            )
+        )
+        await uow.commit()
+
+
+async def changed_since(s: Services, since: datetime) -> list[Account]:
+    """Accounts changed since ``since`` (settings, enabled), for workers to re-apply."""
+    async with s.uow() as uow:
+        rows = await uow.conn.execute(select(t.accounts).where(t.accounts.c.updated_at >= since))
+        return [account_from_row(r, s.cipher.decrypt(r.password_enc)) for r in rows]
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    name: str
+    pool: str | None
+    remote: bool
+    alive: bool
+    revoked: bool
+    heartbeat_age: float | None
+    accounts: int
+    addresses: list[str]
+    stats: dict[str, int]
+
+
+async def list_workers(s: Services, *, ttl: float) -> list[WorkerView]:
+    w = t.workers
+    async with s.uow() as uow:
+        counts: dict[int, int] = dict(
+            (
+                await uow.conn.execute(
+                    select(t.leases.c.worker_id, func.count())
+                    .join(
+                        w, and_(w.c.id == t.leases.c.worker_id, w.c.instance == t.leases.c.instance)
+                    )
+                    .group_by(t.leases.c.worker_id)
+                )
+            ).all()
+        )
+        rows = (await uow.conn.execute(select(w).order_by(w.c.name))).all()
+        now = uow.now
+    out = []
+    for r in rows:
+        age = (now - r.last_seen).total_seconds() if r.last_seen else None
+        alive = r.revoked_at is None and r.instance is not None and age is not None and age < ttl
+        out.append(
+            WorkerView(
+                r.name,
+                r.pool,
+                r.remote,
+                alive,
+                r.revoked_at is not None,
+                age,
+                int(counts.get(r.id, 0)) if alive else 0,
+                list(r.addresses),
+                dict(r.stats),
+            )
+        )
+    return out
+
+
+async def firewall(s: Services, account_id: int, *, ttl: float) -> list[str]:
+    """The SIP addresses a PBX must allow for this account: the worker holding it, or, before
+    a worker has it, every live worker that may take it."""
+    w, a = t.workers, t.accounts
+    async with s.uow() as uow:
+        acc = (await uow.conn.execute(select(a.c.worker).where(a.c.id == account_id))).first()
+        if acc is None:
+            raise errors.AccountNotFound(account_id=account_id)
+        holder = (
+            await uow.conn.execute(
+                select(w.c.addresses)
+                .join(
+                    t.leases,
+                    and_(t.leases.c.worker_id == w.c.id, t.leases.c.instance == w.c.instance),
+                )
+                .where(t.leases.c.account_id == account_id, _live(uow.now, ttl))
+            )
+        ).first()
+        if holder is not None:
+            return list(holder.addresses)
+        cond = (
+            or_(w.c.name == acc.worker, w.c.pool == acc.worker)
+            if acc.worker
+            else and_(w.c.shared, ~w.c.remote)
+        )
+        rows = await uow.conn.execute(select(w.c.addresses).where(cond, w.c.revoked_at.is_(None)))
+        return sorted({addr for r in rows for addr in r.addresses})

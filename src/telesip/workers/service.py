@@ -1,0 +1,286 @@
+"""The worker: keeps the accounts it leases registered, as `telesip worker` or inside
+`telesip run`.
+
+One loop, woken every second (or at once by an in-process account event): apply account
+changes, heartbeat, claim free accounts up to a fair share and hand over the excess, check
+that every account it refreshes is still leased to it, and write registration reports in
+batches. If the database stays unreachable for longer than the lease TTL, the worker stops
+refreshing everything: by then other workers may have taken the accounts over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from telesip.config import Settings
+from telesip.domain import errors, events
+from telesip.domain.model import Account
+from telesip.services import fleet
+from telesip.services.context import Services
+from telesip.services.registrations import Report, report_many
+from telesip.workers.accounts import AccountConfig, RegistrationStatus
+from telesip.workers.registrar import RegistrationManager
+
+log = logging.getLogger("telesip.worker")
+
+
+def to_config(account: Account) -> AccountConfig:
+    st = account.settings
+    return AccountConfig(
+        account_id=account.id,
+        login=st.login,
+        password=st.password.reveal(),
+        domain=st.domain,
+        auth_username=st.auth_username,
+        registrar=st.registrar,
+        outbound_proxy=st.outbound_proxy,
+        transport=st.transport,
+        port=st.port,
+        expires=st.expires,
+        display_name=st.display_name,
+    )
+
+
+@dataclass(frozen=True)
+class Timing:
+    ttl: float = 10.0
+    poll: float = 1.0  # account changes are applied within this
+    claim: float = 2.0
+    reconcile: float = 30.0
+    handover_grace: float = 5.0  # a handed-over account stays registered this long
+    flush: float = 0.5
+
+    @property
+    def heartbeat(self) -> float:
+        return self.ttl / 3
+
+
+class Worker:
+    def __init__(
+        self,
+        s: Services,
+        manager: RegistrationManager,
+        *,
+        name: str,
+        pool: str | None = None,
+        addresses: list[str] | None = None,
+        timing: Timing | None = None,
+    ) -> None:
+        self.s = s
+        self.manager = manager
+        self.name = name
+        self.pool = pool
+        self.addresses = addresses or []
+        self.timing = timing or Timing()
+        self.ref: fleet.WorkerRef | None = None
+        self.versions: dict[int, AccountConfig] = {}  # what the manager was told
+        self._reports: list[Report] = []
+        self._wake = asyncio.Event()
+        self._last_ok = time.monotonic()
+        self._since: datetime | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- what the manager and the bus tell us ---------------------------------------------
+    async def on_status(self, status: RegistrationStatus) -> None:
+        self._reports.append(
+            Report(
+                status.account_id,
+                status.state,
+                status.code,
+                status.last_error,
+                status.next_retry_at,
+            )
+        )
+
+    async def on_event(self, event: events.Event) -> None:
+        if event.account_id in self.versions or isinstance(event, events.AccountCreated):
+            self._wake.set()
+
+    # -- the loop --------------------------------------------------------------------------
+    async def run(self) -> None:
+        self.ref = await fleet.join(self.s, self.name, pool=self.pool, addresses=self.addresses)
+        self._since = self.s.clock.now()
+        log.info("worker %s joined (instance %s)", self.name, self.ref.instance)
+        flusher = asyncio.create_task(self._flush_forever(), name="worker-flush")
+        due = {"heartbeat": 0.0, "claim": 0.0, "reconcile": time.monotonic() + 1}
+        try:
+            while True:
+                now = time.monotonic()
+                try:
+                    await self._step(now, due)
+                    self._last_ok = now
+                except (errors.StorageUnavailable, OSError) as exc:
+                    log.warning("worker %s: database unreachable: %s", self.name, exc)
+                    if now - self._last_ok > self.timing.ttl:
+                        self._drop_all("the database was unreachable for longer than the TTL")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.timing.poll):
+                        await self._wake.wait()
+                self._wake.clear()
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+
+    async def _step(self, now: float, due: dict[str, float]) -> None:
+        assert self.ref is not None
+        await self._apply_changes()
+        if now >= due["heartbeat"]:
+            stats = self._stats()
+            if not await fleet.heartbeat(self.s, self.ref, stats):
+                self._drop_all("the worker was revoked or another process took its name")
+                raise errors.ConfigError(reason=f"worker {self.name!r} lost its registration")
+            due["heartbeat"] = now + self.timing.heartbeat
+        if now >= due["claim"]:
+            plan = await fleet.claim(self.s, self.ref, ttl=self.timing.ttl)
+            for account in plan.claimed:
+                self._apply(to_config(account))
+            if plan.release:
+                await self._hand_over(plan.release)
+            due["claim"] = now + (0.2 if plan.claimed else self.timing.claim)
+        if now >= due["reconcile"]:
+            await self._reconcile()
+            due["reconcile"] = now + self.timing.reconcile
+
+    async def _apply_changes(self) -> None:
+        assert self._since is not None
+        started = self.s.clock.now()
+        # look back a little: a transaction that began earlier may commit after our last look
+        changed = await fleet.changed_since(self.s, self._since - timedelta(seconds=2))
+        self._since = started
+        for account in changed:
+            if account.id not in self.versions:
+                continue
+            if not account.enabled:
+                self._remove(account.id)
+                assert self.ref is not None
+                await fleet.release(self.s, self.ref, [account.id])
+            else:
+                self._apply(to_config(account))
+        assert self.ref is not None
+        if await fleet.lease_count(self.s, self.ref) != len(self.versions):
+            await self._reconcile()  # an account was deleted (its lease with it) or taken
+
+    async def _reconcile(self) -> None:
+        assert self.ref is not None
+        leased = await fleet.held(self.s, self.ref)
+        for account_id in [a for a in self.versions if a not in leased]:
+            log.info(
+                "worker %s: #%d is no longer leased here; stopping its registration",
+                self.name,
+                account_id,
+            )
+            self._remove(account_id)
+
+    def _apply(self, cfg: AccountConfig) -> None:
+        if self.versions.get(cfg.account_id) != cfg:
+            self.versions[cfg.account_id] = cfg
+            self.manager.apply(cfg)
+
+    def _remove(self, account_id: int) -> None:
+        if self.versions.pop(account_id, None) is not None:
+            self.manager.remove(account_id)  # un-REGISTERs only this worker's own contact
+
+    def _drop_all(self, why: str) -> None:
+        if self.versions:
+            log.error(
+                "worker %s: %s; stopping %d registrations", self.name, why, len(self.versions)
+            )
+        for account_id in list(self.versions):
+            self._remove(account_id)
+
+    async def _hand_over(self, account_ids: list[int]) -> None:
+        """Release leases above the fair share; keep registering them for a grace period so
+        the account is never unregistered while its new worker takes it."""
+        assert self.ref is not None
+        await fleet.release(self.s, self.ref, account_ids)
+        handed = [a for a in account_ids if a in self.versions]
+        for account_id in handed:
+            self.versions.pop(account_id)
+
+        async def later() -> None:
+            await asyncio.sleep(self.timing.handover_grace)
+            for account_id in handed:
+                if account_id not in self.versions:
+                    self.manager.remove(account_id)
+
+        task = asyncio.create_task(later())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.timing.flush)
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._reports:
+            return
+        batch, self._reports = self._reports, []
+        try:
+            await report_many(self.s, batch, self.ref)
+        except errors.TelesipError as exc:
+            log.warning("worker %s: could not store %d reports: %s", self.name, len(batch), exc)
+            self._reports = batch + self._reports
+
+    def _stats(self) -> dict[str, int]:
+        counts: dict[str, int] = {"held": len(self.versions)}
+        for account_id in self.versions:
+            state = self.manager.status(account_id).state
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    async def stop(self) -> None:
+        """Graceful stop: un-REGISTER everything, report it, and hand the leases back."""
+        await self.manager.stop()
+        await self.flush()
+        if self.ref is not None:
+            await fleet.leave(self.s, self.ref)
+
+
+def _bind(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
+async def run_worker(s: Services, settings: Settings) -> None:
+    """The worker part of `telesip run` / `telesip worker`."""
+    host, port = _bind(settings.sip_bind)
+    advertise = settings.sip_advertise
+    worker: Worker | None = None
+    manager = RegistrationManager(
+        status_sink=lambda st: worker.on_status(st) if worker else asyncio.sleep(0),
+        bind_host=host,
+        udp_port=port,
+        advertise_host=advertise,
+    )
+    try:
+        await manager.start()
+    except OSError as exc:
+        raise errors.ConfigError(
+            reason=f"cannot bind SIP on {settings.sip_bind}: {exc.strerror}; set TELESIP_SIP_BIND"
+        ) from None
+    local = manager.udp_local
+    shown = advertise or (
+        local[0] if local and local[0] not in ("0.0.0.0", "::") else socket.gethostname()
+    )
+    addresses = [f"udp:{shown}:{local[1] if local else port}", f"tcp:{shown}", f"tls:{shown}"]
+    worker = Worker(
+        s,
+        manager,
+        name=settings.worker_name or socket.gethostname(),
+        pool=settings.worker_pool,
+        addresses=addresses,
+        timing=Timing(ttl=settings.lease_ttl_seconds),
+    )
+    s.bus.subscribe(None, worker.on_event)
+    try:
+        await worker.run()
+    finally:
+        await asyncio.shield(worker.stop())

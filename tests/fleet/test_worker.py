@@ -1,0 +1,96 @@
+"""One worker in-process against a real Kamailio: the account core's changes reach the SIP
+registrations within a second, and the registration state reaches the account's card."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from telesip.domain.settings import Secret
+from telesip.services import accounts, fleet
+from telesip.services.context import Services
+from telesip.workers.registrar import RegistrationManager
+from telesip.workers.service import Timing, Worker
+from tests.sip_integration.conftest import Kamailio
+
+from ..core.helpers import ALICE
+from .conftest import sip_for
+
+
+async def eventually(cond: Callable[[], object], within: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + within
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what}")
+        await asyncio.sleep(0.05)
+
+
+async def eventually_async(
+    cond: Callable[[], object], within: float = 10.0, what: str = ""
+) -> None:
+    deadline = time.monotonic() + within
+    while not await cond():  # type: ignore[misc]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def worker(services: Services) -> AsyncIterator[Worker]:
+    manager = RegistrationManager(bind_host="127.0.0.1", udp_port=0, keepalive_interval=0)
+    w = Worker(
+        services,
+        manager,
+        name="w-test",
+        addresses=["udp:127.0.0.1:0"],
+        timing=Timing(ttl=4, poll=0.2, claim=0.5),
+    )
+    manager._sink = w.on_status  # the worker is the manager's status sink
+    await manager.start()
+    services.bus.subscribe(None, w.on_event)
+    task = asyncio.create_task(w.run())
+    yield w
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await w.stop()
+
+
+async def _state(s: Services, account_id: int) -> str:
+    return (await accounts.get_card(s, None, account_id)).summary.reg_state
+
+
+async def test_account_changes_reach_kamailio_within_a_second(
+    services: Services, kamailio: Kamailio, worker: Worker
+) -> None:
+    s = services
+    acc = await accounts.create_account(s, ALICE, sip_for(kamailio, "wk1"))
+    await eventually(lambda: kamailio.contacts("wk1"), what="registered in Kamailio")
+    await eventually_async(lambda: _is(s, acc, "registered"), what="state stored")
+    await accounts.set_enabled(s, ALICE, acc, False)
+    t0 = time.monotonic()
+    await eventually(lambda: not kamailio.contacts("wk1"), within=3, what="unregistered")
+    assert time.monotonic() - t0 < 1.5
+    assert await _state(s, acc) == "disabled"
+    await accounts.set_enabled(s, ALICE, acc, True)
+    await eventually(lambda: kamailio.contacts("wk1"), within=5, what="registered again")
+    # a wrong password: auth failed, shown on the card with its code
+    await accounts.update_settings(s, ALICE, acc, password=Secret("wrong"))
+    await eventually_async(lambda: _is(s, acc, "auth_failed"), what="auth failed stored")
+    card = await accounts.get_card(s, None, acc)
+    assert card.summary.reg_code in (401, 403)
+    await accounts.update_settings(s, ALICE, acc, password=Secret("pw-wk1"))
+    await eventually_async(lambda: _is(s, acc, "registered"), what="re-registered")
+    assert kamailio.contacts("wk1")
+    await accounts.delete_account(s, ALICE, acc)
+    await eventually(lambda: not kamailio.contacts("wk1"), within=3, what="deleted -> gone")
+    views = await fleet.list_workers(s, ttl=4)
+    assert [v.name for v in views if v.alive] == ["w-test"]
+
+
+async def _is(s: Services, account_id: int, state: str) -> bool:
+    return await _state(s, account_id) == state
