@@ -15,6 +15,7 @@ from telesip.config import Settings
 from telesip.services import operators
 from telesip.services.context import Services
 from telesip.services.operators import Scope
+from tests.bot.conftest import fake, h  # noqa: F401 - the bot harness, for test_bot_link
 
 ALICE, BOB, CAROL, DAVE = 1001, 1002, 1003, 1004
 BOT = "telesip_test_bot"
