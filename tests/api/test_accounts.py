@@ -126,6 +126,12 @@ async def test_settings_disable_enable_operator_paid_assign_take_back_delete(api
     assert r.status_code == 404 and r.json()["error"]["code"] == "account_not_found"
     r = await api.client.delete(url, headers=api.alice)
     assert r.status_code == 404
+    r = await api.client.get(f"{url}/audit", headers=api.alice)
+    assert r.status_code == 404  # whose it was is not known to a scoped key
+    r = await api.client.get(f"{url}/audit", headers=api.admin, params={"limit": 1})
+    assert [x["action"] for x in r.json()["records"]] == ["deleted"]  # the log outlives it
+    r = await api.client.get(f"{V1}/accounts/424242/audit", headers=api.admin)
+    assert r.status_code == 404
 
 
 @pytest.mark.parametrize(

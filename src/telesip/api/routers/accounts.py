@@ -11,6 +11,7 @@ from telesip.api import convert, schemas
 from telesip.api.auth import Auth
 from telesip.api.errors import ERROR_RESPONSES
 from telesip.api.schemas import MAX_ID, Id
+from telesip.domain import errors
 from telesip.services import accounts, audit
 
 router = APIRouter(prefix="/accounts", tags=["accounts"], responses=ERROR_RESPONSES)
@@ -120,8 +121,14 @@ async def account_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before_id: Annotated[Id | None, Query()] = None,
 ) -> schemas.AuditPage:
-    await ctx.require_account(account_id)
+    try:
+        await ctx.require_account(account_id)
+    except errors.AccountNotFound:
+        if not ctx.key.scope.all:  # whose it was is not known: only an --all key may look
+            raise
     records = await audit.account_audit(ctx.s, None, account_id, limit=limit, before_id=before_id)
+    if not records and before_id is None:
+        await ctx.require_account(account_id)  # not found, or out of scope
     return schemas.AuditPage(
         records=[
             schemas.AuditRecordOut(
