@@ -226,3 +226,17 @@ async def test_server_that_never_answers_is_unreachable(transport: str) -> None:
     finally:
         await manager.stop(grace=0.5)
         hole.close()
+
+
+async def test_lost_tcp_connection_triggers_a_new_registration(
+    harness: Harness, sipp: StartSipp
+) -> None:
+    """SIPp closes the connection when its scenario ends: we must notice before the refresh."""
+    uas = sipp(recv() + reply("401 Unauthorized", CHALLENGE) + recv() + OK, "tcp")
+    harness.manager.apply(cfg(uas.port, "tcp", expires=600))
+    await harness.wait_state(1, "registered")
+    assert await asyncio.to_thread(uas.result) == 0
+    # the refresh would be due in 480 s; the lost flow brings a re-REGISTER within 2 s,
+    # which finds nobody listening any more
+    await harness.wait_state(1, "unreachable", within=5.0)
+    assert harness.manager.status(1).last_error == "transport error"

@@ -212,6 +212,11 @@ class Registration:
         else:
             self._finish_stop()
 
+    def refresh_soon(self, when: float) -> None:
+        """Bring the next refresh forward (the connection that carried the binding is gone)."""
+        if self.state is R.REGISTERED and (self._timer is None or self._timer > when):
+            self._timer = when
+
     def set_local(self, local: tuple[str, int]) -> None:
         """The transport's local address changed (a new TCP/TLS connection)."""
         if self.contact == self.local:

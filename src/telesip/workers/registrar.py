@@ -471,10 +471,18 @@ class RegistrationManager:
         conn.send(data)
 
     def _on_lost(self, target: Target) -> None:
+        """A TCP/TLS connection closed: fail what is in flight, re-REGISTER the rest soon
+        (over a new connection) so the registrar can reach us again."""
         now = self._clock()
         for slot in list(self._by_call.values()):
-            if slot.target == target and slot.reg.tx is not None:
-                self._guard(slot, lambda s=slot: s.reg.transport_error(now))  # type: ignore[misc]
+            if slot.target != target:
+                continue
+            reg = slot.reg
+            if reg.tx is not None:
+                self._guard(slot, lambda r=reg: r.transport_error(now))  # type: ignore[misc]
+            else:
+                reg.refresh_soon(now + 2.0 * self._rng.random())
+                self._schedule_key(slot, reg.get_timer())
 
     def _send_keepalives(self) -> None:
         self._streams.keepalive()
