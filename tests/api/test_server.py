@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from telesip.api.app import create_app, parse_bind, serve_api
 from telesip.cli import app as cli_app
 from telesip.config import Settings
-from telesip.services import accounts, operators
+from telesip.domain.clock import FakeClock
+from telesip.services import accounts, fleet, operators
 from telesip.services.context import Services
 from telesip.services.operators import Scope
 
@@ -42,7 +43,12 @@ async def test_serve_api_answers_on_a_real_socket(services: Services) -> None:
                     r = await client.get("/healthz")
                     break
                 await asyncio.sleep(0.01)
-            assert r.json() == {"status": "ok", "database": True, "workers": None}
+            assert r.json() == {
+                "status": "ok",
+                "database": True,
+                "workers": 0,
+                "workers_registered": 0,
+            }
             headers = {"Authorization": f"Bearer {key.token}"}
             r = await client.post(
                 f"{V1}/accounts",
@@ -116,6 +122,22 @@ async def test_healthz_and_metrics(api: Api) -> None:
         in text
     )
     assert "telesip_bot_updates_total" in text
+    assert 'telesip_workers{state="alive"} 0.0' in text
+
+
+async def test_healthz_counts_live_workers(api: Api, clock: FakeClock) -> None:
+    await fleet.join(api.s, "w1")
+    r = await api.client.get("/healthz")
+    assert r.json() == {"status": "ok", "database": True, "workers": 1, "workers_registered": 1}
+    clock.advance(Settings().lease_ttl_seconds + 1)  # no heartbeat since
+    r = await api.client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {
+        "status": "degraded",
+        "database": True,
+        "workers": 0,
+        "workers_registered": 1,
+    }
 
 
 async def test_healthz_reports_an_unreachable_database(tmp_path: Path) -> None:
@@ -127,7 +149,7 @@ async def test_healthz_reports_an_unreachable_database(tmp_path: Path) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
         r = await client.get("/healthz")
-        assert r.status_code == 503 and r.json()["database"] is False
+        assert r.status_code == 503 and r.json()["status"] == "down"
         r = await client.get("/api/v1/accounts", headers={"Authorization": "Bearer tsk_x"})
         assert r.status_code == 503 and r.json()["error"]["code"] == "storage_unavailable"
         r = await client.get("/metrics")

@@ -323,6 +323,9 @@ class DeliveryOut(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "down"] = Field(
+        description="down: no database; degraded: workers are registered but none is alive"
+    )
     database: bool
-    workers: int | None = Field(description="Workers alive; null where not tracked")
+    workers: int | None = Field(description="Workers with a fresh heartbeat")
+    workers_registered: int | None = Field(description="Workers not revoked")

@@ -14,47 +14,42 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from telesip.api import schemas
 from telesip.domain.errors import TelesipError
+from telesip.services import fleet
 from telesip.services.context import Services
 from telesip.store import tables as t
 
 router = APIRouter(tags=["system"])
 
 
-async def workers_alive(s: Services) -> int | None:
-    """Live worker leases, where the worker part keeps a ``workers`` table; else None."""
-    table = t.metadata.tables.get("workers")
-    column = None
-    if table is not None:
-        column = next((table.c[n] for n in ("expires_at", "lease_until") if n in table.c), None)
-    if table is None or column is None:
-        return None
-    async with s.uow() as uow:
-        return int(await uow.conn.scalar(select(func.count()).where(column > uow.now)) or 0)
+async def workers_alive(s: Services, ttl: float) -> tuple[int, int]:
+    """(alive, registered): workers with a fresh heartbeat, and those not revoked."""
+    found = [w for w in await fleet.list_workers(s, ttl=ttl) if not w.revoked]
+    return sum(w.alive for w in found), len(found)
 
 
 @router.get(
     "/healthz",
     response_model=schemas.Health,
     responses={503: {"model": schemas.Health, "description": "Database unreachable"}},
+    summary="Database reachable, workers alive",
 )
 async def healthz(request: Request) -> JSONResponse:
     s: Services = request.app.state.services
-    database = True
-    workers = None
+    ttl = float(request.app.state.settings.lease_ttl_seconds)
     try:
-        async with s.uow() as uow:
-            await uow.conn.execute(text("SELECT 1"))
-        workers = await workers_alive(s)
+        alive, registered = await workers_alive(s, ttl)
     except (TelesipError, OSError):
-        database = False
+        body = schemas.Health(status="down", database=False, workers=None, workers_registered=None)
+        return JSONResponse(body.model_dump(), status_code=503)
+    status = "degraded" if registered and not alive else "ok"
     body = schemas.Health(
-        status="ok" if database else "degraded", database=database, workers=workers
+        status=status, database=True, workers=alive, workers_registered=registered
     )
-    return JSONResponse(body.model_dump(), status_code=200 if database else 503)
+    return JSONResponse(body.model_dump(), status_code=200)
 
 
 class _Snapshot(Collector):
@@ -65,7 +60,7 @@ class _Snapshot(Collector):
         return self.metrics
 
 
-async def _state_metrics(s: Services) -> list[Metric]:
+async def _state_metrics(s: Services, ttl: float) -> list[Metric]:
     a = t.accounts
     accounts = GaugeMetricFamily(
         "telesip_accounts", "SIP accounts by registration state", labels=["state"]
@@ -97,7 +92,11 @@ async def _state_metrics(s: Services) -> list[Metric]:
             select(d.c.state, func.count()).group_by(d.c.state)
         ):
             deliveries.add_metric([state], count)
-    return [accounts, payers, offers, deliveries]
+    alive, registered = await workers_alive(s, ttl)
+    workers = GaugeMetricFamily("telesip_workers", "SIP workers", labels=["state"])
+    workers.add_metric(["alive"], alive)
+    workers.add_metric(["registered"], registered)
+    return [accounts, payers, offers, deliveries, workers]
 
 
 @router.get(
@@ -110,6 +109,7 @@ async def metrics(request: Request) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     # the database may be down: the process counters still tell something
     with contextlib.suppress(TelesipError):
-        registry.register(_Snapshot(await _state_metrics(s)))
+        ttl = float(request.app.state.settings.lease_ttl_seconds)
+        registry.register(_Snapshot(await _state_metrics(s, ttl)))
     body = generate_latest(REGISTRY) + generate_latest(registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
