@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from telesip.workers import AccountConfig, RegistrationManager
+from telesip.workers import AccountConfig, RegistrationManager, RegistrationStatus
 
 KAMAILIO_CFG = """#!KAMAILIO
 debug=0
@@ -165,10 +165,14 @@ def cpu_seconds() -> float:
 async def ours(
     port: int, n: int, expires: int, steady: float, max_pending: int
 ) -> dict[str, float]:
-    registered = 0
+    registered: set[int] = set()
+    done = asyncio.Event()
 
-    async def sink(st: object) -> None:
-        return None
+    async def sink(st: RegistrationStatus) -> None:  # counts, as storage would be written
+        if st.state == "registered":
+            registered.add(st.account_id)
+            if len(registered) == n:
+                done.set()
 
     manager = RegistrationManager(bind_host="127.0.0.1", max_pending=max_pending, status_sink=sink)
     await manager.start()
@@ -183,13 +187,11 @@ async def ours(
             )
         )  # fmt: skip
     ids = range(1, n + 1)
-    while True:
-        registered = sum(1 for i in ids if manager.status(i).state == "registered")
-        if registered == n:
-            break
-        if time.monotonic() - t0 > 600:
-            raise SystemExit(f"only {registered}/{n} registered after 600 s")
-        await asyncio.sleep(0.05)
+    try:
+        async with asyncio.timeout(600):
+            await done.wait()
+    except TimeoutError:
+        raise SystemExit(f"only {len(registered)}/{n} registered after 600 s") from None
     t_all = time.monotonic() - t0
     cpu_reg = cpu_seconds() - cpu0
     gc.collect()

@@ -52,32 +52,32 @@ def parse_uint(text: str, what: str, limit: int = 2**32 - 1) -> int:
     return value
 
 
-def _scan(value: str, seps: str) -> list[str]:
-    """Split at any char of `seps` outside quotes and <...>; raises on an open quote."""
+_SCAN_TOKEN = {
+    sep: re.compile(r'"(?:\\.|[^"\\])*"|<[^<>]*>|[^"<>' + sep + r"]+|" + re.escape(sep), re.DOTALL)
+    for sep in ",;"
+}
+
+
+def _scan(value: str, sep: str) -> list[str]:
+    """Split at `sep` outside quoted strings and <...>; raises on an open quote or bracket."""
+    if '"' not in value and "<" not in value and ">" not in value:
+        return value.split(sep)  # the common case: nothing to protect
     parts: list[str] = []
-    start = 0
-    i = 0
-    n = len(value)
-    angle = False
-    while i < n:
-        c = value[i]
-        if c == '"':
-            i += 1
-            while i < n and value[i] != '"':
-                i += 2 if value[i] == "\\" else 1
-            if i >= n:
-                raise ParseError("unterminated quoted string")
-        elif c == "<":
-            angle = True
-        elif c == ">":
-            angle = False
-        elif c in seps and not angle:
-            parts.append(value[start:i])
-            start = i + 1
-        i += 1
-    if angle:
-        raise ParseError("unterminated <")
-    parts.append(value[start:])
+    current: list[str] = []
+    pos = 0
+    pattern = _SCAN_TOKEN[sep]
+    while pos < len(value):
+        m = pattern.match(value, pos)
+        if m is None:
+            raise ParseError("unterminated quoted string or <")
+        tok = m.group()
+        if tok == sep:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(tok)
+        pos = m.end()
+    parts.append("".join(current))
     return parts
 
 

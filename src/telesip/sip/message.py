@@ -72,11 +72,22 @@ _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
 _DATE = re.compile(r"[A-Za-z]{3}, [0-9]{2} [A-Za-z]{3} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT")
 
 
+_KEYS: dict[str, tuple[str, str]] = {}  # raw name -> (canonical name, lookup key)
+
+
+def _key(name: str) -> tuple[str, str]:
+    hit = _KEYS.get(name)
+    if hit is None:
+        low = name.lower()
+        canon = COMPACT.get(low, name) if len(low) == 1 else CANONICAL.get(low, name)
+        hit = (canon, canon.lower())
+        if len(_KEYS) < 4096:  # bounded: hostile peers can invent names forever
+            _KEYS[name] = hit
+    return hit
+
+
 def canonical(name: str) -> str:
-    low = name.lower()
-    if len(low) == 1:
-        return COMPACT.get(low, name)
-    return CANONICAL.get(low, name)
+    return _key(name)[0]
 
 
 class Headers:
@@ -85,10 +96,12 @@ class Headers:
     __slots__ = ("_items",)
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items: list[tuple[str, str]] = [(canonical(n), v) for n, v in items]
+        self._items: list[tuple[str, str, str]] = []  # (lookup key, canonical name, value)
+        for n, v in items:
+            self.add(n, v)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
+        return ((n, v) for _, n, v in self._items)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -97,30 +110,31 @@ class Headers:
         return isinstance(name, str) and self.get(name) is not None
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        low = canonical(name).lower()
-        for n, v in self._items:
-            if n.lower() == low:
+        key = _key(name)[1]
+        for k, _, v in self._items:
+            if k == key:
                 return v
         return default
 
     def get_all(self, name: str) -> list[str]:
         """Every value, comma-separated lists split for list headers."""
-        low = canonical(name).lower()
-        values = [v for n, v in self._items if n.lower() == low]
-        if low in LIST_HEADERS:
+        key = _key(name)[1]
+        values = [v for k, _, v in self._items if k == key]
+        if key in LIST_HEADERS:
             return [part for v in values for part in split_commas(v)]
         return values
 
     def add(self, name: str, value: str) -> None:
-        self._items.append((canonical(name), value))
+        canon, key = _key(name)
+        self._items.append((key, canon, value))
 
     def set(self, name: str, value: str) -> None:
         self.remove(name)
         self.add(name, value)
 
     def remove(self, name: str) -> None:
-        low = canonical(name).lower()
-        self._items = [(n, v) for n, v in self._items if n.lower() != low]
+        key = _key(name)[1]
+        self._items = [item for item in self._items if item[0] != key]
 
     def copy(self) -> Headers:
         h = Headers()
@@ -128,7 +142,7 @@ class Headers:
         return h
 
     def __repr__(self) -> str:
-        return f"Headers({[n for n, _ in self._items]!r})"  # names only: values may hold secrets
+        return f"Headers({[n for _, n, _ in self._items]!r})"  # names only: values may hold secrets
 
 
 def _serialize(start: str, headers: Headers, body: bytes) -> bytes:
@@ -198,8 +212,7 @@ def _start_line(line: str) -> tuple[str, str, str]:
 
 def _validate(headers: Headers, kind: str, method: str, is_stream: bool) -> None:
     seen: dict[str, int] = {}
-    for name, value in headers:
-        low = name.lower()
+    for low, name, value in headers._items:
         seen[low] = seen.get(low, 0) + 1
         if low in SINGLE_HEADERS and seen[low] > 1:
             raise ParseError(f"{name} appears more than once")
