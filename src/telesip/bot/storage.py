@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,25 +21,42 @@ StateType = str | State | None
 
 
 class DatabaseStorage(BaseStorage):
-    """FSM storage in the ``bot_fsm`` table; a row disappears when state and data are empty."""
+    """FSM storage in the ``bot_fsm`` table; a row disappears when state and data are empty.
 
-    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
+    aiogram reads the state of every update, so rows are cached in memory (write-through, the
+    last ``cache_size`` conversations): one bot process owns the table, which is the
+    single-box install this storage is for; several bot processes use Redis instead.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock | None = None, cache_size: int = 10_000
+    ) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
         self.keys = DefaultKeyBuilder(with_destiny=True, with_business_connection_id=True)
+        self.cache: OrderedDict[str, tuple[str | None, dict[str, Any]]] = OrderedDict()
+        self.cache_size = cache_size
+
+    def _remember(self, name: str, value: tuple[str | None, dict[str, Any]]) -> None:
+        self.cache[name] = value
+        self.cache.move_to_end(name)
+        if len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
 
     async def _row(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
+        name = self.keys.build(key)
+        cached = self.cache.get(name)
+        if cached is not None:
+            return cached[0], dict(cached[1])
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(t.bot_fsm.c.state, t.bot_fsm.c.data).where(
-                        t.bot_fsm.c.key == self.keys.build(key)
-                    )
+                    select(t.bot_fsm.c.state, t.bot_fsm.c.data).where(t.bot_fsm.c.key == name)
                 )
             ).first()
-        if row is None:
-            return None, {}
-        return row.state, dict(row.data or {})
+        value = (None, {}) if row is None else (row.state, dict(row.data or {}))
+        self._remember(name, value)
+        return value[0], dict(value[1])
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
         name = self.keys.build(key)
@@ -54,16 +72,18 @@ class DatabaseStorage(BaseStorage):
                     state = row.state if row else None
                 if "data" not in values:
                     data = dict(row.data) if row else {}
+            self.cache.pop(name, None)  # re-filled after the write commits
             if state is None and not data:
                 await conn.execute(delete(t.bot_fsm).where(t.bot_fsm.c.key == name))
-                return
-            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            row_values = {"state": state, "data": data or {}, "updated_at": self.clock.now()}
-            await conn.execute(
-                insert(t.bot_fsm)
-                .values(key=name, **row_values)
-                .on_conflict_do_update(index_elements=["key"], set_=row_values)
-            )
+            else:
+                insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+                row_values = {"state": state, "data": data or {}, "updated_at": self.clock.now()}
+                await conn.execute(
+                    insert(t.bot_fsm)
+                    .values(key=name, **row_values)
+                    .on_conflict_do_update(index_elements=["key"], set_=row_values)
+                )
+        self._remember(name, (state, dict(data or {})))
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state

@@ -1,0 +1,269 @@
+"""Benchmark: button presses (callback updates) handled per second by one bot process, end to end.
+
+The fake Bot API (tests/fakes/botapi.py) runs in a child process on loopback; this process runs
+the real bot (``build_dispatcher``) on SQLite or PostgreSQL. Each simulated person has a card
+message with two of their accounts; a press opens the other account's card: the bot reads the
+card from the database (get_card), answers the callback and edits the message (a 3-row keyboard).
+
+Open loop: the child injects presses at ``--rate`` per second for ``--seconds`` (rate 0: all at
+once, to find the ceiling) and measures press -> answerCallbackQuery; this process measures the
+handler time of each update (middleware to middleware). The limiter runs with its overall rate
+raised (Telegram's 30 messages/s would otherwise be the figure); per chat it stays at 1/s with a
+burst of 3, so the load is spread over enough people to stay under it.
+
+    .venv/bin/python bench/bench_bot.py --db sqlite --rate 300 --seconds 10
+    .venv/bin/python bench/bench_bot.py --db pg --rate 0 --count 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+
+PG_ADMIN_URL = os.environ.get(
+    "TELESIP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ------------------------------------------------------------------ the fake (child process)
+
+
+async def fake_main() -> None:
+    from aiohttp import web
+
+    from tests.fakes import FakeBotAPI, FakeUser
+
+    fake = FakeBotAPI(bot_username="telesip_bench_bot", default_timeout=120)
+    await fake.start()
+    answered: dict[str, float] = {}
+    injected: dict[str, float] = {}
+    original = fake._answer_callback_query
+
+    async def answer(params: dict[str, Any], files: dict[str, bytes]) -> bool:
+        answered[str(params.get("callback_query_id"))] = time.perf_counter()
+        return await original(params, files)
+
+    fake._handlers["answercallbackquery"] = answer
+
+    async def run(request: web.Request) -> web.Response:
+        spec = await request.json()
+        people = [FakeUser(uid, f"user{uid}") for uid in spec["users"]]
+        cards = {}
+        for person, (a, b) in zip(people, spec["accounts"], strict=True):
+            fake.start_chat(person)
+            kb = {
+                "inline_keyboard": [
+                    [{"text": f"#{a}", "callback_data": f"a:open:{a}"}],
+                    [{"text": f"#{b}", "callback_data": f"a:open:{b}"}],
+                ]
+            }
+            _, body = await fake.call(
+                "sendMessage", {"chat_id": person.id, "text": "card", "reply_markup": kb}
+            )
+            cards[person.id] = (fake.message(person, body["result"]["message_id"]), a, b)
+        count, rate = int(spec["count"]), float(spec["rate"])
+        answered.clear()
+        injected.clear()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i in range(count):
+            if rate > 0:
+                delay = start + i / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            person = people[i % len(people)]
+            msg, a, b = cards[person.id]
+            target = a if (i // len(people)) % 2 else b
+            handle = fake.press(person, msg, f"a:open:{target}", forged=True)
+            injected[handle.id] = time.perf_counter()
+        await fake.wait_for(lambda: len(answered) >= count, timeout=300)
+        first, last = min(injected.values()), max(answered.values())
+        latencies = [answered[k] - injected[k] for k in injected]
+        edits = [r for r in fake.calls("editMessageText") if r.ok]
+        return web.json_response(
+            {
+                "count": count,
+                "seconds": last - first,
+                "per_second": count / (last - first),
+                "p50_ms": pct(latencies, 0.50) * 1000,
+                "p99_ms": pct(latencies, 0.99) * 1000,
+                "edits_ok": len(edits),
+                "errors": [r.description for r in fake.requests if not r.ok][:5],
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/run", run)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    control = runner.addresses[0][1]
+    print(json.dumps({"base_url": fake.base_url, "control": control, "token": fake.token}))
+    sys.stdout.flush()
+    await asyncio.Event().wait()
+
+
+# ------------------------------------------------------------------ the bot (this process)
+
+
+async def make_services(db: str, workdir: Path) -> tuple[Any, Any]:
+    from sqlalchemy import text
+
+    from telesip.services.context import Rules, Services
+    from telesip.store import migrate
+    from telesip.store.crypto import Cipher
+    from telesip.store.db import create_engine
+
+    async def nothing() -> None:
+        return None
+
+    cleanup = nothing
+    if db == "pg":
+        name = f"telesip_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}"
+
+        async def drop() -> None:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await admin.dispose()
+
+        cleanup = drop
+    else:
+        url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    return Services(engine, Cipher("bench-key"), rules=Rules()), cleanup
+
+
+async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
+    import aiohttp
+    from aiogram import Bot
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+
+    from telesip.bot.app import build_dispatcher
+    from telesip.bot.limiter import RateLimiter
+    from telesip.domain.model import TelegramUser
+    from telesip.domain.settings import AccountSettings, Secret
+    from telesip.services import accounts
+
+    child = subprocess.Popen(
+        [sys.executable, __file__, "fake"], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert child.stdout is not None
+        info = json.loads(child.stdout.readline())
+        with tempfile.TemporaryDirectory() as tmp:
+            s, cleanup = await make_services(args.db, Path(tmp))
+            users = list(range(500_001, 500_001 + args.people))
+            pairs = []
+            for uid in users:
+                person = TelegramUser(uid, f"user{uid}")
+                pair = []
+                for n in range(2):
+                    settings = AccountSettings(
+                        login=f"{uid}{n}", password=Secret("bench-pw-1"), domain="pbx.example.com"
+                    )
+                    pair.append(await accounts.create_account(s, person, settings))
+                pairs.append(pair)
+            session = AiohttpSession(api=TelegramAPIServer.from_base(info["base_url"]))
+            bot = Bot(
+                info["token"], session=session, default=DefaultBotProperties(parse_mode="HTML")
+            )
+            bot.session.middleware(RateLimiter(overall_per_second=100_000))
+            dp = build_dispatcher(s)
+            handled: list[float] = []
+
+            async def timing(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await handler(event, data)
+                finally:
+                    handled.append(time.perf_counter() - started)
+
+            dp.update.outer_middleware(timing)
+            if args.concurrency:
+                gate = asyncio.Semaphore(args.concurrency)
+
+                async def limit(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+                    async with gate:
+                        return await handler(event, data)
+
+                dp.update.outer_middleware(limit)
+            polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False))
+            try:
+                async with aiohttp.ClientSession() as http:
+                    spec = {
+                        "users": users,
+                        "accounts": pairs,
+                        "count": args.count or int(args.rate * args.seconds),
+                        "rate": args.rate,
+                    }
+                    url = f"http://127.0.0.1:{info['control']}/run"
+                    cpu = time.process_time()
+                    async with http.post(url, json=spec) as resp:
+                        result: dict[str, Any] = await resp.json()
+                    result["bot_cpu_ms_per_update"] = (
+                        (time.process_time() - cpu) * 1000 / result["count"]
+                    )
+            finally:
+                await dp.stop_polling()
+                await polling
+                await bot.session.close()
+                await s.engine.dispose()
+                await cleanup()
+            result["handler_p50_ms"] = pct(handled, 0.5) * 1000
+            result["handler_p99_ms"] = pct(handled, 0.99) * 1000
+            result["handler_mean_ms"] = statistics.fmean(handled) * 1000 if handled else 0
+            result.update(db=args.db, rate=args.rate, people=args.people)
+            return result
+    finally:
+        child.terminate()
+        child.wait()
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["fake"]:
+        asyncio.run(fake_main())
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
+    parser.add_argument("--rate", type=float, default=300, help="presses per second; 0: burst")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--count", type=int, default=0, help="presses (default rate*seconds)")
+    parser.add_argument("--people", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=0, help="cap handlers in flight")
+    args = parser.parse_args()
+    if args.rate == 0 and not args.count:
+        args.count = 3000
+    result = asyncio.run(bot_main(args))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
