@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -75,7 +76,14 @@ def components(settings: Settings) -> dict[str, Component]:
 
 
 async def run(settings: Settings, only: set[str] | None = None) -> None:
-    """Migrate, then run every enabled part until one fails or the process is stopped."""
+    """Migrate, then run every enabled part until one fails or the process is stopped.
+
+    SIGTERM stops it like Ctrl-C: each part's cleanup runs (a worker un-REGISTERs and hands
+    its leases back at once)."""
+    task = asyncio.current_task()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     async with services_for(settings, upgrade=True) as s:
         parts = {k: v for k, v in components(settings).items() if only is None or k in only}
         log.info("telesip running: %s", ", ".join(parts) or "database only")

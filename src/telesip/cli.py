@@ -57,6 +57,8 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     except TelesipError as exc:
         err.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(1) from None
+    except asyncio.CancelledError:  # SIGTERM: stopped cleanly
+        raise typer.Exit(0) from None
 
 
 def _command(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:

@@ -15,10 +15,9 @@ from telesip.services import accounts, fleet
 from telesip.services.context import Services
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import Timing, Worker
-from tests.sip_integration.conftest import Kamailio
 
 from ..core.helpers import ALICE
-from .conftest import sip_for
+from .conftest import Kamailio, sip_for
 
 
 async def eventually(cond: Callable[[], object], within: float = 10.0, what: str = "") -> None:

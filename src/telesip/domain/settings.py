@@ -127,8 +127,8 @@ class AccountSettings:
             raise InvalidSettings(reason="transport must be udp, tcp or tls")
         if self.port is not None and not 1 <= self.port <= 65535:
             raise InvalidSettings(reason="port must be between 1 and 65535")
-        if not 60 <= self.expires <= 86400:
-            raise InvalidSettings(reason="expires must be between 60 and 86400 seconds")
+        if not 10 <= self.expires <= 86400:
+            raise InvalidSettings(reason="expires must be between 10 and 86400 seconds")
         if self.display_name is not None and len(self.display_name) > 64:
             raise InvalidSettings(reason="display name is at most 64 characters")
         if not self.codecs or any(c not in KNOWN_CODECS for c in self.codecs):

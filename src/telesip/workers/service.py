@@ -108,7 +108,14 @@ class Worker:
         self._since = self.s.clock.now()
         log.info("worker %s joined (instance %s)", self.name, self.ref.instance)
         flusher = asyncio.create_task(self._flush_forever(), name="worker-flush")
-        due = {"heartbeat": 0.0, "claim": 0.0, "reconcile": time.monotonic() + 1}
+        # the first claim waits one heartbeat, so workers started together see each other and
+        # split the accounts at once instead of one taking most and handing them over after
+        start = time.monotonic()
+        due = {
+            "heartbeat": 0.0,
+            "claim": start + self.timing.heartbeat,
+            "reconcile": start + self.timing.reconcile,
+        }
         try:
             while True:
                 now = time.monotonic()
