@@ -5,6 +5,7 @@ account only ever goes to its worker."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -115,7 +116,7 @@ def wait(cond, within: float, what: str, fleet: Fleet) -> float:  # type: ignore
             return time.monotonic() - start
         if time.monotonic() - start > within:
             raise AssertionError(f"not within {within}s: {what}\n{fleet.logs()}")
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
 
 
 async def test_three_workers_share_survive_kill_and_rebalance(
@@ -149,7 +150,7 @@ async def test_three_workers_share_survive_kill_and_rebalance(
     got = await shares()
     while not all(abs(v - N // 3) <= 10 for v in got.values()):
         assert time.monotonic() < deadline, f"no fair share: {got}"
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
         got = await shares()
     assert sum(got.values()) == N
 
@@ -184,7 +185,7 @@ async def test_three_workers_share_survive_kill_and_rebalance(
             balanced_at = time.monotonic()
         if balanced_at is not None and time.monotonic() - balanced_at > 8:
             break
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
     assert balanced_at is not None, f"the restarted worker got no fair share\n{fleet.logs()}"
 
     # once the dead process's bindings expire, every account is registered exactly once
