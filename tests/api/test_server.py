@@ -171,3 +171,23 @@ def test_api_keys_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert runner.invoke(cli_app, ["api-keys", "revoke", "7"]).exit_code == 1
     bad = runner.invoke(cli_app, ["api-keys", "create", "acme"])  # no scope
     assert bad.exit_code == 1
+
+
+async def test_every_api_operation_needs_a_live_key(api: Api) -> None:
+    revoked = await operators.create_api_key(api.s, "gone", Scope(all=True))
+    await operators.revoke_api_key(api.s, revoked.key.id)
+    doc = api.app.openapi()
+    operations = [
+        (method.upper(), path.replace("{account_id}", "1").replace("{template_id}", "1"))
+        for path, item in doc["paths"].items()
+        if path.startswith(V1)
+        for method in item
+    ]
+    assert len(operations) >= 25
+    for method, path in operations:
+        path = path.replace("{link_id}", "1").replace("{offer_id}", "1")
+        path = path.replace("{user_id}", "1").replace("{webhook_id}", "1")
+        for headers in ({}, {"Authorization": f"Bearer {revoked.token}"}):
+            r = await api.client.request(method, path, headers=headers, json={})
+            assert r.status_code == 401, (method, path, r.text)
+            assert r.json()["error"]["code"] == "invalid_api_key"
