@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from telesip.services import accounts as accounts_svc
@@ -210,3 +212,25 @@ async def test_seats_exhausted_is_402(api: Api) -> None:
         headers=api.alice,
     )
     assert r.status_code == 402 and r.json()["error"]["code"] == "seats_exhausted"
+
+
+async def test_concurrent_creates_never_exceed_the_seats(api: Api) -> None:
+    r = await api.client.put(
+        f"{V1}/users/{ALICE}/subscription",
+        json={"plan": "softphone", "seats": 3},
+        headers=api.alice,
+    )
+    assert r.status_code == 200
+
+    async def create(n: int) -> int:
+        r = await api.client.post(
+            f"{V1}/accounts",
+            json={"owner": {"id": ALICE}, "settings": settings_body(f"c{n}")},
+            headers=api.alice,
+        )
+        return r.status_code
+
+    statuses = await asyncio.gather(*(create(n) for n in range(8)))
+    assert sorted(statuses) == [201] * 3 + [402] * 5
+    r = await api.client.get(f"{V1}/accounts", headers=api.alice)
+    assert len(r.json()["accounts"]) == 3
