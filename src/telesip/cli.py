@@ -98,18 +98,44 @@ def bot() -> None:
 def worker(
     name: str | None = typer.Option(None, help="Worker name (default TELESIP_WORKER_NAME or host)"),
     pool: str | None = typer.Option(None, help="Pool this worker serves pinned accounts of"),
+    control_url: str | None = typer.Option(
+        None, help="Remote worker: the service's HTTPS URL (no database access needed)"
+    ),
+    credential: str | None = typer.Option(
+        None, envvar="TELESIP_WORKER_CREDENTIAL", help="Remote worker: its one-time credential"
+    ),
+    ca_file: str | None = typer.Option(None, help="Remote worker: CA bundle for the control URL"),
 ) -> None:
-    """Run only a SIP worker: hold leased accounts registered (TELESIP_SIP_BIND)."""
+    """Run only a SIP worker: keep the accounts it holds registered (TELESIP_SIP_BIND)."""
     settings = _settings()
-    if name:
-        settings.worker_name = name
-    if pool:
-        settings.worker_pool = pool
+    settings.worker_name = name or settings.worker_name
+    settings.worker_pool = pool or settings.worker_pool
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if control_url is None:
+        with contextlib.suppress(KeyboardInterrupt):
+            _run(run_service(settings, only={"worker"}))
+        return
+    from telesip.workers.remote import run_remote_worker
+
+    if not credential or not settings.worker_name:
+        err.print(
+            "[red]error:[/] a remote worker needs --name and --credential "
+            "(or TELESIP_WORKER_CREDENTIAL)"
+        )
+        raise typer.Exit(2)
     with contextlib.suppress(KeyboardInterrupt):
-        _run(run_service(settings, only={"worker"}))
+        _run(
+            run_remote_worker(
+                control_url=control_url,
+                name=settings.worker_name,
+                credential=credential,
+                sip_bind=settings.sip_bind,
+                advertise=settings.sip_advertise,
+                ca_file=ca_file,
+            )
+        )
 
 
 @workers_app.command("list")

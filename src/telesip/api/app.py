@@ -17,7 +17,16 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from telesip.api import errors
-from telesip.api.routers import accounts, links, offers, subscriptions, system, templates, webhooks
+from telesip.api.routers import (
+    accounts,
+    links,
+    offers,
+    subscriptions,
+    system,
+    templates,
+    webhooks,
+    worker_control,
+)
 from telesip.config import Settings
 from telesip.metrics import API_REQUESTS
 from telesip.services.context import Services
@@ -79,7 +88,7 @@ def create_app(
     app.state.settings = settings or Settings()
     app.state.bot_username = bot_username
     v1 = APIRouter(prefix=PREFIX)
-    for module in (accounts, links, offers, templates, subscriptions, webhooks):
+    for module in (accounts, links, offers, templates, subscriptions, webhooks, worker_control):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(system.router)

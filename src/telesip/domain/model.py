@@ -71,6 +71,7 @@ class RegState(enum.StrEnum):
     UNREACHABLE = "unreachable"
     FAILED = "failed"
     DISABLED = "disabled"
+    UNREGISTERED = "unregistered"  # enabled, but no live worker holds it
 
 
 @dataclass

@@ -98,6 +98,8 @@ async def create_worker(
 
 
 async def revoke_worker(s: Services, name: str) -> None:
+    """Refuse the worker from now on; its accounts show as unregistered until another worker
+    (for unpinned ones) takes them."""
     async with s.uow() as uow:
         result = await uow.conn.execute(
             update(t.workers)
@@ -106,12 +108,19 @@ async def revoke_worker(s: Services, name: str) -> None:
         )
         if result.rowcount != 1:
             raise errors.InvalidInput(f"no active worker named {name!r}")
+        worker_id = select(t.workers.c.id).where(t.workers.c.name == name).scalar_subquery()
+        held_ids = select(t.leases.c.account_id).where(t.leases.c.worker_id == worker_id)
         await uow.conn.execute(
-            delete(t.leases).where(
-                t.leases.c.worker_id
-                == select(t.workers.c.id).where(t.workers.c.name == name).scalar_subquery()
+            update(t.accounts)
+            .where(t.accounts.c.id.in_(held_ids), t.accounts.c.enabled)
+            .values(
+                reg_state="unregistered",
+                reg_code=None,
+                reg_changed_at=uow.now,
+                reg_error=f"worker {name} was revoked; no worker holds this account",
             )
         )
+        await uow.conn.execute(delete(t.leases).where(t.leases.c.worker_id == worker_id))
         await uow.record("worker_revoked", None, None, {"worker": name})
         await uow.commit()
 
@@ -123,9 +132,11 @@ async def join(
     pool: str | None = None,
     addresses: list[str] | None = None,
     credential: str | None = None,
+    remote: bool = False,
 ) -> WorkerRef:
-    """Start a worker instance: a local worker is created on first start; a remote one must
-    exist and present its credential. Whatever an earlier instance held is free from now on."""
+    """Start a worker instance. A local worker (database access) is created on first start;
+    a remote one (``remote=True``, through the control plane) must exist as remote and present
+    its credential. Whatever an earlier instance held is free from now on."""
     instance = str(uuid.uuid4())
     async with s.uow() as uow:
         row = (
@@ -133,8 +144,8 @@ async def join(
                 select(t.workers).where(t.workers.c.name == name).with_for_update()
             )
         ).first()
-        if row is None:
-            if credential is not None:
+        if row is None or (remote and not row.remote):
+            if remote:
                 raise WorkerRefused(name=name, reason="unknown")
             await uow.conn.execute(
                 insert(t.workers).values(
@@ -150,6 +161,8 @@ async def join(
             row = (await uow.conn.execute(select(t.workers).where(t.workers.c.name == name))).one()
         if row.revoked_at is not None:
             raise WorkerRefused(name=name, reason="revoked")
+        if not remote and row.remote:
+            raise WorkerRefused(name=name, reason="a remote worker (start it with --control-url)")
         if row.remote and (
             credential is None
             or not secrets.compare_digest(row.credential_hash or "", hash_credential(credential))
@@ -166,6 +179,42 @@ async def join(
         await uow.conn.execute(delete(t.leases).where(t.leases.c.worker_id == row.id))
         await uow.commit()
     return WorkerRef(row.id, name, instance, values.get("pool", row.pool), row.shared, row.remote)
+
+
+async def authenticate(s: Services, name: str, credential: str | None, instance: str) -> WorkerRef:
+    """A remote worker's request: the right credential, not revoked, the current instance."""
+    async with s.uow() as uow:
+        row = (await uow.conn.execute(select(t.workers).where(t.workers.c.name == name))).first()
+    if row is None or not row.remote:
+        raise WorkerRefused(name=name, reason="unknown")
+    if row.revoked_at is not None:
+        raise WorkerRefused(name=name, reason="revoked")
+    if credential is None or not secrets.compare_digest(
+        row.credential_hash or "", hash_credential(credential)
+    ):
+        raise WorkerRefused(name=name, reason="not authenticated")
+    if row.instance != instance:
+        raise WorkerRefused(name=name, reason="running elsewhere (another instance joined)")
+    return WorkerRef(row.id, name, instance, row.pool, row.shared, row.remote)
+
+
+async def leased_accounts(s: Services, ref: WorkerRef) -> list[Account]:
+    """Every account leased to this worker instance, with its password (remote workers)."""
+    async with s.uow() as uow:
+        rows = await uow.conn.execute(
+            select(t.accounts)
+            .join(
+                t.leases,
+                and_(
+                    t.leases.c.account_id == t.accounts.c.id,
+                    t.leases.c.worker_id == ref.id,
+                    t.leases.c.instance == ref.instance,
+                ),
+            )
+            .where(t.accounts.c.enabled)
+            .order_by(t.accounts.c.id)
+        )
+        return [account_from_row(r, s.cipher.decrypt(r.password_enc)) for r in rows]
 
 
 async def heartbeat(s: Services, ref: WorkerRef, stats: dict[str, int] | None = None) -> bool:

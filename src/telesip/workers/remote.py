@@ -1,0 +1,183 @@
+"""A remote worker: no database, only the control plane over HTTPS.
+
+``telesip worker --control-url https://telesip.example.com --name office-lan`` (credential in
+TELESIP_WORKER_CREDENTIAL) joins, then syncs about once a second: its registration reports go
+up, the accounts pinned to it (with their passwords) come down and are applied to its own
+RegistrationManager. Refused (revoked, unknown, bad credential): it stops every registration
+and exits with the control plane's message. Unreachable for longer than the lease TTL: it stops
+refreshing, since the control plane will consider it dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import ssl
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from telesip.domain import errors
+from telesip.workers.accounts import AccountConfig, RegistrationStatus
+from telesip.workers.registrar import RegistrationManager
+
+log = logging.getLogger("telesip.worker.remote")
+
+
+def check_control_url(url: str) -> str:
+    """HTTPS, or plain HTTP only to a loopback address (passwords travel over it)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return url.rstrip("/")
+    host = parts.hostname or ""
+    loopback = host == "localhost"
+    with contextlib.suppress(ValueError):
+        loopback = loopback or ipaddress.ip_address(host).is_loopback
+    if parts.scheme == "http" and loopback:
+        return url.rstrip("/")
+    raise errors.ConfigError(reason=f"the control URL must be https:// (got {parts.scheme}://)")
+
+
+class RemoteWorker:
+    def __init__(
+        self,
+        manager: RegistrationManager,
+        control_url: str,
+        *,
+        name: str,
+        credential: str,
+        verify: ssl.SSLContext | bool = True,
+        addresses: list[str] | None = None,
+    ) -> None:
+        self.manager = manager
+        self.url = check_control_url(control_url) + "/api/v1/worker"
+        self.name = name
+        self.verify = verify
+        self.addresses = addresses or []
+        self._headers = {"Authorization": f"Bearer {credential}"}
+        self.instance: str | None = None
+        self.applied: dict[int, AccountConfig] = {}
+        self._reports: list[dict[str, Any]] = []
+        self.ttl = 10.0
+        self.poll = 1.0
+
+    async def on_status(self, status: RegistrationStatus) -> None:
+        if status.account_id in self.applied or status.state == "disabled":
+            self._reports.append(
+                {
+                    "account_id": status.account_id,
+                    "state": status.state,
+                    "code": status.code,
+                    "error": status.last_error,
+                }
+            )
+
+    async def _post(self, http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
+        response = await http.post(f"{self.url}/{path}", json=body, headers=self._headers)
+        if response.status_code in (401, 403):
+            try:
+                message = response.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = response.text[:200]
+            raise errors.ConfigError(reason=f"the control plane refused this worker: {message}")
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(verify=self.verify, timeout=10) as http:
+            joined = await self._post(
+                http, "join", {"name": self.name, "addresses": self.addresses}
+            )
+            self.instance = joined["instance"]
+            self.ttl, self.poll = float(joined["ttl_seconds"]), float(joined["poll_seconds"])
+            log.info("remote worker %s joined %s", self.name, self.url)
+            last_ok = time.monotonic()
+            try:
+                while True:
+                    try:
+                        await self._sync(http)
+                        last_ok = time.monotonic()
+                    except (httpx.HTTPError, ValueError, KeyError) as exc:
+                        log.warning("control plane unreachable: %s", exc)
+                        if time.monotonic() - last_ok > self.ttl:
+                            self._apply_all([])
+                    await asyncio.sleep(self.poll)
+            except errors.ConfigError:
+                self._apply_all([])
+                raise
+            finally:
+                with contextlib.suppress(httpx.HTTPError, errors.ConfigError):
+                    await self._post(http, "leave", self._body())
+
+    def _body(self) -> dict[str, Any]:
+        return {"name": self.name, "instance": self.instance}
+
+    async def _sync(self, http: httpx.AsyncClient) -> None:
+        reports, self._reports = self._reports, []
+        stats: dict[str, int] = {"held": len(self.applied)}
+        for account_id in self.applied:
+            state = self.manager.status(account_id).state
+            stats[state] = stats.get(state, 0) + 1
+        try:
+            answer = await self._post(
+                http, "sync", self._body() | {"stats": stats, "reports": reports}
+            )
+        except httpx.HTTPError:
+            self._reports = reports + self._reports
+            raise
+        self._apply_all([AccountConfig(**a) for a in answer["accounts"]])
+
+    def _apply_all(self, configs: list[AccountConfig]) -> None:
+        wanted = {c.account_id: c for c in configs}
+        for account_id in [a for a in self.applied if a not in wanted]:
+            del self.applied[account_id]
+            self.manager.remove(account_id)
+        for account_id, cfg in wanted.items():
+            if self.applied.get(account_id) != cfg:
+                self.applied[account_id] = cfg
+                self.manager.apply(cfg)
+
+
+async def run_remote_worker(
+    *,
+    control_url: str,
+    name: str,
+    credential: str,
+    sip_bind: str,
+    advertise: str | None = None,
+    ca_file: str | None = None,
+) -> None:
+    """`telesip worker --control-url ...`: a RegistrationManager driven by the control plane."""
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+    host, _, port = sip_bind.rpartition(":")
+    worker: RemoteWorker | None = None
+
+    async def sink(status: RegistrationStatus) -> None:
+        if worker is not None:
+            await worker.on_status(status)
+
+    manager = RegistrationManager(
+        status_sink=sink, bind_host=host or "0.0.0.0", udp_port=int(port), advertise_host=advertise
+    )
+    try:
+        await manager.start()
+    except OSError as exc:
+        raise errors.ConfigError(reason=f"cannot bind SIP on {sip_bind}: {exc.strerror}") from None
+    local = manager.udp_local
+    shown = advertise or (local[0] if local else host)
+    worker = RemoteWorker(
+        manager,
+        control_url,
+        name=name,
+        credential=credential,
+        verify=verify,
+        addresses=[f"udp:{shown}:{local[1] if local else port}"],
+    )
+    try:
+        await worker.run()
+    finally:
+        await asyncio.shield(manager.stop())

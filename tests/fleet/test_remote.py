@@ -1,0 +1,154 @@
+"""A remote worker with no database access: it joins the control plane over HTTPS with its
+one-time credential, keeps only the accounts pinned to it registered, and is refused (and stops
+every registration) once revoked; unknown names and wrong credentials are refused too."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import AsyncIterator
+
+import pytest
+import uvicorn
+
+from telesip.config import Settings
+from telesip.domain import errors
+from telesip.services import accounts, fleet
+from telesip.services.context import Services
+from telesip.workers.registrar import RegistrationManager
+from telesip.workers.remote import RemoteWorker, check_control_url
+from tests.sip_integration.conftest import Cert
+
+from ..core.helpers import ALICE
+from .conftest import Kamailio, contact_port, sip_for
+from .test_worker import eventually, eventually_async
+
+
+@pytest.fixture
+async def control(services: Services, tls_cert: Cert) -> AsyncIterator[str]:
+    """The real API app on 127.0.0.1 over TLS (self-signed certificate)."""
+    from telesip.api.app import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(services, Settings(lease_ttl_seconds=4))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            ssl_certfile=str(tls_cert.cert),
+            ssl_keyfile=str(tls_cert.key),
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started, what="control plane listening")
+    yield f"https://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+def _verify(cert: Cert) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(cert.cert))
+
+
+async def _start(
+    url: str, cert: Cert, name: str, credential: str
+) -> tuple[RemoteWorker, RegistrationManager, asyncio.Task[None]]:
+    manager = RegistrationManager(bind_host="127.0.0.1", udp_port=0, keepalive_interval=0)
+    await manager.start()
+    port = manager.udp_local[1]  # type: ignore[index]
+    worker = RemoteWorker(
+        manager,
+        url,
+        name=name,
+        credential=credential,
+        verify=_verify(cert),
+        addresses=[f"udp:127.0.0.1:{port}"],
+    )
+    manager._sink = worker.on_status
+    return worker, manager, asyncio.create_task(worker.run())
+
+
+async def _state(s: Services, account_id: int) -> str:
+    return (await accounts.get_card(s, None, account_id)).summary.reg_state
+
+
+async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
+    services: Services, kamailio: Kamailio, control: str, tls_cert: Cert
+) -> None:
+    s = services
+    _, credential = await fleet.create_worker(s, "office-lan", remote=True)
+    assert credential is not None
+    pinned = [
+        await accounts.create_account(s, ALICE, sip_for(kamailio, f"lan{i}", worker="office-lan"))
+        for i in range(2)
+    ]
+    loose = await accounts.create_account(s, ALICE, sip_for(kamailio, "loose"))
+    worker, manager, task = await _start(control, tls_cert, "office-lan", credential)
+    try:
+        await eventually(
+            lambda: task.done() or all(kamailio.contacts(f"lan{i}") for i in range(2)),
+            what="pinned accounts registered by the remote worker",
+        )
+        assert not task.done(), task.exception()
+        port = manager.udp_local[1]  # type: ignore[index]
+        assert all(contact_port(kamailio.contacts(f"lan{i}")[0]) == port for i in range(2))
+        for acc in pinned:
+            await eventually_async(lambda a=acc: _is(s, a, "registered"), what="state reported")
+        assert not kamailio.contacts("loose") and await _state(s, loose) == "unknown"
+        views = {v.name: v for v in await fleet.list_workers(s, ttl=4)}
+        assert views["office-lan"].alive and views["office-lan"].accounts == 2
+        assert await fleet.firewall(s, pinned[0], ttl=4) == [f"udp:127.0.0.1:{port}"]
+
+        await fleet.revoke_worker(s, "office-lan")
+        with pytest.raises(errors.ConfigError) as exc:
+            await asyncio.wait_for(task, 10)
+        assert "revoked" in exc.value.message
+        await eventually(
+            lambda: not any(kamailio.contacts(f"lan{i}") for i in range(2)),
+            what="registrations stopped after the revocation",
+        )
+        assert [await _state(s, a) for a in pinned] == ["unregistered", "unregistered"]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, errors.ConfigError):
+            await task
+        await manager.stop()
+
+
+async def _is(s: Services, account_id: int, state: str) -> bool:
+    return await _state(s, account_id) == state
+
+
+@pytest.mark.parametrize(
+    "name,credential,reason",
+    [
+        ("nobody", "tsw_whatever", "unknown"),
+        ("lan2", "tsw_wrong", "not authenticated"),
+    ],
+)
+async def test_unknown_or_unauthenticated_workers_are_refused(
+    services: Services, control: str, tls_cert: Cert, name: str, credential: str, reason: str
+) -> None:
+    await fleet.create_worker(services, "lan2", remote=True)
+    worker, manager, task = await _start(control, tls_cert, name, credential)
+    try:
+        with pytest.raises(errors.ConfigError) as exc:
+            await asyncio.wait_for(task, 10)
+        assert reason in exc.value.message
+    finally:
+        await manager.stop()
+
+
+def test_passwords_only_travel_over_https_or_loopback() -> None:
+    assert check_control_url("https://telesip.example.com/") == "https://telesip.example.com"
+    assert check_control_url("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+    with pytest.raises(errors.ConfigError):
+        check_control_url("http://telesip.example.com")
