@@ -91,7 +91,7 @@ async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
         for i in range(2)
     ]
     loose = await accounts.create_account(s, ALICE, sip_for(kamailio, "loose"))
-    worker, manager, task = await _start(control, tls_cert, "office-lan", credential)
+    _worker, manager, task = await _start(control, tls_cert, "office-lan", credential)
     try:
         await eventually(
             lambda: task.done() or all(kamailio.contacts(f"lan{i}") for i in range(2)),
@@ -138,7 +138,7 @@ async def test_unknown_or_unauthenticated_workers_are_refused(
     services: Services, control: str, tls_cert: Cert, name: str, credential: str, reason: str
 ) -> None:
     await fleet.create_worker(services, "lan2", remote=True)
-    worker, manager, task = await _start(control, tls_cert, name, credential)
+    _worker, manager, task = await _start(control, tls_cert, name, credential)
     try:
         with pytest.raises(errors.ConfigError) as exc:
             await asyncio.wait_for(task, 10)
