@@ -116,7 +116,7 @@ def wait(cond, within: float, what: str, fleet: Fleet) -> float:  # type: ignore
             return time.monotonic() - start
         if time.monotonic() - start > within:
             raise AssertionError(f"not within {within}s: {what}\n{fleet.logs()}")
-        await asyncio.sleep(0.2)
+        time.sleep(0.2)
 
 
 async def test_three_workers_share_survive_kill_and_rebalance(
