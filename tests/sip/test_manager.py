@@ -188,3 +188,42 @@ async def test_fails_over_to_the_next_target(fake: FakeRegistrar) -> None:
     finally:
         await m.stop(grace=0.5)
         hole.close()
+
+
+@pytest.mark.parametrize("share", [True, False])
+async def test_challenge_is_shared_within_a_protection_space(
+    fake: FakeRegistrar, share: bool
+) -> None:
+    m = RegistrationManager(bind_host="127.0.0.1", keepalive_interval=0, share_challenges=share)
+    await m.start()
+    try:
+        m.apply(account(fake.port, 1))
+        await eventually(lambda: m.status(1).state == "registered")
+        m.apply(account(fake.port, 2))
+        await eventually(lambda: m.status(2).state == "registered")
+        second = [r for r in fake.requests if "u2@" in (r.headers.get("From") or "")]
+        if share:  # one round trip: credentials for the nonce account 1 was given
+            assert len(second) == 1 and 'nonce="abc"' in (
+                second[0].headers.get("Authorization") or ""
+            )
+            assert 'username="u2"' in (second[0].headers.get("Authorization") or "")
+        else:
+            assert [("Authorization" in r.headers) for r in second] == [False, True]
+    finally:
+        await m.stop(grace=1.0)
+
+
+async def test_unregisters_are_paced_by_max_pending(fake: FakeRegistrar) -> None:
+    policy = RegistrationPolicy(t1=5.0)
+    m = RegistrationManager(
+        bind_host="127.0.0.1", keepalive_interval=0, max_pending=3, policy=policy
+    )
+    await m.start()
+    for i in range(10):
+        m.apply(account(fake.port, i + 1))
+    await eventually(lambda: all(m.status(i + 1).state == "registered" for i in range(10)))
+    fake.silent = True
+    before = len(fake.requests)
+    await m.stop(grace=0.3)
+    unregisters = [r for r in fake.requests[before:] if r.headers.get("Expires") == "0"]
+    assert len(unregisters) == 3

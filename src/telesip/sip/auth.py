@@ -111,6 +111,12 @@ class DigestState:
             self.nc = 0
         self.challenge = ch
 
+    def set_challenge_hint(self, ch: Challenge | None) -> None:
+        """A challenge another account got from the same server and realm: use it for our
+        first request (our own nonce count starts at 1)."""
+        if ch is not None and self.challenge is None:
+            self.set_challenge(ch)
+
     def authorize(self, method: str, uri: str, cnonce: str) -> tuple[str, str] | None:
         """(header name, value) for the next request, or None before any challenge."""
         ch = self.challenge

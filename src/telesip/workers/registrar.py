@@ -24,7 +24,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from telesip.sip import ParseError, Registration, RegistrationPolicy, Response, parse_message
+from telesip.sip import (
+    Challenge,
+    ParseError,
+    Registration,
+    RegistrationPolicy,
+    Response,
+    parse_message,
+)
 from telesip.sip import RegistrationStatus as CoreStatus
 from telesip.sip.uas import respond
 
@@ -47,6 +54,7 @@ class _Slot:
     targets: list[Target]
     idx: int = 0
     retiring: bool = False
+    unregistering: bool = False  # its un-REGISTER is out (counts against max_pending)
 
     @property
     def target(self) -> Target:
@@ -85,9 +93,15 @@ class RegistrationManager:
         max_pending: int = 200,
         keepalive_interval: float = 30.0,
         user_agent: str = "telesip",
+        share_challenges: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sink = status_sink
+        # Last digest challenge seen per (target, Request-URI): the protection space of RFC 7616
+        # §3.6. A new account there sends credentials with its first REGISTER (one round trip
+        # instead of two); a server that wants its own nonce answers 401 and we follow it.
+        self._share = share_challenges
+        self._challenges: dict[tuple[Target, str], Challenge] = {}
         self._bind = (bind_host, udp_port)
         self._advertise = advertise_host
         self._tls = tls_context
@@ -102,6 +116,8 @@ class RegistrationManager:
         self._accounts: dict[int, _Account] = {}
         self._by_call: dict[str, _Slot] = {}
         self._queue: deque[int] = deque()
+        self._retiring: deque[_Slot] = deque()
+        self._unregistering = 0
         self._inflight = 0
         self._heap: list[tuple[float, int, object]] = []
         self._due: dict[object, float] = {}
@@ -221,6 +237,7 @@ class RegistrationManager:
             del self._due[key]
             budget -= 1
             self._fire(key, now)
+        self._drain_retiring(now)
         self._drain_queue(now)
 
     def _fire(self, key: object, now: float) -> None:
@@ -256,19 +273,24 @@ class RegistrationManager:
 
     def _after(self, slot: _Slot) -> None:
         reg = slot.reg
+        if self._share and (ch := reg.digest.challenge) is not None:
+            self._challenges[(slot.target, reg.params.registrar_uri)] = ch
         for data in reg.data_to_send():
             self._send(slot, data)
         while (ev := reg.next_event()) is not None:
             self._on_status(slot, ev.status)
         if reg.done:
             self._due.pop(slot, None)
+            if slot.unregistering:
+                slot.unregistering = False
+                self._unregistering -= 1
+                if self._retiring:
+                    self._wake.set()
             if self._by_call.get(reg.call_id) is slot:
                 del self._by_call[reg.call_id]
                 if not self._by_call:
                     self._idle.set()
-                if not self._by_call:
-                    self._idle.set()
-        else:
+        elif slot.unregistering or not slot.retiring:  # queued for un-REGISTER: no timers
             self._schedule_key(slot, reg.get_timer())
 
     # ----------------------------------------------------------- activation
@@ -356,6 +378,10 @@ class RegistrationManager:
             reliable=targets[0].transport != "UDP",
             policy=self._policy,
         )
+        if self._share:
+            reg.digest.set_challenge_hint(
+                self._challenges.get((targets[0], reg.params.registrar_uri))
+            )
         slot = _Slot(acc.cfg.account_id, reg, targets)
         acc.slot = slot
         self._by_call[reg.call_id] = slot
@@ -378,8 +404,19 @@ class RegistrationManager:
         self._guard(slot, lambda: reg.start(self._clock()))
 
     def _retire(self, slot: _Slot) -> None:
+        """Queue the un-REGISTER: like starts, at most `max_pending` are in flight at once,
+        so removing 10,000 accounts does not drop a burst of 10,000 datagrams on the PBX."""
         slot.retiring = True
-        self._guard(slot, lambda: slot.reg.stop(self._clock()))
+        self._due.pop(slot, None)  # no refresh for an account on its way out
+        self._retiring.append(slot)
+        self._wake.set()
+
+    def _drain_retiring(self, now: float) -> None:
+        while self._retiring and self._unregistering < self._max_pending:
+            slot = self._retiring.popleft()
+            slot.unregistering = True
+            self._unregistering += 1
+            self._guard(slot, lambda s=slot: s.reg.stop(now))  # type: ignore[misc]
 
     # -------------------------------------------------------------- status
     def _on_status(self, slot: _Slot, st: CoreStatus) -> None:
@@ -475,7 +512,7 @@ class RegistrationManager:
         (over a new connection) so the registrar can reach us again."""
         now = self._clock()
         for slot in list(self._by_call.values()):
-            if slot.target != target:
+            if slot.target != target or (slot.retiring and not slot.unregistering):
                 continue
             reg = slot.reg
             if reg.tx is not None:
