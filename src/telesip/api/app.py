@@ -89,7 +89,7 @@ def create_app(
     app.state.bot_username = bot_username
     v1 = APIRouter(prefix=PREFIX)
     for module in (accounts, links, offers, templates, subscriptions, webhooks, worker_control):
-        v1.include_router(module.router)
+        v1.include_router(module.router, responses=errors.ERROR_RESPONSES)  # one error shape
     app.include_router(v1)
     app.include_router(system.router)
     errors.install(app)
