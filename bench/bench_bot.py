@@ -18,6 +18,7 @@ burst of 3, so the load is spread over enough people to stay under it.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import asyncio
 import json
 import os
@@ -224,9 +225,15 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                         "rate": args.rate,
                     }
                     url = f"http://127.0.0.1:{info['control']}/run"
+                    profile = cProfile.Profile() if args.profile else None
                     cpu = time.process_time()
+                    if profile is not None:
+                        profile.enable()
                     async with http.post(url, json=spec) as resp:
                         result: dict[str, Any] = await resp.json()
+                    if profile is not None:
+                        profile.disable()
+                        profile.dump_stats(args.profile)
                     result["bot_cpu_ms_per_update"] = (
                         (time.process_time() - cpu) * 1000 / result["count"]
                     )
@@ -256,6 +263,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--count", type=int, default=0, help="presses (default rate*seconds)")
     parser.add_argument("--people", type=int, default=400)
+    parser.add_argument("--profile", help="write a cProfile of the bot while it runs here")
     parser.add_argument("--concurrency", type=int, default=0, help="cap handlers in flight")
     args = parser.parse_args()
     if args.rate == 0 and not args.count:

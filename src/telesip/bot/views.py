@@ -7,7 +7,7 @@ logins, server names) is HTML-escaped here, because messages are sent with parse
 from __future__ import annotations
 
 from datetime import datetime
-from html import escape
+from html import escape, unescape
 
 from aiogram.types import (
     InlineKeyboardButton,
@@ -69,7 +69,8 @@ def softphone(lang: str, sp: Softphone) -> tuple[str, Keyboard]:
         if a.assigned:
             line += t(lang, "sp.line_user", user=user_label(a.user_label))
         lines.append(line)
-        rows.append([_cb(line if len(line) < 60 else f"#{a.id}", AccountCb(act="open", id=a.id))])
+        label = unescape(line)  # buttons are plain text
+        rows.append([_cb(label if len(label) < 60 else f"#{a.id}", AccountCb(act="open", id=a.id))])
     if sp.assigned_to_me:
         lines += ["", t(lang, "sp.assigned_title")]
         for a in sp.assigned_to_me:
@@ -77,7 +78,7 @@ def softphone(lang: str, sp: Softphone) -> tuple[str, Keyboard]:
                 lang, "sp.line_assigned", badge=badge(a), id=a.id, owner=user_label(a.owner_label)
             )
             lines.append(line)
-            rows.append([_cb(line, AccountCb(act="open", id=a.id))])
+            rows.append([_cb(unescape(line)[:60], AccountCb(act="open", id=a.id))])
     rows.append([_cb(t(lang, "btn.new"), NewCb(act="start"))])
     return "\n".join(lines), _kb(*rows)
 
