@@ -37,6 +37,10 @@ _VIA_RE = re.compile(
 )
 
 
+_URI_SPACE = re.compile(r"[ \t\r\n]")
+_URI_UNBRACKETED = re.compile(r"[,?;]")
+
+
 def is_token(s: str) -> bool:
     return _TOKEN_RE.fullmatch(s) is not None
 
@@ -84,7 +88,7 @@ def _scan(value: str, sep: str) -> list[str]:
 def split_commas(value: str) -> list[str]:
     """Values of a comma-separated header; an empty element is an error."""
     parts = [p.strip(_WS) for p in _scan(value, ",")]
-    if any(not p for p in parts):
+    if "" in parts:
         raise ParseError("empty element in a comma-separated header")
     return parts
 
@@ -95,29 +99,25 @@ def unquote(s: str) -> str:
     return s
 
 
+_PARAM_RE = re.compile(
+    r"[ \t]*;[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)"
+    r'(?:[ \t]*=[ \t]*("(?:\\.|[^"\\])*"|[A-Za-z0-9\-.!%*_+`\'~:]+|\[[0-9A-Fa-f:.]+\]))?',
+    re.DOTALL,
+)
+
+
 def parse_params(text: str) -> dict[str, str | None]:
     """`;a=b;c` (leading `;` included) into {lowercased name: value or None}."""
     params: dict[str, str | None] = {}
-    if not text.strip(_WS):
-        return params
-    parts = _scan(text, ";")
-    if parts[0].strip(_WS):
-        raise ParseError("junk before parameters")
-    for part in parts[1:]:
-        name, eq, val = part.partition("=")
-        name = name.strip(_WS)
-        if not is_token(name):
-            raise ParseError("bad parameter name")
-        if not eq:
-            params[name.lower()] = None
-            continue
-        val = val.strip(_WS)
-        if val.startswith('"'):
-            if len(val) < 2 or not val.endswith('"'):
-                raise ParseError("bad quoted parameter value")
-        elif not _PARAM_VALUE_RE.fullmatch(val):
-            raise ParseError("bad parameter value")
-        params[name.lower()] = val
+    pos, end = 0, len(text)
+    while pos < end:
+        m = _PARAM_RE.match(text, pos)
+        if m is None:
+            if text[pos:].strip(_WS):
+                raise ParseError("bad parameters")
+            break
+        params[m.group(1).lower()] = m.group(2)
+        pos = m.end()
     return params
 
 
@@ -143,11 +143,11 @@ class NameAddr:
 
 
 def _check_uri(uri: str, *, bracketed: bool) -> None:
-    if not uri or uri != uri.strip(_WS) or any(c in uri for c in " \t\r\n"):
+    if not uri or _URI_SPACE.search(uri):
         raise ParseError("whitespace in URI")
     if not _SCHEME_RE.match(uri):
         raise ParseError("URI without scheme")
-    if not bracketed and any(c in uri for c in ",?;"):
+    if not bracketed and _URI_UNBRACKETED.search(uri):
         raise ParseError("URI with , ? or ; must be enclosed in <>")
 
 

@@ -281,7 +281,7 @@ def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response
         name = name.rstrip(" \t")
         if not colon or not is_token(name):
             raise ParseError("bad header line")
-        if any(c in value for c in "\r\n"):
+        if "\r" in value or "\n" in value:
             raise ParseError("bare CR or LF in a header")
         headers.add(name, value.strip(" \t"))
     _validate(headers, kind, a, is_stream)

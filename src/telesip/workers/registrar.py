@@ -457,17 +457,28 @@ class RegistrationManager:
         return datetime.now(UTC) + timedelta(seconds=t - self._clock())
 
     async def _drain_sink(self) -> None:
+        """Deliver statuses in order; one deadline per batch (10 s) bounds a hung sink."""
+        queue = self._sink_queue
         while True:
-            status = await self._sink_queue.get()
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < 256:
+                batch.append(queue.get_nowait())
+            pending = iter(batch)
             try:
-                if self._sink is not None:
-                    async with asyncio.timeout(10.0):
-                        await self._sink(status)
-            except Exception:
-                self.stats.sink_errors += 1
-                log.exception("status sink failed for account %s", status.account_id)
-            finally:
-                self._sink_queue.task_done()
+                async with asyncio.timeout(10.0):
+                    for status in pending:
+                        try:
+                            if self._sink is not None:
+                                await self._sink(status)
+                        except Exception:
+                            self.stats.sink_errors += 1
+                            log.exception("status sink failed for account %s", status.account_id)
+            except TimeoutError:
+                lost = 1 + sum(1 for _ in pending)
+                self.stats.sink_errors += lost
+                log.error("status sink timed out: %d status changes not written", lost)
+            for _ in batch:
+                queue.task_done()
 
     # ------------------------------------------------------------ transport
     def _udp_local(self, target: Target) -> Addr:
