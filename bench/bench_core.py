@@ -76,8 +76,10 @@ async def run_backend(name: str, url: str, clients: int, seconds: float) -> None
     try:
         rate = await cycles(s, clients, seconds)
         p50, p99 = await listing(s)
-        print(f"{name:10} clients={clients:2}  cycles/s={rate:8.1f}  "
-              f"/softphone 1000 accounts: p50={p50:.1f} ms p99={p99:.1f} ms")
+        print(
+            f"{name:10} clients={clients:2}  cycles/s={rate:8.1f}  "
+            f"/softphone 1000 accounts: p50={p50:.1f} ms p99={p99:.1f} ms"
+        )
     finally:
         await engine.dispose()
 

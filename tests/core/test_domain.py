@@ -72,7 +72,7 @@ def test_password_never_shows_in_repr_or_errors() -> None:
         ("login", "has space"),
         ("domain", "-bad-.com"),
         ("transport", "sctp"),
-        ("expires", 10),
+        ("expires", 5),
         ("codecs", ("G729",)),
         ("dtmf_mode", "tones"),
         ("rewrite_rules", (("(", "x"),)),

@@ -294,7 +294,10 @@ leases = Table(
     "leases",
     metadata,
     Column(
-        "account_id", BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True,
+        "account_id",
+        BigInteger,
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
         autoincrement=False,
     ),
     Column("worker_id", BigInteger, ForeignKey("workers.id", ondelete="CASCADE"), nullable=False),

@@ -45,11 +45,15 @@ def upgrade() -> None:
         sa.Column("instance", sa.String(length=36), nullable=False),
         sa.Column("acquired_at", telesip.store.tables.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.id"], name=op.f("fk_leases_account_id_accounts"),
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_leases_account_id_accounts"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["worker_id"], ["workers.id"], name=op.f("fk_leases_worker_id_workers"),
+            ["worker_id"],
+            ["workers.id"],
+            name=op.f("fk_leases_worker_id_workers"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_leases")),
