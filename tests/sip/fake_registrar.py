@@ -18,6 +18,7 @@ class FakeRegistrar(asyncio.DatagramProtocol):
     silent: bool = False
     transport: asyncio.DatagramTransport | None = None
     port: int = 0
+    keepalives: int = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -25,6 +26,7 @@ class FakeRegistrar(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         if not data.strip():
+            self.keepalives += 1
             return
         msg = parse_message(data)
         assert isinstance(msg, Request)

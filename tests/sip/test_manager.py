@@ -227,3 +227,17 @@ async def test_unregisters_are_paced_by_max_pending(fake: FakeRegistrar) -> None
     await m.stop(grace=0.3)
     unregisters = [r for r in fake.requests[before:] if r.headers.get("Expires") == "0"]
     assert len(unregisters) == 3
+
+
+async def test_udp_keepalive_goes_to_each_registered_server(fake: FakeRegistrar) -> None:
+    m = RegistrationManager(bind_host="127.0.0.1", keepalive_interval=0.1)
+    await m.start()
+    try:
+        m.apply(account(fake.port, 1))
+        m.apply(account(fake.port, 2))  # same server: one keepalive per interval, not two
+        await eventually(lambda: m.status(2).state == "registered")
+        start, t0 = fake.keepalives, time.monotonic()
+        await eventually(lambda: fake.keepalives >= start + 3)
+        assert fake.keepalives - start <= (time.monotonic() - t0) / 0.1 + 1
+    finally:
+        await m.stop(grace=1.0)
