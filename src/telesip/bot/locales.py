@@ -104,9 +104,7 @@ EN: dict[str, str] = {
         "To change login, password or server send one line:\n"
         "<code>sip:LOGIN:PASSWORD@SERVER[:PORT][;transport=udp|tcp|tls]</code>"
     ),
-    "set.field": "{name}: {value}",
     "set.saved": "Settings saved.",
-    "set.nothing": "—",
     "btn.edit_line": "✏️ Change (one line)",
     # new account wizard
     "new.login": (
@@ -145,7 +143,6 @@ EN: dict[str, str] = {
     ),
     "offer.received.back": "✅ SIP account #{id} is back with {recipient}.",
     "offer.done": "Received.",
-    "offer.not_ready": "This offer is being prepared; try again in a moment.",
     "offer.failed": "❌ {error}",
     "btn.transfer_back": "↩️ Transfer back",
     "tb.title": "Take SIP account #{id} back",
@@ -238,6 +235,7 @@ EN: dict[str, str] = {
     "error.conflict": "Someone changed this at the same moment; please try again.",
     "error.storage_unavailable": "The service is temporarily unavailable; please try again.",
     "error.config_error": "The service is misconfigured; please tell the operator.",
+    "error.template_not_found": "Server template {template_id} does not exist.",
     "error.domain_error": "That is not possible.",
     "error.offer_error": "This offer cannot be received.",
     "error.link_error": "This settings link cannot be opened.",
@@ -323,7 +321,6 @@ RU: dict[str, str] = {
         "Чтобы сменить логин, пароль или сервер, отправьте одну строку:\n"
         "<code>sip:ЛОГИН:ПАРОЛЬ@СЕРВЕР[:ПОРТ][;transport=udp|tcp|tls]</code>"
     ),
-    "set.field": "{name}: {value}",
     "set.saved": "Настройки сохранены.",
     "btn.edit_line": "✏️ Изменить (одной строкой)",
     "new.login": (
@@ -361,7 +358,6 @@ RU: dict[str, str] = {
     ),
     "offer.received.back": "✅ SIP-аккаунт #{id} снова у {recipient}.",
     "offer.done": "Получено.",
-    "offer.not_ready": "Предложение ещё готовится; попробуйте через мгновение.",
     "offer.failed": "❌ {error}",
     "btn.transfer_back": "↩️ Забрать обратно",
     "tb.title": "Забрать SIP-аккаунт #{id} обратно",
@@ -447,6 +443,7 @@ RU: dict[str, str] = {
     "error.conflict": "Кто-то изменил это в тот же момент; попробуйте ещё раз.",
     "error.storage_unavailable": "Сервис временно недоступен; попробуйте ещё раз.",
     "error.config_error": "Сервис настроен неверно; сообщите оператору.",
+    "error.template_not_found": "Шаблона сервера {template_id} нет.",
     "error.domain_error": "Это невозможно.",
     "error.offer_error": "Это предложение нельзя получить.",
     "error.link_error": "Эту ссылку нельзя открыть.",
