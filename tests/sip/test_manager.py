@@ -241,3 +241,30 @@ async def test_udp_keepalive_goes_to_each_registered_server(fake: FakeRegistrar)
         assert fake.keepalives - start <= (time.monotonic() - t0) / 0.1 + 1
     finally:
         await m.stop(grace=1.0)
+
+
+async def test_a_bug_in_one_registration_is_contained(
+    fake: FakeRegistrar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from telesip.sip.registration import Registration
+
+    original = Registration._on_ok
+    calls = {"n": 0}
+
+    def flaky(self: Registration, resp: Response, now: float) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("bug")
+        original(self, resp, now)
+
+    monkeypatch.setattr(Registration, "_on_ok", flaky)
+    policy = RegistrationPolicy(retry_base=0.1, retry_max=0.2)
+    m = RegistrationManager(bind_host="127.0.0.1", keepalive_interval=0, policy=policy)
+    await m.start()
+    try:
+        m.apply(account(fake.port, 1))
+        await eventually(lambda: m.status(1).state == "failed")
+        assert m.stats.errors == 1 and m.status(1).last_error == "internal error (logged)"
+        await eventually(lambda: m.status(1).state == "registered")
+    finally:
+        await m.stop(grace=1.0)

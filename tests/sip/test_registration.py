@@ -257,3 +257,20 @@ def test_illegal_transition_raises() -> None:
 def test_repr_has_no_password() -> None:
     reg = make()
     assert "s3cret" not in repr(reg) and "s3cret" not in repr(reg.params)
+
+
+@pytest.mark.parametrize(
+    "contact",
+    [
+        "<sip:alice@127.0.0.1:5070>;expires=abc",
+        '"unterminated <sip:x>',
+        "<sip:alice@127.0.0.1:5070",
+    ],
+)
+def test_a_malformed_contact_in_the_200_is_not_fatal(contact: str) -> None:
+    reg = make()
+    reg.start(0.0)
+    resp = answer(sent(reg), 200, Expires="40")
+    resp.headers.add("Contact", contact)
+    assert reg.receive_response(wire(resp), 1.0)
+    assert reg.status.state == "registered" and reg.status.registered_until == 41.0

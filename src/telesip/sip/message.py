@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .errors import ParseError, UnsupportedVersion
 from .fields import (
+    Via,
     is_token,
     parse_cseq,
     parse_name_addr,
@@ -172,6 +173,14 @@ class Response:
     reason: str
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
+    top_via: Via | None = field(default=None, repr=False)  # set by the parser
+
+    def via(self) -> Via | None:
+        """The topmost Via, parsed (cached when the message came from `parse_message`)."""
+        if self.top_via is None:
+            vias = self.headers.get_all("Via")
+            self.top_via = parse_via(vias[0]) if vias else None
+        return self.top_via
 
     def to_bytes(self) -> bytes:
         return _serialize(f"SIP/2.0 {self.status} {self.reason}", self.headers, self.body)
@@ -210,20 +219,23 @@ def _start_line(line: str) -> tuple[str, str, str]:
     return "req", method, uri
 
 
-def _validate(headers: Headers, kind: str, method: str, is_stream: bool) -> None:
+def _validate(headers: Headers, kind: str, method: str, is_stream: bool) -> Via | None:
     seen: dict[str, int] = {}
+    top: Via | None = None
     for low, name, value in headers._items:
         seen[low] = seen.get(low, 0) + 1
         if low in SINGLE_HEADERS and seen[low] > 1:
             raise ParseError(f"{name} appears more than once")
         if low == "via":
             for v in split_commas(value):
-                parse_via(v)
+                via = parse_via(v)
+                top = top or via
         elif low in ("from", "to"):
-            parse_name_addr(value)
+            if kind == "req":  # a UAC does not use them in responses: skip the work
+                parse_name_addr(value)
         elif low in ("contact", "route", "record-route"):
-            if low == "contact" and value.strip() == "*":
-                continue
+            if kind == "resp" or (low == "contact" and value.strip() == "*"):
+                continue  # response Contacts are read leniently where they are used
             for v in split_commas(value):
                 na = parse_name_addr(v)
                 if low == "contact" and "expires" in na.params:
@@ -259,6 +271,7 @@ def _validate(headers: Headers, kind: str, method: str, is_stream: bool) -> None
             raise ParseError(f"missing {canonical(req)}")
     if is_stream and "content-length" not in seen:
         raise ParseError("Content-Length is mandatory on stream transports")
+    return top
 
 
 def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response:
@@ -284,7 +297,7 @@ def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response
         if "\r" in value or "\n" in value:
             raise ParseError("bare CR or LF in a header")
         headers.add(name, value.strip(" \t"))
-    _validate(headers, kind, a, is_stream)
+    top = _validate(headers, kind, a, is_stream)
     clen = headers.get("Content-Length")
     if clen is not None:
         n = int(clen.strip())
@@ -294,7 +307,9 @@ def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response
     else:
         body = rest
     if kind == "resp":
-        return Response(int(a), b, headers, body)
+        resp = Response(int(a), b, headers, body)
+        resp.top_via = top
+        return resp
     return Request(a, b, headers, body)
 
 

@@ -18,7 +18,7 @@ from enum import Enum
 
 from .auth import DigestState, parse_challenge
 from .errors import AuthError, ParseError, StateError
-from .fields import parse_name_addr, parse_uint, parse_via
+from .fields import parse_name_addr, parse_uint
 from .message import Headers, Request, Response
 from .transaction import ClientTransaction, Final, Timeout, TransportFailed
 
@@ -231,8 +231,8 @@ class Registration:
     def receive_response(self, resp: Response, now: float) -> bool:
         """Feed a response; False when it is not for our current transaction."""
         tx = self.tx
-        vias = resp.headers.get_all("Via")
-        if tx is None or not vias or parse_via(vias[0]).branch != tx.branch:
+        via = resp.via()
+        if tx is None or via is None or via.branch != tx.branch:
             return False
         tx.receive_response(resp, now)
         self._drain_tx(now)
@@ -356,7 +356,8 @@ class Registration:
             self._finish_stop()
             return
         granted = self._granted(resp)
-        via = parse_via(resp.headers.get_all("Via")[0])
+        via = resp.via()
+        assert via is not None  # receive_response matched it
         if self.params.nat_rewrite and via.received is not None:
             seen = (via.received, via.rport or self.contact[1])
             if seen != self.contact and not self.reliable:
@@ -374,18 +375,24 @@ class Registration:
         )
 
     def _granted(self, resp: Response) -> int:
+        """Seconds the registrar granted our Contact; a malformed Contact is not fatal."""
         mine = self._contact_uri(self.contact).lower()
-        header_exp: int | None = None
+        granted = self.expires
         if (e := resp.headers.get("Expires")) is not None:
-            header_exp = parse_uint(e, "Expires")
-        for value in resp.headers.get_all("Contact"):
+            granted = parse_uint(e, "Expires")  # validated by the parser
+        try:
+            contacts = resp.headers.get_all("Contact")
+        except ParseError:
+            contacts = []
+        for value in contacts:
             try:
                 na = parse_name_addr(value)
+                if na.uri.lower() == mine and na.params.get("expires"):
+                    granted = parse_uint(na.params["expires"] or "", "expires")
+                    break
             except ParseError:
                 continue
-            if na.uri.lower() == mine and na.params.get("expires"):
-                return parse_uint(na.params["expires"] or "", "expires")
-        return header_exp if header_exp is not None else self.expires
+        return min(granted, self.policy.max_expires)
 
     def _on_challenge(self, resp: Response, now: float) -> None:
         name = "Proxy-Authenticate" if resp.status == 407 else "WWW-Authenticate"

@@ -107,7 +107,8 @@ class RegistrationManager:
         self._tls = tls_context
         self._locator = locator or Locator()
         self._policy = policy or RegistrationPolicy()
-        self._rng = rng or random.SystemRandom()
+        # tags, branches, Call-IDs need uniqueness, not secrecy: a PRNG seeded from os.urandom
+        self._rng = rng or random.Random()
         self._max_pending = max_pending
         self._keepalive = keepalive_interval
         self._ua = user_agent
@@ -270,6 +271,22 @@ class RegistrationManager:
         except Exception:
             self.stats.errors += 1
             log.exception("registration %s failed", slot.account_id)
+            self._recover(slot)
+
+    def _recover(self, slot: _Slot) -> None:
+        """After a bug in one registration: drop it, and start the account over later."""
+        self._due.pop(slot, None)
+        if self._by_call.get(slot.reg.call_id) is slot:
+            del self._by_call[slot.reg.call_id]
+            if not self._by_call:
+                self._idle.set()
+        if slot.unregistering:
+            slot.unregistering = False
+            self._unregistering -= 1
+        acc = self._accounts.get(slot.account_id)
+        if acc is not None and acc.slot is slot:
+            acc.slot = None
+            self._activation_failed(acc, "internal error (logged)", "failed")
 
     def _after(self, slot: _Slot) -> None:
         reg = slot.reg
@@ -356,7 +373,7 @@ class RegistrationManager:
             return
         self._start_slot(acc, targets, local, self._clock())
 
-    def _activation_failed(self, acc: _Account, error: str) -> None:
+    def _activation_failed(self, acc: _Account, error: str, state: str = "unreachable") -> None:
         self._release(acc)
         pol = self._policy
         delay = min(pol.retry_max, pol.retry_base * 2.0 ** min(acc.failures, 30))
@@ -366,7 +383,7 @@ class RegistrationManager:
         self._schedule_key(_Activate(acc.cfg.account_id, acc.gen), now + delay)
         self._publish(
             RegistrationStatus(
-                acc.cfg.account_id, "unreachable", None, error, None, self._wall(now + delay)
+                acc.cfg.account_id, state, None, error, None, self._wall(now + delay)
             )
         )
 

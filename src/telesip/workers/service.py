@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import event
+
 from telesip.config import Settings
 from telesip.domain import errors, events
 from telesip.domain.model import Account
@@ -51,7 +53,7 @@ def to_config(account: Account) -> AccountConfig:
 class Timing:
     ttl: float = 10.0
     poll: float = 1.0  # account changes are applied within this
-    claim: float = 2.0
+    claim: float = 15.0  # the safety net; deaths, joins and new accounts trigger claims
     reconcile: float = 30.0
     handover_grace: float = 5.0  # a handed-over account stays registered this long
     flush: float = 0.5
@@ -85,6 +87,8 @@ class Worker:
         self._last_ok = time.monotonic()
         self._since: datetime | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.statements = 0  # database statements this process ran (see run_worker)
+        self._alive = 0
 
     # -- what the manager and the bus tell us ---------------------------------------------
     async def on_status(self, status: RegistrationStatus) -> None:
@@ -136,13 +140,24 @@ class Worker:
                 await flusher
 
     async def _step(self, now: float, due: dict[str, float]) -> None:
+        """One turn. In steady state it costs one query (changes) per poll and three per
+        heartbeat; claims run only when something suggests there is work for them."""
         assert self.ref is not None
-        await self._apply_changes()
+        if await self._apply_changes():
+            due["claim"] = min(due["claim"], now + 0.2)  # new or re-enabled accounts
         if now >= due["heartbeat"]:
-            stats = self._stats()
-            if not await fleet.heartbeat(self.s, self.ref, stats):
+            ok, alive, leases = await fleet.heartbeat_and_look(
+                self.s, self.ref, self._stats(), ttl=self.timing.ttl
+            )
+            if not ok:
                 self._drop_all("the worker was revoked or another process took its name")
                 raise errors.ConfigError(reason=f"worker {self.name!r} lost its registration")
+            if alive != self._alive:  # a worker died or joined: the shares change
+                if self._alive:  # (the first look only learns the number)
+                    due["claim"] = min(due["claim"], now)
+                self._alive = alive
+            if leases != len(self.versions):
+                await self._reconcile()  # a lease was lost (taken over) or went with its account
             due["heartbeat"] = now + self.timing.heartbeat
         if now >= due["claim"]:
             plan = await fleet.claim(self.s, self.ref, ttl=self.timing.ttl)
@@ -150,29 +165,31 @@ class Worker:
                 self._apply(to_config(account))
             if plan.release:
                 await self._hand_over(plan.release)
-            due["claim"] = now + (0.2 if plan.claimed else self.timing.claim)
+            busy = bool(plan.claimed or plan.release)
+            due["claim"] = now + (0.2 if busy else self.timing.claim)
         if now >= due["reconcile"]:
             await self._reconcile()
             due["reconcile"] = now + self.timing.reconcile
 
-    async def _apply_changes(self) -> None:
-        assert self._since is not None
+    async def _apply_changes(self) -> bool:
+        """Apply changed and deleted accounts; True when a changed one is not ours (it may be
+        new, or enabled again, and free to claim)."""
+        assert self._since is not None and self.ref is not None
         started = self.s.clock.now()
         # look back a little: a transaction that began earlier may commit after our last look
-        changed = await fleet.changed_since(self.s, self._since - timedelta(seconds=2))
+        changed, deleted = await fleet.changes_since(self.s, self._since - timedelta(seconds=2))
         self._since = started
-        for account in changed:
-            if account.id not in self.versions:
-                continue
-            if not account.enabled:
-                self._remove(account.id)
-                assert self.ref is not None
-                await fleet.release(self.s, self.ref, [account.id])
-            else:
-                self._apply(to_config(account))
-        assert self.ref is not None
-        if await fleet.lease_count(self.s, self.ref) != len(self.versions):
-            await self._reconcile()  # an account was deleted (its lease with it) or taken
+        for account_id in deleted:
+            self._remove(account_id)
+        mine = {a for a in changed if a in self.versions}
+        if mine:
+            for account in await fleet.accounts_by_id(self.s, mine):
+                if not account.enabled:
+                    self._remove(account.id)
+                    await fleet.release(self.s, self.ref, [account.id])
+                else:
+                    self._apply(to_config(account))
+        return bool(changed - mine - deleted)
 
     async def _reconcile(self) -> None:
         assert self.ref is not None
@@ -236,8 +253,11 @@ class Worker:
             log.warning("worker %s: could not store %d reports: %s", self.name, len(batch), exc)
             self._reports = batch + self._reports
 
+    def count_statement(self, *_: object) -> None:
+        self.statements += 1
+
     def _stats(self) -> dict[str, int]:
-        counts: dict[str, int] = {"held": len(self.versions)}
+        counts: dict[str, int] = {"held": len(self.versions), "db_statements": self.statements}
         for account_id in self.versions:
             state = self.manager.status(account_id).state
             counts[state] = counts.get(state, 0) + 1
@@ -287,6 +307,7 @@ async def run_worker(s: Services, settings: Settings) -> None:
         timing=Timing(ttl=settings.lease_ttl_seconds),
     )
     s.bus.subscribe(None, worker.on_event)
+    event.listen(s.engine.sync_engine, "before_cursor_execute", worker.count_statement)
     try:
         await worker.run()
     finally:
