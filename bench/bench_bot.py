@@ -18,8 +18,9 @@ burst of 3, so the load is spread over enough people to stay under it.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import asyncio
+import cProfile
+import gc
 import json
 import os
 import statistics
@@ -215,6 +216,9 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                         return await handler(event, data)
 
                 dp.update.outer_middleware(limit)
+            if args.gc_freeze:
+                gc.collect()
+                gc.freeze()
             polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False))
             try:
                 async with aiohttp.ClientSession() as http:
@@ -263,6 +267,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--count", type=int, default=0, help="presses (default rate*seconds)")
     parser.add_argument("--people", type=int, default=400)
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() as run_bot does")
     parser.add_argument("--profile", help="write a cProfile of the bot while it runs here")
     parser.add_argument("--concurrency", type=int, default=0, help="cap handlers in flight")
     args = parser.parse_args()

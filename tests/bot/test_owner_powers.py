@@ -184,3 +184,21 @@ async def test_subscriptions_and_commands(h: Harness) -> None:
     assert h.fake.my_commands("en") == ["softphone", "links", "subscriptions", "help", "start"]
     unknown = await h.command(ALICE, "what?")
     assert unknown.content == "I did not understand that. /help"
+
+
+async def test_assigning_to_someone_else_tells_the_previous_user(h: Harness) -> None:
+    fake = h.fake
+    account_id, card = await assigned_card(h)
+    await h.command(CAROL, "/start")
+    answer = await fake.inline_query_from_button(ALICE, card, "Transfer")
+    msg = fake.choose_inline_result(ALICE, answer, f"assign:{account_id}", into_chat_with=CAROL)
+    await fake.wait_for_request("editMessageReplyMarkup")
+    await fake.press_inline_button(CAROL, msg, "Receive")  # the sender's language
+    note = await fake.next_message(BOB)
+    assert note.content == f"SIP account #{account_id} is no longer assigned to you."
+    assert not [m for m in fake.bot_messages(CAROL) if "закреплён за вами" in m.content]
+
+
+async def test_inline_refusal_button_opens_help(h: Harness) -> None:
+    reply = await h.command(ALICE, "/start help")
+    assert "/softphone" in reply.content and "does not exist" not in reply.content

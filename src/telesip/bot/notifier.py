@@ -56,9 +56,13 @@ def notices_for(event: events.Event) -> list[Notice]:
             tell(e.owner_id, "n.returned", about=e.previous_user_id)
         else:
             tell(e.previous_user_id, "n.taken_back")
-    elif isinstance(e, events.UserAssigned) and actor == e.owner_id:  # reassigned by the owner
-        tell(e.user_id, "n.assigned")
+    elif isinstance(e, events.UserAssigned):
+        tell(e.user_id, "n.assigned")  # reassigned by the owner (not told when they received it)
         if e.previous_user_id not in (e.owner_id, e.user_id):
+            tell(e.previous_user_id, "n.unassigned")
+    elif isinstance(e, events.OwnershipTransferred):
+        # the whole account moved (R6-R8); whoever it was assigned to has lost it
+        if e.previous_user_id not in (e.from_owner_id, e.to_owner_id):
             tell(e.previous_user_id, "n.unassigned")
     elif isinstance(e, events.LinkOpened):
         tell(e.owner_id, "n.link_opened", about=e.user_id)

@@ -15,6 +15,9 @@ from telesip.services.context import Services
 
 router = Router(name=__name__)
 
+#: the deep-link payload of the inline-mode "why no result" button
+HELP_PAYLOAD = "help"
+
 
 def _help(lang: str, s: Services) -> str:
     return t(lang, "help", minutes=max(1, s.rules.offer_ttl_seconds // 60))
@@ -25,6 +28,9 @@ async def start_with_link(
     message: Message, command: CommandObject, s: Services, actor: TelegramUser, lang: str
 ) -> None:
     """R9: the first person to open a settings link gets the account assigned."""
+    if command.args == HELP_PAYLOAD:  # the button above inline results that explain a refusal
+        await message.answer(_help(lang, s))
+        return
     opened = await links.open_link(s, actor, command.args or "")
     owner = await people.get_user(s, opened.owner_id)
     await message.answer(

@@ -32,6 +32,7 @@ from telesip.bot import views
 from telesip.bot.callbacks import OfferCb
 from telesip.bot.locales import error_text, t
 from telesip.bot.notifier import Notice, Notifier
+from telesip.bot.routers.start import HELP_PAYLOAD
 from telesip.domain.errors import TelesipError
 from telesip.domain.model import Method, OfferKind, Role, TelegramUser
 from telesip.services import offers, people
@@ -79,7 +80,7 @@ async def transfer_back_query(
     account_id, password = int(match[1]), (match[2] or "").strip()
     if not password:
         button = InlineQueryResultsButton(
-            text=t(lang, "tb.type_password", id=account_id), start_parameter="help"
+            text=t(lang, "tb.type_password", id=account_id), start_parameter=HELP_PAYLOAD
         )
         await query.answer([], cache_time=0, is_personal=True, button=button)
         return
@@ -101,7 +102,7 @@ async def other_query(query: InlineQuery) -> None:
 async def _explain(query: InlineQuery, lang: str, exc: TelesipError) -> None:
     """No result to send; the reason shows as the button above the (empty) results."""
     text = re.sub(r"<[^>]+>", "", error_text(lang, exc))[:64]
-    button = InlineQueryResultsButton(text=text, start_parameter="help")
+    button = InlineQueryResultsButton(text=text, start_parameter=HELP_PAYLOAD)
     await query.answer([], cache_time=0, is_personal=True, button=button)
 
 
