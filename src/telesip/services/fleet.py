@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from telesip.domain import errors
@@ -220,6 +220,15 @@ async def leased_accounts(s: Services, ref: WorkerRef) -> list[Account]:
 async def heartbeat(s: Services, ref: WorkerRef, stats: dict[str, int] | None = None) -> bool:
     """Keep every lease of this instance alive; False: the worker was revoked or another
     process took its name, and it must stop refreshing everything at once."""
+    return (await heartbeat_and_look(s, ref, stats, ttl=None))[0]
+
+
+async def heartbeat_and_look(
+    s: Services, ref: WorkerRef, stats: dict[str, int] | None, *, ttl: float | None
+) -> tuple[bool, int, int]:
+    """The heartbeat, and (with ``ttl``) what changed around: how many workers are alive and
+    how many leases this instance has (so that a worker notices a death, a newcomer or a lost
+    lease at every heartbeat without polling for them)."""
     async with s.uow() as uow:
         values: dict[str, Any] = {"last_seen": uow.now}
         if stats is not None:
@@ -233,8 +242,24 @@ async def heartbeat(s: Services, ref: WorkerRef, stats: dict[str, int] | None = 
             )
             .values(values)
         )
+        alive = leases = 0
+        if ttl is not None and result.rowcount == 1:
+            alive = int(
+                await uow.conn.scalar(
+                    select(func.count()).select_from(t.workers).where(_live(uow.now, ttl))
+                )
+                or 0
+            )
+            leases = int(
+                await uow.conn.scalar(
+                    select(func.count()).where(
+                        t.leases.c.worker_id == ref.id, t.leases.c.instance == ref.instance
+                    )
+                )
+                or 0
+            )
         await uow.commit()
-    return result.rowcount == 1
+    return result.rowcount == 1, alive, leases
 
 
 async def leave(s: Services, ref: WorkerRef) -> None:
@@ -251,16 +276,6 @@ async def leave(s: Services, ref: WorkerRef) -> None:
             .values(instance=None, last_seen=None)
         )
         await uow.commit()
-
-
-async def lease_count(s: Services, ref: WorkerRef) -> int:
-    async with s.uow() as uow:
-        n = await uow.conn.scalar(
-            select(func.count()).where(
-                t.leases.c.worker_id == ref.id, t.leases.c.instance == ref.instance
-            )
-        )
-        return int(n or 0)
 
 
 async def held(s: Services, ref: WorkerRef) -> set[int]:
@@ -425,10 +440,23 @@ async def release(s: Services, ref: WorkerRef, account_ids: list[int]) -> None:
         await uow.commit()
 
 
-async def changed_since(s: Services, since: datetime) -> list[Account]:
-    """Accounts changed since ``since`` (settings, enabled), for workers to re-apply."""
+async def changes_since(s: Services, since: datetime) -> tuple[set[int], set[int]]:
+    """Ids of accounts changed (settings, enabled, created) and deleted since ``since``: one
+    cheap indexed query, run by every worker about once a second."""
+    changed = select(t.accounts.c.id, literal(False).label("gone")).where(
+        t.accounts.c.updated_at >= since
+    )
+    deleted = select(t.audit.c.account_id, literal(True).label("gone")).where(
+        t.audit.c.at >= since, t.audit.c.action == "deleted"
+    )
     async with s.uow() as uow:
-        rows = await uow.conn.execute(select(t.accounts).where(t.accounts.c.updated_at >= since))
+        rows = (await uow.conn.execute(union_all(changed, deleted))).all()
+    return ({int(r[0]) for r in rows if not r[1]}, {int(r[0]) for r in rows if r[1]})
+
+
+async def accounts_by_id(s: Services, ids: set[int]) -> list[Account]:
+    async with s.uow() as uow:
+        rows = await uow.conn.execute(select(t.accounts).where(t.accounts.c.id.in_(list(ids))))
         return [account_from_row(r, s.cipher.decrypt(r.password_enc)) for r in rows]
 
 

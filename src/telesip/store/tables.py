@@ -171,6 +171,7 @@ audit = Table(
     Column("action", String(32), nullable=False),
     Column("details", JSON, nullable=False),
     Index("ix_audit_account", "account_id", "id"),
+    Index("ix_audit_at", "at"),  # workers and webhooks read what happened since a moment
 )
 
 guesses = Table(

@@ -60,9 +60,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_leases_worker", "leases", ["worker_id"], unique=False)
     op.create_index("ix_accounts_updated", "accounts", ["updated_at"], unique=False)
+    op.create_index("ix_audit_at", "audit", ["at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_at", table_name="audit")
     op.drop_index("ix_accounts_updated", table_name="accounts")
     op.drop_index("ix_leases_worker", table_name="leases")
     op.drop_table("leases")
