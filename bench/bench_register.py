@@ -255,8 +255,8 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=10_000, help="accounts (default 10000)")
     ap.add_argument("--expires", type=int, default=300)
     ap.add_argument("--steady", type=float, default=250.0, help="steady-state window, seconds")
-    ap.add_argument("--max-pending", type=int, default=200, help="initial REGISTERs in flight")
-    ap.add_argument("--children", type=int, default=4, help="Kamailio UDP workers")
+    ap.add_argument("--max-pending", type=int, default=500, help="in flight: ours and SIPp -l")
+    ap.add_argument("--children", type=int, default=2, help="Kamailio UDP workers")
     ap.add_argument("--skip-sipp", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-reg-") as d:
