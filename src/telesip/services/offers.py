@@ -150,8 +150,8 @@ async def receive(s: Services, actor: TelegramUser, offer_id: int) -> Received:
         offer.accept(actor.id, uow.now)
         if offer.method is Method.ASSIGN:
             await _assign(uow, account, actor.id)
-        else:
-            await _move_ownership(uow, account, actor.id, "received")
+        else:  # the accepted offer was the account's only pending one: none left to close
+            await _move_ownership(uow, account, actor.id, "received", close_offers=False)
         await uow.commit()
     return Received(offer, account_id, offer.method, offer.sender_id, actor.id, account.user_id)
 
@@ -181,7 +181,9 @@ async def _assign(uow: UnitOfWork, account: Account, user_id: int) -> None:
     )
 
 
-async def _move_ownership(uow: UnitOfWork, account: Account, new_owner: int, action: str) -> None:
+async def _move_ownership(
+    uow: UnitOfWork, account: Account, new_owner: int, action: str, *, close_offers: bool = True
+) -> None:
     """R6/R7/R8: the whole account moves; the new owner pays unless the operator does."""
     payer = Payer.OPERATOR
     if account.payer is not Payer.OPERATOR:
@@ -194,7 +196,8 @@ async def _move_ownership(uow: UnitOfWork, account: Account, new_owner: int, act
         payer=payer.value,
         via_link=False,
     )
-    await uow.offers.close_pending(account.id, uow.now, OfferState.CANCELLED)
+    if close_offers:  # the previous owner's offer must not move it on behind the new owner
+        await uow.offers.close_pending(account.id, uow.now, OfferState.CANCELLED)
     if account.via_link:  # only link-managed accounts have links
         await uow.links.revoke_unused_for(account.id, uow.now)
     await uow.record(
