@@ -128,6 +128,24 @@ async def fake_main() -> None:
 # ------------------------------------------------------------------ the bot (this process)
 
 
+def trivial_dispatcher() -> Any:
+    """The baseline: answer and edit with a fixed card, no database (aiogram + HTTP only)."""
+    from aiogram import Dispatcher, F
+    from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+    dp = Dispatcher()
+    rows = [[InlineKeyboardButton(text=f"#{i}", callback_data=f"a:open:{i}")] for i in range(3)]
+
+    @dp.callback_query(F.data.startswith("a:open:"))
+    async def press(query: CallbackQuery) -> None:
+        await query.answer()
+        if isinstance(query.message, Message):
+            kb = InlineKeyboardMarkup(inline_keyboard=rows)
+            await query.message.edit_text(f"card {query.data}", reply_markup=kb)
+
+    return dp
+
+
 async def make_services(db: str, workdir: Path) -> tuple[Any, Any]:
     from sqlalchemy import text
 
@@ -197,7 +215,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                 info["token"], session=session, default=DefaultBotProperties(parse_mode="HTML")
             )
             bot.session.middleware(RateLimiter(overall_per_second=100_000))
-            dp = build_dispatcher(s)
+            dp = build_dispatcher(s) if not args.trivial else trivial_dispatcher()
             handled: list[float] = []
 
             async def timing(handler: Any, event: Any, data: dict[str, Any]) -> Any:
@@ -267,6 +285,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--count", type=int, default=0, help="presses (default rate*seconds)")
     parser.add_argument("--people", type=int, default=400)
+    parser.add_argument("--trivial", action="store_true", help="baseline: no database work")
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() as run_bot does")
     parser.add_argument("--profile", help="write a cProfile of the bot while it runs here")
     parser.add_argument("--concurrency", type=int, default=0, help="cap handlers in flight")
