@@ -120,9 +120,10 @@ async def test_settings_link_opened_twice(h: Harness) -> None:
     await fake.press_button(ALICE, links, "New link")
     await fake.wait_for(lambda: "Which account" in links.content)
     await fake.press_button(ALICE, links, f"#{account_id}")
-    await fake.wait_for(lambda: "t.me/" in links.content)
-    url = next(w for w in links.content.split() if w.startswith("https://t.me/"))
+    sent = await fake.next_message(ALICE)
+    url = next(w for w in sent.content.split() if w.startswith("https://t.me/"))
     assert url.startswith("https://t.me/telesip_test_bot?start=")
+    await fake.wait_for(lambda: "waiting to be opened" in links.content)
     qr = await fake.next_message(ALICE)
     assert qr.photo is not None and qr.photo.data and qr.photo.data.startswith(b"\x89PNG")
     assert qr.caption == f"QR code for SIP account #{account_id}"
@@ -150,8 +151,7 @@ async def test_revoked_link_cannot_be_opened(h: Harness) -> None:
     await fake.press_button(ALICE, links, "New link")
     await fake.wait_for(lambda: "Which account" in links.content)
     await fake.press_button(ALICE, links, f"#{account_id}")
-    await fake.wait_for(lambda: "t.me/" in links.content)
-    token = links.content.split("start=", 1)[1].split()[0]
+    token = (await fake.next_message(ALICE)).content.split("start=", 1)[1].split()[0]
     await fake.next_message(ALICE)  # the QR code
     listing = await h.command(ALICE, "/links")
     await fake.press_button(ALICE, listing, f"Revoke #{account_id}")
@@ -202,3 +202,20 @@ async def test_assigning_to_someone_else_tells_the_previous_user(h: Harness) -> 
 async def test_inline_refusal_button_opens_help(h: Harness) -> None:
     reply = await h.command(ALICE, "/start help")
     assert "/softphone" in reply.content and "does not exist" not in reply.content
+
+
+async def test_new_account_straight_into_a_link(h: Harness) -> None:
+    fake = h.fake
+    links = await h.command(ALICE, "/links")
+    await fake.press_button(ALICE, links, "New account for a link")
+    await fake.next_message(ALICE)  # the login prompt
+    fake.send_text(ALICE, "sip:500:Link-Pa55@pbx.example.com")
+    sent = await fake.next_message(ALICE)
+    assert "single use" in sent.content and "Link-Pa55" not in sent.content
+    qr = await fake.next_message(ALICE)
+    assert qr.photo is not None
+    token = sent.content.split("start=", 1)[1].split()[0]
+    assert (await accounts.softphone(h.s, tg(ALICE))).owned == []  # R9: only in /links
+    opened = await h.command(BOB, f"/start {token}")
+    assert "is now assigned to you" in opened.content
+    assert len((await accounts.softphone(h.s, tg(BOB))).assigned_to_me) == 1

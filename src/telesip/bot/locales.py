@@ -176,6 +176,7 @@ EN: dict[str, str] = {
     "links.qr": "QR code for SIP account #{id}",
     "links.revoked": "Link revoked.",
     "btn.new_link": "🔗 New link",
+    "btn.new_link_account": "➕ New account for a link",
     "btn.revoke": "Revoke #{id}",
     # subscriptions
     "subs.title": "<b>Your plans</b>",
@@ -390,6 +391,7 @@ RU: dict[str, str] = {
     "links.qr": "QR-код для SIP-аккаунта #{id}",
     "links.revoked": "Ссылка отозвана.",
     "btn.new_link": "🔗 Новая ссылка",
+    "btn.new_link_account": "➕ Новый аккаунт для ссылки",
     "btn.revoke": "Отозвать #{id}",
     "subs.title": "<b>Ваши тарифы</b>",
     "subs.line": "{plan}: мест {seats}",

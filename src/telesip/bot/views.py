@@ -363,6 +363,7 @@ def links(lang: str, lines_: list[LinkLine], now: datetime) -> tuple[str, Keyboa
                 [_cb(t(lang, "btn.revoke", id=link.account_id), LinkCb(act="revoke", id=link.id))]
             )
     rows.append([_cb(t(lang, "btn.new_link"), LinkCb(act="new"))])
+    rows.append([_cb(t(lang, "btn.new_link_account"), NewCb(act="start", value="link"))])
     return "\n".join(lines), _kb(*rows)
 
 

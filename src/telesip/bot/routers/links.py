@@ -15,7 +15,7 @@ from telesip.bot import views
 from telesip.bot.callbacks import LinkCb
 from telesip.bot.locales import t
 from telesip.bot.replies import show
-from telesip.domain.model import TelegramUser
+from telesip.domain.model import SettingsLink, TelegramUser
 from telesip.services import accounts, links
 from telesip.services.context import Services
 
@@ -53,17 +53,25 @@ async def make(
     lang: str,
 ) -> None:
     link = await links.create_link(s, actor, callback_data.id)
+    await query.answer()
+    await show(query, *views.links(lang, await links.list_links(s, actor), s.clock.now()))
+    if query.message is not None:
+        await send_link(bot, query.message.chat.id, lang, link)
+
+
+async def send_link(bot: Bot, chat_id: int, lang: str, link: SettingsLink) -> None:
+    """The deep link as text, then its QR code (sendPhoto)."""
     me = await bot.me()
     url = f"https://t.me/{me.username}?start={link.token}"
     until = link.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    await query.answer()
-    await show(query, t(lang, "links.created", id=link.account_id, url=url, until=until))
-    if query.message is not None:
-        await bot.send_photo(
-            query.message.chat.id,
-            BufferedInputFile(qr_png(url), filename=f"link-{link.account_id}.png"),
-            caption=t(lang, "links.qr", id=link.account_id),
-        )
+    await bot.send_message(
+        chat_id, t(lang, "links.created", id=link.account_id, url=url, until=until)
+    )
+    await bot.send_photo(
+        chat_id,
+        BufferedInputFile(qr_png(url), filename=f"link-{link.account_id}.png"),
+        caption=t(lang, "links.qr", id=link.account_id),
+    )
 
 
 @router.callback_query(LinkCb.filter(F.act == "revoke"))

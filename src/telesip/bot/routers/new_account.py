@@ -22,10 +22,11 @@ from telesip.bot import views
 from telesip.bot.callbacks import NewCb
 from telesip.bot.locales import error_text, t
 from telesip.bot.replies import delete_quietly, show
+from telesip.bot.routers.links import send_link
 from telesip.domain.errors import InvalidSettings
 from telesip.domain.model import TelegramUser
 from telesip.domain.settings import AccountSettings, Secret, parse_shortcut, validate_host
-from telesip.services import accounts, templates
+from telesip.services import accounts, links, templates
 from telesip.services.context import Services
 
 router = Router(name=__name__)
@@ -63,6 +64,12 @@ async def _created(
     settings: AccountSettings,
     state: FSMContext,
 ) -> None:
+    if (await state.get_data()).get("for_link"):  # R9: straight into a settings link
+        link = await links.create_link_from_settings(s, actor, settings)
+        await state.clear()
+        if message.bot is not None:
+            await send_link(message.bot, message.chat.id, lang, link)
+        return
     account_id = await accounts.create_account(s, actor, settings)
     await state.clear()
     card = await accounts.get_card(s, actor, account_id)
@@ -71,9 +78,9 @@ async def _created(
 
 
 @router.callback_query(NewCb.filter(F.act == "start"))
-async def start(query: CallbackQuery, state: FSMContext, lang: str) -> None:
+async def start(query: CallbackQuery, callback_data: NewCb, state: FSMContext, lang: str) -> None:
     await state.set_state(NewAccount.login)
-    await state.set_data({})
+    await state.set_data({"for_link": callback_data.value == "link"})
     await query.answer()
     if query.message is not None and query.bot is not None:
         await query.bot.send_message(
