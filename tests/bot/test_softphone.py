@@ -118,3 +118,16 @@ async def test_russian_texts(h: Harness) -> None:
     )
     assert fake.my_commands("ru") == ["softphone", "links", "subscriptions", "help", "start"]
     assert BOB  # Bob is in the English tests
+
+
+async def test_a_command_leaves_the_wizard(h: Harness) -> None:
+    fake = h.fake
+    listing = await h.command(ALICE, "/softphone")
+    await fake.press(ALICE, listing, "n:start:")
+    await fake.next_message(ALICE)
+    fake.send_text(ALICE, "200")
+    assert "password" in (await fake.next_message(ALICE)).content
+    await h.command(ALICE, "/softphone")
+    fake.send_text(ALICE, "not a password any more")
+    assert (await fake.next_message(ALICE)).content == "I did not understand that. /help"
+    assert not fake.messages(ALICE)[-2].deleted

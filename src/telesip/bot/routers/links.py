@@ -9,6 +9,7 @@ import io
 import qrcode
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from telesip.bot import views
@@ -30,7 +31,10 @@ def qr_png(data: str) -> bytes:
 
 
 @router.message(Command("links"))
-async def list_links(message: Message, s: Services, actor: TelegramUser, lang: str) -> None:
+async def list_links(
+    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    await state.clear()  # a command leaves an unfinished wizard
     found = await links.list_links(s, actor)
     text, kb = views.links(lang, found, s.clock.now())
     await message.answer(text, reply_markup=kb)

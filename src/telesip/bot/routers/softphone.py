@@ -24,7 +24,10 @@ router = Router(name=__name__)
 
 
 @router.message(Command("softphone"))
-async def softphone(message: Message, s: Services, actor: TelegramUser, lang: str) -> None:
+async def softphone(
+    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    await state.clear()  # a command leaves an unfinished wizard
     text, kb = views.softphone(lang, await accounts.softphone(s, actor))
     await message.answer(text, reply_markup=kb)
 
