@@ -8,9 +8,6 @@ from telesip.domain.plans import Entitlements, get_plan
 from telesip.services.context import Services
 from telesip.store.uow import UnitOfWork
 
-#: the operator (CLI, an API key acting for its users): permission checks are the caller's
-OPERATOR: TelegramUser | None = None
-
 
 async def ensure_user(s: Services, uow: UnitOfWork, user: TelegramUser) -> None:
     plan = get_plan(s.rules.default_plan)

@@ -217,12 +217,6 @@ class Accounts:
             return None
         return account_from_row(row, self.cipher.decrypt(row.password_enc))
 
-    async def password_matches(self, account_id: int, candidate: str) -> bool:
-        token = await self.conn.scalar(
-            select(t.accounts.c.password_enc).where(t.accounts.c.id == account_id)
-        )
-        return token is not None and self.cipher.matches(token, candidate)
-
     async def update(self, account_id: int, now: datetime, **values: Any) -> None:
         values["updated_at"] = now
         await self.conn.execute(
