@@ -3,9 +3,10 @@
 `parse_message(data)` takes one datagram (or one frame from `StreamFramer`) and returns a
 Request or Response, or raises ParseError. Header names are case-insensitive and compact
 forms are expanded; folded lines are unfolded; headers that RFC 3261 lets be repeated or
-comma-joined are read by `Headers.get_all`. What the core relies on (Via, CSeq, From, To,
-Call-ID, Content-Length, Max-Forwards, Expires) is validated up front, so a message that
-passes can be used without further checks.
+comma-joined are read by `Headers.get_all`. Validated up front: the start line, Via, CSeq,
+Call-ID, Content-Length, Max-Forwards, Expires, Min-Expires, Retry-After, Date, Warning and
+Content-Type everywhere; From, To, Contact, Route and Record-Route in requests (a UAC reads
+those of a response leniently, where it uses them).
 """
 
 from __future__ import annotations

@@ -37,12 +37,12 @@ from telesip.sip.uas import respond
 
 from .accounts import AccountConfig, ManagerStats, RegistrationStatus
 from .dns import Locator, LookupFailed
+from .status import StatusFeed, StatusSink
 from .transport import Addr, StreamPool, Target, UdpTransport
 
 __all__ = ["AccountConfig", "ManagerStats", "RegistrationManager", "RegistrationStatus"]
 
 log = logging.getLogger("telesip.sip.manager")
-StatusSink = Callable[[RegistrationStatus], Awaitable[None]]
 
 
 @dataclass(eq=False, slots=True)
@@ -96,7 +96,6 @@ class RegistrationManager:
         share_challenges: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._sink = status_sink
         # Last digest challenge seen per (target, Request-URI): the protection space of RFC 7616
         # §3.6. A new account there sends credentials with its first REGISTER (one round trip
         # instead of two); a server that wants its own nonce answers 401 and we follow it.
@@ -128,7 +127,7 @@ class RegistrationManager:
         self._idle = asyncio.Event()  # set when no registration is left at all
         self._idle = asyncio.Event()  # set when no registration is left at all
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sink_queue: asyncio.Queue[RegistrationStatus] = asyncio.Queue()
+        self._feed = StatusFeed(status_sink, self.stats)
         self._udp: UdpTransport | None = None
         self._streams = StreamPool(self._on_data, self._on_lost, tls_context)
         self._local_ip: dict[str, str] = {}
@@ -142,7 +141,7 @@ class RegistrationManager:
     async def start(self) -> None:
         self._udp = await UdpTransport.open(self._on_data, *self._bind)
         self._runner = asyncio.create_task(self._run(), name="sip-registrations")
-        self._spawn(self._drain_sink())
+        self._spawn(self._feed.run())
         if self._keepalive > 0:
             self._schedule_key("keepalive", self._clock() + self._keepalive)
 
@@ -156,7 +155,7 @@ class RegistrationManager:
                 if self._by_call:
                     self._idle.clear()
                     await self._idle.wait()
-                await self._sink_queue.join()
+                await self._feed.join()
         except TimeoutError:
             log.warning("stop: %d un-REGISTERs unanswered after %.1fs", len(self._by_call), grace)
         tasks = [t for t in [self._runner, *self._tasks] if t is not None]
@@ -465,37 +464,12 @@ class RegistrationManager:
         acc = self._accounts.get(status.account_id)
         if acc is not None:
             acc.status = status
-        if self._sink is not None:
-            self._sink_queue.put_nowait(status)
+        self._feed.put(status)
 
     def _wall(self, t: float | None) -> datetime | None:
         if t is None:
             return None
         return datetime.now(UTC) + timedelta(seconds=t - self._clock())
-
-    async def _drain_sink(self) -> None:
-        """Deliver statuses in order; one deadline per batch (10 s) bounds a hung sink."""
-        queue = self._sink_queue
-        while True:
-            batch = [await queue.get()]
-            while not queue.empty() and len(batch) < 256:
-                batch.append(queue.get_nowait())
-            pending = iter(batch)
-            try:
-                async with asyncio.timeout(10.0):
-                    for status in pending:
-                        try:
-                            if self._sink is not None:
-                                await self._sink(status)
-                        except Exception:
-                            self.stats.sink_errors += 1
-                            log.exception("status sink failed for account %s", status.account_id)
-            except TimeoutError:
-                lost = 1 + sum(1 for _ in pending)
-                self.stats.sink_errors += lost
-                log.error("status sink timed out: %d status changes not written", lost)
-            for _ in batch:
-                queue.task_done()
 
     # ------------------------------------------------------------ transport
     def _udp_local(self, target: Target) -> Addr:
