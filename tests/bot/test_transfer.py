@@ -75,7 +75,9 @@ async def test_new_offer_replaces_the_old_one(h: Harness) -> None:
     answer = await fake.inline_query_from_button(ALICE, card, "Transfer")
     second = fake.choose_inline_result(ALICE, answer, f"unlink:{account_id}", into_chat_with=CAROL)
     await fake.wait_for_request("editMessageReplyMarkup")
-    old = await fake.press_inline_button(BOB, first, "Receive")
+    await fake.wait_for(lambda: first.content == "This offer was replaced by a newer one.")
+    assert first.buttons == []  # the old message lost its Receive button
+    old = await fake.press_inline(BOB, first, "o:rcv:0", forged=True)  # a stale client
     assert old.show_alert and "replaced" in (old.text or "")
     await fake.press_inline_button(CAROL, second, "Receive")
     await fake.wait_for(lambda: "получил(а) SIP-аккаунт" in second.content)  # Carol reads Russian

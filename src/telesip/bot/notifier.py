@@ -21,7 +21,7 @@ from aiogram.exceptions import TelegramAPIError
 from telesip.bot.locales import lang_of, t
 from telesip.domain import events
 from telesip.metrics import BOT_SEND_FAILURES
-from telesip.services import people
+from telesip.services import offers, people
 from telesip.services.bus import MessageBus
 from telesip.services.context import Services
 
@@ -36,10 +36,17 @@ class Notice:
     about_user_id: int | None = None  # rendered as {user}
 
 
-def notices_for(event: events.Event) -> list[Notice]:
+@dataclass(frozen=True)
+class Retire:
+    """An offer replaced by a newer one (R3): its message loses the Receive button."""
+
+    offer_id: int
+
+
+def notices_for(event: events.Event) -> list[Notice | Retire]:
     """Who is affected by ``event`` and what they are told (never the actor themselves)."""
     e, i, actor = event, event.account_id, event.actor_id
-    out: list[Notice] = []
+    out: list[Notice | Retire] = []
 
     def tell(user_id: int | None, key: str, about: int | None = None) -> None:
         if user_id is not None and user_id != actor:
@@ -66,6 +73,8 @@ def notices_for(event: events.Event) -> list[Notice]:
             tell(e.previous_user_id, "n.unassigned")
     elif isinstance(e, events.LinkOpened):
         tell(e.owner_id, "n.link_opened", about=e.user_id)
+    elif isinstance(e, events.OfferCreated) and e.replaced_offer_id is not None:
+        out.append(Retire(e.replaced_offer_id))
     return out
 
 
@@ -75,7 +84,7 @@ class Notifier:
     def __init__(self, s: Services, bot: Bot, bus: MessageBus | None = None) -> None:
         self.s = s
         self.bot = bot
-        self.queue: asyncio.Queue[Notice] = asyncio.Queue(maxsize=10_000)
+        self.queue: asyncio.Queue[Notice | Retire] = asyncio.Queue(maxsize=10_000)
         self._task: asyncio.Task[None] | None = None
         (bus or s.bus).subscribe(None, self.on_event)
 
@@ -85,7 +94,7 @@ class Notifier:
         for notice in notices_for(event):
             self.tell(notice)
 
-    def tell(self, notice: Notice) -> None:
+    def tell(self, notice: Notice | Retire) -> None:
         """Queue a notice; never blocks, never raises."""
         try:
             self.queue.put_nowait(notice)
@@ -111,11 +120,14 @@ class Notifier:
             except asyncio.CancelledError:
                 raise
             except Exception:  # a notification never takes the bot down
-                log.exception("notification to %s failed", notice.user_id)
+                log.exception("notification %r failed", notice)
             finally:
                 self.queue.task_done()
 
-    async def send(self, notice: Notice) -> None:
+    async def send(self, notice: Notice | Retire) -> None:
+        if isinstance(notice, Retire):
+            await self.retire(notice.offer_id)
+            return
         target = await people.get_user(self.s, notice.user_id)
         lang = lang_of(target.language_code if target else None)
         params = dict(notice.params)
@@ -127,3 +139,16 @@ class Notifier:
         except TelegramAPIError as exc:
             BOT_SEND_FAILURES.labels("notification").inc()
             log.info("cannot notify %s: %s", notice.user_id, exc.message)
+
+    async def retire(self, offer_id: int) -> None:
+        offer = await offers.get_offer(self.s, offer_id)
+        if offer.inline_message_id is None:
+            return
+        sender = await people.get_user(self.s, offer.sender_id)
+        lang = lang_of(sender.language_code if sender else None)
+        try:
+            await self.bot.edit_message_text(
+                text=t(lang, "error.offer_replaced"), inline_message_id=offer.inline_message_id
+            )
+        except TelegramAPIError as exc:
+            log.info("cannot retire offer %s: %s", offer_id, exc.message)
