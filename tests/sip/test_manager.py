@@ -268,3 +268,26 @@ async def test_a_bug_in_one_registration_is_contained(
         await eventually(lambda: m.status(1).state == "registered")
     finally:
         await m.stop(grace=1.0)
+
+
+async def test_a_tcp_server_sending_garbage_is_dropped_and_counted() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65535)  # the REGISTER
+        writer.write(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n")  # no Content-Length: unframeable
+        await writer.drain()
+        await reader.read()  # until we are hung up on
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    m = RegistrationManager(bind_host="127.0.0.1", keepalive_interval=0)
+    await m.start()
+    try:
+        m.apply(account(port, transport="tcp"))
+        await eventually(lambda: m.status(1).state == "unreachable")
+        assert m.stats.dropped == 1 and m.stats.errors == 0
+        assert m.status(1).last_error == "transport error"
+    finally:
+        await m.stop(grace=0.5)
+        server.close()
+        await server.wait_closed()

@@ -130,6 +130,7 @@ class RegistrationManager:
         self._feed = StatusFeed(status_sink, self.stats)
         self._udp: UdpTransport | None = None
         self._streams = StreamPool(self._on_data, self._on_lost, tls_context)
+        self._streams.on_malformed = self._count_dropped
         self._local_ip: dict[str, str] = {}
         self._runner: asyncio.Task[None] | None = None
 
@@ -566,6 +567,9 @@ class RegistrationManager:
         if resp is not None:
             reply(resp.to_bytes())
             self.stats.sent += 1
+
+    def _count_dropped(self) -> None:
+        self.stats.dropped += 1
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

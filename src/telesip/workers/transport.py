@@ -109,7 +109,7 @@ class StreamConnection(asyncio.Protocol):
         try:
             frames = self.framer.feed(data)
         except ParseError:
-            self.pool.malformed += 1
+            self.pool.on_malformed()
             self.abort()
             return
         for frame in frames:
@@ -148,7 +148,7 @@ class StreamPool:
         self._timeout = connect_timeout
         self._conns: dict[Target, StreamConnection] = {}
         self._pending: dict[Target, asyncio.Future[StreamConnection]] = {}
-        self.malformed = 0
+        self.on_malformed: Callable[[], None] = lambda: None  # a stream we could not frame
 
     def get(self, target: Target) -> StreamConnection | None:
         conn = self._conns.get(target)
