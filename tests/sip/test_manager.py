@@ -244,7 +244,7 @@ async def test_udp_keepalive_goes_to_each_registered_server(fake: FakeRegistrar)
 
 
 async def test_a_bug_in_one_registration_is_contained(
-    fake: FakeRegistrar, monkeypatch: pytest.MonkeyPatch
+    fake: FakeRegistrar, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from telesip.sip.registration import Registration
 
@@ -262,10 +262,14 @@ async def test_a_bug_in_one_registration_is_contained(
     m = RegistrationManager(bind_host="127.0.0.1", keepalive_interval=0, policy=policy)
     await m.start()
     try:
-        m.apply(account(fake.port, 1))
+        caplog.set_level("DEBUG")
+        m.apply(account(fake.port, 1, password="Zq9-very-secret"))
         await eventually(lambda: m.status(1).state == "failed")
         assert m.stats.errors == 1 and m.status(1).last_error == "internal error (logged)"
         await eventually(lambda: m.status(1).state == "registered")
+        assert "RuntimeError: bug" in caplog.text  # the traceback is logged...
+        assert "Zq9-very-secret" not in caplog.text  # ...without the password
+        assert "Zq9-very-secret" not in repr(m._accounts)
     finally:
         await m.stop(grace=1.0)
 
