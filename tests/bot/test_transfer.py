@@ -178,3 +178,25 @@ async def test_free_plan_offers_only_unlink(h: Harness) -> None:
     assert answer.titles == [UNLINK]
     stranger = await h.fake.inline_query(MALLORY, f"#{account_id}")
     assert stranger.results == []
+
+
+@pytest.mark.both_backends
+async def test_two_people_press_receive_at_once_exactly_one_wins(h: Harness) -> None:
+    fake = h.fake
+    account_id, msg = await send_offer(h, "unlink")
+    first = fake.press_inline_button(BOB, msg, "Receive")
+    second = fake.press_inline_button(CAROL, msg, "Receive")  # same moment, same message
+    answers = [await first, await second]
+    winners = [a for a in answers if not a.show_alert]
+    losers = [a for a in answers if a.show_alert]
+    assert len(winners) == 1 and len(losers) == 1
+    assert "already been received" in (losers[0].text or "") or "уже получено" in (
+        losers[0].text or ""
+    )
+    await fake.wait_for(lambda: msg.edit_date is not None and "✅" in msg.content)
+    holders = [u for u in (BOB, CAROL) if (await accounts.softphone(h.s, tg(u))).owned]
+    assert len(holders) == 1
+    assert [a.id for a in (await accounts.softphone(h.s, tg(holders[0]))).owned] == [account_id]
+    assert f"{holders[0].username} received SIP account #{account_id}" in msg.content or (
+        f"{holders[0].username} получил(а)" in msg.content
+    )
