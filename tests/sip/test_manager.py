@@ -10,12 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from telesip.sip import RegistrationPolicy, Response, parse_message
+from telesip.sip import (
+    Keepalive,
+    RegistrationPolicy,
+    Request,
+    Response,
+    StreamFramer,
+    parse_message,
+)
+from telesip.sip.fields import parse_name_addr
 from telesip.workers import AccountConfig, RegistrationManager, RegistrationStatus
 from telesip.workers.dns import Locator
 from telesip.workers.transport import Target
 
 from .fake_registrar import FakeRegistrar, start_fake
+from .helpers import answer
 
 INVALID = sorted((Path(__file__).parent / "data" / "torture" / "invalid").glob("*.sip"))
 
@@ -291,6 +300,44 @@ async def test_a_tcp_server_sending_garbage_is_dropped_and_counted() -> None:
         await eventually(lambda: m.status(1).state == "unreachable")
         assert m.stats.dropped == 1 and m.stats.errors == 0
         assert m.status(1).last_error == "transport error"
+    finally:
+        await m.stop(grace=0.5)
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_new_tcp_flow_moves_the_binding() -> None:
+    """The registrar drops the connection: we re-REGISTER on a new one, with the new Contact,
+    and remove the old Contact in the same request."""
+    seen: list[Request] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        framer = StreamFramer()
+        while data := await reader.read(65535):
+            for frame in framer.feed(data):
+                if isinstance(frame, Keepalive):
+                    continue
+                msg = parse_message(frame, is_stream=True)
+                assert isinstance(msg, Request)
+                seen.append(msg)
+                writer.write(answer(msg, 200, "OK", Expires="600").to_bytes())
+                await writer.drain()
+                if len(seen) == 1:
+                    writer.close()  # drop the flow after the first registration
+                    return
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    m = RegistrationManager(bind_host="127.0.0.1", keepalive_interval=0)
+    await m.start()
+    try:
+        m.apply(account(port, transport="tcp", expires=600))
+        await eventually(lambda: len(seen) >= 2, within=6)
+        first = parse_name_addr(seen[0].headers.get("Contact") or "").uri
+        contacts = [parse_name_addr(c) for c in seen[1].headers.get_all("Contact")]
+        assert contacts[0].uri != first and contacts[0].uri.endswith(";transport=tcp")
+        assert (contacts[1].uri, contacts[1].params) == (first, {"expires": "0"})
+        await eventually(lambda: m.status(1).state == "registered")
     finally:
         await m.stop(grace=0.5)
         server.close()

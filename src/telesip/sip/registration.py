@@ -217,11 +217,19 @@ class Registration:
         if self.state is R.REGISTERED and (self._timer is None or self._timer > when):
             self._timer = when
 
-    def set_local(self, local: tuple[str, int]) -> None:
-        """The transport's local address changed (a new TCP/TLS connection)."""
+    def set_local(self, local: tuple[str, int], now: float | None = None) -> None:
+        """The transport's local address changed (a new TCP/TLS connection). With `now`, a
+        request in flight is rebuilt for the new flow; a binding to the old Contact is removed
+        by the next REGISTER."""
+        if local == self.local:
+            return
         if self.contact == self.local:
+            if self.state in (R.REGISTERED, R.REFRESHING) and self._stale_contact is None:
+                self._stale_contact = self.contact
             self.contact = local
         self.local = local
+        if now is not None and self.tx is not None:
+            self._send(now, expires=0 if self.state is R.UNREGISTERING else None)
 
     def transport_error(self, now: float) -> None:
         if self.tx is not None:

@@ -507,8 +507,10 @@ class RegistrationManager:
         except (OSError, TimeoutError, ssl.SSLError):
             self._guard(slot, lambda: slot.reg.transport_error(self._clock()))
             return
-        slot.reg.set_local(conn.local)
-        conn.send(data)
+        if conn.local != slot.reg.local:  # a new flow: rebuild the request for it
+            self._guard(slot, lambda: slot.reg.set_local(conn.local, self._clock()))
+        else:
+            conn.send(data)
 
     def _on_lost(self, target: Target) -> None:
         """A TCP/TLS connection closed: fail what is in flight, re-REGISTER the rest soon
