@@ -342,3 +342,32 @@ async def test_a_new_tcp_flow_moves_the_binding() -> None:
         await m.stop(grace=0.5)
         server.close()
         await server.wait_closed()
+
+
+async def test_re_enable_waits_for_the_old_unregister(fake: FakeRegistrar) -> None:
+    """Disable then enable at once: the new REGISTER must not overtake the un-REGISTER of the
+    same Contact, or the registrar would drop the new binding."""
+    policy = RegistrationPolicy(t1=0.02, t2=0.1)  # the unanswered un-REGISTER ends in 1.28 s
+    m = RegistrationManager(bind_host="127.0.0.1", keepalive_interval=0, policy=policy)
+    await m.start()
+    try:
+        m.apply(account(fake.port))
+        await eventually(lambda: m.status(1).state == "registered")
+        fake.silent = True
+        before = len(fake.requests)
+        m.remove(1)
+        m.apply(account(fake.port))
+        await eventually(lambda: len(fake.requests) > before)
+        await asyncio.sleep(0.5)  # the un-REGISTER is being retransmitted meanwhile
+        tail = fake.requests[before:]
+        assert tail and all(r.headers.get("Expires") == "0" for r in tail)
+        fake.silent = False
+        await eventually(lambda: m.status(1).state == "registered", within=5)
+        first_new = next(
+            i
+            for i, r in enumerate(fake.requests)
+            if i >= before and r.headers.get("Expires") != "0"
+        )
+        assert all(r.headers.get("Expires") == "0" for r in fake.requests[before:first_new])
+    finally:
+        await m.stop(grace=0.5)

@@ -117,6 +117,10 @@ class RegistrationManager:
         self._by_call: dict[str, _Slot] = {}
         self._queue: deque[int] = deque()
         self._retiring: deque[_Slot] = deque()
+        # account id -> its registrations still being un-REGISTERed. A new registration for the
+        # account waits for them: an un-REGISTER of the same Contact arriving after the new
+        # REGISTER would remove the new binding (disable + enable, server change).
+        self._retiring_ids: dict[int, int] = {}
         self._unregistering = 0
         self._inflight = 0
         self._heap: list[tuple[float, int, object]] = []
@@ -275,18 +279,34 @@ class RegistrationManager:
 
     def _recover(self, slot: _Slot) -> None:
         """After a bug in one registration: drop it, and start the account over later."""
-        self._due.pop(slot, None)
-        if self._by_call.get(slot.reg.call_id) is slot:
-            del self._by_call[slot.reg.call_id]
-            if not self._by_call:
-                self._idle.set()
-        if slot.unregistering:
-            slot.unregistering = False
-            self._unregistering -= 1
+        self._forget(slot)
         acc = self._accounts.get(slot.account_id)
         if acc is not None and acc.slot is slot:
             acc.slot = None
             self._activation_failed(acc, "internal error (logged)", "failed")
+
+    def _forget(self, slot: _Slot) -> None:
+        """A registration is over (un-REGISTERed, or dropped after a bug)."""
+        self._due.pop(slot, None)
+        if slot.unregistering:
+            slot.unregistering = False
+            self._unregistering -= 1
+            if self._retiring:
+                self._wake.set()
+        if self._by_call.get(slot.reg.call_id) is slot:
+            del self._by_call[slot.reg.call_id]
+            if not self._by_call:
+                self._idle.set()
+        if slot.retiring:
+            slot.retiring = False
+            left = self._retiring_ids[slot.account_id] - 1
+            if left:
+                self._retiring_ids[slot.account_id] = left
+            else:
+                del self._retiring_ids[slot.account_id]
+                acc = self._accounts.get(slot.account_id)
+                if acc is not None and acc.slot is None and not acc.activating:
+                    self._enqueue(slot.account_id)  # it was waiting for this un-REGISTER
 
     def _after(self, slot: _Slot) -> None:
         reg = slot.reg
@@ -297,16 +317,7 @@ class RegistrationManager:
         while (ev := reg.next_event()) is not None:
             self._on_status(slot, ev.status)
         if reg.done:
-            self._due.pop(slot, None)
-            if slot.unregistering:
-                slot.unregistering = False
-                self._unregistering -= 1
-                if self._retiring:
-                    self._wake.set()
-            if self._by_call.get(reg.call_id) is slot:
-                del self._by_call[reg.call_id]
-                if not self._by_call:
-                    self._idle.set()
+            self._forget(slot)
         elif slot.unregistering or not slot.retiring:  # queued for un-REGISTER: no timers
             self._schedule_key(slot, reg.get_timer())
 
@@ -327,6 +338,8 @@ class RegistrationManager:
             acc = self._accounts.get(self._queue.popleft())
             if acc is None or acc.slot is not None or acc.activating:
                 continue
+            if acc.cfg.account_id in self._retiring_ids:
+                continue  # its old binding is being removed: start after that (see _forget)
             acc.pending = True
             self._inflight += 1
             self._publish(RegistrationStatus(acc.cfg.account_id, "registering"))
@@ -424,6 +437,7 @@ class RegistrationManager:
         """Queue the un-REGISTER: like starts, at most `max_pending` are in flight at once,
         so removing 10,000 accounts does not drop a burst of 10,000 datagrams on the PBX."""
         slot.retiring = True
+        self._retiring_ids[slot.account_id] = self._retiring_ids.get(slot.account_id, 0) + 1
         self._due.pop(slot, None)  # no refresh for an account on its way out
         self._retiring.append(slot)
         self._wake.set()
