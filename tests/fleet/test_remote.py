@@ -23,7 +23,7 @@ from tests.sip_integration.conftest import Cert
 
 from ..core.helpers import ALICE
 from .conftest import Kamailio, contact_port, sip_for
-from .test_worker import eventually, eventually_async
+from .test_worker import Forward, eventually, eventually_async
 
 
 @pytest.fixture
@@ -61,7 +61,10 @@ def _verify(cert: Cert) -> ssl.SSLContext:
 async def _start(
     url: str, cert: Cert, name: str, credential: str
 ) -> tuple[RemoteWorker, RegistrationManager, asyncio.Task[None]]:
-    manager = RegistrationManager(bind_host="127.0.0.1", udp_port=0, keepalive_interval=0)
+    sink = Forward()
+    manager = RegistrationManager(
+        status_sink=sink, bind_host="127.0.0.1", udp_port=0, keepalive_interval=0
+    )
     await manager.start()
     port = manager.udp_local[1]  # type: ignore[index]
     worker = RemoteWorker(
@@ -72,7 +75,7 @@ async def _start(
         verify=_verify(cert),
         addresses=[f"udp:127.0.0.1:{port}"],
     )
-    manager._sink = worker.on_status
+    sink.target = worker.on_status
     return worker, manager, asyncio.create_task(worker.run())
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from telesip.domain.settings import Secret
 from telesip.services import accounts, fleet
 from telesip.services.context import Services
+from telesip.workers.accounts import RegistrationStatus
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import Timing, Worker
 
@@ -38,9 +39,22 @@ async def eventually_async(
         await asyncio.sleep(0.05)
 
 
+class Forward:
+    """A status sink made before the worker it forwards to."""
+
+    target: Callable[[RegistrationStatus], Awaitable[None]] | None = None
+
+    async def __call__(self, status: RegistrationStatus) -> None:
+        if self.target is not None:
+            await self.target(status)
+
+
 @pytest.fixture
 async def worker(services: Services) -> AsyncIterator[Worker]:
-    manager = RegistrationManager(bind_host="127.0.0.1", udp_port=0, keepalive_interval=0)
+    sink = Forward()
+    manager = RegistrationManager(
+        status_sink=sink, bind_host="127.0.0.1", udp_port=0, keepalive_interval=0
+    )
     w = Worker(
         services,
         manager,
@@ -48,7 +62,7 @@ async def worker(services: Services) -> AsyncIterator[Worker]:
         addresses=["udp:127.0.0.1:0"],
         timing=Timing(ttl=4, poll=0.2, claim=0.5),
     )
-    manager._sink = w.on_status  # the worker is the manager's status sink
+    sink.target = w.on_status
     await manager.start()
     services.bus.subscribe(None, w.on_event)
     task = asyncio.create_task(w.run())

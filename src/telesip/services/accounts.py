@@ -71,7 +71,7 @@ class Card:
 
 
 async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> Card:
-    async with s.uow() as uow:
+    async with s.uow(readonly=True) as uow:
         summary = await uow.accounts.summary(account_id)
         if summary is None:
             raise errors.AccountNotFound(account_id=account_id)
@@ -301,14 +301,14 @@ class Softphone:
 
 
 async def softphone(s: Services, actor: TelegramUser) -> Softphone:
-    async with s.uow() as uow:
+    async with s.uow(readonly=True) as uow:
         owned = await uow.accounts.owned_by(actor.id, via_link=False)
         assigned = await uow.accounts.assigned_to(actor.id)
     return Softphone(owned, assigned)
 
 
 async def assigned_to(s: Services, actor: TelegramUser) -> list[AccountSummary]:
-    async with s.uow() as uow:
+    async with s.uow(readonly=True) as uow:
         return await uow.accounts.assigned_to(actor.id)
 
 
@@ -316,5 +316,5 @@ async def list_accounts(
     s: Services, *, limit: int = 1000, after_id: int = 0, owner_ids: list[int] | None = None
 ) -> list[AccountSummary]:
     """Operator listing (CLI, API), in id order with keyset paging."""
-    async with s.uow() as uow:
+    async with s.uow(readonly=True) as uow:
         return await uow.accounts.summaries(limit=limit, after_id=after_id, owner_ids=owner_ids)

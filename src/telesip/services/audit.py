@@ -18,7 +18,7 @@ async def account_audit(
 ) -> list[AuditRecord]:
     if not 1 <= limit <= 500:
         raise errors.InvalidInput("limit must be between 1 and 500")
-    async with s.uow() as uow:
+    async with s.uow(readonly=True) as uow:
         if actor is not None:
             account = await uow.accounts.get(account_id)
             if account is None or account.owner_id != actor.id:

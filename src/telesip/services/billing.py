@@ -54,7 +54,7 @@ async def remove_subscription(s: Services, user_id: int, plan: str) -> None:
 
 
 async def show_subscriptions(s: Services, user_id: int) -> SubscriptionView:
-    async with s.uow() as uow:
+    async with s.uow(readonly=True) as uow:
         if await uow.users.get(user_id) is None:
             raise errors.UserNotFound(user_id=user_id)
         subs = await uow.users.subscriptions(user_id)

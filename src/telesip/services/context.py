@@ -30,5 +30,6 @@ class Services:
     rules: Rules = field(default_factory=Rules)
     bus: MessageBus = field(default_factory=MessageBus)
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.cipher, self.clock, self.bus.publish)
+    def uow(self, *, readonly: bool = False) -> UnitOfWork:
+        """A unit of work; ``readonly`` for use cases that only read (no write lock)."""
+        return UnitOfWork(self.engine, self.cipher, self.clock, self.bus.publish, readonly=readonly)

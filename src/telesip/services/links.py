@@ -135,7 +135,7 @@ class LinkLine:
 
 async def list_links(s: Services, actor: TelegramUser) -> list[LinkLine]:
     """The links section: each link with its account (used, live, expired or revoked)."""
-    async with s.uow() as uow:
+    async with s.uow(readonly=True) as uow:
         found = await uow.links.of_owner(actor.id)
         by_account = {a.id: a for a in await uow.accounts.owned_by(actor.id, via_link=True)}
     return [LinkLine(link, by_account.get(link.account_id)) for link in found]

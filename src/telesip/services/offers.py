@@ -82,7 +82,7 @@ async def _new_offer(
 
 
 async def get_offer(s: Services, offer_id: int) -> Offer:
-    async with s.uow() as uow:
+    async with s.uow(readonly=True) as uow:
         offer = await uow.offers.get(offer_id)
     if offer is None:
         raise errors.OfferNotFound()

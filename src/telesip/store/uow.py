@@ -32,8 +32,15 @@ class UnitOfWork:
     conn: AsyncConnection
 
     def __init__(
-        self, engine: AsyncEngine, cipher: Cipher, clock: Clock, publish: Publisher | None = None
+        self,
+        engine: AsyncEngine,
+        cipher: Cipher,
+        clock: Clock,
+        publish: Publisher | None = None,
+        *,
+        readonly: bool = False,
     ) -> None:
+        self._readonly = readonly  # reads only: on SQLite no write lock is taken
         self._engine = engine
         self._cipher = cipher
         self._publish = publish
@@ -44,6 +51,8 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         try:
             self.conn = await self._engine.connect()
+            if self._readonly:
+                await self.conn.execution_options(telesip_readonly=True)
             await self.conn.begin()
         except (DBAPIError, OSError) as exc:
             raise StorageUnavailable() from exc
