@@ -16,7 +16,6 @@ import heapq
 import itertools
 import logging
 import random
-import socket
 import ssl
 import time
 from collections import deque
@@ -26,19 +25,17 @@ from datetime import UTC, datetime, timedelta
 
 from telesip.sip import (
     Challenge,
-    ParseError,
     Registration,
     RegistrationPolicy,
     Response,
-    parse_message,
 )
 from telesip.sip import RegistrationStatus as CoreStatus
-from telesip.sip.uas import respond
 
 from .accounts import AccountConfig, ManagerStats, RegistrationStatus
 from .dns import Locator, LookupFailed
 from .status import StatusFeed, StatusSink
-from .transport import Addr, StreamPool, Target, UdpTransport
+from .transport import Addr, Target
+from .wire import Wire
 
 __all__ = ["AccountConfig", "ManagerStats", "RegistrationManager", "RegistrationStatus"]
 
@@ -101,9 +98,6 @@ class RegistrationManager:
         # instead of two); a server that wants its own nonce answers 401 and we follow it.
         self._share = share_challenges
         self._challenges: dict[tuple[Target, str], Challenge] = {}
-        self._bind = (bind_host, udp_port)
-        self._advertise = advertise_host
-        self._tls = tls_context
         self._locator = locator or Locator()
         self._policy = policy or RegistrationPolicy()
         # tags, branches, Call-IDs need uniqueness, not secrecy: a PRNG seeded from os.urandom
@@ -132,19 +126,25 @@ class RegistrationManager:
         self._idle = asyncio.Event()  # set when no registration is left at all
         self._tasks: set[asyncio.Task[None]] = set()
         self._feed = StatusFeed(status_sink, self.stats)
-        self._udp: UdpTransport | None = None
-        self._streams = StreamPool(self._on_data, self._on_lost, tls_context)
-        self._streams.on_malformed = self._count_dropped
-        self._local_ip: dict[str, str] = {}
+        self._wire = Wire(
+            on_response=self._on_response,
+            on_lost=self._on_lost,
+            stats=self.stats,
+            rng=self._rng,
+            user_agent=user_agent,
+            tls_context=tls_context,
+            bind=(bind_host, udp_port),
+            advertise_host=advertise_host,
+        )
         self._runner: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ public
     @property
     def udp_local(self) -> Addr | None:
-        return self._udp.local if self._udp is not None else None
+        return self._wire.udp_local
 
     async def start(self) -> None:
-        self._udp = await UdpTransport.open(self._on_data, *self._bind)
+        await self._wire.open()
         self._runner = asyncio.create_task(self._run(), name="sip-registrations")
         self._spawn(self._feed.run())
         if self._keepalive > 0:
@@ -167,9 +167,7 @@ class RegistrationManager:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._streams.close()
-        if self._udp is not None:
-            self._udp.close()
+        self._wire.close()
 
     def apply(self, cfg: AccountConfig) -> None:
         acc = self._accounts.get(cfg.account_id)
@@ -350,7 +348,7 @@ class RegistrationManager:
         host, port = cfg.server()
         targets = self._locator.cached(host, port, cfg.transport)
         if targets is not None and cfg.transport.lower() == "udp":
-            self._start_slot(acc, targets, self._udp_local(targets[0]), now)
+            self._start_slot(acc, targets, self._wire.local_for(targets[0]), now)
             return
         acc.activating = True
         self._spawn(self._activate_async(acc, acc.gen))
@@ -363,10 +361,10 @@ class RegistrationManager:
             error = "no target"
             for i, target in enumerate(targets):
                 if target.transport == "UDP":
-                    local = self._udp_local(target)
+                    local = self._wire.local_for(target)
                     break
                 try:
-                    local = (await self._streams.connect(target)).local
+                    local = (await self._wire.connect(target)).local
                     targets = targets[i:] + targets[:i]
                     break
                 except (OSError, TimeoutError, ssl.SSLError) as exc:
@@ -487,44 +485,20 @@ class RegistrationManager:
         return datetime.now(UTC) + timedelta(seconds=t - self._clock())
 
     # ------------------------------------------------------------ transport
-    def _udp_local(self, target: Target) -> Addr:
-        assert self._udp is not None
-        host, port = self._udp.local
-        if self._advertise:
-            return (self._advertise, port)
-        if host not in ("0.0.0.0", "::"):
-            return (host, port)
-        ip = self._local_ip.get(target.host)
-        if ip is None:  # the source address the kernel would route from (no packet is sent)
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.connect((target.host, target.port))
-                ip = str(s.getsockname()[0])
-            self._local_ip[target.host] = ip
-        return (ip, port)
-
     def _send(self, slot: _Slot, data: bytes) -> None:
-        target = slot.target
-        self.stats.sent += 1
-        if target.transport == "UDP":
-            if self._udp is not None:
-                self._udp.send(data, target.addr)
-            return
-        conn = self._streams.get(target)
-        if conn is not None:
-            conn.send(data)
-            return
-        self._spawn(self._send_later(slot, target, data))
+        if not self._wire.send(slot.target, data):
+            self._spawn(self._send_later(slot, slot.target, data))
 
     async def _send_later(self, slot: _Slot, target: Target, data: bytes) -> None:
         try:
-            conn = await self._streams.connect(target)
+            conn = await self._wire.connect(target)
         except (OSError, TimeoutError, ssl.SSLError):
             self._guard(slot, lambda: slot.reg.transport_error(self._clock()))
             return
         if conn.local != slot.reg.local:  # a new flow: rebuild the request for it
             self._guard(slot, lambda: slot.reg.set_local(conn.local, self._clock()))
         else:
-            conn.send(data)
+            self._wire.send(target, data)
 
     def _on_lost(self, target: Target) -> None:
         """A TCP/TLS connection closed: fail what is in flight, re-REGISTER the rest soon
@@ -541,51 +515,23 @@ class RegistrationManager:
                 self._schedule_key(slot, reg.get_timer())
 
     def _send_keepalives(self) -> None:
-        self._streams.keepalive()
-        if self._udp is None:
-            return
-        seen: set[Target] = set()
-        for slot in self._by_call.values():
-            if slot.target.transport == "UDP" and slot.reg.status.state == "registered":
-                seen.add(slot.target)
-        for target in seen:
-            self._udp.send(b"\r\n\r\n", target.addr)
+        self._wire.keepalive(
+            {
+                slot.target
+                for slot in self._by_call.values()
+                if slot.target.transport == "UDP" and slot.reg.status.state == "registered"
+            }
+        )
 
-    def _on_data(
-        self, data: bytes, src: Addr, transport: str, reply: Callable[[bytes], None], stream: bool
-    ) -> None:
-        self.stats.received += 1
-        try:
-            msg = parse_message(data, is_stream=stream)
-        except ParseError:
-            self.stats.dropped += 1
+    def _on_response(self, msg: Response) -> None:
+        slot = self._by_call.get(msg.headers.get("Call-ID") or "")
+        if slot is None:
+            self.stats.stray += 1
             return
-        except Exception:  # the parser must not fail otherwise; if it does, drop and tell
-            self.stats.dropped += 1
-            log.exception("parser failure on %d bytes from %s", len(data), src)
-            return
-        if isinstance(msg, Response):
-            slot = self._by_call.get(msg.headers.get("Call-ID") or "")
-            if slot is None:
-                self.stats.stray += 1
-                return
-            matched: list[bool] = []
-            self._guard(slot, lambda: matched.append(slot.reg.receive_response(msg, self._clock())))
-            if not matched or not matched[0]:
-                self.stats.stray += 1
-            return
-        try:
-            resp = respond(msg, tag=f"{self._rng.getrandbits(48):012x}", user_agent=self._ua)
-        except Exception:
-            self.stats.dropped += 1
-            log.exception("cannot answer a %s", msg.method)
-            return
-        if resp is not None:
-            reply(resp.to_bytes())
-            self.stats.sent += 1
-
-    def _count_dropped(self) -> None:
-        self.stats.dropped += 1
+        matched: list[bool] = []
+        self._guard(slot, lambda: matched.append(slot.reg.receive_response(msg, self._clock())))
+        if not matched or not matched[0]:
+            self.stats.stray += 1
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
