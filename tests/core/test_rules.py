@@ -345,3 +345,17 @@ async def test_r12_invariants_under_concurrency_and_failure(s: Services) -> None
     assert after.state is OfferState.PENDING
     assert (await accounts.get_card(s, None, acc2)).summary.owner_id == BOB.id
     assert RegState.UNKNOWN.value == (await accounts.get_card(s, None, acc2)).summary.reg_state
+
+
+async def test_r3_an_offer_is_received_from_its_deep_link_too(s: Services) -> None:
+    acc = await accounts.create_account(s, ALICE, sip())
+    offer = await offers.create_offer(s, ALICE, acc, Method.ASSIGN)
+    assert offer.token and offer.token not in repr(offer)
+    with pytest.raises(errors.OwnOffer):
+        await offers.receive_by_token(s, ALICE, offer.token)
+    got = await offers.receive_by_token(s, BOB, offer.token)
+    assert got.recipient_id == BOB.id
+    with pytest.raises(errors.OfferAlreadyReceived):
+        await offers.receive_by_token(s, CAROL, offer.token)
+    with pytest.raises(errors.OfferNotFound):
+        await offers.receive_by_token(s, CAROL, "forged-token")

@@ -134,6 +134,7 @@ class Offer:
     recipient_id: int | None = None
     decided_at: datetime | None = None
     inline_message_id: str | None = None
+    token: str | None = field(default=None, repr=False)  # for a t.me/<bot>?start=o_<token> link
 
     def is_live(self, now: datetime) -> bool:
         return self.state is OfferState.PENDING and now < self.expires_at

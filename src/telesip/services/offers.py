@@ -9,6 +9,7 @@ in the same statement, so an offer received in the instant it expires takes effe
 from __future__ import annotations
 
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -63,6 +64,7 @@ async def _new_offer(
         created_at=uow.now,
         expires_at=uow.now + timedelta(seconds=s.rules.offer_ttl_seconds),
         only_for_id=only_for,
+        token=secrets.token_urlsafe(12),
     )
     offer.id = await uow.offers.add(offer)
     await uow.record(
@@ -213,6 +215,15 @@ async def _move_ownership(
             previous_user_id=account.user_id,
         ),
     )
+
+
+async def receive_by_token(s: Services, actor: TelegramUser, token: str) -> Received:
+    """Receive an offer from its deep link (an offer made through the API, R3 rules apply)."""
+    async with s.uow(readonly=True) as uow:
+        offer_id = await uow.offers.id_by_token(token)
+    if offer_id is None:
+        raise errors.OfferNotFound()
+    return await receive(s, actor, offer_id)
 
 
 @dataclass(frozen=True)

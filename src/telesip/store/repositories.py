@@ -379,6 +379,7 @@ class Offers:
                 kind=offer.kind.value,
                 state=offer.state.value,
                 only_for_id=offer.only_for_id,
+                token=offer.token,
                 created_at=offer.created_at,
                 expires_at=offer.expires_at,
             )
@@ -389,6 +390,9 @@ class Offers:
     async def get(self, offer_id: int) -> Offer | None:
         row = (await self.conn.execute(select(t.offers).where(t.offers.c.id == offer_id))).first()
         return offer_from_row(row) if row else None
+
+    async def id_by_token(self, token: str) -> int | None:
+        return await self.conn.scalar(select(t.offers.c.id).where(t.offers.c.token == token))
 
     async def account_of(self, offer_id: int) -> int | None:
         return await self.conn.scalar(

@@ -93,6 +93,7 @@ def offer_from_row(row: Row[Any]) -> Offer:
         recipient_id=m["recipient_id"],
         decided_at=m["decided_at"],
         inline_message_id=m["inline_message_id"],
+        token=m["token"],
     )
 
 

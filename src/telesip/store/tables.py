@@ -134,6 +134,7 @@ offers = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("decided_at", UTCDateTime),
+    Column("token", String(32), unique=True),  # deep link to receive it in the bot
     # R3: one pending offer per account, enforced by the database itself
     Index(
         "uq_offers_pending_account",
