@@ -1,10 +1,11 @@
-"""Errors of the sans-I/O SIP core.
+"""Errors of the sans-I/O SIP core, under telesip's root error.
 
-    SipError                      root of everything raised by telesip.sip
-    ├── ParseError                bytes that are not a well-formed SIP message (RFC 3261 §7)
-    │   └── UnsupportedVersion    well-formed, but not SIP/2.0 (a server answers 505)
-    ├── AuthError                 a challenge we cannot answer (unknown algorithm, bad fields)
-    └── StateError                an event that the state table does not allow in this state
+    TelesipError (telesip.domain.errors)
+    └── SipError                  root of everything raised by telesip.sip
+        ├── ParseError            bytes that are not a well-formed SIP message (RFC 3261 §7)
+        │   └── UnsupportedVersion  well-formed, but not SIP/2.0 (a server answers 505)
+        ├── AuthError             a challenge we cannot answer (unknown algorithm, bad fields)
+        └── StateError            an event that the state table does not allow in this state
 
 Texts never carry credentials: a password or a computed digest response is never formatted
 into a message here.
@@ -12,13 +13,16 @@ into a message here.
 
 from __future__ import annotations
 
+from telesip.domain.errors import TelesipError
+
 __all__ = ["AuthError", "ParseError", "SipError", "StateError", "UnsupportedVersion"]
 
 
-class SipError(Exception):
+class SipError(TelesipError):
     """Root of the SIP core's errors; `code` is stable, the text is for people."""
 
     code = "sip_error"
+    default_message = "SIP error."
 
 
 class ParseError(SipError, ValueError):

@@ -19,6 +19,8 @@ import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
+from telesip.sip import SipError
+
 from .transport import Target
 
 __all__ = ["Locator", "LookupFailed"]
@@ -31,8 +33,10 @@ _DEFAULT_PORT = {"UDP": 5060, "TCP": 5060, "TLS": 5061}
 Query = Callable[[str, str], Awaitable[tuple[list[Any], float]]]
 
 
-class LookupFailed(Exception):
-    """No address for the server (NXDOMAIN, no records, DNS timeout)."""
+class LookupFailed(SipError):
+    """No address for the server (NXDOMAIN, no records, DNS timeout, no connection)."""
+
+    code = "sip_lookup_failed"
 
 
 def _is_ip(host: str) -> bool:
