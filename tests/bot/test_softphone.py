@@ -131,3 +131,23 @@ async def test_a_command_leaves_the_wizard(h: Harness) -> None:
     fake.send_text(ALICE, "not a password any more")
     assert (await fake.next_message(ALICE)).content == "I did not understand that. /help"
     assert not fake.messages(ALICE)[-2].deleted
+
+
+async def test_settings_by_name_value_lines_and_bad_input(h: Harness) -> None:
+    fake = h.fake
+    account_id = await h.new_account(ALICE)
+    card = fake.last_message(ALICE)
+    await fake.press_button(ALICE, card, "Settings")
+    await fake.wait_for(lambda: "Settings of" in card.content)
+    await fake.press_button(ALICE, card, "Change")
+    await fake.next_message(ALICE)
+    fake.send_text(ALICE, "dtmf = smoke signals")
+    bad = await fake.next_message(ALICE)
+    assert "DTMF mode must be" in bad.content and "Please try again" in bad.content
+    fake.send_text(ALICE, "proxy = sbc.example.com\ncodecs = PCMA, opus\nname = Front desk")
+    saved = await fake.next_message(ALICE)
+    assert "Settings saved" in saved.content
+    assert "outbound_proxy: sbc.example.com" in saved.content
+    assert "codecs: PCMA, opus" in saved.content and "display_name: Front desk" in saved.content
+    got = await accounts.get_card(h.s, _tg(ALICE), account_id)
+    assert got.settings is not None and got.settings["outbound_proxy"] == "sbc.example.com"

@@ -102,10 +102,14 @@ EN: dict[str, str] = {
     "set.title": "<b>Settings of SIP account #{id}</b>",
     "set.hint": (
         "To change login, password or server send one line:\n"
-        "<code>sip:LOGIN:PASSWORD@SERVER[:PORT][;transport=udp|tcp|tls]</code>"
+        "<code>sip:LOGIN:PASSWORD@SERVER[:PORT][;transport=udp|tcp|tls]</code>\n"
+        "or <code>name = value</code> lines, e.g. <code>proxy = sbc.example.com</code>, "
+        "<code>codecs = PCMA, opus</code>, <code>dtmf = info</code>, <code>port = -</code> "
+        "(names: login, password, auth, server, registrar, proxy, transport, port, expires, "
+        "name, codecs, dtmf, worker)."
     ),
     "set.saved": "Settings saved.",
-    "btn.edit_line": "✏️ Change (one line)",
+    "btn.edit_line": "✏️ Change",
     # new account wizard
     "new.login": (
         "New SIP account. Send the <b>login</b> (SIP user name).\n\n"
@@ -118,7 +122,7 @@ EN: dict[str, str] = {
     "new.transport": "<b>Transport</b>?",
     "new.created": "SIP account #{id} is connected.",
     "new.cancelled": "Cancelled.",
-    "new.edit_line": "Send the new settings of SIP account #{id} in one line.",
+    "new.edit_line": "Send the new settings of SIP account #{id}.",
     "new.bad": "{error}\nPlease try again.",
     "btn.skip": "Skip",
     # transfer (inline mode)
@@ -320,10 +324,14 @@ RU: dict[str, str] = {
     "set.title": "<b>Настройки SIP-аккаунта #{id}</b>",
     "set.hint": (
         "Чтобы сменить логин, пароль или сервер, отправьте одну строку:\n"
-        "<code>sip:ЛОГИН:ПАРОЛЬ@СЕРВЕР[:ПОРТ][;transport=udp|tcp|tls]</code>"
+        "<code>sip:ЛОГИН:ПАРОЛЬ@СЕРВЕР[:ПОРТ][;transport=udp|tcp|tls]</code>\n"
+        "или строки <code>имя = значение</code>, например <code>proxy = sbc.example.com</code>, "
+        "<code>codecs = PCMA, opus</code>, <code>dtmf = info</code>, <code>port = -</code> "
+        "(имена: login, password, auth, server, registrar, proxy, transport, port, expires, "
+        "name, codecs, dtmf, worker)."
     ),
     "set.saved": "Настройки сохранены.",
-    "btn.edit_line": "✏️ Изменить (одной строкой)",
+    "btn.edit_line": "✏️ Изменить",
     "new.login": (
         "Новый SIP-аккаунт. Отправьте <b>логин</b> (имя SIP-пользователя).\n\n"
         "Или весь аккаунт одной строкой:\n"
@@ -335,7 +343,7 @@ RU: dict[str, str] = {
     "new.transport": "<b>Транспорт</b>?",
     "new.created": "SIP-аккаунт #{id} подключён.",
     "new.cancelled": "Отменено.",
-    "new.edit_line": "Отправьте новые настройки SIP-аккаунта #{id} одной строкой.",
+    "new.edit_line": "Отправьте новые настройки SIP-аккаунта #{id}.",
     "new.bad": "{error}\nПопробуйте ещё раз.",
     "btn.skip": "Пропустить",
     "method.assign": "Назначить пользователя SIP-аккаунту",

@@ -23,6 +23,7 @@ from telesip.bot.callbacks import NewCb
 from telesip.bot.locales import error_text, t
 from telesip.bot.replies import delete_quietly, show
 from telesip.bot.routers.links import send_link
+from telesip.bot.settings_input import parse_changes
 from telesip.domain.errors import InvalidSettings
 from telesip.domain.model import TelegramUser
 from telesip.domain.settings import AccountSettings, Secret, parse_shortcut, validate_host
@@ -256,7 +257,7 @@ async def got_edit_line(
     await delete_quietly(message)  # it carries the password
     account_id = int((await state.get_data())["account_id"])
     try:
-        new = parse_shortcut(text)
+        saved = await accounts.update_settings(s, actor, account_id, **parse_changes(text))
     except InvalidSettings as exc:
         await message.answer(
             t(lang, "new.bad", error=error_text(lang, exc))
@@ -265,16 +266,6 @@ async def got_edit_line(
             reply_markup=views.cancel_kb(lang),
         )
         return
-    saved = await accounts.update_settings(
-        s,
-        actor,
-        account_id,
-        login=new.login,
-        password=new.password,
-        domain=new.domain,
-        port=new.port,
-        transport=new.transport,
-    )
     await state.clear()
     text, kb = views.settings(lang, account_id, saved.public_dict())
     await message.answer(t(lang, "set.saved") + "\n\n" + text, reply_markup=kb)
