@@ -107,8 +107,9 @@ def link(x: SettingsLink, url: str | None, now: Any, *, with_qr: bool = False) -
     )
 
 
-def offer(o: Offer) -> schemas.OfferOut:
+def offer(o: Offer, url: str | None = None) -> schemas.OfferOut:
     return schemas.OfferOut(
+        url=url,
         id=o.id,
         account_id=o.account_id,
         sender_id=o.sender_id,

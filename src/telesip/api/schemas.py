@@ -212,6 +212,11 @@ class OfferOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     recipient_id: int | None
+    url: str | None = Field(
+        default=None,
+        description="t.me deep link the recipient opens to receive the offer in the bot "
+        "(pending offers, when the bot is configured)",
+    )
 
 
 class TemplateIn(In):

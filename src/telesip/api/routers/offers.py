@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from telesip.api import convert, schemas
-from telesip.api.auth import Auth
+from telesip.api.auth import Auth, Ctx
 from telesip.api.errors import ERROR_RESPONSES
 from telesip.api.schemas import MAX_ID
-from telesip.domain.model import Method, TelegramUser
+from telesip.domain.model import Method, Offer, OfferState, TelegramUser
 from telesip.services import offers
 
 router = APIRouter(prefix="/offers", tags=["offers"], responses=ERROR_RESPONSES)
@@ -23,11 +23,18 @@ async def create_offer(ctx: Auth, body: schemas.OfferCreate) -> schemas.OfferOut
     offer = await offers.create_offer(
         ctx.s, TelegramUser(owner), body.account_id, Method(body.method)
     )
-    return convert.offer(offer)
+    return convert.offer(offer, _link(ctx, offer))
 
 
 @router.get("/{offer_id}", response_model=schemas.OfferOut, summary="Read an offer")
 async def get_offer(ctx: Auth, offer_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> schemas.OfferOut:
     offer = await offers.get_offer(ctx.s, offer_id)
     await ctx.require_account(offer.account_id)
-    return convert.offer(offer)
+    return convert.offer(offer, _link(ctx, offer))
+
+
+def _link(ctx: Ctx, offer: Offer) -> str | None:
+    """The recipient opens it in Telegram and receives the offer (``/start o_<token>``)."""
+    if offer.token is None or offer.state is not OfferState.PENDING:
+        return None
+    return ctx.deep_link(f"o_{offer.token}")
