@@ -78,11 +78,14 @@ class Sipp:
 
 
 def _udp_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
+    """Nobody has bound UDP `port` (read from /proc, not probed: a probe bind could steal the
+    port from sipp while it starts)."""
+    suffix = f":{port:04X}"
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+            if any(len(r) > 1 and r[1].endswith(suffix) for r in rows):
+                return False
     return True
 
 
