@@ -224,8 +224,9 @@ async def test_server_that_never_answers_is_unreachable(transport: str) -> None:
             with contextlib.suppress(BlockingIOError):
                 while hole.recv(65535):
                     datagrams += 1
-            # E: 0.05, 0.1, 0.2, 0.4, then every 0.4 s until 3.2 s: 11 sends in all
-            assert datagrams == 11
+            # E: 0.05, 0.1, 0.2, 0.4, then every 0.4 s until 3.2 s: 11 sends in all (the exact
+            # schedule is asserted on a fake clock in tests/sip; a loaded box may fire late)
+            assert 8 <= datagrams <= 11
     finally:
         await manager.stop(grace=0.5)
         hole.close()
