@@ -449,7 +449,7 @@ class RegistrationManager:
 
     # -------------------------------------------------------------- status
     def _on_status(self, slot: _Slot, st: CoreStatus) -> None:
-        if st.state == "unreachable" and st.code is None and len(slot.targets) > 1:
+        if st.state == "unreachable" and st.code in (None, 503) and len(slot.targets) > 1:
             slot.idx = (slot.idx + 1) % len(slot.targets)  # fail over (RFC 3263 §4.3)
         acc = self._accounts.get(slot.account_id)
         if slot.retiring:
