@@ -190,14 +190,7 @@ async def _move_ownership(
     payer = Payer.OPERATOR
     if account.payer is not Payer.OPERATOR:
         payer = (await entitlements(uow, new_owner)).payer_for_received_account()
-    await uow.accounts.update(
-        account.id,
-        uow.now,
-        owner_id=new_owner,
-        user_id=new_owner,
-        payer=payer.value,
-        via_link=False,
-    )
+    await uow.accounts.move(account.id, new_owner, new_owner, payer, False, uow.now)
     if close_offers:  # the previous owner's offer must not move it on behind the new owner
         await uow.offers.close_pending(account.id, uow.now, OfferState.CANCELLED)
     if account.via_link:  # only link-managed accounts have links
@@ -295,9 +288,7 @@ async def transfer_back(
         account = await load_account(uow, account_id)
         if account.owner_id == actor.id:
             raise errors.InvalidInput(f"SIP account #{account_id} is already yours.")
-        given = await uow.offers.last_accepted(
-            account_id, method=Method.UNLINK.value, sender_id=actor.id
-        )
+        given = await uow.offers.last_given(account_id, actor.id)
         if given is None:
             raise errors.AccountNotFound(account_id=account_id)
         stored = await uow.guesses.get(actor.id, account_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -38,6 +38,77 @@ from telesip.store.rows import (
     settings_values,
 )
 
+# The hot path's statements are built once: building a statement costs about as much CPU as
+# running it (bound values go in as parameters; the compiled form is cached by SQLAlchemy).
+P = bindparam
+_ACCOUNT = select(t.accounts).where(t.accounts.c.id == P("b_account"))
+_ACCOUNT_LOCKED = _ACCOUNT.with_for_update(key_share=True)
+_ACCOUNT_OF_OFFER = (
+    select(t.accounts)
+    .where(
+        t.accounts.c.id
+        == select(t.offers.c.account_id).where(t.offers.c.id == P("b_offer")).scalar_subquery()
+    )
+    .with_for_update(key_share=True)
+)
+_MOVE = (
+    update(t.accounts)
+    .where(t.accounts.c.id == P("b_account"))
+    .values(
+        owner_id=P("b_owner"),
+        user_id=P("b_user"),
+        payer=P("b_payer"),
+        via_link=P("b_via_link"),
+        updated_at=P("b_now"),
+    )
+)
+_SUBSCRIPTIONS = (
+    select(t.subscriptions)
+    .where(t.subscriptions.c.user_id == P("b_user"))
+    .order_by(t.subscriptions.c.id)
+)
+_OFFER = select(t.offers).where(t.offers.c.id == P("b_offer"))
+_OFFER_ADD = insert(t.offers).returning(t.offers.c.id)
+_OFFER_ACCEPT = (
+    update(t.offers)
+    .where(
+        t.offers.c.id == P("b_offer"),
+        t.offers.c.state == "pending",
+        t.offers.c.expires_at > P("b_now"),
+    )
+    .values(state="accepted", recipient_id=P("b_recipient"), decided_at=P("b_now"))
+)
+_OFFERS_CLOSE = (
+    update(t.offers)
+    .where(t.offers.c.account_id == P("b_account"), t.offers.c.state == "pending")
+    .values(
+        state=case((t.offers.c.expires_at <= P("b_now"), "expired"), else_=P("b_state")),
+        decided_at=P("b_now"),
+    )
+    .returning(t.offers.c.id)
+)
+_OFFER_LAST_GIVEN = (
+    select(t.offers)
+    .where(
+        t.offers.c.account_id == P("b_account"),
+        t.offers.c.state == "accepted",
+        t.offers.c.method == P("b_method"),
+        t.offers.c.sender_id == P("b_sender"),
+    )
+    .order_by(t.offers.c.id.desc())
+    .limit(1)
+)
+_AUDIT_ADD = insert(t.audit)
+_GUESS = select(t.guesses).where(
+    t.guesses.c.user_id == P("b_user"), t.guesses.c.account_id == P("b_account")
+)
+_ENSURE_USER = {
+    name: dialect.insert(t.users)
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(t.users.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
 
 def _dialect_insert(conn: AsyncConnection, table: Any) -> Any:
     if conn.dialect.name == "postgresql":
@@ -53,19 +124,15 @@ class Users:
         self, user: TelegramUser, now: datetime, default_plan: str, seats: int | None
     ) -> bool:
         """Insert the user if new (with the default plan); True when it was new."""
-        stmt = (
-            _dialect_insert(self.conn, t.users)
-            .values(
-                id=user.id,
-                first_name=user.first_name[:128],
-                username=user.username,
-                language_code=user.language_code,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(t.users.c.id)
-        )
-        inserted = (await self.conn.execute(stmt)).first() is not None
+        values = {
+            "id": user.id,
+            "first_name": user.first_name[:128],
+            "username": user.username,
+            "language_code": user.language_code,
+            "created_at": now,
+        }
+        stmt = _ENSURE_USER[self.conn.dialect.name]
+        inserted = (await self.conn.execute(stmt, values)).first() is not None
         if inserted:
             await self.conn.execute(
                 insert(t.subscriptions).values(
@@ -86,11 +153,7 @@ class Users:
         )
 
     async def subscriptions(self, user_id: int) -> list[Subscription]:
-        rows = await self.conn.execute(
-            select(t.subscriptions)
-            .where(t.subscriptions.c.user_id == user_id)
-            .order_by(t.subscriptions.c.id)
-        )
+        rows = await self.conn.execute(_SUBSCRIPTIONS, {"b_user": user_id})
         return [Subscription(r.id, r.user_id, r.plan, r.seats) for r in rows]
 
     async def usage(self, owner_id: int) -> dict[Payer, int]:
@@ -194,25 +257,15 @@ class Accounts:
     async def get(self, account_id: int, *, lock: bool = False) -> Account | None:
         """The account with its decrypted settings (``duplicate`` is left False: the
         summaries compute it)."""
-        stmt = select(t.accounts).where(t.accounts.c.id == account_id)
-        if lock:
-            stmt = stmt.with_for_update(key_share=True)
-        row = (await self.conn.execute(stmt)).first()
+        stmt = _ACCOUNT_LOCKED if lock else _ACCOUNT
+        row = (await self.conn.execute(stmt, {"b_account": account_id})).first()
         if row is None:
             return None
         return account_from_row(row, self.cipher.decrypt(row.password_enc))
 
     async def of_offer(self, offer_id: int) -> Account | None:
         """The account an offer is about, its row locked (one statement)."""
-        stmt = (
-            select(t.accounts)
-            .where(
-                t.accounts.c.id
-                == select(t.offers.c.account_id).where(t.offers.c.id == offer_id).scalar_subquery()
-            )
-            .with_for_update(key_share=True)
-        )
-        row = (await self.conn.execute(stmt)).first()
+        row = (await self.conn.execute(_ACCOUNT_OF_OFFER, {"b_offer": offer_id})).first()
         if row is None:
             return None
         return account_from_row(row, self.cipher.decrypt(row.password_enc))
@@ -221,6 +274,27 @@ class Accounts:
         values["updated_at"] = now
         await self.conn.execute(
             update(t.accounts).where(t.accounts.c.id == account_id).values(**values)
+        )
+
+    async def move(
+        self,
+        account_id: int,
+        owner_id: int,
+        user_id: int,
+        payer: Payer,
+        via_link: bool,
+        now: datetime,
+    ) -> None:
+        await self.conn.execute(
+            _MOVE,
+            {
+                "b_account": account_id,
+                "b_owner": owner_id,
+                "b_user": user_id,
+                "b_payer": payer.value,
+                "b_via_link": via_link,
+                "b_now": now,
+            },
         )
 
     async def update_settings(
@@ -359,36 +433,29 @@ class Offers:
     ) -> list[int]:
         """End the account's pending offer (expired ones are marked so); return their ids."""
         result = await self.conn.execute(
-            update(t.offers)
-            .where(t.offers.c.account_id == account_id, t.offers.c.state == "pending")
-            .values(
-                state=case((t.offers.c.expires_at <= now, "expired"), else_=state.value),
-                decided_at=now,
-            )
-            .returning(t.offers.c.id)
+            _OFFERS_CLOSE, {"b_account": account_id, "b_now": now, "b_state": state.value}
         )
         return [int(r[0]) for r in result]
 
     async def add(self, offer: Offer) -> int:
         result = await self.conn.execute(
-            insert(t.offers)
-            .values(
-                account_id=offer.account_id,
-                sender_id=offer.sender_id,
-                method=offer.method.value,
-                kind=offer.kind.value,
-                state=offer.state.value,
-                only_for_id=offer.only_for_id,
-                token=offer.token,
-                created_at=offer.created_at,
-                expires_at=offer.expires_at,
-            )
-            .returning(t.offers.c.id)
+            _OFFER_ADD,
+            {
+                "account_id": offer.account_id,
+                "sender_id": offer.sender_id,
+                "method": offer.method.value,
+                "kind": offer.kind.value,
+                "state": offer.state.value,
+                "only_for_id": offer.only_for_id,
+                "token": offer.token,
+                "created_at": offer.created_at,
+                "expires_at": offer.expires_at,
+            },
         )
         return int(result.scalar_one())
 
     async def get(self, offer_id: int) -> Offer | None:
-        row = (await self.conn.execute(select(t.offers).where(t.offers.c.id == offer_id))).first()
+        row = (await self.conn.execute(_OFFER, {"b_offer": offer_id})).first()
         return offer_from_row(row) if row else None
 
     async def id_by_token(self, token: str) -> int | None:
@@ -402,13 +469,7 @@ class Offers:
     async def accept(self, offer_id: int, recipient_id: int, now: datetime) -> bool:
         """Exactly once: only a pending, unexpired offer flips to accepted."""
         result = await self.conn.execute(
-            update(t.offers)
-            .where(
-                t.offers.c.id == offer_id,
-                t.offers.c.state == "pending",
-                t.offers.c.expires_at > now,
-            )
-            .values(state="accepted", recipient_id=recipient_id, decided_at=now)
+            _OFFER_ACCEPT, {"b_offer": offer_id, "b_recipient": recipient_id, "b_now": now}
         )
         return result.rowcount == 1
 
@@ -447,6 +508,16 @@ class Offers:
         if recipient_id is not None:
             stmt = stmt.where(t.offers.c.recipient_id == recipient_id)
         row = (await self.conn.execute(stmt.order_by(t.offers.c.id.desc()).limit(1))).first()
+        return offer_from_row(row) if row else None
+
+    async def last_given(self, account_id: int, sender_id: int) -> Offer | None:
+        """The latest unlink of this account by ``sender_id`` that was received (R7)."""
+        row = (
+            await self.conn.execute(
+                _OFFER_LAST_GIVEN,
+                {"b_account": account_id, "b_method": "unlink", "b_sender": sender_id},
+            )
+        ).first()
         return offer_from_row(row) if row else None
 
     async def pending_for(self, account_id: int) -> Offer | None:
@@ -547,9 +618,14 @@ class Audit:
         details: dict[str, Any],
     ) -> None:
         await self.conn.execute(
-            insert(t.audit).values(
-                at=at, actor_id=actor_id, account_id=account_id, action=action, details=details
-            )
+            _AUDIT_ADD,
+            {
+                "at": at,
+                "actor_id": actor_id,
+                "account_id": account_id,
+                "action": action,
+                "details": details,
+            },
         )
 
     async def of_account(
@@ -570,11 +646,7 @@ class Guesses:
 
     async def get(self, user_id: int, account_id: int) -> GuessState | None:
         row = (
-            await self.conn.execute(
-                select(t.guesses).where(
-                    t.guesses.c.user_id == user_id, t.guesses.c.account_id == account_id
-                )
-            )
+            await self.conn.execute(_GUESS, {"b_user": user_id, "b_account": account_id})
         ).first()
         if row is None:
             return None
