@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gc
 import json
 import os
 import statistics
@@ -185,7 +184,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
 
-    from telesip.bot.app import build_dispatcher
+    from telesip.bot.app import build_dispatcher, settle_gc
     from telesip.bot.limiter import RateLimiter
     from telesip.domain.model import TelegramUser
     from telesip.domain.settings import AccountSettings, Secret
@@ -234,9 +233,8 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                         return await handler(event, data)
 
                 dp.update.outer_middleware(limit)
-            if args.gc_freeze:
-                gc.collect()
-                gc.freeze()
+            if not args.no_gc_freeze:
+                settle_gc()  # as run_bot does
             polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False))
             try:
                 async with aiohttp.ClientSession() as http:
@@ -286,7 +284,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=0, help="presses (default rate*seconds)")
     parser.add_argument("--people", type=int, default=400)
     parser.add_argument("--trivial", action="store_true", help="baseline: no database work")
-    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() as run_bot does")
+    parser.add_argument("--no-gc-freeze", action="store_true", help="skip run_bot's settle_gc()")
     parser.add_argument("--profile", help="write a cProfile of the bot while it runs here")
     parser.add_argument("--concurrency", type=int, default=0, help="cap handlers in flight")
     args = parser.parse_args()

@@ -6,6 +6,7 @@ TELESIP_WEBHOOK_URL is set. TELESIP_BOT_API_URL points it at another Bot API ser
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 from urllib.parse import urlsplit
@@ -91,6 +92,14 @@ async def set_commands(bot: Bot) -> None:
         await bot.set_my_commands(commands, language_code=lang)
 
 
+def settle_gc() -> None:
+    """Move everything alive after start-up (aiogram's and pydantic's hundreds of thousands of
+    objects) out of the collector's sight: full collections then scan only what updates
+    create. Measured by bench/bench_bot.py at 100 presses/s: p99 from 340-610 ms to 17-55 ms."""
+    gc.collect()
+    gc.freeze()
+
+
 async def run_bot(s: Services, settings: Settings) -> None:
     """The ``bot`` part of ``telesip run``: until cancelled."""
     if settings.bot_token is None:
@@ -101,6 +110,7 @@ async def run_bot(s: Services, settings: Settings) -> None:
     notifier.start()
     try:
         await set_commands(bot)
+        settle_gc()
         if settings.webhook_url:
             await _serve_webhook(bot, dp, settings)
         else:
