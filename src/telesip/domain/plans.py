@@ -105,6 +105,15 @@ class Entitlements:
             return Payer.OWNER_PLAN
         raise errors.SeatsExhausted(limit=self.seat_limit)
 
+    def payer_for_assigned(self, current: Payer) -> Payer:
+        """R4: an assigned account is paid from the owner's seats; a per-account one moves to a
+        free seat (or is refused), an operator-paid one stays so."""
+        if current is not Payer.START:
+            return current
+        if not self.seat_free:
+            raise errors.SeatsExhausted(limit=self.seat_limit)
+        return Payer.OWNER_PLAN
+
     def require_assign(self) -> None:
         if not self.can_assign:
             raise errors.MethodNotAllowed()

@@ -225,11 +225,7 @@ async def reassign(
             account.require_owner(actor.id)
         ent = await entitlements(uow, account.owner_id)
         ent.require_assign()
-        payer = account.payer
-        if payer is Payer.START:
-            if not ent.seat_free:
-                raise errors.SeatsExhausted(limit=ent.seat_limit)
-            payer = Payer.OWNER_PLAN
+        payer = ent.payer_for_assigned(account.payer)
         await uow.accounts.update(account_id, uow.now, user_id=new_user.id, payer=payer.value)
         await uow.record(
             "reassigned",

@@ -95,11 +95,7 @@ async def open_link(s: Services, actor: TelegramUser, token: str) -> LinkOpened:
         if not await uow.links.mark_used(link.id, actor.id, uow.now):
             raise errors.LinkUsed()
         link.open(actor.id, uow.now)
-        payer = account.payer
-        if payer is Payer.START:
-            if not ent.seat_free:
-                raise errors.SeatsExhausted(limit=ent.seat_limit)
-            payer = Payer.OWNER_PLAN
+        payer = ent.payer_for_assigned(account.payer)
         await uow.accounts.update(account.id, uow.now, user_id=actor.id, payer=payer.value)
         await uow.record(
             "link_opened",

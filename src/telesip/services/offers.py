@@ -162,11 +162,7 @@ async def _assign(uow: UnitOfWork, account: Account, user_id: int) -> None:
     """R4: the recipient uses the account; the owner keeps it and pays with a seat."""
     ent = await entitlements(uow, account.owner_id)
     ent.require_assign()
-    payer = account.payer
-    if payer is Payer.START:
-        if not ent.seat_free:
-            raise errors.SeatsExhausted(limit=ent.seat_limit)
-        payer = Payer.OWNER_PLAN
+    payer = ent.payer_for_assigned(account.payer)
     await uow.accounts.update(account.id, uow.now, user_id=user_id, payer=payer.value)
     await uow.record(
         "assigned",
