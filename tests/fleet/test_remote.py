@@ -21,7 +21,7 @@ from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker, check_control_url
 from tests.sip_integration.conftest import Cert
 
-from ..core.helpers import ALICE
+from ..core.helpers import ALICE, BOB
 from .conftest import Kamailio, contact_port, sip_for
 from .test_worker import Forward, eventually, eventually_async
 
@@ -87,13 +87,15 @@ async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
     services: Services, kamailio: Kamailio, control: str, tls_cert: Cert
 ) -> None:
     s = services
-    _, credential = await fleet.create_worker(s, "office-lan", remote=True)
+    _, credential = await fleet.create_worker(s, "office-lan", remote=True, owner_id=ALICE.id)
     assert credential is not None
     pinned = [
         await accounts.create_account(s, ALICE, sip_for(kamailio, f"lan{i}", worker="office-lan"))
         for i in range(2)
     ]
     loose = await accounts.create_account(s, ALICE, sip_for(kamailio, "loose"))
+    # Bob names Alice's worker: it must not receive Bob's password
+    bobs = await accounts.create_account(s, BOB, sip_for(kamailio, "bobs", worker="office-lan"))
     _worker, manager, task = await _start(control, tls_cert, "office-lan", credential)
     try:
         await eventually(
@@ -106,6 +108,8 @@ async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
         for acc in pinned:
             await eventually_async(lambda a=acc: _is(s, a, "registered"), what="state reported")
         assert not kamailio.contacts("loose") and await _state(s, loose) == "unknown"
+        assert not kamailio.contacts("bobs") and await _state(s, bobs) == "unknown"
+        assert await fleet.firewall(s, bobs, ttl=4) == []
         views = {v.name: v for v in await fleet.list_workers(s, ttl=4)}
         assert views["office-lan"].alive and views["office-lan"].accounts == 2
         assert await fleet.firewall(s, pinned[0], ttl=4) == [f"udp:127.0.0.1:{port}"]

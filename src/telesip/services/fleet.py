@@ -19,7 +19,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import (
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from telesip.domain import errors
@@ -44,6 +55,7 @@ class WorkerRef:
     pool: str | None
     shared: bool
     remote: bool
+    owner_id: int | None = None  # a worker made by an administrator serves only their accounts
 
 
 def hash_credential(secret: str) -> str:
@@ -67,6 +79,7 @@ async def create_worker(
     pool: str | None = None,
     remote: bool = False,
     shared: bool | None = None,
+    owner_id: int | None = None,
 ) -> tuple[int, str | None]:
     """Register a worker by name; a remote one gets a one-time credential (shown once)."""
     if not WORKER_NAME.match(name) or (pool is not None and not WORKER_NAME.match(pool)):
@@ -85,6 +98,7 @@ async def create_worker(
                     remote=remote,
                     shared=(not remote) if shared is None else shared,
                     credential_hash=hash_credential(credential) if credential else None,
+                    owner_id=owner_id,
                     addresses=[],
                     stats={},
                     created_at=uow.now,
@@ -92,18 +106,22 @@ async def create_worker(
                 .returning(t.workers.c.id)
             )
         ).scalar_one()
-        await uow.record("worker_created", None, None, {"worker": name, "remote": remote})
+        await uow.record("worker_created", None, owner_id, {"worker": name, "remote": remote})
         await uow.commit()
     return int(worker_id), credential
 
 
-async def revoke_worker(s: Services, name: str) -> None:
+async def revoke_worker(s: Services, name: str, *, owner_id: int | None = None) -> None:
     """Refuse the worker from now on; its accounts show as unregistered until another worker
     (for unpinned ones) takes them."""
     async with s.uow() as uow:
         result = await uow.conn.execute(
             update(t.workers)
-            .where(t.workers.c.name == name, t.workers.c.revoked_at.is_(None))
+            .where(
+                t.workers.c.name == name,
+                t.workers.c.revoked_at.is_(None),
+                t.workers.c.owner_id == owner_id if owner_id is not None else true(),
+            )
             .values(revoked_at=uow.now, instance=None)
         )
         if result.rowcount != 1:
@@ -178,7 +196,9 @@ async def join(
         await uow.conn.execute(update(t.workers).where(t.workers.c.id == row.id).values(values))
         await uow.conn.execute(delete(t.leases).where(t.leases.c.worker_id == row.id))
         await uow.commit()
-    return WorkerRef(row.id, name, instance, values.get("pool", row.pool), row.shared, row.remote)
+    return WorkerRef(
+        row.id, name, instance, values.get("pool", row.pool), row.shared, row.remote, row.owner_id
+    )
 
 
 async def authenticate(s: Services, name: str, credential: str | None, instance: str) -> WorkerRef:
@@ -195,7 +215,7 @@ async def authenticate(s: Services, name: str, credential: str | None, instance:
         raise WorkerRefused(name=name, reason="not authenticated")
     if row.instance != instance:
         raise WorkerRefused(name=name, reason="running elsewhere (another instance joined)")
-    return WorkerRef(row.id, name, instance, row.pool, row.shared, row.remote)
+    return WorkerRef(row.id, name, instance, row.pool, row.shared, row.remote, row.owner_id)
 
 
 async def leased_accounts(s: Services, ref: WorkerRef) -> list[Account]:
@@ -295,6 +315,8 @@ def _eligible(ref: WorkerRef) -> Any:
         pins.append(a.c.worker == ref.pool)
     if ref.shared and not ref.remote:
         pins.append(a.c.worker.is_(None))
+    if ref.owner_id is not None:  # naming someone's worker does not hand it your password
+        return and_(or_(*pins), a.c.owner_id == ref.owner_id)
     return or_(*pins)
 
 
@@ -471,9 +493,11 @@ class WorkerView:
     accounts: int
     addresses: list[str]
     stats: dict[str, int]
+    owner_id: int | None = None
 
 
-async def list_workers(s: Services, *, ttl: float) -> list[WorkerView]:
+async def list_workers(s: Services, *, ttl: float, owner_id: int | None = None) -> list[WorkerView]:
+    """Every worker (the operator), or an administrator's own and the shared ones."""
     w = t.workers
     async with s.uow() as uow:
         counts: dict[int, int] = dict(
@@ -487,7 +511,12 @@ async def list_workers(s: Services, *, ttl: float) -> list[WorkerView]:
                 )
             ).all()
         )
-        rows = (await uow.conn.execute(select(w).order_by(w.c.name))).all()
+        query = select(w).order_by(w.c.name)
+        if owner_id is not None:
+            query = query.where(
+                or_(w.c.owner_id == owner_id, and_(w.c.owner_id.is_(None), w.c.shared))
+            )
+        rows = (await uow.conn.execute(query)).all()
         now = uow.now
     out = []
     for r in rows:
@@ -504,6 +533,7 @@ async def list_workers(s: Services, *, ttl: float) -> list[WorkerView]:
                 int(counts.get(r.id, 0)) if alive else 0,
                 list(r.addresses),
                 dict(r.stats),
+                r.owner_id,
             )
         )
     return out
@@ -514,7 +544,9 @@ async def firewall(s: Services, account_id: int, *, ttl: float) -> list[str]:
     a worker has it, every live worker that may take it."""
     w, a = t.workers, t.accounts
     async with s.uow() as uow:
-        acc = (await uow.conn.execute(select(a.c.worker).where(a.c.id == account_id))).first()
+        acc = (
+            await uow.conn.execute(select(a.c.worker, a.c.owner_id).where(a.c.id == account_id))
+        ).first()
         if acc is None:
             raise errors.AccountNotFound(account_id=account_id)
         holder = (
@@ -530,7 +562,10 @@ async def firewall(s: Services, account_id: int, *, ttl: float) -> list[str]:
         if holder is not None:
             return list(holder.addresses)
         cond = (
-            or_(w.c.name == acc.worker, w.c.pool == acc.worker)
+            and_(
+                or_(w.c.name == acc.worker, w.c.pool == acc.worker),
+                or_(w.c.owner_id.is_(None), w.c.owner_id == acc.owner_id),
+            )
             if acc.worker
             else and_(w.c.shared, ~w.c.remote)
         )

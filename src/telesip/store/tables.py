@@ -283,6 +283,7 @@ workers = Table(
     Column("pool", String(64)),  # pinned accounts name the worker or its pool
     Column("remote", Boolean, nullable=False, server_default=text("false")),
     Column("shared", Boolean, nullable=False, server_default=text("true")),  # takes unpinned
+    Column("owner_id", BigInteger),  # made in the bot: serves only its owner's accounts
     Column("credential_hash", String(128)),  # remote workers: sha256 of the one-time secret
     Column("instance", String(36)),
     Column("last_seen", UTCDateTime),

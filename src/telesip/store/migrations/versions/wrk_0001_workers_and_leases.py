@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("pool", sa.String(length=64), nullable=True),
         sa.Column("remote", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("shared", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("owner_id", sa.BigInteger(), nullable=True),
         sa.Column("credential_hash", sa.String(length=128), nullable=True),
         sa.Column("instance", sa.String(length=36), nullable=True),
         sa.Column("last_seen", telesip.store.tables.UTCDateTime(), nullable=True),
