@@ -371,7 +371,7 @@ class Plan:
     release: list[int]  # shared accounts above the fair share, to hand over
 
 
-async def claim(s: Services, ref: WorkerRef, *, ttl: float, batch: int = 500) -> Plan:
+async def claim(s: Services, ref: WorkerRef, *, ttl: float, batch: int = 5000) -> Plan:
     """Claim free accounts this worker may hold (pinned ones all, shared ones up to the fair
     share), and say which shared accounts to hand over when it holds more than its share
     while another live worker holds less."""
@@ -460,6 +460,15 @@ async def release(s: Services, ref: WorkerRef, account_ids: list[int]) -> None:
             )
         )
         await uow.commit()
+
+
+async def live_workers(s: Services, *, ttl: float) -> int:
+    """How many workers are alive now (a cheap look, every poll: a death is noticed at once)."""
+    async with s.uow(readonly=True) as uow:
+        n = await uow.conn.scalar(
+            select(func.count()).select_from(t.workers).where(_live(uow.now, ttl))
+        )
+    return int(n or 0)
 
 
 async def changes_since(s: Services, since: datetime) -> tuple[set[int], set[int]]:

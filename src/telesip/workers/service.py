@@ -140,11 +140,14 @@ class Worker:
                 await flusher
 
     async def _step(self, now: float, due: dict[str, float]) -> None:
-        """One turn. In steady state it costs one query (changes) per poll and three per
-        heartbeat; claims run only when something suggests there is work for them."""
+        """One turn. In steady state it costs two small queries (changes, live workers) per
+        poll and three per heartbeat; claims run only when something says there is work."""
         assert self.ref is not None
         if await self._apply_changes():
             due["claim"] = min(due["claim"], now + 0.2)  # new or re-enabled accounts
+        if self._alive and await fleet.live_workers(self.s, ttl=self.timing.ttl) != self._alive:
+            due["claim"] = min(due["claim"], now)  # a death or a newcomer: shares change
+            due["heartbeat"] = now  # learn the new count with the heartbeat
         if now >= due["heartbeat"]:
             ok, alive, leases = await fleet.heartbeat_and_look(
                 self.s, self.ref, self._stats(), ttl=self.timing.ttl
@@ -286,6 +289,7 @@ async def run_worker(s: Services, settings: Settings) -> None:
         bind_host=host,
         udp_port=port,
         advertise_host=advertise,
+        max_pending=500,  # REGISTERs in flight: enough for a takeover, not a storm
     )
     try:
         await manager.start()
