@@ -78,14 +78,29 @@ async def report_many(s: Services, reports: Sequence[Report], holder: WorkerRef 
                 if r.account_id in current
             ],
         )
-        for r in latest.values():
-            if r.account_id in current and current[r.account_id] != (r.state, r.code):
-                await uow.record(
-                    "registration",
-                    r.account_id,
-                    None,
-                    {"state": r.state, "code": r.code},
-                    events.RegistrationChanged(r.account_id, None, state=r.state, code=r.code),
-                )
+        # "registering" is a passing state: not history, not a webhook; the outcome is
+        changed = [
+            r
+            for r in latest.values()
+            if r.account_id in current
+            and current[r.account_id] != (r.state, r.code)
+            and r.state != "registering"
+        ]
+        await uow.audit.add_many(
+            [
+                {
+                    "at": uow.now,
+                    "actor_id": None,
+                    "account_id": r.account_id,
+                    "action": "registration",
+                    "details": {"state": r.state, "code": r.code},
+                }
+                for r in changed
+            ]
+        )
+        uow.events.extend(
+            events.RegistrationChanged(r.account_id, None, state=r.state, code=r.code)
+            for r in changed
+        )
         await uow.commit()
     return len(current)

@@ -628,6 +628,11 @@ class Audit:
             },
         )
 
+    async def add_many(self, records: list[dict[str, Any]]) -> None:
+        """Many records in one statement (at, actor_id, account_id, action, details each)."""
+        if records:
+            await self.conn.execute(_AUDIT_ADD, records)
+
     async def of_account(
         self, account_id: int, *, limit: int = 50, before_id: int | None = None
     ) -> list[AuditRecord]:
