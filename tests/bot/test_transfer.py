@@ -200,3 +200,19 @@ async def test_two_people_press_receive_at_once_exactly_one_wins(h: Harness) -> 
     assert f"{holders[0].username} received SIP account #{account_id}" in msg.content or (
         f"{holders[0].username} получил(а)" in msg.content
     )
+
+
+async def test_a_forged_send_back_cannot_retarget_another_message(h: Harness) -> None:
+    fake = h.fake
+    account_id, msg = await send_offer(h, "assign")
+    await fake.press_inline_button(BOB, msg, "Receive")
+    await fake.wait_for(lambda: "received" in msg.content)
+    other_id = await h.new_account(ALICE)  # a second account, never sent to Bob
+    card = fake.last_message(ALICE)
+    answer = await fake.inline_query_from_button(ALICE, card, "Transfer")
+    other = fake.choose_inline_result(ALICE, answer, f"assign:{other_id}", into_chat_with=BOB)
+    await fake.wait_for_request("editMessageReplyMarkup")
+    forged = await fake.press_inline(BOB, other, f"o:sbok:{account_id}", forged=True)
+    assert forged.show_alert and forged.text == "This button is out of date."
+    assert "Receive" in other.button_texts[0]
+    assert [a.id for a in (await accounts.softphone(h.s, tg(BOB))).assigned_to_me] == [account_id]

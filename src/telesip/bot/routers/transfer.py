@@ -206,7 +206,7 @@ async def ask_send_back(
     """R8: only the person holding the account now may send it back; others get an alert."""
     await people.role_on(s, actor, callback_data.id)
     to = await _original_sender(s, actor, callback_data.id)
-    if not query.inline_message_id or to is None:
+    if not query.inline_message_id or to is None or not await _about(s, query, callback_data.id):
         await query.answer(t(lang, "stale"), show_alert=True)
         return
     await query.answer()
@@ -220,6 +220,14 @@ async def ask_send_back(
     await _edit_inline(
         bot, query.inline_message_id, text, views.confirm_send_back_kb(lang, callback_data.id)
     )
+
+
+async def _about(s: Services, query: CallbackQuery, account_id: int) -> bool:
+    """The pressed message really carries ``account_id`` (a forged id cannot retarget it)."""
+    if not query.inline_message_id:
+        return False
+    offer = await people.offer_by_inline_message(s, query.inline_message_id)
+    return offer.account_id == account_id
 
 
 async def _original_sender(
@@ -241,7 +249,7 @@ async def cancel_send_back(
 ) -> None:
     role = await people.role_on(s, actor, callback_data.id)
     to = await _original_sender(s, actor, callback_data.id)
-    if not query.inline_message_id or to is None:
+    if not query.inline_message_id or to is None or not await _about(s, query, callback_data.id):
         await query.answer(t(lang, "stale"), show_alert=True)
         return
     await query.answer()
@@ -268,7 +276,7 @@ async def send_back(
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    if not query.inline_message_id:
+    if not await _about(s, query, callback_data.id) or query.inline_message_id is None:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
     await people.role_on(s, actor, callback_data.id)
