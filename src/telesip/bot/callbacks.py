@@ -40,3 +40,9 @@ class LinkCb(CallbackData, prefix="l"):
 
     act: str
     id: int = 0
+
+
+class DraftCb(CallbackData, prefix="r"):
+    """Receive on a just-sent special message: a signed draft (see ``telesip.bot.drafts``)."""
+
+    token: str

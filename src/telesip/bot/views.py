@@ -17,7 +17,7 @@ from aiogram.types import (
     SwitchInlineQueryChosenChat,
 )
 
-from telesip.bot.callbacks import AccountCb, LinkCb, NewCb, OfferCb
+from telesip.bot.callbacks import AccountCb, DraftCb, LinkCb, NewCb, OfferCb
 from telesip.bot.locales import EN, t
 from telesip.domain.model import Method, Role
 from telesip.services.accounts import Card, Softphone
@@ -39,7 +39,7 @@ def _kb(*rows: list[InlineKeyboardButton]) -> Keyboard:
     return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
 
 
-def _cb(text: str, data: AccountCb | NewCb | OfferCb | LinkCb) -> InlineKeyboardButton:
+def _cb(text: str, data: AccountCb | NewCb | OfferCb | LinkCb | DraftCb) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
 
@@ -255,11 +255,11 @@ def transport_kb(lang: str) -> Keyboard:
 
 
 def offer_results(
-    lang: str, a: AccountSummary, methods: tuple[Method, ...], sender: str, minutes: int
+    lang: str, a: AccountSummary, drafts: dict[Method, str], sender: str, minutes: int
 ) -> list[InlineQueryResultArticle]:
-    """One inline result per method the owner's plan allows (R3/R4/R6)."""
+    """One inline result per method the owner's plan allows (R3/R4/R6), each with its draft."""
     results = []
-    for method in methods:
+    for method, draft in drafts.items():
         title = t(lang, f"method.{method.value}")
         text = t(
             lang,
@@ -277,7 +277,7 @@ def offer_results(
                 title=title,
                 description=t(lang, f"method.{method.value}.desc", id=a.id),
                 input_message_content=InputTextMessageContent(message_text=text, parse_mode="HTML"),
-                reply_markup=receive_kb(lang),
+                reply_markup=_kb([_cb(t(lang, "btn.receive"), DraftCb(token=draft))]),
             )
         )
     return results

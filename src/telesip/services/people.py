@@ -8,8 +8,9 @@ short transaction; the rules stay in the other service modules.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from telesip.domain import errors
 from telesip.domain.model import Method, Offer, Role, TelegramUser
@@ -114,3 +115,16 @@ async def holder_of(s: Services, account_id: int) -> int | None:
     async with s.uow() as uow:
         summary = await uow.accounts.summary(account_id)
     return summary.owner_id if summary is not None else None
+
+
+async def newest_offer_at(s: Services, account_id: int) -> datetime | None:
+    """When the account's newest offer was made (any state), to refuse older drafts (R3)."""
+    async with s.uow() as uow:
+        value = await uow.conn.scalar(
+            select(func.max(t.offers.c.created_at)).where(t.offers.c.account_id == account_id)
+        )
+    if isinstance(value, str):  # SQLite may hand an aggregate back as text
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from datetime import timedelta
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -28,13 +29,13 @@ from aiogram.types import (
     InlineQueryResultsButton,
 )
 
-from telesip.bot import views
-from telesip.bot.callbacks import OfferCb
+from telesip.bot import drafts, views
+from telesip.bot.callbacks import DraftCb, OfferCb
 from telesip.bot.locales import error_text, t
 from telesip.bot.notifier import Notice, Notifier
 from telesip.bot.routers.start import HELP_PAYLOAD
-from telesip.domain.errors import TelesipError
-from telesip.domain.model import Method, OfferKind, Role, TelegramUser
+from telesip.domain.errors import OfferExpired, OfferNotFound, OfferReplaced, TelesipError
+from telesip.domain.model import Method, Offer, OfferKind, Role, TelegramUser
 from telesip.services import offers, people
 from telesip.services.context import Services
 
@@ -67,7 +68,11 @@ async def transfer_query(query: InlineQuery, s: Services, actor: TelegramUser, l
     except TelesipError as exc:
         await _explain(query, lang, exc)
         return
-    results = views.offer_results(lang, choice.account, choice.methods, actor.label, _minutes(s))
+    now = s.clock.now()
+    signed = {
+        m: drafts.make(s, drafts.Draft(choice.account.id, actor.id, now, m)) for m in choice.methods
+    }
+    results = views.offer_results(lang, choice.account, signed, actor.label, _minutes(s))
     await query.answer(list(results), cache_time=0, is_personal=True)
 
 
@@ -115,6 +120,8 @@ async def offer_sent(
 ) -> None:
     """R3: the special message is in the chat; the offer lives from now on."""
     method, _, account = chosen.result_id.partition(":")
+    if chosen.inline_message_id and await _attached(s, chosen.inline_message_id):
+        return  # a Receive press was quicker and made the offer from the draft
     try:
         offer = await offers.create_offer(s, actor, int(account), Method(method))
         if chosen.inline_message_id:
@@ -167,6 +174,14 @@ async def transfer_back_chosen(
 # ------------------------------------------------------------------ buttons on the message
 
 
+async def _attached(s: Services, inline_message_id: str) -> bool:
+    try:
+        await people.offer_by_inline_message(s, inline_message_id)
+    except OfferNotFound:
+        return False
+    return True
+
+
 @router.callback_query(OfferCb.filter(F.act == "rcv"))
 async def receive(
     query: CallbackQuery, bot: Bot, s: Services, actor: TelegramUser, lang: str
@@ -175,6 +190,53 @@ async def receive(
         await query.answer(t(lang, "stale"), show_alert=True)
         return
     offer = await people.offer_by_inline_message(s, query.inline_message_id)
+    await _receive(query, query.inline_message_id, offer, bot, s, actor, lang)
+
+
+@router.callback_query(DraftCb.filter())
+async def receive_draft(
+    query: CallbackQuery,
+    callback_data: DraftCb,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+) -> None:
+    """Receive before (or without) the chosen-result report: the draft makes the offer."""
+    if not query.inline_message_id:
+        await query.answer(t(lang, "stale"), show_alert=True)
+        return
+    try:
+        offer = await people.offer_by_inline_message(s, query.inline_message_id)
+    except OfferNotFound:
+        offer = await _offer_from_draft(s, drafts.read(s, callback_data.token), query)
+    await _receive(query, query.inline_message_id, offer, bot, s, actor, lang)
+
+
+async def _offer_from_draft(s: Services, draft: drafts.Draft, query: CallbackQuery) -> Offer:
+    assert query.inline_message_id is not None
+    if s.clock.now() >= draft.issued_at + timedelta(seconds=s.rules.offer_ttl_seconds):
+        raise OfferExpired()
+    newest = await people.newest_offer_at(s, draft.account_id)
+    if newest is not None and newest > draft.issued_at:
+        raise OfferReplaced()
+    sender = await people.get_user(s, draft.sender_id)
+    if sender is None:
+        raise OfferNotFound()
+    offer = await offers.create_offer(s, sender, draft.account_id, draft.method)
+    await offers.attach_inline_message(s, sender, offer.id, query.inline_message_id)
+    return offer
+
+
+async def _receive(
+    query: CallbackQuery,
+    inline_message_id: str,
+    offer: Offer,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+) -> None:
     got = await offers.receive(s, actor, offer.id)
     sender = await people.get_user(s, got.sender_id)
     names = {
@@ -184,11 +246,11 @@ async def receive(
     }
     await query.answer(t(lang, "offer.done"))
     if offer.kind is OfferKind.SEND_BACK:
-        await _edit_inline(bot, query.inline_message_id, t(lang, "offer.received.back", **names))
+        await _edit_inline(bot, inline_message_id, t(lang, "offer.received.back", **names))
         return
     await _edit_inline(
         bot,
-        query.inline_message_id,
+        inline_message_id,
         t(lang, f"offer.received.{got.method.value}", **names),
         views.received_kb(lang, got.account_id, got.method),
     )
