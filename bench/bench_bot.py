@@ -225,17 +225,13 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                     handled.append(time.perf_counter() - started)
 
             dp.update.outer_middleware(timing)
-            if args.concurrency:
-                gate = asyncio.Semaphore(args.concurrency)
-
-                async def limit(handler: Any, event: Any, data: dict[str, Any]) -> Any:
-                    async with gate:
-                        return await handler(event, data)
-
-                dp.update.outer_middleware(limit)
             if not args.no_gc_freeze:
                 settle_gc()  # as run_bot does
-            polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False))
+            polling = asyncio.create_task(
+                dp.start_polling(
+                    bot, handle_signals=False, tasks_concurrency_limit=args.concurrency or None
+                )
+            )
             try:
                 async with aiohttp.ClientSession() as http:
                     spec = {
@@ -286,7 +282,9 @@ def main() -> None:
     parser.add_argument("--trivial", action="store_true", help="baseline: no database work")
     parser.add_argument("--no-gc-freeze", action="store_true", help="skip run_bot's settle_gc()")
     parser.add_argument("--profile", help="write a cProfile of the bot while it runs here")
-    parser.add_argument("--concurrency", type=int, default=0, help="cap handlers in flight")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="aiogram tasks_concurrency_limit (0: none)"
+    )
     args = parser.parse_args()
     if args.rate == 0 and not args.count:
         args.count = 3000
