@@ -30,8 +30,26 @@ class Report:
     next_retry_at: datetime | None = None
 
 
+_WRITE = (
+    update(t.accounts)
+    .where(t.accounts.c.id == bindparam("b_id"))
+    .values(
+        reg_state=bindparam("b_state"),
+        reg_code=bindparam("b_code"),
+        reg_error=bindparam("b_error"),
+        reg_next_retry_at=bindparam("b_retry"),
+        reg_changed_at=bindparam("b_at"),
+    )
+)
+
+
+def _stored(r: Report) -> tuple[str, int | None, str | None, datetime | None]:
+    return (r.state, r.code, r.error[:255] if r.error else None, r.next_retry_at)
+
+
 async def report_many(s: Services, reports: Sequence[Report], holder: WorkerRef | None) -> int:
-    """Store the latest report per account; returns how many accounts were written."""
+    """Store the latest report per account where it says something new (a refresh that
+    changes nothing writes nothing); returns how many accounts were written."""
     latest = {r.account_id: r for r in reports}
     if not latest:
         return 0
@@ -39,7 +57,9 @@ async def report_many(s: Services, reports: Sequence[Report], holder: WorkerRef 
         RegState(r.state)
     a = t.accounts
     async with s.uow() as uow:
-        query = select(a.c.id, a.c.reg_state, a.c.reg_code).where(a.c.id.in_(list(latest)))
+        query = select(
+            a.c.id, a.c.reg_state, a.c.reg_code, a.c.reg_error, a.c.reg_next_retry_at
+        ).where(a.c.id.in_(list(latest)))
         if holder is not None:
             query = query.join(
                 t.leases,
@@ -49,42 +69,27 @@ async def report_many(s: Services, reports: Sequence[Report], holder: WorkerRef 
                     t.leases.c.instance == holder.instance,
                 ),
             )
-        current = {row.id: (row.reg_state, row.reg_code) for row in await uow.conn.execute(query)}
-        if not current:
+        current = {row.id: tuple(row[1:]) for row in await uow.conn.execute(query)}
+        new = [
+            r
+            for r in latest.values()
+            if r.account_id in current and current[r.account_id] != _stored(r)
+        ]
+        if not new:
             return 0
-        stmt = (
-            update(a)
-            .where(a.c.id == bindparam("b_id"))
-            .values(
-                reg_state=bindparam("b_state"),
-                reg_code=bindparam("b_code"),
-                reg_error=bindparam("b_error"),
-                reg_next_retry_at=bindparam("b_retry"),
-                reg_changed_at=bindparam("b_at"),
-            )
-        )
         await uow.conn.execute(
-            stmt,
+            _WRITE,
             [
-                {
-                    "b_id": r.account_id,
-                    "b_state": r.state,
-                    "b_code": r.code,
-                    "b_error": r.error[:255] if r.error else None,
-                    "b_retry": r.next_retry_at,
-                    "b_at": uow.now,
-                }
-                for r in latest.values()
-                if r.account_id in current
+                dict(zip(("b_state", "b_code", "b_error", "b_retry"), _stored(r), strict=True))
+                | {"b_id": r.account_id, "b_at": uow.now}
+                for r in new
             ],
         )
         # "registering" is a passing state: not history, not a webhook; the outcome is
         changed = [
             r
-            for r in latest.values()
-            if r.account_id in current
-            and current[r.account_id] != (r.state, r.code)
-            and r.state != "registering"
+            for r in new
+            if current[r.account_id][:2] != (r.state, r.code) and r.state != "registering"
         ]
         await uow.audit.add_many(
             [
@@ -103,4 +108,4 @@ async def report_many(s: Services, reports: Sequence[Report], holder: WorkerRef 
             for r in changed
         )
         await uow.commit()
-    return len(current)
+    return len(new)
