@@ -35,6 +35,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         link_ttl_seconds=settings.link_ttl_seconds,
         default_plan=settings.default_plan,
         default_seats=settings.default_seats,
+        lease_ttl_seconds=settings.lease_ttl_seconds,
     )
     return Services(engine=engine, cipher=Cipher(key), clock=clock or SystemClock(), rules=rules)
 

@@ -7,6 +7,7 @@ import string
 from telesip.bot.locales import EN, RU, error_text, lang_of, t
 from telesip.domain import errors
 from telesip.domain.errors import TelesipError
+from telesip.services.fleet import WorkerRefused
 from telesip.services.templates import TemplateNotFound
 from telesip.store.uow import StorageUnavailable
 
@@ -14,7 +15,7 @@ from telesip.store.uow import StorageUnavailable
 def _codes() -> set[str]:
     """Every error the bot's services raise: the domain's, storage, templates."""
     classes = [v for v in vars(errors).values() if isinstance(v, type)]
-    classes += [StorageUnavailable, TemplateNotFound]
+    classes += [StorageUnavailable, TemplateNotFound, WorkerRefused]
     return {c.code for c in classes if issubclass(c, TelesipError)}
 
 

@@ -34,6 +34,7 @@ from telesip.bot.routers import (
     start,
     subscriptions,
     transfer,
+    workers,
 )
 from telesip.bot.storage import make_storage
 from telesip.config import Settings
@@ -42,7 +43,7 @@ from telesip.services.context import Services
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("softphone", "links", "subscriptions", "help", "start")
+COMMANDS = ("softphone", "links", "subscriptions", "workers", "help", "start")
 UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
 
 
@@ -58,7 +59,16 @@ def build_dispatcher(
         observer.outer_middleware(ContextMiddleware())
     dp.errors.register(errors.on_error)
     # commands first (they work in the middle of a wizard), the catch-all last
-    for module in (start, softphone, subscriptions, links, transfer, new_account, fallback):
+    for module in (
+        start,
+        softphone,
+        subscriptions,
+        links,
+        workers,
+        transfer,
+        new_account,
+        fallback,
+    ):
         _detach(module.router)
         dp.include_router(module.router)
     return dp

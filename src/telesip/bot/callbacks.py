@@ -46,3 +46,10 @@ class DraftCb(CallbackData, prefix="r"):
     """Receive on a just-sent special message: a signed draft (see ``telesip.bot.drafts``)."""
 
     token: str
+
+
+class WorkerCb(CallbackData, prefix="w"):
+    """/workers buttons: ``new``, or ``revoke`` the caller's worker ``id``."""
+
+    act: str
+    id: int = 0

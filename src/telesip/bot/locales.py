@@ -64,6 +64,31 @@ EN: dict[str, str] = {
     "card.payer": "Paid by: {payer}",
     "card.duplicate": "⚠️ The same login at the same server is connected elsewhere.",
     "card.pending": "Transfer offer waiting for Receive.",
+    "card.firewall": "🛡 Allow at the PBX: {addresses}",
+    "error.worker_refused": "Worker {name} is {reason}; it may not hold registrations.",
+    "cmd.workers": "SIP workers and firewall",
+    "workers.title": "<b>Workers</b> (they keep your SIP accounts registered)",
+    "workers.none": "No worker is running yet.",
+    "workers.line": "{badge} <b>{name}</b>{mine}: {state}, {accounts} account(s)\n    {addresses}",
+    "workers.yours": " (yours)",
+    "workers.alive": "alive",
+    "workers.down": "down",
+    "workers.revoked": "revoked",
+    "workers.no_addresses": "no address yet",
+    "workers.hint": (
+        "A worker of your own, e.g. inside your office LAN, reaches a private PBX: press "
+        "<b>New</b>, run it there, and set an account's <code>worker = NAME</code> "
+        "(Settings) to pin the account to it. Your workers serve only your accounts."
+    ),
+    "workers.ask_name": "Name for the new worker (letters, digits, '.', '_' or '-'):",
+    "workers.created": (
+        "✅ Worker <b>{name}</b> created. Its credential is shown only now; run on the "
+        "worker's machine:\n\n<code>TELESIP_WORKER_CREDENTIAL={credential} telesip worker "
+        "--name {name} --control-url https://YOUR-TELESIP-ADDRESS</code>"
+    ),
+    "workers.revoked_done": "Worker {name} revoked: it is refused from now on.",
+    "btn.new_worker": "➕ New worker",
+    "btn.revoke_worker": "🚫 Revoke {name}",
     "card.assigned_note": "Assigned to you for calls; its owner manages the settings.",
     "state.enabled": "enabled",
     "state.disabled": "disabled",
@@ -285,6 +310,31 @@ RU: dict[str, str] = {
     "card.payer": "Оплачивает: {payer}",
     "card.duplicate": "⚠️ Тот же логин на том же сервере подключён в другом месте.",
     "card.pending": "Ожидается нажатие «Получить».",
+    "card.firewall": "🛡 Разрешите на АТС: {addresses}",
+    "cmd.workers": "SIP-воркеры и firewall",
+    "workers.title": "<b>Воркеры</b> (держат ваши SIP-аккаунты зарегистрированными)",
+    "workers.none": "Ни один воркер ещё не запущен.",
+    "workers.line": "{badge} <b>{name}</b>{mine}: {state}, аккаунтов: {accounts}\n    {addresses}",
+    "workers.yours": " (ваш)",
+    "workers.alive": "работает",
+    "workers.down": "не отвечает",
+    "workers.revoked": "отозван",
+    "workers.no_addresses": "адреса пока нет",
+    "workers.hint": (
+        "Свой воркер, например в сети офиса, достаёт до внутренней АТС: нажмите "
+        "<b>Новый</b>, запустите его там и укажите в настройках аккаунта "
+        "<code>worker = ИМЯ</code>. Ваши воркеры обслуживают только ваши аккаунты."
+    ),
+    "workers.ask_name": "Имя нового воркера (латинские буквы, цифры, '.', '_' или '-'):",
+    "workers.created": (
+        "✅ Воркер <b>{name}</b> создан. Ключ показан только сейчас; на машине воркера "
+        "запустите:\n\n<code>TELESIP_WORKER_CREDENTIAL={credential} telesip worker "
+        "--name {name} --control-url https://АДРЕС-TELESIP</code>"
+    ),
+    "workers.revoked_done": "Воркер {name} отозван: ему больше не ответят.",
+    "btn.new_worker": "➕ Новый воркер",
+    "btn.revoke_worker": "🚫 Отозвать {name}",
+    "error.worker_refused": "Воркер {name} {reason}; ему нельзя держать регистрации.",
     "card.assigned_note": "Закреплён за вами для звонков; настройками управляет владелец.",
     "state.enabled": "включён",
     "state.disabled": "отключён",

@@ -17,11 +17,12 @@ from aiogram.types import (
     SwitchInlineQueryChosenChat,
 )
 
-from telesip.bot.callbacks import AccountCb, DraftCb, LinkCb, NewCb, OfferCb
+from telesip.bot.callbacks import AccountCb, DraftCb, LinkCb, NewCb, OfferCb, WorkerCb
 from telesip.bot.locales import EN, t
 from telesip.domain.model import Method, Role
 from telesip.services.accounts import Card, Softphone
 from telesip.services.billing import SubscriptionView
+from telesip.services.fleet import WorkerView
 from telesip.services.links import LinkLine
 from telesip.store.repositories import AccountSummary
 
@@ -39,7 +40,9 @@ def _kb(*rows: list[InlineKeyboardButton]) -> Keyboard:
     return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
 
 
-def _cb(text: str, data: AccountCb | NewCb | OfferCb | LinkCb | DraftCb) -> InlineKeyboardButton:
+def _cb(
+    text: str, data: AccountCb | NewCb | OfferCb | LinkCb | DraftCb | WorkerCb
+) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
 
@@ -123,6 +126,9 @@ def card(lang: str, c: Card) -> tuple[str, Keyboard]:
             lines.append(t(lang, "card.duplicate"))
         if c.pending_offer is not None:
             lines.append(t(lang, "card.pending"))
+        if c.firewall:
+            addresses = ", ".join(f"<code>{escape(x)}</code>" for x in c.firewall)
+            lines.append(t(lang, "card.firewall", addresses=addresses))
         return "\n".join(lines), owner_keyboard(lang, a)
     lines.append(t(lang, "card.payer", payer=t(lang, "payer.owner_plan_user")))
     lines.append(t(lang, "card.assigned_note"))
@@ -394,3 +400,34 @@ def subscriptions(lang: str, view: SubscriptionView) -> str:
     )
     lines.append(t(lang, "subs.assign_yes" if e.can_assign else "subs.assign_no"))
     return "\n".join(lines)
+
+
+def workers(lang: str, found: list[WorkerView], me: int) -> tuple[str, Keyboard]:
+    """/workers: the caller's workers and the shared ones, with the addresses to allow."""
+    lines = [t(lang, "workers.title")]
+    for w in found:
+        state = "revoked" if w.revoked else ("alive" if w.alive else "down")
+        addresses = ", ".join(f"<code>{escape(x)}</code>" for x in w.addresses)
+        lines.append(
+            t(
+                lang,
+                "workers.line",
+                badge="🟢" if w.alive else "⚪",
+                name=escape(w.name),
+                mine=t(lang, "workers.yours") if w.owner_id == me else "",
+                state=t(lang, f"workers.{state}"),
+                accounts=w.accounts,
+                addresses=addresses or t(lang, "workers.no_addresses"),
+            )
+        )
+    if not found:
+        lines.append(t(lang, "workers.none"))
+    lines.append("")
+    lines.append(t(lang, "workers.hint"))
+    rows = [[_cb(t(lang, "btn.new_worker"), WorkerCb(act="new"))]]
+    rows += [
+        [_cb(t(lang, "btn.revoke_worker", name=w.name), WorkerCb(act="revoke", id=w.id))]
+        for w in found
+        if w.owner_id == me and not w.revoked
+    ]
+    return "\n".join(lines), _kb(*rows)

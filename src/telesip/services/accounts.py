@@ -8,13 +8,14 @@ Each function is one transaction with one audit record. ``actor`` is the Telegra
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from telesip.domain import errors, events
 from telesip.domain.model import Account, Offer, Payer, RegState, Role, TelegramUser
 from telesip.domain.settings import AccountSettings
+from telesip.services import fleet
 from telesip.services.common import ensure_user, entitlements, load_account
 from telesip.services.context import Services
 from telesip.store.repositories import AccountSummary
@@ -68,6 +69,7 @@ class Card:
     role: Role
     settings: dict[str, Any] | None
     pending_offer: Offer | None
+    firewall: list[str] = field(default_factory=list)  # worker addresses to allow at the PBX
 
 
 async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> Card:
@@ -83,13 +85,15 @@ async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> 
             raise errors.AccountNotFound(account_id=account_id)
         settings = None
         pending = None
+        allow: list[str] = []
         if role is Role.OWNER:
             account = await load_account(uow, account_id, lock=False)
             settings = account.settings.public_dict()
             pending = await uow.offers.pending_for(account_id)
             if pending is not None and not pending.is_live(uow.now):
                 pending = None
-    return Card(summary, role, settings, pending)
+            allow = await fleet.firewall_in(uow, account_id, ttl=s.rules.lease_ttl_seconds)
+    return Card(summary, role, settings, pending, allow)
 
 
 async def update_settings(

@@ -20,6 +20,7 @@ class Rules:
     link_ttl_seconds: int = 7 * 86400
     default_plan: str = "office"
     default_seats: int | None = None
+    lease_ttl_seconds: int = 10  # a worker silent this long has lost its accounts
 
 
 @dataclass

@@ -111,6 +111,20 @@ async def create_worker(
     return int(worker_id), credential
 
 
+async def revoke_worker_id(s: Services, worker_id: int, *, owner_id: int) -> str:
+    """An administrator revokes one of their own workers (by id, as the bot's button says)."""
+    async with s.uow(readonly=True) as uow:
+        name = await uow.conn.scalar(
+            select(t.workers.c.name).where(
+                t.workers.c.id == worker_id, t.workers.c.owner_id == owner_id
+            )
+        )
+    if name is None:
+        raise errors.InvalidInput("This worker is not yours or no longer exists.")
+    await revoke_worker(s, name, owner_id=owner_id)
+    return str(name)
+
+
 async def revoke_worker(s: Services, name: str, *, owner_id: int | None = None) -> None:
     """Refuse the worker from now on; its accounts show as unregistered until another worker
     (for unpinned ones) takes them."""
@@ -503,6 +517,7 @@ class WorkerView:
     addresses: list[str]
     stats: dict[str, int]
     owner_id: int | None = None
+    id: int = 0
 
 
 async def list_workers(s: Services, *, ttl: float, owner_id: int | None = None) -> list[WorkerView]:
@@ -543,6 +558,7 @@ async def list_workers(s: Services, *, ttl: float, owner_id: int | None = None) 
                 list(r.addresses),
                 dict(r.stats),
                 r.owner_id,
+                r.id,
             )
         )
     return out
@@ -550,33 +566,37 @@ async def list_workers(s: Services, *, ttl: float, owner_id: int | None = None) 
 
 async def firewall(s: Services, account_id: int, *, ttl: float) -> list[str]:
     """The SIP addresses a PBX must allow for this account: the worker holding it, or, before
-    a worker has it, every live worker that may take it."""
+    a worker has it, every worker that may take it."""
+    async with s.uow(readonly=True) as uow:
+        return await firewall_in(uow, account_id, ttl=ttl)
+
+
+async def firewall_in(uow: UnitOfWork, account_id: int, *, ttl: float) -> list[str]:
     w, a = t.workers, t.accounts
-    async with s.uow() as uow:
-        acc = (
-            await uow.conn.execute(select(a.c.worker, a.c.owner_id).where(a.c.id == account_id))
-        ).first()
-        if acc is None:
-            raise errors.AccountNotFound(account_id=account_id)
-        holder = (
-            await uow.conn.execute(
-                select(w.c.addresses)
-                .join(
-                    t.leases,
-                    and_(t.leases.c.worker_id == w.c.id, t.leases.c.instance == w.c.instance),
-                )
-                .where(t.leases.c.account_id == account_id, _live(uow.now, ttl))
+    acc = (
+        await uow.conn.execute(select(a.c.worker, a.c.owner_id).where(a.c.id == account_id))
+    ).first()
+    if acc is None:
+        raise errors.AccountNotFound(account_id=account_id)
+    holder = (
+        await uow.conn.execute(
+            select(w.c.addresses)
+            .join(
+                t.leases,
+                and_(t.leases.c.worker_id == w.c.id, t.leases.c.instance == w.c.instance),
             )
-        ).first()
-        if holder is not None:
-            return list(holder.addresses)
-        cond = (
-            and_(
-                or_(w.c.name == acc.worker, w.c.pool == acc.worker),
-                or_(w.c.owner_id.is_(None), w.c.owner_id == acc.owner_id),
-            )
-            if acc.worker
-            else and_(w.c.shared, ~w.c.remote)
+            .where(t.leases.c.account_id == account_id, _live(uow.now, ttl))
         )
-        rows = await uow.conn.execute(select(w.c.addresses).where(cond, w.c.revoked_at.is_(None)))
-        return sorted({addr for r in rows for addr in r.addresses})
+    ).first()
+    if holder is not None:
+        return list(holder.addresses)
+    cond = (
+        and_(
+            or_(w.c.name == acc.worker, w.c.pool == acc.worker),
+            or_(w.c.owner_id.is_(None), w.c.owner_id == acc.owner_id),
+        )
+        if acc.worker
+        else and_(w.c.shared, ~w.c.remote)
+    )
+    rows = await uow.conn.execute(select(w.c.addresses).where(cond, w.c.revoked_at.is_(None)))
+    return sorted({addr for r in rows for addr in r.addresses})
