@@ -48,8 +48,22 @@ async def test_long_polling_against_a_custom_bot_api_url(
         fake.send_text(ALICE, "/start")
         hello = await fake.next_message(ALICE)
         assert hello.content.startswith("Hello, Alice!")
-        assert fake.my_commands() == ["softphone", "links", "subscriptions", "help", "start"]
-        assert fake.my_commands("ru") == ["softphone", "links", "subscriptions", "help", "start"]
+        assert fake.my_commands() == [
+            "softphone",
+            "links",
+            "subscriptions",
+            "workers",
+            "help",
+            "start",
+        ]
+        assert fake.my_commands("ru") == [
+            "softphone",
+            "links",
+            "subscriptions",
+            "workers",
+            "help",
+            "start",
+        ]
         allowed = fake.calls("getUpdates")[0].params["allowed_updates"]
         assert set(allowed) == {"message", "callback_query", "inline_query", "chosen_inline_result"}
 

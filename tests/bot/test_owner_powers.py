@@ -180,8 +180,22 @@ async def test_subscriptions_and_commands(h: Harness) -> None:
     reply = await h.command(ALICE, "/subscriptions")
     assert reply.content.startswith("Your plans\noffice: unlimited seat(s)")
     assert "You can assign accounts to employees." in reply.content
-    assert h.fake.my_commands() == ["softphone", "links", "subscriptions", "help", "start"]
-    assert h.fake.my_commands("en") == ["softphone", "links", "subscriptions", "help", "start"]
+    assert h.fake.my_commands() == [
+        "softphone",
+        "links",
+        "subscriptions",
+        "workers",
+        "help",
+        "start",
+    ]
+    assert h.fake.my_commands("en") == [
+        "softphone",
+        "links",
+        "subscriptions",
+        "workers",
+        "help",
+        "start",
+    ]
     unknown = await h.command(ALICE, "what?")
     assert unknown.content == "I did not understand that. /help"
 
