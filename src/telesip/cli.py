@@ -59,6 +59,24 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(1) from None
     except asyncio.CancelledError:  # SIGTERM: stopped cleanly
         raise typer.Exit(0) from None
+    except Exception as exc:  # a part of `telesip run` failed: one line, not a traceback
+        logging.getLogger("telesip").debug("failed", exc_info=exc)
+        err.print(f"[red]error:[/] {_describe(exc)}")
+        raise typer.Exit(1) from None
+
+
+def _describe(exc: BaseException) -> str:
+    """The first rule error inside (TaskGroup wraps a failing part), else the first leaf."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        rule = [e for e in exc.exceptions if isinstance(e, TelesipError)]
+        exc = rule[0] if rule else exc.exceptions[0]
+    if isinstance(exc, TelesipError):
+        cause = exc.__cause__  # the operator may see what the database said
+        if cause is not None and exc.code == "storage_unavailable":
+            detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+            return f"{exc.message} ({detail[0] if detail else type(cause).__name__})"
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _command(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:

@@ -77,3 +77,24 @@ def test_bad_configuration_is_reported_without_a_traceback(tmp_path: Path) -> No
         assert proc.returncode != 0, extra
         assert message in proc.stderr, (extra, proc.stderr)
         assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_failing_part_of_run_is_one_line(tmp_path: Path) -> None:
+    """`telesip bot` with a malformed token: the bot part fails inside the TaskGroup."""
+    env = {
+        "TELESIP_DATA_DIR": str(tmp_path / "d"),
+        "PATH": "/usr/bin:/bin",
+        "TELESIP_BOT_TOKEN": "not-a-token",
+        "TELESIP_BOT_API_URL": "http://127.0.0.1:9",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "telesip.cli", "bot"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "error:" in proc.stderr and "TELESIP_BOT_TOKEN" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
