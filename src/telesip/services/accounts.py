@@ -18,6 +18,7 @@ from telesip.domain.settings import AccountSettings
 from telesip.services import fleet
 from telesip.services.common import ensure_user, entitlements, load_account
 from telesip.services.context import Services
+from telesip.services.registrations import Report, report_many
 from telesip.store.repositories import AccountSummary
 
 #: fields whose change needs a new registration
@@ -271,25 +272,8 @@ async def report_registration(
     error: str | None = None,
     next_retry_at: datetime | None = None,
 ) -> None:
-    """A worker's registration report; audited and published only when the state changes."""
-    RegState(state)  # rejects unknown states
-    async with s.uow() as uow:
-        summary = await uow.accounts.summary(account_id)
-        if summary is None:
-            return
-        if not await uow.accounts.set_registration(
-            account_id, state, code, error, next_retry_at, uow.now
-        ):
-            return
-        if summary.reg_state != state or summary.reg_code != code:
-            await uow.record(
-                "registration",
-                account_id,
-                None,
-                {"state": state, "code": code},
-                events.RegistrationChanged(account_id, None, state=state, code=code),
-            )
-        await uow.commit()
+    """One registration report (workers send them in batches: ``registrations.report_many``)."""
+    await report_many(s, [Report(account_id, state, code, error, next_retry_at)], None)
 
 
 @dataclass(frozen=True)
