@@ -93,7 +93,9 @@ async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> 
             pending = await uow.offers.pending_for(account_id)
             if pending is not None and not pending.is_live(uow.now):
                 pending = None
-            allow = await fleet.firewall_in(uow, account_id, ttl=s.rules.lease_ttl_seconds)
+            allow = await fleet.firewall_in(
+                uow, account_id, summary.worker, summary.owner_id, ttl=s.rules.lease_ttl_seconds
+            )
     return Card(summary, role, settings, pending, allow)
 
 

@@ -568,16 +568,23 @@ async def firewall(s: Services, account_id: int, *, ttl: float) -> list[str]:
     """The SIP addresses a PBX must allow for this account: the worker holding it, or, before
     a worker has it, every worker that may take it."""
     async with s.uow(readonly=True) as uow:
-        return await firewall_in(uow, account_id, ttl=ttl)
+        acc = (
+            await uow.conn.execute(
+                select(t.accounts.c.worker, t.accounts.c.owner_id).where(
+                    t.accounts.c.id == account_id
+                )
+            )
+        ).first()
+        if acc is None:
+            raise errors.AccountNotFound(account_id=account_id)
+        return await firewall_in(uow, account_id, acc.worker, acc.owner_id, ttl=ttl)
 
 
-async def firewall_in(uow: UnitOfWork, account_id: int, *, ttl: float) -> list[str]:
-    w, a = t.workers, t.accounts
-    acc = (
-        await uow.conn.execute(select(a.c.worker, a.c.owner_id).where(a.c.id == account_id))
-    ).first()
-    if acc is None:
-        raise errors.AccountNotFound(account_id=account_id)
+async def firewall_in(
+    uow: UnitOfWork, account_id: int, pin: str | None, owner_id: int, *, ttl: float
+) -> list[str]:
+    """``firewall`` inside a unit of work that already knows the account's pin and owner."""
+    w = t.workers
     holder = (
         await uow.conn.execute(
             select(w.c.addresses)
@@ -592,10 +599,10 @@ async def firewall_in(uow: UnitOfWork, account_id: int, *, ttl: float) -> list[s
         return list(holder.addresses)
     cond = (
         and_(
-            or_(w.c.name == acc.worker, w.c.pool == acc.worker),
-            or_(w.c.owner_id.is_(None), w.c.owner_id == acc.owner_id),
+            or_(w.c.name == pin, w.c.pool == pin),
+            or_(w.c.owner_id.is_(None), w.c.owner_id == owner_id),
         )
-        if acc.worker
+        if pin
         else and_(w.c.shared, ~w.c.remote)
     )
     rows = await uow.conn.execute(select(w.c.addresses).where(cond, w.c.revoked_at.is_(None)))
