@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import qrcode
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from telesip.domain.settings import EXPIRES_RANGE
+
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
@@ -77,7 +79,7 @@ class SettingsIn(In):
     outbound_proxy: S255 | None = None
     transport: Transport | None = None
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    expires: Annotated[int, Field(ge=60, le=86400)] | None = None
+    expires: Annotated[int, Field(ge=EXPIRES_RANGE[0], le=EXPIRES_RANGE[1])] | None = None
     display_name: S64 | None = None
     codecs: Annotated[list[Codec], Field(min_length=1, max_length=8)] | None = None
     dtmf_mode: Dtmf | None = None
@@ -96,7 +98,7 @@ class SettingsPatch(In):
     outbound_proxy: S255 | None = None
     transport: Transport | None = None
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    expires: Annotated[int, Field(ge=60, le=86400)] | None = None
+    expires: Annotated[int, Field(ge=EXPIRES_RANGE[0], le=EXPIRES_RANGE[1])] | None = None
     display_name: S64 | None = None
     codecs: Annotated[list[Codec], Field(min_length=1, max_length=8)] | None = None
     dtmf_mode: Dtmf | None = None
@@ -225,7 +227,7 @@ class TemplateIn(In):
     transport: Transport = "udp"
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
     tls_port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    expires: Annotated[int, Field(ge=60, le=86400)] = 300
+    expires: Annotated[int, Field(ge=EXPIRES_RANGE[0], le=EXPIRES_RANGE[1])] = 300
     dtmf_mode: Dtmf = "rfc4733"
     registrar: S255 | None = None
     outbound_proxy: S255 | None = None

@@ -17,6 +17,7 @@ TRANSPORTS = ("udp", "tcp", "tls")
 DTMF_MODES = ("rfc4733", "info", "inband")
 KNOWN_CODECS = ("PCMA", "PCMU", "G722", "opus", "telephone-event")
 DEFAULT_CODECS = ("PCMA", "PCMU", "telephone-event")
+EXPIRES_RANGE = (10, 86400)  # seconds a registration may ask for
 
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/%#]+$")  # RFC 3261 user / token chars
@@ -127,8 +128,9 @@ class AccountSettings:
             raise InvalidSettings(reason="transport must be udp, tcp or tls")
         if self.port is not None and not 1 <= self.port <= 65535:
             raise InvalidSettings(reason="port must be between 1 and 65535")
-        if not 10 <= self.expires <= 86400:
-            raise InvalidSettings(reason="expires must be between 10 and 86400 seconds")
+        low, high = EXPIRES_RANGE
+        if not low <= self.expires <= high:
+            raise InvalidSettings(reason=f"expires must be between {low} and {high} seconds")
         if self.display_name is not None and len(self.display_name) > 64:
             raise InvalidSettings(reason="display name is at most 64 characters")
         if not self.codecs or any(c not in KNOWN_CODECS for c in self.codecs):
