@@ -36,7 +36,7 @@ def test_db_upgrade_subscriptions_accounts_and_audit(env: dict[str, str]) -> Non
     code, out = invoke(env, "subscriptions", "show", "77")
     assert code == 0 and "seats used 0/3" in out
     code, out = invoke(env, "accounts", "list")
-    assert code == 0
+    assert code == 0, out
     code, out = invoke(env, "audit", "1")
     assert code == 0 and "no audit records" in out
 
