@@ -266,11 +266,11 @@ async def ask_send_back(
     lang: str,
 ) -> None:
     """R8: only the person holding the account now may send it back; others get an alert."""
-    await people.role_on(s, actor, callback_data.id)
-    to = await _original_sender(s, actor, callback_data.id)
-    if not query.inline_message_id or to is None or not await _about(s, query, callback_data.id):
+    target = await _send_back_target(s, query, actor, callback_data.id)
+    if target is None or not query.inline_message_id:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
+    _, to = target
     await query.answer()
     text = t(
         lang,
@@ -292,12 +292,17 @@ async def _about(s: Services, query: CallbackQuery, account_id: int) -> bool:
     return offer.account_id == account_id
 
 
-async def _original_sender(
-    s: Services, actor: TelegramUser, account_id: int
-) -> TelegramUser | None:
+async def _send_back_target(
+    s: Services, query: CallbackQuery, actor: TelegramUser, account_id: int
+) -> tuple[Role, TelegramUser] | None:
+    """Who a Send back on this message would return the account to, with the presser's role
+    (a stranger's press raises); None when the message or the account has moved on."""
     role = await people.role_on(s, actor, account_id)
     sender_id = await people.received_from(s, actor, account_id, assigned=role is Role.USER)
-    return None if sender_id is None else await people.get_user(s, sender_id)
+    if sender_id is None or not await _about(s, query, account_id):
+        return None
+    to = await people.get_user(s, sender_id)
+    return None if to is None else (role, to)
 
 
 @router.callback_query(OfferCb.filter(F.act == "sbno"))
@@ -309,11 +314,11 @@ async def cancel_send_back(
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    role = await people.role_on(s, actor, callback_data.id)
-    to = await _original_sender(s, actor, callback_data.id)
-    if not query.inline_message_id or to is None or not await _about(s, query, callback_data.id):
+    target = await _send_back_target(s, query, actor, callback_data.id)
+    if target is None or not query.inline_message_id:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
+    role, to = target
     await query.answer()
     method = Method.ASSIGN if role is Role.USER else Method.UNLINK
     key = f"offer.received.{method.value}"
