@@ -66,27 +66,6 @@ Codec = Literal["PCMA", "PCMU", "G722", "opus", "telephone-event"]
 Rule = Annotated[str, Field(max_length=200), AfterValidator(_clean_pattern)]
 
 
-class SettingsIn(In):
-    """SIP settings of a new account. ``template`` prefills the server fields from a server
-    template; fields given here win. The password is write-only: it is never returned."""
-
-    template: S32 | None = None
-    login: S128NE
-    password: S128NE = Field(json_schema_extra={"writeOnly": True})
-    domain: S255 | None = None
-    auth_username: S128 | None = None
-    registrar: S255 | None = None
-    outbound_proxy: S255 | None = None
-    transport: Transport | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    expires: Annotated[int, Field(ge=EXPIRES_RANGE[0], le=EXPIRES_RANGE[1])] | None = None
-    display_name: S64 | None = None
-    codecs: Annotated[list[Codec], Field(min_length=1, max_length=8)] | None = None
-    dtmf_mode: Dtmf | None = None
-    rewrite_rules: Annotated[list[tuple[Rule, Rule]], Field(max_length=20)] | None = None
-    worker: S64 | None = None
-
-
 class SettingsPatch(In):
     """Fields to change; absent fields stay. ``null`` clears an optional field."""
 
@@ -104,6 +83,16 @@ class SettingsPatch(In):
     dtmf_mode: Dtmf | None = None
     rewrite_rules: Annotated[list[tuple[Rule, Rule]], Field(max_length=20)] | None = None
     worker: S64 | None = None
+
+
+class SettingsIn(SettingsPatch):
+    """SIP settings of a new account: the same fields, with login and password required.
+    ``template`` prefills the server fields from a server template; fields given here win.
+    The password is write-only: it is never returned."""
+
+    template: S32 | None = None
+    login: S128NE
+    password: S128NE = Field(json_schema_extra={"writeOnly": True})
 
 
 class AccountCreate(In):
