@@ -16,7 +16,7 @@ from telesip.domain import errors, events
 from telesip.domain.model import Account, Offer, Payer, RegState, Role, TelegramUser
 from telesip.domain.settings import AccountSettings
 from telesip.services import fleet
-from telesip.services.common import ensure_user, entitlements, load_account
+from telesip.services.common import add_account, ensure_user, entitlements, load_account
 from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many
 from telesip.store.repositories import AccountSummary
@@ -50,14 +50,7 @@ async def create_account(
     async with s.uow() as uow:
         await ensure_user(s, uow, actor)
         payer = (await entitlements(uow, actor.id)).payer_for_new_account()
-        account_id = await uow.accounts.add(actor.id, settings, payer, via_link, uow.now)
-        await uow.record(
-            "created",
-            account_id,
-            actor.id,
-            {"login": settings.login, "domain": settings.domain, "payer": payer.value},
-            events.AccountCreated(account_id, actor.id, owner_id=actor.id),
-        )
+        account_id = await add_account(uow, actor.id, settings, payer, via_link)
         await uow.commit()
     return account_id
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from telesip.domain import errors
+from telesip.domain import errors, events
 from telesip.domain.model import Account, Payer, TelegramUser
 from telesip.domain.plans import Entitlements, get_plan
+from telesip.domain.settings import AccountSettings
 from telesip.services.context import Services
 from telesip.store.uow import UnitOfWork
 
@@ -37,3 +38,18 @@ async def entitlements(uow: UnitOfWork, user_id: int, *, lock: bool = True) -> E
         await uow.users.lock(user_id)
     usage = await uow.users.usage(user_id)
     return Entitlements.of(subs, usage.get(Payer.OWNER_PLAN, 0), usage.get(Payer.START, 0))
+
+
+async def add_account(
+    uow: UnitOfWork, owner_id: int, settings: AccountSettings, payer: Payer, via_link: bool
+) -> int:
+    """Store a new account of ``owner_id`` with its audit record and event (no secret in them)."""
+    account_id = await uow.accounts.add(owner_id, settings, payer, via_link, uow.now)
+    await uow.record(
+        "created",
+        account_id,
+        owner_id,
+        {"login": settings.login, "domain": settings.domain, "payer": payer.value},
+        events.AccountCreated(account_id, owner_id, owner_id=owner_id),
+    )
+    return account_id

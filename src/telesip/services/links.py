@@ -11,7 +11,7 @@ from datetime import timedelta
 from telesip.domain import errors, events
 from telesip.domain.model import Account, Payer, SettingsLink, TelegramUser
 from telesip.domain.settings import AccountSettings
-from telesip.services.common import ensure_user, entitlements, load_account
+from telesip.services.common import add_account, ensure_user, entitlements, load_account
 from telesip.services.context import Services
 from telesip.store.repositories import AccountSummary
 from telesip.store.uow import UnitOfWork
@@ -57,14 +57,7 @@ async def create_link_from_settings(
         ent.require_assign()
         if not ent.seat_free:  # office accounts are paid from the owner's seats (R4)
             raise errors.SeatsExhausted(limit=ent.seat_limit)
-        account_id = await uow.accounts.add(actor.id, settings, Payer.OWNER_PLAN, True, uow.now)
-        await uow.record(
-            "created",
-            account_id,
-            actor.id,
-            {"login": settings.login, "domain": settings.domain, "payer": "owner_plan"},
-            events.AccountCreated(account_id, actor.id, owner_id=actor.id),
-        )
+        account_id = await add_account(uow, actor.id, settings, Payer.OWNER_PLAN, True)
         account = await load_account(uow, account_id)
         link = await _issue(s, uow, account, actor.id)
         await uow.commit()
