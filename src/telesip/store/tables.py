@@ -308,3 +308,60 @@ leases = Table(
     Column("acquired_at", UTCDateTime, nullable=False),
     Index("ix_leases_worker", "worker_id"),
 )
+
+# --- calls (migration calls_0001) -------------------------------------------------------------
+# The history of every call, and the channel between the bot/API and the worker that runs it:
+# an outgoing call starts as a "requested" row that the worker holding the line claims.
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("account_id", BigInteger, nullable=False),  # no foreign key: history outlives lines
+    Column("owner_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=False),  # the Telegram user the call is for
+    Column("direction", String(4), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("line", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("end_reason", String(16)),
+    Column("sip_status", Integer),
+    Column("worker_id", BigInteger),
+    Column("caller", String(64)),
+    Column("recording", String(255)),
+    Index("ix_calls_user", "user_id", "id"),
+    Index("ix_calls_owner", "owner_id", "id"),
+    Index("ix_calls_account", "account_id", "id"),
+    Index("ix_calls_state", "state", "account_id"),
+)
+
+call_commands = Table(
+    "call_commands",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("call_id", BigInteger, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),  # dtmf, hangup
+    Column("arg", String(32), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime),
+    Index("ix_call_commands_pending", "call_id", "done_at"),
+)
+
+# Messages to people that a process without the bot (a worker) wants sent; the bot process
+# sends them in order, in each person's language, and marks them sent.
+bot_outbox = Table(
+    "bot_outbox",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # text, keypad, document, drop_keypad
+    Column("payload", JSON, nullable=False),  # catalog key + params, file name, call id
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("message_id", BigInteger),  # what Telegram gave the sent message (keypads)
+    Index("ix_bot_outbox_due", "sent_at", "next_attempt_at"),
+)

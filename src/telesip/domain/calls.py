@@ -1,0 +1,154 @@
+"""Calls as the rest of telesip sees them: the history record, its states and end reasons,
+phone numbers typed by people, and the account's number-rewrite rules.
+
+A call belongs to one SIP account ("line") and is made or taken by the account's user (the
+assigned user, or the owner while it is not assigned). The worker holding the account's lease
+runs it; the bot and the API reach that worker through ``calls`` rows and ``call_commands``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from telesip.domain import errors
+
+
+class Direction(StrEnum):
+    IN = "in"  # the SIP side called the line; it rings in Telegram
+    OUT = "out"  # the user dialled from Telegram through the line
+
+
+class CallState(StrEnum):
+    REQUESTED = "requested"  # outgoing: waiting for the worker holding the line
+    RINGING = "ringing"  # the Telegram leg (or the SIP far end) is ringing
+    ANSWERED = "answered"  # audio is bridged
+    ENDED = "ended"
+
+
+ACTIVE_STATES = (CallState.REQUESTED, CallState.RINGING, CallState.ANSWERED)
+
+
+class EndReason(StrEnum):
+    COMPLETED = "completed"  # answered, then someone hung up
+    MISSED = "missed"  # nobody answered in Telegram within the ring timeout
+    DECLINED = "declined"  # the Telegram user declined
+    BUSY = "busy"  # the Telegram user (or the SIP far end) was busy
+    CANCELLED = "cancelled"  # the caller gave up before an answer
+    PRIVACY = "privacy"  # the user's privacy settings refuse calls from the caller account
+    UNAVAILABLE = "unavailable"  # no caller account free, line disabled, worker gone
+    FAILED = "failed"  # the far end refused (SIP status in the record) or something broke
+    LIMIT = "limit"  # the worker's TELESIP_MAX_CALLS was reached
+
+
+class CommandKind(StrEnum):
+    DTMF = "dtmf"
+    HANGUP = "hangup"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    id: int
+    account_id: int
+    owner_id: int
+    user_id: int
+    direction: Direction
+    number: str  # the far party: who called the line, or whom the user dialled
+    line: str  # the line's login, as people know it
+    state: CallState
+    created_at: datetime
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: EndReason | None = None
+    sip_status: int | None = None
+    worker_id: int | None = None
+    caller: str | None = None  # the Telegram caller account that placed the Telegram leg
+    recording: str | None = None  # file name under DATA_DIR/recordings
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def duration(self) -> float | None:
+        """Talk time in seconds (from answer to end); None when never answered."""
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return max(0.0, (self.ended_at - self.answered_at).total_seconds())
+
+
+class NotAPhoneNumber(errors.InvalidInput):
+    code = "not_a_phone_number"
+    default_message = (
+        "{text!r} is not a phone number: use digits, with an optional leading +, and * or #."
+    )
+
+
+class CallNotFound(errors.NotFound):
+    code = "call_not_found"
+    default_message = "This call does not exist or has ended."
+
+
+class NoLines(errors.PermissionDenied):
+    code = "no_lines"
+    default_message = "You have no enabled SIP line to call from. See /softphone."
+
+
+class NotYourLine(errors.PermissionDenied):
+    code = "not_your_line"
+    default_message = "SIP account #{account_id} is not a line you use for calls."
+
+
+class LineDisabled(errors.PermissionDenied):
+    code = "line_disabled"
+    default_message = "SIP account #{account_id} is disabled; enable it to call."
+
+
+class LineBusy(errors.ConflictError):
+    code = "line_busy"
+    default_message = "You already have a call in progress on this line."
+
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+_DIALABLE = re.compile(r"^\+?[0-9*#]{1,32}$")
+
+
+def parse_number(text: str) -> str:
+    """A dialable number from what a person typed (``+7 (495) 123-45-67`` -> ``+74951234567``).
+
+    Accepts digits, ``*`` and ``#`` (service codes, extensions) and one leading ``+``; spaces,
+    dashes, dots and parentheses are ignored. Anything else is refused with a clear error.
+    """
+    if len(text) > 64:
+        raise NotAPhoneNumber(text=text[:20] + "…")
+    number = _SEPARATORS.sub("", text.strip())
+    if number.lower().startswith("tel:"):
+        number = number[4:]
+    if not _DIALABLE.match(number):
+        raise NotAPhoneNumber(text=text.strip())
+    return number
+
+
+def looks_like_number(text: str) -> bool:
+    """Whether a chat message is meant as a number to dial (the bot then offers the call)."""
+    try:
+        number = parse_number(text)
+    except NotAPhoneNumber:
+        return False
+    return sum(c.isdigit() for c in number) >= 2
+
+
+def rewrite_number(number: str, rules: tuple[tuple[str, str], ...]) -> str:
+    """Apply the line's number-rewrite rules: the first rule whose pattern matches the whole
+    number replaces it (``re`` syntax, ``\\1`` groups); no match leaves the number as it is.
+    """
+    for pattern, replacement in rules:
+        try:
+            match = re.fullmatch(pattern, number)
+            if match is not None:
+                return match.expand(replacement)
+        except (re.error, IndexError):  # validated when saved; a broken rule is skipped
+            continue
+    return number

@@ -1,0 +1,359 @@
+"""Calls' use cases: people dial, press keys, hang up and read their history (bot, API); the
+worker running a line records what its calls did and asks the bot to tell people.
+
+Every call has one history row. An outgoing call starts as a ``requested`` row that the worker
+holding the line claims; keys and hang-ups pressed in the bot become ``call_commands`` that the
+worker takes; what the worker wants said in Telegram goes through the bot's outbox. So the bot,
+the API and the workers can be separate processes sharing only the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from telesip.domain import errors
+from telesip.domain.calls import (
+    CallNotFound,
+    CallRecord,
+    CallState,
+    CommandKind,
+    Direction,
+    EndReason,
+    LineBusy,
+    LineDisabled,
+    NoLines,
+    NotYourLine,
+    parse_number,
+    rewrite_number,
+)
+from telesip.domain.model import TelegramUser
+from telesip.services.common import ensure_user, load_account
+from telesip.services.context import Services
+from telesip.store.calls import Calls, Command, OutboxMessage
+from telesip.store.uow import UnitOfWork
+
+KEYS = frozenset("0123456789*#ABCD")
+REQUEST_TIMEOUT = timedelta(seconds=60)  # an outgoing request no worker picked up by then fails
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    account_id: int
+    login: str
+    domain: str
+    enabled: bool
+
+
+def _details(call: CallRecord) -> dict[str, Any]:
+    """What the audit record (and so a webhook) says about a call: never a secret."""
+    out: dict[str, Any] = {
+        "call_id": call.id,
+        "direction": call.direction.value,
+        "number": call.number,
+        "user_id": call.user_id,
+    }
+    if call.state is CallState.ENDED:
+        out["reason"] = call.end_reason.value if call.end_reason else None
+        out["duration"] = call.duration
+        if call.sip_status is not None:
+            out["sip_status"] = call.sip_status
+    return out
+
+
+# -- people ----------------------------------------------------------------------------------
+async def lines(s: Services, actor: TelegramUser) -> list[Line]:
+    """The lines a person calls from: accounts whose user they are (assigned, or own and not
+    assigned to anyone)."""
+    async with s.uow(readonly=True) as uow:
+        return [Line(*row) for row in await Calls(uow.conn).lines_of(actor.id)]
+
+
+async def request_call(
+    s: Services, actor: TelegramUser, number_text: str, account_id: int
+) -> CallRecord:
+    """Dial ``number_text`` through a line: the worker holding it calls the person in Telegram
+    first, then the number. The line's rewrite rules apply to the number."""
+    number = parse_number(number_text)
+    async with s.uow() as uow:
+        await ensure_user(s, uow, actor)
+        account = await load_account(uow, account_id)
+        if account.user_id != actor.id:
+            raise NotYourLine(account_id=account_id)
+        if not account.enabled:
+            raise LineDisabled(account_id=account_id)
+        repo = Calls(uow.conn)
+        if await repo.active_of_user(actor.id) is not None:
+            raise LineBusy()
+        dialled = rewrite_number(number, account.settings.rewrite_rules)
+        call = await repo.add(
+            account_id=account.id,
+            owner_id=account.owner_id,
+            user_id=actor.id,
+            direction=Direction.OUT,
+            number=dialled,
+            line=account.settings.login,
+            state=CallState.REQUESTED,
+            now=uow.now,
+        )
+        await uow.record("call_requested", account.id, actor.id, _details(call))
+        await uow.commit()
+    return call
+
+
+async def only_line(s: Services, actor: TelegramUser) -> Line | None:
+    """The line to dial from when the person has exactly one enabled line; None when they must
+    choose. No line at all is an error they can act on."""
+    usable = [line for line in await lines(s, actor) if line.enabled]
+    if not usable:
+        raise NoLines()
+    return usable[0] if len(usable) == 1 else None
+
+
+async def recent_calls(s: Services, actor: TelegramUser, *, limit: int = 10) -> list[CallRecord]:
+    async with s.uow(readonly=True) as uow:
+        return await Calls(uow.conn).of_person(actor.id, limit=limit)
+
+
+async def _own_active_call(uow: UnitOfWork, actor_id: int, call_id: int) -> CallRecord:
+    call = await Calls(uow.conn).get(call_id)
+    if call is None or call.user_id != actor_id or not call.active:
+        raise CallNotFound()
+    return call
+
+
+async def press_key(s: Services, actor: TelegramUser, call_id: int, key: str) -> None:
+    """A keypad press during an answered call: the worker sends it as a DTMF event."""
+    if key not in KEYS:
+        raise errors.InvalidInput(f"{key!r} is not a key of the keypad.")
+    async with s.uow() as uow:
+        call = await _own_active_call(uow, actor.id, call_id)
+        if call.state is not CallState.ANSWERED:
+            raise CallNotFound()
+        await Calls(uow.conn).add_command(call.id, CommandKind.DTMF, key, uow.now)
+        await uow.commit()
+
+
+async def hang_up(s: Services, actor: TelegramUser, call_id: int) -> None:
+    """End a call from the bot: a request no worker took yet ends at once; otherwise the
+    worker running it hangs up both legs."""
+    async with s.uow() as uow:
+        call = await _own_active_call(uow, actor.id, call_id)
+        repo = Calls(uow.conn)
+        if call.state is CallState.REQUESTED:
+            ended = await repo.set_ended(call.id, uow.now, EndReason.CANCELLED, None, None)
+            if ended is not None:
+                await uow.record("call_ended", call.account_id, actor.id, _details(ended))
+        else:
+            await repo.add_command(call.id, CommandKind.HANGUP, "", uow.now)
+        await uow.commit()
+
+
+async def call_history(
+    s: Services, *, account_ids: list[int] | None, limit: int = 50, before_id: int | None = None
+) -> list[CallRecord]:
+    """The HTTP API's listing; ``account_ids`` None means every line (an operator's all scope)."""
+    async with s.uow(readonly=True) as uow:
+        return await Calls(uow.conn).listing(
+            account_ids=account_ids, limit=limit, before_id=before_id
+        )
+
+
+async def get_call(s: Services, call_id: int) -> CallRecord:
+    async with s.uow(readonly=True) as uow:
+        call = await Calls(uow.conn).get(call_id)
+    if call is None:
+        raise CallNotFound()
+    return call
+
+
+# -- the worker running the line ---------------------------------------------------------------
+async def claim_outgoing(s: Services, worker_id: int, account_ids: list[int]) -> list[CallRecord]:
+    """Requests waiting on this worker's lines, each handed to exactly one worker; requests
+    nobody took within a minute end as unavailable (the person is told)."""
+    async with s.uow() as uow:
+        repo = Calls(uow.conn)
+        for stale in await repo.end_stale(
+            worker_id=None, requested_before=uow.now - REQUEST_TIMEOUT, now=uow.now
+        ):
+            await uow.record("call_ended", stale.account_id, None, _details(stale))
+            await repo.enqueue(
+                stale.user_id, "text", {"key": "call.unavailable", "params": {}}, uow.now
+            )
+        claimed = await repo.claim_requested(worker_id, account_ids, uow.now)
+        await uow.commit()
+    return claimed
+
+
+async def start_incoming(
+    s: Services, account_id: int, number: str, worker_id: int
+) -> tuple[CallRecord, Any]:
+    """Record a call arriving on a line; returns it and the account (None when the line no
+    longer exists). A disabled line, or a user already in a call, gets the call recorded as
+    ended at once with the reason (the worker answers 480 / 486)."""
+    async with s.uow() as uow:
+        account = await uow.accounts.get(account_id, lock=False)
+        repo = Calls(uow.conn)
+        if account is None:
+            raise errors.AccountNotFound(account_id=account_id)
+        reason: EndReason | None = None
+        if not account.enabled:
+            reason = EndReason.UNAVAILABLE
+        elif await repo.active_of_user(account.user_id) is not None:
+            reason = EndReason.BUSY
+        call = await repo.add(
+            account_id=account.id,
+            owner_id=account.owner_id,
+            user_id=account.user_id,
+            direction=Direction.IN,
+            number=number[:64],
+            line=account.settings.login,
+            state=CallState.RINGING,
+            now=uow.now,
+            worker_id=worker_id,
+        )
+        if reason is not None:
+            ended = await repo.set_ended(call.id, uow.now, reason, None, None)
+            assert ended is not None
+            call = ended
+            if reason is EndReason.BUSY:
+                await repo.enqueue(
+                    call.user_id,
+                    "text",
+                    {"key": "call.missed_busy", "params": _say(call)},
+                    uow.now,
+                )
+        await uow.record(
+            "call_ended" if reason else "call_started", account.id, None, _details(call)
+        )
+        await uow.commit()
+    return call, account
+
+
+async def mark_answered(s: Services, call_id: int, caller: str | None) -> bool:
+    async with s.uow() as uow:
+        ok = await Calls(uow.conn).set_answered(call_id, uow.now, caller)
+        await uow.commit()
+    return ok
+
+
+async def mark_ended(
+    s: Services,
+    call_id: int,
+    reason: EndReason,
+    *,
+    sip_status: int | None = None,
+    recording: str | None = None,
+    tell: str | None = None,
+) -> CallRecord | None:
+    """Close the history row once (None when it was closed already) and, with ``tell``, send
+    the person that message (a catalog key: call.missed, call.ended, ...)."""
+    async with s.uow() as uow:
+        repo = Calls(uow.conn)
+        call = await repo.set_ended(call_id, uow.now, reason, sip_status, recording)
+        if call is not None:
+            await uow.record("call_ended", call.account_id, None, _details(call))
+            await repo.enqueue(call.user_id, "drop_keypad", {"call_id": call.id}, uow.now)
+            if tell is not None:
+                await repo.enqueue(
+                    call.user_id, "text", {"key": tell, "params": _say(call)}, uow.now
+                )
+        await uow.commit()
+    return call
+
+
+async def end_orphans(s: Services, worker_id: int) -> int:
+    """A (re)started worker ends the calls its previous run left open: nobody runs them now."""
+    async with s.uow() as uow:
+        repo = Calls(uow.conn)
+        stale = await repo.end_stale(worker_id=worker_id, requested_before=None, now=uow.now)
+        for call in stale:
+            await uow.record("call_ended", call.account_id, None, _details(call))
+        await uow.commit()
+    return len(stale)
+
+
+async def take_commands(s: Services, call_ids: list[int]) -> list[Command]:
+    if not call_ids:
+        return []
+    async with s.uow() as uow:
+        cmds = await Calls(uow.conn).take_commands(call_ids, uow.now)
+        await uow.commit()
+    return cmds
+
+
+def _say(call: CallRecord) -> dict[str, Any]:
+    """Parameters every call message may use."""
+    return {
+        "call_id": call.id,
+        "number": call.number,
+        "line_id": call.account_id,
+        "line": call.line,
+        "duration": round(call.duration) if call.duration is not None else 0,
+        "status": call.sip_status or 0,
+    }
+
+
+async def tell(s: Services, call: CallRecord, key: str, **extra: Any) -> None:
+    """Ask the bot to send the call's person a catalog message (in their language)."""
+    async with s.uow() as uow:
+        await Calls(uow.conn).enqueue(
+            call.user_id, "text", {"key": key, "params": {**_say(call), **extra}}, uow.now
+        )
+        await uow.commit()
+
+
+async def show_keypad(s: Services, call: CallRecord) -> None:
+    async with s.uow() as uow:
+        await Calls(uow.conn).enqueue(
+            call.user_id, "keypad", {"call_id": call.id, "params": _say(call)}, uow.now
+        )
+        await uow.commit()
+
+
+async def send_recording(s: Services, call: CallRecord, file_name: str) -> None:
+    """The recording goes to the line's owner, with caller, callee and duration."""
+    async with s.uow() as uow:
+        await Calls(uow.conn).enqueue(
+            call.owner_id,
+            "document",
+            {"file": file_name, "key": "call.recording", "params": _say(call)},
+            uow.now,
+        )
+        await uow.commit()
+
+
+async def expired_recordings(s: Services, before: datetime) -> list[CallRecord]:
+    async with s.uow(readonly=True) as uow:
+        return await Calls(uow.conn).with_recordings_before(before)
+
+
+async def forget_recording(s: Services, call_id: int) -> None:
+    async with s.uow() as uow:
+        await Calls(uow.conn).clear_recording(call_id)
+        await uow.commit()
+
+
+# -- the bot's outbox --------------------------------------------------------------------------
+async def outbox_due(s: Services, *, limit: int = 50) -> list[OutboxMessage]:
+    async with s.uow(readonly=True) as uow:
+        return await Calls(uow.conn).due(uow.now, limit)
+
+
+async def outbox_sent(s: Services, message_id: int, telegram_id: int | None) -> bool:
+    async with s.uow() as uow:
+        ok = await Calls(uow.conn).mark_sent(message_id, uow.now, telegram_id)
+        await uow.commit()
+    return ok
+
+
+async def outbox_retry(s: Services, message_id: int, delay: float) -> None:
+    async with s.uow() as uow:
+        await Calls(uow.conn).retry_later(message_id, uow.now + timedelta(seconds=delay))
+        await uow.commit()
+
+
+async def keypad_of(s: Services, chat_id: int, call_id: int) -> int | None:
+    async with s.uow(readonly=True) as uow:
+        return await Calls(uow.conn).keypad_message(chat_id, call_id)
