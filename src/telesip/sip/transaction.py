@@ -1,4 +1,5 @@
-"""Client transactions of RFC 3261 §17.1: non-INVITE (timers E, F, K) and INVITE (A, B, D).
+"""Transactions of RFC 3261 §17: client non-INVITE (timers E, F, K) and INVITE (A, B, D);
+server INVITE (G, H, I, and L of RFC 6026).
 
 Sans-I/O: `start(now)`, `receive_response(resp, now)`, `handle_timer(now)` and
 `transport_error(now)` feed the machine; `data_to_send()` drains bytes to (re)transmit,
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .errors import StateError
+from .fields import parse_via
 from .message import Headers, Request, Response
 
 __all__ = [
@@ -23,11 +25,13 @@ __all__ = [
     "ClientTransaction",
     "Final",
     "InviteClientTransaction",
+    "InviteServerTransaction",
     "Provisional",
     "Terminated",
     "Timeout",
     "TransportFailed",
     "TxState",
+    "make_response",
 ]
 
 T1 = 0.5
@@ -41,6 +45,8 @@ class TxState(Enum):
     TRYING = "trying"  # non-INVITE only
     PROCEEDING = "proceeding"
     COMPLETED = "completed"
+    ACCEPTED = "accepted"  # INVITE server, 2xx sent (RFC 6026)
+    CONFIRMED = "confirmed"  # INVITE server, ACK for a non-2xx received
     TERMINATED = "terminated"
 
 
@@ -72,6 +78,25 @@ _TABLE: dict[tuple[TxState, str], TxState] = {
     (S.CALLING, "timeout"): S.TERMINATED,
     (S.CALLING, "transport_error"): S.TERMINATED,
     (S.PROCEEDING, "2xx"): S.TERMINATED,
+    # INVITE server, §17.2.1 with RFC 6026 (the TU sends and retransmits 2xx in Accepted)
+    (S.INITIAL, "start_server"): S.PROCEEDING,
+    (S.PROCEEDING, "send_1xx"): S.PROCEEDING,
+    (S.PROCEEDING, "send_2xx"): S.ACCEPTED,
+    (S.PROCEEDING, "send_final"): S.COMPLETED,
+    (S.PROCEEDING, "request_again"): S.PROCEEDING,  # the last provisional goes out again
+    (S.PROCEEDING, "send_error"): S.TERMINATED,
+    (S.ACCEPTED, "send_2xx"): S.ACCEPTED,  # the TU's retransmission of its 2xx
+    (S.ACCEPTED, "request_again"): S.ACCEPTED,  # absorbed
+    (S.ACCEPTED, "send_error"): S.ACCEPTED,
+    (S.ACCEPTED, "linger_over"): S.TERMINATED,  # timer L
+    (S.COMPLETED, "request_again"): S.COMPLETED,  # the final goes out again
+    (S.COMPLETED, "retransmit"): S.COMPLETED,  # timer G
+    (S.COMPLETED, "ack"): S.CONFIRMED,
+    (S.COMPLETED, "timeout"): S.TERMINATED,  # timer H
+    (S.COMPLETED, "send_error"): S.TERMINATED,
+    (S.CONFIRMED, "ack"): S.CONFIRMED,
+    (S.CONFIRMED, "request_again"): S.CONFIRMED,
+    (S.CONFIRMED, "linger_over"): S.TERMINATED,  # timer I
 }
 
 
@@ -87,7 +112,8 @@ class Final:
 
 @dataclass(frozen=True, slots=True)
 class Timeout:
-    """Timer F (non-INVITE) or B (INVITE) fired: no final response came."""
+    """Timer F (non-INVITE) or B (INVITE) fired: no final response came; or timer H (INVITE
+    server): no ACK came for our final response."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +129,8 @@ class Terminated:
 TxEvent = Provisional | Final | Timeout | TransportFailed | Terminated
 
 
-class ClientTransaction:
-    """Non-INVITE client transaction (§17.1.2): E retransmits, F times out, K lingers."""
+class _Transaction:
+    """The plumbing every transaction shares: state table, timers, output queues."""
 
     __slots__ = (
         "_events", "_out", "_timers", "branch", "reliable", "request", "state", "t1", "t2", "t4",
@@ -131,7 +157,6 @@ class ClientTransaction:
         self._out: list[bytes] = []
         self._events: deque[TxEvent] = deque()
 
-    # -- plumbing
     def _go(self, event: str, *emit: TxEvent) -> None:
         try:
             self.state = _TABLE[(self.state, event)]
@@ -156,7 +181,21 @@ class ClientTransaction:
     def terminated(self) -> bool:
         return self.state is S.TERMINATED
 
-    # -- inputs
+    def handle_timer(self, now: float) -> None:
+        for name, (deadline, interval) in sorted(self._timers.items(), key=lambda kv: kv[1][0]):
+            if deadline > now or name not in self._timers:
+                continue
+            self._fire(name, interval, now)
+
+    def _fire(self, name: str, interval: float, now: float) -> None:
+        raise NotImplementedError
+
+
+class ClientTransaction(_Transaction):
+    """Non-INVITE client transaction (§17.1.2): E retransmits, F times out, K lingers."""
+
+    __slots__ = ()
+
     def start(self, now: float) -> None:
         self._go("start")
         self._out.append(self.wire)
@@ -191,12 +230,6 @@ class ClientTransaction:
             return
         was = self.state
         self._go("transport_error", *([TransportFailed()] if was is not S.COMPLETED else []))
-
-    def handle_timer(self, now: float) -> None:
-        for name, (deadline, interval) in sorted(self._timers.items(), key=lambda kv: kv[1][0]):
-            if deadline > now or name not in self._timers:
-                continue
-            self._fire(name, interval, now)
 
     def _fire(self, name: str, interval: float, now: float) -> None:
         if name == "E":
@@ -270,4 +303,116 @@ class InviteClientTransaction(ClientTransaction):
         elif name == "B":
             self._go("timeout", Timeout())
         elif name == "D":
+            self._go("linger_over")
+
+
+def make_response(
+    request: Request, status: int, reason: str, *, tag: str | None = None, body: bytes = b""
+) -> Response:
+    """A response with the request's Via, From, To (plus `tag` when To has none), Call-ID,
+    CSeq (§8.2.6.2); 100 Trying also echoes Timestamp and never gets a To tag."""
+    src = request.headers
+    h = Headers()
+    for via in src.get_all("Via"):
+        h.add("Via", via)
+    h.add("From", src.get("From") or "")
+    to = src.get("To") or ""
+    if tag is not None and status != 100 and ";tag=" not in to.replace(" ", "").lower():
+        to = f"{to};tag={tag}"
+    h.add("To", to)
+    h.add("Call-ID", src.get("Call-ID") or "")
+    h.add("CSeq", src.get("CSeq") or "")
+    if status == 100 and (ts := src.get("Timestamp")) is not None:
+        h.add("Timestamp", ts)
+    return Response(status, reason, h, body)
+
+
+class InviteServerTransaction(_Transaction):
+    """INVITE server transaction (§17.2.1, RFC 6026).
+
+    `start(now)` sends 100 Trying. `respond(resp, now)` sends what the TU answers: provisional
+    responses are repeated when the INVITE is; a 2xx moves to Accepted, where the TU itself
+    retransmits it (through `respond`) until its ACK, and timer L (64*T1) ends the transaction;
+    a 3xx-6xx is retransmitted by timer G (T1 doubling to T2, UDP only) until the ACK (fed to
+    `receive_request`) or timer H (64*T1, event Timeout); timer I (T4, 0 on streams) absorbs
+    ACK retransmissions.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(
+        self,
+        request: Request,
+        *,
+        reliable: bool,
+        t1: float = T1,
+        t2: float = T2,
+        t4: float = T4,
+    ) -> None:
+        vias = request.headers.get_all("Via")
+        branch = (parse_via(vias[0]).branch or "") if vias else ""
+        super().__init__(request, branch, reliable=reliable, t1=t1, t2=t2, t4=t4)
+        self._last: bytes | None = None
+
+    def start(self, now: float, *, trying: bool = True) -> None:
+        self._go("start_server")
+        if trying:
+            self._send(make_response(self.request, 100, "Trying").to_bytes())
+
+    def _send(self, data: bytes) -> None:
+        self._last = data
+        self._out.append(data)
+
+    def respond(self, resp: Response, now: float) -> None:
+        if resp.status < 200:
+            self._go("send_1xx")
+            self._send(resp.to_bytes())
+        elif resp.status < 300:
+            self._go("send_2xx")
+            self._send(resp.to_bytes())
+            if "L" not in self._timers:
+                self._timers["L"] = (now + 64 * self.t1, 0.0)
+        else:
+            self._go("send_final")
+            self._send(resp.to_bytes())
+            if not self.reliable:
+                self._timers["G"] = (now + self.t1, self.t1)
+            self._timers["H"] = (now + 64 * self.t1, 0.0)
+
+    def receive_request(self, req: Request, now: float) -> None:
+        """A retransmission of the INVITE, or the ACK for a non-2xx final response."""
+        if self.state is S.TERMINATED:
+            return
+        if req.method == "ACK":
+            if self.state in (S.COMPLETED, S.CONFIRMED):
+                first = self.state is S.COMPLETED
+                self._go("ack")
+                if first:
+                    self._timers.pop("G", None)
+                    self._timers.pop("H", None)
+                    if self.reliable:
+                        self._go("linger_over")
+                    else:
+                        self._timers["I"] = (now + self.t4, 0.0)
+            return  # an ACK in Proceeding/Accepted is not ours (the 2xx ACK goes to the TU)
+        self._go("request_again")
+        if self.state in (S.PROCEEDING, S.COMPLETED) and self._last is not None:
+            self._out.append(self._last)
+
+    def transport_error(self, now: float) -> None:
+        if self.state is S.TERMINATED:
+            return
+        was = self.state
+        self._go("send_error", *([TransportFailed()] if was is not S.ACCEPTED else []))
+
+    def _fire(self, name: str, interval: float, now: float) -> None:
+        if name == "G":
+            self._go("retransmit")
+            if self._last is not None:
+                self._out.append(self._last)
+            nxt = min(2 * interval, self.t2)
+            self._timers["G"] = (now + nxt, nxt)
+        elif name == "H":
+            self._go("timeout", Timeout())
+        elif name in ("I", "L"):
             self._go("linger_over")

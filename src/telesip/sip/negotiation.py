@@ -1,0 +1,277 @@
+"""The offer/answer model of RFC 3264 for one audio stream, on top of `sdp.py`.
+
+`make_offer`, `answer` (the first audio stream with a codec in common is taken, every other
+stream is refused with port 0; nothing in common raises `NoCommonCodec`, which a UAS turns
+into 488) and `accept_answer` (also for the SDP of a 183). Codecs are G.711 (PCMA 8, PCMU 0,
+static) and `telephone-event` (dynamic, 8000 Hz, events 0-16), taken in the order of the
+account's setting. Directions are mirrored (their sendonly is our recvonly: we are held) and
+`c=0.0.0.0` is the old hold (RFC 3264 §8.4); o= versions go up only when the body changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from .errors import SipError
+from .sdp import (
+    DIRECTIONS,
+    Attribute,
+    Connection,
+    MediaDescription,
+    Origin,
+    RtpMap,
+    SessionDescription,
+)
+
+__all__ = [
+    "DEFAULT_CODECS",
+    "Negotiated",
+    "NoCommonCodec",
+    "accept_answer",
+    "answer",
+    "bump_version",
+    "make_offer",
+    "with_direction",
+]
+
+DEFAULT_CODECS = ("PCMA", "PCMU", "telephone-event")
+_AUDIO_CODECS = {"PCMU": 0, "PCMA": 8}
+DTMF = "telephone-event"
+DTMF_PT = 101
+_PROTOS = ("RTP/AVP", "RTP/AVPF")  # no SRTP: an SAVP stream is refused
+
+
+class NoCommonCodec(SipError):
+    """The offer has no audio stream with a codec we take: answer 488 Not Acceptable Here."""
+
+    code = "sdp_no_common_codec"
+    status = 488
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    """What the media layer needs: the codec, where to send, and which way (ours)."""
+
+    codec: str  # "PCMA" | "PCMU"
+    payload_type: int
+    clock_rate: int
+    dtmf_pt: int | None
+    remote_addr: str
+    remote_port: int
+    direction: str  # ours: sendrecv | sendonly (we hold) | recvonly (held) | inactive
+    ptime: int = 20
+
+    @property
+    def sends(self) -> bool:
+        return self.direction in ("sendrecv", "sendonly")
+
+    @property
+    def receives(self) -> bool:
+        return self.direction in ("sendrecv", "recvonly")
+
+
+_FLAGS = {"sendrecv": (True, True), "sendonly": (True, False), "recvonly": (False, True),
+          "inactive": (False, False)}  # fmt: skip
+_NAMES = {v: k for k, v in _FLAGS.items()}
+
+
+def _mirror(direction: str) -> str:
+    send, recv = _FLAGS[direction]
+    return _NAMES[(recv, send)]
+
+
+def _both(a: str, b: str) -> str:
+    return _NAMES[(_FLAGS[a][0] and _FLAGS[b][0], _FLAGS[a][1] and _FLAGS[b][1])]
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in _FLAGS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}")
+
+
+def _audio_formats(codecs: Sequence[str], dtmf_pt: int) -> tuple[tuple[str, ...], list[Attribute]]:
+    fmts: list[str] = []
+    attrs: list[Attribute] = []
+    for name in codecs:
+        if name.upper() in _AUDIO_CODECS:
+            pt = _AUDIO_CODECS[name.upper()]
+            fmts.append(str(pt))
+            attrs.append(("rtpmap", f"{pt} {name.upper()}/8000"))
+    if not fmts:
+        raise ValueError("codecs must name PCMA or PCMU")
+    if any(name.lower() == DTMF for name in codecs):
+        fmts.append(str(dtmf_pt))
+        attrs += [("rtpmap", f"{dtmf_pt} {DTMF}/8000"), ("fmtp", f"{dtmf_pt} 0-16")]
+    return tuple(fmts), attrs
+
+
+def make_offer(
+    addr: str,
+    port: int,
+    codecs: Sequence[str] = DEFAULT_CODECS,
+    *,
+    session_id: int,
+    version: int = 0,
+    direction: str = "sendrecv",
+    ptime: int = 20,
+    dtmf_pt: int = DTMF_PT,
+    username: str = "telesip",
+) -> SessionDescription:
+    """One audio stream with our codecs in preference order (G722/opus names are skipped)."""
+    _check_direction(direction)
+    fmts, attrs = _audio_formats(codecs, dtmf_pt)
+    attrs += [("ptime", str(ptime)), (direction, None)]
+    conn = Connection.for_address(addr)
+    m = MediaDescription("audio", port, "RTP/AVP", fmts, None, tuple(attrs))
+    origin = Origin(username, session_id, version, conn.addrtype, addr)
+    return SessionDescription(origin, "telesip", conn, media=(m,))
+
+
+def with_direction(sd: SessionDescription, direction: str) -> SessionDescription:
+    """Our previous description offered again with another direction (hold / resume),
+    its o= version one higher when anything changed (RFC 3264 §8)."""
+    _check_direction(direction)
+    media = tuple(
+        replace(
+            m, attributes=(*[a for a in m.attributes if a[0] not in DIRECTIONS], (direction, None))
+        )
+        if m.port != 0
+        else m
+        for m in sd.media
+    )
+    attrs = tuple(a for a in sd.attributes if a[0] not in DIRECTIONS)
+    new = replace(sd, media=media, attributes=attrs)
+    return bump_version(new, sd)
+
+
+def bump_version(
+    new: SessionDescription, previous: SessionDescription | None
+) -> SessionDescription:
+    """`new` under `previous`'s o= line: same version when nothing changed, else one more."""
+    if previous is None:
+        return new
+    same = replace(new, origin=previous.origin)
+    if same == previous:
+        return previous
+    o = previous.origin
+    return replace(new, origin=replace(o, version=o.version + 1))
+
+
+def _pick(m: MediaDescription, codecs: Sequence[str]) -> tuple[RtpMap, RtpMap | None] | None:
+    maps = m.rtpmaps()
+    ordered = [maps[int(f)] for f in m.formats if f.isdigit() and int(f) in maps]
+    audio: RtpMap | None = None
+    for name in codecs:
+        audio = next(
+            (r for r in ordered if r.encoding.upper() == name.upper() and name.upper()
+             in _AUDIO_CODECS and r.clock_rate == 8000 and r.channels in (None, 1)),
+            None,
+        )  # fmt: skip
+        if audio is not None:
+            break
+    if audio is None:
+        return None
+    dtmf = None
+    if any(c.lower() == DTMF for c in codecs):
+        dtmf = next(
+            (r for r in ordered if r.encoding.lower() == DTMF and r.clock_rate == 8000), None
+        )
+    return audio, dtmf
+
+
+def _ptime(m: MediaDescription) -> int:
+    ptime = m.ptime or 20
+    if m.maxptime is not None and m.maxptime < ptime:
+        ptime = m.maxptime
+    return max(10, min(ptime, 60)) // 10 * 10  # G.711 frames of 10 ms; keep it sane
+
+
+def answer(
+    offer: SessionDescription,
+    addr: str,
+    port: int,
+    codecs: Sequence[str] = DEFAULT_CODECS,
+    *,
+    session_id: int = 0,
+    version: int = 0,
+    previous: SessionDescription | None = None,
+    direction: str = "sendrecv",
+    username: str = "telesip",
+) -> tuple[SessionDescription, Negotiated]:
+    """Our answer and what it settles. `direction` is what we want (sendonly while we hold
+    the call); the answer mirrors the offer's (their sendonly is our recvonly). `previous`
+    (our last description in this dialog) gives the o= line, its version bumped on change."""
+    _check_direction(direction)
+    chosen: tuple[int, RtpMap, RtpMap | None] | None = None
+    for i, m in enumerate(offer.media):
+        if m.media == "audio" and m.port != 0 and m.proto in _PROTOS:
+            conn = offer.media_connection(m)
+            picked = _pick(m, codecs)
+            if picked is not None and conn is not None:
+                chosen = (i, *picked)
+                break
+    if chosen is None:
+        raise NoCommonCodec("no audio stream with a codec in common")
+    index, audio, dtmf = chosen
+    m = offer.media[index]
+    conn = offer.media_connection(m)
+    assert conn is not None
+    theirs = offer.media_direction(m)
+    ours = _both(_mirror(theirs), direction)
+    if conn.held:
+        ours = _both(ours, "recvonly")  # RFC 3264 §8.4: send nothing to 0.0.0.0
+    fmts = [str(audio.payload_type)]
+    attrs: list[Attribute] = [("rtpmap", f"{audio.payload_type} {audio.encoding}/8000")]
+    if dtmf is not None:
+        fmts.append(str(dtmf.payload_type))
+        attrs.append(("rtpmap", f"{dtmf.payload_type} {dtmf.encoding}/8000"))
+        attrs.append(("fmtp", f"{dtmf.payload_type} {m.fmtp(dtmf.payload_type) or '0-16'}"))
+    ptime = _ptime(m)
+    attrs += [("ptime", str(ptime)), (ours, None)]
+    mine = Connection.for_address(addr)
+    media = tuple(
+        MediaDescription("audio", port, m.proto, tuple(fmts), None, tuple(attrs))
+        if i == index else MediaDescription(o.media, 0, o.proto, o.formats)
+        for i, o in enumerate(offer.media)
+    )  # fmt: skip
+    origin = Origin(username, session_id, version, mine.addrtype, addr)
+    sd = bump_version(SessionDescription(origin, "telesip", mine, media=media), previous)
+    host, _, _ = conn.address.partition("/")
+    dtmf_pt = dtmf.payload_type if dtmf is not None else None
+    neg = Negotiated(audio.encoding.upper(), audio.payload_type, 8000, dtmf_pt, host, m.port,
+                     ours, ptime)  # fmt: skip
+    return sd, neg
+
+
+def accept_answer(offer: SessionDescription, answer: SessionDescription) -> Negotiated:
+    """What the answer to our offer settles (also for the SDP of a 183 Session Progress)."""
+    ours = {
+        r.encoding.upper() for m in offer.media for r in m.rtpmaps().values()
+    }  # what we offered, by name
+    for i, m in enumerate(answer.media):
+        if i >= len(offer.media) or offer.media[i].media != "audio" or m.port == 0:
+            continue
+        conn = answer.media_connection(m)
+        if m.media != "audio" or conn is None:
+            continue
+        codecs = [c for c in _AUDIO_CODECS if c in ours]
+        maps = m.rtpmaps()
+        listed = [
+            maps[int(f)].encoding.upper() for f in m.formats if f.isdigit() and int(f) in maps
+        ]
+        prefer = [c for c in listed if c in codecs]  # the answerer's order wins
+        if DTMF.upper() in ours:
+            prefer.append(DTMF)
+        picked = _pick(m, prefer)
+        if picked is None:
+            continue
+        audio, dtmf = picked
+        direction = _mirror(answer.media_direction(m))
+        if conn.held:
+            direction = _both(direction, "recvonly")
+        host = conn.address.partition("/")[0]
+        dtmf_pt = dtmf.payload_type if dtmf is not None else None
+        return Negotiated(audio.encoding.upper(), audio.payload_type, 8000, dtmf_pt, host,
+                          m.port, direction, _ptime(m))  # fmt: skip
+    raise NoCommonCodec("the answer accepts no audio stream with a codec we offered")
