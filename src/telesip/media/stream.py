@@ -1,0 +1,504 @@
+"""`RtpStream`: one call's RTP and RTCP sockets on the event loop, G.711 both ways.
+
+Receiving: datagrams are parsed, checked (payload type, source) and decoded into the jitter
+buffer; a playout timer pulls one 20 ms frame per tick and hands it to the `on_pcm` callback,
+silence included, so the consumer sees a constant rate. The timer's deadlines are computed
+from its start (t0 + n x 20 ms), so it does not drift; if the loop stalls, the missed frames
+are delivered at once. Symmetric RTP (RFC 4961 style latching): until a packet confirms the
+remote, the first valid packet (our audio or event payload type, the known SSRC if any) from
+another address moves the remote there; after that, other sources are dropped.
+
+Sending: `send_pcm` cuts samples into packets of the negotiated ptime; RFC 4733 digits queued by
+`send_dtmf` go out on the playout tick and replace the audio while they last. RTCP SR/RR with
+SDES CNAME go out every ~5 s (randomised 0.5-1.5x) and a BYE on `close()`, which frees the ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .dtmf import DtmfReceiver, DtmfSender
+from .errors import InvalidDigit, MalformedPacket, NoTelephoneEvent
+from .g711 import Pcm, decoder_for, encoder_for
+from .jitter import JitterBuffer
+from .params import MediaParams, StreamStats
+from .ports import PortLease, PortPool
+from .rtcp import (
+    Bye,
+    ReceiverReport,
+    ReceptionStats,
+    ReportBlock,
+    RtcpPacket,
+    SenderReport,
+    SourceDescription,
+    build_rtcp,
+    ntp_timestamp,
+    parse_rtcp,
+)
+from .rtp import RtpPacket, RtpSender
+
+__all__ = ["RtpStream"]
+
+log = logging.getLogger(__name__)
+
+RATE = 8000
+FRAME = 160  # samples per playout tick (20 ms)
+TICK = FRAME / RATE
+_MAX_CATCH_UP = 10  # frames delivered at once after a stall; beyond that the clock restarts
+_PAUSE = 0.2  # seconds without audio that make the next packet start a talkspurt
+_DIGIT_GAP = 3  # ticks of audio between two queued digits
+
+PcmCallback = Callable[[Pcm], None]
+DigitCallback = Callable[[str], None]
+Address = tuple[str, int]
+
+
+class _Endpoint(asyncio.DatagramProtocol):
+    def __init__(self, receive: Callable[[bytes, Any], None]) -> None:
+        self._receive = receive
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self._receive(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP errors (port unreachable before the peer listens) are routine for RTP.
+        log.debug("RTP socket error: %s", exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class RtpStream:
+    """Use `await RtpStream.open(...)`; the constructor takes already-bound endpoints."""
+
+    def __init__(
+        self,
+        lease: PortLease,
+        params: MediaParams,
+        *,
+        jitter_delay_ms: int = 40,
+        rtcp_interval: float = 5.0,
+        cname: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._lease = lease
+        self._rng = rng or random.Random()
+        self._sender = RtpSender(rng=self._rng)
+        self.cname = cname or f"telesip-{self._sender.ssrc:08x}@{lease.host}"
+        self._jitter = JitterBuffer(frame_samples=FRAME, delay=max(1, round(jitter_delay_ms / 20)))
+        self._dtmf_rx = DtmfReceiver()
+        self._rtcp_interval = rtcp_interval
+        self._rtp: asyncio.DatagramTransport | None = None
+        self._rtcp: asyncio.DatagramTransport | None = None
+        self._rtp_ep = _Endpoint(self._on_rtp)
+        self._rtcp_ep = _Endpoint(self._on_rtcp)
+        self._on_pcm: PcmCallback | None = None
+        self._on_dtmf: DigitCallback | None = None
+        self._pending: Pcm | None = None
+        self._last_sent_at: float | None = None
+        self._digits: deque[tuple[str, int]] = deque()
+        self._dtmf: DtmfSender | None = None
+        self._digit_gap = 0
+        self._rx: ReceptionStats | None = None
+        self._remote_ssrc: int | None = None
+        self._latched = False
+        self._rtcp_latched = False
+        self._remote: Address | None = None
+        self._rtcp_remote: Address | None = None
+        self._counts = dict.fromkeys(
+            ("invalid", "foreign", "relatches", "dtmf_sent", "dtmf_received"), 0
+        ) | dict.fromkeys(("rtcp_sent", "rtcp_received", "received", "sent_at_report"), 0)
+        self._last_received_at: float | None = None
+        self._last_sr: tuple[int, float] | None = None  # (middle 32 bits of its NTP, arrival)
+        self._rtt: float | None = None
+        self._remote_fraction_lost: float | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._rtcp_handle: asyncio.TimerHandle | None = None
+        self._closed = False
+        self._apply(params)
+        self.set_remote(params.remote_addr, params.remote_port, params.remote_rtcp_port)
+
+    @classmethod
+    async def open(
+        cls,
+        pool: PortPool,
+        bind_host: str,
+        negotiated: MediaParams,
+        *,
+        jitter_delay_ms: int = 40,
+        rtcp_interval: float = 5.0,
+        cname: str | None = None,
+        rng: random.Random | None = None,
+    ) -> RtpStream:
+        """Bind a port pair from `pool` on `bind_host` and start the playout and RTCP clocks."""
+        lease = pool.allocate(bind_host)
+        try:
+            stream = cls(
+                lease,
+                negotiated,
+                jitter_delay_ms=jitter_delay_ms,
+                rtcp_interval=rtcp_interval,
+                cname=cname,
+                rng=rng,
+            )
+            await stream._start()
+        except BaseException:
+            lease.release()
+            raise
+        return stream
+
+    async def _start(self) -> None:
+        loop = self._loop
+        rtp, _ = await loop.create_datagram_endpoint(
+            lambda: self._rtp_ep, sock=self._lease.rtp_socket
+        )
+        rtcp, _ = await loop.create_datagram_endpoint(
+            lambda: self._rtcp_ep, sock=self._lease.rtcp_socket
+        )
+        self._rtp, self._rtcp = rtp, rtcp
+        self._t0 = loop.time() + TICK
+        self._ticks = 0
+        self._tick_handle = loop.call_at(self._t0, self._tick)
+        self._schedule_rtcp(initial=True)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def _apply(self, params: MediaParams) -> None:
+        self.params = params
+        self._pt = params.payload_type
+        self._dtmf_pt = params.dtmf_payload_type
+        self._encode = encoder_for(params.codec)
+        self._decode = decoder_for(params.codec)
+        self._samples_per_packet = params.ptime * RATE // 1000
+
+    def update(self, params: MediaParams) -> None:
+        """New negotiation (re-INVITE): codec, payload types, ptime, remote address."""
+        self._apply(params)
+        if params.remote_addr is not None and params.remote_port is not None:
+            current = self._remote
+            if current is None or current != (params.remote_addr, params.remote_port):
+                self.set_remote(params.remote_addr, params.remote_port, params.remote_rtcp_port)
+
+    def set_remote(self, addr: str | None, port: int | None, rtcp_port: int | None = None) -> None:
+        """Send to `addr:port` from now on; the next valid packet from elsewhere may re-latch."""
+        if addr is None or port is None or addr in ("0.0.0.0", "::") or port == 0:
+            self._remote = self._rtcp_remote = None  # no address yet (or on hold, RFC 3264)
+        else:
+            self._remote = (addr, port)
+            self._rtcp_remote = (addr, rtcp_port or port + 1)
+        self._latched = self._rtcp_latched = False
+
+    def on_pcm(self, callback: PcmCallback | None) -> None:
+        """Receive one 20 ms int16 frame (read-only) per tick; silence when nothing arrived."""
+        self._on_pcm = callback
+
+    def on_dtmf(self, callback: DigitCallback | None) -> None:
+        """Receive each RFC 4733 digit once, when its first packet arrives."""
+        self._on_dtmf = callback
+
+    @property
+    def local_port(self) -> int:
+        return self._lease.rtp_port
+
+    @property
+    def local_host(self) -> str:
+        return self._lease.host
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _on_rtp(self, data: bytes, addr: Any) -> None:
+        try:
+            packet = RtpPacket.parse(data)
+        except MalformedPacket:
+            self._counts["invalid"] += 1
+            return
+        pt = packet.payload_type
+        if pt != self._pt and (pt != self._dtmf_pt or pt is None):
+            self._counts["invalid"] += 1  # comfort noise, a codec we did not agree, junk
+            return
+        remote = self._remote
+        if remote is None or addr[0] != remote[0] or addr[1] != remote[1]:
+            if self._latched or (
+                self._remote_ssrc is not None and packet.ssrc != self._remote_ssrc
+            ):
+                self._counts["foreign"] += 1
+                return
+            self._remote = (addr[0], addr[1])
+            if not self._rtcp_latched:
+                self._rtcp_remote = (addr[0], addr[1] + 1)
+            self._counts["relatches"] += 1
+        self._latched = True
+        ssrc = packet.ssrc
+        if ssrc != self._remote_ssrc:  # a new source (first packet, or the peer switched)
+            self._remote_ssrc = ssrc
+            self._rx = ReceptionStats(ssrc, packet.sequence)
+            self._jitter.reset()
+        rx = self._rx
+        assert rx is not None
+        if not rx.update_seq(packet.sequence):
+            return
+        self._counts["received"] += 1
+        now = self._loop.time()
+        self._last_received_at = now
+        if pt == self._pt:
+            rx.update_jitter(packet.timestamp, int(now * RATE))
+            self._jitter.put(packet.sequence, self._decode(packet.payload))
+            return
+        # A telephone event holds the place of its audio: silence in the timeline.
+        self._jitter.put(packet.sequence, np.zeros(self._samples_per_packet, np.int16))
+        try:
+            digit = self._dtmf_rx.feed(packet.timestamp, packet.payload)
+        except MalformedPacket:
+            self._counts["invalid"] += 1
+            return
+        if digit is not None:
+            self._counts["dtmf_received"] += 1
+            if self._on_dtmf is not None:
+                self._call(self._on_dtmf, digit)
+
+    def _call(self, callback: Callable[[Any], None], value: object) -> None:
+        try:
+            callback(value)
+        except Exception:
+            log.exception("media callback failed")
+
+    def _tick(self) -> None:
+        if self._closed:
+            return
+        loop = self._loop
+        due = int((loop.time() - self._t0) / TICK) + 1 - self._ticks
+        if due > _MAX_CATCH_UP:  # a long stall: deliver a few frames and restart the clock
+            self._t0 = loop.time() - (self._ticks + _MAX_CATCH_UP - 1) * TICK
+            due = _MAX_CATCH_UP
+        for _ in range(max(1, due)):
+            self._ticks += 1
+            frame = self._jitter.pull()
+            if self._on_pcm is not None:
+                self._call(self._on_pcm, frame)
+            self._dtmf_tick()
+        self._tick_handle = loop.call_at(self._t0 + self._ticks * TICK, self._tick)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send_pcm(self, frame: npt.NDArray[np.int16]) -> None:
+        """Queue int16 8 kHz samples; every full packet (ptime) goes out at once."""
+        if self._closed:
+            return
+        n = self._samples_per_packet
+        pending = self._pending
+        if pending is None and len(frame) == n:
+            self._send_audio(frame)
+            return
+        samples = frame if pending is None else np.concatenate((pending, frame))
+        start = 0
+        while len(samples) - start >= n:
+            self._send_audio(samples[start : start + n])
+            start += n
+        self._pending = samples[start:] if start < len(samples) else None
+
+    def _send_audio(self, samples: npt.NDArray[np.int16]) -> None:
+        sender = self._sender
+        n = len(samples)
+        if self._dtmf is not None:
+            return  # the event replaces the audio; the tick runs the clock meanwhile
+        now = self._loop.time()
+        last = self._last_sent_at
+        if last is not None and now - last > _PAUSE:
+            skipped = round((now - last) * RATE) - n
+            sender.skip(max(0, skipped - skipped % n))
+        self._last_sent_at = now
+        data = sender.audio(self._pt, self._encode(samples), n)
+        if self._remote is not None and self._rtp is not None:
+            self._rtp.sendto(data, self._remote)
+
+    def send_dtmf(self, digit: str, duration_ms: int = 100) -> None:
+        """Queue an RFC 4733 digit; digits go out one after another with a short gap."""
+        if self._dtmf_pt is None:
+            raise NoTelephoneEvent()
+        if len(digit) != 1 or digit.upper() not in "0123456789*#ABCD":
+            raise InvalidDigit(digit=digit)
+        self._digits.append((digit.upper(), max(40, duration_ms) * RATE // 1000))
+
+    def _dtmf_tick(self) -> None:
+        sender = self._sender
+        if self._dtmf is None:
+            if self._digit_gap > 0:
+                self._digit_gap -= 1
+                return
+            if not self._digits or self._dtmf_pt is None:
+                return
+            digit, duration = self._digits.popleft()
+            self._dtmf = DtmfSender(digit, sender.timestamp, duration=duration, step=FRAME)
+            self._counts["dtmf_sent"] += 1
+        dtmf = self._dtmf
+        packet = dtmf.next_packet()
+        sender.timestamp = (sender.timestamp + FRAME) & 0xFFFFFFFF
+        if packet is not None and self._dtmf_pt is not None:
+            data = sender.event(self._dtmf_pt, packet.timestamp, packet.payload, packet.marker)
+            if self._remote is not None and self._rtp is not None:
+                self._rtp.sendto(data, self._remote)
+        if dtmf.done:
+            self._dtmf = None
+            self._digit_gap = _DIGIT_GAP
+            sender.talkspurt()
+            self._last_sent_at = self._loop.time()
+
+    # -- RTCP ------------------------------------------------------------------------------
+
+    def _schedule_rtcp(self, initial: bool = False) -> None:
+        interval = self._rtcp_interval * self._rng.uniform(0.5, 1.5)
+        if initial:
+            interval /= 2
+        self._rtcp_handle = self._loop.call_later(interval, self._send_report)
+
+    def _report(self) -> list[RtcpPacket]:
+        sender = self._sender
+        blocks: tuple[ReportBlock, ...] = ()
+        if self._rx is not None:
+            lsr = dlsr = 0
+            if self._last_sr is not None:
+                lsr = self._last_sr[0]
+                dlsr = int((self._loop.time() - self._last_sr[1]) * 65536)
+            blocks = (self._rx.report_block(lsr=lsr, dlsr=dlsr),)
+        packets: list[RtcpPacket] = []
+        if sender.packets_sent > self._counts["sent_at_report"]:
+            self._counts["sent_at_report"] = sender.packets_sent
+            packets.append(
+                SenderReport(
+                    sender.ssrc,
+                    ntp_timestamp(time.time()),
+                    sender.timestamp,
+                    sender.packets_sent,
+                    sender.octets_sent,
+                    blocks,
+                )
+            )
+        else:
+            packets.append(ReceiverReport(sender.ssrc, blocks))
+        packets.append(SourceDescription(((sender.ssrc, self.cname),)))
+        return packets
+
+    def _send_rtcp(self, packets: list[RtcpPacket]) -> None:
+        if self._rtcp is None or self._rtcp_remote is None:
+            return
+        self._rtcp.sendto(build_rtcp(*packets), self._rtcp_remote)
+        self._counts["rtcp_sent"] += 1
+
+    def _send_report(self) -> None:
+        if self._closed:
+            return
+        self._send_rtcp(self._report())
+        self._schedule_rtcp()
+
+    def _on_rtcp(self, data: bytes, addr: Any) -> None:
+        try:
+            packets = parse_rtcp(data)
+        except MalformedPacket:
+            self._counts["invalid"] += 1
+            return
+        first = packets[0]
+        assert isinstance(first, SenderReport | ReceiverReport)
+        if self._remote_ssrc is not None and first.ssrc != self._remote_ssrc:
+            self._counts["foreign"] += 1
+            return
+        self._counts["rtcp_received"] += 1
+        remote = self._rtcp_remote
+        moved = remote is None or addr[0] != remote[0] or addr[1] != remote[1]
+        if moved and not self._rtcp_latched:
+            self._rtcp_remote = (addr[0], addr[1])
+        self._rtcp_latched = True
+        now = self._loop.time()
+        for packet in packets:
+            if isinstance(packet, SenderReport):
+                self._last_sr = ((packet.ntp_timestamp >> 16) & 0xFFFFFFFF, now)
+            if isinstance(packet, SenderReport | ReceiverReport):
+                for block in packet.reports:
+                    if block.ssrc != self._sender.ssrc:
+                        continue
+                    self._remote_fraction_lost = block.fraction_lost / 256
+                    if block.lsr:
+                        middle = (ntp_timestamp(time.time()) >> 16) & 0xFFFFFFFF
+                        rtt = ((middle - block.lsr - block.dlsr) & 0xFFFFFFFF) / 65536
+                        if rtt < 60:
+                            self._rtt = rtt
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> StreamStats:
+        c = self._counts
+        jb = self._jitter
+        rx = self._rx
+        return StreamStats(
+            local_port=self._lease.rtp_port,
+            remote=self._remote,
+            latched=self._latched,
+            relatches=c["relatches"],
+            packets_sent=self._sender.packets_sent,
+            octets_sent=self._sender.octets_sent,
+            packets_received=c["received"],
+            lost=jb.lost,
+            late=jb.late,
+            duplicates=jb.duplicates,
+            concealed=jb.concealed,
+            invalid=c["invalid"],
+            foreign=c["foreign"],
+            jitter_ms=(rx.jitter * 1000 / RATE) if rx is not None else 0.0,
+            remote_ssrc=self._remote_ssrc,
+            rtt_ms=None if self._rtt is None else self._rtt * 1000,
+            remote_fraction_lost=self._remote_fraction_lost,
+            dtmf_sent=c["dtmf_sent"],
+            dtmf_received=c["dtmf_received"],
+            rtcp_sent=c["rtcp_sent"],
+            rtcp_received=c["rtcp_received"],
+            last_received_at=self._last_received_at,
+        )
+
+    @property
+    def ssrc(self) -> int:
+        return self._sender.ssrc
+
+    async def close(self, reason: str | None = None) -> None:
+        """Send an RTCP BYE, close both sockets and give the ports back. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for handle in (self._tick_handle, self._rtcp_handle):
+            if handle is not None:
+                handle.cancel()
+        with contextlib.suppress(OSError):
+            self._send_rtcp([*self._report(), Bye((self._sender.ssrc,), reason)])
+        for transport in (self._rtp, self._rtcp):
+            if transport is not None:
+                transport.close()
+        waits = [
+            endpoint.closed
+            for endpoint, transport in ((self._rtp_ep, self._rtp), (self._rtcp_ep, self._rtcp))
+            if transport is not None
+        ]
+        if waits:
+            await asyncio.wait(waits, timeout=1.0)
+        self._lease.release()
+
+    async def __aenter__(self) -> RtpStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
