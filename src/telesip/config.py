@@ -37,6 +37,23 @@ class Settings(BaseSettings):
     sip_advertise: str | None = Field(default=None, description="Public address for Contact")
     log_level: str = "INFO"
 
+    # calls (issue 7)
+    rtp_ports: str = Field(default="20000-20999", description="UDP ports for RTP/RTCP media")
+    max_calls: int = Field(default=100, ge=0, description="Concurrent calls per worker")
+    ring_timeout_seconds: int = Field(default=45, ge=5, le=600)
+    recording_days: int = Field(default=30, ge=1, description="Recordings are deleted after")
+
+    @field_validator("rtp_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        low, sep, high = value.partition("-")
+        if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+            raise ValueError("use FIRST-LAST, e.g. 20000-20999")
+        first, last = int(low), int(high)
+        if not 1024 <= first < last <= 65535 or (last - first) < 3:
+            raise ValueError("a range of at least 4 ports between 1024 and 65535")
+        return f"{first}-{last}"
+
     @field_validator("default_plan")
     @classmethod
     def _known_plan(cls, value: str) -> str:

@@ -50,6 +50,7 @@ async def test_long_polling_against_a_custom_bot_api_url(
         assert hello.content.startswith("Hello, Alice!")
         assert fake.my_commands() == [
             "softphone",
+            "calls",
             "links",
             "subscriptions",
             "workers",
@@ -58,6 +59,7 @@ async def test_long_polling_against_a_custom_bot_api_url(
         ]
         assert fake.my_commands("ru") == [
             "softphone",
+            "calls",
             "links",
             "subscriptions",
             "workers",

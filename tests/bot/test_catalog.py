@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 from telesip.bot.locales import EN, RU, error_text, lang_of, t
-from telesip.domain import errors
+from telesip.domain import calls, errors
 from telesip.domain.errors import TelesipError
 from telesip.services.fleet import WorkerRefused
 from telesip.services.templates import TemplateNotFound
@@ -14,7 +14,7 @@ from telesip.store.uow import StorageUnavailable
 
 def _codes() -> set[str]:
     """Every error the bot's services raise: the domain's, storage, templates."""
-    classes = [v for v in vars(errors).values() if isinstance(v, type)]
+    classes = [v for m in (errors, calls) for v in vars(m).values() if isinstance(v, type)]
     classes += [StorageUnavailable, TemplateNotFound, WorkerRefused]
     return {c.code for c in classes if issubclass(c, TelesipError)}
 

@@ -182,6 +182,7 @@ async def test_subscriptions_and_commands(h: Harness) -> None:
     assert "You can assign accounts to employees." in reply.content
     assert h.fake.my_commands() == [
         "softphone",
+        "calls",
         "links",
         "subscriptions",
         "workers",
@@ -190,6 +191,7 @@ async def test_subscriptions_and_commands(h: Harness) -> None:
     ]
     assert h.fake.my_commands("en") == [
         "softphone",
+        "calls",
         "links",
         "subscriptions",
         "workers",

@@ -118,6 +118,7 @@ async def test_russian_texts(h: Harness) -> None:
     )
     assert fake.my_commands("ru") == [
         "softphone",
+        "calls",
         "links",
         "subscriptions",
         "workers",

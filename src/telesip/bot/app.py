@@ -25,7 +25,9 @@ from telesip.bot.limiter import RateLimiter
 from telesip.bot.locales import LANGUAGES, t
 from telesip.bot.middlewares import ContextMiddleware, MetricsMiddleware
 from telesip.bot.notifier import Notifier
+from telesip.bot.outbox import Outbox
 from telesip.bot.routers import (
+    calls,
     errors,
     fallback,
     links,
@@ -43,7 +45,7 @@ from telesip.services.context import Services
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("softphone", "links", "subscriptions", "workers", "help", "start")
+COMMANDS = ("softphone", "calls", "links", "subscriptions", "workers", "help", "start")
 UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
 
 
@@ -67,6 +69,7 @@ def build_dispatcher(
         workers,
         transfer,
         new_account,
+        calls,
         fallback,
     ):
         _detach(module.router)
@@ -117,7 +120,9 @@ async def run_bot(s: Services, settings: Settings) -> None:
     bot = build_bot(settings.bot_token.get_secret_value(), settings.bot_api_url)
     notifier = Notifier(s, bot)
     dp = build_dispatcher(s, make_storage(s.engine, settings.redis_url), notifier)
+    outbox = Outbox(s, bot, settings.data_dir / "recordings")
     notifier.start()
+    outbox.start()
     try:
         await set_commands(bot)
         settle_gc()
@@ -127,6 +132,7 @@ async def run_bot(s: Services, settings: Settings) -> None:
             await bot.delete_webhook()
             await dp.start_polling(bot, handle_signals=False, allowed_updates=UPDATES)
     finally:
+        await outbox.stop()
         await notifier.stop()
         await dp.storage.close()
         await bot.session.close()

@@ -53,3 +53,12 @@ class WorkerCb(CallbackData, prefix="w"):
 
     act: str
     id: int = 0
+
+
+class CallCb(CallbackData, prefix="c"):
+    """Calls: ``line`` dials the number kept in the conversation through line ``id``; ``key``
+    sends keypad key ``key`` in call ``id``; ``hang`` hangs call ``id`` up."""
+
+    act: str
+    id: int
+    key: str = ""

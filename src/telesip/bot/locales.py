@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from telesip.bot import locales_calls
 from telesip.domain.errors import TelesipError
 
 LANGUAGES = ("en", "ru")
@@ -507,6 +508,8 @@ RU: dict[str, str] = {
     "error.password_error": "Пароль не принят.",
 }
 
+EN.update(locales_calls.EN)
+RU.update(locales_calls.RU)
 CATALOG: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 

@@ -1,0 +1,151 @@
+"""Sends what other processes asked the bot to say: the calls' messages (incoming call,
+missed call, keypad, recording) that a worker put in the database's outbox.
+
+One task polls the outbox twice a second and sends due messages in order, each in its
+person's language, through the bot (and so through the limiter). Telegram asking to wait, or
+not answering, puts a message back for later; a person who blocked the bot is given up on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.types import FSInputFile
+
+from telesip.bot.locales import lang_of, t
+from telesip.bot.routers.calls import keypad
+from telesip.metrics import BOT_SEND_FAILURES
+from telesip.services import calls, people
+from telesip.services.context import Services
+from telesip.store.calls import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+def _escaped(params: dict[str, Any]) -> dict[str, Any]:
+    """Numbers come from SIP headers: whatever a far end put there is shown as text."""
+    return {k: html.escape(v) if isinstance(v, str) else v for k, v in params.items()}
+
+
+class Outbox:
+    def __init__(self, s: Services, bot: Bot, recordings: Path, *, interval: float = 0.5) -> None:
+        self.s = s
+        self.bot = bot
+        self.recordings = recordings
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="telesip-outbox")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be away for a moment; try again later
+                log.exception("outbox round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+
+    async def drain(self) -> int:
+        """Send every due message once; returns how many were handled."""
+        due = await calls.outbox_due(self.s)
+        for message in due:
+            await self._handle(message)
+        return len(due)
+
+    async def _handle(self, message: OutboxMessage) -> None:
+        try:
+            telegram_id = await self._send(message)
+        except TelegramRetryAfter as exc:
+            await calls.outbox_retry(self.s, message.id, float(exc.retry_after))
+            return
+        except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound) as exc:
+            BOT_SEND_FAILURES.labels("outbox").inc()
+            log.info("outbox: cannot reach %s: %s", message.chat_id, exc.message)
+            telegram_id = None  # blocked, never started, gone: nothing more to try
+        except TelegramAPIError as exc:
+            if message.attempts + 1 >= MAX_ATTEMPTS:
+                BOT_SEND_FAILURES.labels("outbox").inc()
+                log.warning("outbox: giving up on message %s: %s", message.id, exc.message)
+                telegram_id = None
+            else:
+                await calls.outbox_retry(self.s, message.id, 2.0 ** (message.attempts + 1))
+                return
+        await calls.outbox_sent(self.s, message.id, telegram_id)
+
+    async def _send(self, message: OutboxMessage) -> int | None:
+        person = await people.get_user(self.s, message.chat_id)
+        lang = lang_of(person.language_code if person else None)
+        payload = message.payload
+        params = _escaped(dict(payload.get("params") or {}))
+        if message.kind == "text":
+            sent = await self.bot.send_message(message.chat_id, t(lang, payload["key"], **params))
+            return sent.message_id
+        if message.kind == "keypad":
+            call_id = int(payload["call_id"])
+            sent = await self.bot.send_message(
+                message.chat_id,
+                t(lang, "call.keypad", **params),
+                reply_markup=keypad(lang, call_id),
+            )
+            return sent.message_id
+        if message.kind == "drop_keypad":
+            call_id = int(payload["call_id"])
+            keypad_id = await calls.keypad_of(self.s, message.chat_id, call_id)
+            if keypad_id is not None:
+                call = await calls.get_call(self.s, call_id)
+                text = t(
+                    lang,
+                    "call.keypad_done",
+                    number=html.escape(call.number),
+                    line_id=call.account_id,
+                )
+                with contextlib.suppress(TelegramBadRequest):  # deleted by the person already
+                    await self.bot.edit_message_text(
+                        text, chat_id=message.chat_id, message_id=keypad_id, reply_markup=None
+                    )
+            return None
+        if message.kind == "document":
+            path = self.recordings / Path(str(payload["file"])).name
+            if not path.is_file():
+                log.info("outbox: recording %s is gone", path.name)
+                return None
+            sent = await self.bot.send_document(
+                message.chat_id,
+                FSInputFile(path),
+                caption=t(lang, payload.get("key", "call.recording"), **params),
+            )
+            return sent.message_id
+        log.warning("outbox: unknown message kind %r", message.kind)
+        return None

@@ -1,0 +1,166 @@
+"""Calls in the bot: /calls (the history), dialling (a phone number sent to the bot, or
+/call NUMBER; buttons pick the line when there are several), and the in-call keypad.
+
+The number waits in the conversation's storage (database or Redis) while the person picks the
+line, so any bot process can take the press; the buttons carry only the line's id, and the
+service checks on every press that the line is the presser's.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from telesip.bot.callbacks import CallCb
+from telesip.bot.locales import t
+from telesip.bot.replies import show
+from telesip.domain.calls import CallRecord, Direction, looks_like_number, parse_number
+from telesip.domain.model import TelegramUser
+from telesip.services import calls
+from telesip.services.context import Services
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == "private")
+
+KEYPAD = ("123", "456", "789", "*0#")
+
+
+def keypad(lang: str, call_id: int) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(text=k, callback_data=CallCb(act="key", id=call_id, key=k).pack())
+            for k in row
+        ]
+        for row in KEYPAD
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=t(lang, "btn.hangup"), callback_data=CallCb(act="hang", id=call_id).pack()
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _when(at: datetime) -> str:
+    return at.strftime("%d.%m %H:%M")
+
+
+def history_row(lang: str, call: CallRecord) -> str:
+    icon = "↙️" if call.direction is Direction.IN else "↗️"
+    if call.active:
+        outcome = t(lang, "reason.active")
+    elif call.duration is not None:
+        minutes, seconds = divmod(round(call.duration), 60)
+        outcome = t(lang, "calls.talk", duration=f"{minutes}:{seconds:02d}")
+    else:
+        outcome = t(lang, f"reason.{call.end_reason.value if call.end_reason else 'failed'}")
+    return t(
+        lang,
+        "calls.row",
+        icon=icon,
+        when=_when(call.created_at),
+        number=html.escape(call.number),
+        line_id=call.account_id,
+        outcome=outcome,
+    )
+
+
+@router.message(Command("calls"))
+async def history(message: Message, s: Services, actor: TelegramUser, lang: str) -> None:
+    found = await calls.recent_calls(s, actor, limit=15)
+    if not found:
+        await message.answer(t(lang, "calls.empty") + t(lang, "calls.hint"))
+        return
+    rows = "\n".join(history_row(lang, c) for c in found)
+    await message.answer(f"{t(lang, 'calls.title')}\n\n{rows}")
+
+
+async def _dial(
+    message: Message, s: Services, actor: TelegramUser, lang: str, text: str, state: FSMContext
+) -> None:
+    number = parse_number(text)
+    line = await calls.only_line(s, actor)
+    if line is not None:
+        call = await calls.request_call(s, actor, number, line.account_id)
+        await message.answer(
+            t(lang, "call.requested", number=html.escape(call.number), line_id=line.account_id)
+        )
+        return
+    await state.update_data(dial=number)
+    buttons = [
+        [
+            InlineKeyboardButton(
+                text=t(lang, "btn.line", line_id=x.account_id, login=x.login, domain=x.domain),
+                callback_data=CallCb(act="line", id=x.account_id).pack(),
+            )
+        ]
+        for x in await calls.lines(s, actor)
+        if x.enabled
+    ]
+    await message.answer(
+        t(lang, "call.pick_line", number=html.escape(number)),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons),
+    )
+
+
+@router.message(Command("call"))
+async def call_command(
+    message: Message,
+    command: CommandObject,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+    state: FSMContext,
+) -> None:
+    await _dial(message, s, actor, lang, command.args or "", state)
+
+
+@router.message(StateFilter(None), F.text.func(looks_like_number))
+async def number_sent(
+    message: Message, s: Services, actor: TelegramUser, lang: str, state: FSMContext
+) -> None:
+    await _dial(message, s, actor, lang, message.text or "", state)
+
+
+@router.callback_query(CallCb.filter(F.act == "line"))
+async def line_chosen(
+    query: CallbackQuery,
+    callback_data: CallCb,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+    state: FSMContext,
+) -> None:
+    number = (await state.get_data()).get("dial")
+    if not isinstance(number, str):
+        await query.answer(t(lang, "stale"), show_alert=True)
+        return
+    call = await calls.request_call(s, actor, number, callback_data.id)
+    await state.update_data(dial=None)
+    await query.answer()
+    await show(
+        query, t(lang, "call.requested", number=html.escape(call.number), line_id=call.account_id)
+    )
+
+
+@router.callback_query(CallCb.filter(F.act == "key"))
+async def key_pressed(
+    query: CallbackQuery, callback_data: CallCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    await calls.press_key(s, actor, callback_data.id, callback_data.key)
+    await query.answer(t(lang, "call.key_sent", digit=callback_data.key))
+
+
+@router.callback_query(CallCb.filter(F.act == "hang"))
+async def hang_up(
+    query: CallbackQuery, callback_data: CallCb, s: Services, actor: TelegramUser
+) -> None:
+    await calls.hang_up(s, actor, callback_data.id)
+    await query.answer()
