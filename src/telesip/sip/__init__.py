@@ -1,10 +1,36 @@
-"""Sans-I/O SIP: messages, digest auth, client transactions, registration. No sockets, no clock."""
+"""Sans-I/O SIP: messages, digest auth, transactions, registration, SDP, dialogs and calls.
+No sockets, no clock."""
 
 from __future__ import annotations
 
 from .auth import Challenge, DigestState, digest_response, parse_challenge
+from .call import (
+    Answered,
+    CallEvent,
+    CallParams,
+    CallState,
+    Cancelled,
+    Ended,
+    Failed,
+    IncomingCall,
+    Info,
+    MediaChanged,
+    OutgoingCall,
+    Progress,
+    ReinviteFailed,
+)
+from .dialog import Dialog
 from .errors import AuthError, ParseError, SipError, StateError, UnsupportedVersion
 from .message import Headers, Keepalive, Request, Response, StreamFramer, parse_message
+from .negotiation import (
+    DEFAULT_CODECS,
+    Negotiated,
+    NoCommonCodec,
+    accept_answer,
+    answer,
+    make_offer,
+    with_direction,
+)
 from .registration import (
     Registration,
     RegistrationParams,
@@ -13,30 +39,55 @@ from .registration import (
     RegState,
     StatusChanged,
 )
-from .transaction import ClientTransaction, InviteClientTransaction
+from .sdp import SdpError, SessionDescription
+from .transaction import ClientTransaction, InviteClientTransaction, InviteServerTransaction
 
 __all__ = [
+    "DEFAULT_CODECS",
+    "Answered",
     "AuthError",
+    "CallEvent",
+    "CallParams",
+    "CallState",
+    "Cancelled",
     "Challenge",
     "ClientTransaction",
+    "Dialog",
     "DigestState",
+    "Ended",
+    "Failed",
     "Headers",
+    "IncomingCall",
+    "Info",
     "InviteClientTransaction",
+    "InviteServerTransaction",
     "Keepalive",
+    "MediaChanged",
+    "Negotiated",
+    "NoCommonCodec",
+    "OutgoingCall",
     "ParseError",
+    "Progress",
     "RegState",
     "Registration",
     "RegistrationParams",
     "RegistrationPolicy",
     "RegistrationStatus",
+    "ReinviteFailed",
     "Request",
     "Response",
+    "SdpError",
+    "SessionDescription",
     "SipError",
     "StateError",
     "StatusChanged",
     "StreamFramer",
     "UnsupportedVersion",
+    "accept_answer",
+    "answer",
     "digest_response",
+    "make_offer",
     "parse_challenge",
     "parse_message",
+    "with_direction",
 ]
