@@ -114,6 +114,7 @@ class RtpStream:
         self._digit_gap = 0
         self._rx: ReceptionStats | None = None
         self._remote_ssrc: int | None = None
+        self._expected_ssrc: int | None = None  # the source a re-latch must come from
         self._latched = False
         self._rtcp_latched = False
         self._remote: Address | None = None
@@ -200,6 +201,7 @@ class RtpStream:
             self._remote = (addr, port)
             self._rtcp_remote = (addr, rtcp_port or port + 1)
         self._latched = self._rtcp_latched = False
+        self._expected_ssrc = None  # a new negotiation may bring a new source
 
     def on_pcm(self, callback: PcmCallback | None) -> None:
         """Receive one 20 ms int16 frame (read-only) per tick; silence when nothing arrived."""
@@ -236,7 +238,7 @@ class RtpStream:
         remote = self._remote
         if remote is None or addr[0] != remote[0] or addr[1] != remote[1]:
             if self._latched or (
-                self._remote_ssrc is not None and packet.ssrc != self._remote_ssrc
+                self._expected_ssrc is not None and packet.ssrc != self._expected_ssrc
             ):
                 self._counts["foreign"] += 1
                 return
@@ -245,7 +247,7 @@ class RtpStream:
                 self._rtcp_remote = (addr[0], addr[1] + 1)
             self._counts["relatches"] += 1
         self._latched = True
-        ssrc = packet.ssrc
+        ssrc = self._expected_ssrc = packet.ssrc
         if ssrc != self._remote_ssrc:  # a new source (first packet, or the peer switched)
             self._remote_ssrc = ssrc
             self._rx = ReceptionStats(ssrc, packet.sequence)
