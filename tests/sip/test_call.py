@@ -173,6 +173,8 @@ def test_cancel_before_answer() -> None:
     assert isinstance(terminated, Response) and terminated.status == 487
     assert events(call) == [Cancelled()] and call.state is CallState.ENDED
     assert not call.done  # the 487 waits for its ACK (timer G/H)
+    call.receive(invite(), 3.05)  # the INVITE again: the 487 again, not the CANCEL's 200
+    assert [m.status for m in parsed(call.data_to_send())] == [487]  # type: ignore[union-attr]
     ack = peer_request("ACK", 102, branch="z9hG4bKinv")
     call.receive(ack, 3.1)
     run(call, 100.0)

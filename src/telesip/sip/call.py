@@ -23,10 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .auth import DigestState
-from .callbase import (
+from .callstate import (
     ALLOW,
     Answered,
-    CallBase,
     CallEvent,
     CallState,
     Cancelled,
@@ -43,6 +42,7 @@ from .fields import parse_via
 from .message import Headers, Request, Response
 from .negotiation import DEFAULT_CODECS, NoCommonCodec, accept_answer
 from .registration import escape_user
+from .reinvite import ReinviteCall
 from .sdp import SdpError, SessionDescription
 from .transaction import T1, T2, T4, InviteServerTransaction, make_response
 
@@ -84,7 +84,7 @@ def _parse_sdp(body: bytes) -> SessionDescription | None:
         return None
 
 
-class IncomingCall(CallBase):
+class IncomingCall(ReinviteCall):
     """The UAS side of a call from the INVITE on."""
 
     def __init__(
@@ -253,7 +253,7 @@ class CallParams:
     user_agent: str = "telesip"
 
 
-class OutgoingCall(CallBase):
+class OutgoingCall(ReinviteCall):
     """The UAC side: our INVITE to `target_uri` with `sdp_offer`."""
 
     _owns_call_id = True

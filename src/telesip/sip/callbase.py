@@ -1,12 +1,11 @@
-"""What both call machines share: states, events, and life inside a confirmed dialog.
+"""What both call machines share: output queues, timers, transactions, and life inside
+the dialog whichever side called.
 
-`CallBase` holds the state table (`_TABLE`, the one place transitions are listed), the
-output queues and timers, and everything that happens once the dialog exists, whichever
-side called: BYE both ways, re-INVITE both ways (hold/resume; an offer from the peer is
-answered with `negotiation.answer` on our last description), INFO (DTMF), 2xx
-retransmission until its ACK (UAS), ACK retransmission on a repeated 2xx (UAC), and the
-answer cache that repeats our response to a retransmitted request. `call.py` adds the
-call setup of each side.
+`CallBase` dispatches responses to our client transactions (by branch and method) and the
+peer's requests; it answers BYE, INFO (DTMF), OPTIONS, ACK (stopping the 2xx
+retransmission, §13.3.1.4), repeats our response to a retransmitted request, re-sends our
+ACK for a repeated 2xx, and sends our BYE and INFO. Re-INVITEs are in `reinvite.py`, the
+call setup of each side in `call.py`, states and events in `callstate.py`.
 """
 
 from __future__ import annotations
@@ -14,9 +13,19 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass
-from enum import Enum
 
 from .auth import DigestState, parse_challenge
+from .callstate import (
+    ALLOW,
+    SUPPORTED,
+    TABLE,
+    Answered,
+    CallEvent,
+    CallState,
+    Ended,
+    Info,
+    MediaChanged,
+)
 from .dialog import Dialog, parse_dtmf_info
 from .errors import AuthError, StateError
 from .fields import parse_cseq
@@ -26,8 +35,6 @@ from .negotiation import (
     Negotiated,
     NoCommonCodec,
     accept_answer,
-    answer,
-    with_direction,
 )
 from .sdp import SdpError, SessionDescription
 from .transaction import (
@@ -40,137 +47,9 @@ from .transaction import (
     make_response,
 )
 
-__all__ = [
-    "ALLOW",
-    "Answered",
-    "CallBase",
-    "CallEvent",
-    "CallState",
-    "Cancelled",
-    "Ended",
-    "Failed",
-    "Info",
-    "MediaChanged",
-    "Progress",
-    "ReinviteFailed",
-]
-
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
-SUPPORTED = frozenset({"timer"})  # Session-Expires is echoed with refresher=uac; nothing else
-
-
-class CallState(Enum):
-    CALLING = "calling"  # UAC: INVITE sent; UAS: INVITE received, 100 sent
-    EARLY = "early"  # UAC: a provisional came; UAS: 180/183 sent
-    CANCELLING = "cancelling"  # UAC: CANCEL sent or waiting for a provisional to send it
-    ANSWERING = "answering"  # UAS: 200 sent, no ACK yet
-    CONFIRMED = "confirmed"
-    ENDING = "ending"  # our BYE is out
-    ENDED = "ended"
-
+__all__ = ["CallBase"]
 
 C = CallState
-_TABLE: dict[tuple[CallState, str], CallState] = {
-    # UAS setup
-    (C.CALLING, "ringing"): C.EARLY,
-    (C.EARLY, "ringing"): C.EARLY,
-    (C.CALLING, "answer"): C.ANSWERING,
-    (C.EARLY, "answer"): C.ANSWERING,
-    (C.CALLING, "reject"): C.ENDED,
-    (C.EARLY, "reject"): C.ENDED,
-    (C.ANSWERING, "ack"): C.CONFIRMED,
-    (C.ANSWERING, "no_ack"): C.ENDING,
-    (C.ANSWERING, "hangup"): C.ANSWERING,  # BYE once the ACK is in (§15)
-    # UAC setup
-    (C.CALLING, "provisional"): C.EARLY,
-    (C.EARLY, "provisional"): C.EARLY,
-    (C.CANCELLING, "provisional"): C.CANCELLING,
-    (C.CALLING, "challenge"): C.CALLING,
-    (C.EARLY, "challenge"): C.CALLING,
-    (C.CALLING, "answered"): C.CONFIRMED,
-    (C.EARLY, "answered"): C.CONFIRMED,
-    (C.CANCELLING, "answered"): C.ENDING,  # a 200 crossed our CANCEL: ACK, then BYE
-    (C.CALLING, "cancel"): C.CANCELLING,
-    (C.EARLY, "cancel"): C.CANCELLING,
-    (C.CANCELLING, "cancel"): C.CANCELLING,
-    (C.CALLING, "failed"): C.ENDED,  # also: the UAS's CANCEL from the peer
-    (C.EARLY, "failed"): C.ENDED,
-    (C.CANCELLING, "failed"): C.ENDED,
-    # in the dialog
-    (C.ANSWERING, "bye_in"): C.ENDED,
-    (C.CONFIRMED, "bye_in"): C.ENDED,
-    (C.ENDING, "bye_in"): C.ENDING,
-    (C.CONFIRMED, "hangup"): C.ENDING,
-    (C.CONFIRMED, "reinvite"): C.CONFIRMED,
-    (C.CONFIRMED, "info"): C.CONFIRMED,
-    (C.CONFIRMED, "dialog_lost"): C.ENDING,
-    (C.ENDING, "hangup"): C.ENDING,
-    (C.ENDING, "bye_done"): C.ENDED,
-    (C.ENDED, "hangup"): C.ENDED,  # both legs may hang up at once: harmless
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """UAC: an 18x came; `sdp` is early media (feed it to `negotiation.accept_answer`)."""
-
-    status: int
-    reason: str
-    sdp: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class Answered:
-    """UAC: the 2xx came (ACK sent). UAS: the ACK confirmed our 2xx (`sdp` when it is the
-    answer to an offer we made in the 200, i.e. the INVITE had no body)."""
-
-    sdp: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class MediaChanged:
-    """A re-INVITE (theirs or ours) settled new media: hold, resume, new address."""
-
-    negotiated: Negotiated
-    sdp: bytes  # the peer's description
-
-
-@dataclass(frozen=True, slots=True)
-class Cancelled:
-    """The call was cancelled before it was answered (by the peer's CANCEL or our cancel())."""
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """Call setup failed: a >= 300 final response (UAC), or the INVITE we refused (UAS 420)."""
-
-    status: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Ended:
-    """The confirmed call is over: remote-bye, local-bye, no-ack, dialog-lost."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Info:
-    """A DTMF digit from the peer's INFO (application/dtmf-relay or application/dtmf)."""
-
-    digit: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReinviteFailed:
-    """Our hold/resume re-INVITE was refused; the media stay as they were."""
-
-    status: int
-    reason: str
-
-
-CallEvent = Progress | Answered | MediaChanged | Cancelled | Failed | Ended | Info | ReinviteFailed
 
 
 @dataclass(slots=True)
@@ -224,7 +103,9 @@ class CallBase:
         self._servers: dict[str, InviteServerTransaction] = {}  # re-INVITEs from the peer
         self._pending: _Pending2xx | None = None
         self._acks: dict[int, bytes] = {}  # INVITE CSeq -> our ACK for its 2xx
-        self._answers: dict[str, bytes] = {}  # branch -> our response, for retransmissions
+        self._answers: dict[
+            tuple[str, str], bytes
+        ] = {}  # (Via, method) -> our response, for retransmissions
         self._reinvite: tuple[SessionDescription, int] | None = None  # our offer, challenges
         self._ended = False
         self._bye_after_ack = False
@@ -259,7 +140,7 @@ class CallBase:
     # -- plumbing
     def _go(self, event: str) -> CallState:
         try:
-            self.state = _TABLE[(self.state, event)]
+            self.state = TABLE[(self.state, event)]
         except KeyError:
             raise StateError(f"{type(self).__name__}: {event} in {self.state.value}") from None
         return self.state
@@ -278,7 +159,7 @@ class CallBase:
         self._out.append(data)
         via = req.headers.get_all("Via")
         if via and status >= 200:
-            self._answers[via[0]] = data
+            self._answers[(via[0], req.method)] = data
             while len(self._answers) > 32:
                 del self._answers[next(iter(self._answers))]
 
@@ -335,23 +216,6 @@ class CallBase:
                 del self._timers[name]
                 self._on_timer(name, now)
 
-    def _on_timer(self, name: str, now: float) -> None:
-        idle = self.state is C.CONFIRMED and self._reinvite is None and self._pending is None
-        if name == "reinvite_retry" and idle:
-            self._send_reinvite(self._retry_offer, now)
-        elif name == "refresh" and self.local_sdp is not None:
-            if idle:  # RFC 4028 session refresh: the same description, same version
-                self._send_reinvite(self.local_sdp, now)
-            elif self.state is C.CONFIRMED:
-                self._timers["refresh"] = now + 1.0
-
-    def _arm_refresh(self, resp: Response, now: float) -> None:
-        """A 2xx to our INVITE naming us refresher (RFC 4028): re-INVITE at half the time."""
-        se = resp.headers.get("Session-Expires") or ""
-        value, _, params = se.partition(";")
-        if value.strip().isdigit() and "refresher=uac" in params.replace(" ", "").lower():
-            self._timers["refresh"] = now + max(int(value.strip()), 90) / 2
-
     def receive(self, msg: Request | Response, now: float) -> None:
         """A message of this call (the shell routes by Call-ID)."""
         if isinstance(msg, Response):
@@ -392,6 +256,12 @@ class CallBase:
     def _on_provisional(self, purpose: str, resp: Response, now: float) -> None:
         pass
 
+    def _on_timer(self, name: str, now: float) -> None:
+        pass
+
+    def _on_reinvite_in(self, req: Request, now: float) -> None:
+        raise NotImplementedError  # reinvite.ReinviteCall
+
     def _on_final(self, purpose: str, req: Request, resp: Response | None, now: float) -> None:
         status = resp.status if resp is not None else 408
         if purpose == "bye":
@@ -407,14 +277,14 @@ class CallBase:
             if self.state is C.ENDING:
                 self._go("bye_done")
             self._end("local-bye")
-        elif purpose == "reinvite":
-            self._on_reinvite_final(req, resp, now)
 
     def _receive_request(self, req: Request, now: float) -> None:
         vias = req.headers.get_all("Via")
         top = vias[0] if vias else ""
-        if req.method != "ACK" and top in self._answers:
-            self._out.append(self._answers[top])  # a retransmission: the same answer again
+        if req.method != "ACK" and (top, req.method) in self._answers:
+            self._out.append(
+                self._answers[(top, req.method)]
+            )  # a retransmission: the same answer again
             return
         branch = top.rpartition("branch=")[2].partition(";")[0]
         if branch in self._servers and req.method in ("INVITE", "ACK"):
@@ -522,76 +392,6 @@ class CallBase:
         self._authorize(req)
         self._start_client(req, "info", now)
 
-    def hold(self, now: float) -> None:
-        """Re-INVITE with our description sendonly (the peer answers recvonly)."""
-        self._change_direction("sendonly", now)
-
-    def resume(self, now: float) -> None:
-        self._change_direction("sendrecv", now)
-
-    def _change_direction(self, direction: str, now: float) -> None:
-        self._go("reinvite")
-        if self._reinvite is not None or self._pending is not None:
-            raise StateError("a re-INVITE is already in progress")
-        if self.local_sdp is None:
-            raise StateError("no local description to re-offer")
-        self._want = direction
-        self._send_reinvite(with_direction(self.local_sdp, direction), now)
-
-    @property
-    def _retry_offer(self) -> SessionDescription:
-        assert self.local_sdp is not None
-        return with_direction(self.local_sdp, self._want)
-
-    def _send_reinvite(self, offer: SessionDescription, now: float, challenges: int = 0) -> None:
-        assert self.dialog is not None
-        req = self.dialog.request(
-            "INVITE",
-            offer.to_bytes(),
-            "application/sdp",
-            extra=[("Allow", ALLOW), ("Supported", "timer")],
-        )
-        self._authorize(req)
-        self._reinvite = (offer, challenges)
-        self._start_client(req, "reinvite", now)
-
-    def _on_reinvite_final(self, req: Request, resp: Response | None, now: float) -> None:
-        assert self._reinvite is not None and self.dialog is not None
-        offer, challenges = self._reinvite
-        self._reinvite = None
-        status = resp.status if resp is not None else 408
-        if resp is not None and 200 <= status < 300:
-            num = parse_cseq(req.headers.get("CSeq") or "")[0]
-            ack = self.dialog.ack(num).to_bytes()
-            self._acks[num] = ack
-            self._out.append(ack)
-            self.dialog.refresh_target(resp)
-            self._arm_refresh(resp, now)
-            if not self._settle(offer, resp.body, our_offer=True):
-                self._events.append(ReinviteFailed(488, "unusable answer"))
-            return
-        if (
-            resp is not None
-            and status in (401, 407)
-            and not challenges
-            and self._take_challenge(resp)
-        ):
-            self._send_reinvite(offer, now, challenges + 1)
-            return
-        if status == 491:  # glare (§14.1): the Call-ID owner waits 2.1-4 s, the other 0-2 s
-            low, high = (2.1, 4.0) if self._owns_call_id else (0.0, 2.0)
-            self._timers["reinvite_retry"] = now + low + (high - low) * self.rng.random()
-            return
-        if status in (408, 481) and self.state is C.CONFIRMED:
-            self._go("dialog_lost")
-            self._end("dialog-lost")
-            self._send_bye(now)
-            return
-        self._want = "sendrecv" if self._want == "sendonly" else "sendonly"  # nothing changed
-        self._events.append(ReinviteFailed(status, resp.reason if resp is not None else "timeout"))
-
-    _owns_call_id = False
-
     def _settle(self, offer: SessionDescription, body: bytes, *, our_offer: bool) -> bool:
         try:
             theirs = SessionDescription.parse(body)
@@ -603,74 +403,6 @@ class CallBase:
             self._events.append(MediaChanged(neg, body))
         self.negotiated = neg
         return True
-
-    # -- their re-INVITE
-    def _on_reinvite_in(self, req: Request, now: float) -> None:
-        assert self.dialog is not None
-        stx = InviteServerTransaction(
-            req, reliable=self.reliable, t1=self.t1, t2=self.t2, t4=self.t4
-        )
-        stx.start(now, trying=False)
-        self._servers[stx.branch] = stx
-
-        tag = self.dialog.local_tag
-
-        def final(status: int, reason: str, **headers: str) -> None:
-            resp = make_response(req, status, reason, tag=tag)
-            for k, v in headers.items():
-                resp.headers.add(k.replace("_", "-"), v)
-            stx.respond(resp, now)
-            self._out.extend(stx.data_to_send())
-
-        if self.state is not C.CONFIRMED or self._pending is not None:
-            final(500, "Server Internal Error", Retry_After=str(self.rng.randint(1, 10)))
-            return
-        if self._reinvite is not None:
-            final(491, "Request Pending")
-            return
-        if bad := self._unsupported(req):
-            final(420, "Bad Extension", Unsupported=", ".join(bad))
-            return
-        if self.local_sdp is None:
-            final(488, "Not Acceptable Here")
-            return
-        body: bytes
-        offer: SessionDescription | None = None
-        changed = False
-        if req.body:
-            try:
-                theirs = SessionDescription.parse(req.body)
-                addr, port = self._media_address()
-                mine, neg = answer(theirs, addr, port, self.codecs, previous=self.local_sdp,
-                                   direction=self._want)  # fmt: skip
-            except (SdpError, NoCommonCodec):
-                final(488, "Not Acceptable Here")
-                return
-            changed = neg != self.negotiated
-            self.local_sdp, self.negotiated = mine, neg
-            body = mine.to_bytes()
-        else:
-            offer = self.local_sdp  # no offer: ours is in the 200, the answer in the ACK
-            body = offer.to_bytes()
-        self.dialog.refresh_target(req)
-        ok = make_response(req, 200, "OK", tag=self.dialog.local_tag, body=body)
-        self._add_2xx_headers(ok)
-        stx.respond(ok, now)
-        self._out.extend(stx.data_to_send())
-        num = parse_cseq(req.headers.get("CSeq") or "")[0]
-        self._await_ack(ok, num, stx, now, offer)
-        if changed:  # a session refresh with the same media tells nobody anything
-            assert self.negotiated is not None
-            self._events.append(MediaChanged(self.negotiated, req.body))
-
-    def _media_address(self) -> tuple[str, int]:
-        sd = self.local_sdp
-        assert sd is not None
-        for m in sd.media:
-            conn = sd.media_connection(m)
-            if m.media == "audio" and m.port != 0 and conn is not None:
-                return conn.address, m.port
-        raise NoCommonCodec("no audio stream of ours to answer with")
 
     def _unsupported(self, req: Request) -> list[str]:
         try:
