@@ -1,12 +1,15 @@
 """`RtpStream`: one call's RTP and RTCP sockets on the event loop, G.711 both ways.
 
 Receiving: datagrams are parsed, checked (payload type, source) and decoded into the jitter
-buffer; a playout timer pulls one 20 ms frame per tick and hands it to the `on_pcm` callback,
-silence included, so the consumer sees a constant rate. The timer's deadlines are computed
-from its start (t0 + n x 20 ms), so it does not drift; if the loop stalls, the missed frames
-are delivered at once. Symmetric RTP (RFC 4961 style latching): until a packet confirms the
-remote, the first valid packet (our audio or event payload type, the known SSRC if any) from
-another address moves the remote there; after that, other sources are dropped.
+buffer; a playout clock pulls one 20 ms frame per tick and hands it to the `on_pcm` callback,
+silence included, so the consumer sees a constant rate. One clock per event loop serves every
+stream; its deadlines are computed from its start (t0 + n x 20 ms), so it does not drift; if
+the loop stalls, the missed frames are delivered at once.
+
+Symmetric RTP (RFC 4961 style latching): until a packet confirms the remote, the first valid
+packet (our audio or event payload type, the known SSRC if any) from another address moves the
+remote there; after that, other sources are dropped. `set_remote` (a new negotiation) opens
+the latch again, for any SSRC.
 
 Sending: `send_pcm` cuts samples into packets of the negotiated ptime; RFC 4733 digits queued by
 `send_dtmf` go out on the playout tick and replace the audio while they last. RTCP SR/RR with
@@ -20,9 +23,10 @@ import contextlib
 import logging
 import random
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -80,6 +84,61 @@ class _Endpoint(asyncio.DatagramProtocol):
             self.closed.set_result(None)
 
 
+class _PlayoutClock:
+    """One 20 ms timer per event loop for all streams: a call adds no loop wake-ups of its own.
+
+    Deadlines are t0 + n x 20 ms, so the clock does not drift; after a stall the missed ticks
+    run at once (up to `_MAX_CATCH_UP`, beyond that the clock restarts from now).
+    """
+
+    _clocks: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PlayoutClock]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._streams: dict[RtpStream, None] = {}  # insertion-ordered set
+        self._handle: asyncio.TimerHandle | None = None
+        self._t0 = 0.0
+        self._ticks = 0
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _PlayoutClock:
+        clock = cls._clocks.get(loop)
+        if clock is None:
+            clock = cls._clocks[loop] = cls(loop)
+        return clock
+
+    def add(self, stream: RtpStream) -> None:
+        self._streams[stream] = None
+        if self._handle is None:
+            self._t0 = self._loop.time()
+            self._ticks = 1
+            self._handle = self._loop.call_at(self._t0 + TICK, self._tick)
+
+    def remove(self, stream: RtpStream) -> None:
+        self._streams.pop(stream, None)
+        if not self._streams and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _tick(self) -> None:
+        loop = self._loop
+        due = int((loop.time() - self._t0) / TICK) + 1 - self._ticks
+        if due > _MAX_CATCH_UP:
+            self._t0 = loop.time() - (self._ticks + _MAX_CATCH_UP - 1) * TICK
+            due = _MAX_CATCH_UP
+        for _ in range(max(1, due)):
+            self._ticks += 1
+            for stream in tuple(self._streams):
+                if not stream.closed:
+                    stream._play_tick()
+        if self._streams:
+            self._handle = loop.call_at(self._t0 + self._ticks * TICK, self._tick)
+        else:
+            self._handle = None
+
+
 class RtpStream:
     """Use `await RtpStream.open(...)`; the constructor takes already-bound endpoints."""
 
@@ -126,7 +185,7 @@ class RtpStream:
         self._last_sr: tuple[int, float] | None = None  # (middle 32 bits of its NTP, arrival)
         self._rtt: float | None = None
         self._remote_fraction_lost: float | None = None
-        self._tick_handle: asyncio.TimerHandle | None = None
+        self._clock: _PlayoutClock | None = None
         self._rtcp_handle: asyncio.TimerHandle | None = None
         self._closed = False
         self._apply(params)
@@ -170,9 +229,8 @@ class RtpStream:
             lambda: self._rtcp_ep, sock=self._lease.rtcp_socket
         )
         self._rtp, self._rtcp = rtp, rtcp
-        self._t0 = loop.time() + TICK
-        self._ticks = 0
-        self._tick_handle = loop.call_at(self._t0, self._tick)
+        self._clock = _PlayoutClock.of(loop)
+        self._clock.add(self)
         self._schedule_rtcp(initial=True)
 
     # -- configuration ---------------------------------------------------------------------
@@ -281,21 +339,13 @@ class RtpStream:
         except Exception:
             log.exception("media callback failed")
 
-    def _tick(self) -> None:
-        if self._closed:
-            return
-        loop = self._loop
-        due = int((loop.time() - self._t0) / TICK) + 1 - self._ticks
-        if due > _MAX_CATCH_UP:  # a long stall: deliver a few frames and restart the clock
-            self._t0 = loop.time() - (self._ticks + _MAX_CATCH_UP - 1) * TICK
-            due = _MAX_CATCH_UP
-        for _ in range(max(1, due)):
-            self._ticks += 1
-            frame = self._jitter.pull()
-            if self._on_pcm is not None:
-                self._call(self._on_pcm, frame)
+    def _play_tick(self) -> None:
+        """One 20 ms tick of the shared clock: a frame to the consumer, a DTMF packet out."""
+        frame = self._jitter.pull()
+        if self._on_pcm is not None:
+            self._call(self._on_pcm, frame)
+        if self._dtmf is not None or self._digits or self._digit_gap:
             self._dtmf_tick()
-        self._tick_handle = loop.call_at(self._t0 + self._ticks * TICK, self._tick)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -482,9 +532,10 @@ class RtpStream:
         if self._closed:
             return
         self._closed = True
-        for handle in (self._tick_handle, self._rtcp_handle):
-            if handle is not None:
-                handle.cancel()
+        if self._clock is not None:
+            self._clock.remove(self)
+        if self._rtcp_handle is not None:
+            self._rtcp_handle.cancel()
         with contextlib.suppress(OSError):
             self._send_rtcp([*self._report(), Bye((self._sender.ssrc,), reason)])
         for transport in (self._rtp, self._rtcp):
