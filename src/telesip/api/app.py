@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from telesip.api import errors
 from telesip.api.routers import (
     accounts,
+    calls,
     links,
     offers,
     subscriptions,
@@ -88,7 +89,16 @@ def create_app(
     app.state.settings = settings or Settings()
     app.state.bot_username = bot_username
     v1 = APIRouter(prefix=PREFIX)
-    for module in (accounts, links, offers, templates, subscriptions, webhooks, worker_control):
+    for module in (
+        accounts,
+        calls,
+        links,
+        offers,
+        templates,
+        subscriptions,
+        webhooks,
+        worker_control,
+    ):
         v1.include_router(module.router, responses=errors.ERROR_RESPONSES)  # one error shape
     app.include_router(v1)
     app.include_router(system.router)

@@ -281,7 +281,15 @@ class AuditPage(BaseModel):
 
 
 WebhookEvent = Literal[
-    "created", "registered", "auth_failed", "assigned", "transferred", "returned", "deleted"
+    "created",
+    "registered",
+    "auth_failed",
+    "assigned",
+    "transferred",
+    "returned",
+    "deleted",
+    "call_started",
+    "call_ended",
 ]
 
 
@@ -325,3 +333,34 @@ class Health(BaseModel):
     database: bool
     workers: int | None = Field(description="Workers with a fresh heartbeat")
     workers_registered: int | None = Field(description="Workers not revoked")
+
+
+# --- calls ------------------------------------------------------------------------------------
+class CallOut(BaseModel):
+    id: int
+    account_id: int
+    owner_id: int
+    user_id: int = Field(description="The Telegram user who made or took the call")
+    direction: Literal["in", "out"]
+    number: str = Field(description="The far party: who called the line, or who was dialled")
+    line: str = Field(description="The line's SIP login")
+    state: Literal["requested", "ringing", "answered", "ended"]
+    created_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+    sip_status: int | None
+    duration: float | None = Field(description="Seconds from answer to end")
+
+
+class CallsPage(BaseModel):
+    calls: list[CallOut]
+    next_before_id: int | None = Field(description="Pass as before_id for the next page")
+
+
+class CallIn(BaseModel):
+    """Click to call: the line's user is called in Telegram, then ``number`` through the line."""
+
+    model_config = ConfigDict(extra="forbid")
+    account_id: Id
+    number: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_clean)]

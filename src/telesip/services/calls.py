@@ -102,6 +102,15 @@ async def request_call(
     return call
 
 
+async def request_call_for_user_of(s: Services, account_id: int, number_text: str) -> CallRecord:
+    """Click to call (the HTTP API): the line's user is the one who talks."""
+    async with s.uow(readonly=True) as uow:
+        account = await load_account(uow, account_id, lock=False)
+        user = await uow.users.get(account.user_id)
+    actor = user or TelegramUser(account.user_id, "", None, None)
+    return await request_call(s, actor, number_text, account_id)
+
+
 async def only_line(s: Services, actor: TelegramUser) -> Line | None:
     """The line to dial from when the person has exactly one enabled line; None when they must
     choose. No line at all is an error they can act on."""
@@ -151,12 +160,18 @@ async def hang_up(s: Services, actor: TelegramUser, call_id: int) -> None:
 
 
 async def call_history(
-    s: Services, *, account_ids: list[int] | None, limit: int = 50, before_id: int | None = None
+    s: Services,
+    *,
+    scope: tuple[list[int], list[int]] | None,
+    account_id: int | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
 ) -> list[CallRecord]:
-    """The HTTP API's listing; ``account_ids`` None means every line (an operator's all scope)."""
+    """The HTTP API's listing: ``scope`` is (owner ids, account ids) an API key covers, None
+    for an operator's key over everything."""
     async with s.uow(readonly=True) as uow:
         return await Calls(uow.conn).listing(
-            account_ids=account_ids, limit=limit, before_id=before_id
+            scope=scope, account_id=account_id, limit=limit, before_id=before_id
         )
 
 

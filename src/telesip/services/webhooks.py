@@ -40,6 +40,8 @@ EVENT_ACTIONS: dict[str, tuple[str, ...]] = {
     "transferred": ("received", "transferred_back"),
     "returned": ("returned_by_user", "sent_back", "taken_back"),
     "deleted": ("deleted",),
+    "call_started": ("call_started", "call_requested"),
+    "call_ended": ("call_ended",),
 }
 EVENTS = tuple(EVENT_ACTIONS)
 _ACTION_EVENT = {a: e for e, actions in EVENT_ACTIONS.items() for a in actions}

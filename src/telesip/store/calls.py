@@ -140,12 +140,22 @@ class Calls:
         return [_record(m) for m in (await self.conn.execute(stmt)).mappings()]
 
     async def listing(
-        self, *, account_ids: Sequence[int] | None, limit: int, before_id: int | None
+        self,
+        *,
+        scope: tuple[Sequence[int], Sequence[int]] | None,
+        account_id: int | None,
+        limit: int,
+        before_id: int | None,
     ) -> list[CallRecord]:
+        """Newest first; ``scope`` (owner ids, account ids) keeps the calls of those owners'
+        lines and of those lines; None: every call."""
         c = t.calls.c
         stmt = select(t.calls).order_by(c.id.desc()).limit(limit)
-        if account_ids is not None:
-            stmt = stmt.where(c.account_id.in_(list(account_ids)))
+        if scope is not None:
+            owners, lines = scope
+            stmt = stmt.where(or_(c.owner_id.in_(list(owners)), c.account_id.in_(list(lines))))
+        if account_id is not None:
+            stmt = stmt.where(c.account_id == account_id)
         if before_id is not None:
             stmt = stmt.where(c.id < before_id)
         return [_record(m) for m in (await self.conn.execute(stmt)).mappings()]
