@@ -374,3 +374,75 @@ async def test_recording_of_a_call_holds_both_tones(
     tail = x[-8000:].astype(float)
     spectrum = np.abs(np.fft.rfft(tail * np.hanning(len(tail))))
     assert sorted(np.argsort(spectrum)[-2:]) == [440, 1000]
+
+
+async def test_loss_and_reordering_from_a_raw_peer(pool: PortPool) -> None:
+    """Packets paced by the stream's own clock, two lost and two swapped: counted, concealed."""
+    from telesip.media import RtpSender, alaw_encode
+
+    loop = asyncio.get_running_loop()
+    stream = await _open(pool)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind((HOST, 0))
+    peer.setblocking(False)
+    try:
+        stream.set_remote(*peer.getsockname())
+        sender = RtpSender()
+        gen = SineGenerator(1000)
+        packets = [sender.audio(8, alaw_encode(gen.frame()), 160) for _ in range(40)]
+        order = [i for i in range(40) if i not in (10, 11)]  # 10 and 11 lost
+        order[20], order[21] = order[21], order[20]  # one pair swapped
+        done = loop.create_future()
+        ticks = 0
+
+        def tick(_frame: np.ndarray) -> None:
+            nonlocal ticks
+            if ticks < len(order):
+                peer.sendto(packets[order[ticks]], (HOST, stream.local_port))
+            ticks += 1
+            if ticks == len(order) + 5 and not done.done():
+                done.set_result(None)
+
+        stream.on_pcm(tick)
+        await asyncio.wait_for(done, TIMEOUT)
+        s = stream.stats
+        assert (s.packets_received, s.lost, s.late, s.concealed) == (38, 2, 0, 1)
+        assert s.latched and s.relatches == 0 and s.remote_ssrc == sender.ssrc
+    finally:
+        peer.close()
+        await stream.close()
+
+
+async def test_a_failing_callback_does_not_stop_the_clock(
+    pool: PortPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = await _open(pool)
+    try:
+        done = asyncio.get_running_loop().create_future()
+        calls = 0
+
+        def broken(_frame: np.ndarray) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 3 and not done.done():
+                done.set_result(None)
+            raise RuntimeError("consumer bug")
+
+        stream.on_pcm(broken)
+        await asyncio.wait_for(done, TIMEOUT)
+        assert "media callback failed" in caplog.text
+    finally:
+        await stream.close()
+
+
+async def test_update_switches_the_codec(pair: tuple[RtpStream, RtpStream]) -> None:
+    a, b = pair
+    ulaw = MediaParams("PCMU", 0, HOST, b.local_port, dtmf_payload_type=101)
+    a.update(ulaw)
+    b.update(MediaParams("PCMU", 0, HOST, a.local_port, dtmf_payload_type=101))
+    play(a, 1000)
+    on_frame, frames, done = until(20, audible)
+    b.on_pcm(on_frame)
+    await asyncio.wait_for(done, TIMEOUT)
+    assert dominant_frequency(np.concatenate(frames[3:])) == pytest.approx(1000, abs=2)
+    assert b.stats.invalid == 0 and a.params.codec == "PCMU"
