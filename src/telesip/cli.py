@@ -353,6 +353,11 @@ from telesip.api.cli import api_keys_app as _api_keys_app  # noqa: E402
 app.command("api")(_api_command)
 app.add_typer(_api_keys_app, name="api-keys")
 
+# caller accounts: `telesip telegram login|list|logout`
+from telesip.telegram.cli import telegram_app as _telegram_app  # noqa: E402
+
+app.add_typer(_telegram_app, name="telegram")
+
 
 def main() -> None:
     try:

@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     webhook_bind: str = "127.0.0.1:8081"
     redis_url: str | None = None
 
+    # caller accounts (Telegram user accounts that place calls): https://my.telegram.org
+    tg_api_id: int | None = Field(default=None, description="Telegram API id for caller accounts")
+    tg_api_hash: SecretStr | None = Field(default=None, description="Telegram API hash")
+
+    @field_validator("tg_api_id", "tg_api_hash", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     api_bind: str = "127.0.0.1:8080"
     lease_ttl_seconds: int = Field(default=10, ge=2)
     worker_name: str | None = Field(default=None, description="Default: the host name")

@@ -1,0 +1,129 @@
+"""``telesip telegram login|list|logout``: the caller accounts that place Telegram calls.
+
+Login needs TELESIP_TG_API_ID and TELESIP_TG_API_HASH (https://my.telegram.org, "API
+development tools"). Codes and passwords are read without echo and never printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from telesip.config import Settings
+from telesip.domain.errors import TelesipError
+from telesip.telegram import sessions
+from telesip.telegram.sessions import ClientFactory, SessionStore
+
+telegram_app = typer.Typer(
+    help="Caller accounts: Telegram user accounts that place the calls.", no_args_is_help=True
+)
+T = TypeVar("T")
+API_HOWTO = (
+    "TELESIP_TG_API_ID and TELESIP_TG_API_HASH are not set: create them at "
+    "https://my.telegram.org (API development tools)"
+)
+
+
+def _cli() -> Any:
+    from telesip import cli  # the main command's helpers (imported late: it imports us)
+
+    return cli
+
+
+def client_factory(settings: Settings) -> ClientFactory | None:
+    """Telethon clients with the service's API id; None when it is not configured."""
+    if settings.tg_api_id is None or settings.tg_api_hash is None:
+        return None
+    api_hash = settings.tg_api_hash.get_secret_value()
+    if not api_hash:
+        return None
+    return sessions.telethon_factory(settings.tg_api_id, api_hash)
+
+
+def _store(settings: Settings) -> SessionStore:
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return SessionStore.open(settings.data_dir, secret)
+
+
+class _TerminalPrompts:
+    def __init__(self, phone: str | None) -> None:
+        self._phone = phone
+
+    def phone(self) -> str:
+        return self._phone or str(typer.prompt("Phone number (international format)"))
+
+    def code(self) -> str:
+        return str(typer.prompt("Login code", hide_input=True))
+
+    def password(self) -> str:
+        return str(typer.prompt("Two-step verification password", hide_input=True))
+
+    def say(self, text: str) -> None:
+        typer.echo(text)
+
+
+@telegram_app.command("login")
+def login(
+    phone: str | None = typer.Option(None, help="The account's phone number (else prompted)"),
+) -> None:
+    """Log a Telegram user account in as a caller account (phone, code, 2FA password)."""
+    cli = _cli()
+    settings = cli._settings()
+    factory = client_factory(settings)
+    if factory is None:
+        cli.err.print(f"[red]error:[/] {API_HOWTO}")
+        raise typer.Exit(2)
+    store = _sync(lambda: _store(settings))
+    account = cli._run(sessions.login(store, factory, _TerminalPrompts(phone)))
+    cli.out.print(
+        f"logged in: +{account.phone} is {account.user.name} (id {account.user.id}); "
+        f"saved to {store.path(account.phone)}"
+    )
+
+
+@telegram_app.command("list")
+def list_accounts() -> None:
+    """The caller accounts logged in here: phone, Telegram user id, name."""
+    cli = _cli()
+    settings = cli._settings()
+    accounts = _sync(lambda: _store(settings).list())
+    if not accounts:
+        cli.out.print("no caller accounts (add one with `telesip telegram login`)")
+        return
+    table = Table("phone", "user id", "name", "username")
+    for a in accounts:
+        table.add_row(
+            f"+{a.phone}",
+            str(a.user.id),
+            a.user.name,
+            f"@{a.user.username}" if a.user.username else "—",
+        )
+    cli.out.print(table)
+
+
+@telegram_app.command("logout")
+def logout(phone: str) -> None:
+    """End a caller account's session at Telegram and delete it here."""
+    cli = _cli()
+    settings = cli._settings()
+    factory = client_factory(settings)
+    store = _sync(lambda: _store(settings))
+    ended = cli._run(sessions.logout(store, factory, phone))
+    cli.out.print(f"+{sessions.normalize_phone(phone)} removed")
+    if not ended:
+        cli.out.print(
+            "Telegram did not confirm the logout (offline, or TELESIP_TG_API_ID/HASH not set): "
+            "end the session in that account's Telegram app, Settings → Devices"
+        )
+
+
+def _sync(fn: Callable[[], T]) -> T:
+    """``fn()``, its rule errors (bad key, damaged file) as one line and exit status 1."""
+    try:
+        return fn()
+    except TelesipError as exc:
+        _cli().err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(1) from None
