@@ -51,6 +51,8 @@ class AccountConfig:
     port: int | None = None  # registrar port; None: DNS SRV or the transport default
     expires: int = 3600
     display_name: str | None = None
+    codecs: tuple[str, ...] = ("PCMA", "PCMU", "telephone-event")  # calls: offer/answer order
+    dtmf_mode: str = "rfc4733"  # calls: rfc4733 | info | inband
 
     def __post_init__(self) -> None:
         if self.transport.lower() not in _DEFAULT_PORTS:

@@ -35,7 +35,7 @@ from .accounts import AccountConfig, ManagerStats, RegistrationStatus
 from .dns import Locator, LookupFailed
 from .status import StatusFeed, StatusSink
 from .transport import Addr, Target
-from .wire import Wire
+from .wire import CallHandler, Wire
 
 __all__ = ["AccountConfig", "ManagerStats", "RegistrationManager", "RegistrationStatus"]
 
@@ -137,6 +137,7 @@ class RegistrationManager:
             advertise_host=advertise_host,
         )
         self._runner: asyncio.Task[None] | None = None
+        self.calls: CallHandler | None = None
 
     # ------------------------------------------------------------------ public
     @property
@@ -209,6 +210,45 @@ class RegistrationManager:
 
     def account_ids(self) -> list[int]:
         return list(self._accounts)
+
+    # ------------------------------------------------------------ calls' view of the lines
+    def attach_calls(self, handler: CallHandler) -> None:
+        """Calls (workers/calls.py) get the requests and responses registrations do not own."""
+        self.calls = handler
+        self._wire.on_request = handler.on_request
+
+    def config(self, account_id: int) -> AccountConfig | None:
+        acc = self._accounts.get(account_id)
+        return acc.cfg if acc is not None else None
+
+    def line_for(self, user: str, src_host: str) -> int | None:
+        """The account an incoming request is for: the Request-URI's user is the login in our
+        Contact; among accounts with that login, the one registered where it came from."""
+        found = [a for a in self._accounts.values() if a.cfg.login == user]
+        for acc in found:
+            if acc.slot is not None and acc.slot.target.host == src_host:
+                return acc.cfg.account_id
+        return found[0].cfg.account_id if found else None
+
+    def route(self, account_id: int) -> tuple[Target, Addr] | None:
+        """Where an account's new requests go (its registrar or proxy) and our address as that
+        server sees it (the registration's Contact, NAT-rewritten)."""
+        acc = self._accounts.get(account_id)
+        if acc is None or acc.slot is None:
+            return None
+        return acc.slot.target, acc.slot.reg.contact
+
+    def send_to(self, target: Target, data: bytes) -> None:
+        if not self._wire.send(target, data):
+            self._spawn(self._connect_and_send(target, data))
+
+    async def _connect_and_send(self, target: Target, data: bytes) -> None:
+        try:
+            await self._wire.connect(target)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            log.info("cannot reach %s:%s for a call: %s", target.host, target.port, exc)
+            return
+        self._wire.send(target, data)
 
     # ------------------------------------------------------------ the loop
     async def _run(self) -> None:
@@ -526,7 +566,8 @@ class RegistrationManager:
     def _on_response(self, msg: Response) -> None:
         slot = self._by_call.get(msg.headers.get("Call-ID") or "")
         if slot is None:
-            self.stats.stray += 1
+            if self.calls is None or not self.calls.on_response(msg):
+                self.stats.stray += 1
             return
         matched: list[bool] = []
         self._guard(slot, lambda: matched.append(slot.reg.receive_response(msg, self._clock())))

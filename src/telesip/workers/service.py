@@ -15,18 +15,24 @@ import contextlib
 import logging
 import socket
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import event
 
 from telesip.config import Settings
 from telesip.domain import errors, events
 from telesip.domain.model import Account
+from telesip.media import PortPool
+from telesip.services import calls as calls_svc
 from telesip.services import fleet
 from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many
+from telesip.telegram.pool import CallerPool
 from telesip.workers.accounts import AccountConfig, RegistrationStatus
+from telesip.workers.calls import CallManager
 from telesip.workers.registrar import RegistrationManager
 
 log = logging.getLogger("telesip.worker")
@@ -46,6 +52,8 @@ def to_config(account: Account) -> AccountConfig:
         port=st.port,
         expires=st.expires,
         display_name=st.display_name,
+        codecs=tuple(st.codecs),
+        dtmf_mode=st.dtmf_mode,
     )
 
 
@@ -73,6 +81,7 @@ class Worker:
         pool: str | None = None,
         addresses: list[str] | None = None,
         timing: Timing | None = None,
+        calls: CallManager | None = None,
     ) -> None:
         self.s = s
         self.manager = manager
@@ -87,6 +96,7 @@ class Worker:
         self._last_ok = time.monotonic()
         self._since: datetime | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.calls = calls
         self.statements = 0  # database statements this process ran (see run_worker)
         self._alive = 0
 
@@ -112,6 +122,11 @@ class Worker:
         self._since = self.s.clock.now()
         log.info("worker %s joined (instance %s)", self.name, self.ref.instance)
         flusher = asyncio.create_task(self._flush_forever(), name="worker-flush")
+        if self.calls is not None:
+            self.calls.worker_id = self.ref.id
+            if ended := await calls_svc.end_orphans(self.s, self.ref.id):
+                log.info("worker %s: ended %d calls its previous run left open", self.name, ended)
+            self._spawn(self._calls_forever())
         # the first claim waits one heartbeat, so workers started together see each other and
         # split the accounts at once instead of one taking most and handing them over after
         start = time.monotonic()
@@ -241,6 +256,21 @@ class Worker:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _calls_forever(self) -> None:
+        """Outgoing calls for our lines and keypad presses: every 0.2 s while calls run."""
+        assert self.calls is not None
+        while True:
+            try:
+                await self.calls.poll(list(self.versions))
+            except (errors.StorageUnavailable, OSError) as exc:
+                log.warning("worker %s: calls poll failed: %s", self.name, exc)
+            await asyncio.sleep(0.2 if self.calls.active else self.timing.poll)
+
     async def _flush_forever(self) -> None:
         while True:
             await asyncio.sleep(self.timing.flush)
@@ -267,7 +297,12 @@ class Worker:
         return counts
 
     async def stop(self) -> None:
-        """Graceful stop: un-REGISTER everything, report it, and hand the leases back."""
+        """Graceful stop: end the calls, un-REGISTER everything, report it, and hand the
+        leases back."""
+        for task in list(self._background):
+            task.cancel()
+        if self.calls is not None:
+            await self.calls.close()
         await self.manager.stop()
         await self.flush()
         if self.ref is not None:
@@ -279,8 +314,9 @@ def _bind(value: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
-async def run_worker(s: Services, settings: Settings) -> None:
-    """The worker part of `telesip run` / `telesip worker`."""
+async def run_worker(s: Services, settings: Settings, callers: CallerPool | None = None) -> None:
+    """The worker part of `telesip run` / `telesip worker`; ``callers`` are the Telegram
+    caller accounts its calls ring people from."""
     host, port = _bind(settings.sip_bind)
     advertise = settings.sip_advertise
     worker: Worker | None = None
@@ -302,6 +338,16 @@ async def run_worker(s: Services, settings: Settings) -> None:
         local[0] if local and local[0] not in ("0.0.0.0", "::") else socket.gethostname()
     )
     addresses = [f"udp:{shown}:{local[1] if local else port}", f"tcp:{shown}", f"tls:{shown}"]
+    calls = CallManager(
+        s,
+        manager,
+        callers or CallerPool(),
+        ports=PortPool(settings.rtp_ports),
+        media_bind=host,
+        media_advertise=advertise,
+        max_calls=settings.max_calls,
+        ring_timeout=settings.ring_timeout_seconds,
+    )
     worker = Worker(
         s,
         manager,
@@ -309,6 +355,7 @@ async def run_worker(s: Services, settings: Settings) -> None:
         pool=settings.worker_pool,
         addresses=addresses,
         timing=Timing(ttl=settings.lease_ttl_seconds),
+        calls=calls,
     )
     s.bus.subscribe(None, worker.on_event)
     event.listen(s.engine.sync_engine, "before_cursor_execute", worker.count_statement)

@@ -9,14 +9,29 @@ import random
 import socket
 import ssl
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
-from telesip.sip import ParseError, Response, parse_message
+from telesip.sip import ParseError, Request, Response, parse_message
 from telesip.sip.uas import respond
 
 from .accounts import ManagerStats
 from .transport import Addr, StreamConnection, StreamPool, Target, UdpTransport
 
-__all__ = ["Wire"]
+__all__ = ["CallHandler", "RequestHandler", "Wire"]
+
+#: (request, source address, transport, reply) -> True when handled
+RequestHandler = Callable[[Request, Addr, str, Callable[[bytes], None]], bool]
+
+
+class CallHandler(Protocol):
+    """What the registration manager hands to calls (workers/calls.py)."""
+
+    def on_request(
+        self, msg: Request, src: Addr, transport: str, reply: Callable[[bytes], None]
+    ) -> bool: ...
+
+    def on_response(self, msg: Response) -> bool: ...
+
 
 log = logging.getLogger("telesip.sip.manager")
 
@@ -44,6 +59,9 @@ class Wire:
         self._streams = StreamPool(self._on_data, on_lost, tls_context)
         self._streams.on_malformed = self._count_dropped
         self._local_ip: dict[str, str] = {}
+        # calls (workers/calls.py) take the requests that belong to them; the rest get the
+        # stateless answers below
+        self.on_request: RequestHandler | None = None
 
     async def open(self) -> None:
         self._udp = await UdpTransport.open(self._on_data, *self._bind)
@@ -116,6 +134,12 @@ class Wire:
         if isinstance(msg, Response):
             self._on_response(msg)
             return
+        if self.on_request is not None:
+            try:
+                if self.on_request(msg, src, transport, reply):
+                    return  # a call took it
+            except Exception:
+                log.exception("call handler failed on a %s", msg.method)
         try:
             resp = respond(msg, tag=f"{self._rng.getrandbits(48):012x}", user_agent=self._ua)
         except Exception:

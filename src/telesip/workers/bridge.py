@@ -1,0 +1,592 @@
+"""One bridged call: a SIP leg (a sans-I/O call machine plus an RTP stream) and a Telegram leg
+(a caller account's private call), joined frame by frame.
+
+`InboundBridge` runs a call that reached a line (INVITE -> 180 -> the Telegram call rings the
+line's user -> 200 when their media connects); `OutboundBridge` a call the user dialled (the
+Telegram call first, then the INVITE through the line). Both end through `_finish`, which runs
+once whatever ends the call (either side hanging up, a timeout, an error): both legs end, the
+ports and the caller account are freed, the history row is closed and the person is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from telesip.domain.calls import CallRecord, EndReason
+from telesip.media import MediaParams, RtpStream
+from telesip.media.errors import MediaError
+from telesip.media.tone import Ringback
+from telesip.services import calls as svc
+from telesip.sip import Request, SessionDescription
+from telesip.sip.call import (
+    Answered,
+    CallEvent,
+    CallParams,
+    Cancelled,
+    Ended,
+    Failed,
+    IncomingCall,
+    Info,
+    MediaChanged,
+    OutgoingCall,
+    Progress,
+)
+from telesip.sip.negotiation import Negotiated, NoCommonCodec, accept_answer, answer, make_offer
+from telesip.telegram.adapter import TelegramCalls
+from telesip.telegram.errors import CallPrivacyRestricted, NoFreeCaller, TelegramError
+from telesip.telegram.leg import LegState, TelegramLeg
+
+from .accounts import AccountConfig, split_host_port
+from .transport import Addr, Target
+
+if TYPE_CHECKING:
+    from .calls import CallManager
+
+log = logging.getLogger("telesip.calls")
+
+Pcm = npt.NDArray[np.int16]
+
+# what the Telegram leg's end means for an incoming SIP call that was not answered yet
+_LEG_TO_SIP: dict[str, tuple[int, EndReason, str | None]] = {
+    "declined": (603, EndReason.DECLINED, None),
+    "busy": (486, EndReason.BUSY, "call.missed_busy"),
+    "no-answer": (480, EndReason.MISSED, "call.missed"),
+}
+
+
+def media_params(neg: Negotiated) -> MediaParams:
+    hold = neg.direction in ("recvonly", "inactive")
+    return MediaParams(
+        neg.codec,
+        neg.payload_type,
+        None if hold else neg.remote_addr,
+        None if hold else neg.remote_port,
+        dtmf_payload_type=neg.dtmf_pt,
+        ptime=neg.ptime,
+        clock_rate=neg.clock_rate,
+    )
+
+
+def hop(uri: str | None, transport: str) -> Target | None:
+    """Where an in-dialog request goes: the next hop's address when it is an IP literal."""
+    if not uri:
+        return None
+    try:
+        host, port = split_host_port(uri)
+    except ValueError:
+        return None
+    host = host.strip("[]")
+    parts = [p.split("=", 1) for p in uri.split(";")[1:]]
+    params = {p[0].lower(): (p[1] if len(p) > 1 else "") for p in parts}
+    t = params.get("transport", transport).upper()
+    try:
+        import ipaddress
+
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return Target(host, port or (5061 if t == "TLS" else 5060), t)
+
+
+class Bridge:
+    """What both directions share: the machine pump, the media joint, the single ending."""
+
+    machine: IncomingCall | OutgoingCall | None
+
+    def __init__(self, mgr: CallManager, cfg: AccountConfig) -> None:
+        self.mgr = mgr
+        self.cfg = cfg
+        self.loop = asyncio.get_running_loop()
+        self.record: CallRecord | None = None
+        self.machine = None
+        self.stream: RtpStream | None = None
+        self.leg: TelegramLeg | None = None
+        self.caller: TelegramCalls | None = None
+        self.bridged = False
+        self.sip_answered = False
+        self.ended = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._ringback: Ringback | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``coro`` for this call; an error in it ends this call only."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("call %s: %s failed", self.label, name)
+                await self.finish(EndReason.FAILED, status=500)
+
+        task = asyncio.ensure_future(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @property
+    def label(self) -> str:
+        return f"#{self.record.id}" if self.record else f"line {self.cfg.account_id}"
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    def receive(self, msg: Any, reply: Callable[[bytes], None] | None = None) -> None:
+        machine = self.machine
+        if machine is None:
+            return
+        if reply is not None and isinstance(msg, Request):
+            self.reply = reply  # the flow requests arrive on (NAT, TCP)
+        machine.receive(msg, self.now())
+        self.pump()
+
+    def pump(self) -> None:
+        """Events first (they may make the machine say more), then bytes, then the timer."""
+        machine = self.machine
+        if machine is None:
+            return
+        while (event := machine.next_event()) is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("call %s: handling %r failed", self.label, event)
+                self.spawn(self.finish(EndReason.FAILED, status=500), "finish")
+        for data in machine.data_to_send():
+            self.send(data)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        when = machine.get_timer()
+        if when is not None:
+            self._timer = self.loop.call_at(when, self._on_timer)
+        elif machine.done and self.ended:
+            self.mgr.forget(self)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.machine is not None:
+            self.machine.handle_timer(self.now())
+            self.pump()
+
+    def send(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def on_event(self, event: CallEvent) -> None:
+        raise NotImplementedError
+
+    # -- media ------------------------------------------------------------------------------
+    async def open_stream(self, params: MediaParams) -> RtpStream:
+        self.stream = await RtpStream.open(self.mgr.ports, self.mgr.media_bind, params)
+        self.stream.on_pcm(self._from_sip)
+        self.stream.on_dtmf(self._dtmf_from_sip)
+        return self.stream
+
+    def _from_sip(self, frame: Pcm) -> None:
+        leg = self.leg
+        if leg is None:
+            return
+        if self._ringback is not None:
+            leg.send_pcm(self._ringback.frame())
+        elif self.bridged:
+            leg.send_pcm(frame)
+
+    def _from_telegram(self, frame: Pcm) -> None:
+        if self.bridged and self.stream is not None:
+            self.stream.send_pcm(frame)
+
+    def _dtmf_from_sip(self, digit: str) -> None:
+        log.debug("call %s: DTMF %s from the SIP side", self.label, digit)
+
+    def ring_back(self, on: bool) -> None:
+        self._ringback = Ringback() if on else None
+
+    def join(self) -> None:
+        """Audio flows both ways from now on."""
+        self._ringback = None
+        self.bridged = True
+
+    def send_digit(self, digit: str) -> None:
+        if self.machine is None or not self.sip_answered:
+            return
+        stream = self.stream
+        if self.cfg.dtmf_mode != "info" and stream is not None:
+            with contextlib.suppress(MediaError):
+                stream.send_dtmf(digit)
+                return
+        self.machine.send_info(digit, self.now())  # the account asks for INFO, or no 4733
+        self.pump()
+
+    # -- the Telegram leg --------------------------------------------------------------------
+    async def call_person(self, user_id: int) -> bool:
+        """Ring the person in Telegram from a free caller account; False when it cannot."""
+        record = self.record
+        assert record is not None
+        try:
+            self.caller = self.mgr.callers.acquire(user_id)
+        except NoFreeCaller as exc:
+            log.warning("call %s: %s", self.label, exc.message)
+            await self.refuse(480, EndReason.UNAVAILABLE, "call.unavailable")
+            return False
+        name = self.caller.me.name
+        self.leg = TelegramLeg(
+            self.caller, ring_timeout=self.mgr.ring_timeout, on_state=self._leg_state
+        )
+        self.leg.on_pcm(self._from_telegram)
+        await self.announce(name)
+        try:
+            await self.leg.start(user_id)
+        except CallPrivacyRestricted:
+            await self.refuse(480, EndReason.PRIVACY, "call.privacy", caller=name)
+            return False
+        except TelegramError as exc:
+            log.warning("call %s: Telegram refused the call: %s", self.label, exc.message)
+            await self.refuse(480, EndReason.UNAVAILABLE, "call.unavailable")
+            return False
+        return True
+
+    async def announce(self, caller: str) -> None:
+        raise NotImplementedError
+
+    async def refuse(self, status: int, reason: EndReason, tell: str | None, **extra: Any) -> None:
+        raise NotImplementedError
+
+    def _leg_state(self, state: LegState) -> None:
+        if self.ended:
+            return
+        if state == "connected":
+            self.spawn(self.on_connected(), "connected")
+        elif state == "ended":
+            self.spawn(self.on_leg_ended(), "leg ended")
+
+    async def on_connected(self) -> None:
+        raise NotImplementedError
+
+    async def on_leg_ended(self) -> None:
+        raise NotImplementedError
+
+    async def answered(self) -> None:
+        """Both legs are up: history, and the keypad for the person."""
+        assert self.record is not None
+        caller = self.caller.me.name if self.caller else None
+        await svc.mark_answered(self.mgr.s, self.record.id, caller)
+        await svc.show_keypad(self.mgr.s, self.record)
+
+    # -- the end ----------------------------------------------------------------------------
+    async def finish(
+        self,
+        reason: EndReason,
+        *,
+        status: int | None = None,
+        tell: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """End the call once: SIP leg, Telegram leg, media, caller account, history row."""
+        if self.ended:
+            return
+        self.ended = True
+        self.bridged = False
+        self._ringback = None
+        machine = self.machine
+        if machine is not None and not machine.done:
+            with contextlib.suppress(Exception):  # StateError: it has ended by itself
+                self.end_sip(status)
+            self.pump()
+        leg, self.leg = self.leg, None
+        if leg is not None and leg.state != "ended":
+            with contextlib.suppress(Exception):
+                await leg.hangup()
+        if self.caller is not None:
+            self.mgr.callers.release(self.caller)
+            self.caller = None
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            await stream.close()
+        if self.record is not None:
+            ended = await svc.mark_ended(
+                self.mgr.s, self.record.id, reason, sip_status=status, tell=tell
+            )
+            if ended is not None and extra:
+                await svc.tell(self.mgr.s, ended, "call.ended", **extra)
+        if machine is None or machine.done:
+            self.mgr.forget(self)
+
+    def end_sip(self, status: int | None) -> None:
+        raise NotImplementedError
+
+
+class InboundBridge(Bridge):
+    """A call to a line: it rings the line's user in Telegram."""
+
+    machine: IncomingCall
+
+    def __init__(
+        self,
+        mgr: CallManager,
+        cfg: AccountConfig,
+        invite: Request,
+        src: Addr,
+        transport: str,
+        reply: Callable[[bytes], None],
+    ) -> None:
+        super().__init__(mgr, cfg)
+        self.reply = reply
+        self.src = src
+        self.transport = transport
+        self.number = _caller_number(invite)
+        self.machine = IncomingCall(
+            invite,
+            local_addr=mgr.local_for(cfg.account_id, src),
+            tag=f"{random.getrandbits(48):012x}",
+            now=self.now(),
+            codecs=cfg.codecs,
+            contact_user=cfg.login,
+            user_agent=mgr.user_agent,
+        )
+        self.answer_sdp: bytes | None = None
+        self.offer: SessionDescription | None = None
+
+    def send(self, data: bytes) -> None:
+        if data.startswith(b"SIP/2.0"):
+            self.reply(data)
+            return
+        target = hop(self.machine.next_hop, self.transport)
+        if target is not None and target.transport == "UDP":
+            self.mgr.send_to(target, data)
+        else:
+            self.reply(data)
+
+    async def start(self, *, over_limit: bool) -> None:
+        """Record the call, negotiate the media, ring the person."""
+        self.record, _ = await svc.start_incoming(
+            self.mgr.s, self.cfg.account_id, self.number, self.mgr.worker_id
+        )
+        if over_limit:
+            await self.refuse(503, EndReason.LIMIT, "call.limit")
+            return
+        if self.record.end_reason is not None:  # disabled line, or the person is in a call
+            self.ended = True
+            self.machine.reject(
+                486 if self.record.end_reason is EndReason.BUSY else 480, self.now()
+            )
+            self.pump()
+            return
+        try:
+            await self._media()
+        except NoCommonCodec:
+            await self.refuse(488, EndReason.FAILED, None)
+            return
+        self.machine.ringing(self.now())
+        self.pump()
+        await self.call_person(self.record.user_id)
+
+    async def _media(self) -> None:
+        host = self.mgr.sdp_host(self.src)
+        body = self.machine.offer
+        sid = random.getrandbits(31)
+        if body:
+            self.offer = SessionDescription.parse(body)
+            _, neg = answer(self.offer, host, 9, self.cfg.codecs)  # refuses before ports
+            stream = await self.open_stream(media_params(neg))
+            sdp, _ = answer(self.offer, host, stream.local_port, self.cfg.codecs, session_id=sid)
+        else:  # a late offer: ours goes in the 200, theirs comes in the ACK
+            codec = next((c for c in self.cfg.codecs if c in ("PCMA", "PCMU")), "PCMA")
+            stream = await self.open_stream(MediaParams(codec, 8 if codec == "PCMA" else 0))
+            sdp = make_offer(host, stream.local_port, self.cfg.codecs, session_id=sid)
+            self.offer = sdp
+        self.answer_sdp = sdp.to_bytes()
+
+    async def announce(self, caller: str) -> None:
+        assert self.record is not None
+        await svc.tell(self.mgr.s, self.record, "call.incoming", caller=caller)
+
+    async def refuse(self, status: int, reason: EndReason, tell: str | None, **extra: Any) -> None:
+        if tell is not None and extra and self.record is not None:
+            await svc.tell(self.mgr.s, self.record, tell, **extra)
+            tell = None
+        await self.finish(reason, status=status, tell=tell)
+
+    def end_sip(self, status: int | None) -> None:
+        if self.sip_answered:
+            self.machine.hangup(self.now())
+        elif status is not None:
+            self.machine.reject(status, self.now())
+        else:
+            self.machine.hangup(self.now())
+
+    async def on_connected(self) -> None:
+        if self.ended or self.answer_sdp is None:
+            return
+        self.machine.answer(self.answer_sdp, self.now())
+        self.sip_answered = True
+        self.join()
+        self.pump()
+        await self.answered()
+
+    async def on_leg_ended(self) -> None:
+        leg = self.leg
+        reason = leg.end_reason if leg is not None else None
+        if self.sip_answered:
+            await self.finish(EndReason.COMPLETED)
+            return
+        status, why, tell = _LEG_TO_SIP.get(reason or "", (480, EndReason.FAILED, None))
+        await self.finish(why, status=status, tell=tell)
+
+    def on_event(self, event: CallEvent) -> None:
+        if isinstance(event, Cancelled):
+            self.spawn(self.finish(EndReason.CANCELLED, tell="call.missed"), "cancelled")
+        elif isinstance(event, Ended):
+            why = EndReason.COMPLETED if event.reason != "no-ack" else EndReason.FAILED
+            self.spawn(self.finish(why), "ended")
+        elif isinstance(event, Failed):
+            self.spawn(self.finish(EndReason.FAILED, status=event.status), "failed")
+        elif isinstance(event, Answered) and event.sdp and self.stream is not None:
+            assert self.offer is not None
+            self.stream.update(
+                media_params(accept_answer(self.offer, SessionDescription.parse(event.sdp)))
+            )
+        elif isinstance(event, MediaChanged) and self.stream is not None:
+            self.stream.update(media_params(event.negotiated))
+        elif isinstance(event, Info):
+            self._dtmf_from_sip(event.digit)
+
+
+class OutboundBridge(Bridge):
+    """A call the person dialled: Telegram first, then the INVITE through the line."""
+
+    machine: OutgoingCall | None
+
+    def __init__(self, mgr: CallManager, cfg: AccountConfig, record: CallRecord) -> None:
+        super().__init__(mgr, cfg)
+        self.record = record
+        self.target: Target | None = None
+        self.offer: SessionDescription | None = None
+
+    def send(self, data: bytes) -> None:
+        if self.target is None or self.machine is None:
+            return
+        dest = hop(self.machine.next_hop, self.target.transport) if self.sip_answered else None
+        self.mgr.send_to(dest or self.target, data)
+
+    async def start(self) -> None:
+        assert self.record is not None
+        await self.call_person(self.record.user_id)
+
+    async def announce(self, caller: str) -> None:
+        assert self.record is not None
+        await svc.tell(self.mgr.s, self.record, "call.calling_you", caller=caller)
+
+    async def refuse(self, status: int, reason: EndReason, tell: str | None, **extra: Any) -> None:
+        if tell is not None and extra and self.record is not None:
+            await svc.tell(self.mgr.s, self.record, tell, **extra)
+            tell = None
+        await self.finish(reason, tell=tell)
+
+    async def on_connected(self) -> None:
+        """The person answered their Telegram call: dial the number through the line."""
+        if self.ended:
+            return
+        assert self.record is not None
+        route = self.mgr.route(self.cfg.account_id)
+        if route is None:  # the line is not registered here (any more)
+            await self.finish(EndReason.UNAVAILABLE, tell="call.unavailable")
+            return
+        self.target, local = route
+        host = self.mgr.sdp_host((self.target.host, self.target.port))
+        codec = next((c for c in self.cfg.codecs if c in ("PCMA", "PCMU")), "PCMA")
+        stream = await self.open_stream(MediaParams(codec, 8 if codec == "PCMA" else 0))
+        self.offer = make_offer(
+            host, stream.local_port, self.cfg.codecs, session_id=random.getrandbits(31)
+        )
+        cfg = self.cfg
+        self.machine = OutgoingCall(
+            CallParams(
+                cfg.login,
+                cfg.domain,
+                cfg.password,
+                auth_username=cfg.auth_username,
+                display_name=cfg.display_name,
+                transport=self.target.transport,
+                user_agent=self.mgr.user_agent,
+            ),
+            f"sip:{self.record.number}@{cfg.domain}",
+            self.offer.to_bytes(),
+            local_addr=local,
+            now=self.now(),
+            codecs=cfg.codecs,
+        )
+        self.mgr.adopt(self.machine.call_id, self)
+        self.ring_back(True)
+        self.pump()
+
+    def _media_from(self, sdp: bytes | None) -> None:
+        if sdp and self.offer is not None and self.stream is not None:
+            self.stream.update(
+                media_params(accept_answer(self.offer, SessionDescription.parse(sdp)))
+            )
+
+    def on_event(self, event: CallEvent) -> None:
+        if isinstance(event, Progress):
+            if event.sdp:  # early media: the far end's ringback or announcements
+                self._media_from(event.sdp)
+                self.join()
+        elif isinstance(event, Answered):
+            self.sip_answered = True
+            self._media_from(event.sdp)
+            self.join()
+            self.spawn(self.answered(), "answered")
+        elif isinstance(event, Failed):
+            busy = event.status in (486, 600)
+            tell: str | None = "call.far_busy" if busy else "call.failed"
+            if event.status in (408, 480):
+                tell = "call.not_answered"
+            why = EndReason.BUSY if busy else EndReason.FAILED
+            if event.status == 487:
+                why, tell = EndReason.CANCELLED, None
+            self.spawn(self.finish(why, status=event.status, tell=tell), "failed")
+        elif isinstance(event, Ended | Cancelled):
+            self.spawn(self._ended_by_sip(), "ended")
+        elif isinstance(event, MediaChanged) and self.stream is not None:
+            self.stream.update(media_params(event.negotiated))
+
+    async def _ended_by_sip(self) -> None:
+        await self.finish(EndReason.COMPLETED if self.sip_answered else EndReason.CANCELLED)
+
+    async def on_leg_ended(self) -> None:
+        leg = self.leg
+        if self.machine is None:  # they did not take their own call
+            reason = leg.end_reason if leg is not None else None
+            why = EndReason.MISSED if reason in ("no-answer", None) else EndReason.CANCELLED
+            await self.finish(why)
+            return
+        await self.finish(EndReason.COMPLETED if self.sip_answered else EndReason.CANCELLED)
+
+    def end_sip(self, status: int | None) -> None:
+        if self.machine is None:
+            return
+        if self.sip_answered:
+            self.machine.hangup(self.now())
+        else:
+            self.machine.cancel(self.now())
+
+
+def _caller_number(invite: Request) -> str:
+    """Who is calling, as a person reads it: the From URI's user part (or host)."""
+    value = invite.headers.get("P-Asserted-Identity") or invite.headers.get("From") or ""
+    uri = value.split("<", 1)[1].split(">", 1)[0] if "<" in value else value.split(";", 1)[0]
+    uri = uri.strip()
+    for scheme in ("sip:", "sips:", "tel:"):
+        if uri.lower().startswith(scheme):
+            uri = uri[len(scheme) :]
+    user = uri.split("@", 1)[0] if "@" in uri else uri
+    user = user.split(";", 1)[0]
+    return "".join(c for c in user if c.isprintable())[:64] or "unknown"
