@@ -17,6 +17,7 @@ from telethon import errors as tg_errors
 from telethon import events, utils
 from telethon.tl import functions, types
 
+from telesip.domain.settings import Secret
 from telesip.telegram.adapter import (
     CallAccepted,
     CallDiscarded,
@@ -209,6 +210,7 @@ class TelethonCalls:
         self._me = me
         self._hub = UpdateHub()
         self._dh: DhConfig | None = None
+        self._disconnect: Callable[[], Awaitable[Any]] | None = None
         self._event = events.Raw(types=[types.UpdatePhoneCall, types.UpdatePhoneCallSignalingData])
         client.add_event_handler(self._on_raw, self._event)
 
@@ -222,6 +224,35 @@ class TelethonCalls:
         if me is None:
             raise CallerUnavailable(reason="the session is not logged in")
         return cls(client, user_from_tl(me))
+
+    @classmethod
+    async def connect(cls, session: Secret, api_id: int, api_hash: str) -> TelethonCalls:
+        """A caller account from its stored StringSession (``sessions.SessionStore.load``);
+        ``aclose()`` disconnects it."""
+        from telethon import TelegramClient
+        from telethon.sessions import StringSession
+
+        client = TelegramClient(StringSession(session.reveal()), api_id, api_hash)
+        try:
+            await client.connect()
+            if not await client.is_user_authorized():
+                raise CallerUnavailable(
+                    reason="its session is no longer valid (run `telesip telegram login` again)"
+                )
+            calls = await cls.start(client)
+        except TelegramError:
+            await client.disconnect()
+            raise
+        except Exception as exc:  # cannot reach Telegram, or the session is unreadable
+            await client.disconnect()
+            raise translate(exc) from exc
+        calls._disconnect = client.disconnect
+        return calls
+
+    async def aclose(self) -> None:
+        self.close()
+        if self._disconnect is not None:
+            await self._disconnect()
 
     @property
     def me(self) -> TgUser:
