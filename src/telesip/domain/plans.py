@@ -82,6 +82,12 @@ class Entitlements:
         )
 
     @property
+    def counts_usage(self) -> bool:
+        """Whether a decision needs the number of accounts in use: only where a limit is a
+        positive number (unlimited is None, none at all is 0)."""
+        return any(limit for limit in (self.seat_limit, self.start_limit))
+
+    @property
     def seat_free(self) -> bool:
         return self.seat_limit is None or self.seats_used < self.seat_limit
 

@@ -10,10 +10,15 @@ from telesip.services.context import Services
 from telesip.store.uow import UnitOfWork
 
 
-async def ensure_user(s: Services, uow: UnitOfWork, user: TelegramUser) -> None:
+def default_subscription(s: Services) -> tuple[str, int | None]:
+    """The plan and seats a new Telegram user starts with."""
     plan = get_plan(s.rules.default_plan)
     seats = s.rules.default_seats if s.rules.default_seats is not None else plan.default_seats
-    await uow.users.ensure(user, uow.now, plan.name, seats)
+    return plan.name, seats
+
+
+async def ensure_user(s: Services, uow: UnitOfWork, user: TelegramUser) -> None:
+    await uow.users.ensure(user, uow.now, *default_subscription(s))
 
 
 async def load_account(uow: UnitOfWork, account_id: int, *, lock: bool = True) -> Account:
@@ -32,7 +37,7 @@ async def entitlements(uow: UnitOfWork, user_id: int, *, lock: bool = True) -> E
     """
     subs = await uow.users.subscriptions(user_id)
     ent = Entitlements.of(subs, 0, 0)
-    if lock and not any(limit for limit in (ent.seat_limit, ent.start_limit)):
+    if lock and not ent.counts_usage:
         return ent  # each limit is unlimited (None) or nothing (0): usage cannot matter
     if lock:
         await uow.users.lock(user_id)

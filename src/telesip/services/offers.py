@@ -4,6 +4,11 @@ Concurrency: every use case locks the account row first, then re-reads the offer
 people pressing Receive at once are served one after another and exactly one wins; the offer
 itself also flips from pending to accepted with a conditional UPDATE that checks the lifetime
 in the same statement, so an offer received in the instant it expires takes effect at most once.
+
+On PostgreSQL, offer, receive and transfer back first try the hot path (``store/hot.py``):
+the same lock, the same domain decisions on the rows read, the writes and the audit row in one
+statement. Whatever it does not complete (every error, and the rarer cases) goes on to the
+Core path below it, which is the one that says why.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from telesip.domain import errors, events
+from telesip.domain.errors import TelesipError
 from telesip.domain.guessing import GuessState
 from telesip.domain.model import (
     Account,
@@ -24,14 +31,23 @@ from telesip.domain.model import (
     Payer,
     TelegramUser,
 )
-from telesip.services.common import ensure_user, entitlements, load_account
+from telesip.domain.plans import PLANS, Entitlements, Subscription
+from telesip.services.common import default_subscription, ensure_user, entitlements, load_account
 from telesip.services.context import Services
 from telesip.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from telesip.store.hot import HotTransfers
 
 
 async def create_offer(s: Services, actor: TelegramUser, account_id: int, method: Method) -> Offer:
     """R3: a Receive-able offer, alive ``offer_ttl_seconds``; replaces the account's last one."""
     async with s.uow() as uow:
+        hot = await uow.hot()
+        made = hot and await _create_offer_hot(s, uow, hot, actor, account_id, method)
+        if made:  # else nothing was written (one statement, no transaction left open)
+            await uow.commit()
+            return made
         account = await load_account(uow, account_id)
         account.require_owner(actor.id)
         if account.via_link:
@@ -42,6 +58,54 @@ async def create_offer(s: Services, actor: TelegramUser, account_id: int, method
             (await entitlements(uow, actor.id, lock=False)).require_assign()
         offer = await _new_offer(s, uow, account, actor.id, method, OfferKind.TRANSFER, None)
         await uow.commit()
+    return offer
+
+
+async def _create_offer_hot(
+    s: Services,
+    uow: UnitOfWork,
+    hot: HotTransfers,
+    actor: TelegramUser,
+    account_id: int,
+    method: Method,
+) -> Offer | None:
+    """create_offer in one statement whose conditions are the rules above: the sender owns
+    the account, it is not link-managed, and for an assignment one of the sender's plans
+    allows it (every plan known, as ``get_plan`` requires). None: nothing written."""
+    assigning = [p.name for p in PLANS.values() if p.can_assign]
+    offer = Offer(
+        id=0,
+        account_id=account_id,
+        sender_id=actor.id,
+        method=method,
+        kind=OfferKind.TRANSFER,
+        created_at=uow.now,
+        expires_at=uow.now + timedelta(seconds=s.rules.offer_ttl_seconds),
+        token=secrets.token_urlsafe(12),
+    )
+    assert offer.token is not None
+    made = await hot.offer(
+        account_id,
+        actor.id,
+        method,
+        offer.token,
+        uow.now,
+        offer.expires_at,
+        assigning if method is Method.ASSIGN else None,
+        list(PLANS),
+    )
+    if made is None:
+        return None
+    offer.id, replaced = made
+    uow.add_event(
+        events.OfferCreated(
+            account_id,
+            actor.id,
+            offer_id=offer.id,
+            method=method.value,
+            replaced_offer_id=replaced,
+        )
+    )
     return offer
 
 
@@ -131,6 +195,11 @@ class Received:
 async def receive(s: Services, actor: TelegramUser, offer_id: int) -> Received:
     """R3: the recipient presses Receive. Exactly once, within the lifetime, not the sender."""
     async with s.uow() as uow:
+        hot = await uow.hot()
+        received = hot and await _receive_hot(s, uow, hot, actor, offer_id)
+        if received:  # else nothing was written (each hot statement is its own transaction)
+            await uow.commit()
+            return received
         await ensure_user(s, uow, actor)
         account = await uow.accounts.of_offer(offer_id)  # locks the account's row
         # read the offer only now: a row fetched before the lock could be stale
@@ -156,6 +225,82 @@ async def receive(s: Services, actor: TelegramUser, offer_id: int) -> Received:
             await _move_ownership(uow, account, actor.id, "received", close_offers=False)
         await uow.commit()
     return Received(offer, account_id, offer.method, offer.sender_id, actor.id, account.user_id)
+
+
+async def _receive_hot(
+    s: Services, uow: UnitOfWork, hot: HotTransfers, actor: TelegramUser, offer_id: int
+) -> Received | None:
+    """receive() for the plain case: the offer read with its account, the same domain checks
+    as below, then one statement that locks the account if it is still as read, accepts
+    (exactly once), stores the new user, moves the account and audits. None for anything
+    else (nothing written). No transaction spans the two: each statement is one."""
+    view = await hot.receive_view(offer_id, actor.id)
+    if view is None:
+        return None
+    account, offer, now = view.account, view.offer, uow.now
+    if not offer.is_live(now) or offer.sender_id != account.owner_id:
+        return None  # expired, taken, cancelled...: the Core path records it and says so
+    try:
+        offer.accept(actor.id, now)
+        event: events.Event
+        if offer.method is Method.ASSIGN:  # as _assign
+            ent = Entitlements.of(view.owner_subs, 0, 0)
+            if ent.counts_usage:
+                return None
+            ent.require_assign()
+            payer = ent.payer_for_assigned(account.payer)
+            owner_id, via_link, action = account.owner_id, account.via_link, "assigned"
+            details: dict[str, object] = {
+                "owner_id": account.owner_id,
+                "previous_user_id": account.user_id,
+            }
+            event = events.UserAssigned(
+                account.id,
+                actor.id,
+                owner_id=account.owner_id,
+                user_id=actor.id,
+                previous_user_id=account.user_id,
+            )
+        else:  # as _move_ownership without closing offers
+            if account.via_link:
+                return None  # its unused links are revoked by the Core path
+            payer = Payer.OPERATOR
+            if account.payer is not Payer.OPERATOR:
+                subs = view.recipient_subs
+                if not view.recipient_known:  # ensure_user would give the default plan
+                    subs = [Subscription(0, actor.id, *default_subscription(s))]
+                ent = Entitlements.of(subs, 0, 0)
+                if ent.counts_usage:
+                    return None
+                payer = ent.payer_for_received_account()
+            owner_id, via_link, action = actor.id, False, "received"
+            details = {"from_owner_id": account.owner_id, "payer": payer.value}
+            event = events.OwnershipTransferred(
+                account.id,
+                actor.id,
+                from_owner_id=account.owner_id,
+                to_owner_id=actor.id,
+                previous_user_id=account.user_id,
+            )
+    except TelesipError:
+        return None
+    written = await hot.receive_write(
+        account,
+        offer_id,
+        actor,
+        now,
+        default_subscription(s),
+        owner_id,
+        actor.id,
+        payer,
+        via_link,
+        action,
+        details,
+    )
+    if not written:
+        return None
+    uow.add_event(event)
+    return Received(offer, account.id, offer.method, offer.sender_id, actor.id, account.user_id)
 
 
 async def _assign(uow: UnitOfWork, account: Account, user_id: int) -> None:
@@ -281,6 +426,12 @@ async def transfer_back(
     AccountNotFound when the new owner deleted it.
     """
     async with s.uow() as uow:
+        hot = await uow.hot() if apply else None
+        if hot is not None:
+            if await _transfer_back_hot(s, uow, hot, actor, account_id, password):
+                await uow.commit()
+                return True
+            await hot.close()  # rolled back: the Core path starts afresh
         account = await load_account(uow, account_id)
         if account.owner_id == actor.id:
             raise errors.InvalidInput(f"SIP account #{account_id} is already yours.")
@@ -303,4 +454,48 @@ async def transfer_back(
         if apply:
             await _move_ownership(uow, account, actor.id, "transferred_back")
         await uow.commit()
+    return True
+
+
+async def _transfer_back_hot(
+    s: Services,
+    uow: UnitOfWork,
+    hot: HotTransfers,
+    actor: TelegramUser,
+    account_id: int,
+    password: str,
+) -> bool:
+    """transfer_back(apply=True) with the right password, in two statements: the account
+    locked and read, then one that clears the guesses, moves it, ends its pending offer and
+    audits. The guessing state it cleared is checked before committing: a locked pair rolls
+    back. False: not done, and what was written is rolled back."""
+    await hot.begin()
+    view = await hot.transfer_back_view(account_id, actor.id)
+    if view is None or view.account.owner_id == actor.id or not view.given:
+        return False
+    account = view.account
+    if account.via_link or not s.cipher.matches(view.password_enc, password):
+        return False  # link revocation, and wrong guesses, are the Core path's
+    payer = Payer.OPERATOR
+    if account.payer is not Payer.OPERATOR:  # as _move_ownership
+        ent = Entitlements.of(view.actor_subs, 0, 0)
+        if ent.counts_usage:
+            return False
+        try:
+            payer = ent.payer_for_received_account()
+        except TelesipError:
+            return False
+    details = {"from_owner_id": account.owner_id, "payer": payer.value}
+    cleared = await hot.transfer_back_write(account_id, actor.id, uow.now, payer, details)
+    if cleared is not None and cleared.locked(uow.now):
+        return False
+    uow.add_event(
+        events.OwnershipTransferred(
+            account_id,
+            actor.id,
+            from_owner_id=account.owner_id,
+            to_owner_id=actor.id,
+            previous_user_id=account.user_id,
+        )
+    )
     return True

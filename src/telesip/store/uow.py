@@ -1,5 +1,9 @@
 """The unit of work: one database transaction, the repositories bound to it, and the events
 and audit records of the use case. Rolls back unless committed; publishes events after commit.
+
+The transaction begins with the first statement (SQLAlchemy's autobegin; on SQLite the
+``begin`` listener makes it ``BEGIN IMMEDIATE`` unless read-only), so a use case that runs its
+statements on the PostgreSQL hot path (``hot()``) pays for no SQLAlchemy transaction at all.
 """
 
 from __future__ import annotations
@@ -7,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -19,7 +23,18 @@ from telesip.domain.events import Event
 from telesip.store.crypto import Cipher
 from telesip.store.repositories import Accounts, Audit, Guesses, Links, Offers, Users
 
+if TYPE_CHECKING:
+    from telesip.store.hot import HotTransfers
+
 Publisher = Callable[[Sequence[Event]], Awaitable[None]]
+
+# Reads only. SQLite: a plain BEGIN (see db.py), no write lock. PostgreSQL: no transaction at
+# all; under READ COMMITTED each statement has its own snapshot either way, so BEGIN and
+# ROLLBACK would only add two round trips (the bot's card is one statement).
+_READONLY: dict[str, dict[str, Any]] = {
+    "sqlite": {"telesip_readonly": True},
+    "postgresql": {"isolation_level": "AUTOCOMMIT"},
+}
 
 
 class UnitOfWork:
@@ -47,13 +62,13 @@ class UnitOfWork:
         self.now: datetime = clock.now()
         self.events: list[Event] = []
         self._committed = False
+        self._hot: HotTransfers | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         try:
             self.conn = await self._engine.connect()
             if self._readonly:
-                await self.conn.execution_options(telesip_readonly=True)
-            await self.conn.begin()
+                await self.conn.execution_options(**_READONLY[self._engine.dialect.name])
         except (DBAPIError, OSError) as exc:
             raise StorageUnavailable() from exc
         self.users = Users(self.conn)
@@ -71,7 +86,13 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            if not self._committed:
+            if self._hot is not None:
+                try:
+                    await self._hot.close()
+                except BaseException:
+                    await self.conn.invalidate()  # the pool must not get it mid-transaction
+                    raise
+            if not self._committed and self.conn.in_transaction():
                 await self.conn.rollback()
         finally:
             await self.conn.close()
@@ -93,8 +114,29 @@ class UnitOfWork:
         if event is not None:
             self.events.append(event)
 
+    async def hot(self) -> HotTransfers | None:
+        """The transfer cycle's PostgreSQL statements on this unit of work's connection, or
+        None on other databases. Used first in a use case, before any repository: it drives
+        the connection's transaction itself (SQLAlchemy begins lazily, so none is open yet).
+        """
+        if self.conn.dialect.name != "postgresql":
+            return None
+        if self._hot is None:
+            from telesip.store.hot import HotTransfers  # asyncpg is the 'pg' extra
+
+            raw = await self.conn.get_raw_connection()
+            self._hot = HotTransfers(raw.driver_connection)
+        return self._hot
+
+    def add_event(self, event: Event) -> None:
+        """An event of a use case whose audit record a hot-path statement wrote."""
+        self.events.append(event)
+
     async def commit(self) -> None:
-        await self.conn.commit()
+        if self._hot is not None:
+            await self._hot.commit()
+        if self.conn.in_transaction():
+            await self.conn.commit()
         self._committed = True
         if self._publish is not None and self.events:
             await self._publish(tuple(self.events))

@@ -1,0 +1,364 @@
+"""The transfer cycle's hot path on PostgreSQL: each step in one or two statements on the raw
+asyncpg connection of the unit of work (SQLAlchemy's per-statement CPU was most of a cycle).
+
+What it does not decide: every rule stays in the domain. A step is a read under the account's
+row lock (``FOR NO KEY UPDATE``, the lock the Core path takes), then one data-modifying CTE
+that writes the whole outcome with its audit row, its guards being the domain's decision taken
+on the rows read; or, for an offer, one guarded CTE whose conditions are exactly the rule's.
+A step that returns nothing tells the service to use the Core path, which produces the typed
+error (or, for cases this file does not handle, the outcome). Times are naive UTC, as
+``tables.UTCDateTime`` stores them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from telesip.domain.errors import ConflictError, StorageUnavailable
+from telesip.domain.guessing import GuessState
+from telesip.domain.model import Method, Offer, OfferKind, OfferState, Payer, TelegramUser
+from telesip.domain.plans import Subscription
+
+# R3: lock the account if the sender still owns it (and may offer this method), end its
+# pending offer, add the new one and its audit row. ``closed`` must run before ``added``
+# (one pending offer per account): the count makes ``added`` wait for it.
+_OFFER = """
+WITH acc AS MATERIALIZED (
+    SELECT id FROM accounts
+    WHERE id = $1 AND owner_id = $2 AND NOT via_link
+      AND ($3::text[] IS NULL OR (
+        EXISTS (SELECT 1 FROM subscriptions WHERE user_id = $2 AND plan = ANY($3::text[]))
+        AND NOT EXISTS (
+          SELECT 1 FROM subscriptions WHERE user_id = $2 AND plan <> ALL($4::text[]))))
+    FOR NO KEY UPDATE
+), closed AS MATERIALIZED (
+    UPDATE offers
+    SET state = CASE WHEN expires_at <= $5 THEN 'expired' ELSE 'replaced' END, decided_at = $5
+    WHERE account_id = (SELECT id FROM acc) AND state = 'pending'
+    RETURNING id
+), added AS (
+    INSERT INTO offers (account_id, sender_id, method, kind, state, token, created_at, expires_at)
+    SELECT id, $2, $6::text, 'transfer', 'pending', $7::text, $5, $8::timestamp FROM acc
+    WHERE (SELECT count(*) FROM closed) >= 0
+    RETURNING id
+), audited AS (
+    INSERT INTO audit (at, actor_id, account_id, action, details)
+    SELECT $5, $2, $1, 'offer_created',
+           json_build_object('offer_id', id, 'method', $6::text, 'kind', 'transfer')
+    FROM added
+)
+SELECT (SELECT id FROM added) AS offer_id, (SELECT min(id) FROM closed) AS replaced_id
+"""
+
+# Subscriptions as two parallel arrays (plan, seats), in id order.
+_SUBS = """(SELECT coalesce(array_agg(s.plan ORDER BY s.id), '{{}}') FROM subscriptions s
+             WHERE s.user_id = {who}) AS {name}_plans,
+           (SELECT coalesce(array_agg(s.seats ORDER BY s.id), '{{}}') FROM subscriptions s
+             WHERE s.user_id = {who}) AS {name}_seats"""
+
+# R3 receive, read (no lock): the offer, its account, the subscriptions the payer depends on
+# (the recipient's for an unlink, the owner's for an assignment) and whether the recipient is
+# known yet.
+_RECEIVE_READ = f"""
+SELECT a.owner_id, a.user_id, a.payer, a.via_link,
+       o.id, o.account_id, o.sender_id, o.method, o.kind, o.state, o.only_for_id,
+       o.recipient_id, o.created_at, o.expires_at, o.decided_at, o.inline_message_id, o.token,
+       EXISTS (SELECT 1 FROM users WHERE id = $2) AS known,
+       {_SUBS.format(who="$2", name="actor")},
+       {_SUBS.format(who="a.owner_id", name="owner")}
+FROM offers o JOIN accounts a ON a.id = o.account_id
+WHERE o.id = $1
+"""
+
+# R3 receive, write: lock the account if it is still as read (the decision was taken on it),
+# accept exactly once (pending and unexpired, as the Core path's UPDATE), store the recipient
+# if new (with the default plan), move the account, audit. Nothing happens unless accepted.
+_RECEIVE_WRITE = """
+WITH acc AS MATERIALIZED (
+    SELECT id FROM accounts
+    WHERE id = $15 AND owner_id = $16 AND user_id = $17 AND payer = $18 AND via_link = $19
+    FOR NO KEY UPDATE
+), accepted AS (
+    UPDATE offers SET state = 'accepted', recipient_id = $2, decided_at = $3
+    WHERE id = $1 AND account_id = (SELECT id FROM acc) AND state = 'pending'
+      AND expires_at > $3
+    RETURNING account_id
+), new_user AS (
+    INSERT INTO users (id, first_name, username, language_code, created_at)
+    SELECT $2, $4::text, $5::text, $6::text, $3 WHERE EXISTS (SELECT 1 FROM accepted)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), new_sub AS (
+    INSERT INTO subscriptions (user_id, plan, seats, created_at)
+    SELECT id, $7::text, $8::int, $3 FROM new_user
+), moved AS (
+    UPDATE accounts
+    SET owner_id = $9, user_id = $10, payer = $11, via_link = $12, updated_at = $3
+    WHERE id = (SELECT account_id FROM accepted)
+    RETURNING id
+), audited AS (
+    INSERT INTO audit (at, actor_id, account_id, action, details)
+    SELECT $3, $2, id, $13::text, $14::json FROM moved
+)
+SELECT count(*) FROM accepted
+"""
+
+# R7, read: the account locked (with its encrypted password), whether this person gave it
+# away by an unlink that was received, their guessing state and their subscriptions.
+_TRANSFER_BACK_READ = f"""
+SELECT a.owner_id, a.user_id, a.payer, a.via_link, a.password_enc,
+       EXISTS (SELECT 1 FROM offers WHERE account_id = a.id AND state = 'accepted'
+               AND method = 'unlink' AND sender_id = $2) AS given,
+       g.locked_until,
+       {_SUBS.format(who="$2", name="actor")}
+FROM accounts a LEFT JOIN guesses g ON g.user_id = $2 AND g.account_id = a.id
+WHERE a.id = $1
+FOR NO KEY UPDATE OF a
+"""
+
+# R7, write: forget the guesses (returned, as they are now, for the service to re-check),
+# move the account back, end its pending offer, audit.
+_TRANSFER_BACK_WRITE = """
+WITH forgotten AS (
+    DELETE FROM guesses WHERE user_id = $2 AND account_id = $1
+    RETURNING window_start, failures, free_steps, last_hash, last_prefix_hash, locked_until
+), moved AS (
+    UPDATE accounts SET owner_id = $2, user_id = $2, payer = $4, via_link = false, updated_at = $3
+    WHERE id = $1
+), closed AS (
+    UPDATE offers
+    SET state = CASE WHEN expires_at <= $3 THEN 'expired' ELSE 'cancelled' END, decided_at = $3
+    WHERE account_id = $1 AND state = 'pending'
+), audited AS (
+    INSERT INTO audit (at, actor_id, account_id, action, details)
+    VALUES ($3, $2, $1, 'transferred_back', $5::json)
+)
+SELECT * FROM forgotten
+"""
+
+
+def _db_time(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _subs(user_id: int, plans: list[str], seats: list[int | None]) -> list[Subscription]:
+    return [Subscription(0, user_id, p, n) for p, n in zip(plans, seats, strict=True)]
+
+
+def _details(values: dict[str, Any]) -> str:
+    return json.dumps(values)
+
+
+@dataclass(frozen=True)
+class AccountLock:
+    """The locked account's columns a transfer decides on."""
+
+    id: int
+    owner_id: int
+    user_id: int
+    payer: Payer
+    via_link: bool
+
+
+@dataclass(frozen=True)
+class ReceiveView:
+    account: AccountLock
+    offer: Offer
+    recipient_known: bool
+    recipient_subs: list[Subscription]
+    owner_subs: list[Subscription]
+
+
+@dataclass(frozen=True)
+class TransferBackView:
+    account: AccountLock
+    password_enc: bytes
+    given: bool
+    locked_until: datetime | None
+    actor_subs: list[Subscription]
+
+
+class HotTransfers:
+    """Offer, receive and transfer back on one asyncpg connection outside SQLAlchemy.
+
+    ``begin`` / ``commit`` / ``close`` drive the connection's transaction; the unit of work
+    calls them, so a use case sees one transaction as usual. asyncpg caches each statement's
+    preparation per connection. asyncpg errors are translated here, as the unit of work does
+    for SQLAlchemy's.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def _run(self, call: Any, *args: Any) -> Any:
+        try:
+            return await call(*args)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise ConflictError() from exc
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise StorageUnavailable() from exc
+
+    async def begin(self) -> None:
+        await self._run(self._conn.execute, "BEGIN")
+
+    async def commit(self) -> None:
+        if self._conn.is_in_transaction():
+            await self._run(self._conn.execute, "COMMIT")
+
+    async def close(self) -> None:
+        """Roll back what was not committed (the pool does not know of this transaction)."""
+        if not self._conn.is_closed() and self._conn.is_in_transaction():
+            await self._run(self._conn.execute, "ROLLBACK")
+
+    async def offer(
+        self,
+        account_id: int,
+        sender_id: int,
+        method: Method,
+        token: str,
+        now: datetime,
+        expires_at: datetime,
+        assign_plans: list[str] | None,
+        known_plans: list[str],
+    ) -> tuple[int, int | None] | None:
+        """(offer id, replaced offer id), or None when the rules need the Core path: not the
+        owner, a link-managed account, no plan that may assign (``assign_plans`` given for an
+        assignment), or an offer made concurrently (the unique pending index says so)."""
+        try:
+            row = await self._conn.fetchrow(
+                _OFFER,
+                account_id,
+                sender_id,
+                assign_plans,
+                known_plans,
+                _db_time(now),
+                method.value,
+                token,
+                _db_time(expires_at),
+            )
+        except asyncpg.UniqueViolationError:
+            return None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise StorageUnavailable() from exc
+        if row is None or row["offer_id"] is None:
+            return None
+        return int(row["offer_id"]), row["replaced_id"]
+
+    async def receive_view(self, offer_id: int, recipient_id: int) -> ReceiveView | None:
+        row = await self._run(self._conn.fetchrow, _RECEIVE_READ, offer_id, recipient_id)
+        if row is None:
+            return None
+        account = AccountLock(
+            row["account_id"], row["owner_id"], row["user_id"], Payer(row["payer"]), row["via_link"]
+        )
+        offer = Offer(
+            id=row["id"],
+            account_id=row["account_id"],
+            sender_id=row["sender_id"],
+            method=Method(row["method"]),
+            kind=OfferKind(row["kind"]),
+            created_at=row["created_at"].replace(tzinfo=UTC),
+            expires_at=row["expires_at"].replace(tzinfo=UTC),
+            state=OfferState(row["state"]),
+            only_for_id=row["only_for_id"],
+            recipient_id=row["recipient_id"],
+            decided_at=_aware(row["decided_at"]),
+            inline_message_id=row["inline_message_id"],
+            token=row["token"],
+        )
+        return ReceiveView(
+            account,
+            offer,
+            row["known"],
+            _subs(recipient_id, row["actor_plans"], row["actor_seats"]),
+            _subs(account.owner_id, row["owner_plans"], row["owner_seats"]),
+        )
+
+    async def receive_write(
+        self,
+        seen: AccountLock,
+        offer_id: int,
+        recipient: TelegramUser,
+        now: datetime,
+        default_plan: tuple[str, int | None],
+        owner_id: int,
+        user_id: int,
+        payer: Payer,
+        via_link: bool,
+        action: str,
+        details: dict[str, Any],
+    ) -> bool:
+        """Accept and apply; False (nothing written) when the offer is no longer pending or
+        the account is no longer as ``seen``."""
+        count = await self._run(
+            self._conn.fetchval,
+            _RECEIVE_WRITE,
+            offer_id,
+            recipient.id,
+            _db_time(now),
+            recipient.first_name[:128],
+            recipient.username,
+            recipient.language_code,
+            default_plan[0],
+            default_plan[1],
+            owner_id,
+            user_id,
+            payer.value,
+            via_link,
+            action,
+            _details(details),
+            seen.id,
+            seen.owner_id,
+            seen.user_id,
+            seen.payer.value,
+            seen.via_link,
+        )
+        return bool(count)
+
+    async def transfer_back_view(self, account_id: int, actor_id: int) -> TransferBackView | None:
+        row = await self._run(self._conn.fetchrow, _TRANSFER_BACK_READ, account_id, actor_id)
+        if row is None:
+            return None
+        return TransferBackView(
+            AccountLock(
+                account_id, row["owner_id"], row["user_id"], Payer(row["payer"]), row["via_link"]
+            ),
+            row["password_enc"],
+            row["given"],
+            _aware(row["locked_until"]),
+            _subs(actor_id, row["actor_plans"], row["actor_seats"]),
+        )
+
+    async def transfer_back_write(
+        self, account_id: int, actor_id: int, now: datetime, payer: Payer, details: dict[str, Any]
+    ) -> GuessState | None:
+        """Move the account back; return the guessing state it cleared (None if there was none)
+        so that the service can re-check it before committing."""
+        row = await self._run(
+            self._conn.fetchrow,
+            _TRANSFER_BACK_WRITE,
+            account_id,
+            actor_id,
+            _db_time(now),
+            payer.value,
+            _details(details),
+        )
+        if row is None:
+            return None
+        return GuessState(
+            window_start=row["window_start"].replace(tzinfo=UTC),
+            failures=row["failures"],
+            free_steps=row["free_steps"],
+            last_hash=row["last_hash"],
+            last_prefix_hash=row["last_prefix_hash"],
+            locked_until=_aware(row["locked_until"]),
+        )
