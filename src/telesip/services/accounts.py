@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telesip.domain import errors, events
 from telesip.domain.model import Account, Offer, Payer, RegState, Role, TelegramUser
 from telesip.domain.settings import AccountSettings
-from telesip.services import fleet
 from telesip.services.common import add_account, ensure_user, entitlements, load_account
 from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many
@@ -67,29 +66,22 @@ class Card:
 
 
 async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> Card:
-    async with s.uow(readonly=True) as uow:
-        summary = await uow.accounts.summary(account_id)
-        if summary is None:
-            raise errors.AccountNotFound(account_id=account_id)
-        if actor is None or actor.id == summary.owner_id:
-            role = Role.OWNER
-        elif actor.id == summary.user_id:
-            role = Role.USER
-        else:
-            raise errors.AccountNotFound(account_id=account_id)
-        settings = None
-        pending = None
-        allow: list[str] = []
-        if role is Role.OWNER:
-            account = await load_account(uow, account_id, lock=False)
-            settings = account.settings.public_dict()
-            pending = await uow.offers.pending_for(account_id)
-            if pending is not None and not pending.is_live(uow.now):
-                pending = None
-            allow = await fleet.firewall_in(
-                uow, account_id, summary.worker, summary.owner_id, ttl=s.rules.lease_ttl_seconds
-            )
-    return Card(summary, role, settings, pending, allow)
+    async with s.uow(readonly=True) as uow:  # one statement (the bot reads it on every press)
+        live_after = uow.now - timedelta(seconds=s.rules.lease_ttl_seconds)
+        read = await uow.accounts.card(account_id, live_after)
+    if read is None:
+        raise errors.AccountNotFound(account_id=account_id)
+    summary = read.summary
+    if actor is None or actor.id == summary.owner_id:
+        role = Role.OWNER
+    elif actor.id == summary.user_id:
+        role = Role.USER
+    else:
+        raise errors.AccountNotFound(account_id=account_id)
+    if role is not Role.OWNER:
+        return Card(summary, role, None, None, [])
+    pending = read.pending if read.pending is not None and read.pending.is_live(uow.now) else None
+    return Card(summary, role, read.account().settings.public_dict(), pending, read.firewall)
 
 
 async def update_settings(

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    String,
     and_,
     delete,
     func,
@@ -38,6 +39,7 @@ from telesip.domain.model import Account
 from telesip.domain.settings import WORKER_NAME
 from telesip.services.context import Services
 from telesip.store import tables as t
+from telesip.store.repositories import firewall_candidates, worker_live
 from telesip.store.rows import account_from_row
 from telesip.store.uow import UnitOfWork
 
@@ -64,12 +66,7 @@ def hash_credential(secret: str) -> str:
 
 def _live(now: datetime, ttl: float) -> Any:
     """SQL condition: the worker row ``t.workers`` is alive now."""
-    w = t.workers
-    return and_(
-        w.c.revoked_at.is_(None),
-        w.c.instance.is_not(None),
-        w.c.last_seen > now - timedelta(seconds=ttl),
-    )
+    return worker_live(now - timedelta(seconds=ttl))
 
 
 async def create_worker(
@@ -597,13 +594,6 @@ async def firewall_in(
     ).first()
     if holder is not None:
         return list(holder.addresses)
-    cond = (
-        and_(
-            or_(w.c.name == pin, w.c.pool == pin),
-            or_(w.c.owner_id.is_(None), w.c.owner_id == owner_id),
-        )
-        if pin
-        else and_(w.c.shared, ~w.c.remote)
-    )
-    rows = await uow.conn.execute(select(w.c.addresses).where(cond, w.c.revoked_at.is_(None)))
+    cond = firewall_candidates(w, literal(pin, String()), owner_id)
+    rows = await uow.conn.execute(select(w.c.addresses).where(cond))
     return sorted({addr for r in rows for addr in r.addresses})

@@ -9,11 +9,22 @@ deadlocks: at most one account row first, then at most one user row.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -35,6 +46,7 @@ from telesip.store.rows import (
     account_from_row,
     link_from_row,
     offer_from_row,
+    offer_from_row_values,
     settings_values,
 )
 
@@ -108,6 +120,86 @@ _ENSURE_USER = {
     .returning(t.users.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+
+
+def worker_live(live_after: Any) -> Any:
+    """SQL condition: the ``t.workers`` row is alive (not revoked, running, seen after
+    ``live_after``: a value or a bound parameter)."""
+    w = t.workers
+    return and_(w.c.revoked_at.is_(None), w.c.instance.is_not(None), w.c.last_seen > live_after)
+
+
+def firewall_candidates(w: Any, pin: Any, owner_id: Any) -> Any:
+    """SQL condition: a row of ``w`` (the workers table or an alias) that may register an
+    account pinned to ``pin`` (its name or pool; a worker made in the bot serves only its
+    owner's accounts) or, unpinned, any shared local worker. ``pin`` and ``owner_id`` are
+    columns or literals."""
+    pinned = and_(pin.is_not(None), pin != "")
+    return and_(
+        w.c.revoked_at.is_(None),
+        or_(
+            and_(
+                pinned,
+                or_(w.c.name == pin, w.c.pool == pin),
+                or_(w.c.owner_id.is_(None), w.c.owner_id == owner_id),
+            ),
+            and_(~pinned, w.c.shared, ~w.c.remote),
+        ),
+    )
+
+
+def _card_select() -> Any:
+    """The whole account card in one statement: the account with its people's labels and the
+    duplicate flag, its pending offer, the addresses of the live worker holding its lease,
+    and one row per worker that could hold it (the firewall list when none does)."""
+    a, w, leases = t.accounts, t.workers, t.leases
+    owner, user = aliased(t.users), aliased(t.users)
+    pending, other, candidate = aliased(t.offers), aliased(t.accounts), aliased(t.workers)
+    holder = (
+        select(w.c.addresses)
+        .join(leases, and_(leases.c.worker_id == w.c.id, leases.c.instance == w.c.instance))
+        .where(leases.c.account_id == a.c.id, worker_live(P("b_live_after")))
+        .limit(1)
+        .scalar_subquery()
+    )
+    duplicate = exists().where(other.c.identity == a.c.identity, other.c.id != a.c.id)
+    return (
+        select(
+            a,
+            owner.c.first_name.label("o_first"),
+            owner.c.username.label("o_user"),
+            user.c.first_name.label("u_first"),
+            user.c.username.label("u_user"),
+            duplicate.label("duplicate"),
+            *(c.label(f"p_{c.name}") for c in pending.c),
+            holder.label("holder_addresses"),
+            candidate.c.addresses.label("candidate_addresses"),
+        )
+        .join(owner, owner.c.id == a.c.owner_id)
+        .join(user, user.c.id == a.c.user_id)
+        .outerjoin(pending, and_(pending.c.account_id == a.c.id, pending.c.state == "pending"))
+        .outerjoin(candidate, firewall_candidates(candidate, a.c.worker, a.c.owner_id))
+        .where(a.c.id == P("b_account"))
+        .order_by(candidate.c.id)
+    )
+
+
+_CARD = _card_select()
+
+
+@dataclass(frozen=True)
+class CardRead:
+    """What the account card shows, read in one statement; the settings (and so the
+    password) are decrypted only when asked for."""
+
+    summary: AccountSummary
+    pending: Offer | None
+    firewall: list[str]
+    row: Any = field(repr=False)
+    cipher: Cipher = field(repr=False)
+
+    def account(self) -> Account:
+        return account_from_row(self.row, self.cipher.decrypt(self.row.password_enc))
 
 
 def _dialect_insert(conn: AsyncConnection, table: Any) -> Any:
@@ -439,6 +531,46 @@ class Accounts:
         if owner_ids is not None:
             stmt = stmt.where(t.accounts.c.owner_id.in_(list(owner_ids)))
         return await self._summaries(stmt)
+
+    async def card(self, account_id: int, live_after: datetime) -> CardRead | None:
+        """The card of an account (see ``_card_select``); ``live_after``: workers seen since
+        then are alive."""
+        rows = (
+            await self.conn.execute(_CARD, {"b_account": account_id, "b_live_after": live_after})
+        ).all()
+        if not rows:
+            return None
+        r = rows[0]
+        summary = AccountSummary(
+            r.id,
+            r.owner_id,
+            r.user_id,
+            _label(r.o_first, r.o_user, r.owner_id),
+            _label(r.u_first, r.u_user, r.user_id),
+            r.login,
+            r.domain,
+            r.transport,
+            r.port,
+            r.enabled,
+            Payer(r.payer),
+            r.via_link,
+            bool(r.duplicate),
+            r.reg_state,
+            r.reg_code,
+            r.reg_error,
+            r.worker,
+        )
+        pending = None
+        if r.p_id is not None:
+            m = r._mapping
+            pending = offer_from_row_values({c.name: m[f"p_{c.name}"] for c in t.offers.c})
+        if r.holder_addresses is not None:
+            firewall = list(r.holder_addresses)
+        else:
+            firewall = sorted(
+                {x for row in rows if row.candidate_addresses for x in row.candidate_addresses}
+            )
+        return CardRead(summary, pending, firewall, r, self.cipher)
 
     async def summary(self, account_id: int) -> AccountSummary | None:
         found = await self._summaries(self._summary_select().where(t.accounts.c.id == account_id))

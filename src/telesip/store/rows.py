@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -79,7 +80,10 @@ def account_from_row(row: Row[Any], password: Secret, duplicate: bool = False) -
 
 
 def offer_from_row(row: Row[Any]) -> Offer:
-    m = row._mapping
+    return offer_from_row_values(row._mapping)
+
+
+def offer_from_row_values(m: Mapping[Any, Any]) -> Offer:
     return Offer(
         id=m["id"],
         account_id=m["account_id"],

@@ -1,0 +1,56 @@
+"""The account card is one statement (the bot reads it on every press) and shows each person
+what their role allows (R5), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from telesip.domain import errors
+from telesip.domain.model import Method, Role
+from telesip.services import accounts, offers
+from telesip.services.context import Services
+
+from .helpers import ALICE, BOB, CAROL, sip
+
+
+@pytest.fixture
+def selects(s: Services) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def on_execute(*args: Any) -> None:
+        statement = str(args[2])
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(s.engine.sync_engine, "before_cursor_execute", on_execute)
+    yield seen
+    event.remove(s.engine.sync_engine, "before_cursor_execute", on_execute)
+
+
+async def test_card_in_one_statement_for_each_role(s: Services, selects: list[str]) -> None:
+    acc = await accounts.create_account(s, ALICE, sip(display_name="Desk"))
+    offer = await offers.create_offer(s, ALICE, acc, Method.ASSIGN)
+    await offers.receive(s, BOB, offer.id)
+    pending = await offers.create_offer(s, ALICE, acc, Method.UNLINK)
+
+    selects.clear()
+    owner = await accounts.get_card(s, ALICE, acc)
+    assert len(selects) == 1
+    assert owner.role is Role.OWNER and owner.summary.user_label == "@bob"
+    assert owner.settings is not None and owner.settings["display_name"] == "Desk"
+    assert "password" not in owner.settings
+    assert owner.pending_offer is not None and owner.pending_offer.id == pending.id
+    assert owner.firewall == []  # no worker runs here
+
+    selects.clear()
+    user = await accounts.get_card(s, BOB, acc)
+    assert len(selects) == 1
+    assert user.role is Role.USER and user.settings is None and user.pending_offer is None
+    with pytest.raises(errors.AccountNotFound):
+        await accounts.get_card(s, CAROL, acc)
+    with pytest.raises(errors.AccountNotFound):
+        await accounts.get_card(s, ALICE, 999_999)
