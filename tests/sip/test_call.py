@@ -625,3 +625,20 @@ def test_session_refresh_when_we_are_refresher() -> None:
     call.receive(pbx_answer(refresh, 200, "OK", _their_answer()), 301.1)
     assert [m.method for m in parsed(call.data_to_send())] == ["ACK"]  # type: ignore[union-attr]
     assert events(call) == []  # nothing changed
+
+
+def test_dialog_making_responses_carry_the_record_route() -> None:
+    """RFC 3261 §12.1.1: the proxy's Record-Route comes back in the 18x and the 2xx, so the
+    caller's in-dialog requests (ACK, BYE) go through the proxy; 100 and errors do not."""
+    call = incoming()
+    call.ringing(0.1)
+    (ringing,) = parsed(call.data_to_send())
+    call.answer(our_answer(), 0.2)
+    (ok,) = parsed(call.data_to_send())
+    for resp in (ringing, ok):
+        assert isinstance(resp, Response)
+        assert resp.headers.get_all("Record-Route") == ["<sip:192.168.1.10;lr>"]
+    refused = incoming()
+    refused.reject(486, 0.1)
+    (busy,) = parsed(refused.data_to_send())
+    assert isinstance(busy, Response) and busy.headers.get_all("Record-Route") == []

@@ -136,6 +136,9 @@ class IncomingCall(ReinviteCall):
         assert self.dialog is not None
         reason = REASONS.get(status, "Unknown")
         resp = make_response(self.invite, status, reason, tag=self.dialog.local_tag, body=body)
+        if 100 < status < 300:  # responses that make the dialog carry its route (§12.1.1)
+            for route in self.invite.headers.get_all("Record-Route"):
+                resp.headers.add("Record-Route", route)
         if status < 300:
             self._add_2xx_headers(resp)
         for name, value in headers.items():

@@ -39,6 +39,7 @@ from telesip.sip.call import (
     OutgoingCall,
     Progress,
 )
+from telesip.sip.errors import StateError
 from telesip.sip.negotiation import Negotiated, NoCommonCodec, accept_answer, answer, make_offer
 from telesip.telegram.adapter import TelegramCalls
 from telesip.telegram.errors import CallPrivacyRestricted, NoFreeCaller, TelegramError
@@ -111,6 +112,7 @@ class Bridge:
         self.leg: TelegramLeg | None = None
         self.caller: TelegramCalls | None = None
         self.bridged = False
+        self.leg_placed = False
         self.sip_answered = False
         self.ended = False
         self._timer: asyncio.TimerHandle | None = None
@@ -252,6 +254,9 @@ class Bridge:
             log.warning("call %s: Telegram refused the call: %s", self.label, exc.message)
             await self.refuse(480, EndReason.UNAVAILABLE, "call.unavailable")
             return False
+        self.leg_placed = True
+        if self.leg.state == "ended":  # it ended before we listened: end the call now
+            self._leg_state("ended")
         return True
 
     async def announce(self, caller: str) -> None:
@@ -261,7 +266,7 @@ class Bridge:
         raise NotImplementedError
 
     def _leg_state(self, state: LegState) -> None:
-        if self.ended:
+        if self.ended or not self.leg_placed:  # a failing start is handled where it is raised
             return
         if state == "connected":
             self.spawn(self.on_connected(), "connected")
@@ -293,13 +298,16 @@ class Bridge:
         """End the call once: SIP leg, Telegram leg, media, caller account, history row."""
         if self.ended:
             return
+        log.info("call %s: ending (%s, SIP status %s)", self.label, reason.value, status)
         self.ended = True
         self.bridged = False
         self._ringback = None
         machine = self.machine
         if machine is not None and not machine.done:
-            with contextlib.suppress(Exception):  # StateError: it has ended by itself
+            try:
                 self.end_sip(status)
+            except StateError:
+                log.debug("call %s: the SIP leg had ended by itself", self.label)
             self.pump()
         leg, self.leg = self.leg, None
         if leg is not None and leg.state != "ended":

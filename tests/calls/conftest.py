@@ -1,0 +1,188 @@
+"""The calls rig, end to end and offline, inside a network namespace the test makes: Kamailio
+(registrar and proxy: INVITEs from the far phone go to the registered line, INVITEs from a line
+are challenged and go to the far phone), a telesip worker with its CallManager registered there,
+SIPp as the far phone's signalling, a test-side RTP endpoint as its media, and the Telegram side
+played by FakeTelegram: a caller account and the line's user, each with its own ntgcalls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tests.sip_integration.conftest as sip_conftest
+from telesip.domain.clock import SystemClock
+from telesip.domain.settings import AccountSettings, Secret
+from telesip.media import MediaParams, PortPool, RtpStream
+from telesip.services import accounts
+from telesip.services.context import Rules, Services
+from telesip.store import migrate
+from telesip.store.crypto import Cipher
+from telesip.store.db import create_engine
+from telesip.telegram.adapter import TgUser
+from telesip.telegram.fake import Behaviour, FakeTelegram, FakeTelegramUser
+from telesip.telegram.pool import CallerPool
+from telesip.workers.calls import CallManager
+from telesip.workers.registrar import RegistrationManager
+from telesip.workers.service import Timing, Worker
+from tests.conftest import TEST_KEY
+from tests.core.helpers import ALICE
+from tests.sip_integration.conftest import (  # noqa: F401
+    Cert,
+    eventually,
+    free_port,
+    need,
+    run_kamailio,
+    tls_cert,
+)
+from tests.telegram.netns import Netns, netns  # noqa: F401
+
+# INVITEs from the far phone (From user "sipp") go to the registered line; a line's INVITE is
+# challenged (407, password pw-<login>) and then relayed to the far phone's SIPp (UAS_PORT).
+CALLS_ROUTE = """request_route {{
+    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+    if (has_totag()) {{
+        if (loose_route()) {{ t_relay(); exit; }}
+        if (is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+        sl_send_reply("404", "Not here");
+        exit;
+    }}
+    $var(pw) = "pw-" + $au;
+    if (is_method("REGISTER")) {{
+        if (!pv_auth_check("$fd", "$var(pw)", "0", "0")) {{ auth_challenge("$fd", "0"); exit; }}
+        if (!save("location")) {{ sl_reply_error(); }}
+        exit;
+    }}
+    if (!is_method("INVITE")) {{ sl_send_reply("405", "Method Not Allowed"); exit; }}
+    record_route();
+    if ($fU == "sipp") {{
+        if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
+        t_relay();
+        exit;
+    }}
+    if (!pv_auth_check("$fd", "$var(pw)", "0", "0")) {{ auth_challenge("$fd", "0"); exit; }}
+    consume_credentials();
+    $du = "sip:127.0.0.1:UAS_PORT";
+    t_relay();
+}}
+"""
+
+CALLER = TgUser(777000, "Telesip", "Calls", username="telesip_calls")
+
+
+@pytest.fixture
+def calls_kamailio(
+    netns: Netns,  # noqa: F811 - first: everything below lives in the namespace
+    tmp_path: Path,
+    tls_cert: Cert,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[sip_conftest.Kamailio, int]]:
+    uas_port = free_port()
+    base = sip_conftest.KAMAILIO_CFG
+    cfg = base[: base.index("request_route")] + CALLS_ROUTE.replace("UAS_PORT", str(uas_port))
+    monkeypatch.setattr(sip_conftest, "KAMAILIO_CFG", cfg)
+    (tmp_path / "kam").mkdir()
+    with run_kamailio(tmp_path / "kam", tls_cert) as kam:
+        yield kam, uas_port
+
+
+@dataclass
+class Rig:
+    s: Services
+    kam: sip_conftest.Kamailio
+    uas_port: int
+    sipp: str
+    tmp: Path
+    telegram: FakeTelegram
+    pool: CallerPool
+    calls: CallManager
+    worker: Worker
+    line: int
+    person: FakeTelegramUser
+    far: Far = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.far = Far()
+
+
+@dataclass
+class Far:
+    """The far phone's media: a test-side RTP endpoint (what it hears, kept)."""
+
+    stream: RtpStream | None = None
+    heard: list[np.ndarray] = field(default_factory=list)  # type: ignore[type-arg]
+    sound = 0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def hear(self, frame: np.ndarray) -> None:  # type: ignore[type-arg]
+        self.heard.append(frame)
+        if np.any(frame):
+            self.sound += frame.size
+        self._changed.set()
+
+    async def sound_of(self, seconds: float) -> np.ndarray:  # type: ignore[type-arg]
+        need_ = int(seconds * 8000)
+        while self.sound < need_:
+            self._changed.clear()
+            await self._changed.wait()
+        return np.concatenate(self.heard)[-need_:]
+
+
+async def open_far(rig: Rig) -> RtpStream:
+    stream = await RtpStream.open(PortPool("31000-31099"), "127.0.0.1", MediaParams("PCMA", 8))
+    stream.on_pcm(rig.far.hear)
+    rig.far.stream = stream
+    return stream
+
+
+@pytest.fixture
+async def rig(
+    calls_kamailio: tuple[sip_conftest.Kamailio, int], tmp_path: Path
+) -> AsyncIterator[Rig]:
+    kam, uas_port = calls_kamailio
+    sipp = need("sipp")
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'telesip.db'}")
+    await migrate.upgrade(engine)
+    s = Services(engine, Cipher(TEST_KEY), SystemClock(), Rules())
+    line = await accounts.create_account(
+        s,
+        ALICE,
+        AccountSettings(
+            login="100", password=Secret("pw-100"), domain="127.0.0.1", port=kam.port, expires=60
+        ),
+    )
+    telegram = FakeTelegram()
+    pool = CallerPool([telegram.account(CALLER)])
+    person = telegram.user(ALICE.id, Behaviour.answer(0.3), name="Alice")
+    worker: Worker | None = None
+
+    async def sink(status: object) -> None:
+        if worker is not None:
+            await worker.on_status(status)  # type: ignore[arg-type]
+
+    manager = RegistrationManager(status_sink=sink, bind_host="127.0.0.1")
+    await manager.start()
+    calls = CallManager(
+        s, manager, pool, ports=PortPool("30000-30099"), media_bind="127.0.0.1", ring_timeout=5
+    )
+    worker = Worker(s, manager, name="calls-test", timing=Timing(ttl=10, poll=0.2), calls=calls)
+    runner = asyncio.create_task(worker.run())
+    rig = Rig(s, kam, uas_port, sipp, tmp_path, telegram, pool, calls, worker, line, person)
+    try:
+        await eventually(lambda: bool(kam.contacts("100")), 15, "line 100 to register")
+        yield rig
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        await worker.stop()
+        if rig.far.stream is not None:
+            await rig.far.stream.close()
+        await telegram.close()
+        await engine.dispose()

@@ -1,0 +1,133 @@
+"""A far phone calls a telesip line: it rings the line's user in Telegram, audio is bridged both
+ways once they answer, and every way of ending is handled (end to end, in a namespace)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telesip.domain.calls import CallState, EndReason
+from telesip.media.analysis import dominant_frequency, rms_dbfs
+from telesip.services import calls
+from telesip.telegram.fake import Behaviour, play_tone
+from tests.calls.conftest import Rig, open_far
+from tests.calls.sipp import far_calls, run_sipp
+from tests.core.helpers import ALICE
+from tests.sip_integration.conftest import free_port
+
+
+async def _last_call(rig: Rig) -> calls.CallRecord:  # type: ignore[name-defined]
+    (call, *_) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    return call
+
+
+async def _ended(rig: Rig) -> calls.CallRecord:  # type: ignore[name-defined]
+    """The last call once its history row is closed (written after both legs ended)."""
+    deadline = asyncio.get_running_loop().time() + 5
+    while True:  # polls the database: the row's writer is the worker's task
+        call = await _last_call(rig)
+        if call.state is CallState.ENDED:
+            return call
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"call {call.id} is still {call.state}")
+        await asyncio.sleep(0.05)
+
+
+async def _outbox_keys(rig: Rig) -> list[str]:
+    return [
+        str(m.payload.get("key"))
+        for m in await calls.outbox_due(rig.s, limit=100)
+        if m.kind == "text"
+    ]
+
+
+async def test_answered_call_bridges_audio_both_ways_and_far_hangup_ends_it(rig: Rig) -> None:
+    far = await open_far(rig)
+    sipp = await run_sipp(
+        rig.sipp,
+        rig.tmp,
+        far_calls(far.local_port, "hangs-up", talk_ms=5000),
+        port=free_port(),
+        remote=f"127.0.0.1:{rig.kam.port}",
+    )
+    async with asyncio.timeout(15):
+        await rig.person.connected.wait()
+    # both sides talk: 1 kHz from the SIP side, 440 Hz from Telegram
+    far_tone = asyncio.create_task(play_tone(far.send_pcm, 1000, seconds=3.0))
+    tg_tone = asyncio.create_task(play_tone(rig.person.send_pcm, 440, seconds=3.0))
+    async with asyncio.timeout(10):
+        in_telegram = await rig.person.heard.sound(1.0)
+        on_sip = await rig.far.sound_of(1.0)
+    assert abs(dominant_frequency(in_telegram) - 1000) < 15
+    assert abs(dominant_frequency(on_sip) - 440) < 15
+    assert rms_dbfs(in_telegram) > -30 and rms_dbfs(on_sip) > -30
+    call = await _last_call(rig)
+    assert (call.state, call.number) == (CallState.ANSWERED, "sipp")
+    assert "call.incoming" in await _outbox_keys(rig)
+    # the far phone hangs up: the Telegram call ends within a second
+    assert await sipp.done() == 0, sipp.errors()
+    async with asyncio.timeout(1.0):
+        await rig.person.ended.wait()
+    await asyncio.gather(far_tone, tg_tone, return_exceptions=True)
+    call = await _ended(rig)
+    assert call.end_reason is EndReason.COMPLETED and call.duration is not None
+    assert rig.calls.active == 0 and rig.calls.ports.in_use == 0
+
+
+async def test_telegram_hangup_sends_bye(rig: Rig) -> None:
+    rig.person.set_behaviour(answer_after=0.2, hangup_after=1.5)
+    far = await open_far(rig)
+    sipp = await run_sipp(
+        rig.sipp,
+        rig.tmp,
+        far_calls(far.local_port, "hung-up"),
+        port=free_port(),
+        remote=f"127.0.0.1:{rig.kam.port}",
+    )
+    assert await sipp.done() == 0, sipp.errors()
+    call = await _ended(rig)
+    assert call.end_reason is EndReason.COMPLETED
+    assert call.duration is not None and 1.0 <= call.duration < 5
+
+
+async def test_busy_declined_and_unanswered_calls(rig: Rig) -> None:
+    for behaviour, status, reason, told in (
+        (Behaviour.decline(0.2), 603, EndReason.DECLINED, None),
+        (Behaviour.busy_line(), 486, EndReason.BUSY, "call.missed_busy"),
+        (Behaviour.no_answer(), 480, EndReason.MISSED, "call.missed"),
+        (Behaviour.privacy(), 480, EndReason.PRIVACY, "call.privacy"),
+    ):
+        rig.person.behaviour = behaviour
+        far = await open_far(rig)
+        sipp = await run_sipp(
+            rig.sipp,
+            rig.tmp,
+            far_calls(far.local_port, f"refused:{status}"),
+            port=free_port(),
+            remote=f"127.0.0.1:{rig.kam.port}",
+        )
+        assert await sipp.done() == 0, (behaviour, sipp.errors())
+        call = await _ended(rig)
+        assert call.end_reason is reason, behaviour
+        if told:
+            assert told in await _outbox_keys(rig), behaviour
+        await far.close()
+        rig.far.stream = None
+        assert rig.pool.free == 1
+
+
+async def test_cancel_before_answer_is_a_missed_call(rig: Rig) -> None:
+    rig.person.behaviour = Behaviour.no_answer()
+    far = await open_far(rig)
+    sipp = await run_sipp(
+        rig.sipp,
+        rig.tmp,
+        far_calls(far.local_port, "cancels"),
+        port=free_port(),
+        remote=f"127.0.0.1:{rig.kam.port}",
+    )
+    assert await sipp.done() == 0, sipp.errors()
+    async with asyncio.timeout(1.0):
+        await rig.person.ended.wait()
+    call = await _ended(rig)
+    assert call.end_reason is EndReason.CANCELLED
+    assert "call.missed" in await _outbox_keys(rig)
