@@ -32,6 +32,7 @@ from telesip.bot.routers import (
     fallback,
     links,
     new_account,
+    rewrite,
     softphone,
     start,
     subscriptions,
@@ -69,6 +70,7 @@ def build_dispatcher(
         workers,
         transfer,
         new_account,
+        rewrite,
         calls,
         fallback,
     ):

@@ -17,6 +17,17 @@ class AccountCb(CallbackData, prefix="a"):
     id: int
 
 
+class RewriteCb(CallbackData, prefix="rw"):
+    """Number-rewrite rules of account ``id``: ``list``, ``add``, or ``del`` rule number ``i``
+    (``h``: a short digest of that rule, so a press on a list that changed since removes
+    nothing)."""
+
+    act: str
+    id: int
+    i: int = 0
+    h: str = ""
+
+
 class NewCb(CallbackData, prefix="n"):
     """A button of the New-account wizard (``transport``, ``skip``, ``cancel``)."""
 

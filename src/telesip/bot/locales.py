@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from telesip.bot import locales_calls
+from telesip.bot import locales_calls, locales_rewrite
 from telesip.domain.errors import TelesipError
 
 LANGUAGES = ("en", "ru")
@@ -510,6 +510,8 @@ RU: dict[str, str] = {
 
 EN.update(locales_calls.EN)
 RU.update(locales_calls.RU)
+EN.update(locales_rewrite.EN)
+RU.update(locales_rewrite.RU)
 CATALOG: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 
 

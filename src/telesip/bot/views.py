@@ -6,6 +6,8 @@ logins, server names) is HTML-escaped here, because messages are sent with parse
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from html import escape, unescape
 
@@ -17,7 +19,15 @@ from aiogram.types import (
     SwitchInlineQueryChosenChat,
 )
 
-from telesip.bot.callbacks import AccountCb, DraftCb, LinkCb, NewCb, OfferCb, WorkerCb
+from telesip.bot.callbacks import (
+    AccountCb,
+    DraftCb,
+    LinkCb,
+    NewCb,
+    OfferCb,
+    RewriteCb,
+    WorkerCb,
+)
 from telesip.bot.locales import EN, t
 from telesip.domain.model import Method, Role
 from telesip.services.accounts import Card, Softphone
@@ -41,7 +51,7 @@ def _kb(*rows: list[InlineKeyboardButton]) -> Keyboard:
 
 
 def _cb(
-    text: str, data: AccountCb | NewCb | OfferCb | LinkCb | DraftCb | WorkerCb
+    text: str, data: AccountCb | NewCb | OfferCb | LinkCb | DraftCb | WorkerCb | RewriteCb
 ) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
@@ -224,7 +234,36 @@ def settings(lang: str, account_id: int, values: dict[str, object]) -> tuple[str
     return "\n".join(lines), _kb(
         transports,
         [_cb(t(lang, "btn.edit_line"), AccountCb(act="edit", id=account_id))],
+        [_cb(t(lang, "btn.rewrite"), RewriteCb(act="list", id=account_id))],
         [_cb(t(lang, "btn.back"), AccountCb(act="open", id=account_id))],
+    )
+
+
+def rule_digest(pattern: str, replacement: str) -> str:
+    """A short digest naming one rewrite rule in a button (callback data is 64 bytes)."""
+    return hashlib.sha256(f"{pattern}\x00{replacement}".encode()).hexdigest()[:8]
+
+
+def rewrite_rules(
+    lang: str, account_id: int, rules: Sequence[Sequence[str]]
+) -> tuple[str, Keyboard]:
+    """An account's number-rewrite rules in order, a ✖ per rule, Add and Back."""
+    lines = [t(lang, "rw.title", id=account_id)]
+    if not rules:
+        lines.append(t(lang, "rw.empty"))
+    for n, (pattern, replacement) in enumerate(rules, 1):
+        lines.append(
+            t(lang, "rw.line", n=n, pattern=escape(pattern), replacement=escape(replacement))
+        )
+    lines += ["", t(lang, "rw.explain")]
+    remove = [
+        _cb(f"✖ {n}", RewriteCb(act="del", id=account_id, i=n - 1, h=rule_digest(p, r)))
+        for n, (p, r) in enumerate(rules, 1)
+    ]
+    return "\n".join(lines), _kb(
+        *(remove[i : i + 5] for i in range(0, len(remove), 5)),
+        [_cb(t(lang, "btn.rw_add"), RewriteCb(act="add", id=account_id))],
+        [_cb(t(lang, "btn.back"), AccountCb(act="settings", id=account_id))],
     )
 
 

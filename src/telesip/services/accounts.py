@@ -8,6 +8,7 @@ Each function is one transaction with one audit record. ``actor`` is the Telegra
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,11 +92,45 @@ async def update_settings(
     unknown = set(changes) - {f.name for f in dataclasses.fields(AccountSettings)}
     if unknown:
         raise errors.InvalidInput(f"unknown settings: {', '.join(sorted(unknown))}")
+    return await _change_settings(s, actor, account_id, lambda _: changes)
+
+
+Rule = tuple[str, str]
+
+
+async def edit_rewrite_rules(
+    s: Services,
+    actor: TelegramUser | None,
+    account_id: int,
+    *,
+    add: Rule | None = None,
+    remove: Rule | None = None,
+) -> AccountSettings:
+    """Append the number-rewrite rule ``add`` and/or drop ``remove`` (a rule as it was shown;
+    one already gone changes nothing), in one transaction, as ``update_settings`` does."""
+
+    def change(current: AccountSettings) -> dict[str, Any]:
+        rules = list(current.rewrite_rules)
+        if remove is not None and remove in rules:
+            rules.remove(remove)
+        if add is not None:
+            rules.append(add)
+        return {"rewrite_rules": tuple(rules)}
+
+    return await _change_settings(s, actor, account_id, change)
+
+
+async def _change_settings(
+    s: Services,
+    actor: TelegramUser | None,
+    account_id: int,
+    change: Callable[[AccountSettings], dict[str, Any]],
+) -> AccountSettings:
     async with s.uow() as uow:
         account = await load_account(uow, account_id)
         if actor is not None:
             account.require_owner(actor.id)
-        new = dataclasses.replace(account.settings, **changes).validated()
+        new = dataclasses.replace(account.settings, **change(account.settings)).validated()
         changed = sorted(
             f.name
             for f in dataclasses.fields(AccountSettings)
