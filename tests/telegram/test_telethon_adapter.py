@@ -30,6 +30,7 @@ from telesip.telegram.errors import (
     CallerUnavailable,
     CallGone,
     CallPrivacyRestricted,
+    SessionRevoked,
     TelegramError,
 )
 from telesip.telegram.telethon_adapter import TelethonCalls
@@ -280,7 +281,8 @@ async def test_request_call_sends_the_tl_request(
         (tg_errors.ParticipantVersionOutdatedError(request=None), CalleeUnavailable),
         (tg_errors.UserIdInvalidError(request=None), CalleeUnavailable),
         (tg_errors.FloodWaitError(request=None, capture=30), CallerUnavailable),
-        (tg_errors.AuthKeyUnregisteredError(request=None), CallerUnavailable),
+        (tg_errors.AuthKeyUnregisteredError(request=None), SessionRevoked),
+        (ConnectionError("Connection to Telegram failed 5 time(s)"), CallerUnavailable),
         (tg_errors.CallAlreadyDeclinedError(request=None), CallGone),
         (tg_errors.RPCError(request=None, message="SOMETHING_NEW", code=400), TelegramError),
     ],

@@ -365,3 +365,16 @@ bot_outbox = Table(
     Column("message_id", BigInteger),  # what Telegram gave the sent message (keypads)
     Index("ix_bot_outbox_due", "sent_at", "next_attempt_at"),
 )
+
+# --- telegram (migration tg_0001) -------------------------------------------------------------
+# Caller accounts as every process may show them (never their sessions, which stay in files):
+# written by `telesip telegram login` and by the worker that connects them, read by the bot.
+telegram_callers = Table(
+    "telegram_callers",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),  # the Telegram user id
+    Column("name", String(128), nullable=False),
+    Column("username", String(64)),
+    Column("phone", String(20)),  # masked: +7******4567
+    Column("updated_at", UTCDateTime, nullable=False),
+)

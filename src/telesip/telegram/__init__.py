@@ -33,6 +33,7 @@ from telesip.telegram.errors import (
     CallPrivacyRestricted,
     NoFreeCaller,
     SessionError,
+    SessionRevoked,
     TelegramError,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "DiscardReason",
     "NoFreeCaller",
     "SessionError",
+    "SessionRevoked",
     "Subscription",
     "TelegramCalls",
     "TelegramError",

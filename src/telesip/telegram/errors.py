@@ -9,7 +9,9 @@ boundary (``raise ... from exc``); nothing above this package sees a library err
         │                           refuse calls from this caller account
         ├── CalleeUnavailable       callee_unavailable: unknown, deleted, or an app too old
         ├── CallerUnavailable       caller_unavailable: the caller account cannot call now
-        │                           (logged out, banned, flood wait)
+        │   │                       (flood wait, unreachable)
+        │   └── SessionRevoked      session_revoked: logged out, revoked or banned; only a
+        │                           new login helps
         ├── CallGone                call_gone: the call was already ended or answered elsewhere
         ├── CallMediaFailed         call_media_failed: ntgcalls could not set up the media
         ├── NoFreeCaller            no_free_caller: every caller account is in a call
@@ -43,6 +45,14 @@ class CalleeUnavailable(TelegramError):
 class CallerUnavailable(TelegramError):
     code = "caller_unavailable"
     default_message = "The caller account cannot place calls now: {reason}"
+
+
+class SessionRevoked(CallerUnavailable):
+    code = "session_revoked"
+    default_message = (
+        "The caller account's session is no longer valid (revoked, logged out or banned): "
+        "run `telesip telegram login` again."
+    )
 
 
 class CallGone(TelegramError):

@@ -113,10 +113,14 @@ class SessionStore:
             session=Secret(doc["session"]),
         )
 
-    def list(self) -> list[CallerAccount]:
+    def phones(self) -> list[str]:
+        """The phones of the stored accounts, without reading (or decrypting) them."""
         if not self.dir.is_dir():
             return []
-        return [self.load(p.stem) for p in sorted(self.dir.glob(f"*{SUFFIX}"))]
+        return [p.stem for p in sorted(self.dir.glob(f"*{SUFFIX}"))]
+
+    def list(self) -> list[CallerAccount]:
+        return [self.load(phone) for phone in self.phones()]
 
     def delete(self, phone: str) -> bool:
         try:

@@ -7,6 +7,7 @@ The client is anything that behaves like ``telethon.TelegramClient`` for the few
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -40,6 +41,7 @@ from telesip.telegram.errors import (
     CallerUnavailable,
     CallGone,
     CallPrivacyRestricted,
+    SessionRevoked,
     TelegramError,
 )
 
@@ -194,9 +196,9 @@ def translate(exc: Exception, *, user_id: int | None = None) -> TelegramError:
         | tg_errors.UserDeactivatedError
         | tg_errors.UserDeactivatedBanError,
     ):
-        return CallerUnavailable(
-            reason="its session is no longer valid (run `telesip telegram login` again)"
-        )
+        return SessionRevoked()
+    if isinstance(exc, OSError):  # Telethon gave up reaching Telegram (its own retries)
+        return CallerUnavailable(reason=f"cannot reach Telegram ({type(exc).__name__}: {exc})")
     if isinstance(exc, tg_errors.RPCError):
         return TelegramError(reason=f"{exc.message or type(exc).__name__} ({exc.code})")
     return TelegramError(reason=f"{type(exc).__name__}: {exc}")
@@ -211,6 +213,7 @@ class TelethonCalls:
         self._hub = UpdateHub()
         self._dh: DhConfig | None = None
         self._disconnect: Callable[[], Awaitable[Any]] | None = None
+        self._disconnected: Callable[[], Awaitable[Any]] | None = None
         self._event = events.Raw(types=[types.UpdatePhoneCall, types.UpdatePhoneCallSignalingData])
         client.add_event_handler(self._on_raw, self._event)
 
@@ -236,9 +239,7 @@ class TelethonCalls:
         try:
             await client.connect()
             if not await client.is_user_authorized():
-                raise CallerUnavailable(
-                    reason="its session is no longer valid (run `telesip telegram login` again)"
-                )
+                raise SessionRevoked()
             calls = await cls.start(client)
         except TelegramError:
             await client.disconnect()
@@ -247,7 +248,17 @@ class TelethonCalls:
             await client.disconnect()
             raise translate(exc) from exc
         calls._disconnect = client.disconnect
+        calls._disconnected = lambda: client.disconnected
         return calls
+
+    async def wait_disconnected(self) -> None:
+        """Returns once the client is disconnected for good: Telethon's own reconnects gave
+        up, or ``aclose``. Only for a client made by ``connect``; others never return."""
+        if self._disconnected is None:
+            await asyncio.Event().wait()
+            return
+        with contextlib.suppress(Exception):  # the error it went down with: the caller retries
+            await self._disconnected()
 
     async def aclose(self) -> None:
         self.close()

@@ -31,6 +31,7 @@ from telesip.services import fleet
 from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many
 from telesip.telegram.pool import CallerPool
+from telesip.telegram.runtime import open_callers
 from telesip.workers.accounts import AccountConfig, RegistrationStatus
 from telesip.workers.calls import CallManager
 from telesip.workers.registrar import RegistrationManager
@@ -317,6 +318,10 @@ def _bind(value: str) -> tuple[str, int]:
 async def run_worker(s: Services, settings: Settings, callers: CallerPool | None = None) -> None:
     """The worker part of `telesip run` / `telesip worker`; ``callers`` are the Telegram
     caller accounts its calls ring people from."""
+    if callers is None:  # this process's own caller accounts, connected while it runs
+        async with open_callers(settings, s) as pool:
+            await run_worker(s, settings, pool)
+        return
     host, port = _bind(settings.sip_bind)
     advertise = settings.sip_advertise
     worker: Worker | None = None

@@ -1,0 +1,32 @@
+"""Caller accounts' use cases: record one as logged in or connected, forget it at logout, and
+list them for the bot ("calls come from @telesip_calls"). One transaction each.
+"""
+
+from __future__ import annotations
+
+from telesip.domain.callers import CallerInfo, mask_phone
+from telesip.services.context import Services
+from telesip.store.callers import Callers
+
+
+def caller_info(user_id: int, name: str, username: str | None, phone: str | None) -> CallerInfo:
+    """What is stored of an account: its public names, and its phone masked."""
+    return CallerInfo(id=user_id, name=name[:128], username=username, phone=mask_phone(phone))
+
+
+async def record_caller(s: Services, caller: CallerInfo) -> None:
+    async with s.uow() as uow:
+        await Callers(uow.conn).put(caller, uow.now)
+        await uow.commit()
+
+
+async def forget_caller(s: Services, caller_id: int) -> bool:
+    async with s.uow() as uow:
+        removed = await Callers(uow.conn).remove(caller_id)
+        await uow.commit()
+    return removed
+
+
+async def caller_accounts(s: Services) -> list[CallerInfo]:
+    async with s.uow(readonly=True) as uow:
+        return await Callers(uow.conn).all()

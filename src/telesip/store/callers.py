@@ -1,0 +1,55 @@
+"""Caller accounts' public identity (table ``telegram_callers``): written by the login and by
+the worker that connects an account, read by the bot (maybe another process) to tell people
+which account will call them. Core statements on the unit of work's connection.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from telesip.domain.callers import CallerInfo
+from telesip.store import tables as t
+
+
+class Callers:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def put(self, caller: CallerInfo, now: datetime) -> None:
+        """Insert or refresh the row of ``caller.id``."""
+        insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+        values = {
+            "name": caller.name,
+            "username": caller.username,
+            "phone": caller.phone,
+            "updated_at": now,
+        }
+        await self.conn.execute(
+            insert(t.telegram_callers)
+            .values(id=caller.id, **values)
+            .on_conflict_do_update(index_elements=["id"], set_=values)
+        )
+
+    async def remove(self, caller_id: int) -> bool:
+        result = await self.conn.execute(
+            delete(t.telegram_callers).where(t.telegram_callers.c.id == caller_id)
+        )
+        return bool(result.rowcount)
+
+    async def all(self) -> list[CallerInfo]:
+        c = t.telegram_callers.c
+        rows = await self.conn.execute(select(t.telegram_callers).order_by(c.updated_at, c.id))
+        return [
+            CallerInfo(
+                id=r.id,
+                name=r.name,
+                username=r.username,
+                phone=r.phone,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ]
