@@ -135,7 +135,8 @@ class Far:
 
 
 async def open_far(rig: Rig) -> RtpStream:
-    stream = await RtpStream.open(PortPool("31000-31099"), "127.0.0.1", MediaParams("PCMA", 8))
+    params = MediaParams("PCMA", 8, dtmf_payload_type=101)  # as the SIPp scenarios offer
+    stream = await RtpStream.open(PortPool("31000-31099"), "127.0.0.1", params)
     stream.on_pcm(rig.far.hear)
     rig.far.stream = stream
     return stream

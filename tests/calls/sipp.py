@@ -118,7 +118,15 @@ def _ok() -> str:
 def far_answers(rtp_port: int, *, hang_up_after_ms: int | None = None) -> str:
     """The far phone takes a call: 180, 200 with SDP, then waits for BYE (or sends one)."""
     out = _HEAD.format(name="far phone answers")
-    out += '  <recv request="INVITE" crlf="true" timeout="30000"/>\n'
+    if hang_up_after_ms is None:
+        out += '  <recv request="INVITE" crlf="true" rrs="true" timeout="30000"/>\n'
+    else:  # keep the caller's tag for our BYE's To (SIPp refuses an unused variable)
+        out += (
+            '  <recv request="INVITE" crlf="true" rrs="true" timeout="30000">\n'
+            '    <action><ereg regexp="tag=[^;>]*" search_in="hdr" header="From:"'
+            ' assign_to="ftag"/></action>\n'
+            "  </recv>\n"
+        )
     head = "\n".join(
         [
             "[last_Via:]",
@@ -136,7 +144,7 @@ def far_answers(rtp_port: int, *, hang_up_after_ms: int | None = None) -> str:
     out += _send(
         f"SIP/2.0 200 OK\n{head}\nContent-Type: application/sdp\nContent-Length: [len]\n\n{sdp}"
     )
-    out += '  <recv request="ACK" rrs="true" crlf="true"/>\n'
+    out += '  <recv request="ACK" crlf="true"/>\n'
     if hang_up_after_ms is None:
         out += '  <recv request="BYE" timeout="30000"/>\n'
         out += _send(_ok(), retrans=False)
@@ -147,8 +155,8 @@ def far_answers(rtp_port: int, *, hang_up_after_ms: int | None = None) -> str:
                 "BYE [next_url] SIP/2.0",
                 "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
                 "[routes]",
-                "From: [last_To:]",
-                "To: [last_From:]",
+                "From: <sip:far@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]",
+                "To: <sip:[service]@[remote_ip]>;[$ftag]",
                 "Call-ID: [call_id]",
                 "CSeq: 1 BYE",
                 "Max-Forwards: 70",

@@ -240,6 +240,7 @@ class Bridge:
             await self.refuse(480, EndReason.UNAVAILABLE, "call.unavailable")
             return False
         name = self.caller.me.name
+        log.info("call %s: %s calls Telegram user %s", self.label, name, user_id)
         self.leg = TelegramLeg(
             self.caller, ring_timeout=self.mgr.ring_timeout, on_state=self._leg_state
         )

@@ -1,0 +1,130 @@
+"""A person dials from Telegram: they send a number to the bot, the caller account calls them,
+and once they answer the worker dials through the line (challenged by the proxy), the far
+phone answers, audio flows both ways, keypad presses arrive as RFC 4733 events, and hanging up
+in Telegram sends BYE (end to end, in a namespace)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+
+from telesip.bot.app import build_dispatcher
+from telesip.bot.limiter import RateLimiter
+from telesip.bot.outbox import Outbox
+from telesip.domain.calls import CallState, EndReason
+from telesip.media.analysis import dominant_frequency, rms_dbfs
+from telesip.services import calls
+from telesip.telegram.fake import Behaviour, play_tone
+from tests.calls.conftest import Rig, open_far
+from tests.calls.sipp import far_answers, run_sipp
+from tests.core.helpers import ALICE
+from tests.fakes import FakeBotAPI, FakeUser
+
+ALICE_TG = FakeUser(ALICE.id, "Alice", username="alice")
+
+
+@pytest.fixture
+async def bot(rig: Rig) -> AsyncIterator[FakeBotAPI]:
+    """The real bot and its outbox on the rig's database, against the fake Bot API."""
+    async with FakeBotAPI(bot_username="telesip_test_bot") as fake:
+        tg = Bot(
+            fake.token, session=fake.session(), default=DefaultBotProperties(parse_mode="HTML")
+        )
+        tg.session.middleware(RateLimiter(overall_per_second=1000, per_chat_burst=1000))
+        dp = build_dispatcher(rig.s)
+        outbox = Outbox(rig.s, tg, rig.tmp / "recordings", interval=0.1)
+        outbox.start()
+        task = asyncio.create_task(dp.start_polling(tg, handle_signals=False, polling_timeout=5))
+        try:
+            yield fake
+        finally:
+            await dp.stop_polling()
+            await task
+            await outbox.stop()
+            await tg.session.close()
+
+
+async def _ended(rig: Rig, call_id: int) -> calls.CallRecord:  # type: ignore[name-defined]
+    deadline = asyncio.get_running_loop().time() + 5
+    while True:  # polls the database: the row's writer is the worker's task
+        call = await calls.get_call(rig.s, call_id)
+        if call.state is CallState.ENDED:
+            return call
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"call {call.id} is still {call.state}")
+        await asyncio.sleep(0.05)
+
+
+async def test_dialled_from_telegram_bridged_keypad_and_bye(rig: Rig, bot: FakeBotAPI) -> None:
+    far = await open_far(rig)
+    digits: list[str] = []
+    got_digit = asyncio.Event()
+
+    def on_digit(digit: str) -> None:
+        digits.append(digit)
+        got_digit.set()
+
+    far.on_dtmf(on_digit)
+    sipp = await run_sipp(
+        rig.sipp, rig.tmp, far_answers(far.local_port), port=rig.uas_port, remote=None
+    )
+    rig.person.behaviour = Behaviour.answer(0.3)
+    bot.send_text(ALICE_TG, "+1 555 0100")
+    reply = await bot.next_message(ALICE_TG)
+    assert reply.content.startswith("Calling +15550100 from line #")
+    (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    async with asyncio.timeout(15):
+        await rig.person.connected.wait()  # the caller account called Alice; she answered
+        calling = await bot.next_message(ALICE_TG)
+    assert "is calling you now for your call to +15550100" in calling.content
+    far_tone = asyncio.create_task(play_tone(far.send_pcm, 1000, seconds=4.0))
+    tg_tone = asyncio.create_task(play_tone(rig.person.send_pcm, 440, seconds=4.0))
+    async with asyncio.timeout(15):
+        on_sip = await rig.far.sound_of(1.0)
+        rig.person.heard.clear()
+        in_telegram = await rig.person.heard.sound(1.0)
+    assert abs(dominant_frequency(on_sip) - 440) < 15 and rms_dbfs(on_sip) > -30
+    assert abs(dominant_frequency(in_telegram) - 1000) < 15 and rms_dbfs(in_telegram) > -30
+    assert (await calls.get_call(rig.s, call.id)).state is CallState.ANSWERED
+    # the keypad: a press in the bot reaches the far phone as an RFC 4733 event
+    async with asyncio.timeout(10):
+        keypad = await bot.next_message(ALICE_TG)
+    assert keypad.content.startswith("☎️ In a call with +15550100")
+    answer = await bot.press_button(ALICE_TG, keypad, "5")
+    assert answer.text == "Sent 5"
+    async with asyncio.timeout(5):
+        await got_digit.wait()
+    assert digits == ["5"]
+    # Alice hangs up in Telegram: the far phone gets BYE
+    await rig.person.hangup()
+    assert await sipp.done() == 0, sipp.errors()
+    await asyncio.gather(far_tone, tg_tone, return_exceptions=True)
+    ended = await _ended(rig, call.id)
+    assert ended.end_reason is EndReason.COMPLETED and ended.duration is not None
+    async with asyncio.timeout(5):
+        await bot.wait_for(lambda: "is over" in keypad.content)
+    assert rig.pool.free == 1 and rig.calls.ports.in_use == 0
+
+
+async def test_far_end_hangs_up_and_the_telegram_call_ends(rig: Rig, bot: FakeBotAPI) -> None:
+    far = await open_far(rig)
+    sipp = await run_sipp(
+        rig.sipp,
+        rig.tmp,
+        far_answers(far.local_port, hang_up_after_ms=1500),
+        port=rig.uas_port,
+        remote=None,
+    )
+    bot.send_text(ALICE_TG, "/call 5550101")
+    await bot.next_message(ALICE_TG)
+    async with asyncio.timeout(15):
+        await rig.person.connected.wait()
+    assert await sipp.done() == 0, sipp.errors()
+    async with asyncio.timeout(1.0):
+        await rig.person.ended.wait()  # within a second of the BYE
+    (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    assert (await _ended(rig, call.id)).end_reason is EndReason.COMPLETED
