@@ -22,7 +22,8 @@ async def test_a_number_sent_to_the_bot_is_dialled_from_the_only_line(h: Harness
     reply = await h.command(ALICE, "8 (495) 123-45-67")
     assert reply.content == (
         f"Calling +74951234567 from line #{line}. You will get a Telegram call first: answer "
-        "it and the number is dialled."
+        "it and the number is dialled.\n\nCalls are not set up yet: this service has no "
+        "Telegram account to call you from."
     )
     (call,) = await calls.recent_calls(h.s, tg(ALICE))
     assert (call.number, call.state, call.account_id) == ("+74951234567", CallState.REQUESTED, line)

@@ -13,7 +13,7 @@ import pytest
 
 from telesip.config import Settings
 from telesip.domain.settings import Secret
-from telesip.services.callers import caller_accounts
+from telesip.services.callers import caller_accounts, caller_info, record_caller
 from telesip.services.context import Services
 from telesip.store.crypto import Cipher
 from telesip.telegram.adapter import TelegramCalls, TgUser
@@ -222,3 +222,15 @@ async def test_without_api_settings_or_sessions_the_pool_is_empty_and_says_how(
         assert pool.accounts == []
     (record,) = caplog.records
     assert record.getMessage().startswith("no caller account is logged in: calls cannot ring")
+
+
+async def test_a_revoked_account_is_no_longer_named_by_the_bot(
+    tmp_path: Path, services: Services
+) -> None:
+    save(tmp_path, "79161234567", CALLS)
+    await record_caller(services, caller_info(501, "Telesip Calls", "telesip_calls", None))
+    net = FakeNet()
+    net.failures["79161234567"] = [SessionRevoked()]
+    async with open_callers(settings(tmp_path), services, connect=net.connect) as pool:
+        assert pool.accounts == []
+    assert await caller_accounts(services) == []

@@ -3,6 +3,7 @@ Telethon client (no network), list and logout through the CLI; secrets never sho
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import stat
 from pathlib import Path
@@ -13,8 +14,11 @@ from telethon import errors as tg
 from telethon.tl import types
 from typer.testing import CliRunner
 
+from telesip.bootstrap import services_for
 from telesip.cli import app
+from telesip.config import Settings
 from telesip.domain.settings import Secret
+from telesip.services.callers import caller_accounts
 from telesip.store.crypto import Cipher
 from telesip.telegram import cli as telegram_cli
 from telesip.telegram import sessions
@@ -236,3 +240,30 @@ def test_cli_wrong_key_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
     SessionStore(tmp_path / "data", Cipher("other")).save(account())
     code, out = invoke(env, "list")
     assert code == 1 and "cannot be decrypted" in out and "Traceback" not in out
+
+
+def test_cli_login_and_logout_keep_the_bots_list_of_caller_accounts(
+    env: dict[str, str], world: FakeTelegramLogin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def listed() -> list[tuple[int, str, str | None, str | None]]:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        async with services_for(Settings()) as s:
+            return [(c.id, c.name, c.username, c.phone) for c in await caller_accounts(s)]
+
+    code, out = invoke(env, "login", input=f"+15550100000\n{CODE}\n{PASSWORD}\n")
+    assert code == 0, out
+    assert asyncio.run(listed()) == [(4242, "Call Centre", "callcentre", "+1******0000")]
+    code, out = invoke(env, "logout", "+15550100000")
+    assert code == 0, out
+    assert asyncio.run(listed()) == []
+
+
+def test_cli_login_with_the_database_unreachable_still_saves_the_session(
+    env: dict[str, str], world: FakeTelegramLogin
+) -> None:
+    env = env | {"TELESIP_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
+    code, out = invoke(env, "login", input=f"+15550100000\n{CODE}\n{PASSWORD}\n")
+    assert code == 0, out
+    assert "logged in: +15550100000" in out
+    assert "warning:" in out and "could not record it" in out and "Traceback" not in out

@@ -8,9 +8,16 @@ EN: dict[str, str] = {
     "calls.empty": "No calls yet. Send me a phone number to call it.",
     "calls.row": "{icon} {when} · {number} · line #{line_id} · {outcome}",
     "calls.talk": "{duration}",
-    "calls.hint": (
-        "\n\nCalls ring in Telegram from the caller account of this service: allow calls from "
-        "it in Settings → Privacy and Security → Calls."
+    "calls.from": (
+        "\n\nCalls come from {callers}: allow calls from it in Settings → Privacy and Security "
+        "→ Calls."
+    ),
+    "calls.from_many": (
+        "\n\nCalls come from {callers}: allow calls from them in Settings → Privacy and "
+        "Security → Calls."
+    ),
+    "calls.not_set_up": (
+        "\n\nCalls are not set up yet: this service has no Telegram account to call you from."
     ),
     "reason.completed": "ended",
     "reason.missed": "missed",
@@ -75,9 +82,17 @@ RU: dict[str, str] = {
     "calls.empty": "Звонков пока нет. Пришлите мне номер телефона, чтобы позвонить.",
     "calls.row": "{icon} {when} · {number} · линия #{line_id} · {outcome}",
     "calls.talk": "{duration}",
-    "calls.hint": (
-        "\n\nЗвонки приходят в Telegram от аккаунта-звонилки сервиса: разрешите его звонки в "
-        "Настройки → Конфиденциальность → Звонки."
+    "calls.from": (
+        "\n\nЗвонки приходят от {callers}: разрешите его звонки в Настройки → "
+        "Конфиденциальность → Звонки."
+    ),
+    "calls.from_many": (
+        "\n\nЗвонки приходят от {callers}: разрешите их звонки в Настройки → "
+        "Конфиденциальность → Звонки."
+    ),
+    "calls.not_set_up": (
+        "\n\nЗвонки ещё не настроены: у сервиса нет аккаунта Telegram, который мог бы вам "
+        "позвонить."
     ),
     "reason.completed": "завершён",
     "reason.missed": "пропущен",

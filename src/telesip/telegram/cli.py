@@ -1,21 +1,26 @@
 """``telesip telegram login|list|logout``: the caller accounts that place Telegram calls.
 
 Login needs TELESIP_TG_API_ID and TELESIP_TG_API_HASH (https://my.telegram.org, "API
-development tools"). Codes and passwords are read without echo and never printed.
+development tools"). Codes and passwords are read without echo and never printed. Login and
+logout also keep the database's list of caller accounts (``telegram_callers``: public names
+and a masked phone) that the bot names to people; the session itself stays in its file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import typer
 from rich.table import Table
 
+from telesip.bootstrap import services_for
 from telesip.config import Settings
 from telesip.domain.errors import TelesipError
+from telesip.services import callers as callers_svc
 from telesip.telegram import sessions
-from telesip.telegram.sessions import ClientFactory, SessionStore
+from telesip.telegram.sessions import CallerAccount, ClientFactory, SessionStore
 
 telegram_app = typer.Typer(
     help="Caller accounts: Telegram user accounts that place the calls.", no_args_is_help=True
@@ -82,6 +87,7 @@ def login(
         f"logged in: +{account.phone} is {account.user.name} (id {account.user.id}); "
         f"saved to {store.path(account.phone)}"
     )
+    _in_database(settings, _record(settings, account), "record it")
 
 
 @telegram_app.command("list")
@@ -111,12 +117,37 @@ def logout(phone: str) -> None:
     settings = cli._settings()
     factory = client_factory(settings)
     store = _sync(lambda: _store(settings))
+    account = _sync(lambda: store.load(phone))
     ended = cli._run(sessions.logout(store, factory, phone))
     cli.out.print(f"+{sessions.normalize_phone(phone)} removed")
+    _in_database(settings, _forget(settings, account.user.id), "remove it")
     if not ended:
         cli.out.print(
             "Telegram did not confirm the logout (offline, or TELESIP_TG_API_ID/HASH not set): "
             "end the session in that account's Telegram app, Settings → Devices"
+        )
+
+
+async def _record(settings: Settings, account: CallerAccount) -> None:
+    user = account.user
+    info = callers_svc.caller_info(user.id, user.name, user.username, user.phone or account.phone)
+    async with services_for(settings, upgrade=True) as s:
+        await callers_svc.record_caller(s, info)
+
+
+async def _forget(settings: Settings, user_id: int) -> None:
+    async with services_for(settings, upgrade=True) as s:
+        await callers_svc.forget_caller(s, user_id)
+
+
+def _in_database(settings: Settings, work: Coroutine[Any, Any, None], what: str) -> None:
+    """The session file is what counts; a database that cannot be reached only warns."""
+    try:
+        asyncio.run(work)
+    except TelesipError as exc:
+        _cli().err.print(
+            f"[yellow]warning:[/] the database could not {what} for the bot ({exc.message}); "
+            "a worker records caller accounts again when it connects them"
         )
 
 

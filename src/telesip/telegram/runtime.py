@@ -151,6 +151,7 @@ class CallerRuntime:
                     conn = await self._connect(account)
                 except SessionRevoked as exc:
                     log.error("%s is not used: %s", who, _one_line(exc))
+                    await self._forget(who, account.user.id)
                     return
                 except Exception as exc:  # unreachable, flood wait, an untranslated error
                     delay = self.backoff.delay(attempt)
@@ -185,6 +186,15 @@ class CallerRuntime:
                 await conn.aclose()
             except Exception as exc:  # it is going away either way
                 log.debug("%s: closing: %s", who, _one_line(exc))
+
+    async def _forget(self, who: str, user_id: int) -> None:
+        """A revoked account is no longer named to people (a new login records it again)."""
+        if self._s is None:
+            return
+        try:
+            await callers_svc.forget_caller(self._s, user_id)
+        except (TelesipError, OSError) as exc:
+            log.warning("%s: cannot remove it from the bot's list: %s", who, _one_line(exc))
 
     async def _record(self, who: str, me: TgUser) -> None:
         if self._s is None:

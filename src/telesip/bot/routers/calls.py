@@ -1,5 +1,6 @@
 """Calls in the bot: /calls (the history), dialling (a phone number sent to the bot, or
-/call NUMBER; buttons pick the line when there are several), and the in-call keypad.
+/call NUMBER; buttons pick the line when there are several), and the in-call keypad. /calls
+and a dialled call name the caller accounts the call rings from, so people can allow them.
 
 The number waits in the conversation's storage (database or Redis) while the person picks the
 line, so any bot process can take the press; the buttons carry only the line's id, and the
@@ -22,6 +23,7 @@ from telesip.bot.replies import show
 from telesip.domain.calls import CallRecord, Direction, looks_like_number, parse_number
 from telesip.domain.model import TelegramUser
 from telesip.services import calls
+from telesip.services.callers import caller_accounts
 from telesip.services.context import Services
 
 router = Router(name=__name__)
@@ -72,14 +74,24 @@ def history_row(lang: str, call: CallRecord) -> str:
     )
 
 
+async def who_calls(s: Services, lang: str) -> str:
+    """Which Telegram accounts ring people, and how to allow them (or: none exists yet)."""
+    callers = await caller_accounts(s)
+    if not callers:
+        return t(lang, "calls.not_set_up")
+    names = ", ".join(html.escape(c.label) for c in callers)
+    return t(lang, "calls.from" if len(callers) == 1 else "calls.from_many", callers=names)
+
+
 @router.message(Command("calls"))
 async def history(message: Message, s: Services, actor: TelegramUser, lang: str) -> None:
     found = await calls.recent_calls(s, actor, limit=15)
+    hint = await who_calls(s, lang)
     if not found:
-        await message.answer(t(lang, "calls.empty") + t(lang, "calls.hint"))
+        await message.answer(t(lang, "calls.empty") + hint)
         return
     rows = "\n".join(history_row(lang, c) for c in found)
-    await message.answer(f"{t(lang, 'calls.title')}\n\n{rows}")
+    await message.answer(f"{t(lang, 'calls.title')}\n\n{rows}{hint}")
 
 
 async def _dial(
@@ -91,6 +103,7 @@ async def _dial(
         call = await calls.request_call(s, actor, number, line.account_id)
         await message.answer(
             t(lang, "call.requested", number=html.escape(call.number), line_id=line.account_id)
+            + await who_calls(s, lang)
         )
         return
     await state.update_data(dial=number)
@@ -146,7 +159,9 @@ async def line_chosen(
     await state.update_data(dial=None)
     await query.answer()
     await show(
-        query, t(lang, "call.requested", number=html.escape(call.number), line_id=call.account_id)
+        query,
+        t(lang, "call.requested", number=html.escape(call.number), line_id=call.account_id)
+        + await who_calls(s, lang),
     )
 
 
