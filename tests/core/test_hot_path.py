@@ -25,6 +25,7 @@ from telesip.services import accounts, billing, links, offers
 from telesip.services.context import Services
 from telesip.store import tables as t
 from telesip.store.db import create_engine
+from telesip.store.hot import HotTransfers
 from telesip.store.repositories import Accounts, Offers
 from telesip.store.uow import UnitOfWork
 
@@ -193,12 +194,24 @@ async def test_the_plain_cycle_runs_on_the_hot_path(
 
     for cls, name in ((Accounts, "get"), (Accounts, "of_offer"), (Offers, "add")):
         monkeypatch.setattr(cls, name, core_path)
-    for method in (Method.UNLINK, Method.ASSIGN):
+    one_statement: list[object] = []
+    receive_unlink = HotTransfers.receive_unlink
+
+    async def spy(self: HotTransfers, *args: Any) -> Any:
+        one_statement.append(done := await receive_unlink(self, *args))
+        return done
+
+    monkeypatch.setattr(HotTransfers, "receive_unlink", spy)
+    HotTransfers.forget_subscriptions()  # earlier tests used the same people
+    for method in (Method.UNLINK, Method.UNLINK, Method.UNLINK, Method.ASSIGN):
         offer = await offers.create_offer(pg, ALICE, acc, method)
         received = await offers.receive(pg, ERIN, offer.id)
         assert received.recipient_id == ERIN.id
         if method is Method.UNLINK:
             assert await offers.transfer_back(pg, ALICE, acc, PASSWORD)
+    # Erin was new, then known and her plan read: her third unlink took one statement (the
+    # assignment tried and went the two-statement way)
+    assert [done is not None for done in one_statement] == [True, False]
 
 
 def _client(base: Services) -> Services:

@@ -233,7 +233,13 @@ async def _receive_hot(
     """receive() for the plain case: the offer read with its account, the same domain checks
     as below, then one statement that locks the account if it is still as read, accepts
     (exactly once), stores the new user, moves the account and audits. None for anything
-    else (nothing written). No transaction spans the two: each statement is one."""
+    else (nothing written). No transaction spans the two: each statement is one.
+
+    An unlink to someone whose subscriptions were read before takes one statement: the payer
+    is decided on those, and the statement checks they are unchanged."""
+    seen = hot.seen_subscriptions(actor.id)
+    if seen is not None and (done := await _receive_unlink_hot(uow, hot, actor, offer_id, seen)):
+        return done
     view = await hot.receive_view(offer_id, actor.id)
     if view is None:
         return None
@@ -301,6 +307,38 @@ async def _receive_hot(
         return None
     uow.add_event(event)
     return Received(offer, account.id, offer.method, offer.sender_id, actor.id, account.user_id)
+
+
+async def _receive_unlink_hot(
+    uow: UnitOfWork,
+    hot: HotTransfers,
+    actor: TelegramUser,
+    offer_id: int,
+    subs: list[Subscription],
+) -> Received | None:
+    try:
+        ent = Entitlements.of(subs, 0, 0)
+        if ent.counts_usage:
+            return None
+        payer = ent.payer_for_received_account()  # as _move_ownership for a non-operator payer
+    except TelesipError:
+        return None
+    done = await hot.receive_unlink(offer_id, actor.id, uow.now, subs, Payer.OPERATOR, payer)
+    if done is None:
+        return None
+    offer = done.offer
+    uow.add_event(
+        events.OwnershipTransferred(
+            offer.account_id,
+            actor.id,
+            from_owner_id=done.from_owner_id,
+            to_owner_id=actor.id,
+            previous_user_id=done.previous_user_id,
+        )
+    )
+    return Received(
+        offer, offer.account_id, offer.method, offer.sender_id, actor.id, done.previous_user_id
+    )
 
 
 async def _assign(uow: UnitOfWork, account: Account, user_id: int) -> None:

@@ -108,6 +108,41 @@ WITH acc AS MATERIALIZED (
 SELECT count(*) FROM accepted
 """
 
+# R3 receive of an unlink in one statement, for a recipient whose subscriptions the service
+# already knows (it decided the payer on them; they must still be the same): lock the account,
+# accept exactly once if every condition of ``Offer.check_acceptable`` holds, the sender still
+# owns it and it is not link-managed, move it, audit. No row: the two-step path decides.
+_RECEIVE_UNLINK = """
+WITH acc AS MATERIALIZED (
+    SELECT id, owner_id, user_id, payer FROM accounts
+    WHERE id = (SELECT account_id FROM offers WHERE id = $1) AND NOT via_link
+    FOR NO KEY UPDATE
+), accepted AS MATERIALIZED (
+    UPDATE offers o SET state = 'accepted', recipient_id = $2, decided_at = $3
+    FROM acc
+    WHERE o.id = $1 AND o.account_id = acc.id AND o.state = 'pending' AND o.expires_at > $3
+      AND o.method = 'unlink' AND o.sender_id = acc.owner_id AND o.sender_id <> $2
+      AND (o.only_for_id IS NULL OR o.only_for_id = $2)
+      AND (SELECT coalesce(array_agg(s.plan::text ORDER BY s.id), '{}') FROM subscriptions s
+           WHERE s.user_id = $2) = $4::text[]
+      AND (SELECT coalesce(array_agg(s.seats ORDER BY s.id), '{}') FROM subscriptions s
+           WHERE s.user_id = $2) IS NOT DISTINCT FROM $5::int[]
+    RETURNING o.*, acc.owner_id AS old_owner, acc.user_id AS old_user,
+              CASE acc.payer WHEN 'operator' THEN $6::text ELSE $7::text END AS new_payer
+), moved AS (
+    UPDATE accounts a
+    SET owner_id = $2, user_id = $2, payer = accepted.new_payer, via_link = false,
+        updated_at = $3
+    FROM accepted WHERE a.id = accepted.account_id
+), audited AS (
+    INSERT INTO audit (at, actor_id, account_id, action, details)
+    SELECT $3, $2, account_id, 'received',
+           json_build_object('from_owner_id', old_owner, 'payer', new_payer)
+    FROM accepted
+)
+SELECT * FROM accepted
+"""
+
 # R7, read: the account locked (with its encrypted password), whether this person gave it
 # away by an unlink that was received, their guessing state and their subscriptions.
 _TRANSFER_BACK_READ = f"""
@@ -150,8 +185,38 @@ def _aware(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
-def _subs(user_id: int, plans: list[str], seats: list[int | None]) -> list[Subscription]:
-    return [Subscription(0, user_id, p, n) for p, n in zip(plans, seats, strict=True)]
+def _subs(
+    user_id: int, plans: list[str], seats: list[int | None], *, known: bool = True
+) -> list[Subscription]:
+    subs = [Subscription(0, user_id, p, n) for p, n in zip(plans, seats, strict=True)]
+    if known:  # an unknown user gets the default plan when stored: nothing to remember yet
+        if len(_SEEN_SUBS) >= 10_000:
+            _SEEN_SUBS.clear()
+        _SEEN_SUBS[user_id] = subs
+    return subs
+
+
+# The subscriptions last read per user: a guess that lets receive decide the payer before its
+# one statement, which checks that they are still these (so a stale guess changes nothing).
+_SEEN_SUBS: dict[int, list[Subscription]] = {}
+
+
+def _offer(row: Any) -> Offer:
+    return Offer(
+        id=row["id"],
+        account_id=row["account_id"],
+        sender_id=row["sender_id"],
+        method=Method(row["method"]),
+        kind=OfferKind(row["kind"]),
+        created_at=row["created_at"].replace(tzinfo=UTC),
+        expires_at=row["expires_at"].replace(tzinfo=UTC),
+        state=OfferState(row["state"]),
+        only_for_id=row["only_for_id"],
+        recipient_id=row["recipient_id"],
+        decided_at=_aware(row["decided_at"]),
+        inline_message_id=row["inline_message_id"],
+        token=row["token"],
+    )
 
 
 def _details(values: dict[str, Any]) -> str:
@@ -176,6 +241,16 @@ class ReceiveView:
     recipient_known: bool
     recipient_subs: list[Subscription]
     owner_subs: list[Subscription]
+
+
+@dataclass(frozen=True)
+class ReceivedUnlink:
+    """What the one-statement receive changed: the offer as accepted, the account before."""
+
+    offer: Offer
+    from_owner_id: int
+    previous_user_id: int
+    payer: Payer
 
 
 @dataclass(frozen=True)
@@ -253,6 +328,42 @@ class HotTransfers:
             return None
         return int(row["offer_id"]), row["replaced_id"]
 
+    @staticmethod
+    def seen_subscriptions(user_id: int) -> list[Subscription] | None:
+        return _SEEN_SUBS.get(user_id)
+
+    @staticmethod
+    def forget_subscriptions() -> None:
+        _SEEN_SUBS.clear()
+
+    async def receive_unlink(
+        self,
+        offer_id: int,
+        recipient_id: int,
+        now: datetime,
+        subs: list[Subscription],
+        payer_if_operator: Payer,
+        payer_otherwise: Payer,
+    ) -> ReceivedUnlink | None:
+        """Receive an unlink offer in one statement if the rules let it through as they are
+        and ``subs`` are still the recipient's subscriptions; None: nothing written."""
+        row = await self._run(
+            self._conn.fetchrow,
+            _RECEIVE_UNLINK,
+            offer_id,
+            recipient_id,
+            _db_time(now),
+            [sub.plan for sub in subs],
+            [sub.seats for sub in subs],
+            payer_if_operator.value,
+            payer_otherwise.value,
+        )
+        if row is None:
+            return None
+        return ReceivedUnlink(
+            _offer(row), row["old_owner"], row["old_user"], Payer(row["new_payer"])
+        )
+
     async def receive_view(self, offer_id: int, recipient_id: int) -> ReceiveView | None:
         row = await self._run(self._conn.fetchrow, _RECEIVE_READ, offer_id, recipient_id)
         if row is None:
@@ -260,26 +371,11 @@ class HotTransfers:
         account = AccountLock(
             row["account_id"], row["owner_id"], row["user_id"], Payer(row["payer"]), row["via_link"]
         )
-        offer = Offer(
-            id=row["id"],
-            account_id=row["account_id"],
-            sender_id=row["sender_id"],
-            method=Method(row["method"]),
-            kind=OfferKind(row["kind"]),
-            created_at=row["created_at"].replace(tzinfo=UTC),
-            expires_at=row["expires_at"].replace(tzinfo=UTC),
-            state=OfferState(row["state"]),
-            only_for_id=row["only_for_id"],
-            recipient_id=row["recipient_id"],
-            decided_at=_aware(row["decided_at"]),
-            inline_message_id=row["inline_message_id"],
-            token=row["token"],
-        )
         return ReceiveView(
             account,
-            offer,
+            _offer(row),
             row["known"],
-            _subs(recipient_id, row["actor_plans"], row["actor_seats"]),
+            _subs(recipient_id, row["actor_plans"], row["actor_seats"], known=row["known"]),
             _subs(account.owner_id, row["owner_plans"], row["owner_seats"]),
         )
 
