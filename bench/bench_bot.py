@@ -283,9 +283,16 @@ def main() -> None:
     parser.add_argument("--no-gc-freeze", action="store_true", help="skip run_bot's settle_gc()")
     parser.add_argument("--profile", help="write a cProfile of the bot while it runs here")
     parser.add_argument(
-        "--concurrency", type=int, default=0, help="aiogram tasks_concurrency_limit (0: none)"
+        "--concurrency",
+        type=int,
+        default=-1,
+        help="aiogram tasks_concurrency_limit (default: run_bot's HANDLER_LIMIT; 0: none)",
     )
     args = parser.parse_args()
+    if args.concurrency < 0:
+        from telesip.bot.app import HANDLER_LIMIT
+
+        args.concurrency = HANDLER_LIMIT
     if args.rate == 0 and not args.count:
         args.count = 3000
     result = asyncio.run(bot_main(args))

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable
 import pytest
 from pydantic import SecretStr
 
-from telesip.bot.app import run_bot
+from telesip.bot.app import HANDLER_LIMIT, run_bot
 from telesip.config import Settings
 from telesip.services.context import Services
 from tests.bot.conftest import ALICE
@@ -82,6 +82,7 @@ async def test_webhook_mode(fake: FakeBotAPI, services: Services) -> None:
         await fake.wait_for(lambda: fake.webhook_url)
         assert fake.webhook_url == f"http://127.0.0.1:{port}/telegram"
         assert fake.webhook_params.get("secret_token")
+        assert fake.webhook_params.get("max_connections") == HANDLER_LIMIT  # bounded handling
         fake.send_text(ALICE, "/help")
         reply = await fake.next_message(ALICE)
         assert "/softphone" in reply.content

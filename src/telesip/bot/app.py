@@ -46,6 +46,12 @@ from telesip.services.context import Services
 
 log = logging.getLogger(__name__)
 
+#: Updates handled at once. Long polling stops fetching while this many are in hand (aiogram's
+#: tasks_concurrency_limit), so a burst waits at Telegram instead of piling up tasks here; a
+#: webhook is answered once handled, and Telegram opens at most this many connections. The
+#: limiter keeps one flooding person from holding the slots (see ``limiter.Flooded``).
+HANDLER_LIMIT = 32
+
 COMMANDS = ("softphone", "calls", "links", "subscriptions", "workers", "help", "start")
 UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
 
@@ -132,7 +138,12 @@ async def run_bot(s: Services, settings: Settings) -> None:
             await _serve_webhook(bot, dp, settings)
         else:
             await bot.delete_webhook()
-            await dp.start_polling(bot, handle_signals=False, allowed_updates=UPDATES)
+            await dp.start_polling(
+                bot,
+                handle_signals=False,
+                allowed_updates=UPDATES,
+                tasks_concurrency_limit=HANDLER_LIMIT,
+            )
     finally:
         await outbox.stop()
         await notifier.stop()
@@ -145,14 +156,20 @@ async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     secret = secrets.token_urlsafe(32)
     path = urlsplit(settings.webhook_url).path or "/"
     app = web.Application()
-    SimpleRequestHandler(dp, bot, secret_token=secret).register(app, path=path)
+    handler = SimpleRequestHandler(dp, bot, secret_token=secret, handle_in_background=False)
+    handler.register(app, path=path)
     setup_application(app, dp, bot=bot)
     host, _, port = settings.webhook_bind.rpartition(":")
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
     try:
-        await bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=UPDATES)
+        await bot.set_webhook(
+            settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=UPDATES,
+            max_connections=HANDLER_LIMIT,
+        )
         log.info("bot webhook at %s (listening on %s)", settings.webhook_url, settings.webhook_bind)
         await asyncio.Event().wait()
     finally:

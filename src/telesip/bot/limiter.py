@@ -5,13 +5,22 @@ It is an aiogram request middleware on the bot's session, so every call the bot 
 notifications) goes through it. Only calls that send or change messages are paced; answers to
 callback and inline queries, getUpdates and the like pass straight through. Buckets are token
 buckets kept per process; a chat's bucket is dropped once it is full again.
+
+Inside the handling of an update (``handling_update``) a call never waits longer than
+``max_handler_wait`` for its chat: one that would is refused with ``Flooded`` (the person is
+pressing faster than Telegram lets us answer; their press is still answered, the edit is not
+made). So a handler holds its slot of the bounded handling (``app.HANDLER_LIMIT``) for at most
+that long, and one person cannot hold every slot. Notifications, sent outside updates, wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +51,23 @@ def pin_response_type(method: TelegramMethod[Any]) -> None:
         _RESPONSE_TYPES[kind] = Response[method.__returning__]  # type: ignore[name-defined]
 
 
+_IN_UPDATE: ContextVar[bool] = ContextVar("telesip_in_update", default=False)
+
+
+@contextlib.contextmanager
+def handling_update() -> Iterator[None]:
+    """Marks the calls made while an update is handled (the dispatcher's outer middleware)."""
+    token = _IN_UPDATE.set(True)
+    try:
+        yield
+    finally:
+        _IN_UPDATE.reset(token)
+
+
+class Flooded(Exception):
+    """A call made while handling an update would wait too long for its chat's turn."""
+
+
 @dataclass
 class Bucket:
     """A token bucket: ``rate`` tokens per second, at most ``burst`` saved up."""
@@ -69,6 +95,7 @@ class RateLimiter(BaseRequestMiddleware):
         per_chat_burst: float = 3.0,
         max_retries: int = 3,
         max_retry_after: float = 60.0,
+        max_handler_wait: float = 2.0,
     ) -> None:
         now = time.monotonic()
         self.overall = Bucket(overall_per_second, overall_per_second, overall_per_second, now)
@@ -77,6 +104,7 @@ class RateLimiter(BaseRequestMiddleware):
         self.chats: dict[Any, Bucket] = {}
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
+        self.max_handler_wait = max_handler_wait
 
     def _delay(self, chat: Any) -> float:
         now = time.monotonic()
@@ -92,7 +120,12 @@ class RateLimiter(BaseRequestMiddleware):
                     }
                 bucket = Bucket(self.per_chat_rate, self.per_chat_burst, self.per_chat_burst, now)
                 self.chats[chat] = bucket
-            wait = max(wait, bucket.take(now))
+            chat_wait = bucket.take(now)
+            if chat_wait > self.max_handler_wait and _IN_UPDATE.get():
+                bucket.tokens += 1  # refused: the turn is not used
+                self.overall.tokens += 1
+                raise Flooded(f"chat {chat} would wait {chat_wait:.1f}s")
+            wait = max(wait, chat_wait)
         return wait
 
     async def __call__(

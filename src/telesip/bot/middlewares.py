@@ -11,6 +11,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
 
+from telesip.bot.limiter import handling_update
 from telesip.bot.locales import lang_of
 from telesip.domain.model import TelegramUser
 from telesip.metrics import BOT_UPDATE_SECONDS, BOT_UPDATES
@@ -38,13 +39,14 @@ class ContextMiddleware(BaseMiddleware):
 
 
 class MetricsMiddleware(BaseMiddleware):
-    """Counts updates by kind and observes their handling time."""
+    """Counts updates by kind and observes their handling time (the update's outer scope)."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         kind = event.event_type if isinstance(event, Update) else type(event).__name__
         started = time.perf_counter()
         try:
-            return await handler(event, data)
+            with handling_update():  # bounds the limiter's waits inside handlers
+                return await handler(event, data)
         finally:
             BOT_UPDATES.labels(kind).inc()
             BOT_UPDATE_SECONDS.labels(kind).observe(time.perf_counter() - started)
