@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     rtp_ports: str = Field(default="20000-20999", description="UDP ports for RTP/RTCP media")
     max_calls: int = Field(default=100, ge=0, description="Concurrent calls per worker")
     ring_timeout_seconds: int = Field(default=45, ge=5, le=600)
+    rtp_timeout_seconds: int = Field(
+        default=30, ge=2, le=3600, description="No RTP this long from a SIP peer ends the call"
+    )
     recording_days: int = Field(default=30, ge=1, description="Recordings are deleted after")
 
     @field_validator("rtp_ports")

@@ -53,12 +53,15 @@ def _request(method: str, uri: str, cseq: str, *, extra: str = "", body: str = "
     return "\n".join(lines)
 
 
-def far_calls(rtp_port: int, ending: str, *, talk_ms: int = 4000) -> str:
+def far_calls(rtp_port: int, ending: str, *, talk_ms: int = 4000, media: str | None = None) -> str:
     """The far phone calls the line ([service]). ``ending``: ``hangs-up`` (BYE after
     ``talk_ms``), ``hung-up`` (waits for our BYE), ``refused:<status>``, ``cancels``."""
     invite_uri = "sip:[service]@[remote_ip]:[remote_port]"
     out = _HEAD.format(name=f"far phone calls, {ending}")
-    out += _send(_request("INVITE", invite_uri, "1 INVITE", body=_SDP.format(port=rtp_port)))
+    sdp = _SDP.format(port=rtp_port)
+    if media is not None:  # another offer (codecs nobody shares, say)
+        sdp = sdp[: sdp.index("m=audio")] + media.format(port=rtp_port)
+    out += _send(_request("INVITE", invite_uri, "1 INVITE", body=sdp))
     out += '  <recv response="100" optional="true"/>\n'
     if ending == "cancels":
         out += '  <recv response="180"/>\n  <pause milliseconds="800"/>\n'

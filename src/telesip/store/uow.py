@@ -8,6 +8,7 @@ statements on the PostgreSQL hot path (``hot()``) pays for no SQLAlchemy transac
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -85,6 +86,16 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Shielded: a task cancelled in the middle of a use case (a worker stopping) still
+        # rolls back and gives the connection back; otherwise SQLite would keep its write lock
+        # until the connection is collected, and every other writer would wait for it.
+        await asyncio.shield(self._release())
+        if isinstance(exc, IntegrityError):
+            raise ConflictError() from exc
+        if isinstance(exc, DBAPIError):
+            raise StorageUnavailable() from exc
+
+    async def _release(self) -> None:
         try:
             if self._hot is not None:
                 try:
@@ -96,10 +107,6 @@ class UnitOfWork:
                 await self.conn.rollback()
         finally:
             await self.conn.close()
-        if isinstance(exc, IntegrityError):
-            raise ConflictError() from exc
-        if isinstance(exc, DBAPIError):
-            raise StorageUnavailable() from exc
 
     async def record(
         self,

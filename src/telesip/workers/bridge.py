@@ -112,6 +112,7 @@ class Bridge:
         self.leg: TelegramLeg | None = None
         self.caller: TelegramCalls | None = None
         self.bridged = False
+        self.direction = "sendrecv"  # ours, from the last negotiation
         self.leg_placed = False
         self.sip_answered = False
         self.ended = False
@@ -213,9 +214,38 @@ class Bridge:
         self._ringback = Ringback() if on else None
 
     def join(self) -> None:
-        """Audio flows both ways from now on."""
+        """Audio flows both ways from now on; a SIP peer that stops sending for longer than the
+        media timeout (gone without a BYE) ends the call."""
         self._ringback = None
-        self.bridged = True
+        if not self.bridged:
+            self.bridged = True
+            self.spawn(self._watch_media(), "media watchdog")
+
+    async def _watch_media(self) -> None:
+        timeout = self.mgr.media_timeout
+        since = self.now()
+        while not self.ended:
+            await asyncio.sleep(min(1.0, timeout / 4))  # a periodic check, not a race guard
+            stream = self.stream
+            if stream is None or self.ended:
+                return
+            last = stream.stats.last_received_at
+            if not self.receiving:
+                since = self.now()  # on hold: silence is expected
+            elif self.now() - max(last or since, since) > timeout:
+                log.warning("call %s: no RTP for %.0f s; the peer is gone", self.label, timeout)
+                await self.finish(EndReason.FAILED, tell="call.ended")
+                return
+
+    @property
+    def receiving(self) -> bool:
+        """Whether the SIP peer is meant to send us audio now (not on hold)."""
+        return self.direction in ("sendrecv", "recvonly")
+
+    def media_changed(self, neg: Negotiated) -> None:
+        self.direction = neg.direction
+        if self.stream is not None:
+            self.stream.update(media_params(neg))
 
     def send_digit(self, digit: str) -> None:
         if self.machine is None or not self.sip_answered:
@@ -405,6 +435,7 @@ class InboundBridge(Bridge):
         if body:
             self.offer = SessionDescription.parse(body)
             _, neg = answer(self.offer, host, 9, self.cfg.codecs)  # refuses before ports
+            self.direction = neg.direction
             stream = await self.open_stream(media_params(neg))
             sdp, _ = answer(self.offer, host, stream.local_port, self.cfg.codecs, session_id=sid)
         else:  # a late offer: ours goes in the 200, theirs comes in the ACK
@@ -463,8 +494,8 @@ class InboundBridge(Bridge):
             self.stream.update(
                 media_params(accept_answer(self.offer, SessionDescription.parse(event.sdp)))
             )
-        elif isinstance(event, MediaChanged) and self.stream is not None:
-            self.stream.update(media_params(event.negotiated))
+        elif isinstance(event, MediaChanged):
+            self.media_changed(event.negotiated)
         elif isinstance(event, Info):
             self._dtmf_from_sip(event.digit)
 
@@ -538,10 +569,8 @@ class OutboundBridge(Bridge):
         self.pump()
 
     def _media_from(self, sdp: bytes | None) -> None:
-        if sdp and self.offer is not None and self.stream is not None:
-            self.stream.update(
-                media_params(accept_answer(self.offer, SessionDescription.parse(sdp)))
-            )
+        if sdp and self.offer is not None:
+            self.media_changed(accept_answer(self.offer, SessionDescription.parse(sdp)))
 
     def on_event(self, event: CallEvent) -> None:
         if isinstance(event, Progress):
@@ -564,8 +593,8 @@ class OutboundBridge(Bridge):
             self.spawn(self.finish(why, status=event.status, tell=tell), "failed")
         elif isinstance(event, Ended | Cancelled):
             self.spawn(self._ended_by_sip(), "ended")
-        elif isinstance(event, MediaChanged) and self.stream is not None:
-            self.stream.update(media_params(event.negotiated))
+        elif isinstance(event, MediaChanged):
+            self.media_changed(event.negotiated)
 
     async def _ended_by_sip(self) -> None:
         await self.finish(EndReason.COMPLETED if self.sip_answered else EndReason.CANCELLED)

@@ -41,6 +41,7 @@ class CallManager:
         media_advertise: str | None = None,
         max_calls: int = 100,
         ring_timeout: float = 45.0,
+        media_timeout: float = 30.0,
         user_agent: str = "telesip",
     ) -> None:
         self.s = s
@@ -51,6 +52,7 @@ class CallManager:
         self.media_advertise = media_advertise
         self.max_calls = max_calls
         self.ring_timeout = ring_timeout
+        self.media_timeout = media_timeout  # no RTP this long from a SIP peer: it is gone
         self.user_agent = user_agent
         self.worker_id = 0  # set by the worker once it has joined
         self._by_sip: dict[str, Bridge] = {}  # SIP Call-ID -> bridge
