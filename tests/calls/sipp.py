@@ -118,7 +118,7 @@ def _ok() -> str:
     )
 
 
-def far_answers(rtp_port: int, *, hang_up_after_ms: int | None = None) -> str:
+def far_answers(rtp_port: int, *, hang_up_after_ms: int | None = None, ring_ms: int = 300) -> str:
     """The far phone takes a call: 180, 200 with SDP, then waits for BYE (or sends one)."""
     out = _HEAD.format(name="far phone answers")
     if hang_up_after_ms is None:
@@ -142,7 +142,7 @@ def far_answers(rtp_port: int, *, hang_up_after_ms: int | None = None) -> str:
         ]
     )
     out += _send(f"SIP/2.0 180 Ringing\n{head}\nContent-Length: 0", retrans=False)
-    out += '  <pause milliseconds="300"/>\n'
+    out += f'  <pause milliseconds="{ring_ms}"/>\n'
     sdp = _SDP.format(port=rtp_port)
     out += _send(
         f"SIP/2.0 200 OK\n{head}\nContent-Type: application/sdp\nContent-Length: [len]\n\n{sdp}"

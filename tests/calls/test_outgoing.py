@@ -110,12 +110,14 @@ async def test_dialled_from_telegram_bridged_keypad_and_bye(rig: Rig, bot: FakeB
     assert rig.pool.free == 1 and rig.calls.ports.in_use == 0
 
 
-async def test_far_end_hangs_up_and_the_telegram_call_ends(rig: Rig, bot: FakeBotAPI) -> None:
+async def test_local_ringback_then_far_end_hangs_up(rig: Rig, bot: FakeBotAPI) -> None:
+    """While the far phone rings (180 without SDP) the person hears telesip's ringback (425 Hz);
+    the far phone's BYE ends the Telegram call within a second."""
     far = await open_far(rig)
     sipp = await run_sipp(
         rig.sipp,
         rig.tmp,
-        far_answers(far.local_port, hang_up_after_ms=1500),
+        far_answers(far.local_port, hang_up_after_ms=1500, ring_ms=2500),
         port=rig.uas_port,
         remote=None,
     )
@@ -123,6 +125,8 @@ async def test_far_end_hangs_up_and_the_telegram_call_ends(rig: Rig, bot: FakeBo
     await bot.next_message(ALICE_TG)
     async with asyncio.timeout(15):
         await rig.person.connected.wait()
+        ringback = await rig.person.heard.sound(0.5)
+    assert abs(dominant_frequency(ringback) - 425) < 15
     assert await sipp.done() == 0, sipp.errors()
     async with asyncio.timeout(1.0):
         await rig.person.ended.wait()  # within a second of the BYE

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -234,3 +235,29 @@ async def test_a_revoked_account_is_no_longer_named_by_the_bot(
     async with open_callers(settings(tmp_path), services, connect=net.connect) as pool:
         assert pool.accounts == []
     assert await caller_accounts(services) == []
+
+
+async def test_logins_and_logouts_are_noticed_while_the_worker_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    net = FakeNet()
+    (tmp_path / "telegram").mkdir(mode=0o700)
+    (tmp_path / "telegram" / "notes.session").write_text("not a caller account")
+    async with open_callers(settings(tmp_path), connect=net.connect, rescan=0) as pool:
+        assert pool.accounts == []
+        save(tmp_path, "79161234567", CALLS)  # `telesip telegram login` meanwhile
+        await until(lambda: ids(pool.accounts) == [501])
+        first = net.conns["79161234567"]
+        save(tmp_path, "79161234567", CALLS)  # logged in again: the new session is used
+        os.utime(tmp_path / "telegram" / "79161234567.session", (1, 1))
+        await until(lambda: net.conns["79161234567"] is not first and len(pool.accounts) == 1)
+        assert first.closed
+        SessionStore(tmp_path, Cipher(KEY)).delete("79161234567")  # `telesip telegram logout`
+        await until(lambda: pool.accounts == [])
+        assert net.conns["79161234567"].closed
+    assert net.attempts == ["79161234567"] * 2
+    assert "caller account +7******4567 was logged out: disconnecting it" in caplog.text
+    assert (
+        caplog.text.count("caller account notes.session is skipped") == 1
+    )  # said once, not at every look

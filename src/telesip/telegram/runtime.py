@@ -9,7 +9,10 @@ it disconnects them. Each account has a task of its own, so one account never ho
 - an account whose client disconnects (Telethon's own reconnects gave up) leaves the pool at
   once and comes back when a retry connects;
 - a connected account's public names are recorded (``services.callers``) so the bot, perhaps
-  in another process, can tell people which account calls them.
+  in another process, can tell people which account calls them;
+- the sessions directory is looked at again every ``rescan`` seconds: an account logged in
+  since is started, one logged out (its file gone) is disconnected, one logged in again
+  (its file changed) is restarted with the new session.
 
 Without TELESIP_TG_API_ID/HASH or without sessions the pool is empty and that is logged once.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,7 +34,7 @@ from telesip.services.context import Services
 from telesip.telegram.adapter import TelegramCalls, TgUser
 from telesip.telegram.errors import SessionRevoked
 from telesip.telegram.pool import CallerPool
-from telesip.telegram.sessions import CallerAccount, SessionStore
+from telesip.telegram.sessions import SUFFIX, CallerAccount, SessionStore
 
 log = logging.getLogger("telesip.callers")
 
@@ -92,14 +95,17 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())[:300]
 
 
-def stored_accounts(store: SessionStore) -> list[CallerAccount]:
-    """Every session that can be read; the others are logged and skipped."""
+def stored_accounts(
+    store: SessionStore, phones: Iterable[str] | None = None
+) -> list[CallerAccount]:
+    """Every session (of ``phones``) that can be read; the others are logged and skipped."""
     found = []
-    for phone in store.phones():
+    for phone in store.phones() if phones is None else phones:
         try:
             found.append(store.load(phone))
         except TelesipError as exc:
-            log.error("caller account %s is skipped: %s", mask_phone(phone), _one_line(exc))
+            name = mask_phone(phone) if phone.isdigit() else f"{phone}{SUFFIX}"
+            log.error("caller account %s is skipped: %s", name, _one_line(exc))
     return found
 
 
@@ -123,6 +129,8 @@ class CallerRuntime:
         self.live: dict[str, CallerConnection] = {}  # phone -> its connection
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._tried: dict[str, asyncio.Event] = {}
+        self._seen: dict[str, float] = {}  # phone -> mtime of the session file last read
+        self._watch: asyncio.Task[None] | None = None
 
     def start(self, accounts: list[CallerAccount]) -> None:
         for account in accounts:
@@ -131,12 +139,57 @@ class CallerRuntime:
                 self._keep(account), name=f"caller-{account.phone}"
             )
 
+    def load(self, store: SessionStore) -> list[CallerAccount]:
+        """The accounts whose session file is new or changed since last read."""
+        changed = []
+        for phone in store.phones():
+            try:
+                mtime = (store.dir / f"{phone}{SUFFIX}").stat().st_mtime
+            except OSError:  # logged out meanwhile
+                continue
+            if self._seen.get(phone) != mtime:
+                self._seen[phone] = mtime
+                changed.append(phone)
+        return stored_accounts(store, changed)
+
+    async def rescan(self, store: SessionStore) -> None:
+        """Start accounts logged in since, restart those logged in again, stop logged out ones."""
+        phones = set(store.phones())
+        fresh = self.load(store)
+        for phone in [p for p in self._seen if p not in phones]:
+            del self._seen[phone]
+            log.info("caller account %s was logged out: disconnecting it", mask_phone(phone))
+            await self._stop(phone)
+        for account in fresh:
+            await self._stop(account.phone)
+        self.start(fresh)
+
+    def watch(self, store: SessionStore, every: float) -> None:
+        async def forever() -> None:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    await self.rescan(store)
+                except Exception as exc:  # keep watching; the running accounts are unaffected
+                    log.warning("caller accounts: cannot look at %s: %s", store.dir, _one_line(exc))
+
+        self._watch = asyncio.create_task(forever(), name="caller-accounts-watch")
+
+    async def _stop(self, phone: str) -> None:
+        task = self._tasks.pop(phone, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
     async def first_attempts(self) -> None:
         """Returns once every account has been tried at least once."""
         for tried in self._tried.values():
             await tried.wait()
 
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -215,12 +268,14 @@ async def open_callers(
     backoff: Backoff | None = None,
     sleep: Sleep = asyncio.sleep,
     startup_wait: float = 10.0,
+    rescan: float = 30.0,
 ) -> AsyncIterator[CallerPool]:
     """The pool of this process's caller accounts, connected until the block ends.
 
     Waits up to ``startup_wait`` seconds for each account's first attempt; accounts that come
-    later join the pool when they connect. ``connect`` (Telethon) and ``sleep`` (between
-    attempts) are replaced in tests."""
+    later join the pool when they connect, and logins and logouts are noticed within
+    ``rescan`` seconds. ``connect`` (Telethon) and ``sleep`` (between attempts) are replaced in
+    tests."""
     pool = CallerPool()
     if connect is None:
         credentials = api_credentials(settings)
@@ -231,21 +286,22 @@ async def open_callers(
         connect = telethon_connect(*credentials)
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     try:
-        accounts = stored_accounts(SessionStore.open(settings.data_dir, secret))
+        store = SessionStore.open(settings.data_dir, secret)
     except TelesipError as exc:  # the key file cannot be read
-        log.error("caller accounts cannot be read: %s", _one_line(exc))
-        accounts = []
-    if not accounts:
-        log.warning("no caller account is logged in: %s", HOWTO)
+        log.error("caller accounts cannot be read: %s; %s", _one_line(exc), HOWTO)
         yield pool
         return
     runtime = CallerRuntime(pool, connect, s=s, backoff=backoff, sleep=sleep)
+    accounts = runtime.load(store)
     runtime.start(accounts)
+    runtime.watch(store, rescan)
     try:
+        if not accounts:
+            log.warning("no caller account is logged in: %s", HOWTO)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(startup_wait):
                 await runtime.first_attempts()
-        if not pool.accounts:
+        if accounts and not pool.accounts:
             log.warning(
                 "none of the %d caller accounts is connected yet: calls cannot ring anyone "
                 "until one is",
