@@ -23,6 +23,7 @@ from telesip.domain.model import TelegramUser
 from telesip.services import accounts as accounts_svc
 from telesip.services import audit as audit_svc
 from telesip.services import billing, fleet
+from telesip.services import calls as calls_svc
 from telesip.store import migrate
 
 app = typer.Typer(
@@ -36,6 +37,8 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(subs_app, name="subscriptions")
 workers_app = typer.Typer(help="SIP workers and the firewall list.", no_args_is_help=True)
 app.add_typer(workers_app, name="workers")
+calls_app = typer.Typer(help="Calls: recordings.", no_args_is_help=True)
+app.add_typer(calls_app, name="calls")
 out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -59,6 +62,8 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(1) from None
     except asyncio.CancelledError:  # SIGTERM: stopped cleanly
         raise typer.Exit(0) from None
+    except typer.Exit:  # a bad setting read inside a command: already said in one line
+        raise
     except Exception as exc:  # a part of `telesip run` failed: one line, not a traceback
         logging.getLogger("telesip").debug("failed", exc_info=exc)
         err.print(f"[red]error:[/] {_describe(exc)}")
@@ -226,6 +231,21 @@ async def workers_firewall(account_id: int) -> None:
     async with services_for(settings, upgrade=True) as s:
         addresses = await fleet.firewall(s, account_id, ttl=settings.lease_ttl_seconds)
     out.print("\n".join(addresses) if addresses else "no worker can serve this account yet")
+
+
+@calls_app.command("prune-recordings")
+@_command
+async def calls_prune_recordings(
+    days: int | None = typer.Option(None, min=1, help="Default: TELESIP_RECORDING_DAYS"),
+) -> None:
+    """Delete the recordings of calls that ended more than TELESIP_RECORDING_DAYS ago (the
+    worker does it every hour)."""
+    settings = _settings()
+    async with services_for(settings, upgrade=True) as s:
+        gone = await calls_svc.prune_recordings(
+            s, settings.data_dir / "recordings", days or settings.recording_days
+        )
+    out.print(f"deleted {gone} recording file(s)")
 
 
 @db_app.command("upgrade")

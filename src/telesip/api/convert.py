@@ -15,7 +15,7 @@ from telesip.store.repositories import AccountSummary
 
 #: fields a patch may not clear
 _REQUIRED = frozenset(
-    {"login", "password", "domain", "transport", "expires", "codecs", "dtmf_mode"}
+    {"login", "password", "domain", "transport", "expires", "codecs", "dtmf_mode", "record"}
 )
 
 

@@ -83,6 +83,9 @@ class SettingsPatch(In):
     dtmf_mode: Dtmf | None = None
     rewrite_rules: Annotated[list[tuple[Rule, Rule]], Field(max_length=20)] | None = None
     worker: S64 | None = None
+    record: bool | None = Field(
+        default=None, description="Record calls; each recording goes to the account's owner"
+    )
 
 
 class SettingsIn(SettingsPatch):

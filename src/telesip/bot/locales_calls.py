@@ -74,6 +74,14 @@ EN: dict[str, str] = {
     "error.not_your_line": "SIP account #{account_id} is not a line you use for calls.",
     "error.line_disabled": "SIP account #{account_id} is disabled; enable it to call.",
     "error.line_busy": "You already have a call in progress.",
+    "card.record_on": "🎙 Recording: on",
+    "card.record_off": "Recording: off",
+    "btn.record_on": "🎙 Record calls",
+    "btn.record_off": "🎙 Stop recording",
+    "rec.turned_on": "Recording is on: you get each call's recording here.",
+    "rec.turned_off": "Recording is off.",
+    "n.recording_on": "🎙 The owner turned on recording: calls on SIP account #{id} are recorded.",
+    "n.recording_off": "The owner turned off recording of calls on SIP account #{id}.",
 }
 
 RU: dict[str, str] = {
@@ -148,4 +156,12 @@ RU: dict[str, str] = {
     "error.not_your_line": "SIP-аккаунт #{account_id} — не ваша линия для звонков.",
     "error.line_disabled": "SIP-аккаунт #{account_id} выключен; включите его, чтобы звонить.",
     "error.line_busy": "У вас уже идёт звонок.",
+    "card.record_on": "🎙 Запись разговоров: вкл.",
+    "card.record_off": "Запись разговоров: выкл.",
+    "btn.record_on": "🎙 Записывать звонки",
+    "btn.record_off": "🎙 Не записывать",
+    "rec.turned_on": "Запись включена: запись каждого звонка придёт вам сюда.",
+    "rec.turned_off": "Запись выключена.",
+    "n.recording_on": "🎙 Владелец включил запись: звонки по SIP-аккаунту #{id} записываются.",
+    "n.recording_off": "Владелец выключил запись звонков по SIP-аккаунту #{id}.",
 }

@@ -53,7 +53,10 @@ def notices_for(event: events.Event) -> list[Notice | Retire]:
             out.append(Notice(user_id, key, {"id": i}, about))
 
     if isinstance(e, events.SettingsChanged) and e.user_id != actor:
-        tell(e.user_id, "n.settings_changed")
+        if e.recording is not None:  # the person on the calls is told they are recorded
+            tell(e.user_id, "n.recording_on" if e.recording else "n.recording_off")
+        else:
+            tell(e.user_id, "n.settings_changed")
     elif isinstance(e, events.AccountDisabled):
         tell(e.user_id, "n.disabled")
     elif isinstance(e, events.AccountDeleted) and e.user_id != e.owner_id:

@@ -125,6 +125,7 @@ def card(lang: str, c: Card) -> tuple[str, Keyboard]:
     lines.append(t(lang, "card.state", state=_state(lang, a)))
     if a.reg_error:
         lines.append(t(lang, "card.reg_error", error=escape(a.reg_error)))
+    lines.append(t(lang, "card.record_on" if c.recording else "card.record_off"))
     if c.role is Role.OWNER:
         lines.append(
             t(lang, "card.user", user=user_label(a.user_label))
@@ -223,7 +224,8 @@ def settings(lang: str, account_id: int, values: dict[str, object]) -> tuple[str
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         lines.append(f"{name}: {escape(str(value)) if value not in (None, '') else '—'}")
-    lines += ["", t(lang, "set.hint")]
+    record = bool(values.get("record"))
+    lines += [t(lang, "card.record_on" if record else "card.record_off"), "", t(lang, "set.hint")]
     transports = [
         _cb(
             ("• " if values.get("transport") == tr else "") + tr.upper(),
@@ -233,6 +235,12 @@ def settings(lang: str, account_id: int, values: dict[str, object]) -> tuple[str
     ]
     return "\n".join(lines), _kb(
         transports,
+        [
+            _cb(
+                t(lang, "btn.record_off" if record else "btn.record_on"),
+                AccountCb(act="rec_off" if record else "rec_on", id=account_id),
+            )
+        ],
         [_cb(t(lang, "btn.edit_line"), AccountCb(act="edit", id=account_id))],
         [_cb(t(lang, "btn.rewrite"), RewriteCb(act="list", id=account_id))],
         [_cb(t(lang, "btn.back"), AccountCb(act="open", id=account_id))],

@@ -25,6 +25,7 @@ class AccountCreated(Event):
 class SettingsChanged(Event):
     user_id: int
     registration_changed: bool  # workers re-register only when SIP fields changed
+    recording: bool | None = None  # calls are now recorded (True) or not (False); None: same
 
 
 @dataclass(frozen=True)

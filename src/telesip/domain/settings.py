@@ -115,6 +115,7 @@ class AccountSettings:
     dtmf_mode: str = "rfc4733"
     rewrite_rules: tuple[tuple[str, str], ...] = ()
     worker: str | None = None
+    record: bool = False  # calls on this line are recorded and sent to its owner
 
     def validated(self) -> AccountSettings:
         """Check every field; return a normalised copy or raise InvalidSettings."""
@@ -152,6 +153,8 @@ class AccountSettings:
         _validate_rewrite(self.rewrite_rules)
         if self.worker is not None and not WORKER_NAME.match(self.worker):
             raise InvalidSettings(reason="worker name: letters, digits, '.', '_' or '-'")
+        if not isinstance(self.record, bool):
+            raise InvalidSettings(reason="record must be true or false")
         return replace(
             self,
             login=login,
@@ -184,6 +187,7 @@ class AccountSettings:
             "dtmf_mode": self.dtmf_mode,
             "rewrite_rules": [list(r) for r in self.rewrite_rules],
             "worker": self.worker,
+            "record": self.record,
         }
 
 

@@ -64,6 +64,7 @@ class Card:
     settings: dict[str, Any] | None
     pending_offer: Offer | None
     firewall: list[str] = field(default_factory=list)  # worker addresses to allow at the PBX
+    recording: bool = False  # its calls are recorded: the user is told too
 
 
 async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> Card:
@@ -79,10 +80,12 @@ async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> 
         role = Role.USER
     else:
         raise errors.AccountNotFound(account_id=account_id)
+    recording = bool(read.row.record)
     if role is not Role.OWNER:
-        return Card(summary, role, None, None, [])
+        return Card(summary, role, None, None, [], recording)
     pending = read.pending if read.pending is not None and read.pending.is_live(uow.now) else None
-    return Card(summary, role, read.account().settings.public_dict(), pending, read.firewall)
+    settings = read.account().settings.public_dict()
+    return Card(summary, role, settings, pending, read.firewall, recording)
 
 
 async def update_settings(
@@ -150,6 +153,7 @@ async def _change_settings(
                 _actor_id(actor),
                 user_id=account.user_id,
                 registration_changed=sip_changed,
+                recording=new.record if "record" in changed else None,
             ),
         )
         await uow.commit()

@@ -9,8 +9,11 @@ the API and the workers can be separate processes sharing only the database.
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from telesip.domain import errors
@@ -34,6 +37,7 @@ from telesip.services.context import Services
 from telesip.store.calls import Calls, Command, OutboxMessage
 from telesip.store.uow import UnitOfWork
 
+log = logging.getLogger("telesip.calls")
 KEYS = frozenset("0123456789*#ABCD")
 REQUEST_TIMEOUT = timedelta(seconds=60)  # an outgoing request no worker picked up by then fails
 
@@ -348,6 +352,60 @@ async def forget_recording(s: Services, call_id: int) -> None:
     async with s.uow() as uow:
         await Calls(uow.conn).clear_recording(call_id)
         await uow.commit()
+
+
+def _recording_file(recordings_dir: Path, stored: str | None) -> Path | None:
+    """The file a stored recording name stands for: only its last part, under
+    ``recordings_dir``, so no name (``../x``, ``/etc/x``) reaches outside it."""
+    name = Path(stored or "").name
+    if name in ("", ".", "..") or "\x00" in name:
+        return None
+    return recordings_dir / name
+
+
+async def prune_recordings(s: Services, recordings_dir: Path, days: int) -> int:
+    """TELESIP_RECORDING_DAYS: delete the recordings of calls that ended more than ``days``
+    ago and clear them from the history; returns how many files were deleted. A file already
+    gone is no error. A recording file no call names any more (its worker died mid-call) goes
+    by its age. A file that cannot be deleted stays named, for the next run."""
+    before = s.clock.now() - timedelta(days=days)
+    deleted = 0
+    for call in await expired_recordings(s, before):
+        path = _recording_file(recordings_dir, call.recording)
+        if path is not None:
+            try:
+                path.unlink()
+                deleted += 1
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("recording %s of call #%d: %s", path.name, call.id, exc.strerror)
+                continue
+        await forget_recording(s, call.id)
+    return deleted + _prune_unnamed(recordings_dir, before)
+
+
+def _prune_unnamed(recordings_dir: Path, before: datetime) -> int:
+    """Recording files last written before ``before``: every call that can still name one
+    ended later, so these are left over (the bridge names them ``call-<id>.<ext>``)."""
+    deleted = 0
+    try:
+        entries = list(os.scandir(recordings_dir))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith("call-") or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            written = datetime.fromtimestamp(entry.stat(follow_symlinks=False).st_mtime, UTC)
+            if written < before:
+                os.unlink(entry.path)
+                deleted += 1
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("recording %s: %s", entry.name, exc.strerror)
+    return deleted
 
 
 # -- the bot's outbox --------------------------------------------------------------------------

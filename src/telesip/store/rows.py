@@ -36,6 +36,7 @@ def settings_values(settings: AccountSettings) -> dict[str, Any]:
         "dtmf_mode": settings.dtmf_mode,
         "rewrite_rules": [list(r) for r in settings.rewrite_rules],
         "worker": settings.worker,
+        "record": settings.record,
         "identity": settings.identity,
     }
 
@@ -57,6 +58,7 @@ def settings_from_row(row: Row[Any], password: Secret) -> AccountSettings:
         dtmf_mode=m["dtmf_mode"],
         rewrite_rules=tuple((str(a), str(b)) for a, b in m["rewrite_rules"]),
         worker=m["worker"],
+        record=bool(m["record"]),
     )
 
 

@@ -53,6 +53,7 @@ class AccountConfig:
     display_name: str | None = None
     codecs: tuple[str, ...] = ("PCMA", "PCMU", "telephone-event")  # calls: offer/answer order
     dtmf_mode: str = "rfc4733"  # calls: rfc4733 | info | inband
+    record: bool = False  # calls: mix both directions into a file for the owner
 
     def __post_init__(self) -> None:
         if self.transport.lower() not in _DEFAULT_PORTS:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -55,6 +56,7 @@ def to_config(account: Account) -> AccountConfig:
         display_name=st.display_name,
         codecs=tuple(st.codecs),
         dtmf_mode=st.dtmf_mode,
+        record=st.record,
     )
 
 
@@ -66,6 +68,7 @@ class Timing:
     reconcile: float = 30.0
     handover_grace: float = 5.0  # a handed-over account stays registered this long
     flush: float = 0.5
+    prune: float = 3600.0  # recordings older than TELESIP_RECORDING_DAYS are deleted this often
 
     @property
     def heartbeat(self) -> float:
@@ -83,6 +86,8 @@ class Worker:
         addresses: list[str] | None = None,
         timing: Timing | None = None,
         calls: CallManager | None = None,
+        recordings: Path | None = None,
+        recording_days: int = 30,
     ) -> None:
         self.s = s
         self.manager = manager
@@ -98,6 +103,8 @@ class Worker:
         self._since: datetime | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.calls = calls
+        self.recordings = recordings  # DATA_DIR/recordings; None: this worker prunes none
+        self.recording_days = recording_days
         self.statements = 0  # database statements this process ran (see run_worker)
         self._alive = 0
 
@@ -128,6 +135,8 @@ class Worker:
             if ended := await calls_svc.end_orphans(self.s, self.ref.id):
                 log.info("worker %s: ended %d calls its previous run left open", self.name, ended)
             self._spawn(self._calls_forever())
+        if self.recordings is not None:
+            self._spawn(self._prune_forever())
         # the first claim waits one heartbeat, so workers started together see each other and
         # split the accounts at once instead of one taking most and handing them over after
         start = time.monotonic()
@@ -272,6 +281,20 @@ class Worker:
                 log.warning("worker %s: calls poll failed: %s", self.name, exc)
             await asyncio.sleep(0.2 if self.calls.active else self.timing.poll)
 
+    async def _prune_forever(self) -> None:
+        """Delete the recordings of calls that ended more than TELESIP_RECORDING_DAYS ago: at
+        start, then every hour (several workers may do it at once: deleting twice is no harm)."""
+        assert self.recordings is not None
+        while True:
+            try:
+                if gone := await calls_svc.prune_recordings(
+                    self.s, self.recordings, self.recording_days
+                ):
+                    log.info("worker %s: deleted %d old recordings", self.name, gone)
+            except (errors.TelesipError, OSError) as exc:
+                log.warning("worker %s: pruning recordings failed: %s", self.name, exc)
+            await asyncio.sleep(self.timing.prune)
+
     async def _flush_forever(self) -> None:
         while True:
             await asyncio.sleep(self.timing.flush)
@@ -361,6 +384,8 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
         addresses=addresses,
         timing=Timing(ttl=settings.lease_ttl_seconds),
         calls=calls,
+        recordings=settings.data_dir / "recordings",
+        recording_days=settings.recording_days,
     )
     s.bus.subscribe(None, worker.on_event)
     event.listen(s.engine.sync_engine, "before_cursor_execute", worker.count_statement)

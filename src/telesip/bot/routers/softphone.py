@@ -137,6 +137,17 @@ async def set_transport(
     await show(query, *views.settings(lang, callback_data.id, new.public_dict()))
 
 
+@router.callback_query(AccountCb.filter(F.act.in_({"rec_on", "rec_off"})))
+async def set_recording(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    """The button names the state wanted, so a press on an older screen cannot flip it back."""
+    record = callback_data.act == "rec_on"
+    new = await accounts.update_settings(s, actor, callback_data.id, record=record)
+    await query.answer(t(lang, "rec.turned_on" if record else "rec.turned_off"))
+    await show(query, *views.settings(lang, callback_data.id, new.public_dict()))
+
+
 @router.callback_query(AccountCb.filter(F.act == "edit"))
 async def edit_line(
     query: CallbackQuery,
