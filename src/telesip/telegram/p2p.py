@@ -92,6 +92,7 @@ class P2PMedia:
         self._loop = asyncio.get_running_loop()
         self._ntg: Any = ntgcalls.NTgCalls()
         self._closed = False
+        self._inflight: set[Any] = set()  # native calls not finished yet (frames, signaling)
         self.frames_sent = 0
         self.frames_received = 0
         # The native side holds its callbacks where Python's collector cannot see them: they
@@ -205,7 +206,10 @@ class P2PMedia:
         self._pending = pcm[whole:].copy()
 
     def _consume(self, fut: Any, what: str) -> None:
+        self._inflight.add(fut)
+
         def done(f: asyncio.Future[Any]) -> None:
+            self._inflight.discard(f)
             if not f.cancelled() and f.exception() is not None and not self._closed:
                 log.debug("ntgcalls %s failed: %s", what, f.exception())
 
@@ -216,6 +220,8 @@ class P2PMedia:
         if self._closed:
             return
         self._closed = True
+        if self._inflight:  # frames still queued for the native side must land before stop()
+            await asyncio.wait(list(self._inflight), timeout=2.0)
         with contextlib.suppress(ntgcalls.BaseRTCException):  # never connected, or gone
             await self._ntg.stop(self.peer_id)
         self._ntg = _Closed()  # the native instance goes once nothing refers to it

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from telesip.domain.calls import CallRecord, EndReason
-from telesip.media import MediaParams, RtpStream
+from telesip.media import CallRecorder, MediaParams, RtpStream
 from telesip.media.errors import MediaError
 from telesip.media.tone import Ringback
 from telesip.services import calls as svc
@@ -118,6 +118,8 @@ class Bridge:
         self.ended = False
         self._timer: asyncio.TimerHandle | None = None
         self._ringback: Ringback | None = None
+        self.recorder: CallRecorder | None = None
+        self.released = asyncio.Event()  # set once both legs, ports and the row are done
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -202,10 +204,14 @@ class Bridge:
             leg.send_pcm(self._ringback.frame())
         elif self.bridged:
             leg.send_pcm(frame)
+            if self.recorder is not None:
+                self.recorder.add("sip", frame, self.loop.time())
 
     def _from_telegram(self, frame: Pcm) -> None:
         if self.bridged and self.stream is not None:
             self.stream.send_pcm(frame)
+            if self.recorder is not None:
+                self.recorder.add("telegram", frame, self.loop.time())
 
     def _dtmf_from_sip(self, digit: str) -> None:
         log.debug("call %s: DTMF %s from the SIP side", self.label, digit)
@@ -220,6 +226,18 @@ class Bridge:
         if not self.bridged:
             self.bridged = True
             self.spawn(self._watch_media(), "media watchdog")
+            self._start_recording()
+
+    def _start_recording(self) -> None:
+        """The line records its calls: both directions mixed into DATA_DIR/recordings."""
+        folder = self.mgr.recordings
+        if not self.cfg.record or folder is None or self.record is None:
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.recorder = CallRecorder(folder / f"call-{self.record.id}.wav")
+        except OSError as exc:  # a full disk must not break the call
+            log.warning("call %s: cannot record: %s", self.label, exc)
 
     async def _watch_media(self) -> None:
         timeout = self.mgr.media_timeout
@@ -334,12 +352,26 @@ class Bridge:
         self.bridged = False
         self._ringback = None
         machine = self.machine
-        if machine is not None and not machine.done:
-            try:
-                self.end_sip(status)
-            except StateError:
-                log.debug("call %s: the SIP leg had ended by itself", self.label)
-            self.pump()
+        try:
+            if machine is not None and not machine.done:
+                try:
+                    self.end_sip(status)
+                except StateError:
+                    log.debug("call %s: the SIP leg had ended by itself", self.label)
+                self.pump()
+            await self._release(reason, status, tell, extra)
+        finally:
+            self.released.set()  # the call no longer counts against the limit
+            if machine is None or machine.done:
+                self.mgr.forget(self)
+
+    async def _release(
+        self,
+        reason: EndReason,
+        status: int | None,
+        tell: str | None,
+        extra: dict[str, Any] | None,
+    ) -> None:
         leg, self.leg = self.leg, None
         if leg is not None and leg.state != "ended":
             with contextlib.suppress(Exception):
@@ -350,14 +382,31 @@ class Bridge:
         stream, self.stream = self.stream, None
         if stream is not None:
             await stream.close()
-        if self.record is not None:
-            ended = await svc.mark_ended(
-                self.mgr.s, self.record.id, reason, sip_status=status, tell=tell
-            )
-            if ended is not None and extra:
-                await svc.tell(self.mgr.s, ended, "call.ended", **extra)
-        if machine is None or machine.done:
-            self.mgr.forget(self)
+        recording = self._stop_recording()
+        if self.record is None:
+            return
+        ended = await svc.mark_ended(
+            self.mgr.s, self.record.id, reason, sip_status=status, tell=tell, recording=recording
+        )
+        if ended is not None and extra:
+            await svc.tell(self.mgr.s, ended, "call.ended", **extra)
+        if ended is not None and recording is not None:
+            await svc.send_recording(self.mgr.s, ended, recording)
+
+    def _stop_recording(self) -> str | None:
+        """Close the recording; its file name, or None when there is nothing worth keeping."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return None
+        try:
+            seconds = recorder.close()
+        except OSError as exc:
+            log.warning("call %s: the recording failed: %s", self.label, exc)
+            return None
+        if seconds < 0.5:
+            recorder.path.unlink(missing_ok=True)
+            return None
+        return recorder.path.name
 
     def end_sip(self, status: int | None) -> None:
         raise NotImplementedError

@@ -10,10 +10,10 @@ waiting on the worker's lines and takes the commands of its running calls from t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Callable
+from pathlib import Path
 
 from telesip.domain.calls import CommandKind, EndReason
 from telesip.media import PortPool
@@ -42,6 +42,7 @@ class CallManager:
         max_calls: int = 100,
         ring_timeout: float = 45.0,
         media_timeout: float = 30.0,
+        recordings: Path | None = None,
         user_agent: str = "telesip",
     ) -> None:
         self.s = s
@@ -53,6 +54,7 @@ class CallManager:
         self.max_calls = max_calls
         self.ring_timeout = ring_timeout
         self.media_timeout = media_timeout  # no RTP this long from a SIP peer: it is gone
+        self.recordings = recordings  # where lines that record put their calls (DATA_DIR/...)
         self.user_agent = user_agent
         self.worker_id = 0  # set by the worker once it has joined
         self._by_sip: dict[str, Bridge] = {}  # SIP Call-ID -> bridge
@@ -62,8 +64,9 @@ class CallManager:
 
     @property
     def active(self) -> int:
-        """Calls not ended yet (the limit counts these)."""
-        return sum(1 for b in {*self._by_sip.values(), *self._by_record.values()} if not b.ended)
+        """Calls not fully released yet (the limit counts these: a call that is ending still
+        holds its ports and caller account)."""
+        return sum(1 for b in self._all() if not b.released.is_set())
 
     # -- what the registration manager hands over -------------------------------------------
     def on_request(
@@ -164,10 +167,18 @@ class CallManager:
         return {*self._by_sip.values(), *self._by_record.values()}
 
     async def close(self) -> None:
-        """End every call (the worker stops): both legs, ports, history rows."""
-        bridges = [b for b in self._all() if not b.ended]
+        """End every call (the worker stops): both legs, ports, history rows; calls already
+        ending are waited for, so none is cut short."""
+        bridges = list(self._all())
         for bridge in bridges:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(bridge.finish(EndReason.UNAVAILABLE), 5)
+            if not bridge.ended:
+                bridge.spawn(bridge.finish(EndReason.UNAVAILABLE), "worker stop")
+        waits = [asyncio.ensure_future(b.released.wait()) for b in bridges]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=10)
+            for w in pending:
+                w.cancel()
+            if pending:
+                log.warning("%d calls did not end within 10 s of the stop", len(pending))
         self._by_sip.clear()
         self._by_record.clear()

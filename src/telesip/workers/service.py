@@ -323,8 +323,10 @@ class Worker:
     async def stop(self) -> None:
         """Graceful stop: end the calls, un-REGISTER everything, report it, and hand the
         leases back."""
-        for task in list(self._background):
+        tasks = list(self._background)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # their database work settles
         if self.calls is not None:
             await self.calls.close()
         await self.manager.stop()
@@ -375,6 +377,8 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
         media_advertise=advertise,
         max_calls=settings.max_calls,
         ring_timeout=settings.ring_timeout_seconds,
+        media_timeout=settings.rtp_timeout_seconds,
+        recordings=settings.data_dir / "recordings",
     )
     worker = Worker(
         s,
