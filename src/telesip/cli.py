@@ -96,9 +96,7 @@ def _command(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None
 def run() -> None:
     """Run the service: migrate, then the API, the bot (with TELESIP_BOT_TOKEN) and a worker."""
     settings = _settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings.configure_logging()
     with contextlib.suppress(KeyboardInterrupt):
         _run(run_service(settings))
 
@@ -110,9 +108,7 @@ def bot() -> None:
     if settings.bot_token is None or not settings.bot_token.get_secret_value():
         err.print("[red]error:[/] TELESIP_BOT_TOKEN is not set")
         raise typer.Exit(2)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings.configure_logging()
     with contextlib.suppress(KeyboardInterrupt):
         _run(run_service(settings, only={"bot"}))
 
@@ -133,9 +129,7 @@ def worker(
     settings = _settings()
     settings.worker_name = name or settings.worker_name
     settings.worker_pool = pool or settings.worker_pool
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings.configure_logging()
     if control_url is None:
         with contextlib.suppress(KeyboardInterrupt):
             _run(run_service(settings, only={"worker"}))

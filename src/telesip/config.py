@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -74,6 +75,16 @@ class Settings(BaseSettings):
         if value not in PLANS:
             raise ValueError(f"unknown plan {value!r}; known plans: {', '.join(PLANS)}")
         return value
+
+    def configure_logging(self) -> None:
+        """Log lines at TELESIP_LOG_LEVEL; the call media library's chatter (ntgcalls, libwebrtc
+        log every negotiation in full) only from WARNING unless the level is DEBUG."""
+        level = logging.getLevelName(self.log_level.upper())
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for noisy in ("ntgcalls", "webrtc"):
+            logging.getLogger(noisy).setLevel(
+                logging.DEBUG if level == logging.DEBUG else logging.WARNING
+            )
 
     @property
     def effective_database_url(self) -> str:

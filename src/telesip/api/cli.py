@@ -6,7 +6,6 @@ The whole key is printed once, at creation; only its hash is stored.
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Any
 
 import typer
@@ -30,9 +29,7 @@ def api() -> None:
 
     cli = _cli()
     settings = cli._settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings.configure_logging()
     with contextlib.suppress(KeyboardInterrupt):
         cli._run(run_service(settings, only={"api"}))
 
