@@ -30,6 +30,7 @@ from telesip.telegram.pool import CallerPool
 from telesip.workers.calls import CallManager
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import Timing, Worker
+from tests.calls.sipp import Sipp, run_sipp
 from tests.conftest import TEST_KEY
 from tests.core.helpers import ALICE
 from tests.sip_integration.conftest import (  # noqa: F401
@@ -140,6 +141,13 @@ async def open_far(rig: Rig) -> RtpStream:
     stream.on_pcm(rig.far.hear)
     rig.far.stream = stream
     return stream
+
+
+async def dial_line(rig: Rig, scenario: str) -> Sipp:
+    """The far phone (SIPp running ``scenario``) calls line 100 through Kamailio."""
+    return await run_sipp(
+        rig.sipp, rig.tmp, scenario, port=free_port(), remote=f"127.0.0.1:{rig.kam.port}"
+    )
 
 
 @pytest.fixture

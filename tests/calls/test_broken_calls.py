@@ -12,23 +12,16 @@ from telesip.media.analysis import dominant_frequency
 from telesip.services import calls
 from telesip.telegram.errors import CallerUnavailable
 from telesip.telegram.fake import Behaviour, play_tone
-from tests.calls.conftest import Rig, open_far
-from tests.calls.sipp import far_calls, run_sipp
+from tests.calls.conftest import Rig, dial_line, open_far
+from tests.calls.sipp import far_calls
 from tests.calls.test_incoming import _ended, _outbox_keys
 from tests.calls.test_outgoing import _ended as ended_call
 from tests.core.helpers import ALICE
-from tests.sip_integration.conftest import free_port
 
 
 async def _far_call(rig: Rig, ending: str, **kw: object) -> int:
     far = await open_far(rig)
-    sipp = await run_sipp(
-        rig.sipp,
-        rig.tmp,
-        far_calls(far.local_port, ending, **kw),  # type: ignore[arg-type]
-        port=free_port(),
-        remote=f"127.0.0.1:{rig.kam.port}",
-    )
+    sipp = await dial_line(rig, far_calls(far.local_port, ending, **kw))  # type: ignore[arg-type]
     code = await sipp.done()
     assert code == 0, sipp.errors()
     await far.close()
@@ -81,13 +74,7 @@ async def test_a_vanished_sip_peer_ends_the_call(rig: Rig) -> None:
     rig.person.behaviour = Behaviour.answer(0.2)
     pool = PortPool("31100-31109")
     far = await RtpStream.open(pool, "127.0.0.1", MediaParams("PCMA", 8))
-    sipp = await run_sipp(
-        rig.sipp,
-        rig.tmp,
-        far_calls(far.local_port, "hung-up"),
-        port=free_port(),
-        remote=f"127.0.0.1:{rig.kam.port}",
-    )
+    sipp = await dial_line(rig, far_calls(far.local_port, "hung-up"))
     async with asyncio.timeout(15):
         await rig.person.connected.wait()
     await play_tone(far.send_pcm, 1000, seconds=1.0)
@@ -107,21 +94,11 @@ async def test_one_broken_call_does_not_disturb_another(rig: Rig) -> None:
     keeps its audio and ends normally."""
     rig.person.behaviour = Behaviour.answer(0.2)
     far = await open_far(rig)
-    first = await run_sipp(
-        rig.sipp,
-        rig.tmp,
-        far_calls(far.local_port, "hangs-up", talk_ms=4000),
-        port=free_port(),
-        remote=f"127.0.0.1:{rig.kam.port}",
-    )
+    first = await dial_line(rig, far_calls(far.local_port, "hangs-up", talk_ms=4000))
     async with asyncio.timeout(15):
         await rig.person.connected.wait()
-    second = await run_sipp(
-        rig.sipp,
-        rig.tmp,
-        far_calls(9, "refused:486", media="m=audio {port} RTP/AVP 18\na=rtpmap:18 G729/8000"),
-        port=free_port(),
-        remote=f"127.0.0.1:{rig.kam.port}",
+    second = await dial_line(
+        rig, far_calls(9, "refused:486", media="m=audio {port} RTP/AVP 18\na=rtpmap:18 G729/8000")
     )
     tone = asyncio.create_task(play_tone(far.send_pcm, 1000, seconds=2.5))
     assert await second.done() == 0, second.errors()

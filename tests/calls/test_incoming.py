@@ -9,10 +9,9 @@ from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import calls
 from telesip.telegram.fake import Behaviour, play_tone
-from tests.calls.conftest import Rig, open_far
-from tests.calls.sipp import far_calls, run_sipp
+from tests.calls.conftest import Rig, dial_line, open_far
+from tests.calls.sipp import far_calls
 from tests.core.helpers import ALICE
-from tests.sip_integration.conftest import free_port
 
 
 async def _last_call(rig: Rig) -> calls.CallRecord:  # type: ignore[name-defined]
@@ -42,13 +41,7 @@ async def _outbox_keys(rig: Rig) -> list[str]:
 
 async def test_answered_call_bridges_audio_both_ways_and_far_hangup_ends_it(rig: Rig) -> None:
     far = await open_far(rig)
-    sipp = await run_sipp(
-        rig.sipp,
-        rig.tmp,
-        far_calls(far.local_port, "hangs-up", talk_ms=5000),
-        port=free_port(),
-        remote=f"127.0.0.1:{rig.kam.port}",
-    )
+    sipp = await dial_line(rig, far_calls(far.local_port, "hangs-up", talk_ms=5000))
     async with asyncio.timeout(15):
         await rig.person.connected.wait()
     # both sides talk: 1 kHz from the SIP side, 440 Hz from Telegram
@@ -76,13 +69,7 @@ async def test_answered_call_bridges_audio_both_ways_and_far_hangup_ends_it(rig:
 async def test_telegram_hangup_sends_bye(rig: Rig) -> None:
     rig.person.set_behaviour(answer_after=0.2, hangup_after=1.5)
     far = await open_far(rig)
-    sipp = await run_sipp(
-        rig.sipp,
-        rig.tmp,
-        far_calls(far.local_port, "hung-up"),
-        port=free_port(),
-        remote=f"127.0.0.1:{rig.kam.port}",
-    )
+    sipp = await dial_line(rig, far_calls(far.local_port, "hung-up"))
     assert await sipp.done() == 0, sipp.errors()
     call = await _ended(rig)
     assert call.end_reason is EndReason.COMPLETED
@@ -98,13 +85,7 @@ async def test_busy_declined_and_unanswered_calls(rig: Rig) -> None:
     ):
         rig.person.behaviour = behaviour
         far = await open_far(rig)
-        sipp = await run_sipp(
-            rig.sipp,
-            rig.tmp,
-            far_calls(far.local_port, f"refused:{status}"),
-            port=free_port(),
-            remote=f"127.0.0.1:{rig.kam.port}",
-        )
+        sipp = await dial_line(rig, far_calls(far.local_port, f"refused:{status}"))
         assert await sipp.done() == 0, (behaviour, sipp.errors())
         call = await _ended(rig)
         assert call.end_reason is reason, behaviour
@@ -118,13 +99,7 @@ async def test_busy_declined_and_unanswered_calls(rig: Rig) -> None:
 async def test_cancel_before_answer_is_a_missed_call(rig: Rig) -> None:
     rig.person.behaviour = Behaviour.no_answer()
     far = await open_far(rig)
-    sipp = await run_sipp(
-        rig.sipp,
-        rig.tmp,
-        far_calls(far.local_port, "cancels"),
-        port=free_port(),
-        remote=f"127.0.0.1:{rig.kam.port}",
-    )
+    sipp = await dial_line(rig, far_calls(far.local_port, "cancels"))
     assert await sipp.done() == 0, sipp.errors()
     async with asyncio.timeout(1.0):
         await rig.person.ended.wait()

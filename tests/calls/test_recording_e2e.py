@@ -10,11 +10,10 @@ import numpy as np
 
 from telesip.services import accounts, calls
 from telesip.telegram.fake import play_tone
-from tests.calls.conftest import Rig, eventually, open_far
-from tests.calls.sipp import far_calls, run_sipp
+from tests.calls.conftest import Rig, dial_line, eventually, open_far
+from tests.calls.sipp import far_calls
 from tests.calls.test_incoming import _ended
 from tests.core.helpers import ALICE
-from tests.sip_integration.conftest import free_port
 
 
 def _level_at(samples: np.ndarray, hz: float, rate: int = 8000) -> float:  # type: ignore[type-arg]
@@ -34,13 +33,7 @@ async def test_a_recording_holds_both_tones_for_the_calls_length(rig: Rig) -> No
         "the worker to learn the line records",
     )
     far = await open_far(rig)
-    sipp = await run_sipp(
-        rig.sipp,
-        rig.tmp,
-        far_calls(far.local_port, "hangs-up", talk_ms=4000),
-        port=free_port(),
-        remote=f"127.0.0.1:{rig.kam.port}",
-    )
+    sipp = await dial_line(rig, far_calls(far.local_port, "hangs-up", talk_ms=4000))
     async with asyncio.timeout(15):
         await rig.person.connected.wait()
     await asyncio.gather(
