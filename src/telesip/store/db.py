@@ -40,8 +40,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if backend == "postgresql":
         if parsed.drivername != "postgresql+asyncpg":
             parsed = parsed.set(drivername="postgresql+asyncpg")
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
+        # Connections are opened on demand; pool_size is how many stay open between bursts.
+        # It covers the bot's bounded handling (32 updates at once): with 10, every burst
+        # past 10 opened overflow connections and closed them again on return (a new asyncpg
+        # connection with SQLAlchemy's set-up queries costs several ms).
+        kwargs.setdefault("pool_size", 32)
+        kwargs.setdefault("max_overflow", 16)
         kwargs.setdefault("pool_pre_ping", False)
         try:
             return create_async_engine(parsed, **kwargs)
