@@ -168,6 +168,13 @@ async def test_429_is_retried_and_a_blocked_user_never_fails_the_operation(h: Ha
     answer = await fake.press_button(ALICE, card, "Take back")
     assert answer.text == "Taken back from @bob."
     await fake.wait_for(lambda: "User: you" in card.content)
+    # the notification goes out after the operation: it met the 403 and changed nothing
+    await fake.wait_for(
+        lambda: any(
+            str(r.params.get("chat_id")) == str(BOB.id) and r.error_code == 403
+            for r in fake.calls("sendMessage")
+        )
+    )
     assert (await accounts.get_card(h.s, tg(ALICE), account_id)).summary.user_id == ALICE.id
     fake.fail_next("sendMessage", error_code=429, retry_after=1)
     reply = await h.command(ALICE, "/help")

@@ -13,6 +13,7 @@ from telesip.domain import errors
 from telesip.domain.model import Method, Role
 from telesip.services import accounts, offers
 from telesip.services.context import Services
+from telesip.store.db import sqlite_reader
 
 from .helpers import ALICE, BOB, CAROL, sip
 
@@ -26,9 +27,13 @@ def selects(s: Services) -> Iterator[list[str]]:
         if statement.lstrip().upper().startswith("SELECT"):
             seen.append(statement)
 
-    event.listen(s.engine.sync_engine, "before_cursor_execute", on_execute)
+    # on a SQLite file, reads run on the loop's thread through the reader engine
+    engines = [e for e in (s.engine.sync_engine, sqlite_reader(s.engine)) if e is not None]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", on_execute)
     yield seen
-    event.remove(s.engine.sync_engine, "before_cursor_execute", on_execute)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", on_execute)
 
 
 async def test_card_in_one_statement_for_each_role(s: Services, selects: list[str]) -> None:

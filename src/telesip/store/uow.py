@@ -14,7 +14,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from telesip.domain.clock import Clock
@@ -22,6 +23,7 @@ from telesip.domain.errors import ConflictError
 from telesip.domain.errors import StorageUnavailable as StorageUnavailable  # re-exported
 from telesip.domain.events import Event
 from telesip.store.crypto import Cipher
+from telesip.store.db import sqlite_reader
 from telesip.store.repositories import Accounts, Audit, Guesses, Links, Offers, Users
 
 if TYPE_CHECKING:
@@ -36,6 +38,62 @@ _READONLY: dict[str, dict[str, Any]] = {
     "sqlite": {"telesip_readonly": True},
     "postgresql": {"isolation_level": "AUTOCOMMIT"},
 }
+
+
+class LoopReads:
+    """What the repositories use of an ``AsyncConnection``, on a synchronous SQLite read
+    connection (``db.sqlite_reader``): statements run on the loop's thread, no thread hops.
+    If the file is busy (a WAL reader only is during recovery or a WAL reset), the unit of
+    work goes on through aiosqlite like any other."""
+
+    def __init__(self, engine: AsyncEngine, conn: Connection) -> None:
+        self._engine = engine
+        self._sync: Connection | None = conn
+        self._async: AsyncConnection | None = None
+        self.dialect = conn.dialect
+
+    async def _fallback(self) -> AsyncConnection:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+        if self._async is None:
+            self._async = await self._engine.connect()
+            await self._async.execution_options(**_READONLY["sqlite"])
+        return self._async
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        if self._sync is not None:
+            try:
+                return self._sync.execute(*args, **kwargs)
+            except OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+        return await (await self._fallback()).execute(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return (await self.execute(*args, **kwargs)).scalar()
+
+    def in_transaction(self) -> bool:
+        conn = self._sync or self._async
+        return conn is not None and conn.in_transaction()
+
+    async def rollback(self) -> None:
+        if self._sync is not None:
+            self._sync.rollback()
+        elif self._async is not None:
+            await self._async.rollback()
+
+    async def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+        if self._async is not None:
+            await self._async.close()
+
+    async def invalidate(self) -> None:
+        if self._sync is not None:
+            self._sync.invalidate()
+        if self._async is not None:
+            await self._async.invalidate()
 
 
 class UnitOfWork:
@@ -66,19 +124,27 @@ class UnitOfWork:
         self._hot: HotTransfers | None = None
 
     async def __aenter__(self) -> UnitOfWork:
+        reader = sqlite_reader(self._engine) if self._readonly else None
         try:
+            if reader is not None:
+                self.conn = LoopReads(self._engine, reader.connect())  # type: ignore[assignment]
+                self._bind()
+                return self
             self.conn = await self._engine.connect()
             if self._readonly:
                 await self.conn.execution_options(**_READONLY[self._engine.dialect.name])
         except (DBAPIError, OSError) as exc:
             raise StorageUnavailable() from exc
+        self._bind()
+        return self
+
+    def _bind(self) -> None:
         self.users = Users(self.conn)
         self.accounts = Accounts(self.conn, self._cipher)
         self.offers = Offers(self.conn)
         self.links = Links(self.conn)
         self.audit = Audit(self.conn)
         self.guesses = Guesses(self.conn)
-        return self
 
     async def __aexit__(
         self,

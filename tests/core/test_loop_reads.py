@@ -1,0 +1,99 @@
+"""Read-only units of work on a SQLite file run on the loop's thread (store/db.py,
+``sqlite_reader``): they see what was committed, cannot write, never make the loop wait for a
+connection, and go on through aiosqlite when the file is busy."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
+
+from telesip.domain.errors import StorageUnavailable
+from telesip.services import accounts
+from telesip.services.context import Services
+from telesip.store import migrate
+from telesip.store.crypto import Cipher
+from telesip.store.db import create_engine, sqlite_reader
+from telesip.store.uow import LoopReads
+
+from .helpers import ALICE, sip
+
+
+@pytest.fixture
+async def lite(tmp_path: Path) -> Any:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'telesip.db'}")
+    await migrate.upgrade(engine)
+    yield Services(engine, Cipher("test-key"))
+    await engine.dispose()
+
+
+async def test_reads_run_on_the_loop_thread_and_see_commits(lite: Services) -> None:
+    threads: set[int] = set()
+    reader = sqlite_reader(lite.engine)
+    assert reader is not None
+    from sqlalchemy import event
+
+    def seen(*_: Any) -> None:
+        threads.add(threading.get_ident())
+
+    event.listen(reader, "before_cursor_execute", seen)
+    acc = await accounts.create_account(lite, ALICE, sip())
+    card = await accounts.get_card(lite, ALICE, acc)
+    assert card.summary.id == acc
+    assert threads == {threading.get_ident()}
+    await accounts.set_enabled(lite, ALICE, acc, False)
+    assert not (await accounts.get_card(lite, ALICE, acc)).summary.enabled
+
+
+async def test_a_read_only_unit_of_work_cannot_write(lite: Services) -> None:
+    with pytest.raises(StorageUnavailable):
+        async with lite.uow(readonly=True) as uow:
+            assert isinstance(uow.conn, LoopReads)
+            await uow.conn.execute(text("DELETE FROM accounts"))
+
+
+async def test_more_readers_than_the_pool_holds_never_block_the_loop(lite: Services) -> None:
+    acc = await accounts.create_account(lite, ALICE, sip())
+    inside = 0
+    all_inside = asyncio.Event()
+    readers = 40  # the reader pool keeps 8; a blocking checkout would freeze the loop here
+
+    async def read() -> None:
+        nonlocal inside
+        async with lite.uow(readonly=True) as uow:
+            assert await uow.accounts.card(acc, uow.now) is not None
+            inside += 1
+            if inside == readers:
+                all_inside.set()
+            await all_inside.wait()  # every reader holds its connection across an await
+
+    async with asyncio.timeout(10):
+        await asyncio.gather(*(read() for _ in range(readers)))
+
+
+async def test_a_busy_file_sends_the_read_through_aiosqlite(lite: Services) -> None:
+    acc = await accounts.create_account(lite, ALICE, sip())
+    tried: list[Connection] = []
+
+    def busy(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    async with lite.uow(readonly=True) as uow:
+        conn = uow.conn
+        assert isinstance(conn, LoopReads) and conn._sync is not None
+        tried.append(conn._sync)
+        conn._sync.execute = busy  # type: ignore[method-assign]
+        assert await uow.accounts.card(acc, uow.now) is not None
+        assert conn._sync is None and conn._async is not None
+    assert tried[0].closed
+
+
+async def test_in_memory_sqlite_has_no_reader() -> None:
+    engine = create_engine("sqlite+aiosqlite://")
+    assert sqlite_reader(engine) is None
+    await engine.dispose()
