@@ -3,8 +3,8 @@
 SQLite: WAL, a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for every transaction, so
 concurrent writers queue for the write lock instead of failing on a lock upgrade. Read-only
 units of work on a SQLite file run on the event loop's thread (``sqlite_reader``): a WAL reader
-never waits for the writer, and a card read costs a quarter of the CPU aiosqlite's thread hops did. PostgreSQL:
-READ COMMITTED with explicit row locks taken by the repositories.
+never waits for the writer, and a card read costs a quarter of the CPU that aiosqlite's thread
+hops did. PostgreSQL: READ COMMITTED with explicit row locks taken by the repositories.
 """
 
 from __future__ import annotations
