@@ -50,6 +50,15 @@ async def test_reads_run_on_the_loop_thread_and_see_commits(lite: Services) -> N
     assert not (await accounts.get_card(lite, ALICE, acc)).summary.enabled
 
 
+async def test_a_committed_read_ends_its_snapshot(lite: Services) -> None:
+    acc = await accounts.create_account(lite, ALICE, sip())
+    async with lite.uow(readonly=True) as uow:
+        assert await uow.accounts.card(acc, uow.now) is not None
+        assert uow.conn.in_transaction()
+        await uow.commit()
+        assert not uow.conn.in_transaction()
+
+
 async def test_a_read_only_unit_of_work_cannot_write(lite: Services) -> None:
     with pytest.raises(StorageUnavailable):
         async with lite.uow(readonly=True) as uow:

@@ -77,6 +77,9 @@ class LoopReads:
         conn = self._sync or self._async
         return conn is not None and conn.in_transaction()
 
+    async def commit(self) -> None:  # a read-only unit of work's commit ends its snapshot
+        await self.rollback()
+
     async def rollback(self) -> None:
         if self._sync is not None:
             self._sync.rollback()
