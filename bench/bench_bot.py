@@ -47,6 +47,38 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+class GcPauses:
+    """The collector's pauses in this process, by generation, while watching."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def _watch(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._started)
+
+    def start(self) -> None:
+        """Forget what was seen and watch from now on."""
+        self.pauses = {0: [], 1: [], 2: []}
+        if self._watch not in gc.callbacks:
+            gc.callbacks.append(self._watch)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._watch)
+
+    def longest_ms(self) -> float:
+        return max((p for v in self.pauses.values() for p in v), default=0) * 1000
+
+    def summary(self) -> dict[str, str]:
+        return {
+            f"gen{g}": f"{len(v)} x, max {max(v, default=0) * 1000:.1f} ms"
+            for g, v in self.pauses.items()
+        }
+
+
 # ------------------------------------------------------------------ the fake (child process)
 
 
@@ -57,16 +89,7 @@ async def fake_main() -> None:
     fake = FakeBotAPI(bot_username="telesip_bench_bot", default_timeout=120)
     await fake.start()
     cards: dict[int, Any] = {}
-    fake_pauses: list[float] = []
-    gc_started = [0.0]
-
-    def gc_watch(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            gc_started[0] = time.perf_counter()
-        else:
-            fake_pauses.append(time.perf_counter() - gc_started[0])
-
-    gc.callbacks.append(gc_watch)
+    fake_gc = GcPauses()
     answered: dict[str, float] = {}
     injected: dict[str, float] = {}
     original = fake._answer_callback_query
@@ -99,7 +122,7 @@ async def fake_main() -> None:
         # collection over them paused it for 60-100 ms (a burst of updates for the bot after)
         gc.collect()
         gc.freeze()
-        fake_pauses.clear()
+        fake_gc.start()
         answered.clear()
         injected.clear()
         edits_before = sum(1 for r in fake.calls("editMessageText") if r.ok)
@@ -128,7 +151,7 @@ async def fake_main() -> None:
                 "p99_ms": pct(latencies, 0.99) * 1000,
                 "edits_ok": len(edits),
                 "errors": [r.description for r in fake.requests if not r.ok][:5],
-                "fake_gc_max_ms": max(fake_pauses, default=0) * 1000,
+                "fake_gc_max_ms": fake_gc.longest_ms(),
             }
         )
 
@@ -245,15 +268,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                     handled.append(time.perf_counter() - started)
 
             dp.update.outer_middleware(timing)
-            pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
-            gc_started = [0.0]
-
-            def gc_watch(phase: str, info: dict[str, int]) -> None:
-                if phase == "start":
-                    gc_started[0] = time.perf_counter()
-                else:
-                    pauses[info["generation"]].append(time.perf_counter() - gc_started[0])
-
+            bot_gc = GcPauses()
             if not args.no_gc_freeze:
                 settle_gc()  # as run_bot does
             polling = asyncio.create_task(
@@ -278,7 +293,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                             await resp.json()
                         handled.clear()
                         await asyncio.sleep(3)  # every chat's pacing bucket (1/s, burst 3) refills
-                    gc.callbacks.append(gc_watch)
+                    bot_gc.start()
                     profile = cProfile.Profile() if args.profile else None
                     cpu = time.process_time()
                     if profile is not None:
@@ -288,11 +303,8 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                     if profile is not None:
                         profile.disable()
                         profile.dump_stats(args.profile)
-                    gc.callbacks.remove(gc_watch)
-                    result["gc_pauses"] = {
-                        f"gen{g}": f"{len(v)} x, max {max(v, default=0) * 1000:.1f} ms"
-                        for g, v in pauses.items()
-                    }
+                    bot_gc.stop()
+                    result["gc_pauses"] = bot_gc.summary()
                     result["bot_cpu_ms_per_update"] = (
                         (time.process_time() - cpu) * 1000 / result["count"]
                     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import OperationalError
 
 from telesip.domain.errors import StorageUnavailable
@@ -36,7 +36,6 @@ async def test_reads_run_on_the_loop_thread_and_see_commits(lite: Services) -> N
     threads: set[int] = set()
     reader = sqlite_reader(lite.engine)
     assert reader is not None
-    from sqlalchemy import event
 
     def seen(*_: Any) -> None:
         threads.add(threading.get_ident())
