@@ -4,6 +4,14 @@ Used by both ends: ``TelegramLeg`` (the caller) and the fake's remote person (th
 Rules: every ntgcalls method is called on the event loop's thread (they return asyncio
 futures); ntgcalls calls back on its own native threads, and those callbacks only copy the data
 and hop into the loop with ``call_soon_threadsafe`` — they never touch an asyncio object.
+
+ntgcalls runs each method on the loop's executor with a bare pointer to the call, unlocked,
+and frees the call when it is stopped or when its connection closes, fails or times out. Two
+methods at once on one call, or one running as the call is freed, corrupt the heap (the test
+suite crashed that way). So each instance runs one native method at a time, in the order they
+were asked for (signaling blobs in arrival order, frames in sequence), and when ntgcalls says
+the connection is over its thread waits for the running method to return before it frees the
+call, while no new one may start.
 """
 
 from __future__ import annotations
@@ -11,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -53,22 +63,29 @@ def _rtc_server(s: CallServer) -> Any:
     )
 
 
+_ENDED = frozenset({"failed", "timeout", "closed"})  # ntgcalls frees the call after these
+MAX_QUEUED_FRAMES = 20  # 200 ms of audio waiting for the native side; newer frames are dropped
+_GATE_WAIT = 2.0  # seconds ntgcalls' thread waits for a running method before freeing the call
+
+
 def _call(ref: weakref.ref[P2PMedia], method: str, *args: Any) -> None:
     media = ref()
     if media is not None:
         getattr(media, method)(*args)
 
 
-class _Closed:
-    """Stands in for the native instance after close: every call is a no-op future."""
+class _Op:
+    """One native method waiting for its turn; ``result`` gets its outcome (None: not awaited)."""
 
-    def __getattr__(self, name: str) -> Callable[..., asyncio.Future[None]]:
-        def call(*_args: Any) -> asyncio.Future[None]:
-            fut = asyncio.get_running_loop().create_future()
-            fut.set_exception(CallMediaFailed(reason="the call's media is closed"))
-            return fut
+    __slots__ = ("args", "name", "result", "what")
 
-        return call
+    def __init__(
+        self, what: str, name: str, args: tuple[Any, ...], result: asyncio.Future[Any] | None
+    ) -> None:
+        self.what = what
+        self.name = name
+        self.args = args
+        self.result = result
 
 
 class P2PMedia:
@@ -92,9 +109,19 @@ class P2PMedia:
         self._loop = asyncio.get_running_loop()
         self._ntg: Any = ntgcalls.NTgCalls()
         self._closed = False
-        self._inflight: set[Any] = set()  # native calls not finished yet (frames, signaling)
+        # One native method at a time (see the module's docstring). ``_gate`` orders "may a
+        # method start" (loop thread) against "the call is being freed" (ntgcalls' thread).
+        self._queue: deque[_Op] = deque()
+        self._queued_frames = 0
+        self._running: _Op | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+        self._gate = threading.Lock()
+        self._freed = False  # ntgcalls has freed (or is freeing) the call: no method may start
+        self._drained = asyncio.Event()  # closed, and the last native method has returned
         self.frames_sent = 0
         self.frames_received = 0
+        self.frames_dropped = 0
         # The native side holds its callbacks where Python's collector cannot see them: they
         # hold this object weakly, so dropping it drops the native instance (no hidden cycle).
         ref = weakref.ref(self)
@@ -102,7 +129,7 @@ class P2PMedia:
         self._ntg.on_connection_change(lambda _p, info: _call(ref, "_native_connection", info))
         self._ntg.on_frames(lambda _p, mode, _d, frames: _call(ref, "_native_frames", mode, frames))
 
-    # -- native threads: copy, hop, nothing else
+    # -- native threads: copy, hop, nothing else (but for the gate below)
 
     def _hop(self, fn: Callable[..., None], *args: Any) -> None:
         with contextlib.suppress(RuntimeError):  # a closed loop: the call is long over
@@ -112,8 +139,15 @@ class P2PMedia:
         self._hop(self._deliver_signaling, bytes(data))
 
     def _native_connection(self, info: Any) -> None:
-        if info.kind == ntgcalls.ConnectionKind.NORMAL:
-            self._hop(self._deliver_state, _STATES.get(info.state, "failed"))
+        if info.kind != ntgcalls.ConnectionKind.NORMAL:
+            return
+        state = _STATES.get(info.state, "failed")
+        self._hop(self._deliver_state, state)
+        if state in _ENDED:  # ntgcalls frees the call as soon as this callback returns
+            with self._gate:
+                self._freed = True
+            if not self._idle.wait(_GATE_WAIT):
+                log.warning("ntgcalls frees call %s with a method still running", self.peer_id)
 
     def _native_frames(self, mode: Any, frames: Any) -> None:
         if mode != ntgcalls.StreamMode.PLAYBACK:
@@ -140,11 +174,67 @@ class P2PMedia:
         """``callback(frame)`` in the loop for every 10 ms frame heard from the peer."""
         self._on_pcm = callback
 
-    async def _do(self, what: str, fut: Any) -> Any:
-        try:
-            return await fut
-        except ntgcalls.BaseRTCException as exc:
-            raise CallMediaFailed(reason=f"{what}: {exc}") from exc
+    # -- the native methods, one at a time
+
+    def _submit(self, what: str, name: str, *args: Any, awaited: bool = True) -> Any:
+        """Queue ``ntgcalls.<name>(*args)``; returns a future of its result when ``awaited``."""
+        result = self._loop.create_future() if awaited else None
+        self._queue.append(_Op(what, name, args, result))
+        if self._running is None:
+            self._next()
+        return result
+
+    def _next(self) -> None:
+        while self._queue and self._running is None:
+            op = self._queue.popleft()
+            if op.what == "frame":
+                self._queued_frames -= 1
+            if op.result is not None and op.result.cancelled():
+                continue
+            fut: Any = None
+            error: BaseException | None = None
+            with self._gate:
+                if self._freed or self._ntg is None:
+                    error = CallMediaFailed(reason=f"{op.what}: the call is over")
+                else:
+                    self._idle.clear()
+                    try:
+                        fut = getattr(self._ntg, op.name)(self.peer_id, *op.args)
+                    except Exception as exc:  # refused before it ran (bad arguments)
+                        self._idle.set()
+                        error = exc
+            if error is not None:
+                self._settle(op, error)
+                continue
+            self._running = op
+            fut.add_done_callback(self._finished)
+        if self._closed and self._running is None and not self._queue:
+            self._ntg = None  # the native instance goes once nothing refers to it
+            self._drained.set()
+
+    def _finished(self, fut: asyncio.Future[Any]) -> None:
+        op, self._running = self._running, None
+        self._idle.set()
+        assert op is not None
+        exc = None if fut.cancelled() else fut.exception()
+        if exc is None:
+            if op.result is not None and not op.result.done():
+                op.result.set_result(fut.result())
+        elif isinstance(exc, ntgcalls.BaseRTCException):
+            self._settle(op, CallMediaFailed(reason=f"{op.what}: {exc}"))
+        else:
+            self._settle(op, exc)
+        self._next()
+
+    def _settle(self, op: _Op, error: BaseException) -> None:
+        if op.result is None:
+            if not self._closed:
+                log.debug("ntgcalls %s failed: %s", op.what, error)
+        elif not op.result.done():
+            op.result.set_exception(error)
+
+    async def _do(self, what: str, name: str, *args: Any) -> Any:
+        return await self._submit(what, name, *args)
 
     async def open(self) -> None:
         """Create the call with EXTERNAL audio in and out (no camera, no screen)."""
@@ -152,44 +242,33 @@ class P2PMedia:
             ntgcalls.MediaSource.EXTERNAL, self.sample_rate, 1, "", False
         )
         media = ntgcalls.MediaDescription(audio, None, None, None)
-        await self._do("create", self._ntg.create_p2p_call(self.peer_id))
-        await self._do(
-            "capture",
-            self._ntg.set_stream_sources(self.peer_id, ntgcalls.StreamMode.CAPTURE, media),
-        )
-        await self._do(
-            "playback",
-            self._ntg.set_stream_sources(self.peer_id, ntgcalls.StreamMode.PLAYBACK, media),
-        )
+        await self._do("create", "create_p2p_call")
+        await self._do("capture", "set_stream_sources", ntgcalls.StreamMode.CAPTURE, media)
+        await self._do("playback", "set_stream_sources", ntgcalls.StreamMode.PLAYBACK, media)
 
     async def init_exchange(self, dh: DhConfig, g_a_hash: bytes | None) -> bytes:
         """Caller: returns g_a_hash (no argument). Callee: given g_a_hash, returns g_b."""
         config = ntgcalls.DhConfig(dh.g, dh.p, dh.random)
-        return bytes(
-            await self._do("init_exchange", self._ntg.init_exchange(self.peer_id, config, g_a_hash))
-        )
+        return bytes(await self._do("init_exchange", "init_exchange", config, g_a_hash))
 
     async def exchange_keys(self, g_a_or_b: bytes, fingerprint: int) -> tuple[bytes, int]:
         """Caller: (g_b, 0) -> (g_a, fingerprint). Callee: (g_a, fingerprint) -> checked."""
-        auth = await self._do(
-            "exchange_keys", self._ntg.exchange_keys(self.peer_id, g_a_or_b, fingerprint)
-        )
+        auth = await self._do("exchange_keys", "exchange_keys", g_a_or_b, fingerprint)
         return bytes(auth.g_a_or_b), int(auth.key_fingerprint)
 
     async def connect(self, servers: Iterable[CallServer], p2p_allowed: bool) -> None:
         versions = ntgcalls.NTgCalls.get_protocol().library_versions
         rtc = [_rtc_server(s) for s in servers]
-        await self._do(
-            "connect", self._ntg.connect_p2p(self.peer_id, rtc, versions, p2p_allowed, None)
-        )
+        await self._do("connect", "connect_p2p", rtc, versions, p2p_allowed, None)
 
     def receive_signaling(self, data: bytes) -> None:
         """A blob from the peer's library (it reaches ntgcalls in arrival order)."""
         if not self._closed:
-            self._consume(self._ntg.send_signaling_data(self.peer_id, data), "signaling")
+            self._submit("signaling", "send_signaling_data", data, awaited=False)
 
     def send_pcm(self, pcm: Pcm) -> None:
-        """Queue int16 samples at ``sample_rate``; whole 10 ms frames go out, the rest waits."""
+        """Queue int16 samples at ``sample_rate``; whole 10 ms frames go out, the rest waits.
+        Frames the native side cannot take in time (over ``MAX_QUEUED_FRAMES``) are dropped."""
         if self._closed:
             return
         if self._pending.size:
@@ -197,31 +276,26 @@ class P2PMedia:
         n = self._frame
         whole = pcm.size - pcm.size % n
         for start in range(0, whole, n):
+            if self._queued_frames >= MAX_QUEUED_FRAMES:
+                self.frames_dropped += 1
+                continue
             data = pcm[start : start + n].astype("<i2", copy=False).tobytes()
-            fut = self._ntg.send_external_frame(
-                self.peer_id, ntgcalls.StreamDevice.MICROPHONE, data, ntgcalls.FrameData()
+            self._queued_frames += 1
+            self._submit(
+                "frame",
+                "send_external_frame",
+                ntgcalls.StreamDevice.MICROPHONE,
+                data,
+                ntgcalls.FrameData(),
+                awaited=False,
             )
-            self._consume(fut, "frame")
             self.frames_sent += 1
         self._pending = pcm[whole:].copy()
 
-    def _consume(self, fut: Any, what: str) -> None:
-        self._inflight.add(fut)
-
-        def done(f: asyncio.Future[Any]) -> None:
-            self._inflight.discard(f)
-            if not f.cancelled() and f.exception() is not None and not self._closed:
-                log.debug("ntgcalls %s failed: %s", what, f.exception())
-
-        fut.add_done_callback(done)
-
     async def close(self) -> None:
-        """Stop the call and drop the callbacks; safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._inflight:  # frames still queued for the native side must land before stop()
-            await asyncio.wait(list(self._inflight), timeout=2.0)
-        with contextlib.suppress(ntgcalls.BaseRTCException):  # never connected, or gone
-            await self._ntg.stop(self.peer_id)
-        self._ntg = _Closed()  # the native instance goes once nothing refers to it
+        """Stop the call after what is queued (frames, signaling) and let the native instance
+        go; safe to call twice, and to cancel (the stop happens all the same)."""
+        if not self._closed:
+            self._closed = True
+            self._submit("stop", "stop", awaited=False)
+        await self._drained.wait()
