@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TELESIP_", extra="ignore")
@@ -77,17 +79,24 @@ class Settings(BaseSettings):
         return value
 
     def configure_logging(self) -> None:
-        """Log lines at TELESIP_LOG_LEVEL; the call media library's chatter (ntgcalls, libwebrtc
-        log every negotiation in full) only from WARNING unless the level is DEBUG."""
-        level = logging.getLevelName(self.log_level.upper())
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        for noisy in ("ntgcalls", "webrtc"):
-            logging.getLogger(noisy).setLevel(
-                logging.DEBUG if level == logging.DEBUG else logging.WARNING
-            )
+        """Log lines at TELESIP_LOG_LEVEL (see :func:`configure_logging`)."""
+        configure_logging(self.log_level)
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'telesip.db').resolve()}"
+
+
+def configure_logging(level_name: str, *, fmt: str = _LOG_FORMAT) -> None:
+    """Log lines at ``level_name``; the call media library's chatter (ntgcalls, libwebrtc log
+    every negotiation in full) only from WARNING unless the level is DEBUG."""
+    level = logging.getLevelName(level_name.upper())
+    if not isinstance(level, int):
+        level = logging.INFO
+    logging.basicConfig(level=level, format=fmt)
+    for noisy in ("ntgcalls", "webrtc"):
+        logging.getLogger(noisy).setLevel(
+            logging.DEBUG if level == logging.DEBUG else logging.WARNING
+        )

@@ -52,7 +52,8 @@ from telesip.telegram.errors import (
     CallPrivacyRestricted,
     TelegramError,
 )
-from telesip.telegram.p2p import MediaState, P2PMedia, Pcm, local_protocol
+from telesip.telegram.media_host import HostedMedia
+from telesip.telegram.p2p import MediaState, Pcm, local_protocol
 
 log = logging.getLogger(__name__)
 
@@ -409,7 +410,7 @@ class FakeTelegramUser:
         self.ended = asyncio.Event()
         self.end_reason: DiscardReason | None = None
         self.call: CallRef | None = None
-        self.media: P2PMedia | None = None
+        self.media: HostedMedia | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._connected_at: float | None = None
         self._sub = endpoint.updates()
@@ -490,7 +491,7 @@ class FakeTelegramUser:
         if self.ended.is_set():
             return
         dh = await self.endpoint.get_dh_config()
-        self.media = media = P2PMedia(
+        self.media = media = HostedMedia(
             req.caller_id, on_state=self._media_state, on_signaling=self._signal
         )
         media.on_pcm(self.heard)

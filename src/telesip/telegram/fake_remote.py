@@ -19,9 +19,7 @@ the same ``telegram.errors`` class with the same message and parameters.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import dataclasses
 import itertools
 import json
 import logging
@@ -29,43 +27,22 @@ from typing import Any
 
 from telesip.telegram import errors
 from telesip.telegram.adapter import (
-    CallAccepted,
-    CallDiscarded,
     CallProtocol,
     CallReady,
     CallRef,
-    CallRequested,
-    CallServer,
-    CallSignaling,
-    CallWaiting,
     DhConfig,
     DiscardReason,
     Subscription,
     TgUser,
     UpdateHub,
 )
+from telesip.telegram.codec import decode, encode
 from telesip.telegram.fake import FakeCalls, FakeTelegram
 
 __all__ = ["FakeTelegramClient", "FakeTelegramServer", "decode", "encode"]
 
 log = logging.getLogger(__name__)
 
-_TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (
-        TgUser,
-        DhConfig,
-        CallRef,
-        CallProtocol,
-        CallServer,
-        CallRequested,
-        CallWaiting,
-        CallAccepted,
-        CallReady,
-        CallDiscarded,
-        CallSignaling,
-    )
-}
 _METHODS = frozenset(
     {
         "get_dh_config",
@@ -91,34 +68,6 @@ _ERRORS: dict[str, type[errors.TelegramError]] = {
     )
 }
 _LIMIT = 1 << 20  # one line: a signaling blob is a few KiB
-
-
-def encode(value: Any) -> Any:
-    """A JSON-able form of an adapter value (dataclasses tagged, bytes in base64)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, bytes):
-        return {"$b": base64.b64encode(value).decode()}
-    if isinstance(value, tuple | list):
-        return [encode(v) for v in value]
-    if dataclasses.is_dataclass(value) and type(value).__name__ in _TYPES:
-        fields = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return {"$t": type(value).__name__, **fields}
-    raise TypeError(f"cannot send a {type(value).__name__} to the fake Telegram")
-
-
-def decode(value: Any) -> Any:
-    """The inverse of :func:`encode`; lists become tuples (the adapter's sequences are)."""
-    if isinstance(value, list):
-        return tuple(decode(v) for v in value)
-    if not isinstance(value, dict):
-        return value
-    if "$b" in value:
-        return base64.b64decode(value["$b"])
-    cls = _TYPES.get(value.get("$t", ""))
-    if cls is None:
-        raise ValueError(f"unknown value from the fake Telegram: {value.get('$t')!r}")
-    return cls(**{k: decode(v) for k, v in value.items() if k != "$t"})
 
 
 def _line(message: dict[str, Any]) -> bytes:

@@ -4,7 +4,7 @@
 raised there); a task then drives it: ringing when the person's app rings, the key exchange when
 they answer (init_exchange -> requestCall, acceptCall -> exchange_keys -> confirmCall, the
 confirmed call -> connect_p2p), signaling relayed both ways, and the end. Everything runs in the
-event loop; ntgcalls' native threads only reach it through ``P2PMedia``.
+event loop; the call's ntgcalls runs in its own process (``HostedMedia``, see media_host.py).
 
 States: calling -> ringing -> answered -> connected -> ended (any state may end). End reasons:
 ``hangup`` (we hung up), ``remote-hangup`` (they did, after answering), ``declined`` and
@@ -33,7 +33,8 @@ from telesip.telegram.adapter import (
     update_call_id,
 )
 from telesip.telegram.errors import TelegramError
-from telesip.telegram.p2p import MediaState, P2PMedia, Pcm, local_protocol
+from telesip.telegram.media_host import HostedMedia
+from telesip.telegram.p2p import MediaState, Pcm, local_protocol
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class TelegramLeg:
         self._on_ring_timeout = on_ring_timeout
         self._on_pcm: Callable[[Pcm], None] | None = None
         self._loop = asyncio.get_running_loop()
-        self._media: P2PMedia | None = None
+        self._media: HostedMedia | None = None
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._ring_timer: asyncio.TimerHandle | None = None
@@ -132,7 +133,7 @@ class TelegramLeg:
         self._set("calling")
         self._sub = self.calls.updates()  # before the request: a quick answer is not lost
         try:
-            self._media = P2PMedia(
+            self._media = HostedMedia(
                 user_id,
                 sample_rate=self.sample_rate,
                 on_state=self._media_state,
