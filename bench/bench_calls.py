@@ -22,9 +22,10 @@ continuous). A receiver labels each 10 ms frame (500 Hz, 1 kHz, or silent: 20 dB
 tone); a change of frequency is a mark whose send time is known, so its arrival gives the
 one-way latency, and the longest run of silent (or missing) frames is the gap. The worker also
 times each frame where it crosses the ntgcalls boundary (bench instrumentation wrapped around
-``P2PMedia``), so each mark's latency splits into telesip's part (RTP in -> handed to ntgcalls;
-out of ntgcalls -> RTP on the wire) and ntgcalls' part (encode, network, the far ntgcalls' jitter
-buffer). The reference pair gives ntgcalls alone, for comparison.
+``HostedMedia``), so each mark's latency splits into telesip's part (RTP in -> handed to ntgcalls;
+out of ntgcalls -> RTP on the wire) and ntgcalls' part (the pipe to the call's media process,
+encode, network, the far ntgcalls' jitter buffer). The reference pair gives ntgcalls alone, for
+comparison.
 """
 
 from __future__ import annotations
@@ -339,29 +340,25 @@ class Tap:
 
 
 def install_taps(taps: dict[tuple[str, int], Tap], on: list[bool]) -> None:
-    """Bench instrumentation: time each 10 ms frame where it leaves ntgcalls (its native
-    callback) and where telesip hands it to ntgcalls (``P2PMedia.send_pcm``), per person."""
-    import ntgcalls
+    """Bench instrumentation: time each 10 ms frame where it comes back from the call's media
+    process (``HostedMedia``, after ntgcalls and the pipe) and where telesip hands it to that
+    process (``HostedMedia.send_pcm``), per person."""
+    from telesip.telegram.media_host import HostedMedia
 
-    from telesip.telegram.p2p import P2PMedia
+    dispatch, send_pcm = HostedMedia._dispatch, HostedMedia.send_pcm
 
-    native_frames, send_pcm = P2PMedia._native_frames, P2PMedia.send_pcm
-    playback = ntgcalls.StreamMode.PLAYBACK
+    def tapped_dispatch(self: HostedMedia, kind: bytes, payload: bytes) -> None:
+        if on[0] and kind == b"P":
+            taps.setdefault(("in", self.peer_id), Tap()).add(time.monotonic(), payload)
+        dispatch(self, kind, payload)
 
-    def tapped_frames(self: P2PMedia, mode: Any, frames: Any) -> None:
-        if on[0] and mode == playback:
-            now, tap = time.monotonic(), taps.setdefault(("in", self.peer_id), Tap())
-            for frame in frames:
-                tap.add(now, bytes(frame.data))
-        native_frames(self, mode, frames)
-
-    def tapped_send(self: P2PMedia, pcm: Pcm) -> None:
+    def tapped_send(self: HostedMedia, pcm: Pcm) -> None:
         if on[0]:
             taps.setdefault(("out", self.peer_id), Tap()).add(time.monotonic(), pcm.tobytes())
         send_pcm(self, pcm)
 
-    P2PMedia._native_frames = tapped_frames  # type: ignore[method-assign]
-    P2PMedia.send_pcm = tapped_send  # type: ignore[method-assign]
+    HostedMedia._dispatch = tapped_dispatch  # type: ignore[method-assign]
+    HostedMedia.send_pcm = tapped_send  # type: ignore[method-assign]
 
 
 async def worker_role(a: argparse.Namespace) -> None:
@@ -670,9 +667,23 @@ class FarPhones(asyncio.DatagramProtocol):
             call.send_audio(payload)
 
 
+def _family(pid: int) -> list[list[str]]:
+    """/proc stat fields (after the name) of ``pid`` and of its live children: each call's
+    ntgcalls runs in a child process of the worker (and of the peers)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            text = stat.read_text()
+            fields = text.rsplit(")", 1)[1].split()
+            if int(text.split(" ", 1)[0]) == pid or int(fields[1]) == pid:
+                out.append(fields)
+    return out
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of ``pid``, of its live children and of the children it has reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum(sum(int(f[i]) for i in (11, 12, 13, 14)) / tick for f in _family(pid))
 
 
 def group_cpu(pgid: int) -> float:
@@ -700,10 +711,8 @@ def thread_cpu(pid: int) -> dict[str, float]:
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident MiB of ``pid`` and its live children (the calls' media processes)."""
+    return sum(int(f[21]) * os.sysconf("SC_PAGE_SIZE") for f in _family(pid)) / 2**20
 
 
 def busy_seconds() -> float:

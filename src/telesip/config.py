@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+from telesip.logs import configure_logging
 
 
 class Settings(BaseSettings):
@@ -87,16 +86,3 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'telesip.db').resolve()}"
-
-
-def configure_logging(level_name: str, *, fmt: str = _LOG_FORMAT) -> None:
-    """Log lines at ``level_name``; the call media library's chatter (ntgcalls, libwebrtc log
-    every negotiation in full) only from WARNING unless the level is DEBUG."""
-    level = logging.getLevelName(level_name.upper())
-    if not isinstance(level, int):
-        level = logging.INFO
-    logging.basicConfig(level=level, format=fmt)
-    for noisy in ("ntgcalls", "webrtc"):
-        logging.getLogger(noisy).setLevel(
-            logging.DEBUG if level == logging.DEBUG else logging.WARNING
-        )

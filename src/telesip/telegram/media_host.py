@@ -366,7 +366,7 @@ async def _serve(peer_id: int, sample_rate: int, wire_out: int) -> None:
 
 def main(argv: list[str]) -> int:
     """``python -m telesip.telegram.media_host PEER_ID SAMPLE_RATE`` (started by HostedMedia)."""
-    from telesip.config import configure_logging
+    from telesip.logs import configure_logging
 
     wire_out = os.dup(1)  # the wire; fd 1 goes to stderr so that no stray output can reach it
     os.dup2(2, 1)
