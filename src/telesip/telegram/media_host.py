@@ -14,7 +14,7 @@ then one kind byte and the payload:
 
 - ``C`` a request ``{"id", "op", "args"}`` (parent to child) or its answer ``{"id", "ok"}`` /
   ``{"id", "error"}``; JSON, the adapter's values as ``telegram.codec`` writes them
-- ``P`` 10 ms of PCM, int16 little-endian at the call's rate: to send, or heard
+- ``P`` whole 10 ms frames of PCM, int16 little-endian at the call's rate: to send, or heard
 - ``S`` a signaling blob: from the peer (to the child), or for the peer (from it)
 - ``T`` the media's state (from the child), ASCII
 
@@ -152,10 +152,12 @@ class HostedMedia:
         self._lost(f"the call's media process ended: {reason}, {_exit_status(code)}")
 
     def _dispatch(self, kind: bytes, payload: bytes) -> None:
-        if kind == b"P":
-            self.frames_received += 1
-            if not self._closed and self._on_pcm is not None:
-                self._on_pcm(np.frombuffer(payload, dtype="<i2"))
+        if kind == b"P":  # one or more 10 ms frames
+            pcm = np.frombuffer(payload, dtype="<i2")
+            for start in range(0, pcm.size, self._frame_len):
+                self.frames_received += 1
+                if not self._closed and self._on_pcm is not None:
+                    self._on_pcm(pcm[start : start + self._frame_len])
         elif kind == b"S":
             if not self._closed and self._on_signaling is not None:
                 self._on_signaling(payload)
@@ -236,21 +238,19 @@ class HostedMedia:
             self._send(b"S", data)
 
     def send_pcm(self, pcm: Pcm) -> None:
-        """Queue int16 samples at ``sample_rate``; whole 10 ms frames go to the child, the rest
-        waits. Frames a stuck child has not read (over 64 KiB buffered) are dropped."""
+        """Queue int16 samples at ``sample_rate``; whole 10 ms frames go to the child in one
+        write, the rest waits. What a stuck child has not read (over 64 KiB) is dropped."""
         if self._closed or self._proc is None or self._proc.stdin is None:
             return
         if self._pcm_pending.size:
             pcm = np.concatenate((self._pcm_pending, pcm))
-        n = self._frame_len
-        whole = pcm.size - pcm.size % n
-        transport = self._proc.stdin.transport
-        for start in range(0, whole, n):
-            if transport.get_write_buffer_size() > _MAX_BUFFERED:
-                self.frames_dropped += 1
-                continue
-            if self._send(b"P", pcm[start : start + n].astype("<i2", copy=False).tobytes()):
-                self.frames_sent += 1
+        whole = pcm.size - pcm.size % self._frame_len
+        frames = whole // self._frame_len
+        if frames:
+            if self._proc.stdin.transport.get_write_buffer_size() > _MAX_BUFFERED:
+                self.frames_dropped += frames
+            elif self._send(b"P", pcm[:whole].astype("<i2", copy=False).tobytes()):
+                self.frames_sent += frames
         self._pcm_pending = pcm[whole:].copy()
 
     async def close(self) -> None:
@@ -306,7 +306,8 @@ class _Host:
             on_state=lambda state: self._send(b"T", state.encode("ascii")),
             on_signaling=lambda data: self._send(b"S", data),
         )
-        self.media.on_pcm(lambda pcm: self._send(b"P", pcm.astype("<i2", copy=False).tobytes()))
+        self._heard: list[bytes] = []  # frames heard this loop turn, sent in one write
+        self.media.on_pcm(self._hear)
         self._ops: dict[str, Callable[..., Awaitable[Any]]] = {
             "open": self.media.open,
             "init_exchange": self.media.init_exchange,
@@ -318,6 +319,15 @@ class _Host:
     def _send(self, kind: bytes, payload: bytes) -> None:
         if not self._out.is_closing():
             self._out.write(_frame(kind, payload))
+
+    def _hear(self, pcm: Pcm) -> None:
+        if not self._heard:
+            asyncio.get_running_loop().call_soon(self._flush_heard)
+        self._heard.append(pcm.astype("<i2", copy=False).tobytes())
+
+    def _flush_heard(self) -> None:
+        frames, self._heard = self._heard, []
+        self._send(b"P", b"".join(frames))
 
     async def serve(self, reader: asyncio.StreamReader) -> None:
         try:
