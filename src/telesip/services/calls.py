@@ -267,7 +267,8 @@ async def mark_ended(
     tell: str | None = None,
 ) -> CallRecord | None:
     """Close the history row once (None when it was closed already) and, with ``tell``, send
-    the person that message (a catalog key: call.missed, call.ended, ...)."""
+    the person that message (a catalog key: call.missed, call.ended, ...). A ``recording`` is
+    named on the row and sent to the line's owner in the same transaction."""
     async with s.uow() as uow:
         repo = Calls(uow.conn)
         call = await repo.set_ended(call_id, uow.now, reason, sip_status, recording)
@@ -278,6 +279,8 @@ async def mark_ended(
                 await repo.enqueue(
                     call.user_id, "text", {"key": tell, "params": _say(call)}, uow.now
                 )
+            if recording is not None:
+                await _send_recording(repo, call, recording, uow.now)
         await uow.commit()
     return call
 
@@ -334,13 +337,13 @@ async def show_keypad(s: Services, call: CallRecord) -> None:
 async def send_recording(s: Services, call: CallRecord, file_name: str) -> None:
     """The recording goes to the line's owner, with caller, callee and duration."""
     async with s.uow() as uow:
-        await Calls(uow.conn).enqueue(
-            call.owner_id,
-            "document",
-            {"file": file_name, "key": "call.recording", "params": _say(call)},
-            uow.now,
-        )
+        await _send_recording(Calls(uow.conn), call, file_name, uow.now)
         await uow.commit()
+
+
+async def _send_recording(repo: Calls, call: CallRecord, file_name: str, now: datetime) -> None:
+    payload = {"file": file_name, "key": "call.recording", "params": _say(call)}
+    await repo.enqueue(call.owner_id, "document", payload, now)
 
 
 async def expired_recordings(s: Services, before: datetime) -> list[CallRecord]:

@@ -390,8 +390,6 @@ class Bridge:
         )
         if ended is not None and extra:
             await svc.tell(self.mgr.s, ended, "call.ended", **extra)
-        if ended is not None and recording is not None:
-            await svc.send_recording(self.mgr.s, ended, recording)
 
     def _stop_recording(self) -> str | None:
         """Close the recording; its file name, or None when there is nothing worth keeping."""
