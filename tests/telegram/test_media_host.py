@@ -115,3 +115,15 @@ async def test_the_wire_answers_bad_requests_and_keeps_the_call() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_a_media_process_that_cannot_start_is_a_failed_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    media = HostedMedia(ALICE)
+    with pytest.raises(CallMediaFailed) as err:
+        await media.open()
+    assert "could not start" in err.value.message
+    await media.close()
+    assert media.pid is None

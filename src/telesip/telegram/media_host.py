@@ -124,16 +124,20 @@ class HostedMedia:
         await asyncio.shield(self._starting)
 
     async def _spawn(self) -> None:
-        self._proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "telesip.telegram.media_host",
-            str(self.peer_id),
-            str(self.sample_rate),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=_MAX_FRAME,
-        )
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "telesip.telegram.media_host",
+                str(self.peer_id),
+                str(self.sample_rate),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=_MAX_FRAME,
+            )
+        except OSError as exc:  # out of processes or memory
+            self._gone = f"the call's media process could not start: {exc}"
+            raise CallMediaFailed(reason=self._gone) from exc
         self._reader = asyncio.create_task(self._read(), name=f"media-host-{self.peer_id}")
 
     async def _read(self) -> None:
@@ -264,7 +268,8 @@ class HostedMedia:
         if self._starting is None:
             return
         try:
-            await asyncio.shield(self._starting)
+            with contextlib.suppress(CallMediaFailed):  # it never started: nothing to stop
+                await asyncio.shield(self._starting)
             if self._gone is None:
                 with contextlib.suppress(CallMediaFailed, TimeoutError):
                     async with asyncio.timeout(_CLOSE_TIMEOUT):
