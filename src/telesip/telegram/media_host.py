@@ -34,6 +34,7 @@ import os
 import signal
 import struct
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -299,20 +300,23 @@ class HostedMedia:
 
 
 class _Host:
-    """The child's side: one ``P2PMedia`` driven by the parent's frames."""
+    """The child's side: one ``P2PMedia`` driven by the parent's frames. Everything it says
+    goes out with blocking writes under one lock: from the loop (answers, states, signaling)
+    and straight from ntgcalls' thread (heard frames, no hop into the loop)."""
 
-    def __init__(self, peer_id: int, sample_rate: int, out: asyncio.WriteTransport) -> None:
+    def __init__(self, peer_id: int, sample_rate: int, out: int) -> None:
         from telesip.telegram.p2p import P2PMedia
 
         self._out = out
+        self._lock = threading.Lock()
+        self._broken = False
         self.media = P2PMedia(
             peer_id,
             sample_rate=sample_rate,
             on_state=lambda state: self._send(b"T", state.encode("ascii")),
             on_signaling=lambda data: self._send(b"S", data),
         )
-        self._heard: list[bytes] = []  # frames heard this loop turn, sent in one write
-        self.media.on_pcm(self._hear)
+        self.media.pcm_out(lambda data: self._send(b"P", data))
         self._ops: dict[str, Callable[..., Awaitable[Any]]] = {
             "open": self.media.open,
             "init_exchange": self.media.init_exchange,
@@ -322,17 +326,13 @@ class _Host:
         }
 
     def _send(self, kind: bytes, payload: bytes) -> None:
-        if not self._out.is_closing():
-            self._out.write(_frame(kind, payload))
-
-    def _hear(self, pcm: Pcm) -> None:
-        if not self._heard:
-            asyncio.get_running_loop().call_soon(self._flush_heard)
-        self._heard.append(pcm.astype("<i2", copy=False).tobytes())
-
-    def _flush_heard(self) -> None:
-        frames, self._heard = self._heard, []
-        self._send(b"P", b"".join(frames))
+        data = memoryview(_frame(kind, payload))
+        with self._lock:
+            while data and not self._broken:
+                try:
+                    data = data[os.write(self._out, data) :]
+                except BrokenPipeError:  # the parent is gone; stdin's end says so too
+                    self._broken = True
 
     async def serve(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -371,12 +371,28 @@ async def _serve(peer_id: int, sample_rate: int, wire_out: int) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=_MAX_FRAME)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    out, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(wire_out, "wb", buffering=0))
-    host = _Host(peer_id, sample_rate, out)
+    host = _Host(peer_id, sample_rate, wire_out)
     try:
         await host.serve(reader)
     finally:
-        out.close()
+        os.close(wire_out)
+
+
+class _InlineLoop(asyncio.SelectorEventLoop):
+    """The child's loop runs what ntgcalls hands to ``run_in_executor`` at once, on its own
+    thread: ntgcalls submits every method there (100 frames a second each way), and the hop to
+    a pool thread and back cost more than the method. One thread also keeps the child's one
+    call to one native method at a time by construction."""
+
+    def run_in_executor(  # type: ignore[override]  # the same call, typed loosely
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> Any:
+        fut = self.create_future()
+        try:
+            fut.set_result(func(*args))
+        except BaseException as exc:  # the method's error, as the pool would give it
+            fut.set_exception(exc)
+        return fut
 
 
 def main(argv: list[str]) -> int:
@@ -389,7 +405,8 @@ def main(argv: list[str]) -> int:
         os.environ.get("TELESIP_LOG_LEVEL", "INFO"),
         fmt=f"%(asctime)s %(levelname)s media[{argv[0]}] %(name)s: %(message)s",
     )
-    asyncio.run(_serve(int(argv[0]), int(argv[1]), wire_out))
+    with asyncio.Runner(loop_factory=_InlineLoop) as runner:
+        runner.run(_serve(int(argv[0]), int(argv[1]), wire_out))
     return 0
 
 

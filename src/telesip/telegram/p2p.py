@@ -106,6 +106,7 @@ class P2PMedia:
         self._on_state = on_state
         self._on_signaling = on_signaling
         self._on_pcm: Callable[[Pcm], None] | None = None
+        self._pcm_out: Callable[[bytes], None] | None = None  # heard frames, on ntgcalls' thread
         self._loop = asyncio.get_running_loop()
         self._ntg: Any = ntgcalls.NTgCalls()
         self._closed = False
@@ -152,6 +153,9 @@ class P2PMedia:
     def _native_frames(self, mode: Any, frames: Any) -> None:
         if mode != ntgcalls.StreamMode.PLAYBACK:
             return
+        if (out := self._pcm_out) is not None:
+            out(b"".join(bytes(frame.data) for frame in frames))
+            return
         for frame in frames:
             self._hop(self._deliver_pcm, np.frombuffer(frame.data, dtype="<i2"))
 
@@ -173,6 +177,13 @@ class P2PMedia:
     def on_pcm(self, callback: Callable[[Pcm], None] | None) -> None:
         """``callback(frame)`` in the loop for every 10 ms frame heard from the peer."""
         self._on_pcm = callback
+
+    def pcm_out(self, write: Callable[[bytes], None]) -> None:
+        """Instead of ``on_pcm``: ``write(frames)`` on ntgcalls' own thread with the heard 10 ms
+        frames (int16 little-endian, one or more), without the hop into the loop; for the
+        media process, which writes them straight to its parent. ``write`` must be quick and
+        thread-safe."""
+        self._pcm_out = write
 
     # -- the native methods, one at a time
 
