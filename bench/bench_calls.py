@@ -270,8 +270,12 @@ async def peers_role(a: argparse.Namespace) -> None:
     from telesip.telegram.fake import Behaviour, FakeTelegram
     from telesip.telegram.fake_remote import FakeTelegramServer
     from telesip.telegram.leg import TelegramLeg
+    from telesip.telegram.p2p import P2PMedia
 
-    async with FakeTelegram() as tg, await FakeTelegramServer.start(tg, path=a.sock):
+    # The people stand for Telegram's apps, not for telesip: their ntgcalls instances share
+    # this process (a process each would double the load of a 2-core machine).
+    fake = FakeTelegram(media=P2PMedia)
+    async with fake as tg, await FakeTelegramServer.start(tg, path=a.sock):
         people = [tg.user(PERSON0 + i, Behaviour.answer(after=0.1)) for i in range(a.n)]
         ref_person = tg.user(REF_PERSON, Behaviour.answer(after=0.1))
         recorders = {p.id: Stamped() for p in [*people, ref_person]}

@@ -53,7 +53,7 @@ from telesip.telegram.errors import (
     TelegramError,
 )
 from telesip.telegram.media_host import HostedMedia
-from telesip.telegram.p2p import MediaState, Pcm, local_protocol
+from telesip.telegram.p2p import MediaState, P2PMedia, Pcm, local_protocol
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,12 @@ class FakeTelegram:
         server_ring_timeout: float = 90.0,
         connections: tuple[CallServer, ...] = (),
         p2p_allowed: bool = True,
+        media: Callable[..., HostedMedia | P2PMedia] = HostedMedia,
     ) -> None:
         self.server_ring_timeout = server_ring_timeout
         self.connections = connections
         self.p2p_allowed = p2p_allowed
+        self.media = media  # the people's call media: a process each, or P2PMedia in this one
         self.dh_version = 1
         self.calls: list[FakeCall] = []
         self.rpcs: list[tuple[int, str]] = []  # (account id, method) in order
@@ -410,7 +412,7 @@ class FakeTelegramUser:
         self.ended = asyncio.Event()
         self.end_reason: DiscardReason | None = None
         self.call: CallRef | None = None
-        self.media: HostedMedia | None = None
+        self.media: HostedMedia | P2PMedia | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._connected_at: float | None = None
         self._sub = endpoint.updates()
@@ -491,7 +493,7 @@ class FakeTelegramUser:
         if self.ended.is_set():
             return
         dh = await self.endpoint.get_dh_config()
-        self.media = media = HostedMedia(
+        self.media = media = self.endpoint.server.media(
             req.caller_id, on_state=self._media_state, on_signaling=self._signal
         )
         media.on_pcm(self.heard)
