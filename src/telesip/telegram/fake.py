@@ -98,7 +98,7 @@ class FakeTelegram:
         server_ring_timeout: float = 90.0,
         connections: tuple[CallServer, ...] = (),
         p2p_allowed: bool = True,
-        media: Callable[..., HostedMedia | P2PMedia] = HostedMedia,
+        media: Callable[..., HostedMedia | P2PMedia] = HostedMedia.solo,
     ) -> None:
         self.server_ring_timeout = server_ring_timeout
         self.connections = connections
