@@ -349,19 +349,19 @@ def install_taps(taps: dict[tuple[str, int], Tap], on: list[bool]) -> None:
     process (``HostedMedia.send_pcm``), per person."""
     from telesip.telegram.media_host import HostedMedia
 
-    dispatch, send_pcm = HostedMedia._dispatch, HostedMedia.send_pcm
+    heard, send_pcm = HostedMedia._heard, HostedMedia.send_pcm
 
-    def tapped_dispatch(self: HostedMedia, kind: bytes, payload: bytes) -> None:
-        if on[0] and kind == b"P":
+    def tapped_heard(self: HostedMedia, payload: bytes) -> None:
+        if on[0]:
             taps.setdefault(("in", self.peer_id), Tap()).add(time.monotonic(), payload)
-        dispatch(self, kind, payload)
+        heard(self, payload)
 
     def tapped_send(self: HostedMedia, pcm: Pcm) -> None:
         if on[0]:
             taps.setdefault(("out", self.peer_id), Tap()).add(time.monotonic(), pcm.tobytes())
         send_pcm(self, pcm)
 
-    HostedMedia._dispatch = tapped_dispatch  # type: ignore[method-assign]
+    HostedMedia._heard = tapped_heard  # type: ignore[method-assign]
     HostedMedia.send_pcm = tapped_send  # type: ignore[method-assign]
 
 
@@ -992,7 +992,15 @@ def main() -> None:
         asyncio.run(orchestrate(a))
         return
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(worker_role(a) if a.role == "worker" else peers_role(a))
+    if a.role == "worker":
+        asyncio.run(worker_role(a))
+        return
+    from telesip.telegram.media_host import _InlineLoop
+
+    # The people's ntgcalls share this process, so its loop runs their methods inline, as
+    # telesip's media process does (one thread: one native method at a time).
+    with asyncio.Runner(loop_factory=_InlineLoop) as runner:
+        runner.run(peers_role(a))
 
 
 if __name__ == "__main__":

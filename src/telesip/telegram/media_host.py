@@ -12,7 +12,7 @@ one call per process never did in 600 calls (docs/calls.md). So:
   fail (state ``failed``, waiting methods raise ``CallMediaFailed``) and the next call starts
   a new child;
 - inside the child, calls take turns to negotiate: one call at a time from ``connect`` until
-  its media is connected (or over, or 10 s), which is when ntgcalls builds offers and
+  its media is connected (or over, or 3 s), which is when ntgcalls builds offers and
   channels. A process per call would need no turns, but each child runs ntgcalls' own threads
   (a network thread that wakes every millisecond): three times the CPU per call;
 - ``HostedMedia`` is one call's handle, with ``P2PMedia``'s methods. ``TelegramLeg`` uses the
@@ -61,7 +61,7 @@ _HEADER = struct.Struct(">IBI")  # length of what follows the length, kind, medi
 _MAX_FRAME = 1 << 20
 _STATES: frozenset[str] = frozenset({"connecting", "connected", "failed", "timeout", "closed"})
 _SETTLED: frozenset[str] = frozenset({"connected", "failed", "timeout", "closed"})
-_TURN = 10.0  # seconds a call may hold the negotiation turn
+_TURN = 3.0  # seconds a call may hold the negotiation turn (offers and channels take ms)
 _CLOSE_TIMEOUT = 5.0  # seconds for the child to stop a call, or to exit, before it is killed
 _MAX_BUFFERED = 256 * 1024  # bytes waiting for a stuck child: newer PCM is dropped
 
@@ -417,6 +417,7 @@ class _Host:
         self._inbox: dict[int, asyncio.Queue[tuple[bytes, bytes]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._done: set[int] = set()  # calls closed (their ids are never used again)
+        self._busy: set[int] = set()  # calls whose worker is answering a request
         self._ops: dict[str, Callable[..., Awaitable[Any]]] = {
             "open": self._open,
             "init_exchange": lambda mid, *a: self.media[mid].init_exchange(*a),
@@ -497,6 +498,9 @@ class _Host:
                 if mid in self._done:
                     continue  # a closed call's late frames
                 inbox = self._inbox.get(mid)
+                if kind != b"C" and mid not in self._busy and (inbox is None or inbox.empty()):
+                    self._take(mid, kind, payload)  # nothing of this call waits: at once
+                    continue
                 if inbox is None:
                     inbox = self._inbox[mid] = asyncio.Queue()
                     self._workers[mid] = asyncio.create_task(self._work(mid, inbox))
@@ -509,19 +513,27 @@ class _Host:
             for mid in list(self.media):
                 await self._close(mid)
 
+    def _take(self, mid: int, kind: bytes, payload: bytes) -> None:
+        if (media := self.media.get(mid)) is None:
+            return
+        if kind == b"S":
+            media.receive_signaling(payload)
+        else:
+            media.send_pcm(np.frombuffer(payload, dtype="<i2"))
+
     async def _work(self, mid: int, inbox: asyncio.Queue[tuple[bytes, bytes]]) -> None:
         try:
             while True:
                 kind, payload = await inbox.get()
-                media = self.media.get(mid)
-                if kind == b"S":
-                    if media is not None:
-                        media.receive_signaling(payload)
-                elif kind == b"P":
-                    if media is not None:
-                        media.send_pcm(np.frombuffer(payload, dtype="<i2"))
-                elif await self._answer(mid, json.loads(payload)) == "close":
-                    return
+                if kind != b"C":
+                    self._take(mid, kind, payload)
+                    continue
+                self._busy.add(mid)
+                try:
+                    if await self._answer(mid, json.loads(payload)) == "close":
+                        return
+                finally:
+                    self._busy.discard(mid)
         finally:
             self._done.add(mid)
             self._inbox.pop(mid, None)

@@ -145,8 +145,10 @@ class P2PMedia:
         state = _STATES.get(info.state, "failed")
         self._hop(self._deliver_state, state)
         if state in _ENDED:  # ntgcalls frees the call as soon as this callback returns
-            with self._gate:
-                self._freed = True
+            locked = self._gate.acquire(timeout=_GATE_WAIT)  # held while a method starts
+            self._freed = True
+            if locked:
+                self._gate.release()
             if not self._idle.wait(_GATE_WAIT):
                 log.warning("ntgcalls frees call %s with a method still running", self.peer_id)
 
@@ -218,12 +220,19 @@ class P2PMedia:
                 self._settle(op, error)
                 continue
             self._running = op
+            if fut.done():  # the loop ran it at once (the media process's loop does)
+                self._complete(fut)
+                continue
             fut.add_done_callback(self._finished)
         if self._closed and self._running is None and not self._queue:
             self._ntg = None  # the native instance goes once nothing refers to it
             self._drained.set()
 
     def _finished(self, fut: asyncio.Future[Any]) -> None:
+        self._complete(fut)
+        self._next()
+
+    def _complete(self, fut: asyncio.Future[Any]) -> None:
         op, self._running = self._running, None
         self._idle.set()
         assert op is not None
@@ -235,7 +244,6 @@ class P2PMedia:
             self._settle(op, CallMediaFailed(reason=f"{op.what}: {exc}"))
         else:
             self._settle(op, exc)
-        self._next()
 
     def _settle(self, op: _Op, error: BaseException) -> None:
         if op.result is None:
