@@ -992,15 +992,7 @@ def main() -> None:
         asyncio.run(orchestrate(a))
         return
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    if a.role == "worker":
-        asyncio.run(worker_role(a))
-        return
-    from telesip.telegram.media_host import _InlineLoop
-
-    # The people's ntgcalls share this process, so its loop runs their methods inline, as
-    # telesip's media process does (one thread: one native method at a time).
-    with asyncio.Runner(loop_factory=_InlineLoop) as runner:
-        runner.run(peers_role(a))
+    asyncio.run(worker_role(a) if a.role == "worker" else peers_role(a))
 
 
 if __name__ == "__main__":
