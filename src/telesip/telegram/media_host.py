@@ -249,6 +249,9 @@ class MediaHost:
         """End the child (killed after 5 s); its calls' media fail."""
         if self._key is not None and _SHARED.get(self._key) is self:
             del _SHARED[self._key]
+        if self._starting is not None:  # a child still starting is ended too
+            with contextlib.suppress(CallMediaFailed):
+                await asyncio.shield(self._starting)
         proc = self._proc
         if proc is None:
             return
