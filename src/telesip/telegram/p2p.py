@@ -1,17 +1,18 @@
 """One private call's media: an ntgcalls instance with EXTERNAL PCM in and out.
 
-Used by both ends: ``TelegramLeg`` (the caller) and the fake's remote person (the callee).
+It runs in the calls' media process (``media_host.py``; ``TelegramLeg`` and the fake's people
+reach it through ``HostedMedia``), and in the calls benchmark's process of fake people.
 Rules: every ntgcalls method is called on the event loop's thread (they return asyncio
 futures); ntgcalls calls back on its own native threads, and those callbacks only copy the data
 and hop into the loop with ``call_soon_threadsafe`` — they never touch an asyncio object.
 
-ntgcalls runs each method on the loop's executor with a bare pointer to the call, unlocked,
-and frees the call when it is stopped or when its connection closes, fails or times out. Two
-methods at once on one call, or one running as the call is freed, corrupt the heap (the test
-suite crashed that way). So each instance runs one native method at a time, in the order they
-were asked for (signaling blobs in arrival order, frames in sequence), and when ntgcalls says
-the connection is over its thread waits for the running method to return before it frees the
-call, while no new one may start.
+ntgcalls runs each method on the loop's executor (inline in the media process) with a bare
+pointer to the call, unlocked, and frees the call when it is stopped or when its connection
+closes, fails or times out. Two methods at once on one call, or one running as the call is
+freed, corrupt the heap (the test suite crashed that way). So each instance runs one native
+method at a time, in the order they were asked for (signaling blobs in arrival order, frames
+in sequence), and when ntgcalls says the connection is over its thread waits for the running
+method to return before it frees the call, while no new one may start.
 """
 
 from __future__ import annotations
