@@ -24,7 +24,7 @@ one kind byte, a 4-byte media id and the payload:
 
 - ``C`` a request ``{"id", "op", "args"}`` (parent to child) or its answer ``{"id", "ok"}`` /
   ``{"id", "error"}``; JSON, the adapter's values as ``telegram.codec`` writes them
-- ``P`` whole 10 ms frames of PCM, int16 little-endian at the call's rate: to send, or heard
+- ``P`` PCM, int16 little-endian at the call's rate: to send, or heard (whole 10 ms frames)
 - ``S`` a signaling blob: from the peer (to the child), or for the peer (from it)
 - ``T`` the media's state (from the child), ASCII
 
@@ -286,16 +286,12 @@ class HostedMedia:
         self.host = host if host is not None else MediaHost.shared()
         self._id = self.host.attach(self)
         self._frame_len = sample_rate // 100
-        self._pcm_pending: Pcm = np.zeros(0, dtype=np.int16)
         self._on_state = on_state
         self._on_signaling = on_signaling
         self._on_pcm: Callable[[Pcm], None] | None = None
         self._closed = False
         self._closing: asyncio.Future[None] | None = None
         self._gone: str | None = None
-        self.frames_sent = 0
-        self.frames_received = 0
-        self.frames_dropped = 0
 
     @classmethod
     def solo(cls, peer_id: int, **kwargs: Any) -> HostedMedia:
@@ -318,10 +314,10 @@ class HostedMedia:
 
     def _heard(self, payload: bytes) -> None:
         pcm = np.frombuffer(payload, dtype="<i2")
+        if self._closed or self._on_pcm is None:
+            return
         for start in range(0, pcm.size, self._frame_len):
-            self.frames_received += 1
-            if not self._closed and self._on_pcm is not None:
-                self._on_pcm(pcm[start : start + self._frame_len])
+            self._on_pcm(pcm[start : start + self._frame_len])
 
     def _signaling(self, data: bytes) -> None:
         if not self._closed and self._on_signaling is not None:
@@ -368,21 +364,11 @@ class HostedMedia:
             self.host.send(b"S", self._id, data)
 
     def send_pcm(self, pcm: Pcm) -> None:
-        """Queue int16 samples at ``sample_rate``; whole 10 ms frames go to the host in one
-        write, the rest waits. What a stuck host has not read (over 256 KiB) is dropped."""
-        if self._closed:
-            return
-        if self._pcm_pending.size:
-            pcm = np.concatenate((self._pcm_pending, pcm))
-        whole = pcm.size - pcm.size % self._frame_len
-        frames = whole // self._frame_len
-        if frames:
-            data = pcm[:whole].astype("<i2", copy=False).tobytes()
-            if self.host.send(b"P", self._id, data, droppable=True):
-                self.frames_sent += frames
-            else:
-                self.frames_dropped += frames
-        self._pcm_pending = pcm[whole:].copy()
+        """int16 samples at ``sample_rate`` to the host in one write (its ``P2PMedia`` cuts
+        them into 10 ms frames and keeps the rest). Dropped while a stuck host has 256 KiB
+        unread."""
+        if not self._closed:
+            self.host.send(b"P", self._id, pcm.astype("<i2", copy=False).tobytes(), droppable=True)
 
     async def close(self) -> None:
         """Stop the call in the host and let it go; safe to call twice, and to cancel."""
