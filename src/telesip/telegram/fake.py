@@ -483,10 +483,10 @@ class FakeTelegramUser:
             self.end_reason = update.reason
             for task in list(self._tasks):
                 task.cancel()
+            self.ended.set()  # the person's call is over now; their media process ends after
             if self.media is not None:
                 await self.media.close()
                 self.media = None
-            self.ended.set()
 
     async def _answer_later(self, req: CallRequested, after: float) -> None:
         await asyncio.sleep(after)  # the person takes this long to pick up
