@@ -29,7 +29,9 @@ async def _far_call(rig: Rig, ending: str, **kw: object) -> int:
     return code
 
 
-def _clean(rig: Rig) -> None:
+async def _clean(rig: Rig) -> None:
+    async with asyncio.timeout(2):
+        await rig.calls.settled()
     assert rig.calls.active == 0
     assert rig.calls.ports.in_use == 0
     assert rig.pool.free == 1
@@ -42,7 +44,7 @@ async def test_past_the_call_limit_503_and_a_message(rig: Rig) -> None:
     assert call.end_reason is EndReason.LIMIT and call.sip_status == 503
     assert "call.limit" in await _outbox_keys(rig)
     assert not rig.person.rang.is_set()
-    _clean(rig)
+    await _clean(rig)
 
 
 async def test_no_common_codec_is_488(rig: Rig) -> None:
@@ -50,7 +52,7 @@ async def test_no_common_codec_is_488(rig: Rig) -> None:
     call = await _ended(rig)
     assert call.end_reason is EndReason.FAILED and call.sip_status == 488
     assert not rig.person.rang.is_set()
-    _clean(rig)
+    await _clean(rig)
 
 
 async def test_a_telegram_failure_is_480_and_frees_everything(rig: Rig) -> None:
@@ -64,7 +66,7 @@ async def test_a_telegram_failure_is_480_and_frees_everything(rig: Rig) -> None:
     call = await _ended(rig)
     assert call.end_reason is EndReason.UNAVAILABLE
     assert "call.unavailable" in await _outbox_keys(rig)
-    _clean(rig)
+    await _clean(rig)
 
 
 async def test_a_vanished_sip_peer_ends_the_call(rig: Rig) -> None:
@@ -86,7 +88,7 @@ async def test_a_vanished_sip_peer_ends_the_call(rig: Rig) -> None:
     assert asyncio.get_running_loop().time() - started < 6
     call = await _ended(rig)
     assert call.end_reason is EndReason.FAILED
-    _clean(rig)
+    await _clean(rig)
 
 
 async def test_one_broken_call_does_not_disturb_another(rig: Rig) -> None:

@@ -63,6 +63,8 @@ async def test_answered_call_bridges_audio_both_ways_and_far_hangup_ends_it(rig:
     await asyncio.gather(far_tone, tg_tone, return_exceptions=True)
     call = await _ended(rig)
     assert call.end_reason is EndReason.COMPLETED and call.duration is not None
+    async with asyncio.timeout(2):
+        await rig.calls.settled()
     assert rig.calls.active == 0 and rig.calls.ports.in_use == 0
 
 

@@ -166,6 +166,11 @@ class CallManager:
     def _all(self) -> set[Bridge]:
         return {*self._by_sip.values(), *self._by_record.values()}
 
+    async def settled(self) -> None:
+        """Wait until every call that is ending has released its ports, its caller account
+        and its history row (the row is closed a moment before the call stops counting)."""
+        await asyncio.gather(*(b.released.wait() for b in self._all()))
+
     async def close(self) -> None:
         """End every call (the worker stops): both legs, ports, history rows; calls already
         ending are waited for, so none is cut short."""
