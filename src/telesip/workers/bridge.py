@@ -461,6 +461,7 @@ class InboundBridge(Bridge):
             return
         if self.record.end_reason is not None:  # disabled line, or the person is in a call
             self.ended = True
+            self.released.set()  # its row was closed as it was written; nothing else is held
             self.machine.reject(
                 486 if self.record.end_reason is EndReason.BUSY else 480, self.now()
             )
