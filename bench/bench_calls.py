@@ -393,7 +393,7 @@ async def worker_role(a: argparse.Namespace) -> None:
     await manager.start()
     pool = CallerPool(list(callers))
     calls = CallManager(
-        s, manager, pool, ports=PortPool("30000-30399"),
+        manager, pool, ports=PortPool("30000-30399"),
         media_bind="127.0.0.1", max_calls=a.n + 5, ring_timeout=30,
     )  # fmt: skip
     worker = Worker(s, manager, name="bench-calls", timing=Timing(ttl=10), calls=calls)

@@ -145,12 +145,7 @@ def worker(
     with contextlib.suppress(KeyboardInterrupt):
         _run(
             run_remote_worker(
-                control_url=control_url,
-                name=settings.worker_name,
-                credential=credential,
-                sip_bind=settings.sip_bind,
-                advertise=settings.sip_advertise,
-                ca_file=ca_file,
+                settings, control_url=control_url, credential=credential, ca_file=ca_file
             )
         )
 

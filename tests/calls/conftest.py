@@ -29,6 +29,7 @@ from telesip.telegram.fake import Behaviour, FakeTelegram, FakeTelegramUser
 from telesip.telegram.pool import CallerPool
 from telesip.workers.calls import CallManager
 from telesip.workers.registrar import RegistrationManager
+from telesip.workers.remote import RemoteWorker
 from telesip.workers.service import Timing, Worker
 from tests.calls.sipp import Sipp, run_sipp
 from tests.conftest import TEST_KEY
@@ -103,7 +104,7 @@ class Rig:
     telegram: FakeTelegram
     pool: CallerPool
     calls: CallManager
-    worker: Worker
+    worker: Worker | RemoteWorker
     line: int
     person: FakeTelegramUser
     far: Far = field(init=False)
@@ -178,7 +179,7 @@ async def rig(
     manager = RegistrationManager(status_sink=sink, bind_host="127.0.0.1")
     await manager.start()
     calls = CallManager(
-        s, manager, pool, ports=PortPool("30000-30099"), media_bind="127.0.0.1", ring_timeout=5
+        manager, pool, ports=PortPool("30000-30099"), media_bind="127.0.0.1", ring_timeout=5
     )
     worker = Worker(s, manager, name="calls-test", timing=Timing(ttl=10, poll=0.2), calls=calls)
     runner = asyncio.create_task(worker.run())

@@ -9,13 +9,17 @@ import contextlib
 import socket
 import ssl
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
+import httpx
 import pytest
 import uvicorn
 
 from telesip.config import Settings
 from telesip.domain import errors
-from telesip.services import accounts, fleet
+from telesip.domain.calls import EndReason
+from telesip.domain.settings import AccountSettings, Secret
+from telesip.services import accounts, calls, fleet
 from telesip.services.context import Services
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker, check_control_url
@@ -159,3 +163,83 @@ def test_passwords_only_travel_over_https_or_loopback() -> None:
     assert check_control_url("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
     with pytest.raises(errors.ConfigError):
         check_control_url("http://telesip.example.com")
+
+
+async def test_a_remote_worker_writes_only_its_own_calls(
+    services: Services, control: str, tls_cert: Cert
+) -> None:
+    """The control plane's call operations: a worker names only the lines it holds and the
+    calls it runs, and asks the bot only for call messages of its catalog."""
+    s = services
+
+    async def joined(http: httpx.AsyncClient, name: str) -> tuple[dict[str, str], dict[str, str]]:
+        _, credential = await fleet.create_worker(s, name, remote=True, owner_id=ALICE.id)
+        headers = {"Authorization": f"Bearer {credential}"}
+        r = await http.post("/join", json={"name": name}, headers=headers)
+        me = {"name": name, "instance": r.json()["instance"]}
+        r = await http.post("/sync", json=me, headers=headers)  # claims its pinned lines
+        assert r.status_code == 200, r.text
+        return headers, me
+
+    settings = AccountSettings(login="l1", password=Secret("pw"), domain="127.0.0.1")
+    line = await accounts.create_account(s, ALICE, replace(settings, worker="lan-a"))
+    other = await accounts.create_account(s, ALICE, replace(settings, login="l2"))
+    async with httpx.AsyncClient(
+        base_url=f"{control}/api/v1/worker", verify=_verify(tls_cert)
+    ) as http:
+        a, me_a = await joined(http, "lan-a")
+        b, me_b = await joined(http, "lan-b")
+        r = await http.post("/calls", json=me_a | {"account_id": line, "number": "101"}, headers=a)
+        assert r.status_code == 200, r.text
+        call = r.json()
+        assert (call["account_id"], call["state"], call["number"]) == (line, "ringing", "101")
+        cid = call["id"]
+
+        # another worker, or a line this one does not hold: 404, nothing written
+        for who, me, account_id in ((b, me_b, line), (a, me_a, other)):
+            r = await http.post(
+                "/calls", json=me | {"account_id": account_id, "number": "1"}, headers=who
+            )
+            assert r.status_code == 404, r.text
+        for path, body in (("ended", {"reason": "completed"}), ("answered", {}), ("keypad", {})):
+            r = await http.post(f"/calls/{cid}/{path}", json=me_b | body, headers=b)
+            assert r.status_code == 404, (path, r.text)
+        r = await http.post("/calls/commands", json=me_b | {"call_ids": [cid]}, headers=b)
+        assert r.json() == []
+        # the wrong credential for a name is refused
+        r = await http.post(f"/calls/{cid}/keypad", json=me_a, headers=b)
+        assert r.status_code in (401, 403), r.text
+        # only call messages of the catalog, with short parameters
+        for body in (
+            {"key": "offer.received"},
+            {"key": "call.nonexistent"},
+            {"key": "call.incoming", "params": {"caller": "x" * 500}},
+        ):
+            r = await http.post(f"/calls/{cid}/messages", json=me_a | body, headers=a)
+            assert r.status_code == 422, r.text
+        assert await calls.outbox_due(s, limit=10) == []
+        r = await http.post(
+            f"/calls/{cid}/messages",
+            json=me_a | {"key": "call.incoming", "params": {"caller": "Telesip"}},
+            headers=a,
+        )
+        assert r.status_code == 204, r.text
+        (message,) = await calls.outbox_due(s, limit=10)
+        assert message.chat_id == ALICE.id and message.payload["key"] == "call.incoming"
+
+        r = await http.post(f"/calls/{cid}/ended", json=me_a | {"reason": "completed"}, headers=a)
+        assert r.json()["state"] == "ended" and r.json()["end_reason"] == "completed"
+        r = await http.post(f"/calls/{cid}/ended", json=me_a | {"reason": "failed"}, headers=a)
+        assert r.status_code == 200 and r.json() is None  # closed once
+        assert (await calls.get_call(s, cid)).end_reason is EndReason.COMPLETED
+
+        # outgoing requests: claimed only on the worker's own lines
+        wanted = await calls.request_call(s, ALICE, "+15550100", other)
+        r = await http.post("/calls/claim", json=me_a | {"account_ids": [line, other]}, headers=a)
+        assert r.json() == [] and (await calls.get_call(s, wanted.id)).worker_id is None
+        await calls.hang_up(s, ALICE, wanted.id)
+        mine = await calls.request_call(s, ALICE, "+15550101", line)
+        r = await http.post("/calls/claim", json=me_b | {"account_ids": [line]}, headers=b)
+        assert r.json() == []
+        r = await http.post("/calls/claim", json=me_a | {"account_ids": [line, other]}, headers=a)
+        assert [c["id"] for c in r.json()] == [mine.id]

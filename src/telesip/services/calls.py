@@ -305,6 +305,23 @@ async def take_commands(s: Services, call_ids: list[int]) -> list[Command]:
     return cmds
 
 
+async def call_of_worker(s: Services, worker_id: int, call_id: int) -> CallRecord:
+    """A call this worker runs; CallNotFound for any other (a remote worker's request names
+    only its own calls)."""
+    call = await get_call(s, call_id)
+    if call.worker_id != worker_id:
+        raise CallNotFound()
+    return call
+
+
+async def calls_of_worker(s: Services, worker_id: int, call_ids: list[int]) -> list[int]:
+    """Those of ``call_ids`` that this worker runs and that have not ended."""
+    if not call_ids:
+        return []
+    async with s.uow(readonly=True) as uow:
+        return await Calls(uow.conn).running_of_worker(worker_id, call_ids)
+
+
 def _say(call: CallRecord) -> dict[str, Any]:
     """Parameters every call message may use."""
     return {

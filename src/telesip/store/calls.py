@@ -113,6 +113,16 @@ class Calls:
         )
         return _record(row) if row else None
 
+    async def running_of_worker(self, worker_id: int, call_ids: list[int]) -> list[int]:
+        rows = await self.conn.execute(
+            select(t.calls.c.id).where(
+                t.calls.c.id.in_(call_ids),
+                t.calls.c.worker_id == worker_id,
+                t.calls.c.state.in_(_ACTIVE),
+            )
+        )
+        return [int(r[0]) for r in rows]
+
     async def active_of_user(self, user_id: int) -> CallRecord | None:
         row = (
             (

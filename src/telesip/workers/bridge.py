@@ -24,7 +24,6 @@ from telesip.domain.calls import CallRecord, EndReason
 from telesip.media import CallRecorder, MediaParams, RtpStream
 from telesip.media.errors import MediaError
 from telesip.media.tone import Ringback
-from telesip.services import calls as svc
 from telesip.sip import Request, SessionDescription
 from telesip.sip.call import (
     Answered,
@@ -50,6 +49,7 @@ from .transport import Addr, Target
 
 if TYPE_CHECKING:
     from .calls import CallManager
+    from .callstore import CallStore
 
 log = logging.getLogger("telesip.calls")
 
@@ -103,7 +103,9 @@ class Bridge:
     machine: IncomingCall | OutgoingCall | None
 
     def __init__(self, mgr: CallManager, cfg: AccountConfig) -> None:
+        assert mgr.store is not None  # the manager takes calls only once it has a store
         self.mgr = mgr
+        self.store: CallStore = mgr.store
         self.cfg = cfg
         self.loop = asyncio.get_running_loop()
         self.record: CallRecord | None = None
@@ -332,8 +334,8 @@ class Bridge:
         """Both legs are up: history, and the keypad for the person."""
         assert self.record is not None
         caller = self.caller.me.name if self.caller else None
-        await svc.mark_answered(self.mgr.s, self.record.id, caller)
-        await svc.show_keypad(self.mgr.s, self.record)
+        await self.store.mark_answered(self.record.id, caller)
+        await self.store.show_keypad(self.record)
 
     # -- the end ----------------------------------------------------------------------------
     async def finish(
@@ -385,11 +387,11 @@ class Bridge:
         recording = self._stop_recording()
         if self.record is None:
             return
-        ended = await svc.mark_ended(
-            self.mgr.s, self.record.id, reason, sip_status=status, tell=tell, recording=recording
+        ended = await self.store.mark_ended(
+            self.record.id, reason, sip_status=status, tell=tell, recording=recording
         )
         if ended is not None and extra:
-            await svc.tell(self.mgr.s, ended, "call.ended", **extra)
+            await self.store.tell(ended, "call.ended", **extra)
 
     def _stop_recording(self) -> str | None:
         """Close the recording; its file name, or None when there is nothing worth keeping."""
@@ -453,9 +455,7 @@ class InboundBridge(Bridge):
 
     async def start(self, *, over_limit: bool) -> None:
         """Record the call, negotiate the media, ring the person."""
-        self.record, _ = await svc.start_incoming(
-            self.mgr.s, self.cfg.account_id, self.number, self.mgr.worker_id
-        )
+        self.record = await self.store.start_incoming(self.cfg.account_id, self.number)
         if over_limit:
             await self.refuse(503, EndReason.LIMIT, "call.limit")
             return
@@ -495,11 +495,11 @@ class InboundBridge(Bridge):
 
     async def announce(self, caller: str) -> None:
         assert self.record is not None
-        await svc.tell(self.mgr.s, self.record, "call.incoming", caller=caller)
+        await self.store.tell(self.record, "call.incoming", caller=caller)
 
     async def refuse(self, status: int, reason: EndReason, tell: str | None, **extra: Any) -> None:
         if tell is not None and extra and self.record is not None:
-            await svc.tell(self.mgr.s, self.record, tell, **extra)
+            await self.store.tell(self.record, tell, **extra)
             tell = None
         await self.finish(reason, status=status, tell=tell)
 
@@ -571,11 +571,11 @@ class OutboundBridge(Bridge):
 
     async def announce(self, caller: str) -> None:
         assert self.record is not None
-        await svc.tell(self.mgr.s, self.record, "call.calling_you", caller=caller)
+        await self.store.tell(self.record, "call.calling_you", caller=caller)
 
     async def refuse(self, status: int, reason: EndReason, tell: str | None, **extra: Any) -> None:
         if tell is not None and extra and self.record is not None:
-            await svc.tell(self.mgr.s, self.record, tell, **extra)
+            await self.store.tell(self.record, tell, **extra)
             tell = None
         await self.finish(reason, tell=tell)
 

@@ -4,7 +4,8 @@ the bot or the API, their keypad presses and hang-ups, and the limits.
 The registration manager hands over what its registrations do not own (`attach_calls`): a new
 INVITE to one of its lines starts an `InboundBridge`; requests and responses of a running call
 go to its bridge by Call-ID. `poll` (called by the worker's loop) claims the outgoing calls
-waiting on the worker's lines and takes the commands of its running calls from the database.
+waiting on the worker's lines and takes the commands of its running calls from its call store
+(the database, or a remote worker's control plane: ``callstore.py``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from pathlib import Path
 
 from telesip.domain.calls import CommandKind, EndReason
 from telesip.media import PortPool
-from telesip.services import calls as svc
-from telesip.services.context import Services
 from telesip.sip import Request, Response
 from telesip.telegram.pool import CallerPool
 
 from .bridge import Bridge, InboundBridge, OutboundBridge
+from .callstore import CallStore
 from .registrar import RegistrationManager
 from .transport import Addr, Target
 
@@ -32,10 +32,10 @@ log = logging.getLogger("telesip.calls")
 class CallManager:
     def __init__(
         self,
-        s: Services,
         manager: RegistrationManager,
         callers: CallerPool,
         *,
+        store: CallStore | None = None,
         ports: PortPool,
         media_bind: str = "0.0.0.0",
         media_advertise: str | None = None,
@@ -45,7 +45,7 @@ class CallManager:
         recordings: Path | None = None,
         user_agent: str = "telesip",
     ) -> None:
-        self.s = s
+        self.store = store  # None until the worker has joined: no call is taken before
         self.manager = manager
         self.callers = callers
         self.ports = ports
@@ -56,7 +56,6 @@ class CallManager:
         self.media_timeout = media_timeout  # no RTP this long from a SIP peer: it is gone
         self.recordings = recordings  # where lines that record put their calls (DATA_DIR/...)
         self.user_agent = user_agent
-        self.worker_id = 0  # set by the worker once it has joined
         self._by_sip: dict[str, Bridge] = {}  # SIP Call-ID -> bridge
         self._by_record: dict[int, Bridge] = {}  # history row id -> bridge
         self._local_ip: dict[str, str] = {}
@@ -82,7 +81,7 @@ class CallManager:
         user = msg.uri.partition(":")[2].partition("@")[0] if "@" in msg.uri else ""
         account_id = self.manager.line_for(user, src[0])
         cfg = self.manager.config(account_id) if account_id is not None else None
-        if cfg is None:
+        if cfg is None or self.store is None:
             return False  # no such line here: 480 from the stateless answers
         over = self.active >= self.max_calls
         bridge = InboundBridge(self, cfg, msg, src, transport, reply)
@@ -137,17 +136,16 @@ class CallManager:
             self._local_ip[peer[0]] = ip
         return ip
 
-    # -- the database side ------------------------------------------------------------------
+    # -- the call store's side ---------------------------------------------------------------
     async def poll(self, account_ids: list[int]) -> None:
         """Claim outgoing calls waiting on these lines; apply keypad presses and hang-ups."""
-        if not self.worker_id:
+        store = self.store
+        if store is None:
             return
-        for record in await svc.claim_outgoing(self.s, self.worker_id, account_ids):
+        for record in await store.claim_outgoing(account_ids):
             cfg = self.manager.config(record.account_id)
             if cfg is None:  # released since: nobody here can run it
-                await svc.mark_ended(
-                    self.s, record.id, EndReason.UNAVAILABLE, tell="call.unavailable"
-                )
+                await store.mark_ended(record.id, EndReason.UNAVAILABLE, tell="call.unavailable")
                 continue
             bridge = OutboundBridge(self, cfg, record)
             self._by_record[record.id] = bridge
@@ -156,7 +154,7 @@ class CallManager:
                 continue
             bridge.spawn(bridge.start(), "outgoing call")
         running = {b.record.id: b for b in self._all() if b.record is not None and not b.ended}
-        for cmd in await svc.take_commands(self.s, list(running)):
+        for cmd in await store.take_commands(list(running)):
             target = running[cmd.call_id]
             if cmd.kind is CommandKind.DTMF:
                 target.send_digit(cmd.arg)

@@ -6,6 +6,12 @@ up, the accounts pinned to it (with their passwords) come down and are applied t
 RegistrationManager. Refused (revoked, unknown, bad credential): it stops every registration
 and exits with the control plane's message. Unreachable for longer than the lease TTL: it stops
 refreshing, since the control plane will consider it dead.
+
+With caller accounts logged in on its own machine (``telesip telegram login`` there: the
+sessions live in its data directory), it bridges the calls of its lines too: a
+``CallManager`` whose call store is the control plane (``callstore.RemoteCallStore``), so the
+history, the person's messages, outgoing calls and keypad presses go through the service as
+a local worker's go through the database.
 """
 
 from __future__ import annotations
@@ -21,8 +27,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from telesip.config import Settings
 from telesip.domain import errors
+from telesip.media import PortPool
+from telesip.telegram.pool import CallerPool
+from telesip.telegram.runtime import open_callers
 from telesip.workers.accounts import AccountConfig, RegistrationStatus
+from telesip.workers.calls import CallManager
+from telesip.workers.callstore import RemoteCallStore
 from telesip.workers.registrar import RegistrationManager
 
 log = logging.getLogger("telesip.worker.remote")
@@ -52,8 +64,10 @@ class RemoteWorker:
         credential: str,
         verify: ssl.SSLContext | bool = True,
         addresses: list[str] | None = None,
+        calls: CallManager | None = None,
     ) -> None:
         self.manager = manager
+        self.calls = calls
         self.url = check_control_url(control_url) + "/api/v1/worker"
         self.name = name
         self.verify = verify
@@ -64,6 +78,7 @@ class RemoteWorker:
         self._reports: list[dict[str, Any]] = []
         self.ttl = 10.0
         self.poll = 1.0
+        self._http: httpx.AsyncClient | None = None
 
     async def on_status(self, status: RegistrationStatus) -> None:
         if status.account_id in self.applied or status.state == "disabled":
@@ -87,6 +102,12 @@ class RemoteWorker:
         response.raise_for_status()
         return response.json() if response.content else None
 
+    async def post(self, path: str, body: dict[str, Any]) -> Any:
+        """A request of this worker instance to the control plane (while it runs)."""
+        if self._http is None:
+            raise httpx.TransportError("the remote worker is not running")
+        return await self._post(self._http, path, self._body() | body)
+
     async def run(self) -> None:
         async with httpx.AsyncClient(verify=self.verify, timeout=10) as http:
             joined = await self._post(
@@ -95,8 +116,12 @@ class RemoteWorker:
             self.instance = joined["instance"]
             self.ttl, self.poll = float(joined["ttl_seconds"]), float(joined["poll_seconds"])
             log.info("remote worker %s joined %s", self.name, self.url)
+            self._http = http
             last_ok = time.monotonic()
+            calls: asyncio.Task[None] | None = None
             try:
+                if self.calls is not None:
+                    calls = asyncio.create_task(self._calls_forever(self.calls))
                 while True:
                     try:
                         await self._sync(http)
@@ -110,8 +135,33 @@ class RemoteWorker:
                 self._apply_all([])
                 raise
             finally:
+                if calls is not None:
+                    calls.cancel()
+                    await asyncio.gather(calls, return_exceptions=True)
+                if self.calls is not None:  # their rows are closed while the plane listens
+                    await self.calls.close()
                 with contextlib.suppress(httpx.HTTPError, errors.ConfigError):
                     await self._post(http, "leave", self._body())
+                self._http = None
+
+    async def _calls_forever(self, calls: CallManager) -> None:
+        """Calls of this worker's lines: the rows its previous run left open are ended, then
+        outgoing calls and keypad presses are fetched every 0.2 s while calls run."""
+        calls.store = RemoteCallStore(self.post)
+        while True:
+            try:
+                if ended := await calls.store.end_orphans():
+                    log.info("remote worker %s: ended %d calls left open", self.name, ended)
+                break
+            except errors.StorageUnavailable as exc:
+                log.warning("remote worker %s: control plane unreachable: %s", self.name, exc)
+                await asyncio.sleep(self.poll)
+        while True:
+            try:
+                await calls.poll(list(self.applied))
+            except errors.StorageUnavailable as exc:
+                log.warning("remote worker %s: calls poll failed: %s", self.name, exc)
+            await asyncio.sleep(0.2 if calls.active else self.poll)
 
     def _body(self) -> dict[str, Any]:
         return {"name": self.name, "instance": self.instance}
@@ -143,17 +193,28 @@ class RemoteWorker:
 
 
 async def run_remote_worker(
+    settings: Settings,
     *,
     control_url: str,
-    name: str,
     credential: str,
-    sip_bind: str,
-    advertise: str | None = None,
     ca_file: str | None = None,
+    callers: CallerPool | None = None,
 ) -> None:
-    """`telesip worker --control-url ...`: a RegistrationManager driven by the control plane."""
+    """`telesip worker --control-url ...`: a RegistrationManager driven by the control plane,
+    and the calls of its lines with the caller accounts logged in on this machine."""
+    if callers is None:
+        async with open_callers(settings) as pool:
+            await run_remote_worker(
+                settings,
+                control_url=control_url,
+                credential=credential,
+                ca_file=ca_file,
+                callers=pool,
+            )
+        return
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
-    host, _, port = sip_bind.rpartition(":")
+    host, _, port = settings.sip_bind.rpartition(":")
+    advertise = settings.sip_advertise
     worker: RemoteWorker | None = None
 
     async def sink(status: RegistrationStatus) -> None:
@@ -166,16 +227,29 @@ async def run_remote_worker(
     try:
         await manager.start()
     except OSError as exc:
-        raise errors.ConfigError(reason=f"cannot bind SIP on {sip_bind}: {exc.strerror}") from None
+        raise errors.ConfigError(
+            reason=f"cannot bind SIP on {settings.sip_bind}: {exc.strerror}"
+        ) from None
     local = manager.udp_local
     shown = advertise or (local[0] if local else host)
+    calls = CallManager(
+        manager,
+        callers,
+        ports=PortPool(settings.rtp_ports),
+        media_bind=host or "0.0.0.0",
+        media_advertise=advertise,
+        max_calls=settings.max_calls,
+        ring_timeout=settings.ring_timeout_seconds,
+        media_timeout=settings.rtp_timeout_seconds,
+    )
     worker = RemoteWorker(
         manager,
         control_url,
-        name=name,
+        name=str(settings.worker_name),
         credential=credential,
         verify=verify,
         addresses=[f"udp:{shown}:{local[1] if local else port}"],
+        calls=calls,
     )
     try:
         await worker.run()

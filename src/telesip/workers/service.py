@@ -35,6 +35,7 @@ from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
 from telesip.workers.accounts import AccountConfig, RegistrationStatus
 from telesip.workers.calls import CallManager
+from telesip.workers.callstore import DbCallStore
 from telesip.workers.registrar import RegistrationManager
 
 log = logging.getLogger("telesip.worker")
@@ -131,8 +132,8 @@ class Worker:
         log.info("worker %s joined (instance %s)", self.name, self.ref.instance)
         flusher = asyncio.create_task(self._flush_forever(), name="worker-flush")
         if self.calls is not None:
-            self.calls.worker_id = self.ref.id
-            if ended := await calls_svc.end_orphans(self.s, self.ref.id):
+            store = self.calls.store = DbCallStore(self.s, self.ref.id)
+            if ended := await store.end_orphans():
                 log.info("worker %s: ended %d calls its previous run left open", self.name, ended)
             self._spawn(self._calls_forever())
         if self.recordings is not None:
@@ -369,7 +370,6 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
     )
     addresses = [f"udp:{shown}:{local[1] if local else port}", f"tcp:{shown}", f"tls:{shown}"]
     calls = CallManager(
-        s,
         manager,
         callers or CallerPool(),
         ports=PortPool(settings.rtp_ports),

@@ -1,20 +1,33 @@
-"""The control plane for remote workers (``telesip worker --control-url``): join, sync, leave.
+"""The control plane for remote workers (``telesip worker --control-url``): join, sync, leave,
+and the calls on their lines.
 
 A remote worker has no database access. It authenticates with its one-time credential as a
 bearer token, and each sync (about once a second) is its heartbeat: it sends its registration
 reports and receives the accounts pinned to it, passwords included, so the control URL must be
 HTTPS (or loopback). A revoked or unknown worker gets 403 with a clear error.
+
+A remote worker's calls are written here (``workers/callstore.py``: ``RemoteCallStore``): the
+history row of a call arriving on a line it holds, the call's answer and end, the messages the
+bot sends its person, the outgoing calls and keypad presses waiting on its lines. A worker can
+name only the lines it holds and the calls it runs (anything else is 404), and only the call
+messages of the bot's catalog.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from telesip.services import fleet
+from telesip.api.schemas import MAX_ID, Id
+from telesip.bot.locales_calls import EN as CALL_MESSAGES
+from telesip.domain import errors
+from telesip.domain.calls import CallRecord, EndReason
+from telesip.services import calls, fleet
 from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many
 
@@ -44,9 +57,14 @@ class ReportIn(BaseModel):
     error: str | None = Field(default=None, max_length=255)
 
 
-class SyncIn(BaseModel):
+class WorkerIn(BaseModel):
+    """Who asks: the worker's name and the instance its join returned."""
+
     name: str = NAME
     instance: str = Field(max_length=36)
+
+
+class SyncIn(WorkerIn):
     stats: dict[str, int] = Field(default_factory=dict, max_length=16)
     reports: list[ReportIn] = Field(default_factory=list, max_length=5000)
 
@@ -78,6 +96,12 @@ def _ttl(request: Request) -> int:
     return int(request.app.state.settings.lease_ttl_seconds)
 
 
+async def _worker(request: Request, body: WorkerIn, credential: Credential) -> fleet.WorkerRef:
+    """The worker instance a request comes from, its credential checked (403 otherwise)."""
+    secret = credential.credentials if credential else None
+    return await fleet.authenticate(_services(request), body.name, secret, body.instance)
+
+
 @router.post("/join", response_model=JoinOut)
 async def join(body: JoinIn, request: Request, credential: Credential) -> JoinOut:
     """Start a remote worker instance (whatever an earlier one held is released)."""
@@ -95,9 +119,7 @@ async def join(body: JoinIn, request: Request, credential: Credential) -> JoinOu
 async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOut:
     """Heartbeat + reports in, the accounts to keep registered out."""
     s = _services(request)
-    ref = await fleet.authenticate(
-        s, body.name, credential.credentials if credential else None, body.instance
-    )
+    ref = await _worker(request, body, credential)
     if not await fleet.heartbeat(s, ref, body.stats):
         raise fleet.WorkerRefused(name=body.name, reason="revoked")
     await report_many(
@@ -126,10 +148,179 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
 
 
 @router.post("/leave", status_code=204)
-async def leave(body: SyncIn, request: Request, credential: Credential) -> None:
+async def leave(body: WorkerIn, request: Request, credential: Credential) -> None:
     """Graceful stop: the leases go back at once."""
-    s = _services(request)
-    ref = await fleet.authenticate(
-        s, body.name, credential.credentials if credential else None, body.instance
+    await fleet.leave(_services(request), await _worker(request, body, credential))
+
+
+# -- calls on a remote worker's lines ----------------------------------------------------------
+def _message_key(key: str) -> str:
+    if not key.startswith("call.") or key not in CALL_MESSAGES:
+        raise ValueError(f"{key!r} is not a call message")
+    return key
+
+
+MessageKey = Annotated[str, Field(max_length=64), AfterValidator(_message_key)]
+Param = Annotated[str, Field(max_length=128)] | Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)]
+CallId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class CallStartIn(WorkerIn):
+    account_id: Id
+    number: str = Field(min_length=1, max_length=64, description="Who called the line")
+
+
+class CallAnsweredIn(WorkerIn):
+    caller: str | None = Field(default=None, max_length=64)
+
+
+class CallEndedIn(WorkerIn):
+    reason: EndReason
+    sip_status: int | None = Field(default=None, ge=100, le=699)
+    tell: MessageKey | None = None
+
+
+class CallMessageIn(WorkerIn):
+    key: MessageKey
+    params: dict[Annotated[str, Field(max_length=32)], Param] = Field(
+        default_factory=dict, max_length=8
     )
-    await fleet.leave(s, ref)
+
+
+class ClaimIn(WorkerIn):
+    account_ids: list[Id] = Field(max_length=5000)
+
+
+class CommandsIn(WorkerIn):
+    call_ids: list[Id] = Field(max_length=1000)
+
+
+class WorkerCall(BaseModel):
+    """A call's history row, as the worker running it needs it."""
+
+    id: int
+    account_id: int
+    owner_id: int
+    user_id: int
+    direction: str
+    number: str
+    line: str
+    state: str
+    created_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+    sip_status: int | None
+    worker_id: int | None
+    caller: str | None
+    recording: str | None
+
+
+class CommandOut(BaseModel):
+    id: int
+    call_id: int
+    kind: str
+    arg: str
+
+
+class Answered(BaseModel):
+    ok: bool
+
+
+class Orphans(BaseModel):
+    ended: int
+
+
+def _call(call: CallRecord) -> WorkerCall:
+    return WorkerCall.model_validate(asdict(call))
+
+
+async def _own_call(
+    request: Request, body: WorkerIn, credential: Credential, call_id: int
+) -> CallRecord:
+    ref = await _worker(request, body, credential)
+    return await calls.call_of_worker(_services(request), ref.id, call_id)
+
+
+@router.post("/calls", response_model=WorkerCall)
+async def call_started(body: CallStartIn, request: Request, credential: Credential) -> WorkerCall:
+    """A call arrives on a line this worker holds: its history row (ended at once, with the
+    reason, when the line is disabled or its person is in a call)."""
+    s = _services(request)
+    ref = await _worker(request, body, credential)
+    if body.account_id not in await fleet.held(s, ref):
+        raise errors.AccountNotFound(account_id=body.account_id)
+    record, _ = await calls.start_incoming(s, body.account_id, body.number, ref.id)
+    return _call(record)
+
+
+@router.post("/calls/claim", response_model=list[WorkerCall])
+async def calls_claimed(
+    body: ClaimIn, request: Request, credential: Credential
+) -> list[WorkerCall]:
+    """The outgoing calls people asked for on these of the worker's lines, now its own."""
+    s = _services(request)
+    ref = await _worker(request, body, credential)
+    held = await fleet.held(s, ref)
+    lines = [a for a in body.account_ids if a in held]
+    return [_call(c) for c in await calls.claim_outgoing(s, ref.id, lines) if lines]
+
+
+@router.post("/calls/commands", response_model=list[CommandOut])
+async def call_commands(
+    body: CommandsIn, request: Request, credential: Credential
+) -> list[CommandOut]:
+    """Keypad presses and hang-ups waiting for the worker's running calls (taken once)."""
+    s = _services(request)
+    ref = await _worker(request, body, credential)
+    mine = await calls.calls_of_worker(s, ref.id, body.call_ids)
+    return [
+        CommandOut(id=c.id, call_id=c.call_id, kind=c.kind.value, arg=c.arg)
+        for c in await calls.take_commands(s, mine)
+    ]
+
+
+@router.post("/calls/orphans", response_model=Orphans)
+async def calls_orphaned(body: WorkerIn, request: Request, credential: Credential) -> Orphans:
+    """A (re)started worker ends the calls its previous run left open."""
+    ref = await _worker(request, body, credential)
+    return Orphans(ended=await calls.end_orphans(_services(request), ref.id))
+
+
+@router.post("/calls/{call_id}/answered", response_model=Answered)
+async def call_answered(
+    call_id: CallId, body: CallAnsweredIn, request: Request, credential: Credential
+) -> Answered:
+    call = await _own_call(request, body, credential, call_id)
+    return Answered(ok=await calls.mark_answered(_services(request), call.id, body.caller))
+
+
+@router.post("/calls/{call_id}/ended", response_model=WorkerCall | None)
+async def call_ended(
+    call_id: CallId, body: CallEndedIn, request: Request, credential: Credential
+) -> WorkerCall | None:
+    """The call is over (null when it was closed already). A remote worker keeps no
+    recordings: the bot could not read them."""
+    call = await _own_call(request, body, credential, call_id)
+    ended = await calls.mark_ended(
+        _services(request), call.id, body.reason, sip_status=body.sip_status, tell=body.tell
+    )
+    return _call(ended) if ended is not None else None
+
+
+@router.post("/calls/{call_id}/messages", status_code=204)
+async def call_message(
+    call_id: CallId, body: CallMessageIn, request: Request, credential: Credential
+) -> None:
+    """Ask the bot to send the call's person a message of its catalog."""
+    call = await _own_call(request, body, credential, call_id)
+    await calls.tell(_services(request), call, body.key, **body.params)
+
+
+@router.post("/calls/{call_id}/keypad", status_code=204)
+async def call_keypad(
+    call_id: CallId, body: WorkerIn, request: Request, credential: Credential
+) -> None:
+    """The call was answered: the bot shows its person the keypad."""
+    call = await _own_call(request, body, credential, call_id)
+    await calls.show_keypad(_services(request), call)
