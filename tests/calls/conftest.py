@@ -153,7 +153,9 @@ async def dial_line(rig: Rig, scenario: str) -> Sipp:
 
 @pytest.fixture
 async def rig(
-    calls_kamailio: tuple[sip_conftest.Kamailio, int], tmp_path: Path
+    calls_kamailio: tuple[sip_conftest.Kamailio, int],
+    tmp_path: Path,
+    tls_cert: Cert,  # noqa: F811
 ) -> AsyncIterator[Rig]:
     kam, uas_port = calls_kamailio
     sipp = need("sipp")
@@ -176,7 +178,9 @@ async def rig(
         if worker is not None:
             await worker.on_status(status)  # type: ignore[arg-type]
 
-    manager = RegistrationManager(status_sink=sink, bind_host="127.0.0.1")
+    manager = RegistrationManager(
+        status_sink=sink, bind_host="127.0.0.1", tls_context=tls_cert.client_context()
+    )
     await manager.start()
     calls = CallManager(
         manager, pool, ports=PortPool("30000-30099"), media_bind="127.0.0.1", ring_timeout=5
