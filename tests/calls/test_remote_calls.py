@@ -23,6 +23,7 @@ from telesip.domain.settings import AccountSettings, Secret
 from telesip.media import PortPool
 from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import accounts, calls, fleet
+from telesip.services import callers as callers_svc
 from telesip.services.context import Rules, Services
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
@@ -140,6 +141,9 @@ async def test_a_far_phone_calls_a_remote_workers_line(remote_rig: Rig) -> None:
     (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
     assert (call.direction, call.state, call.number) == (Direction.IN, CallState.ANSWERED, "sipp")
     assert call.caller == "Telesip Calls"  # the remote worker's caller account, on the row
+    # ... and the bot names it to people (/calls: "calls come from ...")
+    named = {c.id: c for c in await callers_svc.caller_accounts(rig.s)}
+    assert named[CALLER.id].username == "telesip_calls"
     assert await sipp.done() == 0, sipp.errors()
     await asyncio.gather(far_tone, tg_tone, return_exceptions=True)
     ended = await _ended(rig, call.id)

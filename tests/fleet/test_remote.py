@@ -17,9 +17,11 @@ import uvicorn
 
 from telesip.config import Settings
 from telesip.domain import errors
+from telesip.domain.callers import CallerInfo
 from telesip.domain.calls import EndReason
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import accounts, calls, fleet
+from telesip.services import callers as callers_svc
 from telesip.services.context import Services
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker, check_control_url
@@ -189,6 +191,31 @@ async def test_a_remote_worker_writes_only_its_own_calls(
     ) as http:
         a, me_a = await joined(http, "lan-a")
         b, me_b = await joined(http, "lan-b")
+        # its caller accounts are named to people; a phone must come masked
+        caller = {"id": 5, "name": "Office calls", "username": None, "phone": "+7******4567"}
+        r = await http.post("/sync", json=me_a | {"callers": [caller]}, headers=a)
+        assert r.status_code == 200, r.text
+        r = await http.post(
+            "/sync", json=me_a | {"callers": [caller | {"phone": "+79161234567"}]}, headers=a
+        )
+        assert r.status_code == 422, r.text
+        (named,) = await callers_svc.caller_accounts(s)
+        assert (named.id, named.name, named.phone) == (5, "Office calls", "+7******4567")
+        # nor can a worker rename or forget the service's accounts or another worker's
+        await callers_svc.record_caller(s, CallerInfo(9, "Telesip"))
+        hijack = {"id": 9, "name": "Hijack", "username": "evil", "phone": None}
+        for me, who in ((me_a, a), (me_b, b)):
+            r = await http.post(
+                "/sync",
+                json=me | {"callers": [hijack], "callers_gone": [5, 9] if who is b else [9]},
+                headers=who,
+            )
+            assert r.status_code == 200, r.text
+        named = {c.id: c.name for c in await callers_svc.caller_accounts(s)}
+        assert named == {5: "Office calls", 9: "Telesip"}
+        r = await http.post("/sync", json=me_a | {"callers": [], "callers_gone": [5]}, headers=a)
+        assert r.status_code == 200
+        assert [c.id for c in await callers_svc.caller_accounts(s)] == [9]
         r = await http.post("/calls", json=me_a | {"account_id": line, "number": "101"}, headers=a)
         assert r.status_code == 200, r.text
         call = r.json()

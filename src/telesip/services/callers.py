@@ -14,15 +14,18 @@ def caller_info(user_id: int, name: str, username: str | None, phone: str | None
     return CallerInfo(id=user_id, name=name[:128], username=username, phone=mask_phone(phone))
 
 
-async def record_caller(s: Services, caller: CallerInfo) -> None:
+async def record_caller(s: Services, caller: CallerInfo, *, worker_id: int | None = None) -> None:
+    """Name ``caller`` to people; ``worker_id``: a remote worker's own account (it never
+    renames the service's accounts or another worker's)."""
     async with s.uow() as uow:
-        await Callers(uow.conn).put(caller, uow.now)
+        await Callers(uow.conn).put(caller, uow.now, worker_id)
         await uow.commit()
 
 
-async def forget_caller(s: Services, caller_id: int) -> bool:
+async def forget_caller(s: Services, caller_id: int, *, worker_id: int | None = None) -> bool:
+    """Stop naming ``caller_id``; a remote worker forgets only its own."""
     async with s.uow() as uow:
-        removed = await Callers(uow.conn).remove(caller_id)
+        removed = await Callers(uow.conn).remove(caller_id, worker_id)
         await uow.commit()
     return removed
 

@@ -19,8 +19,9 @@ class Callers:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def put(self, caller: CallerInfo, now: datetime) -> None:
-        """Insert or refresh the row of ``caller.id``."""
+    async def put(self, caller: CallerInfo, now: datetime, worker_id: int | None = None) -> None:
+        """Insert or refresh the row of ``caller.id``. A remote worker (``worker_id``) refreshes
+        only a row of its own: it cannot rename the service's accounts or another worker's."""
         insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
         values = {
             "name": caller.name,
@@ -28,16 +29,25 @@ class Callers:
             "phone": caller.phone,
             "updated_at": now,
         }
-        await self.conn.execute(
-            insert(t.telegram_callers)
-            .values(id=caller.id, **values)
-            .on_conflict_do_update(index_elements=["id"], set_=values)
-        )
+        c = t.telegram_callers.c
+        stmt = insert(t.telegram_callers).values(id=caller.id, worker_id=worker_id, **values)
+        if worker_id is None:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["id"], set_={**values, "worker_id": None}
+            )
+        else:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["id"], set_=values, where=c.worker_id == worker_id
+            )
+        await self.conn.execute(stmt)
 
-    async def remove(self, caller_id: int) -> bool:
-        result = await self.conn.execute(
-            delete(t.telegram_callers).where(t.telegram_callers.c.id == caller_id)
-        )
+    async def remove(self, caller_id: int, worker_id: int | None = None) -> bool:
+        """Forget ``caller_id``; a remote worker (``worker_id``) only one of its own."""
+        c = t.telegram_callers.c
+        stmt = delete(t.telegram_callers).where(c.id == caller_id)
+        if worker_id is not None:
+            stmt = stmt.where(c.worker_id == worker_id)
+        result = await self.conn.execute(stmt)
         return bool(result.rowcount)
 
     async def all(self) -> list[CallerInfo]:

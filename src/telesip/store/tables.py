@@ -378,4 +378,6 @@ telegram_callers = Table(
     Column("username", String(64)),
     Column("phone", String(20)),  # masked: +7******4567
     Column("updated_at", UTCDateTime, nullable=False),
+    # the remote worker whose machine holds it (its sync names it); NULL: the service's own
+    Column("worker_id", BigInteger, ForeignKey("workers.id", ondelete="CASCADE")),
 )

@@ -29,6 +29,7 @@ import httpx
 
 from telesip.config import Settings
 from telesip.domain import errors
+from telesip.domain.callers import mask_phone
 from telesip.media import PortPool
 from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
@@ -79,6 +80,7 @@ class RemoteWorker:
         self.ttl = 10.0
         self.poll = 1.0
         self._http: httpx.AsyncClient | None = None
+        self._callers_sent: list[dict[str, Any]] | None = None
 
     async def on_status(self, status: RegistrationStatus) -> None:
         if status.account_id in self.applied or status.state == "disabled":
@@ -172,14 +174,36 @@ class RemoteWorker:
         for account_id in self.applied:
             state = self.manager.status(account_id).state
             stats[state] = stats.get(state, 0) + 1
+        body = self._body() | {"stats": stats, "reports": reports}
+        callers = self._callers()
+        if callers != self._callers_sent:  # the bot names them to the people they call
+            body["callers"] = callers
+            now = {c["id"] for c in callers}
+            body["callers_gone"] = [c["id"] for c in self._callers_sent or [] if c["id"] not in now]
         try:
-            answer = await self._post(
-                http, "sync", self._body() | {"stats": stats, "reports": reports}
-            )
+            answer = await self._post(http, "sync", body)
         except httpx.HTTPError:
             self._reports = reports + self._reports
             raise
+        self._callers_sent = callers
         self._apply_all([AccountConfig(**a) for a in answer["accounts"]])
+
+    def _callers(self) -> list[dict[str, Any]]:
+        """This machine's connected caller accounts: public names, the phone masked."""
+        if self.calls is None:
+            return []
+        return sorted(
+            (
+                {
+                    "id": c.me.id,
+                    "name": c.me.name,
+                    "username": c.me.username,
+                    "phone": mask_phone(c.me.phone),
+                }
+                for c in self.calls.callers.accounts
+            ),
+            key=lambda c: int(c["id"]),
+        )
 
     def _apply_all(self, configs: list[AccountConfig]) -> None:
         wanted = {c.account_id: c for c in configs}

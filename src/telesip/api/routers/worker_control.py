@@ -26,7 +26,9 @@ from pydantic import AfterValidator, BaseModel, Field
 from telesip.api.schemas import MAX_ID, Id
 from telesip.bot.locales_calls import EN as CALL_MESSAGES
 from telesip.domain import errors
+from telesip.domain.callers import CallerInfo
 from telesip.domain.calls import CallRecord, EndReason
+from telesip.services import callers as callers_svc
 from telesip.services import calls, fleet
 from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many
@@ -64,7 +66,24 @@ class WorkerIn(BaseModel):
     instance: str = Field(max_length=36)
 
 
+class CallerIn(BaseModel):
+    """A caller account connected on the worker's machine (its public names)."""
+
+    id: int = Field(ge=1, le=MAX_ID)
+    name: str = Field(max_length=128)
+    username: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(
+        default=None, pattern=r"^\+\d{0,3}\*+\d{0,4}$", max_length=20, description="Masked"
+    )
+
+
 class SyncIn(WorkerIn):
+    callers: list[CallerIn] | None = Field(
+        default=None, max_length=100, description="Sent when they change"
+    )
+    callers_gone: list[Id] = Field(
+        default_factory=list, max_length=100, description="Logged out or revoked since"
+    )
     stats: dict[str, int] = Field(default_factory=dict, max_length=16)
     reports: list[ReportIn] = Field(default_factory=list, max_length=5000)
 
@@ -125,6 +144,11 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
     await report_many(
         s, [Report(r.account_id, r.state, r.code, r.error) for r in body.reports], ref
     )
+    for caller in body.callers or []:
+        info = CallerInfo(caller.id, caller.name, caller.username, caller.phone)
+        await callers_svc.record_caller(s, info, worker_id=ref.id)  # masked, by the pattern
+    for caller_id in body.callers_gone:
+        await callers_svc.forget_caller(s, caller_id, worker_id=ref.id)
     await fleet.claim(s, ref, ttl=_ttl(request))
     held = await fleet.leased_accounts(s, ref)
     return SyncOut(
