@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
 import pytest
 
 from telesip.domain.settings import Secret
 from telesip.services import accounts, fleet
 from telesip.services.context import Services
+from telesip.store.db import create_engine
 from telesip.workers.accounts import RegistrationStatus
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import Timing, Worker
@@ -107,3 +109,20 @@ async def test_account_changes_reach_kamailio_within_a_second(
 
 async def _is(s: Services, account_id: int, state: str) -> bool:
     return await _state(s, account_id) == state
+
+
+async def test_a_worker_stops_cleanly_when_the_database_is_gone(
+    services: Services, kamailio: Kamailio, worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its registrations still end and the stop returns: the leases expire by themselves."""
+    await accounts.create_account(services, ALICE, sip_for(kamailio, "wk-gone"))
+    await eventually(lambda: kamailio.contacts("wk-gone"), what="registered in Kamailio")
+    gone = create_engine("postgresql://postgres@127.0.0.1:1/nowhere")  # nothing listens
+    worker.s = replace(services, engine=gone)
+    try:
+        await worker.stop()
+    finally:
+        await gone.dispose()
+        worker.s = services
+    assert not kamailio.contacts("wk-gone")
+    assert "could not hand its leases back" in caplog.text

@@ -333,7 +333,15 @@ class Worker:
         await self.manager.stop()
         await self.flush()
         if self.ref is not None:
-            await fleet.leave(self.s, self.ref)
+            try:
+                await fleet.leave(self.s, self.ref)
+            except (errors.StorageUnavailable, OSError) as exc:  # a stop must still end
+                log.warning(
+                    "worker %s: could not hand its leases back (%s); they expire in %s s",
+                    self.name,
+                    exc,
+                    self.timing.ttl,
+                )
 
 
 def _bind(value: str) -> tuple[str, int]:
