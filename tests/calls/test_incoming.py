@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
+
 from telesip.domain.calls import CallState, EndReason
-from telesip.media.analysis import dominant_frequency, rms_dbfs
-from telesip.services import calls
+from telesip.media.analysis import dominant_frequency, dtmf_keys, rms_dbfs
+from telesip.services import accounts, calls
 from telesip.telegram.fake import Behaviour, play_tone
 from tests.calls.conftest import Rig, dial_line, open_far
 from tests.calls.sipp import far_calls
 from tests.core.helpers import ALICE
+from tests.sip_integration.conftest import eventually
 
 
 async def _last_call(rig: Rig) -> calls.CallRecord:  # type: ignore[name-defined]
@@ -108,3 +111,33 @@ async def test_cancel_before_answer_is_a_missed_call(rig: Rig) -> None:
     call = await _ended(rig)
     assert call.end_reason is EndReason.CANCELLED
     assert "call.missed" in await _outbox_keys(rig)
+
+
+async def test_keys_go_in_band_when_the_line_says_so(rig: Rig) -> None:
+    """A line whose DTMF mode is in-band: keys pressed in the bot reach the far phone as the
+    two tones of each key in the audio, not as RFC 4733 events."""
+    await accounts.update_settings(rig.s, ALICE, rig.line, dtmf_mode="inband")
+    manager = rig.worker.manager
+    await eventually(
+        lambda: getattr(manager.config(rig.line), "dtmf_mode", None) == "inband", 5, "applied"
+    )
+    far = await open_far(rig)
+    events: list[str] = []
+    far.on_dtmf(events.append)
+    sipp = await dial_line(rig, far_calls(far.local_port, "hangs-up", talk_ms=4000))
+    async with asyncio.timeout(15):
+        await rig.person.connected.wait()
+    call = await _last_call(rig)
+    deadline = asyncio.get_running_loop().time() + 5
+    while call.state is not CallState.ANSWERED:  # the bridge answers the SIP side
+        assert asyncio.get_running_loop().time() < deadline, call.state
+        await asyncio.sleep(0.05)
+        call = await _last_call(rig)
+    await calls.press_key(rig.s, ALICE, call.id, "5")
+    await calls.press_key(rig.s, ALICE, call.id, "#")
+    deadline = asyncio.get_running_loop().time() + 5
+    while (heard := dtmf_keys(np.concatenate(rig.far.heard))) != "5#":
+        assert asyncio.get_running_loop().time() < deadline, f"heard {heard!r}"
+        await asyncio.sleep(0.1)
+    assert events == []
+    assert await sipp.done() == 0, sipp.errors()

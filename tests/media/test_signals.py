@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from telesip.media import CallRecorder, Ringback, SineGenerator, dominant_frequency, rms_dbfs
+from telesip.media.analysis import dtmf_keys
+from telesip.media.tone import dtmf
 
 
 def test_sine_frames_have_continuous_phase() -> None:
@@ -102,3 +104,20 @@ def test_recorder_writes_as_it_goes(tmp_path: Path) -> None:
     assert rec.duration == pytest.approx(10.0)
     rec.close()
     assert len(_read(path)) == 80000
+
+
+def test_in_band_keys_are_the_q23_pairs_and_read_back() -> None:
+    key = dtmf("5")
+    assert key.size == 800 + 480  # 100 ms of tone, 60 ms of silence
+    spectrum = np.abs(np.fft.rfft(key[:800].astype(np.float64)))
+    peaks = sorted(int(np.argmax(spectrum[lo:hi])) + lo for lo, hi in ((0, 100), (100, 400)))
+    assert [p * 8000 / 800 for p in peaks] == [770.0, 1340.0]  # 10 Hz bins: 770 and 1336 Hz
+    assert not key[800:].any()
+    assert rms_dbfs(key[:800]) == pytest.approx(-9.0 + 10 * math.log10(2), abs=0.1)
+    typed = np.concatenate([dtmf(k) for k in "0123456789*#ABCD"])
+    assert dtmf_keys(typed) == "0123456789*#ABCD"
+    assert dtmf_keys(np.concatenate([dtmf("7"), dtmf("7")])) == "77"  # a pause between them
+    noise = np.random.default_rng(7).normal(0, 2000, typed.size)
+    assert dtmf_keys(typed + noise) == "0123456789*#ABCD"  # noise 15 dB under the keys
+    tone = np.concatenate(list(itertools.islice(SineGenerator(1000, -3.0), 50)))
+    assert dtmf_keys(tone) == "" and dtmf_keys(noise) == "" and dtmf_keys(np.zeros(800)) == ""

@@ -1,4 +1,4 @@
-"""Signal measurements for tests and benchmarks: dominant frequency and level."""
+"""Signal measurements for tests and benchmarks: dominant frequency, level, DTMF keys."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["dominant_frequency", "rms_dbfs"]
+from .tone import DTMF_FREQUENCIES
+
+__all__ = ["dominant_frequency", "dtmf_keys", "rms_dbfs"]
 
 
 def dominant_frequency(samples: npt.ArrayLike, rate: int = 8000) -> float:
@@ -36,3 +38,42 @@ def rms_dbfs(samples: npt.ArrayLike) -> float:
     if rms == 0.0:
         return -math.inf
     return 20.0 * math.log10(rms * math.sqrt(2.0) / 32767.0)
+
+
+def _power(x: npt.NDArray[np.float64], frequency: float, rate: int) -> float:
+    """Goertzel: the signal's power at one frequency."""
+    coeff = 2.0 * math.cos(2.0 * math.pi * frequency / rate)
+    s1 = s2 = 0.0
+    for sample in x:
+        s1, s2 = sample + coeff * s1 - s2, s1
+    return s1 * s1 + s2 * s2 - coeff * s1 * s2
+
+
+def dtmf_keys(samples: npt.ArrayLike, rate: int = 8000, *, window: float = 0.04) -> str:
+    """The in-band DTMF keys heard, in order: a key is a window where one row and one column
+    frequency each carry far more power than the other six and than the rest of the window;
+    a key held over several windows is one key."""
+    x = np.asarray(samples, dtype=np.float64)
+    n = round(window * rate)
+    rows = sorted({low for low, _ in DTMF_FREQUENCIES.values()})
+    columns = sorted({high for _, high in DTMF_FREQUENCIES.values()})
+    by_pair = {pair: key for key, pair in DTMF_FREQUENCIES.items()}
+    keys, last = [], None
+    for start in range(0, len(x) - n + 1, n):
+        w = x[start : start + n]
+        energy = float(np.dot(w, w)) * n / 2  # what a sine filling the window reads in _power
+        if energy == 0.0:
+            last = None
+            continue
+        r = [_power(w, f, rate) for f in rows]
+        c = [_power(w, f, rate) for f in columns]
+        ri, ci = int(np.argmax(r)), int(np.argmax(c))
+        others = max(
+            [p for i, p in enumerate(r) if i != ri] + [p for i, p in enumerate(c) if i != ci]
+        )
+        strong = r[ri] > 10 * others and c[ci] > 10 * others and r[ri] + c[ci] > 0.5 * energy
+        key = by_pair[(rows[ri], columns[ci])] if strong else None
+        if key is not None and key != last:
+            keys.append(key)
+        last = key
+    return "".join(keys)

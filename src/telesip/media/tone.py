@@ -13,9 +13,23 @@ import numpy as np
 
 from .g711 import Pcm
 
-__all__ = ["FULL_SCALE", "Ringback", "SineGenerator", "ringback", "sine"]
+__all__ = [
+    "DTMF_FREQUENCIES",
+    "FULL_SCALE",
+    "Ringback",
+    "SineGenerator",
+    "dtmf",
+    "ringback",
+    "sine",
+]
 
 FULL_SCALE = 32767
+
+# ITU-T Q.23: each key is one low (row) and one high (column) frequency
+_ROWS, _COLUMNS = (697, 770, 852, 941), (1209, 1336, 1477, 1633)
+DTMF_FREQUENCIES: dict[str, tuple[int, int]] = {
+    key: (_ROWS[i // 4], _COLUMNS[i % 4]) for i, key in enumerate("123A456B789C*0#D")
+}
 
 
 class SineGenerator:
@@ -89,3 +103,21 @@ def ringback(
 ) -> Iterator[Pcm]:
     """Endless 20 ms frames of the ringback cadence."""
     return iter(Ringback(frequency, level_dbfs, on=on, off=off))
+
+
+def dtmf(
+    digit: str, *, on: float = 0.1, off: float = 0.06, level_dbfs: float = -9.0, rate: int = 8000
+) -> Pcm:
+    """A key as in-band audio (ITU-T Q.23/Q.24): its two frequencies for ``on`` seconds, each
+    at ``level_dbfs``, then ``off`` seconds of silence before a next key."""
+    low, high = DTMF_FREQUENCIES[digit.upper()]
+    t = np.arange(round(on * rate), dtype=np.float64) / rate
+    amplitude = FULL_SCALE * 10.0 ** (level_dbfs / 20.0)
+    tone = amplitude * (np.sin(2 * math.pi * low * t) + np.sin(2 * math.pi * high * t))
+    out: Pcm = np.concatenate(
+        (
+            np.clip(np.rint(tone), -32768, 32767).astype(np.int16),
+            np.zeros(round(off * rate), np.int16),
+        )
+    )
+    return out

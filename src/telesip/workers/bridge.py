@@ -23,7 +23,7 @@ import numpy.typing as npt
 from telesip.domain.calls import CallRecord, EndReason
 from telesip.media import CallRecorder, MediaParams, RtpStream
 from telesip.media.errors import MediaError
-from telesip.media.tone import Ringback
+from telesip.media.tone import Ringback, dtmf
 from telesip.sip import Request, SessionDescription
 from telesip.sip.call import (
     Answered,
@@ -120,6 +120,7 @@ class Bridge:
         self.ended = False
         self._timer: asyncio.TimerHandle | None = None
         self._ringback: Ringback | None = None
+        self._keys: Pcm | None = None  # in-band DTMF still to play toward the SIP side
         self.recorder: CallRecorder | None = None
         self.released = asyncio.Event()  # set once both legs, ports and the row are done
         self._tasks: set[asyncio.Task[None]] = set()
@@ -211,6 +212,8 @@ class Bridge:
 
     def _from_telegram(self, frame: Pcm) -> None:
         if self.bridged and self.stream is not None:
+            if self._keys is not None:  # in-band keys play instead of the person's voice
+                frame = self._key_audio(frame.size)
             self.stream.send_pcm(frame)
             if self.recorder is not None:
                 self.recorder.add("telegram", frame, self.loop.time())
@@ -267,10 +270,23 @@ class Bridge:
         if self.stream is not None:
             self.stream.update(media_params(neg))
 
+    def _key_audio(self, size: int) -> Pcm:
+        keys = self._keys
+        assert keys is not None
+        out, rest = keys[:size], keys[size:]
+        self._keys = rest if rest.size else None
+        if out.size < size:
+            out = np.concatenate((out, np.zeros(size - out.size, np.int16)))
+        return out
+
     def send_digit(self, digit: str) -> None:
         if self.machine is None or not self.sip_answered:
             return
         stream = self.stream
+        if self.cfg.dtmf_mode == "inband" and stream is not None:
+            key = dtmf(digit)  # queued after any key still playing
+            self._keys = key if self._keys is None else np.concatenate((self._keys, key))
+            return
         if self.cfg.dtmf_mode != "info" and stream is not None:
             with contextlib.suppress(MediaError):
                 stream.send_dtmf(digit)
