@@ -241,13 +241,14 @@ async def test_a_remote_worker_writes_only_its_own_calls(
             {"key": "offer.received"},
             {"key": "call.nonexistent"},
             {"key": "call.incoming", "params": {"caller": "x" * 500}},
+            {"key": "call.incoming", "params": {"Caller-Name": "x"}},
         ):
             r = await http.post(f"/calls/{cid}/messages", json=me_a | body, headers=a)
             assert r.status_code == 422, r.text
         assert await calls.outbox_due(s, limit=10) == []
         r = await http.post(
             f"/calls/{cid}/messages",
-            json=me_a | {"key": "call.incoming", "params": {"caller": "Telesip"}},
+            json=me_a | {"key": "call.incoming", "params": {"caller": "Telesip", "key": "x"}},
             headers=a,
         )
         assert r.status_code == 204, r.text

@@ -334,7 +334,7 @@ def _say(call: CallRecord) -> dict[str, Any]:
     }
 
 
-async def tell(s: Services, call: CallRecord, key: str, **extra: Any) -> None:
+async def tell(s: Services, call: CallRecord, key: str, /, **extra: Any) -> None:
     """Ask the bot to send the call's person a catalog message (in their language)."""
     async with s.uow() as uow:
         await Calls(uow.conn).enqueue(

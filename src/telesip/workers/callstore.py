@@ -37,7 +37,7 @@ class CallStore(Protocol):
     ) -> CallRecord | None:
         """Close the row once (None when closed already), telling the person ``tell``."""
 
-    async def tell(self, call: CallRecord, key: str, **extra: Any) -> None: ...
+    async def tell(self, call: CallRecord, key: str, /, **extra: Any) -> None: ...
 
     async def show_keypad(self, call: CallRecord) -> None: ...
 
@@ -77,7 +77,7 @@ class DbCallStore:
             self.s, call_id, reason, sip_status=sip_status, recording=recording, tell=tell
         )
 
-    async def tell(self, call: CallRecord, key: str, **extra: Any) -> None:
+    async def tell(self, call: CallRecord, key: str, /, **extra: Any) -> None:
         await svc.tell(self.s, call, key, **extra)
 
     async def show_keypad(self, call: CallRecord) -> None:
@@ -159,7 +159,7 @@ class RemoteCallStore:
         )
         return record_from_wire(answer) if answer else None
 
-    async def tell(self, call: CallRecord, key: str, **extra: Any) -> None:
+    async def tell(self, call: CallRecord, key: str, /, **extra: Any) -> None:
         await self._call(f"/{call.id}/messages", key=key, params=extra)
 
     async def show_keypad(self, call: CallRecord) -> None:

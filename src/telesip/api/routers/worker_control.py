@@ -206,7 +206,7 @@ class CallEndedIn(WorkerIn):
 
 class CallMessageIn(WorkerIn):
     key: MessageKey
-    params: dict[Annotated[str, Field(max_length=32)], Param] = Field(
+    params: dict[Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")], Param] = Field(
         default_factory=dict, max_length=8
     )
 
