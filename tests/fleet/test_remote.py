@@ -184,13 +184,23 @@ async def test_a_remote_worker_writes_only_its_own_calls(
         return headers, me
 
     settings = AccountSettings(login="l1", password=Secret("pw"), domain="127.0.0.1")
-    line = await accounts.create_account(s, ALICE, replace(settings, worker="lan-a"))
+    line = await accounts.create_account(
+        s, ALICE, replace(settings, worker="lan-a", codecs=["PCMU", "PCMA"], dtmf_mode="inband")
+    )
     other = await accounts.create_account(s, ALICE, replace(settings, login="l2"))
     async with httpx.AsyncClient(
         base_url=f"{control}/api/v1/worker", verify=_verify(tls_cert)
     ) as http:
         a, me_a = await joined(http, "lan-a")
         b, me_b = await joined(http, "lan-b")
+        # the line comes down with what its calls need too
+        (held,) = (await http.post("/sync", json=me_a, headers=a)).json()["accounts"]
+        assert (held["account_id"], held["codecs"], held["dtmf_mode"], held["record"]) == (
+            line,
+            ["PCMU", "PCMA"],
+            "inband",
+            False,
+        )
         # its caller accounts are named to people; a phone must come masked
         caller = {"id": 5, "name": "Office calls", "username": None, "phone": "+7******4567"}
         r = await http.post("/sync", json=me_a | {"callers": [caller]}, headers=a)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from telesip.domain.model import Account
 from telesip.sip.registration import RegistrationParams
 
 __all__ = ["STATES", "AccountConfig", "ManagerStats", "RegistrationStatus", "split_host_port"]
@@ -126,3 +127,24 @@ class ManagerStats:
     stray: int = 0  # well-formed responses that match no transaction
     errors: int = 0  # bugs caught at the loop boundary (logged)
     sink_errors: int = 0  # the status sink raised or timed out
+
+
+def to_config(account: Account) -> AccountConfig:
+    """What a worker needs of an account (the password in clear: it registers with it)."""
+    st = account.settings
+    return AccountConfig(
+        account_id=account.id,
+        login=st.login,
+        password=st.password.reveal(),
+        domain=st.domain,
+        auth_username=st.auth_username,
+        registrar=st.registrar,
+        outbound_proxy=st.outbound_proxy,
+        transport=st.transport,
+        port=st.port,
+        expires=st.expires,
+        display_name=st.display_name,
+        codecs=tuple(st.codecs),
+        dtmf_mode=st.dtmf_mode,
+        record=st.record,
+    )

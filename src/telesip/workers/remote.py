@@ -186,7 +186,9 @@ class RemoteWorker:
             self._reports = reports + self._reports
             raise
         self._callers_sent = callers
-        self._apply_all([AccountConfig(**a) for a in answer["accounts"]])
+        self._apply_all(
+            [AccountConfig(**a | {"codecs": tuple(a["codecs"])}) for a in answer["accounts"]]
+        )
 
     def _callers(self) -> list[dict[str, Any]]:
         """This machine's connected caller accounts: public names, the phone masked."""

@@ -25,7 +25,6 @@ from sqlalchemy import event
 
 from telesip.config import Settings
 from telesip.domain import errors, events
-from telesip.domain.model import Account
 from telesip.media import PortPool
 from telesip.services import calls as calls_svc
 from telesip.services import fleet
@@ -33,32 +32,12 @@ from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many
 from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
-from telesip.workers.accounts import AccountConfig, RegistrationStatus
+from telesip.workers.accounts import AccountConfig, RegistrationStatus, to_config
 from telesip.workers.calls import CallManager
 from telesip.workers.callstore import DbCallStore
 from telesip.workers.registrar import RegistrationManager
 
 log = logging.getLogger("telesip.worker")
-
-
-def to_config(account: Account) -> AccountConfig:
-    st = account.settings
-    return AccountConfig(
-        account_id=account.id,
-        login=st.login,
-        password=st.password.reveal(),
-        domain=st.domain,
-        auth_username=st.auth_username,
-        registrar=st.registrar,
-        outbound_proxy=st.outbound_proxy,
-        transport=st.transport,
-        port=st.port,
-        expires=st.expires,
-        display_name=st.display_name,
-        codecs=tuple(st.codecs),
-        dtmf_mode=st.dtmf_mode,
-        record=st.record,
-    )
 
 
 @dataclass(frozen=True)

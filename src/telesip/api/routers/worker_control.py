@@ -32,6 +32,7 @@ from telesip.services import callers as callers_svc
 from telesip.services import calls, fleet
 from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many
+from telesip.workers.accounts import to_config
 
 router = APIRouter(prefix="/worker", tags=["worker control"])
 bearer = HTTPBearer(auto_error=False, description="The remote worker's one-time credential")
@@ -100,6 +101,9 @@ class AccountOut(BaseModel):
     port: int | None
     expires: int
     display_name: str | None
+    codecs: list[str]
+    dtmf_mode: str
+    record: bool
 
 
 class SyncOut(BaseModel):
@@ -151,24 +155,7 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
         await callers_svc.forget_caller(s, caller_id, worker_id=ref.id)
     await fleet.claim(s, ref, ttl=_ttl(request))
     held = await fleet.leased_accounts(s, ref)
-    return SyncOut(
-        accounts=[
-            AccountOut(
-                account_id=a.id,
-                login=a.settings.login,
-                password=a.settings.password.reveal(),
-                domain=a.settings.domain,
-                auth_username=a.settings.auth_username,
-                registrar=a.settings.registrar,
-                outbound_proxy=a.settings.outbound_proxy,
-                transport=a.settings.transport,
-                port=a.settings.port,
-                expires=a.settings.expires,
-                display_name=a.settings.display_name,
-            )
-            for a in held
-        ]
-    )
+    return SyncOut(accounts=[AccountOut.model_validate(asdict(to_config(a))) for a in held])
 
 
 @router.post("/leave", status_code=204)
