@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import uvicorn
 
@@ -37,12 +39,15 @@ from tests.calls.conftest import CALLER, Rig, dial_line, open_far
 from tests.calls.sipp import far_answers, far_calls, run_sipp
 from tests.calls.test_incoming import _outbox_keys
 from tests.calls.test_outgoing import _ended
+from tests.calls.test_recording_e2e import _level_at
 from tests.conftest import TEST_KEY
 from tests.core.helpers import ALICE
 from tests.sip_integration.conftest import eventually, need
 
 
-async def _control_plane(s: Services) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
+async def _control_plane(
+    s: Services, data_dir: Path
+) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
     from telesip.api.app import create_app
 
     with socket.socket() as sock:
@@ -50,7 +55,7 @@ async def _control_plane(s: Services) -> tuple[str, uvicorn.Server, asyncio.Task
         port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(s, Settings(lease_ttl_seconds=10)),
+            create_app(s, Settings(lease_ttl_seconds=10, data_dir=data_dir)),
             host="127.0.0.1",
             port=port,
             lifespan="off",
@@ -86,7 +91,7 @@ async def remote_rig(
             worker="office-lan",
         ),
     )
-    url, server, serving = await _control_plane(s)
+    url, server, serving = await _control_plane(s, tmp_path / "central")
     telegram = FakeTelegram()
     pool = CallerPool([telegram.account(CALLER)])
     person = telegram.user(ALICE.id, Behaviour.answer(0.3), name="Alice")
@@ -99,7 +104,12 @@ async def remote_rig(
     manager = RegistrationManager(status_sink=sink, bind_host="127.0.0.1")
     await manager.start()
     manager_calls = CallManager(
-        manager, pool, ports=PortPool("30000-30099"), media_bind="127.0.0.1", ring_timeout=5
+        manager,
+        pool,
+        ports=PortPool("30000-30099"),
+        media_bind="127.0.0.1",
+        ring_timeout=5,
+        recordings=tmp_path / "remote-recordings",
     )
     worker = RemoteWorker(
         manager, url, name="office-lan", credential=credential, calls=manager_calls
@@ -191,3 +201,32 @@ async def eventually_answered(rig: Rig, call_id: int) -> None:
     while (await calls.get_call(rig.s, call_id)).state is not CallState.ANSWERED:
         assert asyncio.get_running_loop().time() < deadline, "the row was never answered"
         await asyncio.sleep(0.05)
+
+
+async def test_a_remote_workers_recording_reaches_the_owner(remote_rig: Rig) -> None:
+    """Recorded on the worker's machine, uploaded when the call ends, sent from the service."""
+    rig = remote_rig
+    await accounts.update_settings(rig.s, ALICE, rig.line, record=True)
+    await eventually(
+        lambda: bool(getattr(rig.calls.manager.config(rig.line), "record", False)),
+        10,
+        "the remote worker to learn the line records",
+    )
+    far = await open_far(rig)
+    sipp = await dial_line(rig, far_calls(far.local_port, "hangs-up", talk_ms=3000))
+    async with asyncio.timeout(15):
+        await rig.person.connected.wait()
+    await asyncio.gather(
+        play_tone(far.send_pcm, 1000, seconds=2.0),
+        play_tone(rig.person.send_pcm, 440, seconds=2.0),
+    )
+    assert await sipp.done() == 0, sipp.errors()
+    (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    ended = await _ended(rig, call.id)
+    assert ended.recording == f"call-{call.id}.wav"
+    with wave.open(str(rig.tmp / "central" / "recordings" / ended.recording)) as wav:
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
+    assert _level_at(samples, 1000) > 50 and _level_at(samples, 440) > 50
+    assert list((rig.tmp / "remote-recordings").iterdir()) == []  # uploaded, then let go
+    box = [m for m in await calls.outbox_due(rig.s, limit=100) if m.kind == "document"]
+    assert [(m.chat_id, m.payload["file"]) for m in box] == [(ALICE.id, ended.recording)]

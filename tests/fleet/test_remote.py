@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import socket
 import ssl
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import uvicorn
 
@@ -33,14 +37,14 @@ from .test_worker import Forward, eventually, eventually_async
 
 
 @pytest.fixture
-async def control(services: Services, tls_cert: Cert) -> AsyncIterator[str]:
+async def control(services: Services, tls_cert: Cert, tmp_path: Path) -> AsyncIterator[str]:
     """The real API app on 127.0.0.1 over TLS (self-signed certificate)."""
     from telesip.api.app import create_app
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    app = create_app(services, Settings(lease_ttl_seconds=4))
+    app = create_app(services, Settings(lease_ttl_seconds=4, data_dir=tmp_path / "data"))
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -168,7 +172,7 @@ def test_passwords_only_travel_over_https_or_loopback() -> None:
 
 
 async def test_a_remote_worker_writes_only_its_own_calls(
-    services: Services, control: str, tls_cert: Cert
+    services: Services, control: str, tls_cert: Cert, tmp_path: Path
 ) -> None:
     """The control plane's call operations: a worker names only the lines it holds and the
     calls it runs, and asks the bot only for call messages of its catalog."""
@@ -265,8 +269,39 @@ async def test_a_remote_worker_writes_only_its_own_calls(
         (message,) = await calls.outbox_due(s, limit=10)
         assert message.chat_id == ALICE.id and message.payload["key"] == "call.incoming"
 
-        r = await http.post(f"/calls/{cid}/ended", json=me_a | {"reason": "completed"}, headers=a)
-        assert r.json()["state"] == "ended" and r.json()["end_reason"] == "completed"
+        # its recording: a WAV of a call it runs, uploaded before the end names it
+        wav = io.BytesIO()
+        with wave.open(wav, "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+            w.writeframes(np.zeros(800, np.int16).tobytes())
+        upload = f"/calls/{cid}/recording"
+        ended = me_a | {"reason": "completed", "recording": f"call-{cid}.wav"}
+        r = await http.post(f"/calls/{cid}/ended", json=ended, headers=a)
+        assert r.status_code == 422, r.text  # nothing uploaded yet: the row stays open
+        for params, who, content, status in (
+            (me_b, b, wav.getvalue(), 404),
+            (me_a, a, b"RIFF not a wav", 422),
+            (me_a, a, wav.getvalue().replace(b"\x40\x1f", b"\x80\x3e", 1), 422),  # 16 kHz
+        ):
+            r = await http.post(upload, params=params, content=content, headers=who)
+            assert r.status_code == status, r.text
+        kept = tmp_path / "data" / "recordings" / f"call-{cid}.wav"  # the control plane's
+        assert not kept.exists()
+        (lan_a,) = [w.id for w in await fleet.list_workers(s, ttl=4) if w.name == "lan-a"]
+
+        async def body() -> AsyncIterator[bytes]:
+            yield wav.getvalue()
+
+        with pytest.raises(errors.InvalidInput, match="over 100 bytes"):
+            await calls.receive_recording(s, kept.parent, lan_a, cid, body(), limit=100)
+        assert list(kept.parent.iterdir()) == []  # no part left behind
+        r = await http.post(upload, params=me_a, content=wav.getvalue(), headers=a)
+        assert r.status_code == 200 and r.json() == {"file": f"call-{cid}.wav"}, r.text
+        assert kept.read_bytes() == wav.getvalue()
+        r = await http.post(f"/calls/{cid}/ended", json=ended, headers=a)
+        assert r.json()["state"] == "ended" and r.json()["recording"] == f"call-{cid}.wav"
+        documents = [m for m in await calls.outbox_due(s, limit=10) if m.kind == "document"]
+        assert [m.payload["file"] for m in documents] == [f"call-{cid}.wav"]
         r = await http.post(f"/calls/{cid}/ended", json=me_a | {"reason": "failed"}, headers=a)
         assert r.status_code == 200 and r.json() is None  # closed once
         assert (await calls.get_call(s, cid)).end_reason is EndReason.COMPLETED

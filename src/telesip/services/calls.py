@@ -9,8 +9,11 @@ the API and the workers can be separate processes sharing only the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import wave
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -320,6 +323,59 @@ async def calls_of_worker(s: Services, worker_id: int, call_ids: list[int]) -> l
         return []
     async with s.uow(readonly=True) as uow:
         return await Calls(uow.conn).running_of_worker(worker_id, call_ids)
+
+
+def recording_name(call_id: int) -> str:
+    """The file a call's recording is kept in, under DATA_DIR/recordings."""
+    return f"call-{call_id}.wav"
+
+
+async def receive_recording(
+    s: Services,
+    recordings_dir: Path,
+    worker_id: int,
+    call_id: int,
+    chunks: AsyncIterator[bytes],
+    *,
+    limit: int,
+) -> str:
+    """A remote worker's recording of a call it runs, before it reports the end: streamed into
+    ``recordings_dir`` (at most ``limit`` bytes), kept only if it is the WAV a worker writes
+    (8 kHz, 16-bit, mono). Returns the file name for ``mark_ended``."""
+    call = await call_of_worker(s, worker_id, call_id)
+    if not call.active:
+        raise CallNotFound()
+    name = recording_name(call.id)
+    part = recordings_dir / f"{name}.part"
+    await asyncio.to_thread(recordings_dir.mkdir, parents=True, exist_ok=True)
+    out = await asyncio.to_thread(part.open, "wb")
+    size = 0
+    try:
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise errors.InvalidInput(f"The recording is over {limit} bytes.")
+                await asyncio.to_thread(out.write, chunk)
+        finally:
+            await asyncio.to_thread(out.close)
+        await asyncio.to_thread(_keep_recording, part, recordings_dir / name)
+    finally:
+        await asyncio.to_thread(part.unlink, missing_ok=True)
+    return name
+
+
+def _keep_recording(part: Path, final: Path) -> None:
+    """``part`` becomes ``final`` if it is the WAV a worker writes (8 kHz 16-bit mono)."""
+    try:
+        with wave.open(str(part), "rb") as wav:
+            shape = (wav.getnchannels(), wav.getsampwidth(), wav.getframerate())
+            frames = wav.getnframes()
+    except (wave.Error, EOFError) as exc:
+        raise errors.InvalidInput(f"Not a WAV recording ({exc}).") from None
+    if shape != (1, 2, 8000) or not frames:
+        raise errors.InvalidInput("A recording is an 8 kHz 16-bit mono WAV file, not empty.")
+    part.replace(final)
 
 
 def _say(call: CallRecord) -> dict[str, Any]:

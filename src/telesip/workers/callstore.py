@@ -6,8 +6,11 @@ to it."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -17,6 +20,8 @@ from telesip.domain.calls import CallRecord, CallState, CommandKind, Direction, 
 from telesip.services import calls as svc
 from telesip.services.context import Services
 from telesip.store.calls import Command
+
+log = logging.getLogger("telesip.calls")
 
 
 class CallStore(Protocol):
@@ -94,6 +99,7 @@ class DbCallStore:
 
 
 Post = Callable[[str, dict[str, Any]], Awaitable[Any]]
+Upload = Callable[[int, Path], Awaitable[Any]]
 
 
 def _when(value: str | None) -> datetime | None:
@@ -126,12 +132,15 @@ def record_from_wire(d: dict[str, Any]) -> CallRecord:
 
 class RemoteCallStore:
     """The same operations over a remote worker's control plane (``post(path, body)`` adds
-    the worker's name, instance and credential). Recordings stay off on a remote worker: the
-    bot could not read a file on its machine. An unreachable control plane is
+    the worker's name, instance and credential). A call's recording is uploaded (``upload``)
+    from ``recordings`` before its end is reported, then deleted here: the bot sends it to the
+    owner from the service's data directory. An unreachable control plane is
     StorageUnavailable, as an unreachable database is."""
 
-    def __init__(self, post: Post) -> None:
+    def __init__(self, post: Post, upload: Upload, recordings: Path | None = None) -> None:
         self._post = post
+        self._upload = upload
+        self._recordings = recordings
 
     async def _call(self, path: str, **body: Any) -> Any:
         try:
@@ -154,10 +163,29 @@ class RemoteCallStore:
         recording: str | None = None,
         tell: str | None = None,
     ) -> CallRecord | None:
+        if recording is not None:
+            recording = await self._send_recording(call_id, recording)
         answer = await self._call(
-            f"/{call_id}/ended", reason=reason.value, sip_status=sip_status, tell=tell
+            f"/{call_id}/ended",
+            reason=reason.value,
+            sip_status=sip_status,
+            tell=tell,
+            recording=recording,
         )
         return record_from_wire(answer) if answer else None
+
+    async def _send_recording(self, call_id: int, name: str) -> str | None:
+        """Upload the file; its name on the service, or None (the file stays here, logged)."""
+        if self._recordings is None:
+            return None
+        path = self._recordings / Path(name).name
+        try:
+            answer = await self._upload(call_id, path)
+        except (httpx.HTTPError, OSError, KeyError, ValueError) as exc:
+            log.warning("call #%d: the recording %s was not uploaded: %s", call_id, path, exc)
+            return None
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        return str(answer["file"])
 
     async def tell(self, call: CallRecord, key: str, /, **extra: Any) -> None:
         await self._call(f"/{call.id}/messages", key=key, params=extra)

@@ -22,6 +22,8 @@ import ipaddress
 import logging
 import ssl
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,7 +96,11 @@ class RemoteWorker:
             )
 
     async def _post(self, http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
-        response = await http.post(f"{self.url}/{path}", json=body, headers=self._headers)
+        return await self._send(http, path, json=body)
+
+    async def _send(self, http: httpx.AsyncClient, path: str, **request: Any) -> Any:
+        headers = self._headers | request.pop("headers", {})
+        response = await http.post(f"{self.url}/{path}", headers=headers, **request)
         if response.status_code in (401, 403):
             try:
                 message = response.json()["error"]["message"]
@@ -109,6 +115,25 @@ class RemoteWorker:
         if self._http is None:
             raise httpx.TransportError("the remote worker is not running")
         return await self._post(self._http, path, self._body() | body)
+
+    async def upload(self, call_id: int, path: Path) -> Any:
+        """A call's recording to the control plane, streamed from the file."""
+        if self._http is None:
+            raise httpx.TransportError("the remote worker is not running")
+        size = (await asyncio.to_thread(path.stat)).st_size
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with path.open("rb") as f:
+                while chunk := f.read(65536):
+                    yield chunk
+
+        return await self._send(
+            self._http,
+            f"calls/{call_id}/recording",
+            params=self._body(),
+            content=chunks(),
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+        )
 
     async def run(self) -> None:
         async with httpx.AsyncClient(verify=self.verify, timeout=10) as http:
@@ -149,7 +174,7 @@ class RemoteWorker:
     async def _calls_forever(self, calls: CallManager) -> None:
         """Calls of this worker's lines: the rows its previous run left open are ended, then
         outgoing calls and keypad presses are fetched every 0.2 s while calls run."""
-        calls.store = RemoteCallStore(self.post)
+        calls.store = RemoteCallStore(self.post, self.upload, calls.recordings)
         while True:
             try:
                 if ended := await calls.store.end_orphans():
@@ -267,6 +292,7 @@ async def run_remote_worker(
         max_calls=settings.max_calls,
         ring_timeout=settings.ring_timeout_seconds,
         media_timeout=settings.rtp_timeout_seconds,
+        recordings=settings.data_dir / "recordings",  # uploaded when each call ends
     )
     worker = RemoteWorker(
         manager,

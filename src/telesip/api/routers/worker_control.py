@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path as FsPath
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, Field
 
+from telesip.api.errors import MAX_RECORDING
 from telesip.api.schemas import MAX_ID, Id
 from telesip.bot.locales_calls import EN as CALL_MESSAGES
 from telesip.domain import errors
@@ -115,6 +117,11 @@ def _services(request: Request) -> Services:
     return s
 
 
+def _recordings(request: Request) -> FsPath:
+    """DATA_DIR/recordings, where the bot's outbox reads what it sends the owners."""
+    return FsPath(request.app.state.settings.data_dir) / "recordings"
+
+
 def _ttl(request: Request) -> int:
     return int(request.app.state.settings.lease_ttl_seconds)
 
@@ -189,6 +196,13 @@ class CallEndedIn(WorkerIn):
     reason: EndReason
     sip_status: int | None = Field(default=None, ge=100, le=699)
     tell: MessageKey | None = None
+    recording: str | None = Field(
+        default=None, max_length=64, description="The file its upload returned"
+    )
+
+
+class RecordingOut(BaseModel):
+    file: str
 
 
 class CallMessageIn(WorkerIn):
@@ -313,10 +327,50 @@ async def call_ended(
     """The call is over (null when it was closed already). A remote worker keeps no
     recordings: the bot could not read them."""
     call = await _own_call(request, body, credential, call_id)
+    recording = body.recording
+    if recording is not None and (
+        recording != calls.recording_name(call.id)
+        or not (_recordings(request) / recording).exists()
+    ):
+        raise errors.InvalidInput("Upload the call's recording first.")
     ended = await calls.mark_ended(
-        _services(request), call.id, body.reason, sip_status=body.sip_status, tell=body.tell
+        _services(request),
+        call.id,
+        body.reason,
+        sip_status=body.sip_status,
+        tell=body.tell,
+        recording=recording,
     )
     return _call(ended) if ended is not None else None
+
+
+@router.post(
+    "/calls/{call_id}/recording",
+    response_model=RecordingOut,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            }
+        }
+    },
+)
+async def call_recording(
+    call_id: CallId,
+    request: Request,
+    credential: Credential,
+    name: Annotated[str, Query(max_length=64)],
+    instance: Annotated[str, Query(max_length=36)],
+) -> RecordingOut:
+    """The recording of a call the worker runs (8 kHz 16-bit mono WAV as the body, streamed,
+    up to 512 MiB), before it reports the end with ``recording``: the owner gets it in the bot,
+    which reads DATA_DIR/recordings of this process."""
+    s = _services(request)
+    ref = await _worker(request, WorkerIn.model_construct(name=name, instance=instance), credential)
+    file = await calls.receive_recording(
+        s, _recordings(request), ref.id, call_id, request.stream(), limit=MAX_RECORDING
+    )
+    return RecordingOut(file=file)
 
 
 @router.post("/calls/{call_id}/messages", status_code=204)
