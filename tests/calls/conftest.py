@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from telesip.workers.service import Timing, Worker
 from tests.calls.sipp import Sipp, run_sipp
 from tests.conftest import TEST_KEY
 from tests.core.helpers import ALICE
+from tests.fleet.test_worker import Forward
 from tests.sip_integration.conftest import (  # noqa: F401
     Cert,
     eventually,
@@ -151,6 +152,28 @@ async def dial_line(rig: Rig, scenario: str) -> Sipp:
     )
 
 
+async def database(tmp_path: Path) -> Services:
+    """The service's database: a migrated SQLite file."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'telesip.db'}")
+    await migrate.upgrade(engine)
+    return Services(engine, Cipher(TEST_KEY), SystemClock(), Rules())
+
+
+def line_settings(kam: sip_conftest.Kamailio, **changes: object) -> AccountSettings:
+    """Line 100 at the rig's Kamailio (its password as Kamailio expects it)."""
+    settings = AccountSettings(
+        login="100", password=Secret("pw-100"), domain="127.0.0.1", port=kam.port, expires=60
+    )
+    return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def telegram_side() -> tuple[FakeTelegram, CallerPool, FakeTelegramUser]:
+    """The fake Telegram, a pool of one caller account, and Alice answering after 0.3 s."""
+    telegram = FakeTelegram()
+    pool = CallerPool([telegram.account(CALLER)])
+    return telegram, pool, telegram.user(ALICE.id, Behaviour.answer(0.3), name="Alice")
+
+
 @pytest.fixture
 async def rig(
     calls_kamailio: tuple[sip_conftest.Kamailio, int],
@@ -159,25 +182,10 @@ async def rig(
 ) -> AsyncIterator[Rig]:
     kam, uas_port = calls_kamailio
     sipp = need("sipp")
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'telesip.db'}")
-    await migrate.upgrade(engine)
-    s = Services(engine, Cipher(TEST_KEY), SystemClock(), Rules())
-    line = await accounts.create_account(
-        s,
-        ALICE,
-        AccountSettings(
-            login="100", password=Secret("pw-100"), domain="127.0.0.1", port=kam.port, expires=60
-        ),
-    )
-    telegram = FakeTelegram()
-    pool = CallerPool([telegram.account(CALLER)])
-    person = telegram.user(ALICE.id, Behaviour.answer(0.3), name="Alice")
-    worker: Worker | None = None
-
-    async def sink(status: object) -> None:
-        if worker is not None:
-            await worker.on_status(status)  # type: ignore[arg-type]
-
+    s = await database(tmp_path)
+    line = await accounts.create_account(s, ALICE, line_settings(kam))
+    telegram, pool, person = telegram_side()
+    sink = Forward()
     manager = RegistrationManager(
         status_sink=sink, bind_host="127.0.0.1", tls_context=tls_cert.client_context()
     )
@@ -186,6 +194,7 @@ async def rig(
         manager, pool, ports=PortPool("30000-30099"), media_bind="127.0.0.1", ring_timeout=5
     )
     worker = Worker(s, manager, name="calls-test", timing=Timing(ttl=10, poll=0.2), calls=calls)
+    sink.target = worker.on_status
     runner = asyncio.create_task(worker.run())
     rig = Rig(s, kam, uas_port, sipp, tmp_path, telegram, pool, calls, worker, line, person)
     try:
@@ -199,4 +208,4 @@ async def rig(
         if rig.far.stream is not None:
             await rig.far.stream.close()
         await telegram.close()
-        await engine.dispose()
+        await s.engine.dispose()

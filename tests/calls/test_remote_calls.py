@@ -20,28 +20,30 @@ import uvicorn
 import tests.sip_integration.conftest as sip_conftest
 from telesip.config import Settings
 from telesip.domain.calls import CallState, Direction, EndReason
-from telesip.domain.clock import SystemClock
-from telesip.domain.settings import AccountSettings, Secret
 from telesip.media import PortPool
 from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import accounts, calls, fleet
 from telesip.services import callers as callers_svc
-from telesip.services.context import Rules, Services
-from telesip.store import migrate
-from telesip.store.crypto import Cipher
-from telesip.store.db import create_engine
-from telesip.telegram.fake import Behaviour, FakeTelegram, play_tone
-from telesip.telegram.pool import CallerPool
+from telesip.services.context import Services
+from telesip.telegram.fake import play_tone
 from telesip.workers.calls import CallManager
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker
-from tests.calls.conftest import CALLER, Rig, dial_line, open_far
+from tests.calls.conftest import (
+    CALLER,
+    Rig,
+    database,
+    dial_line,
+    line_settings,
+    open_far,
+    telegram_side,
+)
 from tests.calls.sipp import far_answers, far_calls, run_sipp
 from tests.calls.test_incoming import _outbox_keys
 from tests.calls.test_outgoing import _ended
 from tests.calls.test_recording_e2e import _level_at
-from tests.conftest import TEST_KEY
 from tests.core.helpers import ALICE
+from tests.fleet.test_worker import Forward
 from tests.sip_integration.conftest import eventually, need
 
 
@@ -74,33 +76,13 @@ async def remote_rig(
 ) -> AsyncIterator[Rig]:
     kam, uas_port = calls_kamailio
     sipp = need("sipp")
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'telesip.db'}")
-    await migrate.upgrade(engine)
-    s = Services(engine, Cipher(TEST_KEY), SystemClock(), Rules())
+    s = await database(tmp_path)
     _, credential = await fleet.create_worker(s, "office-lan", remote=True, owner_id=ALICE.id)
     assert credential is not None
-    line = await accounts.create_account(
-        s,
-        ALICE,
-        AccountSettings(
-            login="100",
-            password=Secret("pw-100"),
-            domain="127.0.0.1",
-            port=kam.port,
-            expires=60,
-            worker="office-lan",
-        ),
-    )
+    line = await accounts.create_account(s, ALICE, line_settings(kam, worker="office-lan"))
     url, server, serving = await _control_plane(s, tmp_path / "central")
-    telegram = FakeTelegram()
-    pool = CallerPool([telegram.account(CALLER)])
-    person = telegram.user(ALICE.id, Behaviour.answer(0.3), name="Alice")
-    worker: RemoteWorker | None = None
-
-    async def sink(status: object) -> None:
-        if worker is not None:
-            await worker.on_status(status)  # type: ignore[arg-type]
-
+    telegram, pool, person = telegram_side()
+    sink = Forward()
     manager = RegistrationManager(status_sink=sink, bind_host="127.0.0.1")
     await manager.start()
     manager_calls = CallManager(
@@ -114,6 +96,7 @@ async def remote_rig(
     worker = RemoteWorker(
         manager, url, name="office-lan", credential=credential, calls=manager_calls
     )
+    sink.target = worker.on_status
     runner = asyncio.create_task(worker.run())
     rig = Rig(s, kam, uas_port, sipp, tmp_path, telegram, pool, manager_calls, worker, line, person)
     try:
@@ -132,7 +115,7 @@ async def remote_rig(
         await telegram.close()
         server.should_exit = True
         await serving
-        await engine.dispose()
+        await s.engine.dispose()
 
 
 async def test_a_far_phone_calls_a_remote_workers_line(remote_rig: Rig) -> None:
@@ -171,7 +154,12 @@ async def test_dialling_out_through_a_remote_workers_line(remote_rig: Rig) -> No
     far = await open_far(rig)
     digits: list[str] = []
     got_digit = asyncio.Event()
-    far.on_dtmf(lambda digit: (digits.append(digit), got_digit.set()))
+
+    def on_digit(digit: str) -> None:
+        digits.append(digit)
+        got_digit.set()
+
+    far.on_dtmf(on_digit)
     sipp = await run_sipp(
         rig.sipp, rig.tmp, far_answers(far.local_port), port=rig.uas_port, remote=None
     )
