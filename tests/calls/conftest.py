@@ -137,6 +137,18 @@ class Far:
         return np.concatenate(self.heard)[-need_:]
 
 
+@dataclass
+class Keys:
+    """The digits the far phone receives as RFC 4733 events (``far.on_dtmf(keys)``)."""
+
+    digits: list[str] = field(default_factory=list)
+    got: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __call__(self, digit: str) -> None:
+        self.digits.append(digit)
+        self.got.set()
+
+
 async def open_far(rig: Rig) -> RtpStream:
     params = MediaParams("PCMA", 8, dtmf_payload_type=101)  # as the SIPp scenarios offer
     stream = await RtpStream.open(PortPool("31000-31099"), "127.0.0.1", params)

@@ -19,7 +19,7 @@ from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import calls
 from telesip.telegram.fake import Behaviour, play_tone
-from tests.calls.conftest import Rig, open_far
+from tests.calls.conftest import Keys, Rig, open_far
 from tests.calls.sipp import far_answers, run_sipp
 from tests.core.helpers import ALICE
 from tests.fakes import FakeBotAPI, FakeUser
@@ -61,14 +61,8 @@ async def _ended(rig: Rig, call_id: int) -> calls.CallRecord:  # type: ignore[na
 
 async def test_dialled_from_telegram_bridged_keypad_and_bye(rig: Rig, bot: FakeBotAPI) -> None:
     far = await open_far(rig)
-    digits: list[str] = []
-    got_digit = asyncio.Event()
-
-    def on_digit(digit: str) -> None:
-        digits.append(digit)
-        got_digit.set()
-
-    far.on_dtmf(on_digit)
+    keys = Keys()
+    far.on_dtmf(keys)
     sipp = await run_sipp(
         rig.sipp, rig.tmp, far_answers(far.local_port), port=rig.uas_port, remote=None
     )
@@ -97,8 +91,8 @@ async def test_dialled_from_telegram_bridged_keypad_and_bye(rig: Rig, bot: FakeB
     answer = await bot.press_button(ALICE_TG, keypad, "5")
     assert answer.text == "Sent 5"
     async with asyncio.timeout(5):
-        await got_digit.wait()
-    assert digits == ["5"]
+        await keys.got.wait()
+    assert keys.digits == ["5"]
     # Alice hangs up in Telegram: the far phone gets BYE
     await rig.person.hangup()
     assert await sipp.done() == 0, sipp.errors()

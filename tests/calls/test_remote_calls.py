@@ -31,6 +31,7 @@ from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker
 from tests.calls.conftest import (
     CALLER,
+    Keys,
     Rig,
     database,
     dial_line,
@@ -152,14 +153,8 @@ async def test_a_far_phone_calls_a_remote_workers_line(remote_rig: Rig) -> None:
 async def test_dialling_out_through_a_remote_workers_line(remote_rig: Rig) -> None:
     rig = remote_rig
     far = await open_far(rig)
-    digits: list[str] = []
-    got_digit = asyncio.Event()
-
-    def on_digit(digit: str) -> None:
-        digits.append(digit)
-        got_digit.set()
-
-    far.on_dtmf(on_digit)
+    keys = Keys()
+    far.on_dtmf(keys)
     sipp = await run_sipp(
         rig.sipp, rig.tmp, far_answers(far.local_port), port=rig.uas_port, remote=None
     )
@@ -173,8 +168,8 @@ async def test_dialling_out_through_a_remote_workers_line(remote_rig: Rig) -> No
     await eventually_answered(rig, call.id)
     await calls.press_key(rig.s, ALICE, call.id, "5")  # the bot's keypad does exactly this
     async with asyncio.timeout(5):
-        await got_digit.wait()
-    assert digits == ["5"]
+        await keys.got.wait()
+    assert keys.digits == ["5"]
     await calls.hang_up(rig.s, ALICE, call.id)
     assert await sipp.done() == 0, sipp.errors()  # the far phone got its BYE
     await tone

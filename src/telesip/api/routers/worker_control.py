@@ -288,7 +288,7 @@ async def calls_claimed(
     ref = await _worker(request, body, credential)
     held = await fleet.held(s, ref)
     lines = [a for a in body.account_ids if a in held]
-    return [_call(c) for c in await calls.claim_outgoing(s, ref.id, lines) if lines]
+    return [_call(c) for c in await calls.claim_outgoing(s, ref.id, lines)]
 
 
 @router.post("/calls/commands", response_model=list[CommandOut])
