@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from telesip.bootstrap import services_for
 from telesip.cli import app
+from telesip.cli import telegram as telegram_cli
 from telesip.config import Settings
 from telesip.domain.settings import Secret
 from telesip.services.callers import caller_accounts
 from telesip.store.crypto import Cipher
-from telesip.telegram import cli as telegram_cli
 from telesip.telegram import sessions
 from telesip.telegram.adapter import TgUser
 from telesip.telegram.errors import SessionError

@@ -16,6 +16,8 @@ import typer
 from rich.table import Table
 
 from telesip.bootstrap import services_for
+from telesip.cli.common import err, out, run
+from telesip.cli.common import settings as read_settings
 from telesip.config import Settings
 from telesip.domain.errors import TelesipError
 from telesip.services import callers as callers_svc
@@ -30,12 +32,6 @@ API_HOWTO = (
     "TELESIP_TG_API_ID and TELESIP_TG_API_HASH are not set: create them at "
     "https://my.telegram.org (API development tools)"
 )
-
-
-def _cli() -> Any:
-    from telesip import cli  # the main command's helpers (imported late: it imports us)
-
-    return cli
 
 
 def client_factory(settings: Settings) -> ClientFactory | None:
@@ -75,15 +71,14 @@ def login(
     phone: str | None = typer.Option(None, help="The account's phone number (else prompted)"),
 ) -> None:
     """Log a Telegram user account in as a caller account (phone, code, 2FA password)."""
-    cli = _cli()
-    settings = cli._settings()
+    settings = read_settings()
     factory = client_factory(settings)
     if factory is None:
-        cli.err.print(f"[red]error:[/] {API_HOWTO}")
+        err.print(f"[red]error:[/] {API_HOWTO}")
         raise typer.Exit(2)
     store = _sync(lambda: _store(settings))
-    account = cli._run(sessions.login(store, factory, _TerminalPrompts(phone)))
-    cli.out.print(
+    account = run(sessions.login(store, factory, _TerminalPrompts(phone)))
+    out.print(
         f"logged in: +{account.phone} is {account.user.name} (id {account.user.id}); "
         f"saved to {store.path(account.phone)}"
     )
@@ -93,11 +88,10 @@ def login(
 @telegram_app.command("list")
 def list_accounts() -> None:
     """The caller accounts logged in here: phone, Telegram user id, name."""
-    cli = _cli()
-    settings = cli._settings()
+    settings = read_settings()
     accounts = _sync(lambda: _store(settings).list())
     if not accounts:
-        cli.out.print("no caller accounts (add one with `telesip telegram login`)")
+        out.print("no caller accounts (add one with `telesip telegram login`)")
         return
     table = Table("phone", "user id", "name", "username")
     for a in accounts:
@@ -107,22 +101,21 @@ def list_accounts() -> None:
             a.user.name,
             f"@{a.user.username}" if a.user.username else "—",
         )
-    cli.out.print(table)
+    out.print(table)
 
 
 @telegram_app.command("logout")
 def logout(phone: str) -> None:
     """End a caller account's session at Telegram and delete it here."""
-    cli = _cli()
-    settings = cli._settings()
+    settings = read_settings()
     factory = client_factory(settings)
     store = _sync(lambda: _store(settings))
     account = _sync(lambda: store.load(phone))
-    ended = cli._run(sessions.logout(store, factory, phone))
-    cli.out.print(f"+{sessions.normalize_phone(phone)} removed")
+    ended = run(sessions.logout(store, factory, phone))
+    out.print(f"+{sessions.normalize_phone(phone)} removed")
     _in_database(settings, _forget(settings, account.user.id), "remove it")
     if not ended:
-        cli.out.print(
+        out.print(
             "Telegram did not confirm the logout (offline, or TELESIP_TG_API_ID/HASH not set): "
             "end the session in that account's Telegram app, Settings → Devices"
         )
@@ -145,7 +138,7 @@ def _in_database(settings: Settings, work: Coroutine[Any, Any, None], what: str)
     try:
         asyncio.run(work)
     except TelesipError as exc:
-        _cli().err.print(
+        err.print(
             f"[yellow]warning:[/] the database could not {what} for the bot ({exc.message}); "
             "a worker records caller accounts again when it connects them"
         )
@@ -156,5 +149,5 @@ def _sync(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except TelesipError as exc:
-        _cli().err.print(f"[red]error:[/] {exc.message}")
+        err.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(1) from None

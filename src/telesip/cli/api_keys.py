@@ -1,37 +1,19 @@
-"""``telesip api`` (run only the HTTP API) and ``telesip api-keys create/list/revoke``.
+"""``telesip api-keys create/list/revoke``: the operators' keys to the HTTP API.
 
 The whole key is printed once, at creation; only its hash is stored.
 """
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any
-
 import typer
 from rich.table import Table
 
+from telesip.bootstrap import services_for
+from telesip.cli.common import err, out, run, settings
 from telesip.services import operators
 from telesip.services.operators import Scope
 
 api_keys_app = typer.Typer(help="API keys of operators (HTTP API).", no_args_is_help=True)
-
-
-def _cli() -> Any:
-    from telesip import cli  # the main command's helpers (imported late: it imports us)
-
-    return cli
-
-
-def api() -> None:
-    """Run only the HTTP API (and its webhook dispatcher) on TELESIP_API_BIND."""
-    from telesip.bootstrap import run as run_service
-
-    cli = _cli()
-    settings = cli._settings()
-    settings.configure_logging()
-    with contextlib.suppress(KeyboardInterrupt):
-        cli._run(run_service(settings, only={"api"}))
 
 
 @api_keys_app.command("create")
@@ -43,33 +25,27 @@ def create(
     name: str = typer.Option("", "--name", help="A label to tell keys apart"),
 ) -> None:
     """Create an API key scoped to some users/accounts (or --all); prints it once."""
-    from telesip.bootstrap import services_for
-
-    cli = _cli()
     scope = Scope(all=all_users, users=frozenset(user), accounts=frozenset(account))
 
     async def go() -> operators.IssuedKey:
-        async with services_for(cli._settings(), upgrade=True) as s:
+        async with services_for(settings(), upgrade=True) as s:
             return await operators.create_api_key(s, operator, scope, name)
 
-    issued = cli._run(go())
-    cli.err.print(f"API key #{issued.key.id} for {operator}; it is shown only now:")
-    cli.out.print(issued.token, highlight=False)
+    issued = run(go())
+    err.print(f"API key #{issued.key.id} for {operator}; it is shown only now:")
+    out.print(issued.token, highlight=False)
 
 
 @api_keys_app.command("list")
 def list_keys(operator: str | None = typer.Option(None, help="Only this operator's keys")) -> None:
     """Every API key: id, operator, prefix, scope, last use; never the key itself."""
-    from telesip.bootstrap import services_for
-
-    cli = _cli()
 
     async def go() -> list[operators.ApiKey]:
-        async with services_for(cli._settings(), upgrade=True) as s:
+        async with services_for(settings(), upgrade=True) as s:
             return await operators.list_api_keys(s, operator)
 
     table = Table("ID", "operator", "name", "prefix", "scope", "created", "last used", "state")
-    for k in cli._run(go()):
+    for k in run(go()):
         scope = (
             "all"
             if k.scope.all
@@ -90,19 +66,16 @@ def list_keys(operator: str | None = typer.Option(None, help="Only this operator
             k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "—",
             "revoked" if k.revoked_at else "active",
         )
-    cli.out.print(table)
+    out.print(table)
 
 
 @api_keys_app.command("revoke")
 def revoke(key_id: int) -> None:
     """Revoke an API key at once."""
-    from telesip.bootstrap import services_for
-
-    cli = _cli()
 
     async def go() -> None:
-        async with services_for(cli._settings(), upgrade=True) as s:
+        async with services_for(settings(), upgrade=True) as s:
             await operators.revoke_api_key(s, key_id)
 
-    cli._run(go())
-    cli.out.print(f"API key #{key_id} revoked")
+    run(go())
+    out.print(f"API key #{key_id} revoked")

@@ -1,0 +1,73 @@
+"""What every ``telesip`` command shares: the settings, the consoles, and the one place where an
+error becomes a one-line message and a non-zero exit (never a traceback)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from telesip.config import Settings
+from telesip.domain.errors import TelesipError
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def settings() -> Settings:
+    """The settings from the environment; a bad one is named in one line (exit 2)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "TELESIP_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        err.print(f"[red]error:[/] {name}: {first['msg']}")
+        raise typer.Exit(2) from None
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one command's coroutine; rule errors and failures are one line and exit 1."""
+    try:
+        return asyncio.run(coro)
+    except TelesipError as exc:
+        err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(1) from None
+    except asyncio.CancelledError:  # SIGTERM: stopped cleanly
+        raise typer.Exit(0) from None
+    except typer.Exit:  # a bad setting read inside a command: already said in one line
+        raise
+    except Exception as exc:  # a part of `telesip run` failed: one line, not a traceback
+        logging.getLogger("telesip").debug("failed", exc_info=exc)
+        err.print(f"[red]error:[/] {describe(exc)}")
+        raise typer.Exit(1) from None
+
+
+def describe(exc: BaseException) -> str:
+    """The first rule error inside (TaskGroup wraps a failing part), else the first leaf."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        rule = [e for e in exc.exceptions if isinstance(e, TelesipError)]
+        exc = rule[0] if rule else exc.exceptions[0]
+    if isinstance(exc, TelesipError):
+        cause = exc.__cause__  # the operator may see what the database said
+        if cause is not None and exc.code == "storage_unavailable":
+            detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+            return f"{exc.message} ({detail[0] if detail else type(cause).__name__})"
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+def command(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Make an async function a typer command run through :func:`run`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        run(fn(*args, **kwargs))
+
+    return wrapper

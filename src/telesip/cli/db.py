@@ -1,0 +1,29 @@
+"""``telesip db upgrade|current``: the schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from telesip.bootstrap import services_for
+from telesip.cli.common import command, out, settings
+from telesip.store import migrate
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+@command
+async def db_upgrade(revision: str = typer.Argument("heads")) -> None:
+    """Apply the schema migrations."""
+    async with services_for(settings()) as s:
+        await migrate.upgrade(s.engine, revision)
+        out.print(f"database at {', '.join(await migrate.current_revisions(s.engine))}")
+
+
+@db_app.command("current")
+@command
+async def db_current() -> None:
+    """Show the schema revision."""
+    async with services_for(settings()) as s:
+        current = ", ".join(await migrate.current_revisions(s.engine)) or "empty"
+        out.print(f"current: {current}; code: {', '.join(migrate.head_revisions())}")

@@ -1,0 +1,73 @@
+"""The long-running commands: ``telesip run`` (everything), ``bot``, ``worker`` and ``api``."""
+
+from __future__ import annotations
+
+import contextlib
+
+import typer
+
+from telesip.bootstrap import run as run_service
+from telesip.cli.common import err, run, settings
+
+
+def run_all() -> None:
+    """Run the service: migrate, then the API, the bot (with TELESIP_BOT_TOKEN) and a worker."""
+    config = settings()
+    config.configure_logging()
+    with contextlib.suppress(KeyboardInterrupt):
+        run(run_service(config))
+
+
+def bot() -> None:
+    """Run only the Telegram bot (TELESIP_BOT_TOKEN; long polling, or TELESIP_WEBHOOK_URL)."""
+    config = settings()
+    if config.bot_token is None or not config.bot_token.get_secret_value():
+        err.print("[red]error:[/] TELESIP_BOT_TOKEN is not set")
+        raise typer.Exit(2)
+    config.configure_logging()
+    with contextlib.suppress(KeyboardInterrupt):
+        run(run_service(config, only={"bot"}))
+
+
+def api() -> None:
+    """Run only the HTTP API (and its webhook dispatcher) on TELESIP_API_BIND."""
+    config = settings()
+    config.configure_logging()
+    with contextlib.suppress(KeyboardInterrupt):
+        run(run_service(config, only={"api"}))
+
+
+def worker(
+    name: str | None = typer.Option(None, help="Worker name (default TELESIP_WORKER_NAME or host)"),
+    pool: str | None = typer.Option(None, help="Pool this worker serves pinned accounts of"),
+    control_url: str | None = typer.Option(
+        None, help="Remote worker: the service's HTTPS URL (no database access needed)"
+    ),
+    credential: str | None = typer.Option(
+        None, envvar="TELESIP_WORKER_CREDENTIAL", help="Remote worker: its one-time credential"
+    ),
+    ca_file: str | None = typer.Option(None, help="Remote worker: CA bundle for the control URL"),
+) -> None:
+    """Run only a SIP worker: keep the accounts it holds registered (TELESIP_SIP_BIND)."""
+    config = settings()
+    config.worker_name = name or config.worker_name
+    config.worker_pool = pool or config.worker_pool
+    config.configure_logging()
+    if control_url is None:
+        with contextlib.suppress(KeyboardInterrupt):
+            run(run_service(config, only={"worker"}))
+        return
+    from telesip.workers.remote import run_remote_worker
+
+    if not credential or not config.worker_name:
+        err.print(
+            "[red]error:[/] a remote worker needs --name and --credential "
+            "(or TELESIP_WORKER_CREDENTIAL)"
+        )
+        raise typer.Exit(2)
+    with contextlib.suppress(KeyboardInterrupt):
+        run(
+            run_remote_worker(
+                config, control_url=control_url, credential=credential, ca_file=ca_file
+            )
+        )

@@ -1,0 +1,84 @@
+"""``telesip workers list|create|revoke|firewall``: the SIP workers of the fleet."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from telesip.bootstrap import services_for
+from telesip.cli.common import command, out, settings
+from telesip.services import fleet
+
+workers_app = typer.Typer(help="SIP workers and the firewall list.", no_args_is_help=True)
+
+
+@workers_app.command("list")
+@command
+async def workers_list() -> None:
+    """Every worker: alive or not, heartbeat age, accounts held, registrations, addresses."""
+    config = settings()
+    async with services_for(config, upgrade=True) as s:
+        rows = await fleet.list_workers(s, ttl=config.lease_ttl_seconds)
+    table = Table(
+        "worker",
+        "pool",
+        "kind",
+        "state",
+        "heartbeat",
+        "accounts",
+        "registered",
+        "failing",
+        "addresses",
+    )
+    for w in rows:
+        state = "revoked" if w.revoked else ("alive" if w.alive else "down")
+        age = "—" if w.heartbeat_age is None else f"{w.heartbeat_age:.1f} s ago"
+        failing = sum(
+            v for k, v in w.stats.items() if k in ("auth_failed", "unreachable", "failed")
+        )
+        table.add_row(
+            w.name,
+            w.pool or "—",
+            "remote" if w.remote else "local",
+            state,
+            age,
+            str(w.accounts),
+            str(w.stats.get("registered", 0) if w.alive else 0),
+            str(failing if w.alive else 0),
+            ", ".join(w.addresses) or "—",
+        )
+    out.print(table if rows else "no workers yet")
+
+
+@workers_app.command("create")
+@command
+async def workers_create(
+    name: str,
+    pool: str | None = typer.Option(None, help="Pool name accounts can be pinned to"),
+    remote: bool = typer.Option(False, "--remote", help="A worker outside, over the control API"),
+) -> None:
+    """Create a worker; a remote one gets a one-time credential, printed only now."""
+    async with services_for(settings(), upgrade=True) as s:
+        _, credential = await fleet.create_worker(s, name, pool=pool, remote=remote)
+    out.print(f"worker {name!r} created")
+    if credential:
+        out.print(f"credential (shown once): {credential}")
+
+
+@workers_app.command("revoke")
+@command
+async def workers_revoke(name: str) -> None:
+    """Revoke a worker: it is refused from now on and its accounts are taken over."""
+    async with services_for(settings(), upgrade=True) as s:
+        await fleet.revoke_worker(s, name)
+    out.print(f"worker {name!r} revoked")
+
+
+@workers_app.command("firewall")
+@command
+async def workers_firewall(account_id: int) -> None:
+    """The SIP addresses a PBX must allow for one account."""
+    config = settings()
+    async with services_for(config, upgrade=True) as s:
+        addresses = await fleet.firewall(s, account_id, ttl=config.lease_ttl_seconds)
+    out.print("\n".join(addresses) if addresses else "no worker can serve this account yet")
