@@ -13,6 +13,7 @@ import typer
 from telesip.cli import service
 from telesip.cli.accounts import accounts_app, audit
 from telesip.cli.api_keys import api_keys_app
+from telesip.cli.backup import backup, restore
 from telesip.cli.calls import calls_app
 from telesip.cli.db import db_app
 from telesip.cli.subscriptions import subs_app
@@ -29,6 +30,8 @@ app.command("bot")(service.bot)
 app.command("worker")(service.worker)
 app.command("api")(service.api)
 app.command("audit")(audit)
+app.command("backup")(backup)
+app.command("restore")(restore)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(subs_app, name="subscriptions")

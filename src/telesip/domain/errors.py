@@ -17,7 +17,8 @@ aiogram, OS) are translated at the adapter boundary with ``raise ... from exc``.
     │   └── InvalidInput       invalid_settings
     ├── ConflictError          concurrent change; the caller may retry
     ├── StorageUnavailable     the database cannot be reached
-    └── ConfigError            bad configuration (database URL, key file)
+    ├── ConfigError            bad configuration (database URL, key file)
+    └── BackupError            a backup cannot be written or restored (backup_failed)
 """
 
 from __future__ import annotations
@@ -198,3 +199,8 @@ class StorageUnavailable(TelesipError):
 class ConfigError(TelesipError):
     code = "config_error"
     default_message = "Configuration error: {reason}"
+
+
+class BackupError(TelesipError):
+    code = "backup_failed"
+    default_message = "{reason}"
