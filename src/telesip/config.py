@@ -1,18 +1,39 @@
-"""Every ``TELESIP_*`` setting in one place (pydantic-settings); nothing is read at import time."""
+"""Every ``TELESIP_*`` setting in one place (pydantic-settings); nothing is read at import time.
+
+Values come from the environment, an env file (``TELESIP_ENV_FILE``, default ``./.env``) or a
+file named by ``TELESIP_<NAME>_FILE``: see :mod:`telesip.config_sources`. Every field is listed
+with its default in the repository's ``.env.example`` (a test checks it).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from telesip.config_sources import TelesipSource
 from telesip.logs import configure_logging
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TELESIP_", extra="ignore")
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Code, then the environment, then the env file (each with ``_FILE``), then defaults."""
+        return (init_settings, TelesipSource(settings_cls))
+
+    auto_migrate: bool = Field(
+        default=True, description="Migrate an older database at start; 0: refuse and say so"
+    )
     data_dir: Path = Field(default=Path("data"), description="SQLite file, key file, recordings")
     database_url: str | None = Field(
         default=None, description="sqlite+aiosqlite:///... or postgresql+asyncpg://..."
@@ -47,6 +68,17 @@ class Settings(BaseSettings):
     sip_bind: str = Field(default="0.0.0.0:5060", description="UDP address the worker binds")
     sip_advertise: str | None = Field(default=None, description="Public address for Contact")
     log_level: str = "INFO"
+
+    # a remote worker (`telesip worker` without database access); the options override these
+    control_url: str | None = Field(
+        default=None, description="Remote worker: the service's HTTPS URL"
+    )
+    worker_credential: SecretStr | None = Field(
+        default=None, description="Remote worker: its one-time credential"
+    )
+    control_ca_file: str | None = Field(
+        default=None, description="Remote worker: CA bundle for the control URL"
+    )
 
     # calls (issue 7)
     rtp_ports: str = Field(default="20000-20999", description="UDP ports for RTP/RTCP media")

@@ -15,6 +15,7 @@ from telesip.cli.accounts import accounts_app, audit
 from telesip.cli.api_keys import api_keys_app
 from telesip.cli.backup import backup, restore
 from telesip.cli.calls import calls_app
+from telesip.cli.configuration import config_app
 from telesip.cli.db import db_app
 from telesip.cli.subscriptions import subs_app
 from telesip.cli.telegram import telegram_app
@@ -33,6 +34,7 @@ app.command("audit")(audit)
 app.command("backup")(backup)
 app.command("restore")(restore)
 app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(subs_app, name="subscriptions")
 app.add_typer(workers_app, name="workers")

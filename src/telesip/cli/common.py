@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from telesip.config import Settings
-from telesip.domain.errors import TelesipError
+from telesip.domain.errors import ConfigError, TelesipError
 
 out = Console()
 err = Console(stderr=True)
@@ -22,9 +22,13 @@ T = TypeVar("T")
 
 
 def settings() -> Settings:
-    """The settings from the environment; a bad one is named in one line (exit 2)."""
+    """The settings from the environment, the env file and the ``_FILE`` files; a bad one is
+    named in one line (exit 2)."""
     try:
         return Settings()
+    except ConfigError as exc:  # an unreadable env file or _FILE, or both forms of one setting
+        err.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "TELESIP_" + str(first["loc"][0]).upper() if first["loc"] else "settings"

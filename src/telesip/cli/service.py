@@ -41,17 +41,25 @@ def worker(
     name: str | None = typer.Option(None, help="Worker name (default TELESIP_WORKER_NAME or host)"),
     pool: str | None = typer.Option(None, help="Pool this worker serves pinned accounts of"),
     control_url: str | None = typer.Option(
-        None, help="Remote worker: the service's HTTPS URL (no database access needed)"
+        None,
+        help="Remote worker: the service's HTTPS URL, no database access needed "
+        "(default TELESIP_CONTROL_URL)",
     ),
     credential: str | None = typer.Option(
-        None, envvar="TELESIP_WORKER_CREDENTIAL", help="Remote worker: its one-time credential"
+        None, help="Remote worker: its one-time credential (default TELESIP_WORKER_CREDENTIAL)"
     ),
-    ca_file: str | None = typer.Option(None, help="Remote worker: CA bundle for the control URL"),
+    ca_file: str | None = typer.Option(
+        None, help="Remote worker: CA bundle for the control URL (default TELESIP_CONTROL_CA_FILE)"
+    ),
 ) -> None:
     """Run only a SIP worker: keep the accounts it holds registered (TELESIP_SIP_BIND)."""
     config = settings()
     config.worker_name = name or config.worker_name
     config.worker_pool = pool or config.worker_pool
+    control_url = control_url or config.control_url
+    if credential is None and config.worker_credential is not None:
+        credential = config.worker_credential.get_secret_value()
+    ca_file = ca_file or config.control_ca_file
     config.configure_logging()
     if control_url is None:
         with contextlib.suppress(KeyboardInterrupt):
@@ -62,7 +70,7 @@ def worker(
     if not credential or not config.worker_name:
         err.print(
             "[red]error:[/] a remote worker needs --name and --credential "
-            "(or TELESIP_WORKER_CREDENTIAL)"
+            "(or TELESIP_WORKER_NAME and TELESIP_WORKER_CREDENTIAL)"
         )
         raise typer.Exit(2)
     with contextlib.suppress(KeyboardInterrupt):
