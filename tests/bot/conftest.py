@@ -7,8 +7,10 @@ Bot tests run on SQLite by default; the tests marked ``both_backends`` also run 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from aiogram import Bot
@@ -17,6 +19,7 @@ from aiogram.client.default import DefaultBotProperties
 from telesip.bot.app import build_dispatcher, set_commands
 from telesip.bot.limiter import RateLimiter
 from telesip.bot.notifier import Notifier
+from telesip.bot.outbox import Outbox
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import TelegramUser
 from telesip.services.context import Services
@@ -83,12 +86,24 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
         yield server
 
 
-@pytest.fixture
-async def h(fake: FakeBotAPI, services: Services, clock: FakeClock) -> AsyncIterator[Harness]:
+@contextlib.asynccontextmanager
+async def running_bot(
+    fake: FakeBotAPI,
+    services: Services,
+    clock: FakeClock,
+    limiter: RateLimiter,
+    recordings: Path | None = None,
+) -> AsyncIterator[Harness]:
+    """The bot polling the fake with ``limiter``; with ``recordings`` also the outbox (polled
+    every 50 ms), which the limiter defers to, as ``run_bot`` wires them."""
     bot = Bot(fake.token, session=fake.session(), default=DefaultBotProperties(parse_mode="HTML"))
-    bot.session.middleware(RateLimiter(overall_per_second=1000, per_chat_burst=1000))
+    bot.session.middleware(limiter)
     notifier = Notifier(services, bot)
     dp = build_dispatcher(services, notifier=notifier)
+    outbox = Outbox(services, bot, recordings, interval=0.05) if recordings else None
+    if outbox is not None:
+        limiter.deferrer = outbox.defer
+        outbox.start()
     notifier.start()
     await set_commands(bot)
     task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=5))
@@ -98,5 +113,14 @@ async def h(fake: FakeBotAPI, services: Services, clock: FakeClock) -> AsyncIter
     finally:
         await dp.stop_polling()
         await task
+        if outbox is not None:
+            await outbox.stop()
         await notifier.stop()
         await bot.session.close()
+
+
+@pytest.fixture
+async def h(fake: FakeBotAPI, services: Services, clock: FakeClock) -> AsyncIterator[Harness]:
+    limiter = RateLimiter(overall_per_second=1000, per_chat_burst=1000, edit_burst=1000)
+    async with running_bot(fake, services, clock, limiter) as harness:
+        yield harness

@@ -1,29 +1,60 @@
-"""The limiter's pacing is bounded inside update handling: a handler never waits longer than
-``max_handler_wait`` for its chat (so the bounded handling's slots cannot all be held by one
-person flooding the bot); a notification, sent outside an update, waits its turn."""
+"""The limiter's buckets: new messages burst, edits have their own lenient budget, and inside
+an update a call that would wait too long is deferred (never refused, never dropped)."""
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from telesip.bot.limiter import Flooded, RateLimiter, handling_update
+from aiogram.methods import EditMessageText, SendMessage, SendPhoto
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
-
-def test_a_handler_is_refused_a_long_wait_and_the_turn_is_kept() -> None:
-    limiter = RateLimiter(per_chat_per_second=1, per_chat_burst=2, max_handler_wait=1.5)
-    with handling_update():
-        assert limiter._delay(7) == 0  # the burst
-        assert limiter._delay(7) == 0
-        assert 0.9 < limiter._delay(7) <= 1.0  # one second: waits
-        with pytest.raises(Flooded):
-            limiter._delay(7)  # two seconds: refused
-        with pytest.raises(Flooded):
-            limiter._delay(7)  # still two: the refused turn was not used up
-        assert limiter._delay(8) == 0  # other people are not held up
+from telesip.bot.limiter import EDIT, SEND, RateLimiter, dump_method, kind_of, load_method
 
 
-def test_outside_an_update_a_call_waits_its_turn() -> None:
-    limiter = RateLimiter(per_chat_per_second=1, per_chat_burst=1, max_handler_wait=0.5)
-    assert limiter._delay(7) == 0
+def test_new_messages_burst_then_are_paced() -> None:
+    limiter = RateLimiter(per_chat_per_second=1, per_chat_burst=6)
+    assert [limiter._delay(7) for _ in range(6)] == [0.0] * 6
     assert 0.9 < limiter._delay(7) <= 1.0
-    assert 1.9 < limiter._delay(7) <= 2.0
+    assert limiter._delay(8) == 0  # other people are not held up
+
+
+def test_edits_do_not_use_up_new_messages() -> None:
+    limiter = RateLimiter(per_chat_per_second=1, per_chat_burst=2, edit_burst=20)
+    for _ in range(15):
+        assert limiter._delay(7, EDIT) == 0
+    assert limiter._delay(7, SEND) == 0
+    assert limiter._delay(7, SEND) == 0
+    assert limiter._delay(7, SEND) > 0
+
+
+def test_which_calls_are_paced() -> None:
+    assert kind_of(SendMessage(chat_id=1, text="x")) == SEND
+    assert kind_of(EditMessageText(chat_id=1, message_id=2, text="x")) == EDIT
+    from aiogram.methods import AnswerCallbackQuery, GetUpdates, SendChatAction
+
+    assert kind_of(AnswerCallbackQuery(callback_query_id="1")) is None
+    assert kind_of(GetUpdates()) is None
+    assert kind_of(SendChatAction(chat_id=1, action="typing")) is None
+
+
+def test_a_deferred_call_is_stored_as_json_and_comes_back_the_same() -> None:
+    import json
+
+    kb = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="« Back", callback_data="a:list:")]]
+    )
+    calls: list[Any] = [
+        SendMessage(chat_id=5, text="<b>hi</b>", reply_markup=kb),
+        SendPhoto(chat_id=5, photo=BufferedInputFile(b"\x89PNG-ish", "q.png"), caption="QR"),
+        EditMessageText(chat_id=5, message_id=9, text="edited", reply_markup=kb),
+    ]
+    for call in calls:
+        stored = json.loads(json.dumps(dump_method(call)))  # the outbox's JSON column
+        back = load_method(stored)
+        assert type(back) is type(call)
+        for name, value in call:
+            if isinstance(value, BufferedInputFile):
+                restored = getattr(back, name)
+                assert (restored.data, restored.filename) == (value.data, value.filename)
+            else:
+                assert getattr(back, name) == value, name

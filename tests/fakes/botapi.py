@@ -342,6 +342,7 @@ class RequestRecord:
     error_code: int | None = None
     description: str | None = None
     via: str = "http"  # "http" or "webhook-reply"
+    at: float = field(default_factory=time.monotonic)  # when the request arrived
 
 
 @dataclass
@@ -640,6 +641,7 @@ class FakeBotAPI:
         bot_id: int | None = None,
         require_started_chat: bool = True,
         inline_feedback: bool = True,
+        supports_inline_queries: bool = True,
         default_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -649,6 +651,7 @@ class FakeBotAPI:
         self.bot_first_name = bot_first_name
         self.require_started_chat = require_started_chat
         self.inline_feedback = inline_feedback
+        self.supports_inline_queries = supports_inline_queries  # BotFather /setinline
         self.default_timeout = default_timeout
         self.clock = clock
 
@@ -662,6 +665,8 @@ class FakeBotAPI:
         self.photos: list[FakePhoto] = []
         self.commands: dict[tuple[str, str], list[JSON]] = {}  # (scope json, lang) -> commands
         self.settings: dict[str, JSON] = {}  # setMyDescription & co: method -> last params
+        #: setMyDescription & co per language: (method, language_code or "") -> last params
+        self.settings_by_lang: dict[tuple[str, str], JSON] = {}
         self.users: dict[int, FakeUser] = {}
         self.delivered: dict[int, int] = {}  # update_id -> times returned by getUpdates
         self.dropped_updates: list[JSON] = []  # filtered out by allowed_updates
@@ -1409,6 +1414,7 @@ class FakeBotAPI:
     def _make_setting(self, name: str) -> Handler:
         async def handler(params: JSON, files: dict[str, bytes]) -> bool:
             self.settings[name] = params
+            self.settings_by_lang[(name, str(params.get("language_code") or ""))] = params
             return True
 
         return handler
@@ -1418,7 +1424,7 @@ class FakeBotAPI:
             **self.bot_user,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": True,
+            "supports_inline_queries": self.supports_inline_queries,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }

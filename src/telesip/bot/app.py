@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 #: Updates handled at once. Long polling stops fetching while this many are in hand (aiogram's
 #: tasks_concurrency_limit), so a burst waits at Telegram instead of piling up tasks here; a
 #: webhook is answered once handled, and Telegram opens at most this many connections. The
-#: limiter keeps one flooding person from holding the slots (see ``limiter.Flooded``).
+#: limiter keeps one flooding person from holding the slots (it defers what would wait long).
 HANDLER_LIMIT = 32
 
 COMMANDS = ("softphone", "calls", "links", "subscriptions", "workers", "help", "start")
@@ -125,10 +125,12 @@ async def run_bot(s: Services, settings: Settings) -> None:
     """The ``bot`` part of ``telesip run``: until cancelled."""
     if settings.bot_token is None:
         raise ConfigError(reason="TELESIP_BOT_TOKEN is not set")
-    bot = build_bot(settings.bot_token.get_secret_value(), settings.bot_api_url)
+    limiter = RateLimiter()
+    bot = build_bot(settings.bot_token.get_secret_value(), settings.bot_api_url, limiter)
     notifier = Notifier(s, bot)
     dp = build_dispatcher(s, make_storage(s.engine, settings.redis_url), notifier)
     outbox = Outbox(s, bot, settings.data_dir / "recordings")
+    limiter.deferrer = outbox.defer  # what would hold a handler too long is sent from there
     notifier.start()
     outbox.start()
     try:

@@ -1,9 +1,14 @@
 """Sends what other processes asked the bot to say: the calls' messages (incoming call,
 missed call, keypad, recording) that a worker put in the database's outbox.
 
-One task polls the outbox twice a second and sends due messages in order, each in its
-person's language, through the bot (and so through the limiter). Telegram asking to wait, or
-not answering, puts a message back for later; a person who blocked the bot is given up on.
+It also delivers the bot's own calls that the limiter deferred (``bot_call``: a serialised Bot
+API call, made when a handler would have waited too long for a chat's turn).
+
+One task polls the outbox twice a second and sends due messages, each in its person's language,
+through the bot (and so through the limiter): chats in parallel, each chat's messages in order
+(the bot's own deferred calls wait while an older message to their chat is put back).
+Telegram asking to wait, or not answering, puts a message back for later; a person who blocked
+the bot is given up on.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.types import FSInputFile
+from aiogram.types import FSInputFile, Message
 
+from telesip.bot.limiter import load_method
 from telesip.bot.locales import lang_of, t
 from telesip.bot.routers.calls import keypad
 from telesip.metrics import BOT_SEND_FAILURES
@@ -55,6 +61,12 @@ class Outbox:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="telesip-outbox")
 
+    async def defer(self, chat_id: int, call: dict[str, Any]) -> None:
+        """The limiter's ``deferrer``: queue one of the bot's own calls (the limiter paces it
+        when this outbox makes it)."""
+        await calls.outbox_put(self.s, chat_id, "bot_call", call)
+        self.wake()
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -80,16 +92,27 @@ class Outbox:
     async def drain(self) -> int:
         """Send every due message once; returns how many were handled."""
         due = await calls.outbox_due(self.s)
+        by_chat: dict[int, list[OutboxMessage]] = {}
         for message in due:
-            await self._handle(message)
+            by_chat.setdefault(message.chat_id, []).append(message)
+        await asyncio.gather(*(self._chat(messages) for messages in by_chat.values()))
         return len(due)
 
-    async def _handle(self, message: OutboxMessage) -> None:
+    async def _chat(self, messages: list[OutboxMessage]) -> None:
+        held = False
+        for message in messages:
+            if held and message.kind == "bot_call":
+                continue  # the bot's own messages wait for an older one put back
+            if not await self._handle(message):
+                held = True
+
+    async def _handle(self, message: OutboxMessage) -> bool:
+        """Send one message; False when it was put back for later."""
         try:
             telegram_id = await self._send(message)
         except TelegramRetryAfter as exc:
             await calls.outbox_retry(self.s, message.id, float(exc.retry_after))
-            return
+            return False
         except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound) as exc:
             BOT_SEND_FAILURES.labels("outbox").inc()
             log.info("outbox: cannot reach %s: %s", message.chat_id, exc.message)
@@ -101,10 +124,14 @@ class Outbox:
                 telegram_id = None
             else:
                 await calls.outbox_retry(self.s, message.id, 2.0 ** (message.attempts + 1))
-                return
+                return False
         await calls.outbox_sent(self.s, message.id, telegram_id)
+        return True
 
     async def _send(self, message: OutboxMessage) -> int | None:
+        if message.kind == "bot_call":  # already in the person's language
+            result = await self.bot(load_method(message.payload))
+            return result.message_id if isinstance(result, Message) else None
         person = await people.get_user(self.s, message.chat_id)
         lang = lang_of(person.language_code if person else None)
         payload = message.payload

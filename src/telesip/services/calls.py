@@ -490,6 +490,17 @@ async def outbox_due(s: Services, *, limit: int = 50) -> list[OutboxMessage]:
         return await Calls(uow.conn).due(uow.now, limit)
 
 
+async def outbox_put(
+    s: Services, chat_id: int, kind: str, payload: dict[str, Any], delay: float = 0.0
+) -> None:
+    """Queue a message for the bot's outbox, to be sent ``delay`` seconds from now at the
+    earliest (the bot defers a call here when Telegram's pace would hold a handler too long)."""
+    async with s.uow() as uow:
+        due = uow.now + timedelta(seconds=max(delay, 0.0))
+        await Calls(uow.conn).enqueue(chat_id, kind, payload, uow.now, due)
+        await uow.commit()
+
+
 async def outbox_sent(s: Services, message_id: int, telegram_id: int | None) -> bool:
     async with s.uow() as uow:
         ok = await Calls(uow.conn).mark_sent(message_id, uow.now, telegram_id)

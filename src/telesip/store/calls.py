@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -289,19 +289,44 @@ class Calls:
 
     # -- the bot's outbox --------------------------------------------------------------------
     async def enqueue(
-        self, chat_id: int, kind: str, payload: dict[str, Any], now: datetime
+        self,
+        chat_id: int,
+        kind: str,
+        payload: dict[str, Any],
+        now: datetime,
+        due: datetime | None = None,
     ) -> None:
         await self.conn.execute(
             insert(t.bot_outbox).values(
-                chat_id=chat_id, kind=kind, payload=payload, created_at=now, next_attempt_at=now
+                chat_id=chat_id,
+                kind=kind,
+                payload=payload,
+                created_at=now,
+                next_attempt_at=due or now,
             )
         )
 
     async def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Unsent messages whose time has come, oldest first. A ``bot_call`` (the bot's own call,
+        deferred) waits while an older message to its chat is unsent, so they arrive in order;
+        the calls' messages are never held up by an older one put back for later."""
         o = t.bot_outbox.c
+        older = t.bot_outbox.alias("older")
         stmt = (
             select(o.id, o.chat_id, o.kind, o.payload, o.attempts)
-            .where(o.sent_at.is_(None), o.next_attempt_at <= now)
+            .where(
+                o.sent_at.is_(None),
+                o.next_attempt_at <= now,
+                or_(
+                    o.kind != "bot_call",
+                    ~exists().where(
+                        older.c.chat_id == o.chat_id,
+                        older.c.sent_at.is_(None),
+                        older.c.id < o.id,
+                        older.c.next_attempt_at > now,
+                    ),
+                ),
+            )
             .order_by(o.id)
             .limit(limit)
         )

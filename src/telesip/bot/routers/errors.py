@@ -13,7 +13,6 @@ import logging
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 
-from telesip.bot.limiter import Flooded
 from telesip.bot.locales import error_text, lang_of, t
 from telesip.domain.errors import TelesipError
 from telesip.metrics import DOMAIN_ERRORS, INTERNAL_ERRORS
@@ -34,12 +33,6 @@ async def on_error(event: ErrorEvent) -> bool:
             user = part.from_user
             break
     lang = lang_of(user.language_code if user else None)
-    if isinstance(exc, Flooded):  # pressing faster than Telegram lets us answer: skip it
-        log.info("bot update %s dropped: %s", update.update_id, exc)
-        if update.callback_query is not None:
-            with contextlib.suppress(TelegramAPIError):
-                await update.callback_query.answer()
-        return True
     if isinstance(exc, TelesipError):
         DOMAIN_ERRORS.labels(exc.code, "bot").inc()
         text = error_text(lang, exc)
