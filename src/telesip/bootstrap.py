@@ -42,10 +42,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
 
 @contextlib.asynccontextmanager
 async def services_for(settings: Settings, *, upgrade: bool = False) -> AsyncIterator[Services]:
+    """The services on the configured database; with ``upgrade`` the schema is checked first
+    (:func:`migrate.prepare`: a newer database is refused, an older one migrated unless
+    TELESIP_AUTO_MIGRATE=0)."""
     s = build_services(settings)
     try:
         if upgrade:
-            await migrate.upgrade(s.engine)
+            await migrate.prepare(s.engine, auto_migrate=settings.auto_migrate)
         yield s
     finally:
         await s.engine.dispose()
