@@ -10,7 +10,9 @@ registrars and is refused). Passwords never reach a repr or an exception text.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import AuthError, ParseError
 from .fields import split_commas, unquote
@@ -68,8 +70,15 @@ def parse_challenge(value: str, *, proxy: bool = False) -> Challenge:
     )
 
 
+_CONSTRUCTORS: dict[str, Callable[[bytes], Any]] = {
+    "MD5": hashlib.md5,
+    "SHA-256": hashlib.sha256,
+    "SHA-512-256": lambda data: hashlib.new("sha512_256", data),
+}
+
+
 def _h(algorithm: str, text: str) -> str:
-    return hashlib.new(_HASHES[algorithm.removesuffix("-SESS")], text.encode()).hexdigest()
+    return str(_CONSTRUCTORS[algorithm.removesuffix("-SESS")](text.encode()).hexdigest())
 
 
 def digest_response(

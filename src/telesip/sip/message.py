@@ -220,39 +220,56 @@ def _start_line(line: str) -> tuple[str, str, str]:
     return "req", method, uri
 
 
-def _validate(headers: Headers, kind: str, method: str, is_stream: bool) -> Via | None:
-    seen: dict[str, int] = {}
+# What `_validate` looks at, by kind of message; every other header is only stored.
+_CHECKED_REQ = frozenset((
+    "via", "from", "to", "contact", "route", "record-route", "cseq", "max-forwards", "expires",
+    "min-expires", "retry-after", "content-length", "warning", "date", "content-type",
+))  # fmt: skip
+_CHECKED_RESP = _CHECKED_REQ - {"from", "to", "contact", "route", "record-route"}
+
+
+def _validate(
+    items: list[tuple[str, str, str]], kind: str, method: str, is_stream: bool
+) -> tuple[Via | None, str | None]:
+    """Check what RFC 3261 lets us check up front; (topmost Via, Content-Length value)."""
+    seen: set[str] = set()
     top: Via | None = None
-    for low, name, value in headers._items:
-        seen[low] = seen.get(low, 0) + 1
-        if low in SINGLE_HEADERS and seen[low] > 1:
-            raise ParseError(f"{name} appears more than once")
+    clen: str | None = None
+    checked = _CHECKED_RESP if kind == "resp" else _CHECKED_REQ
+    for low, name, value in items:
+        if low in seen:
+            if low in SINGLE_HEADERS:
+                raise ParseError(f"{name} appears more than once")
+        else:
+            seen.add(low)
+        if low not in checked:
+            continue
         if low == "via":
             for v in split_commas(value):
                 via = parse_via(v)
                 top = top or via
+        elif low == "cseq":
+            _, cmethod = parse_cseq(value)
+            if kind == "req" and cmethod != method:
+                raise ParseError("CSeq method differs from the request method")
+        elif low == "content-length":
+            parse_uint(value, "Content-Length", MAX_MESSAGE)
+            clen = value
         elif low in ("from", "to"):
-            if kind == "req":  # a UAC does not use them in responses: skip the work
-                parse_name_addr(value)
+            parse_name_addr(value)  # requests only: a UAC does not use them in responses
         elif low in ("contact", "route", "record-route"):
-            if kind == "resp" or (low == "contact" and value.strip() == "*"):
+            if low == "contact" and value.strip() == "*":
                 continue  # response Contacts are read leniently where they are used
             for v in split_commas(value):
                 na = parse_name_addr(v)
                 if low == "contact" and "expires" in na.params:
                     parse_uint(na.params["expires"] or "", "Contact expires")
-        elif low == "cseq":
-            _, cmethod = parse_cseq(value)
-            if kind == "req" and cmethod != method:
-                raise ParseError("CSeq method differs from the request method")
         elif low == "max-forwards":
             parse_uint(value, "Max-Forwards", 255)
         elif low in ("expires", "min-expires"):
             parse_uint(value, name)
         elif low == "retry-after":
             parse_uint(value.partition("(")[0].partition(";")[0], "Retry-After")
-        elif low == "content-length":
-            parse_uint(value, "Content-Length", MAX_MESSAGE)
         elif low == "warning":
             for v in split_commas(value):
                 code = v.split(" ", 1)[0]
@@ -267,12 +284,37 @@ def _validate(headers: Headers, kind: str, method: str, is_stream: bool) -> Via 
             if not slash or not is_token(typ.strip()) or not is_token(sub.strip()):
                 raise ParseError("bad Content-Type")
             parse_params(";" + params if params else "")
-    for req in _REQUIRED:
-        if req not in seen:
-            raise ParseError(f"missing {canonical(req)}")
+    if len(seen) < 5 or not seen.issuperset(_REQUIRED):
+        for req in _REQUIRED:
+            if req not in seen:
+                raise ParseError(f"missing {canonical(req)}")
     if is_stream and "content-length" not in seen:
         raise ParseError("Content-Length is mandatory on stream transports")
-    return top
+    return top, clen
+
+
+# raw text before a header line's colon -> (lookup key, canonical name); only valid names
+_LINE_KEYS: dict[str, tuple[str, str]] = {}
+
+
+def _header_items(lines: list[str]) -> list[tuple[str, str, str]]:
+    """(lookup key, canonical name, value) per header line; raises ParseError."""
+    items: list[tuple[str, str, str]] = []
+    append = items.append
+    known = _LINE_KEYS
+    for i in range(1, len(lines)):
+        name, colon, value = lines[i].partition(":")
+        hit = known.get(name)
+        if hit is None or not colon:
+            stripped = name.rstrip(" \t")
+            if not colon or not is_token(stripped):
+                raise ParseError("bad header line")
+            canon, key = _key(stripped)
+            hit = (key, canon)
+            if len(known) < 4096:  # bounded: hostile peers can invent names forever
+                known[name] = hit
+        append((hit[0], hit[1], value.strip(" \t")))
+    return items
 
 
 def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response:
@@ -286,32 +328,36 @@ def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response
         head = data[:end].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ParseError("header section is not UTF-8") from exc
-    rest = data[end + 4 :]
-    lines = _FOLD.sub(" ", head).split("\r\n")
+    if "\n " in head or "\n\t" in head:
+        head = _FOLD.sub(" ", head)
+    lines = head.split("\r\n")
     kind, a, b = _start_line(lines[0])
+    breaks = len(lines) - 1
+    if head.count("\r") != breaks or head.count("\n") != breaks:
+        _bare_cr_lf(lines)  # a lone CR or LF: an error in a header line (not the start line)
+    items = _header_items(lines)
+    top, clen = _validate(items, kind, a, is_stream)
     headers = Headers()
+    headers._items = items
+    if clen is not None:
+        n = int(clen.strip())
+        if end + 4 + n > len(data):
+            raise ParseError("Content-Length larger than the message")
+        body = data[end + 4 : end + 4 + n]  # RFC 4475 §3.1.1.11: trailing octets are dropped
+    else:
+        body = data[end + 4 :]
+    if kind == "resp":
+        return Response(int(a), b, headers, body, top)
+    return Request(a, b, headers, body)
+
+
+def _bare_cr_lf(lines: list[str]) -> None:
     for line in lines[1:]:
         name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not is_token(name):
+        if not colon or not is_token(name.rstrip(" \t")):
             raise ParseError("bad header line")
         if "\r" in value or "\n" in value:
             raise ParseError("bare CR or LF in a header")
-        headers.add(name, value.strip(" \t"))
-    top = _validate(headers, kind, a, is_stream)
-    clen = headers.get("Content-Length")
-    if clen is not None:
-        n = int(clen.strip())
-        if n > len(rest):
-            raise ParseError("Content-Length larger than the message")
-        body = rest[:n]  # RFC 4475 §3.1.1.11: trailing octets of a datagram are dropped
-    else:
-        body = rest
-    if kind == "resp":
-        resp = Response(int(a), b, headers, body)
-        resp.top_via = top
-        return resp
-    return Request(a, b, headers, body)
 
 
 @dataclass(frozen=True, slots=True)

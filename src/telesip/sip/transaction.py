@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
+from typing import Self
 
 from .errors import StateError
 from .fields import parse_via
-from .message import Headers, Request, Response
+from .message import Headers, Request, Response, parse_message
 
 __all__ = [
     "T1",
@@ -133,7 +134,7 @@ class _Transaction:
     """The plumbing every transaction shares: state table, timers, output queues."""
 
     __slots__ = (
-        "_events", "_out", "_timers", "branch", "reliable", "request", "state", "t1", "t2", "t4",
+        "_events", "_out", "_request", "_timers", "branch", "reliable", "state", "t1", "t2", "t4",
         "wire",
     )  # fmt: skip
 
@@ -147,15 +148,52 @@ class _Transaction:
         t2: float = T2,
         t4: float = T4,
     ) -> None:
+        self._setup(request, request.to_bytes(), branch, reliable, t1, t2, t4)
+
+    def _setup(
+        self,
+        request: Request | None,
+        wire: bytes,
+        branch: str,
+        reliable: bool,
+        t1: float,
+        t2: float,
+        t4: float,
+    ) -> None:
         self.t1, self.t2, self.t4 = t1, t2, t4
-        self.request = request
+        self._request = request
         self.branch = branch
         self.reliable = reliable
         self.state = S.INITIAL
-        self.wire = request.to_bytes()
+        self.wire = wire
         self._timers: dict[str, tuple[float, float]] = {}  # name -> (deadline, interval)
         self._out: list[bytes] = []
         self._events: deque[TxEvent] = deque()
+
+    @classmethod
+    def from_wire(
+        cls,
+        wire: bytes,
+        branch: str,
+        *,
+        reliable: bool,
+        t1: float = T1,
+        t2: float = T2,
+        t4: float = T4,
+    ) -> Self:
+        """A transaction for a request already serialized (a registration's REGISTER):
+        `request` is parsed from the bytes only if someone asks for it."""
+        tx = cls.__new__(cls)
+        tx._setup(None, wire, branch, reliable, t1, t2, t4)
+        return tx
+
+    @property
+    def request(self) -> Request:
+        if self._request is None:
+            req = parse_message(self.wire)
+            assert isinstance(req, Request)
+            self._request = req
+        return self._request
 
     def _go(self, event: str, *emit: TxEvent) -> None:
         try:
