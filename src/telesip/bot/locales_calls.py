@@ -19,6 +19,10 @@ EN: dict[str, str] = {
     "calls.not_set_up": (
         "\n\nCalls are not set up yet: this service has no Telegram account to call you from."
     ),
+    "calls.disabled": (
+        "Calls are not enabled on this server: it runs without call support (the operator "
+        "installs telesip[calls] to turn them on)."
+    ),
     "reason.completed": "ended",
     "reason.missed": "missed",
     "reason.declined": "declined",
@@ -101,6 +105,10 @@ RU: dict[str, str] = {
     "calls.not_set_up": (
         "\n\nЗвонки ещё не настроены: у сервиса нет аккаунта Telegram, который мог бы вам "
         "позвонить."
+    ),
+    "calls.disabled": (
+        "Звонки на этом сервере не включены: он работает без поддержки звонков (оператор "
+        "включает их, установив telesip[calls])."
     ),
     "reason.completed": "завершён",
     "reason.missed": "пропущен",

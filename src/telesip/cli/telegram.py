@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import typer
 from rich.table import Table
 
+from telesip import extras
 from telesip.bootstrap import services_for
 from telesip.cli.common import err, out, run
 from telesip.cli.common import settings as read_settings
@@ -35,8 +36,9 @@ API_HOWTO = (
 
 
 def client_factory(settings: Settings) -> ClientFactory | None:
-    """Telethon clients with the service's API id; None when it is not configured."""
-    if settings.tg_api_id is None or settings.tg_api_hash is None:
+    """Telethon clients with the service's API id; None when it is not configured (or this
+    install has no telesip[calls])."""
+    if not extras.calls_enabled() or settings.tg_api_id is None or settings.tg_api_hash is None:
         return None
     api_hash = settings.tg_api_hash.get_secret_value()
     if not api_hash:
@@ -72,6 +74,7 @@ def login(
 ) -> None:
     """Log a Telegram user account in as a caller account (phone, code, 2FA password)."""
     settings = read_settings()
+    _sync(lambda: extras.require("calls", "a caller account"))
     factory = client_factory(settings)
     if factory is None:
         err.print(f"[red]error:[/] {API_HOWTO}")

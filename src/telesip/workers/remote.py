@@ -24,21 +24,24 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from telesip import extras
 from telesip.config import Settings
 from telesip.domain import errors
 from telesip.domain.callers import mask_phone
-from telesip.media import PortPool
 from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
 from telesip.workers.accounts import AccountConfig, RegistrationStatus
-from telesip.workers.calls import CallManager
 from telesip.workers.callstore import RemoteCallStore
 from telesip.workers.registrar import RegistrationManager
+from telesip.workers.service import call_manager
+
+if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
+    from telesip.workers.calls import CallManager
 
 log = logging.getLogger("telesip.worker.remote")
 
@@ -252,8 +255,10 @@ async def run_remote_worker(
     callers: CallerPool | None = None,
 ) -> None:
     """`telesip worker --control-url ...`: a RegistrationManager driven by the control plane,
-    and the calls of its lines with the caller accounts logged in on this machine."""
-    if callers is None:
+    and the calls of its lines with the caller accounts logged in on this machine (with
+    telesip[calls]; without it one log line says calls are off)."""
+    with_calls = extras.log_calls_off(f"remote worker {settings.worker_name}")
+    if callers is None and with_calls:
         async with open_callers(settings) as pool:
             await run_remote_worker(
                 settings,
@@ -283,16 +288,10 @@ async def run_remote_worker(
         ) from None
     local = manager.udp_local
     shown = advertise or (local[0] if local else host)
-    calls = CallManager(
-        manager,
-        callers,
-        ports=PortPool(settings.rtp_ports),
-        media_bind=host or "0.0.0.0",
-        media_advertise=advertise,
-        max_calls=settings.max_calls,
-        ring_timeout=settings.ring_timeout_seconds,
-        media_timeout=settings.rtp_timeout_seconds,
-        recordings=settings.data_dir / "recordings",  # uploaded when each call ends
+    calls = (
+        call_manager(settings, manager, callers or CallerPool(), host or "0.0.0.0", advertise)
+        if with_calls
+        else None
     )
     worker = RemoteWorker(
         manager,

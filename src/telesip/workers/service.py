@@ -19,13 +19,13 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 
+from telesip import extras
 from telesip.config import Settings
 from telesip.domain import errors, events
-from telesip.media import PortPool
 from telesip.services import calls as calls_svc
 from telesip.services import fleet
 from telesip.services.context import Services
@@ -33,9 +33,11 @@ from telesip.services.registrations import Report, report_many
 from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
 from telesip.workers.accounts import AccountConfig, RegistrationStatus, to_config
-from telesip.workers.calls import CallManager
 from telesip.workers.callstore import DbCallStore
 from telesip.workers.registrar import RegistrationManager
+
+if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
+    from telesip.workers.calls import CallManager
 
 log = logging.getLogger("telesip.worker")
 
@@ -328,10 +330,36 @@ def _bind(value: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
+def call_manager(
+    settings: Settings,
+    manager: RegistrationManager,
+    callers: CallerPool,
+    host: str,
+    advertise: str | None,
+) -> CallManager:
+    """The calls of a worker's lines (telesip[calls]: imports the calls wing)."""
+    from telesip.media import PortPool
+    from telesip.workers.calls import CallManager
+
+    return CallManager(
+        manager,
+        callers,
+        ports=PortPool(settings.rtp_ports),
+        media_bind=host,
+        media_advertise=advertise,
+        max_calls=settings.max_calls,
+        ring_timeout=settings.ring_timeout_seconds,
+        media_timeout=settings.rtp_timeout_seconds,
+        recordings=settings.data_dir / "recordings",  # a remote worker uploads each one
+    )
+
+
 async def run_worker(s: Services, settings: Settings, callers: CallerPool | None = None) -> None:
     """The worker part of `telesip run` / `telesip worker`; ``callers`` are the Telegram
-    caller accounts its calls ring people from."""
-    if callers is None:  # this process's own caller accounts, connected while it runs
+    caller accounts its calls ring people from. Without telesip[calls] it keeps the
+    registrations only (one log line says calls are off)."""
+    with_calls = extras.log_calls_off(f"worker {settings.worker_name or socket.gethostname()}")
+    if callers is None and with_calls:  # this process's own caller accounts, while it runs
         async with open_callers(settings, s) as pool:
             await run_worker(s, settings, pool)
         return
@@ -356,16 +384,10 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
         local[0] if local and local[0] not in ("0.0.0.0", "::") else socket.gethostname()
     )
     addresses = [f"udp:{shown}:{local[1] if local else port}", f"tcp:{shown}", f"tls:{shown}"]
-    calls = CallManager(
-        manager,
-        callers or CallerPool(),
-        ports=PortPool(settings.rtp_ports),
-        media_bind=host,
-        media_advertise=advertise,
-        max_calls=settings.max_calls,
-        ring_timeout=settings.ring_timeout_seconds,
-        media_timeout=settings.rtp_timeout_seconds,
-        recordings=settings.data_dir / "recordings",
+    calls = (
+        call_manager(settings, manager, callers or CallerPool(), host, advertise)
+        if with_calls
+        else None
     )
     worker = Worker(
         s,

@@ -17,6 +17,7 @@ from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from telesip import extras
 from telesip.bot.callbacks import CallCb
 from telesip.bot.locales import t
 from telesip.bot.replies import show
@@ -75,7 +76,10 @@ def history_row(lang: str, call: CallRecord) -> str:
 
 
 async def who_calls(s: Services, lang: str) -> str:
-    """Which Telegram accounts ring people, and how to allow them (or: none exists yet)."""
+    """Which Telegram accounts ring people, and how to allow them (or: none exists yet, or
+    this install has no calls)."""
+    if not extras.calls_enabled():
+        return "\n\n" + t(lang, "calls.disabled")
     callers = await caller_accounts(s)
     if not callers:
         return t(lang, "calls.not_set_up")
@@ -97,6 +101,9 @@ async def history(message: Message, s: Services, actor: TelegramUser, lang: str)
 async def _dial(
     message: Message, s: Services, actor: TelegramUser, lang: str, text: str, state: FSMContext
 ) -> None:
+    if not extras.calls_enabled():  # an install without telesip[calls]
+        await message.answer(t(lang, "calls.disabled"))
+        return
     number = parse_number(text)
     line = await calls.only_line(s, actor)
     if line is not None:
@@ -152,6 +159,9 @@ async def line_chosen(
     state: FSMContext,
 ) -> None:
     number = (await state.get_data()).get("dial")
+    if not extras.calls_enabled():
+        await query.answer(t(lang, "calls.disabled"), show_alert=True)
+        return
     if not isinstance(number, str):
         await query.answer(t(lang, "stale"), show_alert=True)
         return
