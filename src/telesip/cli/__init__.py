@@ -17,6 +17,7 @@ from telesip.cli.backup import backup, restore
 from telesip.cli.calls import calls_app
 from telesip.cli.configuration import config_app
 from telesip.cli.db import db_app
+from telesip.cli.secrets import secrets_app
 from telesip.cli.subscriptions import subs_app
 from telesip.cli.telegram import telegram_app
 from telesip.cli.workers import workers_app
@@ -35,6 +36,7 @@ app.command("backup")(backup)
 app.command("restore")(restore)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(subs_app, name="subscriptions")
 app.add_typer(workers_app, name="workers")
