@@ -6,13 +6,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 import tests.sip_integration.conftest as sip_conftest
+from telesip.domain.clock import SystemClock
 from telesip.domain.settings import AccountSettings, Secret
+from telesip.services.context import Services
+from telesip.store import tables as t
+from tests.conftest import TEST_KEY, make_services
 from tests.sip_integration.conftest import Cert, run_kamailio, tls_cert  # noqa: F401
 
 JSONRPC = (
@@ -32,7 +42,8 @@ class Kamailio:
         self.dir = rpc_dir
 
     def rpc(self, method: str, *params: str) -> object:
-        reply = self.dir / f"reply{os.getpid()}"  # no '.' or '/': jsonrpcs refuses those
+        # one reply FIFO per thread (a sampler may read while the test does); no '.' or '/'
+        reply = self.dir / f"reply{os.getpid()}x{threading.get_ident()}"
         if not reply.exists():
             os.mkfifo(reply)
         with open(self.dir / "rpc.fifo", "w") as fifo:
@@ -101,3 +112,93 @@ def contact_port(address: object) -> int:
     """The port of a contact URI like sip:user@127.0.0.1:40123;transport=udp."""
     hostport = str(address).split("@", 1)[-1].split(";", 1)[0].rstrip(">")
     return int(hostport.rsplit(":", 1)[1])
+
+
+@pytest.fixture
+async def pg(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Services]:
+    s = await make_services("pg", request, tmp_path, SystemClock())  # type: ignore[arg-type]
+    yield s
+    await s.engine.dispose()
+
+
+class Fleet:
+    """Worker processes (``telesip worker``) on one database, each logging to its own file."""
+
+    def __init__(self, url: str, tmp: Path, ttl: float = 4) -> None:
+        self.url, self.tmp, self.ttl = url, tmp, ttl
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        env = os.environ | {
+            "TELESIP_DATABASE_URL": self.url,
+            "TELESIP_SECRET_KEY": TEST_KEY,
+            "TELESIP_WORKER_NAME": name,
+            "TELESIP_SIP_BIND": "127.0.0.1:0",
+            "TELESIP_LEASE_TTL_SECONDS": str(self.ttl),
+            "TELESIP_DATA_DIR": str(self.tmp),
+            "TELESIP_LOG_LEVEL": "INFO",
+        }
+        log = (self.tmp / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "telesip.cli", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=15)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.kill(name, signal.SIGTERM)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-1500:] for p in self.tmp.glob("*.log"))
+
+
+@pytest.fixture
+def fleet(pg: Services, tmp_path: Path) -> Iterator[Fleet]:
+    f = Fleet(pg.engine.url.render_as_string(hide_password=False), tmp_path, ttl=4)
+    yield f
+    for proc in f.procs.values():
+        with_kill = proc.poll() is None
+        if with_kill:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+async def ports(s: Services) -> dict[str, int]:
+    """Worker name -> its UDP port, for the live ones (from their advertised addresses)."""
+    async with s.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(t.workers.c.name, t.workers.c.addresses).where(
+                    t.workers.c.instance.is_not(None)
+                )
+            )
+        ).all()
+    return {r.name: int(r.addresses[0].rsplit(":", 1)[1]) for r in rows if r.addresses}
+
+
+async def held_by(s: Services, name: str) -> set[int]:
+    async with s.engine.connect() as conn:
+        rows = await conn.execute(
+            select(t.leases.c.account_id)
+            .join(t.workers, t.workers.c.id == t.leases.c.worker_id)
+            .where(t.workers.c.name == name, t.workers.c.instance == t.leases.c.instance)
+        )
+        return {int(r[0]) for r in rows}
+
+
+def wait(cond, within: float, what: str, fleet: Fleet) -> float:  # type: ignore[no-untyped-def]
+    start = time.monotonic()
+    while True:
+        if cond():
+            return time.monotonic() - start
+        if time.monotonic() - start > within:
+            raise AssertionError(f"not within {within}s: {what}\n{fleet.logs()}")
+        time.sleep(0.2)

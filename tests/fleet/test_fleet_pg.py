@@ -6,117 +6,20 @@ account only ever goes to its worker."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
-from telesip.domain.clock import SystemClock
 from telesip.domain.model import TelegramUser
 from telesip.services import accounts, billing
 from telesip.services.context import Services
 from telesip.store import tables as t
 
-from ..conftest import TEST_KEY, make_services
-from .conftest import Kamailio, contact_port, sip_for
+from .conftest import Fleet, Kamailio, contact_port, held_by, ports, sip_for, wait
 
 TTL = 4
 N = 300
 OWNER = TelegramUser(5001, "Operator")
-
-
-@pytest.fixture
-async def pg(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Services]:
-    s = await make_services("pg", request, tmp_path, SystemClock())  # type: ignore[arg-type]
-    yield s
-    await s.engine.dispose()
-
-
-class Fleet:
-    def __init__(self, url: str, tmp: Path) -> None:
-        self.url, self.tmp = url, tmp
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str) -> None:
-        env = os.environ | {
-            "TELESIP_DATABASE_URL": self.url,
-            "TELESIP_SECRET_KEY": TEST_KEY,
-            "TELESIP_WORKER_NAME": name,
-            "TELESIP_SIP_BIND": "127.0.0.1:0",
-            "TELESIP_LEASE_TTL_SECONDS": str(TTL),
-            "TELESIP_DATA_DIR": str(self.tmp),
-            "TELESIP_LOG_LEVEL": "INFO",
-        }
-        log = (self.tmp / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "telesip.cli", "worker"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.procs.pop(name)
-        os.kill(proc.pid, sig)
-        proc.wait(timeout=15)
-
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.kill(name, signal.SIGTERM)
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text()[-1500:] for p in self.tmp.glob("*.log"))
-
-
-@pytest.fixture
-def fleet(pg: Services, tmp_path: Path) -> Iterator[Fleet]:
-    f = Fleet(pg.engine.url.render_as_string(hide_password=False), tmp_path)
-    yield f
-    for proc in f.procs.values():
-        with_kill = proc.poll() is None
-        if with_kill:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-async def ports(s: Services) -> dict[str, int]:
-    """Worker name -> its UDP port, for the live ones (from their advertised addresses)."""
-    async with s.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(t.workers.c.name, t.workers.c.addresses).where(
-                    t.workers.c.instance.is_not(None)
-                )
-            )
-        ).all()
-    return {r.name: int(r.addresses[0].rsplit(":", 1)[1]) for r in rows if r.addresses}
-
-
-async def held_by(s: Services, name: str) -> set[int]:
-    async with s.engine.connect() as conn:
-        rows = await conn.execute(
-            select(t.leases.c.account_id)
-            .join(t.workers, t.workers.c.id == t.leases.c.worker_id)
-            .where(t.workers.c.name == name, t.workers.c.instance == t.leases.c.instance)
-        )
-        return {int(r[0]) for r in rows}
-
-
-def wait(cond, within: float, what: str, fleet: Fleet) -> float:  # type: ignore[no-untyped-def]
-    start = time.monotonic()
-    while True:
-        if cond():
-            return time.monotonic() - start
-        if time.monotonic() - start > within:
-            raise AssertionError(f"not within {within}s: {what}\n{fleet.logs()}")
-        time.sleep(0.2)
 
 
 async def test_three_workers_share_survive_kill_and_rebalance(

@@ -293,9 +293,22 @@ async def heartbeat_and_look(
     return result.rowcount == 1, alive, leases
 
 
-async def leave(s: Services, ref: WorkerRef) -> None:
-    """Graceful stop: hand every lease back at once so other workers take over now."""
+async def leave(s: Services, ref: WorkerRef) -> list[int]:
+    """Graceful stop: hand every lease back at once so other workers take over now; returns
+    the accounts another worker may take (all but those pinned to this worker by name), for
+    which the stopping worker waits (``taken_over``) before it un-REGISTERs."""
     async with s.uow() as uow:
+        others_may = await uow.conn.execute(
+            select(t.leases.c.account_id)
+            .join(t.accounts, t.accounts.c.id == t.leases.c.account_id)
+            .where(
+                t.leases.c.worker_id == ref.id,
+                t.leases.c.instance == ref.instance,
+                t.accounts.c.enabled,
+                or_(t.accounts.c.worker.is_(None), t.accounts.c.worker != ref.name),
+            )
+        )
+        handed = [int(r[0]) for r in others_may]
         await uow.conn.execute(
             delete(t.leases).where(
                 t.leases.c.worker_id == ref.id, t.leases.c.instance == ref.instance
@@ -307,6 +320,34 @@ async def leave(s: Services, ref: WorkerRef) -> None:
             .values(instance=None, last_seen=None)
         )
         await uow.commit()
+    return handed
+
+
+async def taken_over(
+    s: Services, ref: WorkerRef, account_ids: list[int], *, ttl: float
+) -> set[int]:
+    """Which of these accounts (handed over by ``ref``) another live worker now holds and has
+    reported registered, or has held for longer than the TTL without managing to (a taker that
+    cannot register must not keep two registrations alive for ever): the giver un-REGISTERs
+    its own contact for those."""
+    if not account_ids:
+        return set()
+    w, le = t.workers, t.leases
+    async with s.uow(readonly=True) as uow:
+        rows = await uow.conn.execute(
+            select(le.c.account_id)
+            .join(w, and_(w.c.id == le.c.worker_id, w.c.instance == le.c.instance))
+            .where(
+                le.c.account_id.in_(account_ids),
+                or_(
+                    le.c.registered_at.is_not(None),
+                    le.c.acquired_at < uow.now - timedelta(seconds=ttl),
+                ),
+                or_(w.c.id != ref.id, w.c.instance != ref.instance),
+                _live(uow.now, ttl),
+            )
+        )
+        return {int(r[0]) for r in rows}
 
 
 async def held(s: Services, ref: WorkerRef) -> set[int]:
@@ -372,6 +413,7 @@ def _upsert_lease(uow: UnitOfWork) -> Any:
             "worker_id": ins.excluded.worker_id,
             "instance": ins.excluded.instance,
             "acquired_at": ins.excluded.acquired_at,
+            "registered_at": None,  # the new holder has not registered it yet
         },
     )
 
@@ -380,6 +422,7 @@ def _upsert_lease(uow: UnitOfWork) -> Any:
 class Plan:
     claimed: list[Account]
     release: list[int]  # shared accounts above the fair share, to hand over
+    short: bool = False  # below its share by more than one: others may be handing some over
 
 
 async def claim(s: Services, ref: WorkerRef, *, ttl: float, batch: int = 5000) -> Plan:
@@ -427,6 +470,7 @@ async def claim(s: Services, ref: WorkerRef, *, ttl: float, batch: int = 5000) -
                 ],
             )
         release: list[int] = []
+        now_held = (held_shared or 0) + sum(1 for r in rows if r.worker is None)
         excess = (held_shared or 0) - share
         if excess > 0:
             # hand over only when someone live is below its share (no ping-pong at the edge)
@@ -440,7 +484,11 @@ async def claim(s: Services, ref: WorkerRef, *, ttl: float, batch: int = 5000) -
                 )
                 release = [int(r[0]) for r in ids]
         await uow.commit()
-    return Plan([account_from_row(r, s.cipher.decrypt(r.password_enc)) for r in rows], release)
+    return Plan(
+        [account_from_row(r, s.cipher.decrypt(r.password_enc)) for r in rows],
+        release,
+        short=now_held < share - 1,
+    )
 
 
 async def _someone_below(uow: UnitOfWork, ref: WorkerRef, share: int, ttl: float) -> bool:

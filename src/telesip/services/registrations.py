@@ -8,7 +8,7 @@ a lease on, so a worker that lost an account can never overwrite its new holder'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from telesip.domain.model import RegState
 from telesip.services.context import Services
 from telesip.services.fleet import WorkerRef
 from telesip.store import tables as t
+from telesip.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,23 @@ def _stored(r: Report) -> tuple[str, int | None, str | None, datetime | None]:
     return (r.state, r.code, r.error[:255] if r.error else None, r.next_retry_at)
 
 
+async def _mark_registered(uow: UnitOfWork, holder: WorkerRef, reports: Iterable[Report]) -> None:
+    """The holder's first "registered" on a lease: a worker that handed the account over
+    un-REGISTERs its own contact only once this is set (``fleet.taken_over``)."""
+    ids = [r.account_id for r in reports if r.state == "registered"]
+    if ids:
+        await uow.conn.execute(
+            update(t.leases)
+            .where(
+                t.leases.c.account_id.in_(ids),
+                t.leases.c.worker_id == holder.id,
+                t.leases.c.instance == holder.instance,
+                t.leases.c.registered_at.is_(None),
+            )
+            .values(registered_at=uow.now)
+        )
+
+
 async def report_many(s: Services, reports: Sequence[Report], holder: WorkerRef | None) -> int:
     """Store the latest report per account where it says something new (a refresh that
     changes nothing writes nothing); returns how many accounts were written."""
@@ -70,12 +88,15 @@ async def report_many(s: Services, reports: Sequence[Report], holder: WorkerRef 
                 ),
             )
         current = {row.id: tuple(row[1:]) for row in await uow.conn.execute(query)}
+        if holder is not None:
+            await _mark_registered(uow, holder, latest.values())
         new = [
             r
             for r in latest.values()
             if r.account_id in current and current[r.account_id] != _stored(r)
         ]
         if not new:
+            await uow.commit()
             return 0
         await uow.conn.execute(
             _WRITE,

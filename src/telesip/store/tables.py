@@ -307,6 +307,9 @@ leases = Table(
     Column("worker_id", BigInteger, ForeignKey("workers.id", ondelete="CASCADE"), nullable=False),
     Column("instance", String(36), nullable=False),
     Column("acquired_at", UTCDateTime, nullable=False),
+    # the holder's first "registered" report (migration wrk_0002): a hand-over's giver keeps
+    # its own registration until then
+    Column("registered_at", UTCDateTime),
     Index("ix_leases_worker", "worker_id"),
 )
 

@@ -6,6 +6,12 @@ changes, heartbeat, claim free accounts up to a fair share and hand over the exc
 that every account it refreshes is still leased to it, and write registration reports in
 batches. If the database stays unreachable for longer than the lease TTL, the worker stops
 refreshing everything: by then other workers may have taken the accounts over.
+
+No gap on the way (docs/workers.md): an account handed over (rebalancing, graceful stop) stays
+registered by its giver until the new holder reports it registered (``leases.registered_at``)
+or the lease TTL has passed; a worker that finds itself paused past the TTL (the monotonic
+clock jumped between two turns) checks its leases and claims at once; a worker below its share
+claims at every poll while hand-overs are likely (a death, a newcomer, a lost lease).
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ class Timing:
     poll: float = 1.0  # account changes are applied within this
     claim: float = 15.0  # the safety net; deaths, joins and new accounts trigger claims
     reconcile: float = 30.0
-    handover_grace: float = 5.0  # a handed-over account stays registered this long
+    handover_check: float = 0.25  # how often a giver looks whether its taker registered
     flush: float = 0.5
     prune: float = 3600.0  # recordings older than TELESIP_RECORDING_DAYS are deleted this often
 
@@ -80,6 +86,8 @@ class Worker:
         self.ref: fleet.WorkerRef | None = None
         self.versions: dict[int, AccountConfig] = {}  # what the manager was told
         self._reports: list[Report] = []
+        self._new: set[int] = set()  # claimed, not yet reported registered: a giver waits
+        self._flush_soon = asyncio.Event()
         self._wake = asyncio.Event()
         self._last_ok = time.monotonic()
         self._since: datetime | None = None
@@ -89,9 +97,15 @@ class Worker:
         self.recording_days = recording_days
         self.statements = 0  # database statements this process ran (see run_worker)
         self._alive = 0
+        self._handing: dict[int, float] = {}  # handed over -> until when (monotonic) at most
+        self._eager_until = 0.0  # claim at every poll until then (hand-overs are likely)
+        self._last_turn = 0.0
 
     # -- what the manager and the bus tell us ---------------------------------------------
     async def on_status(self, status: RegistrationStatus) -> None:
+        if status.state == "registered" and status.account_id in self._new:
+            self._new.discard(status.account_id)
+            self._flush_soon.set()  # its giver keeps a second registration until it reads this
         self._reports.append(
             Report(
                 status.account_id,
@@ -127,18 +141,25 @@ class Worker:
             "claim": start + self.timing.heartbeat,
             "reconcile": start + self.timing.reconcile,
         }
+        self._last_turn = start
+        self._eager_until = start + 2 * self.timing.ttl  # the others hand a share over to us
         try:
             while True:
                 now = time.monotonic()
+                if now - self._last_turn > self.timing.ttl:
+                    self._woke(now, due)
+                self._last_turn = now
                 try:
                     await self._step(now, due)
                     self._last_ok = now
+                    await self._settle_handovers(now)
                 except (errors.StorageUnavailable, OSError) as exc:
                     log.warning("worker %s: database unreachable: %s", self.name, exc)
                     if now - self._last_ok > self.timing.ttl:
                         self._drop_all("the database was unreachable for longer than the TTL")
+                wait = self.timing.handover_check if self._handing else self.timing.poll
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.timing.poll):
+                    async with asyncio.timeout(wait):
                         await self._wake.wait()
                 self._wake.clear()
         finally:
@@ -166,17 +187,27 @@ class Worker:
                 if self._alive:  # (the first look only learns the number)
                     due["claim"] = min(due["claim"], now)
                 self._alive = alive
+            if self._alive and alive != self._alive:  # a death or a newcomer: hand-overs follow
+                self._eager_until = now + self.timing.ttl
             if leases != len(self.versions):
                 await self._reconcile()  # a lease was lost (taken over) or went with its account
+                self._eager_until = now + self.timing.ttl
+                due["claim"] = min(due["claim"], now)
             due["heartbeat"] = now + self.timing.heartbeat
         if now >= due["claim"]:
             plan = await fleet.claim(self.s, self.ref, ttl=self.timing.ttl)
             for account in plan.claimed:
+                if self._handing.pop(account.id, None) is None:  # else: taken back, registered
+                    self._new.add(account.id)
                 self._apply(to_config(account))
             if plan.release:
-                await self._hand_over(plan.release)
-            busy = bool(plan.claimed or plan.release)
-            due["claim"] = now + (0.2 if busy else self.timing.claim)
+                await self._hand_over(plan.release, now)
+            if plan.claimed or plan.release:
+                due["claim"] = now + 0.2
+            elif plan.short and now < self._eager_until:
+                due["claim"] = now + self.timing.poll  # the others are handing some over
+            else:
+                due["claim"] = now + self.timing.claim
         if now >= due["reconcile"]:
             await self._reconcile()
             due["reconcile"] = now + self.timing.reconcile
@@ -218,6 +249,7 @@ class Worker:
             self.manager.apply(cfg)
 
     def _remove(self, account_id: int) -> None:
+        self._new.discard(account_id)
         if self.versions.pop(account_id, None) is not None:
             self.manager.remove(account_id)  # un-REGISTERs only this worker's own contact
 
@@ -229,24 +261,42 @@ class Worker:
         for account_id in list(self.versions):
             self._remove(account_id)
 
-    async def _hand_over(self, account_ids: list[int]) -> None:
-        """Release leases above the fair share; keep registering them for a grace period so
-        the account is never unregistered while its new worker takes it."""
+    def _woke(self, now: float, due: dict[str, float]) -> None:
+        """The monotonic clock jumped past the TTL between two turns (the process was paused,
+        the host frozen): others may have taken our accounts. Heartbeat and look at once (a lost
+        lease stops its refreshes), then claim at once and at every poll for a while."""
+        log.warning(
+            "worker %s: paused for %.1f s (lease TTL %.1f s); checking its leases",
+            self.name,
+            now - self._last_turn,
+            self.timing.ttl,
+        )
+        due["heartbeat"] = due["claim"] = now
+        self._eager_until = now + self.timing.ttl
+
+    async def _hand_over(self, account_ids: list[int], now: float) -> None:
+        """Release leases above the fair share; keep registering them until their new holder
+        reports them registered (``_settle_handovers``), so no account is ever without a
+        contact while its new worker takes it."""
         assert self.ref is not None
         await fleet.release(self.s, self.ref, account_ids)
-        handed = [a for a in account_ids if a in self.versions]
-        for account_id in handed:
-            self.versions.pop(account_id)
+        for account_id in account_ids:
+            if self.versions.pop(account_id, None) is not None:
+                self._handing[account_id] = now + 3 * self.timing.ttl
 
-        async def later() -> None:
-            await asyncio.sleep(self.timing.handover_grace)
-            for account_id in handed:
-                if account_id not in self.versions:
-                    self.manager.remove(account_id)
-
-        task = asyncio.create_task(later())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def _settle_handovers(self, now: float) -> None:
+        """Un-REGISTER our own contact of each handed-over account once its new holder has
+        registered it (or held it for the TTL without managing to), or when no one took it
+        for three TTLs (the would-be taker died; the others claim it after their next look)."""
+        if not self._handing:
+            return
+        assert self.ref is not None
+        done = await fleet.taken_over(self.s, self.ref, list(self._handing), ttl=self.timing.ttl)
+        done |= {a for a, until in self._handing.items() if now >= until}
+        for account_id in done:
+            del self._handing[account_id]
+            if account_id not in self.versions:
+                self.manager.remove(account_id)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -278,8 +328,14 @@ class Worker:
             await asyncio.sleep(self.timing.prune)
 
     async def _flush_forever(self) -> None:
+        """Reports every ``flush`` seconds; a newly claimed account's first "registered" within
+        a few milliseconds (batched with the others of its claim)."""
         while True:
-            await asyncio.sleep(self.timing.flush)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.timing.flush):
+                    await self._flush_soon.wait()
+                    await asyncio.sleep(0.02)
+            self._flush_soon.clear()
             await self.flush()
 
     async def flush(self) -> None:
@@ -303,19 +359,21 @@ class Worker:
         return counts
 
     async def stop(self) -> None:
-        """Graceful stop: end the calls, un-REGISTER everything, report it, and hand the
-        leases back."""
+        """Graceful stop: end the calls, hand the leases back, wait (at most the lease TTL)
+        until the other workers report the accounts they took registered, then un-REGISTER
+        everything."""
         tasks = list(self._background)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)  # their database work settles
         if self.calls is not None:
             await self.calls.close()
-        await self.manager.stop()
         await self.flush()
+        ours = set(self.versions) | set(self._handing)
         if self.ref is not None:
             try:
-                await fleet.leave(self.s, self.ref)
+                handed = await fleet.leave(self.s, self.ref)
+                ours -= await self._wait_taken_over(handed)
             except (errors.StorageUnavailable, OSError) as exc:  # a stop must still end
                 log.warning(
                     "worker %s: could not hand its leases back (%s); they expire in %s s",
@@ -323,6 +381,44 @@ class Worker:
                     exc,
                     self.timing.ttl,
                 )
+        self._reports.clear()
+        await self.manager.stop()
+        # the accounts nobody else registered show that they are no longer registered
+        final, self._reports = [r for r in self._reports if r.account_id in ours], []
+        try:
+            await report_many(self.s, final, None)
+        except errors.TelesipError as exc:
+            log.warning("worker %s: could not store %d reports: %s", self.name, len(final), exc)
+
+    async def _wait_taken_over(self, handed: list[int]) -> set[int]:
+        """The stop's hand-over: while another worker lives, wait until it has registered
+        what it may take from us, at most the lease TTL; returns what it registered."""
+        assert self.ref is not None
+        pending = set(handed) | set(self._handing)
+        self._handing.clear()
+        if not pending or not await fleet.live_workers(self.s, ttl=self.timing.ttl):
+            return set()
+        everything = set(pending)
+        began = time.monotonic()
+        deadline = began + self.timing.ttl
+        while pending and time.monotonic() < deadline:
+            pending -= await fleet.taken_over(self.s, self.ref, list(pending), ttl=self.timing.ttl)
+            if pending:
+                await asyncio.sleep(self.timing.handover_check)
+        if pending:
+            log.warning(
+                "worker %s: %d accounts not registered elsewhere after %.0f s; stopping anyway",
+                self.name,
+                len(pending),
+                self.timing.ttl,
+            )
+        log.info(
+            "worker %s: %d accounts registered by other workers in %.1f s",
+            self.name,
+            len(everything) - len(pending),
+            time.monotonic() - began,
+        )
+        return everything - pending
 
 
 def _bind(value: str) -> tuple[str, int]:
