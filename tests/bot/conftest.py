@@ -102,7 +102,7 @@ async def running_bot(
     dp = build_dispatcher(services, notifier=notifier)
     outbox = Outbox(services, bot, recordings, interval=0.05) if recordings else None
     if outbox is not None:
-        limiter.deferrer = outbox.defer
+        limiter.deferrer = outbox
         outbox.start()
     notifier.start()
     await set_commands(bot)

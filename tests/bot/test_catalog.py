@@ -1,15 +1,22 @@
-"""The message catalog: every error code in both languages, the same placeholders."""
+"""The message catalog: gettext .po files for English and Russian with the same keys, plural
+entries and placeholders; every error code translated; real plural forms."""
 
 from __future__ import annotations
 
 import string
+import tomllib
+from pathlib import Path
 
-from telesip.bot.locales import EN, RU, error_text, lang_of, t
+import pytest
+
+from telesip.bot.locales import KEYS, LANGUAGES, PLURAL, error_text, lang_of, read_catalog, t
 from telesip.domain import calls, errors
 from telesip.domain.errors import TelesipError
 from telesip.services.fleet import WorkerRefused
 from telesip.services.templates import TemplateNotFound
 from telesip.store.uow import StorageUnavailable
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _codes() -> set[str]:
@@ -23,17 +30,61 @@ def _fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+def _entries(lang: str) -> dict[str, tuple[str, ...]]:
+    """key -> the texts (one, or every plural form) of a catalog, straight from the .po."""
+    found: dict[str, tuple[str, ...]] = {}
+    for message in read_catalog(lang):
+        if not message.id:
+            continue
+        key = str(message.id[0] if message.pluralizable else message.id)
+        texts = message.string if message.pluralizable else (message.string,)
+        found[key] = tuple(str(s) for s in texts)
+    return found
+
+
 def test_every_error_code_is_translated() -> None:
     codes = _codes() - {"error"}
     assert {"template_not_found", "storage_unavailable", "wrong_password"} <= codes
-    assert {c for c in codes if f"error.{c}" not in EN} == set()
-    assert {c for c in codes if f"error.{c}" not in RU} == set()
+    for lang in LANGUAGES:
+        assert {c for c in codes if f"error.{c}" not in _entries(lang)} == set(), lang
 
 
-def test_catalogs_have_the_same_keys_and_placeholders() -> None:
-    assert set(EN) == set(RU)
-    for key, text in EN.items():
-        assert _fields(text) == _fields(RU[key]), key
+def test_both_languages_have_every_key_with_the_same_placeholders() -> None:
+    en, ru = _entries("en"), _entries("ru")
+    assert set(en) == set(ru) == KEYS
+    for key, texts in en.items():
+        assert all(texts) and all(ru[key]), f"{key} has an empty text"
+        placeholders = {frozenset(_fields(text)) for text in (*texts, *ru[key])}
+        assert len(placeholders) == 1, f"{key}: {placeholders}"
+    # plural entries are plural in both, with the language's number of forms
+    assert {k for k, v in en.items() if len(v) > 1} == set(PLURAL)
+    assert all(len(en[k]) == 2 and len(ru[k]) == 3 for k in PLURAL)
+    for key, count in PLURAL.items():
+        assert count in _fields(en[key][0]), f"{key} counts {count}, which it does not show"
+
+
+@pytest.mark.parametrize(
+    ("n", "en", "ru"),
+    [
+        (1, "1 seat", "1 место"),
+        (2, "2 seats", "2 места"),
+        (5, "5 seats", "5 мест"),
+        (11, "11 seats", "11 мест"),
+        (21, "21 seats", "21 место"),
+    ],
+)
+def test_plural_forms(n: int, en: str, ru: str) -> None:
+    assert t("en", "subs.line", plan="office", seats=n) == f"office: {en}"
+    assert t("ru", "subs.line", plan="office", seats=n) == f"office: {ru}"
+
+
+@pytest.mark.parametrize(
+    ("n", "ru"), [(1, "минуту"), (2, "минуты"), (5, "минут"), (11, "минут"), (21, "минуту")]
+)
+def test_plural_forms_in_errors(n: int, ru: str) -> None:
+    exc = errors.TooManyAttempts(minutes=n)
+    assert error_text("ru", exc).endswith(f"через {n} {ru}.")
+    assert error_text("en", exc).endswith(f"in {n} minute{'' if n == 1 else 's'}.")
 
 
 def test_error_text_in_both_languages_and_escaped() -> None:
@@ -42,10 +93,22 @@ def test_error_text_in_both_languages_and_escaped() -> None:
     assert error_text("ru", exc) == "SIP-аккаунта #7 нет (возможно, он удалён)."
     bad = errors.InvalidSettings(reason="server '<x>' is not valid")
     assert "&lt;x&gt;" in error_text("en", bad)
-    assert error_text("en", errors.TooManyAttempts(minutes=3)).endswith("in 3 minute(s).")
+    assert "<x>" in error_text("en", bad, escape=False)
 
 
 def test_language_choice() -> None:
     assert lang_of("ru") == "ru" and lang_of("ru-RU") == "ru" and lang_of("uk") == "ru"
     assert lang_of("en") == "en" and lang_of(None) == "en" and lang_of("de") == "en"
-    assert t("de", "btn.new") == "➕ New"
+    assert t("de", "btn.new") == t("en", "btn.new")
+    with pytest.raises(KeyError):
+        t("en", "no.such.key")
+
+
+def test_the_catalogs_ship_in_the_package() -> None:
+    """The .po files are package data (compiled at import: no .mo step to forget)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    data = project["tool"]["setuptools"]["package-data"]["telesip"]
+    assert "bot/locale/*/LC_MESSAGES/*.po" in data
+    assert any(dep.startswith("babel") for dep in project["project"]["dependencies"])
+    for lang in LANGUAGES:
+        assert (ROOT / "src/telesip/bot/locale" / lang / "LC_MESSAGES/telesip.po").is_file()

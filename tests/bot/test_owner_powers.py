@@ -185,7 +185,7 @@ async def test_429_is_retried_and_a_blocked_user_never_fails_the_operation(h: Ha
 
 async def test_subscriptions_and_commands(h: Harness) -> None:
     reply = await h.command(ALICE, "/subscriptions")
-    assert reply.content.startswith("Your plans\noffice: unlimited seat(s)")
+    assert reply.content.startswith("Your plans\noffice: unlimited seats")
     assert "You can assign accounts to employees." in reply.content
     assert h.fake.my_commands() == [
         "softphone",

@@ -130,7 +130,7 @@ async def run_bot(s: Services, settings: Settings) -> None:
     notifier = Notifier(s, bot)
     dp = build_dispatcher(s, make_storage(s.engine, settings.redis_url), notifier)
     outbox = Outbox(s, bot, settings.data_dir / "recordings")
-    limiter.deferrer = outbox.defer  # what would hold a handler too long is sent from there
+    limiter.deferrer = outbox  # what would hold a handler too long is sent from there
     notifier.start()
     outbox.start()
     try:

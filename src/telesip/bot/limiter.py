@@ -31,10 +31,10 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import methods as tg_methods
 from aiogram.client.default import Default
@@ -81,8 +81,15 @@ def handling_update() -> Iterator[None]:
         _IN_UPDATE.reset(token)
 
 
-#: ``deferrer(chat_id, payload)`` queues a serialised call for the outbox to make.
-Deferrer = Callable[[int, dict[str, Any]], Awaitable[None]]
+class Deferrer(Protocol):
+    """Where calls that would wait too long go (the bot's outbox)."""
+
+    async def defer(self, chat_id: int, call: dict[str, Any]) -> None:
+        """Queue a serialised call to be made later, after the chat's other deferred ones."""
+
+    def pending(self, chat_id: int) -> bool:
+        """Whether calls deferred for the chat are not made yet (later ones must queue too)."""
+
 
 SEND = "send"
 EDIT = "edit"
@@ -164,8 +171,6 @@ class RateLimiter(BaseRequestMiddleware):
         self.max_retry_after = max_retry_after
         self.max_handler_wait = max_handler_wait
         self.deferrer = deferrer
-        #: chat -> monotonic time until which its calls are deferred (some are queued)
-        self.deferred_until: dict[Any, float] = {}
 
     def _delay(self, chat: Any, kind: str = SEND) -> float:
         """Take the tokens of one call; how long it must wait. A deferred call gives them back
@@ -191,21 +196,13 @@ class RateLimiter(BaseRequestMiddleware):
     def _must_defer(self, chat: Any, wait: float) -> bool:
         if self.deferrer is None or not _IN_UPDATE.get() or chat is None:
             return False
-        until = self.deferred_until.get(chat)
-        if until is not None:
-            if time.monotonic() < until:
-                return True
-            del self.deferred_until[chat]
-        return wait > self.max_handler_wait
+        return wait > self.max_handler_wait or self.deferrer.pending(int(chat))
 
     async def _defer(
         self, bot: Bot, method: TelegramMethod[TelegramType], chat: Any, delay: float
     ) -> Response[TelegramType]:
         assert self.deferrer is not None
-        # calls after this one wait for it (one second of slack for the outbox to send it)
-        until = time.monotonic() + delay + 1.0
-        self.deferred_until[chat] = max(until, self.deferred_until.get(chat, 0.0))
-        await self.deferrer(int(chat), dump_method(method))
+        await self.deferrer.defer(int(chat), dump_method(method))
         log.info("%s to %s deferred to the outbox (%.1fs)", type(method).__name__, chat, delay)
         return placeholder(bot, method, int(chat))
 

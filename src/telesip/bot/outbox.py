@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import html
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ class Outbox:
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._deferred: Counter[int] = Counter()  # chat -> deferred calls not made yet
 
     def start(self) -> None:
         if self._task is None:
@@ -64,8 +66,22 @@ class Outbox:
     async def defer(self, chat_id: int, call: dict[str, Any]) -> None:
         """The limiter's ``deferrer``: queue one of the bot's own calls (the limiter paces it
         when this outbox makes it)."""
-        await calls.outbox_put(self.s, chat_id, "bot_call", call)
+        self._deferred[chat_id] += 1  # first: a call made meanwhile must queue behind it
+        try:
+            await calls.outbox_put(self.s, chat_id, "bot_call", call)
+        except BaseException:
+            self._done(chat_id)
+            raise
         self.wake()
+
+    def pending(self, chat_id: int) -> bool:
+        """Calls this process deferred for the chat are still to be made."""
+        return self._deferred.get(chat_id, 0) > 0
+
+    def _done(self, chat_id: int) -> None:
+        self._deferred[chat_id] -= 1
+        if self._deferred[chat_id] <= 0:
+            del self._deferred[chat_id]
 
     def wake(self) -> None:
         self._wake.set()
@@ -126,6 +142,8 @@ class Outbox:
                 await calls.outbox_retry(self.s, message.id, 2.0 ** (message.attempts + 1))
                 return False
         await calls.outbox_sent(self.s, message.id, telegram_id)
+        if message.kind == "bot_call" and self.pending(message.chat_id):
+            self._done(message.chat_id)
         return True
 
     async def _send(self, message: OutboxMessage) -> int | None:

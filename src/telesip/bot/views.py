@@ -28,7 +28,7 @@ from telesip.bot.callbacks import (
     RewriteCb,
     WorkerCb,
 )
-from telesip.bot.locales import EN, t
+from telesip.bot.locales import has, t
 from telesip.domain.model import Method, Role
 from telesip.services.accounts import Card, Softphone
 from telesip.services.billing import SubscriptionView
@@ -98,7 +98,7 @@ def softphone(lang: str, sp: Softphone) -> tuple[str, Keyboard]:
 
 def _state(lang: str, a: AccountSummary) -> str:
     enabled = t(lang, "state.enabled" if a.enabled else "state.disabled")
-    reg = t(lang, f"reg.{a.reg_state}") if f"reg.{a.reg_state}" in EN else escape(a.reg_state)
+    reg = t(lang, f"reg.{a.reg_state}") if has(f"reg.{a.reg_state}") else escape(a.reg_state)
     code = f" {a.reg_code}" if a.reg_code else ""
     return f"{badge(a)} {enabled}, {reg}{code}"
 
@@ -433,7 +433,10 @@ def subscriptions(lang: str, view: SubscriptionView) -> str:
 
     lines = [t(lang, "subs.title")]
     for sub in view.subscriptions:
-        lines.append(t(lang, "subs.line", plan=escape(sub.plan), seats=lim(sub.seats)))
+        if sub.seats is None:
+            lines.append(t(lang, "subs.line_unlimited", plan=escape(sub.plan)))
+        else:
+            lines.append(t(lang, "subs.line", plan=escape(sub.plan), seats=sub.seats))
     e = view.entitlements
     lines.append(
         t(

@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from telesip.api.errors import MAX_RECORDING
 from telesip.api.schemas import MAX_ID, Id
-from telesip.bot.locales_calls import EN as CALL_MESSAGES
+from telesip.bot.locales import has as has_message
 from telesip.domain import errors
 from telesip.domain.callers import CallerInfo
 from telesip.domain.calls import CallRecord, EndReason
@@ -173,7 +173,7 @@ async def leave(body: WorkerIn, request: Request, credential: Credential) -> Non
 
 # -- calls on a remote worker's lines ----------------------------------------------------------
 def _message_key(key: str) -> str:
-    if not key.startswith("call.") or key not in CALL_MESSAGES:
+    if not key.startswith("call.") or not has_message(key):
         raise ValueError(f"{key!r} is not a call message")
     return key
 
