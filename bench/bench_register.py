@@ -1,15 +1,23 @@
-"""Benchmark: register N accounts against a local Kamailio, and SIPp as the reference.
+"""Benchmark: register N accounts against a local Kamailio, with SIPp as the reference.
 
 Usage: .venv/bin/python bench/bench_register.py [-n 10000] [--expires 300] [--steady 250]
+           [--sample 60] [--rates 8000,16000,32000] [--sipp-limits 250,500,1000] [--loop auto]
 
-Starts its own Kamailio on 127.0.0.1 (UDP, a free port; every user's password is "pw-<user>"),
-registers N accounts from this process with one RegistrationManager, and reports:
+Each run gets a fresh Kamailio on 127.0.0.1 (UDP, a free port; every user's password is
+"pw-<user>"). First ours: N accounts from this process with one RegistrationManager (on the
+event loop telesip would pick, see telesip/eventloop.py), reporting
   - time until all are registered and the rate (registrations/s),
+  - CPU of this process per registration (user + system, from apply() to the last 200 OK),
   - RSS growth per account,
-  - CPU of this process while refreshing in steady state (Expires --expires, measured over
-    --steady seconds, which should cover one refresh cycle: 0.8 * expires),
-then has SIPp register the same N users (digest, same Kamailio) and prints our rate / SIPp's.
-Needs kamailio and sipp (bin/system-deps installs them).
+  - steady state for --steady seconds (Expires --expires): a sample every --sample seconds of
+    RSS, open file descriptors, CPU and requests sent (refreshes), so a long run shows whether
+    anything grows; the whole window as % of one core and CPU per refresh;
+then SIPp registers the same N users (digest, two round trips each) at each --rates rate with
+each --sipp-limits number of calls in flight, each run on a fresh Kamailio, its CPU read
+from the kernel's accounting of the child. SIPp's best clean rate
+(every call succeeded, Kamailio accepted N)
+is the rate reference, its lowest CPU per registration among clean runs the CPU reference;
+both ratios are printed. Needs kamailio and sipp (bin/system-deps installs them).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import os
 import resource
 import shutil
@@ -30,6 +39,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from telesip import eventloop
 from telesip.workers import AccountConfig, RegistrationManager, RegistrationStatus
 
 KAMAILIO_CFG = """#!KAMAILIO
@@ -127,6 +137,7 @@ def kamailio(tmp: Path, children: int):  # type: ignore[no-untyped-def]
     modules = next(Path("/usr/lib").glob("*/kamailio/modules"), None)
     if not binary or not kamcmd or modules is None:
         sys.exit("kamailio is not installed: run bin/system-deps")
+    tmp.mkdir(parents=True, exist_ok=True)
     port = free_udp_port()
     ctl = str(tmp / "ctl.sock")
     cfg = tmp / "kamailio.cfg"
@@ -163,9 +174,13 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
 async def ours(
-    port: int, n: int, expires: int, steady: float, max_pending: int
-) -> dict[str, float]:
+    port: int, n: int, expires: int, steady: float, sample: float, max_pending: int
+) -> dict[str, object]:
     registered: set[int] = set()
     done = asyncio.Event()
 
@@ -177,17 +192,18 @@ async def ours(
 
     manager = RegistrationManager(bind_host="127.0.0.1", max_pending=max_pending, status_sink=sink)
     await manager.start()
+    configs = [
+        AccountConfig(
+            account_id=i + 1, login=f"b{i}", password=f"pw-b{i}", domain="127.0.0.1",
+            port=port, expires=expires,
+        )
+        for i in range(n)
+    ]  # fmt: skip
     gc.collect()
     rss0 = rss_kib()
     cpu0, t0 = cpu_seconds(), time.monotonic()
-    for i in range(n):
-        manager.apply(
-            AccountConfig(
-                account_id=i + 1, login=f"b{i}", password=f"pw-b{i}", domain="127.0.0.1",
-                port=port, expires=expires,
-            )
-        )  # fmt: skip
-    ids = range(1, n + 1)
+    for cfg in configs:
+        manager.apply(cfg)
     try:
         async with asyncio.timeout(600):
             await done.wait()
@@ -197,57 +213,91 @@ async def ours(
     cpu_reg = cpu_seconds() - cpu0
     gc.collect()
     rss1 = rss_kib()
-    print(
-        f"ours: {n} registered in {t_all:.2f} s ({n / t_all:.0f}/s), CPU {cpu_reg:.2f} s",
-        flush=True,
-    )
+    print(f"ours: {n} registered in {t_all:.2f} s ({n / t_all:.0f}/s), CPU {cpu_reg:.2f} s "
+          f"= {cpu_reg / n * 1e6:.0f} us/registration", flush=True)  # fmt: skip
     print(f"ours: RSS +{rss1 - rss0} KiB = {(rss1 - rss0) * 1024 / n:.0f} B/account", flush=True)
-    sent0 = manager.stats.sent
-    cpu1, t1 = cpu_seconds(), time.monotonic()
-    await asyncio.sleep(steady)
+    print(f"ours: stats {manager.stats}", flush=True)
+    samples: list[dict[str, float]] = []
+    sent0, stats_at = manager.stats.sent, manager.stats.sent
+    cpu1 = cpu_at = cpu_seconds()
+    t1 = t_at = time.monotonic()
+    while (left := t1 + steady - time.monotonic()) > 0:
+        await asyncio.sleep(min(sample, left))
+        now, cpu, sent = time.monotonic(), cpu_seconds(), manager.stats.sent
+        bad = sum(1 for i in range(1, n + 1) if manager.status(i).state != "registered")
+        row = {
+            "t": now - t1, "rss_kib": rss_kib(), "fds": open_fds(), "cpu_s": cpu - cpu_at,
+            "requests": sent - stats_at, "not_registered": bad,
+            "core_pct": 100 * (cpu - cpu_at) / (now - t_at),
+        }  # fmt: skip
+        row["us_per_request"] = 1e6 * row["cpu_s"] / row["requests"] if row["requests"] else 0.0
+        samples.append(row)
+        print(f"ours: steady t={row['t']:.0f}s rss={row['rss_kib']} KiB fds={row['fds']} "
+              f"cpu={row['cpu_s']:.2f}s ({row['core_pct']:.2f}% of a core) "
+              f"requests={row['requests']} ({row['us_per_request']:.0f} us each) "
+              f"not registered={bad}", flush=True)  # fmt: skip
+        cpu_at, stats_at, t_at = cpu, sent, now
     cpu_steady = cpu_seconds() - cpu1
-    wall = time.monotonic() - t1
+    wall = max(time.monotonic() - t1, 1e-9)
     refreshes = manager.stats.sent - sent0
-    bad = sum(1 for i in ids if manager.status(i).state != "registered")
+    bad = sum(1 for i in range(1, n + 1) if manager.status(i).state != "registered")
     pct = 100 * cpu_steady / wall
     print(f"ours: steady {wall:.0f} s: {refreshes} requests sent, CPU {cpu_steady:.2f} s "
           f"= {pct:.2f}% of one core; not registered: {bad}", flush=True)  # fmt: skip
     print(f"ours: stats {manager.stats}", flush=True)
     t_stop = time.monotonic()
-    await manager.stop(grace=30)
+    await manager.stop(grace=60)
     print(f"ours: stop (un-REGISTER all) took {time.monotonic() - t_stop:.2f} s", flush=True)
     return {
         "n": n, "time": t_all, "rate": n / t_all, "cpu_reg": cpu_reg,
-        "rss_per_account": (rss1 - rss0) * 1024 / n, "steady_wall": wall,
-        "steady_cpu_pct": 100 * cpu_steady / wall, "refreshes": refreshes, "unregistered": bad,
+        "us_per_registration": cpu_reg / n * 1e6, "rss_per_account": (rss1 - rss0) * 1024 / n,
+        "steady_wall": wall, "steady_cpu_pct": 100 * cpu_steady / wall if steady else 0.0,
+        "refreshes": refreshes,
+        "us_per_refresh": 1e6 * cpu_steady / refreshes if refreshes else 0.0,
+        "unregistered": bad, "samples": samples,
     }  # fmt: skip
 
 
-def sipp(port: int, n: int, expires: int, limit: int, tmp: Path) -> float | None:
+def sipp(
+    port: int, n: int, expires: int, rate: int, limit: int, tmp: Path
+) -> dict[str, float] | None:
     binary = shutil.which("sipp")
     if binary is None:
         print("sipp is not installed: no reference rate")
         return None
     # the [authentication] keyword cannot nest [fieldN]: it comes whole from the injection file
-    rows = "".join(f"b{i};[authentication username=b{i} password=pw-b{i}]\n" for i in range(n))
-    (tmp / "users.csv").write_text("SEQUENTIAL\n" + rows)
+    users = tmp / "users.csv"
+    if not users.exists():
+        rows = "".join(f"b{i};[authentication username=b{i} password=pw-b{i}]\n" for i in range(n))
+        users.write_text("SEQUENTIAL\n" + rows)
     (tmp / "reg.xml").write_text(SIPP_UAC.format(expires=expires))
     t0 = time.monotonic()
-    proc = subprocess.run(
-        [binary, f"127.0.0.1:{port}", "-sf", str(tmp / "reg.xml"), "-inf", str(tmp / "users.csv"),
-         "-i", "127.0.0.1", "-p", str(free_udp_port()), "-m", str(n), "-r", "100000",
+    proc = subprocess.Popen(
+        [binary, f"127.0.0.1:{port}", "-sf", str(tmp / "reg.xml"), "-inf", str(users),
+         "-i", "127.0.0.1", "-p", str(free_udp_port()), "-m", str(n), "-r", str(rate),
          "-l", str(limit), "-nostdin", "-trace_err", "-error_file", str(tmp / "sipp.err")],
-        capture_output=True, text=True, timeout=900,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
     took = time.monotonic() - t0
-    print(f"sipp: exit {proc.returncode}, {n} REGISTER calls in {took:.2f} s ({n / took:.0f}/s)")
-    return n / took
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    cpu = usage.ru_utime + usage.ru_stime
+    us = cpu / n * 1e6
+    print(f"sipp -r {rate} -l {limit}: exit {code}, {n} REGISTER calls in {took:.2f} s "
+          f"({n / took:.0f}/s), CPU {cpu:.2f} s = {us:.0f} us/registration")  # fmt: skip
+    return {"rate_asked": rate, "limit": limit, "exit": code, "time": took, "rate": n / took,
+            "cpu": cpu, "us_per_registration": us}  # fmt: skip
 
 
-def kam_stats(rpc: Callable[..., str]) -> str:
+def kam_stats(rpc: Callable[..., str]) -> dict[str, int]:
     wanted = ("registrar:accepted_regs", "usrloc:registered_users", "core:drop_requests")
-    lines = rpc("stats.get_statistics", "all").splitlines()
-    return ", ".join(line.strip() for line in lines if line.strip().startswith(wanted))
+    out: dict[str, int] = {}
+    for line in rpc("stats.get_statistics", "all").splitlines():
+        name, _, value = line.strip().partition(" = ")
+        if name in wanted:
+            out[name] = int(value)
+    return out
 
 
 def main() -> None:
@@ -255,28 +305,72 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=10_000, help="accounts (default 10000)")
     ap.add_argument("--expires", type=int, default=300)
     ap.add_argument("--steady", type=float, default=250.0, help="steady-state window, seconds")
-    ap.add_argument("--max-pending", type=int, default=500, help="in flight: ours and SIPp -l")
+    ap.add_argument("--sample", type=float, default=60.0, help="steady-state sample, seconds")
+    ap.add_argument("--max-pending", type=int, default=500, help="our REGISTERs in flight")
+    ap.add_argument("--rates", default="8000,16000,32000", help="SIPp rates (calls/s) to try")
+    ap.add_argument("--sipp-limits", default="250,500,1000", help="SIPp calls in flight (-l)")
     ap.add_argument("--children", type=int, default=2, help="Kamailio UDP workers")
+    ap.add_argument("--loop", default=None, help="auto | uvloop | asyncio (TELESIP_EVENT_LOOP)")
     ap.add_argument("--skip-sipp", action="store_true")
+    ap.add_argument("--skip-ours", action="store_true")
+    ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
+    loop = eventloop.loop_name(args.loop)
+    print(f"event loop: {loop}; load average {os.getloadavg()}", flush=True)
+    ours_fig: dict[str, object] | None = None
+    refs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-reg-") as d:
         tmp = Path(d)
-        with kamailio(tmp, args.children) as (port, rpc):
-            ours_fig = asyncio.run(ours(port, args.n, args.expires, args.steady, args.max_pending))
-            print(f"kamailio after our run: {kam_stats(rpc)}")
-            ref = (
-                None if args.skip_sipp else sipp(port, args.n, args.expires, args.max_pending, tmp)
-            )
-            print(f"kamailio after sipp: {kam_stats(rpc)}")
+        if not args.skip_ours:
+            with kamailio(tmp / "ours", args.children) as (port, rpc):
+                ours_fig = eventloop.run(
+                    ours(port, args.n, args.expires, args.steady, args.sample, args.max_pending),
+                    choice=args.loop,
+                )
+                print(f"kamailio after our run: {kam_stats(rpc)}", flush=True)
+        runs = [
+            (int(rate), int(limit))
+            for rate in args.rates.split(",")
+            for limit in args.sipp_limits.split(",")
+        ]
+        for rate, limit in [] if args.skip_sipp else runs:
+            with kamailio(tmp / f"sipp{rate}-{limit}", args.children) as (port, rpc):
+                ref = sipp(port, args.n, args.expires, rate, limit, tmp)
+                if ref is None:
+                    break
+                # clean: every call succeeded and no retransmitted REGISTER was accepted twice
+                accepted = kam_stats(rpc).get("registrar:accepted_regs", 0)
+                ref["clean"] = float(ref["exit"] == 0 and accepted == args.n)
+                ref["accepted"] = accepted
+                print(f"kamailio after sipp -r {rate} -l {limit}: accepted {accepted}", flush=True)
+                refs.append(ref)
+    clean = [r for r in refs if r["clean"]]
+    best = max(clean, key=lambda r: r["rate"]) if clean else None
+    cheapest = min(clean, key=lambda r: r["us_per_registration"]) if clean else None
     print()
-    print(f"accounts                {args.n}")
-    print(f"time to all registered  {ours_fig['time']:.2f} s ({ours_fig['rate']:.0f}/s)")
-    if ref:
-        print(f"SIPp reference          {ref:.0f}/s; ours / SIPp = {ours_fig['rate'] / ref:.2f}")
-    print(f"RSS per account         {ours_fig['rss_per_account'] / 1024:.2f} KiB")
-    print(f"steady-state CPU        {ours_fig['steady_cpu_pct']:.2f}% of one core "
-          f"(Expires {args.expires}, {ours_fig['steady_wall']:.0f} s, "
-          f"{ours_fig['refreshes']:.0f} requests)")  # fmt: skip
+    print(f"accounts                {args.n} (event loop {loop})")
+    if ours_fig is not None:
+        rate = float(ours_fig["rate"])  # type: ignore[arg-type]
+        us = float(ours_fig["us_per_registration"])  # type: ignore[arg-type]
+        print(f"ours                    {rate:.0f}/s, {us:.0f} us CPU per registration")
+        if best is not None and cheapest is not None:
+            print(f"SIPp best clean rate    {best['rate']:.0f}/s (-r {best['rate_asked']:.0f} "
+                  f"-l {best['limit']:.0f}); "
+                  f"ours / SIPp = {rate / best['rate']:.2f}")  # fmt: skip
+            print(f"SIPp CPU/registration   {cheapest['us_per_registration']:.0f} us "
+                  f"(-r {cheapest['rate_asked']:.0f} -l {cheapest['limit']:.0f}); ours / SIPp = "
+                  f"{us / cheapest['us_per_registration']:.2f}")  # fmt: skip
+        print(f"RSS per account         {float(ours_fig['rss_per_account']) / 1024:.2f} KiB")  # type: ignore[arg-type]
+        print(f"steady-state CPU        {float(ours_fig['steady_cpu_pct']):.2f}% of one core "  # type: ignore[arg-type]
+              f"(Expires {args.expires}, {float(ours_fig['steady_wall']):.0f} s, "  # type: ignore[arg-type]
+              f"{ours_fig['refreshes']} requests, "
+              f"{float(ours_fig['us_per_refresh']):.0f} us each)")  # type: ignore[arg-type]  # fmt: skip
+    for r in refs:
+        print(f"SIPp -r {r['rate_asked']:.0f} -l {r['limit']:.0f}: {r['rate']:.0f}/s, "
+              f"{r['us_per_registration']:.0f} us/registration, "
+              f"{'clean' if r['clean'] else 'NOT clean'}")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"ours": ours_fig, "sipp": refs, "loop": loop}, indent=1))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from telesip.sip import (
     parse_message,
 )
 from telesip.sip.auth import Challenge
+from telesip.sip.fields import _plain_params, _scan_params
 from telesip.sip.message import Headers
 from telesip.sip.registration import escape_user
 
@@ -236,3 +237,36 @@ def test_register_bytes_are_the_same_as_built_header_by_header(
         (wire,) = fast.data_to_send()
         assert wire == expected
         assert fast.tx is not None and fast.tx.request.to_bytes() == expected
+
+
+# ---------------------------------------------------------------- parameters
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="aZ0-.!%*_+`'~;=:[]@ \t\"", max_size=6),
+            st.sampled_from(["", "="]),
+            st.text(alphabet="aZ0-.!%*_+`'~;=:[]F@", max_size=8),
+        ),
+        max_size=4,
+    ),
+    st.sampled_from(["", ";", "x"]),
+)
+def test_plain_parameters_parse_as_the_general_scanner_does(
+    parts: list[tuple[str, str, str]], lead: str
+) -> None:
+    text = lead + ";".join(n + eq + v for n, eq, v in parts) if parts else lead
+    for candidate in (text, ";" + text):
+        if '"' in candidate or " " in candidate or "\t" in candidate:
+            continue
+        try:
+            expected: object = _scan_params(candidate)
+        except ParseError:
+            expected = ParseError
+        try:
+            got: object = _plain_params(candidate)
+        except ParseError:
+            got = ParseError
+        assert got == expected, candidate

@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from telesip import eventloop
 from telesip.config import Settings
 from telesip.domain.errors import ConfigError, TelesipError
 
@@ -39,7 +40,7 @@ def settings() -> Settings:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run one command's coroutine; rule errors and failures are one line and exit 1."""
     try:
-        return asyncio.run(coro)
+        return eventloop.run(coro)
     except TelesipError as exc:
         err.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(1) from None

@@ -202,6 +202,11 @@ class Registration:
     def done(self) -> bool:
         return self.state is R.STOPPED
 
+    @property
+    def challenged(self) -> bool:
+        """A challenge was answered in the current attempt (its digest state is fresh)."""
+        return self._challenges > 0
+
     # -- inputs
     def start(self, now: float) -> None:
         self._go("start")

@@ -206,7 +206,11 @@ class _Transaction:
             self._events.append(Terminated())
 
     def get_timer(self) -> float | None:
-        return min((d for d, _ in self._timers.values()), default=None)
+        first: float | None = None
+        for deadline, _ in self._timers.values():
+            if first is None or deadline < first:
+                first = deadline
+        return first
 
     def data_to_send(self) -> list[bytes]:
         out, self._out = self._out, []

@@ -92,13 +92,20 @@ class Locator:
         self._min_ttl = min_ttl
         self._clock = clock
         self._cache: dict[tuple[str, int | None, str], tuple[float, list[Target]]] = {}
+        # IP literals: one shared (never mutated) list per server, not one per account
+        self._literals: dict[tuple[str, int | None, str], list[Target]] = {}
         self._inflight: dict[tuple[str, int | None, str], asyncio.Future[list[Target]]] = {}
 
     def cached(self, host: str, port: int | None, transport: str) -> list[Target] | None:
         """Targets without waiting: IP literals, or a fresh cache entry."""
         transport = transport.upper()
+        if (known := self._literals.get((host, port, transport))) is not None:
+            return known
         if _is_ip(host):
-            return [Target(host.strip("[]"), port or _DEFAULT_PORT[transport], transport)]
+            targets = [Target(host.strip("[]"), port or _DEFAULT_PORT[transport], transport)]
+            if len(self._literals) < 4096:
+                self._literals[(host, port, transport)] = targets
+            return targets
         hit = self._cache.get((host.lower(), port, transport))
         if hit is not None and hit[0] > self._clock():
             return hit[1]

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from telesip.sip import (
     Challenge,
@@ -122,7 +122,6 @@ class RegistrationManager:
         self._seq = itertools.count()
         self._sleep_until = 0.0
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()  # set when no registration is left at all
         self._idle = asyncio.Event()  # set when no registration is left at all
         self._tasks: set[asyncio.Task[None]] = set()
         self._feed = StatusFeed(status_sink, self.stats)
@@ -348,7 +347,7 @@ class RegistrationManager:
 
     def _after(self, slot: _Slot) -> None:
         reg = slot.reg
-        if self._share and (ch := reg.digest.challenge) is not None:
+        if self._share and reg.challenged and (ch := reg.digest.challenge) is not None:
             self._challenges[(slot.target, reg.params.registrar_uri)] = ch
         for data in reg.data_to_send():
             self._send(slot, data)
@@ -522,7 +521,7 @@ class RegistrationManager:
     def _wall(self, t: float | None) -> datetime | None:
         if t is None:
             return None
-        return datetime.now(UTC) + timedelta(seconds=t - self._clock())
+        return datetime.fromtimestamp(time.time() + (t - self._clock()), UTC)
 
     # ------------------------------------------------------------ transport
     def _send(self, slot: _Slot, data: bytes) -> None:

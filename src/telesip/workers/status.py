@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from .accounts import ManagerStats, RegistrationStatus
@@ -23,21 +24,33 @@ class StatusFeed:
         self._sink = sink
         self._stats = stats
         self._deadline = deadline
-        self._queue: asyncio.Queue[RegistrationStatus] = asyncio.Queue()
+        # a deque and two events, not an asyncio.Queue: put() is on the SIP path (twice per
+        # registration), and a Queue's per-item futures and counters cost more than the rest
+        self._items: deque[RegistrationStatus] = deque()
+        self._ready = asyncio.Event()  # items are waiting
+        self._unfinished = 0
+        self._drained = asyncio.Event()  # nothing put is still undelivered
+        self._drained.set()
 
     def put(self, status: RegistrationStatus) -> None:
         if self._sink is not None:
-            self._queue.put_nowait(status)
+            self._items.append(status)
+            self._unfinished += 1
+            if self._unfinished == 1:
+                self._drained.clear()
+            self._ready.set()
 
     async def join(self) -> None:
-        await self._queue.join()
+        await self._drained.wait()
 
     async def run(self) -> None:
-        queue = self._queue
+        items = self._items
         while True:
-            batch = [await queue.get()]
-            while not queue.empty() and len(batch) < 256:
-                batch.append(queue.get_nowait())
+            if not items:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            batch = [items.popleft() for _ in range(min(len(items), 256))]
             pending = iter(batch)
             try:
                 async with asyncio.timeout(self._deadline):
@@ -47,8 +60,9 @@ class StatusFeed:
                 lost = 1 + sum(1 for _ in pending)
                 self._stats.sink_errors += lost
                 log.error("status sink timed out: %d status changes not written", lost)
-            for _ in batch:
-                queue.task_done()
+            self._unfinished -= len(batch)
+            if not self._unfinished:
+                self._drained.set()
 
     async def _deliver(self, status: RegistrationStatus) -> None:
         try:

@@ -72,9 +72,9 @@ class UdpTransport(asyncio.DatagramProtocol):
         self.local = (sock[0], sock[1])
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        src = (str(addr[0]), int(addr[1]))
-        if data.strip(b"\r\n") == b"":
+        if data[:1] in b"\r\n" and not data.strip(b"\r\n"):
             return  # CRLF keepalive from a peer
+        src = (str(addr[0]), int(addr[1]))
         self._on_data(data, src, "UDP", lambda out: self.send(out, src), False)
 
     def error_received(self, exc: Exception) -> None:
