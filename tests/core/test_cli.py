@@ -77,6 +77,9 @@ def test_bad_configuration_is_reported_without_a_traceback(tmp_path: Path) -> No
         assert proc.returncode != 0, extra
         assert message in proc.stderr, (extra, proc.stderr)
         assert "Traceback" not in proc.stderr + proc.stdout
+        # one line, not wrapped at 80 columns although stderr is no terminal (issue 18 item 7)
+        (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+        assert message in line and proc.stderr.rstrip().endswith(line), proc.stderr
 
 
 def test_a_failing_part_of_run_is_one_line(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import contextlib
 import io
 import socket
 import ssl
+import time
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -316,3 +317,112 @@ async def test_a_remote_worker_writes_only_its_own_calls(
         assert r.json() == []
         r = await http.post("/calls/claim", json=me_a | {"account_ids": [line, other]}, headers=a)
         assert [c["id"] for c in r.json()] == [mine.id]
+
+
+async def test_unpinning_or_repinning_releases_the_line_within_seconds(
+    services: Services, kamailio: Kamailio, control: str, tls_cert: Cert
+) -> None:
+    """Issue 18 item 7: taking a line off a running remote worker (un-pinned, or pinned to
+    another remote worker) un-REGISTERs it there within a couple of seconds; the other worker
+    takes a line pinned to it, and one that no worker may hold shows as unregistered."""
+    s = services
+    creds = {}
+    for name in ("lan-a", "lan-b"):
+        _, creds[name] = await fleet.create_worker(s, name, remote=True, owner_id=ALICE.id)
+    line = await accounts.create_account(s, ALICE, sip_for(kamailio, "rp1", worker="lan-a"))
+    started = [await _start(control, tls_cert, n, str(creds[n])) for n in ("lan-a", "lan-b")]
+    port_a, port_b = (m.udp_local[1] for _, m, _ in started)  # type: ignore[index]
+    try:
+        await eventually(lambda: kamailio.contacts("rp1"), what="registered by lan-a")
+        assert [contact_port(c) for c in kamailio.contacts("rp1")] == [port_a]
+        await eventually_async(lambda: _is(s, line, "registered"), what="state reported")
+
+        await accounts.update_settings(s, ALICE, line, worker="lan-b")
+        began = time.monotonic()
+        await eventually(
+            lambda: [contact_port(c) for c in kamailio.contacts("rp1")] == [port_b],
+            within=5,
+            what="re-pinned: registered by lan-b only",
+        )
+        moved = time.monotonic() - began
+        await eventually_async(lambda: _is(s, line, "registered"), what="state reported")
+
+        await accounts.update_settings(s, ALICE, line, worker=None)  # remote: pinned only
+        began = time.monotonic()
+        await eventually(lambda: not kamailio.contacts("rp1"), within=5, what="un-pinned")
+        dropped = time.monotonic() - began
+        await eventually_async(lambda: _is(s, line, "unregistered"), what="shown unregistered")
+        print(f"re-pinned in {moved:.1f} s, un-pinned in {dropped:.1f} s")
+        assert moved <= 3 and dropped <= 3
+        for _, _, task in started:
+            assert not task.done(), task.exception()
+    finally:
+        for _, manager, task in started:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, errors.ConfigError):
+                await task
+            await manager.stop()
+
+
+async def test_a_remote_worker_started_before_its_control_plane_waits_for_it(
+    services: Services, tls_cert: Cert, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It retries the join with backoff and jitter, naming the URL, and joins once the
+    control plane answers; a refusal still ends it at once, naming the control plane."""
+    from telesip.api.app import create_app
+
+    _, credential = await fleet.create_worker(services, "early", remote=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    manager = RegistrationManager(status_sink=Forward(), bind_host="127.0.0.1", udp_port=0)
+    await manager.start()
+    worker = RemoteWorker(manager, url, name="early", credential=str(credential))
+    worker.join_backoff = (0.2, 0.4)
+    task = asyncio.create_task(worker.run())
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(services, Settings(lease_ttl_seconds=4, data_dir=tmp_path / "data")),
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+        )
+    )
+    serving: asyncio.Task[None] | None = None
+    try:
+        await eventually(
+            lambda: caplog.text.count("not answering") >= 2, what="two failed join attempts"
+        )
+        assert f"control plane {url}/api/v1/worker not answering (ConnectError" in caplog.text
+        assert not task.done()
+        serving = asyncio.create_task(server.serve())
+        await eventually(lambda: worker.instance is not None, what="joined once it answered")
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        server.should_exit = True
+        if serving is not None:
+            await serving
+        await manager.stop()
+
+    # a wrong credential is no outage: it ends at once and says who refused it
+    manager = RegistrationManager(status_sink=Forward(), bind_host="127.0.0.1", udp_port=0)
+    await manager.start()
+    serving = asyncio.create_task(server.serve())
+    server.should_exit = False
+    try:
+        await eventually(lambda: server.started, what="control plane listening again")
+        wrong = RemoteWorker(manager, url, name="early", credential="tsw_wrong")
+        with pytest.raises(errors.ConfigError) as exc:
+            await asyncio.wait_for(wrong.run(), 10)
+        assert exc.value.message.startswith(f"the control plane at {url}/api/v1/worker refused")
+        assert "not authenticated" in exc.value.message
+    finally:
+        server.should_exit = True
+        await serving
+        await manager.stop()

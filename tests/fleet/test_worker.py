@@ -20,7 +20,7 @@ from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import Timing, Worker
 
 from ..core.helpers import ALICE
-from .conftest import Kamailio, sip_for
+from .conftest import Kamailio, contact_port, sip_for
 
 
 async def eventually(cond: Callable[[], object], within: float = 10.0, what: str = "") -> None:
@@ -51,8 +51,9 @@ class Forward:
             await self.target(status)
 
 
-@pytest.fixture
-async def worker(services: Services) -> AsyncIterator[Worker]:
+@contextlib.asynccontextmanager
+async def running(services: Services, name: str) -> AsyncIterator[Worker]:
+    """A worker in this process (its own SIP port) until the block ends."""
     sink = Forward()
     manager = RegistrationManager(
         status_sink=sink, bind_host="127.0.0.1", udp_port=0, keepalive_interval=0
@@ -60,7 +61,7 @@ async def worker(services: Services) -> AsyncIterator[Worker]:
     w = Worker(
         services,
         manager,
-        name="w-test",
+        name=name,
         addresses=["udp:127.0.0.1:0"],
         timing=Timing(ttl=4, poll=0.2, claim=0.5),
     )
@@ -68,11 +69,19 @@ async def worker(services: Services) -> AsyncIterator[Worker]:
     await manager.start()
     services.bus.subscribe(None, w.on_event)
     task = asyncio.create_task(w.run())
-    yield w
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await w.stop()
+    try:
+        yield w
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await w.stop()
+
+
+@pytest.fixture
+async def worker(services: Services) -> AsyncIterator[Worker]:
+    async with running(services, "w-test") as w:
+        yield w
 
 
 async def _state(s: Services, account_id: int) -> str:
@@ -126,3 +135,33 @@ async def test_a_worker_stops_cleanly_when_the_database_is_gone(
         worker.s = services
     assert not kamailio.contacts("wk-gone")
     assert "could not hand its leases back" in caplog.text
+
+
+async def test_repinning_moves_the_line_without_a_gap_and_unpinning_to_nobody_drops_it(
+    services: Services, kamailio: Kamailio
+) -> None:
+    """Issue 18 item 7 for workers on the database: pinned elsewhere, the line moves to the
+    new worker with no moment unregistered (the old one stops once the new one registered);
+    pinned to a worker that does not run, it is un-REGISTERed within a couple of seconds and
+    shows as unregistered."""
+    s = services
+    line = await accounts.create_account(s, ALICE, sip_for(kamailio, "pin1", worker="wa"))
+    async with running(s, "wa") as wa, running(s, "wb") as wb:
+        ports = {w.name: w.manager.udp_local[1] for w in (wa, wb)}  # type: ignore[index]
+        await eventually(lambda: kamailio.contacts("pin1"), what="registered by wa")
+        assert [contact_port(c) for c in kamailio.contacts("pin1")] == [ports["wa"]]
+        await accounts.update_settings(s, ALICE, line, worker="wb")
+        began, seen = time.monotonic(), []
+        while [contact_port(c) for c in kamailio.contacts("pin1")] != [ports["wb"]]:
+            seen.append(len(kamailio.contacts("pin1")))
+            assert time.monotonic() - began < 5, "not moved to wb"
+            await asyncio.sleep(0.05)
+        assert 0 not in seen, "the line was unregistered on the way"
+        moved = time.monotonic() - began
+        await accounts.update_settings(s, ALICE, line, worker="nowhere")
+        began = time.monotonic()
+        await eventually(lambda: not kamailio.contacts("pin1"), within=5, what="dropped")
+        dropped = time.monotonic() - began
+        await eventually_async(lambda: _is(s, line, "unregistered"), what="shown unregistered")
+        print(f"re-pinned in {moved:.1f} s, pinned to nobody: dropped in {dropped:.1f} s")
+        assert moved < 3 and dropped < 4

@@ -18,7 +18,7 @@ from telesip.config import Settings
 from telesip.domain.errors import ConfigError, TelesipError
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per error, even into a file
 T = TypeVar("T")
 
 

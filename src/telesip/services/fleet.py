@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     true,
@@ -370,6 +371,43 @@ def _eligible(ref: WorkerRef) -> Any:
     if ref.owner_id is not None:  # naming someone's worker does not hand it your password
         return and_(or_(*pins), a.c.owner_id == ref.owner_id)
     return or_(*pins)
+
+
+async def drop_ineligible(
+    s: Services, ref: WorkerRef, account_ids: list[int] | None = None
+) -> list[int]:
+    """Release this instance's leases on accounts it may no longer hold (pinned elsewhere,
+    un-pinned from a remote or pool-only worker, given to someone its owner-bound worker does
+    not serve); returns them, so the worker stops registering them. ``account_ids``: look only
+    at those (the ones that changed)."""
+    le = t.leases
+    async with s.uow() as uow:
+        mine = and_(le.c.worker_id == ref.id, le.c.instance == ref.instance)
+        query = (
+            select(le.c.account_id)
+            .join(t.accounts, t.accounts.c.id == le.c.account_id)
+            .where(mine, not_(func.coalesce(_eligible(ref), False)))
+        )
+        if account_ids is not None:
+            query = query.where(le.c.account_id.in_(account_ids))
+        ids = [int(r[0]) for r in await uow.conn.execute(query)]
+        if ids:
+            await uow.conn.execute(delete(le).where(mine, le.c.account_id.in_(ids)))
+        await uow.commit()
+    return ids
+
+
+async def unheld(s: Services, account_ids: list[int], *, ttl: float) -> list[int]:
+    """Those of these enabled accounts that no live worker holds now."""
+    if not account_ids:
+        return []
+    async with s.uow(readonly=True) as uow:
+        rows = await uow.conn.execute(
+            select(t.accounts.c.id).where(
+                t.accounts.c.id.in_(account_ids), t.accounts.c.enabled, _free(uow.now, ttl)
+            )
+        )
+        return [int(r[0]) for r in rows]
 
 
 def _free(now: datetime, ttl: float) -> Any:

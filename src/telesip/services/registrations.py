@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, select, update
 
 from telesip.domain import events
 from telesip.domain.model import RegState
+from telesip.services import fleet
 from telesip.services.context import Services
 from telesip.services.fleet import WorkerRef
 from telesip.store import tables as t
@@ -130,3 +131,11 @@ async def report_many(s: Services, reports: Sequence[Report], holder: WorkerRef 
         )
         await uow.commit()
     return len(new)
+
+
+async def report_unheld(s: Services, account_ids: list[int], *, ttl: float) -> None:
+    """Accounts a worker let go (pinned elsewhere, un-pinned) that no live worker took: they
+    show as unregistered, not as the registration that just ended."""
+    free = await fleet.unheld(s, account_ids, ttl=ttl)
+    why = "no live worker may hold it (see its worker setting)"
+    await report_many(s, [Report(a, "unregistered", None, why) for a in free], None)

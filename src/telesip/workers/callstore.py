@@ -146,7 +146,9 @@ class RemoteCallStore:
         try:
             return await self._post(f"calls{path}", body)
         except httpx.HTTPError as exc:
-            raise errors.StorageUnavailable() from exc
+            raise errors.StorageUnavailable(
+                f"the control plane is not reachable: {type(exc).__name__}: {exc}"
+            ) from exc
 
     async def start_incoming(self, account_id: int, number: str) -> CallRecord:
         return record_from_wire(await self._call("", account_id=account_id, number=number))

@@ -5,7 +5,9 @@ TELESIP_WORKER_CREDENTIAL) joins, then syncs about once a second: its registrati
 up, the accounts pinned to it (with their passwords) come down and are applied to its own
 RegistrationManager. Refused (revoked, unknown, bad credential): it stops every registration
 and exits with the control plane's message. Unreachable for longer than the lease TTL: it stops
-refreshing, since the control plane will consider it dead.
+refreshing, since the control plane will consider it dead. Started while its control plane does
+not answer (booted before the service, a deploy in progress), it retries the join with capped
+exponential backoff and jitter, naming the URL in the log, as it does after joining.
 
 With caller accounts logged in on its own machine (``telesip telegram login`` there: the
 sessions live in its data directory), it bridges the calls of its lines too: a
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import random
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -84,6 +87,7 @@ class RemoteWorker:
         self._reports: list[dict[str, Any]] = []
         self.ttl = 10.0
         self.poll = 1.0
+        self.join_backoff = (1.0, 30.0)  # first and longest wait between join attempts
         self._http: httpx.AsyncClient | None = None
         self._callers_sent: list[dict[str, Any]] | None = None
 
@@ -109,7 +113,9 @@ class RemoteWorker:
                 message = response.json()["error"]["message"]
             except (ValueError, KeyError, TypeError):
                 message = response.text[:200]
-            raise errors.ConfigError(reason=f"the control plane refused this worker: {message}")
+            raise errors.ConfigError(
+                f"the control plane at {self.url} refused this worker: {message}"
+            )
         response.raise_for_status()
         return response.json() if response.content else None
 
@@ -140,9 +146,7 @@ class RemoteWorker:
 
     async def run(self) -> None:
         async with httpx.AsyncClient(verify=self.verify, timeout=10) as http:
-            joined = await self._post(
-                http, "join", {"name": self.name, "addresses": self.addresses}
-            )
+            joined = await self._join(http)
             self.instance = joined["instance"]
             self.ttl, self.poll = float(joined["ttl_seconds"]), float(joined["poll_seconds"])
             log.info("remote worker %s joined %s", self.name, self.url)
@@ -173,6 +177,33 @@ class RemoteWorker:
                 with contextlib.suppress(httpx.HTTPError, errors.ConfigError):
                     await self._post(http, "leave", self._body())
                 self._http = None
+
+    async def _join(self, http: httpx.AsyncClient) -> Any:
+        """Join, retrying while the control plane does not answer or answers 5xx (capped
+        exponential backoff, full jitter); a refusal (401/403) ends the worker at once."""
+        delay = self.join_backoff[0]
+        while True:
+            try:
+                return await self._post(
+                    http, "join", {"name": self.name, "addresses": self.addresses}
+                )
+            except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+                if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code < 500:
+                    raise errors.ConfigError(
+                        f"the control plane at {self.url} answered the join with "
+                        f"{exc.response.status_code}: {exc.response.text[:200]}"
+                    ) from None
+                wait = random.uniform(delay / 2, delay)
+                log.warning(
+                    "remote worker %s: control plane %s not answering (%s: %s); retrying in %.1f s",
+                    self.name,
+                    self.url,
+                    type(exc).__name__,
+                    exc,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, self.join_backoff[1])
 
     async def _calls_forever(self, calls: CallManager) -> None:
         """Calls of this worker's lines: the rows its previous run left open are ended, then

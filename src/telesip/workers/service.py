@@ -35,7 +35,7 @@ from telesip.domain import errors, events
 from telesip.services import calls as calls_svc
 from telesip.services import fleet
 from telesip.services.context import Services
-from telesip.services.registrations import Report, report_many
+from telesip.services.registrations import Report, report_many, report_unheld
 from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
 from telesip.workers.accounts import AccountConfig, RegistrationStatus, to_config
@@ -223,6 +223,11 @@ class Worker:
         for account_id in deleted:
             self._remove(account_id)
         mine = {a for a in changed if a in self.versions}
+        if mine and (moved := await fleet.drop_ineligible(self.s, self.ref, list(mine))):
+            # pinned elsewhere or un-pinned: registered here until its new holder has it, at
+            # most a couple of seconds (it may have none)
+            self._let_go(moved, time.monotonic() + 2 * self.timing.poll + 1)
+            mine -= set(moved)
         if mine:
             for account in await fleet.accounts_by_id(self.s, mine):
                 if not account.enabled:
@@ -280,9 +285,13 @@ class Worker:
         contact while its new worker takes it."""
         assert self.ref is not None
         await fleet.release(self.s, self.ref, account_ids)
+        self._let_go(account_ids, now + 3 * self.timing.ttl)
+
+    def _let_go(self, account_ids: list[int], until: float) -> None:
         for account_id in account_ids:
+            self._new.discard(account_id)
             if self.versions.pop(account_id, None) is not None:
-                self._handing[account_id] = now + 3 * self.timing.ttl
+                self._handing[account_id] = until
 
     async def _settle_handovers(self, now: float) -> None:
         """Un-REGISTER our own contact of each handed-over account once its new holder has
@@ -292,11 +301,13 @@ class Worker:
             return
         assert self.ref is not None
         done = await fleet.taken_over(self.s, self.ref, list(self._handing), ttl=self.timing.ttl)
-        done |= {a for a, until in self._handing.items() if now >= until}
-        for account_id in done:
+        late = {a for a, until in self._handing.items() if now >= until} - done
+        for account_id in done | late:
             del self._handing[account_id]
             if account_id not in self.versions:
                 self.manager.remove(account_id)
+        if late:
+            await report_unheld(self.s, sorted(late), ttl=self.timing.ttl)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

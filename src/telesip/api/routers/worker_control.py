@@ -33,7 +33,7 @@ from telesip.domain.calls import CallRecord, EndReason
 from telesip.services import callers as callers_svc
 from telesip.services import calls, fleet
 from telesip.services.context import Services
-from telesip.services.registrations import Report, report_many
+from telesip.services.registrations import Report, report_many, report_unheld
 from telesip.workers.accounts import to_config
 
 router = APIRouter(prefix="/worker", tags=["worker control"])
@@ -160,6 +160,8 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
         await callers_svc.record_caller(s, info, worker_id=ref.id)  # masked, by the pattern
     for caller_id in body.callers_gone:
         await callers_svc.forget_caller(s, caller_id, worker_id=ref.id)
+    if dropped := await fleet.drop_ineligible(s, ref):  # un-pinned, pinned elsewhere: it stops
+        await report_unheld(s, dropped, ttl=_ttl(request))
     await fleet.claim(s, ref, ttl=_ttl(request))
     held = await fleet.leased_accounts(s, ref)
     return SyncOut(accounts=[AccountOut.model_validate(asdict(to_config(a))) for a in held])
