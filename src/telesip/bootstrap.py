@@ -12,8 +12,12 @@ import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
 from telesip.config import Settings
 from telesip.domain.clock import Clock, SystemClock
+from telesip.health import PROBES, probes_server
 from telesip.services.context import Rules, Services
 from telesip.store import migrate
 from telesip.store.crypto import Cipher, load_key
@@ -65,11 +69,14 @@ PARTS = {
 }
 
 
-def components(settings: Settings) -> dict[str, Component]:
-    """The parts `telesip run` starts, by what the configuration enables."""
+def components(settings: Settings, only: set[str] | None = None) -> dict[str, Component]:
+    """The parts `telesip run` starts, by what the configuration enables (of ``only``, when
+    given: the others are not even imported)."""
     parts: dict[str, Component] = {}
     for name, (module, attr) in PARTS.items():
-        if name == "bot" and settings.bot_token is None:
+        if (name == "bot" and settings.bot_token is None) or (
+            only is not None and name not in only
+        ):
             continue
         try:
             parts[name] = getattr(importlib.import_module(module), attr)
@@ -88,11 +95,25 @@ async def run(settings: Settings, only: set[str] | None = None) -> None:
     if task is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    async with services_for(settings, upgrade=True) as s:
-        parts = {k: v for k, v in components(settings).items() if only is None or k in only}
+    parts = components(settings, only)
+    async with (
+        services_for(settings, upgrade=True) as s,
+        probes_server(settings.metrics_bind),
+    ):
         log.info("telesip running: %s", ", ".join(parts) or "database only")
-        if not parts:
-            await asyncio.Event().wait()
-        async with asyncio.TaskGroup() as tg:
-            for name, part in parts.items():
-                tg.create_task(part(s, settings), name=name)
+        with PROBES.part("database", ready=lambda: database_check(s)):
+            if not parts:
+                await asyncio.Event().wait()
+            async with asyncio.TaskGroup() as tg:
+                for name, part in parts.items():
+                    tg.create_task(part(s, settings), name=name)
+
+
+async def database_check(s: Services) -> str | None:
+    """Readiness: the database answers a trivial query."""
+    try:
+        async with s.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        return f"unreachable ({type(exc).__name__})"
+    return None

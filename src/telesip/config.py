@@ -7,13 +7,15 @@ with its default in the repository's ``.env.example`` (a test checks it).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from telesip.config_sources import TelesipSource
-from telesip.logs import configure_logging
+from telesip.logs import add_secret, configure_logging
 
 
 class Settings(BaseSettings):
@@ -68,6 +70,13 @@ class Settings(BaseSettings):
     sip_bind: str = Field(default="0.0.0.0:5060", description="UDP address the worker binds")
     sip_advertise: str | None = Field(default=None, description="Public address for Contact")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text lines, or one JSON object per line"
+    )
+    metrics_bind: str | None = Field(
+        default=None,
+        description="HOST:PORT for /livez, /readyz and /metrics (`telesip run`: the API has them)",
+    )
 
     # a remote worker (`telesip worker` without database access); the options override these
     control_url: str | None = Field(
@@ -100,6 +109,16 @@ class Settings(BaseSettings):
             raise ValueError("a range of at least 4 ports between 1024 and 65535")
         return f"{first}-{last}"
 
+    @field_validator("metrics_bind")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        _, sep, port = value.rpartition(":")
+        if not (sep and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError("use HOST:PORT, e.g. 127.0.0.1:9464")
+        return value
+
     @field_validator("default_plan")
     @classmethod
     def _known_plan(cls, value: str) -> str:
@@ -110,8 +129,18 @@ class Settings(BaseSettings):
         return value
 
     def configure_logging(self) -> None:
-        """Log lines at TELESIP_LOG_LEVEL (see :func:`configure_logging`)."""
-        configure_logging(self.log_level)
+        """Log lines at TELESIP_LOG_LEVEL in TELESIP_LOG_FORMAT (see :func:`configure_logging`),
+        with this configuration's secrets blanked out of every line."""
+        for secret in (self.bot_token, self.secret_key, self.tg_api_hash, self.worker_credential):
+            add_secret(secret.get_secret_value() if secret else None)
+        if self.database_url:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            with contextlib.suppress(ArgumentError):
+                password = make_url(self.database_url).password
+                add_secret(str(password) if password else None)
+        configure_logging(self.log_level, style=self.log_format)
 
     @property
     def effective_database_url(self) -> str:

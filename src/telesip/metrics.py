@@ -1,7 +1,8 @@
-"""Prometheus metrics shared by every part of the process (exposed by the API at /metrics).
+"""Prometheus counters of what this process did, shared by every part of it.
 
-Gauges that describe stored state (accounts by registration state, pending offers) are read
-from the database when /metrics is scraped; counters here count what this process did.
+Served at /metrics by the API and by ``telesip.health.probes_server``. Gauges are computed at
+scrape time instead: stored state (accounts by registration state, pending offers) from the
+database by the API, a worker's and the bot's own state by their collectors (``telesip.health``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ BOT_UPDATE_SECONDS = Histogram(
 )
 BOT_SEND_FAILURES = Counter(
     "telesip_bot_send_failures_total", "Bot API calls that failed after retries", ["method"]
+)
+BOT_RETRY_AFTER = Counter(
+    "telesip_bot_retry_after_received_total",
+    "Bot API answers 429 (Too Many Requests: retry after)",
+    ["method"],
+)
+BOT_QUEUED = Counter(
+    "telesip_bot_limiter_queued_total",
+    "Messages the rate limiter held back for their turn (Telegram's limits): waited in the "
+    "process, or deferred to the database outbox (what would hold a handler too long)",
+    ["how"],
 )
 DOMAIN_ERRORS = Counter(
     "telesip_domain_errors_total", "Rule errors returned to people and clients", ["code", "via"]

@@ -20,10 +20,11 @@ from aiogram.types import BotCommand
 from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from telesip.bot.limiter import RateLimiter
 from telesip.bot.locales import LANGUAGES, t
-from telesip.bot.middlewares import ContextMiddleware, MetricsMiddleware
+from telesip.bot.middlewares import ContextMiddleware, MetricsMiddleware, Pulse
 from telesip.bot.notifier import Notifier
 from telesip.bot.outbox import Outbox
 from telesip.bot.routers import (
@@ -42,6 +43,7 @@ from telesip.bot.routers import (
 from telesip.bot.storage import make_storage
 from telesip.config import Settings
 from telesip.domain.errors import ConfigError
+from telesip.health import PROBES
 from telesip.services.context import Services
 
 log = logging.getLogger(__name__)
@@ -125,32 +127,43 @@ async def run_bot(s: Services, settings: Settings) -> None:
     """The ``bot`` part of ``telesip run``: until cancelled."""
     if settings.bot_token is None:
         raise ConfigError(reason="TELESIP_BOT_TOKEN is not set")
-    limiter = RateLimiter()
+    limiter, pulse = RateLimiter(), Pulse()
     bot = build_bot(settings.bot_token.get_secret_value(), settings.bot_api_url, limiter)
+    bot.session.middleware(pulse)
     notifier = Notifier(s, bot)
     dp = build_dispatcher(s, make_storage(s.engine, settings.redis_url), notifier)
     outbox = Outbox(s, bot, settings.data_dir / "recordings")
     limiter.deferrer = outbox  # what would hold a handler too long is sent from there
     notifier.start()
     outbox.start()
+    probes = PROBES.part("bot", ready=pulse.ready, collect=lambda: limiter_metrics(limiter))
     try:
-        await set_commands(bot)
-        settle_gc()
-        if settings.webhook_url:
-            await _serve_webhook(bot, dp, settings)
-        else:
-            await bot.delete_webhook()
-            await dp.start_polling(
-                bot,
-                handle_signals=False,
-                allowed_updates=UPDATES,
-                tasks_concurrency_limit=HANDLER_LIMIT,
-            )
+        with probes:
+            await set_commands(bot)
+            settle_gc()
+            if settings.webhook_url:
+                await _serve_webhook(bot, dp, settings)
+            else:
+                await bot.delete_webhook()
+                await dp.start_polling(
+                    bot,
+                    handle_signals=False,
+                    allowed_updates=UPDATES,
+                    tasks_concurrency_limit=HANDLER_LIMIT,
+                )
     finally:
         await outbox.stop()
         await notifier.stop()
         await dp.storage.close()
         await bot.session.close()
+
+
+def limiter_metrics(limiter: RateLimiter) -> list[Metric]:
+    waiting = GaugeMetricFamily(
+        "telesip_bot_limiter_waiting", "Messages waiting in the rate limiter for their turn now"
+    )
+    waiting.add_metric([], limiter.waiting)
+    return [waiting]
 
 
 async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:

@@ -43,7 +43,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods.base import TelegramType
 from aiogram.types import BufferedInputFile, FSInputFile, InputFile
 
-from telesip.metrics import BOT_SEND_FAILURES
+from telesip.metrics import BOT_QUEUED, BOT_RETRY_AFTER, BOT_SEND_FAILURES
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -171,6 +171,7 @@ class RateLimiter(BaseRequestMiddleware):
         self.max_retry_after = max_retry_after
         self.max_handler_wait = max_handler_wait
         self.deferrer = deferrer
+        self.waiting = 0  # calls held back for their turn right now (read by /metrics)
 
     def _delay(self, chat: Any, kind: str = SEND) -> float:
         """Take the tokens of one call; how long it must wait. A deferred call gives them back
@@ -203,6 +204,7 @@ class RateLimiter(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         assert self.deferrer is not None
         await self.deferrer.defer(int(chat), dump_method(method))
+        BOT_QUEUED.labels("deferred").inc()
         log.info("%s to %s deferred to the outbox (%.1fs)", type(method).__name__, chat, delay)
         return placeholder(bot, method, int(chat))
 
@@ -221,13 +223,19 @@ class RateLimiter(BaseRequestMiddleware):
                 self._give_back(chat, kind)
                 return await self._defer(bot, method, chat, delay)
             if delay > 0:
-                await asyncio.sleep(delay)
+                BOT_QUEUED.labels("waited").inc()
+                self.waiting += 1
+                try:
+                    await asyncio.sleep(delay)
+                finally:
+                    self.waiting -= 1
         attempt = 0
         name = type(method).__name__
         while True:
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
+                BOT_RETRY_AFTER.labels(name).inc()
                 attempt += 1
                 if kind is not None:
                     self._hold(chat, kind, float(exc.retry_after))

@@ -8,6 +8,8 @@ import typer
 
 from telesip.bootstrap import run as run_service
 from telesip.cli.common import err, run, settings
+from telesip.health import probes_server
+from telesip.logs import add_secret
 
 
 def run_all() -> None:
@@ -60,6 +62,7 @@ def worker(
     if credential is None and config.worker_credential is not None:
         credential = config.worker_credential.get_secret_value()
     ca_file = ca_file or config.control_ca_file
+    add_secret(credential)
     config.configure_logging()
     if control_url is None:
         with contextlib.suppress(KeyboardInterrupt):
@@ -73,9 +76,12 @@ def worker(
             "(or TELESIP_WORKER_NAME and TELESIP_WORKER_CREDENTIAL)"
         )
         raise typer.Exit(2)
+
+    url, secret = control_url, credential
+
+    async def remote() -> None:
+        async with probes_server(config.metrics_bind):
+            await run_remote_worker(config, control_url=url, credential=secret, ca_file=ca_file)
+
     with contextlib.suppress(KeyboardInterrupt):
-        run(
-            run_remote_worker(
-                config, control_url=control_url, credential=credential, ca_file=ca_file
-            )
-        )
+        run(remote())

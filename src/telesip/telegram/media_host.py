@@ -582,7 +582,8 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)
     configure_logging(
         os.environ.get("TELESIP_LOG_LEVEL", "INFO"),
-        fmt=f"%(asctime)s %(levelname)s media[{os.getpid()}] %(name)s: %(message)s",
+        fmt=f"%(asctime)s %(levelname)s media[{os.getpid()}] %(name)s%(ids)s: %(message)s",
+        style=os.environ.get("TELESIP_LOG_FORMAT", "text"),
     )
     with asyncio.Runner(loop_factory=_InlineLoop) as runner:
         runner.run(_serve(wire_out, turns="--solo" not in argv))

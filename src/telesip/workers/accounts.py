@@ -127,6 +127,8 @@ class ManagerStats:
     stray: int = 0  # well-formed responses that match no transaction
     errors: int = 0  # bugs caught at the loop boundary (logged)
     sink_errors: int = 0  # the status sink raised or timed out
+    register_sent: int = 0  # REGISTER requests (first sends and retransmissions)
+    register_answered: int = 0  # responses that matched a registration's transaction
 
 
 def to_config(account: Account) -> AccountConfig:

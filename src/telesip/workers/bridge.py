@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from telesip.domain.calls import CallRecord, EndReason
+from telesip.logs import bind_log_context
 from telesip.media import CallRecorder, MediaParams, RtpStream
 from telesip.media.errors import MediaError
 from telesip.media.tone import Ringback, dtmf
@@ -130,6 +131,8 @@ class Bridge:
         """Run ``coro`` for this call; an error in it ends this call only."""
 
         async def guarded() -> None:
+            record = self.record.id if self.record is not None else None
+            bind_log_context(account_id=self.cfg.account_id, call_id=record)
             try:
                 await coro
             except asyncio.CancelledError:
@@ -399,6 +402,7 @@ class Bridge:
             self.caller = None
         stream, self.stream = self.stream, None
         if stream is not None:
+            self.mgr.stream_ended(stream)
             await stream.close()
         recording = self._stop_recording()
         if self.record is None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from telesip.domain.calls import CommandKind, EndReason
-from telesip.media import PortPool
+from telesip.media import PortPool, RtpStream
 from telesip.sip import Request, Response
 from telesip.telegram.pool import CallerPool
 
@@ -59,6 +59,7 @@ class CallManager:
         self._by_sip: dict[str, Bridge] = {}  # SIP Call-ID -> bridge
         self._by_record: dict[int, Bridge] = {}  # history row id -> bridge
         self._local_ip: dict[str, str] = {}
+        self._rtp_ended = [0, 0]  # RTP packets lost and late in the calls that ended
         manager.attach_calls(self)
 
     @property
@@ -66,6 +67,21 @@ class CallManager:
         """Calls not fully released yet (the limit counts these: a call that is ending still
         holds its ports and caller account)."""
         return sum(1 for b in self._all() if not b.released.is_set())
+
+    def rtp_packets(self) -> tuple[int, int]:
+        """RTP packets lost and late from SIP peers since the start (ended and running calls;
+        read at scrape time)."""
+        lost, late = self._rtp_ended
+        for bridge in self._all():
+            if bridge.stream is not None:
+                st = bridge.stream.stats
+                lost, late = lost + st.lost, late + st.late
+        return lost, late
+
+    def stream_ended(self, stream: RtpStream) -> None:
+        st = stream.stats
+        self._rtp_ended[0] += st.lost
+        self._rtp_ended[1] += st.late
 
     # -- what the registration manager hands over -------------------------------------------
     def on_request(

@@ -311,7 +311,9 @@ class RegistrationManager:
             self._after(slot)
         except Exception:
             self.stats.errors += 1
-            log.exception("registration %s failed", slot.account_id)
+            log.exception(
+                "registration %s failed", slot.account_id, extra={"account_id": slot.account_id}
+            )
             self._recover(slot)
 
     def _recover(self, slot: _Slot) -> None:
@@ -525,6 +527,7 @@ class RegistrationManager:
 
     # ------------------------------------------------------------ transport
     def _send(self, slot: _Slot, data: bytes) -> None:
+        self.stats.register_sent += 1
         if not self._wire.send(slot.target, data):
             self._spawn(self._send_later(slot, slot.target, data))
 
@@ -572,6 +575,8 @@ class RegistrationManager:
         self._guard(slot, lambda: matched.append(slot.reg.receive_response(msg, self._clock())))
         if not matched or not matched[0]:
             self.stats.stray += 1
+        else:
+            self.stats.register_answered += 1
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

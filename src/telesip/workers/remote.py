@@ -25,21 +25,25 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
+from prometheus_client.core import Metric
 
 from telesip import extras
 from telesip.config import Settings
 from telesip.domain import errors
 from telesip.domain.callers import mask_phone
+from telesip.health import PROBES
+from telesip.logs import bind_log_context
 from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
 from telesip.workers.accounts import AccountConfig, RegistrationStatus
 from telesip.workers.callstore import RemoteCallStore
+from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import call_manager
 
@@ -90,6 +94,7 @@ class RemoteWorker:
         self.join_backoff = (1.0, 30.0)  # first and longest wait between join attempts
         self._http: httpx.AsyncClient | None = None
         self._callers_sent: list[dict[str, Any]] | None = None
+        self._last_ok = 0.0
 
     async def on_status(self, status: RegistrationStatus) -> None:
         if status.account_id in self.applied or status.state == "disabled":
@@ -144,14 +149,28 @@ class RemoteWorker:
             headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
         )
 
+    async def ready(self) -> str | None:
+        if self.instance is None:
+            return "not joined yet"
+        if time.monotonic() - self._last_ok > self.ttl:
+            return "the control plane has not answered for longer than the lease TTL"
+        return None
+
+    def metrics(self) -> Iterable[Metric]:
+        return worker_metrics(self.name, self.manager, list(self.applied), self.calls)
+
     async def run(self) -> None:
+        with PROBES.part(f"worker {self.name}", ready=self.ready, collect=self.metrics):
+            await self._run()
+
+    async def _run(self) -> None:
         async with httpx.AsyncClient(verify=self.verify, timeout=10) as http:
             joined = await self._join(http)
             self.instance = joined["instance"]
             self.ttl, self.poll = float(joined["ttl_seconds"]), float(joined["poll_seconds"])
             log.info("remote worker %s joined %s", self.name, self.url)
             self._http = http
-            last_ok = time.monotonic()
+            self._last_ok = time.monotonic()
             calls: asyncio.Task[None] | None = None
             try:
                 if self.calls is not None:
@@ -159,10 +178,10 @@ class RemoteWorker:
                 while True:
                     try:
                         await self._sync(http)
-                        last_ok = time.monotonic()
+                        self._last_ok = time.monotonic()
                     except (httpx.HTTPError, ValueError, KeyError) as exc:
                         log.warning("control plane unreachable: %s", exc)
-                        if time.monotonic() - last_ok > self.ttl:
+                        if time.monotonic() - self._last_ok > self.ttl:
                             self._apply_all([])
                     await asyncio.sleep(self.poll)
             except errors.ConfigError:
@@ -288,6 +307,7 @@ async def run_remote_worker(
     """`telesip worker --control-url ...`: a RegistrationManager driven by the control plane,
     and the calls of its lines with the caller accounts logged in on this machine (with
     telesip[calls]; without it one log line says calls are off)."""
+    bind_log_context(worker=settings.worker_name)
     with_calls = extras.log_calls_off(f"remote worker {settings.worker_name}")
     if callers is None and with_calls:
         async with open_callers(settings) as pool:

@@ -21,17 +21,20 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client.core import Metric
 from sqlalchemy import event
 
 from telesip import extras
 from telesip.config import Settings
 from telesip.domain import errors, events
+from telesip.health import PROBES
+from telesip.logs import bind_log_context
 from telesip.services import calls as calls_svc
 from telesip.services import fleet
 from telesip.services.context import Services
@@ -40,6 +43,7 @@ from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
 from telesip.workers.accounts import AccountConfig, RegistrationStatus, to_config
 from telesip.workers.callstore import DbCallStore
+from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
@@ -103,6 +107,12 @@ class Worker:
 
     # -- what the manager and the bus tell us ---------------------------------------------
     async def on_status(self, status: RegistrationStatus) -> None:
+        log.debug(
+            "registration %s (%s)",
+            status.state,
+            status.code or status.last_error or "-",
+            extra={"account_id": status.account_id},
+        )
         if status.state == "registered" and status.account_id in self._new:
             self._new.discard(status.account_id)
             self._flush_soon.set()  # its giver keeps a second registration until it reads this
@@ -120,8 +130,23 @@ class Worker:
         if event.account_id in self.versions or isinstance(event, events.AccountCreated):
             self._wake.set()
 
+    # -- what /readyz and /metrics read (telesip.health) --------------------------------------
+    async def ready(self) -> str | None:
+        if self.ref is None:
+            return "not joined yet"
+        if time.monotonic() - self._last_ok > self.timing.ttl:
+            return "the database has not answered for longer than the lease TTL"
+        return None
+
+    def metrics(self) -> Iterable[Metric]:
+        return worker_metrics(self.name, self.manager, list(self.versions), self.calls)
+
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
+        with PROBES.part(f"worker {self.name}", ready=self.ready, collect=self.metrics):
+            await self._run()
+
+    async def _run(self) -> None:
         self.ref = await fleet.join(self.s, self.name, pool=self.pool, addresses=self.addresses)
         self._since = self.s.clock.now()
         log.info("worker %s joined (instance %s)", self.name, self.ref.instance)
@@ -465,6 +490,7 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
     """The worker part of `telesip run` / `telesip worker`; ``callers`` are the Telegram
     caller accounts its calls ring people from. Without telesip[calls] it keeps the
     registrations only (one log line says calls are off)."""
+    bind_log_context(worker=settings.worker_name or socket.gethostname())
     with_calls = extras.log_calls_off(f"worker {settings.worker_name or socket.gethostname()}")
     if callers is None and with_calls:  # this process's own caller accounts, while it runs
         async with open_callers(settings, s) as pool:

@@ -1,4 +1,5 @@
-"""``/healthz`` (database reachable, workers alive) and ``/metrics`` (Prometheus text).
+"""``/healthz`` (database reachable, workers alive), ``/livez`` and ``/readyz`` (this process:
+see ``telesip.health``) and ``/metrics`` (Prometheus text).
 
 Neither needs a key: they are for the operator's load balancer and Prometheus, and the API is
 bound to 127.0.0.1 by default. Gauges of stored state are read from the database per scrape.
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 
 from telesip.api import schemas
 from telesip.domain.errors import TelesipError
+from telesip.health import ready_body
 from telesip.services import fleet
 from telesip.services.context import Services
 from telesip.store import tables as t
@@ -50,6 +52,21 @@ async def healthz(request: Request) -> JSONResponse:
         status=status, database=True, workers=alive, workers_registered=registered
     )
     return JSONResponse(body.model_dump(), status_code=200)
+
+
+@router.get("/livez", summary="The process answers")
+async def livez() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Every part of this process is ready (database, bot, worker)",
+    responses={503: {"description": "Some part is not ready; the body names it"}},
+)
+async def readyz() -> JSONResponse:
+    status, body = await ready_body()
+    return JSONResponse(body, status_code=status)
 
 
 class _Snapshot(Collector):
