@@ -94,7 +94,7 @@ async def test_link_from_settings_list_and_revoke(api: Api, clock: FakeClock) ->
     r = await api.client.get(f"{V1}/links/{second['id']}", headers=api.alice)
     assert r.json()["state"] == "expired"
     r = await api.client.get(f"{V1}/links/999", headers=api.alice)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "link_not_found"
+    assert r.status_code == 404 and r.json()["code"] == "link_not_found"
 
 
 async def test_link_needs_the_office_plan(api: Api) -> None:
@@ -104,7 +104,7 @@ async def test_link_needs_the_office_plan(api: Api) -> None:
     assert r.status_code == 200
     account_id = await _account(api)
     r = await api.client.post(f"{V1}/accounts/{account_id}/links", headers=api.alice)
-    assert r.status_code == 402 and r.json()["error"]["code"] == "method_not_allowed"
+    assert r.status_code == 402 and r.json()["code"] == "method_not_allowed"
 
 
 async def test_offers_are_received_in_the_bot_once_within_their_lifetime(
@@ -143,4 +143,4 @@ async def test_offers_are_received_in_the_bot_once_within_their_lifetime(
     )
     assert r.status_code == 404
     r = await api.client.get(f"{V1}/offers/12345", headers=api.alice)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "offer_not_found"
+    assert r.status_code == 404 and r.json()["code"] == "offer_not_found"

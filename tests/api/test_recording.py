@@ -68,5 +68,5 @@ async def test_recording_takes_only_true_or_false(api: Api, value: object, code:
         f"{V1}/accounts/{account_id}/settings", json={"record": value}, headers=api.alice
     )
     assert r.status_code == 422, r.text
-    assert r.json()["error"]["code"] == code
+    assert r.json()["code"] == code
     assert (await _settings(api, account_id))["record"] is True

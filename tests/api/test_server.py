@@ -153,7 +153,7 @@ async def test_healthz_reports_an_unreachable_database(tmp_path: Path) -> None:
         r = await client.get("/healthz")
         assert r.status_code == 503 and r.json()["status"] == "down"
         r = await client.get("/api/v1/accounts", headers={"Authorization": "Bearer tsk_x"})
-        assert r.status_code == 503 and r.json()["error"]["code"] == "storage_unavailable"
+        assert r.status_code == 503 and r.json()["code"] == "storage_unavailable"
         r = await client.get("/metrics")
         assert r.status_code == 200
     await engine.dispose()
@@ -192,4 +192,4 @@ async def test_every_api_operation_needs_a_live_key(api: Api) -> None:
         for headers in ({}, {"Authorization": f"Bearer {revoked.token}"}):
             r = await api.client.request(method, path, headers=headers, json={})
             assert r.status_code == 401, (method, path, r.text)
-            assert r.json()["error"]["code"] == "invalid_api_key"
+            assert r.json()["code"] == "invalid_api_key"

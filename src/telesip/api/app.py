@@ -14,9 +14,10 @@ import logging
 import httpx
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from telesip.api import errors
+from telesip.api import errors, openapi, problems
 from telesip.api.routers import (
     accounts,
     calls,
@@ -35,6 +36,7 @@ from telesip.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
+TITLE = "telesip operators' API"
 
 
 class _CountRequests:
@@ -75,12 +77,9 @@ def create_app(
     services: Services, settings: Settings | None = None, *, bot_username: str | None = None
 ) -> FastAPI:
     app = FastAPI(
-        title="telesip operators' API",
+        title=TITLE,
         version="1",
-        description=(
-            "Manage SIP accounts, settings links, offers, server templates, subscriptions and "
-            "webhooks of a telesip service. Authenticate with `Authorization: Bearer <key>`."
-        ),
+        description=openapi.DESCRIPTION,
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
@@ -89,19 +88,37 @@ def create_app(
     app.state.settings = settings or Settings()
     app.state.bot_username = bot_username
     v1 = APIRouter(prefix=PREFIX)
-    for module in (
-        accounts,
-        calls,
-        links,
-        offers,
-        templates,
-        subscriptions,
-        webhooks,
-        worker_control,
-    ):
-        v1.include_router(module.router, responses=errors.ERROR_RESPONSES)  # one error shape
+    for module in (accounts, calls, links, offers, templates, subscriptions, webhooks):
+        v1.include_router(module.router)
+    workers = APIRouter(prefix=PREFIX)
+    workers.include_router(worker_control.router)
     app.include_router(v1)
+    app.include_router(workers, include_in_schema=False)  # its own document, below
     app.include_router(system.router)
+
+    def public_document() -> dict[str, object]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.document(
+                app.routes, title=TITLE, description=openapi.DESCRIPTION
+            )
+        return app.openapi_schema
+
+    app.openapi = public_document  # type: ignore[method-assign]
+    worker_document = openapi.document(
+        workers.routes,
+        title=f"{TITLE}: worker control plane",
+        description=openapi.WORKER_DESCRIPTION,
+    )
+
+    @app.get(f"{PREFIX}/worker/openapi.json", include_in_schema=False)
+    async def worker_openapi() -> JSONResponse:
+        return JSONResponse(worker_document)
+
+    @app.get(f"{PREFIX}/problems/{{code}}", include_in_schema=False)
+    async def problem_type(code: str) -> HTMLResponse:
+        """The page a problem's ``type`` URI names."""
+        return HTMLResponse(problems.page(code[:64], errors.status_of_code(code)))
+
     errors.install(app)
     app.add_middleware(_CountRequests)
     return app

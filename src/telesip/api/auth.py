@@ -20,7 +20,12 @@ from telesip.services import operators
 from telesip.services.context import Services
 from telesip.services.operators import ApiKey
 
-bearer = HTTPBearer(auto_error=False, description="An API key made with `telesip api-keys create`")
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="operatorKey",
+    description="An operator's API key (`tsk_...`) made with `telesip api-keys create`; its "
+    "scope is every user, some users, or some accounts.",
+)
 
 
 @dataclass(frozen=True)

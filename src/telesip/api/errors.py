@@ -1,4 +1,5 @@
-"""Every error the API returns, mapped in one place: ``{"error": {"code", "message"}}``.
+"""Every error the API returns, mapped in one place, as RFC 9457 problem details
+(``api/problems.py``: ``type``, ``title``, ``status``, ``detail``, ``instance``, ``code``).
 
 Rule errors keep their stable ``code``; the status follows from the error's class:
 
@@ -7,6 +8,9 @@ invalid_api_key                        401
 NotFound (account, link, offer, ...)   404
 PermissionDenied (incl. out_of_scope)  403
 wrong_password                         403
+missing_credential (worker plane)      401
+state conflicts (not_assigned, ...)    409
+precondition_failed (If-Match)         412
 offer_expired, link_expired/revoked    410
 other OfferError / LinkError           409
 seats_exhausted, method_not_allowed    402  (the plan must change: "payment required")
@@ -30,13 +34,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from telesip.api import problems
 from telesip.domain import errors
 from telesip.metrics import DOMAIN_ERRORS, INTERNAL_ERRORS
+from telesip.services import fleet, operators
 from telesip.services.operators import InvalidApiKey
 from telesip.store.uow import StorageUnavailable
 
@@ -57,6 +63,9 @@ STATUS: dict[type[errors.TelesipError], int] = {
     errors.BillingError: 402,
     errors.UnknownPlan: 422,
     errors.InvalidInput: 422,
+    errors.StateConflict: 409,
+    errors.StaleWrite: 412,
+    fleet.MissingCredential: 401,
     errors.ConflictError: 409,
     StorageUnavailable: 503,
 }
@@ -67,46 +76,72 @@ MAX_RECORDING = 512 * 1024 * 1024
 STREAMED = re.compile(r"^/api/v1/worker/calls/\d+/recording$")
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
 def status_of(exc: errors.TelesipError) -> int:
-    for cls in type(exc).__mro__:
+    return _status_of_class(type(exc))
+
+
+def _status_of_class(kind: type[errors.TelesipError]) -> int:
+    for cls in kind.__mro__:
         if cls in STATUS:
             return STATUS[cls]
     return 500
 
 
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    body = {"error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers)
+def status_of_code(code: str) -> int | None:
+    """The status of an error code (for its problem-type page), or None if unknown."""
+    API = {"invalid_json": 400, "invalid_request": 422, "payload_too_large": 413}
+    API |= {"not_found": 404, "http_method_not_allowed": 405, "internal_error": 500}
+    API |= {"invalid_idempotency_key": 400, "idempotency_key_reused": 422}
+    API |= {"idempotency_in_progress": 409}
+    if code in API:
+        return API[code]
+    todo: list[type[errors.TelesipError]] = [errors.TelesipError]
+    while todo:
+        cls = todo.pop()
+        if cls.code == code:
+            return _status_of_class(cls)
+        todo.extend(cls.__subclasses__())
+    return None
 
 
-#: documented on every route, so clients (and schemathesis) know every error's shape
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in (
-        (400, "Malformed JSON"),
-        (401, "Missing, unknown or revoked API key"),
-        (402, "The owner's plan does not allow it (seats, assigning)"),
-        (403, "Out of this key's scope, or a rule forbids it"),
-        (404, "Not found"),
-        (409, "Conflicts with the current state"),
-        (410, "Expired or revoked"),
-        (413, "Request body too large"),
-        (422, "Invalid input"),
-        (429, "Too many attempts"),
-        (503, "Database unavailable"),
-    )
+#: what each status means, for the per-operation ``responses`` of the OpenAPI document
+DESCRIPTIONS: dict[int, str] = {
+    400: "Malformed JSON, or an invalid Idempotency-Key",
+    401: "Missing, unknown or revoked credential",
+    402: "The owner's plan does not allow it (seats, assigning)",
+    403: "Out of this key's scope, or a rule forbids it",
+    404: "Not found",
+    409: "Conflicts with the current state (or a request with this Idempotency-Key is running)",
+    410: "Expired or revoked",
+    412: "If-Match does not match the current ETag",
+    413: "Request body too large",
+    422: "Invalid input (every invalid field in errors[]), or an Idempotency-Key reused",
+    429: "Too many attempts",
+    503: "Database unavailable",
 }
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error responses an operation can return, each a problem-details body."""
+    return {s: {"model": problems.Problem, "description": DESCRIPTIONS[s]} for s in statuses}
+
+
+def created(out: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """Plus the 201's ``Location`` header (the new resource's path)."""
+    location = {"description": "The new resource", "schema": {"type": "string"}}
+    return {201: {"headers": {"Location": location}}, **out}
+
+
+def etagged(out: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """Plus the 200's ``ETag`` header (the settings' version, for ``If-Match``)."""
+    etag = {"description": "The settings' version, for If-Match", "schema": {"type": "string"}}
+    return {200: {"headers": {"ETag": etag}}, **out}
+
+
+#: an operator route: authentication and the database
+AUTHED = (401, 503)
+#: a route with a JSON body: plus malformed, too large, invalid
+BODY = (400, 401, 413, 422, 503)
 
 
 async def _telesip_error(request: Request, exc: Exception) -> JSONResponse:
@@ -115,41 +150,115 @@ async def _telesip_error(request: Request, exc: Exception) -> JSONResponse:
     if status == 500:
         INTERNAL_ERRORS.labels(via="api").inc()
         log.error("unmapped error %r on %s", exc, request.url.path)
-        return error_response(500, "internal_error", "Internal error.")
+        return problems.response(request.scope, 500, "internal_error", "Internal error.")
     DOMAIN_ERRORS.labels(code=exc.code, via="api").inc()
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return error_response(status, exc.code, exc.message, headers)
+    return problems.response(
+        request.scope, status, exc.code, exc.message, params=exc.params, headers=headers
+    )
 
 
-def _location(loc: Sequence[Any]) -> str:
-    return ".".join(str(p) for p in loc if p != "body") or "body"
+def _pointer(loc: Sequence[Any]) -> problems.FieldProblem | None:
+    """Where a pydantic error is: a JSON pointer into the body, or a parameter or header."""
+    if not loc:
+        return None
+    where, rest = str(loc[0]), [str(p).replace("~", "~0").replace("/", "~1") for p in loc[1:]]
+    if where == "body":
+        return problems.FieldProblem(pointer="#/" + "/".join(rest), detail="")
+    if where in ("query", "path"):
+        return problems.FieldProblem(parameter=rest[0] if rest else where, detail="")
+    if where == "header":
+        return problems.FieldProblem(header=rest[0] if rest else where, detail="")
+    return problems.FieldProblem(pointer="#/" + "/".join([where, *rest]), detail="")
+
+
+async def _authenticated_first(request: Request) -> JSONResponse | None:
+    """401 before any body validation: a request to an operator route without a valid key,
+    or to the worker control plane without a credential, learns nothing about its body."""
+    path = request.url.path
+    if not path.startswith("/api/v1/"):
+        return None
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    if path.startswith("/api/v1/worker/"):
+        if token:
+            return None
+        exc: errors.TelesipError = fleet.MissingCredential()
+    else:
+        try:
+            await operators.authenticate(request.app.state.services, token or None)
+            return None
+        except InvalidApiKey as refused:
+            exc = refused
+        except errors.TelesipError:  # the database is down: the body's error stands
+            return None
+    return await _telesip_error(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    refused = await _authenticated_first(request)
+    if refused is not None:
+        return refused
     errs = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errs):
         DOMAIN_ERRORS.labels(code="invalid_json", via="api").inc()
-        return error_response(400, "invalid_json", "The request body is not valid JSON.")
-    first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
-    message = f"{_location(first.get('loc', ()))}: {first.get('msg', 'invalid')}"
-    if len(errs) > 1:
-        message += f" (and {len(errs) - 1} more problem(s))"
+        return problems.response(
+            request.scope, 400, "invalid_json", "The request body is not valid JSON."
+        )
+    found: list[problems.FieldProblem] = []
+    for e in errs:
+        where = _pointer(e.get("loc", ())) or problems.FieldProblem(pointer="#/", detail="")
+        found.append(where.model_copy(update={"detail": str(e.get("msg", "invalid"))[:500]}))
     DOMAIN_ERRORS.labels(code="invalid_request", via="api").inc()
-    return error_response(422, "invalid_request", message[:500])
+    return problems.response(
+        request.scope,
+        422,
+        "invalid_request",
+        f"The request has {len(found)} invalid part(s); see errors.",
+        params={"count": len(found)},
+        errors=found[:50],
+    )
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+def allowed_methods(app: ASGIApp, scope: Scope) -> list[str]:
+    """Every method some route of ``app`` takes at this path (for ``Allow``): each method is
+    tried against the routes, as the router itself would match it."""
+    routes: list[BaseRoute] = list(getattr(app, "routes", ()))
+    methods = [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+    return methods
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "http_method_not_allowed", 413: "payload_too_large"}
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        allow = allowed_methods(request.app, request.scope)
+        headers["Allow"] = ", ".join(allow)
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": ", ".join([*allow, "OPTIONS"])})
+        return problems.response(
+            request.scope,
+            405,
+            "http_method_not_allowed",
+            f"This address does not take {request.method}.",
+            params={"method": request.method},
+            headers=headers,
+        )
+    codes = {404: "not_found", 413: "payload_too_large"}
     code = codes.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+    return problems.response(request.scope, exc.status_code, code, str(exc.detail), headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     INTERNAL_ERRORS.labels(via="api").inc()
     log.exception("internal error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "Internal error.")
+    return problems.response(request.scope, 500, "internal_error", "Internal error.")
 
 
 def install(app: FastAPI) -> None:
@@ -211,7 +320,11 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         DOMAIN_ERRORS.labels(code="payload_too_large", via="api").inc()
-        response = error_response(
-            413, "payload_too_large", f"The request body is over {limit} bytes."
+        response = problems.response(
+            scope,
+            413,
+            "payload_too_large",
+            f"The request body is over {limit} bytes.",
+            params={"limit": limit},
         )
         await response(scope, receive, send)

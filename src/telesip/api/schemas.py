@@ -48,7 +48,9 @@ S2048NE = Annotated[str, Field(min_length=1, max_length=2048), _CLEAN]
 
 
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields refused, JSON types strict (``true``, never ``1``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class UserIn(In):
@@ -64,6 +66,9 @@ Transport = Literal["udp", "tcp", "tls"]
 Dtmf = Literal["rfc4733", "info", "inband"]
 Codec = Literal["PCMA", "PCMU", "G722", "opus", "telephone-event"]
 Rule = Annotated[str, Field(max_length=200), AfterValidator(_clean_pattern)]
+RulePair = Annotated[
+    list[Rule], Field(min_length=2, max_length=2, description="[pattern, replacement]")
+]
 
 
 class SettingsPatch(In):
@@ -81,7 +86,7 @@ class SettingsPatch(In):
     display_name: S64 | None = None
     codecs: Annotated[list[Codec], Field(min_length=1, max_length=8)] | None = None
     dtmf_mode: Dtmf | None = None
-    rewrite_rules: Annotated[list[tuple[Rule, Rule]], Field(max_length=20)] | None = None
+    rewrite_rules: Annotated[list[RulePair], Field(max_length=20)] | None = None
     worker: S64 | None = None
     record: bool | None = Field(
         default=None, description="Record calls; each recording goes to the account's owner"
@@ -361,9 +366,8 @@ class CallsPage(BaseModel):
     next_before_id: int | None = Field(description="Pass as before_id for the next page")
 
 
-class CallIn(BaseModel):
+class CallIn(In):
     """Click to call: the line's user is called in Telegram, then ``number`` through the line."""
 
-    model_config = ConfigDict(extra="forbid")
     account_id: Id
     number: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_clean)]

@@ -15,6 +15,8 @@ aiogram, OS) are translated at the adapter boundary with ``raise ... from exc``.
     │   ├── BillingError       seats_exhausted, method_not_allowed, unknown_plan
     │   ├── PasswordError      wrong_password, too_many_attempts
     │   └── InvalidInput       invalid_settings
+    │       └── StateConflict  not_assigned, managed_by_link, already_yours
+    ├── StaleWrite             precondition_failed: written against an old version
     ├── ConflictError          concurrent change; the caller may retry
     ├── StorageUnavailable     the database cannot be reached
     ├── ConfigError            bad configuration (database URL, key file)
@@ -184,6 +186,37 @@ class InvalidInput(DomainError):
 class InvalidSettings(InvalidInput):
     code = "invalid_settings"
     default_message = "Invalid SIP settings: {reason}"
+
+
+class StateConflict(InvalidInput):
+    """The request is well formed but the account's current state refuses it (HTTP 409)."""
+
+    code = "state_conflict"
+    default_message = "That does not fit the current state."
+
+
+class NotAssigned(StateConflict):
+    code = "not_assigned"
+    default_message = "SIP account #{account_id} is not assigned to anyone."
+
+
+class ManagedByLink(StateConflict):
+    code = "managed_by_link"
+    default_message = (
+        "SIP account #{account_id} is handed out by a settings link; manage it in /links."
+    )
+
+
+class AlreadyYours(StateConflict):
+    code = "already_yours"
+    default_message = "SIP account #{account_id} is already yours."
+
+
+class StaleWrite(TelesipError):
+    """A write made against a version that is no longer current (HTTP 412 with If-Match)."""
+
+    code = "precondition_failed"
+    default_message = "SIP account #{account_id} changed since it was read; read it again."
 
 
 class ConflictError(TelesipError):

@@ -7,7 +7,9 @@ Each function is one transaction with one audit record. ``actor`` is the Telegra
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -65,6 +67,7 @@ class Card:
     pending_offer: Offer | None
     firewall: list[str] = field(default_factory=list)  # worker addresses to allow at the PBX
     recording: bool = False  # its calls are recorded: the user is told too
+    etag: str | None = None  # of the settings (owner reads), for If-Match on a change
 
 
 async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> Card:
@@ -84,18 +87,40 @@ async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> 
     if role is not Role.OWNER:
         return Card(summary, role, None, None, [], recording)
     pending = read.pending if read.pending is not None and read.pending.is_live(uow.now) else None
-    settings = read.account().settings.public_dict()
-    return Card(summary, role, settings, pending, read.firewall, recording)
+    current = read.account().settings
+    etag = settings_etag(s, account_id, current)
+    return Card(summary, role, current.public_dict(), pending, read.firewall, recording, etag=etag)
+
+
+def settings_etag(s: Services, account_id: int, settings: AccountSettings) -> str:
+    """An HTTP entity tag of the account's settings, the password included: a keyed MAC (the
+    service's key), so the tag tells nothing about the password to whoever reads it."""
+    blob = json.dumps(settings.public_dict(), sort_keys=True, default=str)
+    mac = s.cipher.mac("settings", account_id, blob, settings.password.reveal())
+    return '"' + base64.urlsafe_b64encode(mac[:12]).decode() + '"'
+
+
+def _matches(if_match: str, etag: str) -> bool:
+    """``If-Match`` (RFC 9110 13.1.1): ``*`` or a list of strong tags, one of them current."""
+    tags = [t.strip() for t in if_match.split(",")]
+    return "*" in tags or etag in tags
 
 
 async def update_settings(
-    s: Services, actor: TelegramUser | None, account_id: int, **changes: Any
+    s: Services,
+    actor: TelegramUser | None,
+    account_id: int,
+    *,
+    if_match: str | None = None,
+    **changes: Any,
 ) -> AccountSettings:
-    """R2: the owner changes settings at any time; the user gets no say (R5)."""
+    """R2: the owner changes settings at any time; the user gets no say (R5). With
+    ``if_match`` (an ETag from ``get_card``) the change is made only if the settings are still
+    those, checked under the account's lock: two editors never overwrite each other silently."""
     unknown = set(changes) - {f.name for f in dataclasses.fields(AccountSettings)}
     if unknown:
         raise errors.InvalidInput(f"unknown settings: {', '.join(sorted(unknown))}")
-    return await _change_settings(s, actor, account_id, lambda _: changes)
+    return await _change_settings(s, actor, account_id, lambda _: changes, if_match=if_match)
 
 
 Rule = tuple[str, str]
@@ -128,11 +153,17 @@ async def _change_settings(
     actor: TelegramUser | None,
     account_id: int,
     change: Callable[[AccountSettings], dict[str, Any]],
+    *,
+    if_match: str | None = None,
 ) -> AccountSettings:
     async with s.uow() as uow:
         account = await load_account(uow, account_id)
         if actor is not None:
             account.require_owner(actor.id)
+        if if_match is not None and not _matches(
+            if_match, settings_etag(s, account_id, account.settings)
+        ):
+            raise errors.StaleWrite(account_id=account_id)
         new = dataclasses.replace(account.settings, **change(account.settings)).validated()
         changed = sorted(
             f.name
@@ -239,7 +270,7 @@ async def take_back(s: Services, actor: TelegramUser | None, account_id: int) ->
         if actor is not None:
             account.require_owner(actor.id)
         if not account.assigned:
-            raise errors.InvalidInput(f"SIP account #{account_id} is not assigned to anyone.")
+            raise errors.NotAssigned(account_id=account_id)
         await _end_assignment(uow, account, _actor_id(actor), "taken_back", by_user=False)
         await uow.commit()
     return account.user_id

@@ -50,6 +50,13 @@ class WorkerRefused(errors.PermissionDenied):
     default_message = "Worker {name!r} is {reason}; it may not hold registrations."
 
 
+class MissingCredential(errors.TelesipError):
+    """A control-plane request without ``Authorization: Bearer <credential>`` (HTTP 401)."""
+
+    code = "missing_credential"
+    default_message = "Send the worker's credential as 'Authorization: Bearer <credential>'."
+
+
 @dataclass(frozen=True)
 class WorkerRef:
     id: int

@@ -51,9 +51,7 @@ async def create_offer(s: Services, actor: TelegramUser, account_id: int, method
         account = await load_account(uow, account_id)
         account.require_owner(actor.id)
         if account.via_link:
-            raise errors.InvalidInput(
-                f"SIP account #{account_id} is handed out by a settings link; manage it in /links."
-            )
+            raise errors.ManagedByLink(account_id=account_id)
         if method is Method.ASSIGN:
             (await entitlements(uow, actor.id, lock=False)).require_assign()
         offer = await _new_offer(s, uow, account, actor.id, method, OfferKind.TRANSFER, None)
@@ -472,7 +470,7 @@ async def transfer_back(
             await hot.close()  # rolled back: the Core path starts afresh
         account = await load_account(uow, account_id)
         if account.owner_id == actor.id:
-            raise errors.InvalidInput(f"SIP account #{account_id} is already yours.")
+            raise errors.AlreadyYours(account_id=account_id)
         given = await uow.offers.last_given(account_id, actor.id)
         if given is None:
             raise errors.AccountNotFound(account_id=account_id)

@@ -115,7 +115,7 @@ class RemoteWorker:
         response = await http.post(f"{self.url}/{path}", headers=headers, **request)
         if response.status_code in (401, 403):
             try:
-                message = response.json()["error"]["message"]
+                message = response.json()["detail"]
             except (ValueError, KeyError, TypeError):
                 message = response.text[:200]
             raise errors.ConfigError(

@@ -5,25 +5,35 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from telesip.api import convert, schemas
 from telesip.api.auth import Auth
-from telesip.api.errors import ERROR_RESPONSES
+from telesip.api.errors import AUTHED, BODY, created, etagged, responses
 from telesip.api.schemas import MAX_ID, Id
 from telesip.domain import errors
-from telesip.services import accounts, audit
+from telesip.services import accounts, audit, operators
 
-router = APIRouter(prefix="/accounts", tags=["accounts"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/accounts", tags=["accounts"])
 AccountId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ONE = responses(*AUTHED, 403, 404, 422)  # an account by id
+CHANGE = responses(*BODY, 403, 404, 409)  # a change to one
 
 
-async def _read(ctx: Auth, account_id: int) -> schemas.AccountOut:
+async def _read(ctx: Auth, account_id: int, response: Response) -> schemas.AccountOut:
     card = await accounts.get_card(ctx.s, None, account_id)
+    if card.etag is not None:
+        response.headers["ETag"] = card.etag
     return convert.account(card.summary, card)
 
 
-@router.get("", response_model=schemas.AccountsPage, summary="List accounts in scope")
+@router.get(
+    "",
+    response_model=schemas.AccountsPage,
+    summary="List accounts in scope",
+    operation_id="listAccounts",
+    responses=responses(*AUTHED, 403, 422),
+)
 async def list_accounts(
     ctx: Auth,
     owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -33,6 +43,8 @@ async def list_accounts(
     scope = ctx.key.scope
     owners: list[int] | None = None
     if owner_id is not None:
+        if not (scope.all or scope.accounts or owner_id in scope.users):
+            raise operators.OutOfScope(what=f"user {owner_id}")
         owners = [owner_id]
     elif not scope.all and not scope.accounts:
         owners = sorted(scope.users)
@@ -44,77 +56,135 @@ async def list_accounts(
     )
 
 
-@router.post("", status_code=201, response_model=schemas.AccountOut, summary="Create an account")
-async def create_account(ctx: Auth, body: schemas.AccountCreate) -> schemas.AccountOut:
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.AccountOut,
+    summary="Create an account",
+    operation_id="createAccount",
+    responses=created(responses(*BODY, 402, 403, 404, 409)),
+)
+async def create_account(
+    ctx: Auth, body: schemas.AccountCreate, response: Response
+) -> schemas.AccountOut:
     ctx.require_user(body.owner.id)
     settings = await convert.settings(ctx.s, body.settings)
     account_id = await accounts.create_account(ctx.s, convert.user(body.owner), settings)
-    return await _read(ctx, account_id)
+    response.headers["Location"] = f"/api/v1/accounts/{account_id}"
+    return await _read(ctx, account_id, response)
 
 
-@router.get("/{account_id}", response_model=schemas.AccountOut, summary="Read an account")
-async def get_account(ctx: Auth, account_id: AccountId) -> schemas.AccountOut:
+@router.get(
+    "/{account_id}",
+    response_model=schemas.AccountOut,
+    summary="Read an account (ETag: its settings' version, for If-Match)",
+    operation_id="getAccount",
+    responses=etagged(ONE),
+)
+async def get_account(ctx: Auth, account_id: AccountId, response: Response) -> schemas.AccountOut:
     await ctx.require_account(account_id)
-    return await _read(ctx, account_id)
+    return await _read(ctx, account_id, response)
 
 
 @router.patch(
-    "/{account_id}/settings", response_model=schemas.AccountOut, summary="Change settings"
+    "/{account_id}/settings",
+    response_model=schemas.AccountOut,
+    summary="Change settings (If-Match: the ETag read, or 412 when they changed since)",
+    operation_id="updateAccountSettings",
+    responses=etagged(responses(*BODY, 403, 404, 409, 412)),
 )
 async def update_settings(
-    ctx: Auth, account_id: AccountId, body: schemas.SettingsPatch
+    ctx: Auth,
+    account_id: AccountId,
+    body: schemas.SettingsPatch,
+    response: Response,
+    if_match: Annotated[str | None, Header(max_length=200)] = None,
 ) -> schemas.AccountOut:
     await ctx.require_account(account_id)
-    await accounts.update_settings(ctx.s, None, account_id, **convert.changes(body))
-    return await _read(ctx, account_id)
-
-
-@router.put("/{account_id}/enabled", response_model=schemas.AccountOut, summary="Disable/enable")
-async def set_enabled(
-    ctx: Auth, account_id: AccountId, body: schemas.EnabledIn
-) -> schemas.AccountOut:
-    await ctx.require_account(account_id)
-    await accounts.set_enabled(ctx.s, None, account_id, body.enabled)
-    return await _read(ctx, account_id)
+    await accounts.update_settings(
+        ctx.s, None, account_id, if_match=if_match, **convert.changes(body)
+    )
+    return await _read(ctx, account_id, response)
 
 
 @router.put(
-    "/{account_id}/operator-paid", response_model=schemas.AccountOut, summary="Operator pays"
+    "/{account_id}/enabled",
+    response_model=schemas.AccountOut,
+    summary="Disable/enable",
+    operation_id="setAccountEnabled",
+    responses=CHANGE,
+)
+async def set_enabled(
+    ctx: Auth, account_id: AccountId, body: schemas.EnabledIn, response: Response
+) -> schemas.AccountOut:
+    await ctx.require_account(account_id)
+    await accounts.set_enabled(ctx.s, None, account_id, body.enabled)
+    return await _read(ctx, account_id, response)
+
+
+@router.put(
+    "/{account_id}/operator-paid",
+    response_model=schemas.AccountOut,
+    summary="Operator pays",
+    operation_id="setAccountOperatorPaid",
+    responses=responses(*BODY, 402, 403, 404, 409),
 )
 async def set_operator_paid(
-    ctx: Auth, account_id: AccountId, body: schemas.OperatorPaidIn
+    ctx: Auth, account_id: AccountId, body: schemas.OperatorPaidIn, response: Response
 ) -> schemas.AccountOut:
     await ctx.require_account(account_id)
     await accounts.set_operator_paid(ctx.s, account_id, body.paid)
-    return await _read(ctx, account_id)
+    return await _read(ctx, account_id, response)
 
 
 @router.post(
-    "/{account_id}/assign", response_model=schemas.AccountOut, summary="Assign to a user (R4)"
+    "/{account_id}/assign",
+    response_model=schemas.AccountOut,
+    summary="Assign to a user (R4)",
+    operation_id="assignAccount",
+    responses=responses(*BODY, 402, 403, 404, 409),
 )
-async def assign(ctx: Auth, account_id: AccountId, body: schemas.AssignIn) -> schemas.AccountOut:
+async def assign(
+    ctx: Auth, account_id: AccountId, body: schemas.AssignIn, response: Response
+) -> schemas.AccountOut:
     await ctx.require_account(account_id)
     await accounts.reassign(ctx.s, None, account_id, convert.user(body.user))
-    return await _read(ctx, account_id)
+    return await _read(ctx, account_id, response)
 
 
 @router.post(
-    "/{account_id}/take-back", response_model=schemas.AccountOut, summary="End the assignment"
+    "/{account_id}/take-back",
+    response_model=schemas.AccountOut,
+    summary="End the assignment",
+    operation_id="takeBackAccount",
+    responses=responses(*BODY, 403, 404, 409),
 )
-async def take_back(ctx: Auth, account_id: AccountId) -> schemas.AccountOut:
+async def take_back(ctx: Auth, account_id: AccountId, response: Response) -> schemas.AccountOut:
     await ctx.require_account(account_id)
     await accounts.take_back(ctx.s, None, account_id)
-    return await _read(ctx, account_id)
+    return await _read(ctx, account_id, response)
 
 
-@router.delete("/{account_id}", status_code=204, summary="Delete everywhere (R10)")
+@router.delete(
+    "/{account_id}",
+    status_code=204,
+    summary="Delete everywhere (R10)",
+    operation_id="deleteAccount",
+    responses=responses(*AUTHED, 403, 404, 409, 422),
+)
 async def delete_account(ctx: Auth, account_id: AccountId) -> Response:
     await ctx.require_account(account_id)
     await accounts.delete_account(ctx.s, None, account_id)
     return Response(status_code=204)
 
 
-@router.get("/{account_id}/audit", response_model=schemas.AuditPage, summary="Audit log")
+@router.get(
+    "/{account_id}/audit",
+    response_model=schemas.AuditPage,
+    summary="Audit log",
+    operation_id="getAccountAudit",
+    responses=ONE,
+)
 async def account_audit(
     ctx: Auth,
     account_id: AccountId,

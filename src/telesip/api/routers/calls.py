@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from telesip.api import schemas
 from telesip.api.auth import Auth
-from telesip.api.errors import ERROR_RESPONSES
+from telesip.api.errors import AUTHED, BODY, created, responses
 from telesip.api.schemas import MAX_ID, Id
 from telesip.domain.calls import CallNotFound, CallRecord
 from telesip.services import calls
 
-router = APIRouter(prefix="/calls", tags=["calls"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/calls", tags=["calls"])
 
 
 def _out(call: CallRecord) -> schemas.CallOut:
@@ -35,7 +35,13 @@ def _out(call: CallRecord) -> schemas.CallOut:
     )
 
 
-@router.get("", response_model=schemas.CallsPage, summary="Call history, newest first")
+@router.get(
+    "",
+    response_model=schemas.CallsPage,
+    summary="Call history, newest first",
+    operation_id="listCalls",
+    responses=responses(*AUTHED, 403, 404, 422),
+)
 async def list_calls(
     ctx: Auth,
     account_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -55,7 +61,13 @@ async def list_calls(
     )
 
 
-@router.get("/{call_id}", response_model=schemas.CallOut, summary="One call")
+@router.get(
+    "/{call_id}",
+    response_model=schemas.CallOut,
+    summary="One call",
+    operation_id="getCall",
+    responses=responses(*AUTHED, 404, 422),
+)
 async def get_call(ctx: Auth, call_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> schemas.CallOut:
     call = await calls.get_call(ctx.s, call_id)
     if not ctx.key.scope.covers_account(call.account_id, call.owner_id):
@@ -68,7 +80,11 @@ async def get_call(ctx: Auth, call_id: Annotated[int, Path(ge=1, le=MAX_ID)]) ->
     response_model=schemas.CallOut,
     status_code=201,
     summary="Click to call: ring the line's user in Telegram, then dial the number",
+    operation_id="placeCall",
+    responses=created(responses(*BODY, 403, 404, 409)),
 )
-async def place_call(ctx: Auth, body: schemas.CallIn) -> schemas.CallOut:
+async def place_call(ctx: Auth, body: schemas.CallIn, response: Response) -> schemas.CallOut:
     await ctx.require_account(body.account_id)
-    return _out(await calls.request_call_for_user_of(ctx.s, body.account_id, body.number))
+    call = await calls.request_call_for_user_of(ctx.s, body.account_id, body.number)
+    response.headers["Location"] = f"/api/v1/calls/{call.id}"
+    return _out(call)

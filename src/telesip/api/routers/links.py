@@ -9,13 +9,14 @@ from fastapi import APIRouter, Path, Query, Response
 
 from telesip.api import convert, schemas
 from telesip.api.auth import Auth, Ctx
-from telesip.api.errors import ERROR_RESPONSES
+from telesip.api.errors import AUTHED, BODY, created, responses
 from telesip.api.schemas import MAX_ID
 from telesip.domain import errors
 from telesip.domain.model import SettingsLink, TelegramUser
 from telesip.services import links, operators
 
-router = APIRouter(tags=["settings links"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["settings links"])
+ONE = responses(*AUTHED, 403, 404, 422)
 LinkId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -35,12 +36,15 @@ async def _in_scope(ctx: Ctx, link_id: int) -> SettingsLink:
     status_code=201,
     response_model=schemas.LinkOut,
     summary="Create a settings link for an account",
+    operation_id="createAccountLink",
+    responses=created(responses(*BODY, 402, 403, 404, 409)),
 )
 async def create_for_account(
-    ctx: Auth, account_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+    ctx: Auth, account_id: Annotated[int, Path(ge=1, le=MAX_ID)], response: Response
 ) -> schemas.LinkOut:
     owner = await ctx.require_account(account_id)
     link = await links.create_link(ctx.s, TelegramUser(owner), account_id)
+    response.headers["Location"] = f"/api/v1/links/{link.id}"
     return _out(ctx, link, with_qr=True)
 
 
@@ -49,20 +53,33 @@ async def create_for_account(
     status_code=201,
     response_model=schemas.LinkOut,
     summary="Connect an account straight into a settings link",
+    operation_id="createLink",
+    responses=created(responses(*BODY, 402, 403, 404, 409)),
 )
-async def create_from_settings(ctx: Auth, body: schemas.LinkCreate) -> schemas.LinkOut:
+async def create_from_settings(
+    ctx: Auth, body: schemas.LinkCreate, response: Response
+) -> schemas.LinkOut:
     ctx.require_user(body.owner.id)
     settings = await convert.settings(ctx.s, body.settings)
     link = await links.create_link_from_settings(ctx.s, convert.user(body.owner), settings)
+    response.headers["Location"] = f"/api/v1/links/{link.id}"
     return _out(ctx, link, with_qr=True)
 
 
-@router.get("/links", response_model=list[schemas.LinkOut], summary="List an owner's links")
+@router.get(
+    "/links",
+    response_model=list[schemas.LinkOut],
+    summary="List an owner's links (owner_id is required for a key that manages every user)",
+    operation_id="listLinks",
+    responses=responses(*AUTHED, 403, 422),
+)
 async def list_links(
     ctx: Auth, owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
 ) -> list[schemas.LinkOut]:
     scope = ctx.key.scope
     if owner_id is not None:
+        if not (scope.all or scope.accounts or owner_id in scope.users):
+            raise operators.OutOfScope(what=f"user {owner_id}")
         owners = [owner_id]
     elif scope.all:
         raise errors.InvalidInput("owner_id is required for a key that manages every user")
@@ -76,7 +93,13 @@ async def list_links(
     return out
 
 
-@router.get("/links/{link_id}", response_model=schemas.LinkOut, summary="Read a link")
+@router.get(
+    "/links/{link_id}",
+    response_model=schemas.LinkOut,
+    summary="Read a link",
+    operation_id="getLink",
+    responses=ONE,
+)
 async def get_link(ctx: Auth, link_id: LinkId) -> schemas.LinkOut:
     return _out(ctx, await _in_scope(ctx, link_id), with_qr=True)
 
@@ -84,8 +107,12 @@ async def get_link(ctx: Auth, link_id: LinkId) -> schemas.LinkOut:
 @router.get(
     "/links/{link_id}/qr.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "QR code of the deep link"}},
+    responses={
+        200: {"content": {"image/png": {}}, "description": "QR code of the deep link"},
+        **ONE,
+    },
     summary="The link's QR code",
+    operation_id="getLinkQr",
 )
 async def link_qr(ctx: Auth, link_id: LinkId) -> Response:
     out = _out(ctx, await _in_scope(ctx, link_id))
@@ -94,8 +121,14 @@ async def link_qr(ctx: Auth, link_id: LinkId) -> Response:
     return Response(schemas.qr_png(out.url), media_type="image/png")
 
 
-@router.delete("/links/{link_id}", status_code=204, summary="Revoke a link")
-async def revoke(ctx: Auth, link_id: LinkId) -> Response:
+@router.delete(
+    "/links/{link_id}",
+    status_code=204,
+    summary="Revoke a link",
+    operation_id="revokeLink",
+    responses=responses(*AUTHED, 403, 404, 409, 410, 422),
+)
+async def revoke_link(ctx: Auth, link_id: LinkId) -> Response:
     await _in_scope(ctx, link_id)
     await links.revoke_link(ctx.s, None, link_id)
     return Response(status_code=204)

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Path
 
 from telesip.api import convert, schemas
 from telesip.api.auth import Auth
-from telesip.api.errors import ERROR_RESPONSES
+from telesip.api.errors import AUTHED, BODY, responses
 from telesip.api.schemas import MAX_ID
 from telesip.domain import errors
 from telesip.domain.model import TelegramUser
 from telesip.services import billing
 
-router = APIRouter(prefix="/users", tags=["subscriptions"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/users", tags=["subscriptions"])
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -34,7 +34,11 @@ def _out(view: billing.SubscriptionView) -> schemas.SubscriptionOut:
 
 
 @router.put(
-    "/{user_id}/subscription", response_model=schemas.SubscriptionOut, summary="Set plan and seats"
+    "/{user_id}/subscription",
+    response_model=schemas.SubscriptionOut,
+    summary="Set plan and seats",
+    operation_id="setSubscription",
+    responses=responses(*BODY, 403, 409),
 )
 async def set_subscription(
     ctx: Auth, user_id: UserId, body: schemas.SubscriptionIn
@@ -47,7 +51,11 @@ async def set_subscription(
 
 
 @router.get(
-    "/{user_id}/subscription", response_model=schemas.SubscriptionOut, summary="Plans and usage"
+    "/{user_id}/subscription",
+    response_model=schemas.SubscriptionOut,
+    summary="Plans and usage",
+    operation_id="getSubscription",
+    responses=responses(*AUTHED, 403, 404, 422),
 )
 async def show_subscription(ctx: Auth, user_id: UserId) -> schemas.SubscriptionOut:
     ctx.require_user(user_id)

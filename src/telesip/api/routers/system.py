@@ -38,6 +38,7 @@ async def workers_alive(s: Services, ttl: float) -> tuple[int, int]:
     response_model=schemas.Health,
     responses={503: {"model": schemas.Health, "description": "Database unreachable"}},
     summary="Database reachable, workers alive",
+    operation_id="getHealth",
 )
 async def healthz(request: Request) -> JSONResponse:
     s: Services = request.app.state.services
@@ -120,6 +121,7 @@ async def _state_metrics(s: Services, ttl: float) -> list[Metric]:
     "/metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    operation_id="getMetrics",
 )
 async def metrics(request: Request) -> Response:
     s: Services = request.app.state.services

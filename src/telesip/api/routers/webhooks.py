@@ -8,12 +8,12 @@ from fastapi import APIRouter, Path, Query, Response
 
 from telesip.api import schemas
 from telesip.api.auth import Auth
-from telesip.api.errors import ERROR_RESPONSES
+from telesip.api.errors import AUTHED, BODY, created, responses
 from telesip.api.schemas import MAX_ID, Id
 from telesip.services import webhooks
 from telesip.services.webhooks import Webhook
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -23,27 +23,67 @@ def _out(h: Webhook) -> schemas.WebhookOut:
     )
 
 
-@router.post("", status_code=201, response_model=schemas.WebhookCreated, summary="Register")
-async def register(ctx: Auth, body: schemas.WebhookIn) -> schemas.WebhookCreated:
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.WebhookCreated,
+    summary="Register",
+    operation_id="createWebhook",
+    responses=created(responses(*BODY, 409)),
+)
+async def register(
+    ctx: Auth, body: schemas.WebhookIn, response: Response
+) -> schemas.WebhookCreated:
     made = await webhooks.register_webhook(
         ctx.s, ctx.operator, ctx.key.scope, body.url, body.events
     )
+    response.headers["Location"] = f"/api/v1/webhooks/{made.webhook.id}"
     return schemas.WebhookCreated(**_out(made.webhook).model_dump(), secret=made.secret)
 
 
-@router.get("", response_model=list[schemas.WebhookOut], summary="List webhooks")
+@router.get(
+    "",
+    response_model=list[schemas.WebhookOut],
+    summary="List webhooks",
+    operation_id="listWebhooks",
+    responses=responses(*AUTHED),
+)
 async def list_webhooks(ctx: Auth) -> list[schemas.WebhookOut]:
     return [_out(h) for h in await webhooks.list_webhooks(ctx.s, ctx.operator)]
 
 
-@router.delete("/{webhook_id}", status_code=204, summary="Delete a webhook")
-async def delete(ctx: Auth, webhook_id: WebhookId) -> Response:
+@router.get(
+    "/{webhook_id}",
+    response_model=schemas.WebhookOut,
+    summary="Read a webhook",
+    operation_id="getWebhook",
+    responses=responses(*AUTHED, 404, 422),
+)
+async def get_webhook(ctx: Auth, webhook_id: WebhookId) -> schemas.WebhookOut:
+    for h in await webhooks.list_webhooks(ctx.s, ctx.operator):
+        if h.id == webhook_id:
+            return _out(h)
+    raise webhooks.WebhookNotFound(webhook_id=webhook_id)
+
+
+@router.delete(
+    "/{webhook_id}",
+    status_code=204,
+    summary="Delete a webhook",
+    operation_id="deleteWebhook",
+    responses=responses(*AUTHED, 404, 422),
+)
+async def delete_webhook(ctx: Auth, webhook_id: WebhookId) -> Response:
     await webhooks.delete_webhook(ctx.s, ctx.operator, webhook_id)
     return Response(status_code=204)
 
 
 @router.get(
-    "/{webhook_id}/deliveries", response_model=list[schemas.DeliveryOut], summary="Delivery log"
+    "/{webhook_id}/deliveries",
+    response_model=list[schemas.DeliveryOut],
+    summary="Delivery log",
+    operation_id="listWebhookDeliveries",
+    responses=responses(*AUTHED, 404, 422),
 )
 async def deliveries(
     ctx: Auth,

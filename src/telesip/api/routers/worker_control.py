@@ -21,9 +21,11 @@ from pathlib import Path as FsPath
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, Field
 
+from telesip.api import errors as errors_
 from telesip.api.errors import MAX_RECORDING
 from telesip.api.schemas import MAX_ID, Id
 from telesip.bot.locales import has as has_message
@@ -36,9 +38,33 @@ from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many, report_unheld
 from telesip.workers.accounts import to_config
 
-router = APIRouter(prefix="/worker", tags=["worker control"])
-bearer = HTTPBearer(auto_error=False, description="The remote worker's one-time credential")
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="workerCredential",
+    description="A remote worker's credential (`tsw_...`), shown once by `telesip workers add "
+    "--remote`; it names one worker, and the worker's current instance goes in the body.",
+)
 Credential = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _require_credential(credential: Credential) -> None:
+    """401 before the body is looked at when no credential is sent."""
+    if credential is None or not credential.credentials:
+        raise fleet.MissingCredential()
+
+
+def _operation_id(route: APIRoute) -> str:
+    head, *rest = ("worker_" + route.name).split("_")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+router = APIRouter(
+    prefix="/worker",
+    tags=["worker control"],
+    dependencies=[Depends(_require_credential)],
+    generate_unique_id_function=_operation_id,
+    responses=errors_.responses(400, 401, 403, 404, 409, 413, 422, 503),
+)
 NAME = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -91,7 +117,7 @@ class SyncIn(WorkerIn):
     reports: list[ReportIn] = Field(default_factory=list, max_length=5000)
 
 
-class AccountOut(BaseModel):
+class WorkerAccount(BaseModel):
     account_id: int
     login: str
     password: str
@@ -109,7 +135,7 @@ class AccountOut(BaseModel):
 
 
 class SyncOut(BaseModel):
-    accounts: list[AccountOut]
+    accounts: list[WorkerAccount]
 
 
 def _services(request: Request) -> Services:
@@ -164,7 +190,7 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
         await report_unheld(s, dropped, ttl=_ttl(request))
     await fleet.claim(s, ref, ttl=_ttl(request))
     held = await fleet.leased_accounts(s, ref)
-    return SyncOut(accounts=[AccountOut.model_validate(asdict(to_config(a))) for a in held])
+    return SyncOut(accounts=[WorkerAccount.model_validate(asdict(to_config(a))) for a in held])
 
 
 @router.post("/leave", status_code=204)

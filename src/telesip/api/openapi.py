@@ -1,0 +1,67 @@
+"""The two OpenAPI 3.1 documents: the operators' API (``/api/v1/openapi.json``) and the remote
+workers' control plane (``/api/v1/worker/openapi.json``), each with its own security scheme.
+
+FastAPI builds them from the routes; here every error response becomes
+``application/problem+json`` with the ``Problem`` schema (FastAPI's own ``HTTPValidationError``
+shape is never sent, so it is dropped), and the document is made stable (sorted keys) so that
+``docs/openapi.json`` can be checked in and compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi.openapi.utils import get_openapi
+from starlette.routing import BaseRoute
+
+from telesip.api import problems
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+DESCRIPTION = (
+    "Manage SIP accounts, settings links, offers, calls, server templates, subscriptions and "
+    "webhooks of a telesip service. Authenticate with `Authorization: Bearer <key>` (a key "
+    "made with `telesip api-keys create`). Errors are RFC 9457 problem details "
+    "(`application/problem+json`); `Accept-Language: ru` words them in Russian. Every POST "
+    "takes an `Idempotency-Key`: a retry with the same key and body gets the first answer."
+)
+WORKER_DESCRIPTION = (
+    "The control plane of remote workers (`telesip worker --control-url`): join, sync "
+    "(heartbeat and registration reports), leave, and the calls on their lines. Not for "
+    "operators: it authenticates with a worker's one-time credential (`telesip workers add "
+    "--remote`) and hands out SIP passwords."
+)
+
+
+def document(
+    routes: Sequence[BaseRoute], *, title: str, description: str, version: str = "1"
+) -> dict[str, Any]:
+    doc = get_openapi(
+        title=title,
+        version=version,
+        openapi_version="3.1.0",
+        description=description,
+        routes=list(routes),
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas.setdefault(
+        "Problem", problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = {problems.MEDIA_TYPE: {"schema": PROBLEM_REF}}
+    _sorted = _sort(doc)
+    assert isinstance(_sorted, dict)
+    return _sorted
+
+
+def _sort(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sort(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sort(v) for v in value]
+    return value
