@@ -179,3 +179,18 @@ async def test_two_editors_with_one_etag_one_wins(api: Api) -> None:
     statuses = await asyncio.gather(*(edit(6000 + n) for n in range(6)))
     assert sorted(statuses)[0] == 200 and statuses.count(200) == 1, statuses
     assert set(statuses) <= {200, 412, 409}
+
+
+async def test_a_rewrite_rule_re2_cannot_run_is_refused(api: Api) -> None:
+    account_id, location = await _create(api)
+    r = await api.client.patch(
+        f"{location}/settings",
+        json={"rewrite_rules": [[r"(\d)\1", "x"]]},
+        headers=api.admin | {"Accept-Language": "en"},
+    )
+    assert r.status_code == 422 and r.json()["code"] == "invalid_settings"
+    assert "backreferences" in r.json()["detail"]
+    r = await api.client.patch(
+        f"{location}/settings", json={"rewrite_rules": [["(a+)+$", "1"]]}, headers=api.admin
+    )
+    assert r.status_code == 200 and r.json()["settings"]["rewrite_rules"] == [["(a+)+$", "1"]]

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from telesip.api import errors, openapi, problems
+from telesip.api.idempotency import Idempotency
 from telesip.api.routers import (
     accounts,
     calls,
@@ -99,7 +100,7 @@ def create_app(
     def public_document() -> dict[str, object]:
         if app.openapi_schema is None:
             app.openapi_schema = openapi.document(
-                app.routes, title=TITLE, description=openapi.DESCRIPTION
+                app.routes, title=TITLE, description=openapi.DESCRIPTION, idempotent_posts=True
             )
         return app.openapi_schema
 
@@ -119,6 +120,7 @@ def create_app(
         """The page a problem's ``type`` URI names."""
         return HTMLResponse(problems.page(code[:64], errors.status_of_code(code)))
 
+    app.add_middleware(Idempotency)  # inside BodyLimit: bodies are bounded before it reads them
     errors.install(app)
     app.add_middleware(_CountRequests)
     return app

@@ -33,8 +33,23 @@ WORKER_DESCRIPTION = (
 )
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any unique string (a UUID, say): a retry with the same key and body gets "
+    "the first answer again, for 24 h; the same key with another body is 422.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 257, "pattern": r"^[!-~]+$"},
+}
+
+
 def document(
-    routes: Sequence[BaseRoute], *, title: str, description: str, version: str = "1"
+    routes: Sequence[BaseRoute],
+    *,
+    title: str,
+    description: str,
+    version: str = "1",
+    idempotent_posts: bool = False,
 ) -> dict[str, Any]:
     doc = get_openapi(
         title=title,
@@ -50,6 +65,8 @@ def document(
         "Problem", problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     )
     for item in doc.get("paths", {}).values():
+        if idempotent_posts and "post" in item:
+            item["post"].setdefault("parameters", []).append(IDEMPOTENCY_KEY)
         for operation in item.values():
             for status, response in operation.get("responses", {}).items():
                 if status.isdigit() and int(status) >= 400:

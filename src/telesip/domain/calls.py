@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from telesip.domain import errors
+from telesip.domain import errors, rewrite
 
 
 class Direction(StrEnum):
@@ -141,14 +141,5 @@ def looks_like_number(text: str) -> bool:
 
 
 def rewrite_number(number: str, rules: tuple[tuple[str, str], ...]) -> str:
-    """Apply the line's number-rewrite rules: the first rule whose pattern matches the whole
-    number replaces it (``re`` syntax, ``\\1`` groups); no match leaves the number as it is.
-    """
-    for pattern, replacement in rules:
-        try:
-            match = re.fullmatch(pattern, number)
-            if match is not None:
-                return match.expand(replacement)
-        except (re.error, IndexError):  # validated when saved; a broken rule is skipped
-            continue
-    return number
+    """Apply the line's number-rewrite rules (``domain/rewrite.py``: RE2, linear time)."""
+    return rewrite.apply(number, rules)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from telesip.domain import rewrite
 from telesip.domain.errors import InvalidSettings
 
 TRANSPORTS = ("udp", "tcp", "tls")
@@ -72,29 +73,9 @@ def validate_host(host: str, *, what: str = "server") -> str:
     return host.rstrip(".").lower()
 
 
-MAX_REWRITE_RULES = 20
-MAX_REWRITE_LENGTH = 200
-
-
-def _validate_rewrite(rules: tuple[tuple[str, str], ...]) -> None:
-    # ``rewrite`` says which check failed (the bot words each one in the person's language)
-    if len(rules) > MAX_REWRITE_RULES:
-        raise InvalidSettings(
-            reason=f"at most {MAX_REWRITE_RULES} number-rewrite rules", rewrite="count"
-        )
-    for pattern, replacement in rules:
-        if len(pattern) > MAX_REWRITE_LENGTH or len(replacement) > MAX_REWRITE_LENGTH:
-            raise InvalidSettings(reason="a number-rewrite rule is too long", rewrite="length")
-        try:
-            compiled = re.compile(pattern)
-            compiled.sub(replacement, "")
-        except (re.error, IndexError) as exc:
-            raise InvalidSettings(
-                reason=f"bad number-rewrite rule {pattern!r}: {exc}",
-                rewrite="regex",
-                pattern=pattern,
-                detail=str(exc),
-            ) from None
+MAX_REWRITE_RULES = rewrite.MAX_RULES
+MAX_REWRITE_LENGTH = rewrite.MAX_LENGTH
+_validate_rewrite = rewrite.validate
 
 
 @dataclass(frozen=True)

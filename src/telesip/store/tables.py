@@ -205,6 +205,25 @@ api_keys = Table(
     Column("revoked_at", UTCDateTime),
 )
 
+# The first answer to each POST sent with an Idempotency-Key, kept 24 h so that a retry (from
+# any API process) gets it again instead of doing the work twice. ``owner`` is the SHA-256 of the
+# request's credential: one key's namespace is its own. ``state`` is "running" (leased until
+# ``locked_until``; a crashed process's lease runs out) or "done" (status, headers, body stored).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("owner", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # SHA-256 of method, path, query, body
+    Column("state", String(16), nullable=False),
+    Column("status", Integer),
+    Column("headers", JSON),  # [[name, value], ...] of the stored answer
+    Column("body", LargeBinary),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
 templates = Table(
     "templates",
     metadata,

@@ -1,0 +1,142 @@
+"""Idempotent retries (IETF draft "The Idempotency-Key HTTP Header Field"): the first answer to
+a request sent with a key is stored for 24 h in the database, so that every API process answers
+a retry with it instead of doing the work again.
+
+``begin`` claims the key in one transaction: the first request inserts a "running" row and goes
+on; a retry finds the row and gets the stored answer (``Stored``), or ``KeyInProgress`` while the
+first is still running, or ``KeyReused`` when the same key came with another request. Two
+requests racing with one key cannot both go on: the insert is ``ON CONFLICT DO NOTHING`` on the
+(owner, key) primary key, so exactly one inserts. ``finish`` stores the answer; ``abandon``
+drops the claim (a server error, or a request that never got authenticated) so that a retry
+runs afresh. A process that dies mid-request leaves a claim that ends with its lease.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from telesip.domain import errors
+from telesip.services.context import Services
+from telesip.store import tables as t
+
+TTL = timedelta(hours=24)
+LEASE = timedelta(seconds=60)  # a running request's claim; a crashed process's ends with it
+PURGE_EVERY = 60.0  # seconds between sweeps of expired answers (per process)
+_last_purge = 0.0
+
+
+class KeyReused(errors.InvalidInput):
+    code = "idempotency_key_reused"
+    default_message = (
+        "This Idempotency-Key was used with another request; use a new key for a new request."
+    )
+
+
+class KeyInProgress(errors.ConflictError):
+    code = "idempotency_in_progress"
+    default_message = "A request with this Idempotency-Key is still being processed."
+
+
+@dataclass(frozen=True)
+class Stored:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+async def begin(s: Services, owner: str, key: str, fingerprint: str) -> Stored | None:
+    """Claim ``key`` for this request: None to go on, or the stored answer of an earlier one."""
+    await _purge(s)
+    k = t.idempotency_keys
+    async with s.uow() as uow:
+        now = uow.now
+        claim = {
+            "owner": owner,
+            "key": key,
+            "fingerprint": fingerprint,
+            "state": "running",
+            "created_at": now,
+            "locked_until": now + LEASE,
+            "expires_at": now + TTL,
+        }
+        dialect = postgresql if uow.conn.dialect.name == "postgresql" else sqlite
+        inserted = await uow.conn.execute(
+            dialect.insert(k)
+            .values(**claim)
+            .on_conflict_do_nothing(index_elements=["owner", "key"])
+        )
+        if inserted.rowcount == 1:
+            await uow.commit()
+            return None
+        stmt = select(k).where(k.c.owner == owner, k.c.key == key)
+        if uow.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        row = (await uow.conn.execute(stmt)).one_or_none()
+        stale = row is not None and (
+            row.expires_at <= now or (row.state == "running" and row.locked_until <= now)
+        )
+        if row is None or stale:  # gone since, expired, or its process died: take it over
+            values = {**claim, "status": None, "headers": None, "body": None}
+            await uow.conn.execute(
+                update(k).where(k.c.owner == owner, k.c.key == key).values(**values)
+            )
+            if row is None:
+                await uow.conn.execute(dialect.insert(k).values(**claim))
+            await uow.commit()
+            return None
+    if row.fingerprint != fingerprint:
+        raise KeyReused()
+    if row.state != "done":
+        raise KeyInProgress()
+    return Stored(row.status, [(str(n), str(v)) for n, v in row.headers or []], row.body or b"")
+
+
+async def finish(s: Services, owner: str, key: str, answer: Stored) -> None:
+    """Store the answer a retry gets."""
+    k = t.idempotency_keys
+    async with s.uow() as uow:
+        await uow.conn.execute(
+            update(k)
+            .where(k.c.owner == owner, k.c.key == key)
+            .values(
+                state="done",
+                status=answer.status,
+                headers=[list(h) for h in answer.headers],
+                body=answer.body,
+            )
+        )
+        await uow.commit()
+
+
+async def abandon(s: Services, owner: str, key: str) -> None:
+    """Drop the claim: the request did nothing a retry must not do again."""
+    k = t.idempotency_keys
+    async with s.uow() as uow:
+        await uow.conn.execute(
+            delete(k).where(k.c.owner == owner, k.c.key == key, k.c.state == "running")
+        )
+        await uow.commit()
+
+
+async def _purge(s: Services) -> None:
+    """Delete expired answers, at most once a minute per process."""
+    global _last_purge
+    if time.monotonic() - _last_purge < PURGE_EVERY:
+        return
+    _last_purge = time.monotonic()
+    k = t.idempotency_keys
+    async with s.uow() as uow:
+        await uow.conn.execute(delete(k).where(k.c.expires_at <= uow.now))
+        await uow.commit()
+
+
+def stored_headers(headers: Any) -> list[tuple[str, str]]:
+    """The headers of an answer worth replaying (the body's type and language, Location, ETag)."""
+    keep = {"content-type", "content-language", "location", "etag"}
+    return [(n, v) for n, v in headers if n.lower() in keep]

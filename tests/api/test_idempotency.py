@@ -1,0 +1,87 @@
+"""Idempotency-Key on POST: a retry gets the first answer, another body with the same key is
+refused, racing retries make one object, keys are per credential and expire after 24 h."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from telesip.store import tables as t
+
+from .conftest import ALICE, Api, settings_body
+
+V1 = "/api/v1"
+
+
+def _body(login: str = "100") -> dict[str, object]:
+    return {"owner": {"id": ALICE}, "settings": settings_body(login)}
+
+
+async def _accounts(api: Api) -> int:
+    async with api.s.uow() as uow:
+        return int(await uow.conn.scalar(select(func.count()).select_from(t.accounts)) or 0)
+
+
+async def test_a_retry_gets_the_first_answer_and_makes_nothing_new(api: Api) -> None:
+    h = api.admin | {"Idempotency-Key": '"7d3f0a6e-4b1c-4d2e-9a8b-1c2d3e4f5a6b"'}
+    first = await api.client.post(f"{V1}/accounts", json=_body(), headers=h)
+    again = await api.client.post(f"{V1}/accounts", json=_body(), headers=h)
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content and again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert await _accounts(api) == 1
+    other = await api.client.post(f"{V1}/accounts", json=_body("200"), headers=h)
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    assert await _accounts(api) == 1
+    # an error answer is kept too: the retry does not get a different one
+    bad = api.admin | {"Idempotency-Key": "k-404"}
+    body = {"owner": {"id": ALICE}, "settings": settings_body(template="nope")}
+    r1 = await api.client.post(f"{V1}/accounts", json=body, headers=bad)
+    r2 = await api.client.post(f"{V1}/accounts", json=body, headers=bad)
+    assert r1.status_code == r2.status_code == 404 and r1.content == r2.content
+
+
+async def test_keys_belong_to_their_credential(api: Api) -> None:
+    key = {"Idempotency-Key": "same-key"}
+    a = await api.client.post(f"{V1}/accounts", json=_body(), headers=api.admin | key)
+    b = await api.client.post(f"{V1}/accounts", json=_body(), headers=api.alice | key)
+    assert a.status_code == b.status_code == 201 and a.json()["id"] != b.json()["id"]
+    r = await api.client.post(
+        f"{V1}/accounts", json=_body(), headers=api.admin | {"Idempotency-Key": ""}
+    )
+    assert r.status_code == 400 and r.json()["code"] == "invalid_idempotency_key"
+    unauth = await api.client.post(f"{V1}/accounts", json=_body(), headers=key)
+    assert unauth.status_code == 401
+
+
+async def test_twenty_racing_retries_make_one_account(api: Api) -> None:
+    h = api.admin | {"Idempotency-Key": "race-1"}
+
+    async def post() -> tuple[int, bytes]:
+        r = await api.client.post(f"{V1}/accounts", json=_body(), headers=h)
+        return r.status_code, r.content
+
+    answers = await asyncio.gather(*(post() for _ in range(20)))
+    statuses = [status for status, _ in answers]
+    assert set(statuses) <= {201, 409} and 201 in statuses, statuses
+    assert len({content for status, content in answers if status == 201}) == 1
+    assert await _accounts(api) == 1
+    final = await api.client.post(f"{V1}/accounts", json=_body(), headers=h)
+    assert final.status_code == 201 and final.content == answers[statuses.index(201)][1]
+
+
+async def test_an_answer_is_kept_24_hours(api: Api) -> None:
+    h = api.admin | {"Idempotency-Key": "day-old"}
+    assert (await api.client.post(f"{V1}/accounts", json=_body(), headers=h)).status_code == 201
+    k = t.idempotency_keys
+    async with api.s.uow() as uow:
+        row = (await uow.conn.execute(select(k.c.created_at, k.c.expires_at))).one()
+        assert row.expires_at - row.created_at == timedelta(hours=24)
+        await uow.conn.execute(update(k).values(expires_at=uow.now - timedelta(seconds=1)))
+        await uow.commit()
+    r = await api.client.post(f"{V1}/accounts", json=_body(), headers=h)
+    assert r.status_code == 201 and "idempotent-replayed" not in r.headers
+    assert await _accounts(api) == 2
