@@ -182,7 +182,7 @@ async def test_two_editors_with_one_etag_one_wins(api: Api) -> None:
 
 
 async def test_a_rewrite_rule_re2_cannot_run_is_refused(api: Api) -> None:
-    account_id, location = await _create(api)
+    _account_id, location = await _create(api)
     r = await api.client.patch(
         f"{location}/settings",
         json={"rewrite_rules": [[r"(\d)\1", "x"]]},

@@ -78,16 +78,18 @@ def title(code: str) -> str:
 
 
 def detail(lang: str, code: str, message: str, params: dict[str, Any] | None = None) -> str:
-    """The occurrence's text: the catalog's ``error.<code>`` in ``lang``, else ``message``."""
-    values = {k: str(v) for k, v in (params or {}).items()}
+    """The occurrence's text: the API's own text or the catalog's ``error.<code>`` in
+    ``lang``, else ``message``."""
+    values: dict[str, Any] = {
+        k: v if isinstance(v, int) else str(v) for k, v in (params or {}).items()
+    }
     values.setdefault("message", message)
     own = texts.TEXTS.get(lang, texts.TEXTS["en"]).get(code) or texts.TEXTS["en"].get(code)
     try:
         if own is not None:
             return own.format(**values)
-        key = f"error.{code}"
-        if key in locales.CATALOG["en"]:
-            return locales.t(lang, key, **values)
+        if locales.has(f"error.{code}"):
+            return locales.t(lang, f"error.{code}", **values)
     except (KeyError, IndexError, ValueError):
         pass
     return message
