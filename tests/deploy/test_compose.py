@@ -25,7 +25,9 @@ def compose() -> dict[str, Any]:
 
 
 def _telesip_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in compose["services"].items() if v.get("image", "").startswith("telesip")}
+    return {
+        k: v for k, v in compose["services"].items() if v.get("image", "").startswith("telesip")
+    }
 
 
 def test_postgres_15_keeps_its_data_in_a_volume(compose: dict[str, Any]) -> None:
@@ -61,7 +63,9 @@ def test_every_variable_is_a_setting_and_every_secret_a_file(compose: dict[str, 
     declared = compose["secrets"]
     for name, service in _telesip_services(compose).items():
         env = service["environment"]
-        unknown = sorted(k.removesuffix("_FILE") for k in env if k.removesuffix("_FILE") not in SETTINGS)
+        unknown = sorted(
+            k.removesuffix("_FILE") for k in env if k.removesuffix("_FILE") not in SETTINGS
+        )
         assert unknown == [], f"{name}: not settings: {unknown}"
         for key, value in env.items():
             assert not re.search(r"(TOKEN|SECRET_KEY|DATABASE_URL|PASSWORD)$", key), (

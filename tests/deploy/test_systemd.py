@@ -29,12 +29,13 @@ def test_the_units_verify_without_a_warning(tmp_path: Path) -> None:
         pytest.skip("systemd-analyze is missing: bin/system-deps installs Debian's systemd")
     # ExecStart must exist where verify runs: this environment's telesip stands in for
     # /opt/telesip/venv/bin/telesip (the only change)
-    for unit in ("telesip.service", "telesip-worker@.service"):
-        text = (UNITS / unit).read_text().replace("/opt/telesip/venv/bin/telesip", str(TELESIP))
-        (tmp_path / unit).write_text(text)
+    for unit in UNITS.iterdir():
+        text = unit.read_text().replace("/opt/telesip/venv/bin/telesip", str(TELESIP))
+        (tmp_path / unit.name).write_text(text)
     (tmp_path / "telesip-worker@w2.service").symlink_to(tmp_path / "telesip-worker@.service")
+    names = ["telesip.service", "telesip-worker@w2.service", "telesip-backup.timer"]
     out = subprocess.run(
-        [analyze, "verify", "--man=no", "./telesip.service", "./telesip-worker@w2.service"],
+        [analyze, "verify", "--man=no", *(f"./{n}" for n in names)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -42,11 +43,14 @@ def test_the_units_verify_without_a_warning(tmp_path: Path) -> None:
     assert (out.returncode, out.stderr, out.stdout) == (0, "", "")
 
 
-@pytest.mark.parametrize("unit", ["telesip.service", "telesip-worker@.service"])
-def test_each_unit_restarts_runs_hardened_and_reads_secrets_as_files(unit: str) -> None:
+@pytest.mark.parametrize(
+    "unit", ["telesip.service", "telesip-worker@.service", "telesip-backup.service"]
+)
+def test_each_unit_runs_hardened_and_reads_secrets_as_files(unit: str) -> None:
     lines = _lines(unit)
+    if unit != "telesip-backup.service":  # a oneshot the timer starts again
+        assert "Restart=on-failure" in lines
     for wanted in (
-        "Restart=on-failure",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "ProtectHome=yes",
@@ -81,7 +85,13 @@ def test_the_commands_they_start_exist() -> None:
         if line.startswith("ExecStart=")
     ]
     assert starts == [["run"], ["worker", "--name", "%i"]]
+    backup = next(x for x in _lines("telesip-backup.service") if x.startswith("ExecStart="))
+    assert "/opt/telesip/venv/bin/telesip backup " in backup
     helped = subprocess.run(
         [str(TELESIP), "worker", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "--name" in helped
+    helped = subprocess.run(
+        [str(TELESIP), "backup", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Usage: telesip backup" in helped
