@@ -24,7 +24,7 @@ import pytest
 from tests.deploy import dockerfile
 from tests.deploy.dockerfile import ROOT, Image
 
-ABSENT = ("numpy", "telethon", "ntgcalls", "redis")  # the calls and redis extras
+ABSENT = ("numpy", "telethon", "ntgcalls", "redis", "uvloop")  # calls, redis, uvloop extras
 
 
 def _base_python(tmp: Path) -> Path:
@@ -84,7 +84,8 @@ def test_the_wheel_holds_the_migrations_and_every_data_file(image: Image) -> Non
     assert missing == [], f"not in the wheel: {missing}"
     migrations = [f for f in files if f.startswith("telesip/store/migrations/versions/")]
     assert len(migrations) >= 5
-    assert "telesip/store/alembic.ini" in files
+    assert {"telesip/py.typed", "telesip/data/templates.json"} <= files
+    assert "telesip/bot/locale/ru/LC_MESSAGES/telesip.po" in files
 
 
 def test_the_core_install_has_no_extra_and_imports(image: Image) -> None:
