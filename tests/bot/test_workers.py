@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from telesip.domain.firewall import publish
 from telesip.services import fleet
 
 from .conftest import ALICE, BOB, Harness, tg
@@ -13,11 +14,14 @@ from .conftest import ALICE, BOB, Harness, tg
 @pytest.mark.both_backends
 async def test_workers_new_revoke_and_the_firewall_line(h: Harness) -> None:
     shared, _ = await fleet.create_worker(h.s, "pool-1")
-    ref = await fleet.join(h.s, "pool-1", addresses=["udp:203.0.113.5:5060"])
+    published = publish(["203.0.113.5", "2001:db8::5", "vm"], udp_port=5060, rtp="20000-20999")
+    ref = await fleet.join(h.s, "pool-1", addresses=[*published, "tcp:vm"])  # a name: never shown
     await fleet.heartbeat(h.s, ref)
 
     listing = await h.command(ALICE, "/workers")
-    assert "pool-1" in listing.content and "udp:203.0.113.5:5060" in listing.content
+    assert "pool-1" in listing.content and "vm" not in listing.content
+    assert "203.0.113.5: SIP udp 5060, tcp, tls; RTP udp 20000-20999" in listing.content
+    assert "2001:db8::5: SIP udp 5060, tcp, tls; RTP udp 20000-20999" in listing.content
 
     await h.fake.press_button(ALICE, listing, "New worker")
     assert "Name" in (await h.fake.next_message(ALICE)).content
@@ -34,7 +38,8 @@ async def test_workers_new_revoke_and_the_firewall_line(h: Harness) -> None:
     account_id = await h.new_account(ALICE)
     card = await h.card(ALICE, account_id)
     await h.fake.wait_for(lambda: "Allow at the PBX" in card.content)
-    assert "udp:203.0.113.5:5060" in card.content
+    assert "203.0.113.5: SIP udp 5060, tcp, tls; RTP udp 20000-20999" in card.content
+    assert "2001:db8::5: SIP" in card.content and "vm" not in card.content
 
     # Bob sees the shared worker, not Alice's, and has nothing to revoke
     bobs = await h.command(BOB, "/workers")

@@ -29,6 +29,7 @@ from telesip.bot.callbacks import (
     WorkerCb,
 )
 from telesip.bot.locales import has, t
+from telesip.domain.firewall import describe
 from telesip.domain.model import Method, Role
 from telesip.services.accounts import Card, Softphone
 from telesip.services.billing import SubscriptionView
@@ -137,8 +138,8 @@ def card(lang: str, c: Card) -> tuple[str, Keyboard]:
             lines.append(t(lang, "card.duplicate"))
         if c.pending_offer is not None:
             lines.append(t(lang, "card.pending"))
-        if c.firewall:
-            addresses = ", ".join(f"<code>{escape(x)}</code>" for x in c.firewall)
+        if firewall := describe(c.firewall):  # IP addresses only, never a host name
+            addresses = ", ".join(f"<code>{escape(x)}</code>" for x in firewall)
             lines.append(t(lang, "card.firewall", addresses=addresses))
         return "\n".join(lines), owner_keyboard(lang, a)
     lines.append(t(lang, "card.payer", payer=t(lang, "payer.owner_plan_user")))
@@ -457,7 +458,7 @@ def workers(lang: str, found: list[WorkerView], me: int) -> tuple[str, Keyboard]
     lines = [t(lang, "workers.title")]
     for w in found:
         state = "revoked" if w.revoked else ("alive" if w.alive else "down")
-        addresses = ", ".join(f"<code>{escape(x)}</code>" for x in w.addresses)
+        addresses = ", ".join(f"<code>{escape(x)}</code>" for x in describe(w.addresses))
         lines.append(
             t(
                 lang,

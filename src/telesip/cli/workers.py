@@ -7,6 +7,8 @@ from rich.table import Table
 
 from telesip.bootstrap import services_for
 from telesip.cli.common import command, out, settings
+from telesip.domain.errors import InvalidInput
+from telesip.domain.firewall import FORMATS, describe, render
 from telesip.services import fleet
 
 workers_app = typer.Typer(help="SIP workers and the firewall list.", no_args_is_help=True)
@@ -28,8 +30,8 @@ async def workers_list() -> None:
         "accounts",
         "registered",
         "failing",
-        "addresses",
     )
+    table.add_column("addresses", overflow="fold")  # whole IP addresses, never cut
     for w in rows:
         state = "revoked" if w.revoked else ("alive" if w.alive else "down")
         age = "—" if w.heartbeat_age is None else f"{w.heartbeat_age:.1f} s ago"
@@ -45,7 +47,7 @@ async def workers_list() -> None:
             str(w.accounts),
             str(w.stats.get("registered", 0) if w.alive else 0),
             str(failing if w.alive else 0),
-            ", ".join(w.addresses) or "—",
+            "\n".join(describe(w.addresses)) or "—",
         )
     out.print(table if rows else "no workers yet")
 
@@ -76,9 +78,24 @@ async def workers_revoke(name: str) -> None:
 
 @workers_app.command("firewall")
 @command
-async def workers_firewall(account_id: int) -> None:
-    """The SIP addresses a PBX must allow for one account."""
+async def workers_firewall(
+    account_id: int | None = typer.Argument(
+        None, help="Only what this account's PBX must allow (default: every worker)"
+    ),
+    fmt: str = typer.Option(
+        "plain", "--format", help=f"One of: {', '.join(FORMATS)} (Asterisk/FreePBX: permit=)"
+    ),
+) -> None:
+    """The addresses and ports a PBX must allow, as text or ready firewall rules."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"--format: one of {', '.join(FORMATS)}")
     config = settings()
+    sip_port = None
     async with services_for(config, upgrade=True) as s:
-        addresses = await fleet.firewall(s, account_id, ttl=config.lease_ttl_seconds)
-    out.print("\n".join(addresses) if addresses else "no worker can serve this account yet")
+        if account_id is None:
+            found = await fleet.list_workers(s, ttl=config.lease_ttl_seconds)
+            entries = [x for w in found if not w.revoked for x in w.addresses]
+        else:
+            entries = await fleet.firewall(s, account_id, ttl=config.lease_ttl_seconds)
+            sip_port = await fleet.server_port(s, account_id)
+    print(render(entries, fmt, sip_port=sip_port))  # plain stdout: rules are pasted as they are

@@ -256,22 +256,36 @@ async def leased_accounts(s: Services, ref: WorkerRef) -> list[Account]:
         return [account_from_row(r, s.cipher.decrypt(r.password_enc)) for r in rows]
 
 
-async def heartbeat(s: Services, ref: WorkerRef, stats: dict[str, int] | None = None) -> bool:
+async def heartbeat(
+    s: Services,
+    ref: WorkerRef,
+    stats: dict[str, int] | None = None,
+    *,
+    addresses: list[str] | None = None,
+) -> bool:
     """Keep every lease of this instance alive; False: the worker was revoked or another
     process took its name, and it must stop refreshing everything at once."""
-    return (await heartbeat_and_look(s, ref, stats, ttl=None))[0]
+    return (await heartbeat_and_look(s, ref, stats, ttl=None, addresses=addresses))[0]
 
 
 async def heartbeat_and_look(
-    s: Services, ref: WorkerRef, stats: dict[str, int] | None, *, ttl: float | None
+    s: Services,
+    ref: WorkerRef,
+    stats: dict[str, int] | None,
+    *,
+    ttl: float | None,
+    addresses: list[str] | None = None,
 ) -> tuple[bool, int, int]:
     """The heartbeat, and (with ``ttl``) what changed around: how many workers are alive and
     how many leases this instance has (so that a worker notices a death, a newcomer or a lost
-    lease at every heartbeat without polling for them)."""
+    lease at every heartbeat without polling for them). ``addresses``: the worker's firewall
+    entries, when they changed."""
     async with s.uow() as uow:
         values: dict[str, Any] = {"last_seen": uow.now}
         if stats is not None:
             values["stats"] = stats
+        if addresses is not None:
+            values["addresses"] = addresses
         result = await uow.conn.execute(
             update(t.workers)
             .where(
@@ -668,6 +682,21 @@ async def firewall(s: Services, account_id: int, *, ttl: float) -> list[str]:
         if acc is None:
             raise errors.AccountNotFound(account_id=account_id)
         return await firewall_in(uow, account_id, acc.worker, acc.owner_id, ttl=ttl)
+
+
+async def server_port(s: Services, account_id: int) -> int:
+    """The port of the account's SIP server (its transport's default when unset)."""
+    async with s.uow(readonly=True) as uow:
+        row = (
+            await uow.conn.execute(
+                select(t.accounts.c.transport, t.accounts.c.port).where(
+                    t.accounts.c.id == account_id
+                )
+            )
+        ).first()
+    if row is None:
+        raise errors.AccountNotFound(account_id=account_id)
+    return int(row.port or (5061 if row.transport == "tls" else 5060))
 
 
 async def firewall_in(

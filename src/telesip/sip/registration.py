@@ -145,7 +145,7 @@ class Registration:
     __slots__ = (
         "_challenges", "_events", "_failures", "_out", "_stale_contact", "_status", "_timer",
         "call_id", "contact", "cseq", "digest", "expires", "from_tag", "local", "params",
-        "policy", "reliable", "rng", "state", "tx",
+        "policy", "reliable", "rng", "seen", "state", "tx",
     )  # fmt: skip
 
     def __init__(
@@ -165,6 +165,7 @@ class Registration:
         self.reliable = reliable
         self.local = local
         self.contact = local  # where the registrar should send requests (NAT-rewritten)
+        self.seen: tuple[str, int] | None = None  # our address as the registrar saw it (Via)
         self.call_id = call_id or f"{rng.getrandbits(96):024x}@telesip"
         self.from_tag = f"{rng.getrandbits(48):012x}"
         self.cseq = cseq
@@ -382,9 +383,9 @@ class Registration:
         granted = self._granted(resp)
         via = resp.via()
         assert via is not None  # receive_response matched it
-        if self.params.nat_rewrite and via.received is not None:
-            seen = (via.received, via.rport or self.contact[1])
-            if seen != self.contact and not self.reliable:
+        if via.received is not None:
+            self.seen = seen = (via.received, via.rport or self.contact[1])
+            if self.params.nat_rewrite and seen != self.contact and not self.reliable:
                 self._stale_contact = self.contact
                 self.contact = seen
                 self._go("resend")

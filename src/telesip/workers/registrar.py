@@ -210,6 +210,12 @@ class RegistrationManager:
     def account_ids(self) -> list[int]:
         return list(self._accounts)
 
+    def addresses_seen(self) -> set[str]:
+        """Our IP address as each registrar sees it: the Via ``received`` of its last 200, else
+        the address we sent from (TELESIP_SIP_ADVERTISE, or the interface that routes to it).
+        One pass over the registrations; the worker asks once per heartbeat."""
+        return {(reg.seen or reg.local)[0] for reg in (slot.reg for slot in self._by_call.values())}
+
     # ------------------------------------------------------------ calls' view of the lines
     def attach_calls(self, handler: CallHandler) -> None:
         """Calls (workers/calls.py) get the requests and responses registrations do not own."""

@@ -25,7 +25,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -42,6 +42,7 @@ from telesip.logs import bind_log_context
 from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
 from telesip.workers.accounts import AccountConfig, RegistrationStatus
+from telesip.workers.addresses import publisher
 from telesip.workers.callstore import RemoteCallStore
 from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
@@ -77,6 +78,7 @@ class RemoteWorker:
         credential: str,
         verify: ssl.SSLContext | bool = True,
         addresses: list[str] | None = None,
+        publish: Callable[[], list[str]] | None = None,
         calls: CallManager | None = None,
     ) -> None:
         self.manager = manager
@@ -85,6 +87,7 @@ class RemoteWorker:
         self.name = name
         self.verify = verify
         self.addresses = addresses or []
+        self.publish = publish  # the firewall entries now (workers/addresses.py)
         self._headers = {"Authorization": f"Bearer {credential}"}
         self.instance: str | None = None
         self.applied: dict[int, AccountConfig] = {}
@@ -253,6 +256,9 @@ class RemoteWorker:
             state = self.manager.status(account_id).state
             stats[state] = stats.get(state, 0) + 1
         body = self._body() | {"stats": stats, "reports": reports}
+        addresses = self.publish() if self.publish is not None else self.addresses
+        if addresses != self.addresses:  # a registrar saw us at another address
+            body["addresses"] = addresses
         callers = self._callers()
         if callers != self._callers_sent:  # the bot names them to the people they call
             body["callers"] = callers
@@ -264,6 +270,7 @@ class RemoteWorker:
             self._reports = reports + self._reports
             raise
         self._callers_sent = callers
+        self.addresses = addresses
         self._apply_all(
             [AccountConfig(**a | {"codecs": tuple(a["codecs"])}) for a in answer["accounts"]]
         )
@@ -338,7 +345,9 @@ async def run_remote_worker(
             reason=f"cannot bind SIP on {settings.sip_bind}: {exc.strerror}"
         ) from None
     local = manager.udp_local
-    shown = advertise or (local[0] if local else host)
+    publish = publisher(
+        manager, host or "0.0.0.0", advertise, local[1] if local else int(port), settings.rtp_ports
+    )
     calls = (
         call_manager(settings, manager, callers or CallerPool(), host or "0.0.0.0", advertise)
         if with_calls
@@ -350,7 +359,8 @@ async def run_remote_worker(
         name=str(settings.worker_name),
         credential=credential,
         verify=verify,
-        addresses=[f"udp:{shown}:{local[1] if local else port}"],
+        addresses=publish(),
+        publish=publish,
         calls=calls,
     )
     try:

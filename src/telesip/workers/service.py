@@ -21,7 +21,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,7 @@ from telesip.services.registrations import Report, report_many, report_unheld
 from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
 from telesip.workers.accounts import AccountConfig, RegistrationStatus, to_config
+from telesip.workers.addresses import publisher
 from telesip.workers.callstore import DbCallStore
 from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
@@ -76,6 +77,7 @@ class Worker:
         name: str,
         pool: str | None = None,
         addresses: list[str] | None = None,
+        publish: Callable[[], list[str]] | None = None,
         timing: Timing | None = None,
         calls: CallManager | None = None,
         recordings: Path | None = None,
@@ -86,6 +88,7 @@ class Worker:
         self.name = name
         self.pool = pool
         self.addresses = addresses or []
+        self.publish = publish  # the firewall entries now (workers/addresses.py)
         self.timing = timing or Timing()
         self.ref: fleet.WorkerRef | None = None
         self.versions: dict[int, AccountConfig] = {}  # what the manager was told
@@ -202,9 +205,13 @@ class Worker:
             due["claim"] = min(due["claim"], now)  # a death or a newcomer: shares change
             due["heartbeat"] = now  # learn the new count with the heartbeat
         if now >= due["heartbeat"]:
+            addresses = self.publish() if self.publish is not None else None
+            changed = addresses if addresses is not None and addresses != self.addresses else None
             ok, alive, leases = await fleet.heartbeat_and_look(
-                self.s, self.ref, self._stats(), ttl=self.timing.ttl
+                self.s, self.ref, self._stats(), ttl=self.timing.ttl, addresses=changed
             )
+            if changed is not None:
+                self.addresses = changed
             if not ok:
                 self._drop_all("the worker was revoked or another process took its name")
                 raise errors.ConfigError(reason=f"worker {self.name!r} lost its registration")
@@ -513,10 +520,7 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
             reason=f"cannot bind SIP on {settings.sip_bind}: {exc.strerror}; set TELESIP_SIP_BIND"
         ) from None
     local = manager.udp_local
-    shown = advertise or (
-        local[0] if local and local[0] not in ("0.0.0.0", "::") else socket.gethostname()
-    )
-    addresses = [f"udp:{shown}:{local[1] if local else port}", f"tcp:{shown}", f"tls:{shown}"]
+    publish = publisher(manager, host, advertise, local[1] if local else port, settings.rtp_ports)
     calls = (
         call_manager(settings, manager, callers or CallerPool(), host, advertise)
         if with_calls
@@ -527,7 +531,8 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
         manager,
         name=settings.worker_name or socket.gethostname(),
         pool=settings.worker_pool,
-        addresses=addresses,
+        addresses=publish(),
+        publish=publish,
         timing=Timing(ttl=settings.lease_ttl_seconds),
         calls=calls,
         recordings=settings.data_dir / "recordings",

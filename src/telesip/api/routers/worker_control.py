@@ -68,9 +68,13 @@ router = APIRouter(
 NAME = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+#: one firewall entry (``domain.firewall``: ``udp:IP:PORT``, ``rtp:[IPv6]:FIRST-LAST``, ...)
+Entry = Annotated[str, Field(max_length=64)]
+
+
 class JoinIn(BaseModel):
     name: str = NAME
-    addresses: list[str] = Field(default_factory=list, max_length=16)
+    addresses: list[Entry] = Field(default_factory=list, max_length=16)
 
 
 class JoinOut(BaseModel):
@@ -114,6 +118,9 @@ class SyncIn(WorkerIn):
         default_factory=list, max_length=100, description="Logged out or revoked since"
     )
     stats: dict[str, int] = Field(default_factory=dict, max_length=16)
+    addresses: list[Entry] | None = Field(
+        default=None, max_length=16, description="Its firewall entries, when they changed"
+    )
     reports: list[ReportIn] = Field(default_factory=list, max_length=5000)
 
 
@@ -176,7 +183,7 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
     """Heartbeat + reports in, the accounts to keep registered out."""
     s = _services(request)
     ref = await _worker(request, body, credential)
-    if not await fleet.heartbeat(s, ref, body.stats):
+    if not await fleet.heartbeat(s, ref, body.stats, addresses=body.addresses):
         raise fleet.WorkerRefused(name=body.name, reason="revoked")
     await report_many(
         s, [Report(r.account_id, r.state, r.code, r.error) for r in body.reports], ref
