@@ -270,3 +270,37 @@ def test_plain_parameters_parse_as_the_general_scanner_does(
         except ParseError:
             got = ParseError
         assert got == expected, candidate
+
+
+# ---------------------------------------------------------------- the granted expiry
+
+contact_values = st.one_of(
+    st.builds(
+        lambda uri, case, tail: f"<{uri}>;{case}={tail}",
+        st.sampled_from(["sip:u1@192.0.2.1:5060", "SIP:U1@192.0.2.1:5060", "sip:u2@192.0.2.1"]),
+        st.sampled_from(["expires", "EXPIRES", "expires ", "q"]),
+        st.sampled_from(["300", "0", "", "99999999999999", "4294967296", "30x", "60;q=1", "K"]),
+    ),
+    st.text(alphabet='<>sip:u1@192.0.2.1;expires=30,"K ', max_size=40),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(contact_values, max_size=3), st.sampled_from([None, "120", "bad"]))
+def test_granted_expiry_is_read_as_the_general_path_reads_it(
+    contacts: list[str], expires: str | None
+) -> None:
+    params = RegistrationParams(
+        user="u1", domain="d", password="pw", registrar_uri="sip:d", expires=600
+    )
+    reg = Registration(params, local=("192.0.2.1", 5060), rng=random.Random(1), reliable=False)
+    h = Headers([("Contact", c) for c in contacts])
+    if expires is not None and expires.isdigit():
+        h.add("Expires", expires)
+    resp = Response(200, "OK", h)
+    got = reg._granted(resp)
+    # the general path alone: a second Contact line that is not ours keeps the fast path out
+    # and changes nothing else (it comes last, and malformed input fails the same way)
+    general = Response(200, "OK", h.copy())
+    general.headers.add("Contact", "<sip:other@192.0.2.9>")
+    assert got == reg._granted(general)

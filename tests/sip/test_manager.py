@@ -371,3 +371,31 @@ async def test_re_enable_waits_for_the_old_unregister(fake: FakeRegistrar) -> No
         assert all(r.headers.get("Expires") == "0" for r in fake.requests[before:first_new])
     finally:
         await m.stop(grace=0.5)
+
+
+async def test_a_refresh_moves_registered_until_without_telling_the_sink(
+    fake: FakeRegistrar,
+) -> None:
+    told: list[RegistrationStatus] = []
+
+    async def sink(st: RegistrationStatus) -> None:
+        told.append(st)
+
+    m = RegistrationManager(
+        bind_host="127.0.0.1",
+        keepalive_interval=0,
+        status_sink=sink,
+        policy=RegistrationPolicy(refresh_ratio=0.01),  # refresh after 1 s
+    )
+    await m.start()
+    try:
+        m.apply(account(fake.port))
+        await eventually(lambda: m.status(1).state == "registered")
+        first = m.status(1).registered_until
+        sent = len(fake.requests)
+        await eventually(lambda: m.status(1).registered_until != first, within=5)
+        assert len(fake.requests) == sent + 1  # the refresh went out and was answered
+        assert m.status(1).state == "registered"
+        assert [st.state for st in told] == ["registering", "registered"]
+    finally:
+        await m.stop(grace=1.0)

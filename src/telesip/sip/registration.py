@@ -139,6 +139,21 @@ class StatusChanged:
     status: RegistrationStatus
 
 
+def _plain_expires(value: str, mine: str) -> int | None:
+    """The expires of a Contact value that is exactly `<mine>;expires=N` (ASCII, any case),
+    as the general path (split, name-addr, parameters) would read it; None otherwise."""
+    if not value.isascii() or "," in value or '"' in value:
+        return None
+    low = value.lower()
+    prefix = f"<{mine}>;expires="
+    if not low.startswith(prefix):
+        return None
+    digits = low[len(prefix) :]
+    if not digits.isdigit() or len(digits) > 12 or int(digits) > 2**32 - 1:
+        return None
+    return int(digits)
+
+
 class Registration:
     """One account's binding at one registrar."""
 
@@ -405,6 +420,9 @@ class Registration:
         granted = self.expires
         if (e := resp.headers.get("Expires")) is not None:
             granted = parse_uint(e, "Expires")  # validated by the parser
+        lines = [v for k, _, v in resp.headers._items if k == "contact"]
+        if len(lines) == 1 and (fast := _plain_expires(lines[0], mine)) is not None:
+            return min(fast, self.policy.max_expires)  # the usual answer: only our Contact
         try:
             contacts = resp.headers.get_all("Contact")
         except ParseError:

@@ -5,7 +5,8 @@ both return at once and take effect on the next turn of the loop. Each registrat
 sans-I/O `telesip.sip.Registration`; this module only moves its bytes through the shared
 transports, keeps one heap of their timers, starts at most `max_pending` initial
 registrations at a time, fails over between DNS targets, and reports every status change to
-the async `status_sink` (from one consumer task, so a slow or failing sink never stalls SIP).
+the async `status_sink` (from one consumer task, so a slow or failing sink never stalls SIP);
+a refresh that only moves `registered_until` is not a change for the sink (`status()` has it).
 Anything malformed that arrives is dropped and counted in `stats`.
 """
 
@@ -40,6 +41,7 @@ from .wire import CallHandler, Wire
 __all__ = ["AccountConfig", "ManagerStats", "RegistrationManager", "RegistrationStatus"]
 
 log = logging.getLogger("telesip.sip.manager")
+_TICK = 0.005  # timers closer than this to the next wake-up wait for it (seconds)
 
 
 @dataclass(eq=False, slots=True)
@@ -117,6 +119,7 @@ class RegistrationManager:
         self._retiring_ids: dict[int, int] = {}
         self._unregistering = 0
         self._inflight = 0
+        self._answering = False  # inside _on_response, which starts what it makes room for
         self._heap: list[tuple[float, int, object]] = []
         self._due: dict[object, float] = {}
         self._seq = itertools.count()
@@ -257,6 +260,7 @@ class RegistrationManager:
 
     # ------------------------------------------------------------ the loop
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 self._turn()
@@ -264,15 +268,20 @@ class RegistrationManager:
                 self.stats.errors += 1
                 log.exception("registration loop error")
             self._wake.clear()
-            delay = (self._heap[0][0] - self._clock()) if self._heap else 3600.0
-            self._sleep_until = self._clock() + max(0.0, delay)
+            now = self._clock()
+            delay = (self._heap[0][0] - now) if self._heap else 3600.0
             if delay > 0:
-                try:
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
+                # Timers a tick apart share one wake-up: a refresh or a retransmission may be
+                # up to _TICK late, and a burst of due refreshes costs one turn, not one each.
+                delay = max(delay, _TICK)
+                self._sleep_until = now + delay
+                # a timer handle sets the event (no asyncio.timeout: its cancellation and
+                # TimeoutError cost more than the turn itself when the loop wakes often)
+                handle = loop.call_later(delay, self._wake.set)
+                await self._wake.wait()
+                handle.cancel()
             else:
+                self._sleep_until = now
                 await asyncio.sleep(0)
 
     def _turn(self) -> None:
@@ -336,7 +345,7 @@ class RegistrationManager:
         if slot.unregistering:
             slot.unregistering = False
             self._unregistering -= 1
-            if self._retiring:
+            if self._retiring and not self._answering:
                 self._wake.set()
         if self._by_call.get(slot.reg.call_id) is slot:
             del self._by_call[slot.reg.call_id]
@@ -375,8 +384,8 @@ class RegistrationManager:
         if acc.pending:
             acc.pending = False
             self._inflight -= 1
-            if self._queue:
-                self._wake.set()  # a start slot is free
+            if self._queue and not self._answering:
+                self._wake.set()  # a start slot is free (_on_response fills it itself)
 
     def _drain_queue(self, now: float) -> None:
         while self._queue and self._inflight < self._max_pending:
@@ -509,16 +518,25 @@ class RegistrationManager:
             self._release(acc)
         if st.state == "registered":
             acc.failures = 0
-        self._publish(
-            RegistrationStatus(
-                slot.account_id,
-                st.state,
-                st.code,
-                st.last_error,
-                self._wall(st.registered_until),
-                self._wall(st.next_retry_at),
-            )
+        status = RegistrationStatus(
+            slot.account_id,
+            st.state,
+            st.code,
+            st.last_error,
+            self._wall(st.registered_until),
+            self._wall(st.next_retry_at),
         )
+        old = acc.status
+        if (
+            old is not None
+            and st.state == "registered" == old.state
+            and old.code == st.code
+            and old.last_error is None is st.last_error
+            and old.next_retry_at is None is st.next_retry_at
+        ):
+            acc.status = status  # a refresh: only registered_until moved; the sink is not told
+            return
+        self._publish(status)
 
     def _publish(self, status: RegistrationStatus) -> None:
         acc = self._accounts.get(status.account_id)
@@ -578,11 +596,21 @@ class RegistrationManager:
                 self.stats.stray += 1
             return
         matched: list[bool] = []
-        self._guard(slot, lambda: matched.append(slot.reg.receive_response(msg, self._clock())))
+        self._answering = True
+        try:
+            self._guard(slot, lambda: matched.append(slot.reg.receive_response(msg, self._clock())))
+        finally:
+            self._answering = False
         if not matched or not matched[0]:
             self.stats.stray += 1
         else:
             self.stats.register_answered += 1
+        # An answer frees a place in flight: start the next account now, in this callback,
+        # rather than waking the loop's task for it (one wake-up per answer under a burst).
+        if self._queue and self._inflight < self._max_pending:
+            self._drain_queue(self._clock())
+        if self._retiring and self._unregistering < self._max_pending:
+            self._drain_retiring(self._clock())
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
