@@ -24,10 +24,12 @@ from telesip.config import Settings
 from telesip.domain import errors
 from telesip.domain.callers import CallerInfo
 from telesip.domain.calls import EndReason
+from telesip.domain.firewall import publish
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import accounts, calls, fleet
 from telesip.services import callers as callers_svc
 from telesip.services.context import Services
+from telesip.workers.addresses import publisher
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker, check_control_url
 from tests.sip_integration.conftest import Cert
@@ -70,24 +72,39 @@ def _verify(cert: Cert) -> ssl.SSLContext:
 
 
 async def _start(
-    url: str, cert: Cert, name: str, credential: str
+    url: str, cert: Cert, name: str, credential: str, *, advertise: str | None = None
 ) -> tuple[RemoteWorker, RegistrationManager, asyncio.Task[None]]:
+    """A remote worker; with ``advertise`` it publishes its firewall entries as `telesip
+    worker` does (that address first, the one its registrar saw once one answered)."""
     sink = Forward()
     manager = RegistrationManager(
-        status_sink=sink, bind_host="127.0.0.1", udp_port=0, keepalive_interval=0
+        status_sink=sink,
+        bind_host="127.0.0.1",
+        udp_port=0,
+        keepalive_interval=0,
+        advertise_host=advertise,
     )
     await manager.start()
     port = manager.udp_local[1]  # type: ignore[index]
+    entries = publisher(manager, "127.0.0.1", advertise, port, RTP) if advertise else None
     worker = RemoteWorker(
         manager,
         url,
         name=name,
         credential=credential,
         verify=_verify(cert),
-        addresses=[f"udp:127.0.0.1:{port}"],
+        addresses=entries() if entries else [f"udp:127.0.0.1:{port}"],
+        publish=entries,
     )
     sink.target = worker.on_status
     return worker, manager, asyncio.create_task(worker.run())
+
+
+RTP = "20000-20099"
+
+
+async def _firewall_is(s: Services, account_id: int, entries: list[str]) -> bool:
+    return await fleet.firewall(s, account_id, ttl=4) == entries
 
 
 async def _state(s: Services, account_id: int) -> str:
@@ -107,7 +124,9 @@ async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
     loose = await accounts.create_account(s, ALICE, sip_for(kamailio, "loose"))
     # Bob names Alice's worker: it must not receive Bob's password
     bobs = await accounts.create_account(s, BOB, sip_for(kamailio, "bobs", worker="office-lan"))
-    _worker, manager, task = await _start(control, tls_cert, "office-lan", credential)
+    _worker, manager, task = await _start(
+        control, tls_cert, "office-lan", credential, advertise="192.0.2.20"
+    )
     try:
         await eventually(
             lambda: task.done() or all(kamailio.contacts(f"lan{i}") for i in range(2)),
@@ -123,7 +142,11 @@ async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
         assert await fleet.firewall(s, bobs, ttl=4) == []
         views = {v.name: v for v in await fleet.list_workers(s, ttl=4)}
         assert views["office-lan"].alive and views["office-lan"].accounts == 2
-        assert await fleet.firewall(s, pinned[0], ttl=4) == [f"udp:127.0.0.1:{port}"]
+        # joined as 192.0.2.20 (advertised); the sync then names what Kamailio saw
+        seen = publish(["127.0.0.1"], udp_port=port, rtp=RTP)
+        await eventually_async(
+            lambda: _firewall_is(s, pinned[0], seen), what="registrar-seen address synced"
+        )
 
         await fleet.revoke_worker(s, "office-lan")
         with pytest.raises(errors.ConfigError) as exc:

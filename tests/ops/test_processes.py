@@ -180,6 +180,19 @@ async def test_bot_serves_readyz_and_counts_updates_429s_and_queued_messages(
         )
         assert queued >= 2
         assert value(found, "telesip_bot_limiter_waiting") is not None
+
+        # Telegram failing getUpdates: not ready, saying why; ready again once it answers
+        fake.fail_next("getUpdates", 502, times=2)
+        fake.send_text(alice, "/help")  # ends the long poll in flight: the next ones fail
+
+        async def failing() -> dict | None:  # type: ignore[type-arg]
+            r = await get(f"{base}/readyz")
+            return r.json() if r.status_code == 503 else None
+
+        down = await until(failing, 30, "not ready while getUpdates fails", bot)
+        assert down["checks"]["bot"].startswith("getUpdates failed")
+        assert down["checks"]["database"] == "ok"
+        await until(ready, 60, "ready again", bot)
     finally:
         assert await bot.stop() == 0
     assert fake.token not in bot.log()
