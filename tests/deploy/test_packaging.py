@@ -47,7 +47,18 @@ logging.basicConfig(level=logging.INFO)
 logging.getLogger().handlers[0].emit = lambda r: lines.append(r.getMessage())
 parts = sorted(bootstrap.components(Settings(bot_token="1:x")))
 on = extras.log_calls_off("worker w1")
-print(json.dumps({"failed": sorted(failed), "parts": parts, "calls": on, "log": lines}))
+from typer.testing import CliRunner
+from telesip.cli import app
+login = CliRunner().invoke(app, ["telegram", "login"])
+from telesip.bot.storage import make_storage
+from telesip.domain.errors import ConfigError
+try:
+    make_storage(None, "redis://127.0.0.1:6379/0")
+    redis = "no error"
+except ConfigError as exc:
+    redis = exc.message
+print(json.dumps({"failed": sorted(failed), "parts": parts, "calls": on, "log": lines,
+                  "login": [login.exit_code, login.output], "redis": redis}))
 """
 
 
@@ -64,6 +75,17 @@ def test_the_core_imports_and_starts_its_parts_without_any_extra() -> None:
         "worker w1: calls are off: this install has no call support (module 'telethon' is "
         "missing); install telesip[calls] to enable them"
     ]
+    # what needs an extra says which one, in one line, instead of a traceback
+    code, output = found["login"]
+    assert code == 1
+    assert " ".join(output.split()) == (
+        "error: Configuration error: a caller account needs telesip[calls] (module 'telethon' "
+        "is missing): pip install 'telesip[calls]'"
+    )
+    assert found["redis"] == (
+        "Configuration error: TELESIP_REDIS_URL needs telesip[redis] (module 'redis' is "
+        "missing): pip install 'telesip[redis]'"
+    )
 
 
 def _pins() -> dict[str, str]:

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from telesip import extras
 from telesip.domain.clock import Clock, SystemClock
 from telesip.store import tables as t
 
@@ -104,6 +105,7 @@ class DatabaseStorage(BaseStorage):
 
 def make_storage(engine: AsyncEngine, redis_url: str | None) -> BaseStorage:
     if redis_url:
+        extras.require("redis", "TELESIP_REDIS_URL")
         from aiogram.fsm.storage.redis import RedisStorage
 
         return RedisStorage.from_url(redis_url, state_ttl=86400, data_ttl=86400)

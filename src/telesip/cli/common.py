@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from telesip import eventloop
 from telesip.config import Settings
@@ -28,12 +29,12 @@ def settings() -> Settings:
     try:
         return Settings()
     except ConfigError as exc:  # an unreadable env file or _FILE, or both forms of one setting
-        err.print(f"[red]error:[/] {exc.message}")
+        err.print(f"[red]error:[/] {escape(exc.message)}")
         raise typer.Exit(2) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "TELESIP_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
-        err.print(f"[red]error:[/] {name}: {first['msg']}")
+        err.print(f"[red]error:[/] {escape(name)}: {escape(str(first['msg']))}")
         raise typer.Exit(2) from None
 
 
@@ -42,7 +43,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return eventloop.run(coro)
     except TelesipError as exc:
-        err.print(f"[red]error:[/] {exc.message}")
+        err.print(f"[red]error:[/] {escape(exc.message)}")
         raise typer.Exit(1) from None
     except asyncio.CancelledError:  # SIGTERM: stopped cleanly
         raise typer.Exit(0) from None
@@ -50,7 +51,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         raise
     except Exception as exc:  # a part of `telesip run` failed: one line, not a traceback
         logging.getLogger("telesip").debug("failed", exc_info=exc)
-        err.print(f"[red]error:[/] {describe(exc)}")
+        err.print(f"[red]error:[/] {escape(describe(exc))}")
         raise typer.Exit(1) from None
 
 

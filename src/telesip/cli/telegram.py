@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from telesip import extras
@@ -142,8 +143,8 @@ def _in_database(settings: Settings, work: Coroutine[Any, Any, None], what: str)
         asyncio.run(work)
     except TelesipError as exc:
         err.print(
-            f"[yellow]warning:[/] the database could not {what} for the bot ({exc.message}); "
-            "a worker records caller accounts again when it connects them"
+            f"[yellow]warning:[/] the database could not {what} for the bot "
+            f"({escape(exc.message)}); a worker records caller accounts again when it connects them"
         )
 
 
@@ -152,5 +153,5 @@ def _sync(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except TelesipError as exc:
-        err.print(f"[red]error:[/] {exc.message}")
+        err.print(f"[red]error:[/] {escape(exc.message)}")
         raise typer.Exit(1) from None
