@@ -16,10 +16,11 @@ import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 
-from telesip.bot.app import build_dispatcher, set_commands
+from telesip.bot.app import build_dispatcher
 from telesip.bot.limiter import RateLimiter
 from telesip.bot.notifier import Notifier
 from telesip.bot.outbox import Outbox
+from telesip.bot.setup import start_up
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import TelegramUser
 from telesip.services.context import Services
@@ -105,7 +106,7 @@ async def running_bot(
         limiter.deferrer = outbox
         outbox.start()
     notifier.start()
-    await set_commands(bot)
+    dp["inline_mode"] = (await start_up(bot)).inline_mode
     task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=5))
     await fake.wait_for(lambda: fake.calls("getUpdates"))
     try:

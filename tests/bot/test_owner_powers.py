@@ -187,24 +187,8 @@ async def test_subscriptions_and_commands(h: Harness) -> None:
     reply = await h.command(ALICE, "/subscriptions")
     assert reply.content.startswith("Your plans\noffice: unlimited seats")
     assert "You can assign accounts to employees." in reply.content
-    assert h.fake.my_commands() == [
-        "softphone",
-        "calls",
-        "links",
-        "subscriptions",
-        "workers",
-        "help",
-        "start",
-    ]
-    assert h.fake.my_commands("en") == [
-        "softphone",
-        "calls",
-        "links",
-        "subscriptions",
-        "workers",
-        "help",
-        "start",
-    ]
+    assert h.fake.my_commands() == ["softphone", "calls", "call", "subscriptions", "help"]
+    assert h.fake.my_commands("en") == ["softphone", "calls", "call", "subscriptions", "help"]
     unknown = await h.command(ALICE, "what?")
     assert unknown.content == "I did not understand that. /help"
 
@@ -242,3 +226,21 @@ async def test_new_account_straight_into_a_link(h: Harness) -> None:
     opened = await h.command(BOB, f"/start {token}")
     assert "is now assigned to you" in opened.content
     assert len((await accounts.softphone(h.s, tg(BOB))).assigned_to_me) == 1
+
+
+def test_the_qr_code_image_carries_the_modules() -> None:
+    """Each module of the QR code is a dark or light 8x8 square of the PNG, as encoded."""
+    import io
+
+    from PIL import Image
+
+    from telesip.bot.routers.links import qr_matrix, qr_png
+
+    url = "https://t.me/telesip_test_bot?start=abcDEF123"
+    matrix = qr_matrix(url)
+    image = Image.open(io.BytesIO(qr_png(url))).convert("L")
+    assert image.size == (len(matrix) * 8, len(matrix) * 8)
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            assert (image.getpixel((x * 8 + 4, y * 8 + 4)) == 0) is dark
+    assert sum(map(sum, matrix)) > len(matrix) ** 2 // 4  # not a blank image

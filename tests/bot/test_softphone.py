@@ -116,15 +116,7 @@ async def test_russian_texts(h: Harness) -> None:
         answer.show_alert
         and answer.text == f"SIP-аккаунта #{account_id + 100} нет (возможно, он удалён)."
     )
-    assert fake.my_commands("ru") == [
-        "softphone",
-        "calls",
-        "links",
-        "subscriptions",
-        "workers",
-        "help",
-        "start",
-    ]
+    assert fake.my_commands("ru") == ["softphone", "calls", "call", "subscriptions", "help"]
     assert BOB  # Bob is in the English tests
 
 

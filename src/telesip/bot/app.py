@@ -16,14 +16,12 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.types import BotCommand
 from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from telesip.bot.limiter import RateLimiter
-from telesip.bot.locales import LANGUAGES, t
 from telesip.bot.middlewares import ContextMiddleware, MetricsMiddleware, Pulse
 from telesip.bot.notifier import Notifier
 from telesip.bot.outbox import Outbox
@@ -40,6 +38,7 @@ from telesip.bot.routers import (
     transfer,
     workers,
 )
+from telesip.bot.setup import start_up
 from telesip.bot.storage import make_storage
 from telesip.config import Settings
 from telesip.domain.errors import ConfigError
@@ -54,7 +53,6 @@ log = logging.getLogger(__name__)
 #: limiter keeps one flooding person from holding the slots (it defers what would wait long).
 HANDLER_LIMIT = 32
 
-COMMANDS = ("softphone", "calls", "links", "subscriptions", "workers", "help", "start")
 UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
 
 
@@ -106,15 +104,6 @@ def build_bot(token: str, api_url: str | None = None, limiter: RateLimiter | Non
     return bot
 
 
-async def set_commands(bot: Bot) -> None:
-    """The command menu in every catalog language (English is also the default)."""
-    for lang in (None, *LANGUAGES):
-        commands = [
-            BotCommand(command=c, description=t(lang or "en", f"cmd.{c}")) for c in COMMANDS
-        ]
-        await bot.set_my_commands(commands, language_code=lang)
-
-
 def settle_gc() -> None:
     """Move everything alive after start-up (aiogram's and pydantic's hundreds of thousands of
     objects) out of the collector's sight: full collections then scan only what updates
@@ -139,7 +128,8 @@ async def run_bot(s: Services, settings: Settings) -> None:
     probes = PROBES.part("bot", ready=pulse.ready, collect=lambda: limiter_metrics(limiter))
     try:
         with probes:
-            await set_commands(bot)
+            found = await start_up(bot)  # getMe (inline mode), menu, descriptions
+            dp["inline_mode"] = found.inline_mode
             settle_gc()
             if settings.webhook_url:
                 await _serve_webhook(bot, dp, settings)

@@ -18,6 +18,7 @@ from aiogram.types import TelegramObject, Update, User
 
 from telesip.bot.limiter import handling_update
 from telesip.bot.locales import lang_of
+from telesip.bot.setup import set_current_inline
 from telesip.domain.model import TelegramUser
 from telesip.logs import log_context
 from telesip.metrics import BOT_UPDATE_SECONDS, BOT_UPDATES
@@ -42,6 +43,7 @@ class ContextMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         data["actor"] = actor_of(user) if user is not None else None
         data["lang"] = lang_of(user.language_code if user is not None else None)
+        set_current_inline(bool(data.get("inline_mode", True)))  # what Transfer can do
         return await handler(event, data)
 
 

@@ -29,6 +29,7 @@ from telesip.bot.callbacks import (
     WorkerCb,
 )
 from telesip.bot.locales import has, t
+from telesip.bot.setup import current_inline
 from telesip.domain.firewall import describe
 from telesip.domain.model import Method, Role
 from telesip.services.accounts import Card, Softphone
@@ -170,6 +171,8 @@ def owner_keyboard(lang: str, a: AccountSummary) -> Keyboard:
             allow_channel_chats=False,
         ),
     )
+    if not current_inline():  # inline mode is off in BotFather: say so instead of a dead query
+        transfer = _cb(t(lang, "btn.transfer"), AccountCb(act="noinline", id=i))
     second = [transfer]
     if a.assigned:
         second.append(_cb(t(lang, "btn.take_back"), AccountCb(act="takeback", id=i)))

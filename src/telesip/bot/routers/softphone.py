@@ -6,7 +6,7 @@ Every press names an account id only; the service decides whether the presser ma
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -49,6 +49,17 @@ async def open_card(
     card = await accounts.get_card(s, actor, callback_data.id)
     await query.answer()
     await show(query, *views.card(lang, card))
+
+
+@router.callback_query(AccountCb.filter(F.act == "noinline"))
+async def inline_off(query: CallbackQuery, bot: Bot, lang: str) -> None:
+    """Transfer while inline mode is off in BotFather: tell the administrator how to turn it on."""
+    me = await bot.me()
+    await query.answer()
+    if query.message is not None:
+        await bot.send_message(
+            query.message.chat.id, t(lang, "setup.inline_off", username=me.username)
+        )
 
 
 @router.callback_query(AccountCb.filter(F.act.in_({"disable", "enable"})))

@@ -1,14 +1,20 @@
-"""/start (with a settings-link payload, R9, or an API offer's payload, R3) and /help."""
+"""/start (with a settings-link payload, R9, or an API offer's payload, R3) and /help.
+
+/help (and /start) explain what this person can do: everyone's part (calls, /softphone, /calls,
+/subscriptions) and, for an administrator (a plan that may assign), the administrator's part
+(/links, /workers, assigning); an administrator's chat gets the matching command menu.
+"""
 
 from __future__ import annotations
 
 from html import escape
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
 from telesip.bot.locales import t
+from telesip.bot.setup import set_admin_commands
 from telesip.domain.model import TelegramUser
 from telesip.services import links, offers, people
 from telesip.services.context import Services
@@ -21,17 +27,34 @@ HELP_PAYLOAD = "help"
 OFFER_PREFIX = "o_"
 
 
-def _help(lang: str, s: Services) -> str:
-    return t(lang, "help", minutes=max(1, s.rules.offer_ttl_seconds // 60))
+async def help_text(s: Services, actor: TelegramUser, lang: str) -> tuple[str, bool]:
+    """/help for this person's role: everyone's part, and the administrator's (office plan)."""
+    admin = (await people.subscriptions_of(s, actor)).entitlements.can_assign
+    text = t(lang, "help", minutes=max(1, s.rules.offer_ttl_seconds // 60))
+    return (text + t(lang, "help.admin") if admin else text), admin
+
+
+async def _send_help(
+    message: Message, bot: Bot, s: Services, actor: TelegramUser, lang: str, prefix: str = ""
+) -> None:
+    text, admin = await help_text(s, actor, lang)
+    await message.answer(prefix + text)
+    if admin:  # their menu lists what their /help does
+        await set_admin_commands(bot, message.chat.id, lang)
 
 
 @router.message(CommandStart(deep_link=True))
 async def start_with_link(
-    message: Message, command: CommandObject, s: Services, actor: TelegramUser, lang: str
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
     """R9: the first person to open a settings link gets the account assigned."""
     if command.args == HELP_PAYLOAD:  # the button above inline results that explain a refusal
-        await message.answer(_help(lang, s))
+        await _send_help(message, bot, s, actor, lang)
         return
     if (command.args or "").startswith(OFFER_PREFIX):  # an offer made through the HTTP API
         got = await offers.receive_by_token(s, actor, (command.args or "")[len(OFFER_PREFIX) :])
@@ -59,13 +82,12 @@ async def start_with_link(
 
 
 @router.message(CommandStart())
-async def start(message: Message, s: Services, actor: TelegramUser, lang: str) -> None:
+async def start(message: Message, bot: Bot, s: Services, actor: TelegramUser, lang: str) -> None:
     await people.remember(s, actor)
-    await message.answer(
-        t(lang, "start.hello", name=escape(actor.first_name or actor.label), help=_help(lang, s))
-    )
+    hello = t(lang, "start.hello", name=escape(actor.first_name or actor.label))
+    await _send_help(message, bot, s, actor, lang, prefix=hello + "\n\n")
 
 
 @router.message(Command("help"))
-async def help_(message: Message, s: Services, lang: str) -> None:
-    await message.answer(_help(lang, s))
+async def help_(message: Message, bot: Bot, s: Services, actor: TelegramUser, lang: str) -> None:
+    await _send_help(message, bot, s, actor, lang)
