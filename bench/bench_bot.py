@@ -158,9 +158,13 @@ async def fake_main() -> None:
             handle = fake.press(person, msg, data, forged=True)
             injected[handle.id] = time.perf_counter()
             pressed.setdefault(person.id, []).append(injected[handle.id])
-        await fake.wait_for(lambda: len(answered) >= count, timeout=300)
+        await fake.wait_for(lambda: len(answered) >= count, timeout=900)
+        lost = 0
         if multi:  # done when every press's QR code (its last message) has arrived
-            await fake.wait_for(lambda: sum(map(len, photos.values())) >= count, timeout=300)
+            try:
+                await fake.wait_for(lambda: sum(map(len, photos.values())) >= count, timeout=600)
+            except TimeoutError:
+                lost = count - sum(map(len, photos.values()))
             latencies = [
                 done - at
                 for chat, times in pressed.items()
@@ -182,6 +186,7 @@ async def fake_main() -> None:
                 "p95_ms": pct(latencies, 0.95) * 1000,
                 "p99_ms": pct(latencies, 0.99) * 1000,
                 "edits_ok": len(edits),
+                "lost": lost,
                 "errors": [r.description for r in fake.requests if not r.ok][:5],
                 "fake_gc_max_ms": fake_gc.longest_ms(),
             }
@@ -310,7 +315,8 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                 )
             )
             try:
-                async with aiohttp.ClientSession() as http:
+                no_limit = aiohttp.ClientTimeout(total=None)
+                async with aiohttp.ClientSession(timeout=no_limit) as http:
                     spec = {
                         "users": users,
                         "accounts": pairs,
