@@ -37,6 +37,14 @@ INTERNAL_ERRORS = Counter("telesip_internal_errors_total", "Unexpected errors", 
 WEBHOOK_DELIVERIES = Counter(
     "telesip_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"]
 )
+DB_UNREACHABLE = Counter(
+    "telesip_database_unreachable_total",
+    "Tries that found the database unreachable (workers retry with backoff and jitter)",
+    ["via"],
+)
+DB_RECONNECTS = Counter(
+    "telesip_database_reconnects_total", "Times the database answered again after failing", ["via"]
+)
 SIP_DROPPED = Counter("telesip_sip_dropped_total", "Malformed or unexpected SIP messages dropped")
 API_REQUESTS = Counter(
     "telesip_api_requests_total", "HTTP API requests", ["method", "route", "status"]

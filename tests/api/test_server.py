@@ -154,6 +154,7 @@ async def test_healthz_reports_an_unreachable_database(tmp_path: Path) -> None:
         assert r.status_code == 503 and r.json()["status"] == "down"
         r = await client.get("/api/v1/accounts", headers={"Authorization": "Bearer tsk_x"})
         assert r.status_code == 503 and r.json()["code"] == "storage_unavailable"
+        assert r.headers["Retry-After"] == "5"  # issue 18 item 2: the client comes back
         r = await client.get("/metrics")
         assert r.status_code == 200
     await engine.dispose()

@@ -16,12 +16,16 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from sqlalchemy import and_, func, select
 
 from telesip.domain.model import TelegramUser
 from telesip.services import accounts, billing
 from telesip.services.context import Services
+from telesip.store import tables as t
+from tests.bot.conftest import fake  # noqa: F401  (a fixture)
 from tests.fleet.conftest import (  # noqa: F401  (fixtures)
     Fleet,
     Kamailio,
@@ -67,6 +71,7 @@ class Watch:
     dead_ports: set[int] = field(default_factory=set)
     samples: list[Sample] = field(default_factory=list)
     known: set[tuple[str, int]] = field(default_factory=set)  # (worker, port) ever seen
+    shares: dict[str, int] = field(default_factory=dict)  # live worker -> leases it holds
     _task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
@@ -81,6 +86,7 @@ class Watch:
                 and name not in self.paused
                 and port not in self.dead_ports
             }
+            self.shares = await _shares(self.s)
             bindings = await asyncio.to_thread(self.kam.bindings)
             all_, alive = {}, {}
             for login in self.logins:
@@ -144,6 +150,81 @@ def _longest(ats: list[float], bad: list[bool]) -> tuple[float, float]:
     if began is not None and ats[-1] - began + SAMPLE > longest:
         longest, at_longest = ats[-1] - began + SAMPLE, began
     return longest, at_longest
+
+
+async def _shares(s: Services) -> dict[str, int]:
+    w, le = t.workers, t.leases
+    async with s.engine.connect() as conn:
+        rows = await conn.execute(
+            select(w.c.name, func.count(le.c.account_id))
+            .select_from(
+                w.outerjoin(le, and_(le.c.worker_id == w.c.id, le.c.instance == w.c.instance))
+            )
+            .where(w.c.instance.is_not(None))
+            .group_by(w.c.name)
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+
+class Proxy:
+    """A TCP proxy to PostgreSQL that the test can cut (every connection closed, new ones
+    closed at once, as while the server restarts) and restore."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.down = False
+        self.port = 0
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def url(self, url: str) -> str:
+        """``url`` (the test database's) through this proxy."""
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(netloc=parts.netloc.replace(
+            f"{parts.hostname}:{parts.port}", f"127.0.0.1:{self.port}"
+        )))  # fmt: skip
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    def cut(self) -> None:
+        self.down = True
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def restore(self) -> None:
+        self.down = False
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
 
 
 async def make_accounts(s: Services, kam: Kamailio, n: int, prefix: str) -> list[str]:

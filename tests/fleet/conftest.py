@@ -128,9 +128,9 @@ class Fleet:
         self.url, self.tmp, self.ttl = url, tmp, ttl
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, url: str | None = None) -> None:
         env = os.environ | {
-            "TELESIP_DATABASE_URL": self.url,
+            "TELESIP_DATABASE_URL": url or self.url,
             "TELESIP_SECRET_KEY": TEST_KEY,
             "TELESIP_WORKER_NAME": name,
             "TELESIP_SIP_BIND": "127.0.0.1:0",

@@ -18,7 +18,7 @@ unknown_plan                           422
 too_many_attempts                      429
 InvalidInput (incl. invalid_settings)  422
 ConflictError                          409  (retry)
-storage_unavailable                    503
+storage_unavailable                    503  (with Retry-After: 5)
 invalid_json                           400
 invalid_request (schema validation)    422
 payload_too_large                      413
@@ -69,6 +69,7 @@ STATUS: dict[type[errors.TelesipError], int] = {
     errors.ConflictError: 409,
     StorageUnavailable: 503,
 }
+RETRY_AFTER_SECONDS = 5  # told to clients with every 503 (database unavailable)
 MAX_BODY = 64 * 1024
 # A remote worker's call recording (8 kHz 16-bit mono WAV: 57.6 MB an hour) is streamed to disk
 # by its handler, which counts the bytes itself; every other body is read whole, then parsed.
@@ -153,6 +154,8 @@ async def _telesip_error(request: Request, exc: Exception) -> JSONResponse:
         return problems.response(request.scope, 500, "internal_error", "Internal error.")
     DOMAIN_ERRORS.labels(code=exc.code, via="api").inc()
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:  # the database is away (restarting): the client retries shortly
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return problems.response(
         request.scope, status, exc.code, exc.message, params=exc.params, headers=headers
     )

@@ -4,21 +4,34 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StorageKey
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telesip import extras
 from telesip.domain.clock import Clock, SystemClock
+from telesip.domain.errors import StorageUnavailable
 from telesip.store import tables as t
 
 StateType = str | State | None
+
+
+@contextlib.contextmanager
+def _unavailable() -> Iterator[None]:
+    """The database away (restarting): the person is told to try again in a moment, as for
+    any other unreachable-database error, not given the generic apology."""
+    try:
+        yield
+    except (DBAPIError, OSError) as exc:
+        raise StorageUnavailable() from exc
 
 
 class DatabaseStorage(BaseStorage):
@@ -49,17 +62,25 @@ class DatabaseStorage(BaseStorage):
         cached = self.cache.get(name)
         if cached is not None:
             return cached[0], dict(cached[1])
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(t.bot_fsm.c.state, t.bot_fsm.c.data).where(t.bot_fsm.c.key == name)
-                )
-            ).first()
+        with _unavailable():
+            row = await self._read(name)
         value = (None, {}) if row is None else (row.state, dict(row.data or {}))
         self._remember(name, value)
         return value[0], dict(value[1])
 
+    async def _read(self, name: str) -> Any:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    select(t.bot_fsm.c.state, t.bot_fsm.c.data).where(t.bot_fsm.c.key == name)
+                )
+            ).first()
+
     async def _write(self, key: StorageKey, **values: Any) -> None:
+        with _unavailable():
+            await self._write_row(key, **values)
+
+    async def _write_row(self, key: StorageKey, **values: Any) -> None:
         name = self.keys.build(key)
         async with self.engine.begin() as conn:
             state, data = values.get("state"), values.get("data")

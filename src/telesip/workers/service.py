@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -35,6 +36,7 @@ from telesip.config import Settings
 from telesip.domain import errors, events
 from telesip.health import PROBES
 from telesip.logs import bind_log_context
+from telesip.metrics import DB_RECONNECTS, DB_UNREACHABLE
 from telesip.services import calls as calls_svc
 from telesip.services import fleet
 from telesip.services.context import Services
@@ -60,6 +62,8 @@ class Timing:
     claim: float = 15.0  # the safety net; deaths, joins and new accounts trigger claims
     reconcile: float = 30.0
     handover_check: float = 0.25  # how often a giver looks whether its taker registered
+    grace: float = 2.0  # database unreachable: registrations kept for TTL + this (docs/workers.md)
+    backoff_max: float = 5.0  # database unreachable: longest wait between tries
     flush: float = 0.5
     prune: float = 3600.0  # recordings older than TELESIP_RECORDING_DAYS are deleted this often
 
@@ -96,7 +100,8 @@ class Worker:
         self._new: set[int] = set()  # claimed, not yet reported registered: a giver waits
         self._flush_soon = asyncio.Event()
         self._wake = asyncio.Event()
-        self._last_ok = time.monotonic()
+        self._last_ok = self._last_beat = time.monotonic()
+        self._failures = 0  # database tries failed in a row
         self._since: datetime | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.calls = calls
@@ -106,7 +111,7 @@ class Worker:
         self._alive = 0
         self._handing: dict[int, float] = {}  # handed over -> until when (monotonic) at most
         self._eager_until = 0.0  # claim at every poll until then (hand-overs are likely)
-        self._last_turn = 0.0
+        self._next_turn = 0.0  # when the loop meant to wake (monotonic): a pause shows late
 
     # -- what the manager and the bus tell us ---------------------------------------------
     async def on_status(self, status: RegistrationStatus) -> None:
@@ -169,23 +174,22 @@ class Worker:
             "claim": start + self.timing.heartbeat,
             "reconcile": start + self.timing.reconcile,
         }
-        self._last_turn = start
+        self._next_turn = start
         self._eager_until = start + 2 * self.timing.ttl  # the others hand a share over to us
         try:
             while True:
                 now = time.monotonic()
-                if now - self._last_turn > self.timing.ttl:
+                if now - self._next_turn > self.timing.ttl:
                     self._woke(now, due)
-                self._last_turn = now
                 try:
-                    await self._step(now, due)
-                    self._last_ok = now
-                    await self._settle_handovers(now)
-                except (errors.StorageUnavailable, OSError) as exc:
-                    log.warning("worker %s: database unreachable: %s", self.name, exc)
-                    if now - self._last_ok > self.timing.ttl:
-                        self._drop_all("the database was unreachable for longer than the TTL")
-                wait = self.timing.handover_check if self._handing else self.timing.poll
+                    async with asyncio.timeout(self.timing.ttl):  # a hung connection is a failure
+                        await self._step(now, due)
+                        await self._settle_handovers(now)
+                    self._back_online(now, due)
+                    wait = self.timing.handover_check if self._handing else self.timing.poll
+                except (errors.StorageUnavailable, OSError, TimeoutError) as exc:
+                    wait = self._offline(now, exc)
+                self._next_turn = time.monotonic() + wait
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
                         await self._wake.wait()
@@ -215,12 +219,12 @@ class Worker:
             if not ok:
                 self._drop_all("the worker was revoked or another process took its name")
                 raise errors.ConfigError(reason=f"worker {self.name!r} lost its registration")
+            self._last_beat = now
             if alive != self._alive:  # a worker died or joined: the shares change
-                if self._alive:  # (the first look only learns the number)
+                if self._alive:  # (the first look only learns the number); hand-overs follow
                     due["claim"] = min(due["claim"], now)
+                    self._eager_until = now + self.timing.ttl
                 self._alive = alive
-            if self._alive and alive != self._alive:  # a death or a newcomer: hand-overs follow
-                self._eager_until = now + self.timing.ttl
             if leases != len(self.versions):
                 await self._reconcile()  # a lease was lost (taken over) or went with its account
                 self._eager_until = now + self.timing.ttl
@@ -228,6 +232,7 @@ class Worker:
             due["heartbeat"] = now + self.timing.heartbeat
         if now >= due["claim"]:
             plan = await fleet.claim(self.s, self.ref, ttl=self.timing.ttl)
+            self._forget_reports({a.id for a in plan.claimed})
             for account in plan.claimed:
                 if self._handing.pop(account.id, None) is None:  # else: taken back, registered
                     self._new.add(account.id)
@@ -243,6 +248,49 @@ class Worker:
         if now >= due["reconcile"]:
             await self._reconcile()
             due["reconcile"] = now + self.timing.reconcile
+
+    def _offline(self, now: float, exc: BaseException) -> float:
+        """The database did not answer: keep refreshing while our leases may still be live
+        (the TTL since our last heartbeat, plus ``grace``), then stop everything (others may
+        have taken over). Returns how long to wait before the next try: capped exponential
+        backoff with full jitter, but never past the moment to stop."""
+        self._failures += 1
+        DB_UNREACHABLE.labels(via="worker").inc()
+        fence_at = self._last_beat + self.timing.ttl + self.timing.grace
+        if self._failures == 1:
+            log.warning(
+                "worker %s: the database is unreachable (%s); keeping %d registrations for up "
+                "to %.0f s, retrying",
+                self.name,
+                _cause(exc),
+                len(self.versions),
+                max(0.0, fence_at - now),
+            )
+        if now >= fence_at and (self.versions or self._handing):
+            self._drop_all(
+                f"the database was unreachable for longer than the lease TTL + "
+                f"{self.timing.grace:.0f} s"
+            )
+            for account_id in list(self._handing):
+                self._handing.pop(account_id)
+                self.manager.remove(account_id)
+        longest = min(self.timing.backoff_max, self.timing.heartbeat)  # back within a heartbeat
+        backoff = min(self.timing.poll * 2 ** (self._failures - 1), longest)
+        wait = random.uniform(backoff / 2, backoff)
+        return max(0.05, min(wait, fence_at - now)) if now < fence_at else wait
+
+    def _back_online(self, now: float, due: dict[str, float]) -> None:
+        self._last_ok = now
+        if self._failures:  # others may have taken our accounts and be handing them back
+            due["claim"] = min(due["claim"], now)
+            self._eager_until = now + self.timing.ttl
+            log.info(
+                "worker %s: the database answers again after %d failed tries",
+                self.name,
+                self._failures,
+            )
+            DB_RECONNECTS.labels(via="worker").inc()
+            self._failures = 0
 
     async def _apply_changes(self) -> bool:
         """Apply changed and deleted accounts; True when a changed one is not ours (it may be
@@ -270,8 +318,14 @@ class Worker:
         return bool(changed - mine - deleted)
 
     async def _reconcile(self) -> None:
+        """Stop what is no longer leased here; start what is but is not registered (after the
+        database came back, the leases this instance still holds are live again)."""
         assert self.ref is not None
         leased = await fleet.held(self.s, self.ref)
+        if missing := leased - set(self.versions) - set(self._handing):
+            for account in await fleet.accounts_by_id(self.s, missing):
+                if account.enabled:
+                    self._apply(to_config(account))
         for account_id in [a for a in self.versions if a not in leased]:
             log.info(
                 "worker %s: #%d is no longer leased here; stopping its registration",
@@ -290,6 +344,12 @@ class Worker:
         if self.versions.pop(account_id, None) is not None:
             self.manager.remove(account_id)  # un-REGISTERs only this worker's own contact
 
+    def _forget_reports(self, account_ids: set[int]) -> None:
+        """Reports not yet written about accounts claimed now say nothing of the new lease
+        (a stale "registered" would tell a giver to un-REGISTER before we have registered)."""
+        if account_ids and self._reports:
+            self._reports = [r for r in self._reports if r.account_id not in account_ids]
+
     def _drop_all(self, why: str) -> None:
         if self.versions:
             log.error(
@@ -305,7 +365,7 @@ class Worker:
         log.warning(
             "worker %s: paused for %.1f s (lease TTL %.1f s); checking its leases",
             self.name,
-            now - self._last_turn,
+            now - self._next_turn,
             self.timing.ttl,
         )
         due["heartbeat"] = due["claim"] = now
@@ -544,3 +604,10 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
         await worker.run()
     finally:
         await asyncio.shield(worker.stop())
+
+
+def _cause(exc: BaseException) -> str:
+    """What the database driver said, on one line (the error itself says only "unreachable")."""
+    inner = exc.__cause__ or exc
+    text = str(getattr(inner, "orig", None) or inner).strip().splitlines()
+    return f"{type(inner).__name__}: {text[0]}" if text else type(inner).__name__
