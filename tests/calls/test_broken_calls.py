@@ -12,7 +12,7 @@ from telesip.media.analysis import dominant_frequency
 from telesip.services import calls
 from telesip.telegram.errors import CallerUnavailable
 from telesip.telegram.fake import Behaviour, play_tone
-from tests.calls.conftest import Rig, dial_line, open_far
+from tests.calls.conftest import ENDS_WITHIN, Rig, dial_line, open_far
 from tests.calls.sipp import far_calls
 from tests.calls.test_incoming import _ended, _outbox_keys
 from tests.calls.test_outgoing import _ended as ended_call
@@ -83,7 +83,7 @@ async def test_a_vanished_sip_peer_ends_the_call(rig: Rig) -> None:
     await far.close()  # gone: no more RTP, no BYE
     started = asyncio.get_running_loop().time()
     assert await sipp.done() == 0, sipp.errors()
-    async with asyncio.timeout(1.0):
+    async with asyncio.timeout(ENDS_WITHIN):
         await rig.person.ended.wait()
     assert asyncio.get_running_loop().time() - started < 6
     call = await _ended(rig)

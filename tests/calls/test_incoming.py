@@ -11,7 +11,7 @@ from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, dtmf_keys, rms_dbfs
 from telesip.services import accounts, calls
 from telesip.telegram.fake import Behaviour, play_tone
-from tests.calls.conftest import Rig, dial_line, open_far
+from tests.calls.conftest import ENDS_WITHIN, Rig, dial_line, open_far
 from tests.calls.sipp import far_calls
 from tests.core.helpers import ALICE
 from tests.sip_integration.conftest import eventually
@@ -59,9 +59,9 @@ async def test_answered_call_bridges_audio_both_ways_and_far_hangup_ends_it(rig:
     call = await _last_call(rig)
     assert (call.state, call.number) == (CallState.ANSWERED, "sipp")
     assert "call.incoming" in await _outbox_keys(rig)
-    # the far phone hangs up: the Telegram call ends within a second
+    # the far phone hangs up: the Telegram call ends
     assert await sipp.done() == 0, sipp.errors()
-    async with asyncio.timeout(1.0):
+    async with asyncio.timeout(ENDS_WITHIN):
         await rig.person.ended.wait()
     await asyncio.gather(far_tone, tg_tone, return_exceptions=True)
     call = await _ended(rig)
@@ -106,10 +106,11 @@ async def test_cancel_before_answer_is_a_missed_call(rig: Rig) -> None:
     far = await open_far(rig)
     sipp = await dial_line(rig, far_calls(far.local_port, "cancels"))
     assert await sipp.done() == 0, sipp.errors()
-    async with asyncio.timeout(1.0):
-        await rig.person.ended.wait()
     call = await _ended(rig)
     assert call.end_reason is EndReason.CANCELLED
+    if rig.person.rang.is_set():  # the CANCEL may come before the Telegram call was placed
+        async with asyncio.timeout(ENDS_WITHIN):
+            await rig.person.ended.wait()
     assert "call.missed" in await _outbox_keys(rig)
 
 

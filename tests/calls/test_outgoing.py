@@ -19,7 +19,7 @@ from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import calls
 from telesip.telegram.fake import Behaviour, play_tone
-from tests.calls.conftest import Keys, Rig, open_far
+from tests.calls.conftest import ENDS_WITHIN, Keys, Rig, open_far
 from tests.calls.sipp import far_answers, run_sipp
 from tests.core.helpers import ALICE
 from tests.fakes import FakeBotAPI, FakeUser
@@ -122,7 +122,7 @@ async def test_local_ringback_then_far_end_hangs_up(rig: Rig, bot: FakeBotAPI) -
         ringback = await rig.person.heard.sound(0.5)
     assert abs(dominant_frequency(ringback) - 425) < 15
     assert await sipp.done() == 0, sipp.errors()
-    async with asyncio.timeout(1.0):
-        await rig.person.ended.wait()  # within a second of the BYE
+    async with asyncio.timeout(ENDS_WITHIN):
+        await rig.person.ended.wait()  # after the BYE
     (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
     assert (await _ended(rig, call.id)).end_reason is EndReason.COMPLETED
