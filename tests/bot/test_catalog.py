@@ -112,3 +112,12 @@ def test_the_catalogs_ship_in_the_package() -> None:
     assert any(dep.startswith("babel") for dep in project["project"]["dependencies"])
     for lang in LANGUAGES:
         assert (ROOT / "src/telesip/bot/locale" / lang / "LC_MESSAGES/telesip.po").is_file()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_key_is_written_once(lang: str) -> None:
+    """Babel keeps one of two entries with the same msgid silently: two helpers adding the
+    same key would leave one text unused."""
+    po = ROOT / "src" / "telesip" / "bot" / "locale" / lang / "LC_MESSAGES" / "telesip.po"
+    ids = [line for line in po.read_text().splitlines() if line.startswith("msgid ")]
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
