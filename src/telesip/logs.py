@@ -121,14 +121,16 @@ def configure_logging(level_name: str, *, fmt: str = _LOG_FORMAT, style: str = "
     level = logging.getLevelName(level_name.upper())
     if not isinstance(level, int):
         level = logging.INFO
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if style == "json" else TextFormatter(fmt))
-    handler.set_name("telesip")
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "telesip"]:
-        root.removeHandler(old)  # configured again (tests, a command run twice): one handler
-    root.addHandler(handler)
-    root.setLevel(level)
+    ours = [h for h in root.handlers if h.get_name() == "telesip"]
+    if len(ours) == len(root.handlers):  # like basicConfig: a host's own handlers stay (tests)
+        for old in ours:
+            root.removeHandler(old)  # configured again (a command run twice): one handler
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter() if style == "json" else TextFormatter(fmt))
+        handler.set_name("telesip")
+        root.addHandler(handler)
+        root.setLevel(level)
     for noisy in ("ntgcalls", "webrtc", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(
             logging.DEBUG if level == logging.DEBUG else logging.WARNING

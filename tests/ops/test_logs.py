@@ -109,15 +109,20 @@ def test_secrets_are_blanked_in_messages_and_tracebacks(captured, formatter) -> 
 
 def test_configure_logging_installs_one_handler_in_the_chosen_format() -> None:
     root = logging.getLogger()
-    level = root.level
+    level, hosts = root.level, list(root.handlers)
+    configure_logging("debug", style="json")  # pytest's handlers are there: left alone
+    assert root.handlers == hosts
+    for h in hosts:  # as in a `telesip` process: nobody else configured logging
+        root.removeHandler(h)
     try:
         configure_logging("debug", style="json")
         configure_logging("warning", style="json")
-        ours = [h for h in root.handlers if h.get_name() == "telesip"]
-        assert len(ours) == 1 and isinstance(ours[0].formatter, JsonFormatter)
+        assert len(root.handlers) == 1 and isinstance(root.handlers[0].formatter, JsonFormatter)
         assert root.level == logging.WARNING
         assert logging.getLogger("httpx").level == logging.WARNING
     finally:
-        for h in [h for h in root.handlers if h.get_name() == "telesip"]:
+        for h in list(root.handlers):
             root.removeHandler(h)
+        for h in hosts:
+            root.addHandler(h)
         root.setLevel(level)
