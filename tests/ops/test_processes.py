@@ -276,3 +276,37 @@ async def test_run_logs_carry_ids_and_never_a_secret(
     else:
         assert f"user_id={alice.id}]" in log
         assert "[worker=opsrun account_id=" in log
+
+
+async def test_bot_behind_a_webhook_is_ready_once_telegram_accepted_it(
+    tmp_path: Path, fake: FakeBotAPI
+) -> None:
+    await prepare(tmp_path)
+    port, hook = free_tcp_port(), free_tcp_port()
+    base = f"http://127.0.0.1:{port}"
+    bot = Telesip(
+        tmp_path,
+        {
+            "TELESIP_METRICS_BIND": f"127.0.0.1:{port}",
+            "TELESIP_BOT_TOKEN": fake.token,
+            "TELESIP_BOT_API_URL": fake.base_url,
+            "TELESIP_WEBHOOK_URL": f"http://127.0.0.1:{hook}/telegram",
+            "TELESIP_WEBHOOK_BIND": f"127.0.0.1:{hook}",
+        },
+    )
+    await bot.start("bot")
+    try:
+
+        async def ready() -> httpx.Response | None:
+            r = await get(f"{base}/readyz")
+            return r if r.status_code == 200 else None
+
+        assert (await until(ready, 60, "ready", bot)).json()["checks"]["bot"] == "ok"
+        assert fake.webhook_url == f"http://127.0.0.1:{hook}/telegram"
+        alice = FakeUser(8301, "Alice")
+        fake.start_chat(alice)
+        fake.send_text(alice, "/help")  # pushed to the webhook
+        await fake.next_message(alice, timeout=15)
+        assert not fake.calls("getUpdates")
+    finally:
+        assert await bot.stop() == 0

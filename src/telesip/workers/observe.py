@@ -7,7 +7,6 @@ Shared by the local worker (``service.Worker``) and the remote one (``remote.Rem
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -26,25 +25,31 @@ def worker_metrics(
     name: str, manager: RegistrationManager, held: Iterable[int], calls: CallManager | None
 ) -> Iterable[Metric]:
     """The metric families of worker ``name`` (label ``worker``)."""
-    statuses = [manager.status(account_id) for account_id in held]
+    by_state = dict.fromkeys(STATES, 0)
+    reasons: dict[tuple[str, str], int] = {}
+    status = manager.status
+    for account_id in held:  # one pass, plain dict counts: 30,000 accounts in a few ms
+        st = status(account_id)
+        by_state[st.state] = by_state.get(st.state, 0) + 1
+        if st.state in FAILING:
+            key = (st.state, str(st.code or ""))
+            reasons[key] = reasons.get(key, 0) + 1
     accounts = GaugeMetricFamily(
         "telesip_worker_accounts_held", "Accounts this worker holds a lease on", labels=["worker"]
     )
-    accounts.add_metric([name], len(statuses))
+    accounts.add_metric([name], sum(by_state.values()))
     states = GaugeMetricFamily(
         "telesip_worker_registrations",
         "Registrations of the held accounts by state",
         labels=["worker", "state"],
     )
-    by_state = Counter(st.state for st in statuses)
-    for state in STATES:
-        states.add_metric([name, state], by_state.get(state, 0))
+    for state, n in by_state.items():
+        states.add_metric([name, state], n)
     failing = GaugeMetricFamily(
         "telesip_worker_registrations_failing",
         "Failing registrations by reason: state and the SIP status code (empty: none came)",
         labels=["worker", "state", "code"],
     )
-    reasons = Counter((st.state, str(st.code or "")) for st in statuses if st.state in FAILING)
     for (state, code), n in sorted(reasons.items()):
         failing.add_metric([name, state, code], n)
     stats = manager.stats
