@@ -19,6 +19,7 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
+from prometheus_client import REGISTRY, generate_latest
 
 from telesip.config import Settings
 from telesip.domain import errors
@@ -26,6 +27,7 @@ from telesip.domain.callers import CallerInfo
 from telesip.domain.calls import EndReason
 from telesip.domain.firewall import publish
 from telesip.domain.settings import AccountSettings, Secret
+from telesip.health import PROBES
 from telesip.services import accounts, calls, fleet
 from telesip.services import callers as callers_svc
 from telesip.services.context import Services
@@ -147,6 +149,11 @@ async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
         await eventually_async(
             lambda: _firewall_is(s, pinned[0], seen), what="registrar-seen address synced"
         )
+        # its /readyz and /metrics (served on TELESIP_METRICS_BIND by `telesip worker`)
+        assert (await PROBES.readiness())["worker office-lan"] is None
+        scraped = generate_latest(REGISTRY).decode()
+        assert 'telesip_worker_registrations{state="registered",worker="office-lan"} 2.0' in scraped
+        assert 'telesip_worker_accounts_held{worker="office-lan"} 2.0' in scraped
 
         await fleet.revoke_worker(s, "office-lan")
         with pytest.raises(errors.ConfigError) as exc:
