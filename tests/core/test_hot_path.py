@@ -10,18 +10,16 @@ the rules say.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, is_dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text
 
-from telesip.domain import errors
 from telesip.domain.clock import FakeClock
-from telesip.domain.model import Method, TelegramUser
-from telesip.services import accounts, billing, links, offers
+from telesip.domain.model import Method
+from telesip.services import accounts, offers
 from telesip.services.context import Services
 from telesip.store import tables as t
 from telesip.store.db import create_engine
@@ -30,9 +28,8 @@ from telesip.store.repositories import Accounts, Offers
 from telesip.store.uow import UnitOfWork
 
 from ..conftest import make_services
-from .helpers import ALICE, BOB, CAROL, DAVE, PASSWORD, Recorder, sip
-
-ERIN = TelegramUser(1005, "Erin", "erin", "en")  # never seen before she receives
+from . import transfers
+from .helpers import ALICE, BOB, PASSWORD, Recorder, sip
 
 
 @pytest.fixture
@@ -51,115 +48,6 @@ def _no_hot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(UnitOfWork, "hot", none)
 
 
-def _plain(value: Any) -> Any:
-    """A comparable form of a use case's result (offer tokens are random)."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in asdict(value).items() if k != "token"}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if k != "token"}
-    return value
-
-
-async def _script(s: Services, clock: FakeClock) -> list[Any]:
-    """Transfers as people make them, errors included; returns every outcome."""
-    out: list[Any] = []
-
-    async def step(call: Callable[[], Awaitable[Any]]) -> Any:
-        try:
-            result = await call()
-        except errors.TelesipError as exc:
-            out.append(type(exc).__name__)
-            return None
-        out.append(_plain(result))
-        return result
-
-    await billing.set_subscription(s, DAVE, "free")  # one seat, cannot assign
-    a1 = await accounts.create_account(s, ALICE, sip("101"))
-    a2 = await accounts.create_account(s, ALICE, sip("102"))
-    await accounts.create_account(s, DAVE, sip("201"))  # Dave's only seat is taken
-    ops = await accounts.create_account(s, ALICE, sip("103"))
-    await accounts.set_operator_paid(s, ops, True)
-
-    # R6 unlink, R7 back with the password (a wrong one first), R3's refusals on the way
-    o = await step(lambda: offers.create_offer(s, ALICE, a1, Method.UNLINK))
-    await step(lambda: offers.receive(s, ALICE, o.id))  # own offer
-    await step(lambda: offers.receive(s, BOB, o.id))
-    await step(lambda: offers.receive(s, CAROL, o.id))  # already received
-    await step(lambda: offers.create_offer(s, ALICE, a1, Method.UNLINK))  # no longer hers
-    await step(lambda: offers.transfer_back(s, CAROL, a1, PASSWORD))  # never gave it
-    await step(lambda: offers.transfer_back(s, BOB, a1, PASSWORD))  # already his
-    await step(lambda: offers.transfer_back(s, ALICE, a1, "wrong"))
-    await step(lambda: offers.transfer_back(s, ALICE, a1, PASSWORD))
-    # an offer pending on the account when it is taken back is cancelled
-    await step(lambda: offers.transfer_back(s, BOB, a1, PASSWORD))  # Bob never gave it
-    o = await step(lambda: offers.create_offer(s, ALICE, a1, Method.UNLINK))
-    await step(lambda: offers.receive(s, BOB, o.id))
-    pending = await step(lambda: offers.create_offer(s, BOB, a1, Method.UNLINK))
-    await step(lambda: offers.transfer_back(s, ALICE, a1, PASSWORD))
-    await step(lambda: offers.receive(s, CAROL, pending.id))
-    # R4 assign to someone never seen, then the assigned user's limits (R5)
-    o = await step(lambda: offers.create_offer(s, ALICE, a1, Method.ASSIGN))
-    await step(lambda: offers.receive(s, ERIN, o.id))
-    await step(lambda: offers.create_offer(s, ERIN, a1, Method.UNLINK))
-    await step(lambda: offers.create_offer(s, CAROL, a1, Method.UNLINK))
-    await step(lambda: offers.create_offer(s, ALICE, 999_999, Method.UNLINK))
-    # replaced, expired, and an offer whose sender lost the account meanwhile
-    first = await step(lambda: offers.create_offer(s, ALICE, a2, Method.UNLINK))
-    second = await step(lambda: offers.create_offer(s, ALICE, a2, Method.ASSIGN))
-    await step(lambda: offers.receive(s, BOB, first.id))
-    clock.advance(301)
-    await step(lambda: offers.receive(s, BOB, second.id))
-    await step(lambda: offers.receive(s, BOB, 999_999))
-    o = await step(lambda: offers.create_offer(s, ALICE, a2, Method.UNLINK))
-    await step(lambda: accounts.delete_account(s, ALICE, a2))
-    await step(lambda: offers.receive(s, BOB, o.id))
-    # R11: no seat left for Dave, no assigning on his plan; the operator keeps paying
-    o = await step(lambda: offers.create_offer(s, ALICE, ops, Method.UNLINK))
-    await step(lambda: offers.receive(s, DAVE, o.id))
-    await step(lambda: offers.receive(s, BOB, o.id))
-    await step(lambda: offers.create_offer(s, DAVE, ops, Method.ASSIGN))
-    await step(lambda: offers.transfer_back(s, ALICE, ops, PASSWORD))
-    a3 = await accounts.create_account(s, ALICE, sip("105"))
-    o = await step(lambda: offers.create_offer(s, ALICE, a3, Method.UNLINK))
-    await step(lambda: offers.receive(s, DAVE, o.id))
-    await step(lambda: offers.receive(s, BOB, o.id))
-    # R9: a link-managed account cannot be offered
-    link = await links.create_link_from_settings(s, ALICE, sip("104"))
-    await step(lambda: offers.create_offer(s, ALICE, link.account_id, Method.UNLINK))
-    # R7: guessing locks the pair, the right password too, until the window passes
-    o = await step(lambda: offers.create_offer(s, ALICE, a1, Method.UNLINK))
-    await step(lambda: accounts.take_back(s, ALICE, a1))
-    o = await step(lambda: offers.create_offer(s, ALICE, a1, Method.UNLINK))
-    await step(lambda: offers.receive(s, CAROL, o.id))
-    for guess in ("a", "zz", "qwerty", "hunter2", "letmein", "12345"):
-        await step(lambda guess=guess: offers.transfer_back(s, ALICE, a1, guess))  # type: ignore[misc]
-    await step(lambda: offers.transfer_back(s, ALICE, a1, PASSWORD))
-    clock.advance(16 * 60)
-    await step(lambda: offers.transfer_back(s, ALICE, a1, PASSWORD))
-    return out
-
-
-async def _state(s: Services) -> dict[str, list[Any]]:
-    tables = {
-        "users": (t.users, t.users.c.id),
-        "subscriptions": (t.subscriptions, t.subscriptions.c.id),
-        "accounts": (t.accounts, t.accounts.c.id),
-        "offers": (t.offers, t.offers.c.id),
-        "audit": (t.audit, t.audit.c.id),
-        "guesses": (t.guesses, t.guesses.c.account_id),
-        "links": (t.links, t.links.c.id),
-    }
-    state: dict[str, list[Any]] = {}
-    async with s.engine.connect() as conn:
-        for name, (table, key) in tables.items():
-            rows = (await conn.execute(select(table).order_by(key))).mappings().all()
-            skip = {"token", "password_enc"}
-            if name == "audit":  # a rolled-back hot statement used up an id: order is enough
-                skip.add("id")
-            state[name] = [{k: v for k, v in r.items() if k not in skip} for r in rows]
-    return state
-
-
 async def test_hot_path_and_core_path_give_the_same_outcomes(
     pg: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -174,8 +62,9 @@ async def test_hot_path_and_core_path_give_the_same_outcomes(
             clock = FakeClock()
             s = Services(pg.engine, pg.cipher, clock, pg.rules)
             rec = Recorder(s)
-            outcomes = await _script(s, clock)
-            runs.append((outcomes, [_plain(e) for e in rec.events], await _state(s)))
+            outcomes = await transfers.script(s, clock)
+            events = [transfers.plain(e) for e in rec.events]
+            runs.append((outcomes, events, await transfers.state(s)))
     (hot_out, hot_events, hot_state), (core_out, core_events, core_state) = runs
     assert hot_out == core_out
     assert "TooManyAttempts" in hot_out and "SeatsExhausted" in hot_out  # the script's reach
@@ -205,8 +94,8 @@ async def test_the_plain_cycle_runs_on_the_hot_path(
     HotTransfers.forget_subscriptions()  # earlier tests used the same people
     for method in (Method.UNLINK, Method.UNLINK, Method.UNLINK, Method.ASSIGN):
         offer = await offers.create_offer(pg, ALICE, acc, method)
-        received = await offers.receive(pg, ERIN, offer.id)
-        assert received.recipient_id == ERIN.id
+        received = await offers.receive(pg, transfers.ERIN, offer.id)
+        assert received.recipient_id == transfers.ERIN.id
         if method is Method.UNLINK:
             assert await offers.transfer_back(pg, ALICE, acc, PASSWORD)
     # Erin was new, then known and her plan read: her third unlink took one statement (the

@@ -32,6 +32,7 @@ from telesip.domain.model import Method, TelegramUser
 from telesip.services import accounts, billing, offers
 from telesip.services.context import Services
 from telesip.store import tables as t
+from telesip.store import uow as uow_module
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
 
@@ -321,12 +322,12 @@ class Machine(RuleBasedStateMachine):
             assert o.decided_at < o.expires_at
 
 
-def _run(backend: str, tmp: Path, pg_url: str = "") -> None:
+def _run(backend: str, tmp: Path, pg_url: str = "", examples: int = 25) -> None:
     machine = type("M", (Machine,), {"backend": backend, "pg_url": pg_url, "tmp": tmp})
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=25,
+            max_examples=examples,
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=list(HealthCheck),
@@ -335,7 +336,15 @@ def _run(backend: str, tmp: Path, pg_url: str = "") -> None:
 
 
 def test_random_people_keep_the_rules_sqlite(tmp_path: Path) -> None:
-    _run("sqlite", tmp_path)
+    _run("sqlite", tmp_path)  # writes on the loop's thread (store/loop.py)
+
+
+def test_random_people_keep_the_rules_sqlite_through_aiosqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The path the loop-thread writes replaced, still taken when the file is busy."""
+    monkeypatch.setattr(uow_module, "sqlite_writer", lambda engine: None)
+    _run("sqlite", tmp_path, examples=10)
 
 
 def test_random_people_keep_the_rules_postgresql(

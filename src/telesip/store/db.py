@@ -9,7 +9,9 @@ hops did. PostgreSQL: READ COMMITTED with explicit row locks taken by the reposi
 
 from __future__ import annotations
 
+import asyncio
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -84,42 +86,104 @@ def _setup_sqlite(engine: AsyncEngine) -> None:
 # A read connection must not hold up the loop: past this it gives up (SQLITE_BUSY only
 # happens to a WAL reader during recovery or a WAL reset) and the read goes the aiosqlite way.
 READER_BUSY_MS = 50
-_readers: weakref.WeakKeyDictionary[AsyncEngine, Engine | None] = weakref.WeakKeyDictionary()
+# A write connection on the loop waits this long for another connection's write lock (another
+# process, or this one's aiosqlite connections), then its unit of work goes the aiosqlite way,
+# which waits up to the engine's busy timeout in a thread. Writers of this process queue on an
+# asyncio lock first (``sqlite_writer``), so they never meet here.
+WRITER_BUSY_MS = 5
 
 
-def sqlite_reader(engine: AsyncEngine) -> Engine | None:
-    """A synchronous pysqlite engine on the same SQLite file, for read-only units of work on
-    the loop's thread; None for other databases and for in-memory SQLite. Its connections are
-    ``query_only`` and start deferred transactions (one snapshot per unit of work)."""
-    if engine in _readers:
-        return _readers[engine]
-    reader: Engine | None = None
+@dataclass(frozen=True)
+class LoopEngines:
+    """Synchronous pysqlite engines on an engine's SQLite file, for units of work on the
+    loop's thread: ``reader`` (``query_only``, deferred BEGIN: one snapshot per unit of work)
+    and ``writer`` (BEGIN IMMEDIATE, a short busy timeout). Neither pool ever makes a checkout
+    wait: past its size connections are opened and closed."""
+
+    reader: Engine
+    writer: Engine
+
+
+_loop_engines: weakref.WeakKeyDictionary[AsyncEngine, LoopEngines | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_engine(engine: AsyncEngine, pragmas: list[str], begin: str, pool_size: int) -> Engine:
+    sync = create_sync_engine(
+        engine.url.set(drivername="sqlite+pysqlite"), pool_size=pool_size, max_overflow=-1
+    )
+
+    @event.listens_for(sync, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in pragmas:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(sync, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return sync
+
+
+def loop_engines(engine: AsyncEngine) -> LoopEngines | None:
+    """The loop-thread engines of ``engine``; None for other databases and in-memory SQLite."""
+    if engine in _loop_engines:
+        return _loop_engines[engine]
+    engines: LoopEngines | None = None
     url = engine.url
     memory = not url.database or url.database == ":memory:" or "memory" in str(url.query)
     if url.get_backend_name() == "sqlite" and not memory:
-        # never waits for a connection: a checkout that blocked would block the loop (a unit
-        # of work can hold one across awaits); past pool_size they are opened and closed
-        sync = create_sync_engine(
-            url.set(drivername="sqlite+pysqlite"), pool_size=8, max_overflow=-1
+        # a unit of work can hold a reader across awaits: several may be open at once
+        reader = _loop_engine(
+            engine, ["PRAGMA query_only=ON", f"PRAGMA busy_timeout={READER_BUSY_MS}"], "BEGIN", 8
         )
-
-        @event.listens_for(sync, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA query_only=ON")
-            cursor.execute(f"PRAGMA busy_timeout={READER_BUSY_MS}")
-            cursor.close()
-
-        @event.listens_for(sync, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+        writer = _loop_engine(
+            engine,
+            [
+                "PRAGMA synchronous=NORMAL",
+                "PRAGMA foreign_keys=ON",
+                f"PRAGMA busy_timeout={WRITER_BUSY_MS}",
+            ],
+            "BEGIN IMMEDIATE",
+            1,
+        )
+        engines = LoopEngines(reader, writer)
 
         @event.listens_for(engine.sync_engine, "engine_disposed")
         def _on_dispose(_engine: Any) -> None:
-            sync.dispose()
+            reader.dispose()
+            writer.dispose()
 
-        reader = sync
+    _loop_engines[engine] = engines
+    return engines
 
-    _readers[engine] = reader
-    return reader
+
+def sqlite_reader(engine: AsyncEngine) -> Engine | None:
+    """The synchronous read engine on ``engine``'s SQLite file (see ``loop_engines``)."""
+    engines = loop_engines(engine)
+    return engines.reader if engines is not None else None
+
+
+_writer_gates: weakref.WeakKeyDictionary[
+    AsyncEngine, tuple[asyncio.AbstractEventLoop, asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+def sqlite_writer(engine: AsyncEngine) -> tuple[Engine, asyncio.Lock] | None:
+    """The synchronous write engine on ``engine``'s SQLite file and the lock its units of work
+    on this loop take before BEGIN IMMEDIATE (SQLite has one writer at a time: they queue on
+    the lock, off the loop's back, instead of in the busy handler, on it). None where
+    ``loop_engines`` is None."""
+    engines = loop_engines(engine)
+    if engines is None:
+        return None
+    loop = asyncio.get_running_loop()
+    gate = _writer_gates.get(engine)
+    if gate is None or gate[0] is not loop:
+        gate = (loop, asyncio.Lock())
+        _writer_gates[engine] = gate
+    return engines.writer, gate[1]

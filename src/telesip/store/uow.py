@@ -14,8 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from telesip.domain.clock import Clock
@@ -23,7 +22,8 @@ from telesip.domain.errors import ConflictError
 from telesip.domain.errors import StorageUnavailable as StorageUnavailable  # re-exported
 from telesip.domain.events import Event
 from telesip.store.crypto import Cipher
-from telesip.store.db import sqlite_reader
+from telesip.store.db import sqlite_reader, sqlite_writer
+from telesip.store.loop import LoopReads, LoopWrites
 from telesip.store.repositories import Accounts, Audit, Guesses, Links, Offers, Users
 
 if TYPE_CHECKING:
@@ -38,65 +38,6 @@ _READONLY: dict[str, dict[str, Any]] = {
     "sqlite": {"telesip_readonly": True},
     "postgresql": {"isolation_level": "AUTOCOMMIT"},
 }
-
-
-class LoopReads:
-    """What the repositories use of an ``AsyncConnection``, on a synchronous SQLite read
-    connection (``db.sqlite_reader``): statements run on the loop's thread, no thread hops.
-    If the file is busy (a WAL reader only is during recovery or a WAL reset), the unit of
-    work goes on through aiosqlite like any other."""
-
-    def __init__(self, engine: AsyncEngine, conn: Connection) -> None:
-        self._engine = engine
-        self._sync: Connection | None = conn
-        self._async: AsyncConnection | None = None
-        self.dialect = conn.dialect
-
-    async def _fallback(self) -> AsyncConnection:
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
-        if self._async is None:
-            self._async = await self._engine.connect()
-            await self._async.execution_options(**_READONLY["sqlite"])
-        return self._async
-
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        if self._sync is not None:
-            try:
-                return self._sync.execute(*args, **kwargs)
-            except OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-        return await (await self._fallback()).execute(*args, **kwargs)
-
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        return (await self.execute(*args, **kwargs)).scalar()
-
-    def in_transaction(self) -> bool:
-        conn = self._sync or self._async
-        return conn is not None and conn.in_transaction()
-
-    async def commit(self) -> None:  # a read-only unit of work's commit ends its snapshot
-        await self.rollback()
-
-    async def rollback(self) -> None:
-        if self._sync is not None:
-            self._sync.rollback()
-        elif self._async is not None:
-            await self._async.rollback()
-
-    async def close(self) -> None:
-        if self._sync is not None:
-            self._sync.close()
-        if self._async is not None:
-            await self._async.close()
-
-    async def invalidate(self) -> None:
-        if self._sync is not None:
-            self._sync.invalidate()
-        if self._async is not None:
-            await self._async.invalidate()
 
 
 class UnitOfWork:
@@ -128,9 +69,14 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         reader = sqlite_reader(self._engine) if self._readonly else None
+        writer = None if self._readonly else sqlite_writer(self._engine)
         try:
             if reader is not None:
                 self.conn = LoopReads(self._engine, reader.connect())  # type: ignore[assignment]
+                self._bind()
+                return self
+            if writer is not None:
+                self.conn = LoopWrites(self._engine, *writer)  # type: ignore[assignment]
                 self._bind()
                 return self
             self.conn = await self._engine.connect()

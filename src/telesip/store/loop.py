@@ -1,0 +1,193 @@
+"""Units of work on a SQLite file whose statements run on the event loop's thread, through the
+synchronous engines of ``db.loop_engines``: no aiosqlite thread hop per statement (several per
+statement, each a wake-up of the loop: most of a transfer cycle's CPU went there).
+
+``LoopReads`` serves read-only units of work; ``LoopWrites`` the others. Both offer what the
+repositories use of an ``AsyncConnection`` and go on through aiosqlite when the file is busy,
+so the loop never waits long for another connection:
+
+- a reader is a WAL snapshot: it never waits for a writer (SQLITE_BUSY only during recovery or
+  a WAL reset, ``db.READER_BUSY_MS``);
+- a writer first takes the engine's asyncio lock (``db.sqlite_writer``): writers of this
+  process queue there, without blocking the loop, and hold it until their transaction ends.
+  Then BEGIN IMMEDIATE waits at most ``db.WRITER_BUSY_MS`` for another process's write lock
+  (or this process's aiosqlite connections'); past that the unit of work, which has done
+  nothing yet, takes an aiosqlite connection and waits for the lock in its thread, as every
+  write did before. Once the write lock is held, a statement cannot meet SQLITE_BUSY.
+
+Each statement then costs the loop its own time only: a write transaction of the transfer cycle
+holds it a few hundred µs (``bench/bench_core.py`` measures the longest stall).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from telesip.domain.errors import StorageUnavailable
+
+# A writer waits this long for the other writers of its process (the aiosqlite path's busy
+# timeout, db.py); past it the unit of work fails as a busy database would.
+WRITER_QUEUE_S = 10.0
+
+
+def _busy(exc: OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+class LoopReads:
+    """A read-only unit of work's connection: statements on a synchronous SQLite read
+    connection on the loop's thread. If the file is busy, the unit of work goes on through
+    aiosqlite like any other."""
+
+    def __init__(self, engine: AsyncEngine, conn: Connection) -> None:
+        self._engine = engine
+        self._sync: Connection | None = conn
+        self._async: AsyncConnection | None = None
+        self.dialect = conn.dialect
+
+    async def _fallback(self) -> AsyncConnection:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+        if self._async is None:
+            self._async = await self._engine.connect()
+            await self._async.execution_options(telesip_readonly=True)
+        return self._async
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        if self._sync is not None:
+            try:
+                return self._sync.execute(*args, **kwargs)
+            except OperationalError as exc:
+                if not _busy(exc):
+                    raise
+        return await (await self._fallback()).execute(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return (await self.execute(*args, **kwargs)).scalar()
+
+    def in_transaction(self) -> bool:
+        conn = self._sync or self._async
+        return conn is not None and conn.in_transaction()
+
+    async def commit(self) -> None:  # a read-only unit of work's commit ends its snapshot
+        await self.rollback()
+
+    async def rollback(self) -> None:
+        if self._sync is not None:
+            self._sync.rollback()
+        elif self._async is not None:
+            await self._async.rollback()
+
+    async def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+        if self._async is not None:
+            await self._async.close()
+
+    async def invalidate(self) -> None:
+        if self._sync is not None:
+            self._sync.invalidate()
+        if self._async is not None:
+            await self._async.invalidate()
+
+
+class LoopWrites:
+    """A writing unit of work's connection: BEGIN IMMEDIATE on a synchronous SQLite connection
+    on the loop's thread at its first statement, under this process's writer lock, released
+    when the transaction ends. A busy file sends the unit of work through aiosqlite."""
+
+    def __init__(self, engine: AsyncEngine, writer: Engine, gate: asyncio.Lock) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._gate = gate
+        self._held = False
+        self._sync: Connection | None = None
+        self._async: AsyncConnection | None = None
+        self.dialect = engine.dialect
+
+    async def _begin(self) -> None:
+        try:
+            async with asyncio.timeout(WRITER_QUEUE_S):
+                await self._gate.acquire()
+        except TimeoutError:
+            raise StorageUnavailable() from None
+        self._held = True
+        conn = self._writer.connect()
+        try:
+            conn.begin()
+        except OperationalError as exc:
+            conn.close()
+            self._release()
+            if not _busy(exc):
+                raise
+            self._async = await self._engine.connect()  # waits for the lock off the loop
+            return
+        self._sync = conn
+
+    def _release(self) -> None:
+        if self._held:
+            self._held = False
+            self._gate.release()
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        if self._sync is not None:
+            if not self._sync.in_transaction():  # after a commit: a new transaction
+                self._sync.close()
+                self._sync = None
+            else:
+                return self._sync.execute(*args, **kwargs)
+        if self._async is None:
+            await self._begin()
+            if self._sync is not None:
+                return self._sync.execute(*args, **kwargs)
+        assert self._async is not None
+        return await self._async.execute(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return (await self.execute(*args, **kwargs)).scalar()
+
+    def in_transaction(self) -> bool:
+        conn = self._sync or self._async
+        return conn is not None and conn.in_transaction()
+
+    async def commit(self) -> None:
+        try:
+            if self._sync is not None:
+                self._sync.commit()
+            elif self._async is not None:
+                await self._async.commit()
+        finally:
+            self._release()
+
+    async def rollback(self) -> None:
+        try:
+            if self._sync is not None:
+                self._sync.rollback()
+            elif self._async is not None:
+                await self._async.rollback()
+        finally:
+            self._release()
+
+    async def close(self) -> None:
+        try:
+            if self._sync is not None:
+                self._sync.close()
+            if self._async is not None:
+                await self._async.close()
+        finally:
+            self._release()
+
+    async def invalidate(self) -> None:
+        try:
+            if self._sync is not None:
+                self._sync.invalidate()
+            if self._async is not None:
+                await self._async.invalidate()
+        finally:
+            self._release()
