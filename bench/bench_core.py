@@ -1,24 +1,36 @@
-"""Account-core benchmark: offer -> receive -> transfer-back cycles per second, and the
-/softphone listing for an owner with 1,000 accounts.
+"""Account-core benchmark: offer -> receive -> transfer-back cycles per second, the longest
+stall of the event loop during them, and the /softphone listing for an owner with 1,000
+accounts; beside the reference program's figures from the same run, and the ratio.
 
-    .venv/bin/python bench/bench_core.py [--seconds 10] [--pg URL] [--clients 8]
+    .venv/bin/python bench/bench_core.py [--seconds 10] [--rounds 3] [--pg URL] [--clients 8]
+        [--reference ../shared/reference/db_standin.py]
 
 SQLite runs with one client (a file in a temporary directory); PostgreSQL with --clients
 concurrent clients, each on its own accounts, in a fresh database on the server at --pg.
+The reference program (``--reference``, a measuring stick outside the project: the same three
+transactions written as a plain program) runs as ``--impl sqlite_core --wal on --clients 1``
+and ``--impl asyncpg --clients N`` (in its own database ``standin``, which it fills itself).
+Ours and the reference alternate ``--rounds`` times, so a shared machine's load falls on both;
+the medians and their ratio are printed. CPU per cycle is each process's own (robust to load).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from telesip.domain.model import Method, TelegramUser
 from telesip.domain.settings import AccountSettings, Secret
@@ -29,20 +41,33 @@ from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
 
 PASSWORD = "bench-Pa55word"
+REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "db_standin.py"
 
 
 def settings(i: int) -> AccountSettings:
     return AccountSettings(login=f"u{i}", password=Secret(PASSWORD), domain="pbx.example.com")
 
 
-async def cycles(s: Services, clients: int, seconds: float) -> tuple[float, float]:
+@dataclass
+class Cycles:
+    per_s: float
+    cpu_us: float  # this process's CPU per cycle
+    stall_ms: float | None = None  # the longest the loop went without running the probe
+
+
+async def cycles(
+    s: Services, clients: int, seconds: float, *, first_id: int = 0, probe: bool = False
+) -> Cycles:
     """Each client owns one account and runs the full R3/R6/R7 cycle as fast as it can.
-    Returns cycles per second and this process's CPU per cycle in µs (robust to a shared box)."""
-    owners = [TelegramUser(10_000 + i, f"Owner{i}") for i in range(clients)]
-    takers = [TelegramUser(20_000 + i, f"Taker{i}") for i in range(clients)]
-    ids = [await accounts.create_account(s, o, settings(i)) for i, o in enumerate(owners)]
+    With ``probe``, a task that asks to run every millisecond measures the loop's stalls."""
+    owners = [TelegramUser(10_000 + first_id + i, f"Owner{i}") for i in range(clients)]
+    takers = [TelegramUser(20_000 + first_id + i, f"Taker{i}") for i in range(clients)]
+    ids = [
+        await accounts.create_account(s, o, settings(first_id + i)) for i, o in enumerate(owners)
+    ]
     done = 0
     stop = time.perf_counter() + seconds
+    worst = 0.0
 
     async def client(i: int) -> None:
         nonlocal done
@@ -52,10 +77,20 @@ async def cycles(s: Services, clients: int, seconds: float) -> tuple[float, floa
             await offers.transfer_back(s, owners[i], ids[i], PASSWORD)
             done += 1
 
+    async def stalls() -> None:
+        nonlocal worst
+        last = time.perf_counter()
+        while last < stop:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            worst = max(worst, now - last - 0.001)
+            last = now
+
     began, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(client(i) for i in range(clients)))
+    await asyncio.gather(*(client(i) for i in range(clients)), *([stalls()] if probe else []))
     cpu = time.process_time() - cpu
-    return done / (time.perf_counter() - began), cpu / max(done, 1) * 1e6
+    rate = done / (time.perf_counter() - began)
+    return Cycles(rate, cpu / max(done, 1) * 1e6, worst * 1000 if probe else None)
 
 
 async def listing(s: Services, n: int = 1000, rounds: int = 50) -> tuple[float, float]:
@@ -72,43 +107,113 @@ async def listing(s: Services, n: int = 1000, rounds: int = 50) -> tuple[float, 
     return statistics.median(times), times[int(len(times) * 0.99) - 1]
 
 
-async def run_backend(name: str, url: str, clients: int, seconds: float) -> None:
-    engine = create_engine(url)
+def reference(path: Path, impl: str, clients: int, seconds: float, env: dict[str, str]) -> Cycles:
+    """One run of the reference program: its cycles/s and its worker's CPU per cycle."""
+    cmd = [sys.executable, str(path), "--impl", impl, "--clients", str(clients)]
+    cmd += ["--duration", str(seconds), "--warmup", "1"]
+    if impl.startswith("sqlite"):
+        cmd += ["--wal", "on"]
+    out = subprocess.run(
+        cmd, env=os.environ | env, capture_output=True, text=True, check=True, timeout=300
+    )
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    return Cycles(figures["cycles_per_s"], figures["py_cpu_us_per_cycle"])
+
+
+@dataclass
+class Backend:
+    name: str
+    url: str
+    clients: int
+    ref_impl: str
+    ref_env: dict[str, str]
+
+
+async def run_backend(b: Backend, args: argparse.Namespace) -> None:
+    engine = create_engine(b.url)
     await migrate.upgrade(engine)
     s = Services(engine, Cipher("bench"))
+    ours: list[Cycles] = []
+    theirs: list[Cycles] = []
     try:
-        await cycles(s, clients, min(1.0, seconds))  # warm-up: connections, statement caches
-        rate, cpu = await cycles(s, clients, seconds)
+        await cycles(s, b.clients, min(1.0, args.seconds))  # warm-up: connections, caches
+        for r in range(args.rounds):
+            ours.append(await cycles(s, b.clients, args.seconds, first_id=(r + 1) * 100))
+            if args.reference.exists():
+                theirs.append(
+                    reference(args.reference, b.ref_impl, b.clients, args.seconds, b.ref_env)
+                )
+        stall = await cycles(s, b.clients, min(5.0, args.seconds), first_id=9_000, probe=True)
         p50, p99 = await listing(s)
-        print(
-            f"{name:10} clients={clients:2}  cycles/s={rate:8.1f}  CPU/cycle={cpu:6.0f} µs  "
-            f"/softphone 1000 accounts: p50={p50:.1f} ms p99={p99:.1f} ms  "
-            f"(load {os.getloadavg()[0]:.1f})"
-        )
     finally:
         await engine.dispose()
+    rate = statistics.median(c.per_s for c in ours)
+    cpu = statistics.median(c.cpu_us for c in ours)
+    line = (
+        f"{b.name:10} clients={b.clients:2}  cycles/s={rate:7.1f}  CPU/cycle={cpu:6.0f} µs  "
+        f"longest loop stall={stall.stall_ms:.1f} ms  "
+        f"/softphone 1000 accounts: p50={p50:.1f} ms p99={p99:.1f} ms"
+    )
+    if theirs:
+        ref_rate = statistics.median(c.per_s for c in theirs)
+        ref_cpu = statistics.median(c.cpu_us for c in theirs)
+        line += (
+            f"\n{'':10} reference {b.ref_impl}: cycles/s={ref_rate:7.1f}  "
+            f"CPU/cycle={ref_cpu:6.0f} µs  ratio: cycles/s {rate / ref_rate:.2f}x, "
+            f"CPU/cycle {cpu / ref_cpu:.2f}x"
+        )
+    rounds = ", ".join(f"{c.per_s:.0f}" for c in ours)
+    refs = ", ".join(f"{c.per_s:.0f}" for c in theirs) or "-"
+    line += f"\n{'':10} rounds: ours {rounds}; reference {refs}  (load {os.getloadavg()[0]:.1f})"
+    print(line, flush=True)
+
+
+async def _create_database(admin_url: str, name: str, *, exist_ok: bool = False) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            if exist_ok and await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ):
+                return
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--reference", type=Path, default=REFERENCE.resolve())
+    ap.add_argument("--only", choices=["sqlite", "postgresql"])
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        await run_backend("sqlite", f"sqlite+aiosqlite:///{Path(tmp) / 'b.db'}", 1, args.seconds)
+    if not args.reference.exists():
+        print(f"reference program not found at {args.reference}: our figures only")
+    if args.only != "postgresql":
+        with tempfile.TemporaryDirectory() as tmp:
+            ref_env = {"STANDIN_SQLITE": str(Path(tmp) / "standin.db")}
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'b.db'}"
+            await run_backend(Backend("sqlite", url, 1, "sqlite_core", ref_env), args)
+    if args.only == "sqlite":
+        return
     db = f"telesip_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
     try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{db}"'))
+        await _create_database(args.pg, db)
+        await _create_database(args.pg, "standin", exist_ok=True)
     except Exception as exc:
         print(f"postgresql skipped: {exc}")
         return
+    base = args.pg.rpartition("/")[0]
+    standin = make_url(f"{base}/standin").set(drivername="postgresql")
+    ref_env = {"ANCHOR_PG_DSN": standin.render_as_string(hide_password=False)}
     try:
-        base = args.pg.rpartition("/")[0]
-        await run_backend("postgresql", f"{base}/{db}", args.clients, args.seconds)
+        pg = Backend("postgresql", f"{base}/{db}", args.clients, "asyncpg", ref_env)
+        await run_backend(pg, args)
     finally:
+        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE "{db}" WITH (FORCE)'))
         await admin.dispose()
