@@ -4,7 +4,8 @@ Checked against the aiosqlite path they replace, on the same inputs: the transfe
 the same outcomes, events and rows either way. Then concurrency: writers of one process queue
 without blocking the loop and lose no update; a writer meeting another process's write lock
 waits for it off the loop (the busy timeout honoured, the loop kept running); two processes
-incrementing the same row through units of work lose no update.
+incrementing the same row through units of work lose no update; WAL checkpoints (an fsync)
+happen in a thread, never inside a commit on the loop.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method
 from telesip.services import accounts, offers
 from telesip.services.context import Services
+from telesip.store import loop as loop_module
 from telesip.store import migrate
 from telesip.store import uow as uow_module
 from telesip.store.crypto import Cipher
@@ -251,3 +253,30 @@ async def test_two_processes_writing_one_file_lose_no_update(lite: Services) -> 
         await asyncio.gather(*(run() for _ in range(2)))
         assert await other.wait() == 0
     assert await _count(lite) == 2 * 2 * 25
+
+
+async def test_checkpoints_run_in_a_thread_not_on_the_loop(
+    lite: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engines = loop_engines(lite.engine)
+    assert engines is not None
+    with engines.writer.connect() as conn:  # SQLite would checkpoint inside a commit
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    ran: list[tuple[int, tuple[int, int, int]]] = []
+    finished = threading.Event()
+
+    def spy(path: str) -> tuple[int, int, int]:
+        result = checkpoint(path)
+        ran.append((threading.get_ident(), result))
+        finished.set()
+        return result
+
+    checkpoint = loop_module._checkpoint
+    monkeypatch.setattr(loop_module, "_checkpoint", spy)
+    monkeypatch.setattr(loop_module, "CHECKPOINT_EVERY", 20)
+    for _ in range(20):
+        await _increment(lite, pause=False)
+    assert await asyncio.to_thread(finished.wait, 10)
+    ((thread, (busy, frames, copied)),) = ran
+    assert thread != threading.get_ident()
+    assert busy == 0 and frames >= 20 and copied == frames  # the log went into the database

@@ -147,6 +147,8 @@ def loop_engines(engine: AsyncEngine) -> LoopEngines | None:
                 "PRAGMA synchronous=NORMAL",
                 "PRAGMA foreign_keys=ON",
                 f"PRAGMA busy_timeout={WRITER_BUSY_MS}",
+                # its checkpoints (an fsync) run in a thread: store/loop.py
+                "PRAGMA wal_autocheckpoint=0",
             ],
             "BEGIN IMMEDIATE",
             1,

@@ -16,12 +16,18 @@ so the loop never waits long for another connection:
   write did before. Once the write lock is held, a statement cannot meet SQLITE_BUSY.
 
 Each statement then costs the loop its own time only: a write transaction of the transfer cycle
-holds it a few hundred µs (``bench/bench_core.py`` measures the longest stall).
+holds it a few hundred µs (``bench/bench_core.py`` measures the longest stall). What could hold
+it for long is a WAL checkpoint (it copies the log into the database file and fsyncs it), so the
+loop's writer makes none (``wal_autocheckpoint=0``, db.py): every ``CHECKPOINT_EVERY`` of its
+commits a passive checkpoint runs in a thread, which neither takes nor waits for the write lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
+import weakref
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -33,6 +39,43 @@ from telesip.domain.errors import StorageUnavailable
 # A writer waits this long for the other writers of its process (the aiosqlite path's busy
 # timeout, db.py); past it the unit of work fails as a busy database would.
 WRITER_QUEUE_S = 10.0
+
+
+# Commits of a loop writer between two checkpoints: a transfer cycle's three make ~30 pages of
+# log, so the log stays around the size SQLite's own autocheckpoint (1,000 pages) keeps it.
+CHECKPOINT_EVERY = 100
+
+log = logging.getLogger(__name__)
+# per writer engine: its commits since the last checkpoint, and the checkpoint running (if any)
+_checkpoints: weakref.WeakKeyDictionary[Engine, list[Any]] = weakref.WeakKeyDictionary()
+
+
+def _checkpoint(path: str) -> tuple[int, int, int]:
+    """A passive checkpoint of the database at ``path`` (in a thread): (busy, log frames,
+    frames checkpointed)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        busy, frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(busy), int(frames), int(done)
+    finally:
+        conn.close()
+
+
+def _committed(writer: Engine) -> None:
+    state = _checkpoints.setdefault(writer, [0, None])
+    state[0] += 1
+    if state[0] < CHECKPOINT_EVERY or state[1] is not None or not writer.url.database:
+        return
+    state[0] = 0
+    done = asyncio.get_running_loop().run_in_executor(None, _checkpoint, writer.url.database)
+    state[1] = done
+
+    def _finished(future: asyncio.Future[tuple[int, int, int]]) -> None:
+        state[1] = None
+        if not future.cancelled() and (exc := future.exception()) is not None:
+            log.warning("SQLite checkpoint failed (the next one retries): %s", exc)
+
+    done.add_done_callback(_finished)
 
 
 def _busy(exc: OperationalError) -> bool:
@@ -160,6 +203,7 @@ class LoopWrites:
         try:
             if self._sync is not None:
                 self._sync.commit()
+                _committed(self._writer)
             elif self._async is not None:
                 await self._async.commit()
         finally:
