@@ -244,7 +244,7 @@ class Machine(RuleBasedStateMachine):
         if acc not in self.model.accounts:
             expected = errors.AccountNotFound
         elif self.model.accounts[acc][0] == who.id:
-            expected = errors.InvalidInput
+            expected = errors.AlreadyYours
         elif not any(
             o.account_id == acc
             and o.state == "accepted"
@@ -267,7 +267,7 @@ class Machine(RuleBasedStateMachine):
         acc = self._some_account(data)
         expected = self._admin_error(who.id, acc)
         if expected is None and self.model.accounts[acc][1] == who.id:
-            expected = errors.InvalidInput
+            expected = errors.NotAssigned
         self.attempt(accounts.take_back(self.s, who, acc), expected)
         if expected is None:
             self.model.accounts[acc] = (who.id, who.id)
