@@ -13,5 +13,5 @@ chmod 0700 secrets
 [ -s secrets/db_password ] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > secrets/db_password
 [ -s secrets/database_url ] || printf 'postgresql://telesip:%s@db/telesip\n' "$(cat secrets/db_password)" > secrets/database_url
 [ -s secrets/secret_key ] || python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > secrets/secret_key
-[ -e secrets/bot_token ] || : > secrets/bot_token
 ls -l secrets
+[ -s secrets/bot_token ] || echo "now write the bot's token to $(pwd)/secrets/bot_token" >&2

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -77,23 +79,37 @@ def test_every_variable_is_a_setting_and_every_secret_a_file(compose: dict[str, 
                 assert declared[secret]["file"].startswith("./secrets/")
 
 
-def test_each_service_gets_valid_settings(
+def test_each_service_gets_valid_settings_from_the_secrets_make_secrets_writes(
     compose: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The environment compose gives each service, its secret files and PUBLIC_IP filled in,
-    read by the settings as the process would read it."""
+    """deploy/make-secrets.sh run beside a copy of compose.yaml; the environment compose gives
+    each service, with those files as /run/secrets and PUBLIC_IP filled in, read by the
+    settings as the process reads it."""
+    shutil.copy(DEPLOY / "make-secrets.sh", tmp_path)
+    made = subprocess.run(["sh", str(tmp_path / "make-secrets.sh")], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    assert "now write the bot's token" in made.stderr
+    secrets = tmp_path / "secrets"
+    assert secrets.stat().st_mode & 0o777 == 0o700  # the files are 0644 for the containers' users
+    (secrets / "bot_token").write_text("123456:ABC\n")
     files = {
-        "database_url": "postgresql://telesip:pw@db/telesip",
-        "secret_key": "k" * 43,
-        "bot_token": "123456:ABC",
+        name: (tmp_path / spec["file"]).read_text().strip()
+        for name, spec in compose["secrets"].items()
     }
-    for name, text in files.items():
-        (tmp_path / name).write_text(text + "\n")
+    assert files["database_url"] == f"postgresql://telesip:{files['db_password']}@db/telesip"
+    assert len(files["secret_key"]) >= 40 and len(files["db_password"]) >= 30
+    again = subprocess.run(
+        ["sh", str(tmp_path / "make-secrets.sh")], capture_output=True, text=True
+    )
+    assert (
+        again.returncode == 0
+        and (secrets / "secret_key").read_text().strip() == files["secret_key"]
+    )
     for name, service in _telesip_services(compose).items():
         for key in [k for k in os.environ if k.startswith("TELESIP_")]:
             monkeypatch.delenv(key)
         for key, value in service["environment"].items():
-            value = str(value).replace("/run/secrets", str(tmp_path))
+            value = str(value).replace("/run/secrets", str(secrets))
             value = re.sub(r"\$\{PUBLIC_IP:\?[^}]*\}", "203.0.113.10", value)
             monkeypatch.setenv(key, value)
         monkeypatch.chdir(tmp_path)  # no ./.env here
@@ -104,4 +120,4 @@ def test_each_service_gets_valid_settings(
         assert settings.sip_advertise == "203.0.113.10"
         if name == "telesip":
             assert settings.bot_token is not None
-            assert settings.bot_token.get_secret_value() == files["bot_token"]
+            assert settings.bot_token.get_secret_value() == "123456:ABC"
