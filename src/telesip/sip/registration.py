@@ -113,6 +113,8 @@ _TABLE: dict[tuple[RegState, str], RegState] = {
     (R.UNREGISTERING, "auth_rejected"): R.STOPPED,
     (R.UNREGISTERING, "failure"): R.STOPPED,
 }
+# The same table keyed by the state's value: an Enum member hashes in Python, a str in C.
+_NEXT: dict[tuple[str, str], RegState] = {(st._value_, ev): to for (st, ev), to in _TABLE.items()}
 _PUBLIC = {
     R.IDLE: "registering",
     R.REGISTERING: "registering",
@@ -294,7 +296,7 @@ class Registration:
     # -- internals
     def _go(self, event: str) -> RegState:
         try:
-            self.state = _TABLE[(self.state, event)]
+            self.state = _NEXT[(self.state._value_, event)]
         except KeyError:
             raise StateError(f"registration: {event} in {self.state.value}") from None
         return self.state

@@ -99,6 +99,8 @@ _TABLE: dict[tuple[TxState, str], TxState] = {
     (S.CONFIRMED, "request_again"): S.CONFIRMED,
     (S.CONFIRMED, "linger_over"): S.TERMINATED,  # timer I
 }
+# The same table keyed by the state's value: an Enum member hashes in Python, a str in C.
+_NEXT: dict[tuple[str, str], TxState] = {(st._value_, ev): to for (st, ev), to in _TABLE.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +199,7 @@ class _Transaction:
 
     def _go(self, event: str, *emit: TxEvent) -> None:
         try:
-            self.state = _TABLE[(self.state, event)]
+            self.state = _NEXT[(self.state._value_, event)]
         except KeyError:
             raise StateError(f"{type(self).__name__}: {event} in {self.state.value}") from None
         self._events.extend(emit)
