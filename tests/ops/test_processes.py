@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -63,6 +64,20 @@ async def get(url: str) -> httpx.Response:
         return await client.get(url)
 
 
+async def ready(base: str) -> dict[str, Any] | None:
+    """The /readyz body once it says ready (200)."""
+    r = await get(f"{base}/readyz")
+    return r.json() if r.status_code == 200 else None  # type: ignore[no-any-return]
+
+
+def bot_env(fake: FakeBotAPI, metrics_port: int, **more: str) -> dict[str, str]:
+    return {
+        "TELESIP_METRICS_BIND": f"127.0.0.1:{metrics_port}",
+        "TELESIP_BOT_TOKEN": fake.token,
+        "TELESIP_BOT_API_URL": fake.base_url,
+    } | {f"TELESIP_{k.upper()}": v for k, v in more.items()}
+
+
 async def test_worker_serves_livez_readyz_and_its_metrics(
     tmp_path: Path, kamailio: Kamailio
 ) -> None:
@@ -79,11 +94,7 @@ async def test_worker_serves_livez_readyz_and_its_metrics(
             "status": "ok"
         }
 
-        async def ready() -> httpx.Response | None:
-            r = await get(f"{base}/readyz")
-            return r if r.status_code == 200 else None
-
-        body = (await until(ready, 60, "ready", worker)).json()
+        body = await until(lambda: ready(base), 60, "ready", worker)
         assert body == {"status": "ready", "checks": {"database": "ok", "worker opsw": "ok"}}
 
         async def settled() -> dict | None:  # type: ignore[type-arg]
@@ -142,22 +153,10 @@ async def test_bot_serves_readyz_and_counts_updates_429s_and_queued_messages(
     await prepare(tmp_path)
     port = free_tcp_port()
     base = f"http://127.0.0.1:{port}"
-    bot = Telesip(
-        tmp_path,
-        {
-            "TELESIP_METRICS_BIND": f"127.0.0.1:{port}",
-            "TELESIP_BOT_TOKEN": fake.token,
-            "TELESIP_BOT_API_URL": fake.base_url,
-        },
-    )
+    bot = Telesip(tmp_path, bot_env(fake, port))
     await bot.start("bot")
     try:
-
-        async def ready() -> httpx.Response | None:
-            r = await get(f"{base}/readyz")
-            return r if r.status_code == 200 else None
-
-        body = (await until(ready, 60, "ready", bot)).json()
+        body = await until(lambda: ready(base), 60, "ready", bot)
         assert body["checks"] == {"database": "ok", "bot": "ok"}
         alice = FakeUser(8101, "Alice")
         fake.start_chat(alice)
@@ -192,7 +191,7 @@ async def test_bot_serves_readyz_and_counts_updates_429s_and_queued_messages(
         down = await until(failing, 30, "not ready while getUpdates fails", bot)
         assert down["checks"]["bot"].startswith("getUpdates failed")
         assert down["checks"]["database"] == "ok"
-        await until(ready, 60, "ready again", bot)
+        await until(lambda: ready(base), 60, "ready again", bot)
     finally:
         assert await bot.stop() == 0
     assert fake.token not in bot.log()
@@ -223,12 +222,7 @@ async def test_run_logs_carry_ids_and_never_a_secret(
     login = f"opsrun{fmt}"
     await run.start("run")
     try:
-
-        async def ready() -> httpx.Response | None:
-            r = await get(f"{base}/readyz")
-            return r if r.status_code == 200 else None
-
-        checks = (await until(ready, 60, "ready", run)).json()["checks"]
+        checks = (await until(lambda: ready(base), 60, "ready", run))["checks"]
         assert checks == {"database": "ok", "bot": "ok", "worker opsrun": "ok"}
         assert (await get(f"{base}/livez")).json() == {"status": "ok"}
         async with httpx.AsyncClient(base_url=base, timeout=10) as api:
@@ -284,24 +278,11 @@ async def test_bot_behind_a_webhook_is_ready_once_telegram_accepted_it(
     await prepare(tmp_path)
     port, hook = free_tcp_port(), free_tcp_port()
     base = f"http://127.0.0.1:{port}"
-    bot = Telesip(
-        tmp_path,
-        {
-            "TELESIP_METRICS_BIND": f"127.0.0.1:{port}",
-            "TELESIP_BOT_TOKEN": fake.token,
-            "TELESIP_BOT_API_URL": fake.base_url,
-            "TELESIP_WEBHOOK_URL": f"http://127.0.0.1:{hook}/telegram",
-            "TELESIP_WEBHOOK_BIND": f"127.0.0.1:{hook}",
-        },
-    )
+    url = f"http://127.0.0.1:{hook}/telegram"
+    bot = Telesip(tmp_path, bot_env(fake, port, webhook_url=url, webhook_bind=f"127.0.0.1:{hook}"))
     await bot.start("bot")
     try:
-
-        async def ready() -> httpx.Response | None:
-            r = await get(f"{base}/readyz")
-            return r if r.status_code == 200 else None
-
-        assert (await until(ready, 60, "ready", bot)).json()["checks"]["bot"] == "ok"
+        assert (await until(lambda: ready(base), 60, "ready", bot))["checks"]["bot"] == "ok"
         assert fake.webhook_url == f"http://127.0.0.1:{hook}/telegram"
         alice = FakeUser(8301, "Alice")
         fake.start_chat(alice)

@@ -96,6 +96,7 @@ async def workers_firewall(
             found = await fleet.list_workers(s, ttl=config.lease_ttl_seconds)
             entries = [x for w in found if not w.revoked for x in w.addresses]
         else:
-            entries = await fleet.firewall(s, account_id, ttl=config.lease_ttl_seconds)
-            sip_port = await fleet.server_port(s, account_id)
+            entries, sip_port = await fleet.firewall_and_port(
+                s, account_id, ttl=config.lease_ttl_seconds
+            )
     print(render(entries, fmt, sip_port=sip_port))  # plain stdout: rules are pasted as they are

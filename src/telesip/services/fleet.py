@@ -671,32 +671,25 @@ async def list_workers(s: Services, *, ttl: float, owner_id: int | None = None) 
 async def firewall(s: Services, account_id: int, *, ttl: float) -> list[str]:
     """The SIP addresses a PBX must allow for this account: the worker holding it, or, before
     a worker has it, every worker that may take it."""
+    return (await firewall_and_port(s, account_id, ttl=ttl))[0]
+
+
+async def firewall_and_port(s: Services, account_id: int, *, ttl: float) -> tuple[list[str], int]:
+    """``firewall``, and the port of the account's SIP server (its transport's default when
+    unset): what the PBX's TCP/TLS rule names."""
+    a = t.accounts
     async with s.uow(readonly=True) as uow:
         acc = (
             await uow.conn.execute(
-                select(t.accounts.c.worker, t.accounts.c.owner_id).where(
-                    t.accounts.c.id == account_id
+                select(a.c.worker, a.c.owner_id, a.c.transport, a.c.port).where(
+                    a.c.id == account_id
                 )
             )
         ).first()
         if acc is None:
             raise errors.AccountNotFound(account_id=account_id)
-        return await firewall_in(uow, account_id, acc.worker, acc.owner_id, ttl=ttl)
-
-
-async def server_port(s: Services, account_id: int) -> int:
-    """The port of the account's SIP server (its transport's default when unset)."""
-    async with s.uow(readonly=True) as uow:
-        row = (
-            await uow.conn.execute(
-                select(t.accounts.c.transport, t.accounts.c.port).where(
-                    t.accounts.c.id == account_id
-                )
-            )
-        ).first()
-    if row is None:
-        raise errors.AccountNotFound(account_id=account_id)
-    return int(row.port or (5061 if row.transport == "tls" else 5060))
+        found = await firewall_in(uow, account_id, acc.worker, acc.owner_id, ttl=ttl)
+    return found, int(acc.port or (5061 if acc.transport == "tls" else 5060))
 
 
 async def firewall_in(
