@@ -10,7 +10,7 @@ import importlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +22,9 @@ from telesip.services.context import Rules, Services
 from telesip.store import migrate
 from telesip.store.crypto import Cipher, load_key
 from telesip.store.db import create_engine
+
+if TYPE_CHECKING:
+    from telesip.doctor import Role
 
 log = logging.getLogger("telesip")
 
@@ -86,6 +89,15 @@ def components(settings: Settings, only: set[str] | None = None) -> dict[str, Co
     return parts
 
 
+def _role(only: set[str] | None) -> Role:
+    """The checks a start runs: a single part's, or the whole service's."""
+    if only is not None and len(only) == 1:
+        part = next(iter(only))
+        if part in ("worker", "bot", "api"):
+            return part  # type: ignore[return-value]  # one of the literal roles
+    return "run"
+
+
 async def run(settings: Settings, only: set[str] | None = None) -> None:
     """Migrate, then run every enabled part until one fails or the process is stopped.
 
@@ -100,6 +112,9 @@ async def run(settings: Settings, only: set[str] | None = None) -> None:
         services_for(settings, upgrade=True) as s,
         probes_server(settings.metrics_bind),
     ):
+        from telesip import doctor  # the checks import much; only a start needs them
+
+        await doctor.log_at_start(settings, _role(only))
         log.info("telesip running: %s", ", ".join(parts) or "database only")
         with PROBES.part("database", ready=lambda: database_check(s)):
             if not parts:

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 from pydantic.fields import FieldInfo
@@ -38,7 +39,14 @@ FILE_SUFFIX = "_FILE"
 ENV_FILE_VARIABLE = "TELESIP_ENV_FILE"
 DEFAULT_ENV_FILE = Path(".env")
 
-__all__ = ["ENV_FILE_VARIABLE", "Found", "TelesipSource", "env_file_path", "gather"]
+__all__ = [
+    "ENV_FILE_VARIABLE",
+    "Found",
+    "TelesipSource",
+    "env_file_path",
+    "gather",
+    "masked_url",
+]
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,17 @@ def gather(fields: Iterable[str], environ: Mapping[str, str] | None = None) -> d
                 found[name] = Found(direct, where)
                 break
     return found
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password (if any) as ``***``, for printing."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 class TelesipSource(PydanticBaseSettingsSource):

@@ -17,6 +17,7 @@ from telesip.cli.backup import backup, restore
 from telesip.cli.calls import calls_app
 from telesip.cli.configuration import config_app
 from telesip.cli.db import db_app
+from telesip.cli.doctor import doctor
 from telesip.cli.secrets import secrets_app
 from telesip.cli.subscriptions import subs_app
 from telesip.cli.telegram import telegram_app
@@ -32,6 +33,7 @@ app.command("bot")(service.bot)
 app.command("worker")(service.worker)
 app.command("api")(service.api)
 app.command("audit")(audit)
+app.command("doctor")(doctor)
 app.command("backup")(backup)
 app.command("restore")(restore)
 app.add_typer(db_app, name="db")

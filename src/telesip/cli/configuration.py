@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from pydantic import SecretStr
 
 from telesip.cli.common import settings
 from telesip.config import Settings
-from telesip.config_sources import PREFIX, env_file_path, gather
+from telesip.config_sources import PREFIX, env_file_path, gather, masked_url
 
 config_app = typer.Typer(help="The effective configuration.", no_args_is_help=True)
 
@@ -29,14 +28,7 @@ def shown(value: object) -> str:
         return ""
     if isinstance(value, SecretStr):
         return MASK if value.get_secret_value() else ""
-    text = str(value)
-    if "://" in text:
-        parts = urlsplit(text)
-        if parts.password is not None:
-            user = parts.username or ""
-            host = parts.netloc.rpartition("@")[2]
-            return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
-    return text
+    return masked_url(str(value))
 
 
 @config_app.command("show")

@@ -68,6 +68,7 @@ def worker(
         with contextlib.suppress(KeyboardInterrupt):
             run(run_service(config, only={"worker"}))
         return
+    from telesip.doctor import log_at_start
     from telesip.workers.remote import run_remote_worker
 
     if not credential or not config.worker_name:
@@ -80,6 +81,7 @@ def worker(
     url, secret = control_url, credential
 
     async def remote() -> None:
+        await log_at_start(config, "remote", control_url=url, credential=secret, ca_file=ca_file)
         async with probes_server(config.metrics_bind):
             await run_remote_worker(config, control_url=url, credential=secret, ca_file=ca_file)
 

@@ -220,9 +220,10 @@ async def join(
     )
 
 
-async def authenticate(s: Services, name: str, credential: str | None, instance: str) -> WorkerRef:
-    """A remote worker's request: the right credential, not revoked, the current instance."""
-    async with s.uow() as uow:
+async def check_credential(s: Services, name: str, credential: str | None) -> Any:
+    """A remote worker's name and credential: known, remote, not revoked, the right secret
+    (WorkerRefused otherwise). Reads only; returns the worker's row."""
+    async with s.uow(readonly=True) as uow:
         row = (await uow.conn.execute(select(t.workers).where(t.workers.c.name == name))).first()
     if row is None or not row.remote:
         raise WorkerRefused(name=name, reason="unknown")
@@ -232,6 +233,12 @@ async def authenticate(s: Services, name: str, credential: str | None, instance:
         row.credential_hash or "", hash_credential(credential)
     ):
         raise WorkerRefused(name=name, reason="not authenticated")
+    return row
+
+
+async def authenticate(s: Services, name: str, credential: str | None, instance: str) -> WorkerRef:
+    """A remote worker's request: the right credential, not revoked, the current instance."""
+    row = await check_credential(s, name, credential)
     if row.instance != instance:
         raise WorkerRefused(name=name, reason="running elsewhere (another instance joined)")
     return WorkerRef(row.id, name, instance, row.pool, row.shared, row.remote, row.owner_id)

@@ -178,6 +178,17 @@ async def join(body: JoinIn, request: Request, credential: Credential) -> JoinOu
     return JoinOut(instance=ref.instance, ttl_seconds=_ttl(request), poll_seconds=1.0)
 
 
+class CheckIn(BaseModel):
+    name: str
+
+
+@router.post("/check", status_code=204)
+async def check(body: CheckIn, credential: Credential, request: Request) -> None:
+    """Whether this name and credential are accepted (``telesip doctor``); changes nothing."""
+    secret = credential.credentials if credential else None
+    await fleet.check_credential(_services(request), body.name, secret)
+
+
 @router.post("/sync", response_model=SyncOut)
 async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOut:
     """Heartbeat + reports in, the accounts to keep registered out."""
