@@ -108,20 +108,19 @@ async def run(settings: Settings, only: set[str] | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     parts = components(settings, only)
-    async with (
-        services_for(settings, upgrade=True) as s,
-        probes_server(settings.metrics_bind),
-    ):
+    async with services_for(settings, upgrade=True) as s:
         from telesip import doctor  # the checks import much; only a start needs them
 
+        # before the probes answer: /readyz must not say ready before the parts are there
         await doctor.log_at_start(settings, _role(only))
-        log.info("telesip running: %s", ", ".join(parts) or "database only")
-        with PROBES.part("database", ready=lambda: database_check(s)):
-            if not parts:
-                await asyncio.Event().wait()
-            async with asyncio.TaskGroup() as tg:
-                for name, part in parts.items():
-                    tg.create_task(part(s, settings), name=name)
+        async with probes_server(settings.metrics_bind):
+            log.info("telesip running: %s", ", ".join(parts) or "database only")
+            with PROBES.part("database", ready=lambda: database_check(s)):
+                if not parts:
+                    await asyncio.Event().wait()
+                async with asyncio.TaskGroup() as tg:
+                    for name, part in parts.items():
+                        tg.create_task(part(s, settings), name=name)
 
 
 async def database_check(s: Services) -> str | None:

@@ -370,10 +370,7 @@ async def check_control_plane(
 
 
 def _detail(response: httpx.Response) -> str:
-    with contextlib.suppress(ValueError, AttributeError):
-        body = response.json()
-        detail = body.get("error", body) if isinstance(body, dict) else body
-        if isinstance(detail, dict):
-            return str(detail.get("message") or "")
-        return str(detail)
-    return ""
+    """The refusal's text: a problem document's ``detail`` (RFC 9457), as the worker reads it."""
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        return str(response.json()["detail"])
+    return response.text[:200]
