@@ -5,6 +5,8 @@ TELESIP_AUTO_MIGRATE=0 an older database is refused with what to do. SQLite and 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -146,8 +148,21 @@ async def test_code_older_than_the_database_refuses_whatever_the_settings(
         await engine.dispose()
 
 
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """`run` and `worker` set up logging on CliRunner's stream, closed after the call: put the
+    root logger back so that later tests do not write to it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.mark.parametrize("command", [["worker"], ["run"], ["accounts", "list"], ["db", "upgrade"]])
-def test_older_code_refusal_from_the_command(tmp_path: Path, command: list[str]) -> None:
+def test_older_code_refusal_from_the_command(
+    tmp_path: Path, command: list[str], root_logging: None
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'telesip.db'}"
 
     async def stamp() -> None:
