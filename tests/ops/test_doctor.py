@@ -156,8 +156,8 @@ async def test_wrong_token_and_inline_mode_off(tmp_path: Path, database: str) ->
     async with FakeBotAPI(supports_inline_queries=False) as api:
         findings = await diagnose(good(tmp_path, database, api), "bot")
         inline = by_check(findings)["inline mode"]
-        assert inline.status is Status.ERROR and "Transfer" in inline.message
-        assert "/setinline" in inline.fix
+        assert inline.status is Status.ERROR and "Transfer cannot work" in inline.message
+        assert "/setinline" in inline.message
         assert by_check(findings)["bot token"].status is Status.OK
 
 
@@ -230,6 +230,21 @@ def test_advertised_address(advertise: str, status: Status, words: str) -> None:
 
     [finding] = check_advertise(Settings(sip_advertise=advertise))
     assert finding.status is status and words in finding.message
+
+
+async def test_webhook_url_https_and_answering() -> None:
+    from telesip.doctor.network import check_webhook
+
+    [plain] = await check_webhook(Settings(webhook_url="http://bot.example.com/hook"), probe=True)
+    assert plain.status is Status.ERROR and "not https" in plain.message
+    with socket.socket() as sock:  # a port where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        url = f"https://127.0.0.1:{sock.getsockname()[1]}/hook"
+    [silent] = await check_webhook(Settings(webhook_url=url), probe=True)
+    assert silent.status is Status.ERROR and "does not answer" in silent.message
+    assert "TELESIP_WEBHOOK_BIND" in silent.fix
+    [at_start] = await check_webhook(Settings(webhook_url=url), probe=False)
+    assert at_start.status is Status.OK  # not probed before the process listens
 
 
 async def test_redis_reachable_or_not() -> None:
@@ -328,6 +343,6 @@ async def test_the_bot_logs_the_checks_at_start(tmp_path: Path, database: str) -
             proc.send_signal(signal.SIGTERM)
             await proc.wait()
     text = "".join(seen)
-    assert "error   inline mode: off for @telesip_test_bot" in text
+    assert "check error   inline mode: inline mode is off for @telesip_test_bot" in text
     assert "ok      " not in text  # ok lines only at DEBUG
     assert api.token not in text

@@ -27,7 +27,7 @@ from telesip.domain.errors import TelesipError
 from telesip.workers.remote import check_control_url
 
 if TYPE_CHECKING:
-    from aiogram.types import User
+    from telesip.bot.setup import BotSetup
 
 TIMEOUT = 8.0
 FEEDBACK = (
@@ -39,27 +39,28 @@ FEEDBACK = (
 # -- the bot -------------------------------------------------------------------------------------
 
 
-async def bot_identity(token: str, api_url: str | None) -> User:
-    """``getMe`` with this token (on ``api_url``, a self-hosted or fake Bot API, when given).
-    Raises TokenValidationError, TelegramUnauthorizedError, TelegramAPIError, OSError or
-    TimeoutError; reusable wherever the bot's identity or inline mode must be known.
+async def bot_setup(token: str, api_url: str | None) -> BotSetup:
+    """What ``getMe`` says with this token (on ``api_url``, a self-hosted or fake Bot API, when
+    given), read by the bot's own :func:`telesip.bot.setup.inline_mode`. Raises
+    TokenValidationError, TelegramUnauthorizedError, TelegramAPIError, OSError or TimeoutError.
     aiogram is imported here, not with the module: it takes seconds to import, and every
     ``telesip`` command imports this module."""
     from aiogram import Bot
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
 
+    from telesip.bot.setup import inline_mode
+
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else None
     bot = Bot(token, session=session)
     try:
-        return await asyncio.wait_for(bot.get_me(), TIMEOUT)
+        return await asyncio.wait_for(inline_mode(bot), TIMEOUT)
     finally:
         await bot.session.close()
 
 
 async def check_bot(settings: Settings, *, required: bool) -> list[Finding]:
-    """Token valid (getMe), inline mode on, the inline feedback reminder; Telegram's view of
-    the webhook when one is set."""
+    """Token valid (getMe), inline mode on, and the inline feedback reminder."""
     if settings.bot_token is None or not settings.bot_token.get_secret_value():
         if required:
             return [error("bot token", "TELESIP_BOT_TOKEN is not set", "get one from @BotFather")]
@@ -70,7 +71,7 @@ async def check_bot(settings: Settings, *, required: bool) -> list[Finding]:
     token = settings.bot_token.get_secret_value()
     api = settings.bot_api_url or "Telegram's Bot API"
     try:
-        me = await bot_identity(token, settings.bot_api_url)
+        me = await bot_setup(token, settings.bot_api_url)
     except TokenValidationError:
         return [
             error(
@@ -95,18 +96,12 @@ async def check_bot(settings: Settings, *, required: bool) -> list[Finding]:
                 "check this machine's outbound HTTPS (and TELESIP_BOT_API_URL)",
             )
         ]
-    found = [ok("bot token", f"valid: @{me.username} (id {me.id})")]
-    if me.supports_inline_queries:
-        found.append(ok("inline mode", f"on; {FEEDBACK}"))
+    found = [ok("bot token", f"valid: @{me.username}")]
+    problems = me.problems()  # the bot's own words, as its start-up log says them
+    if problems:
+        found.append(error("inline mode", "; ".join(problems)))
     else:
-        found.append(
-            error(
-                "inline mode",
-                f"off for @{me.username}: Transfer (handing an account over) cannot work",
-                "BotFather: /setinline -> the bot -> a placeholder such as #ID; and "
-                "/setinlinefeedback -> Enabled",
-            )
-        )
+        found.append(ok("inline mode", f"on; {FEEDBACK}"))
     return found
 
 
