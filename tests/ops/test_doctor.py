@@ -301,6 +301,18 @@ async def test_remote_worker_control_plane(
     )
     assert refused.status is Status.ERROR and "refuses" in refused.message
     assert "tsw_wrong" not in refused.line()
+    remote = Settings(  # the remote role from the settings alone, as `telesip doctor` runs it
+        worker_name="lan",
+        control_url=control,
+        worker_credential=credential,
+        data_dir=tmp_path / "w",
+        sip_bind=f"127.0.0.1:{free_udp_port()}",
+        rtp_ports=free_udp_range(),
+    )
+    checks = by_check(await diagnose(remote, "remote"))
+    assert "database" not in checks and "bot token" not in checks
+    assert checks["control plane"].status is Status.OK
+    assert {"SIP bind", "RTP ports", "advertised address", "caller accounts"} <= set(checks)
     await fleet.revoke_worker(services, "lan")
     [revoked] = await check_control_plane(
         settings, control_url=control, credential=credential, ca_file=None
