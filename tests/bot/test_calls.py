@@ -10,9 +10,16 @@ import pytest
 from telesip.bot.outbox import Outbox
 from telesip.domain.calls import CallState, CommandKind, EndReason
 from telesip.services import accounts, calls
+from telesip.services.callers import caller_info, record_caller
 from tests.bot.conftest import ALICE, BOB, CAROL, MALLORY, Harness, tg
 
 WORKER = 3
+
+
+@pytest.fixture(autouse=True)
+async def caller(h: Harness) -> None:
+    """A Telegram account to ring people from (`telesip telegram login`): calls are set up."""
+    await record_caller(h.s, caller_info(501, "Telesip Calls", "telesip_calls", None))
 
 
 @pytest.mark.both_backends
@@ -21,9 +28,9 @@ async def test_a_number_sent_to_the_bot_is_dialled_from_the_only_line(h: Harness
     await accounts.update_settings(h.s, tg(ALICE), line, rewrite_rules=(("8(\\d{10})", "+7\\1"),))
     reply = await h.command(ALICE, "8 (495) 123-45-67")
     assert reply.content == (
-        f"Calling +74951234567 from line #{line}. You will get a Telegram call first: answer "
-        "it and the number is dialled.\n\nCalls are not set up yet: this service has no "
-        "Telegram account to call you from."
+        f"Calling +74951234567 from SIP account #{line}. You will get a Telegram call first: "
+        "answer it and the number is dialled.\n\nCalls come from @telesip_calls (Telesip Calls): "
+        "allow calls from it in Settings → Privacy and Security → Calls."
     )
     (call,) = await calls.recent_calls(h.s, tg(ALICE))
     assert (call.number, call.state, call.account_id) == ("+74951234567", CallState.REQUESTED, line)
@@ -37,7 +44,7 @@ async def test_with_several_lines_buttons_pick_one_and_strangers_cannot(h: Harne
     first = await h.new_account(ALICE)
     second = await h.new_account(ALICE, "sip:200:pw-200@pbx.example.com")
     picker = await h.command(ALICE, "/call +1 555 0100")
-    assert picker.content == "Call +15550100 from which line?"
+    assert picker.content == "Call +15550100 from which SIP account?"
     assert picker.button_texts == [
         f"#{first} 100@pbx.example.com",
         f"#{second} 200@pbx.example.com",
@@ -61,7 +68,10 @@ async def test_bad_numbers_and_no_lines_get_a_clear_answer(h: Harness) -> None:
     reply = await h.command(BOB, "/call 12ab")
     assert reply.content.startswith("12ab is not a phone number")
     reply = await h.command(BOB, "+7 999 000 00 00")
-    assert reply.content == "You have no enabled SIP line to call from. See /softphone."
+    assert (
+        reply.content
+        == "You have no enabled SIP account to call from. Connect or enable one in /softphone."
+    )
     reply = await h.command(CAROL, "/calls")
     assert reply.content.startswith("Звонков пока нет.")
 
@@ -107,7 +117,7 @@ async def test_outbox_speaks_each_persons_language_and_survives_blocks(
     outbox = Outbox(h.s, h.bot, tmp_path)
     await outbox.drain()
     note = await h.fake.next_message(CAROL)
-    assert note.content.startswith("📞 Входящий звонок с <b>+7</b> на линию")  # shown as text
+    assert note.content.startswith("📞 Входящий звонок с <b>+7</b> на SIP-аккаунт")  # shown as text
     # a recording reaches the owner as a document; a person who blocked the bot is skipped
     (tmp_path / "call-1.wav").write_bytes(b"RIFF....WAVE")
     await calls.mark_ended(h.s, call.id, EndReason.COMPLETED, recording="call-1.wav")

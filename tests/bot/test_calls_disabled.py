@@ -7,6 +7,7 @@ import pytest
 
 from telesip import extras
 from telesip.services import calls
+from telesip.services.callers import caller_info, record_caller
 from tests.bot.conftest import ALICE, CAROL, Harness, tg
 
 OFF_EN = (
@@ -35,5 +36,6 @@ async def test_without_the_calls_extra_the_bot_says_calls_are_off(
     assert carol.content.startswith("Звонки на этом сервере не включены")
 
     monkeypatch.undo()  # the same bot with the extra installed places the call
+    await record_caller(h.s, caller_info(501, "Telesip Calls", "telesip_calls", None))
     reply = await h.command(ALICE, "/call 5551234")
-    assert reply.content.startswith(f"Calling 5551234 from line #{line}.")
+    assert reply.content.startswith(f"Calling 5551234 from SIP account #{line}.")

@@ -3,6 +3,7 @@ entries and placeholders; every error code translated; real plural forms."""
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
 from pathlib import Path
@@ -19,11 +20,15 @@ from telesip.store.uow import StorageUnavailable
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _codes() -> set[str]:
+def _error_classes() -> list[type[TelesipError]]:
     """Every error the bot's services raise: the domain's, storage, templates."""
     classes = [v for m in (errors, calls) for v in vars(m).values() if isinstance(v, type)]
     classes += [StorageUnavailable, TemplateNotFound, WorkerRefused]
-    return {c.code for c in classes if issubclass(c, TelesipError)}
+    return [c for c in classes if issubclass(c, TelesipError)]
+
+
+def _codes() -> set[str]:
+    return {c.code for c in _error_classes()}
 
 
 def _fields(text: str) -> set[str]:
@@ -121,3 +126,67 @@ def test_every_key_is_written_once(lang: str) -> None:
     po = ROOT / "src" / "telesip" / "bot" / "locale" / lang / "LC_MESSAGES" / "telesip.po"
     ids = [line for line in po.read_text().splitlines() if line.startswith("msgid ")]
     assert sorted({i for i in ids if ids.count(i) > 1}) == []
+
+
+#: texts the same in both languages on purpose: they only arrange names, numbers and codes
+SAME_IN_BOTH = {
+    "sp.line",
+    "sp.line_user",
+    "offer.failed",
+    "links.line",
+    "calls.talk",
+    "btn.line",
+    "rw.line",
+    "setting.line",
+}
+
+#: words the glossary (docs/bot.md) retired, per language
+RETIRED = {
+    "en": (
+        r"\btariff",
+        r"\bsubscription\b",
+        r"\bline #",
+        r"\bSIP line",
+        r"\bTransfer back\b",
+        r"\breturn(s|ed)?\b",
+        r"\(s\)",
+    ),
+    "ru": (r"подписк", r"\bлини[яиюей]\b", r"SIP-лини"),
+}
+
+
+def test_no_russian_text_is_left_in_english() -> None:
+    en, ru = _entries("en"), _entries("ru")
+    same = {key for key in en if en[key] == ru[key] and key not in SAME_IN_BOTH}
+    assert same == set(), f"not translated: {sorted(same)}"
+    assert all(en[key] == ru[key] for key in SAME_IN_BOTH)  # the allow-list stays short
+
+
+def test_no_text_uses_a_retired_word() -> None:
+    found = []
+    for lang, patterns in RETIRED.items():
+        for key, texts in _entries(lang).items():
+            for text in texts:
+                found += [(lang, key, p) for p in patterns if re.search(p, text, re.I)]
+    # the API's and CLI's English messages (domain errors' defaults) too
+    for cls in _error_classes():
+        found += [
+            ("en", cls.__name__, p)
+            for p in RETIRED["en"]
+            if re.search(p, cls.default_message, re.I)
+        ]
+    assert found == []
+
+
+def test_worker_refusals_and_setting_names_are_translated() -> None:
+    refused = WorkerRefused(name="office", reason="revoked")
+    assert error_text("ru", refused) == (
+        "Воркер office не принят: он отозван (создайте новый в /workers). Его SIP-аккаунты "
+        "остаются у других воркеров."
+    )
+    assert "it was revoked" in error_text("en", refused)
+    from telesip.bot.views import settings
+
+    text, _ = settings("ru", 7, {"login": "100", "auth_username": "u1", "domain": "pbx"})
+    assert "Имя для авторизации (<code>auth</code>): u1" in text
+    assert "auth_username" not in text

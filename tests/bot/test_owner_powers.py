@@ -73,11 +73,11 @@ async def test_assigned_user_delete_returns_it_to_the_owner(h: Harness) -> None:
     await fake.press_button(BOB, listing, f"#{account_id} from")
     await fake.wait_for(lambda: "Delete" in " ".join(listing.button_texts))
     await fake.press_button(BOB, listing, "Delete")
-    await fake.wait_for(lambda: "Return SIP account" in listing.content)
-    answer = await fake.press_button(BOB, listing, "Yes, return it")
-    assert answer.text == f"SIP account #{account_id} was returned to its owner."
+    await fake.wait_for(lambda: "Send SIP account" in listing.content)
+    answer = await fake.press_button(BOB, listing, "Yes, send it back")
+    assert answer.text == f"SIP account #{account_id} was sent back to its owner."
     assert (await fake.next_message(ALICE)).content == (
-        f"@bob returned SIP account #{account_id} to you."
+        f"@bob sent SIP account #{account_id} back to you."
     )
     card = await accounts.get_card(h.s, tg(ALICE), account_id)
     assert card.summary.user_id == ALICE.id  # R10: returned, not deleted

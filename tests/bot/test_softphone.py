@@ -71,7 +71,7 @@ async def test_card_actions_disable_enable_settings_delete(h: Harness) -> None:
     await fake.wait_for(lambda: "Disable" in " ".join(card.button_texts))
     await fake.press_button(ALICE, card, "Settings")
     await fake.wait_for(lambda: "Settings of SIP account" in card.content)
-    assert "domain: pbx.example.com" in card.content and PASSWORD not in card.content
+    assert "Server (server): pbx.example.com" in card.content and PASSWORD not in card.content
     await fake.press_button(ALICE, card, "TLS")
     await fake.wait_for(lambda: "• TLS" in card.button_texts)
     await fake.press_button(ALICE, card, "Back")
@@ -94,7 +94,9 @@ async def test_one_line_settings_change(h: Harness) -> None:
     await fake.next_message(ALICE)
     fake.send_text(ALICE, "sip:101:n3w-Pass@pbx2.example.com;transport=tcp")
     saved = await fake.next_message(ALICE)
-    assert "Settings saved" in saved.content and "domain: pbx2.example.com" in saved.content
+    assert (
+        "Settings saved" in saved.content and "Server (server): pbx2.example.com" in saved.content
+    )
     assert fake.messages(ALICE)[-2].deleted
     got = await accounts.get_card(h.s, _tg(ALICE), account_id)
     assert got.settings is not None and got.settings["login"] == "101"
@@ -147,7 +149,8 @@ async def test_settings_by_name_value_lines_and_bad_input(h: Harness) -> None:
     fake.send_text(ALICE, "proxy = sbc.example.com\ncodecs = PCMA, opus\nname = Front desk")
     saved = await fake.next_message(ALICE)
     assert "Settings saved" in saved.content
-    assert "outbound_proxy: sbc.example.com" in saved.content
-    assert "codecs: PCMA, opus" in saved.content and "display_name: Front desk" in saved.content
+    assert "Outbound proxy (proxy): sbc.example.com" in saved.content
+    assert "Codecs (codecs): PCMA, opus" in saved.content
+    assert "Display name (name): Front desk" in saved.content
     got = await accounts.get_card(h.s, _tg(ALICE), account_id)
     assert got.settings is not None and got.settings["outbound_proxy"] == "sbc.example.com"

@@ -9,7 +9,7 @@ from tests.bot.conftest import ALICE, BOB, CAROL, MALLORY, PASSWORD, Harness, tg
 from tests.fakes import FakeInlineMessage, FakeUser
 
 ASSIGN = "Assign a user to a SIP account"
-UNLINK = "Transfer SIP account (unlink from tariff)"
+UNLINK = "Transfer the SIP account (it leaves your plan)"
 
 
 async def send_offer(h: Harness, method: str, to: FakeUser = BOB) -> tuple[int, FakeInlineMessage]:
@@ -89,24 +89,22 @@ async def test_unlink_then_transfer_back_with_wrong_and_right_password(h: Harnes
     account_id, msg = await send_offer(h, "unlink")
     await fake.press_inline_button(BOB, msg, "Receive")
     await fake.wait_for(lambda: "it is now theirs" in msg.content)
-    assert msg.button_texts == ["↩️ Transfer back", "↩️ Send back"]
-    assert msg.button("Transfer back")["switch_inline_query_current_chat"] == f"{account_id} "
+    assert msg.button_texts == ["↩️ Take back", "↩️ Send back"]
+    assert msg.button("Take back")["switch_inline_query_current_chat"] == f"{account_id} "
     assert (await accounts.softphone(h.s, tg(ALICE))).owned == []  # R6: gone from Alice's
     assert [a.id for a in (await accounts.softphone(h.s, tg(BOB))).owned] == [account_id]
 
-    empty = await fake.inline_query_from_button(ALICE, msg, "Transfer back")
+    empty = await fake.inline_query_from_button(ALICE, msg, "Take back")
     assert empty.results == [] and "Type the SIP password" in (empty.button or {})["text"]
-    wrong = await fake.inline_query_from_button(ALICE, msg, "Transfer back", typed="guess")
+    wrong = await fake.inline_query_from_button(ALICE, msg, "Take back", typed="guess")
     assert wrong.results == [] and (wrong.button or {})["text"] == "Wrong password."
-    stranger = await fake.inline_query_from_button(MALLORY, msg, "Transfer back", typed=PASSWORD)
+    stranger = await fake.inline_query_from_button(MALLORY, msg, "Take back", typed=PASSWORD)
     assert stranger.results == []
     # typing the password one keystroke at a time never locks Alice out
     for i in range(1, len(PASSWORD)):
-        partial = await fake.inline_query_from_button(
-            ALICE, msg, "Transfer back", typed=PASSWORD[:i]
-        )
+        partial = await fake.inline_query_from_button(ALICE, msg, "Take back", typed=PASSWORD[:i])
         assert partial.results == []
-    right = await fake.inline_query_from_button(ALICE, msg, "Transfer back", typed=PASSWORD)
+    right = await fake.inline_query_from_button(ALICE, msg, "Take back", typed=PASSWORD)
     assert right.titles == [f"Take SIP account #{account_id} back"]
     assert PASSWORD not in str(right.results)
     back = fake.choose_inline_result(ALICE, right, f"back:{account_id}", into_chat_with=BOB)
@@ -124,7 +122,7 @@ async def test_transfer_back_guessing_is_rate_limited(h: Harness) -> None:
     await fake.wait_for(lambda: "it is now theirs" in msg.content)
     texts = []
     for guess in ("aaaa", "bbbb", "cccc", "dddd", "eeee", PASSWORD):
-        answer = await fake.inline_query_from_button(ALICE, msg, "Transfer back", typed=guess)
+        answer = await fake.inline_query_from_button(ALICE, msg, "Take back", typed=guess)
         texts.append((answer.button or {}).get("text", "") if not answer.results else "result")
     assert texts[:4] == ["Wrong password."] * 4
     assert texts[4].startswith("Too many wrong passwords") and texts[5].startswith("Too many")
@@ -145,10 +143,10 @@ async def test_send_back_assigned_account(h: Harness) -> None:
     await fake.press_inline_button(BOB, msg, "Send back")
     await fake.wait_for(lambda: "Yes, send back" in msg.button_texts)
     await fake.press_inline_button(BOB, msg, "Yes, send back")
-    await fake.wait_for(lambda: "returned SIP account" in msg.content)
-    assert msg.content == f"↩️ @bob returned SIP account #{account_id} to @alice."
+    await fake.wait_for(lambda: "sent SIP account" in msg.content)
+    assert msg.content == f"↩️ @bob sent SIP account #{account_id} back to @alice."
     note = await fake.next_message(ALICE)
-    assert note.content == f"@bob returned SIP account #{account_id} to you."
+    assert note.content == f"@bob sent SIP account #{account_id} back to you."
     assert (await accounts.softphone(h.s, tg(BOB))).assigned_to_me == []
 
 

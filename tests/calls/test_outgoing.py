@@ -69,7 +69,7 @@ async def test_dialled_from_telegram_bridged_keypad_and_bye(rig: Rig, bot: FakeB
     rig.person.behaviour = Behaviour.answer(0.3)
     bot.send_text(ALICE_TG, "+1 555 0100")
     reply = await bot.next_message(ALICE_TG)
-    assert reply.content.startswith("Calling +15550100 from line #")
+    assert reply.content.startswith("Calling +15550100 from SIP account #")
     (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
     async with asyncio.timeout(15):
         await rig.person.connected.wait()  # the caller account called Alice; she answered

@@ -101,6 +101,16 @@ def t(lang: str, key: str, **params: Any) -> str:
     return template.format(**params) if params else template
 
 
+#: the reasons ``services.fleet.WorkerRefused`` gives, and their catalog keys
+_REFUSALS = {
+    "unknown": "refusal.unknown",
+    "revoked": "refusal.revoked",
+    "a remote worker (start it with --control-url)": "refusal.remote",
+    "not authenticated": "refusal.unauthenticated",
+    "running elsewhere (another instance joined)": "refusal.elsewhere",
+}
+
+
 def error_text(lang: str, exc: TelesipError, *, escape: bool = True) -> str:
     """A rule error in the person's language; unknown codes fall back to the English message.
     ``escape=False`` leaves the parameters as they are (plain text, for the API)."""
@@ -110,6 +120,9 @@ def error_text(lang: str, exc: TelesipError, *, escape: bool = True) -> str:
         return quote(exc.message)
     params = {k: quote(str(v)) if not isinstance(v, int) else v for k, v in exc.params.items()}
     params.setdefault("message", quote(exc.message))
+    refusal = _REFUSALS.get(str(exc.params.get("reason"))) if exc.code == "worker_refused" else None
+    if refusal is not None:
+        params["reason"] = t(lang, refusal)
     try:
         return t(lang, key, **params)
     except (KeyError, IndexError, ValueError):

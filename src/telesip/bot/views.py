@@ -105,6 +105,21 @@ def _state(lang: str, a: AccountSummary) -> str:
     return f"{badge(a)} {enabled}, {reg}{code}"
 
 
+def reg_why(lang: str, code: int | None, phrase: str | None) -> str:
+    """Why a SIP account is not registered, in words (the SIP status only as a last resort)."""
+    if code in (401, 403, 407):
+        return t(lang, "regwhy.auth")
+    if code == 404:
+        return t(lang, "regwhy.not_found")
+    if code in (408, 480, 503, 504) or (code is None and phrase and "timeout" in phrase.lower()):
+        return t(lang, "regwhy.no_answer")
+    if code is not None and code >= 500:
+        return t(lang, "regwhy.server")
+    if code is not None:
+        return t(lang, "regwhy.other", code=code, phrase=escape(phrase or ""))
+    return escape(phrase or "")
+
+
 def card(lang: str, c: Card) -> tuple[str, Keyboard]:
     """The account card: everything for the owner, calls-only for an assigned user (R5)."""
     a = c.summary
@@ -125,8 +140,8 @@ def card(lang: str, c: Card) -> tuple[str, Keyboard]:
     else:
         lines.append(t(lang, "card.owner", owner=user_label(a.owner_label)))
     lines.append(t(lang, "card.state", state=_state(lang, a)))
-    if a.reg_error:
-        lines.append(t(lang, "card.reg_error", error=escape(a.reg_error)))
+    if a.reg_error or (a.reg_code and a.reg_code >= 300):
+        lines.append(t(lang, "card.reg_error", error=reg_why(lang, a.reg_code, a.reg_error)))
     lines.append(t(lang, "card.record_on" if c.recording else "card.record_off"))
     if c.role is Role.OWNER:
         lines.append(
@@ -205,29 +220,32 @@ def confirm_card_send_back(lang: str, account_id: int) -> tuple[str, Keyboard]:
     )
 
 
-SETTING_NAMES = (
-    "login",
-    "domain",
-    "auth_username",
-    "registrar",
-    "outbound_proxy",
-    "transport",
-    "port",
-    "expires",
-    "display_name",
-    "codecs",
-    "dtmf_mode",
-)
+#: each shown setting and the name a person types to change it (``name = value``, Settings)
+SETTING_NAMES = {
+    "login": "login",
+    "domain": "server",
+    "auth_username": "auth",
+    "registrar": "registrar",
+    "outbound_proxy": "proxy",
+    "transport": "transport",
+    "port": "port",
+    "expires": "expires",
+    "display_name": "name",
+    "codecs": "codecs",
+    "dtmf_mode": "dtmf",
+}
 
 
 def settings(lang: str, account_id: int, values: dict[str, object]) -> tuple[str, Keyboard]:
     """The owner's settings view; never the password (it is not in ``public_dict``)."""
     lines = [t(lang, "set.title", id=account_id)]
-    for name in SETTING_NAMES:
-        value = values.get(name)
+    for field, name in SETTING_NAMES.items():
+        value = values.get(field)
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
-        lines.append(f"{name}: {escape(str(value)) if value not in (None, '') else '—'}")
+        shown = escape(str(value)) if value not in (None, "") else "—"
+        label = t(lang, f"setting.{field}")
+        lines.append(t(lang, "setting.line", label=label, name=name, value=shown))
     record = bool(values.get("record"))
     lines += [t(lang, "card.record_on" if record else "card.record_off"), "", t(lang, "set.hint")]
     transports = [

@@ -93,12 +93,16 @@ class CallNotFound(errors.NotFound):
 
 class NoLines(errors.PermissionDenied):
     code = "no_lines"
-    default_message = "You have no enabled SIP line to call from. See /softphone."
+    default_message = (
+        "You have no enabled SIP account to call from. Connect or enable one in /softphone."
+    )
 
 
 class NotYourLine(errors.PermissionDenied):
     code = "not_your_line"
-    default_message = "SIP account #{account_id} is not a line you use for calls."
+    default_message = (
+        "You do not call through SIP account #{account_id}; pick one of yours in /softphone."
+    )
 
 
 class LineDisabled(errors.PermissionDenied):

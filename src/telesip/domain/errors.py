@@ -149,7 +149,7 @@ class BillingError(DomainError):
 class SeatsExhausted(BillingError):
     code = "seats_exhausted"
     default_message = (
-        "No free seats: your plans allow {limit} paid SIP account(s). "
+        "No free seats (paid SIP accounts your plans allow: {limit}). "
         "Free a seat or ask your operator for a larger plan."
     )
 
@@ -175,7 +175,7 @@ class WrongPassword(PasswordError):
 
 class TooManyAttempts(PasswordError):
     code = "too_many_attempts"
-    default_message = "Too many wrong passwords. Try again in {minutes} minute(s)."
+    default_message = "Too many wrong passwords. Try again later (minutes to wait: {minutes})."
 
 
 class InvalidInput(DomainError):

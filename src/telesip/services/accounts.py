@@ -57,6 +57,23 @@ async def create_account(
     return account_id
 
 
+async def check_room(s: Services, actor: TelegramUser, *, for_link: bool = False) -> None:
+    """Refuse a new account before its settings are typed, by the rule ``create_account``
+    (or, ``for_link``, ``links.create_link_from_settings``) applies when it is made: no free
+    seat (and no Softphone-Start room) raises ``SeatsExhausted``, a link without the office
+    plan ``MethodNotAllowed``. Nothing is reserved: the rule is checked again on creation."""
+    async with s.uow() as uow:
+        await ensure_user(s, uow, actor)
+        ent = await entitlements(uow, actor.id, lock=False)
+        await uow.commit()
+    if for_link:
+        ent.require_assign()
+        if not ent.seat_free:
+            raise errors.SeatsExhausted(limit=ent.seat_limit)
+    else:
+        ent.payer_for_new_account()
+
+
 @dataclass(frozen=True)
 class Card:
     """What a person may see of one account: the settings only for its owner (R5)."""

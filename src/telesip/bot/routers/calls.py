@@ -23,7 +23,7 @@ from telesip.bot.locales import t
 from telesip.bot.replies import show
 from telesip.domain.calls import CallRecord, Direction, looks_like_number, parse_number
 from telesip.domain.model import TelegramUser
-from telesip.services import calls
+from telesip.services import calls, people
 from telesip.services.callers import caller_accounts
 from telesip.services.context import Services
 
@@ -98,13 +98,25 @@ async def history(message: Message, s: Services, actor: TelegramUser, lang: str)
     await message.answer(f"{t(lang, 'calls.title')}\n\n{rows}{hint}")
 
 
+async def _calls_ready(message: Message, s: Services, actor: TelegramUser, lang: str) -> bool:
+    """Whether a call can be placed at all; if not, the one answer that says why and what
+    would make it work (the administrator is told the command)."""
+    if not extras.calls_enabled():  # an install without telesip[calls]
+        await message.answer(t(lang, "calls.disabled"))
+        return False
+    if not await caller_accounts(s):  # no Telegram account to ring people from
+        admin = (await people.subscriptions_of(s, actor)).entitlements.can_assign
+        await message.answer(t(lang, "call.no_caller_admin" if admin else "call.no_caller"))
+        return False
+    return True
+
+
 async def _dial(
     message: Message, s: Services, actor: TelegramUser, lang: str, text: str, state: FSMContext
 ) -> None:
-    if not extras.calls_enabled():  # an install without telesip[calls]
-        await message.answer(t(lang, "calls.disabled"))
+    number = parse_number(text)  # a wrong number is said first: it is the person's to fix
+    if not await _calls_ready(message, s, actor, lang):
         return
-    number = parse_number(text)
     line = await calls.only_line(s, actor)
     if line is not None:
         call = await calls.request_call(s, actor, number, line.account_id)

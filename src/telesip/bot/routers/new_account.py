@@ -79,9 +79,18 @@ async def _created(
 
 
 @router.callback_query(NewCb.filter(F.act == "start"))
-async def start(query: CallbackQuery, callback_data: NewCb, state: FSMContext, lang: str) -> None:
+async def start(
+    query: CallbackQuery,
+    callback_data: NewCb,
+    state: FSMContext,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+) -> None:
+    for_link = callback_data.value == "link"
+    await accounts.check_room(s, actor, for_link=for_link)  # no free seat: said now, not later
     await state.set_state(NewAccount.login)
-    await state.set_data({"for_link": callback_data.value == "link"})
+    await state.set_data({"for_link": for_link})
     await query.answer()
     if query.message is not None and query.bot is not None:
         await query.bot.send_message(
