@@ -18,6 +18,7 @@ from telesip.bot.outbox import Outbox
 from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import calls
+from telesip.services.callers import caller_info, record_caller
 from telesip.telegram.fake import Behaviour, play_tone
 from tests.calls.conftest import ENDS_WITHIN, Keys, Rig, open_far
 from tests.calls.sipp import far_answers, run_sipp
@@ -29,7 +30,9 @@ ALICE_TG = FakeUser(ALICE.id, "Alice", username="alice")
 
 @pytest.fixture
 async def bot(rig: Rig) -> AsyncIterator[FakeBotAPI]:
-    """The real bot and its outbox on the rig's database, against the fake Bot API."""
+    """The real bot and its outbox on the rig's database, against the fake Bot API; the rig's
+    Telegram side is the caller account (as `telesip telegram login` records it)."""
+    await record_caller(rig.s, caller_info(777, "Telesip Calls", "telesip_calls", None))
     async with FakeBotAPI(bot_username="telesip_test_bot") as fake:
         tg = Bot(
             fake.token, session=fake.session(), default=DefaultBotProperties(parse_mode="HTML")
