@@ -29,7 +29,7 @@ from telesip.store.uow import UnitOfWork
 
 from ..conftest import make_services
 from . import transfers
-from .helpers import ALICE, BOB, PASSWORD, Recorder, sip
+from .helpers import ALICE, BOB, PASSWORD, sip
 
 
 @pytest.fixture
@@ -61,16 +61,8 @@ async def test_hot_path_and_core_path_give_the_same_outcomes(
                 await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             clock = FakeClock()
             s = Services(pg.engine, pg.cipher, clock, pg.rules)
-            rec = Recorder(s)
-            outcomes = await transfers.script(s, clock)
-            events = [transfers.plain(e) for e in rec.events]
-            runs.append((outcomes, events, await transfers.state(s)))
-    (hot_out, hot_events, hot_state), (core_out, core_events, core_state) = runs
-    assert hot_out == core_out
-    assert "TooManyAttempts" in hot_out and "SeatsExhausted" in hot_out  # the script's reach
-    assert hot_events == core_events
-    for name in core_state:
-        assert hot_state[name] == core_state[name], name
+            runs.append(await transfers.run(s, clock))
+    transfers.assert_same(*runs)
 
 
 async def test_the_plain_cycle_runs_on_the_hot_path(

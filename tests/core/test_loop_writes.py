@@ -34,7 +34,7 @@ from telesip.store.db import create_engine, loop_engines
 from telesip.store.loop import LoopWrites
 
 from . import transfers
-from .helpers import ALICE, BOB, PASSWORD, Recorder, sip
+from .helpers import ALICE, BOB, PASSWORD, sip
 
 
 async def _services(path: Path, clock: FakeClock | None = None) -> Services:
@@ -68,20 +68,12 @@ async def test_loop_writes_and_aiosqlite_give_the_same_outcomes(
             clock = FakeClock()
             s = await _services(tmp_path / f"{on_loop}.db", clock)
             try:
-                rec = Recorder(s)
                 async with s.uow() as uow:
                     assert isinstance(uow.conn, LoopWrites) is on_loop
-                outcomes = await transfers.script(s, clock)
-                events = [transfers.plain(e) for e in rec.events]
-                runs.append((outcomes, events, await transfers.state(s)))
+                runs.append(await transfers.run(s, clock))
             finally:
                 await s.engine.dispose()
-    (loop_out, loop_events, loop_state), (old_out, old_events, old_state) = runs
-    assert loop_out == old_out
-    assert "TooManyAttempts" in loop_out and "SeatsExhausted" in loop_out  # the script's reach
-    assert loop_events == old_events
-    for name in old_state:
-        assert loop_state[name] == old_state[name], name
+    transfers.assert_same(*runs)
 
 
 async def test_the_transfer_cycle_writes_on_the_loop_thread(lite: Services) -> None:

@@ -17,7 +17,7 @@ from telesip.services import accounts, billing, links, offers
 from telesip.services.context import Services
 from telesip.store import tables as t
 
-from .helpers import ALICE, BOB, CAROL, DAVE, PASSWORD, sip
+from .helpers import ALICE, BOB, CAROL, DAVE, PASSWORD, Recorder, sip
 
 ERIN = TelegramUser(1005, "Erin", "erin", "en")  # never seen before she receives
 
@@ -129,3 +129,22 @@ async def state(s: Services) -> dict[str, list[Any]]:
                 skip.add("id")
             state[name] = [{k: v for k, v in r.items() if k not in skip} for r in rows]
     return state
+
+
+Run = tuple[list[Any], list[Any], dict[str, list[Any]]]
+
+
+async def run(s: Services, clock: FakeClock) -> Run:
+    """The script on ``s``: its outcomes, the events published, the rows it left."""
+    rec = Recorder(s)
+    outcomes = await script(s, clock)
+    return outcomes, [plain(e) for e in rec.events], await state(s)
+
+
+def assert_same(first: Run, second: Run) -> None:
+    (out1, events1, state1), (out2, events2, state2) = first, second
+    assert out1 == out2
+    assert "TooManyAttempts" in out1 and "SeatsExhausted" in out1  # the script's reach
+    assert events1 == events2
+    for name in state2:
+        assert state1[name] == state2[name], name
