@@ -71,29 +71,59 @@ def user_label(name: str) -> str:
 # ------------------------------------------------------------------ /softphone and cards
 
 
-def softphone(lang: str, sp: Softphone) -> tuple[str, Keyboard]:
-    """R1: owned accounts (with their user), then the ones assigned to the caller."""
-    lines = [t(lang, "sp.title")]
-    rows: list[list[InlineKeyboardButton]] = []
-    if not sp.owned and not sp.assigned_to_me:
-        lines.append(t(lang, "sp.empty"))
+#: list entries per page (/softphone): a page stays well under Telegram's 4096 characters
+PAGE_SIZE = 20
+
+
+def softphone(lang: str, sp: Softphone, page: int = 0) -> tuple[str, Keyboard]:
+    """R1: owned accounts (with their user), then the ones assigned to the caller; long lists
+    page (``PAGE_SIZE`` a page) with Previous/Next and the counts."""
+    entries: list[tuple[str, str, int, bool]] = []  # (line, button, id, assigned to me)
     for a in sp.owned:
         line = t(
             lang, "sp.line", badge=badge(a), id=a.id, login=escape(a.login), domain=escape(a.domain)
         )
         if a.assigned:
             line += t(lang, "sp.line_user", user=user_label(a.user_label))
-        lines.append(line)
         label = unescape(line)  # buttons are plain text
-        rows.append([_cb(label if len(label) < 60 else f"#{a.id}", AccountCb(act="open", id=a.id))])
-    if sp.assigned_to_me:
-        lines += ["", t(lang, "sp.assigned_title")]
-        for a in sp.assigned_to_me:
-            line = t(
-                lang, "sp.line_assigned", badge=badge(a), id=a.id, owner=user_label(a.owner_label)
-            )
-            lines.append(line)
-            rows.append([_cb(unescape(line)[:60], AccountCb(act="open", id=a.id))])
+        entries.append((line, label if len(label) < 60 else f"#{a.id}", a.id, False))
+    for a in sp.assigned_to_me:
+        line = t(lang, "sp.line_assigned", badge=badge(a), id=a.id, owner=user_label(a.owner_label))
+        entries.append((line, unescape(line)[:60], a.id, True))
+    pages = max(1, -(-len(entries) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    lines = [t(lang, "sp.title")]
+    if not entries:
+        lines.append(t(lang, "sp.empty"))
+    rows: list[list[InlineKeyboardButton]] = []
+    in_assigned = False
+    for line, label, account_id, mine in shown:
+        if mine and not in_assigned:
+            lines += ["", t(lang, "sp.assigned_title")]
+            in_assigned = True
+        lines.append(line)
+        rows.append([_cb(label, AccountCb(act="open", id=account_id))])
+    if pages > 1:
+        first = page * PAGE_SIZE + 1
+        lines += [
+            "",
+            t(
+                lang,
+                "list.page",
+                page=page + 1,
+                pages=pages,
+                first=first,
+                last=first + len(shown) - 1,
+                total=len(entries),
+            ),
+        ]
+        nav = []
+        if page > 0:
+            nav.append(_cb(t(lang, "btn.prev"), AccountCb(act="list", id=page - 1)))
+        if page < pages - 1:
+            nav.append(_cb(t(lang, "btn.next"), AccountCb(act="list", id=page + 1)))
+        rows.append(nav)
     rows.append([_cb(t(lang, "btn.new"), NewCb(act="start"))])
     return "\n".join(lines), _kb(*rows)
 

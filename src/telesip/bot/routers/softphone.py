@@ -33,9 +33,13 @@ async def softphone(
 
 
 @router.callback_query(AccountCb.filter(F.act == "list"))
-async def back_to_list(query: CallbackQuery, s: Services, actor: TelegramUser, lang: str) -> None:
+async def back_to_list(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    """The list again (``id`` is the page: Back from a card is page 0, Previous/Next others)."""
     await query.answer()
-    await show(query, *views.softphone(lang, await accounts.softphone(s, actor)))
+    found = await accounts.softphone(s, actor)
+    await show(query, *views.softphone(lang, found, page=callback_data.id))
 
 
 async def _card(query: CallbackQuery, s: Services, actor: TelegramUser, lang: str, i: int) -> None:
