@@ -399,3 +399,34 @@ async def test_a_refresh_moves_registered_until_without_telling_the_sink(
         assert [st.state for st in told] == ["registering", "registered"]
     finally:
         await m.stop(grace=1.0)
+
+
+async def test_refreshes_wait_for_room_in_flight(fake: FakeRegistrar) -> None:
+    """Refreshes and retries, like first registrations, start only while fewer than
+    max_pending requests are in flight: a slow registrar gets a queue, not a storm."""
+    m = RegistrationManager(
+        bind_host="127.0.0.1",
+        keepalive_interval=0,
+        max_pending=1,
+        policy=RegistrationPolicy(refresh_ratio=0.01),  # refresh after 1 s
+    )
+    in_flight: list[int] = []
+    send = m._wire.send
+
+    def counting_send(target: Target, data: bytes) -> bool:
+        in_flight.append(m._busy)
+        return send(target, data)
+
+    m._wire.send = counting_send  # type: ignore[method-assign]
+    await m.start()
+    try:
+        for i in (1, 2, 3):
+            m.apply(account(fake.port, i))
+        await eventually(lambda: all(m.status(i).state == "registered" for i in (1, 2, 3)))
+        first = {i: m.status(i).registered_until for i in (1, 2, 3)}
+        await eventually(lambda: all(m.status(i).registered_until != first[i] for i in (1, 2, 3)))
+        assert max(in_flight) == 1 and len(in_flight) >= 7  # 3 challenged + 3 + refreshes
+        assert m._busy <= 1
+    finally:
+        await m.stop(grace=1.0)
+    assert m._busy == 0

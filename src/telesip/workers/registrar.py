@@ -54,6 +54,7 @@ class _Slot:
     idx: int = 0
     retiring: bool = False
     unregistering: bool = False  # its un-REGISTER is out (counts against max_pending)
+    busy: bool = False  # a request of it is in flight (counted in the manager's _busy)
 
     @property
     def target(self) -> Target:
@@ -120,6 +121,7 @@ class RegistrationManager:
         self._unregistering = 0
         self._inflight = 0
         self._answering = False  # inside _on_response, which starts what it makes room for
+        self._busy = 0  # registrations with a request in flight (refreshes wait beyond max)
         self._heap: list[tuple[float, int, object]] = []
         self._due: dict[object, float] = {}
         self._seq = itertools.count()
@@ -299,6 +301,12 @@ class RegistrationManager:
 
     def _fire(self, key: object, now: float) -> None:
         if isinstance(key, _Slot):
+            if not key.busy and self._busy >= self._max_pending:
+                # A refresh or retry would start a new request: at most max_pending are in
+                # flight, like first registrations, so a slow registrar sees a queue, not a
+                # retransmission storm. Try again a little later (spread out).
+                self._schedule_key(key, now + _TICK * (2 + 4 * self._rng.random()))
+                return
             self._guard(key, lambda: key.reg.handle_timer(now))
         elif isinstance(key, _Activate):
             acc = self._accounts.get(key.account_id)
@@ -342,6 +350,9 @@ class RegistrationManager:
     def _forget(self, slot: _Slot) -> None:
         """A registration is over (un-REGISTERed, or dropped after a bug)."""
         self._due.pop(slot, None)
+        if slot.busy:
+            slot.busy = False
+            self._busy -= 1
         if slot.unregistering:
             slot.unregistering = False
             self._unregistering -= 1
@@ -364,6 +375,10 @@ class RegistrationManager:
 
     def _after(self, slot: _Slot) -> None:
         reg = slot.reg
+        busy = reg.tx is not None
+        if busy is not slot.busy:
+            slot.busy = busy
+            self._busy += 1 if busy else -1
         if self._share and reg.challenged and (ch := reg.digest.challenge) is not None:
             self._challenges[(slot.target, reg.params.registrar_uri)] = ch
         for data in reg.data_to_send():
@@ -482,6 +497,9 @@ class RegistrationManager:
             cseq=old.reg.cseq,
         )
         self._due.pop(old, None)
+        if old.busy:  # the old registration is dropped here, not through _forget
+            old.busy = False
+            self._busy -= 1
         slot = _Slot(acc.cfg.account_id, reg, old.targets, old.idx)
         acc.slot = slot
         self._by_call[reg.call_id] = slot
