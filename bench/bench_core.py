@@ -26,8 +26,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -41,6 +43,7 @@ from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
 
 PASSWORD = "bench-Pa55word"
+T = TypeVar("T")
 REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "db_standin.py"
 
 
@@ -53,6 +56,10 @@ class Cycles:
     per_s: float
     cpu_us: float  # this process's CPU per cycle
     stall_ms: float | None = None  # the longest the loop went without running the probe
+    # the most CPU one use case took on the loop's thread: what it held the loop for, without
+    # the time a loaded machine kept the process waiting for a core (one client only: with
+    # more, a use case's awaits let the others run and their CPU would count too)
+    step_cpu_ms: float | None = None
 
 
 async def cycles(
@@ -69,12 +76,22 @@ async def cycles(
     stop = time.perf_counter() + seconds
     worst = 0.0
 
+    steps: list[float] = []
+
+    async def step(call: Awaitable[T]) -> T:
+        if not probe or clients > 1:
+            return await call
+        t0 = time.thread_time()
+        result = await call
+        steps.append(time.thread_time() - t0)
+        return result
+
     async def client(i: int) -> None:
         nonlocal done
         while time.perf_counter() < stop:
-            offer = await offers.create_offer(s, owners[i], ids[i], Method.UNLINK)
-            await offers.receive(s, takers[i], offer.id)
-            await offers.transfer_back(s, owners[i], ids[i], PASSWORD)
+            offer = await step(offers.create_offer(s, owners[i], ids[i], Method.UNLINK))
+            await step(offers.receive(s, takers[i], offer.id))
+            await step(offers.transfer_back(s, owners[i], ids[i], PASSWORD))
             done += 1
 
     async def stalls() -> None:
@@ -90,7 +107,9 @@ async def cycles(
     await asyncio.gather(*(client(i) for i in range(clients)), *([stalls()] if probe else []))
     cpu = time.process_time() - cpu
     rate = done / (time.perf_counter() - began)
-    return Cycles(rate, cpu / max(done, 1) * 1e6, worst * 1000 if probe else None)
+    if not probe:
+        return Cycles(rate, cpu / max(done, 1) * 1e6)
+    return Cycles(rate, cpu / max(done, 1) * 1e6, worst * 1000, max(steps, default=0) * 1000)
 
 
 async def listing(s: Services, n: int = 1000, rounds: int = 50) -> tuple[float, float, float]:
@@ -155,7 +174,9 @@ async def run_backend(b: Backend, args: argparse.Namespace) -> None:
     cpu = statistics.median(c.cpu_us for c in ours)
     line = (
         f"{b.name:10} clients={b.clients:2}  cycles/s={rate:7.1f}  CPU/cycle={cpu:6.0f} µs  "
-        f"longest loop stall={stall.stall_ms:.1f} ms  "
+        f"longest loop stall={stall.stall_ms:.1f} ms"
+        + (f" (one use case's CPU at most {stall.step_cpu_ms:.1f} ms)" if b.clients == 1 else "")
+        + "  "
         f"/softphone 1000 accounts: p50={p50:.1f} ms p99={p99:.1f} ms CPU={list_cpu:.1f} ms"
     )
     if theirs:
