@@ -18,7 +18,7 @@ from telesip import eventloop
 from telesip.config import Settings
 from telesip.domain.errors import ConfigError, TelesipError
 
-out = Console()
+out = Console(soft_wrap=True)  # a message is one line, whatever the width (tables still fit it)
 err = Console(stderr=True, soft_wrap=True)  # one line per error, even into a file
 T = TypeVar("T")
 
