@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from telesip.domain.settings import AccountSettings, Secret
-from telesip.services import accounts
+from telesip.services import accounts, links
 from tests.bot.conftest import ALICE, PASSWORD, Harness, tg
 
 
@@ -41,3 +41,26 @@ async def test_a_short_list_has_no_paging(h: Harness) -> None:
     await h.new_account(ALICE)
     listing = await h.command(ALICE, "/softphone")
     assert "Page" not in listing.content and listing.find_button("Next") is None
+
+
+async def test_links_and_the_account_picker_page(h: Harness) -> None:
+    ids = []
+    for i in range(45):
+        settings = AccountSettings(
+            login=f"{2000 + i}", password=Secret(PASSWORD), domain="pbx.example.com"
+        )
+        ids.append(await accounts.create_account(h.s, tg(ALICE), settings))
+    listing = await h.command(ALICE, "/links")
+    await h.fake.press_button(ALICE, listing, "New link")
+    await h.fake.wait_for(lambda: "Page 1 of 3: 1-20 of 45." in listing.content, what="picker")
+    assert len(listing.buttons) == 21  # 20 SIP accounts and Next (Telegram allows 100)
+    await h.fake.press_button(ALICE, listing, "Next")
+    await h.fake.wait_for(lambda: "Page 2 of 3: 21-40 of 45." in listing.content)
+    for account in ids[:25]:  # 25 links
+        await links.create_link(h.s, tg(ALICE), account)
+    listing = await h.command(ALICE, "/links")
+    assert "Page 1 of 2: 1-20 of 25." in listing.content
+    assert len([b for b in listing.button_texts if b.startswith("Revoke")]) == 20
+    await h.fake.press_button(ALICE, listing, "Next")
+    await h.fake.wait_for(lambda: "Page 2 of 2: 21-25 of 25." in listing.content)
+    assert len([b for b in listing.button_texts if b.startswith("Revoke")]) == 5

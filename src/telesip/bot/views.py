@@ -7,7 +7,7 @@ logins, server names) is HTML-escaped here, because messages are sent with parse
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape, unescape
 
@@ -71,8 +71,36 @@ def user_label(name: str) -> str:
 # ------------------------------------------------------------------ /softphone and cards
 
 
-#: list entries per page (/softphone): a page stays well under Telegram's 4096 characters
+#: list entries per page (/softphone, /links): a page stays well under Telegram's 4096
+#: characters and 100 buttons
 PAGE_SIZE = 20
+
+
+def pager(
+    lang: str, total: int, page: int, to_page: Callable[[int], AccountCb | LinkCb]
+) -> tuple[slice, list[str], list[list[InlineKeyboardButton]]]:
+    """Which entries a page shows, the "Page 2 of 13: 21-40 of 250." line and the
+    Previous/Next row (none for a list that fits one page)."""
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = slice(page * PAGE_SIZE, min(total, (page + 1) * PAGE_SIZE))
+    if pages == 1:
+        return shown, [], []
+    footer = t(
+        lang,
+        "list.page",
+        page=page + 1,
+        pages=pages,
+        first=shown.start + 1,
+        last=shown.stop,
+        total=total,
+    )
+    nav = []
+    if page > 0:
+        nav.append(_cb(t(lang, "btn.prev"), to_page(page - 1)))
+    if page < pages - 1:
+        nav.append(_cb(t(lang, "btn.next"), to_page(page + 1)))
+    return shown, ["", footer], [nav]
 
 
 def softphone(lang: str, sp: Softphone, page: int = 0) -> tuple[str, Keyboard]:
@@ -90,40 +118,20 @@ def softphone(lang: str, sp: Softphone, page: int = 0) -> tuple[str, Keyboard]:
     for a in sp.assigned_to_me:
         line = t(lang, "sp.line_assigned", badge=badge(a), id=a.id, owner=user_label(a.owner_label))
         entries.append((line, unescape(line)[:60], a.id, True))
-    pages = max(1, -(-len(entries) // PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
-    shown = entries[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    window, footer, nav = pager(lang, len(entries), page, lambda p: AccountCb(act="list", id=p))
     lines = [t(lang, "sp.title")]
     if not entries:
         lines.append(t(lang, "sp.empty"))
     rows: list[list[InlineKeyboardButton]] = []
     in_assigned = False
-    for line, label, account_id, mine in shown:
+    for line, label, account_id, mine in entries[window]:
         if mine and not in_assigned:
             lines += ["", t(lang, "sp.assigned_title")]
             in_assigned = True
         lines.append(line)
         rows.append([_cb(label, AccountCb(act="open", id=account_id))])
-    if pages > 1:
-        first = page * PAGE_SIZE + 1
-        lines += [
-            "",
-            t(
-                lang,
-                "list.page",
-                page=page + 1,
-                pages=pages,
-                first=first,
-                last=first + len(shown) - 1,
-                total=len(entries),
-            ),
-        ]
-        nav = []
-        if page > 0:
-            nav.append(_cb(t(lang, "btn.prev"), AccountCb(act="list", id=page - 1)))
-        if page < pages - 1:
-            nav.append(_cb(t(lang, "btn.next"), AccountCb(act="list", id=page + 1)))
-        rows.append(nav)
+    lines += footer
+    rows += nav
     rows.append([_cb(t(lang, "btn.new"), NewCb(act="start"))])
     return "\n".join(lines), _kb(*rows)
 
@@ -441,12 +449,14 @@ def take_back_result(
 # ------------------------------------------------------------------ links, plans, misc
 
 
-def links(lang: str, lines_: list[LinkLine], now: datetime) -> tuple[str, Keyboard]:
+def links(lang: str, lines_: list[LinkLine], now: datetime, page: int = 0) -> tuple[str, Keyboard]:
+    """/links: every link with its state (paged), Revoke for the live ones."""
+    window, footer, nav = pager(lang, len(lines_), page, lambda p: LinkCb(act="page", id=p))
     lines = [t(lang, "links.title")]
     rows: list[list[InlineKeyboardButton]] = []
     if not lines_:
         lines.append(t(lang, "links.empty"))
-    for line in lines_:
+    for line in lines_[window]:
         link, a = line.link, line.account
         state = link.state
         if state == "active" and now >= link.expires_at:
@@ -467,16 +477,23 @@ def links(lang: str, lines_: list[LinkLine], now: datetime) -> tuple[str, Keyboa
             rows.append(
                 [_cb(t(lang, "btn.revoke", id=link.account_id), LinkCb(act="revoke", id=link.id))]
             )
+    lines += footer
+    rows += nav
     rows.append([_cb(t(lang, "btn.new_link"), LinkCb(act="new"))])
     rows.append([_cb(t(lang, "btn.new_link_account"), NewCb(act="start", value="link"))])
     return "\n".join(lines), _kb(*rows)
 
 
-def pick_account(lang: str, accounts: list[AccountSummary]) -> tuple[str, Keyboard]:
+def pick_account(lang: str, accounts: list[AccountSummary], page: int = 0) -> tuple[str, Keyboard]:
+    """New link: which SIP account (paged: Telegram allows 100 buttons a message)."""
     if not accounts:
         return t(lang, "links.none_to_pick"), _kb()
-    rows = [[_cb(f"#{a.id} {a.login}@{a.domain}", LinkCb(act="make", id=a.id))] for a in accounts]
-    return t(lang, "links.pick"), _kb(*rows)
+    window, footer, nav = pager(lang, len(accounts), page, lambda p: LinkCb(act="new", id=p))
+    rows = [
+        [_cb(f"#{a.id} {a.login}@{a.domain}", LinkCb(act="make", id=a.id))]
+        for a in accounts[window]
+    ]
+    return "\n".join([t(lang, "links.pick"), *footer]), _kb(*rows, *nav)
 
 
 def subscriptions(lang: str, view: SubscriptionView) -> str:

@@ -58,10 +58,22 @@ async def list_links(
 
 
 @router.callback_query(LinkCb.filter(F.act == "new"))
-async def pick(query: CallbackQuery, s: Services, actor: TelegramUser, lang: str) -> None:
+async def pick(
+    query: CallbackQuery, callback_data: LinkCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
     owned = await accounts.softphone(s, actor)
+    free = [a for a in owned.owned if not a.assigned]
     await query.answer()
-    await show(query, *views.pick_account(lang, [a for a in owned.owned if not a.assigned]))
+    await show(query, *views.pick_account(lang, free, page=callback_data.id))
+
+
+@router.callback_query(LinkCb.filter(F.act == "page"))
+async def page(
+    query: CallbackQuery, callback_data: LinkCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    found = await links.list_links(s, actor)
+    await query.answer()
+    await show(query, *views.links(lang, found, s.clock.now(), page=callback_data.id))
 
 
 @router.callback_query(LinkCb.filter(F.act == "make"))
