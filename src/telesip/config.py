@@ -65,6 +65,11 @@ class Settings(BaseSettings):
 
     api_bind: str = "127.0.0.1:8080"
     lease_ttl_seconds: int = Field(default=10, ge=2)
+    lease_grace_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        description="Database unreachable: a worker keeps its registrations for TTL + this",
+    )
     worker_name: str | None = Field(default=None, description="Default: the host name")
     worker_pool: str | None = None
     sip_bind: str = Field(default="0.0.0.0:5060", description="UDP address the worker binds")

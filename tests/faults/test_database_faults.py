@@ -2,9 +2,9 @@
 the test cuts (every connection closed, new ones refused, as while the server restarts).
 
 Documented bounds (docs/workers.md): a worker keeps refreshing its registrations for the lease
-TTL + 2 s (``Timing.grace``) after its last heartbeat, retries with capped exponential backoff
-and jitter, says so in its log and in ``telesip_database_unreachable_total``, and takes its
-leases up again when the database answers.
+TTL + the grace (TELESIP_LEASE_GRACE_SECONDS; 2 s here) after its last heartbeat, retries with
+capped exponential backoff and jitter, says so in its log and in
+``telesip_database_unreachable_total``, and takes its leases up again when the database answers.
 """
 
 from __future__ import annotations

@@ -124,8 +124,8 @@ async def pg(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Se
 class Fleet:
     """Worker processes (``telesip worker``) on one database, each logging to its own file."""
 
-    def __init__(self, url: str, tmp: Path, ttl: float = 4) -> None:
-        self.url, self.tmp, self.ttl = url, tmp, ttl
+    def __init__(self, url: str, tmp: Path, ttl: float = 4, grace: float = 2) -> None:
+        self.url, self.tmp, self.ttl, self.grace = url, tmp, ttl, grace
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, url: str | None = None) -> None:
@@ -135,6 +135,7 @@ class Fleet:
             "TELESIP_WORKER_NAME": name,
             "TELESIP_SIP_BIND": "127.0.0.1:0",
             "TELESIP_LEASE_TTL_SECONDS": str(self.ttl),
+            "TELESIP_LEASE_GRACE_SECONDS": str(self.grace),
             "TELESIP_DATA_DIR": str(self.tmp),
             "TELESIP_LOG_LEVEL": "INFO",
         }

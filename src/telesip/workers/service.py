@@ -62,7 +62,7 @@ class Timing:
     claim: float = 15.0  # the safety net; deaths, joins and new accounts trigger claims
     reconcile: float = 30.0
     handover_check: float = 0.25  # how often a giver looks whether its taker registered
-    grace: float = 2.0  # database unreachable: registrations kept for TTL + this (docs/workers.md)
+    grace: float = 20.0  # database unreachable: registrations kept for TTL + this (docs/workers.md)
     backoff_max: float = 5.0  # database unreachable: longest wait between tries
     flush: float = 0.5
     prune: float = 3600.0  # recordings older than TELESIP_RECORDING_DAYS are deleted this often
@@ -593,7 +593,7 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
         pool=settings.worker_pool,
         addresses=publish(),
         publish=publish,
-        timing=Timing(ttl=settings.lease_ttl_seconds),
+        timing=Timing(ttl=settings.lease_ttl_seconds, grace=settings.lease_grace_seconds),
         calls=calls,
         recordings=settings.data_dir / "recordings",
         recording_days=settings.recording_days,
