@@ -104,7 +104,12 @@ class UnitOfWork:
         # Shielded: a task cancelled in the middle of a use case (a worker stopping) still
         # rolls back and gives the connection back; otherwise SQLite would keep its write lock
         # until the connection is collected, and every other writer would wait for it.
-        await asyncio.shield(self._release())
+        try:
+            await asyncio.shield(self._release())
+        except (DBAPIError, OSError) as release_error:  # the connection died (a restart)
+            if exc is None:
+                raise StorageUnavailable() from release_error
+            # else the error in flight says more (translated below, or propagated as it is)
         if isinstance(exc, IntegrityError):
             raise ConflictError() from exc
         if isinstance(exc, DBAPIError):
