@@ -351,6 +351,10 @@ def main() -> None:
                 print(f"kamailio after sipp -r {rate} -l {limit}: accepted {accepted}", flush=True)
                 refs.append(ref)
     clean = [r for r in refs if r["clean"]]
+    if not clean and refs:  # a loaded machine: every run had a retransmission accepted twice
+        clean = [r for r in refs if r["exit"] == 0]
+        print("no SIPp run was clean (Kamailio accepted more than N): references from the "
+              "runs where every call succeeded")  # fmt: skip
     best = max(clean, key=lambda r: r["rate"]) if clean else None
     cheapest = min(clean, key=lambda r: r["us_per_registration"]) if clean else None
     print()

@@ -55,6 +55,7 @@ class _Slot:
     retiring: bool = False
     unregistering: bool = False  # its un-REGISTER is out (counts against max_pending)
     busy: bool = False  # a request of it is in flight (counted in the manager's _busy)
+    waiting: bool = False  # in the manager's _waiting: its refresh or retry waits for room
 
     @property
     def target(self) -> Target:
@@ -122,6 +123,7 @@ class RegistrationManager:
         self._inflight = 0
         self._answering = False  # inside _on_response, which starts what it makes room for
         self._busy = 0  # registrations with a request in flight (refreshes wait beyond max)
+        self._waiting: deque[_Slot] = deque()  # due refreshes and retries waiting for room
         self._heap: list[tuple[float, int, object]] = []
         self._due: dict[object, float] = {}
         self._seq = itertools.count()
@@ -297,6 +299,7 @@ class RegistrationManager:
             budget -= 1
             self._fire(key, now)
         self._drain_retiring(now)
+        self._drain_waiting(now)
         self._drain_queue(now)
 
     def _fire(self, key: object, now: float) -> None:
@@ -304,8 +307,10 @@ class RegistrationManager:
             if not key.busy and self._busy >= self._max_pending:
                 # A refresh or retry would start a new request: at most max_pending are in
                 # flight, like first registrations, so a slow registrar sees a queue, not a
-                # retransmission storm. Try again a little later (spread out).
-                self._schedule_key(key, now + _TICK * (2 + 4 * self._rng.random()))
+                # retransmission storm. It waits in line (no timer) until a request ends.
+                if not key.waiting:
+                    key.waiting = True
+                    self._waiting.append(key)
                 return
             self._guard(key, lambda: key.reg.handle_timer(now))
         elif isinstance(key, _Activate):
@@ -379,6 +384,8 @@ class RegistrationManager:
         if busy is not slot.busy:
             slot.busy = busy
             self._busy += 1 if busy else -1
+            if not busy and self._waiting and not self._answering:
+                self._wake.set()  # room for a waiting refresh (_on_response starts it itself)
         if self._share and reg.challenged and (ch := reg.digest.challenge) is not None:
             self._challenges[(slot.target, reg.params.registrar_uri)] = ch
         for data in reg.data_to_send():
@@ -514,6 +521,13 @@ class RegistrationManager:
         self._retiring.append(slot)
         self._wake.set()
 
+    def _drain_waiting(self, now: float) -> None:
+        while self._waiting and self._busy < self._max_pending:
+            slot = self._waiting.popleft()
+            slot.waiting = False
+            if self._by_call.get(slot.reg.call_id) is slot and not slot.retiring:
+                self._guard(slot, lambda s=slot: s.reg.handle_timer(now))  # type: ignore[misc]
+
     def _drain_retiring(self, now: float) -> None:
         while self._retiring and self._unregistering < self._max_pending:
             slot = self._retiring.popleft()
@@ -629,6 +643,8 @@ class RegistrationManager:
             self._drain_queue(self._clock())
         if self._retiring and self._unregistering < self._max_pending:
             self._drain_retiring(self._clock())
+        if self._waiting and self._busy < self._max_pending:
+            self._drain_waiting(self._clock())
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
