@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from telesip.sip import Keepalive, ParseError, StreamFramer, parse_message
 
+from .helpers import mutate
+
 SEEDS = [
     p.read_bytes() for p in sorted((Path(__file__).parent / "data" / "torture").rglob("*.sip"))
 ]
@@ -29,19 +31,7 @@ def test_random_bytes(data: bytes) -> None:
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SEEDS), st.data())
 def test_mutated_torture_messages(seed: bytes, data: st.DataObject) -> None:
-    buf = bytearray(seed)
-    for _ in range(data.draw(st.integers(1, 8))):
-        op = data.draw(st.sampled_from(["flip", "cut", "insert", "dup"]))
-        pos = data.draw(st.integers(0, max(len(buf) - 1, 0)))
-        if op == "flip" and buf:
-            buf[pos] = data.draw(st.integers(0, 255))
-        elif op == "cut":
-            del buf[pos : pos + data.draw(st.integers(1, 40))]
-        elif op == "insert":
-            buf[pos:pos] = data.draw(st.sampled_from([b"\r\n", b" ", b";", b",", b"<", b'"', b":"]))
-        else:
-            buf[pos:pos] = buf[pos : pos + data.draw(st.integers(1, 60))]
-    _parse(bytes(buf))
+    _parse(mutate(seed, data, [b"\r\n", b" ", b";", b",", b"<", b'"', b":"]))
 
 
 @settings(max_examples=300, deadline=None)
