@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -37,8 +38,8 @@ def test_db_upgrade_subscriptions_accounts_and_audit(env: dict[str, str]) -> Non
     assert code == 0 and "seats used 0/3" in out
     code, out = invoke(env, "accounts", "list")
     assert code == 0, out
-    code, out = invoke(env, "audit", "1")
-    assert code == 0 and "no audit records" in out
+    code, out = invoke(env, "audit", "1")  # never existed: an error, not an empty log
+    assert code == 1 and "does not exist" in out and "Traceback" not in out
 
 
 @pytest.mark.parametrize(
@@ -48,6 +49,10 @@ def test_db_upgrade_subscriptions_accounts_and_audit(env: dict[str, str]) -> Non
         (["subscriptions", "show", "999"], "not known"),
         (["subscriptions", "remove", "999", "free"], "has no 'free' subscription"),
         (["accounts", "operator-paid", "12345"], "does not exist"),
+        (["audit", "12345"], "does not exist"),
+        (["audit", "12345", "--json"], "does not exist"),
+        (["api-keys", "revoke", "12345"], "does not exist"),
+        (["workers", "firewall", "12345"], "does not exist"),
     ],
 )
 def test_rule_errors_are_one_line_and_non_zero(
@@ -101,3 +106,23 @@ def test_a_failing_part_of_run_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "error:" in proc.stderr and "TELESIP_BOT_TOKEN" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_lists_and_shows_speak_json(env: dict[str, str]) -> None:
+    assert invoke(env, "subscriptions", "set", "77", "softphone", "--seats", "3")[0] == 0
+    code, out = invoke(env, "api-keys", "create", "acme", "--user", "77", "--name", "cabinet")
+    assert code == 0
+    code, out = invoke(env, "subscriptions", "show", "77", "--json")
+    assert code == 0
+    view = json.loads(out)
+    assert view["user_id"] == 77
+    assert [(x["plan"], x["seats"]) for x in view["subscriptions"]] == [("softphone", 3)]
+    code, out = invoke(env, "api-keys", "list", "--json")
+    keys = json.loads(out)
+    assert code == 0 and [(k["operator"], k["scope"]["users"]) for k in keys] == [("acme", [77])]
+    assert "tsk_" not in out.replace(keys[0]["prefix"], "")  # never the key itself
+    assert invoke(env, "api-keys", "revoke", str(keys[0]["id"]))[0] == 0
+    assert json.loads(invoke(env, "api-keys", "list", "--json")[1])[0]["revoked_at"]
+    for args in (["accounts", "list"], ["workers", "list"], ["telegram", "list"]):
+        code, out = invoke(env, *args, "--json")
+        assert code == 0 and json.loads(out) == [], (args, out)

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any, cast
 
 import httpx
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from telesip.api import errors, openapi, problems
+from telesip.api.auth import known_query
 from telesip.api.idempotency import Idempotency
 from telesip.api.routers import (
     accounts,
@@ -90,7 +92,7 @@ def create_app(
     app.state.bot_username = bot_username
     v1 = APIRouter(prefix=PREFIX)
     for module in (accounts, calls, links, offers, templates, subscriptions, webhooks):
-        v1.include_router(module.router)
+        v1.include_router(module.router, dependencies=[Depends(known_query)])
     workers = APIRouter(prefix=PREFIX)
     workers.include_router(worker_control.router)
     app.include_router(v1)
@@ -111,6 +113,8 @@ def create_app(
         description=openapi.WORKER_DESCRIPTION,
     )
 
+    app.state.worker_openapi = worker_document
+
     @app.get(f"{PREFIX}/worker/openapi.json", include_in_schema=False)
     async def worker_openapi() -> JSONResponse:
         return JSONResponse(worker_document)
@@ -124,6 +128,13 @@ def create_app(
     errors.install(app)
     app.add_middleware(_CountRequests)
     return app
+
+
+def documents() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The operators' and the workers' OpenAPI documents (``docs/openapi.json`` and
+    ``docs/worker-openapi.json`` are these; ``python -m telesip.api.openapi`` writes them)."""
+    app = create_app(cast(Services, None))
+    return app.openapi(), app.state.worker_openapi
 
 
 async def bot_username(settings: Settings) -> str | None:

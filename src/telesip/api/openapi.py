@@ -9,7 +9,10 @@ shape is never sent, so it is dropped), and the document is made stable (sorted 
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi.openapi.utils import get_openapi
@@ -76,9 +79,38 @@ def document(
     return _sorted
 
 
+#: FastAPI's document model holds limits as floats; they are integers (2**63-1 included)
+_LIMITS = ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "multipleOf")
+_BIG = {float(2**63 - 1): 2**63 - 1, float(-(2**63 - 1)): -(2**63 - 1)}
+
+
+def _limit(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return _BIG.get(value, int(value))
+    return value
+
+
 def _sort(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _sort(value[k]) for k in sorted(value)}
+        return {k: _limit(value[k]) if k in _LIMITS else _sort(value[k]) for k in sorted(value)}
     if isinstance(value, list):
         return [_sort(v) for v in value]
     return value
+
+
+def write(directory: Path) -> list[Path]:
+    """Write both documents into ``directory`` (the checked-in copies under docs/)."""
+    from telesip.api.app import documents
+
+    public, worker = documents()
+    out = []
+    for name, doc in (("openapi.json", public), ("worker-openapi.json", worker)):
+        path = directory / name
+        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        out.append(path)
+    return out
+
+
+if __name__ == "__main__":  # python -m telesip.api.openapi [docs]
+    for written in write(Path(sys.argv[1] if len(sys.argv) > 1 else "docs")):
+        print(f"wrote {written}")

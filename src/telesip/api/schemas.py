@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import qrcode
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from telesip.domain.settings import EXPIRES_RANGE
+from telesip.domain.settings import EXPIRES_RANGE, HOST_PATTERN, WORKER_NAME
+from telesip.services.webhooks import URL_PATTERN
 
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -35,16 +36,35 @@ def _clean_pattern(value: str) -> str:
     return value
 
 
+def _json_int(value: Any) -> Any:
+    """A JSON integer: ``5`` or ``5.0`` (JSON Schema counts both), never ``true`` or ``"5"``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 _CLEAN = AfterValidator(_clean)
-S16 = Annotated[str, Field(max_length=16), _CLEAN]
-S32 = Annotated[str, Field(max_length=32), _CLEAN]
-S64 = Annotated[str, Field(max_length=64), _CLEAN]
-S128 = Annotated[str, Field(max_length=128), _CLEAN]
-S255 = Annotated[str, Field(max_length=255), _CLEAN]
-S500 = Annotated[str, Field(max_length=500), _CLEAN]
-S64NE = Annotated[str, Field(min_length=1, max_length=64), _CLEAN]
-S128NE = Annotated[str, Field(min_length=1, max_length=128), _CLEAN]
-S2048NE = Annotated[str, Field(min_length=1, max_length=2048), _CLEAN]
+_JSON_INT = BeforeValidator(_json_int)
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID), _JSON_INT]
+#: no control characters (what ``_clean`` refuses), said in the schema
+TEXT = r"^[^\x00-\x1f\x7f]*$"
+S16 = Annotated[str, Field(max_length=16, pattern=TEXT), _CLEAN]
+S32 = Annotated[str, Field(max_length=32, pattern=TEXT), _CLEAN]
+S64 = Annotated[str, Field(max_length=64, pattern=TEXT), _CLEAN]
+S128 = Annotated[str, Field(max_length=128, pattern=TEXT), _CLEAN]
+S500 = Annotated[str, Field(max_length=500, pattern=TEXT), _CLEAN]
+S128NE = Annotated[str, Field(min_length=1, max_length=128, pattern=TEXT), _CLEAN]
+#: a name: printable, not only spaces
+NAME = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
+S64NE = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME), _CLEAN]
+#: a SIP login: RFC 3261 user characters
+Login = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/%#]+$")
+]
+Host = Annotated[str, Field(min_length=1, max_length=253, pattern=HOST_PATTERN)]
+Url = Annotated[str, Field(min_length=8, max_length=2048, pattern=URL_PATTERN)]
+Port = Annotated[int, Field(ge=1, le=65535), _JSON_INT]
+Expires = Annotated[int, Field(ge=EXPIRES_RANGE[0], le=EXPIRES_RANGE[1]), _JSON_INT]
 
 
 class In(BaseModel):
@@ -53,19 +73,28 @@ class In(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class UserIn(In):
-    """A Telegram user, by id; names are optional (the bot fills them when the person writes)."""
+class UserNamesIn(In):
+    """A Telegram user's names, all optional (the bot fills them when the person writes)."""
 
-    id: Id
     first_name: S128 = ""
     username: S64 | None = None
     language_code: S16 | None = None
 
 
+class UserIn(UserNamesIn):
+    """A Telegram user, by id, with optional names."""
+
+    id: BodyId
+
+
 Transport = Literal["udp", "tcp", "tls"]
 Dtmf = Literal["rfc4733", "info", "inband"]
 Codec = Literal["PCMA", "PCMU", "G722", "opus", "telephone-event"]
-Rule = Annotated[str, Field(max_length=200), AfterValidator(_clean_pattern)]
+Rule = Annotated[
+    str,
+    Field(max_length=200, pattern=r"^[^\x00-\x08\x0a-\x1f\x7f]*$"),
+    AfterValidator(_clean_pattern),
+]
 RulePair = Annotated[
     list[Rule], Field(min_length=2, max_length=2, description="[pattern, replacement]")
 ]
@@ -74,20 +103,20 @@ RulePair = Annotated[
 class SettingsPatch(In):
     """Fields to change; absent fields stay. ``null`` clears an optional field."""
 
-    login: S128NE | None = None
+    login: Login | None = None
     password: S128NE | None = Field(default=None, json_schema_extra={"writeOnly": True})
-    domain: S255 | None = None
-    auth_username: S128 | None = None
-    registrar: S255 | None = None
-    outbound_proxy: S255 | None = None
+    domain: Host | None = None
+    auth_username: Annotated[str, Field(min_length=1, max_length=128, pattern=NAME)] | None = None
+    registrar: Host | None = None
+    outbound_proxy: Host | None = None
     transport: Transport | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    expires: Annotated[int, Field(ge=EXPIRES_RANGE[0], le=EXPIRES_RANGE[1])] | None = None
+    port: Port | None = None
+    expires: Expires | None = None
     display_name: S64 | None = None
     codecs: Annotated[list[Codec], Field(min_length=1, max_length=8)] | None = None
     dtmf_mode: Dtmf | None = None
     rewrite_rules: Annotated[list[RulePair], Field(max_length=20)] | None = None
-    worker: S64 | None = None
+    worker: Annotated[str, Field(pattern=WORKER_NAME.pattern)] | None = None
     record: bool | None = Field(
         default=None, description="Record calls; each recording goes to the account's owner"
     )
@@ -96,10 +125,20 @@ class SettingsPatch(In):
 class SettingsIn(SettingsPatch):
     """SIP settings of a new account: the same fields, with login and password required.
     ``template`` prefills the server fields from a server template; fields given here win.
-    The password is write-only: it is never returned."""
+    ``domain`` is required unless a template gives it. The password is write-only: it is never
+    returned."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["domain"], "properties": {"domain": {"type": "string"}}},
+                {"required": ["template"], "properties": {"template": {"type": "string"}}},
+            ]
+        }
+    )
 
     template: S32 | None = None
-    login: S128NE
+    login: Login
     password: S128NE = Field(json_schema_extra={"writeOnly": True})
 
 
@@ -197,7 +236,7 @@ def qr_png_base64(data: str) -> str:
 
 
 class OfferCreate(In):
-    account_id: Id
+    account_id: BodyId
     method: Literal["assign", "unlink"]
 
 
@@ -220,14 +259,14 @@ class OfferOut(BaseModel):
 
 class TemplateIn(In):
     name: S64NE
-    domain: S255 | None = None
+    domain: Host | None = None
     transport: Transport = "udp"
-    port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    tls_port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    expires: Annotated[int, Field(ge=EXPIRES_RANGE[0], le=EXPIRES_RANGE[1])] = 300
+    port: Port | None = None
+    tls_port: Port | None = None
+    expires: Expires = 300
     dtmf_mode: Dtmf = "rfc4733"
-    registrar: S255 | None = None
-    outbound_proxy: S255 | None = None
+    registrar: Host | None = None
+    outbound_proxy: Host | None = None
     notes: S500 = ""
 
 
@@ -249,11 +288,13 @@ class TemplateOut(BaseModel):
 
 class SubscriptionIn(In):
     plan: Literal["free", "softphone", "office", "softphone-start"]
-    seats: Annotated[int, Field(ge=-1, le=1_000_000)] | None = Field(
+    seats: Annotated[int, Field(ge=-1, le=1_000_000), _JSON_INT] | None = Field(
         default=None, description="null: the plan's default; -1: unlimited"
     )
     add: bool = Field(default=False, description="Keep the user's other plans")
-    user: UserIn | None = Field(default=None, description="Names for a user new to the service")
+    user: UserNamesIn | None = Field(
+        default=None, description="Names for a user new to the service (the id is the path's)"
+    )
 
 
 class PlanOut(BaseModel):
@@ -302,7 +343,7 @@ WebhookEvent = Literal[
 
 
 class WebhookIn(In):
-    url: S2048NE
+    url: Url
     events: Annotated[list[WebhookEvent], Field(max_length=7)] = Field(
         default_factory=list, description="Empty: every event"
     )
@@ -369,5 +410,15 @@ class CallsPage(BaseModel):
 class CallIn(In):
     """Click to call: the line's user is called in Telegram, then ``number`` through the line."""
 
-    account_id: Id
-    number: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_clean)]
+    account_id: BodyId
+    number: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[ ().-]*(?:tel:)?[ ().-]*\+?(?:[ ().-]*[0-9*#]){1,32}[ ().-]*$",
+            description="Digits, * and #, an optional leading +; spaces, dashes, dots and "
+            "parentheses are ignored",
+        ),
+        AfterValidator(_clean),
+    ]

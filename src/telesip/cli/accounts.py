@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from telesip.bootstrap import services_for
-from telesip.cli.common import command, out, settings
+from telesip.cli.common import as_json_option, command, out, print_json, settings
 from telesip.services import accounts as accounts_svc
 from telesip.services import audit as audit_svc
 
@@ -18,12 +18,38 @@ accounts_app = typer.Typer(help="SIP accounts.", no_args_is_help=True)
 async def accounts_list(
     owner: int | None = typer.Option(None, help="Only this owner's accounts (Telegram id)"),
     limit: int = typer.Option(1000, min=1, max=100000),
+    as_json: bool = as_json_option(),
 ) -> None:
     """Every account with its owner, user, payer and registration state."""
     async with services_for(settings(), upgrade=True) as s:
         rows = await accounts_svc.list_accounts(
             s, limit=limit, owner_ids=[owner] if owner is not None else None
         )
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": a.id,
+                    "login": a.login,
+                    "domain": a.domain,
+                    "owner_id": a.owner_id,
+                    "owner": a.owner_label,
+                    "user_id": a.user_id,
+                    "user": a.user_label,
+                    "assigned": a.assigned,
+                    "payer": a.payer.value,
+                    "enabled": a.enabled,
+                    "duplicate": a.duplicate,
+                    "registration": {
+                        "state": a.reg_state,
+                        "code": a.reg_code,
+                        "error": a.reg_error,
+                    },
+                }
+                for a in rows
+            ]
+        )
+        return
     table = Table("ID", "login@server", "owner", "user", "payer", "enabled", "registration")
     for a in rows:
         reg = a.reg_state + (f" {a.reg_code}" if a.reg_code else "")
@@ -51,10 +77,26 @@ async def accounts_operator_paid(
 
 
 @command
-async def audit(account_id: int, limit: int = typer.Option(50, min=1, max=500)) -> None:
-    """The audit log of one account, newest first."""
+async def audit(
+    account_id: int,
+    limit: int = typer.Option(50, min=1, max=500),
+    as_json: bool = as_json_option(),
+) -> None:
+    """The audit log of one account, newest first (it outlives a deleted account); an account
+    that never existed is an error."""
     async with services_for(settings(), upgrade=True) as s:
         records = await audit_svc.account_audit(s, None, account_id, limit=limit)
+        if not records:
+            await accounts_svc.get_card(s, None, account_id)  # AccountNotFound: exit 1
+    if as_json:
+        print_json(
+            [
+                {"id": r.id, "at": r.at, "actor_id": r.actor_id, "action": r.action}
+                | {"details": r.details}
+                for r in records
+            ]
+        )
+        return
     table = Table("at", "actor", "action", "details")
     for r in records:
         details = ", ".join(f"{k}={v}" for k, v in r.details.items())

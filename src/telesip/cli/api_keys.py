@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from telesip.bootstrap import services_for
-from telesip.cli.common import err, out, run, settings
+from telesip.cli.common import as_json_option, err, out, print_json, run, settings
 from telesip.services import operators
 from telesip.services.operators import Scope
 
@@ -37,15 +37,40 @@ def create(
 
 
 @api_keys_app.command("list")
-def list_keys(operator: str | None = typer.Option(None, help="Only this operator's keys")) -> None:
+def list_keys(
+    operator: str | None = typer.Option(None, help="Only this operator's keys"),
+    as_json: bool = as_json_option(),
+) -> None:
     """Every API key: id, operator, prefix, scope, last use; never the key itself."""
 
     async def go() -> list[operators.ApiKey]:
         async with services_for(settings(), upgrade=True) as s:
             return await operators.list_api_keys(s, operator)
 
+    keys = run(go())
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": k.id,
+                    "operator": k.operator,
+                    "name": k.name,
+                    "prefix": k.prefix,
+                    "scope": {
+                        "all": k.scope.all,
+                        "users": sorted(k.scope.users),
+                        "accounts": sorted(k.scope.accounts),
+                    },
+                    "created_at": k.created_at,
+                    "last_used_at": k.last_used_at,
+                    "revoked_at": k.revoked_at,
+                }
+                for k in keys
+            ]
+        )
+        return
     table = Table("ID", "operator", "name", "prefix", "scope", "created", "last used", "state")
-    for k in run(go()):
+    for k in keys:
         scope = (
             "all"
             if k.scope.all

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -67,6 +68,23 @@ def describe(exc: BaseException) -> str:
             return f"{exc.message} ({detail[0] if detail else type(cause).__name__})"
         return exc.message
     return f"{type(exc).__name__}: {exc}"
+
+
+def as_json_option() -> Any:
+    return typer.Option(False, "--json", help="One JSON document for machines")
+
+
+def print_json(data: Any) -> None:
+    """``--json``: the command's result as one JSON document on stdout (dates as ISO text)."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    return str(value)
 
 
 def command(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import typer
 from rich.table import Table
 
 from telesip.bootstrap import services_for
-from telesip.cli.common import command, out, settings
+from telesip.cli.common import as_json_option, command, out, print_json, settings
 from telesip.domain.model import TelegramUser
 from telesip.services import billing
 
@@ -39,10 +41,13 @@ async def subscriptions_remove(user_id: int, plan: str) -> None:
 
 @subs_app.command("show")
 @command
-async def subscriptions_show(user_id: int) -> None:
+async def subscriptions_show(user_id: int, as_json: bool = as_json_option()) -> None:
     """A Telegram user's plans and how many seats are in use."""
     async with services_for(settings(), upgrade=True) as s:
         view = await billing.show_subscriptions(s, user_id)
+    if as_json:
+        print_json(dataclasses.asdict(view))
+        return
     _print_subs(view)
 
 

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from telesip import extras
 from telesip.bootstrap import services_for
-from telesip.cli.common import err, out, run
+from telesip.cli.common import as_json_option, err, out, print_json, run
 from telesip.cli.common import settings as read_settings
 from telesip.config import Settings
 from telesip.domain.errors import TelesipError
@@ -90,10 +90,23 @@ def login(
 
 
 @telegram_app.command("list")
-def list_accounts() -> None:
+def list_accounts(as_json: bool = as_json_option()) -> None:
     """The caller accounts logged in here: phone, Telegram user id, name."""
     settings = read_settings()
     accounts = _sync(lambda: _store(settings).list())
+    if as_json:
+        print_json(
+            [
+                {
+                    "phone": f"+{a.phone}",
+                    "user_id": a.user.id,
+                    "name": a.user.name,
+                    "username": a.user.username,
+                }
+                for a in accounts
+            ]
+        )
+        return
     if not accounts:
         out.print("no caller accounts (add one with `telesip telegram login`)")
         return

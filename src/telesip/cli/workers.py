@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import typer
 from rich.table import Table
 
 from telesip.bootstrap import services_for
-from telesip.cli.common import command, out, settings
+from telesip.cli.common import as_json_option, command, out, print_json, settings
 from telesip.domain.errors import InvalidInput
 from telesip.domain.firewall import FORMATS, describe, render
 from telesip.services import fleet
@@ -16,11 +18,14 @@ workers_app = typer.Typer(help="SIP workers and the firewall list.", no_args_is_
 
 @workers_app.command("list")
 @command
-async def workers_list() -> None:
+async def workers_list(as_json: bool = as_json_option()) -> None:
     """Every worker: alive or not, heartbeat age, accounts held, registrations, addresses."""
     config = settings()
     async with services_for(config, upgrade=True) as s:
         rows = await fleet.list_workers(s, ttl=config.lease_ttl_seconds)
+    if as_json:
+        print_json([dataclasses.asdict(w) for w in rows])
+        return
     table = Table(
         "worker",
         "pool",
@@ -85,6 +90,7 @@ async def workers_firewall(
     fmt: str = typer.Option(
         "plain", "--format", help=f"One of: {', '.join(FORMATS)} (Asterisk/FreePBX: permit=)"
     ),
+    as_json: bool = as_json_option(),
 ) -> None:
     """The addresses and ports a PBX must allow, as text or ready firewall rules."""
     if fmt not in FORMATS:
@@ -99,4 +105,7 @@ async def workers_firewall(
             entries, sip_port = await fleet.firewall_and_port(
                 s, account_id, ttl=config.lease_ttl_seconds
             )
+    if as_json:
+        print_json({"entries": entries, "sip_port": sip_port})
+        return
     print(render(entries, fmt, sip_port=sip_port))  # plain stdout: rules are pasted as they are

@@ -51,6 +51,17 @@ class Secret:
         return bool(self._value)
 
 
+#: the same rule as a pattern (for the API's schema): an IPv4 address or host-name labels of
+#: letters, digits and inner hyphens, the last one starting with a letter ([IPv6] literals,
+#: which the rule also takes, are left out: a pattern for them is long and easy to get wrong)
+HOST_PATTERN = (
+    r"^(?:(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+    r"|(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)$"
+)
+
+
 def validate_host(host: str, *, what: str = "server") -> str:
     """Return the host in canonical form (lower case) or raise InvalidSettings."""
     host = host.strip()
@@ -68,7 +79,7 @@ def validate_host(host: str, *, what: str = "server") -> str:
     if not host or len(host) > 253:
         raise InvalidSettings(reason=f"{what} must be a host name or an IP address")
     labels = host.rstrip(".").split(".")
-    if not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+    if not all(_HOST_LABEL.match(label) for label in labels) or not labels[-1][:1].isalpha():
         raise InvalidSettings(reason=f"{what} {host!r} is not a valid host name")
     return host.rstrip(".").lower()
 

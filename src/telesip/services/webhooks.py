@@ -14,6 +14,7 @@ rolled-back transaction and skipped.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import uuid
@@ -52,6 +53,11 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = 10.0  # seconds: 10, 20, 40, ... capped
 BACKOFF_CAP = 3600.0
 CURSOR = "webhooks"
+
+
+#: an http(s) URL in ASCII (an international domain name in its xn-- form), no user info
+URL_PATTERN = r"^https?://[A-Za-z0-9._~%!$&'()*+,;=-]+(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$"
+URL = re.compile(URL_PATTERN)
 
 
 class WebhookNotFound(errors.NotFound):
@@ -128,9 +134,9 @@ def validate_url(url: str) -> str:
     parts = urlsplit(url)
     if (
         len(url) > 2048
+        or not URL.match(url)
         or parts.scheme not in ("http", "https")
         or not parts.hostname
-        or any(c.isspace() for c in url)
     ):
         raise errors.InvalidInput("webhook URL must be an http:// or https:// URL")
     return url

@@ -69,28 +69,21 @@ async def create_from_settings(
 @router.get(
     "/links",
     response_model=list[schemas.LinkOut],
-    summary="List an owner's links (owner_id is required for a key that manages every user)",
+    summary="List an owner's links",
     operation_id="listLinks",
     responses=responses(*AUTHED, 403, 422),
 )
 async def list_links(
-    ctx: Auth, owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+    ctx: Auth, owner_id: Annotated[int, Query(ge=1, le=MAX_ID)]
 ) -> list[schemas.LinkOut]:
     scope = ctx.key.scope
-    if owner_id is not None:
-        if not (scope.all or scope.accounts or owner_id in scope.users):
-            raise operators.OutOfScope(what=f"user {owner_id}")
-        owners = [owner_id]
-    elif scope.all:
-        raise errors.InvalidInput("owner_id is required for a key that manages every user")
-    else:
-        owners = sorted(scope.users)
-    out = []
-    for owner in owners:
-        for line in await links.list_links(ctx.s, TelegramUser(owner)):
-            if scope.covers_account(line.link.account_id, line.link.owner_id):
-                out.append(_out(ctx, line.link))
-    return out
+    if not (scope.all or scope.accounts or owner_id in scope.users):
+        raise operators.OutOfScope(what=f"user {owner_id}")
+    return [
+        _out(ctx, line.link)
+        for line in await links.list_links(ctx.s, TelegramUser(owner_id))
+        if scope.covers_account(line.link.account_id, line.link.owner_id)
+    ]
 
 
 @router.get(

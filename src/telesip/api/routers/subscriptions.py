@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from telesip.api import convert, schemas
+from telesip.api import schemas
 from telesip.api.auth import Auth
 from telesip.api.errors import AUTHED, BODY, responses
 from telesip.api.schemas import MAX_ID
-from telesip.domain import errors
 from telesip.domain.model import TelegramUser
 from telesip.services import billing
 
@@ -44,9 +43,8 @@ async def set_subscription(
     ctx: Auth, user_id: UserId, body: schemas.SubscriptionIn
 ) -> schemas.SubscriptionOut:
     ctx.require_user(user_id)
-    if body.user is not None and body.user.id != user_id:
-        raise errors.InvalidInput("user.id differs from the user id in the path")
-    user = convert.user(body.user) if body.user else TelegramUser(user_id)
+    names = body.user or schemas.UserNamesIn()
+    user = TelegramUser(user_id, names.first_name, names.username, names.language_code)
     return _out(await billing.set_subscription(ctx.s, user, body.plan, body.seats, add=body.add))
 
 

@@ -55,7 +55,7 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200)
 
 
-@router.get("/livez", summary="The process answers")
+@router.get("/livez", summary="The process answers", operation_id="getLiveness")
 async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -63,6 +63,7 @@ async def livez() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Every part of this process is ready (database, bot, worker)",
+    operation_id="getReadiness",
     responses={503: {"description": "Some part is not ready; the body names it"}},
 )
 async def readyz() -> JSONResponse:
