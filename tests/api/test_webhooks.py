@@ -3,7 +3,11 @@ receiver on 127.0.0.1 with an HMAC-SHA256 signature and a delivery id, retried w
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +20,7 @@ from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method, TelegramUser
 from telesip.services import accounts, offers
 from telesip.services import webhooks as svc
-from telesip.webhooks import SIGNATURE_HEADER, WebhookDispatcher, verify
+from telesip.webhooks import WebhookDispatcher, verify
 
 from .conftest import ALICE, BOB, CAROL, Api, settings_body
 
@@ -60,6 +64,29 @@ async def dispatcher(api: Api) -> AsyncIterator[WebhookDispatcher]:
         yield WebhookDispatcher(api.s, client=client, gap_grace=0)
 
 
+def _lower(headers: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def standard_webhooks_verify(secret: str, headers: dict[str, str], body: bytes, now: int) -> bool:
+    """The Standard Webhooks verification, written here from the specification (not from
+    telesip): the key is the secret after ``whsec_``, base64-decoded; the signed content is
+    ``msg_id + "." + timestamp + "." + payload``; HMAC-SHA256, base64; ``webhook-signature``
+    is a space-delimited list of ``v1,<signature>``; timestamps over 5 minutes off fail."""
+    h = _lower(headers)
+    msg_id, timestamp = h["webhook-id"], h["webhook-timestamp"]
+    if abs(now - int(timestamp)) > 5 * 60:
+        return False
+    key = base64.b64decode(secret.split("_", 1)[1])
+    content = msg_id.encode() + b"." + timestamp.encode() + b"." + body
+    expected = base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
+    for versioned in h["webhook-signature"].split(" "):
+        version, _, sig = versioned.partition(",")
+        if version == "v1" and hmac.compare_digest(sig, expected):
+            return True
+    return False
+
+
 async def _register(api: Api, url: str, headers: dict[str, str], **kw: Any) -> dict[str, Any]:
     r = await api.client.post(f"{V1}/webhooks", json={"url": url, **kw}, headers=headers)
     assert r.status_code == 201, r.text
@@ -97,11 +124,14 @@ async def test_account_events_are_signed_delivered_and_retried(
     )
     for headers, body in receiver.requests:
         now = int(clock.now().timestamp())
-        assert verify(secret, body, headers[SIGNATURE_HEADER], now)
-        assert not verify(secret, body + b" ", headers[SIGNATURE_HEADER], now)
-        assert not verify("whsec_wrong", body, headers[SIGNATURE_HEADER], now)
-        assert not verify(secret, body, headers[SIGNATURE_HEADER], now + 3600)  # replay
-        assert headers["X-Telesip-Delivery"] == json.loads(body)["delivery_id"]
+        assert standard_webhooks_verify(secret, headers, body, now)
+        assert verify(secret, body, headers, now)
+        assert not verify(secret, body + b" ", headers, now)
+        assert not standard_webhooks_verify(secret, headers, body + b" ", now)
+        assert not verify("whsec_" + base64.b64encode(b"x" * 32).decode(), body, headers, now)
+        assert not verify(secret, body, headers, now + 3600)  # replay
+        assert not standard_webhooks_verify(secret, headers, body, now + 3600)
+        assert _lower(headers)["webhook-id"] == json.loads(body)["delivery_id"]
         assert headers["X-Telesip-Event"] == json.loads(body)["event"]
     failed = receiver.bodies()[0]
     assert "s3cr3t" not in str(receiver.requests)
@@ -117,7 +147,8 @@ async def test_account_events_are_signed_delivered_and_retried(
     assert await dispatcher.run_once() == 1
     retried_headers, retried = receiver.requests[-1]
     assert json.loads(retried)["delivery_id"] == failed["delivery_id"]  # same id: dedupe by it
-    assert verify(secret, retried, retried_headers[SIGNATURE_HEADER], int(clock.now().timestamp()))
+    assert standard_webhooks_verify(secret, retried_headers, retried, int(clock.now().timestamp()))
+    assert _lower(retried_headers)["webhook-id"] == failed["delivery_id"]
     r = await api.client.get(f"{V1}/webhooks/{hook['id']}/deliveries", headers=api.alice)
     assert all(d["state"] == "delivered" for d in r.json())
     assert next(d for d in r.json() if d["delivery_id"] == failed["delivery_id"])["attempts"] == 2
@@ -177,3 +208,10 @@ async def test_webhook_registration_list_delete_and_bad_input(api: Api) -> None:
     assert r.json() == []
     r = await api.client.post(f"{V1}/webhooks", json={"url": "https://x.example/"})
     assert r.status_code == 401
+
+
+def test_retries_are_spread_by_jitter() -> None:
+    rng = random.Random(7)
+    waits = [svc.jittered(3, rng) for _ in range(50)]
+    assert all(0.75 * svc.backoff(3) <= w <= svc.backoff(3) for w in waits)
+    assert len({round(w, 3) for w in waits}) > 40  # not one burst at the same second

@@ -14,8 +14,8 @@ rolled-back transaction and skipped.
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 import time
 import uuid
 from collections.abc import Sequence
@@ -31,6 +31,7 @@ from telesip.domain.settings import Secret
 from telesip.services.context import Services
 from telesip.services.operators import Scope
 from telesip.store import tables as t
+from telesip.webhooks import signing
 
 #: event name -> the audit actions that make it
 EVENT_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -58,6 +59,9 @@ CURSOR = "webhooks"
 #: an http(s) URL in ASCII (an international domain name in its xn-- form), no user info
 URL_PATTERN = r"^https?://[A-Za-z0-9._~%!$&'()*+,;=-]+(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$"
 URL = re.compile(URL_PATTERN)
+
+
+_RNG = random.Random()
 
 
 class WebhookNotFound(errors.NotFound):
@@ -149,7 +153,7 @@ async def register_webhook(
     unknown = set(events) - set(EVENTS)
     if unknown:
         raise errors.InvalidInput(f"unknown events: {', '.join(sorted(unknown))}")
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    secret = signing.new_secret()
     async with s.uow() as uow:
         count = await uow.conn.scalar(select(func.count()).where(t.webhooks.c.operator == operator))
         if (count or 0) >= MAX_WEBHOOKS:
@@ -392,7 +396,15 @@ async def claim_due(s: Services, *, limit: int = 20, lease_seconds: int = 60) ->
 
 
 def backoff(attempt: int) -> float:
+    """The nominal wait before retry ``attempt + 1`` (doubling, capped)."""
     return float(min(BACKOFF_BASE * 2 ** (attempt - 1), BACKOFF_CAP))
+
+
+def jittered(attempt: int, rng: random.Random = _RNG) -> float:
+    """The wait actually taken: 75-100 % of the nominal one, so that the retries of many
+    deliveries that failed together (a receiver was down) spread out instead of arriving in
+    one burst; never longer than the nominal wait."""
+    return backoff(attempt) * rng.uniform(0.75, 1.0)
 
 
 async def record_attempt(
@@ -413,7 +425,7 @@ async def record_attempt(
             values |= {"state": state, "next_attempt_at": None}
         else:
             state = "pending"
-            retry_at = uow.now + timedelta(seconds=backoff(delivery.attempt))
+            retry_at = uow.now + timedelta(seconds=jittered(delivery.attempt))
             values |= {"next_attempt_at": retry_at}
         await uow.conn.execute(update(d).where(d.c.id == delivery.id).values(**values))
         await uow.commit()

@@ -4,6 +4,6 @@
 from __future__ import annotations
 
 from telesip.webhooks.dispatcher import WebhookDispatcher
-from telesip.webhooks.signing import SIGNATURE_HEADER, sign, verify
+from telesip.webhooks.signing import SIGNATURE_HEADER, new_secret, signature, verify
 
-__all__ = ["SIGNATURE_HEADER", "WebhookDispatcher", "sign", "verify"]
+__all__ = ["SIGNATURE_HEADER", "WebhookDispatcher", "new_secret", "signature", "verify"]

@@ -19,7 +19,7 @@ from telesip.domain.events import Event
 from telesip.metrics import WEBHOOK_DELIVERIES
 from telesip.services import webhooks as svc
 from telesip.services.context import Services
-from telesip.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
+from telesip.webhooks import signing
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,8 @@ class WebhookDispatcher:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "telesip-webhooks/1",
-            SIGNATURE_HEADER: sign(d.secret.reveal(), timestamp, body),
-            DELIVERY_HEADER: d.delivery_id,
-            EVENT_HEADER: d.event,
+            signing.EVENT_HEADER: d.event,
+            **signing.headers(d.secret.reveal(), d.delivery_id, timestamp, body),
         }
         status: int | None = None
         error: str | None = None

@@ -1,0 +1,188 @@
+"""Operators' API throughput: one API process (uvicorn, as ``telesip api`` runs it) on a fresh
+database, driven over loopback by this process with a few concurrent connections.
+
+Prints requests/s and p50/p99 latency for ``GET /api/v1/accounts`` (a page of 100) and for
+``POST /api/v1/accounts`` with an ``Idempotency-Key`` (each a new key: the store's claim and its
+answer are written every time) and without one; and the idempotency store's own cost per
+request (``begin`` + ``finish``, timed in this process against the same database).
+
+    .venv/bin/python bench/bench_api.py [--database sqlite|postgresql] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT = 18931
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def prepare(url: str) -> tuple[str, int]:
+    from telesip.domain.model import TelegramUser
+    from telesip.domain.settings import AccountSettings, Secret
+    from telesip.services import accounts, operators
+    from telesip.services.context import Services
+    from telesip.services.operators import Scope
+    from telesip.store import migrate
+    from telesip.store.crypto import Cipher
+    from telesip.store.db import create_engine
+
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    s = Services(engine, Cipher("bench-secret-key-material"))
+    key = await operators.create_api_key(s, "bench", Scope(all=True))
+    owner = TelegramUser(5001, "Bench")
+    for n in range(150):
+        settings = AccountSettings(login=f"b{n}", password=Secret("pw"), domain="pbx.example.com")
+        await accounts.create_account(s, owner, settings)
+    await engine.dispose()
+    return key.token, owner.id
+
+
+async def drive(
+    client: httpx.AsyncClient, make: object, seconds: float, concurrency: int
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            r = await make(client)  # type: ignore[operator]
+            latencies.append(time.perf_counter() - started)
+            if r.status_code >= 400:
+                raise SystemExit(f"unexpected {r.status_code}: {r.text[:200]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+async def store_cost(url: str, n: int) -> list[float]:
+    """begin + finish of the idempotency store per request, in this process."""
+    from telesip.services import idempotency
+    from telesip.services.context import Services
+    from telesip.store.crypto import Cipher
+    from telesip.store.db import create_engine
+
+    engine = create_engine(url)
+    s = Services(engine, Cipher("bench-secret-key-material"))
+    answer = idempotency.Stored(201, [("content-type", "application/json")], b"{}" * 300)
+    out = []
+    for _ in range(n):
+        key = str(uuid.uuid4())
+        started = time.perf_counter()
+        await idempotency.begin(s, "bench-owner", key, "f" * 64)
+        await idempotency.finish(s, "bench-owner", key, answer)
+        out.append(time.perf_counter() - started)
+    await engine.dispose()
+    return out
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--concurrency", type=int, default=8)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    if args.database == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp / 'telesip.db'}"
+    else:
+        import asyncpg
+
+        name = f"bench_api_{os.getpid()}"
+        conn = await asyncpg.connect("postgresql://127.0.0.1:5432/test")
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        url = f"postgresql+asyncpg://127.0.0.1:5432/{name}"
+    token, owner = await prepare(url)
+    env = os.environ | {
+        "TELESIP_DATABASE_URL": url,
+        "TELESIP_DATA_DIR": str(tmp),
+        "TELESIP_SECRET_KEY": "bench-secret-key-material",
+        "TELESIP_API_BIND": f"127.0.0.1:{PORT}",
+        "TELESIP_BOT_TOKEN": "",
+        "TELESIP_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any measuring
+        [sys.executable, "-m", "telesip.cli", "api"], env=env, cwd=tmp, stdout=subprocess.DEVNULL
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{PORT}", timeout=30) as client:
+            for _ in range(600):
+                try:
+                    if (await client.get("/livez")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            n = 0
+
+            async def page(c: httpx.AsyncClient) -> httpx.Response:
+                return await c.get("/api/v1/accounts?limit=100", headers=headers)
+
+            def post(keyed: bool):  # type: ignore[no-untyped-def]
+                async def go(c: httpx.AsyncClient) -> httpx.Response:
+                    nonlocal n
+                    n += 1
+                    h = headers | ({"Idempotency-Key": str(uuid.uuid4())} if keyed else {})
+                    body = {
+                        "owner": {"id": owner},
+                        "settings": {
+                            "login": f"p{n}",
+                            "password": "pw",
+                            "domain": "pbx.example.com",
+                        },
+                    }
+                    return await c.post("/api/v1/accounts", json=body, headers=h)
+
+                return go
+
+            print(
+                f"database {args.database}, {args.concurrency} connections, {args.seconds} s each"
+            )
+            for label, make in (
+                ("GET /api/v1/accounts (100)", page),
+                ("POST /api/v1/accounts, no key", post(False)),
+                ("POST /api/v1/accounts + Idempotency-Key", post(True)),
+            ):
+                await drive(client, make, 1.0, args.concurrency)  # warm up
+                rate, lat = await drive(client, make, args.seconds, args.concurrency)
+                print(
+                    f"{label:42s} {rate:7.1f} req/s  p50 {pct(lat, 0.5) * 1000:6.1f} ms  "
+                    f"p99 {pct(lat, 0.99) * 1000:6.1f} ms  ({len(lat)} requests)"
+                )
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    cost = await store_cost(url, 500)
+    print(
+        f"idempotency store (begin + finish, one request at a time): p50 "
+        f"{statistics.median(cost) * 1000:.2f} ms, p99 {pct(cost, 0.99) * 1000:.2f} ms"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
