@@ -108,10 +108,10 @@ async def main() -> None:
         import asyncpg
 
         name = f"bench_api_{os.getpid()}"
-        conn = await asyncpg.connect("postgresql://127.0.0.1:5432/test")
+        conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
         await conn.execute(f'CREATE DATABASE "{name}"')
         await conn.close()
-        url = f"postgresql+asyncpg://127.0.0.1:5432/{name}"
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     token, owner = await prepare(url)
     env = os.environ | {
         "TELESIP_DATABASE_URL": url,
@@ -182,6 +182,10 @@ async def main() -> None:
         f"idempotency store (begin + finish, one request at a time): p50 "
         f"{statistics.median(cost) * 1000:.2f} ms, p99 {pct(cost, 0.99) * 1000:.2f} ms"
     )
+    if args.database == "postgresql":
+        conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.close()
 
 
 if __name__ == "__main__":
