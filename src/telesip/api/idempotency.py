@@ -18,6 +18,7 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from telesip.api import problems
+from telesip.api.errors import RETRY_AFTER_SECONDS
 from telesip.domain.errors import TelesipError
 from telesip.services import idempotency
 from telesip.services.context import Services
@@ -72,8 +73,9 @@ class Idempotency:
         except idempotency.KeyInProgress as exc:
             await self._refuse(scope, receive, send, 409, exc, {"Retry-After": "1"})
             return
-        except TelesipError as exc:  # the database is down
-            await self._refuse(scope, receive, send, 503, exc)
+        except TelesipError as exc:  # the database is down: retry shortly, as for any 503
+            retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            await self._refuse(scope, receive, send, 503, exc, retry)
             return
         if stored is not None:
             headers = [(n.encode(), v.encode()) for n, v in stored.headers]
