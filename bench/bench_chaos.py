@@ -188,6 +188,7 @@ class Rig:
     proxy: Proxy
     paused: set[str] = field(default_factory=set)
     registrar_down: bool = False
+    dumping: asyncio.Future[dict[str, set[int]]] | None = None  # the FIFO read in flight
 
 
 async def run_chaos(rig: Rig, logins: list[str]) -> None:
@@ -207,9 +208,11 @@ async def run_chaos(rig: Rig, logins: list[str]) -> None:
                 for n, p in procs.items()
                 if p.poll() is None and n not in rig.paused and n in ports
             }
+            if rig.dumping is None or rig.dumping.done():
+                rig.dumping = asyncio.ensure_future(asyncio.to_thread(dump, tmp))
             try:
-                bindings = await asyncio.wait_for(asyncio.to_thread(dump, tmp), 5)
-            except TimeoutError:  # Kamailio stopped: its FIFO does not answer
+                bindings = await asyncio.wait_for(asyncio.shield(rig.dumping), 5)
+            except TimeoutError:  # Kamailio stopped: its FIFO answers when it resumes
                 bindings = None
             if bindings is not None:
                 tally.add(at, bindings, live, rig.registrar_down)
@@ -270,6 +273,8 @@ async def run_chaos(rig: Rig, logins: list[str]) -> None:
             await asyncio.sleep(args.interval / 2)
     finally:
         sampler.cancel()
+        if rig.dumping is not None:  # its thread reads Kamailio's FIFO: let it finish first
+            await asyncio.wait_for(rig.dumping, 30)
     n = tally.samples * len(logins)
     print(f"{args.n} accounts, 3 workers, {args.minutes:g} min, a fault every {args.interval:g} s")
     print(f"registered availability: {100 * tally.up / max(1, n):.3f} % of account-seconds")
