@@ -185,6 +185,10 @@ async def test_sqlite_round_trip_while_the_service_runs(tmp_path: Path) -> None:
 
 def test_damaged_or_foreign_archives_are_refused(tmp_path: Path) -> None:
     env = sqlite_env(tmp_path / "data")
+    # nothing there yet: said, and nothing is created on the way
+    code, out = invoke(env, "backup", str(tmp_path / "none.tar.gz"))
+    assert code == 1 and "nothing to back up" in out
+    assert not (tmp_path / "data").exists() and not (tmp_path / "none.tar.gz").exists()
     code, out = invoke(env, "db", "upgrade")
     assert code == 0, out
     archive = tmp_path / "b.tar.gz"

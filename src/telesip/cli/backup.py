@@ -13,13 +13,15 @@ from telesip.store import backup as archive
 from telesip.store.crypto import load_key
 
 
-def _target(config: Settings, *, create_key: bool) -> archive.Target:
+def _target(config: Settings) -> archive.Target:
+    """The installation as the settings name it; never creates a key file (a backup of an
+    install with no key has nothing to back up, and a restore brings the backup's key)."""
     from_setting = config.secret_key is not None and bool(config.secret_key.get_secret_value())
-    if from_setting or create_key:
+    if from_setting:
         key = load_key(
             config.secret_key.get_secret_value() if config.secret_key else None, config.data_dir
         )
-    else:  # restoring: an empty data directory has no key yet, and none must be made
+    else:
         key_file = config.data_dir / archive.KEY_MEMBER
         key = key_file.read_text().strip() if key_file.exists() else ""
     return archive.Target(
@@ -36,7 +38,7 @@ async def backup(
 ) -> None:
     """Back up the database, the secret key, caller-account sessions and recordings into one
     archive, while the service runs."""
-    manifest = await archive.backup(_target(settings(), create_key=True), file)
+    manifest = await archive.backup(_target(settings()), file)
     out.print(
         f"backup written to {file}: {manifest.backend} database at "
         f"{', '.join(manifest.migrations) or 'no migration'}, {len(manifest.files)} member(s)"
@@ -51,7 +53,7 @@ async def restore(
 ) -> None:
     """Restore an archive into an empty data directory and database (or anything, with --force).
     Stop the service first."""
-    done = await archive.restore(_target(settings(), create_key=False), file, force=force)
+    done = await archive.restore(_target(settings()), file, force=force)
     m = done.manifest
     out.print(
         f"restored the backup of {m.created_at} (telesip {m.telesip_version}, "

@@ -121,6 +121,17 @@ def telesip_version() -> str:
 
 async def backup(target: Target, archive: Path, *, now: datetime | None = None) -> Manifest:
     """Write ``archive`` while the service may be running; returns its manifest."""
+    if target.backend == "sqlite" and not target.sqlite_path.is_file():
+        raise BackupError(
+            reason=f"there is no database at {target.sqlite_path}: nothing to back up (is "
+            "TELESIP_DATA_DIR or TELESIP_DATABASE_URL the service's?)"
+        )
+    if not target.key_material:
+        raise BackupError(
+            reason=f"no secret key: {target.data_dir / KEY_MEMBER} does not exist and "
+            "TELESIP_SECRET_KEY is unset, so the stored passwords could not be read back (is "
+            "TELESIP_DATA_DIR the service's?)"
+        )
     migrations = await _current_revisions(target.database_url)
     with tempfile.TemporaryDirectory(prefix="telesip-backup-") as tmp:
         work = Path(tmp)
