@@ -26,7 +26,7 @@ from telesip.store.db import create_engine
 if TYPE_CHECKING:
     from telesip.doctor import Role
 
-log = logging.getLogger("telesip")
+log = logging.getLogger(__name__)
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:

@@ -45,7 +45,7 @@ CALLS_OFF = (
     "install telesip[calls] to enable them"
 )
 
-log = logging.getLogger("telesip")
+log = logging.getLogger(__name__)
 
 
 def missing(extra: str) -> str | None:

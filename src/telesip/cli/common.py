@@ -22,6 +22,7 @@ from telesip.domain.errors import ConfigError, TelesipError
 out = Console(soft_wrap=True)  # a message is one line, whatever the width (tables still fit it)
 err = Console(stderr=True, soft_wrap=True)  # one line per error, even into a file
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def settings() -> Settings:
@@ -51,7 +52,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except typer.Exit:  # a bad setting read inside a command: already said in one line
         raise
     except Exception as exc:  # a part of `telesip run` failed: one line, not a traceback
-        logging.getLogger("telesip").debug("failed", exc_info=exc)
+        log.debug("failed", exc_info=exc)
         err.print(f"[red]error:[/] {escape(describe(exc))}")
         raise typer.Exit(1) from None
 

@@ -24,7 +24,7 @@ __all__ = ["ROLES", "Finding", "Role", "Status", "as_json", "diagnose", "failed"
 Role = Literal["run", "worker", "bot", "api", "remote"]
 ROLES: tuple[Role, ...] = ("run", "worker", "bot", "api", "remote")
 
-log = logging.getLogger("telesip.doctor")
+log = logging.getLogger(__name__)
 
 
 async def diagnose(

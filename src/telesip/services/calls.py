@@ -40,7 +40,7 @@ from telesip.services.context import Services
 from telesip.store.calls import Calls, Command, OutboxMessage
 from telesip.store.uow import UnitOfWork
 
-log = logging.getLogger("telesip.calls")
+log = logging.getLogger(__name__)
 KEYS = frozenset("0123456789*#ABCD")
 REQUEST_TIMEOUT = timedelta(seconds=60)  # an outgoing request no worker picked up by then fails
 

@@ -40,7 +40,7 @@ from .wire import CallHandler, Wire
 
 __all__ = ["AccountConfig", "ManagerStats", "RegistrationManager", "RegistrationStatus"]
 
-log = logging.getLogger("telesip.sip.manager")
+log = logging.getLogger(__name__)
 _TICK = 0.005  # timers closer than this to the next wake-up wait for it (seconds)
 
 

@@ -51,7 +51,7 @@ from telesip.workers.service import call_manager
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from telesip.workers.calls import CallManager
 
-log = logging.getLogger("telesip.worker.remote")
+log = logging.getLogger(__name__)
 
 
 def check_control_url(url: str) -> str:

@@ -52,7 +52,7 @@ from telesip.workers.registrar import RegistrationManager
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from telesip.workers.calls import CallManager
 
-log = logging.getLogger("telesip.worker")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from .accounts import ManagerStats, RegistrationStatus
 
 __all__ = ["StatusFeed", "StatusSink"]
 
-log = logging.getLogger("telesip.sip.manager")
+log = logging.getLogger(__name__)
 StatusSink = Callable[[RegistrationStatus], Awaitable[None]]
 
 

@@ -22,7 +22,7 @@ from telesip.sip import Keepalive, ParseError, StreamFramer
 
 __all__ = ["Addr", "StreamConnection", "StreamPool", "Target", "UdpTransport"]
 
-log = logging.getLogger("telesip.sip.transport")
+log = logging.getLogger(__name__)
 
 Addr = tuple[str, int]
 

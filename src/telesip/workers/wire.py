@@ -33,7 +33,7 @@ class CallHandler(Protocol):
     def on_response(self, msg: Response) -> bool: ...
 
 
-log = logging.getLogger("telesip.sip.manager")
+log = logging.getLogger(__name__)
 
 
 class Wire:
