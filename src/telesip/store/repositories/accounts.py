@@ -1,0 +1,396 @@
+"""Accounts: the rows, the summaries of listings and the one-statement card.
+
+Row locks use ``FOR NO KEY UPDATE`` on PostgreSQL and are no-ops on SQLite; lock order is
+one account row first, then at most one user row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import and_, delete, exists, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from telesip.domain.model import Account, Offer, Payer
+from telesip.domain.settings import AccountSettings
+from telesip.store import tables as t
+from telesip.store.crypto import Cipher
+from telesip.store.repositories.common import P
+from telesip.store.repositories.workers import firewall_candidates, worker_live
+from telesip.store.rows import account_from_row, offer_from_row_values, settings_values
+
+_ACCOUNT = select(t.accounts).where(t.accounts.c.id == P("b_account"))
+_ACCOUNT_LOCKED = _ACCOUNT.with_for_update(key_share=True)
+_ACCOUNT_OF_OFFER = (
+    select(t.accounts)
+    .where(
+        t.accounts.c.id
+        == select(t.offers.c.account_id).where(t.offers.c.id == P("b_offer")).scalar_subquery()
+    )
+    .with_for_update(key_share=True)
+)
+_MOVE = (
+    update(t.accounts)
+    .where(t.accounts.c.id == P("b_account"))
+    .values(
+        owner_id=P("b_owner"),
+        user_id=P("b_user"),
+        payer=P("b_payer"),
+        via_link=P("b_via_link"),
+        updated_at=P("b_now"),
+    )
+)
+
+
+def _card_select() -> Any:
+    """The whole account card in one statement: the account with its people's labels and the
+    duplicate flag, its pending offer, the addresses of the live worker holding its lease,
+    and one row per worker that could hold it (the firewall list when none does)."""
+    a, w, leases = t.accounts, t.workers, t.leases
+    owner, user = aliased(t.users), aliased(t.users)
+    pending, other, candidate = aliased(t.offers), aliased(t.accounts), aliased(t.workers)
+    holder = (
+        select(w.c.addresses)
+        .join(leases, and_(leases.c.worker_id == w.c.id, leases.c.instance == w.c.instance))
+        .where(leases.c.account_id == a.c.id, worker_live(P("b_live_after")))
+        .limit(1)
+        .scalar_subquery()
+    )
+    duplicate = exists().where(other.c.identity == a.c.identity, other.c.id != a.c.id)
+    return (
+        select(
+            a,
+            owner.c.first_name.label("o_first"),
+            owner.c.username.label("o_user"),
+            user.c.first_name.label("u_first"),
+            user.c.username.label("u_user"),
+            duplicate.label("duplicate"),
+            *(c.label(f"p_{c.name}") for c in pending.c),
+            holder.label("holder_addresses"),
+            candidate.c.addresses.label("candidate_addresses"),
+        )
+        .join(owner, owner.c.id == a.c.owner_id)
+        .join(user, user.c.id == a.c.user_id)
+        .outerjoin(pending, and_(pending.c.account_id == a.c.id, pending.c.state == "pending"))
+        .outerjoin(candidate, firewall_candidates(candidate, a.c.worker, a.c.owner_id))
+        .where(a.c.id == P("b_account"))
+        .order_by(candidate.c.id)
+    )
+
+
+_CARD = _card_select()
+
+
+@dataclass(frozen=True)
+class CardRead:
+    """What the account card shows, read in one statement; the settings (and so the
+    password) are decrypted only when asked for."""
+
+    summary: AccountSummary
+    pending: Offer | None
+    firewall: list[str]
+    row: Any = field(repr=False)
+    cipher: Cipher = field(repr=False)
+
+    def account(self) -> Account:
+        return account_from_row(self.row, self.cipher.decrypt(self.row.password_enc))
+
+
+class AccountSummary(NamedTuple):
+    """A line of /softphone or of the API list: no password, cheap to build in bulk (a
+    named tuple: a thousand of them are built per listing)."""
+
+    id: int
+    owner_id: int
+    user_id: int
+    owner_label: str
+    user_label: str
+    login: str
+    domain: str
+    transport: str
+    port: int | None
+    enabled: bool
+    payer: Payer
+    via_link: bool
+    duplicate: bool
+    reg_state: str
+    reg_code: int | None
+    reg_error: str | None
+    worker: str | None
+
+    @property
+    def assigned(self) -> bool:
+        return self.user_id != self.owner_id
+
+
+def _label(first_name: str | None, username: str | None, user_id: int) -> str:
+    if username:
+        return f"@{username}"
+    return first_name or f"id{user_id}"
+
+
+_SUMMARY_SELECT: Any = None
+
+
+class Accounts:
+    def __init__(self, conn: AsyncConnection, cipher: Cipher) -> None:
+        self.conn = conn
+        self.cipher = cipher
+
+    async def add(
+        self, owner_id: int, settings: AccountSettings, payer: Payer, via_link: bool, now: datetime
+    ) -> int:
+        values = settings_values(settings) | {
+            "owner_id": owner_id,
+            "user_id": owner_id,
+            "payer": payer.value,
+            "via_link": via_link,
+            "enabled": True,
+            "password_enc": self.cipher.encrypt(settings.password),
+            "created_at": now,
+            "updated_at": now,
+        }
+        result = await self.conn.execute(
+            insert(t.accounts).values(values).returning(t.accounts.c.id)
+        )
+        return int(result.scalar_one())
+
+    def _duplicate_expr(self) -> Any:
+        other = aliased(t.accounts)
+        return exists().where(
+            and_(other.c.identity == t.accounts.c.identity, other.c.id != t.accounts.c.id)
+        )
+
+    async def get(self, account_id: int, *, lock: bool = False) -> Account | None:
+        """The account with its decrypted settings (``duplicate`` is left False: the
+        summaries compute it)."""
+        stmt = _ACCOUNT_LOCKED if lock else _ACCOUNT
+        row = (await self.conn.execute(stmt, {"b_account": account_id})).first()
+        if row is None:
+            return None
+        return account_from_row(row, self.cipher.decrypt(row.password_enc))
+
+    async def of_offer(self, offer_id: int) -> Account | None:
+        """The account an offer is about, its row locked (one statement)."""
+        row = (await self.conn.execute(_ACCOUNT_OF_OFFER, {"b_offer": offer_id})).first()
+        if row is None:
+            return None
+        return account_from_row(row, self.cipher.decrypt(row.password_enc))
+
+    async def update(self, account_id: int, now: datetime, **values: Any) -> None:
+        values["updated_at"] = now
+        await self.conn.execute(
+            update(t.accounts).where(t.accounts.c.id == account_id).values(**values)
+        )
+
+    async def move(
+        self,
+        account_id: int,
+        owner_id: int,
+        user_id: int,
+        payer: Payer,
+        via_link: bool,
+        now: datetime,
+    ) -> None:
+        await self.conn.execute(
+            _MOVE,
+            {
+                "b_account": account_id,
+                "b_owner": owner_id,
+                "b_user": user_id,
+                "b_payer": payer.value,
+                "b_via_link": via_link,
+                "b_now": now,
+            },
+        )
+
+    async def update_settings(
+        self, account_id: int, settings: AccountSettings, now: datetime, bump: bool
+    ) -> None:
+        values = settings_values(settings) | {
+            "password_enc": self.cipher.encrypt(settings.password)
+        }
+        if bump:
+            values["version"] = t.accounts.c.version + 1
+        await self.update(account_id, now, **values)
+
+    async def delete(self, account_id: int) -> None:
+        await self.conn.execute(delete(t.accounts).where(t.accounts.c.id == account_id))
+
+    async def set_registration(
+        self,
+        account_id: int,
+        state: str,
+        code: int | None,
+        error: str | None,
+        next_retry_at: datetime | None,
+        now: datetime,
+    ) -> bool:
+        """Store a worker's report; False when the account no longer exists."""
+        result = await self.conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id)
+            .values(
+                reg_state=state,
+                reg_code=code,
+                reg_error=error[:255] if error else None,
+                reg_next_retry_at=next_retry_at,
+                reg_changed_at=now,
+            )
+        )
+        return result.rowcount == 1
+
+    def _summary_select(self) -> Any:
+        # Built once: statements are immutable, and aliasing two tables per call cost about
+        # 1 ms of CPU per /softphone or card (measured by the bot benchmark).
+        global _SUMMARY_SELECT
+        if _SUMMARY_SELECT is None:
+            _SUMMARY_SELECT = self._build_summary_select()
+        return _SUMMARY_SELECT
+
+    def _build_summary_select(self) -> Any:
+        owner = aliased(t.users)
+        user = aliased(t.users)
+        a = t.accounts
+        return (
+            select(
+                a.c.id,
+                a.c.owner_id,
+                a.c.user_id,
+                a.c.login,
+                a.c.domain,
+                a.c.transport,
+                a.c.port,
+                a.c.enabled,
+                a.c.payer,
+                a.c.via_link,
+                a.c.reg_state,
+                a.c.reg_code,
+                a.c.reg_error,
+                a.c.worker,
+                owner.c.first_name.label("o_first"),
+                owner.c.username.label("o_user"),
+                user.c.first_name.label("u_first"),
+                user.c.username.label("u_user"),
+                self._duplicate_expr().label("duplicate"),
+            )
+            .join(owner, owner.c.id == a.c.owner_id)
+            .join(user, user.c.id == a.c.user_id)
+            .order_by(a.c.id)
+        )
+
+    async def _summaries(self, stmt: Any) -> list[AccountSummary]:
+        rows = (await self.conn.execute(stmt)).all()
+        payers = {p.value: p for p in Payer}
+        return [
+            AccountSummary(
+                id_,
+                owner_id,
+                user_id,
+                _label(o_first, o_user, owner_id),
+                _label(u_first, u_user, user_id),
+                login,
+                domain,
+                transport,
+                port,
+                enabled,
+                payers[payer],
+                via_link,
+                bool(duplicate),
+                reg_state,
+                reg_code,
+                reg_error,
+                worker,
+            )
+            for (
+                id_,
+                owner_id,
+                user_id,
+                login,
+                domain,
+                transport,
+                port,
+                enabled,
+                payer,
+                via_link,
+                reg_state,
+                reg_code,
+                reg_error,
+                worker,
+                o_first,
+                o_user,
+                u_first,
+                u_user,
+                duplicate,
+            ) in rows
+        ]
+
+    async def owned_by(
+        self, owner_id: int, *, via_link: bool | None = False
+    ) -> list[AccountSummary]:
+        stmt = self._summary_select().where(t.accounts.c.owner_id == owner_id)
+        if via_link is not None:
+            stmt = stmt.where(t.accounts.c.via_link == via_link)
+        return await self._summaries(stmt)
+
+    async def assigned_to(self, user_id: int) -> list[AccountSummary]:
+        stmt = self._summary_select().where(
+            t.accounts.c.user_id == user_id, t.accounts.c.owner_id != user_id
+        )
+        return await self._summaries(stmt)
+
+    async def summaries(
+        self, *, limit: int = 1000, after_id: int = 0, owner_ids: Sequence[int] | None = None
+    ) -> list[AccountSummary]:
+        stmt = self._summary_select().where(t.accounts.c.id > after_id).limit(limit)
+        if owner_ids is not None:
+            stmt = stmt.where(t.accounts.c.owner_id.in_(list(owner_ids)))
+        return await self._summaries(stmt)
+
+    async def card(self, account_id: int, live_after: datetime) -> CardRead | None:
+        """The card of an account (see ``_card_select``); ``live_after``: workers seen since
+        then are alive."""
+        rows = (
+            await self.conn.execute(_CARD, {"b_account": account_id, "b_live_after": live_after})
+        ).all()
+        if not rows:
+            return None
+        r = rows[0]
+        summary = AccountSummary(
+            r.id,
+            r.owner_id,
+            r.user_id,
+            _label(r.o_first, r.o_user, r.owner_id),
+            _label(r.u_first, r.u_user, r.user_id),
+            r.login,
+            r.domain,
+            r.transport,
+            r.port,
+            r.enabled,
+            Payer(r.payer),
+            r.via_link,
+            bool(r.duplicate),
+            r.reg_state,
+            r.reg_code,
+            r.reg_error,
+            r.worker,
+        )
+        pending = None
+        if r.p_id is not None:
+            m = r._mapping
+            pending = offer_from_row_values({c.name: m[f"p_{c.name}"] for c in t.offers.c})
+        if r.holder_addresses is not None:
+            firewall = list(r.holder_addresses)
+        else:
+            firewall = sorted(
+                {x for row in rows if row.candidate_addresses for x in row.candidate_addresses}
+            )
+        return CardRead(summary, pending, firewall, r, self.cipher)
+
+    async def summary(self, account_id: int) -> AccountSummary | None:
+        found = await self._summaries(self._summary_select().where(t.accounts.c.id == account_id))
+        return found[0] if found else None

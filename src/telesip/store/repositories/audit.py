@@ -1,0 +1,64 @@
+"""The audit trail: records written by the use cases, read back per account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from telesip.store import tables as t
+
+_AUDIT_ADD = insert(t.audit)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor_id: int | None
+    account_id: int | None
+    action: str
+    details: dict[str, Any]
+
+
+class Audit:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(
+        self,
+        at: datetime,
+        actor_id: int | None,
+        account_id: int | None,
+        action: str,
+        details: dict[str, Any],
+    ) -> None:
+        await self.conn.execute(
+            _AUDIT_ADD,
+            {
+                "at": at,
+                "actor_id": actor_id,
+                "account_id": account_id,
+                "action": action,
+                "details": details,
+            },
+        )
+
+    async def add_many(self, records: list[dict[str, Any]]) -> None:
+        """Many records in one statement (at, actor_id, account_id, action, details each)."""
+        if records:
+            await self.conn.execute(_AUDIT_ADD, records)
+
+    async def of_account(
+        self, account_id: int, *, limit: int = 50, before_id: int | None = None
+    ) -> list[AuditRecord]:
+        stmt = select(t.audit).where(t.audit.c.account_id == account_id)
+        if before_id is not None:
+            stmt = stmt.where(t.audit.c.id < before_id)
+        rows = await self.conn.execute(stmt.order_by(t.audit.c.id.desc()).limit(limit))
+        return [
+            AuditRecord(r.id, r.at, r.actor_id, r.account_id, r.action, r.details) for r in rows
+        ]

@@ -1,0 +1,76 @@
+"""Settings links: one-time tokens that hand an account's settings over."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from telesip.domain.model import SettingsLink
+from telesip.store import tables as t
+from telesip.store.rows import link_from_row
+
+
+class Links:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, link: SettingsLink) -> int:
+        result = await self.conn.execute(
+            insert(t.links)
+            .values(
+                token=link.token,
+                account_id=link.account_id,
+                owner_id=link.owner_id,
+                created_at=link.created_at,
+                expires_at=link.expires_at,
+            )
+            .returning(t.links.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def by_token(self, token: str) -> SettingsLink | None:
+        row = (await self.conn.execute(select(t.links).where(t.links.c.token == token))).first()
+        return link_from_row(row) if row else None
+
+    async def get(self, link_id: int) -> SettingsLink | None:
+        row = (await self.conn.execute(select(t.links).where(t.links.c.id == link_id))).first()
+        return link_from_row(row) if row else None
+
+    async def of_owner(self, owner_id: int) -> list[SettingsLink]:
+        rows = await self.conn.execute(
+            select(t.links).where(t.links.c.owner_id == owner_id).order_by(t.links.c.id)
+        )
+        return [link_from_row(r) for r in rows]
+
+    async def mark_used(self, link_id: int, user_id: int, now: datetime) -> bool:
+        result = await self.conn.execute(
+            update(t.links)
+            .where(
+                t.links.c.id == link_id,
+                t.links.c.used_by.is_(None),
+                t.links.c.revoked_at.is_(None),
+                t.links.c.expires_at > now,
+            )
+            .values(used_by=user_id, used_at=now)
+        )
+        return result.rowcount == 1
+
+    async def revoke(self, link_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            update(t.links)
+            .where(t.links.c.id == link_id, t.links.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_unused_for(self, account_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            update(t.links)
+            .where(
+                t.links.c.account_id == account_id,
+                t.links.c.used_by.is_(None),
+                t.links.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )

@@ -1,0 +1,152 @@
+"""Offers of an account (give, assign, unlink): each hot step is one statement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import case, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from telesip.domain.model import Offer, OfferState
+from telesip.store import tables as t
+from telesip.store.repositories.common import P
+from telesip.store.rows import offer_from_row
+
+_OFFER = select(t.offers).where(t.offers.c.id == P("b_offer"))
+_OFFER_ADD = insert(t.offers).returning(t.offers.c.id)
+_OFFER_ACCEPT = (
+    update(t.offers)
+    .where(
+        t.offers.c.id == P("b_offer"),
+        t.offers.c.state == "pending",
+        t.offers.c.expires_at > P("b_now"),
+    )
+    .values(state="accepted", recipient_id=P("b_recipient"), decided_at=P("b_now"))
+)
+_OFFERS_CLOSE = (
+    update(t.offers)
+    .where(t.offers.c.account_id == P("b_account"), t.offers.c.state == "pending")
+    .values(
+        state=case((t.offers.c.expires_at <= P("b_now"), "expired"), else_=P("b_state")),
+        decided_at=P("b_now"),
+    )
+    .returning(t.offers.c.id)
+)
+_OFFER_LAST_GIVEN = (
+    select(t.offers)
+    .where(
+        t.offers.c.account_id == P("b_account"),
+        t.offers.c.state == "accepted",
+        t.offers.c.method == P("b_method"),
+        t.offers.c.sender_id == P("b_sender"),
+    )
+    .order_by(t.offers.c.id.desc())
+    .limit(1)
+)
+
+
+class Offers:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def close_pending(
+        self, account_id: int, now: datetime, state: OfferState = OfferState.REPLACED
+    ) -> list[int]:
+        """End the account's pending offer (expired ones are marked so); return their ids."""
+        result = await self.conn.execute(
+            _OFFERS_CLOSE, {"b_account": account_id, "b_now": now, "b_state": state.value}
+        )
+        return [int(r[0]) for r in result]
+
+    async def add(self, offer: Offer) -> int:
+        result = await self.conn.execute(
+            _OFFER_ADD,
+            {
+                "account_id": offer.account_id,
+                "sender_id": offer.sender_id,
+                "method": offer.method.value,
+                "kind": offer.kind.value,
+                "state": offer.state.value,
+                "only_for_id": offer.only_for_id,
+                "token": offer.token,
+                "created_at": offer.created_at,
+                "expires_at": offer.expires_at,
+            },
+        )
+        return int(result.scalar_one())
+
+    async def get(self, offer_id: int) -> Offer | None:
+        row = (await self.conn.execute(_OFFER, {"b_offer": offer_id})).first()
+        return offer_from_row(row) if row else None
+
+    async def id_by_token(self, token: str) -> int | None:
+        return await self.conn.scalar(select(t.offers.c.id).where(t.offers.c.token == token))
+
+    async def account_of(self, offer_id: int) -> int | None:
+        return await self.conn.scalar(
+            select(t.offers.c.account_id).where(t.offers.c.id == offer_id)
+        )
+
+    async def accept(self, offer_id: int, recipient_id: int, now: datetime) -> bool:
+        """Exactly once: only a pending, unexpired offer flips to accepted."""
+        result = await self.conn.execute(
+            _OFFER_ACCEPT, {"b_offer": offer_id, "b_recipient": recipient_id, "b_now": now}
+        )
+        return result.rowcount == 1
+
+    async def set_state(self, offer_id: int, state: OfferState, now: datetime) -> None:
+        await self.conn.execute(
+            update(t.offers)
+            .where(t.offers.c.id == offer_id, t.offers.c.state == "pending")
+            .values(state=state.value, decided_at=now)
+        )
+
+    async def set_inline_message(self, offer_id: int, inline_message_id: str) -> None:
+        await self.conn.execute(
+            update(t.offers)
+            .where(t.offers.c.id == offer_id)
+            .values(inline_message_id=inline_message_id)
+        )
+
+    async def last_accepted(
+        self,
+        account_id: int,
+        *,
+        method: str | None = None,
+        sender_id: int | None = None,
+        recipient_id: int | None = None,
+        kind: str | None = None,
+    ) -> Offer | None:
+        stmt = select(t.offers).where(
+            t.offers.c.account_id == account_id, t.offers.c.state == "accepted"
+        )
+        if method is not None:
+            stmt = stmt.where(t.offers.c.method == method)
+        if sender_id is not None:
+            stmt = stmt.where(t.offers.c.sender_id == sender_id)
+        if kind is not None:
+            stmt = stmt.where(t.offers.c.kind == kind)
+        if recipient_id is not None:
+            stmt = stmt.where(t.offers.c.recipient_id == recipient_id)
+        row = (await self.conn.execute(stmt.order_by(t.offers.c.id.desc()).limit(1))).first()
+        return offer_from_row(row) if row else None
+
+    async def last_given(self, account_id: int, sender_id: int) -> Offer | None:
+        """The latest unlink of this account by ``sender_id`` that was received (R7)."""
+        row = (
+            await self.conn.execute(
+                _OFFER_LAST_GIVEN,
+                {"b_account": account_id, "b_method": "unlink", "b_sender": sender_id},
+            )
+        ).first()
+        return offer_from_row(row) if row else None
+
+    async def pending_for(self, account_id: int) -> Offer | None:
+        row = (
+            await self.conn.execute(
+                select(t.offers).where(
+                    t.offers.c.account_id == account_id, t.offers.c.state == "pending"
+                )
+            )
+        ).first()
+        return offer_from_row(row) if row else None

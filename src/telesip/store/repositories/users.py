@@ -1,0 +1,99 @@
+"""Telegram users and their subscriptions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from telesip.domain.model import Payer, TelegramUser
+from telesip.domain.plans import Subscription
+from telesip.store import tables as t
+from telesip.store.repositories.common import P
+
+_SUBSCRIPTIONS = (
+    select(t.subscriptions)
+    .where(t.subscriptions.c.user_id == P("b_user"))
+    .order_by(t.subscriptions.c.id)
+)
+_ENSURE_USER = {
+    name: dialect.insert(t.users)
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(t.users.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+class Users:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def ensure(
+        self, user: TelegramUser, now: datetime, default_plan: str, seats: int | None
+    ) -> bool:
+        """Insert the user if new (with the default plan); True when it was new."""
+        values = {
+            "id": user.id,
+            "first_name": user.first_name[:128],
+            "username": user.username,
+            "language_code": user.language_code,
+            "created_at": now,
+        }
+        stmt = _ENSURE_USER[self.conn.dialect.name]
+        inserted = (await self.conn.execute(stmt, values)).first() is not None
+        if inserted:
+            await self.conn.execute(
+                insert(t.subscriptions).values(
+                    user_id=user.id, plan=default_plan, seats=seats, created_at=now
+                )
+            )
+        return inserted
+
+    async def get(self, user_id: int) -> TelegramUser | None:
+        row = (await self.conn.execute(select(t.users).where(t.users.c.id == user_id))).first()
+        if row is None:
+            return None
+        return TelegramUser(row.id, row.first_name, row.username, row.language_code)
+
+    async def lock(self, user_id: int) -> None:
+        await self.conn.execute(
+            select(t.users.c.id).where(t.users.c.id == user_id).with_for_update(key_share=True)
+        )
+
+    async def subscriptions(self, user_id: int) -> list[Subscription]:
+        rows = await self.conn.execute(_SUBSCRIPTIONS, {"b_user": user_id})
+        return [Subscription(r.id, r.user_id, r.plan, r.seats) for r in rows]
+
+    async def usage(self, owner_id: int) -> dict[Payer, int]:
+        rows = await self.conn.execute(
+            select(t.accounts.c.payer, func.count())
+            .where(t.accounts.c.owner_id == owner_id)
+            .group_by(t.accounts.c.payer)
+        )
+        return {Payer(payer): count for payer, count in rows}
+
+    async def set_subscription(
+        self, user_id: int, plan: str, seats: int | None, now: datetime
+    ) -> None:
+        """One subscription per plan: replace that plan's seats, keep the others."""
+        await self.conn.execute(
+            delete(t.subscriptions).where(
+                t.subscriptions.c.user_id == user_id, t.subscriptions.c.plan == plan
+            )
+        )
+        await self.conn.execute(
+            insert(t.subscriptions).values(user_id=user_id, plan=plan, seats=seats, created_at=now)
+        )
+
+    async def clear_subscriptions(self, user_id: int) -> None:
+        await self.conn.execute(delete(t.subscriptions).where(t.subscriptions.c.user_id == user_id))
+
+    async def remove_subscription(self, user_id: int, plan: str) -> int:
+        result = await self.conn.execute(
+            delete(t.subscriptions).where(
+                t.subscriptions.c.user_id == user_id, t.subscriptions.c.plan == plan
+            )
+        )
+        return result.rowcount
