@@ -37,7 +37,7 @@ from telesip.bot.routers.calls import keypad
 from telesip.metrics import BOT_SEND_FAILURES
 from telesip.services import calls, people
 from telesip.services.context import Services
-from telesip.store.calls import OutboxMessage
+from telesip.store.repositories.calls import OutboxMessage
 
 log = logging.getLogger(__name__)
 

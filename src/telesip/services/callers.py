@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from telesip.domain.callers import CallerInfo, mask_phone
 from telesip.services.context import Services
-from telesip.store.callers import Callers
 
 
 def caller_info(user_id: int, name: str, username: str | None, phone: str | None) -> CallerInfo:
@@ -18,18 +17,18 @@ async def record_caller(s: Services, caller: CallerInfo, *, worker_id: int | Non
     """Name ``caller`` to people; ``worker_id``: a remote worker's own account (it never
     renames the service's accounts or another worker's)."""
     async with s.uow() as uow:
-        await Callers(uow.conn).put(caller, uow.now, worker_id)
+        await uow.callers.put(caller, uow.now, worker_id)
         await uow.commit()
 
 
 async def forget_caller(s: Services, caller_id: int, *, worker_id: int | None = None) -> bool:
     """Stop naming ``caller_id``; a remote worker forgets only its own."""
     async with s.uow() as uow:
-        removed = await Callers(uow.conn).remove(caller_id, worker_id)
+        removed = await uow.callers.remove(caller_id, worker_id)
         await uow.commit()
     return removed
 
 
 async def caller_accounts(s: Services) -> list[CallerInfo]:
     async with s.uow(readonly=True) as uow:
-        return await Callers(uow.conn).all()
+        return await uow.callers.all()

@@ -37,7 +37,7 @@ from telesip.domain.calls import (
 from telesip.domain.model import TelegramUser
 from telesip.services.common import ensure_user, load_account
 from telesip.services.context import Services
-from telesip.store.calls import Calls, Command, OutboxMessage
+from telesip.store.repositories.calls import Calls, Command, OutboxMessage
 from telesip.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ async def lines(s: Services, actor: TelegramUser) -> list[Line]:
     """The lines a person calls from: accounts whose user they are (assigned, or own and not
     assigned to anyone)."""
     async with s.uow(readonly=True) as uow:
-        return [Line(*row) for row in await Calls(uow.conn).lines_of(actor.id)]
+        return [Line(*row) for row in await uow.calls.lines_of(actor.id)]
 
 
 async def request_call(
@@ -90,7 +90,7 @@ async def request_call(
             raise NotYourLine(account_id=account_id)
         if not account.enabled:
             raise LineDisabled(account_id=account_id)
-        repo = Calls(uow.conn)
+        repo = uow.calls
         if await repo.active_of_user(actor.id) is not None:
             raise LineBusy()
         dialled = rewrite_number(number, account.settings.rewrite_rules)
@@ -129,11 +129,11 @@ async def only_line(s: Services, actor: TelegramUser) -> Line | None:
 
 async def recent_calls(s: Services, actor: TelegramUser, *, limit: int = 10) -> list[CallRecord]:
     async with s.uow(readonly=True) as uow:
-        return await Calls(uow.conn).of_person(actor.id, limit=limit)
+        return await uow.calls.of_person(actor.id, limit=limit)
 
 
 async def _own_active_call(uow: UnitOfWork, actor_id: int, call_id: int) -> CallRecord:
-    call = await Calls(uow.conn).get(call_id)
+    call = await uow.calls.get(call_id)
     if call is None or call.user_id != actor_id or not call.active:
         raise CallNotFound()
     return call
@@ -147,7 +147,7 @@ async def press_key(s: Services, actor: TelegramUser, call_id: int, key: str) ->
         call = await _own_active_call(uow, actor.id, call_id)
         if call.state is not CallState.ANSWERED:
             raise CallNotFound()
-        await Calls(uow.conn).add_command(call.id, CommandKind.DTMF, key, uow.now)
+        await uow.calls.add_command(call.id, CommandKind.DTMF, key, uow.now)
         await uow.commit()
 
 
@@ -156,7 +156,7 @@ async def hang_up(s: Services, actor: TelegramUser, call_id: int) -> None:
     worker running it hangs up both legs."""
     async with s.uow() as uow:
         call = await _own_active_call(uow, actor.id, call_id)
-        repo = Calls(uow.conn)
+        repo = uow.calls
         if call.state is CallState.REQUESTED:
             ended = await repo.set_ended(call.id, uow.now, EndReason.CANCELLED, None, None)
             if ended is not None:
@@ -177,14 +177,14 @@ async def call_history(
     """The HTTP API's listing: ``scope`` is (owner ids, account ids) an API key covers, None
     for an operator's key over everything."""
     async with s.uow(readonly=True) as uow:
-        return await Calls(uow.conn).listing(
+        return await uow.calls.listing(
             scope=scope, account_id=account_id, limit=limit, before_id=before_id
         )
 
 
 async def get_call(s: Services, call_id: int) -> CallRecord:
     async with s.uow(readonly=True) as uow:
-        call = await Calls(uow.conn).get(call_id)
+        call = await uow.calls.get(call_id)
     if call is None:
         raise CallNotFound()
     return call
@@ -195,7 +195,7 @@ async def claim_outgoing(s: Services, worker_id: int, account_ids: list[int]) ->
     """Requests waiting on this worker's lines, each handed to exactly one worker; requests
     nobody took within a minute end as unavailable (the person is told)."""
     async with s.uow() as uow:
-        repo = Calls(uow.conn)
+        repo = uow.calls
         for stale in await repo.end_stale(
             worker_id=None, requested_before=uow.now - REQUEST_TIMEOUT, now=uow.now
         ):
@@ -216,7 +216,7 @@ async def start_incoming(
     ended at once with the reason (the worker answers 480 / 486)."""
     async with s.uow() as uow:
         account = await uow.accounts.get(account_id, lock=False)
-        repo = Calls(uow.conn)
+        repo = uow.calls
         if account is None:
             raise errors.AccountNotFound(account_id=account_id)
         reason: EndReason | None = None
@@ -255,7 +255,7 @@ async def start_incoming(
 
 async def mark_answered(s: Services, call_id: int, caller: str | None) -> bool:
     async with s.uow() as uow:
-        ok = await Calls(uow.conn).set_answered(call_id, uow.now, caller)
+        ok = await uow.calls.set_answered(call_id, uow.now, caller)
         await uow.commit()
     return ok
 
@@ -273,7 +273,7 @@ async def mark_ended(
     the person that message (a catalog key: call.missed, call.ended, ...). A ``recording`` is
     named on the row and sent to the line's owner in the same transaction."""
     async with s.uow() as uow:
-        repo = Calls(uow.conn)
+        repo = uow.calls
         call = await repo.set_ended(call_id, uow.now, reason, sip_status, recording)
         if call is not None:
             await uow.record("call_ended", call.account_id, None, _details(call))
@@ -291,7 +291,7 @@ async def mark_ended(
 async def end_orphans(s: Services, worker_id: int) -> int:
     """A (re)started worker ends the calls its previous run left open: nobody runs them now."""
     async with s.uow() as uow:
-        repo = Calls(uow.conn)
+        repo = uow.calls
         stale = await repo.end_stale(worker_id=worker_id, requested_before=None, now=uow.now)
         for call in stale:
             await uow.record("call_ended", call.account_id, None, _details(call))
@@ -303,7 +303,7 @@ async def take_commands(s: Services, call_ids: list[int]) -> list[Command]:
     if not call_ids:
         return []
     async with s.uow() as uow:
-        cmds = await Calls(uow.conn).take_commands(call_ids, uow.now)
+        cmds = await uow.calls.take_commands(call_ids, uow.now)
         await uow.commit()
     return cmds
 
@@ -322,7 +322,7 @@ async def calls_of_worker(s: Services, worker_id: int, call_ids: list[int]) -> l
     if not call_ids:
         return []
     async with s.uow(readonly=True) as uow:
-        return await Calls(uow.conn).running_of_worker(worker_id, call_ids)
+        return await uow.calls.running_of_worker(worker_id, call_ids)
 
 
 def recording_name(call_id: int) -> str:
@@ -393,7 +393,7 @@ def _say(call: CallRecord) -> dict[str, Any]:
 async def tell(s: Services, call: CallRecord, key: str, /, **extra: Any) -> None:
     """Ask the bot to send the call's person a catalog message (in their language)."""
     async with s.uow() as uow:
-        await Calls(uow.conn).enqueue(
+        await uow.calls.enqueue(
             call.user_id, "text", {"key": key, "params": {**_say(call), **extra}}, uow.now
         )
         await uow.commit()
@@ -401,7 +401,7 @@ async def tell(s: Services, call: CallRecord, key: str, /, **extra: Any) -> None
 
 async def show_keypad(s: Services, call: CallRecord) -> None:
     async with s.uow() as uow:
-        await Calls(uow.conn).enqueue(
+        await uow.calls.enqueue(
             call.user_id, "keypad", {"call_id": call.id, "params": _say(call)}, uow.now
         )
         await uow.commit()
@@ -410,7 +410,7 @@ async def show_keypad(s: Services, call: CallRecord) -> None:
 async def send_recording(s: Services, call: CallRecord, file_name: str) -> None:
     """The recording goes to the line's owner, with caller, callee and duration."""
     async with s.uow() as uow:
-        await _send_recording(Calls(uow.conn), call, file_name, uow.now)
+        await _send_recording(uow.calls, call, file_name, uow.now)
         await uow.commit()
 
 
@@ -421,12 +421,12 @@ async def _send_recording(repo: Calls, call: CallRecord, file_name: str, now: da
 
 async def expired_recordings(s: Services, before: datetime) -> list[CallRecord]:
     async with s.uow(readonly=True) as uow:
-        return await Calls(uow.conn).with_recordings_before(before)
+        return await uow.calls.with_recordings_before(before)
 
 
 async def forget_recording(s: Services, call_id: int) -> None:
     async with s.uow() as uow:
-        await Calls(uow.conn).clear_recording(call_id)
+        await uow.calls.clear_recording(call_id)
         await uow.commit()
 
 
@@ -487,7 +487,7 @@ def _prune_unnamed(recordings_dir: Path, before: datetime) -> int:
 # -- the bot's outbox --------------------------------------------------------------------------
 async def outbox_due(s: Services, *, limit: int = 50) -> list[OutboxMessage]:
     async with s.uow(readonly=True) as uow:
-        return await Calls(uow.conn).due(uow.now, limit)
+        return await uow.calls.due(uow.now, limit)
 
 
 async def outbox_put(
@@ -497,23 +497,23 @@ async def outbox_put(
     earliest (the bot defers a call here when Telegram's pace would hold a handler too long)."""
     async with s.uow() as uow:
         due = uow.now + timedelta(seconds=max(delay, 0.0))
-        await Calls(uow.conn).enqueue(chat_id, kind, payload, uow.now, due)
+        await uow.calls.enqueue(chat_id, kind, payload, uow.now, due)
         await uow.commit()
 
 
 async def outbox_sent(s: Services, message_id: int, telegram_id: int | None) -> bool:
     async with s.uow() as uow:
-        ok = await Calls(uow.conn).mark_sent(message_id, uow.now, telegram_id)
+        ok = await uow.calls.mark_sent(message_id, uow.now, telegram_id)
         await uow.commit()
     return ok
 
 
 async def outbox_retry(s: Services, message_id: int, delay: float) -> None:
     async with s.uow() as uow:
-        await Calls(uow.conn).retry_later(message_id, uow.now + timedelta(seconds=delay))
+        await uow.calls.retry_later(message_id, uow.now + timedelta(seconds=delay))
         await uow.commit()
 
 
 async def keypad_of(s: Services, chat_id: int, call_id: int) -> int | None:
     async with s.uow(readonly=True) as uow:
-        return await Calls(uow.conn).keypad_message(chat_id, call_id)
+        return await uow.calls.keypad_message(chat_id, call_id)

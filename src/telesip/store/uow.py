@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,14 @@ from telesip.domain.events import Event
 from telesip.store.crypto import Cipher
 from telesip.store.db import sqlite_reader, sqlite_writer
 from telesip.store.loop import LoopReads, LoopWrites
-from telesip.store.repositories import Accounts, Audit, Guesses, Links, Offers, Users
+from telesip.store.repositories.accounts import Accounts
+from telesip.store.repositories.audit import Audit
+from telesip.store.repositories.callers import Callers
+from telesip.store.repositories.calls import Calls
+from telesip.store.repositories.guesses import Guesses
+from telesip.store.repositories.links import Links
+from telesip.store.repositories.offers import Offers
+from telesip.store.repositories.users import Users
 
 if TYPE_CHECKING:
     from telesip.store.hot import HotTransfers
@@ -87,6 +95,8 @@ class UnitOfWork:
         self._bind()
         return self
 
+    # The repositories of the hot path are bound eagerly; the others when first used, so a
+    # use case pays only for the ones it touches.
     def _bind(self) -> None:
         self.users = Users(self.conn)
         self.accounts = Accounts(self.conn, self._cipher)
@@ -94,6 +104,14 @@ class UnitOfWork:
         self.links = Links(self.conn)
         self.audit = Audit(self.conn)
         self.guesses = Guesses(self.conn)
+
+    @cached_property
+    def calls(self) -> Calls:
+        return Calls(self.conn)
+
+    @cached_property
+    def callers(self) -> Callers:
+        return Callers(self.conn)
 
     async def __aexit__(
         self,

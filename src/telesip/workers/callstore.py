@@ -19,7 +19,7 @@ from telesip.domain import errors
 from telesip.domain.calls import CallRecord, CallState, CommandKind, Direction, EndReason
 from telesip.services import calls as svc
 from telesip.services.context import Services
-from telesip.store.calls import Command
+from telesip.store.repositories.calls import Command
 
 log = logging.getLogger("telesip.calls")
 
