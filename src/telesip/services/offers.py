@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from telesip.domain import errors, events
+from telesip.domain import errors, events, transfers
 from telesip.domain.errors import TelesipError
 from telesip.domain.guessing import GuessState
 from telesip.domain.model import (
@@ -205,22 +205,17 @@ async def receive(s: Services, actor: TelegramUser, offer_id: int) -> Received:
         if account is None or offer is None:
             raise errors.OfferNotFound()
         account_id = account.id
-        if offer.state is OfferState.PENDING and uow.now >= offer.expires_at:
-            await uow.offers.set_state(offer_id, OfferState.EXPIRED, uow.now)
-            await uow.commit()
-            raise errors.OfferExpired()
-        offer.check_acceptable(actor.id, uow.now)
-        if offer.sender_id != account.owner_id:  # ownership moved since the offer was made
-            await uow.offers.set_state(offer_id, OfferState.CANCELLED, uow.now)
-            await uow.commit()
-            raise errors.OfferCancelled()
+        refused = transfers.refusal(offer, account.owner_id, actor.id, uow.now)
+        if refused is not None:
+            if refused.offer_state is not None:  # the offer is dead: record it, then say so
+                await uow.offers.set_state(offer_id, refused.offer_state, uow.now)
+                await uow.commit()
+            raise refused.error
         if not await uow.offers.accept(offer_id, actor.id, uow.now):
             raise errors.ConflictError()
         offer.accept(actor.id, uow.now)
-        if offer.method is Method.ASSIGN:
-            await _assign(uow, account, actor.id)
-        else:  # the accepted offer was the account's only pending one: none left to close
-            await _move_ownership(uow, account, actor.id, "received", close_offers=False)
+        # the accepted offer was the account's only pending one: none left to end
+        await _apply(uow, account, offer.method, actor.id, transfers.RECEIVED, end_offers=False)
         await uow.commit()
     return Received(offer, account_id, offer.method, offer.sender_id, actor.id, account.user_id)
 
@@ -241,70 +236,46 @@ async def _receive_hot(
     view = await hot.receive_view(offer_id, actor.id)
     if view is None:
         return None
-    account, offer, now = view.account, view.offer, uow.now
-    if not offer.is_live(now) or offer.sender_id != account.owner_id:
+    holding, offer, now = view.account, view.offer, uow.now
+    if not offer.is_live(now) or offer.sender_id != holding.owner_id:
         return None  # expired, taken, cancelled...: the Core path records it and says so
+    party = transfers.payer_party(holding, offer.method, actor.id)
+    plans = None
+    if party is not None:
+        subs = view.owner_subs if party == holding.owner_id else view.recipient_subs
+        if party == actor.id and not view.recipient_known:  # ensure_user gives the default
+            subs = [Subscription(0, actor.id, *default_subscription(s))]
+        plans = Entitlements.of(subs, 0, 0)
+        if plans.counts_usage:
+            return None  # the usage is counted under the Core path's locks
+    if offer.method is Method.UNLINK and holding.via_link:
+        return None  # its unused links are revoked by the Core path
     try:
         offer.accept(actor.id, now)
-        event: events.Event
-        if offer.method is Method.ASSIGN:  # as _assign
-            ent = Entitlements.of(view.owner_subs, 0, 0)
-            if ent.counts_usage:
-                return None
-            ent.require_assign()
-            payer = ent.payer_for_assigned(account.payer)
-            owner_id, via_link, action = account.owner_id, account.via_link, "assigned"
-            details: dict[str, object] = {
-                "owner_id": account.owner_id,
-                "previous_user_id": account.user_id,
-            }
-            event = events.UserAssigned(
-                account.id,
-                actor.id,
-                owner_id=account.owner_id,
-                user_id=actor.id,
-                previous_user_id=account.user_id,
-            )
-        else:  # as _move_ownership without closing offers
-            if account.via_link:
-                return None  # its unused links are revoked by the Core path
-            payer = Payer.OPERATOR
-            if account.payer is not Payer.OPERATOR:
-                subs = view.recipient_subs
-                if not view.recipient_known:  # ensure_user would give the default plan
-                    subs = [Subscription(0, actor.id, *default_subscription(s))]
-                ent = Entitlements.of(subs, 0, 0)
-                if ent.counts_usage:
-                    return None
-                payer = ent.payer_for_received_account()
-            owner_id, via_link, action = actor.id, False, "received"
-            details = {"from_owner_id": account.owner_id, "payer": payer.value}
-            event = events.OwnershipTransferred(
-                account.id,
-                actor.id,
-                from_owner_id=account.owner_id,
-                to_owner_id=actor.id,
-                previous_user_id=account.user_id,
-            )
+        out = transfers.decide(
+            holding, offer.method, actor.id, plans, action=transfers.RECEIVED, end_offers=False
+        )
     except TelesipError:
         return None
     written = await hot.receive_write(
-        account,
+        holding,
         offer_id,
         actor,
         now,
         default_subscription(s),
-        owner_id,
-        actor.id,
-        payer,
-        via_link,
-        action,
-        details,
+        out.after.owner_id,
+        out.after.user_id,
+        out.after.payer,
+        out.after.via_link,
+        out.action,
+        out.details,
     )
     if not written:
         return None
-    uow.add_event(event)
-    return Received(offer, account.id, offer.method, offer.sender_id, actor.id, account.user_id)
+    uow.add_event(out.event)
+    return Received(
+        offer, holding.account_id, offer.method, offer.sender_id, actor.id, holding.user_id
+    )
 
 
 async def _receive_unlink_hot(
@@ -315,13 +286,15 @@ async def _receive_unlink_hot(
     subs: list[Subscription],
 ) -> Received | None:
     try:
-        ent = Entitlements.of(subs, 0, 0)
-        if ent.counts_usage:
+        plans = Entitlements.of(subs, 0, 0)
+        if plans.counts_usage:
             return None
-        payer = ent.payer_for_received_account()  # as _move_ownership for a non-operator payer
+        # the statement takes whichever applies to the account as it finds it
+        if_operator = transfers.payer_after(Method.UNLINK, Payer.OPERATOR, None)
+        otherwise = transfers.payer_after(Method.UNLINK, Payer.START, plans)
     except TelesipError:
         return None
-    done = await hot.receive_unlink(offer_id, actor.id, uow.now, subs, Payer.OPERATOR, payer)
+    done = await hot.receive_unlink(offer_id, actor.id, uow.now, subs, if_operator, otherwise)
     if done is None:
         return None
     offer = done.offer
@@ -339,52 +312,37 @@ async def _receive_unlink_hot(
     )
 
 
-async def _assign(uow: UnitOfWork, account: Account, user_id: int) -> None:
-    """R4: the recipient uses the account; the owner keeps it and pays with a seat."""
-    ent = await entitlements(uow, account.owner_id)
-    ent.require_assign()
-    payer = ent.payer_for_assigned(account.payer)
-    await uow.accounts.update(account.id, uow.now, user_id=user_id, payer=payer.value)
-    await uow.record(
-        "assigned",
-        account.id,
-        user_id,
-        {"owner_id": account.owner_id, "previous_user_id": account.user_id},
-        events.UserAssigned(
-            account.id,
-            user_id,
-            owner_id=account.owner_id,
-            user_id=user_id,
-            previous_user_id=account.user_id,
-        ),
-    )
-
-
-async def _move_ownership(
-    uow: UnitOfWork, account: Account, new_owner: int, action: str, *, close_offers: bool = True
+async def _apply(
+    uow: UnitOfWork,
+    account: Account,
+    method: Method,
+    to: int,
+    action: str,
+    *,
+    end_offers: bool,
 ) -> None:
-    """R6/R7/R8: the whole account moves; the new owner pays unless the operator does."""
-    payer = Payer.OPERATOR
-    if account.payer is not Payer.OPERATOR:
-        payer = (await entitlements(uow, new_owner)).payer_for_received_account()
-    await uow.accounts.move(account.id, new_owner, new_owner, payer, False, uow.now)
-    if close_offers:  # the previous owner's offer must not move it on behind the new owner
-        await uow.offers.close_pending(account.id, uow.now, OfferState.CANCELLED)
-    if account.via_link:  # only link-managed accounts have links
-        await uow.links.revoke_unused_for(account.id, uow.now)
-    await uow.record(
-        action,
-        account.id,
-        new_owner,
-        {"from_owner_id": account.owner_id, "payer": payer.value},
-        events.OwnershipTransferred(
-            account.id,
-            new_owner,
-            from_owner_id=account.owner_id,
-            to_owner_id=new_owner,
-            previous_user_id=account.user_id,
-        ),
+    """R4/R6/R7/R8 on the Core path: read the plans the payer depends on (the rows locked where
+    usage counts), let the domain decide, write the outcome with its audit record and event."""
+    holding = transfers.Holding(
+        account.id, account.owner_id, account.user_id, account.payer, account.via_link
     )
+    party = transfers.payer_party(holding, method, to)
+    plans = None if party is None else await entitlements(uow, party)
+    out = transfers.decide(holding, method, to, plans, action=action, end_offers=end_offers)
+    after = out.after
+    if method is Method.ASSIGN:
+        await uow.accounts.update(
+            account.id, uow.now, user_id=after.user_id, payer=after.payer.value
+        )
+    else:
+        await uow.accounts.move(
+            account.id, after.owner_id, after.user_id, after.payer, after.via_link, uow.now
+        )
+    if out.end_offers:  # the previous owner's offer must not move it on behind the new owner
+        await uow.offers.close_pending(account.id, uow.now, OfferState.CANCELLED)
+    if out.revoke_links:  # only link-managed accounts have links
+        await uow.links.revoke_unused_for(account.id, uow.now)
+    await uow.record(out.action, account.id, out.actor_id, out.details, out.event)
 
 
 async def receive_by_token(s: Services, actor: TelegramUser, token: str) -> Received:
@@ -488,7 +446,9 @@ async def transfer_back(
         if stored is not None:
             await uow.guesses.clear(actor.id, account_id)
         if apply:
-            await _move_ownership(uow, account, actor.id, "transferred_back")
+            await _apply(
+                uow, account, Method.UNLINK, actor.id, transfers.TRANSFERRED_BACK, end_offers=True
+            )
         await uow.commit()
     return True
 
@@ -512,26 +472,24 @@ async def _transfer_back_hot(
     account = view.account
     if account.via_link or not s.cipher.matches(view.password_enc, password):
         return False  # link revocation, and wrong guesses, are the Core path's
-    payer = Payer.OPERATOR
-    if account.payer is not Payer.OPERATOR:  # as _move_ownership
-        ent = Entitlements.of(view.actor_subs, 0, 0)
-        if ent.counts_usage:
-            return False
-        try:
-            payer = ent.payer_for_received_account()
-        except TelesipError:
-            return False
-    details = {"from_owner_id": account.owner_id, "payer": payer.value}
-    cleared = await hot.transfer_back_write(account_id, actor.id, uow.now, payer, details)
+    party = transfers.payer_party(account, Method.UNLINK, actor.id)
+    plans = None if party is None else Entitlements.of(view.actor_subs, 0, 0)
+    if plans is not None and plans.counts_usage:
+        return False
+    try:
+        out = transfers.decide(
+            account,
+            Method.UNLINK,
+            actor.id,
+            plans,
+            action=transfers.TRANSFERRED_BACK,
+            end_offers=True,
+        )
+    except TelesipError:
+        return False
+    after = out.after
+    cleared = await hot.transfer_back_write(account_id, actor.id, uow.now, after.payer, out.details)
     if cleared is not None and cleared.locked(uow.now):
         return False
-    uow.add_event(
-        events.OwnershipTransferred(
-            account_id,
-            actor.id,
-            from_owner_id=account.owner_id,
-            to_owner_id=actor.id,
-            previous_user_id=account.user_id,
-        )
-    )
+    uow.add_event(out.event)
     return True

@@ -23,6 +23,7 @@ from telesip.domain.errors import ConflictError, StorageUnavailable
 from telesip.domain.guessing import GuessState
 from telesip.domain.model import Method, Offer, OfferKind, OfferState, Payer, TelegramUser
 from telesip.domain.plans import Subscription
+from telesip.domain.transfers import Holding
 
 # R3: lock the account if the sender still owns it (and may offer this method), end its
 # pending offer, add the new one and its audit row. ``closed`` must run before ``added``
@@ -224,19 +225,8 @@ def _details(values: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class AccountLock:
-    """The locked account's columns a transfer decides on."""
-
-    id: int
-    owner_id: int
-    user_id: int
-    payer: Payer
-    via_link: bool
-
-
-@dataclass(frozen=True)
 class ReceiveView:
-    account: AccountLock
+    account: Holding
     offer: Offer
     recipient_known: bool
     recipient_subs: list[Subscription]
@@ -255,7 +245,7 @@ class ReceivedUnlink:
 
 @dataclass(frozen=True)
 class TransferBackView:
-    account: AccountLock
+    account: Holding
     password_enc: bytes
     given: bool
     locked_until: datetime | None
@@ -368,7 +358,7 @@ class HotTransfers:
         row = await self._run(self._conn.fetchrow, _RECEIVE_READ, offer_id, recipient_id)
         if row is None:
             return None
-        account = AccountLock(
+        account = Holding(
             row["account_id"], row["owner_id"], row["user_id"], Payer(row["payer"]), row["via_link"]
         )
         return ReceiveView(
@@ -381,7 +371,7 @@ class HotTransfers:
 
     async def receive_write(
         self,
-        seen: AccountLock,
+        seen: Holding,
         offer_id: int,
         recipient: TelegramUser,
         now: datetime,
@@ -412,7 +402,7 @@ class HotTransfers:
             via_link,
             action,
             _details(details),
-            seen.id,
+            seen.account_id,
             seen.owner_id,
             seen.user_id,
             seen.payer.value,
@@ -425,7 +415,7 @@ class HotTransfers:
         if row is None:
             return None
         return TransferBackView(
-            AccountLock(
+            Holding(
                 account_id, row["owner_id"], row["user_id"], Payer(row["payer"]), row["via_link"]
             ),
             row["password_enc"],
