@@ -23,7 +23,7 @@ from telesip.domain.clock import FakeClock
 from telesip.services import accounts, audit, calls, fleet
 from telesip.services.context import Services
 from telesip.store import tables as t
-from telesip.workers.accounts import to_config
+from telesip.workers.lines import to_config
 from telesip.workers.service import Timing, Worker
 from tests.core.helpers import ALICE, BOB, Recorder, sip
 

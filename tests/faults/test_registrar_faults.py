@@ -19,7 +19,7 @@ import time
 from collections import Counter
 
 from telesip.sip import RegistrationPolicy
-from telesip.workers.accounts import AccountConfig, RegistrationStatus
+from telesip.workers import AccountConfig, RegistrationStatus
 from telesip.workers.registrar import RegistrationManager
 
 from .conftest import Kamailio

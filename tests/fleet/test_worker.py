@@ -15,7 +15,7 @@ from telesip.domain.settings import Secret
 from telesip.services import accounts, fleet
 from telesip.services.context import Services
 from telesip.store.db import create_engine
-from telesip.workers.accounts import RegistrationStatus
+from telesip.workers import RegistrationStatus
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import Timing, Worker
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .accounts import STATES, AccountConfig, ManagerStats, RegistrationStatus
+from .lines import AccountConfig
 from .registrar import RegistrationManager
+from .stats import ManagerStats
+from .status import STATES, RegistrationStatus
 
 __all__ = ["STATES", "AccountConfig", "ManagerStats", "RegistrationManager", "RegistrationStatus"]

@@ -45,7 +45,7 @@ from telesip.telegram.adapter import TelegramCalls
 from telesip.telegram.errors import CallPrivacyRestricted, NoFreeCaller, TelegramError
 from telesip.telegram.leg import LegState, TelegramLeg
 
-from .accounts import AccountConfig, split_host_port
+from .lines import AccountConfig, split_host_port
 from .transport import Addr, Target
 
 if TYPE_CHECKING:

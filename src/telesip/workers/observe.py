@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from .accounts import STATES
 from .registrar import RegistrationManager
+from .status import STATES
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from .calls import CallManager

@@ -32,9 +32,10 @@ from telesip.sip import (
 )
 from telesip.sip import RegistrationStatus as CoreStatus
 
-from .accounts import AccountConfig, ManagerStats, RegistrationStatus
 from .dns import Locator, LookupFailed
-from .status import StatusFeed, StatusSink
+from .lines import AccountConfig
+from .stats import ManagerStats
+from .status import RegistrationStatus, StatusFeed, StatusSink
 from .transport import Addr, Target
 from .wire import CallHandler, Wire
 

@@ -41,12 +41,13 @@ from telesip.health import PROBES
 from telesip.logs import bind_log_context
 from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
-from telesip.workers.accounts import AccountConfig, RegistrationStatus
 from telesip.workers.addresses import publisher
 from telesip.workers.callstore import RemoteCallStore
+from telesip.workers.lines import AccountConfig
 from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import call_manager
+from telesip.workers.status import RegistrationStatus
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from telesip.workers.calls import CallManager

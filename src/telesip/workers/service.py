@@ -43,11 +43,12 @@ from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many, report_unheld
 from telesip.telegram.pool import CallerPool
 from telesip.telegram.runtime import open_callers
-from telesip.workers.accounts import AccountConfig, RegistrationStatus, to_config
 from telesip.workers.addresses import publisher
 from telesip.workers.callstore import DbCallStore
+from telesip.workers.lines import AccountConfig, to_config
 from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
+from telesip.workers.status import RegistrationStatus
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from telesip.workers.calls import CallManager

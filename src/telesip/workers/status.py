@@ -8,12 +8,27 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 
-from .accounts import ManagerStats, RegistrationStatus
+from .stats import ManagerStats
 
-__all__ = ["StatusFeed", "StatusSink"]
+__all__ = ["STATES", "RegistrationStatus", "StatusFeed", "StatusSink"]
 
 log = logging.getLogger(__name__)
+STATES = ("registering", "registered", "auth_failed", "unreachable", "failed", "disabled")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationStatus:
+    account_id: int
+    state: str  # one of STATES
+    code: int | None = None  # last SIP status code that decided the state
+    last_error: str | None = None
+    registered_until: datetime | None = None
+    next_retry_at: datetime | None = None
+
+
 StatusSink = Callable[[RegistrationStatus], Awaitable[None]]
 
 

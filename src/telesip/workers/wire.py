@@ -14,7 +14,7 @@ from typing import Protocol
 from telesip.sip import ParseError, Request, Response, parse_message
 from telesip.sip.uas import respond
 
-from .accounts import ManagerStats
+from .stats import ManagerStats
 from .transport import Addr, StreamConnection, StreamPool, Target, UdpTransport
 
 __all__ = ["CallHandler", "RequestHandler", "Wire"]

@@ -36,7 +36,7 @@ from telesip.services import callers as callers_svc
 from telesip.services import calls, fleet
 from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many, report_unheld
-from telesip.workers.accounts import to_config
+from telesip.workers.lines import to_config
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -1,20 +1,19 @@
-"""What the registration manager is told (AccountConfig) and what it tells (RegistrationStatus).
+"""What a worker is told about each line (SIP account) it keeps registered: `AccountConfig`.
 
-These are the worker's public types; the account core maps its accounts to AccountConfig and
-persists RegistrationStatus from the status sink. The password is kept out of every repr.
+`to_config` maps the account core's `Account` to it; the registration manager and the calls
+read nothing else of an account. The password is in clear here (the worker registers with it)
+and kept out of every repr.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from telesip.domain.model import Account
 from telesip.sip.registration import RegistrationParams
 
-__all__ = ["STATES", "AccountConfig", "ManagerStats", "RegistrationStatus", "split_host_port"]
+__all__ = ["AccountConfig", "split_host_port", "to_config"]
 
-STATES = ("registering", "registered", "auth_failed", "unreachable", "failed", "disabled")
 _DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
 
 
@@ -107,28 +106,6 @@ class AccountConfig:
             route=route,
             user_agent=user_agent,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class RegistrationStatus:
-    account_id: int
-    state: str  # one of STATES
-    code: int | None = None  # last SIP status code that decided the state
-    last_error: str | None = None
-    registered_until: datetime | None = None
-    next_retry_at: datetime | None = None
-
-
-@dataclass(slots=True)
-class ManagerStats:
-    received: int = 0  # messages and datagrams in
-    sent: int = 0
-    dropped: int = 0  # malformed or hostile input, dropped
-    stray: int = 0  # well-formed responses that match no transaction
-    errors: int = 0  # bugs caught at the loop boundary (logged)
-    sink_errors: int = 0  # the status sink raised or timed out
-    register_sent: int = 0  # REGISTER requests (first sends and retransmissions)
-    register_answered: int = 0  # responses that matched a registration's transaction
 
 
 def to_config(account: Account) -> AccountConfig:
