@@ -42,9 +42,9 @@ async def test_own_templates_are_listed_validated_and_deleted_by_their_owner(
     assert (await templates.get_template(services, mine.id)).port == 5080
     assert (await templates.get_template(services, "asterisk")).builtin
 
-    with pytest.raises(templates.TemplateNotFound):
+    with pytest.raises(errors.TemplateNotFound):
         await templates.delete_template(services, mine.id, operator="other")
-    with pytest.raises(templates.TemplateNotFound):
+    with pytest.raises(errors.TemplateNotFound):
         await templates.delete_template(services, "asterisk", operator="acme")
     await templates.delete_template(services, mine.id, operator="acme")
     await templates.delete_template(services, users.id, user_id=42)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from telesip.domain import errors
 from telesip.domain.firewall import publish
 from telesip.services import fleet
 
@@ -50,7 +51,7 @@ async def test_workers_new_revoke_and_the_firewall_line(h: Harness) -> None:
     assert "office-lan" in mine.content and "(yours)" in mine.content
     answer = await h.fake.press_button(ALICE, mine, "🚫 Revoke office-lan")
     assert "revoked" in (answer.text or "")
-    with pytest.raises(fleet.WorkerRefused):
+    with pytest.raises(errors.WorkerRefused):
         await fleet.join(h.s, "office-lan", credential=credential, remote=True)
     views = {v.name: v for v in await fleet.list_workers(h.s, ttl=10, owner_id=tg(ALICE).id)}
     assert views["office-lan"].revoked and not views["pool-1"].revoked

@@ -10,21 +10,23 @@ from hypothesis import strategies as st
 
 from telesip.domain import errors
 from telesip.domain.calls import (
-    CallNotFound,
     CallState,
     CommandKind,
     Direction,
     EndReason,
-    LineBusy,
-    LineDisabled,
-    NoLines,
-    NotAPhoneNumber,
-    NotYourLine,
     looks_like_number,
     parse_number,
     rewrite_number,
 )
 from telesip.domain.clock import FakeClock
+from telesip.domain.errors import (
+    CallNotFound,
+    LineBusy,
+    LineDisabled,
+    NoLines,
+    NotAPhoneNumber,
+    NotYourLine,
+)
 from telesip.domain.model import Method
 from telesip.services import accounts, audit, calls, offers
 from telesip.services.context import Services

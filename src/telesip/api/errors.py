@@ -42,15 +42,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from telesip.api import problems
 from telesip.domain import errors
 from telesip.metrics import DOMAIN_ERRORS, INTERNAL_ERRORS
-from telesip.services import fleet, operators
-from telesip.services.operators import InvalidApiKey
-from telesip.store.uow import StorageUnavailable
+from telesip.services import operators
 
 log = logging.getLogger(__name__)
 
 #: the most specific class wins (looked up along the error's MRO)
 STATUS: dict[type[errors.TelesipError], int] = {
-    InvalidApiKey: 401,
+    errors.InvalidApiKey: 401,
+    errors.MissingCredential: 401,
     errors.NotFound: 404,
     errors.PermissionDenied: 403,
     errors.WrongPassword: 403,
@@ -65,9 +64,8 @@ STATUS: dict[type[errors.TelesipError], int] = {
     errors.InvalidInput: 422,
     errors.StateConflict: 409,
     errors.StaleWrite: 412,
-    fleet.MissingCredential: 401,
     errors.ConflictError: 409,
-    StorageUnavailable: 503,
+    errors.StorageUnavailable: 503,
 }
 RETRY_AFTER_SECONDS = 5  # told to clients with every 503 (database unavailable)
 MAX_BODY = 64 * 1024
@@ -187,12 +185,12 @@ async def _authenticated_first(request: Request) -> JSONResponse | None:
     if path.startswith("/api/v1/worker/"):
         if token:
             return None
-        exc: errors.TelesipError = fleet.MissingCredential()
+        exc: errors.TelesipError = errors.MissingCredential()
     else:
         try:
             await operators.authenticate(request.app.state.services, token or None)
             return None
-        except InvalidApiKey as refused:
+        except errors.InvalidApiKey as refused:
             exc = refused
         except errors.TelesipError:  # the database is down: the body's error stands
             return None

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from telesip.api import problems
 from telesip.api.errors import RETRY_AFTER_SECONDS
+from telesip.domain import errors
 from telesip.domain.errors import TelesipError
 from telesip.services import idempotency
 from telesip.services.context import Services
@@ -67,10 +68,10 @@ class Idempotency:
         body = await _read(receive)
         try:
             stored = await idempotency.begin(s, owner, key, _fingerprint(scope, body))
-        except idempotency.KeyReused as exc:
+        except errors.KeyReused as exc:
             await self._refuse(scope, receive, send, 422, exc)
             return
-        except idempotency.KeyInProgress as exc:
+        except errors.KeyInProgress as exc:
             await self._refuse(scope, receive, send, 409, exc, {"Retry-After": "1"})
             return
         except TelesipError as exc:  # the database is down: retry shortly, as for any 503

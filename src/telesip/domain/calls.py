@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from telesip.domain import errors, rewrite
+from telesip.domain import rewrite
+from telesip.domain.errors import NotAPhoneNumber
 
 
 class Direction(StrEnum):
@@ -77,42 +78,6 @@ class CallRecord:
         if self.answered_at is None or self.ended_at is None:
             return None
         return max(0.0, (self.ended_at - self.answered_at).total_seconds())
-
-
-class NotAPhoneNumber(errors.InvalidInput):
-    code = "not_a_phone_number"
-    default_message = (
-        "{text!r} is not a phone number: use digits, with an optional leading +, and * or #."
-    )
-
-
-class CallNotFound(errors.NotFound):
-    code = "call_not_found"
-    default_message = "This call does not exist or has ended."
-
-
-class NoLines(errors.PermissionDenied):
-    code = "no_lines"
-    default_message = (
-        "You have no enabled SIP account to call from. Connect or enable one in /softphone."
-    )
-
-
-class NotYourLine(errors.PermissionDenied):
-    code = "not_your_line"
-    default_message = (
-        "You do not call through SIP account #{account_id}; pick one of yours in /softphone."
-    )
-
-
-class LineDisabled(errors.PermissionDenied):
-    code = "line_disabled"
-    default_message = "SIP account #{account_id} is disabled; enable it to call."
-
-
-class LineBusy(errors.ConflictError):
-    code = "line_busy"
-    default_message = "You already have a call in progress on this line."
 
 
 _SEPARATORS = re.compile(r"[\s\-().]")

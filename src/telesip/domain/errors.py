@@ -1,31 +1,79 @@
-"""Every error telesip raises on purpose, each with a stable ``code`` and a message a person reads.
+"""Every error telesip raises for a person to read: one tree, each error with a stable ``code``
+and an English ``message``.
 
-The bot and the API translate ``code`` (with ``params``) in one place each; the English
+The bot and the API translate ``code`` (with ``params``) in one place each (``bot/locales.py``
+and the message catalog; ``api/errors.py`` maps the kinds to HTTP statuses); the English
 ``message`` here is the fallback and what the CLI prints. Library errors (SQLAlchemy, asyncpg,
-aiogram, OS) are translated at the adapter boundary with ``raise ... from exc``.
+aiogram, OS) are translated at the adapter boundary with ``raise ... from exc``. The protocol
+layers (``sip``, ``media``, the calls' Telegram side) raise errors of their own, outside this
+tree; where a person must hear of one, the adapter that caught it raises one of these.
 
-    TelesipError
-    ├── DomainError                    a rule said no; nothing was changed
-    │   ├── NotFound           account_not_found, offer_not_found, link_not_found,
-    │   │                      user_not_found
-    │   ├── PermissionDenied   not_owner, assigned_user, not_recipient, own_offer
-    │   ├── OfferError         offer_expired, offer_already_received, offer_replaced,
-    │   │                      offer_cancelled
-    │   ├── LinkError          link_used, link_expired, link_revoked
-    │   ├── BillingError       seats_exhausted, method_not_allowed, unknown_plan
-    │   ├── PasswordError      wrong_password, too_many_attempts
-    │   └── InvalidInput       invalid_settings
-    │       └── StateConflict  not_assigned, managed_by_link, already_yours
-    ├── StaleWrite             precondition_failed: written against an old version
-    ├── ConflictError          concurrent change; the caller may retry
-    ├── StorageUnavailable     the database cannot be reached
-    ├── ConfigError            bad configuration (database URL, key file)
-    └── BackupError            a backup cannot be written or restored (backup_failed)
+The file is laid out in sections: first the kinds (what went wrong, whatever it concerns: the
+API's status follows from the kind), then one section per subject (accounts, offers, links,
+plans, calls, operators, fleet, system). Every class is defined here and drawn below
+(``tests/core/test_errors.py`` checks both):
+
+    TelesipError                      error
+    ├── DomainError                   domain_error: a rule said no; nothing was changed
+    │   ├── NotFound                  not_found
+    │   │   ├── AccountNotFound       account_not_found
+    │   │   ├── UserNotFound          user_not_found
+    │   │   ├── TemplateNotFound      template_not_found
+    │   │   ├── OfferNotFound         offer_not_found
+    │   │   ├── LinkNotFound          link_not_found
+    │   │   ├── CallNotFound          call_not_found
+    │   │   ├── ApiKeyNotFound        api_key_not_found
+    │   │   └── WebhookNotFound       webhook_not_found
+    │   ├── PermissionDenied          permission_denied
+    │   │   ├── NotOwner              not_owner
+    │   │   ├── AssignedUserLimit     assigned_user
+    │   │   ├── NotRecipient          not_recipient
+    │   │   ├── OwnOffer              own_offer
+    │   │   ├── NoLines               no_lines
+    │   │   ├── NotYourLine           not_your_line
+    │   │   ├── LineDisabled          line_disabled
+    │   │   ├── OutOfScope            out_of_scope
+    │   │   └── WorkerRefused         worker_refused
+    │   ├── OfferError                offer_error
+    │   │   ├── OfferExpired          offer_expired
+    │   │   ├── OfferAlreadyReceived  offer_already_received
+    │   │   ├── OfferReplaced         offer_replaced
+    │   │   └── OfferCancelled        offer_cancelled
+    │   ├── LinkError                 link_error
+    │   │   ├── LinkUsed              link_used
+    │   │   ├── LinkExpired           link_expired
+    │   │   └── LinkRevoked           link_revoked
+    │   ├── BillingError              billing_error
+    │   │   ├── SeatsExhausted        seats_exhausted
+    │   │   ├── MethodNotAllowed      method_not_allowed
+    │   │   └── UnknownPlan           unknown_plan
+    │   ├── PasswordError             password_error
+    │   │   ├── WrongPassword         wrong_password
+    │   │   └── TooManyAttempts       too_many_attempts
+    │   └── InvalidInput              invalid_input
+    │       ├── StateConflict         state_conflict: the account's state refuses it
+    │       │   ├── NotAssigned       not_assigned
+    │       │   ├── ManagedByLink     managed_by_link
+    │       │   └── AlreadyYours      already_yours
+    │       ├── InvalidSettings       invalid_settings
+    │       ├── NotAPhoneNumber       not_a_phone_number
+    │       └── KeyReused             idempotency_key_reused
+    ├── StaleWrite                    precondition_failed: written against an old version
+    ├── ConflictError                 conflict: a concurrent change; the caller may retry
+    │   ├── LineBusy                  line_busy
+    │   └── KeyInProgress             idempotency_in_progress
+    ├── InvalidApiKey                 invalid_api_key: missing, unknown or revoked API key
+    ├── MissingCredential             missing_credential: a worker sent no credential
+    ├── StorageUnavailable            storage_unavailable: the database cannot be reached
+    ├── ConfigError                   config_error: bad configuration (database URL, key file)
+    └── BackupError                   backup_failed: a backup cannot be written or restored
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+# -- The kinds: what went wrong, whatever it concerns (the API's status follows from the kind) ----
 
 
 class TelesipError(Exception):
@@ -52,29 +100,62 @@ class NotFound(DomainError):
     default_message = "Not found."
 
 
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+    default_message = "You may not do that."
+
+
+class OfferError(DomainError):
+    code = "offer_error"
+
+
+class LinkError(DomainError):
+    code = "link_error"
+
+
+class BillingError(DomainError):
+    code = "billing_error"
+
+
+class PasswordError(DomainError):
+    code = "password_error"
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+    default_message = "Invalid input."
+
+
+class StateConflict(InvalidInput):
+    """The request is well formed but the account's current state refuses it (HTTP 409)."""
+
+    code = "state_conflict"
+    default_message = "That does not fit the current state."
+
+
+class StaleWrite(TelesipError):
+    """A write made against a version that is no longer current (HTTP 412 with If-Match)."""
+
+    code = "precondition_failed"
+    default_message = "SIP account #{account_id} changed since it was read; read it again."
+
+
+class ConflictError(TelesipError):
+    code = "conflict"
+    default_message = "Someone changed this at the same moment; please try again."
+
+
+# -- Accounts: SIP accounts, their owners and users, their settings and server templates ----------
+
+
 class AccountNotFound(NotFound):
     code = "account_not_found"
     default_message = "SIP account #{account_id} does not exist (it may have been deleted)."
 
 
-class OfferNotFound(NotFound):
-    code = "offer_not_found"
-    default_message = "This offer does not exist."
-
-
-class LinkNotFound(NotFound):
-    code = "link_not_found"
-    default_message = "This settings link does not exist."
-
-
 class UserNotFound(NotFound):
     code = "user_not_found"
     default_message = "Telegram user {user_id} is not known to this service yet."
-
-
-class PermissionDenied(DomainError):
-    code = "permission_denied"
-    default_message = "You may not do that."
 
 
 class NotOwner(PermissionDenied):
@@ -89,6 +170,41 @@ class AssignedUserLimit(PermissionDenied):
     )
 
 
+class InvalidSettings(InvalidInput):
+    code = "invalid_settings"
+    default_message = "Invalid SIP settings: {reason}"
+
+
+class NotAssigned(StateConflict):
+    code = "not_assigned"
+    default_message = "SIP account #{account_id} is not assigned to anyone."
+
+
+class ManagedByLink(StateConflict):
+    code = "managed_by_link"
+    default_message = (
+        "SIP account #{account_id} is handed out by a settings link; manage it in /links."
+    )
+
+
+class AlreadyYours(StateConflict):
+    code = "already_yours"
+    default_message = "SIP account #{account_id} is already yours."
+
+
+class TemplateNotFound(NotFound):
+    code = "template_not_found"
+    default_message = "Server template {template_id!r} does not exist."
+
+
+# -- Offers: handing an account to someone, and the transfer back with the SIP password -----------
+
+
+class OfferNotFound(NotFound):
+    code = "offer_not_found"
+    default_message = "This offer does not exist."
+
+
 class NotRecipient(PermissionDenied):
     code = "not_recipient"
     default_message = "This offer is meant for someone else."
@@ -97,10 +213,6 @@ class NotRecipient(PermissionDenied):
 class OwnOffer(PermissionDenied):
     code = "own_offer"
     default_message = "You cannot receive your own offer; send it to someone else."
-
-
-class OfferError(DomainError):
-    code = "offer_error"
 
 
 class OfferExpired(OfferError):
@@ -123,8 +235,22 @@ class OfferCancelled(OfferError):
     default_message = "This offer was cancelled."
 
 
-class LinkError(DomainError):
-    code = "link_error"
+class WrongPassword(PasswordError):
+    code = "wrong_password"
+    default_message = "Wrong password."
+
+
+class TooManyAttempts(PasswordError):
+    code = "too_many_attempts"
+    default_message = "Too many wrong passwords. Try again later (minutes to wait: {minutes})."
+
+
+# -- Links: settings links ------------------------------------------------------------------------
+
+
+class LinkNotFound(NotFound):
+    code = "link_not_found"
+    default_message = "This settings link does not exist."
 
 
 class LinkUsed(LinkError):
@@ -142,8 +268,7 @@ class LinkRevoked(LinkError):
     default_message = "This settings link was revoked."
 
 
-class BillingError(DomainError):
-    code = "billing_error"
+# -- Plans: seats and what a plan allows ----------------------------------------------------------
 
 
 class SeatsExhausted(BillingError):
@@ -164,64 +289,99 @@ class UnknownPlan(BillingError):
     default_message = "Unknown plan {plan!r}; known plans: {known}."
 
 
-class PasswordError(DomainError):
-    code = "password_error"
+# -- Calls: what a person asks of a call (the SIP, media and Telegram sides raise their own
+#    errors, translated where a person must hear of them) -----------------------------------------
 
 
-class WrongPassword(PasswordError):
-    code = "wrong_password"
-    default_message = "Wrong password."
-
-
-class TooManyAttempts(PasswordError):
-    code = "too_many_attempts"
-    default_message = "Too many wrong passwords. Try again later (minutes to wait: {minutes})."
-
-
-class InvalidInput(DomainError):
-    code = "invalid_input"
-    default_message = "Invalid input."
-
-
-class InvalidSettings(InvalidInput):
-    code = "invalid_settings"
-    default_message = "Invalid SIP settings: {reason}"
-
-
-class StateConflict(InvalidInput):
-    """The request is well formed but the account's current state refuses it (HTTP 409)."""
-
-    code = "state_conflict"
-    default_message = "That does not fit the current state."
-
-
-class NotAssigned(StateConflict):
-    code = "not_assigned"
-    default_message = "SIP account #{account_id} is not assigned to anyone."
-
-
-class ManagedByLink(StateConflict):
-    code = "managed_by_link"
+class NotAPhoneNumber(InvalidInput):
+    code = "not_a_phone_number"
     default_message = (
-        "SIP account #{account_id} is handed out by a settings link; manage it in /links."
+        "{text!r} is not a phone number: use digits, with an optional leading +, and * or #."
     )
 
 
-class AlreadyYours(StateConflict):
-    code = "already_yours"
-    default_message = "SIP account #{account_id} is already yours."
+class CallNotFound(NotFound):
+    code = "call_not_found"
+    default_message = "This call does not exist or has ended."
 
 
-class StaleWrite(TelesipError):
-    """A write made against a version that is no longer current (HTTP 412 with If-Match)."""
+class NoLines(PermissionDenied):
+    code = "no_lines"
+    default_message = (
+        "You have no enabled SIP account to call from. Connect or enable one in /softphone."
+    )
 
-    code = "precondition_failed"
-    default_message = "SIP account #{account_id} changed since it was read; read it again."
+
+class NotYourLine(PermissionDenied):
+    code = "not_your_line"
+    default_message = (
+        "You do not call through SIP account #{account_id}; pick one of yours in /softphone."
+    )
 
 
-class ConflictError(TelesipError):
-    code = "conflict"
-    default_message = "Someone changed this at the same moment; please try again."
+class LineDisabled(PermissionDenied):
+    code = "line_disabled"
+    default_message = "SIP account #{account_id} is disabled; enable it to call."
+
+
+class LineBusy(ConflictError):
+    code = "line_busy"
+    default_message = "You already have a call in progress on this line."
+
+
+# -- Operators: API keys, their scope, webhooks, idempotency keys ---------------------------------
+
+
+class InvalidApiKey(TelesipError):
+    """A missing, unknown or revoked key (HTTP 401)."""
+
+    code = "invalid_api_key"
+    default_message = "Missing, unknown or revoked API key; send 'Authorization: Bearer <key>'."
+
+
+class OutOfScope(PermissionDenied):
+    code = "out_of_scope"
+    default_message = "This API key does not manage {what}."
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+    default_message = "API key {key_id} does not exist."
+
+
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+    default_message = "Webhook {webhook_id} does not exist."
+
+
+class KeyReused(InvalidInput):
+    code = "idempotency_key_reused"
+    default_message = (
+        "This Idempotency-Key was used with another request; use a new key for a new request."
+    )
+
+
+class KeyInProgress(ConflictError):
+    code = "idempotency_in_progress"
+    default_message = "A request with this Idempotency-Key is still being processed."
+
+
+# -- Fleet: workers and their control plane -------------------------------------------------------
+
+
+class WorkerRefused(PermissionDenied):
+    code = "worker_refused"
+    default_message = "Worker {name!r} is {reason}; it may not hold registrations."
+
+
+class MissingCredential(TelesipError):
+    """A control-plane request without ``Authorization: Bearer <credential>`` (HTTP 401)."""
+
+    code = "missing_credential"
+    default_message = "Send the worker's credential as 'Authorization: Bearer <credential>'."
+
+
+# -- System: the database, configuration, backups -------------------------------------------------
 
 
 class StorageUnavailable(TelesipError):

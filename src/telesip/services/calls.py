@@ -21,19 +21,15 @@ from typing import Any
 
 from telesip.domain import errors
 from telesip.domain.calls import (
-    CallNotFound,
     CallRecord,
     CallState,
     CommandKind,
     Direction,
     EndReason,
-    LineBusy,
-    LineDisabled,
-    NoLines,
-    NotYourLine,
     parse_number,
     rewrite_number,
 )
+from telesip.domain.errors import CallNotFound, LineBusy, LineDisabled, NoLines, NotYourLine
 from telesip.domain.model import TelegramUser
 from telesip.services.common import ensure_user, load_account
 from telesip.services.context import Services

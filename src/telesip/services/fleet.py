@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from telesip.domain import errors
+from telesip.domain.errors import WorkerRefused
 from telesip.domain.model import Account
 from telesip.domain.settings import WORKER_NAME
 from telesip.services.context import Services
@@ -43,18 +44,6 @@ from telesip.store import tables as t
 from telesip.store.repositories import firewall_candidates, worker_live
 from telesip.store.rows import account_from_row
 from telesip.store.uow import UnitOfWork
-
-
-class WorkerRefused(errors.PermissionDenied):
-    code = "worker_refused"
-    default_message = "Worker {name!r} is {reason}; it may not hold registrations."
-
-
-class MissingCredential(errors.TelesipError):
-    """A control-plane request without ``Authorization: Bearer <credential>`` (HTTP 401)."""
-
-    code = "missing_credential"
-    default_message = "Send the worker's credential as 'Authorization: Bearer <credential>'."
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from telesip.domain import errors
+from telesip.domain.errors import KeyInProgress, KeyReused
 from telesip.services.context import Services
 from telesip.store import tables as t
 
@@ -29,18 +29,6 @@ TTL = timedelta(hours=24)
 LEASE = timedelta(seconds=60)  # a running request's claim; a crashed process's ends with it
 PURGE_EVERY = 60.0  # seconds between sweeps of expired answers (per process)
 _last_purge = 0.0
-
-
-class KeyReused(errors.InvalidInput):
-    code = "idempotency_key_reused"
-    default_message = (
-        "This Idempotency-Key was used with another request; use a new key for a new request."
-    )
-
-
-class KeyInProgress(errors.ConflictError):
-    code = "idempotency_in_progress"
-    default_message = "A request with this Idempotency-Key is still being processed."
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from telesip.domain import errors
+from telesip.domain.errors import ApiKeyNotFound, InvalidApiKey, OutOfScope
 from telesip.domain.model import SettingsLink
 from telesip.services.context import Services
 from telesip.store import tables as t
@@ -26,23 +27,6 @@ from telesip.store import tables as t
 KEY_PREFIX = "tsk_"
 _OPERATOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TOUCH_EVERY = timedelta(seconds=60)  # last_used_at is written at most this often
-
-
-class InvalidApiKey(errors.TelesipError):
-    """A missing, unknown or revoked key (HTTP 401)."""
-
-    code = "invalid_api_key"
-    default_message = "Missing, unknown or revoked API key; send 'Authorization: Bearer <key>'."
-
-
-class OutOfScope(errors.PermissionDenied):
-    code = "out_of_scope"
-    default_message = "This API key does not manage {what}."
-
-
-class ApiKeyNotFound(errors.NotFound):
-    code = "api_key_not_found"
-    default_message = "API key {key_id} does not exist."
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select
 
 from telesip.domain import errors
+from telesip.domain.errors import TemplateNotFound
 from telesip.domain.settings import DTMF_MODES, TRANSPORTS, validate_host
 from telesip.services.context import Services
 from telesip.store import tables as t
 
 #: an operator or a user may keep this many templates of their own
 MAX_OWN_TEMPLATES = 200
-
-
-class TemplateNotFound(errors.NotFound):
-    code = "template_not_found"
-    default_message = "Server template {template_id!r} does not exist."
 
 
 @dataclass(frozen=True)

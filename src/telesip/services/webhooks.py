@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, insert, select, update
 
 from telesip.domain import errors
+from telesip.domain.errors import WebhookNotFound
 from telesip.domain.settings import Secret
 from telesip.services.context import Services
 from telesip.services.operators import Scope
@@ -62,11 +63,6 @@ URL = re.compile(URL_PATTERN)
 
 
 _RNG = random.Random()
-
-
-class WebhookNotFound(errors.NotFound):
-    code = "webhook_not_found"
-    default_message = "Webhook {webhook_id} does not exist."
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from telesip.api.auth import Auth
 from telesip.api.errors import AUTHED, BODY, created, etagged, responses
 from telesip.api.schemas import MAX_ID, Id
 from telesip.domain import errors
-from telesip.services import accounts, audit, operators
+from telesip.services import accounts, audit
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 AccountId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -44,7 +44,7 @@ async def list_accounts(
     owners: list[int] | None = None
     if owner_id is not None:
         if not (scope.all or scope.accounts or owner_id in scope.users):
-            raise operators.OutOfScope(what=f"user {owner_id}")
+            raise errors.OutOfScope(what=f"user {owner_id}")
         owners = [owner_id]
     elif not scope.all and not scope.accounts:
         owners = sorted(scope.users)

@@ -10,7 +10,8 @@ from telesip.api import schemas
 from telesip.api.auth import Auth
 from telesip.api.errors import AUTHED, BODY, created, responses
 from telesip.api.schemas import MAX_ID, Id
-from telesip.domain.calls import CallNotFound, CallRecord
+from telesip.domain.calls import CallRecord
+from telesip.domain.errors import CallNotFound
 from telesip.services import calls
 
 router = APIRouter(prefix="/calls", tags=["calls"])

@@ -27,7 +27,7 @@ def _out(ctx: Ctx, link: SettingsLink, *, with_qr: bool = False) -> schemas.Link
 async def _in_scope(ctx: Ctx, link_id: int) -> SettingsLink:
     link = await operators.get_link(ctx.s, link_id)
     if not ctx.key.scope.covers_account(link.account_id, link.owner_id):
-        raise operators.OutOfScope(what=f"settings link {link_id}")
+        raise errors.OutOfScope(what=f"settings link {link_id}")
     return link
 
 
@@ -78,7 +78,7 @@ async def list_links(
 ) -> list[schemas.LinkOut]:
     scope = ctx.key.scope
     if not (scope.all or scope.accounts or owner_id in scope.users):
-        raise operators.OutOfScope(what=f"user {owner_id}")
+        raise errors.OutOfScope(what=f"user {owner_id}")
     return [
         _out(ctx, line.link)
         for line in await links.list_links(ctx.s, TelegramUser(owner_id))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Response
 from telesip.api import schemas
 from telesip.api.auth import Auth
 from telesip.api.errors import AUTHED, BODY, created, responses
+from telesip.domain import errors
 from telesip.services import templates
 from telesip.services.templates import Template
 
@@ -73,7 +74,7 @@ async def get_template(ctx: Auth, template_id: TemplateId) -> schemas.TemplateOu
     for t in await templates.list_templates(ctx.s, operator=ctx.operator):
         if t.id == template_id:
             return _out(t)
-    raise templates.TemplateNotFound(template_id=template_id)
+    raise errors.TemplateNotFound(template_id=template_id)
 
 
 @router.delete(

@@ -10,6 +10,7 @@ from telesip.api import schemas
 from telesip.api.auth import Auth
 from telesip.api.errors import AUTHED, BODY, created, responses
 from telesip.api.schemas import MAX_ID, Id
+from telesip.domain import errors
 from telesip.services import webhooks
 from telesip.services.webhooks import Webhook
 
@@ -63,7 +64,7 @@ async def get_webhook(ctx: Auth, webhook_id: WebhookId) -> schemas.WebhookOut:
     for h in await webhooks.list_webhooks(ctx.s, ctx.operator):
         if h.id == webhook_id:
             return _out(h)
-    raise webhooks.WebhookNotFound(webhook_id=webhook_id)
+    raise errors.WebhookNotFound(webhook_id=webhook_id)
 
 
 @router.delete(

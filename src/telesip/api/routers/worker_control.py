@@ -50,7 +50,7 @@ Credential = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 def _require_credential(credential: Credential) -> None:
     """401 before the body is looked at when no credential is sent."""
     if credential is None or not credential.credentials:
-        raise fleet.MissingCredential()
+        raise errors.MissingCredential()
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -195,7 +195,7 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
     s = _services(request)
     ref = await _worker(request, body, credential)
     if not await fleet.heartbeat(s, ref, body.stats, addresses=body.addresses):
-        raise fleet.WorkerRefused(name=body.name, reason="revoked")
+        raise errors.WorkerRefused(name=body.name, reason="revoked")
     await report_many(
         s, [Report(r.account_id, r.state, r.code, r.error) for r in body.reports], ref
     )
