@@ -53,6 +53,8 @@ from typing import Any
 
 import numpy as np
 
+from telesip.calls.telegram.fake import PcmRecorder
+from telesip.calls.telegram.p2p import Pcm
 from telesip.domain.clock import SystemClock
 from telesip.domain.model import TelegramUser
 from telesip.domain.settings import AccountSettings, Secret
@@ -76,8 +78,6 @@ from telesip.sip import (
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
-from telesip.telegram.fake import PcmRecorder
-from telesip.telegram.p2p import Pcm
 
 KEY = "bench-calls-key"
 PERSON0, CALLER0, REF_CALLER, REF_PERSON = 5_000_001, 7_000_001, 7_999_001, 5_999_001
@@ -266,11 +266,11 @@ class Child:
 
 
 async def peers_role(a: argparse.Namespace) -> None:
-    from telesip.telegram.adapter import TgUser
-    from telesip.telegram.fake import Behaviour, FakeTelegram
-    from telesip.telegram.fake_remote import FakeTelegramServer
-    from telesip.telegram.leg import TelegramLeg
-    from telesip.telegram.p2p import P2PMedia
+    from telesip.calls.telegram.adapter import TgUser
+    from telesip.calls.telegram.fake import Behaviour, FakeTelegram
+    from telesip.calls.telegram.fake_remote import FakeTelegramServer
+    from telesip.calls.telegram.leg import TelegramLeg
+    from telesip.calls.telegram.p2p import P2PMedia
 
     # The people stand for Telegram's apps, not for telesip: their ntgcalls instances share
     # this process (a process each would double the load of a 2-core machine).
@@ -347,7 +347,7 @@ def install_taps(taps: dict[tuple[str, int], Tap], on: list[bool]) -> None:
     """Bench instrumentation: time each 10 ms frame where it comes back from the call's media
     process (``HostedMedia``, after ntgcalls and the pipe) and where telesip hands it to that
     process (``HostedMedia.send_pcm``), per person."""
-    from telesip.telegram.media_host import HostedMedia
+    from telesip.calls.telegram.media_host import HostedMedia
 
     heard, send_pcm = HostedMedia._heard, HostedMedia.send_pcm
 
@@ -366,11 +366,11 @@ def install_taps(taps: dict[tuple[str, int], Tap], on: list[bool]) -> None:
 
 
 async def worker_role(a: argparse.Namespace) -> None:
+    from telesip.calls.manager import CallManager
+    from telesip.calls.telegram.adapter import TgUser
+    from telesip.calls.telegram.fake_remote import FakeTelegramClient
+    from telesip.calls.telegram.pool import CallerPool
     from telesip.media import PortPool
-    from telesip.telegram.adapter import TgUser
-    from telesip.telegram.fake_remote import FakeTelegramClient
-    from telesip.telegram.pool import CallerPool
-    from telesip.workers.calls import CallManager
     from telesip.workers.registrar import RegistrationManager
     from telesip.workers.service import Timing, Worker
 

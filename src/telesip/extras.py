@@ -28,14 +28,14 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 WINGS: dict[str, tuple[str, ...]] = {
     "calls": (
         "telesip.media",  # numpy; its submodules come with it
-        "telesip.workers.calls",
-        "telesip.workers.bridge",
-        "telesip.telegram.leg",
-        "telesip.telegram.p2p",
-        "telesip.telegram.media_host",
-        "telesip.telegram.telethon_adapter",
-        "telesip.telegram.fake",
-        "telesip.telegram.fake_remote",
+        "telesip.calls.manager",
+        "telesip.calls.bridge",
+        "telesip.calls.telegram.leg",
+        "telesip.calls.telegram.p2p",
+        "telesip.calls.telegram.media_host",
+        "telesip.calls.telegram.telethon_adapter",
+        "telesip.calls.telegram.fake",
+        "telesip.calls.telegram.fake_remote",
     ),
     "pg": ("telesip.store.hot",),
 }

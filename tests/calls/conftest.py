@@ -16,6 +16,10 @@ import numpy as np
 import pytest
 
 import tests.sip_integration.conftest as sip_conftest
+from telesip.calls.manager import CallManager
+from telesip.calls.telegram.adapter import TgUser
+from telesip.calls.telegram.fake import Behaviour, FakeTelegram, FakeTelegramUser
+from telesip.calls.telegram.pool import CallerPool
 from telesip.domain.clock import SystemClock
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.media import MediaParams, PortPool, RtpStream
@@ -24,10 +28,6 @@ from telesip.services.context import Rules, Services
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
-from telesip.telegram.adapter import TgUser
-from telesip.telegram.fake import Behaviour, FakeTelegram, FakeTelegramUser
-from telesip.telegram.pool import CallerPool
-from telesip.workers.calls import CallManager
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker
 from telesip.workers.service import Timing, Worker

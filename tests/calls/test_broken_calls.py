@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+from telesip.calls.telegram.errors import CallerUnavailable
+from telesip.calls.telegram.fake import Behaviour, play_tone
 from telesip.domain.calls import EndReason
 from telesip.media import MediaParams, PortPool, RtpStream
 from telesip.media.analysis import dominant_frequency
 from telesip.services import calls
-from telesip.telegram.errors import CallerUnavailable
-from telesip.telegram.fake import Behaviour, play_tone
 from tests.calls.conftest import ENDS_WITHIN, Rig, dial_line, open_far
 from tests.calls.sipp import far_calls
 from tests.calls.test_incoming import _ended, _outbox_keys

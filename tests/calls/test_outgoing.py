@@ -15,11 +15,11 @@ from aiogram.client.default import DefaultBotProperties
 from telesip.bot.app import build_dispatcher
 from telesip.bot.limiter import RateLimiter
 from telesip.bot.outbox import Outbox
+from telesip.calls.telegram.fake import Behaviour, play_tone
 from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import calls
 from telesip.services.callers import caller_info, record_caller
-from telesip.telegram.fake import Behaviour, play_tone
 from tests.calls.conftest import ENDS_WITHIN, Keys, Rig, open_far
 from tests.calls.sipp import far_answers, run_sipp
 from tests.core.helpers import ALICE

@@ -8,8 +8,8 @@ import wave
 
 import numpy as np
 
+from telesip.calls.telegram.fake import play_tone
 from telesip.services import accounts, calls
-from telesip.telegram.fake import play_tone
 from tests.calls.conftest import Rig, dial_line, eventually, open_far
 from tests.calls.sipp import far_calls
 from tests.calls.test_incoming import _ended

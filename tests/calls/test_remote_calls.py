@@ -18,6 +18,8 @@ import pytest
 import uvicorn
 
 import tests.sip_integration.conftest as sip_conftest
+from telesip.calls.manager import CallManager
+from telesip.calls.telegram.fake import play_tone
 from telesip.config import Settings
 from telesip.domain.calls import CallState, Direction, EndReason
 from telesip.media import PortPool
@@ -25,8 +27,6 @@ from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import accounts, calls, fleet
 from telesip.services import callers as callers_svc
 from telesip.services.context import Services
-from telesip.telegram.fake import play_tone
-from telesip.workers.calls import CallManager
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker
 from tests.calls.conftest import (

@@ -8,11 +8,11 @@ import asyncio
 
 import pytest
 
+from telesip.calls.telegram.fake import play_tone
 from telesip.domain.calls import EndReason
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.media.analysis import dominant_frequency
 from telesip.services import accounts, calls
-from telesip.telegram.fake import play_tone
 from tests.calls.conftest import Rig, open_far
 from tests.calls.sipp import far_calls, run_sipp
 from tests.calls.test_outgoing import _ended

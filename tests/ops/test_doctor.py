@@ -20,6 +20,8 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
+from telesip.calls.telegram.adapter import TgUser
+from telesip.calls.telegram.sessions import CallerAccount, SessionStore
 from telesip.cli import app
 from telesip.config import Settings
 from telesip.doctor import Finding, Status, diagnose
@@ -31,8 +33,6 @@ from telesip.services.context import Services
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
-from telesip.telegram.adapter import TgUser
-from telesip.telegram.sessions import CallerAccount, SessionStore
 from tests.conftest import TEST_KEY
 from tests.fakes.botapi import FakeBotAPI
 

@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
+from telesip.calls.telegram.adapter import TgUser
+from telesip.calls.telegram.sessions import CallerAccount, SessionStore
 from telesip.cli import app
 from telesip.domain.errors import ConfigError
 from telesip.domain.model import TelegramUser
@@ -26,8 +28,6 @@ from telesip.store import keyring
 from telesip.store import tables as t
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
-from telesip.telegram.adapter import TgUser
-from telesip.telegram.sessions import CallerAccount, SessionStore
 from tests.conftest import TEST_KEY
 
 NEW_KEY = "a-brand-new-key"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from telesip.telegram.adapter import (
+from telesip.calls.telegram.adapter import (
     CallAccepted,
     CallDiscarded,
     CallProtocol,
@@ -26,10 +26,15 @@ from telesip.telegram.adapter import (
     Subscription,
     TgUser,
 )
-from telesip.telegram.errors import CallerUnavailable, CallGone, CallPrivacyRestricted
-from telesip.telegram.fake import TELEGRAM_P, Behaviour, FakeTelegram, PcmRecorder, play_tone
-from telesip.telegram.fake_remote import FakeTelegramClient, FakeTelegramServer, decode, encode
-from telesip.telegram.leg import TelegramLeg
+from telesip.calls.telegram.errors import CallerUnavailable, CallGone, CallPrivacyRestricted
+from telesip.calls.telegram.fake import TELEGRAM_P, Behaviour, FakeTelegram, PcmRecorder, play_tone
+from telesip.calls.telegram.fake_remote import (
+    FakeTelegramClient,
+    FakeTelegramServer,
+    decode,
+    encode,
+)
+from telesip.calls.telegram.leg import TelegramLeg
 from tests.telegram.netns import Netns
 
 CALLER = TgUser(100, "Telesip", username="telesip_calls")

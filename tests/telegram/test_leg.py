@@ -12,16 +12,16 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from telesip.telegram.adapter import TgUser
-from telesip.telegram.errors import CallPrivacyRestricted
-from telesip.telegram.fake import (
+from telesip.calls.telegram.adapter import TgUser
+from telesip.calls.telegram.errors import CallPrivacyRestricted
+from telesip.calls.telegram.fake import (
     Behaviour,
     FakeTelegram,
     PcmRecorder,
     play_tone,
 )
-from telesip.telegram.leg import LegState, TelegramLeg
-from telesip.telegram.p2p import Pcm
+from telesip.calls.telegram.leg import LegState, TelegramLeg
+from telesip.calls.telegram.p2p import Pcm
 from tests.telegram.netns import Netns
 
 CALLER = TgUser(100, "Telesip")

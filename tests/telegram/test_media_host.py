@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from telesip.telegram.adapter import DhConfig, TgUser
-from telesip.telegram.errors import CallMediaFailed
-from telesip.telegram.fake import Behaviour, FakeTelegram
-from telesip.telegram.leg import TelegramLeg
-from telesip.telegram.media_host import HostedMedia, _frame, _read_frame
+from telesip.calls.telegram.adapter import DhConfig, TgUser
+from telesip.calls.telegram.errors import CallMediaFailed
+from telesip.calls.telegram.fake import Behaviour, FakeTelegram
+from telesip.calls.telegram.leg import TelegramLeg
+from telesip.calls.telegram.media_host import HostedMedia, _frame, _read_frame
 from tests.telegram.netns import Netns
 
 ALICE, BOB, CAROL = 1001, 1002, 1003
@@ -76,7 +76,7 @@ async def test_a_killed_media_process_fails_its_calls_and_the_next_call_gets_a_n
     assert legs[0]._media is not None
     old = legs[0]._media.host
     assert old.pid is not None
-    with caplog.at_level(logging.WARNING, logger="telesip.telegram.media_host"):
+    with caplog.at_level(logging.WARNING, logger="telesip.calls.telegram.media_host"):
         os.kill(old.pid, signal.SIGSEGV)  # what a crash inside ntgcalls does
         async with asyncio.timeout(CONNECT):
             for leg, person in zip(legs, people, strict=False):
@@ -122,7 +122,7 @@ async def test_the_wire_answers_bad_requests_and_keeps_the_calls() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "telesip.telegram.media_host",
+        "telesip.calls.telegram.media_host",
         "--turns",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from telesip.telegram.adapter import TgUser
-from telesip.telegram.errors import NoFreeCaller
-from telesip.telegram.fake import FakeTelegram
-from telesip.telegram.pool import CallerPool
+from telesip.calls.telegram.adapter import TgUser
+from telesip.calls.telegram.errors import NoFreeCaller
+from telesip.calls.telegram.fake import FakeTelegram
+from telesip.calls.telegram.pool import CallerPool
 
 
 @pytest.fixture

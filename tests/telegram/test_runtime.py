@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from telesip.calls.telegram.adapter import TelegramCalls, TgUser
+from telesip.calls.telegram.errors import CallerUnavailable, SessionRevoked
+from telesip.calls.telegram.fake import FakeCalls, FakeTelegram
+from telesip.calls.telegram.runtime import Backoff, open_callers
+from telesip.calls.telegram.sessions import CallerAccount, SessionStore
 from telesip.config import Settings
 from telesip.domain.settings import Secret
 from telesip.services.callers import caller_accounts, caller_info, record_caller
 from telesip.services.context import Services
 from telesip.store.crypto import Cipher
-from telesip.telegram.adapter import TelegramCalls, TgUser
-from telesip.telegram.errors import CallerUnavailable, SessionRevoked
-from telesip.telegram.fake import FakeCalls, FakeTelegram
-from telesip.telegram.runtime import Backoff, open_callers
-from telesip.telegram.sessions import CallerAccount, SessionStore
 
 KEY = "test-key-material"
 CALLS = TgUser(501, "Telesip", "Calls", "telesip_calls", "79161234567")

@@ -15,16 +15,16 @@ from telethon.tl import types
 from typer.testing import CliRunner
 
 from telesip.bootstrap import services_for
+from telesip.calls.telegram import sessions
+from telesip.calls.telegram.adapter import TgUser
+from telesip.calls.telegram.errors import SessionError
+from telesip.calls.telegram.sessions import CallerAccount, SessionStore
 from telesip.cli import app
 from telesip.cli import telegram as telegram_cli
 from telesip.config import Settings
 from telesip.domain.settings import Secret
 from telesip.services.callers import caller_accounts
 from telesip.store.crypto import Cipher
-from telesip.telegram import sessions
-from telesip.telegram.adapter import TgUser
-from telesip.telegram.errors import SessionError
-from telesip.telegram.sessions import CallerAccount, SessionStore
 
 SESSION = "1BVtsOKABuSECRETSESSIONSTRINGxyz"
 CODE = "24680"

@@ -12,7 +12,7 @@ import pytest
 from telethon import errors as tg_errors
 from telethon.tl import functions, types
 
-from telesip.telegram.adapter import (
+from telesip.calls.telegram.adapter import (
     CallAccepted,
     CallDiscarded,
     CallProtocol,
@@ -25,7 +25,7 @@ from telesip.telegram.adapter import (
     DiscardReason,
     TgUser,
 )
-from telesip.telegram.errors import (
+from telesip.calls.telegram.errors import (
     CalleeUnavailable,
     CallerUnavailable,
     CallGone,
@@ -33,7 +33,7 @@ from telesip.telegram.errors import (
     SessionRevoked,
     TelegramError,
 )
-from telesip.telegram.telethon_adapter import TelethonCalls
+from telesip.calls.telegram.telethon_adapter import TelethonCalls
 
 ME = types.User(
     id=777,

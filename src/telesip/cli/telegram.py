@@ -18,13 +18,13 @@ from rich.table import Table
 
 from telesip import extras
 from telesip.bootstrap import services_for
+from telesip.calls.telegram import sessions
+from telesip.calls.telegram.sessions import CallerAccount, ClientFactory, SessionStore
 from telesip.cli.common import as_json_option, err, out, print_json, run
 from telesip.cli.common import settings as read_settings
 from telesip.config import Settings
 from telesip.domain.errors import TelesipError
 from telesip.services import callers as callers_svc
-from telesip.telegram import sessions
-from telesip.telegram.sessions import CallerAccount, ClientFactory, SessionStore
 
 telegram_app = typer.Typer(
     help="Caller accounts: Telegram user accounts that place the calls.", no_args_is_help=True

@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from telesip.calls.telegram.errors import SessionError
+from telesip.calls.telegram.sessions import SessionStore
 from telesip.config import Settings
 from telesip.config_sources import masked_url
 from telesip.doctor.report import Finding, error, first_line, ok, warning
@@ -21,8 +23,6 @@ from telesip.domain.errors import TelesipError
 from telesip.store import keyring, migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
-from telesip.telegram.errors import SessionError
-from telesip.telegram.sessions import SessionStore
 
 KEY_HOWTO = (
     "put back the key the secrets were stored with (TELESIP_SECRET_KEY, TELESIP_SECRET_KEY_FILE "

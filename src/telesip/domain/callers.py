@@ -2,7 +2,7 @@
 
 The bot tells people which account will call them so they can allow its calls in their
 privacy settings; what it shows is public (name, @username) plus a masked phone for operators.
-The sessions themselves never leave the process that holds them (``telesip.telegram``).
+The sessions themselves never leave the process that holds them (``telesip.calls.telegram``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Media for calls: G.711, RTP/RTCP, RFC 4733 DTMF, jitter buffer, ports, tones, recording.
 
-asyncio and numpy are allowed here; `telesip.sip`, `telesip.telegram` and the store are not
+asyncio and numpy are allowed here; `telesip.sip`, `telesip.calls.telegram` and the store are not
 (the SIP side converts its `Negotiated` into `MediaParams`). See docs/calls.md.
 """
 

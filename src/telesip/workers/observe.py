@@ -16,7 +16,7 @@ from .registrar import RegistrationManager
 from .status import STATES
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
-    from .calls import CallManager
+    from telesip.calls.manager import CallManager
 
 FAILING = ("auth_failed", "unreachable", "failed")
 

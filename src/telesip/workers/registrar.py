@@ -226,7 +226,7 @@ class RegistrationManager:
 
     # ------------------------------------------------------------ calls' view of the lines
     def attach_calls(self, handler: CallHandler) -> None:
-        """Calls (workers/calls.py) get the requests and responses registrations do not own."""
+        """Calls (calls/manager.py) get the requests and responses registrations do not own."""
         self.calls = handler
         self._wire.on_request = handler.on_request
 

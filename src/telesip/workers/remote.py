@@ -11,8 +11,8 @@ exponential backoff and jitter, naming the URL in the log, as it does after join
 
 With caller accounts logged in on its own machine (``telesip telegram login`` there: the
 sessions live in its data directory), it bridges the calls of its lines too: a
-``CallManager`` whose call store is the control plane (``callstore.RemoteCallStore``), so the
-history, the person's messages, outgoing calls and keypad presses go through the service as
+``CallManager`` whose call store is the control plane (``calls.store.RemoteCallStore``), so
+the history, the person's messages, outgoing calls and keypad presses go through the service as
 a local worker's go through the database.
 """
 
@@ -34,15 +34,15 @@ import httpx
 from prometheus_client.core import Metric
 
 from telesip import extras
+from telesip.calls.store import RemoteCallStore
+from telesip.calls.telegram.pool import CallerPool
+from telesip.calls.telegram.runtime import open_callers
 from telesip.config import Settings
 from telesip.domain import errors
 from telesip.domain.callers import mask_phone
 from telesip.health import PROBES
 from telesip.logs import bind_log_context
-from telesip.telegram.pool import CallerPool
-from telesip.telegram.runtime import open_callers
 from telesip.workers.addresses import publisher
-from telesip.workers.callstore import RemoteCallStore
 from telesip.workers.lines import AccountConfig
 from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
@@ -50,7 +50,7 @@ from telesip.workers.service import call_manager
 from telesip.workers.status import RegistrationStatus
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
-    from telesip.workers.calls import CallManager
+    from telesip.calls.manager import CallManager
 
 log = logging.getLogger(__name__)
 

@@ -32,6 +32,9 @@ from prometheus_client.core import Metric
 from sqlalchemy import event
 
 from telesip import extras
+from telesip.calls.store import DbCallStore
+from telesip.calls.telegram.pool import CallerPool
+from telesip.calls.telegram.runtime import open_callers
 from telesip.config import Settings
 from telesip.domain import errors, events
 from telesip.health import PROBES
@@ -41,17 +44,14 @@ from telesip.services import calls as calls_svc
 from telesip.services import fleet
 from telesip.services.context import Services
 from telesip.services.registrations import Report, report_many, report_unheld
-from telesip.telegram.pool import CallerPool
-from telesip.telegram.runtime import open_callers
 from telesip.workers.addresses import publisher
-from telesip.workers.callstore import DbCallStore
 from telesip.workers.lines import AccountConfig, to_config
 from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.status import RegistrationStatus
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
-    from telesip.workers.calls import CallManager
+    from telesip.calls.manager import CallManager
 
 log = logging.getLogger(__name__)
 
@@ -538,8 +538,8 @@ def call_manager(
     advertise: str | None,
 ) -> CallManager:
     """The calls of a worker's lines (telesip[calls]: imports the calls wing)."""
+    from telesip.calls.manager import CallManager
     from telesip.media import PortPool
-    from telesip.workers.calls import CallManager
 
     return CallManager(
         manager,

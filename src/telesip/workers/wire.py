@@ -24,7 +24,7 @@ RequestHandler = Callable[[Request, Addr, str, Callable[[bytes], None]], bool]
 
 
 class CallHandler(Protocol):
-    """What the registration manager hands to calls (workers/calls.py)."""
+    """What the registration manager hands to calls (calls/manager.py)."""
 
     def on_request(
         self, msg: Request, src: Addr, transport: str, reply: Callable[[bytes], None]
@@ -59,7 +59,7 @@ class Wire:
         self._streams = StreamPool(self._on_data, on_lost, tls_context)
         self._streams.on_malformed = self._count_dropped
         self._local_ip: dict[str, str] = {}
-        # calls (workers/calls.py) take the requests that belong to them; the rest get the
+        # calls (calls/manager.py) take the requests that belong to them; the rest get the
         # stateless answers below
         self.on_request: RequestHandler | None = None
 

@@ -6,7 +6,7 @@ bearer token, and each sync (about once a second) is its heartbeat: it sends its
 reports and receives the accounts pinned to it, passwords included, so the control URL must be
 HTTPS (or loopback). A revoked or unknown worker gets 403 with a clear error.
 
-A remote worker's calls are written here (``workers/callstore.py``: ``RemoteCallStore``): the
+A remote worker's calls are written here (``calls/store.py``: ``RemoteCallStore``): the
 history row of a call arriving on a line it holds, the call's answer and end, the messages the
 bot sends its person, the outgoing calls and keypad presses waiting on its lines. A worker can
 name only the lines it holds and the calls it runs (anything else is 404), and only the call

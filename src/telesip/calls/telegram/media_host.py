@@ -8,7 +8,7 @@ process corrupted the heap about once in 100–250 calls on this machine and the
 one call per process never did in 600 calls (docs/calls.md). So:
 
 - the calls' ntgcalls instances live in a child process (``MediaHost``: ``python -m
-  telesip.telegram.media_host``), never in the worker; if the child dies, its calls' media
+  telesip.calls.telegram.media_host``), never in the worker; if the child dies, its calls' media
   fail (state ``failed``, waiting methods raise ``CallMediaFailed``) and the next call starts
   a new child;
 - inside the child, calls take turns to negotiate: one call at a time from ``connect`` until
@@ -50,10 +50,10 @@ from typing import Any
 
 import numpy as np
 
-from telesip.telegram.adapter import CallServer, DhConfig
-from telesip.telegram.codec import decode, encode
-from telesip.telegram.errors import CallMediaFailed
-from telesip.telegram.p2p import MediaState, Pcm
+from telesip.calls.telegram.adapter import CallServer, DhConfig
+from telesip.calls.telegram.codec import decode, encode
+from telesip.calls.telegram.errors import CallMediaFailed
+from telesip.calls.telegram.p2p import MediaState, Pcm
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class MediaHost:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "telesip.telegram.media_host",
+                "telesip.calls.telegram.media_host",
                 "--solo" if self.solo else "--turns",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -425,7 +425,7 @@ class _Host:
                     self._broken = True
 
     async def _open(self, mid: int, peer_id: int, sample_rate: int) -> None:
-        from telesip.telegram.p2p import P2PMedia
+        from telesip.calls.telegram.p2p import P2PMedia
 
         if mid in self.media:
             raise ValueError(f"media {mid} is open already")
@@ -575,7 +575,7 @@ class _InlineLoop(asyncio.SelectorEventLoop):
 
 
 def main(argv: list[str]) -> int:
-    """``python -m telesip.telegram.media_host --turns|--solo`` (started by MediaHost)."""
+    """``python -m telesip.calls.telegram.media_host --turns|--solo`` (started by MediaHost)."""
     from telesip.logs import configure_logging
 
     wire_out = os.dup(1)  # the wire; fd 1 goes to stderr so that no stray output can reach it

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Literal
 
-from telesip.telegram.adapter import (
+from telesip.calls.telegram.adapter import (
     CallAccepted,
     CallDiscarded,
     CallReady,
@@ -32,9 +32,9 @@ from telesip.telegram.adapter import (
     TelegramCalls,
     update_call_id,
 )
-from telesip.telegram.errors import TelegramError
-from telesip.telegram.media_host import HostedMedia
-from telesip.telegram.p2p import MediaState, Pcm, local_protocol
+from telesip.calls.telegram.errors import TelegramError
+from telesip.calls.telegram.media_host import HostedMedia
+from telesip.calls.telegram.p2p import MediaState, Pcm, local_protocol
 
 log = logging.getLogger(__name__)
 

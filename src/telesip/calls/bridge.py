@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from telesip.calls.telegram.adapter import TelegramCalls
+from telesip.calls.telegram.errors import CallPrivacyRestricted, NoFreeCaller, TelegramError
+from telesip.calls.telegram.leg import LegState, TelegramLeg
 from telesip.domain.calls import CallRecord, EndReason
 from telesip.logs import bind_log_context
 from telesip.media import CallRecorder, MediaParams, RtpStream
@@ -41,18 +44,14 @@ from telesip.sip.call import (
 )
 from telesip.sip.errors import StateError
 from telesip.sip.negotiation import Negotiated, NoCommonCodec, accept_answer, answer, make_offer
-from telesip.telegram.adapter import TelegramCalls
-from telesip.telegram.errors import CallPrivacyRestricted, NoFreeCaller, TelegramError
-from telesip.telegram.leg import LegState, TelegramLeg
-
-from .lines import AccountConfig, split_host_port
-from .transport import Addr, Target
+from telesip.workers.lines import AccountConfig, split_host_port
+from telesip.workers.transport import Addr, Target
 
 if TYPE_CHECKING:
-    from .calls import CallManager
-    from .callstore import CallStore
+    from .manager import CallManager
+    from .store import CallStore
 
-log = logging.getLogger("telesip.calls")
+log = logging.getLogger(__name__)
 
 Pcm = npt.NDArray[np.int16]
 

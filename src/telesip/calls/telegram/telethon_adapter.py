@@ -18,8 +18,7 @@ from telethon import errors as tg_errors
 from telethon import events, utils
 from telethon.tl import functions, types
 
-from telesip.domain.settings import Secret
-from telesip.telegram.adapter import (
+from telesip.calls.telegram.adapter import (
     CallAccepted,
     CallDiscarded,
     CallProtocol,
@@ -36,7 +35,7 @@ from telesip.telegram.adapter import (
     TgUser,
     UpdateHub,
 )
-from telesip.telegram.errors import (
+from telesip.calls.telegram.errors import (
     CalleeUnavailable,
     CallerUnavailable,
     CallGone,
@@ -44,6 +43,7 @@ from telesip.telegram.errors import (
     SessionRevoked,
     TelegramError,
 )
+from telesip.domain.settings import Secret
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ import json
 import logging
 from typing import Any
 
-from telesip.telegram import errors
-from telesip.telegram.adapter import (
+from telesip.calls.telegram import errors
+from telesip.calls.telegram.adapter import (
     CallProtocol,
     CallReady,
     CallRef,
@@ -36,8 +36,8 @@ from telesip.telegram.adapter import (
     TgUser,
     UpdateHub,
 )
-from telesip.telegram.codec import decode, encode
-from telesip.telegram.fake import FakeCalls, FakeTelegram
+from telesip.calls.telegram.codec import decode, encode
+from telesip.calls.telegram.fake import FakeCalls, FakeTelegram
 
 __all__ = ["FakeTelegramClient", "FakeTelegramServer", "decode", "encode"]
 

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from telesip.telegram.adapter import (
+from telesip.calls.telegram.adapter import (
     CallAccepted,
     CallDiscarded,
     CallProtocol,
@@ -46,14 +46,14 @@ from telesip.telegram.adapter import (
     TgUser,
     UpdateHub,
 )
-from telesip.telegram.errors import (
+from telesip.calls.telegram.errors import (
     CalleeUnavailable,
     CallGone,
     CallPrivacyRestricted,
     TelegramError,
 )
-from telesip.telegram.media_host import HostedMedia
-from telesip.telegram.p2p import MediaState, P2PMedia, Pcm, local_protocol
+from telesip.calls.telegram.media_host import HostedMedia
+from telesip.calls.telegram.p2p import MediaState, P2PMedia, Pcm, local_protocol
 
 log = logging.getLogger(__name__)
 

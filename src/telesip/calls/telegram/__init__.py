@@ -7,7 +7,7 @@ Only the light names are re-exported here; ``leg``, ``p2p`` and ``fake`` load nt
 numpy, ``telethon_adapter`` loads Telethon, so import them from their modules.
 """
 
-from telesip.telegram.adapter import (
+from telesip.calls.telegram.adapter import (
     DISCARD_REASONS,
     CallAccepted,
     CallDiscarded,
@@ -25,7 +25,7 @@ from telesip.telegram.adapter import (
     TelegramCalls,
     TgUser,
 )
-from telesip.telegram.errors import (
+from telesip.calls.telegram.errors import (
     CalleeUnavailable,
     CallerUnavailable,
     CallGone,

@@ -12,8 +12,8 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from telesip.telegram.adapter import TelegramCalls
-from telesip.telegram.errors import NoFreeCaller
+from telesip.calls.telegram.adapter import TelegramCalls
+from telesip.calls.telegram.errors import NoFreeCaller
 
 
 class CallerPool:

@@ -21,7 +21,7 @@ from telesip.services import calls as svc
 from telesip.services.context import Services
 from telesip.store.repositories.calls import Command
 
-log = logging.getLogger("telesip.calls")
+log = logging.getLogger(__name__)
 
 
 class CallStore(Protocol):

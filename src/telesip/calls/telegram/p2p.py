@@ -30,8 +30,8 @@ import ntgcalls
 import numpy as np
 import numpy.typing as npt
 
-from telesip.telegram.adapter import CallProtocol, CallServer, DhConfig
-from telesip.telegram.errors import CallMediaFailed
+from telesip.calls.telegram.adapter import CallProtocol, CallServer, DhConfig
+from telesip.calls.telegram.errors import CallMediaFailed
 
 log = logging.getLogger(__name__)
 

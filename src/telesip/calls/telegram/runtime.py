@@ -26,17 +26,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from telesip.calls.telegram.adapter import TelegramCalls, TgUser
+from telesip.calls.telegram.errors import SessionRevoked
+from telesip.calls.telegram.pool import CallerPool
+from telesip.calls.telegram.sessions import SUFFIX, CallerAccount, SessionStore
 from telesip.config import Settings
 from telesip.domain.callers import mask_phone
 from telesip.domain.errors import TelesipError
 from telesip.services import callers as callers_svc
 from telesip.services.context import Services
-from telesip.telegram.adapter import TelegramCalls, TgUser
-from telesip.telegram.errors import SessionRevoked
-from telesip.telegram.pool import CallerPool
-from telesip.telegram.sessions import SUFFIX, CallerAccount, SessionStore
 
-log = logging.getLogger("telesip.callers")
+log = logging.getLogger(__name__)
 
 HOWTO = "calls cannot ring anyone until a caller account is added with `telesip telegram login`"
 
@@ -77,7 +77,7 @@ def api_credentials(settings: Settings) -> tuple[int, str] | None:
 
 def telethon_connect(api_id: int, api_hash: str) -> Connect:
     async def connect(account: CallerAccount) -> CallerConnection:
-        from telesip.telegram.telethon_adapter import TelethonCalls  # loads Telethon
+        from telesip.calls.telegram.telethon_adapter import TelethonCalls  # loads Telethon
 
         return await TelethonCalls.connect(account.session, api_id, api_hash)
 

@@ -8,7 +8,7 @@ import base64
 import dataclasses
 from typing import Any
 
-from telesip.telegram.adapter import (
+from telesip.calls.telegram.adapter import (
     CallAccepted,
     CallDiscarded,
     CallProtocol,

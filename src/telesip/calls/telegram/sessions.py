@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from telesip.calls.telegram.adapter import TgUser
+from telesip.calls.telegram.errors import SessionError
 from telesip.domain.errors import ConfigError
 from telesip.domain.settings import Secret
 from telesip.store.crypto import Cipher, load_key
-from telesip.telegram.adapter import TgUser
-from telesip.telegram.errors import SessionError
 
 SUFFIX = ".session"
 _PHONE = re.compile(r"^\d{7,15}$")

@@ -5,7 +5,7 @@ The registration manager hands over what its registrations do not own (`attach_c
 INVITE to one of its lines starts an `InboundBridge`; requests and responses of a running call
 go to its bridge by Call-ID. `poll` (called by the worker's loop) claims the outgoing calls
 waiting on the worker's lines and takes the commands of its running calls from its call store
-(the database, or a remote worker's control plane: ``callstore.py``).
+(the database, or a remote worker's control plane: ``store.py``).
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+from telesip.calls.telegram.pool import CallerPool
 from telesip.domain.calls import CommandKind, EndReason
 from telesip.media import PortPool, RtpStream
 from telesip.sip import Request, Response
-from telesip.telegram.pool import CallerPool
+from telesip.workers.registrar import RegistrationManager
+from telesip.workers.transport import Addr, Target
 
 from .bridge import Bridge, InboundBridge, OutboundBridge
-from .callstore import CallStore
-from .registrar import RegistrationManager
-from .transport import Addr, Target
+from .store import CallStore
 
-log = logging.getLogger("telesip.calls")
+log = logging.getLogger(__name__)
 
 
 class CallManager:
