@@ -26,6 +26,13 @@ def one(cells: str) -> list[tuple[int | None, str]]:
     return codes(result)
 
 
+def test_a_password_slipped_into_another_column_is_not_quoted_back() -> None:
+    # an unquoted ';' in a password moved its second half into the server column
+    result = load(HEADER + b"101;Sup3r;w0rd!x;;;;;;;;\n")
+    assert codes(result) == [(2, "import.bad_server")]
+    assert "w0rd" not in result.issues[0].message and "w0rd" not in repr(result.issues[0])
+
+
 @pytest.mark.parametrize(
     ("cells", "code"),
     [
@@ -57,8 +64,8 @@ def test_a_good_row_has_no_issue() -> None:
 
 
 def test_issue_repr_and_message_never_show_the_row_text() -> None:
-    found = issue("import.bad_port", 3, login="101", value="x")
-    assert found.message == "Line 3: port 'x' of 101 is not a number from 1 to 65535."
+    found = issue("import.bad_port", 3, login="101")
+    assert found.message == "Line 3: the port of 101 is not a number from 1 to 65535."
     assert isinstance(found, Issue) and found.code == "import.bad_port"
     with pytest.raises(ValueError):
         issue("import.no_such_code")

@@ -2,8 +2,10 @@
 (``import.bad_port``) the bot and the API translate, the line it is about, and an English
 ``message`` that is the fallback and what the CLI prints.
 
-Invariants: an issue never holds a password or a raw line of the file (a line may hold a
-password), only names of fields, logins, section names and numbers; ``fatal`` issues refuse the
+Invariants: an issue never holds a password, a raw line of the file, or a cell's value other
+than the login, a section's and a template's name (a row whose columns slipped may hold part of
+a password in any other cell): only column names, logins, numbers and the domain's reason texts
+that name no value; ``fatal`` issues refuse the
 whole file (nothing is imported), the others refuse one row.
 """
 
@@ -57,21 +59,25 @@ MESSAGES: Mapping[str, str] = {
     "import.missing_login": "Line {line}: the login is empty.",
     "import.missing_password": "Line {line}: account {login} has no password.",
     "import.missing_server": "Line {line}: account {login} has no server.",
-    "import.bad_login": "Line {line}: {reason}.",
+    "import.bad_login": "Line {line}: the login must be 1-128 characters without spaces.",
     "import.bad_password": "Line {line}: the password of {login} is not valid ({reason}).",
-    "import.bad_server": "Line {line}: {reason}.",
-    "import.bad_registrar": "Line {line}: {reason}.",
-    "import.bad_proxy": "Line {line}: {reason}.",
-    "import.bad_port": "Line {line}: port {value!r} of {login} is not a number from 1 to 65535.",
-    "import.bad_transport": (
-        "Line {line}: transport {value!r} of {login} is not one of udp, tcp, tls."
+    "import.bad_server": (
+        "Line {line}: the server of {login} is not a host name or an IP address."
     ),
+    "import.bad_registrar": (
+        "Line {line}: the registrar of {login} is not a host name or an IP address."
+    ),
+    "import.bad_proxy": (
+        "Line {line}: the outbound proxy of {login} is not a host name or an IP address."
+    ),
+    "import.bad_port": "Line {line}: the port of {login} is not a number from 1 to 65535.",
+    "import.bad_transport": "Line {line}: the transport of {login} is not udp, tcp or tls.",
     "import.bad_auth_user": "Line {line}: the auth user of {login} is not valid ({reason}).",
     "import.bad_display_name": "Line {line}: the display name of {login} is too long.",
     "import.multiline_value": "Line {line}: the {column} of {login} spans several lines.",
     "import.bad_settings": "Line {line}: account {login}: {reason}.",
     "import.bad_telegram_user": (
-        "Line {line}: {value!r} is not a Telegram user id (digits) or @username."
+        "Line {line}: the Telegram user of {login} is not a user id (digits) or an @username."
     ),
     "import.unknown_template": "Line {line}: there is no server template {value!r}.",
     "import.unsupported_tech": (

@@ -55,7 +55,7 @@ def accounts(
         if transport == "tls":
             port = port_of(general.get("tlsbindaddr"))
         else:
-            port = general.get("bindport") or port_of(general.get("udpbindaddr"))
+            port = port_of(general.get("udpbindaddr")) or general.get("bindport")
         user = values.get("defaultuser") or values.get("username") or None
         yield ParsedRow(
             line=peer.line,

@@ -149,7 +149,7 @@ def _row(
     row_port: int | None = None
     if row.port is not None:
         if not row.port.isdigit() or len(row.port) > 5:
-            return issue("import.bad_port", line, login=shown, value=row.port)
+            return issue("import.bad_port", line, login=shown)
         row_port = int(row.port)
     if pbx:
         domain, chosen_port = host, port or row_port
@@ -165,7 +165,7 @@ def _row(
         chosen_port = template.tls_port if transport == "tls" else template.port
     telegram = _telegram(row.telegram)
     if telegram is None and row.telegram:
-        return issue("import.bad_telegram_user", line, value=row.telegram[:40])
+        return issue("import.bad_telegram_user", line, login=shown)
     settings = AccountSettings(
         login=login,
         password=row.password,
@@ -182,7 +182,7 @@ def _row(
     try:
         valid = settings.validated()
     except InvalidSettings as exc:
-        return _reason_issue(line, shown, str(exc.params.get("reason", "")), settings)
+        return _reason_issue(line, shown, str(exc.params.get("reason", "")))
     stated = {
         name
         for name, value in (
@@ -203,19 +203,18 @@ def _telegram(value: str | None) -> int | str | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit() and 0 < len(value) <= 15:
+    if value.isdigit() and len(value) <= 15 and int(value) > 0:
         return int(value)
     if _USERNAME.match(value):
         return value.lower()
     return None
 
 
-def _reason_issue(line: int, login: str, reason: str, settings: AccountSettings) -> Issue:
+def _reason_issue(line: int, login: str, reason: str) -> Issue:
     for prefix, code in _REASONS:
         if reason.startswith(prefix):
-            if code == "import.bad_port":
-                return issue(code, line, login=login, value=str(settings.port))
-            if code == "import.bad_transport":
-                return issue(code, line, login=login, value=settings.transport)
-            return issue(code, line, login=login, reason=reason)
+            # the reason goes along only where it names no value (a host's reason quotes it)
+            if code in ("import.bad_password", "import.bad_auth_user"):
+                return issue(code, line, login=login, reason=reason)
+            return issue(code, line, login=login)
     return issue("import.bad_settings", line, login=login, reason=reason)
