@@ -18,12 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-
 from telesip.domain.errors import KeyInProgress, KeyReused
 from telesip.services.context import Services
-from telesip.store import tables as t
 
 TTL = timedelta(hours=24)
 LEASE = timedelta(seconds=60)  # a running request's claim; a crashed process's ends with it
@@ -41,7 +37,6 @@ class Stored:
 async def begin(s: Services, owner: str, key: str, fingerprint: str) -> Stored | None:
     """Claim ``key`` for this request: None to go on, or the stored answer of an earlier one."""
     await _purge(s)
-    k = t.idempotency_keys
     async with s.uow() as uow:
         now = uow.now
         claim = {
@@ -53,29 +48,15 @@ async def begin(s: Services, owner: str, key: str, fingerprint: str) -> Stored |
             "locked_until": now + LEASE,
             "expires_at": now + TTL,
         }
-        dialect = postgresql if uow.conn.dialect.name == "postgresql" else sqlite
-        inserted = await uow.conn.execute(
-            dialect.insert(k)
-            .values(**claim)
-            .on_conflict_do_nothing(index_elements=["owner", "key"])
-        )
-        if inserted.rowcount == 1:
+        if await uow.idempotency.claim(claim):
             await uow.commit()
             return None
-        stmt = select(k).where(k.c.owner == owner, k.c.key == key)
-        if uow.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        row = (await uow.conn.execute(stmt)).one_or_none()
+        row = await uow.idempotency.get_locked(owner, key)
         stale = row is not None and (
             row.expires_at <= now or (row.state == "running" and row.locked_until <= now)
         )
         if row is None or stale:  # gone since, expired, or its process died: take it over
-            values = {**claim, "status": None, "headers": None, "body": None}
-            await uow.conn.execute(
-                update(k).where(k.c.owner == owner, k.c.key == key).values(**values)
-            )
-            if row is None:
-                await uow.conn.execute(dialect.insert(k).values(**claim))
+            await uow.idempotency.take_over(claim, gone=row is None)
             await uow.commit()
             return None
     if row.fingerprint != fingerprint:
@@ -87,28 +68,17 @@ async def begin(s: Services, owner: str, key: str, fingerprint: str) -> Stored |
 
 async def finish(s: Services, owner: str, key: str, answer: Stored) -> None:
     """Store the answer a retry gets."""
-    k = t.idempotency_keys
     async with s.uow() as uow:
-        await uow.conn.execute(
-            update(k)
-            .where(k.c.owner == owner, k.c.key == key)
-            .values(
-                state="done",
-                status=answer.status,
-                headers=[list(h) for h in answer.headers],
-                body=answer.body,
-            )
+        await uow.idempotency.finish(
+            owner, key, answer.status, [list(h) for h in answer.headers], answer.body
         )
         await uow.commit()
 
 
 async def abandon(s: Services, owner: str, key: str) -> None:
     """Drop the claim: the request did nothing a retry must not do again."""
-    k = t.idempotency_keys
     async with s.uow() as uow:
-        await uow.conn.execute(
-            delete(k).where(k.c.owner == owner, k.c.key == key, k.c.state == "running")
-        )
+        await uow.idempotency.abandon(owner, key)
         await uow.commit()
 
 
@@ -118,9 +88,8 @@ async def _purge(s: Services) -> None:
     if time.monotonic() - _last_purge < PURGE_EVERY:
         return
     _last_purge = time.monotonic()
-    k = t.idempotency_keys
     async with s.uow() as uow:
-        await uow.conn.execute(delete(k).where(k.c.expires_at <= uow.now))
+        await uow.idempotency.purge(uow.now)
         await uow.commit()
 
 

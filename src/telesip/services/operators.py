@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
-
 from telesip.domain import errors
 from telesip.domain.errors import ApiKeyNotFound, InvalidApiKey, OutOfScope
 from telesip.domain.model import SettingsLink
 from telesip.services.context import Services
-from telesip.store import tables as t
 
 KEY_PREFIX = "tsk_"
 _OPERATOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -105,19 +102,15 @@ async def create_api_key(s: Services, operator: str, scope: Scope, name: str = "
         raise errors.InvalidInput("a key needs a scope: all, or some users or accounts")
     token = KEY_PREFIX + secrets.token_urlsafe(32)
     async with s.uow() as uow:
-        result = await uow.conn.execute(
-            insert(t.api_keys)
-            .values(
-                operator=operator,
-                name=name,
-                prefix=token[:12],
-                key_hash=hash_key(token),
-                scope=scope.to_json(),
-                created_at=uow.now,
-            )
-            .returning(t.api_keys)
+        row = await uow.api_keys.add(
+            operator=operator,
+            name=name,
+            prefix=token[:12],
+            key_hash=hash_key(token),
+            scope=scope.to_json(),
+            now=uow.now,
         )
-        key = _from_row(result.one())
+        key = _from_row(row)
         await uow.record(
             "api_key_created", None, None, {"key_id": key.id, "operator": operator, "name": name}
         )
@@ -130,40 +123,25 @@ async def authenticate(s: Services, token: str | None) -> ApiKey:
     if not token or not token.startswith(KEY_PREFIX) or len(token) > 200:
         raise InvalidApiKey()
     async with s.uow() as uow:
-        row = (
-            await uow.conn.execute(
-                select(t.api_keys).where(t.api_keys.c.key_hash == hash_key(token))
-            )
-        ).first()
+        row = await uow.api_keys.by_hash(hash_key(token))
         if row is None or row.revoked_at is not None:
             raise InvalidApiKey()
         key = _from_row(row)
         if key.last_used_at is None or uow.now - key.last_used_at >= _TOUCH_EVERY:
-            await uow.conn.execute(
-                update(t.api_keys).where(t.api_keys.c.id == key.id).values(last_used_at=uow.now)
-            )
+            await uow.api_keys.touch(key.id, uow.now)
             await uow.commit()
     return key
 
 
 async def list_api_keys(s: Services, operator: str | None = None) -> list[ApiKey]:
-    stmt = select(t.api_keys).order_by(t.api_keys.c.id)
-    if operator is not None:
-        stmt = stmt.where(t.api_keys.c.operator == operator)
     async with s.uow() as uow:
-        return [_from_row(r) for r in await uow.conn.execute(stmt)]
+        return [_from_row(r) for r in await uow.api_keys.listing(operator)]
 
 
 async def revoke_api_key(s: Services, key_id: int) -> None:
     async with s.uow() as uow:
-        result = await uow.conn.execute(
-            update(t.api_keys)
-            .where(t.api_keys.c.id == key_id, t.api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=uow.now)
-        )
-        if result.rowcount != 1:
-            exists = await uow.conn.scalar(select(t.api_keys.c.id).where(t.api_keys.c.id == key_id))
-            if exists is None:
+        if not await uow.api_keys.revoke(key_id, uow.now):
+            if not await uow.api_keys.exists(key_id):
                 raise ApiKeyNotFound(key_id=key_id)
             return
         await uow.record("api_key_revoked", None, None, {"key_id": key_id})

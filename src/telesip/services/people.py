@@ -10,17 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
-
 from telesip.domain import errors
 from telesip.domain.model import Method, Offer, Role, TelegramUser
 from telesip.domain.plans import Entitlements
 from telesip.services import billing
 from telesip.services.common import ensure_user, entitlements
 from telesip.services.context import Services
-from telesip.store import tables as t
 from telesip.store.repositories import AccountSummary
-from telesip.store.rows import offer_from_row
 
 
 async def remember(s: Services, user: TelegramUser) -> None:
@@ -69,17 +65,10 @@ async def transfer_choices(s: Services, actor: TelegramUser, account_id: int) ->
 async def offer_by_inline_message(s: Services, inline_message_id: str) -> Offer:
     """The newest offer carried by an inline message (a send-back reuses the message)."""
     async with s.uow() as uow:
-        row = (
-            await uow.conn.execute(
-                select(t.offers)
-                .where(t.offers.c.inline_message_id == inline_message_id)
-                .order_by(t.offers.c.id.desc())
-                .limit(1)
-            )
-        ).first()
-    if row is None:
+        offer = await uow.offers.by_inline_message(inline_message_id)
+    if offer is None:
         raise errors.OfferNotFound()
-    return offer_from_row(row)
+    return offer
 
 
 async def role_on(s: Services, actor: TelegramUser, account_id: int) -> Role:
@@ -120,9 +109,7 @@ async def holder_of(s: Services, account_id: int) -> int | None:
 async def newest_offer_at(s: Services, account_id: int) -> datetime | None:
     """When the account's newest offer was made (any state), to refuse older drafts (R3)."""
     async with s.uow() as uow:
-        value = await uow.conn.scalar(
-            select(func.max(t.offers.c.created_at)).where(t.offers.c.account_id == account_id)
-        )
+        value = await uow.offers.newest_created_at(account_id)
     if isinstance(value, str):  # SQLite may hand an aggregate back as text
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):

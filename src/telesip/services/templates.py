@@ -13,13 +13,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select
-
 from telesip.domain import errors
 from telesip.domain.errors import TemplateNotFound
 from telesip.domain.settings import DTMF_MODES, TRANSPORTS, validate_host
 from telesip.services.context import Services
-from telesip.store import tables as t
 
 #: an operator or a user may keep this many templates of their own
 MAX_OWN_TEMPLATES = 200
@@ -145,13 +142,8 @@ async def list_templates(
 ) -> list[Template]:
     """Built-in templates, then the operators' own (only ``operator``'s when given), then
     ``user_id``'s own."""
-    stmt = select(t.templates).order_by(t.templates.c.id)
-    own: ColumnElement[bool] = t.templates.c.operator.is_not(None)
-    if operator is not None:
-        own = t.templates.c.operator == operator
-    stmt = stmt.where(or_(own, t.templates.c.user_id == user_id) if user_id is not None else own)
     async with s.uow() as uow:
-        rows = (await uow.conn.execute(stmt)).all()
+        rows = await uow.templates.listing(operator=operator, user_id=user_id)
     return [*builtin_templates(), *(_from_row(r) for r in rows)]
 
 
@@ -161,11 +153,7 @@ async def get_template(s: Services, template_id: str) -> Template:
             return template
     if template_id.isdigit() and len(template_id) < 19:
         async with s.uow() as uow:
-            row = (
-                await uow.conn.execute(
-                    select(t.templates).where(t.templates.c.id == int(template_id))
-                )
-            ).first()
+            row = await uow.templates.get(int(template_id))
         if row is not None:
             return _from_row(row)
     raise TemplateNotFound(template_id=template_id)
@@ -183,19 +171,15 @@ async def create_template(
     if (operator is None) == (user_id is None):
         raise ValueError("a template belongs to an operator or to a user")
     name, data = validate_template(name, data)
-    owner = t.templates.c.operator == operator if operator else t.templates.c.user_id == user_id
     async with s.uow() as uow:
-        count = await uow.conn.scalar(select(func.count()).where(owner))
-        if (count or 0) >= MAX_OWN_TEMPLATES:
+        count = await uow.templates.count_of(operator=operator, user_id=user_id)
+        if count >= MAX_OWN_TEMPLATES:
             raise errors.InvalidInput(f"at most {MAX_OWN_TEMPLATES} templates of your own")
-        result = await uow.conn.execute(
-            insert(t.templates)
-            .values(operator=operator, user_id=user_id, name=name, data=data, created_at=uow.now)
-            .returning(t.templates.c.id)
+        new_id = await uow.templates.add(
+            operator=operator, user_id=user_id, name=name, data=data, now=uow.now
         )
-        new_id = int(result.scalar_one())
         await uow.record("template_created", None, user_id, {"template_id": new_id, "name": name})
-        row = (await uow.conn.execute(select(t.templates).where(t.templates.c.id == new_id))).one()
+        row = await uow.templates.get(new_id)
         await uow.commit()
     return _from_row(row)
 
@@ -206,12 +190,8 @@ async def delete_template(
     """Delete one's own template; built-in ones and other people's are not found."""
     if not template_id.isdigit() or len(template_id) >= 19:
         raise TemplateNotFound(template_id=template_id)
-    owner = t.templates.c.operator == operator if operator else t.templates.c.user_id == user_id
     async with s.uow() as uow:
-        result = await uow.conn.execute(
-            delete(t.templates).where(t.templates.c.id == int(template_id), owner)
-        )
-        if result.rowcount != 1:
+        if not await uow.templates.delete(int(template_id), operator=operator, user_id=user_id):
             raise TemplateNotFound(template_id=template_id)
         await uow.record("template_deleted", None, user_id, {"template_id": int(template_id)})
         await uow.commit()

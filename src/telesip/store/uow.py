@@ -26,12 +26,15 @@ from telesip.store.crypto import Cipher
 from telesip.store.db import sqlite_reader, sqlite_writer
 from telesip.store.loop import LoopReads, LoopWrites
 from telesip.store.repositories.accounts import Accounts
+from telesip.store.repositories.api_keys import ApiKeys
 from telesip.store.repositories.audit import Audit
 from telesip.store.repositories.callers import Callers
 from telesip.store.repositories.calls import Calls
 from telesip.store.repositories.guesses import Guesses
+from telesip.store.repositories.idempotency import IdempotencyKeys
 from telesip.store.repositories.links import Links
 from telesip.store.repositories.offers import Offers
+from telesip.store.repositories.templates import Templates
 from telesip.store.repositories.users import Users
 
 if TYPE_CHECKING:
@@ -112,6 +115,18 @@ class UnitOfWork:
     @cached_property
     def callers(self) -> Callers:
         return Callers(self.conn)
+
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        return ApiKeys(self.conn)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyKeys:
+        return IdempotencyKeys(self.conn)
+
+    @cached_property
+    def templates(self) -> Templates:
+        return Templates(self.conn)
 
     async def __aexit__(
         self,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.model import Offer, OfferState
@@ -150,3 +151,21 @@ class Offers:
             )
         ).first()
         return offer_from_row(row) if row else None
+
+    async def by_inline_message(self, inline_message_id: str) -> Offer | None:
+        """The newest offer carried by an inline message (a send-back reuses the message)."""
+        row = (
+            await self.conn.execute(
+                select(t.offers)
+                .where(t.offers.c.inline_message_id == inline_message_id)
+                .order_by(t.offers.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return offer_from_row(row) if row else None
+
+    async def newest_created_at(self, account_id: int) -> Any:
+        """The newest offer's ``created_at`` as the driver gives it (SQLite may give text)."""
+        return await self.conn.scalar(
+            select(func.max(t.offers.c.created_at)).where(t.offers.c.account_id == account_id)
+        )

@@ -1,0 +1,71 @@
+"""Operators' API keys: stored by the SHA-256 hash of the key only (the services hash it);
+rows are returned as they are, the services turn them into ``ApiKey``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from telesip.store import tables as t
+
+
+class ApiKeys:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(
+        self,
+        *,
+        operator: str,
+        name: str,
+        prefix: str,
+        key_hash: str,
+        scope: dict[str, Any],
+        now: datetime,
+    ) -> Any:
+        """Insert a key; returns its row."""
+        result = await self.conn.execute(
+            insert(t.api_keys)
+            .values(
+                operator=operator,
+                name=name,
+                prefix=prefix,
+                key_hash=key_hash,
+                scope=scope,
+                created_at=now,
+            )
+            .returning(t.api_keys)
+        )
+        return result.one()
+
+    async def by_hash(self, key_hash: str) -> Any | None:
+        return (
+            await self.conn.execute(select(t.api_keys).where(t.api_keys.c.key_hash == key_hash))
+        ).first()
+
+    async def touch(self, key_id: int, now: datetime) -> None:
+        await self.conn.execute(
+            update(t.api_keys).where(t.api_keys.c.id == key_id).values(last_used_at=now)
+        )
+
+    async def listing(self, operator: str | None = None) -> list[Any]:
+        stmt = select(t.api_keys).order_by(t.api_keys.c.id)
+        if operator is not None:
+            stmt = stmt.where(t.api_keys.c.operator == operator)
+        return list(await self.conn.execute(stmt))
+
+    async def revoke(self, key_id: int, now: datetime) -> bool:
+        """Revoke a live key; False when there is none (unknown, or revoked already)."""
+        result = await self.conn.execute(
+            update(t.api_keys)
+            .where(t.api_keys.c.id == key_id, t.api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return result.rowcount == 1
+
+    async def exists(self, key_id: int) -> bool:
+        found = await self.conn.scalar(select(t.api_keys.c.id).where(t.api_keys.c.id == key_id))
+        return found is not None

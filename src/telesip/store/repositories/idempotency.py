@@ -1,0 +1,69 @@
+"""Idempotency keys' rows: the claim of a request and the stored answer (see
+``telesip.services.idempotency`` for the protocol). The claim is ``INSERT ... ON CONFLICT DO
+NOTHING`` on the (owner, key) primary key, so exactly one of two racing requests inserts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from telesip.store import tables as t
+from telesip.store.repositories.common import dialect_insert
+
+
+class IdempotencyKeys:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def claim(self, claim: dict[str, Any]) -> bool:
+        """Insert the claim unless the key exists; True when this one inserted it."""
+        k = t.idempotency_keys
+        inserted = await self.conn.execute(
+            dialect_insert(self.conn, k)
+            .values(**claim)
+            .on_conflict_do_nothing(index_elements=["owner", "key"])
+        )
+        return inserted.rowcount == 1
+
+    async def get_locked(self, owner: str, key: str) -> Any | None:
+        """The key's row, locked on PostgreSQL (SQLite's writer lock serialises already)."""
+        k = t.idempotency_keys
+        stmt = select(k).where(k.c.owner == owner, k.c.key == key)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        return (await self.conn.execute(stmt)).one_or_none()
+
+    async def take_over(self, claim: dict[str, Any], *, gone: bool) -> None:
+        """Claim again a key whose row expired, whose process died, or (``gone``) that was
+        deleted since."""
+        k = t.idempotency_keys
+        values = {**claim, "status": None, "headers": None, "body": None}
+        await self.conn.execute(
+            update(k).where(k.c.owner == claim["owner"], k.c.key == claim["key"]).values(**values)
+        )
+        if gone:
+            await self.conn.execute(dialect_insert(self.conn, k).values(**claim))
+
+    async def finish(
+        self, owner: str, key: str, status: int, headers: list[list[str]], body: bytes
+    ) -> None:
+        k = t.idempotency_keys
+        await self.conn.execute(
+            update(k)
+            .where(k.c.owner == owner, k.c.key == key)
+            .values(state="done", status=status, headers=headers, body=body)
+        )
+
+    async def abandon(self, owner: str, key: str) -> None:
+        k = t.idempotency_keys
+        await self.conn.execute(
+            delete(k).where(k.c.owner == owner, k.c.key == key, k.c.state == "running")
+        )
+
+    async def purge(self, now: datetime) -> None:
+        k = t.idempotency_keys
+        await self.conn.execute(delete(k).where(k.c.expires_at <= now))
