@@ -14,6 +14,7 @@ endpoint, its aor and its auth); an unknown parent marks the child broken, with 
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ def read_sections(
 ) -> list[Section]:
     """Every section of the file in order, with values resolved."""
     sections: list[Section] = []
+    by_name: dict[str, list[int]] = {}  # name -> indexes in ``sections``, in file order
     current: Section | None = None
     in_block = False
     for number, raw in lines:
@@ -85,17 +87,16 @@ def read_sections(
         if header:
             options = [o.strip() for o in (header["options"] or "").split(",") if o.strip()]
             name = header["name"].strip()
-            if "+" in options:
-                previous = _latest(sections, name)
-                if previous is not None:
-                    current = previous
-                    continue
+            if "+" in options and name in by_name:
+                current = sections[by_name[name][-1]]
+                continue
             current = Section(
                 name=name,
                 line=number,
                 template="!" in options,
                 parents=[o for o in options if o not in ("!", "+")],
             )
+            by_name.setdefault(name, []).append(len(sections))
             sections.append(current)
             if len(sections) > max_sections:
                 raise Refused(
@@ -107,24 +108,18 @@ def read_sections(
             errors.append(issue("import.bad_syntax", number))
             continue
         current.own.append((key.strip().lower(), value.removeprefix(">").strip()))
-    _resolve(sections, errors)
+    _resolve(sections, by_name, errors)
     return sections
 
 
-def _latest(sections: list[Section], name: str, before: int | None = None) -> Section | None:
-    end = len(sections) if before is None else before
-    for section in reversed(sections[:end]):
-        if section.name == name:
-            return section
-    return None
-
-
-def _resolve(sections: list[Section], errors: list[Issue]) -> None:
+def _resolve(sections: list[Section], by_name: dict[str, list[int]], errors: list[Issue]) -> None:
     # parents are always earlier in the file, so one pass in order resolves every chain
     for index, section in enumerate(sections):
         values: dict[str, str] = {}
         for parent_name in section.parents:
-            parent = _latest(sections, parent_name, index)
+            indexes = by_name.get(parent_name, [])
+            earlier = bisect.bisect_left(indexes, index)  # the latest one before this section
+            parent = sections[indexes[earlier - 1]] if earlier else None
             if parent is None:
                 errors.append(
                     issue(
