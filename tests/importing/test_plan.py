@@ -121,7 +121,7 @@ def test_the_preview_line_names_the_first_error() -> None:
     assert (counts.new, counts.changed, counts.identical, counts.errors) == (41, 1, 2, 1)
     assert result.summary() == (
         "41 new, 1 changed, 2 identical skipped, 1 error on line 43: "
-        "Line 43: the login must be 1-128 characters without spaces."
+        "the login must be 1-128 characters without spaces."
     )
     assert [p.line for p in result.rows] == sorted(p.line for p in result.rows)
     assert result.rows[41].action is Action.ERROR

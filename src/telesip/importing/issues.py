@@ -24,9 +24,7 @@ MESSAGES: Mapping[str, str] = {
     "import.too_many_rows": (
         "The file has more than {limit} accounts; split it into files of at most {limit}."
     ),
-    "import.line_too_long": (
-        "Line {line} is longer than {limit} characters; is this the right file?"
-    ),
+    "import.line_too_long": ("The line is longer than {limit} characters; is this the right file?"),
     "import.bad_encoding": (
         "The file is not readable text (an unknown encoding, or not a text file); save it as"
         " UTF-8 text and send it again."
@@ -44,64 +42,50 @@ MESSAGES: Mapping[str, str] = {
     ),
     "import.bad_default_server": "The server given with the file is not valid: {reason}",
     "import.include_refused": (
-        "Line {line}: '{directive}' is not followed; put the included file's sections in this"
+        "'{directive}' is not followed; put the included file's sections in this"
         " file (or send that file too)."
     ),
     "import.no_accounts": "The file holds no SIP accounts to import.",
     # one row
     "import.field_count": (
-        "Line {line} has {found} fields but the header has {expected}: a value containing"
-        " the separator '{delimiter}' must be in double quotes."
+        "{found} fields where the header has {expected}: a value containing the separator"
+        " '{delimiter}' must be in double quotes."
     ),
-    "import.bad_quoting": "Line {line}: a quoted value is not closed.",
-    "import.bad_syntax": "Line {line}: expected [section], key = value or a ; comment.",
-    "import.unknown_parent": "Line {line}: section [{section}] inherits from unknown [{parent}].",
-    "import.missing_login": "Line {line}: the login is empty.",
-    "import.missing_password": "Line {line}: account {login} has no password.",
-    "import.missing_server": "Line {line}: account {login} has no server.",
-    "import.bad_login": "Line {line}: the login must be 1-128 characters without spaces.",
-    "import.bad_password": "Line {line}: the password of {login} is not valid ({reason}).",
-    "import.bad_server": (
-        "Line {line}: the server of {login} is not a host name or an IP address."
-    ),
-    "import.bad_registrar": (
-        "Line {line}: the registrar of {login} is not a host name or an IP address."
-    ),
-    "import.bad_proxy": (
-        "Line {line}: the outbound proxy of {login} is not a host name or an IP address."
-    ),
-    "import.bad_port": "Line {line}: the port of {login} is not a number from 1 to 65535.",
-    "import.bad_transport": "Line {line}: the transport of {login} is not udp, tcp or tls.",
-    "import.bad_auth_user": "Line {line}: the auth user of {login} is not valid ({reason}).",
-    "import.bad_display_name": "Line {line}: the display name of {login} is too long.",
-    "import.multiline_value": "Line {line}: the {column} of {login} spans several lines.",
-    "import.bad_settings": "Line {line}: account {login}: {reason}.",
+    "import.bad_quoting": "a quoted value is not closed.",
+    "import.bad_syntax": "expected [section], key = value or a ; comment.",
+    "import.unknown_parent": "section [{section}] inherits from unknown [{parent}].",
+    "import.missing_login": "the login is empty.",
+    "import.missing_password": "account {login} has no password.",
+    "import.missing_server": "account {login} has no server.",
+    "import.bad_login": "the login must be 1-128 characters without spaces.",
+    "import.bad_password": "the password of {login} is not valid ({reason}).",
+    "import.bad_server": ("the server of {login} is not a host name or an IP address."),
+    "import.bad_registrar": ("the registrar of {login} is not a host name or an IP address."),
+    "import.bad_proxy": ("the outbound proxy of {login} is not a host name or an IP address."),
+    "import.bad_port": "the port of {login} is not a number from 1 to 65535.",
+    "import.bad_transport": "the transport of {login} is not udp, tcp or tls.",
+    "import.bad_auth_user": "the auth user of {login} is not valid ({reason}).",
+    "import.bad_display_name": "the display name of {login} is too long.",
+    "import.multiline_value": "the {column} of {login} spans several lines.",
+    "import.bad_settings": "account {login}: {reason}.",
     "import.bad_telegram_user": (
-        "Line {line}: the Telegram user of {login} is not a user id (digits) or an @username."
+        "the Telegram user of {login} is not a user id (digits) or an @username."
     ),
-    "import.unknown_template": "Line {line}: there is no server template {value!r}.",
+    "import.unknown_template": "there is no server template {value!r}.",
     "import.unsupported_tech": (
-        "Line {line}: extension {login} uses {tech}; only SIP (chan_sip or PJSIP) extensions"
-        " can be imported."
+        "extension {login} uses {tech}; only SIP (chan_sip or PJSIP) extensions can be imported."
     ),
     "import.hashed_password": (
-        "Line {line}: {login} has only a hashed password ({key}); telesip needs the plain"
-        " password to register."
+        "{login} has only a hashed password ({key}); telesip needs the plain password to register."
     ),
-    "import.no_auth": "Line {line}: endpoint {login} has no auth section with a password.",
-    "import.no_aor": "Line {line}: endpoint {login} has no AOR, so it cannot register.",
-    "import.duplicate_row": (
-        "Line {line}: {login} at {server} is already on line {first_line} of this file."
-    ),
+    "import.no_auth": "endpoint {login} has no auth section with a password.",
+    "import.no_aor": "endpoint {login} has no AOR, so it cannot register.",
+    "import.duplicate_row": ("{login} at {server} is already on line {first_line} of this file."),
     # notes: imported anyway, or deliberately left out
     "import.note.cp1251": "The file is not UTF-8; it was read as Windows-1251 (Cyrillic).",
     "import.note.ignored_columns": "Columns ignored: {columns}.",
-    "import.note.trunk_skipped": (
-        "Line {line}: [{section}] looks like a trunk, not an extension; skipped."
-    ),
-    "import.note.not_registering": (
-        "Line {line}: [{section}] does not register (type={kind}); skipped."
-    ),
+    "import.note.trunk_skipped": ("[{section}] looks like a trunk, not an extension; skipped."),
+    "import.note.not_registering": ("[{section}] does not register (type={kind}); skipped."),
 }
 
 
@@ -115,12 +99,18 @@ class Issue:
     fatal: bool = False
 
     @property
-    def message(self) -> str:
+    def text(self) -> str:
+        """The English text without the line number."""
         template = MESSAGES.get(self.code, self.code)
         try:
-            return template.format(line=self.line, **self.params)
+            return template.format(**self.params)
         except (KeyError, IndexError, ValueError):  # a param missing: still say something
             return template
+
+    @property
+    def message(self) -> str:
+        """``Line 17: ...`` (just the text for the file as a whole)."""
+        return f"Line {self.line}: {self.text}" if self.line is not None else self.text
 
 
 def issue(code: str, line: int | None = None, *, fatal: bool = False, **params: Any) -> Issue:

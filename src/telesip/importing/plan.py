@@ -122,7 +122,7 @@ class ImportPlan:
             first = self.issues[0]
             where = f" on line {first.line}" if first.line else ""
             lead = "1 error" if c.errors == 1 else f"{c.errors} errors, the first"
-            parts.append(f"{lead}{where}: {first.message}")
+            parts.append(f"{lead}{where}: {first.text}")
         return ", ".join(parts)
 
 
