@@ -307,3 +307,29 @@ def test_not_a_known_format() -> None:
     assert codes(parse_bytes(b"hello world\nthis is a letter\n")) == [
         (None, "import.unknown_format")
     ]
+
+
+def test_pjsip_websocket_transport_is_refused_for_that_row() -> None:
+    data = b"""[transport-wss]
+type=transport
+protocol=wss
+bind=0.0.0.0:8089
+[webrtc]
+type=endpoint
+transport=transport-wss
+auth=webrtc
+aors=webrtc
+[webrtc]
+type=auth
+password=w
+[webrtc]
+type=aor
+"""
+    assert codes(load(data, server=SERVER)) == [(5, "import.bad_transport")]
+
+
+def test_freepbx_export_resaved_by_excel_with_semicolons() -> None:
+    data = b"extension;name;tech;secret\n400;Desk;pjsip;a,b\n"
+    result = load(data, server=SERVER)
+    assert result.format == FREEPBX
+    assert result.rows[0].settings.password.reveal() == "a,b"

@@ -4,10 +4,11 @@ the new ones, and the preview line the bot shows."""
 from __future__ import annotations
 
 import hashlib
+import io
 
 from telesip.domain.settings import Secret
-from telesip.importing import Action, ExistingAccount, ImportPlan, plan
-from tests.importing.helpers import load, parse_bytes
+from telesip.importing import Action, ExistingAccount, ImportPlan, plan, prepare
+from tests.importing.helpers import SERVER, builtin_templates, load, parse_bytes, sample
 
 HEADER = b"login;password;server;display_name\n"
 
@@ -145,3 +146,29 @@ def test_parse_errors_become_error_rows_in_line_order() -> None:
     result = plan(load(HEADER + b"1;a;b;c;d\n2;x;pbx.example.com;\n", server=None), [], fingerprint)
     assert [(p.line, p.action) for p in result.rows] == [(2, Action.ERROR), (3, Action.NEW)]
     assert parse_bytes(HEADER + b"2;x;pbx.example.com;\n").rows
+
+
+def test_prepare_runs_the_three_steps_and_reimport_is_idempotent() -> None:
+    data = sample("pjsip.conf")
+
+    def run(data: bytes, existing: list[ExistingAccount]) -> ImportPlan:
+        return prepare(
+            io.BytesIO(data), existing, fingerprint, server=SERVER, templates=builtin_templates()
+        )
+
+    first = run(data, [])
+    assert (first.counts.new, first.counts.errors, first.seats_needed) == (3, 1, 3)
+    assert first.summary().startswith("3 new, 0 changed, 0 identical skipped, 1 error on line 81")
+    existing = accounts_of(first)
+    again = run(data, existing)
+    assert (again.counts.new, again.counts.identical) == (0, 3)
+    edited = data.replace(b"password=t1s-only", b"password=n3w-only")
+    third = run(edited, existing)
+    assert [(p.row.settings.login, p.changes) for p in third.changed if p.row] == [
+        ("6003", ("password",))
+    ]
+
+
+def test_no_password_in_the_plans_repr() -> None:
+    result = make_plan(b'101;"S3cr3t;pw";pbx.example.com;\n')
+    assert "S3cr3t" not in repr(result) and "S3cr3t" not in result.summary()

@@ -12,7 +12,7 @@ import pytest
 
 from telesip.importing import ServerDefaults
 from telesip.importing.issues import MESSAGES, Issue, issue
-from tests.importing.helpers import SERVER, builtin_templates, codes, load
+from tests.importing.helpers import SERVER, builtin_templates, codes, load, sample
 
 HEADER = b"login;password;server;port;transport;registrar;proxy;auth_user;display_name;template;telegram\n"  # noqa: E501
 SECRET = "Sup3r;Secret,pw"
@@ -146,3 +146,21 @@ def test_the_package_imports_only_the_domain_and_the_standard_library() -> None:
                 top = name.split(".")[0]
                 allowed = name.startswith(("telesip.domain", "telesip.importing"))
                 assert allowed or top in sys.stdlib_module_names, f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("42", 42), ("@Anna_P", "@anna_p"), ("@abcde", "@abcde"), ("@abcd", None), ("0", None)],
+)
+def test_telegram_user_forms(value: str, expected: int | str | None) -> None:
+    result = load(HEADER + f"1;x;pbx.example.com;;;;;;;;{value}\n".encode())
+    if expected is None:
+        assert codes(result) == [(2, "import.bad_telegram_user")]
+    else:
+        assert result.rows[0].telegram == expected
+
+
+def test_a_pbx_formats_template_missing_from_the_catalog_is_passed_over() -> None:
+    result = load(sample("freepbx_extensions.csv"), server=SERVER, templates={})
+    assert len(result.rows) == 5
+    assert {r.settings.port for r in result.rows} == {None}

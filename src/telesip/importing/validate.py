@@ -23,7 +23,7 @@ from telesip.importing.issues import Issue, Refused, issue
 from telesip.importing.parse import CSV, ParseResult
 from telesip.importing.rows import ParsedRow
 
-_USERNAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{3,31}$")
+_USERNAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{4,31}$")  # Telegram: 5-32 characters
 _SERVER = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(?P<port>\d{1,5}))?$")
 
 #: the start of a domain reason -> the issue code (longest first where one starts another)
@@ -98,7 +98,8 @@ def validate(
     templates: Mapping[str, ServerDefaults] | None = None,
 ) -> Validated:
     """Check every row. ``templates``: the templates a row may name (``None``: templates are
-    not resolved, a row's template is only carried)."""
+    not resolved, a row's template is only carried). The PBX formats' templates (``freepbx``,
+    ``asterisk`` ...) are hints: one missing from ``templates`` is passed over."""
     if parsed.refused:
         return Validated(parsed.format, (), parsed.issues, parsed.notes)
     host: str | None = None
@@ -143,9 +144,10 @@ def _row(
             return issue("import.multiline_value", line, login=shown, column=column)
     template = ServerDefaults()
     if row.template and templates is not None:
-        if row.template not in templates:
+        if row.template in templates:
+            template = templates[row.template]
+        elif not pbx:  # a PBX format's template is the parser's hint, not the person's word
             return issue("import.unknown_template", line, value=row.template)
-        template = templates[row.template]
     row_port: int | None = None
     if row.port is not None:
         if not row.port.isdigit() or len(row.port) > 5:
