@@ -1,10 +1,11 @@
-"""The PostgreSQL hot path (``store/hot.py``) against the Core path it stands in for.
+"""The two writers of ``uow.transfers`` on PostgreSQL: the fast steps (``PgTransfers``, with
+``store/hot.py``'s statements) against the Core steps they inherit and stand in for.
 
-The same script of transfers, right and wrong, runs twice on PostgreSQL: with the hot path and
-with it switched off. Every outcome (result or error type), every event, the audit log and the
-rows must come out the same. Then: the happy cycle really runs on the hot path, and races
-that the hot path settles differently (a concurrent offer, concurrent transfers back) end as
-the rules say.
+The same script of transfers, right and wrong, runs twice on PostgreSQL: with the fast
+statements and with them switched off (every step then the Core one). Every outcome (result or
+error type), every event, the audit log and the rows must come out the same. Then: the happy
+cycle really runs on the fast statements, and races that they settle differently (a
+concurrent offer, concurrent transfers back) end as the rules say.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from telesip.store import tables as t
 from telesip.store.db import create_engine
 from telesip.store.hot import HotTransfers
 from telesip.store.repositories import Accounts, Offers
+from telesip.store.repositories.transfers_pg import PgTransfers
 from telesip.store.uow import UnitOfWork
 
 from ..conftest import make_services
@@ -42,10 +44,24 @@ async def pg(
 
 
 def _no_hot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No fast statements: ``PgTransfers`` runs the Core steps it inherits."""
+
     async def none(self: UnitOfWork) -> None:
         return None
 
     monkeypatch.setattr(UnitOfWork, "hot", none)
+
+
+async def test_postgresql_binds_the_fast_writer_and_can_switch_it_off(
+    pg: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with pg.uow() as uow:
+        assert isinstance(uow.transfers, PgTransfers)
+        assert await uow.transfers.statements() is not None
+    _no_hot(monkeypatch)
+    async with pg.uow() as uow:
+        assert isinstance(uow.transfers, PgTransfers)
+        assert await uow.transfers.statements() is None
 
 
 async def test_hot_path_and_core_path_give_the_same_outcomes(

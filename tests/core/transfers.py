@@ -107,6 +107,17 @@ async def script(s: Services, clock: FakeClock) -> list[Any]:
     await step(lambda: offers.transfer_back(s, ALICE, a1, PASSWORD))
     clock.advance(16 * 60)
     await step(lambda: offers.transfer_back(s, ALICE, a1, PASSWORD))
+    # R8: an assignment sent back ends; an unlinked account sent back is a Receive for its
+    # original sender only
+    o = await step(lambda: offers.create_offer(s, ALICE, a1, Method.ASSIGN))
+    await step(lambda: offers.receive(s, BOB, o.id))
+    await step(lambda: offers.send_back(s, BOB, a1))
+    o = await step(lambda: offers.create_offer(s, ALICE, a1, Method.UNLINK))
+    await step(lambda: offers.receive(s, BOB, o.id))
+    back = await step(lambda: offers.send_back(s, BOB, a1))
+    await step(lambda: offers.receive(s, CAROL, back.offer.id))  # not for her
+    await step(lambda: offers.receive(s, ALICE, back.offer.id))
+    await step(lambda: offers.send_back(s, ALICE, a1))  # she received it from nobody
     return out
 
 
@@ -145,6 +156,7 @@ def assert_same(first: Run, second: Run) -> None:
     (out1, events1, state1), (out2, events2, state2) = first, second
     assert out1 == out2
     assert "TooManyAttempts" in out1 and "SeatsExhausted" in out1  # the script's reach
+    assert out1[-1] == "InvalidInput" and out1[-2]["recipient_id"] == ALICE.id  # R8 came through
     assert events1 == events2
     for name in state2:
         assert state1[name] == state2[name], name

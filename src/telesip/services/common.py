@@ -29,20 +29,8 @@ async def load_account(uow: UnitOfWork, account_id: int, *, lock: bool = True) -
 
 
 async def entitlements(uow: UnitOfWork, user_id: int, *, lock: bool = True) -> Entitlements:
-    """The user's plans and usage, to decide on a seat (``lock``) or to show them.
-
-    Deciding needs the usage only where a limit is a positive number; then the user's row is
-    locked first, so two concurrent operations cannot both take the last seat. With unlimited
-    plans (the default office plan) there is nothing to count or to lock: usage reads as 0.
-    """
-    subs = await uow.users.subscriptions(user_id)
-    ent = Entitlements.of(subs, 0, 0)
-    if lock and not ent.counts_usage:
-        return ent  # each limit is unlimited (None) or nothing (0): usage cannot matter
-    if lock:
-        await uow.users.lock(user_id)
-    usage = await uow.users.usage(user_id)
-    return Entitlements.of(subs, usage.get(Payer.OWNER_PLAN, 0), usage.get(Payer.START, 0))
+    """The user's plans and usage, to decide on a seat (``lock``) or to show them."""
+    return await uow.users.entitlements(user_id, lock=lock)
 
 
 async def add_account(

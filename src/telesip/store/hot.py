@@ -5,8 +5,9 @@ What it does not decide: every rule stays in the domain. A step is a read under 
 row lock (``FOR NO KEY UPDATE``, the lock the Core path takes), then one data-modifying CTE
 that writes the whole outcome with its audit row, its guards being the domain's decision taken
 on the rows read; or, for an offer, one guarded CTE whose conditions are exactly the rule's.
-A step that returns nothing tells the service to use the Core path, which produces the typed
-error (or, for cases this file does not handle, the outcome). Times are naive UTC, as
+A step that returns nothing tells ``PgTransfers`` (repositories/transfers_pg.py, the only
+user of this module) to take the Core step, which produces the typed error (or, for cases this
+file does not handle, the outcome). Times are naive UTC, as
 ``tables.UTCDateTime`` stores them.
 """
 
@@ -23,7 +24,7 @@ from telesip.domain.errors import ConflictError, StorageUnavailable
 from telesip.domain.guessing import GuessState
 from telesip.domain.model import Method, Offer, OfferKind, OfferState, Payer, TelegramUser
 from telesip.domain.plans import Subscription
-from telesip.domain.transfers import Holding
+from telesip.domain.transfers import Holding, TransferOutcome
 
 # R3: lock the account if the sender still owns it (and may offer this method), end its
 # pending offer, add the new one and its audit row. ``closed`` must run before ``added``
@@ -128,7 +129,7 @@ WITH acc AS MATERIALIZED (
            WHERE s.user_id = $2) = $4::text[]
       AND (SELECT coalesce(array_agg(s.seats ORDER BY s.id), '{}') FROM subscriptions s
            WHERE s.user_id = $2) IS NOT DISTINCT FROM $5::int[]
-    RETURNING o.*, acc.owner_id AS old_owner, acc.user_id AS old_user,
+    RETURNING o.*, acc.owner_id AS old_owner, acc.user_id AS old_user, acc.payer AS old_payer,
               CASE acc.payer WHEN 'operator' THEN $6::text ELSE $7::text END AS new_payer
 ), moved AS (
     UPDATE accounts a
@@ -240,7 +241,7 @@ class ReceivedUnlink:
     offer: Offer
     from_owner_id: int
     previous_user_id: int
-    payer: Payer
+    payer: Payer  # before the move
 
 
 @dataclass(frozen=True)
@@ -351,7 +352,7 @@ class HotTransfers:
         if row is None:
             return None
         return ReceivedUnlink(
-            _offer(row), row["old_owner"], row["old_user"], Payer(row["new_payer"])
+            _offer(row), row["old_owner"], row["old_user"], Payer(row["old_payer"])
         )
 
     async def receive_view(self, offer_id: int, recipient_id: int) -> ReceiveView | None:
@@ -375,16 +376,12 @@ class HotTransfers:
         offer_id: int,
         recipient: TelegramUser,
         now: datetime,
-        default_plan: tuple[str, int | None],
-        owner_id: int,
-        user_id: int,
-        payer: Payer,
-        via_link: bool,
-        action: str,
-        details: dict[str, Any],
+        new_user_plan: tuple[str, int | None],
+        outcome: TransferOutcome,
     ) -> bool:
-        """Accept and apply; False (nothing written) when the offer is no longer pending or
-        the account is no longer as ``seen``."""
+        """Accept and write ``outcome``; False (nothing written) when the offer is no longer
+        pending or the account is no longer as ``seen``."""
+        after = outcome.after
         count = await self._run(
             self._conn.fetchval,
             _RECEIVE_WRITE,
@@ -394,14 +391,14 @@ class HotTransfers:
             recipient.first_name[:128],
             recipient.username,
             recipient.language_code,
-            default_plan[0],
-            default_plan[1],
-            owner_id,
-            user_id,
-            payer.value,
-            via_link,
-            action,
-            _details(details),
+            new_user_plan[0],
+            new_user_plan[1],
+            after.owner_id,
+            after.user_id,
+            after.payer.value,
+            after.via_link,
+            outcome.action,
+            _details(outcome.details),
             seen.account_id,
             seen.owner_id,
             seen.user_id,
@@ -425,18 +422,19 @@ class HotTransfers:
         )
 
     async def transfer_back_write(
-        self, account_id: int, actor_id: int, now: datetime, payer: Payer, details: dict[str, Any]
+        self, account_id: int, actor_id: int, now: datetime, outcome: TransferOutcome
     ) -> GuessState | None:
-        """Move the account back; return the guessing state it cleared (None if there was none)
-        so that the service can re-check it before committing."""
+        """Write ``outcome`` (the account moved back to ``actor_id``, its pending offer ended);
+        return the guessing state it cleared (None if there was none) to be re-checked before
+        committing."""
         row = await self._run(
             self._conn.fetchrow,
             _TRANSFER_BACK_WRITE,
             account_id,
             actor_id,
             _db_time(now),
-            payer.value,
-            _details(details),
+            outcome.after.payer.value,
+            _details(outcome.details),
         )
         if row is None:
             return None

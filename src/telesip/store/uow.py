@@ -2,8 +2,9 @@
 and audit records of the use case. Rolls back unless committed; publishes events after commit.
 
 The transaction begins with the first statement (SQLAlchemy's autobegin; on SQLite the
-``begin`` listener makes it ``BEGIN IMMEDIATE`` unless read-only), so a use case that runs its
-statements on the PostgreSQL hot path (``hot()``) pays for no SQLAlchemy transaction at all.
+``begin`` listener makes it ``BEGIN IMMEDIATE`` unless read-only), so a transfer step that runs
+on PostgreSQL's fast statements (``transfers``, through ``hot()``) pays for no SQLAlchemy
+transaction at all.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from telesip.store.repositories.idempotency import IdempotencyKeys
 from telesip.store.repositories.links import Links
 from telesip.store.repositories.offers import Offers
 from telesip.store.repositories.templates import Templates
+from telesip.store.repositories.transfers import Transfers
 from telesip.store.repositories.users import Users
 
 if TYPE_CHECKING:
@@ -109,6 +111,25 @@ class UnitOfWork:
         self.guesses = Guesses(self.conn)
 
     @cached_property
+    def transfers(self) -> Transfers:
+        """The transfer steps: PostgreSQL's fast statements where they apply, else Core."""
+        parts: dict[str, Any] = {
+            "users": self.users,
+            "accounts": self.accounts,
+            "offers": self.offers,
+            "links": self.links,
+            "audit": self.audit,
+            "guesses": self.guesses,
+        }
+        if self.conn.dialect.name != "postgresql":
+            return Transfers(self.conn, self._cipher, **parts)
+        from telesip.store.repositories.transfers_pg import PgTransfers  # the 'pg' extra
+
+        fast = PgTransfers(self.conn, self._cipher, **parts)
+        fast.statements = self.hot
+        return fast
+
+    @cached_property
     def calls(self) -> Calls:
         return Calls(self.conn)
 
@@ -176,8 +197,9 @@ class UnitOfWork:
 
     async def hot(self) -> HotTransfers | None:
         """The transfer cycle's PostgreSQL statements on this unit of work's connection, or
-        None on other databases. Used first in a use case, before any repository: it drives
-        the connection's transaction itself (SQLAlchemy begins lazily, so none is open yet).
+        None on other databases; for ``transfers`` only, before any other repository runs a
+        statement: it drives the connection's transaction itself (SQLAlchemy begins lazily, so
+        none is open yet). Committed and rolled back with the unit of work.
         """
         if self.conn.dialect.name != "postgresql":
             return None

@@ -9,7 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.model import Payer, TelegramUser
-from telesip.domain.plans import Subscription
+from telesip.domain.plans import Entitlements, Subscription
 from telesip.store import tables as t
 from telesip.store.repositories.common import P
 
@@ -73,6 +73,23 @@ class Users:
             .group_by(t.accounts.c.payer)
         )
         return {Payer(payer): count for payer, count in rows}
+
+    async def entitlements(self, user_id: int, *, lock: bool = True) -> Entitlements:
+        """The user's plans and usage, to decide on a seat (``lock``) or to show them.
+
+        Deciding needs the usage only where a limit is a positive number; then the user's row
+        is locked first, so two concurrent operations cannot both take the last seat. With
+        unlimited plans (the default office plan) there is nothing to count or to lock: usage
+        reads as 0.
+        """
+        subs = await self.subscriptions(user_id)
+        ent = Entitlements.of(subs, 0, 0)
+        if lock and not ent.counts_usage:
+            return ent  # each limit is unlimited (None) or nothing (0): usage cannot matter
+        if lock:
+            await self.lock(user_id)
+        usage = await self.usage(user_id)
+        return Entitlements.of(subs, usage.get(Payer.OWNER_PLAN, 0), usage.get(Payer.START, 0))
 
     async def set_subscription(
         self, user_id: int, plan: str, seats: int | None, now: datetime

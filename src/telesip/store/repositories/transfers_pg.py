@@ -1,0 +1,196 @@
+"""The transfer steps on PostgreSQL: the same reads, the same domain decision, the same rows
+as ``Transfers`` (transfers.py), in one or two statements of ``store/hot.py`` each.
+
+A fast step handles the plain case only: it reads, lets ``domain.transfers`` decide on what it
+read (usage uncounted: only where no plan limit makes usage matter), and writes the outcome in
+one statement guarded by the facts it decided on. Whatever it does not complete (every
+refusal, a plan whose usage counts, a link-managed account, an account changed since the read)
+goes on to the Core step it inherits, which says why. Nothing written by a fast step survives
+a fallback: receive's statements are each their own transaction and write all or nothing;
+transfer back's are rolled back first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from telesip.domain import transfers
+from telesip.domain.errors import TelesipError
+from telesip.domain.model import Method, Offer, Payer, TelegramUser
+from telesip.domain.plans import PLANS, Entitlements, Subscription
+from telesip.domain.transfers import Holding, TransferOutcome
+from telesip.store.hot import HotTransfers
+from telesip.store.repositories.transfers import Accepted, Refused, Transfers
+
+_ASSIGNING = [p.name for p in PLANS.values() if p.can_assign]
+
+
+def _uncounted(subs: list[Subscription]) -> Entitlements | None:
+    """The plans, when deciding on them needs no usage count (else None: the Core step)."""
+    plans = Entitlements.of(subs, 0, 0)
+    return None if plans.counts_usage else plans
+
+
+class PgTransfers(Transfers):
+    """``Transfers`` with fast steps; ``statements`` gives the unit of work's raw connection
+    (None when switched off: every step is then the Core one)."""
+
+    statements: Callable[[], Awaitable[HotTransfers | None]]
+
+    async def offer(self, offer: Offer) -> int | None:
+        """One statement whose conditions are the rules: the sender owns the account, it is
+        not link-managed, and for an assignment one of the sender's plans allows it (every
+        plan known, as ``get_plan`` requires)."""
+        hot = await self.statements()
+        if hot is not None and offer.token is not None:
+            made = await hot.offer(
+                offer.account_id,
+                offer.sender_id,
+                offer.method,
+                offer.token,
+                offer.created_at,
+                offer.expires_at,
+                _ASSIGNING if offer.method is Method.ASSIGN else None,
+                list(PLANS),
+            )
+            if made is not None:
+                offer.id, replaced = made
+                return replaced
+        return await super().offer(offer)
+
+    async def receive(
+        self,
+        offer_id: int,
+        recipient: TelegramUser,
+        now: datetime,
+        new_user_plan: tuple[str, int | None],
+    ) -> Accepted | Refused:
+        """An unlink to someone whose subscriptions were read before takes one statement (the
+        payer decided on them; the statement checks they are unchanged); the rest of the plain
+        case two: the offer read with its account, then one statement that locks the account
+        if it is still as read, accepts (exactly once), stores a new recipient, moves the
+        account and audits."""
+        hot = await self.statements()
+        if hot is not None:
+            seen = hot.seen_subscriptions(recipient.id)
+            done = seen is not None and await self._receive_unlink(
+                hot, offer_id, recipient, now, seen
+            )
+            if not done:
+                done = await self._receive(hot, offer_id, recipient, now, new_user_plan)
+            if done:
+                return done
+        return await super().receive(offer_id, recipient, now, new_user_plan)
+
+    async def _receive_unlink(
+        self,
+        hot: HotTransfers,
+        offer_id: int,
+        recipient: TelegramUser,
+        now: datetime,
+        subs: list[Subscription],
+    ) -> Accepted | None:
+        plans = _uncounted(subs)
+        if plans is None:
+            return None
+        try:  # the statement takes whichever applies to the account as it finds it
+            if_operator = transfers.payer_after(Method.UNLINK, Payer.OPERATOR, None)
+            otherwise = transfers.payer_after(Method.UNLINK, Payer.START, plans)
+        except TelesipError:
+            return None
+        done = await hot.receive_unlink(offer_id, recipient.id, now, subs, if_operator, otherwise)
+        if done is None:
+            return None
+        before = Holding(
+            done.offer.account_id, done.from_owner_id, done.previous_user_id, done.payer, False
+        )
+        outcome = self._outcome(before, Method.UNLINK, recipient.id, plans)
+        assert outcome is not None and outcome.after.payer in (if_operator, otherwise)
+        return Accepted(done.offer, outcome)
+
+    async def _receive(
+        self,
+        hot: HotTransfers,
+        offer_id: int,
+        recipient: TelegramUser,
+        now: datetime,
+        new_user_plan: tuple[str, int | None],
+    ) -> Accepted | None:
+        view = await hot.receive_view(offer_id, recipient.id)
+        if view is None:
+            return None
+        holding, offer = view.account, view.offer
+        if transfers.refusal(offer, holding.owner_id, recipient.id, now) is not None:
+            return None  # the Core step records it and says so
+        if offer.method is Method.UNLINK and holding.via_link:
+            return None  # its unused links are revoked by the Core step
+        party = transfers.payer_party(holding, offer.method, recipient.id)
+        plans = None
+        if party is not None:
+            subs = view.owner_subs if party == holding.owner_id else view.recipient_subs
+            if party == recipient.id and not view.recipient_known:  # stored with this plan
+                subs = [Subscription(0, recipient.id, *new_user_plan)]
+            if (plans := _uncounted(subs)) is None:
+                return None
+        outcome = self._outcome(holding, offer.method, recipient.id, plans)
+        if outcome is None:
+            return None
+        if not await hot.receive_write(holding, offer_id, recipient, now, new_user_plan, outcome):
+            return None
+        offer.accept(recipient.id, now)
+        return Accepted(offer, outcome)
+
+    @staticmethod
+    def _outcome(
+        holding: Holding,
+        method: Method,
+        to: int,
+        plans: Entitlements | None,
+        action: str = transfers.RECEIVED,
+        end_offers: bool = False,
+    ) -> TransferOutcome | None:
+        try:
+            return transfers.decide(
+                holding, method, to, plans, action=action, end_offers=end_offers
+            )
+        except TelesipError:
+            return None  # the Core step raises it
+
+    async def take_back(
+        self, account_id: int, actor_id: int, password: str, now: datetime, *, apply: bool
+    ) -> TransferOutcome | Refused | None:
+        """With the right password, two statements: the account locked and read, then one
+        that clears the guesses, moves it, ends its pending offer and audits. The guessing
+        state it cleared is checked before committing: a locked pair rolls back."""
+        hot = await self.statements() if apply else None
+        if hot is not None:
+            await hot.begin()
+            done = await self._take_back(hot, account_id, actor_id, password, now)
+            if done is not None:
+                return done
+            await hot.close()  # rolled back: the Core step starts afresh
+        return await super().take_back(account_id, actor_id, password, now, apply=apply)
+
+    async def _take_back(
+        self, hot: HotTransfers, account_id: int, actor_id: int, password: str, now: datetime
+    ) -> TransferOutcome | None:
+        view = await hot.transfer_back_view(account_id, actor_id)
+        if view is None or view.account.owner_id == actor_id or not view.given:
+            return None
+        holding = view.account
+        if holding.via_link or not self.cipher.matches(view.password_enc, password):
+            return None  # link revocation, and wrong guesses, are the Core step's
+        party = transfers.payer_party(holding, Method.UNLINK, actor_id)
+        plans = None
+        if party is not None and (plans := _uncounted(view.actor_subs)) is None:
+            return None
+        outcome = self._outcome(
+            holding, Method.UNLINK, actor_id, plans, transfers.TRANSFERRED_BACK, end_offers=True
+        )
+        if outcome is None:
+            return None
+        cleared = await hot.transfer_back_write(account_id, actor_id, now, outcome)
+        if cleared is not None and cleared.locked(now):
+            return None
+        return outcome
