@@ -14,7 +14,7 @@ from telesip.domain.errors import TelesipError
 #: modules that cannot be imported on their own (Alembic's environment runs at import)
 NOT_IMPORTED = ("telesip.store.migrations", "telesip.cli.__main__")
 #: the protocol layers' errors, still under the root until they get roots of their own
-PROTOCOL = ("telesip.sip.", "telesip.media.", "telesip.telegram.", "telesip.workers.dns")
+PROTOCOL = ("telesip.sip.", "telesip.media.", "telesip.calls.telegram.", "telesip.workers.dns")
 
 
 def _import_everything() -> None:
