@@ -10,7 +10,7 @@ import pytest
 
 from telesip.importing import parse
 from telesip.importing.source import Limits
-from tests.importing.helpers import codes, load, parse_bytes
+from tests.importing.helpers import codes, load, parse_bytes, sample
 
 CSV = "login;password;server;display_name\n101;пароль,1;pbx.example.com;Иван Петров\n"
 
@@ -171,3 +171,24 @@ def test_crlf_and_lone_control_characters() -> None:
     assert load(b"login,password,server\r\n1,x,pbx.example.com\r\n").rows
     result = parse_bytes(b"login,password,server\n1,x\x07,pbx.example.com\n")
     assert codes(result) == [(2, "import.bad_encoding")]
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding"),
+    [
+        ("accounts_utf8_bom.csv", "utf-8-sig"),  # Excel: CSV UTF-8
+        ("accounts_cp1251.csv", "cp1251"),  # Excel on a Russian Windows: CSV
+        ("accounts_utf16.txt", "utf-16"),  # Excel: Unicode text (tab-separated)
+    ],
+)
+def test_excel_saved_samples(name: str, encoding: str) -> None:
+    parsed = parse_bytes(sample(name))
+    assert parsed.encoding == encoding and not parsed.issues
+    result = load(sample(name))
+    first, second, third = result.rows
+    assert first.settings.password.reveal() == "Пароль;1"
+    assert first.settings.display_name == "Иван Петров"
+    assert (first.telegram, second.telegram, third.telegram) == (111111111, "@maria_k", None)
+    assert second.settings.password.reveal() == 'with "quotes", and commas'
+    assert (second.settings.transport, second.settings.port) == ("tcp", None)
+    assert (third.settings.domain, third.settings.port) == ("sip.provider.example", 5080)
