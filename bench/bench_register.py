@@ -40,7 +40,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from telesip import eventloop
-from telesip.workers import AccountConfig, RegistrationManager, RegistrationStatus
+from telesip.domain import RegistrationReport
+from telesip.workers import AccountConfig, RegistrationManager
 
 KAMAILIO_CFG = """#!KAMAILIO
 debug=0
@@ -188,7 +189,7 @@ async def ours(
     registered: set[int] = set()
     done = asyncio.Event()
 
-    async def sink(st: RegistrationStatus) -> None:  # counts, as storage would be written
+    async def sink(st: RegistrationReport) -> None:  # counts, as storage would be written
         if st.state == "registered":
             registered.add(st.account_id)
             if len(registered) == n:

@@ -18,8 +18,9 @@ import subprocess
 import time
 from collections import Counter
 
+from telesip.domain import RegistrationReport
 from telesip.sip import RegistrationPolicy
-from telesip.workers import AccountConfig, RegistrationStatus
+from telesip.workers import AccountConfig
 from telesip.workers.registrar import RegistrationManager
 
 from .conftest import Kamailio
@@ -36,7 +37,7 @@ def _family(pid: int) -> list[int]:
 async def test_a_silent_registrar_fails_each_account_with_its_reason_and_all_come_back(
     kamailio: Kamailio,
 ) -> None:
-    async def sink(status: RegistrationStatus) -> None:
+    async def sink(status: RegistrationReport) -> None:
         return None
 
     manager = RegistrationManager(
@@ -66,7 +67,7 @@ async def test_a_silent_registrar_fails_each_account_with_its_reason_and_all_com
             for pid in family:
                 os.kill(pid, signal.SIGCONT)
         failed = [manager.status(i + 1) for i in range(N)]
-        assert all(st.last_error for st in failed), failed[:3]  # the reason, per account
+        assert all(st.error for st in failed), failed[:3]  # the reason, per account
         retries = {st.next_retry_at for st in failed}
         assert None not in retries and len(retries) > N // 2, "retries are jittered, spread out"
         sent0 = last = manager.stats.register_sent

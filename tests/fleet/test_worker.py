@@ -11,11 +11,11 @@ from dataclasses import replace
 
 import pytest
 
+from telesip.domain import RegistrationReport
 from telesip.domain.settings import Secret
 from telesip.services import accounts, fleet
 from telesip.services.context import Services
 from telesip.store.db import create_engine
-from telesip.workers import RegistrationStatus
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import Timing, Worker
 
@@ -44,9 +44,9 @@ async def eventually_async(
 class Forward:
     """A status sink made before the worker it forwards to."""
 
-    target: Callable[[RegistrationStatus], Awaitable[None]] | None = None
+    target: Callable[[RegistrationReport], Awaitable[None]] | None = None
 
-    async def __call__(self, status: RegistrationStatus) -> None:
+    async def __call__(self, status: RegistrationReport) -> None:
         if self.target is not None:
             await self.target(status)
 

@@ -8,7 +8,8 @@ import asyncio
 import pytest
 
 from telesip import eventloop
-from telesip.workers import RegistrationManager, RegistrationStatus
+from telesip.domain import RegistrationReport
+from telesip.workers import RegistrationManager
 
 from .fake_registrar import start_fake
 from .test_manager import account
@@ -31,7 +32,7 @@ async def _register_two() -> tuple[str, list[bool], str]:
     registered: set[int] = set()
     both = asyncio.Event()
 
-    async def sink(st: RegistrationStatus) -> None:
+    async def sink(st: RegistrationReport) -> None:
         if st.state == "registered":
             registered.add(st.account_id)
             if len(registered) == 2:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from telesip.domain import RegistrationReport
 from telesip.sip import (
     Keepalive,
     RegistrationPolicy,
@@ -19,7 +20,7 @@ from telesip.sip import (
     parse_message,
 )
 from telesip.sip.fields import parse_name_addr
-from telesip.workers import AccountConfig, RegistrationManager, RegistrationStatus
+from telesip.workers import AccountConfig, RegistrationManager
 from telesip.workers.dns import Locator
 from telesip.workers.transport import Target
 
@@ -114,9 +115,9 @@ async def test_options_gets_200_and_invite_gets_480(manager: RegistrationManager
 
 
 async def test_a_raising_sink_does_not_stop_anything(fake: FakeRegistrar) -> None:
-    calls: list[RegistrationStatus] = []
+    calls: list[RegistrationReport] = []
 
-    async def sink(st: RegistrationStatus) -> None:
+    async def sink(st: RegistrationReport) -> None:
         calls.append(st)
         raise RuntimeError("storage is down")
 
@@ -133,9 +134,9 @@ async def test_a_raising_sink_does_not_stop_anything(fake: FakeRegistrar) -> Non
 
 
 async def test_remove_unregisters_and_reports_disabled(fake: FakeRegistrar) -> None:
-    seen: list[RegistrationStatus] = []
+    seen: list[RegistrationReport] = []
 
-    async def sink(st: RegistrationStatus) -> None:
+    async def sink(st: RegistrationReport) -> None:
         seen.append(st)
 
     m = RegistrationManager(status_sink=sink, bind_host="127.0.0.1", keepalive_interval=0)
@@ -274,7 +275,7 @@ async def test_a_bug_in_one_registration_is_contained(
         caplog.set_level("DEBUG")
         m.apply(account(fake.port, 1, password="Zq9-very-secret"))
         await eventually(lambda: m.status(1).state == "failed")
-        assert m.stats.errors == 1 and m.status(1).last_error == "internal error (logged)"
+        assert m.stats.errors == 1 and m.status(1).error == "internal error (logged)"
         await eventually(lambda: m.status(1).state == "registered")
         assert "RuntimeError: bug" in caplog.text  # the traceback is logged...
         assert "Zq9-very-secret" not in caplog.text  # ...without the password
@@ -299,7 +300,7 @@ async def test_a_tcp_server_sending_garbage_is_dropped_and_counted() -> None:
         m.apply(account(port, transport="tcp"))
         await eventually(lambda: m.status(1).state == "unreachable")
         assert m.stats.dropped == 1 and m.stats.errors == 0
-        assert m.status(1).last_error == "transport error"
+        assert m.status(1).error == "transport error"
     finally:
         await m.stop(grace=0.5)
         server.close()
@@ -376,9 +377,9 @@ async def test_re_enable_waits_for_the_old_unregister(fake: FakeRegistrar) -> No
 async def test_a_refresh_moves_registered_until_without_telling_the_sink(
     fake: FakeRegistrar,
 ) -> None:
-    told: list[RegistrationStatus] = []
+    told: list[RegistrationReport] = []
 
-    async def sink(st: RegistrationStatus) -> None:
+    async def sink(st: RegistrationReport) -> None:
         told.append(st)
 
     m = RegistrationManager(
@@ -391,9 +392,9 @@ async def test_a_refresh_moves_registered_until_without_telling_the_sink(
     try:
         m.apply(account(fake.port))
         await eventually(lambda: m.status(1).state == "registered")
-        first = m.status(1).registered_until
+        first = m.registered_until(1)
         sent = len(fake.requests)
-        await eventually(lambda: m.status(1).registered_until != first, within=5)
+        await eventually(lambda: m.registered_until(1) != first, within=5)
         assert len(fake.requests) == sent + 1  # the refresh went out and was answered
         assert m.status(1).state == "registered"
         assert [st.state for st in told] == ["registering", "registered"]
@@ -423,8 +424,8 @@ async def test_refreshes_wait_for_room_in_flight(fake: FakeRegistrar) -> None:
         for i in (1, 2, 3):
             m.apply(account(fake.port, i))
         await eventually(lambda: all(m.status(i).state == "registered" for i in (1, 2, 3)))
-        first = {i: m.status(i).registered_until for i in (1, 2, 3)}
-        await eventually(lambda: all(m.status(i).registered_until != first[i] for i in (1, 2, 3)))
+        first = {i: m.registered_until(i) for i in (1, 2, 3)}
+        await eventually(lambda: all(m.registered_until(i) != first[i] for i in (1, 2, 3)))
         assert max(in_flight) == 1 and len(in_flight) >= 7  # 3 challenged + 3 + refreshes
         assert m._busy <= 1
     finally:

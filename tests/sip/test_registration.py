@@ -9,7 +9,7 @@ import pytest
 from telesip.sip import Registration, RegistrationParams, RegistrationPolicy, StateError
 from telesip.sip.fields import parse_name_addr, parse_via
 from telesip.sip.message import Request
-from telesip.sip.registration import RegState
+from telesip.sip.registration import RegistrationPhase
 
 from .helpers import answer, req, wire
 
@@ -86,7 +86,7 @@ def test_wrong_password_is_auth_failed_without_hammering() -> None:
     r2 = sent(reg)
     nonce2 = CHALLENGE.replace("n1", "n2")
     reg.receive_response(wire(answer(r2, 401, WWW_Authenticate=nonce2)), 0.1)
-    assert reg.state is RegState.AUTH_FAILED
+    assert reg.state is RegistrationPhase.AUTH_FAILED
     assert reg.status.state == "auth_failed" and reg.status.code == 401
     assert reg.data_to_send() == []
     assert reg.get_timer() == pytest.approx(1000.1)  # auth_retry, jitter factor 1.0 at 0.5
@@ -161,14 +161,14 @@ def test_timeouts_back_off_exponentially_with_jitter() -> None:
     retries = []
     now = 0.0
     for _ in range(6):
-        while reg.status.state != "unreachable" or reg.state is not RegState.BACKOFF:
+        while reg.status.state != "unreachable" or reg.state is not RegistrationPhase.BACKOFF:
             now = reg.get_timer() or now
             reg.handle_timer(now)
         retries.append(round((reg.status.next_retry_at or 0) - now, 3))
         assert reg.status.last_error == "no response (timeout)"
         now = reg.get_timer() or now
         reg.handle_timer(now)  # the retry goes out
-        assert reg.state is RegState.REGISTERING
+        assert reg.state is RegistrationPhase.REGISTERING
     # base 10 s doubling, capped at 80 s, times the jitter factor 0.75
     assert retries == [7.5, 15.0, 30.0, 60.0, 60.0, 60.0]
 
@@ -236,7 +236,7 @@ def test_stray_responses_are_ignored() -> None:
     other = answer(r1, 200)
     other.headers.set("Via", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKother")
     assert not reg.receive_response(wire(other), 0.0)
-    assert reg.state is RegState.REGISTERING
+    assert reg.state is RegistrationPhase.REGISTERING
 
 
 def test_udp_retransmissions_reach_the_wire() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from telesip.workers import ManagerStats, RegistrationStatus
+from telesip.domain import RegistrationReport, RegState
+from telesip.workers import ManagerStats
 from telesip.workers.status import StatusFeed
 
 
@@ -12,7 +13,7 @@ async def test_order_errors_and_a_hanging_sink() -> None:
     got: list[int] = []
     hang = asyncio.Event()
 
-    async def sink(st: RegistrationStatus) -> None:
+    async def sink(st: RegistrationReport) -> None:
         if st.account_id == 2:
             raise RuntimeError("db down")
         if st.account_id == 3:
@@ -24,12 +25,12 @@ async def test_order_errors_and_a_hanging_sink() -> None:
     task = asyncio.create_task(feed.run())
     try:
         for i in (1, 2, 3, 4):
-            feed.put(RegistrationStatus(i, "registered"))
+            feed.put(RegistrationReport(i, RegState.REGISTERED))
         async with asyncio.timeout(2):
             await feed.join()
         # 1 delivered; 2 raised; 3 hung and 4 was in the same batch: both lost, counted
         assert got == [1] and stats.sink_errors == 3
-        feed.put(RegistrationStatus(5, "registered"))
+        feed.put(RegistrationReport(5, RegState.REGISTERED))
         async with asyncio.timeout(2):
             await feed.join()
         assert got == [1, 5]

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from telesip.domain import RegistrationReport
 from telesip.sip import RegistrationPolicy
-from telesip.workers import RegistrationManager, RegistrationStatus
+from telesip.workers import RegistrationManager
 
 MODULES = next(
     (p for p in Path("/usr/lib").glob("*/kamailio/modules") if (p / "tls.so").exists()), None
@@ -246,9 +247,9 @@ def kamailio(tmp_path_factory: pytest.TempPathFactory, tls_cert: Cert) -> Iterat
 @dataclass
 class Harness:
     manager: RegistrationManager
-    seen: list[RegistrationStatus] = field(default_factory=list)
+    seen: list[RegistrationReport] = field(default_factory=list)
 
-    def last(self, account_id: int) -> RegistrationStatus | None:
+    def last(self, account_id: int) -> RegistrationReport | None:
         for st in reversed(self.seen):
             if st.account_id == account_id:
                 return st
@@ -272,7 +273,7 @@ FAST = RegistrationPolicy(retry_base=60.0, retry_max=60.0, auth_retry=600.0)
 async def harness(tls_cert: Cert) -> AsyncIterator[Harness]:
     h: Harness
 
-    async def sink(status: RegistrationStatus) -> None:
+    async def sink(status: RegistrationReport) -> None:
         h.seen.append(status)
 
     manager = RegistrationManager(

@@ -74,6 +74,19 @@ class RegState(enum.StrEnum):
     UNREGISTERED = "unregistered"  # enabled, but no live worker holds it
 
 
+@dataclass(frozen=True, slots=True)
+class RegistrationReport:
+    """What a worker reports of one account's registration: made once per change of state,
+    code or error (a refresh that only extends the binding makes none), written in batches by
+    ``services.registrations.report_many``."""
+
+    account_id: int
+    state: RegState
+    code: int | None = None  # the SIP status that decided it (200, 401, 503, ...)
+    error: str | None = None  # why it is not registered, for a person; never a secret
+    next_retry_at: datetime | None = None  # UTC; when the worker tries again
+
+
 @dataclass
 class Account:
     """A SIP account (a "line"). ``user_id == owner_id`` when it is not assigned."""

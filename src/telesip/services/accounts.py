@@ -16,11 +16,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telesip.domain import errors, events
-from telesip.domain.model import Account, Offer, Payer, RegState, Role, TelegramUser
+from telesip.domain.model import (
+    Account,
+    Offer,
+    Payer,
+    RegistrationReport,
+    RegState,
+    Role,
+    TelegramUser,
+)
 from telesip.domain.settings import AccountSettings
 from telesip.services.common import add_account, ensure_user, entitlements, load_account
 from telesip.services.context import Services
-from telesip.services.registrations import Report, report_many
+from telesip.services.registrations import report_many
 from telesip.store.repositories import AccountSummary
 
 #: fields whose change needs a new registration
@@ -341,13 +349,14 @@ async def set_operator_paid(s: Services, account_id: int, paid: bool) -> Payer:
 async def report_registration(
     s: Services,
     account_id: int,
-    state: str,
+    state: RegState | str,
     code: int | None = None,
     error: str | None = None,
     next_retry_at: datetime | None = None,
 ) -> None:
     """One registration report (workers send them in batches: ``registrations.report_many``)."""
-    await report_many(s, [Report(account_id, state, code, error, next_retry_at)], None)
+    report = RegistrationReport(account_id, RegState(state), code, error, next_retry_at)
+    await report_many(s, [report], None)
 
 
 @dataclass(frozen=True)

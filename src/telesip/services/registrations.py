@@ -9,28 +9,17 @@ a lease on, so a worker that lost an account can never overwrite its new holder'
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, select, update
 
 from telesip.domain import events
-from telesip.domain.model import RegState
+from telesip.domain.model import RegistrationReport, RegState
 from telesip.services import fleet
 from telesip.services.context import Services
 from telesip.services.fleet import WorkerRef
 from telesip.store import tables as t
 from telesip.store.uow import UnitOfWork
-
-
-@dataclass(frozen=True)
-class Report:
-    account_id: int
-    state: str
-    code: int | None = None
-    error: str | None = None
-    next_retry_at: datetime | None = None
-
 
 _WRITE = (
     update(t.accounts)
@@ -45,11 +34,13 @@ _WRITE = (
 )
 
 
-def _stored(r: Report) -> tuple[str, int | None, str | None, datetime | None]:
+def _stored(r: RegistrationReport) -> tuple[str, int | None, str | None, datetime | None]:
     return (r.state, r.code, r.error[:255] if r.error else None, r.next_retry_at)
 
 
-async def _mark_registered(uow: UnitOfWork, holder: WorkerRef, reports: Iterable[Report]) -> None:
+async def _mark_registered(
+    uow: UnitOfWork, holder: WorkerRef, reports: Iterable[RegistrationReport]
+) -> None:
     """The holder's first "registered" on a lease: a worker that handed the account over
     un-REGISTERs its own contact only once this is set (``fleet.taken_over``)."""
     ids = [r.account_id for r in reports if r.state == "registered"]
@@ -66,7 +57,9 @@ async def _mark_registered(uow: UnitOfWork, holder: WorkerRef, reports: Iterable
         )
 
 
-async def report_many(s: Services, reports: Sequence[Report], holder: WorkerRef | None) -> int:
+async def report_many(
+    s: Services, reports: Sequence[RegistrationReport], holder: WorkerRef | None
+) -> int:
     """Store the latest report per account where it says something new (a refresh that
     changes nothing writes nothing); returns how many accounts were written."""
     latest = {r.account_id: r for r in reports}
@@ -138,4 +131,6 @@ async def report_unheld(s: Services, account_ids: list[int], *, ttl: float) -> N
     show as unregistered, not as the registration that just ended."""
     free = await fleet.unheld(s, account_ids, ttl=ttl)
     why = "no live worker may hold it (see its worker setting)"
-    await report_many(s, [Report(a, "unregistered", None, why) for a in free], None)
+    await report_many(
+        s, [RegistrationReport(a, RegState.UNREGISTERED, None, why) for a in free], None
+    )

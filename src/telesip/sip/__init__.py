@@ -32,11 +32,12 @@ from .negotiation import (
     with_direction,
 )
 from .registration import (
+    BindingState,
     Registration,
     RegistrationParams,
+    RegistrationPhase,
     RegistrationPolicy,
     RegistrationStatus,
-    RegState,
     StatusChanged,
 )
 from .sdp import SdpError, SessionDescription
@@ -46,6 +47,7 @@ __all__ = [
     "DEFAULT_CODECS",
     "Answered",
     "AuthError",
+    "BindingState",
     "CallEvent",
     "CallParams",
     "CallState",
@@ -68,9 +70,9 @@ __all__ = [
     "OutgoingCall",
     "ParseError",
     "Progress",
-    "RegState",
     "Registration",
     "RegistrationParams",
+    "RegistrationPhase",
     "RegistrationPolicy",
     "RegistrationStatus",
     "ReinviteFailed",

@@ -7,13 +7,18 @@ drain `data_to_send()` (bytes for the account's current target) and `next_event(
 follows 423 Min-Expires, honours Retry-After, backs off exponentially with jitter from the
 injected random source, treats 401/403 after credentials as "auth failed" and retries those
 only after `auth_retry`, and un-REGISTERs its own Contact on `stop`. Transitions: `_TABLE`.
+
+Two vocabularies, both owned here (as h11 owns its states): `RegistrationPhase`, where the
+machine is (one row of `_TABLE` each), and `BindingState`, what it reports in its
+`RegistrationStatus`. A worker maps a `BindingState` to the account core's `RegState` once
+per change (workers/registrar.py); nothing here knows the account core.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 from .auth import DigestState, parse_challenge
 from .errors import AuthError, ParseError, StateError
@@ -22,9 +27,10 @@ from .message import Response
 from .transaction import ClientTransaction, Final, Timeout, TransportFailed
 
 __all__ = [
-    "RegState",
+    "BindingState",
     "Registration",
     "RegistrationParams",
+    "RegistrationPhase",
     "RegistrationPolicy",
     "RegistrationStatus",
     "StatusChanged",
@@ -76,7 +82,9 @@ class RegistrationPolicy:
     t4: float = 5.0
 
 
-class RegState(Enum):
+class RegistrationPhase(Enum):
+    """Where the machine is: the states of `_TABLE`."""
+
     IDLE = "idle"
     REGISTERING = "registering"
     REGISTERED = "registered"
@@ -87,8 +95,21 @@ class RegState(Enum):
     STOPPED = "stopped"
 
 
-R = RegState
-_TABLE: dict[tuple[RegState, str], RegState] = {
+class BindingState(StrEnum):
+    """What a registration reports of its binding (`RegistrationStatus.state`). A StrEnum:
+    compared and hashed as its value, at C speed, on the registration path."""
+
+    REGISTERING = "registering"  # a request is out, no outcome yet (or a re-REGISTER)
+    REGISTERED = "registered"  # the registrar holds our Contact until `registered_until`
+    AUTH_FAILED = "auth_failed"  # refused after our credentials (401/407 again, or 403)
+    UNREACHABLE = "unreachable"  # no answer, a transport error, 408/503/504: retried
+    FAILED = "failed"  # any other final refusal: retried after the backoff
+    DISABLED = "disabled"  # stopped: our Contact is un-REGISTERed (or never was)
+
+
+R = RegistrationPhase
+B = BindingState
+_TABLE: dict[tuple[RegistrationPhase, str], RegistrationPhase] = {
     (R.IDLE, "start"): R.REGISTERING,
     (R.IDLE, "stop"): R.STOPPED,
     (R.REGISTERING, "ok"): R.REGISTERED,
@@ -114,14 +135,8 @@ _TABLE: dict[tuple[RegState, str], RegState] = {
     (R.UNREGISTERING, "failure"): R.STOPPED,
 }
 # The same table keyed by the state's value: an Enum member hashes in Python, a str in C.
-_NEXT: dict[tuple[str, str], RegState] = {(st._value_, ev): to for (st, ev), to in _TABLE.items()}
-_PUBLIC = {
-    R.IDLE: "registering",
-    R.REGISTERING: "registering",
-    R.REGISTERED: "registered",
-    R.REFRESHING: "registered",
-    R.AUTH_FAILED: "auth_failed",
-    R.STOPPED: "disabled",
+_NEXT: dict[tuple[str, str], RegistrationPhase] = {
+    (st._value_, ev): to for (st, ev), to in _TABLE.items()
 }
 
 
@@ -129,7 +144,7 @@ _PUBLIC = {
 class RegistrationStatus:
     """Public view; times are on the caller's monotonic clock."""
 
-    state: str  # registering | registered | auth_failed | unreachable | failed | disabled
+    state: BindingState
     code: int | None = None
     last_error: str | None = None
     registered_until: float | None = None
@@ -193,7 +208,7 @@ class Registration:
         self._challenges = 0  # challenges answered in the current attempt
         self._failures = 0
         self._timer: float | None = None  # refresh or retry deadline
-        self._status = RegistrationStatus("registering")
+        self._status = RegistrationStatus(B.REGISTERING)
         self._out: list[bytes] = []
         self._events: list[StatusChanged] = []  # a list: an empty deque costs 760 bytes
         self._stale_contact: tuple[str, int] | None = None
@@ -294,7 +309,7 @@ class Registration:
             self._send(now)
 
     # -- internals
-    def _go(self, event: str) -> RegState:
+    def _go(self, event: str) -> RegistrationPhase:
         try:
             self.state = _NEXT[(self.state._value_, event)]
         except KeyError:
@@ -309,7 +324,7 @@ class Registration:
     def _finish_stop(self) -> None:
         self.tx = None
         self._timer = None
-        self._publish(RegistrationStatus("disabled"))
+        self._publish(RegistrationStatus(B.DISABLED))
 
     def _send(self, now: float, *, expires: int | None = None) -> None:
         """Build the next REGISTER straight into bytes: the header order and spelling of
@@ -367,9 +382,9 @@ class Registration:
                 self.tx = None  # retransmitted finals are strays now: no timer K per account
                 self._on_final(ev.response, now)
             elif isinstance(ev, Timeout):
-                self._fail(now, "unreachable", None, "no response (timeout)")
+                self._fail(now, B.UNREACHABLE, None, "no response (timeout)")
             elif isinstance(ev, TransportFailed):
-                self._fail(now, "unreachable", None, "transport error")
+                self._fail(now, B.UNREACHABLE, None, "transport error")
             if self.tx is not tx:
                 return
         if tx.terminated and self.tx is tx:
@@ -389,7 +404,7 @@ class Registration:
             retry_after = None
             if (ra := resp.headers.get("Retry-After")) is not None:
                 retry_after = float(parse_uint(ra.partition("(")[0].partition(";")[0], "RA"))
-            kind = "unreachable" if code in (408, 503, 504) else "failed"
+            kind = B.UNREACHABLE if code in (408, 503, 504) else B.FAILED
             self._fail(now, kind, code, f"{code} {resp.reason}".strip(), retry_after)
 
     def _on_ok(self, resp: Response, now: float) -> None:
@@ -413,7 +428,7 @@ class Registration:
         self._failures = 0
         self._timer = now + max(1.0, granted * self.policy.refresh_ratio)
         self._publish(
-            RegistrationStatus("registered", code=resp.status, registered_until=now + granted)
+            RegistrationStatus(B.REGISTERED, code=resp.status, registered_until=now + granted)
         )
 
     def _granted(self, resp: Response) -> int:
@@ -449,7 +464,7 @@ class Registration:
             except AuthError:
                 continue
         if challenge is None:
-            self._fail(now, "failed", resp.status, f"{resp.status}: no usable digest challenge")
+            self._fail(now, B.FAILED, resp.status, f"{resp.status}: no usable digest challenge")
             return
         self._challenges += 1
         if (self._challenges > 1 and not challenge.stale) or self._challenges > 3:
@@ -463,7 +478,7 @@ class Registration:
         raw = resp.headers.get("Min-Expires")
         wanted = parse_uint(raw, "Min-Expires") if raw is not None else 0
         if self.state is R.UNREGISTERING or not self.expires < wanted <= self.policy.max_expires:
-            self._fail(now, "failed", 423, "423 Interval Too Brief without a usable Min-Expires")
+            self._fail(now, B.FAILED, 423, "423 Interval Too Brief without a usable Min-Expires")
             return
         self.expires = wanted
         self._go("resend")
@@ -479,11 +494,16 @@ class Registration:
         delay = self.policy.auth_retry * (0.75 + 0.5 * self.rng.random())
         self._timer = now + delay
         self._publish(
-            RegistrationStatus("auth_failed", code, f"{code} {reason}".strip(), None, self._timer)
+            RegistrationStatus(B.AUTH_FAILED, code, f"{code} {reason}".strip(), None, self._timer)
         )
 
     def _fail(
-        self, now: float, kind: str, code: int | None, error: str, retry_after: float | None = None
+        self,
+        now: float,
+        kind: BindingState,
+        code: int | None,
+        error: str,
+        retry_after: float | None = None,
     ) -> None:
         new = self._go("failure")
         self.tx = None

@@ -5,6 +5,5 @@ from __future__ import annotations
 from .lines import AccountConfig
 from .registrar import RegistrationManager
 from .stats import ManagerStats
-from .status import STATES, RegistrationStatus
 
-__all__ = ["STATES", "AccountConfig", "ManagerStats", "RegistrationManager", "RegistrationStatus"]
+__all__ = ["AccountConfig", "ManagerStats", "RegistrationManager"]

@@ -12,21 +12,22 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from .registrar import RegistrationManager
-from .status import STATES
+from telesip.domain.model import RegState
+
+from .registrar import REPORTED_STATES, RegistrationManager
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from telesip.calls.manager import CallManager
 
-FAILING = ("auth_failed", "unreachable", "failed")
+FAILING = (RegState.AUTH_FAILED, RegState.UNREACHABLE, RegState.FAILED)
 
 
 def worker_metrics(
     name: str, manager: RegistrationManager, held: Iterable[int], calls: CallManager | None
 ) -> Iterable[Metric]:
     """The metric families of worker ``name`` (label ``worker``)."""
-    by_state = dict.fromkeys(STATES, 0)
-    reasons: dict[tuple[str, str], int] = {}
+    by_state = dict.fromkeys(REPORTED_STATES, 0)
+    reasons: dict[tuple[RegState, str], int] = {}
     status = manager.status
     for account_id in held:  # one pass, plain dict counts: 30,000 accounts in a few ms
         st = status(account_id)

@@ -5,8 +5,13 @@ both return at once and take effect on the next turn of the loop. Each registrat
 sans-I/O `telesip.sip.Registration`; this module only moves its bytes through the shared
 transports, keeps one heap of their timers, starts at most `max_pending` initial
 registrations at a time, fails over between DNS targets, and reports every status change to
-the async `status_sink` (from one consumer task, so a slow or failing sink never stalls SIP);
-a refresh that only moves `registered_until` is not a change for the sink (`status()` has it).
+the async `status_sink` (from one consumer task, so a slow or failing sink never stalls SIP).
+
+The SIP core reports a `telesip.sip.RegistrationStatus` (its own `BindingState`, times on the
+monotonic clock); `_on_status` translates it, once per change, into the account core's
+`RegistrationReport` (the domain's `RegState`, UTC times), the only status type beyond this
+module. A refresh that only moves `registered_until` is not a change: it makes no report and
+allocates nothing (`registered_until()` reads it from the registration when asked).
 Anything malformed that arrives is dropped and counted in `stats`.
 """
 
@@ -24,25 +29,31 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from telesip.domain.model import RegistrationReport, RegState
 from telesip.sip import (
+    BindingState,
     Challenge,
     Registration,
     RegistrationPolicy,
+    RegistrationStatus,
     Response,
 )
-from telesip.sip import RegistrationStatus as CoreStatus
 
 from .dns import Locator, LookupFailed
 from .lines import AccountConfig
 from .stats import ManagerStats
-from .status import RegistrationStatus, StatusFeed, StatusSink
+from .status import StatusFeed, StatusSink
 from .transport import Addr, Target
 from .wire import CallHandler, Wire
 
-__all__ = ["AccountConfig", "ManagerStats", "RegistrationManager", "RegistrationStatus"]
+__all__ = ["REPORTED_STATES", "AccountConfig", "ManagerStats", "RegistrationManager"]
 
 log = logging.getLogger(__name__)
 _TICK = 0.005  # timers closer than this to the next wake-up wait for it (seconds)
+B = BindingState
+# The one translation of the SIP core's vocabulary into the account core's (same spelling).
+_REPORTED: dict[BindingState, RegState] = {b: RegState(b.value) for b in BindingState}
+REPORTED_STATES: tuple[RegState, ...] = tuple(_REPORTED.values())  # what a worker reports
 
 
 @dataclass(eq=False, slots=True)
@@ -67,7 +78,7 @@ class _Slot:
 class _Account:
     cfg: AccountConfig
     slot: _Slot | None = None
-    status: RegistrationStatus | None = None
+    status: RegistrationReport | None = None  # the last report made
     activating: bool = False
     pending: bool = False  # counts against max_pending until the first outcome
     failures: int = 0
@@ -111,6 +122,7 @@ class RegistrationManager:
         self._keepalive = keepalive_interval
         self._ua = user_agent
         self._clock = clock
+        self._wall_offset = time.time() - clock()  # UTC seconds minus the clock's
         self.stats = ManagerStats()
         self._accounts: dict[int, _Account] = {}
         self._by_call: dict[str, _Slot] = {}
@@ -207,13 +219,22 @@ class RegistrationManager:
         if acc.slot is not None:
             self._retire(acc.slot)
         else:
-            self._publish(RegistrationStatus(account_id, "disabled"))
+            self._publish(RegistrationReport(account_id, RegState.DISABLED))
 
-    def status(self, account_id: int) -> RegistrationStatus:
+    def status(self, account_id: int) -> RegistrationReport:
+        """The last report on the account: "disabled" for an id not applied."""
         acc = self._accounts.get(account_id)
         if acc is None:
-            return RegistrationStatus(account_id, "disabled")
-        return acc.status or RegistrationStatus(account_id, "registering")
+            return RegistrationReport(account_id, RegState.DISABLED)
+        return acc.status or RegistrationReport(account_id, RegState.REGISTERING)
+
+    def registered_until(self, account_id: int) -> datetime | None:
+        """When the registrar's binding of the account runs out (UTC), as its last answer
+        said; None when it holds none that we know of."""
+        acc = self._accounts.get(account_id)
+        if acc is None or acc.slot is None:
+            return None
+        return self._wall(acc.slot.reg.status.registered_until)
 
     def account_ids(self) -> list[int]:
         return list(self._accounts)
@@ -351,7 +372,7 @@ class RegistrationManager:
         acc = self._accounts.get(slot.account_id)
         if acc is not None and acc.slot is slot:
             acc.slot = None
-            self._activation_failed(acc, "internal error (logged)", "failed")
+            self._activation_failed(acc, "internal error (logged)", RegState.FAILED)
 
     def _forget(self, slot: _Slot) -> None:
         """A registration is over (un-REGISTERed, or dropped after a bug)."""
@@ -419,7 +440,7 @@ class RegistrationManager:
                 continue  # its old binding is being removed: start after that (see _forget)
             acc.pending = True
             self._inflight += 1
-            self._publish(RegistrationStatus(acc.cfg.account_id, "registering"))
+            self._publish(RegistrationReport(acc.cfg.account_id, RegState.REGISTERING))
             self._activate(acc, now)
 
     def _activate(self, acc: _Account, now: float) -> None:
@@ -463,7 +484,9 @@ class RegistrationManager:
             return
         self._start_slot(acc, targets, local, self._clock())
 
-    def _activation_failed(self, acc: _Account, error: str, state: str = "unreachable") -> None:
+    def _activation_failed(
+        self, acc: _Account, error: str, state: RegState = RegState.UNREACHABLE
+    ) -> None:
         self._release(acc)
         pol = self._policy
         delay = min(pol.retry_max, pol.retry_base * 2.0 ** min(acc.failures, 30))
@@ -472,9 +495,7 @@ class RegistrationManager:
         now = self._clock()
         self._schedule_key(_Activate(acc.cfg.account_id, acc.gen), now + delay)
         self._publish(
-            RegistrationStatus(
-                acc.cfg.account_id, state, None, error, None, self._wall(now + delay)
-            )
+            RegistrationReport(acc.cfg.account_id, state, None, error, self._wall(now + delay))
         )
 
     def _start_slot(self, acc: _Account, targets: list[Target], local: Addr, now: float) -> None:
@@ -537,50 +558,51 @@ class RegistrationManager:
             self._guard(slot, lambda s=slot: s.reg.stop(now))  # type: ignore[misc]
 
     # -------------------------------------------------------------- status
-    def _on_status(self, slot: _Slot, st: CoreStatus) -> None:
-        if st.state == "unreachable" and st.code in (None, 503) and len(slot.targets) > 1:
+    def _on_status(self, slot: _Slot, st: RegistrationStatus) -> None:
+        state = st.state
+        if state is B.UNREACHABLE and st.code in (None, 503) and len(slot.targets) > 1:
             slot.idx = (slot.idx + 1) % len(slot.targets)  # fail over (RFC 3263 §4.3)
         acc = self._accounts.get(slot.account_id)
         if slot.retiring:
-            if st.state == "disabled" and acc is None:
-                self._publish(RegistrationStatus(slot.account_id, "disabled"))
+            if state is B.DISABLED and acc is None:
+                self._publish(RegistrationReport(slot.account_id, RegState.DISABLED))
             return
         if acc is None or acc.slot is not slot:
             return
-        if st.state != "registering":
+        if state is not B.REGISTERING:
             self._release(acc)
-        if st.state == "registered":
+        if state is B.REGISTERED:
             acc.failures = 0
-        status = RegistrationStatus(
-            slot.account_id,
-            st.state,
-            st.code,
-            st.last_error,
-            self._wall(st.registered_until),
-            self._wall(st.next_retry_at),
+            old = acc.status
+            if old is not None and old.state is RegState.REGISTERED and old.code == st.code:
+                # a refresh: only registered_until moved (a "registered" status carries no
+                # error and no retry time), so nothing to report and nothing allocated
+                return
+        self._publish(
+            RegistrationReport(
+                slot.account_id,
+                _REPORTED[state],
+                st.code,
+                st.last_error,
+                self._wall(st.next_retry_at),
+            )
         )
-        old = acc.status
-        if (
-            old is not None
-            and st.state == "registered" == old.state
-            and old.code == st.code
-            and old.last_error is None is st.last_error
-            and old.next_retry_at is None is st.next_retry_at
-        ):
-            acc.status = status  # a refresh: only registered_until moved; the sink is not told
-            return
-        self._publish(status)
 
-    def _publish(self, status: RegistrationStatus) -> None:
-        acc = self._accounts.get(status.account_id)
+    def _publish(self, report: RegistrationReport) -> None:
+        acc = self._accounts.get(report.account_id)
         if acc is not None:
-            acc.status = status
-        self._feed.put(status)
+            acc.status = report
+        self._feed.put(report)
 
     def _wall(self, t: float | None) -> datetime | None:
+        """A time on our clock as UTC. One offset, followed when the wall clock is set (moves
+        by more than half a second against ours), so one instant always reads the same."""
         if t is None:
             return None
-        return datetime.fromtimestamp(time.time() + (t - self._clock()), UTC)
+        offset = time.time() - self._clock()
+        if abs(offset - self._wall_offset) > 0.5:
+            self._wall_offset = offset
+        return datetime.fromtimestamp(self._wall_offset + t, UTC)
 
     # ------------------------------------------------------------ transport
     def _send(self, slot: _Slot, data: bytes) -> None:
@@ -618,7 +640,7 @@ class RegistrationManager:
             {
                 slot.target
                 for slot in self._by_call.values()
-                if slot.target.transport == "UDP" and slot.reg.status.state == "registered"
+                if slot.target.transport == "UDP" and slot.reg.status.state is B.REGISTERED
             }
         )
 

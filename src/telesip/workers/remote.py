@@ -40,6 +40,7 @@ from telesip.calls.telegram.runtime import open_callers
 from telesip.config import Settings
 from telesip.domain import errors
 from telesip.domain.callers import mask_phone
+from telesip.domain.model import RegistrationReport, RegState
 from telesip.health import PROBES
 from telesip.logs import bind_log_context
 from telesip.workers.addresses import publisher
@@ -47,7 +48,6 @@ from telesip.workers.lines import AccountConfig
 from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import call_manager
-from telesip.workers.status import RegistrationStatus
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from telesip.calls.manager import CallManager
@@ -100,14 +100,14 @@ class RemoteWorker:
         self._callers_sent: list[dict[str, Any]] | None = None
         self._last_ok = 0.0
 
-    async def on_status(self, status: RegistrationStatus) -> None:
-        if status.account_id in self.applied or status.state == "disabled":
+    async def on_status(self, report: RegistrationReport) -> None:
+        if report.account_id in self.applied or report.state is RegState.DISABLED:
             self._reports.append(
                 {
-                    "account_id": status.account_id,
-                    "state": status.state,
-                    "code": status.code,
-                    "error": status.last_error,
+                    "account_id": report.account_id,
+                    "state": report.state,
+                    "code": report.code,
+                    "error": report.error,
                 }
             )
 
@@ -332,9 +332,9 @@ async def run_remote_worker(
     advertise = settings.sip_advertise
     worker: RemoteWorker | None = None
 
-    async def sink(status: RegistrationStatus) -> None:
+    async def sink(report: RegistrationReport) -> None:
         if worker is not None:
-            await worker.on_status(status)
+            await worker.on_status(report)
 
     manager = RegistrationManager(
         status_sink=sink, bind_host=host or "0.0.0.0", udp_port=int(port), advertise_host=advertise

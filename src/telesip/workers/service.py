@@ -37,18 +37,18 @@ from telesip.calls.telegram.pool import CallerPool
 from telesip.calls.telegram.runtime import open_callers
 from telesip.config import Settings
 from telesip.domain import errors, events
+from telesip.domain.model import RegistrationReport, RegState
 from telesip.health import PROBES
 from telesip.logs import bind_log_context
 from telesip.metrics import DB_RECONNECTS, DB_UNREACHABLE
 from telesip.services import calls as calls_svc
 from telesip.services import fleet
 from telesip.services.context import Services
-from telesip.services.registrations import Report, report_many, report_unheld
+from telesip.services.registrations import report_many, report_unheld
 from telesip.workers.addresses import publisher
 from telesip.workers.lines import AccountConfig, to_config
 from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
-from telesip.workers.status import RegistrationStatus
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from telesip.calls.manager import CallManager
@@ -97,7 +97,7 @@ class Worker:
         self.timing = timing or Timing()
         self.ref: fleet.WorkerRef | None = None
         self.versions: dict[int, AccountConfig] = {}  # what the manager was told
-        self._reports: list[Report] = []
+        self._reports: list[RegistrationReport] = []
         self._new: set[int] = set()  # claimed, not yet reported registered: a giver waits
         self._flush_soon = asyncio.Event()
         self._wake = asyncio.Event()
@@ -115,25 +115,17 @@ class Worker:
         self._next_turn = 0.0  # when the loop meant to wake (monotonic): a pause shows late
 
     # -- what the manager and the bus tell us ---------------------------------------------
-    async def on_status(self, status: RegistrationStatus) -> None:
+    async def on_status(self, report: RegistrationReport) -> None:
         log.debug(
             "registration %s (%s)",
-            status.state,
-            status.code or status.last_error or "-",
-            extra={"account_id": status.account_id},
+            report.state,
+            report.code or report.error or "-",
+            extra={"account_id": report.account_id},
         )
-        if status.state == "registered" and status.account_id in self._new:
-            self._new.discard(status.account_id)
+        if report.state is RegState.REGISTERED and report.account_id in self._new:
+            self._new.discard(report.account_id)
             self._flush_soon.set()  # its giver keeps a second registration until it reads this
-        self._reports.append(
-            Report(
-                status.account_id,
-                status.state,
-                status.code,
-                status.last_error,
-                status.next_retry_at,
-            )
-        )
+        self._reports.append(report)
 
     async def on_event(self, event: events.Event) -> None:
         if event.account_id in self.versions or isinstance(event, events.AccountCreated):

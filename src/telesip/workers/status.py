@@ -1,4 +1,4 @@
-"""StatusFeed: hands RegistrationStatus changes to the async status sink, in order, off the
+"""StatusFeed: hands RegistrationReport changes to the async status sink, in order, off the
 SIP path. One consumer task; a sink that raises is counted and logged, and one deadline per
 batch bounds a sink that hangs, so storage trouble never stalls registrations."""
 
@@ -8,28 +8,15 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+
+from telesip.domain.model import RegistrationReport
 
 from .stats import ManagerStats
 
-__all__ = ["STATES", "RegistrationStatus", "StatusFeed", "StatusSink"]
+__all__ = ["StatusFeed", "StatusSink"]
 
 log = logging.getLogger(__name__)
-STATES = ("registering", "registered", "auth_failed", "unreachable", "failed", "disabled")
-
-
-@dataclass(frozen=True, slots=True)
-class RegistrationStatus:
-    account_id: int
-    state: str  # one of STATES
-    code: int | None = None  # last SIP status code that decided the state
-    last_error: str | None = None
-    registered_until: datetime | None = None
-    next_retry_at: datetime | None = None
-
-
-StatusSink = Callable[[RegistrationStatus], Awaitable[None]]
+StatusSink = Callable[[RegistrationReport], Awaitable[None]]
 
 
 class StatusFeed:
@@ -41,13 +28,13 @@ class StatusFeed:
         self._deadline = deadline
         # a deque and two events, not an asyncio.Queue: put() is on the SIP path (twice per
         # registration), and a Queue's per-item futures and counters cost more than the rest
-        self._items: deque[RegistrationStatus] = deque()
+        self._items: deque[RegistrationReport] = deque()
         self._ready = asyncio.Event()  # items are waiting
         self._unfinished = 0
         self._drained = asyncio.Event()  # nothing put is still undelivered
         self._drained.set()
 
-    def put(self, status: RegistrationStatus) -> None:
+    def put(self, status: RegistrationReport) -> None:
         if self._sink is not None:
             self._items.append(status)
             self._unfinished += 1
@@ -79,7 +66,7 @@ class StatusFeed:
             if not self._unfinished:
                 self._drained.set()
 
-    async def _deliver(self, status: RegistrationStatus) -> None:
+    async def _deliver(self, status: RegistrationReport) -> None:
         try:
             if self._sink is not None:
                 await self._sink(status)

@@ -32,10 +32,11 @@ from telesip.bot.locales import has as has_message
 from telesip.domain import errors
 from telesip.domain.callers import CallerInfo
 from telesip.domain.calls import CallRecord, EndReason
+from telesip.domain.model import RegistrationReport, RegState
 from telesip.services import callers as callers_svc
 from telesip.services import calls, fleet
 from telesip.services.context import Services
-from telesip.services.registrations import Report, report_many, report_unheld
+from telesip.services.registrations import report_many, report_unheld
 from telesip.workers.lines import to_config
 
 bearer = HTTPBearer(
@@ -197,7 +198,12 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
     if not await fleet.heartbeat(s, ref, body.stats, addresses=body.addresses):
         raise errors.WorkerRefused(name=body.name, reason="revoked")
     await report_many(
-        s, [Report(r.account_id, r.state, r.code, r.error) for r in body.reports], ref
+        s,
+        [
+            RegistrationReport(r.account_id, RegState(r.state), r.code, r.error)
+            for r in body.reports
+        ],
+        ref,
     )
     for caller in body.callers or []:
         info = CallerInfo(caller.id, caller.name, caller.username, caller.phone)
