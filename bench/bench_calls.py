@@ -53,7 +53,9 @@ from typing import Any
 
 import numpy as np
 
-from telesip.calls.telegram.fake import PcmRecorder
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the fakes live in tests/
+from tests.fakes.telegram_calls import PcmRecorder
+
 from telesip.calls.telegram.p2p import Pcm
 from telesip.domain.clock import SystemClock
 from telesip.domain.model import TelegramUser
@@ -266,9 +268,10 @@ class Child:
 
 
 async def peers_role(a: argparse.Namespace) -> None:
+    from tests.fakes.telegram_calls import Behaviour, FakeTelegram
+    from tests.fakes.telegram_calls_remote import FakeTelegramServer
+
     from telesip.calls.telegram.adapter import TgUser
-    from telesip.calls.telegram.fake import Behaviour, FakeTelegram
-    from telesip.calls.telegram.fake_remote import FakeTelegramServer
     from telesip.calls.telegram.leg import TelegramLeg
     from telesip.calls.telegram.p2p import P2PMedia
 
@@ -366,9 +369,10 @@ def install_taps(taps: dict[tuple[str, int], Tap], on: list[bool]) -> None:
 
 
 async def worker_role(a: argparse.Namespace) -> None:
+    from tests.fakes.telegram_calls_remote import FakeTelegramClient
+
     from telesip.calls.manager import CallManager
     from telesip.calls.telegram.adapter import TgUser
-    from telesip.calls.telegram.fake_remote import FakeTelegramClient
     from telesip.calls.telegram.pool import CallerPool
     from telesip.media import PortPool
     from telesip.workers.registrar import RegistrationManager

@@ -34,8 +34,6 @@ WINGS: dict[str, tuple[str, ...]] = {
         "telesip.calls.telegram.p2p",
         "telesip.calls.telegram.media_host",
         "telesip.calls.telegram.telethon_adapter",
-        "telesip.calls.telegram.fake",
-        "telesip.calls.telegram.fake_remote",
     ),
     "pg": ("telesip.store.hot",),
 }

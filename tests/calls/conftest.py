@@ -18,7 +18,6 @@ import pytest
 import tests.sip_integration.conftest as sip_conftest
 from telesip.calls.manager import CallManager
 from telesip.calls.telegram.adapter import TgUser
-from telesip.calls.telegram.fake import Behaviour, FakeTelegram, FakeTelegramUser
 from telesip.calls.telegram.pool import CallerPool
 from telesip.domain.clock import SystemClock
 from telesip.domain.settings import AccountSettings, Secret
@@ -34,6 +33,7 @@ from telesip.workers.service import Timing, Worker
 from tests.calls.sipp import Sipp, run_sipp
 from tests.conftest import TEST_KEY
 from tests.core.helpers import ALICE
+from tests.fakes.telegram_calls import Behaviour, FakeTelegram, FakeTelegramUser
 from tests.fleet.test_worker import Forward
 from tests.sip_integration.conftest import (  # noqa: F401
     Cert,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 
 from telesip.calls.telegram.errors import CallerUnavailable
-from telesip.calls.telegram.fake import Behaviour, play_tone
 from telesip.domain.calls import EndReason
 from telesip.media import MediaParams, PortPool, RtpStream
 from telesip.media.analysis import dominant_frequency
@@ -17,6 +16,7 @@ from tests.calls.sipp import far_calls
 from tests.calls.test_incoming import _ended, _outbox_keys
 from tests.calls.test_outgoing import _ended as ended_call
 from tests.core.helpers import ALICE
+from tests.fakes.telegram_calls import Behaviour, play_tone
 
 
 async def _far_call(rig: Rig, ending: str, **kw: object) -> int:

@@ -7,13 +7,13 @@ import asyncio
 
 import numpy as np
 
-from telesip.calls.telegram.fake import Behaviour, play_tone
 from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, dtmf_keys, rms_dbfs
 from telesip.services import accounts, calls
 from tests.calls.conftest import ENDS_WITHIN, Rig, dial_line, open_far
 from tests.calls.sipp import far_calls
 from tests.core.helpers import ALICE
+from tests.fakes.telegram_calls import Behaviour, play_tone
 from tests.sip_integration.conftest import eventually
 
 

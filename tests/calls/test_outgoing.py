@@ -15,7 +15,6 @@ from aiogram.client.default import DefaultBotProperties
 from telesip.bot.app import build_dispatcher
 from telesip.bot.limiter import RateLimiter
 from telesip.bot.outbox import Outbox
-from telesip.calls.telegram.fake import Behaviour, play_tone
 from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import calls
@@ -24,6 +23,7 @@ from tests.calls.conftest import ENDS_WITHIN, Keys, Rig, open_far
 from tests.calls.sipp import far_answers, run_sipp
 from tests.core.helpers import ALICE
 from tests.fakes import FakeBotAPI, FakeUser
+from tests.fakes.telegram_calls import Behaviour, play_tone
 
 ALICE_TG = FakeUser(ALICE.id, "Alice", username="alice")
 

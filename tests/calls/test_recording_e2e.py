@@ -8,12 +8,12 @@ import wave
 
 import numpy as np
 
-from telesip.calls.telegram.fake import play_tone
 from telesip.services import accounts, calls
 from tests.calls.conftest import Rig, dial_line, eventually, open_far
 from tests.calls.sipp import far_calls
 from tests.calls.test_incoming import _ended
 from tests.core.helpers import ALICE
+from tests.fakes.telegram_calls import play_tone
 
 
 def _level_at(samples: np.ndarray, hz: float, rate: int = 8000) -> float:  # type: ignore[type-arg]

@@ -19,7 +19,6 @@ import uvicorn
 
 import tests.sip_integration.conftest as sip_conftest
 from telesip.calls.manager import CallManager
-from telesip.calls.telegram.fake import play_tone
 from telesip.config import Settings
 from telesip.domain.calls import CallState, Direction, EndReason
 from telesip.media import PortPool
@@ -44,6 +43,7 @@ from tests.calls.test_incoming import _outbox_keys
 from tests.calls.test_outgoing import _ended
 from tests.calls.test_recording_e2e import _level_at
 from tests.core.helpers import ALICE
+from tests.fakes.telegram_calls import play_tone
 from tests.fleet.test_worker import Forward
 from tests.sip_integration.conftest import eventually, need
 

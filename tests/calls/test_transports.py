@@ -8,7 +8,6 @@ import asyncio
 
 import pytest
 
-from telesip.calls.telegram.fake import play_tone
 from telesip.domain.calls import EndReason
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.media.analysis import dominant_frequency
@@ -17,6 +16,7 @@ from tests.calls.conftest import Rig, open_far
 from tests.calls.sipp import far_calls, run_sipp
 from tests.calls.test_outgoing import _ended
 from tests.core.helpers import ALICE
+from tests.fakes.telegram_calls import play_tone
 from tests.sip_integration.conftest import eventually, free_port
 
 

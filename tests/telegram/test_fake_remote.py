@@ -27,14 +27,14 @@ from telesip.calls.telegram.adapter import (
     TgUser,
 )
 from telesip.calls.telegram.errors import CallerUnavailable, CallGone, CallPrivacyRestricted
-from telesip.calls.telegram.fake import TELEGRAM_P, Behaviour, FakeTelegram, PcmRecorder, play_tone
-from telesip.calls.telegram.fake_remote import (
+from telesip.calls.telegram.leg import TelegramLeg
+from tests.fakes.telegram_calls import TELEGRAM_P, Behaviour, FakeTelegram, PcmRecorder, play_tone
+from tests.fakes.telegram_calls_remote import (
     FakeTelegramClient,
     FakeTelegramServer,
     decode,
     encode,
 )
-from telesip.calls.telegram.leg import TelegramLeg
 from tests.telegram.netns import Netns
 
 CALLER = TgUser(100, "Telesip", username="telesip_calls")

@@ -14,14 +14,14 @@ import pytest
 
 from telesip.calls.telegram.adapter import TgUser
 from telesip.calls.telegram.errors import CallPrivacyRestricted
-from telesip.calls.telegram.fake import (
+from telesip.calls.telegram.leg import LegState, TelegramLeg
+from telesip.calls.telegram.p2p import Pcm
+from tests.fakes.telegram_calls import (
     Behaviour,
     FakeTelegram,
     PcmRecorder,
     play_tone,
 )
-from telesip.calls.telegram.leg import LegState, TelegramLeg
-from telesip.calls.telegram.p2p import Pcm
 from tests.telegram.netns import Netns
 
 CALLER = TgUser(100, "Telesip")

@@ -19,9 +19,9 @@ import pytest
 
 from telesip.calls.telegram.adapter import DhConfig, TgUser
 from telesip.calls.telegram.errors import CallMediaFailed
-from telesip.calls.telegram.fake import Behaviour, FakeTelegram
 from telesip.calls.telegram.leg import TelegramLeg
 from telesip.calls.telegram.media_host import HostedMedia, _frame, _read_frame
+from tests.fakes.telegram_calls import Behaviour, FakeTelegram
 from tests.telegram.netns import Netns
 
 ALICE, BOB, CAROL = 1001, 1002, 1003

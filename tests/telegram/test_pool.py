@@ -6,8 +6,8 @@ import pytest
 
 from telesip.calls.telegram.adapter import TgUser
 from telesip.calls.telegram.errors import NoFreeCaller
-from telesip.calls.telegram.fake import FakeTelegram
 from telesip.calls.telegram.pool import CallerPool
+from tests.fakes.telegram_calls import FakeTelegram
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 
 from telesip.calls.telegram.adapter import TelegramCalls, TgUser
 from telesip.calls.telegram.errors import CallerUnavailable, SessionRevoked
-from telesip.calls.telegram.fake import FakeCalls, FakeTelegram
 from telesip.calls.telegram.runtime import Backoff, open_callers
 from telesip.calls.telegram.sessions import CallerAccount, SessionStore
 from telesip.config import Settings
@@ -22,6 +21,7 @@ from telesip.domain.settings import Secret
 from telesip.services.callers import caller_accounts, caller_info, record_caller
 from telesip.services.context import Services
 from telesip.store.crypto import Cipher
+from tests.fakes.telegram_calls import FakeCalls, FakeTelegram
 
 KEY = "test-key-material"
 CALLS = TgUser(501, "Telesip", "Calls", "telesip_calls", "79161234567")

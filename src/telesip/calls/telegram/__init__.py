@@ -1,10 +1,13 @@
-"""The Telegram side of calls: caller accounts, their call RPCs, and the media of a call.
+"""The Telegram side of calls (not the bot): caller accounts, their call RPCs, and the media
+of a call.
 
-Modules: ``adapter`` (the typed interface), ``telethon_adapter`` (it, on Telethon), ``p2p``
-(ntgcalls media), ``leg`` (one outgoing call), ``fake`` (Telegram's call servers in process,
-for tests and benchmarks), ``sessions`` and ``cli`` (caller-account logins), ``pool``.
-Only the light names are re-exported here; ``leg``, ``p2p`` and ``fake`` load ntgcalls and
-numpy, ``telethon_adapter`` loads Telethon, so import them from their modules.
+Modules: ``adapter`` (the typed interface), ``telethon_adapter`` (it, on Telethon), ``codec``
+(its values on our wires), ``p2p`` (ntgcalls media), ``media_host`` (the child process that
+runs it), ``leg`` (one outgoing call), ``sessions`` (caller-account logins; the command is
+``telesip.cli.telegram``), ``pool`` and ``runtime`` (a worker's caller accounts). The fake
+Telegram the tests and the calls benchmark use is ``tests/fakes/telegram_calls.py``.
+Only the light names are re-exported here; ``leg``, ``p2p`` and ``media_host`` load ntgcalls
+and numpy, ``telethon_adapter`` loads Telethon, so import them from their modules.
 """
 
 from telesip.calls.telegram.adapter import (

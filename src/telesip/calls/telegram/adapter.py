@@ -1,8 +1,9 @@
 """The one interface to Telegram's call RPCs and call updates, as typed values.
 
 ``TelegramCalls`` is what a caller account can do (MTProto ``phone.*`` and
-``messages.getDhConfig``); ``telethon_adapter.TelethonCalls`` implements it for real and
-``fake.FakeTelegram`` in process for tests. Nothing here imports Telethon or ntgcalls.
+``messages.getDhConfig``); ``telethon_adapter.TelethonCalls`` implements it for real and the
+tests' ``FakeTelegram`` (tests/fakes/telegram_calls.py) in process. Nothing here imports
+Telethon or ntgcalls.
 
 Updates are delivered to subscriptions: ``updates()`` returns a :class:`Subscription` that
 receives every update from the moment it is created (subscribe *before* requesting a call, so

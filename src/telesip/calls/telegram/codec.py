@@ -1,6 +1,6 @@
-"""The adapter's values as JSON, for the wires between our processes (the fake Telegram
-served to another process, a call's media process): dataclasses tagged with their class name,
-bytes in base64, sequences as lists. Only the adapter's own classes are decoded."""
+"""The adapter's values as JSON, for the wires between our processes (a call's media
+process; the tests' fake Telegram served to another process): dataclasses tagged with their
+class name, bytes in base64, sequences as lists. Only the adapter's own classes are decoded."""
 
 from __future__ import annotations
 

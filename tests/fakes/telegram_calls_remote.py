@@ -1,5 +1,5 @@
-"""``FakeTelegram`` across a process boundary: its accounts served on a socket, and a client
-that is a ``TelegramCalls`` in another process.
+"""A test double: ``FakeTelegram`` across a process boundary, its accounts served on a socket,
+and a client that is a ``TelegramCalls`` in another process. Never used by telesip itself.
 
 The calls benchmark runs the remote people (each with its own ntgcalls) in one process and the
 worker, whose caller accounts call them, in another, so that each side's CPU is counted apart.
@@ -37,7 +37,7 @@ from telesip.calls.telegram.adapter import (
     UpdateHub,
 )
 from telesip.calls.telegram.codec import decode, encode
-from telesip.calls.telegram.fake import FakeCalls, FakeTelegram
+from tests.fakes.telegram_calls import FakeCalls, FakeTelegram
 
 __all__ = ["FakeTelegramClient", "FakeTelegramServer", "decode", "encode"]
 

@@ -1,4 +1,5 @@
-"""An in-process stand-in for Telegram's call servers, and the people it connects.
+"""A test double: an in-process stand-in for Telegram's call servers, and the people it
+connects. Used by the tests and bench/bench_calls.py, never by telesip itself.
 
 ``FakeTelegram`` keeps the calls' server-side state and delivers updates the way Telegram does:
 the caller's ``g_a_hash`` and the callee's ``g_b`` are passed on, ``confirmCall`` is checked
