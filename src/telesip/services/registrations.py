@@ -11,27 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select, update
-
 from telesip.domain import events
 from telesip.domain.model import RegistrationReport, RegState
 from telesip.services import fleet
 from telesip.services.context import Services
 from telesip.services.fleet import WorkerRef
-from telesip.store import tables as t
 from telesip.store.uow import UnitOfWork
-
-_WRITE = (
-    update(t.accounts)
-    .where(t.accounts.c.id == bindparam("b_id"))
-    .values(
-        reg_state=bindparam("b_state"),
-        reg_code=bindparam("b_code"),
-        reg_error=bindparam("b_error"),
-        reg_next_retry_at=bindparam("b_retry"),
-        reg_changed_at=bindparam("b_at"),
-    )
-)
 
 
 def _stored(r: RegistrationReport) -> tuple[str, int | None, str | None, datetime | None]:
@@ -45,16 +30,7 @@ async def _mark_registered(
     un-REGISTERs its own contact only once this is set (``fleet.taken_over``)."""
     ids = [r.account_id for r in reports if r.state == "registered"]
     if ids:
-        await uow.conn.execute(
-            update(t.leases)
-            .where(
-                t.leases.c.account_id.in_(ids),
-                t.leases.c.worker_id == holder.id,
-                t.leases.c.instance == holder.instance,
-                t.leases.c.registered_at.is_(None),
-            )
-            .values(registered_at=uow.now)
-        )
+        await uow.leases.mark_registered(holder, ids, uow.now)
 
 
 async def report_many(
@@ -67,21 +43,8 @@ async def report_many(
         return 0
     for r in latest.values():
         RegState(r.state)
-    a = t.accounts
     async with s.uow() as uow:
-        query = select(
-            a.c.id, a.c.reg_state, a.c.reg_code, a.c.reg_error, a.c.reg_next_retry_at
-        ).where(a.c.id.in_(list(latest)))
-        if holder is not None:
-            query = query.join(
-                t.leases,
-                and_(
-                    t.leases.c.account_id == a.c.id,
-                    t.leases.c.worker_id == holder.id,
-                    t.leases.c.instance == holder.instance,
-                ),
-            )
-        current = {row.id: tuple(row[1:]) for row in await uow.conn.execute(query)}
+        current = await uow.accounts.registrations(list(latest), holder)
         if holder is not None:
             await _mark_registered(uow, holder, latest.values())
         new = [
@@ -92,8 +55,7 @@ async def report_many(
         if not new:
             await uow.commit()
             return 0
-        await uow.conn.execute(
-            _WRITE,
+        await uow.accounts.write_registrations(
             [
                 dict(zip(("b_state", "b_code", "b_error", "b_retry"), _stored(r), strict=True))
                 | {"b_id": r.account_id, "b_at": uow.now}

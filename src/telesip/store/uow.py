@@ -33,11 +33,13 @@ from telesip.store.repositories.callers import Callers
 from telesip.store.repositories.calls import Calls
 from telesip.store.repositories.guesses import Guesses
 from telesip.store.repositories.idempotency import IdempotencyKeys
+from telesip.store.repositories.leases import Leases
 from telesip.store.repositories.links import Links
 from telesip.store.repositories.offers import Offers
 from telesip.store.repositories.templates import Templates
 from telesip.store.repositories.transfers import Transfers
 from telesip.store.repositories.users import Users
+from telesip.store.repositories.workers import Workers
 
 if TYPE_CHECKING:
     from telesip.store.hot import HotTransfers
@@ -136,6 +138,14 @@ class UnitOfWork:
     @cached_property
     def callers(self) -> Callers:
         return Callers(self.conn)
+
+    @cached_property
+    def workers(self) -> Workers:
+        return Workers(self.conn)
+
+    @cached_property
+    def leases(self) -> Leases:
+        return Leases(self.conn, self._cipher)
 
     @cached_property
     def api_keys(self) -> ApiKeys:

@@ -6,12 +6,12 @@ one account row first, then at most one user row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, exists, insert, select, update
+from sqlalchemy import and_, delete, exists, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -20,7 +20,7 @@ from telesip.domain.settings import AccountSettings
 from telesip.store import tables as t
 from telesip.store.crypto import Cipher
 from telesip.store.repositories.common import P
-from telesip.store.repositories.workers import firewall_candidates, worker_live
+from telesip.store.repositories.workers import Holder, firewall_candidates, worker_live
 from telesip.store.rows import account_from_row, offer_from_row_values, settings_values
 
 _ACCOUNT = select(t.accounts).where(t.accounts.c.id == P("b_account"))
@@ -32,6 +32,17 @@ _ACCOUNT_OF_OFFER = (
         == select(t.offers.c.account_id).where(t.offers.c.id == P("b_offer")).scalar_subquery()
     )
     .with_for_update(key_share=True)
+)
+_WRITE_REGISTRATION = (
+    update(t.accounts)
+    .where(t.accounts.c.id == P("b_id"))
+    .values(
+        reg_state=P("b_state"),
+        reg_code=P("b_code"),
+        reg_error=P("b_error"),
+        reg_next_retry_at=P("b_retry"),
+        reg_changed_at=P("b_at"),
+    )
 )
 _MOVE = (
     update(t.accounts)
@@ -394,3 +405,56 @@ class Accounts:
     async def summary(self, account_id: int) -> AccountSummary | None:
         found = await self._summaries(self._summary_select().where(t.accounts.c.id == account_id))
         return found[0] if found else None
+
+    async def many(self, ids: Iterable[int]) -> list[Account]:
+        """These accounts with their passwords (workers), in no particular order."""
+        rows = await self.conn.execute(select(t.accounts).where(t.accounts.c.id.in_(list(ids))))
+        return [account_from_row(r, self.cipher.decrypt(r.password_enc)) for r in rows]
+
+    async def changed_since(self, since: datetime) -> tuple[set[int], set[int]]:
+        """Ids of accounts changed (settings, enabled, created) and deleted since ``since``: one
+        cheap indexed query."""
+        changed = select(t.accounts.c.id, literal(False).label("gone")).where(
+            t.accounts.c.updated_at >= since
+        )
+        deleted = select(t.audit.c.account_id, literal(True).label("gone")).where(
+            t.audit.c.at >= since, t.audit.c.action == "deleted"
+        )
+        rows = (await self.conn.execute(union_all(changed, deleted))).all()
+        return ({int(r[0]) for r in rows if not r[1]}, {int(r[0]) for r in rows if r[1]})
+
+    async def pin_and_server(self, account_id: int) -> Any | None:
+        """The account's worker pin, owner, transport and port (a row), or None."""
+        a = t.accounts
+        return (
+            await self.conn.execute(
+                select(a.c.worker, a.c.owner_id, a.c.transport, a.c.port).where(
+                    a.c.id == account_id
+                )
+            )
+        ).first()
+
+    async def registrations(
+        self, ids: list[int], holder: Holder | None
+    ) -> dict[int, tuple[Any, ...]]:
+        """The stored registration (state, code, error, next retry) of these accounts; with a
+        ``holder``, only of those it holds a lease on."""
+        a = t.accounts
+        query = select(
+            a.c.id, a.c.reg_state, a.c.reg_code, a.c.reg_error, a.c.reg_next_retry_at
+        ).where(a.c.id.in_(ids))
+        if holder is not None:
+            query = query.join(
+                t.leases,
+                and_(
+                    t.leases.c.account_id == a.c.id,
+                    t.leases.c.worker_id == holder.id,
+                    t.leases.c.instance == holder.instance,
+                ),
+            )
+        return {row.id: tuple(row[1:]) for row in await self.conn.execute(query)}
+
+    async def write_registrations(self, params: list[dict[str, Any]]) -> None:
+        """Many reports in one statement executed per row (b_id, b_state, b_code, b_error,
+        b_retry, b_at each)."""
+        await self.conn.execute(_WRITE_REGISTRATION, params)

@@ -1,12 +1,35 @@
-"""SQL conditions on the workers table shared by the account card and the fleet."""
+"""Workers: the rows of the fleet (names, pools, credentials' hashes, running instances and
+heartbeats), and the SQL conditions the account card shares with the fleet (a live worker, a
+worker that may register an account)."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import and_, or_
+from sqlalchemy import String, and_, func, insert, literal, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.store import tables as t
+
+
+class Holder(Protocol):
+    """A running worker instance, as far as its leases go."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def instance(self) -> str: ...
+    @property
+    def pool(self) -> str | None: ...
+    @property
+    def shared(self) -> bool: ...
+    @property
+    def remote(self) -> bool: ...
+    @property
+    def owner_id(self) -> int | None: ...
 
 
 def worker_live(live_after: Any) -> Any:
@@ -33,3 +56,153 @@ def firewall_candidates(w: Any, pin: Any, owner_id: Any) -> Any:
             and_(~pinned, w.c.shared, ~w.c.remote),
         ),
     )
+
+
+class Workers:
+    """The workers table: names, pools, credentials' hashes, instances and heartbeats."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def id_by_name(self, name: str) -> int | None:
+        return await self.conn.scalar(select(t.workers.c.id).where(t.workers.c.name == name))
+
+    async def add(
+        self,
+        *,
+        name: str,
+        pool: str | None,
+        remote: bool,
+        shared: bool,
+        now: datetime,
+        credential_hash: str | None = None,
+        owner_id: int | None = None,
+    ) -> int:
+        result = await self.conn.execute(
+            insert(t.workers)
+            .values(
+                name=name,
+                pool=pool,
+                remote=remote,
+                shared=shared,
+                credential_hash=credential_hash,
+                owner_id=owner_id,
+                addresses=[],
+                stats={},
+                created_at=now,
+            )
+            .returning(t.workers.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def name_of_owned(self, worker_id: int, owner_id: int) -> str | None:
+        return await self.conn.scalar(
+            select(t.workers.c.name).where(
+                t.workers.c.id == worker_id, t.workers.c.owner_id == owner_id
+            )
+        )
+
+    async def by_name(self, name: str, *, lock: bool = False) -> Any:
+        """The worker's row (``FOR UPDATE`` with ``lock``), as it is, or None."""
+        stmt = select(t.workers).where(t.workers.c.name == name)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.conn.execute(stmt)).first()
+
+    async def revoke(self, name: str, owner_id: int | None, now: datetime) -> bool:
+        """Revoke an active worker (only ``owner_id``'s when given); False when none is."""
+        result = await self.conn.execute(
+            update(t.workers)
+            .where(
+                t.workers.c.name == name,
+                t.workers.c.revoked_at.is_(None),
+                t.workers.c.owner_id == owner_id if owner_id is not None else true(),
+            )
+            .values(revoked_at=now, instance=None)
+        )
+        return result.rowcount == 1
+
+    async def start(self, worker_id: int, values: dict[str, Any]) -> None:
+        """A new instance starts: its instance id, heartbeat, addresses (and maybe pool)."""
+        await self.conn.execute(update(t.workers).where(t.workers.c.id == worker_id).values(values))
+
+    async def beat(self, worker_id: int, instance: str, values: dict[str, Any]) -> bool:
+        """The heartbeat of a running, unrevoked instance; False when it is not that."""
+        result = await self.conn.execute(
+            update(t.workers)
+            .where(
+                t.workers.c.id == worker_id,
+                t.workers.c.instance == instance,
+                t.workers.c.revoked_at.is_(None),
+            )
+            .values(values)
+        )
+        return result.rowcount == 1
+
+    async def stop(self, worker_id: int, instance: str) -> None:
+        await self.conn.execute(
+            update(t.workers)
+            .where(t.workers.c.id == worker_id, t.workers.c.instance == instance)
+            .values(instance=None, last_seen=None)
+        )
+
+    async def count_live(self, live_after: datetime) -> int:
+        n = await self.conn.scalar(
+            select(func.count()).select_from(t.workers).where(worker_live(live_after))
+        )
+        return int(n or 0)
+
+    async def count_live_shared(self, live_after: datetime) -> int | None:
+        """Live local workers of the shared pool."""
+        return await self.conn.scalar(
+            select(func.count())
+            .select_from(t.workers)
+            .where(worker_live(live_after), t.workers.c.shared, ~t.workers.c.remote)
+        )
+
+    async def lease_counts(self) -> dict[int, int]:
+        """Leases per worker, counting only those of its current instance."""
+        w = t.workers
+        return dict(
+            (
+                await self.conn.execute(
+                    select(t.leases.c.worker_id, func.count())
+                    .join(
+                        w, and_(w.c.id == t.leases.c.worker_id, w.c.instance == t.leases.c.instance)
+                    )
+                    .group_by(t.leases.c.worker_id)
+                )
+            ).all()
+        )
+
+    async def listing(self, owner_id: int | None = None) -> list[Any]:
+        """Every worker by name, or ``owner_id``'s own and the shared ones; rows as they are."""
+        w = t.workers
+        query = select(w).order_by(w.c.name)
+        if owner_id is not None:
+            query = query.where(
+                or_(w.c.owner_id == owner_id, and_(w.c.owner_id.is_(None), w.c.shared))
+            )
+        return list((await self.conn.execute(query)).all())
+
+    async def holder_addresses(self, account_id: int, live_after: datetime) -> list[str] | None:
+        """The addresses of the live worker holding the account's lease, None when none does."""
+        w = t.workers
+        holder = (
+            await self.conn.execute(
+                select(w.c.addresses)
+                .join(
+                    t.leases,
+                    and_(t.leases.c.worker_id == w.c.id, t.leases.c.instance == w.c.instance),
+                )
+                .where(t.leases.c.account_id == account_id, worker_live(live_after))
+            )
+        ).first()
+        return None if holder is None else list(holder.addresses)
+
+    async def candidate_addresses(self, pin: str | None, owner_id: int) -> list[str]:
+        """Every address of the workers that may take an account pinned to ``pin``, sorted."""
+        w = t.workers
+        cond = firewall_candidates(w, literal(pin, String()), owner_id)
+        rows = await self.conn.execute(select(w.c.addresses).where(cond))
+        return sorted({addr for r in rows for addr in r.addresses})
