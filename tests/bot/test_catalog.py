@@ -3,6 +3,7 @@ entries and placeholders; every error code translated; real plural forms."""
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 import tomllib
@@ -12,6 +13,7 @@ import pytest
 
 from telesip.bot.locales import KEYS, LANGUAGES, PLURAL, error_text, lang_of, read_catalog, t
 from telesip.domain import errors
+from telesip.domain.calls import CALL_NOTICES
 from telesip.domain.errors import TelesipError, WorkerRefused
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +80,28 @@ def test_both_languages_have_every_key_with_the_same_placeholders() -> None:
         assert count in _fields(en[key][0]), f"{key} counts {count}, which it does not show"
 
 
+def test_every_call_notice_is_worded() -> None:
+    """The contract between workers, the API and the bot: each notice a worker may send has a
+    text in both languages."""
+    for lang in LANGUAGES:
+        assert sorted(CALL_NOTICES - set(_entries(lang))) == [], lang
+
+
+def test_the_worker_side_sends_only_call_notices() -> None:
+    """Every ``call.*`` key named outside the bot (bridges, call manager, call service) is in
+    ``CALL_NOTICES``: a remote worker's notice would otherwise be refused by the API."""
+    named: set[str] = set()
+    for path in (ROOT / "src" / "telesip").rglob("*.py"):
+        if "bot" in path.relative_to(ROOT / "src" / "telesip").parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            value = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(value, str) and re.fullmatch(r"call\.[a-z_]+", value):
+                named.add(value)
+    assert {"call.incoming", "call.ended", "call.recording"} <= named
+    assert sorted(named - CALL_NOTICES) == []
+
+
 @pytest.mark.parametrize(
     ("n", "en", "ru"),
     [
@@ -123,17 +147,17 @@ def test_the_catalogs_ship_in_the_package() -> None:
     """The .po files are package data (compiled at import: no .mo step to forget)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     data = project["tool"]["setuptools"]["package-data"]["telesip"]
-    assert "bot/locale/*/LC_MESSAGES/*.po" in data
+    assert "i18n/locale/*/LC_MESSAGES/*.po" in data
     assert any(dep.startswith("babel") for dep in project["project"]["dependencies"])
     for lang in LANGUAGES:
-        assert (ROOT / "src/telesip/bot/locale" / lang / "LC_MESSAGES/telesip.po").is_file()
+        assert (ROOT / "src/telesip/i18n/locale" / lang / "LC_MESSAGES/telesip.po").is_file()
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_key_is_written_once(lang: str) -> None:
     """Babel keeps one of two entries with the same msgid silently: two helpers adding the
     same key would leave one text unused."""
-    po = ROOT / "src" / "telesip" / "bot" / "locale" / lang / "LC_MESSAGES" / "telesip.po"
+    po = ROOT / "src" / "telesip" / "i18n" / "locale" / lang / "LC_MESSAGES" / "telesip.po"
     ids = [line for line in po.read_text().splitlines() if line.startswith("msgid ")]
     assert sorted({i for i in ids if ids.count(i) > 1}) == []
 

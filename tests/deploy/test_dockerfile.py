@@ -88,7 +88,7 @@ def test_the_wheel_holds_the_migrations_and_every_data_file(image: Image) -> Non
     migrations = [f for f in files if f.startswith("telesip/store/migrations/versions/")]
     assert len(migrations) >= 5
     assert {"telesip/py.typed", "telesip/data/templates.json"} <= files
-    assert "telesip/bot/locale/ru/LC_MESSAGES/telesip.po" in files
+    assert "telesip/i18n/locale/ru/LC_MESSAGES/telesip.po" in files
 
 
 def test_the_core_install_has_no_extra_but_pg(image: Image) -> None:

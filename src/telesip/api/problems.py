@@ -7,8 +7,9 @@ stable ``code`` as an extension member. A 422 for an invalid request lists every
 ``errors``: ``{"pointer": "#/settings/login", "detail": ...}`` for the body (RFC 6901 JSON
 pointers), ``{"parameter": "limit", ...}`` or ``{"header": ...}`` for the rest.
 
-The ``detail`` texts come from the message catalog (``error.<code>`` keys, the bot's texts), then
-the API's own texts (``api/texts.py``), then the error's English message.
+The ``detail`` texts come from the API's own texts (``api/texts.py``), then the message catalog
+(``error.<code>`` keys in ``telesip.i18n``, which the bot words its errors with too), then the
+error's English message. The titles are fixed English (``api/texts.py`` or the code in words).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.types import Scope
 
+from telesip import i18n
 from telesip.api import texts
-from telesip.bot import locales
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "/api/v1/problems/"
@@ -88,8 +89,8 @@ def detail(lang: str, code: str, message: str, params: dict[str, Any] | None = N
     try:
         if own is not None:
             return own.format(**values)
-        if locales.has(f"error.{code}"):
-            return locales.t(lang, f"error.{code}", **values)
+        if i18n.has(f"error.{code}"):
+            return i18n.t(lang, f"error.{code}", **values)
     except (KeyError, IndexError, ValueError):
         pass
     return message

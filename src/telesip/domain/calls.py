@@ -44,6 +44,28 @@ class EndReason(StrEnum):
     LIMIT = "limit"  # the worker's TELESIP_MAX_CALLS was reached
 
 
+#: what a worker may have the service tell the call's person (catalog keys, worded in
+#: ``telesip.i18n``): the contract between a worker, local or remote (``POST
+#: /api/v1/worker/calls/{id}/messages``, a call's end), the API that checks it and the bot that
+#: words it. A worker sends nothing else; every key has a text in both languages (tests).
+CALL_NOTICES: frozenset[str] = frozenset(
+    {
+        "call.calling_you",  # the SIP side rings a Telegram user through a caller account
+        "call.incoming",  # a call comes in on the person's line
+        "call.missed",
+        "call.missed_busy",
+        "call.privacy",  # their privacy settings refuse calls from the caller account
+        "call.unavailable",
+        "call.limit",  # the worker's TELESIP_MAX_CALLS was reached
+        "call.ended",
+        "call.failed",
+        "call.far_busy",
+        "call.not_answered",
+        "call.recording",  # the recording's caption
+    }
+)
+
+
 class CommandKind(StrEnum):
     DTMF = "dtmf"
     HANGUP = "hangup"

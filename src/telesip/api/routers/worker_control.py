@@ -28,10 +28,9 @@ from pydantic import AfterValidator, BaseModel, Field
 from telesip.api import errors as errors_
 from telesip.api.errors import MAX_RECORDING
 from telesip.api.schemas import MAX_ID, Id
-from telesip.bot.locales import has as has_message
 from telesip.domain import errors
 from telesip.domain.callers import CallerInfo
-from telesip.domain.calls import CallRecord, EndReason
+from telesip.domain.calls import CALL_NOTICES, CallRecord, EndReason
 from telesip.domain.model import RegistrationReport, RegState
 from telesip.services import callers as callers_svc
 from telesip.services import calls, fleet
@@ -225,7 +224,7 @@ async def leave(body: WorkerIn, request: Request, credential: Credential) -> Non
 
 # -- calls on a remote worker's lines ----------------------------------------------------------
 def _message_key(key: str) -> str:
-    if not key.startswith("call.") or not has_message(key):
+    if key not in CALL_NOTICES:
         raise ValueError(f"{key!r} is not a call message")
     return key
 
