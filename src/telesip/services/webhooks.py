@@ -24,14 +24,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, insert, select, update
-
 from telesip.domain import errors
 from telesip.domain.errors import WebhookNotFound
 from telesip.domain.settings import Secret
 from telesip.services.context import Services
 from telesip.services.operators import Scope
-from telesip.store import tables as t
 from telesip.webhooks import signing
 
 #: event name -> the audit actions that make it
@@ -54,7 +51,6 @@ MAX_WEBHOOKS = 20
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 10.0  # seconds: 10, 20, 40, ... capped
 BACKOFF_CAP = 3600.0
-CURSOR = "webhooks"
 
 
 #: an http(s) URL in ASCII (an international domain name in its xn-- form), no user info
@@ -151,25 +147,21 @@ async def register_webhook(
         raise errors.InvalidInput(f"unknown events: {', '.join(sorted(unknown))}")
     secret = signing.new_secret()
     async with s.uow() as uow:
-        count = await uow.conn.scalar(select(func.count()).where(t.webhooks.c.operator == operator))
-        if (count or 0) >= MAX_WEBHOOKS:
+        if await uow.webhooks.count_of(operator) >= MAX_WEBHOOKS:
             raise errors.InvalidInput(f"at most {MAX_WEBHOOKS} webhooks per operator")
-        since = await uow.conn.scalar(select(func.coalesce(func.max(t.audit.c.id), 0)))
-        result = await uow.conn.execute(
-            insert(t.webhooks)
-            .values(
-                operator=operator,
-                url=url,
-                secret_enc=s.cipher.encrypt(Secret(secret)),
-                events=sorted(set(events)),
-                scope=scope.to_json(),
-                since_audit_id=since,
-                enabled=True,
-                created_at=uow.now,
-            )
-            .returning(t.webhooks)
+        row = await uow.webhooks.add(
+            {
+                "operator": operator,
+                "url": url,
+                "secret_enc": s.cipher.encrypt(Secret(secret)),
+                "events": sorted(set(events)),
+                "scope": scope.to_json(),
+                "since_audit_id": await uow.audit.last_id(),
+                "enabled": True,
+                "created_at": uow.now,
+            }
         )
-        hook = _webhook(result.one())
+        hook = _webhook(row)
         await uow.record(
             "webhook_created", None, None, {"webhook_id": hook.id, "operator": operator}
         )
@@ -179,20 +171,12 @@ async def register_webhook(
 
 async def list_webhooks(s: Services, operator: str) -> list[Webhook]:
     async with s.uow() as uow:
-        rows = await uow.conn.execute(
-            select(t.webhooks).where(t.webhooks.c.operator == operator).order_by(t.webhooks.c.id)
-        )
-        return [_webhook(r) for r in rows]
+        return [_webhook(r) for r in await uow.webhooks.of_operator(operator)]
 
 
 async def delete_webhook(s: Services, operator: str, webhook_id: int) -> None:
     async with s.uow() as uow:
-        result = await uow.conn.execute(
-            t.webhooks.delete().where(
-                t.webhooks.c.id == webhook_id, t.webhooks.c.operator == operator
-            )
-        )
-        if result.rowcount != 1:
+        if not await uow.webhooks.delete(webhook_id, operator):
             raise WebhookNotFound(webhook_id=webhook_id)
         await uow.record("webhook_deleted", None, None, {"webhook_id": webhook_id})
         await uow.commit()
@@ -205,16 +189,9 @@ async def list_deliveries(
     if not 1 <= limit <= 500:
         raise errors.InvalidInput("limit must be between 1 and 500")
     async with s.uow() as uow:
-        owner = await uow.conn.scalar(
-            select(t.webhooks.c.operator).where(t.webhooks.c.id == webhook_id)
-        )
-        if owner != operator:
+        if await uow.webhooks.operator_of(webhook_id) != operator:
             raise WebhookNotFound(webhook_id=webhook_id)
-        d = t.webhook_deliveries
-        stmt = select(d).where(d.c.webhook_id == webhook_id)
-        if before_id is not None:
-            stmt = stmt.where(d.c.id < before_id)
-        rows = await uow.conn.execute(stmt.order_by(d.c.id.desc()).limit(limit))
+        rows = await uow.webhooks.deliveries(webhook_id, limit=limit, before_id=before_id)
         return [_delivery(r) for r in rows]
 
 
@@ -243,26 +220,19 @@ _gaps = _GapTracker()
 
 async def fan_out(s: Services, *, batch: int = 500, gap_grace: float = 10.0) -> int:
     """Turn new audit records into deliveries for the matching webhooks; returns how many."""
-    a = t.audit
     async with s.uow() as uow:
-        cursor = await uow.conn.scalar(
-            select(t.webhook_cursor.c.audit_id)
-            .where(t.webhook_cursor.c.name == CURSOR)
-            .with_for_update()
-        )
+        cursor = await uow.webhooks.cursor()
         if cursor is None:  # the migration inserts it; be forgiving if someone deleted it
             cursor = 0
-            await uow.conn.execute(insert(t.webhook_cursor).values(name=CURSOR, audit_id=0))
-        hooks = (await uow.conn.execute(select(t.webhooks).where(t.webhooks.c.enabled))).all()
+            await uow.webhooks.add_cursor()
+        hooks = await uow.webhooks.enabled()
         if not hooks:  # nobody listens: skip ahead without reading the log
-            last = int(await uow.conn.scalar(select(func.coalesce(func.max(a.c.id), 0))) or 0)
+            last = await uow.audit.last_id()
             if last != cursor:
-                await _move_cursor(uow.conn, last)
+                await uow.webhooks.move_cursor(last)
                 await uow.commit()
             return 0
-        rows = (
-            await uow.conn.execute(select(a).where(a.c.id > cursor).order_by(a.c.id).limit(batch))
-        ).all()
+        rows = await uow.audit.after(cursor, batch)
         taken = []
         expected = cursor + 1
         for row in rows:
@@ -272,7 +242,7 @@ async def fan_out(s: Services, *, batch: int = 500, gap_grace: float = 10.0) -> 
             expected = row.id + 1
         if not taken:
             return 0
-        current = await _owners(uow.conn, {r.account_id for r in taken if r.account_id})
+        current = await uow.accounts.holders({r.account_id for r in taken if r.account_id})
         owner_at = _owners_at(taken, {k: v[0] for k, v in current.items()})
         made = 0
         for row in taken:
@@ -300,29 +270,23 @@ async def fan_out(s: Services, *, batch: int = 500, gap_grace: float = 10.0) -> 
                     "owner_id": owner_at.get(row.id),
                     "details": row.details,
                 }
-                await uow.conn.execute(
-                    insert(t.webhook_deliveries).values(
-                        webhook_id=hook.id,
-                        delivery_id=delivery_id,
-                        audit_id=row.id,
-                        event=event,
-                        payload=payload,
-                        state="pending",
-                        attempts=0,
-                        next_attempt_at=uow.now,
-                        created_at=uow.now,
-                    )
+                await uow.webhooks.add_delivery(
+                    {
+                        "webhook_id": hook.id,
+                        "delivery_id": delivery_id,
+                        "audit_id": row.id,
+                        "event": event,
+                        "payload": payload,
+                        "state": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": uow.now,
+                        "created_at": uow.now,
+                    }
                 )
                 made += 1
-        await _move_cursor(uow.conn, taken[-1].id)
+        await uow.webhooks.move_cursor(taken[-1].id)
         await uow.commit()
     return made
-
-
-async def _move_cursor(conn: Any, audit_id: int) -> None:
-    await conn.execute(
-        update(t.webhook_cursor).where(t.webhook_cursor.c.name == CURSOR).values(audit_id=audit_id)
-    )
 
 
 def _owners_at(rows: Sequence[Any], current: dict[int, int]) -> dict[int, int | None]:
@@ -341,41 +305,13 @@ def _owners_at(rows: Sequence[Any], current: dict[int, int]) -> dict[int, int | 
     return at
 
 
-async def _owners(conn: Any, account_ids: set[int]) -> dict[int, tuple[int, int]]:
-    if not account_ids:
-        return {}
-    rows = await conn.execute(
-        select(t.accounts.c.id, t.accounts.c.owner_id, t.accounts.c.user_id).where(
-            t.accounts.c.id.in_(sorted(account_ids))
-        )
-    )
-    return {r.id: (r.owner_id, r.user_id) for r in rows}
-
-
 async def claim_due(s: Services, *, limit: int = 20, lease_seconds: int = 60) -> list[DueDelivery]:
     """Take up to ``limit`` due deliveries; they are leased so no other process sends them."""
-    d = t.webhook_deliveries
     async with s.uow() as uow:
-        stmt = (
-            select(d, t.webhooks.c.url, t.webhooks.c.secret_enc)
-            .join(t.webhooks, t.webhooks.c.id == d.c.webhook_id)
-            .where(d.c.state == "pending", d.c.next_attempt_at <= uow.now, t.webhooks.c.enabled)
-            .order_by(d.c.next_attempt_at, d.c.id)
-            .limit(limit)
-        )
-        if uow.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(of=d, skip_locked=True)
-        rows = (await uow.conn.execute(stmt)).all()
+        lease_until = uow.now + timedelta(seconds=lease_seconds)
+        rows = await uow.webhooks.take_due(uow.now, limit, lease_until)
         if not rows:
             return []
-        await uow.conn.execute(
-            update(d)
-            .where(d.c.id.in_([r.id for r in rows]))
-            .values(
-                attempts=d.c.attempts + 1,
-                next_attempt_at=uow.now + timedelta(seconds=lease_seconds),
-            )
-        )
         await uow.commit()
     return [
         DueDelivery(
@@ -408,7 +344,6 @@ async def record_attempt(
 ) -> str:
     """Store one attempt's outcome; returns the delivery's new state."""
     ok = status is not None and 200 <= status < 300
-    d = t.webhook_deliveries
     async with s.uow() as uow:
         values: dict[str, Any] = {"last_status": status, "last_error": (error or None)}
         if values["last_error"]:
@@ -423,13 +358,11 @@ async def record_attempt(
             state = "pending"
             retry_at = uow.now + timedelta(seconds=jittered(delivery.attempt))
             values |= {"next_attempt_at": retry_at}
-        await uow.conn.execute(update(d).where(d.c.id == delivery.id).values(**values))
+        await uow.webhooks.record_attempt(delivery.id, values)
         await uow.commit()
     return state
 
 
 async def delivery_counts(s: Services) -> dict[str, int]:
-    d = t.webhook_deliveries
     async with s.uow() as uow:
-        rows = await uow.conn.execute(select(d.c.state, func.count()).group_by(d.c.state))
-        return {state: count for state, count in rows}
+        return await uow.webhooks.delivery_counts()

@@ -39,6 +39,7 @@ from telesip.store.repositories.offers import Offers
 from telesip.store.repositories.templates import Templates
 from telesip.store.repositories.transfers import Transfers
 from telesip.store.repositories.users import Users
+from telesip.store.repositories.webhooks import Webhooks
 from telesip.store.repositories.workers import Workers
 
 if TYPE_CHECKING:
@@ -146,6 +147,10 @@ class UnitOfWork:
     @cached_property
     def leases(self) -> Leases:
         return Leases(self.conn, self._cipher)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        return Webhooks(self.conn)
 
     @cached_property
     def api_keys(self) -> ApiKeys:

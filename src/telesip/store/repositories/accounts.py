@@ -458,3 +458,14 @@ class Accounts:
         """Many reports in one statement executed per row (b_id, b_state, b_code, b_error,
         b_retry, b_at each)."""
         await self.conn.execute(_WRITE_REGISTRATION, params)
+
+    async def holders(self, account_ids: set[int]) -> dict[int, tuple[int, int]]:
+        """The owner and user of each of these accounts that still exists."""
+        if not account_ids:
+            return {}
+        rows = await self.conn.execute(
+            select(t.accounts.c.id, t.accounts.c.owner_id, t.accounts.c.user_id).where(
+                t.accounts.c.id.in_(sorted(account_ids))
+            )
+        )
+        return {r.id: (r.owner_id, r.user_id) for r in rows}

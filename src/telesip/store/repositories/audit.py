@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.store import tables as t
@@ -62,3 +62,18 @@ class Audit:
         return [
             AuditRecord(r.id, r.at, r.actor_id, r.account_id, r.action, r.details) for r in rows
         ]
+
+    async def last_id(self) -> int:
+        """The newest record's id (0 when there is none)."""
+        return int(await self.conn.scalar(select(func.coalesce(func.max(t.audit.c.id), 0))) or 0)
+
+    async def after(self, audit_id: int, limit: int) -> list[Any]:
+        """The records after ``audit_id``, oldest first; rows as they are."""
+        a = t.audit
+        return list(
+            (
+                await self.conn.execute(
+                    select(a).where(a.c.id > audit_id).order_by(a.c.id).limit(limit)
+                )
+            ).all()
+        )
