@@ -169,6 +169,14 @@ def test_prepare_runs_the_three_steps_and_reimport_is_idempotent() -> None:
     ]
 
 
+def test_identities_are_what_the_service_looks_up() -> None:
+    assert load(HEADER + FILE).identities == {
+        "101@pbx.example.com:5060",
+        "102@pbx.example.com:5060",
+        "103@pbx.example.com:5060",
+    }
+
+
 def test_no_password_in_the_plans_repr() -> None:
     result = make_plan(b'101;"S3cr3t;pw";pbx.example.com;\n')
     assert "S3cr3t" not in repr(result) and "S3cr3t" not in result.summary()

@@ -79,6 +79,12 @@ class Validated:
     def refused(self) -> bool:
         return any(i.fatal for i in self.issues)
 
+    @property
+    def identities(self) -> frozenset[str]:
+        """The rows' ``AccountSettings.identity``: what the service looks up (the owner's
+        accounts and other owners') before :func:`~telesip.importing.plan.plan`."""
+        return frozenset(row.settings.identity for row in self.rows)
+
 
 def split_server(text: str) -> tuple[str, int | None]:
     """``host``, ``host:port`` or ``[v6]:port`` -> (host, port); refuses anything else."""
