@@ -32,7 +32,7 @@ WINGS: dict[str, tuple[str, ...]] = {
         "telesip.calls.bridge",
         "telesip.calls.telegram.leg",
         "telesip.calls.telegram.p2p",
-        "telesip.calls.telegram.media_host",
+        "telesip.calls.telegram.media_host",  # numpy; framing, parent and child with it
         "telesip.calls.telegram.telethon_adapter",
     ),
     "pg": ("telesip.store.hot",),

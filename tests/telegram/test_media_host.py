@@ -20,7 +20,8 @@ import pytest
 from telesip.calls.telegram.adapter import DhConfig, TgUser
 from telesip.calls.telegram.errors import CallMediaFailed
 from telesip.calls.telegram.leg import TelegramLeg
-from telesip.calls.telegram.media_host import HostedMedia, _frame, _read_frame
+from telesip.calls.telegram.media_host import HostedMedia
+from telesip.calls.telegram.media_host.framing import frame, read_frame
 from tests.fakes.telegram_calls import Behaviour, FakeTelegram
 from tests.telegram.netns import Netns
 
@@ -132,9 +133,9 @@ async def test_the_wire_answers_bad_requests_and_keeps_the_calls() -> None:
     async def ask(media_id: int, op: str, *args: object) -> dict[str, object]:
         assert proc.stdin is not None and proc.stdout is not None
         request = {"id": 7, "op": op, "args": list(args)}
-        proc.stdin.write(_frame(b"C", media_id, json.dumps(request).encode()))
+        proc.stdin.write(frame(b"C", media_id, json.dumps(request).encode()))
         async with asyncio.timeout(10):
-            kind, answered_id, payload = await _read_frame(proc.stdout)
+            kind, answered_id, payload = await read_frame(proc.stdout)
         assert (kind, answered_id) == (b"C", media_id)
         answer: dict[str, object] = json.loads(payload)
         return answer
