@@ -15,8 +15,10 @@ from telesip.domain.plans import PLANS, Entitlements, Subscription
 from telesip.domain.transfers import (
     RECEIVED,
     TRANSFERRED_BACK,
+    Draft,
     Holding,
     decide,
+    draft_refusal,
     payer_after,
     payer_party,
     refusal,
@@ -149,3 +151,14 @@ def test_refusals_say_why_and_which_end_the_offer() -> None:
         found = refusal(offer, OWNER, by, now)
         assert found is not None and isinstance(found.error, error)
         assert found.offer_state is None  # already decided, or only this person's mistake
+
+
+def test_a_draft_lives_as_long_as_an_offer_and_loses_to_a_newer_send() -> None:
+    draft = Draft(7, OWNER, T0, Method.UNLINK)
+    lifetime = timedelta(minutes=5)
+    assert draft_refusal(draft, None, T0 + timedelta(minutes=4), lifetime) is None
+    assert draft_refusal(draft, T0, T0, lifetime) is None  # its own offer, made at issue
+    late = draft_refusal(draft, None, T0 + lifetime, lifetime)
+    assert isinstance(late, errors.OfferExpired)
+    newer = draft_refusal(draft, T0 + timedelta(seconds=1), T0, lifetime)
+    assert isinstance(newer, errors.OfferReplaced)

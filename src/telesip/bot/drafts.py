@@ -4,7 +4,8 @@ The offer itself is created when Telegram reports the chosen inline result (inli
 Should that report be late or off, the first Receive press creates it from the draft instead:
 account, method, sender and the time the bot answered the inline query, signed with the
 service key, so a client can neither forge nor alter one. A draft is refused once its lifetime
-has passed or when the account has an offer made after it (the newest send wins, R3).
+has passed or when the account has an offer made after it (the newest send wins, R3): the
+domain's ``transfers.draft_refusal``, which ``offers.receive_on_message`` applies.
 """
 
 from __future__ import annotations
@@ -12,24 +13,18 @@ from __future__ import annotations
 import base64
 import hmac
 import struct
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from telesip.domain import errors
 from telesip.domain.model import Method
+from telesip.domain.transfers import Draft
 from telesip.services.context import Services
+
+__all__ = ["Draft", "make", "read"]
 
 _LAYOUT = struct.Struct(">qqqB")  # account id, sender id, issued (unix ms), method
 _METHODS = (Method.ASSIGN, Method.UNLINK)
 _MAC = 8
-
-
-@dataclass(frozen=True)
-class Draft:
-    account_id: int
-    sender_id: int
-    issued_at: datetime
-    method: Method
 
 
 def make(s: Services, draft: Draft) -> str:

@@ -17,7 +17,7 @@ The payer is therefore always the operator, or a plan of the party ``payer_party
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telesip.domain import errors, events
@@ -80,6 +80,29 @@ def refusal(offer: Offer, owner_id: int, by: int, now: datetime) -> Refusal | No
         return Refusal(exc)
     if offer.sender_id != owner_id:
         return Refusal(errors.OfferCancelled(), OfferState.CANCELLED)
+    return None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a just-sent special message's Receive button carries before its offer exists:
+    the account, the sender, the method, and when the bot offered that message (R3)."""
+
+    account_id: int
+    sender_id: int
+    issued_at: datetime
+    method: Method
+
+
+def draft_refusal(
+    draft: Draft, newest_offer_at: datetime | None, now: datetime, lifetime: timedelta
+) -> errors.TelesipError | None:
+    """R3 for an offer made from its draft: the draft lives as long as an offer would, and an
+    offer made after it (a newer send) replaces it."""
+    if now >= draft.issued_at + lifetime:
+        return errors.OfferExpired()
+    if newest_offer_at is not None and newest_offer_at > draft.issued_at:
+        return errors.OfferReplaced()
     return None
 
 

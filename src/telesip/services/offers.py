@@ -11,11 +11,19 @@ it is raised.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from telesip.domain import errors, events
-from telesip.domain.model import Method, Offer, OfferKind, OfferState, TelegramUser
+from telesip.domain import errors, events, transfers
+from telesip.domain.model import (
+    Account,
+    Method,
+    Offer,
+    OfferKind,
+    OfferState,
+    Role,
+    TelegramUser,
+)
 from telesip.services.common import default_subscription, load_account
 from telesip.services.context import Services
 from telesip.store.repositories.transfers import Refused
@@ -107,21 +115,67 @@ class Received:
     sender_id: int
     recipient_id: int
     previous_user_id: int
+    sender: TelegramUser | None = None  # read for a message to name them (receive_on_message)
 
 
 async def receive(s: Services, actor: TelegramUser, offer_id: int) -> Received:
     """R3: the recipient presses Receive. Exactly once, within the lifetime, not the sender."""
     async with s.uow() as uow:
-        done = await uow.transfers.receive(offer_id, actor, uow.now, default_subscription(s))
-        if isinstance(done, Refused):
-            await uow.commit()  # the offer is dead: recorded, then said
-            raise done.error
-        uow.add_event(done.outcome.event)
+        received = await _receive(s, uow, actor, offer_id)
         await uow.commit()
+    return received
+
+
+async def _receive(s: Services, uow: UnitOfWork, actor: TelegramUser, offer_id: int) -> Received:
+    done = await uow.transfers.receive(offer_id, actor, uow.now, default_subscription(s))
+    if isinstance(done, Refused):
+        await uow.commit()  # the offer is dead: recorded, then said
+        raise done.error
+    uow.add_event(done.outcome.event)
     offer, before = done.offer, done.outcome.before
     return Received(
         offer, before.account_id, offer.method, offer.sender_id, actor.id, before.user_id
     )
+
+
+async def receive_on_message(
+    s: Services, actor: TelegramUser, inline_message_id: str, draft: transfers.Draft | None = None
+) -> Received:
+    """R3 Receive pressed on a special message: the offer it carries is received, and its
+    sender read to be named. ``draft``: the message's signed draft, which makes the offer
+    first if the chosen-result report has not (R3's lifetime and newest-send rules apply)."""
+    if draft is not None:
+        # The sender's act, in its own unit of work: the offer stands whether or not this
+        # press receives it, as when the chosen-result report makes it.
+        await _offer_from_draft(s, inline_message_id, draft)
+    async with s.uow() as uow:
+        offer = await uow.offers.by_inline_message(inline_message_id)
+        if offer is None:
+            raise errors.OfferNotFound()
+        received = await _receive(s, uow, actor, offer.id)
+        sender = await uow.users.get(received.sender_id)
+        await uow.commit()
+    return replace(received, sender=sender)
+
+
+async def _offer_from_draft(s: Services, inline_message_id: str, draft: transfers.Draft) -> None:
+    async with s.uow() as uow:
+        if await uow.offers.by_inline_message(inline_message_id) is not None:
+            return  # made already (by the chosen-result report, or a quicker press)
+        newest = await uow.offers.newest_created_at(draft.account_id)
+        lifetime = timedelta(seconds=s.rules.offer_ttl_seconds)
+        refused = transfers.draft_refusal(draft, newest, s.clock.now(), lifetime)
+        if refused is not None:
+            raise refused
+        if await uow.users.get(draft.sender_id) is None:
+            raise errors.OfferNotFound()
+        offer = _draft(
+            s, uow, draft.account_id, draft.sender_id, draft.method, OfferKind.TRANSFER, None
+        )
+        replaced = await uow.transfers.offer(offer)
+        await uow.offers.set_inline_message(offer.id, inline_message_id)
+        uow.add_event(_created(offer, replaced))
+        await uow.commit()
 
 
 async def receive_by_token(s: Services, actor: TelegramUser, token: str) -> Received:
@@ -140,45 +194,114 @@ class SentBack:
     account_id: int
     to_user_id: int
     offer: Offer | None
+    to: TelegramUser | None = None  # read for a message to name them (send_back_on_message)
 
 
 async def send_back(s: Services, actor: TelegramUser, account_id: int) -> SentBack:
     async with s.uow() as uow:
+        done = await _send_back(s, uow, actor, await load_account(uow, account_id))
+        await uow.commit()
+    return done
+
+
+async def send_back_on_message(
+    s: Services, actor: TelegramUser, account_id: int, inline_message_id: str | None
+) -> SentBack | None:
+    """R8 confirmed on the message where the account was received: sent back, the offer for
+    the original sender (if any) now carried by that message. None when the message is not
+    about this account (a forged or outdated button); strangers learn nothing."""
+    async with s.uow() as uow:
+        if not await _about(uow, account_id, inline_message_id):
+            return None
+        assert inline_message_id is not None
         account = await load_account(uow, account_id)
-        if account.assigned and account.user_id == actor.id:
-            await uow.accounts.update(account_id, uow.now, user_id=account.owner_id)
-            await uow.record(
-                "sent_back",
+        account.require_visible(actor.id)
+        done = await _send_back(s, uow, actor, account)
+        if done.offer is not None:
+            await uow.offers.set_inline_message(done.offer.id, inline_message_id)
+        to = await uow.users.get(done.to_user_id)
+        await uow.commit()
+    return replace(done, to=to)
+
+
+async def _send_back(
+    s: Services, uow: UnitOfWork, actor: TelegramUser, account: Account
+) -> SentBack:
+    account_id = account.id
+    if account.assigned and account.user_id == actor.id:
+        await uow.accounts.update(account_id, uow.now, user_id=account.owner_id)
+        await uow.record(
+            "sent_back",
+            account_id,
+            actor.id,
+            {"to_user_id": account.owner_id},
+            events.AssignmentEnded(
                 account_id,
                 actor.id,
-                {"to_user_id": account.owner_id},
-                events.AssignmentEnded(
-                    account_id,
-                    actor.id,
-                    owner_id=account.owner_id,
-                    previous_user_id=actor.id,
-                    by_user=True,
-                ),
-            )
-            await uow.commit()
-            return SentBack(account_id, account.owner_id, None)
-        account.require_owner(actor.id)
-        received = await uow.offers.last_accepted(
-            account_id,
-            method=Method.UNLINK.value,
-            recipient_id=actor.id,
-            kind=OfferKind.TRANSFER.value,
+                owner_id=account.owner_id,
+                previous_user_id=actor.id,
+                by_user=True,
+            ),
         )
-        if received is None:
-            raise errors.InvalidInput(
-                f"You did not receive SIP account #{account_id} from anyone; nothing to send back."
-            )
-        offer = _draft(
-            s, uow, account_id, actor.id, Method.UNLINK, OfferKind.SEND_BACK, received.sender_id
+        return SentBack(account_id, account.owner_id, None)
+    account.require_owner(actor.id)
+    received = await _received_from(uow, actor.id, account_id)
+    if received is None:
+        raise errors.InvalidInput(
+            f"You did not receive SIP account #{account_id} from anyone; nothing to send back."
         )
-        uow.add_event(_created(offer, await uow.transfers.add_offer(offer)))
-        await uow.commit()
+    offer = _draft(
+        s, uow, account_id, actor.id, Method.UNLINK, OfferKind.SEND_BACK, received.sender_id
+    )
+    uow.add_event(_created(offer, await uow.transfers.add_offer(offer)))
     return SentBack(account_id, received.sender_id, offer)
+
+
+async def _received_from(uow: UnitOfWork, actor_id: int, account_id: int) -> Offer | None:
+    """The unlink transfer by which ``actor_id`` last received the account (R8's target)."""
+    return await uow.offers.last_accepted(
+        account_id,
+        method=Method.UNLINK.value,
+        recipient_id=actor_id,
+        kind=OfferKind.TRANSFER.value,
+    )
+
+
+async def _about(uow: UnitOfWork, account_id: int, inline_message_id: str | None) -> bool:
+    """The message really carries ``account_id`` (a forged id cannot retarget it)."""
+    if not inline_message_id:
+        return False
+    offer = await uow.offers.by_inline_message(inline_message_id)
+    if offer is None:
+        raise errors.OfferNotFound()
+    return offer.account_id == account_id
+
+
+@dataclass(frozen=True)
+class SendBackTarget:
+    """Who a Send back would return the account to, and the presser's role (R8)."""
+
+    role: Role
+    to: TelegramUser
+
+
+async def send_back_target(
+    s: Services, actor: TelegramUser, account_id: int, inline_message_id: str | None
+) -> SendBackTarget | None:
+    """R8, before confirming: the target of a Send back pressed on this message; None when
+    the message or the account has moved on. Strangers learn nothing (AccountNotFound)."""
+    async with s.uow(readonly=True) as uow:
+        account = await load_account(uow, account_id, lock=False)
+        role = account.require_visible(actor.id)
+        if role is Role.USER:
+            sender_id: int | None = account.owner_id
+        else:
+            received = await _received_from(uow, actor.id, account_id)
+            sender_id = received.sender_id if received is not None else None
+        if sender_id is None or not await _about(uow, account_id, inline_message_id):
+            return None
+        to = await uow.users.get(sender_id)
+    return None if to is None else SendBackTarget(role, to)
 
 
 async def transfer_back(

@@ -11,13 +11,16 @@
   the account back. The sent message never contains the password.
 - Send back asks to confirm, then ends the assignment or turns the message into a Receive for
   the original sender.
+
+Each button is one service call (``offers.receive_on_message``, ``offers.send_back_target``,
+``offers.send_back_on_message``): the rules, lifetimes included, are the services' and the
+domain's; a handler parses the press and renders the answer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from datetime import timedelta
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -34,8 +37,8 @@ from telesip.bot.callbacks import DraftCb, OfferCb
 from telesip.bot.locales import error_text, t
 from telesip.bot.notifier import Notice, Notifier
 from telesip.bot.routers.start import HELP_PAYLOAD
-from telesip.domain.errors import OfferExpired, OfferNotFound, OfferReplaced, TelesipError
-from telesip.domain.model import Method, Offer, OfferKind, Role, TelegramUser
+from telesip.domain.errors import OfferNotFound, TelesipError
+from telesip.domain.model import Method, OfferKind, Role, TelegramUser
 from telesip.services import offers, people
 from telesip.services.context import Services
 
@@ -189,8 +192,8 @@ async def receive(
     if not query.inline_message_id:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
-    offer = await people.offer_by_inline_message(s, query.inline_message_id)
-    await _receive(query, query.inline_message_id, offer, bot, s, actor, lang)
+    got = await offers.receive_on_message(s, actor, query.inline_message_id)
+    await _received(query, query.inline_message_id, got, bot, actor, lang)
 
 
 @router.callback_query(DraftCb.filter())
@@ -207,45 +210,28 @@ async def receive_draft(
         await query.answer(t(lang, "stale"), show_alert=True)
         return
     try:
-        offer = await people.offer_by_inline_message(s, query.inline_message_id)
-    except OfferNotFound:
-        offer = await _offer_from_draft(s, drafts.read(s, callback_data.token), query)
-    await _receive(query, query.inline_message_id, offer, bot, s, actor, lang)
+        draft: drafts.Draft | None = drafts.read(s, callback_data.token)
+    except OfferNotFound:  # not ours: only an offer the message already carries counts
+        draft = None
+    got = await offers.receive_on_message(s, actor, query.inline_message_id, draft)
+    await _received(query, query.inline_message_id, got, bot, actor, lang)
 
 
-async def _offer_from_draft(s: Services, draft: drafts.Draft, query: CallbackQuery) -> Offer:
-    assert query.inline_message_id is not None
-    if s.clock.now() >= draft.issued_at + timedelta(seconds=s.rules.offer_ttl_seconds):
-        raise OfferExpired()
-    newest = await people.newest_offer_at(s, draft.account_id)
-    if newest is not None and newest > draft.issued_at:
-        raise OfferReplaced()
-    sender = await people.get_user(s, draft.sender_id)
-    if sender is None:
-        raise OfferNotFound()
-    offer = await offers.create_offer(s, sender, draft.account_id, draft.method)
-    await offers.attach_inline_message(s, sender, offer.id, query.inline_message_id)
-    return offer
-
-
-async def _receive(
+async def _received(
     query: CallbackQuery,
     inline_message_id: str,
-    offer: Offer,
+    got: offers.Received,
     bot: Bot,
-    s: Services,
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    got = await offers.receive(s, actor, offer.id)
-    sender = await people.get_user(s, got.sender_id)
     names = {
         "id": got.account_id,
-        "sender": views.user_label(sender.label if sender else str(got.sender_id)),
+        "sender": views.user_label(got.sender.label if got.sender else str(got.sender_id)),
         "recipient": views.user_label(actor.label),
     }
     await query.answer(t(lang, "offer.done"))
-    if offer.kind is OfferKind.SEND_BACK:
+    if got.offer.kind is OfferKind.SEND_BACK:
         await _edit_inline(bot, inline_message_id, t(lang, "offer.received.back", **names))
         return
     await _edit_inline(
@@ -266,43 +252,21 @@ async def ask_send_back(
     lang: str,
 ) -> None:
     """R8: only the person holding the account now may send it back; others get an alert."""
-    target = await _send_back_target(s, query, actor, callback_data.id)
+    target = await offers.send_back_target(s, actor, callback_data.id, query.inline_message_id)
     if target is None or not query.inline_message_id:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
-    _, to = target
     await query.answer()
     text = t(
         lang,
         "sb.confirm",
         user=views.user_label(actor.label),
         id=callback_data.id,
-        to=views.user_label(to.label),
+        to=views.user_label(target.to.label),
     )
     await _edit_inline(
         bot, query.inline_message_id, text, views.confirm_send_back_kb(lang, callback_data.id)
     )
-
-
-async def _about(s: Services, query: CallbackQuery, account_id: int) -> bool:
-    """The pressed message really carries ``account_id`` (a forged id cannot retarget it)."""
-    if not query.inline_message_id:
-        return False
-    offer = await people.offer_by_inline_message(s, query.inline_message_id)
-    return offer.account_id == account_id
-
-
-async def _send_back_target(
-    s: Services, query: CallbackQuery, actor: TelegramUser, account_id: int
-) -> tuple[Role, TelegramUser] | None:
-    """Who a Send back on this message would return the account to, with the presser's role
-    (a stranger's press raises); None when the message or the account has moved on."""
-    role = await people.role_on(s, actor, account_id)
-    sender_id = await people.received_from(s, actor, account_id, assigned=role is Role.USER)
-    if sender_id is None or not await _about(s, query, account_id):
-        return None
-    to = await people.get_user(s, sender_id)
-    return None if to is None else (role, to)
 
 
 @router.callback_query(OfferCb.filter(F.act == "sbno"))
@@ -314,19 +278,18 @@ async def cancel_send_back(
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    target = await _send_back_target(s, query, actor, callback_data.id)
+    target = await offers.send_back_target(s, actor, callback_data.id, query.inline_message_id)
     if target is None or not query.inline_message_id:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
-    role, to = target
     await query.answer()
-    method = Method.ASSIGN if role is Role.USER else Method.UNLINK
+    method = Method.ASSIGN if target.role is Role.USER else Method.UNLINK
     key = f"offer.received.{method.value}"
     text = t(
         lang,
         key,
         id=callback_data.id,
-        sender=views.user_label(to.label),
+        sender=views.user_label(target.to.label),
         recipient=views.user_label(actor.label),
     )
     await _edit_inline(
@@ -343,22 +306,19 @@ async def send_back(
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    if not await _about(s, query, callback_data.id) or query.inline_message_id is None:
+    done = await offers.send_back_on_message(s, actor, callback_data.id, query.inline_message_id)
+    if done is None or query.inline_message_id is None:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
-    await people.role_on(s, actor, callback_data.id)
-    done = await offers.send_back(s, actor, callback_data.id)
-    to = await people.get_user(s, done.to_user_id)
     names = {
         "id": callback_data.id,
         "user": views.user_label(actor.label),
-        "to": views.user_label(to.label if to else str(done.to_user_id)),
+        "to": views.user_label(done.to.label if done.to else str(done.to_user_id)),
     }
     await query.answer()
     if done.offer is None:  # an assignment simply ends; the owner is notified
         await _edit_inline(bot, query.inline_message_id, t(lang, "sb.ended", **names))
         return
-    await offers.attach_inline_message(s, actor, done.offer.id, query.inline_message_id)
     await _edit_inline(
         bot,
         query.inline_message_id,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -164,8 +163,13 @@ class Offers:
         ).first()
         return offer_from_row(row) if row else None
 
-    async def newest_created_at(self, account_id: int) -> Any:
-        """The newest offer's ``created_at`` as the driver gives it (SQLite may give text)."""
-        return await self.conn.scalar(
+    async def newest_created_at(self, account_id: int) -> datetime | None:
+        """When the account's newest offer was made (any state), as an aware UTC time."""
+        value = await self.conn.scalar(
             select(func.max(t.offers.c.created_at)).where(t.offers.c.account_id == account_id)
         )
+        if isinstance(value, str):  # SQLite hands an aggregate back as text
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            return None
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

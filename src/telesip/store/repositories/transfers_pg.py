@@ -6,8 +6,8 @@ read (usage uncounted: only where no plan limit makes usage matter), and writes 
 one statement guarded by the facts it decided on. Whatever it does not complete (every
 refusal, a plan whose usage counts, a link-managed account, an account changed since the read)
 goes on to the Core step it inherits, which says why. Nothing written by a fast step survives
-a fallback: receive's statements are each their own transaction and write all or nothing;
-transfer back's are rolled back first.
+a fallback: receive's statements are each their own transaction (or part of the unit of
+work's, when it began one) and write all or nothing; transfer back's are rolled back first.
 """
 
 from __future__ import annotations
@@ -38,11 +38,17 @@ class PgTransfers(Transfers):
 
     statements: Callable[[], Awaitable[HotTransfers | None]]
 
+    async def _first_statements(self) -> HotTransfers | None:
+        """The fast statements of a step that handles a statement's failure (a unique offer,
+        a rolled-back transfer back) by falling back: only as the unit of work's first, where
+        that failure ends no transaction that the Core step would go on in."""
+        return None if self.conn.in_transaction() else await self.statements()
+
     async def offer(self, offer: Offer) -> int | None:
         """One statement whose conditions are the rules: the sender owns the account, it is
         not link-managed, and for an assignment one of the sender's plans allows it (every
         plan known, as ``get_plan`` requires)."""
-        hot = await self.statements()
+        hot = await self._first_statements()
         if hot is not None and offer.token is not None:
             made = await hot.offer(
                 offer.account_id,
@@ -163,7 +169,7 @@ class PgTransfers(Transfers):
         """With the right password, two statements: the account locked and read, then one
         that clears the guesses, moves it, ends its pending offer and audits. The guessing
         state it cleared is checked before committing: a locked pair rolls back."""
-        hot = await self.statements() if apply else None
+        hot = await self._first_statements() if apply else None
         if hot is not None:
             await hot.begin()
             done = await self._take_back(hot, account_id, actor_id, password, now)
