@@ -7,11 +7,11 @@ from typing import Any
 from telesip.api import schemas
 from telesip.domain import errors
 from telesip.domain.model import Offer, SettingsLink, TelegramUser
+from telesip.domain.readmodels import AccountSummary
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services.accounts import Card
 from telesip.services.context import Services
 from telesip.services.templates import get_template
-from telesip.store.repositories import AccountSummary
 
 #: fields a patch may not clear
 _REQUIRED = frozenset(

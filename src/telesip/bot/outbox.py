@@ -34,10 +34,10 @@ from aiogram.types import FSInputFile, Message
 from telesip.bot.limiter import load_method
 from telesip.bot.locales import lang_of, t
 from telesip.bot.routers.calls import keypad
+from telesip.domain.readmodels import OutboxMessage
 from telesip.metrics import BOT_SEND_FAILURES
 from telesip.services import calls, people
 from telesip.services.context import Services
-from telesip.store.repositories.calls import OutboxMessage
 
 log = logging.getLogger(__name__)
 

@@ -32,11 +32,11 @@ from telesip.bot.locales import has, t
 from telesip.bot.setup import current_inline
 from telesip.domain.firewall import describe
 from telesip.domain.model import Method, Role
+from telesip.domain.readmodels import AccountSummary
 from telesip.services.accounts import Card, Softphone
 from telesip.services.billing import SubscriptionView
 from telesip.services.fleet import WorkerView
 from telesip.services.links import LinkLine
-from telesip.store.repositories import AccountSummary
 
 Keyboard = InlineKeyboardMarkup
 BADGES = {

@@ -17,9 +17,9 @@ import httpx
 
 from telesip.domain import errors
 from telesip.domain.calls import CallRecord, CallState, CommandKind, Direction, EndReason
+from telesip.domain.readmodels import Command
 from telesip.services import calls as svc
 from telesip.services.context import Services
-from telesip.store.repositories.calls import Command
 
 log = logging.getLogger(__name__)
 

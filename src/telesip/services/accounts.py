@@ -25,11 +25,11 @@ from telesip.domain.model import (
     Role,
     TelegramUser,
 )
+from telesip.domain.readmodels import AccountSummary
 from telesip.domain.settings import AccountSettings
 from telesip.services.common import add_account, ensure_user, entitlements, load_account
 from telesip.services.context import Services
 from telesip.services.registrations import report_many
-from telesip.store.repositories import AccountSummary
 
 #: fields whose change needs a new registration
 SIP_FIELDS = frozenset(
@@ -108,7 +108,7 @@ async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> 
         role = Role.USER
     else:
         raise errors.AccountNotFound(account_id=account_id)
-    recording = bool(read.row.record)
+    recording = read.recording
     if role is not Role.OWNER:
         return Card(summary, role, None, None, [], recording)
     pending = read.pending if read.pending is not None and read.pending.is_live(uow.now) else None

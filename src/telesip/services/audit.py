@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from telesip.domain import errors
 from telesip.domain.model import TelegramUser
+from telesip.domain.readmodels import AuditRecord
 from telesip.services.context import Services
-from telesip.store.repositories import AuditRecord
 
 
 async def account_audit(

@@ -31,9 +31,10 @@ from telesip.domain.calls import (
 )
 from telesip.domain.errors import CallNotFound, LineBusy, LineDisabled, NoLines, NotYourLine
 from telesip.domain.model import TelegramUser
+from telesip.domain.readmodels import Command, OutboxMessage
 from telesip.services.common import ensure_user, load_account
 from telesip.services.context import Services
-from telesip.store.repositories.calls import Calls, Command, OutboxMessage
+from telesip.store.repositories.calls import Calls
 from telesip.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

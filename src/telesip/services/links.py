@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from telesip.domain import errors, events
 from telesip.domain.model import Account, Payer, SettingsLink, TelegramUser
+from telesip.domain.readmodels import AccountSummary
 from telesip.domain.settings import AccountSettings
 from telesip.services.common import add_account, ensure_user, entitlements, load_account
 from telesip.services.context import Services
-from telesip.store.repositories import AccountSummary
 from telesip.store.uow import UnitOfWork
 
 

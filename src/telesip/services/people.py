@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from telesip.domain import errors
 from telesip.domain.model import Method, Offer, Role, TelegramUser
 from telesip.domain.plans import Entitlements
+from telesip.domain.readmodels import AccountSummary
 from telesip.services import billing
 from telesip.services.common import ensure_user, entitlements
 from telesip.services.context import Services
-from telesip.store.repositories import AccountSummary
 
 
 async def remember(s: Services, user: TelegramUser) -> None:

@@ -10,8 +10,8 @@ The names below are re-exported so that ``from telesip.store.repositories import
 working; new code imports from the module that defines them.
 """
 
-from telesip.store.repositories.accounts import Accounts, AccountSummary, CardRead
-from telesip.store.repositories.audit import Audit, AuditRecord
+from telesip.store.repositories.accounts import Accounts
+from telesip.store.repositories.audit import Audit
 from telesip.store.repositories.guesses import Guesses
 from telesip.store.repositories.links import Links
 from telesip.store.repositories.offers import Offers
@@ -19,11 +19,8 @@ from telesip.store.repositories.users import Users
 from telesip.store.repositories.workers import firewall_candidates, worker_live
 
 __all__ = [
-    "AccountSummary",
     "Accounts",
     "Audit",
-    "AuditRecord",
-    "CardRead",
     "Guesses",
     "Links",
     "Offers",

@@ -7,15 +7,16 @@ one account row first, then at most one user row.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any
 
 from sqlalchemy import and_, delete, exists, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
-from telesip.domain.model import Account, Offer, Payer
+from telesip.domain.model import Account, Payer
+from telesip.domain.readmodels import AccountSummary, CardRead
 from telesip.domain.settings import AccountSettings
 from telesip.store import tables as t
 from telesip.store.crypto import Cipher
@@ -96,48 +97,6 @@ def _card_select() -> Any:
 _CARD = _card_select()
 
 
-@dataclass(frozen=True)
-class CardRead:
-    """What the account card shows, read in one statement; the settings (and so the
-    password) are decrypted only when asked for."""
-
-    summary: AccountSummary
-    pending: Offer | None
-    firewall: list[str]
-    row: Any = field(repr=False)
-    cipher: Cipher = field(repr=False)
-
-    def account(self) -> Account:
-        return account_from_row(self.row, self.cipher.decrypt(self.row.password_enc))
-
-
-class AccountSummary(NamedTuple):
-    """A line of /softphone or of the API list: no password, cheap to build in bulk (a
-    named tuple: a thousand of them are built per listing)."""
-
-    id: int
-    owner_id: int
-    user_id: int
-    owner_label: str
-    user_label: str
-    login: str
-    domain: str
-    transport: str
-    port: int | None
-    enabled: bool
-    payer: Payer
-    via_link: bool
-    duplicate: bool
-    reg_state: str
-    reg_code: int | None
-    reg_error: str | None
-    worker: str | None
-
-    @property
-    def assigned(self) -> bool:
-        return self.user_id != self.owner_id
-
-
 def _label(first_name: str | None, username: str | None, user_id: int) -> str:
     if username:
         return f"@{username}"
@@ -175,6 +134,9 @@ class Accounts:
         return exists().where(
             and_(other.c.identity == t.accounts.c.identity, other.c.id != t.accounts.c.id)
         )
+
+    def _decrypted(self, row: Any) -> Account:
+        return account_from_row(row, self.cipher.decrypt(row.password_enc))
 
     async def get(self, account_id: int, *, lock: bool = False) -> Account | None:
         """The account with its decrypted settings (``duplicate`` is left False: the
@@ -400,7 +362,7 @@ class Accounts:
             firewall = sorted(
                 {x for row in rows if row.candidate_addresses for x in row.candidate_addresses}
             )
-        return CardRead(summary, pending, firewall, r, self.cipher)
+        return CardRead(summary, pending, firewall, bool(r.record), partial(self._decrypted, r))
 
     async def summary(self, account_id: int) -> AccountSummary | None:
         found = await self._summaries(self._summary_select().where(t.accounts.c.id == account_id))

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from telesip.domain.readmodels import AuditRecord
 from telesip.store import tables as t
 
 _AUDIT_ADD = insert(t.audit)
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    id: int
-    at: datetime
-    actor_id: int | None
-    account_id: int | None
-    action: str
-    details: dict[str, Any]
 
 
 class Audit:

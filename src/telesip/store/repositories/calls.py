@@ -6,7 +6,6 @@ change happen at most once, whichever process tries it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from telesip.domain.calls import (
     Direction,
     EndReason,
 )
+from telesip.domain.readmodels import Command, OutboxMessage
 from telesip.store import tables as t
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
@@ -46,23 +46,6 @@ def _record(m: RowMapping) -> CallRecord:
         caller=m["caller"],
         recording=m["recording"],
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    id: int
-    call_id: int
-    kind: CommandKind
-    arg: str
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    id: int
-    chat_id: int
-    kind: str
-    payload: dict[str, Any]
-    attempts: int
 
 
 class Calls:
