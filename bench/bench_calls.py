@@ -389,9 +389,9 @@ async def worker_role(a: argparse.Namespace) -> None:
     ]
     worker: Worker | None = None
 
-    async def sink(status: Any) -> None:
+    def sink(status: Any) -> None:
         if worker is not None:
-            await worker.on_status(status)
+            worker.on_status(status)
 
     manager = RegistrationManager(status_sink=sink, bind_host="127.0.0.1")
     await manager.start()

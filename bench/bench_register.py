@@ -189,7 +189,7 @@ async def ours(
     registered: set[int] = set()
     done = asyncio.Event()
 
-    async def sink(st: RegistrationReport) -> None:  # counts, as storage would be written
+    def sink(st: RegistrationReport) -> None:  # counts, as storage would be written
         if st.state == "registered":
             registered.add(st.account_id)
             if len(registered) == n:

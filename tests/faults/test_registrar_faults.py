@@ -37,7 +37,7 @@ def _family(pid: int) -> list[int]:
 async def test_a_silent_registrar_fails_each_account_with_its_reason_and_all_come_back(
     kamailio: Kamailio,
 ) -> None:
-    async def sink(status: RegistrationReport) -> None:
+    def sink(status: RegistrationReport) -> None:
         return None
 
     manager = RegistrationManager(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import pytest
@@ -44,11 +44,11 @@ async def eventually_async(
 class Forward:
     """A status sink made before the worker it forwards to."""
 
-    target: Callable[[RegistrationReport], Awaitable[None]] | None = None
+    target: Callable[[RegistrationReport], None] | None = None
 
-    async def __call__(self, status: RegistrationReport) -> None:
+    def __call__(self, status: RegistrationReport) -> None:
         if self.target is not None:
-            await self.target(status)
+            self.target(status)
 
 
 @contextlib.asynccontextmanager

@@ -32,7 +32,7 @@ async def _register_two() -> tuple[str, list[bool], str]:
     registered: set[int] = set()
     both = asyncio.Event()
 
-    async def sink(st: RegistrationReport) -> None:
+    def sink(st: RegistrationReport) -> None:
         if st.state == "registered":
             registered.add(st.account_id)
             if len(registered) == 2:

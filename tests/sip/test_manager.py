@@ -117,7 +117,7 @@ async def test_options_gets_200_and_invite_gets_480(manager: RegistrationManager
 async def test_a_raising_sink_does_not_stop_anything(fake: FakeRegistrar) -> None:
     calls: list[RegistrationReport] = []
 
-    async def sink(st: RegistrationReport) -> None:
+    def sink(st: RegistrationReport) -> None:
         calls.append(st)
         raise RuntimeError("storage is down")
 
@@ -136,7 +136,7 @@ async def test_a_raising_sink_does_not_stop_anything(fake: FakeRegistrar) -> Non
 async def test_remove_unregisters_and_reports_disabled(fake: FakeRegistrar) -> None:
     seen: list[RegistrationReport] = []
 
-    async def sink(st: RegistrationReport) -> None:
+    def sink(st: RegistrationReport) -> None:
         seen.append(st)
 
     m = RegistrationManager(status_sink=sink, bind_host="127.0.0.1", keepalive_interval=0)
@@ -379,7 +379,7 @@ async def test_a_refresh_moves_registered_until_without_telling_the_sink(
 ) -> None:
     told: list[RegistrationReport] = []
 
-    async def sink(st: RegistrationReport) -> None:
+    def sink(st: RegistrationReport) -> None:
         told.append(st)
 
     m = RegistrationManager(

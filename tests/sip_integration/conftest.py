@@ -273,7 +273,7 @@ FAST = RegistrationPolicy(retry_base=60.0, retry_max=60.0, auth_retry=600.0)
 async def harness(tls_cert: Cert) -> AsyncIterator[Harness]:
     h: Harness
 
-    async def sink(status: RegistrationReport) -> None:
+    def sink(status: RegistrationReport) -> None:
         h.seen.append(status)
 
     manager = RegistrationManager(

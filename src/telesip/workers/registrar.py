@@ -5,7 +5,9 @@ both return at once and take effect on the next turn of the loop. Each registrat
 sans-I/O `telesip.sip.Registration`; this module only moves its bytes through the shared
 transports, keeps one heap of their timers, starts at most `max_pending` initial
 registrations at a time, fails over between DNS targets, and reports every status change to
-the async `status_sink` (from one consumer task, so a slow or failing sink never stalls SIP).
+`status_sink`, synchronously and in order. The sink must not block: the worker's puts the report
+in its `ReportBatch` (workers/status.py), the one buffer on the way to storage; a sink that
+raises is logged and counted in `stats.sink_errors`, and SIP carries on.
 
 The SIP core reports a `telesip.sip.RegistrationStatus` (its own `BindingState`, times on the
 monotonic clock); `_on_status` translates it, once per change, into the account core's
@@ -42,7 +44,7 @@ from telesip.sip import (
 from .dns import Locator, LookupFailed
 from .lines import AccountConfig
 from .stats import ManagerStats
-from .status import StatusFeed, StatusSink
+from .status import StatusSink
 from .transport import Addr, Target
 from .wire import CallHandler, Wire
 
@@ -144,7 +146,7 @@ class RegistrationManager:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()  # set when no registration is left at all
         self._tasks: set[asyncio.Task[None]] = set()
-        self._feed = StatusFeed(status_sink, self.stats)
+        self._sink = status_sink
         self._wire = Wire(
             on_response=self._on_response,
             on_lost=self._on_lost,
@@ -166,7 +168,6 @@ class RegistrationManager:
     async def start(self) -> None:
         await self._wire.open()
         self._runner = asyncio.create_task(self._run(), name="sip-registrations")
-        self._spawn(self._feed.run())
         if self._keepalive > 0:
             self._schedule_key("keepalive", self._clock() + self._keepalive)
 
@@ -180,7 +181,6 @@ class RegistrationManager:
                 if self._by_call:
                     self._idle.clear()
                     await self._idle.wait()
-                await self._feed.join()
         except TimeoutError:
             log.warning("stop: %d un-REGISTERs unanswered after %.1fs", len(self._by_call), grace)
         tasks = [t for t in [self._runner, *self._tasks] if t is not None]
@@ -592,7 +592,12 @@ class RegistrationManager:
         acc = self._accounts.get(report.account_id)
         if acc is not None:
             acc.status = report
-        self._feed.put(report)
+        if self._sink is not None:
+            try:
+                self._sink(report)
+            except Exception:
+                self.stats.sink_errors += 1
+                log.exception("status sink failed for account %s", report.account_id)
 
     def _wall(self, t: float | None) -> datetime | None:
         """A time on our clock as UTC. One offset, followed when the wall clock is set (moves

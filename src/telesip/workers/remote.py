@@ -48,6 +48,7 @@ from telesip.workers.lines import AccountConfig
 from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.service import call_manager
+from telesip.workers.status import ReportBatch
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from telesip.calls.manager import CallManager
@@ -92,7 +93,7 @@ class RemoteWorker:
         self._headers = {"Authorization": f"Bearer {credential}"}
         self.instance: str | None = None
         self.applied: dict[int, AccountConfig] = {}
-        self._reports: list[dict[str, Any]] = []
+        self._reports = ReportBatch()  # on their way up with the next sync
         self.ttl = 10.0
         self.poll = 1.0
         self.join_backoff = (1.0, 30.0)  # first and longest wait between join attempts
@@ -100,16 +101,10 @@ class RemoteWorker:
         self._callers_sent: list[dict[str, Any]] | None = None
         self._last_ok = 0.0
 
-    async def on_status(self, report: RegistrationReport) -> None:
+    def on_status(self, report: RegistrationReport) -> None:
+        """The manager's status sink: on the registration path, so it only buffers."""
         if report.account_id in self.applied or report.state is RegState.DISABLED:
-            self._reports.append(
-                {
-                    "account_id": report.account_id,
-                    "state": report.state,
-                    "code": report.code,
-                    "error": report.error,
-                }
-            )
+            self._reports.put(report)
 
     async def _post(self, http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
         return await self._send(http, path, json=body)
@@ -251,7 +246,11 @@ class RemoteWorker:
         return {"name": self.name, "instance": self.instance}
 
     async def _sync(self, http: httpx.AsyncClient) -> None:
-        reports, self._reports = self._reports, []
+        batch = self._reports.take()
+        reports = [
+            {"account_id": r.account_id, "state": r.state, "code": r.code, "error": r.error}
+            for r in batch
+        ]
         stats: dict[str, int] = {"held": len(self.applied)}
         for account_id in self.applied:
             state = self.manager.status(account_id).state
@@ -268,7 +267,7 @@ class RemoteWorker:
         try:
             answer = await self._post(http, "sync", body)
         except httpx.HTTPError:
-            self._reports = reports + self._reports
+            self._reports.put_back(batch)
             raise
         self._callers_sent = callers
         self.addresses = addresses
@@ -332,9 +331,9 @@ async def run_remote_worker(
     advertise = settings.sip_advertise
     worker: RemoteWorker | None = None
 
-    async def sink(report: RegistrationReport) -> None:
+    def sink(report: RegistrationReport) -> None:
         if worker is not None:
-            await worker.on_status(report)
+            worker.on_status(report)
 
     manager = RegistrationManager(
         status_sink=sink, bind_host=host or "0.0.0.0", udp_port=int(port), advertise_host=advertise

@@ -49,6 +49,7 @@ from telesip.workers.addresses import publisher
 from telesip.workers.lines import AccountConfig, to_config
 from telesip.workers.observe import worker_metrics
 from telesip.workers.registrar import RegistrationManager
+from telesip.workers.status import ReportBatch
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from telesip.calls.manager import CallManager
@@ -97,9 +98,8 @@ class Worker:
         self.timing = timing or Timing()
         self.ref: fleet.WorkerRef | None = None
         self.versions: dict[int, AccountConfig] = {}  # what the manager was told
-        self._reports: list[RegistrationReport] = []
+        self._reports = ReportBatch()  # on their way to the database
         self._new: set[int] = set()  # claimed, not yet reported registered: a giver waits
-        self._flush_soon = asyncio.Event()
         self._wake = asyncio.Event()
         self._last_ok = self._last_beat = time.monotonic()
         self._failures = 0  # database tries failed in a row
@@ -115,7 +115,8 @@ class Worker:
         self._next_turn = 0.0  # when the loop meant to wake (monotonic): a pause shows late
 
     # -- what the manager and the bus tell us ---------------------------------------------
-    async def on_status(self, report: RegistrationReport) -> None:
+    def on_status(self, report: RegistrationReport) -> None:
+        """The manager's status sink: on the registration path, so it only buffers."""
         log.debug(
             "registration %s (%s)",
             report.state,
@@ -124,8 +125,8 @@ class Worker:
         )
         if report.state is RegState.REGISTERED and report.account_id in self._new:
             self._new.discard(report.account_id)
-            self._flush_soon.set()  # its giver keeps a second registration until it reads this
-        self._reports.append(report)
+            self._reports.flush_soon()  # its giver keeps a second registration until it reads this
+        self._reports.put(report)
 
     async def on_event(self, event: events.Event) -> None:
         if event.account_id in self.versions or isinstance(event, events.AccountCreated):
@@ -341,7 +342,7 @@ class Worker:
         """Reports not yet written about accounts claimed now say nothing of the new lease
         (a stale "registered" would tell a giver to un-REGISTER before we have registered)."""
         if account_ids and self._reports:
-            self._reports = [r for r in self._reports if r.account_id not in account_ids]
+            self._reports.forget(account_ids)
 
     def _drop_all(self, why: str) -> None:
         if self.versions:
@@ -427,22 +428,18 @@ class Worker:
         """Reports every ``flush`` seconds; a newly claimed account's first "registered" within
         a few milliseconds (batched with the others of its claim)."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.timing.flush):
-                    await self._flush_soon.wait()
-                    await asyncio.sleep(0.02)
-            self._flush_soon.clear()
+            await self._reports.due(self.timing.flush)
             await self.flush()
 
     async def flush(self) -> None:
         if not self._reports:
             return
-        batch, self._reports = self._reports, []
+        batch = self._reports.take()
         try:
             await report_many(self.s, batch, self.ref)
         except errors.TelesipError as exc:
             log.warning("worker %s: could not store %d reports: %s", self.name, len(batch), exc)
-            self._reports = batch + self._reports
+            self._reports.put_back(batch)
 
     def count_statement(self, *_: object) -> None:
         self.statements += 1
@@ -480,7 +477,7 @@ class Worker:
         self._reports.clear()
         await self.manager.stop()
         # the accounts nobody else registered show that they are no longer registered
-        final, self._reports = [r for r in self._reports if r.account_id in ours], []
+        final = [r for r in self._reports.take() if r.account_id in ours]
         try:
             await report_many(self.s, final, None)
         except errors.TelesipError as exc:
@@ -560,7 +557,7 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
     advertise = settings.sip_advertise
     worker: Worker | None = None
     manager = RegistrationManager(
-        status_sink=lambda st: worker.on_status(st) if worker else asyncio.sleep(0),
+        status_sink=lambda report: worker.on_status(report) if worker else None,
         bind_host=host,
         udp_port=port,
         advertise_host=advertise,

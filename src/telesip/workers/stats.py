@@ -16,6 +16,6 @@ class ManagerStats:
     dropped: int = 0  # malformed or hostile input, dropped
     stray: int = 0  # well-formed responses that match no transaction
     errors: int = 0  # bugs caught at the loop boundary (logged)
-    sink_errors: int = 0  # the status sink raised or timed out
+    sink_errors: int = 0  # the status sink raised
     register_sent: int = 0  # REGISTER requests (first sends and retransmissions)
     register_answered: int = 0  # responses that matched a registration's transaction

@@ -1,75 +1,72 @@
-"""StatusFeed: hands RegistrationReport changes to the async status sink, in order, off the
-SIP path. One consumer task; a sink that raises is counted and logged, and one deadline per
-batch bounds a sink that hangs, so storage trouble never stalls registrations."""
+"""ReportBatch: the one buffer between the registration manager and storage.
+
+The manager calls its status sink synchronously, once per change of an account's
+registration (workers/registrar.py); the worker's sink puts the `RegistrationReport` here,
+and its flusher takes a batch every flush interval (or a few milliseconds after a report
+that someone is waiting for) and writes it in one transaction (`report_many`), or sends it
+with the next sync to the control plane (a remote worker).
+
+Invariants:
+- One report per account: a newer one replaces the older in place, so a batch holds each
+  account once, in the order the accounts first changed, with its latest report (what
+  `report_many` stores anyway). The buffer never holds more reports than there are accounts,
+  however long storage stays away: that is its back-pressure.
+- Nothing here awaits on the registration path: `put` is a dict store.
+- A batch that could not be written is put back under anything newer (`put_back`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections import deque
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Callable, Collection, Iterable
 
 from telesip.domain.model import RegistrationReport
 
-from .stats import ManagerStats
+__all__ = ["ReportBatch", "StatusSink"]
 
-__all__ = ["StatusFeed", "StatusSink"]
-
-log = logging.getLogger(__name__)
-StatusSink = Callable[[RegistrationReport], Awaitable[None]]
+StatusSink = Callable[[RegistrationReport], None]
 
 
-class StatusFeed:
-    def __init__(
-        self, sink: StatusSink | None, stats: ManagerStats, deadline: float = 10.0
-    ) -> None:
-        self._sink = sink
-        self._stats = stats
-        self._deadline = deadline
-        # a deque and two events, not an asyncio.Queue: put() is on the SIP path (twice per
-        # registration), and a Queue's per-item futures and counters cost more than the rest
-        self._items: deque[RegistrationReport] = deque()
-        self._ready = asyncio.Event()  # items are waiting
-        self._unfinished = 0
-        self._drained = asyncio.Event()  # nothing put is still undelivered
-        self._drained.set()
+class ReportBatch:
+    def __init__(self) -> None:
+        self._latest: dict[int, RegistrationReport] = {}
+        self._soon = asyncio.Event()  # a report someone waits for: write within milliseconds
 
-    def put(self, status: RegistrationReport) -> None:
-        if self._sink is not None:
-            self._items.append(status)
-            self._unfinished += 1
-            if self._unfinished == 1:
-                self._drained.clear()
-            self._ready.set()
+    def __len__(self) -> int:
+        return len(self._latest)
 
-    async def join(self) -> None:
-        await self._drained.wait()
+    def put(self, report: RegistrationReport) -> None:
+        self._latest[report.account_id] = report
 
-    async def run(self) -> None:
-        items = self._items
-        while True:
-            if not items:
-                self._ready.clear()
-                await self._ready.wait()
-                continue
-            batch = [items.popleft() for _ in range(min(len(items), 256))]
-            pending = iter(batch)
-            try:
-                async with asyncio.timeout(self._deadline):
-                    for status in pending:
-                        await self._deliver(status)
-            except TimeoutError:
-                lost = 1 + sum(1 for _ in pending)
-                self._stats.sink_errors += lost
-                log.error("status sink timed out: %d status changes not written", lost)
-            self._unfinished -= len(batch)
-            if not self._unfinished:
-                self._drained.set()
+    def flush_soon(self) -> None:
+        self._soon.set()
 
-    async def _deliver(self, status: RegistrationReport) -> None:
-        try:
-            if self._sink is not None:
-                await self._sink(status)
-        except Exception:
-            self._stats.sink_errors += 1
-            log.exception("status sink failed for account %s", status.account_id)
+    def take(self) -> list[RegistrationReport]:
+        """Everything buffered, oldest change first; the buffer is empty after."""
+        batch = list(self._latest.values())
+        self._latest = {}
+        return batch
+
+    def put_back(self, batch: Iterable[RegistrationReport]) -> None:
+        """A taken batch that was not written: first again, except where a newer report
+        came meanwhile."""
+        older = {r.account_id: r for r in batch}
+        older.update(self._latest)
+        self._latest = older
+
+    def forget(self, account_ids: Collection[int]) -> None:
+        for account_id in account_ids:
+            self._latest.pop(account_id, None)
+
+    def clear(self) -> None:
+        self._latest.clear()
+
+    async def due(self, interval: float, gather: float = 0.02) -> None:
+        """Return after ``interval`` seconds, or ``gather`` seconds after `flush_soon` (so
+        the reports of one burst go in one batch), whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval):
+                await self._soon.wait()
+                await asyncio.sleep(gather)
+        self._soon.clear()
