@@ -6,6 +6,7 @@ line's user -> 200 when their media connects); `OutboundBridge` a call the user 
 Telegram call first, then the INVITE through the line). Both end through `_finish`, which runs
 once whatever ends the call (either side hanging up, a timeout, an error): both legs end, the
 ports and the caller account are freed, the history row is closed and the person is told.
+A bridge reaches the worker's calls through `CallHost` only (the manager provides it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -23,9 +25,10 @@ import numpy.typing as npt
 from telesip.calls.telegram.adapter import TelegramCalls
 from telesip.calls.telegram.errors import CallPrivacyRestricted, NoFreeCaller, TelegramError
 from telesip.calls.telegram.leg import LegState, TelegramLeg
+from telesip.calls.telegram.pool import CallerPool
 from telesip.domain.calls import CallRecord, EndReason
 from telesip.logs import bind_log_context
-from telesip.media import CallRecorder, MediaParams, RtpStream
+from telesip.media import CallRecorder, MediaParams, PortPool, RtpStream
 from telesip.media.errors import MediaError
 from telesip.media.tone import Ringback, dtmf
 from telesip.sip import Request, SessionDescription
@@ -47,9 +50,7 @@ from telesip.sip.negotiation import Negotiated, NoCommonCodec, accept_answer, an
 from telesip.workers.lines import AccountConfig, split_host_port
 from telesip.workers.transport import Addr, Target
 
-if TYPE_CHECKING:
-    from .manager import CallManager
-    from .store import CallStore
+from .store import CallStore
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +98,48 @@ def hop(uri: str | None, transport: str) -> Target | None:
     return Target(host, port or (5061 if t == "TLS" else 5060), t)
 
 
+class CallHost(Protocol):
+    """What a bridge needs from the worker's calls (``manager.CallManager`` provides it): their
+    settings, ports and caller accounts, SIP out through the line's flow, and the index of
+    which bridge a SIP Call-ID belongs to. Bridges know this protocol, not the manager, so the
+    manager imports the bridges and nothing here imports the manager."""
+
+    store: CallStore | None  # set before the manager hands a call to a bridge
+    callers: CallerPool
+    ports: PortPool
+    media_bind: str
+    recordings: Path | None
+    ring_timeout: float
+    media_timeout: float
+    user_agent: str
+
+    def adopt(self, call_id: str, bridge: Bridge) -> None:
+        """Messages with this SIP Call-ID go to ``bridge`` from now on."""
+
+    def forget(self, bridge: Bridge) -> None:
+        """The bridge is done: no message reaches it any more."""
+
+    def stream_ended(self, stream: RtpStream) -> None:
+        """Count a closed stream's losses in the worker's figures."""
+
+    def route(self, account_id: int) -> tuple[Target, Addr] | None:
+        """Where the line's requests go, and our address on that flow (None: not registered)."""
+
+    def send_to(self, target: Target, data: bytes) -> None: ...
+
+    def local_for(self, account_id: int, src: Addr) -> Addr:
+        """Our address for a call's Contact."""
+
+    def sdp_host(self, peer: Addr) -> str:
+        """The address we put in SDP for this peer."""
+
+
 class Bridge:
     """What both directions share: the machine pump, the media joint, the single ending."""
 
     machine: IncomingCall | OutgoingCall | None
 
-    def __init__(self, mgr: CallManager, cfg: AccountConfig) -> None:
+    def __init__(self, mgr: CallHost, cfg: AccountConfig) -> None:
         assert mgr.store is not None  # the manager takes calls only once it has a store
         self.mgr = mgr
         self.store: CallStore = mgr.store
@@ -438,7 +475,7 @@ class InboundBridge(Bridge):
 
     def __init__(
         self,
-        mgr: CallManager,
+        mgr: CallHost,
         cfg: AccountConfig,
         invite: Request,
         src: Addr,
@@ -572,7 +609,7 @@ class OutboundBridge(Bridge):
 
     machine: OutgoingCall | None
 
-    def __init__(self, mgr: CallManager, cfg: AccountConfig, record: CallRecord) -> None:
+    def __init__(self, mgr: CallHost, cfg: AccountConfig, record: CallRecord) -> None:
         super().__init__(mgr, cfg)
         self.record = record
         self.target: Target | None = None

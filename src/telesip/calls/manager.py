@@ -113,7 +113,7 @@ class CallManager:
         bridge.receive(msg)
         return True
 
-    # -- what bridges need -----------------------------------------------------------------
+    # -- what bridges need (bridge.CallHost) ------------------------------------------------
     def adopt(self, call_id: str, bridge: Bridge) -> None:
         self._by_sip[call_id] = bridge
 
