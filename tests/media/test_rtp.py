@@ -58,12 +58,14 @@ def test_junk_is_rejected(data: bytes) -> None:
         RtpPacket.parse(data)
 
 
-def test_malformed_packet_is_a_telesip_and_value_error() -> None:
+def test_malformed_packet_is_a_media_and_value_error_not_a_persons() -> None:
     from telesip.domain.errors import TelesipError
+    from telesip.media.errors import MediaError
 
-    with pytest.raises(TelesipError) as info:
+    with pytest.raises(MediaError) as info:
         RtpPacket.parse(b"junk")
     assert isinstance(info.value, ValueError)
+    assert not isinstance(info.value, TelesipError)
     assert info.value.code == "media_malformed_packet"
 
 

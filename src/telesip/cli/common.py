@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from telesip import eventloop
 from telesip.config import Settings
-from telesip.domain.errors import ConfigError, TelesipError
+from telesip.domain.errors import CodedError, ConfigError
 
 out = Console(soft_wrap=True)  # a message is one line, whatever the width (tables still fit it)
 err = Console(stderr=True, soft_wrap=True)  # one line per error, even into a file
@@ -44,7 +44,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run one command's coroutine; rule errors and failures are one line and exit 1."""
     try:
         return eventloop.run(coro)
-    except TelesipError as exc:
+    except CodedError as exc:  # a rule's error, or a protocol layer's (a port range, a session)
         err.print(f"[red]error:[/] {escape(exc.message)}")
         raise typer.Exit(1) from None
     except asyncio.CancelledError:  # SIGTERM: stopped cleanly
@@ -58,11 +58,11 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def describe(exc: BaseException) -> str:
-    """The first rule error inside (TaskGroup wraps a failing part), else the first leaf."""
+    """The first coded error inside (TaskGroup wraps a failing part), else the first leaf."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        rule = [e for e in exc.exceptions if isinstance(e, TelesipError)]
+        rule = [e for e in exc.exceptions if isinstance(e, CodedError)]
         exc = rule[0] if rule else exc.exceptions[0]
-    if isinstance(exc, TelesipError):
+    if isinstance(exc, CodedError):
         cause = exc.__cause__  # the operator may see what the database said
         if cause is not None and exc.code == "storage_unavailable":
             detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()

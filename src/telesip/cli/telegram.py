@@ -19,6 +19,7 @@ from rich.table import Table
 from telesip import extras
 from telesip.bootstrap import services_for
 from telesip.calls.telegram import sessions
+from telesip.calls.telegram.errors import TelegramError
 from telesip.calls.telegram.sessions import CallerAccount, ClientFactory, SessionStore
 from telesip.cli.common import as_json_option, err, out, print_json, run
 from telesip.cli.common import settings as read_settings
@@ -162,9 +163,9 @@ def _in_database(settings: Settings, work: Coroutine[Any, Any, None], what: str)
 
 
 def _sync(fn: Callable[[], T]) -> T:
-    """``fn()``, its rule errors (bad key, damaged file) as one line and exit status 1."""
+    """``fn()``, its errors (bad key, damaged or missing session) as one line and exit status 1."""
     try:
         return fn()
-    except TelesipError as exc:
+    except (TelesipError, TelegramError) as exc:
         err.print(f"[red]error:[/] {escape(exc.message)}")
         raise typer.Exit(1) from None

@@ -6,7 +6,9 @@ and the message catalog; ``api/errors.py`` maps the kinds to HTTP statuses); the
 ``message`` here is the fallback and what the CLI prints. Library errors (SQLAlchemy, asyncpg,
 aiogram, OS) are translated at the adapter boundary with ``raise ... from exc``. The protocol
 layers (``sip``, ``media``, the calls' Telegram side) raise errors of their own, outside this
-tree; where a person must hear of one, the adapter that caught it raises one of these.
+tree (they share only its shape, ``CodedError``: a code and a message): a handler of the bot or
+the API never sees one; where a person must hear of one, the adapter that caught it says so
+(the bridge ends the call and tells a call notice, ``domain.calls.CALL_NOTICES``).
 
 The file is laid out in sections: first the kinds (what went wrong, whatever it concerns: the
 API's status follows from the kind), then one section per subject (accounts, offers, links,
@@ -76,8 +78,11 @@ from typing import Any, ClassVar
 # -- The kinds: what went wrong, whatever it concerns (the API's status follows from the kind) ----
 
 
-class TelesipError(Exception):
-    """Root of every telesip error."""
+class CodedError(Exception):
+    """The shape of every exception telesip raises on purpose: a stable ``code`` and an English
+    ``message`` made of ``default_message`` and ``params``. Its children are this tree's root and
+    the protocol layers' roots (``SipError``, ``MediaError``, ``TelegramError``); only a place
+    that shows any failure as one line (the CLI, a log) catches it whole."""
 
     code: ClassVar[str] = "error"
     default_message: ClassVar[str] = "Something went wrong."
@@ -89,6 +94,10 @@ class TelesipError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class TelesipError(CodedError):
+    """Root of every error a person reads."""
 
 
 class DomainError(TelesipError):

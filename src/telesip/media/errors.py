@@ -1,17 +1,17 @@
-"""Errors of the media layer, under telesip's root error.
+"""Errors of the media layer: their own tree, outside the person-facing one (they share only its
+shape, ``telesip.domain.errors.CodedError``); the calls' bridge catches them.
 
-TelesipError (telesip.domain.errors)
-└── MediaError                 root of everything raised by telesip.media
-    ├── MalformedPacket        bytes that are not a valid RTP / RTCP / RFC 4733 packet
-    ├── UnsupportedCodec       a codec the media layer does not carry (only PCMA, PCMU)
-    ├── InvalidDigit           a DTMF digit outside 0-9 * # A-D
-    ├── NoTelephoneEvent       send_dtmf without a negotiated telephone-event type
-    └── PortsExhausted         no free even RTP port (with its RTCP port) in the range
+MediaError                 root of everything raised by telesip.media
+├── MalformedPacket        bytes that are not a valid RTP / RTCP / RFC 4733 packet
+├── UnsupportedCodec       a codec the media layer does not carry (only PCMA, PCMU)
+├── InvalidDigit           a DTMF digit outside 0-9 * # A-D
+├── NoTelephoneEvent       send_dtmf without a negotiated telephone-event type
+└── PortsExhausted         no free even RTP port (with its RTCP port) in the range
 """
 
 from __future__ import annotations
 
-from telesip.domain.errors import TelesipError
+from telesip.domain.errors import CodedError
 
 __all__ = [
     "InvalidDigit",
@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-class MediaError(TelesipError):
+class MediaError(CodedError):
     code = "media_error"
     default_message = "Media error."
 

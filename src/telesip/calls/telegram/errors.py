@@ -1,30 +1,31 @@
-"""Errors of the Telegram side, under telesip's root error (see ``telesip.domain.errors``).
+"""Errors of the calls' Telegram side: their own tree, outside the person-facing one (they share
+only its shape, ``telesip.domain.errors.CodedError``).
 
 Telethon's RPC errors and ntgcalls' exceptions are translated into these at the adapter
-boundary (``raise ... from exc``); nothing above this package sees a library error.
+boundary (``raise ... from exc``); nothing above this package sees a library error. The bridge
+turns them into a call's end and a call notice; the ``telesip telegram`` commands print them.
 
-    TelesipError
-    └── TelegramError               telegram_error: the Telegram side failed
-        ├── CallPrivacyRestricted   call_privacy_restricted: the person's privacy settings
-        │                           refuse calls from this caller account
-        ├── CalleeUnavailable       callee_unavailable: unknown, deleted, or an app too old
-        ├── CallerUnavailable       caller_unavailable: the caller account cannot call now
-        │   │                       (flood wait, unreachable)
-        │   └── SessionRevoked      session_revoked: logged out, revoked or banned; only a
-        │                           new login helps
-        ├── CallGone                call_gone: the call was already ended or answered elsewhere
-        ├── CallMediaFailed         call_media_failed: ntgcalls could not set up the media
-        ├── NoFreeCaller            no_free_caller: every caller account is in a call
-        └── SessionError            telegram_session: a stored session is missing, unreadable,
-                                    or the login did not complete
+    TelegramError               telegram_error: the Telegram side failed
+    ├── CallPrivacyRestricted   call_privacy_restricted: the person's privacy settings
+    │                           refuse calls from this caller account
+    ├── CalleeUnavailable       callee_unavailable: unknown, deleted, or an app too old
+    ├── CallerUnavailable       caller_unavailable: the caller account cannot call now
+    │   │                       (flood wait, unreachable)
+    │   └── SessionRevoked      session_revoked: logged out, revoked or banned; only a
+    │                           new login helps
+    ├── CallGone                call_gone: the call was already ended or answered elsewhere
+    ├── CallMediaFailed         call_media_failed: ntgcalls could not set up the media
+    ├── NoFreeCaller            no_free_caller: every caller account is in a call
+    └── SessionError            telegram_session: a stored session is missing, unreadable,
+                                or the login did not complete
 """
 
 from __future__ import annotations
 
-from telesip.domain.errors import TelesipError
+from telesip.domain.errors import CodedError
 
 
-class TelegramError(TelesipError):
+class TelegramError(CodedError):
     code = "telegram_error"
     default_message = "Telegram refused the request: {reason}"
 

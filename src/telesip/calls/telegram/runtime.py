@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from telesip.calls.telegram.adapter import TelegramCalls, TgUser
-from telesip.calls.telegram.errors import SessionRevoked
+from telesip.calls.telegram.errors import SessionError, SessionRevoked
 from telesip.calls.telegram.pool import CallerPool
 from telesip.calls.telegram.sessions import SUFFIX, CallerAccount, SessionStore
 from telesip.config import Settings
 from telesip.domain.callers import mask_phone
-from telesip.domain.errors import TelesipError
+from telesip.domain.errors import CodedError, TelesipError
 from telesip.services import callers as callers_svc
 from telesip.services.context import Services
 
@@ -91,7 +91,7 @@ def describe(account: CallerAccount) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = exc.message if isinstance(exc, TelesipError) else f"{type(exc).__name__}: {exc}"
+    text = exc.message if isinstance(exc, CodedError) else f"{type(exc).__name__}: {exc}"
     return " ".join(text.split())[:300]
 
 
@@ -103,7 +103,7 @@ def stored_accounts(
     for phone in store.phones() if phones is None else phones:
         try:
             found.append(store.load(phone))
-        except TelesipError as exc:
+        except SessionError as exc:
             name = mask_phone(phone) if phone.isdigit() else f"{phone}{SUFFIX}"
             log.error("caller account %s is skipped: %s", name, _one_line(exc))
     return found
