@@ -56,16 +56,16 @@ async def test_password_is_never_stored_in_clear_nor_logged(
 
 
 async def test_database_storage_round_trip(services: Services) -> None:
-    storage = DatabaseStorage(services.engine)
+    storage = DatabaseStorage(services)
     key = StorageKey(bot_id=1, chat_id=2, user_id=3)
     assert await storage.get_state(key) is None and await storage.get_data(key) == {}
     await storage.set_state(key, "S:one")
     await storage.set_data(key, {"a": 1})
-    fresh = DatabaseStorage(services.engine)  # another process after a restart
+    fresh = DatabaseStorage(services)  # another process after a restart
     assert await fresh.get_state(key) == "S:one" and await fresh.get_data(key) == {"a": 1}
     await fresh.set_state(key, None)
     await fresh.set_data(key, {})
-    assert await DatabaseStorage(services.engine).get_state(key) is None
+    assert await DatabaseStorage(services).get_state(key) is None
 
 
 @pytest.fixture

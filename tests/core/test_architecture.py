@@ -1,4 +1,6 @@
-"""The layers stay apart: domain/ and sip/ import no framework, no I/O library."""
+"""The layers stay apart: domain/ and sip/ import no framework, no I/O library; services/
+reach the database only through the store's repositories; bot/ and api/ only through the
+services."""
 
 from __future__ import annotations
 
@@ -47,3 +49,36 @@ def test_domain_never_reads_the_clock() -> None:
             continue
         text = path.read_text()
         assert "datetime.now(" not in text and "time.time(" not in text, path.name
+
+
+def _imported(path: Path) -> set[str]:
+    """Every module a file imports, ``from a import b`` counted as both ``a`` and ``a.b``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def _offending(package: str, forbidden: tuple[str, ...], exempt: set[str]) -> list[str]:
+    files = [p for p in (SRC / package).rglob("*.py") if p.name not in exempt]
+    assert files, f"{package} has no modules"
+    return sorted(
+        f"{path.relative_to(SRC)} imports {name}"
+        for path in files
+        for name in _imported(path)
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    )
+
+
+def test_services_build_no_sql() -> None:
+    forbidden = ("sqlalchemy", "asyncpg", "telesip.store.tables")
+    assert _offending("services", forbidden, exempt=set()) == []
+
+
+@pytest.mark.parametrize("package", ["bot", "api"])
+def test_bot_and_api_reach_the_database_only_through_services(package: str) -> None:
+    assert _offending(package, ("telesip.store", "sqlalchemy", "asyncpg"), set()) == []

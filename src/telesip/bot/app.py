@@ -60,7 +60,7 @@ def build_dispatcher(
     s: Services, storage: BaseStorage | None = None, notifier: Notifier | None = None
 ) -> Dispatcher:
     """The dispatcher with every feature; ``storage`` defaults to the database storage."""
-    dp = Dispatcher(storage=storage or make_storage(s.engine, None))
+    dp = Dispatcher(storage=storage or make_storage(s, None))
     dp["s"] = s
     dp["notifier"] = notifier
     dp.update.outer_middleware(MetricsMiddleware())
@@ -120,7 +120,7 @@ async def run_bot(s: Services, settings: Settings) -> None:
     bot = build_bot(settings.bot_token.get_secret_value(), settings.bot_api_url, limiter)
     bot.session.middleware(pulse)
     notifier = Notifier(s, bot)
-    dp = build_dispatcher(s, make_storage(s.engine, settings.redis_url), notifier)
+    dp = build_dispatcher(s, make_storage(s, settings.redis_url), notifier)
     outbox = Outbox(s, bot, settings.data_dir / "recordings")
     limiter.deferrer = outbox  # what would hold a handler too long is sent from there
     notifier.start()

@@ -4,34 +4,18 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StorageKey
-from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telesip import extras
-from telesip.domain.clock import Clock, SystemClock
-from telesip.domain.errors import StorageUnavailable
-from telesip.store import tables as t
+from telesip.services import conversations
+from telesip.services.context import Services
 
 StateType = str | State | None
-
-
-@contextlib.contextmanager
-def _unavailable() -> Iterator[None]:
-    """The database away (restarting): the person is told to try again in a moment, as for
-    any other unreachable-database error, not given the generic apology."""
-    try:
-        yield
-    except (DBAPIError, OSError) as exc:
-        raise StorageUnavailable() from exc
 
 
 class DatabaseStorage(BaseStorage):
@@ -39,14 +23,12 @@ class DatabaseStorage(BaseStorage):
 
     aiogram reads the state of every update, so rows are cached in memory (write-through, the
     last ``cache_size`` conversations): one bot process owns the table, which is the
-    single-box install this storage is for; several bot processes use Redis instead.
+    single-box install this storage is for; several bot processes use Redis instead. A
+    database that is away raises ``StorageUnavailable``.
     """
 
-    def __init__(
-        self, engine: AsyncEngine, clock: Clock | None = None, cache_size: int = 10_000
-    ) -> None:
-        self.engine = engine
-        self.clock = clock or SystemClock()
+    def __init__(self, services: Services, cache_size: int = 10_000) -> None:
+        self.services = services
         self.keys = DefaultKeyBuilder(with_destiny=True, with_business_connection_id=True)
         self.cache: OrderedDict[str, tuple[str | None, dict[str, Any]]] = OrderedDict()
         self.cache_size = cache_size
@@ -62,50 +44,14 @@ class DatabaseStorage(BaseStorage):
         cached = self.cache.get(name)
         if cached is not None:
             return cached[0], dict(cached[1])
-        with _unavailable():
-            row = await self._read(name)
-        value = (None, {}) if row is None else (row.state, dict(row.data or {}))
+        value = await conversations.load(self.services, name)
         self._remember(name, value)
         return value[0], dict(value[1])
 
-    async def _read(self, name: str) -> Any:
-        async with self.engine.connect() as conn:
-            return (
-                await conn.execute(
-                    select(t.bot_fsm.c.state, t.bot_fsm.c.data).where(t.bot_fsm.c.key == name)
-                )
-            ).first()
-
     async def _write(self, key: StorageKey, **values: Any) -> None:
-        with _unavailable():
-            await self._write_row(key, **values)
-
-    async def _write_row(self, key: StorageKey, **values: Any) -> None:
         name = self.keys.build(key)
-        async with self.engine.begin() as conn:
-            state, data = values.get("state"), values.get("data")
-            if "state" not in values or "data" not in values:
-                row = (
-                    await conn.execute(
-                        select(t.bot_fsm.c.state, t.bot_fsm.c.data).where(t.bot_fsm.c.key == name)
-                    )
-                ).first()
-                if "state" not in values:
-                    state = row.state if row else None
-                if "data" not in values:
-                    data = dict(row.data) if row else {}
-            self.cache.pop(name, None)  # re-filled after the write commits
-            if state is None and not data:
-                await conn.execute(delete(t.bot_fsm).where(t.bot_fsm.c.key == name))
-            else:
-                insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-                row_values = {"state": state, "data": data or {}, "updated_at": self.clock.now()}
-                await conn.execute(
-                    insert(t.bot_fsm)
-                    .values(key=name, **row_values)
-                    .on_conflict_do_update(index_elements=["key"], set_=row_values)
-                )
-        self._remember(name, (state, dict(data or {})))
+        self.cache.pop(name, None)  # re-filled once the write has committed
+        self._remember(name, await conversations.save(self.services, name, **values))
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
@@ -124,10 +70,10 @@ class DatabaseStorage(BaseStorage):
         """The engine belongs to the service; nothing to close here."""
 
 
-def make_storage(engine: AsyncEngine, redis_url: str | None) -> BaseStorage:
+def make_storage(services: Services, redis_url: str | None) -> BaseStorage:
     if redis_url:
         extras.require("redis", "TELESIP_REDIS_URL")
         from aiogram.fsm.storage.redis import RedisStorage
 
         return RedisStorage.from_url(redis_url, state_ttl=86400, data_ttl=86400)
-    return DatabaseStorage(engine)
+    return DatabaseStorage(services)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from telesip.domain.clock import Clock, SystemClock
 from telesip.services.bus import MessageBus
 from telesip.store.crypto import Cipher
+from telesip.store.db import AsyncEngine
 from telesip.store.uow import UnitOfWork
 
 

@@ -18,7 +18,8 @@ from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine as AsyncEngine  # re-exported for the services
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from telesip.domain.errors import ConfigError
 

@@ -31,11 +31,13 @@ from telesip.store.repositories.api_keys import ApiKeys
 from telesip.store.repositories.audit import Audit
 from telesip.store.repositories.callers import Callers
 from telesip.store.repositories.calls import Calls
+from telesip.store.repositories.conversations import Conversations
 from telesip.store.repositories.guesses import Guesses
 from telesip.store.repositories.idempotency import IdempotencyKeys
 from telesip.store.repositories.leases import Leases
 from telesip.store.repositories.links import Links
 from telesip.store.repositories.offers import Offers
+from telesip.store.repositories.stats import Stats
 from telesip.store.repositories.templates import Templates
 from telesip.store.repositories.transfers import Transfers
 from telesip.store.repositories.users import Users
@@ -151,6 +153,14 @@ class UnitOfWork:
     @cached_property
     def webhooks(self) -> Webhooks:
         return Webhooks(self.conn)
+
+    @cached_property
+    def conversations(self) -> Conversations:
+        return Conversations(self.conn)
+
+    @cached_property
+    def stats(self) -> Stats:
+        return Stats(self.conn)
 
     @cached_property
     def api_keys(self) -> ApiKeys:

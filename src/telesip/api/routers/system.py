@@ -15,14 +15,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from telesip.api import schemas
 from telesip.domain.errors import TelesipError
 from telesip.health import ready_body
-from telesip.services import fleet
+from telesip.services import fleet, gauges
 from telesip.services.context import Services
-from telesip.store import tables as t
 
 router = APIRouter(tags=["system"])
 
@@ -80,7 +78,6 @@ class _Snapshot(Collector):
 
 
 async def _state_metrics(s: Services, ttl: float) -> list[Metric]:
-    a = t.accounts
     accounts = GaugeMetricFamily(
         "telesip_accounts", "SIP accounts by registration state", labels=["state"]
     )
@@ -91,26 +88,14 @@ async def _state_metrics(s: Services, ttl: float) -> list[Metric]:
     deliveries = GaugeMetricFamily(
         "telesip_webhook_deliveries", "Webhook deliveries by state", labels=["state"]
     )
-    async with s.uow() as uow:
-        for state, count in await uow.conn.execute(
-            select(a.c.reg_state, func.count()).group_by(a.c.reg_state)
-        ):
-            accounts.add_metric([state], count)
-        for payer, count in await uow.conn.execute(
-            select(a.c.payer, func.count()).group_by(a.c.payer)
-        ):
-            payers.add_metric([payer], count)
-        pending = await uow.conn.scalar(
-            select(func.count()).where(
-                t.offers.c.state == "pending", t.offers.c.expires_at > uow.now
-            )
-        )
-        offers.add_metric([], pending or 0)
-        d = t.webhook_deliveries
-        for state, count in await uow.conn.execute(
-            select(d.c.state, func.count()).group_by(d.c.state)
-        ):
-            deliveries.add_metric([state], count)
+    stored = await gauges.stored_state(s)
+    for state, count in stored.accounts_by_reg_state.items():
+        accounts.add_metric([state], count)
+    for payer, count in stored.accounts_by_payer.items():
+        payers.add_metric([payer], count)
+    offers.add_metric([], stored.offers_pending)
+    for state, count in stored.deliveries_by_state.items():
+        deliveries.add_metric([state], count)
     alive, registered = await workers_alive(s, ttl)
     workers = GaugeMetricFamily("telesip_workers", "SIP workers", labels=["state"])
     workers.add_metric(["alive"], alive)
