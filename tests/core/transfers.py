@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from telesip.domain import errors
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method, TelegramUser
+from telesip.domain.transfers import Draft
 from telesip.services import accounts, billing, links, offers
 from telesip.services.context import Services
 from telesip.store import tables as t
@@ -118,6 +120,19 @@ async def script(s: Services, clock: FakeClock) -> list[Any]:
     await step(lambda: offers.receive(s, CAROL, back.offer.id))  # not for her
     await step(lambda: offers.receive(s, ALICE, back.offer.id))
     await step(lambda: offers.send_back(s, ALICE, a1))  # she received it from nobody
+    # the bot's presses: an offer carried by a message (made once), received and sent back on
+    # it; then a Receive pressed before the offer exists, made from the message's draft
+    await step(lambda: offers.offer_on_message(s, ALICE, a1, Method.UNLINK, "m1"))
+    await step(lambda: offers.offer_on_message(s, ALICE, a1, Method.UNLINK, "m1"))
+    await step(lambda: offers.receive_on_message(s, BOB, "m1"))
+    await step(lambda: offers.send_back_target(s, BOB, a1, "m1"))
+    await step(lambda: offers.send_back_target(s, BOB, a2, "m1"))  # deleted: not his
+    await step(lambda: offers.send_back_on_message(s, BOB, a1, "m1"))
+    await step(lambda: offers.receive_on_message(s, ALICE, "m1"))
+    draft = Draft(a1, ALICE.id, clock.now(), Method.ASSIGN)
+    await step(lambda: offers.receive_on_message(s, CAROL, "m2", draft))
+    late = Draft(a1, ALICE.id, clock.now() - timedelta(minutes=6), Method.ASSIGN)
+    await step(lambda: offers.receive_on_message(s, CAROL, "m3", late))
     return out
 
 
@@ -156,7 +171,9 @@ def assert_same(first: Run, second: Run) -> None:
     (out1, events1, state1), (out2, events2, state2) = first, second
     assert out1 == out2
     assert "TooManyAttempts" in out1 and "SeatsExhausted" in out1  # the script's reach
-    assert out1[-1] == "InvalidInput" and out1[-2]["recipient_id"] == ALICE.id  # R8 came through
+    assert out1[-10] == "InvalidInput" and out1[-11]["recipient_id"] == ALICE.id  # R8 came through
+    assert out1[-9]["inline_message_id"] == "m1" and out1[-8] is None  # one offer per message
+    assert out1[-1] == "OfferExpired" and out1[-2]["recipient_id"] == CAROL.id
     assert events1 == events2
     for name in state2:
         assert state1[name] == state2[name], name

@@ -32,11 +32,42 @@ from telesip.store.uow import UnitOfWork
 
 async def create_offer(s: Services, actor: TelegramUser, account_id: int, method: Method) -> Offer:
     """R3: a Receive-able offer, alive ``offer_ttl_seconds``; replaces the account's last one."""
+    offer = await _offer(s, actor.id, account_id, method, None)
+    assert offer is not None  # only a message can carry an offer already
+    return offer
+
+
+async def offer_on_message(
+    s: Services, actor: TelegramUser, account_id: int, method: Method, inline_message_id: str
+) -> Offer | None:
+    """R3: the special message is in the chat; its offer lives from now on, carried by it.
+    None: it carries one already (a Receive press was quicker and made it from the draft)."""
+    return await _offer(s, actor.id, account_id, method, inline_message_id)
+
+
+async def _offer(
+    s: Services, sender_id: int, account_id: int, method: Method, inline_message_id: str | None
+) -> Offer | None:
     async with s.uow() as uow:
-        offer = _draft(s, uow, account_id, actor.id, method, OfferKind.TRANSFER, None)
-        replaced = await uow.transfers.offer(offer)
-        uow.add_event(_created(offer, replaced))
+        offer = await _make(s, uow, sender_id, account_id, method, inline_message_id)
         await uow.commit()
+    return offer
+
+
+async def _make(
+    s: Services,
+    uow: UnitOfWork,
+    sender_id: int,
+    account_id: int,
+    method: Method,
+    inline_message_id: str | None,
+) -> Offer | None:
+    offer = _draft(s, uow, account_id, sender_id, method, OfferKind.TRANSFER, None)
+    offer.inline_message_id = inline_message_id
+    made = await uow.transfers.offer(offer)
+    if made is None:
+        return None
+    uow.add_event(_created(offer, made.replaced_id))
     return offer
 
 
@@ -78,18 +109,6 @@ async def get_offer(s: Services, offer_id: int) -> Offer:
     if offer is None:
         raise errors.OfferNotFound()
     return offer
-
-
-async def attach_inline_message(
-    s: Services, actor: TelegramUser, offer_id: int, inline_message_id: str
-) -> None:
-    """Remember which inline message carries the offer, so it can be edited later."""
-    async with s.uow() as uow:
-        offer = await uow.offers.get(offer_id)
-        if offer is None or offer.sender_id != actor.id:
-            raise errors.OfferNotFound()
-        await uow.offers.set_inline_message(offer_id, inline_message_id)
-        await uow.commit()
 
 
 async def cancel_offer(s: Services, actor: TelegramUser, offer_id: int) -> None:
@@ -169,12 +188,7 @@ async def _offer_from_draft(s: Services, inline_message_id: str, draft: transfer
             raise refused
         if await uow.users.get(draft.sender_id) is None:
             raise errors.OfferNotFound()
-        offer = _draft(
-            s, uow, draft.account_id, draft.sender_id, draft.method, OfferKind.TRANSFER, None
-        )
-        replaced = await uow.transfers.offer(offer)
-        await uow.offers.set_inline_message(offer.id, inline_message_id)
-        uow.add_event(_created(offer, replaced))
+        await _make(s, uow, draft.sender_id, draft.account_id, draft.method, inline_message_id)
         await uow.commit()
 
 
@@ -313,6 +327,22 @@ async def transfer_back(
     both count toward the guessing limit. Raises WrongPassword, TooManyAttempts, or
     AccountNotFound when the new owner deleted it.
     """
+    await _transfer_back(s, actor, account_id, password, apply=apply)
+    return True
+
+
+async def transfer_back_from(
+    s: Services, actor: TelegramUser, account_id: int, password: str
+) -> int:
+    """R7 applied, as ``transfer_back``; returns whom it was taken from (to tell them)."""
+    done = await _transfer_back(s, actor, account_id, password, apply=True)
+    assert done is not None
+    return done.before.owner_id
+
+
+async def _transfer_back(
+    s: Services, actor: TelegramUser, account_id: int, password: str, *, apply: bool
+) -> transfers.TransferOutcome | None:
     async with s.uow() as uow:
         done = await uow.transfers.take_back(account_id, actor.id, password, uow.now, apply=apply)
         if isinstance(done, Refused):
@@ -321,4 +351,4 @@ async def transfer_back(
         if done is not None:
             uow.add_event(done.event)
         await uow.commit()
-    return True
+    return done

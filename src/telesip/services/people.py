@@ -8,10 +8,9 @@ short transaction; the rules stay in the other service modules.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from telesip.domain import errors
-from telesip.domain.model import Method, Offer, Role, TelegramUser
+from telesip.domain.model import Method, Role, TelegramUser
 from telesip.domain.plans import Entitlements
 from telesip.domain.readmodels import AccountSummary
 from telesip.services import billing
@@ -62,15 +61,6 @@ async def transfer_choices(s: Services, actor: TelegramUser, account_id: int) ->
     return TransferChoice(summary, methods)
 
 
-async def offer_by_inline_message(s: Services, inline_message_id: str) -> Offer:
-    """The newest offer carried by an inline message (a send-back reuses the message)."""
-    async with s.uow() as uow:
-        offer = await uow.offers.by_inline_message(inline_message_id)
-    if offer is None:
-        raise errors.OfferNotFound()
-    return offer
-
-
 async def role_on(s: Services, actor: TelegramUser, account_id: int) -> Role:
     """The caller's role on an account; strangers learn nothing (AccountNotFound)."""
     async with s.uow() as uow:
@@ -82,36 +72,3 @@ async def role_on(s: Services, actor: TelegramUser, account_id: int) -> Role:
     if summary.user_id == actor.id:
         return Role.USER
     raise errors.AccountNotFound(account_id=account_id)
-
-
-async def received_from(
-    s: Services, actor: TelegramUser, account_id: int, *, assigned: bool
-) -> int | None:
-    """Who gave ``actor`` the account they hold (the owner for an assignment; for an unlink
-    transfer the sender of the last one ``actor`` received), or None."""
-    async with s.uow() as uow:
-        if assigned:
-            summary = await uow.accounts.summary(account_id)
-            return summary.owner_id if summary and summary.user_id == actor.id else None
-        offer = await uow.offers.last_accepted(
-            account_id, method=Method.UNLINK.value, recipient_id=actor.id, kind="transfer"
-        )
-    return offer.sender_id if offer is not None else None
-
-
-async def holder_of(s: Services, account_id: int) -> int | None:
-    """The account's owner now (to tell them when it is taken back, R7); None if deleted."""
-    async with s.uow() as uow:
-        summary = await uow.accounts.summary(account_id)
-    return summary.owner_id if summary is not None else None
-
-
-async def newest_offer_at(s: Services, account_id: int) -> datetime | None:
-    """When the account's newest offer was made (any state), to refuse older drafts (R3)."""
-    async with s.uow() as uow:
-        value = await uow.offers.newest_created_at(account_id)
-    if isinstance(value, str):  # SQLite may hand an aggregate back as text
-        value = datetime.fromisoformat(value)
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -26,9 +26,10 @@ from telesip.domain.model import Method, Offer, OfferKind, OfferState, Payer, Te
 from telesip.domain.plans import Subscription
 from telesip.domain.transfers import Holding, TransferOutcome
 
-# R3: lock the account if the sender still owns it (and may offer this method), end its
-# pending offer, add the new one and its audit row. ``closed`` must run before ``added``
-# (one pending offer per account): the count makes ``added`` wait for it.
+# R3: lock the account if the sender still owns it (and may offer this method) and the
+# message ($9, if any) carries no offer yet, end its pending offer, add the new one and its
+# audit row. ``closed`` must run before ``added`` (one pending offer per account): the count
+# makes ``added`` wait for it.
 _OFFER = """
 WITH acc AS MATERIALIZED (
     SELECT id FROM accounts
@@ -37,6 +38,7 @@ WITH acc AS MATERIALIZED (
         EXISTS (SELECT 1 FROM subscriptions WHERE user_id = $2 AND plan = ANY($3::text[]))
         AND NOT EXISTS (
           SELECT 1 FROM subscriptions WHERE user_id = $2 AND plan <> ALL($4::text[]))))
+      AND ($9::text IS NULL OR NOT EXISTS (SELECT 1 FROM offers WHERE inline_message_id = $9))
     FOR NO KEY UPDATE
 ), closed AS MATERIALIZED (
     UPDATE offers
@@ -44,8 +46,9 @@ WITH acc AS MATERIALIZED (
     WHERE account_id = (SELECT id FROM acc) AND state = 'pending'
     RETURNING id
 ), added AS (
-    INSERT INTO offers (account_id, sender_id, method, kind, state, token, created_at, expires_at)
-    SELECT id, $2, $6::text, 'transfer', 'pending', $7::text, $5, $8::timestamp FROM acc
+    INSERT INTO offers (account_id, sender_id, method, kind, state, token, created_at, expires_at,
+                        inline_message_id)
+    SELECT id, $2, $6::text, 'transfer', 'pending', $7::text, $5, $8::timestamp, $9 FROM acc
     WHERE (SELECT count(*) FROM closed) >= 0
     RETURNING id
 ), audited AS (
@@ -295,10 +298,12 @@ class HotTransfers:
         expires_at: datetime,
         assign_plans: list[str] | None,
         known_plans: list[str],
+        inline_message_id: str | None,
     ) -> tuple[int, int | None] | None:
         """(offer id, replaced offer id), or None when the rules need the Core path: not the
         owner, a link-managed account, no plan that may assign (``assign_plans`` given for an
-        assignment), or an offer made concurrently (the unique pending index says so)."""
+        assignment), an offer on the message already, or an offer made concurrently (the
+        unique pending index says so)."""
         try:
             row = await self._conn.fetchrow(
                 _OFFER,
@@ -310,6 +315,7 @@ class HotTransfers:
                 method.value,
                 token,
                 _db_time(expires_at),
+                inline_message_id,
             )
         except asyncpg.UniqueViolationError:
             return None

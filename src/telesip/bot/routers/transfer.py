@@ -123,22 +123,21 @@ async def offer_sent(
 ) -> None:
     """R3: the special message is in the chat; the offer lives from now on."""
     method, _, account = chosen.result_id.partition(":")
-    if chosen.inline_message_id and await _attached(s, chosen.inline_message_id):
-        return  # a Receive press was quicker and made the offer from the draft
+    message = chosen.inline_message_id
     try:
-        offer = await offers.create_offer(s, actor, int(account), Method(method))
-        if chosen.inline_message_id:
-            await offers.attach_inline_message(s, actor, offer.id, chosen.inline_message_id)
-            with contextlib.suppress(TelegramBadRequest):  # the button now shows the deadline
-                await bot.edit_message_reply_markup(
-                    inline_message_id=chosen.inline_message_id,
-                    reply_markup=views.receive_kb(lang, offer.expires_at),
-                )
-    except TelesipError as exc:
-        if chosen.inline_message_id:
-            await _edit_inline(
-                bot, chosen.inline_message_id, t(lang, "offer.failed", error=error_text(lang, exc))
+        if not message:
+            await offers.create_offer(s, actor, int(account), Method(method))
+            return
+        offer = await offers.offer_on_message(s, actor, int(account), Method(method), message)
+        if offer is None:
+            return  # a Receive press was quicker and made the offer from the draft
+        with contextlib.suppress(TelegramBadRequest):  # the button now shows the deadline
+            await bot.edit_message_reply_markup(
+                inline_message_id=message, reply_markup=views.receive_kb(lang, offer.expires_at)
             )
+    except TelesipError as exc:
+        if message:
+            await _edit_inline(bot, message, t(lang, "offer.failed", error=error_text(lang, exc)))
         raise
 
 
@@ -156,8 +155,7 @@ async def transfer_back_chosen(
     match = BACK_QUERY.match(chosen.query.strip())
     password = (match[2] or "").strip() if match else ""
     try:
-        holder = await people.holder_of(s, account_id)
-        await offers.transfer_back(s, actor, account_id, password)
+        holder = await offers.transfer_back_from(s, actor, account_id, password)
     except TelesipError as exc:
         if chosen.inline_message_id:
             await _edit_inline(
@@ -170,19 +168,11 @@ async def transfer_back_chosen(
             chosen.inline_message_id,
             t(lang, "tb.done", id=account_id, sender=views.user_label(actor.label)),
         )
-    if notifier is not None and holder is not None:
+    if notifier is not None:
         notifier.tell(Notice(holder, "n.transferred_back", {"id": account_id}, actor.id))
 
 
 # ------------------------------------------------------------------ buttons on the message
-
-
-async def _attached(s: Services, inline_message_id: str) -> bool:
-    try:
-        await people.offer_by_inline_message(s, inline_message_id)
-    except OfferNotFound:
-        return False
-    return True
 
 
 @router.callback_query(OfferCb.filter(F.act == "rcv"))

@@ -69,6 +69,7 @@ class Offers:
                 "state": offer.state.value,
                 "only_for_id": offer.only_for_id,
                 "token": offer.token,
+                "inline_message_id": offer.inline_message_id,
                 "created_at": offer.created_at,
                 "expires_at": offer.expires_at,
             },

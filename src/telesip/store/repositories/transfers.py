@@ -42,6 +42,13 @@ class Refused:
 
 
 @dataclass(frozen=True)
+class Made:
+    """An offer stored, and the pending one it replaced."""
+
+    replaced_id: int | None
+
+
+@dataclass(frozen=True)
 class Accepted:
     """A received offer (as accepted) and what the transfer did to its account."""
 
@@ -77,9 +84,13 @@ class Transfers:
         self.audit = audit
         self.guesses = guesses
 
-    async def offer(self, offer: Offer) -> int | None:
+    async def offer(self, offer: Offer) -> Made | None:
         """R3: store ``offer`` (its id set) if its sender may offer the account by its method;
-        it replaces the account's pending one, whose id is returned."""
+        it replaces the account's pending one. None: its message (``inline_message_id``)
+        carries an offer already, made from the message's draft by a quicker Receive press."""
+        message = offer.inline_message_id
+        if message is not None and await self.offers.by_inline_message(message) is not None:
+            return None
         account = await self.accounts.get(offer.account_id, lock=True)
         if account is None:
             raise errors.AccountNotFound(account_id=offer.account_id)
@@ -88,7 +99,7 @@ class Transfers:
             raise errors.ManagedByLink(account_id=account.id)
         if offer.method is Method.ASSIGN:
             (await self.users.entitlements(offer.sender_id, lock=False)).require_assign()
-        return await self.add_offer(offer)
+        return Made(await self.add_offer(offer))
 
     async def add_offer(self, offer: Offer) -> int | None:
         """Store ``offer`` (its id set) in place of the account's pending one (whose id is

@@ -21,7 +21,7 @@ from telesip.domain.model import Method, Offer, Payer, TelegramUser
 from telesip.domain.plans import PLANS, Entitlements, Subscription
 from telesip.domain.transfers import Holding, TransferOutcome
 from telesip.store.hot import HotTransfers
-from telesip.store.repositories.transfers import Accepted, Refused, Transfers
+from telesip.store.repositories.transfers import Accepted, Made, Refused, Transfers
 
 _ASSIGNING = [p.name for p in PLANS.values() if p.can_assign]
 
@@ -44,10 +44,10 @@ class PgTransfers(Transfers):
         that failure ends no transaction that the Core step would go on in."""
         return None if self.conn.in_transaction() else await self.statements()
 
-    async def offer(self, offer: Offer) -> int | None:
+    async def offer(self, offer: Offer) -> Made | None:
         """One statement whose conditions are the rules: the sender owns the account, it is
-        not link-managed, and for an assignment one of the sender's plans allows it (every
-        plan known, as ``get_plan`` requires)."""
+        not link-managed, for an assignment one of the sender's plans allows it (every plan
+        known, as ``get_plan`` requires), and the message carries no offer yet."""
         hot = await self._first_statements()
         if hot is not None and offer.token is not None:
             made = await hot.offer(
@@ -59,10 +59,11 @@ class PgTransfers(Transfers):
                 offer.expires_at,
                 _ASSIGNING if offer.method is Method.ASSIGN else None,
                 list(PLANS),
+                offer.inline_message_id,
             )
             if made is not None:
                 offer.id, replaced = made
-                return replaced
+                return Made(replaced)
         return await super().offer(offer)
 
     async def receive(
