@@ -1,7 +1,9 @@
 """Every error the API returns, mapped in one place, as RFC 9457 problem details
 (``api/problems.py``: ``type``, ``title``, ``status``, ``detail``, ``instance``, ``code``).
 
-Rule errors keep their stable ``code``; the status follows from the error's class:
+Rule errors keep their stable ``code``; the status follows from the error's place in the one
+tree (``domain/errors.py``): ``STATUS`` is keyed on its kinds and a few of its leaves, nothing
+else (``tests/api/test_error_statuses.py``):
 
 =====================================  ======
 invalid_api_key                        401
