@@ -7,7 +7,7 @@ import pytest
 
 from telesip.domain import errors
 from telesip.domain.firewall import publish
-from telesip.services import fleet
+from telesip.services import fleet, leases
 
 from .conftest import ALICE, BOB, Harness, tg
 
@@ -17,7 +17,7 @@ async def test_workers_new_revoke_and_the_firewall_line(h: Harness) -> None:
     shared, _ = await fleet.create_worker(h.s, "pool-1")
     published = publish(["203.0.113.5", "2001:db8::5", "vm"], udp_port=5060, rtp="20000-20999")
     ref = await fleet.join(h.s, "pool-1", addresses=[*published, "tcp:vm"])  # a name: never shown
-    await fleet.heartbeat(h.s, ref)
+    await leases.heartbeat(h.s, ref)
 
     listing = await h.command(ALICE, "/workers")
     assert "pool-1" in listing.content and "vm" not in listing.content

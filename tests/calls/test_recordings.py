@@ -20,7 +20,7 @@ from telesip.config import Settings
 from telesip.domain import errors, events
 from telesip.domain.calls import EndReason
 from telesip.domain.clock import FakeClock
-from telesip.services import accounts, audit, calls, fleet
+from telesip.services import accounts, audit, calls, leases
 from telesip.services.context import Services
 from telesip.store import tables as t
 from telesip.workers.lines import to_config
@@ -58,11 +58,11 @@ async def _named(s: Services) -> dict[int, str | None]:
 async def test_recording_is_a_setting_the_worker_gets(s: Services) -> None:
     seen = Recorder(s)
     line = await accounts.create_account(s, ALICE, sip())
-    (account,) = await fleet.accounts_by_id(s, {line})
+    (account,) = await leases.accounts_by_id(s, {line})
     assert account.settings.record is False and to_config(account).record is False
 
     await accounts.update_settings(s, ALICE, line, record=True)
-    (account,) = await fleet.accounts_by_id(s, {line})
+    (account,) = await leases.accounts_by_id(s, {line})
     assert account.settings.record is True and to_config(account).record is True
     (changed,) = seen.of(events.SettingsChanged)
     assert isinstance(changed, events.SettingsChanged)
@@ -76,7 +76,7 @@ async def test_recording_is_a_setting_the_worker_gets(s: Services) -> None:
         await accounts.update_settings(s, ALICE, line, record="yes")
     with pytest.raises(errors.AccountNotFound):  # a stranger learns nothing
         await accounts.update_settings(s, BOB, line, record=False)
-    (account,) = await fleet.accounts_by_id(s, {line})
+    (account,) = await leases.accounts_by_id(s, {line})
     assert account.settings.record is True
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from telesip.domain import events
 from telesip.domain.model import RegistrationReport, RegState
-from telesip.services import fleet
+from telesip.services import leases
 from telesip.services.context import Services
 from telesip.services.fleet import WorkerRef
 from telesip.store.uow import UnitOfWork
@@ -27,7 +27,7 @@ async def _mark_registered(
     uow: UnitOfWork, holder: WorkerRef, reports: Iterable[RegistrationReport]
 ) -> None:
     """The holder's first "registered" on a lease: a worker that handed the account over
-    un-REGISTERs its own contact only once this is set (``fleet.taken_over``)."""
+    un-REGISTERs its own contact only once this is set (``leases.taken_over``)."""
     ids = [r.account_id for r in reports if r.state == "registered"]
     if ids:
         await uow.leases.mark_registered(holder, ids, uow.now)
@@ -91,7 +91,7 @@ async def report_many(
 async def report_unheld(s: Services, account_ids: list[int], *, ttl: float) -> None:
     """Accounts a worker let go (pinned elsewhere, un-pinned) that no live worker took: they
     show as unregistered, not as the registration that just ended."""
-    free = await fleet.unheld(s, account_ids, ttl=ttl)
+    free = await leases.unheld(s, account_ids, ttl=ttl)
     why = "no live worker may hold it (see its worker setting)"
     await report_many(
         s, [RegistrationReport(a, RegState.UNREGISTERED, None, why) for a in free], None

@@ -42,7 +42,7 @@ from telesip.health import PROBES
 from telesip.logs import bind_log_context
 from telesip.metrics import DB_RECONNECTS, DB_UNREACHABLE
 from telesip.services import calls as calls_svc
-from telesip.services import fleet
+from telesip.services import fleet, leases
 from telesip.services.context import Services
 from telesip.services.registrations import report_many, report_unheld
 from telesip.workers.addresses import publisher
@@ -199,13 +199,13 @@ class Worker:
         assert self.ref is not None
         if await self._apply_changes():
             due["claim"] = min(due["claim"], now + 0.2)  # new or re-enabled accounts
-        if self._alive and await fleet.live_workers(self.s, ttl=self.timing.ttl) != self._alive:
+        if self._alive and await leases.live_workers(self.s, ttl=self.timing.ttl) != self._alive:
             due["claim"] = min(due["claim"], now)  # a death or a newcomer: shares change
             due["heartbeat"] = now  # learn the new count with the heartbeat
         if now >= due["heartbeat"]:
             addresses = self.publish() if self.publish is not None else None
             changed = addresses if addresses is not None and addresses != self.addresses else None
-            ok, alive, leases = await fleet.heartbeat_and_look(
+            ok, alive, held = await leases.heartbeat_and_look(
                 self.s, self.ref, self._stats(), ttl=self.timing.ttl, addresses=changed
             )
             if changed is not None:
@@ -219,13 +219,13 @@ class Worker:
                     due["claim"] = min(due["claim"], now)
                     self._eager_until = now + self.timing.ttl
                 self._alive = alive
-            if leases != len(self.versions):
+            if held != len(self.versions):
                 await self._reconcile()  # a lease was lost (taken over) or went with its account
                 self._eager_until = now + self.timing.ttl
                 due["claim"] = min(due["claim"], now)
             due["heartbeat"] = now + self.timing.heartbeat
         if now >= due["claim"]:
-            plan = await fleet.claim(self.s, self.ref, ttl=self.timing.ttl)
+            plan = await leases.claim(self.s, self.ref, ttl=self.timing.ttl)
             self._forget_reports({a.id for a in plan.claimed})
             for account in plan.claimed:
                 if self._handing.pop(account.id, None) is None:  # else: taken back, registered
@@ -292,21 +292,21 @@ class Worker:
         assert self._since is not None and self.ref is not None
         started = self.s.clock.now()
         # look back a little: a transaction that began earlier may commit after our last look
-        changed, deleted = await fleet.changes_since(self.s, self._since - timedelta(seconds=2))
+        changed, deleted = await leases.changes_since(self.s, self._since - timedelta(seconds=2))
         self._since = started
         for account_id in deleted:
             self._remove(account_id)
         mine = {a for a in changed if a in self.versions}
-        if mine and (moved := await fleet.drop_ineligible(self.s, self.ref, list(mine))):
+        if mine and (moved := await leases.drop_ineligible(self.s, self.ref, list(mine))):
             # pinned elsewhere or un-pinned: registered here until its new holder has it, at
             # most a couple of seconds (it may have none)
             self._let_go(moved, time.monotonic() + 2 * self.timing.poll + 1)
             mine -= set(moved)
         if mine:
-            for account in await fleet.accounts_by_id(self.s, mine):
+            for account in await leases.accounts_by_id(self.s, mine):
                 if not account.enabled:
                     self._remove(account.id)
-                    await fleet.release(self.s, self.ref, [account.id])
+                    await leases.release(self.s, self.ref, [account.id])
                 else:
                     self._apply(to_config(account))
         return bool(changed - mine - deleted)
@@ -315,9 +315,9 @@ class Worker:
         """Stop what is no longer leased here; start what is but is not registered (after the
         database came back, the leases this instance still holds are live again)."""
         assert self.ref is not None
-        leased = await fleet.held(self.s, self.ref)
+        leased = await leases.held(self.s, self.ref)
         if missing := leased - set(self.versions) - set(self._handing):
-            for account in await fleet.accounts_by_id(self.s, missing):
+            for account in await leases.accounts_by_id(self.s, missing):
                 if account.enabled:
                     self._apply(to_config(account))
         for account_id in [a for a in self.versions if a not in leased]:
@@ -370,7 +370,7 @@ class Worker:
         reports them registered (``_settle_handovers``), so no account is ever without a
         contact while its new worker takes it."""
         assert self.ref is not None
-        await fleet.release(self.s, self.ref, account_ids)
+        await leases.release(self.s, self.ref, account_ids)
         self._let_go(account_ids, now + 3 * self.timing.ttl)
 
     def _let_go(self, account_ids: list[int], until: float) -> None:
@@ -386,7 +386,7 @@ class Worker:
         if not self._handing:
             return
         assert self.ref is not None
-        done = await fleet.taken_over(self.s, self.ref, list(self._handing), ttl=self.timing.ttl)
+        done = await leases.taken_over(self.s, self.ref, list(self._handing), ttl=self.timing.ttl)
         late = {a for a, until in self._handing.items() if now >= until} - done
         for account_id in done | late:
             del self._handing[account_id]
@@ -465,7 +465,7 @@ class Worker:
         ours = set(self.versions) | set(self._handing)
         if self.ref is not None:
             try:
-                handed = await fleet.leave(self.s, self.ref)
+                handed = await leases.leave(self.s, self.ref)
                 ours -= await self._wait_taken_over(handed)
             except (errors.StorageUnavailable, OSError) as exc:  # a stop must still end
                 log.warning(
@@ -489,13 +489,13 @@ class Worker:
         assert self.ref is not None
         pending = set(handed) | set(self._handing)
         self._handing.clear()
-        if not pending or not await fleet.live_workers(self.s, ttl=self.timing.ttl):
+        if not pending or not await leases.live_workers(self.s, ttl=self.timing.ttl):
             return set()
         everything = set(pending)
         began = time.monotonic()
         deadline = began + self.timing.ttl
         while pending and time.monotonic() < deadline:
-            pending -= await fleet.taken_over(self.s, self.ref, list(pending), ttl=self.timing.ttl)
+            pending -= await leases.taken_over(self.s, self.ref, list(pending), ttl=self.timing.ttl)
             if pending:
                 await asyncio.sleep(self.timing.handover_check)
         if pending:

@@ -33,7 +33,7 @@ from telesip.domain.callers import CallerInfo
 from telesip.domain.calls import CALL_NOTICES, CallRecord, EndReason
 from telesip.domain.model import RegistrationReport, RegState
 from telesip.services import callers as callers_svc
-from telesip.services import calls, fleet
+from telesip.services import calls, fleet, leases
 from telesip.services.context import Services
 from telesip.services.registrations import report_many, report_unheld
 from telesip.workers.lines import to_config
@@ -194,7 +194,7 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
     """Heartbeat + reports in, the accounts to keep registered out."""
     s = _services(request)
     ref = await _worker(request, body, credential)
-    if not await fleet.heartbeat(s, ref, body.stats, addresses=body.addresses):
+    if not await leases.heartbeat(s, ref, body.stats, addresses=body.addresses):
         raise errors.WorkerRefused(name=body.name, reason="revoked")
     await report_many(
         s,
@@ -209,17 +209,17 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
         await callers_svc.record_caller(s, info, worker_id=ref.id)  # masked, by the pattern
     for caller_id in body.callers_gone:
         await callers_svc.forget_caller(s, caller_id, worker_id=ref.id)
-    if dropped := await fleet.drop_ineligible(s, ref):  # un-pinned, pinned elsewhere: it stops
+    if dropped := await leases.drop_ineligible(s, ref):  # un-pinned, pinned elsewhere: it stops
         await report_unheld(s, dropped, ttl=_ttl(request))
-    await fleet.claim(s, ref, ttl=_ttl(request))
-    held = await fleet.leased_accounts(s, ref)
+    await leases.claim(s, ref, ttl=_ttl(request))
+    held = await leases.leased_accounts(s, ref)
     return SyncOut(accounts=[WorkerAccount.model_validate(asdict(to_config(a))) for a in held])
 
 
 @router.post("/leave", status_code=204)
 async def leave(body: WorkerIn, request: Request, credential: Credential) -> None:
     """Graceful stop: the leases go back at once."""
-    await fleet.leave(_services(request), await _worker(request, body, credential))
+    await leases.leave(_services(request), await _worker(request, body, credential))
 
 
 # -- calls on a remote worker's lines ----------------------------------------------------------
@@ -324,7 +324,7 @@ async def call_started(body: CallStartIn, request: Request, credential: Credenti
     reason, when the line is disabled or its person is in a call)."""
     s = _services(request)
     ref = await _worker(request, body, credential)
-    if body.account_id not in await fleet.held(s, ref):
+    if body.account_id not in await leases.held(s, ref):
         raise errors.AccountNotFound(account_id=body.account_id)
     record, _ = await calls.start_incoming(s, body.account_id, body.number, ref.id)
     return _call(record)
@@ -337,7 +337,7 @@ async def calls_claimed(
     """The outgoing calls people asked for on these of the worker's lines, now its own."""
     s = _services(request)
     ref = await _worker(request, body, credential)
-    held = await fleet.held(s, ref)
+    held = await leases.held(s, ref)
     lines = [a for a in body.account_ids if a in held]
     return [_call(c) for c in await calls.claim_outgoing(s, ref.id, lines)]
 
