@@ -13,9 +13,10 @@ loopback); nothing leaves it and it is gone when the run ends. Three processes a
   of ours in the way), and the measurement;
 - ``--role worker``: telesip as it runs — ``Worker`` + ``RegistrationManager`` + ``CallManager``
   on SQLite, N lines registered at Kamailio, N caller accounts that are ``FakeTelegramClient``s;
-- ``--role peers``: ``FakeTelegram`` served over a Unix socket (``telegram.fake_remote``), the N
-  people (``FakeTelegramUser``, each with its own ntgcalls) who answer, and a reference pair (a
-  ``TelegramLeg`` calling a person, both here): ntgcalls alone, under the same load.
+- ``--role peers``: ``FakeTelegram`` served over a Unix socket
+  (``tests/fakes/telegram_calls_remote.py``), the N people (``FakeTelegramUser``, each with its
+  own ntgcalls) who answer, and a reference pair (a ``TelegramLeg`` calling a person, both
+  here): ntgcalls alone, under the same load.
 
 Both sides send the same continuous signal: 500 Hz and 1 kHz in turns of 1 s (phase
 continuous). A receiver labels each 10 ms frame (500 Hz, 1 kHz, or silent: 20 dB under the
@@ -372,9 +373,9 @@ async def worker_role(a: argparse.Namespace) -> None:
     from tests.fakes.telegram_calls_remote import FakeTelegramClient
 
     from telesip.calls.manager import CallManager
+    from telesip.calls.rtp_ports import PortPool
     from telesip.calls.telegram.adapter import TgUser
     from telesip.calls.telegram.pool import CallerPool
-    from telesip.media import PortPool
     from telesip.workers.registrar import RegistrationManager
     from telesip.workers.service import Timing, Worker
 

@@ -30,6 +30,8 @@ WINGS: dict[str, tuple[str, ...]] = {
         "telesip.media",  # numpy; its submodules come with it
         "telesip.calls.manager",
         "telesip.calls.bridge",
+        "telesip.calls.rtp_stream",
+        "telesip.calls.rtp_ports",  # telesip.media.errors loads telesip.media
         "telesip.calls.telegram.leg",
         "telesip.calls.telegram.p2p",
         "telesip.calls.telegram.media_host",  # numpy; framing, parent and child with it

@@ -17,11 +17,13 @@ import pytest
 
 import tests.sip_integration.conftest as sip_conftest
 from telesip.calls.manager import CallManager
+from telesip.calls.rtp_ports import PortPool
+from telesip.calls.rtp_stream import RtpStream
 from telesip.calls.telegram.adapter import TgUser
 from telesip.calls.telegram.pool import CallerPool
 from telesip.domain.clock import SystemClock
 from telesip.domain.settings import AccountSettings, Secret
-from telesip.media import MediaParams, PortPool, RtpStream
+from telesip.media import MediaParams
 from telesip.services import accounts
 from telesip.services.context import Rules, Services
 from telesip.store import migrate

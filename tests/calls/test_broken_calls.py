@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
+from telesip.calls.rtp_ports import PortPool
+from telesip.calls.rtp_stream import RtpStream
 from telesip.calls.telegram.errors import CallerUnavailable
 from telesip.domain.calls import EndReason
-from telesip.media import MediaParams, PortPool, RtpStream
+from telesip.media import MediaParams
 from telesip.media.analysis import dominant_frequency
 from telesip.services import calls
 from tests.calls.conftest import ENDS_WITHIN, Rig, dial_line, open_far

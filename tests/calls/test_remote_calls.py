@@ -19,9 +19,9 @@ import uvicorn
 
 import tests.sip_integration.conftest as sip_conftest
 from telesip.calls.manager import CallManager
+from telesip.calls.rtp_ports import PortPool
 from telesip.config import Settings
 from telesip.domain.calls import CallState, Direction, EndReason
-from telesip.media import PortPool
 from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import accounts, calls, fleet
 from telesip.services import callers as callers_svc

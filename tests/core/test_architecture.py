@@ -1,6 +1,6 @@
-"""The layers stay apart: domain/ and sip/ import no framework, no I/O library; services/
-reach the database only through the store's repositories; bot/ and api/ only through the
-services."""
+"""The layers stay apart: domain/, sip/ and media/ import no framework, no I/O library;
+services/ reach the database only through the store's repositories; bot/ and api/ only through
+the services."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ FORBIDDEN = {
 }
 
 
-@pytest.mark.parametrize("package", ["domain", "sip"])
+@pytest.mark.parametrize("package", ["domain", "sip", "media"])
 def test_pure_packages_import_no_framework(package: str) -> None:
     files = list((SRC / package).rglob("*.py"))
     assert files, f"{package} has no modules"

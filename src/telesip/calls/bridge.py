@@ -28,7 +28,7 @@ from telesip.calls.telegram.leg import LegState, TelegramLeg
 from telesip.calls.telegram.pool import CallerPool
 from telesip.domain.calls import CallRecord, EndReason
 from telesip.logs import bind_log_context
-from telesip.media import CallRecorder, MediaParams, PortPool, RtpStream
+from telesip.media import CallRecorder, MediaParams
 from telesip.media.errors import MediaError
 from telesip.media.tone import Ringback, dtmf
 from telesip.sip import Request, SessionDescription
@@ -50,6 +50,8 @@ from telesip.sip.negotiation import Negotiated, NoCommonCodec, accept_answer, an
 from telesip.workers.lines import AccountConfig, split_host_port
 from telesip.workers.transport import Addr, Target
 
+from .rtp_ports import PortPool
+from .rtp_stream import RtpStream
 from .store import CallStore
 
 log = logging.getLogger(__name__)

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from telesip.calls.telegram.pool import CallerPool
 from telesip.domain.calls import CommandKind, EndReason
-from telesip.media import PortPool, RtpStream
 from telesip.sip import Request, Response
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.transport import Addr, Target
 
 from .bridge import Bridge, InboundBridge, OutboundBridge
+from .rtp_ports import PortPool
+from .rtp_stream import RtpStream
 from .store import CallStore
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,10 @@
-"""Media for calls: G.711, RTP/RTCP, RFC 4733 DTMF, jitter buffer, ports, tones, recording.
+"""Media for calls, sans-I/O: G.711, RTP/RTCP packets, RFC 4733 DTMF, jitter buffer, tones,
+analysis, recording.
 
-asyncio and numpy are allowed here; `telesip.sip`, `telesip.calls.telegram` and the store are not
-(the SIP side converts its `Negotiated` into `MediaParams`). See docs/calls.md.
+numpy is allowed here; sockets, asyncio, `telesip.sip`, `telesip.calls` and the store are not
+(the SIP side converts its `Negotiated` into `MediaParams`). The sockets and the event loop's
+clock live in the calls wing: `telesip.calls.rtp_stream` (`RtpStream`) and
+`telesip.calls.rtp_ports` (`PortPool`). See docs/calls.md.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from .errors import (
 from .g711 import Pcm, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from .jitter import JitterBuffer, JitterStats
 from .params import MediaParams, StreamStats
-from .ports import PortLease, PortPool
 from .recorder import CallRecorder
 from .rtcp import (
     Bye,
@@ -32,7 +34,6 @@ from .rtcp import (
     parse_rtcp,
 )
 from .rtp import RtpExtension, RtpPacket, RtpSender
-from .stream import RtpStream
 from .tone import Ringback, SineGenerator, ringback, sine
 
 __all__ = [
@@ -50,8 +51,6 @@ __all__ = [
     "MediaParams",
     "NoTelephoneEvent",
     "Pcm",
-    "PortLease",
-    "PortPool",
     "PortsExhausted",
     "ReceiverReport",
     "ReceptionStats",
@@ -60,7 +59,6 @@ __all__ = [
     "RtpExtension",
     "RtpPacket",
     "RtpSender",
-    "RtpStream",
     "SenderReport",
     "SineGenerator",
     "SourceDescription",

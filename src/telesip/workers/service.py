@@ -528,7 +528,7 @@ def call_manager(
 ) -> CallManager:
     """The calls of a worker's lines (telesip[calls]: imports the calls wing)."""
     from telesip.calls.manager import CallManager
-    from telesip.media import PortPool
+    from telesip.calls.rtp_ports import PortPool
 
     return CallManager(
         manager,

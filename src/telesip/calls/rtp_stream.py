@@ -31,13 +31,12 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from .dtmf import DtmfReceiver, DtmfSender
-from .errors import InvalidDigit, MalformedPacket, NoTelephoneEvent
-from .g711 import Pcm, decoder_for, encoder_for
-from .jitter import JitterBuffer
-from .params import MediaParams, StreamStats
-from .ports import PortLease, PortPool
-from .rtcp import (
+from telesip.media.dtmf import DtmfReceiver, DtmfSender
+from telesip.media.errors import InvalidDigit, MalformedPacket, NoTelephoneEvent
+from telesip.media.g711 import Pcm, decoder_for, encoder_for
+from telesip.media.jitter import JitterBuffer
+from telesip.media.params import MediaParams, StreamStats
+from telesip.media.rtcp import (
     Bye,
     ReceiverReport,
     ReceptionStats,
@@ -49,7 +48,9 @@ from .rtcp import (
     ntp_timestamp,
     parse_rtcp,
 )
-from .rtp import RtpPacket, RtpSender
+from telesip.media.rtp import RtpPacket, RtpSender
+
+from .rtp_ports import PortLease, PortPool
 
 __all__ = ["RtpStream"]
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from telesip.calls.rtp_ports import PortPool
+from telesip.calls.rtp_stream import RtpStream
 from telesip.media import (
     Bye,
     CallRecorder,
     MediaParams,
     NoTelephoneEvent,
-    PortPool,
     RtpPacket,
-    RtpStream,
     SineGenerator,
     dominant_frequency,
     parse_rtcp,

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from telesip.media import PortPool, PortsExhausted
-from telesip.media.ports import parse_port_range
+from telesip.calls.rtp_ports import PortPool, parse_port_range
+from telesip.media import PortsExhausted
 
 
 def test_parse_port_range() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 
-from .errors import PortsExhausted
+from telesip.media.errors import PortsExhausted
 
 __all__ = ["PortLease", "PortPool", "parse_port_range"]
 
