@@ -4,7 +4,7 @@ another process so that each side's CPU is counted apart.
     sudo .venv/bin/python bench/bench_calls.py [--levels 10,20,40] [--seconds 20]
 
 Runs inside its own network namespace (it re-executes itself under ``unshare -n`` with a veth
-pair carrying 127.0.1.1/32 and 127.0.1.2/32, as tests/telegram/netns.py does; ntgcalls ignores
+pair carrying 127.0.1.1/32 and 127.0.1.2/32, as tests/calls/telegram/netns.py does; ntgcalls ignores
 loopback); nothing leaves it and it is gone when the run ends. Three processes and Kamailio:
 
 - this one: Kamailio (registrar and proxy), the far phones (one SIP socket, telesip's own

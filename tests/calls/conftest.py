@@ -33,6 +33,7 @@ from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker
 from telesip.workers.service import Timing, Worker
 from tests.calls.sipp import Sipp, run_sipp
+from tests.calls.telegram.netns import Netns, netns  # noqa: F401
 from tests.conftest import TEST_KEY
 from tests.core.helpers import ALICE
 from tests.fakes.telegram_calls import Behaviour, FakeTelegram, FakeTelegramUser
@@ -45,7 +46,6 @@ from tests.sip_integration.conftest import (  # noqa: F401
     run_kamailio,
     tls_cert,
 )
-from tests.telegram.netns import Netns, netns  # noqa: F401
 
 # INVITEs from the far phone (From user "sipp") go to the registered line; a line's INVITE is
 # challenged (407, password pw-<login>) and then relayed to the far phone's SIPp (UAS_PORT).

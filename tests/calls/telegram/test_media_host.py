@@ -22,8 +22,8 @@ from telesip.calls.telegram.errors import CallMediaFailed
 from telesip.calls.telegram.leg import TelegramLeg
 from telesip.calls.telegram.media_host import HostedMedia
 from telesip.calls.telegram.media_host.framing import frame, read_frame
+from tests.calls.telegram.netns import Netns
 from tests.fakes.telegram_calls import Behaviour, FakeTelegram
-from tests.telegram.netns import Netns
 
 ALICE, BOB, CAROL = 1001, 1002, 1003
 CONNECT = 10.0

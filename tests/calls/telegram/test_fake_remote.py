@@ -28,6 +28,7 @@ from telesip.calls.telegram.adapter import (
 )
 from telesip.calls.telegram.errors import CallerUnavailable, CallGone, CallPrivacyRestricted
 from telesip.calls.telegram.leg import TelegramLeg
+from tests.calls.telegram.netns import Netns
 from tests.fakes.telegram_calls import TELEGRAM_P, Behaviour, FakeTelegram, PcmRecorder, play_tone
 from tests.fakes.telegram_calls_remote import (
     FakeTelegramClient,
@@ -35,7 +36,6 @@ from tests.fakes.telegram_calls_remote import (
     decode,
     encode,
 )
-from tests.telegram.netns import Netns
 
 CALLER = TgUser(100, "Telesip", username="telesip_calls")
 ALICE = TgUser(1001, "Alice")

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from tests.telegram import netns as netns_module
-from tests.telegram.netns import Netns, NetnsRefused, network_namespace
+from tests.calls.telegram import netns as netns_module
+from tests.calls.telegram.netns import Netns, NetnsRefused, network_namespace
 
 
 def _ns() -> str:

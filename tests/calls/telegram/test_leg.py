@@ -16,13 +16,13 @@ from telesip.calls.telegram.adapter import TgUser
 from telesip.calls.telegram.errors import CallPrivacyRestricted
 from telesip.calls.telegram.leg import LegState, TelegramLeg
 from telesip.calls.telegram.p2p import Pcm
+from tests.calls.telegram.netns import Netns
 from tests.fakes.telegram_calls import (
     Behaviour,
     FakeTelegram,
     PcmRecorder,
     play_tone,
 )
-from tests.telegram.netns import Netns
 
 CALLER = TgUser(100, "Telesip")
 ALICE = 1001

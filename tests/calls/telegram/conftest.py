@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from tests.telegram.netns import netns  # noqa: F401  (the fixture, for this package)
+from tests.calls.telegram.netns import netns  # noqa: F401  (the fixture, for this package)

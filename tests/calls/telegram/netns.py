@@ -10,7 +10,7 @@ is skipped with the reason.
 
 Use it from any test package:
 
-    from tests.telegram.netns import netns  # noqa: F401  (the fixture)
+    from tests.calls.telegram.netns import netns  # noqa: F401  (the fixture)
 
     async def test_call(netns: Netns) -> None: ...   # ask for it before other fixtures
 
