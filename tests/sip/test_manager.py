@@ -431,3 +431,15 @@ async def test_refreshes_wait_for_room_in_flight(fake: FakeRegistrar) -> None:
     finally:
         await m.stop(grace=1.0)
     assert m._busy == 0
+
+
+def test_each_core_state_translates_to_one_a_worker_reports() -> None:
+    """The manager's one translation table covers the SIP core's vocabulary and lands on
+    exactly the states the domain says a worker reports (and the control plane accepts)."""
+    from telesip.domain import WORKER_STATES
+    from telesip.sip import BindingState
+    from telesip.workers.registrar import _REPORTED
+
+    assert set(_REPORTED) == set(BindingState)
+    assert sorted(_REPORTED.values()) == sorted(WORKER_STATES)
+    assert all(state.value == core.value for core, state in _REPORTED.items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telesip.domain.clock import Clock, FakeClock, SystemClock
 from telesip.domain.model import (
+    WORKER_STATES,
     Account,
     Method,
     Offer,
@@ -21,6 +22,7 @@ from telesip.domain.settings import AccountSettings, Secret, parse_shortcut
 
 __all__ = [
     "PLANS",
+    "WORKER_STATES",
     "Account",
     "AccountSettings",
     "Clock",

@@ -74,6 +74,18 @@ class RegState(enum.StrEnum):
     UNREGISTERED = "unregistered"  # enabled, but no live worker holds it
 
 
+# What a worker reports (and the control plane accepts from a remote one), in this order on
+# its metrics: UNKNOWN is before any report, UNREGISTERED the service's own verdict.
+WORKER_STATES: tuple[RegState, ...] = (
+    RegState.REGISTERING,
+    RegState.REGISTERED,
+    RegState.AUTH_FAILED,
+    RegState.UNREACHABLE,
+    RegState.FAILED,
+    RegState.DISABLED,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RegistrationReport:
     """What a worker reports of one account's registration: made once per change of state,

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from telesip.domain.model import RegState
+from telesip.domain.model import WORKER_STATES, RegState
 
-from .registrar import REPORTED_STATES, RegistrationManager
+from .registrar import RegistrationManager
 
 if TYPE_CHECKING:  # the calls wing loads numpy and ntgcalls: only with telesip[calls]
     from telesip.calls.manager import CallManager
@@ -26,7 +26,7 @@ def worker_metrics(
     name: str, manager: RegistrationManager, held: Iterable[int], calls: CallManager | None
 ) -> Iterable[Metric]:
     """The metric families of worker ``name`` (label ``worker``)."""
-    by_state = dict.fromkeys(REPORTED_STATES, 0)
+    by_state = dict.fromkeys(WORKER_STATES, 0)
     reasons: dict[tuple[RegState, str], int] = {}
     status = manager.status
     for account_id in held:  # one pass, plain dict counts: 30,000 accounts in a few ms

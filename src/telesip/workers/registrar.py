@@ -48,14 +48,14 @@ from .status import StatusSink
 from .transport import Addr, Target
 from .wire import CallHandler, Wire
 
-__all__ = ["REPORTED_STATES", "AccountConfig", "ManagerStats", "RegistrationManager"]
+__all__ = ["AccountConfig", "ManagerStats", "RegistrationManager"]
 
 log = logging.getLogger(__name__)
 _TICK = 0.005  # timers closer than this to the next wake-up wait for it (seconds)
 B = BindingState
-# The one translation of the SIP core's vocabulary into the account core's (same spelling).
+# The one translation of the SIP core's vocabulary into the account core's (same spelling):
+# every BindingState becomes one of the domain's WORKER_STATES (tests/sip/test_manager.py).
 _REPORTED: dict[BindingState, RegState] = {b: RegState(b.value) for b in BindingState}
-REPORTED_STATES: tuple[RegState, ...] = tuple(_REPORTED.values())  # what a worker reports
 
 
 @dataclass(eq=False, slots=True)

@@ -31,7 +31,7 @@ from telesip.api.schemas import MAX_ID, Id
 from telesip.domain import errors
 from telesip.domain.callers import CallerInfo
 from telesip.domain.calls import CALL_NOTICES, CallRecord, EndReason
-from telesip.domain.model import RegistrationReport, RegState
+from telesip.domain.model import WORKER_STATES, RegistrationReport, RegState
 from telesip.services import callers as callers_svc
 from telesip.services import calls, fleet, leases
 from telesip.services.context import Services
@@ -85,9 +85,7 @@ class JoinOut(BaseModel):
 
 class ReportIn(BaseModel):
     account_id: int
-    state: str = Field(
-        pattern=r"^(registering|registered|auth_failed|unreachable|failed|disabled)$"
-    )
+    state: str = Field(pattern=f"^({'|'.join(WORKER_STATES)})$")
     code: int | None = Field(default=None, ge=100, le=699)
     error: str | None = Field(default=None, max_length=255)
 
