@@ -25,7 +25,8 @@ from telesip.services.context import Services
 from telesip.store import tables as t
 from telesip.store.db import create_engine
 from telesip.store.hot import HotTransfers
-from telesip.store.repositories import Accounts, Offers
+from telesip.store.repositories.accounts import Accounts
+from telesip.store.repositories.offers import Offers
 from telesip.store.repositories.transfers_pg import PgTransfers
 from telesip.store.uow import UnitOfWork
 
