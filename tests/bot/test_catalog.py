@@ -212,6 +212,23 @@ def test_no_text_uses_a_retired_word() -> None:
     assert found == []
 
 
+def test_every_worker_refusal_is_worded() -> None:
+    """Each reason a worker is refused for has its catalog text, and nothing refuses a worker
+    for a reason outside ``WorkerRefused.REASONS``."""
+    for lang in LANGUAGES:
+        assert sorted(set(WorkerRefused.REASONS.values()) - set(_entries(lang))) == [], lang
+    given: set[str] = set()
+    for path in (ROOT / "src" / "telesip").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("WorkerRefused"):
+                given |= {
+                    k.value.value
+                    for k in node.keywords
+                    if k.arg == "reason" and isinstance(k.value, ast.Constant)
+                }
+    assert len(given) >= 4 and given <= set(WorkerRefused.REASONS)
+
+
 def test_worker_refusals_and_setting_names_are_translated() -> None:
     refused = WorkerRefused(name="office", reason="revoked")
     assert error_text("ru", refused) == (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 
-from telesip.domain.errors import TelesipError
+from telesip.domain.errors import TelesipError, WorkerRefused
 from telesip.i18n import KEYS, LANGUAGES, PLURAL, has, read_catalog, t
 
 __all__ = ["KEYS", "LANGUAGES", "PLURAL", "error_text", "has", "lang_of", "read_catalog", "t"]
@@ -22,16 +22,6 @@ def lang_of(language_code: str | None) -> str:
     return "ru" if code.startswith(("ru", "uk", "be", "kk")) else "en"
 
 
-#: the reasons services/fleet.py gives ``WorkerRefused``, and their catalog keys
-_REFUSALS = {
-    "unknown": "refusal.unknown",
-    "revoked": "refusal.revoked",
-    "a remote worker (start it with --control-url)": "refusal.remote",
-    "not authenticated": "refusal.unauthenticated",
-    "running elsewhere (another instance joined)": "refusal.elsewhere",
-}
-
-
 def error_text(lang: str, exc: TelesipError, *, escape: bool = True) -> str:
     """A rule error in the person's language; unknown codes fall back to the English message.
     ``escape=False`` leaves the parameters as they are (plain text, for the API)."""
@@ -41,7 +31,8 @@ def error_text(lang: str, exc: TelesipError, *, escape: bool = True) -> str:
         return quote(exc.message)
     params = {k: quote(str(v)) if not isinstance(v, int) else v for k, v in exc.params.items()}
     params.setdefault("message", quote(exc.message))
-    refusal = _REFUSALS.get(str(exc.params.get("reason"))) if exc.code == "worker_refused" else None
+    reason = str(exc.params.get("reason"))
+    refusal = WorkerRefused.REASONS.get(reason) if isinstance(exc, WorkerRefused) else None
     if refusal is not None:
         params["reason"] = t(lang, refusal)
     try:

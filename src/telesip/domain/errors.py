@@ -73,6 +73,7 @@ plans, calls, operators, fleet, system). Every class is defined here and drawn b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 # -- The kinds: what went wrong, whatever it concerns (the API's status follows from the kind) ----
@@ -381,6 +382,15 @@ class KeyInProgress(ConflictError):
 class WorkerRefused(PermissionDenied):
     code = "worker_refused"
     default_message = "Worker {name!r} is {reason}; it may not hold registrations."
+    #: every ``reason`` it is given (in the words of the English message) -> the catalog key the
+    #: bot words it with (tests/bot/test_catalog.py checks both sides)
+    REASONS: ClassVar[Mapping[str, str]] = {
+        "unknown": "refusal.unknown",
+        "revoked": "refusal.revoked",
+        "a remote worker (start it with --control-url)": "refusal.remote",
+        "not authenticated": "refusal.unauthenticated",
+        "running elsewhere (another instance joined)": "refusal.elsewhere",
+    }
 
 
 class MissingCredential(TelesipError):
