@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -56,6 +56,25 @@ _READONLY: dict[str, dict[str, Any]] = {
     "sqlite": {"telesip_readonly": True},
     "postgresql": {"isolation_level": "AUTOCOMMIT"},
 }
+
+
+R = TypeVar("R")
+
+
+class _OnFirstUse(Generic[R]):
+    """A repository on the unit of work's connection, made when a use case first asks for it
+    and then kept on the instance (a non-data descriptor: later lookups find it there)."""
+
+    def __init__(self, make: Callable[[AsyncConnection], R]) -> None:
+        self.make = make
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, uow: UnitOfWork, owner: type | None = None) -> R:
+        repo = self.make(uow.conn)
+        uow.__dict__[self.name] = repo
+        return repo
 
 
 class UnitOfWork:
@@ -134,45 +153,19 @@ class UnitOfWork:
         fast.statements = self.hot
         return fast
 
-    @cached_property
-    def calls(self) -> Calls:
-        return Calls(self.conn)
-
-    @cached_property
-    def callers(self) -> Callers:
-        return Callers(self.conn)
-
-    @cached_property
-    def workers(self) -> Workers:
-        return Workers(self.conn)
+    calls = _OnFirstUse(Calls)
+    callers = _OnFirstUse(Callers)
+    workers = _OnFirstUse(Workers)
+    webhooks = _OnFirstUse(Webhooks)
+    conversations = _OnFirstUse(Conversations)
+    stats = _OnFirstUse(Stats)
+    api_keys = _OnFirstUse(ApiKeys)
+    idempotency = _OnFirstUse(IdempotencyKeys)
+    templates = _OnFirstUse(Templates)
 
     @cached_property
     def leases(self) -> Leases:
         return Leases(self.conn, self._cipher)
-
-    @cached_property
-    def webhooks(self) -> Webhooks:
-        return Webhooks(self.conn)
-
-    @cached_property
-    def conversations(self) -> Conversations:
-        return Conversations(self.conn)
-
-    @cached_property
-    def stats(self) -> Stats:
-        return Stats(self.conn)
-
-    @cached_property
-    def api_keys(self) -> ApiKeys:
-        return ApiKeys(self.conn)
-
-    @cached_property
-    def idempotency(self) -> IdempotencyKeys:
-        return IdempotencyKeys(self.conn)
-
-    @cached_property
-    def templates(self) -> Templates:
-        return Templates(self.conn)
 
     async def __aexit__(
         self,
