@@ -43,6 +43,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         default_plan=settings.default_plan,
         default_seats=settings.default_seats,
         lease_ttl_seconds=settings.lease_ttl_seconds,
+        import_max_rows=settings.import_max_rows,
     )
     return Services(engine=engine, cipher=Cipher(key), clock=clock or SystemClock(), rules=rules)
 

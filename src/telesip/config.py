@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     link_ttl_seconds: int = Field(default=7 * 86400, ge=60)
     default_plan: str = "office"
     default_seats: int | None = None
+    import_max_rows: int = Field(
+        default=20_000, ge=1, le=1_000_000, description="Accounts one import file may hold"
+    )
 
     bot_token: SecretStr | None = None
     bot_api_url: str | None = None

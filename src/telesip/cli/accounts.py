@@ -1,14 +1,18 @@
-"""``telesip accounts list|operator-paid`` and ``telesip audit``."""
+"""``telesip accounts list|import|operator-paid`` and ``telesip audit``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from telesip.bootstrap import services_for
-from telesip.cli.common import as_json_option, command, out, print_json, settings
+from telesip.cli.common import as_json_option, command, err, out, print_json, settings
 from telesip.services import accounts as accounts_svc
 from telesip.services import audit as audit_svc
+from telesip.services import imports as imports_svc
 
 accounts_app = typer.Typer(help="SIP accounts.", no_args_is_help=True)
 
@@ -63,6 +67,40 @@ async def accounts_list(
             reg,
         )
     out.print(table)
+
+
+@accounts_app.command("import")
+@command
+async def accounts_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    owner: int = typer.Option(..., help="Telegram id of the owner (who has started the bot)"),
+    server: str | None = typer.Option(
+        None, help="HOST[:PORT] of the PBX (required for FreePBX, pjsip.conf, sip.conf)"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing"),
+    as_json: bool = as_json_option(),
+) -> None:
+    """Import SIP accounts from a CSV, a FreePBX extensions export, pjsip.conf or sip.conf
+    (docs/import.md). A refused file or missing seats change nothing and exit 1."""
+    async with services_for(settings(), upgrade=True) as s:
+        with file.open("rb") as stream:
+            outcome = await imports_svc.import_accounts(
+                s, None, stream, owner_id=owner, server=server, filename=file.name, dry_run=dry_run
+            )
+    if as_json:
+        print_json(outcome.as_dict())
+    elif outcome.plan.refused:
+        pass  # said below, on stderr
+    else:
+        verb = "would import" if dry_run else "imported"
+        out.print(f"{escape(file.name)}: {verb}: {escape(outcome.summary())}")
+        for found in (*outcome.plan.issues, *outcome.plan.notes):
+            out.print(f"  {escape(found.message)}")
+        for u in outcome.unassigned:
+            out.print(f"  Line {u.line}: {escape(str(u.telegram))} has not started the bot yet")
+    if outcome.plan.refused:
+        err.print(f"[red]error:[/] {escape(outcome.plan.issues[0].message)}")
+        raise typer.Exit(1)
 
 
 @accounts_app.command("operator-paid")

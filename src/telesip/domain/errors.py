@@ -47,6 +47,7 @@ plans, calls, operators, fleet, system). Every class is defined here and drawn b
     │   │   └── LinkRevoked           link_revoked
     │   ├── BillingError              billing_error
     │   │   ├── SeatsExhausted        seats_exhausted
+    │   │   ├── SeatsMissing          seats_missing
     │   │   ├── MethodNotAllowed      method_not_allowed
     │   │   └── UnknownPlan           unknown_plan
     │   ├── PasswordError             password_error
@@ -286,6 +287,16 @@ class SeatsExhausted(BillingError):
     default_message = (
         "No free seats (paid SIP accounts your plans allow: {limit}). "
         "Free a seat or ask your operator for a larger plan."
+    )
+
+
+class SeatsMissing(BillingError):
+    """A bulk operation (an import) needs more seats than are free: nothing was done."""
+
+    code = "seats_missing"
+    default_message = (
+        "Not enough free seats for this import (needed: {needed}, free: {free}, missing: "
+        "{missing}). Nothing was imported: free seats or ask your operator for a larger plan."
     )
 
 

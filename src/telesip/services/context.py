@@ -20,6 +20,7 @@ class Rules:
     default_plan: str = "office"
     default_seats: int | None = None
     lease_ttl_seconds: int = 10  # a worker silent this long has lost its accounts
+    import_max_rows: int = 20_000  # accounts one import file may hold
 
 
 @dataclass

@@ -421,6 +421,31 @@ class Accounts:
         b_retry, b_at each)."""
         await self.conn.execute(_WRITE_REGISTRATION, params)
 
+    async def with_identities(
+        self, owner_id: int, identities: Sequence[str], *, chunk: int = 500
+    ) -> tuple[list[Account], set[str]]:
+        """For an import: ``owner_id``'s accounts having one of ``identities`` (decrypted, their
+        rows locked), and which of ``identities`` other owners hold (R11), in chunks of
+        ``chunk`` identities per statement (a parameter list stays far below any limit)."""
+        a = t.accounts
+        wanted = sorted(set(identities))
+        mine: list[Account] = []
+        others: set[str] = set()
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            rows = await self.conn.execute(
+                select(a)
+                .where(a.c.identity.in_(part))
+                .order_by(a.c.id)
+                .with_for_update(key_share=True)
+            )
+            for row in rows:
+                if row.owner_id == owner_id:
+                    mine.append(account_from_row(row, self.cipher.decrypt(row.password_enc)))
+                else:
+                    others.add(row.identity)
+        return mine, others
+
     async def holders(self, account_ids: set[int]) -> dict[int, tuple[int, int]]:
         """The owner and user of each of these accounts that still exists."""
         if not account_ids:

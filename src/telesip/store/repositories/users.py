@@ -57,6 +57,26 @@ class Users:
             return None
         return TelegramUser(row.id, row.first_name, row.username, row.language_code)
 
+    async def known(self, ids: set[int], usernames: set[str]) -> dict[int | str, int]:
+        """Which of these users have started the bot: a numeric id -> itself, an ``@username``
+        (lower case) -> its user's id."""
+        found: dict[int | str, int] = {}
+        u = t.users
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), 500):
+            rows = await self.conn.execute(
+                select(u.c.id).where(u.c.id.in_(id_list[start : start + 500]))
+            )
+            found.update({r.id: r.id for r in rows})
+        names = sorted(n.lstrip("@").lower() for n in usernames)
+        for start in range(0, len(names), 500):
+            part = names[start : start + 500]
+            rows = await self.conn.execute(
+                select(u.c.id, u.c.username).where(func.lower(u.c.username).in_(part))
+            )
+            found.update({"@" + r.username.lower(): r.id for r in rows})
+        return found
+
     async def lock(self, user_id: int) -> None:
         await self.conn.execute(
             select(t.users.c.id).where(t.users.c.id == user_id).with_for_update(key_share=True)
