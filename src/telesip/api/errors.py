@@ -21,6 +21,7 @@ too_many_attempts                      429
 InvalidInput (incl. invalid_settings)  422
 ConflictError                          409  (retry)
 storage_unavailable                    503  (with Retry-After: 5)
+storage_full (the disk is full)        503  (with Retry-After: 60; docs/operations.md says why)
 invalid_json                           400
 invalid_request (schema validation)    422
 payload_too_large                      413
@@ -70,6 +71,7 @@ STATUS: dict[type[errors.TelesipError], int] = {
     errors.StorageUnavailable: 503,
 }
 RETRY_AFTER_SECONDS = 5  # told to clients with every 503 (database unavailable)
+RETRY_AFTER_FULL_SECONDS = 60  # a full disk lasts until the operator frees space
 MAX_BODY = 64 * 1024
 # A remote worker's call recording (8 kHz 16-bit mono WAV: 57.6 MB an hour) is streamed to disk
 # by its handler, which counts the bytes itself; every other body is read whole, then parsed.
@@ -155,7 +157,8 @@ async def _telesip_error(request: Request, exc: Exception) -> JSONResponse:
     DOMAIN_ERRORS.labels(code=exc.code, via="api").inc()
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:  # the database is away (restarting): the client retries shortly
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        full = isinstance(exc, errors.StorageFull)
+        headers = {"Retry-After": str(RETRY_AFTER_FULL_SECONDS if full else RETRY_AFTER_SECONDS)}
     return problems.response(
         request.scope, status, exc.code, exc.message, params=exc.params, headers=headers
     )

@@ -64,7 +64,7 @@ def describe(exc: BaseException) -> str:
         exc = rule[0] if rule else exc.exceptions[0]
     if isinstance(exc, CodedError):
         cause = exc.__cause__  # the operator may see what the database said
-        if cause is not None and exc.code == "storage_unavailable":
+        if cause is not None and exc.code in ("storage_unavailable", "storage_full"):
             detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()
             return f"{exc.message} ({detail[0] if detail else type(cause).__name__})"
         return exc.message

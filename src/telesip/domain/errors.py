@@ -68,6 +68,7 @@ plans, calls, operators, fleet, system). Every class is defined here and drawn b
     ├── InvalidApiKey                 invalid_api_key: missing, unknown or revoked API key
     ├── MissingCredential             missing_credential: a worker sent no credential
     ├── StorageUnavailable            storage_unavailable: the database cannot be reached
+    │   └── StorageFull               storage_full: the database's disk is full; writes fail
     ├── ConfigError                   config_error: bad configuration (database URL, key file)
     └── BackupError                   backup_failed: a backup cannot be written or restored
 """
@@ -417,6 +418,19 @@ class MissingCredential(TelesipError):
 class StorageUnavailable(TelesipError):
     code = "storage_unavailable"
     default_message = "The database is not reachable right now; please try again later."
+
+
+class StorageFull(StorageUnavailable):
+    """The database's disk is full (SQLite's SQLITE_FULL, PostgreSQL's disk_full 53100, ENOSPC):
+    a write failed and changed nothing; reads still work. A kind of ``StorageUnavailable``, so
+    whatever waits out an unreachable database (the workers' loops) waits this out too; it is
+    over when the operator frees space, with no restart."""
+
+    code = "storage_full"
+    default_message = (
+        "The server's disk is full, so nothing was saved; please tell the operator and try again"
+        " later."
+    )
 
 
 class ConfigError(TelesipError):

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telesip.domain import errors
-from telesip.domain.errors import ApiKeyNotFound, InvalidApiKey, OutOfScope
+from telesip.domain.errors import ApiKeyNotFound, InvalidApiKey, OutOfScope, StorageFull
 from telesip.domain.model import SettingsLink
 from telesip.services.context import Services
 
@@ -122,14 +122,19 @@ async def authenticate(s: Services, token: str | None) -> ApiKey:
     """The live key for ``token``, or InvalidApiKey."""
     if not token or not token.startswith(KEY_PREFIX) or len(token) > 200:
         raise InvalidApiKey()
-    async with s.uow() as uow:
-        row = await uow.api_keys.by_hash(hash_key(token))
-        if row is None or row.revoked_at is not None:
-            raise InvalidApiKey()
-        key = _from_row(row)
-        if key.last_used_at is None or uow.now - key.last_used_at >= _TOUCH_EVERY:
-            await uow.api_keys.touch(key.id, uow.now)
-            await uow.commit()
+    key: ApiKey | None = None
+    try:
+        async with s.uow() as uow:
+            row = await uow.api_keys.by_hash(hash_key(token))
+            if row is None or row.revoked_at is not None:
+                raise InvalidApiKey()
+            key = _from_row(row)
+            if key.last_used_at is None or uow.now - key.last_used_at >= _TOUCH_EVERY:
+                await uow.api_keys.touch(key.id, uow.now)
+                await uow.commit()
+    except StorageFull:  # the last-used stamp is best effort: reads go on on a full disk
+        if key is None:
+            raise
     return key
 
 

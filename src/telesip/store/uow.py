@@ -1,5 +1,7 @@
 """The unit of work: one database transaction, the repositories bound to it, and the events
 and audit records of the use case. Rolls back unless committed; publishes events after commit.
+Every database failure of the use case leaves it as ``StorageUnavailable``, or ``StorageFull``
+when the disk is full (``store/failures.py``).
 
 The transaction begins with the first statement (SQLAlchemy's autobegin; on SQLite the
 ``begin`` listener makes it ``BEGIN IMMEDIATE`` unless read-only), so a transfer step that runs
@@ -25,6 +27,7 @@ from telesip.domain.errors import StorageUnavailable as StorageUnavailable  # re
 from telesip.domain.events import Event
 from telesip.store.crypto import Cipher
 from telesip.store.db import sqlite_reader, sqlite_writer
+from telesip.store.failures import is_disk_full, storage_error
 from telesip.store.loop import LoopReads, LoopWrites
 from telesip.store.repositories.accounts import Accounts
 from telesip.store.repositories.api_keys import ApiKeys
@@ -120,7 +123,7 @@ class UnitOfWork:
             if self._readonly:
                 await self.conn.execution_options(**_READONLY[self._engine.dialect.name])
         except (DBAPIError, OSError) as exc:
-            raise StorageUnavailable() from exc
+            raise storage_error(exc, self._engine) from exc
         self._bind()
         return self
 
@@ -180,12 +183,14 @@ class UnitOfWork:
             await asyncio.shield(self._release())
         except (DBAPIError, OSError) as release_error:  # the connection died (a restart)
             if exc is None:
-                raise StorageUnavailable() from release_error
+                raise storage_error(release_error, self._engine) from release_error
             # else the error in flight says more (translated below, or propagated as it is)
         if isinstance(exc, IntegrityError):
             raise ConflictError() from exc
         if isinstance(exc, DBAPIError):
-            raise StorageUnavailable() from exc
+            raise storage_error(exc, self._engine) from exc
+        if type(exc) is StorageUnavailable and is_disk_full(exc):  # said by a repository
+            raise storage_error(exc, self._engine) from exc.__cause__
 
     async def _release(self) -> None:
         try:

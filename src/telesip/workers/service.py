@@ -252,10 +252,11 @@ class Worker:
         DB_UNREACHABLE.labels(via="worker").inc()
         fence_at = self._last_beat + self.timing.ttl + self.timing.grace
         if self._failures == 1:
+            full = isinstance(exc, errors.StorageFull)  # writes refused: no lease renewed
             log.warning(
-                "worker %s: the database is unreachable (%s); keeping %d registrations for up "
-                "to %.0f s, retrying",
+                "worker %s: %s (%s); keeping %d registrations for up to %.0f s, retrying",
                 self.name,
+                "the database's disk is full" if full else "the database is unreachable",
                 _cause(exc),
                 len(self.versions),
                 max(0.0, fence_at - now),
