@@ -14,8 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
 
 import tests.sip_integration.conftest as sip_conftest
+from telesip.bot.app import build_dispatcher
+from telesip.bot.limiter import RateLimiter
+from telesip.bot.outbox import Outbox
 from telesip.calls.manager import CallManager
 from telesip.calls.rtp_ports import PortPool
 from telesip.calls.rtp_stream import RtpStream
@@ -25,6 +30,7 @@ from telesip.domain.clock import SystemClock
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.media import MediaParams
 from telesip.services import accounts
+from telesip.services.callers import caller_info, record_caller
 from telesip.services.context import Rules, Services
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
@@ -36,6 +42,7 @@ from tests.calls.sipp import Sipp, run_sipp
 from tests.calls.telegram.netns import Netns, netns  # noqa: F401
 from tests.conftest import TEST_KEY
 from tests.core.helpers import ALICE
+from tests.fakes import FakeBotAPI, FakeUser
 from tests.fakes.telegram_calls import Behaviour, FakeTelegram, FakeTelegramUser
 from tests.fleet.test_worker import Forward
 from tests.sip_integration.conftest import (  # noqa: F401
@@ -82,6 +89,7 @@ CALLS_ROUTE = """request_route {{
 #: not a latency target (bench/bench_calls.py measures latency); generous for a loaded machine
 ENDS_WITHIN = 10.0
 CALLER = TgUser(777000, "Telesip", "Calls", username="telesip_calls")
+ALICE_TG = FakeUser(ALICE.id, "Alice", username="alice")
 
 
 @pytest.fixture
@@ -226,3 +234,26 @@ async def rig(
             await rig.far.stream.close()
         await telegram.close()
         await s.engine.dispose()
+
+
+@pytest.fixture
+async def bot(rig: Rig) -> AsyncIterator[FakeBotAPI]:
+    """The real bot and its outbox on the rig's database, against the fake Bot API; the rig's
+    Telegram side is the caller account (as `telesip telegram login` records it)."""
+    await record_caller(rig.s, caller_info(777, "Telesip Calls", "telesip_calls", None))
+    async with FakeBotAPI(bot_username="telesip_test_bot") as fake:
+        tg = Bot(
+            fake.token, session=fake.session(), default=DefaultBotProperties(parse_mode="HTML")
+        )
+        tg.session.middleware(RateLimiter(overall_per_second=1000, per_chat_burst=1000))
+        dp = build_dispatcher(rig.s)
+        outbox = Outbox(rig.s, tg, rig.tmp / "recordings", interval=0.1)
+        outbox.start()
+        task = asyncio.create_task(dp.start_polling(tg, handle_signals=False, polling_timeout=5))
+        try:
+            yield fake
+        finally:
+            await dp.stop_polling()
+            await task
+            await outbox.stop()
+            await tg.session.close()

@@ -6,49 +6,15 @@ in Telegram sends BYE (end to end, in a namespace)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-
-from telesip.bot.app import build_dispatcher
-from telesip.bot.limiter import RateLimiter
-from telesip.bot.outbox import Outbox
 from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, rms_dbfs
 from telesip.services import calls
-from telesip.services.callers import caller_info, record_caller
-from tests.calls.conftest import ENDS_WITHIN, Keys, Rig, open_far
+from tests.calls.conftest import ALICE_TG, ENDS_WITHIN, Keys, Rig, open_far
 from tests.calls.sipp import far_answers, run_sipp
 from tests.core.helpers import ALICE
-from tests.fakes import FakeBotAPI, FakeUser
+from tests.fakes import FakeBotAPI
 from tests.fakes.telegram_calls import Behaviour, play_tone
-
-ALICE_TG = FakeUser(ALICE.id, "Alice", username="alice")
-
-
-@pytest.fixture
-async def bot(rig: Rig) -> AsyncIterator[FakeBotAPI]:
-    """The real bot and its outbox on the rig's database, against the fake Bot API; the rig's
-    Telegram side is the caller account (as `telesip telegram login` records it)."""
-    await record_caller(rig.s, caller_info(777, "Telesip Calls", "telesip_calls", None))
-    async with FakeBotAPI(bot_username="telesip_test_bot") as fake:
-        tg = Bot(
-            fake.token, session=fake.session(), default=DefaultBotProperties(parse_mode="HTML")
-        )
-        tg.session.middleware(RateLimiter(overall_per_second=1000, per_chat_burst=1000))
-        dp = build_dispatcher(rig.s)
-        outbox = Outbox(rig.s, tg, rig.tmp / "recordings", interval=0.1)
-        outbox.start()
-        task = asyncio.create_task(dp.start_polling(tg, handle_signals=False, polling_timeout=5))
-        try:
-            yield fake
-        finally:
-            await dp.stop_polling()
-            await task
-            await outbox.stop()
-            await tg.session.close()
 
 
 async def _ended(rig: Rig, call_id: int) -> calls.CallRecord:  # type: ignore[name-defined]
