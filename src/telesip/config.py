@@ -8,6 +8,7 @@ with its default in the repository's ``.env.example`` (a test checks it).
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -67,6 +68,29 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     api_bind: str = "127.0.0.1:8080"
+    public_url: str | None = Field(
+        default=None,
+        description="Public HTTPS address of the HTTP server (TLS proxy in front of API_BIND); "
+        "enables the Mini App buttons",
+    )
+    miniapp_max_age_seconds: int = Field(
+        default=3600, ge=60, le=7 * 86400, description="Mini App sign-in data older is refused"
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"https://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("use an https:// address without query, e.g. https://sip.example.com")
+        return value.rstrip("/")
+
+    @property
+    def miniapp_url(self) -> str | None:
+        """Where Telegram opens the Mini App, or None without TELESIP_PUBLIC_URL."""
+        return f"{self.public_url}/miniapp/" if self.public_url else None
+
     lease_ttl_seconds: int = Field(default=10, ge=2)
     lease_grace_seconds: float = Field(
         default=20.0,

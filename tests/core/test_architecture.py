@@ -79,6 +79,12 @@ def test_services_build_no_sql() -> None:
     assert _offending("services", forbidden, exempt=set()) == []
 
 
-@pytest.mark.parametrize("package", ["bot", "api"])
+@pytest.mark.parametrize("package", ["bot", "api", "miniapp"])
 def test_bot_and_api_reach_the_database_only_through_services(package: str) -> None:
     assert _offending(package, ("telesip.store", "sqlalchemy", "asyncpg"), set()) == []
+
+
+def test_the_miniapp_uses_no_bot_or_api_internals() -> None:
+    """The Mini App is a part of its own: services and domain, like the bot and the API."""
+    forbidden = ("telesip.bot", "telesip.api", "aiogram")
+    assert _offending("miniapp", forbidden, set()) == []

@@ -1,7 +1,8 @@
 """The operators' HTTP API: ``create_app`` builds the FastAPI app, ``serve_api`` runs it (with
 the webhook dispatcher) as a part of ``telesip run`` or alone with ``telesip api``.
 
-Everything is under ``/api/v1`` except ``/healthz`` and ``/metrics``; the OpenAPI document is
+Everything is under ``/api/v1`` except ``/healthz``, ``/metrics`` and the Telegram Mini App
+(``/miniapp/``, ``telesip.miniapp``, served by the same server); the OpenAPI document is
 at ``/api/v1/openapi.json`` and the docs at ``/api/v1/docs``.
 """
 
@@ -34,6 +35,7 @@ from telesip.api.routers import (
 )
 from telesip.config import Settings
 from telesip.metrics import API_REQUESTS
+from telesip.miniapp import router as miniapp_router
 from telesip.services.context import Services
 from telesip.webhooks import WebhookDispatcher
 
@@ -98,6 +100,7 @@ def create_app(
     app.include_router(v1)
     app.include_router(workers, include_in_schema=False)  # its own document, below
     app.include_router(system.router)
+    app.include_router(miniapp_router)  # the Mini App, a part of its own (docs/miniapp.md)
 
     def public_document() -> dict[str, object]:
         if app.openapi_schema is None:

@@ -1,0 +1,326 @@
+"""The Mini App's HTTP endpoints, under ``/miniapp`` on telesip's own HTTP server.
+
+``GET /miniapp/`` is a static shell (no data, no words); everything else answers only a request
+whose ``Authorization: tma <initData>`` header :func:`initdata.verify` accepts, and acts as
+the Telegram user it names, through the same service functions the bot calls (R1-R12 are
+checked there, not here). Another person's account id gets the service's answer (404 for a
+stranger, 403 for its assigned user) and nothing is changed: bulk requests check every id
+before the first change. Rule errors are ``application/problem+json`` in the person's language;
+forms come back as HTML with the errors next to their fields (422).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from telesip.domain import errors
+from telesip.domain.model import Role, TelegramUser
+from telesip.domain.readmodels import AccountSummary
+from telesip.miniapp import form, table, views
+from telesip.miniapp.initdata import InitDataRejected, verify
+from telesip.miniapp.texts import error_text, lang_of, payer_text, state_text, t
+from telesip.services import accounts, links
+from telesip.services.context import Services
+
+__all__ = ["router"]
+
+#: the worst status first: a subclass is listed before its parent
+STATUS: tuple[tuple[type[errors.TelesipError], int], ...] = (
+    (InitDataRejected, 401),
+    (errors.NotFound, 404),
+    (errors.PermissionDenied, 403),
+    (errors.StaleWrite, 412),
+    (errors.BillingError, 402),
+    (errors.StateConflict, 409),
+    (errors.LinkError, 409),
+    (errors.ConflictError, 409),
+    (errors.InvalidInput, 422),
+)
+MAX_IDS = 1000
+CSP = (
+    "default-src 'none'; script-src 'self' https://telegram.org; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; form-action 'none'; base-uri 'none'; "
+    "frame-ancestors 'self' https://web.telegram.org"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class Unavailable(errors.TelesipError):
+    code = "miniapp_unavailable"
+    default_message = "The Mini App needs TELESIP_BOT_TOKEN: it checks Telegram's signature."
+
+
+def _status(exc: errors.TelesipError) -> int:
+    if isinstance(exc, Unavailable):
+        return 503
+    return next((status for kind, status in STATUS if isinstance(exc, kind)), 400)
+
+
+def problem(request: Request, exc: errors.TelesipError) -> JSONResponse:
+    lang = getattr(request.state, "miniapp_lang", None) or lang_of(
+        request.headers.get("accept-language")
+    )
+    status = _status(exc)
+    body = {"type": "about:blank", "title": exc.code, "status": status, "code": exc.code}
+    body["detail"] = error_text(lang, exc)
+    headers = {"WWW-Authenticate": "tma"} if status == 401 else {}
+    return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+
+
+class _Guarded(APIRoute):
+    """Every Mini App route: rule errors become problems, and every answer gets the page's
+    security headers and its server time (``Server-Timing``: the benchmark reads it)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                response = await handler(request)
+            except errors.TelesipError as exc:
+                response = problem(request, exc)
+            response.headers.update(HEADERS)
+            spent = (time.perf_counter() - started) * 1000
+            response.headers["Server-Timing"] = f"app;dur={spent:.2f}"
+            return response
+
+        return guarded
+
+
+router = APIRouter(prefix="/miniapp", include_in_schema=False, route_class=_Guarded)
+
+
+# ------------------------------------------------------------------ the shell and its files
+
+_STATIC_TYPES = {"app.js": "text/javascript", "app.css": "text/css"}
+_STATIC = {
+    name: (resources.files("telesip.miniapp") / "static" / name).read_bytes()
+    for name in _STATIC_TYPES
+}
+VERSION = hashlib.sha256(b"".join(_STATIC.values())).hexdigest()[:12]
+_SHELL = views.shell(VERSION)
+
+
+@router.get("/")
+async def shell() -> HTMLResponse:
+    return HTMLResponse(_SHELL, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/static/{name}")
+async def static(name: str, request: Request) -> Response:
+    if name not in _STATIC:
+        raise errors.NotFound(f"no file {name[:64]!r} here")
+    fresh = request.query_params.get("v") == VERSION
+    cache = "public, max-age=31536000, immutable" if fresh else "no-cache"
+    return Response(_STATIC[name], media_type=_STATIC_TYPES[name], headers={"Cache-Control": cache})
+
+
+# ------------------------------------------------------------------ who is asking
+
+
+@dataclass(frozen=True)
+class Viewer:
+    s: Services
+    user: TelegramUser
+    lang: str
+
+
+async def viewer(request: Request) -> Viewer:
+    """The verified Telegram user of this request (or 401); nothing is remembered."""
+    s: Services = request.app.state.services
+    settings = request.app.state.settings
+    if settings.bot_token is None:
+        raise Unavailable()
+    scheme, _, init_data = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "tma":
+        raise InitDataRejected(reason="missing")
+    user = verify(
+        init_data.strip(),
+        settings.bot_token.get_secret_value(),
+        now=s.clock.now(),
+        max_age=settings.miniapp_max_age_seconds,
+    )
+    request.state.miniapp_lang = lang = lang_of(user.language_code)
+    return Viewer(s, user, lang)
+
+
+Acting = Annotated[Viewer, Depends(viewer)]
+
+
+def _html(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status, headers={"Cache-Control": "no-store"})
+
+
+# ------------------------------------------------------------------ the table
+
+
+async def _page(v: Viewer, query: table.Query) -> table.Page:
+    owned = (await accounts.softphone(v.s, v.user)).owned  # R1: what /softphone lists
+    return table.select(owned, query, payer_text=lambda a: payer_text(v.lang, a))
+
+
+@router.get("/app")
+async def app_view(v: Acting) -> HTMLResponse:
+    page = await _page(v, table.Query())
+    return _html(views.app(v.lang, views.table(v.lang, page)))
+
+
+@router.get("/table")
+async def table_view(v: Acting, request: Request) -> HTMLResponse:
+    page = await _page(v, table.parse_query(request.query_params))
+    return _html(views.table(v.lang, page))
+
+
+class Selection(BaseModel):
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=MAX_IDS)
+
+
+class Bulk(Selection):
+    action: Literal["disable", "enable", "links"]
+
+
+async def _mine(v: Viewer, ids: Sequence[int]) -> dict[int, AccountSummary]:
+    """The viewer's listed accounts; raises the service's own refusal for the first id that is
+    not the viewer's to manage (a stranger's: not found; an assigned one: not the owner)."""
+    mine = {a.id: a for a in (await accounts.softphone(v.s, v.user)).owned}
+    for account_id in dict.fromkeys(ids):
+        if account_id not in mine:
+            card = await accounts.get_card(v.s, v.user, account_id)
+            if card.role is not Role.OWNER:
+                raise errors.NotOwner(account_id=account_id)
+    return mine
+
+
+@router.post("/bulk")
+async def bulk(v: Acting, body: Bulk, request: Request) -> HTMLResponse:
+    ids = list(dict.fromkeys(body.ids))
+    await _mine(v, ids)
+    refused: list[tuple[int, str]] = []
+    if body.action == "links":
+        made: list[tuple[int, str]] = []
+        expires = None
+        bot = request.app.state.bot_username
+        for account_id in ids:
+            try:
+                link = await links.create_link(v.s, v.user, account_id)
+            except errors.TelesipError as exc:
+                refused.append((account_id, error_text(v.lang, exc)))
+                continue
+            expires = link.expires_at
+            url = f"https://t.me/{bot}?start={link.token}" if bot else link.token
+            made.append((account_id, url))
+        return _html(views.links(v.lang, made, expires, refused))
+    done = 0
+    for account_id in ids:
+        try:
+            await accounts.set_enabled(v.s, v.user, account_id, body.action == "enable")
+            done += 1
+        except errors.TelesipError as exc:  # changed meanwhile (deleted, transferred)
+            refused.append((account_id, error_text(v.lang, exc)))
+    return _html(views.outcome(v.lang, done, refused))
+
+
+CSV_COLUMNS = ("id", "login", "domain", "transport", "port", "state", "user", "payer", "error")
+
+
+def _cell(value: object) -> str:
+    """No cell starts a formula when the file is opened in a spreadsheet."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.post("/export")
+async def export(v: Acting, body: Selection) -> Response:
+    mine = await _mine(v, body.ids)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for account_id in dict.fromkeys(body.ids):
+        a = mine.get(account_id)
+        if a is None:
+            continue  # the viewer's, but in the links section
+        user = a.user_label if a.assigned else ""
+        row = (a.id, a.login, a.domain, a.transport, a.port, state_text(v.lang, a), user)
+        writer.writerow([_cell(x) for x in (*row, payer_text(v.lang, a), table.last_error(a))])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="accounts.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# ------------------------------------------------------------------ one account's settings
+
+
+async def _owner_card(v: Viewer, account_id: int) -> accounts.Card:
+    card = await accounts.get_card(v.s, v.user, account_id)  # a stranger: AccountNotFound
+    if card.settings is None:  # an assigned user sees no settings (R5)
+        raise errors.AssignedUserLimit(account_id=account_id)
+    return card
+
+
+@router.get("/accounts/{account_id}/settings")
+async def settings_view(v: Acting, account_id: int) -> HTMLResponse:
+    card = await _owner_card(v, account_id)
+    assert card.settings is not None
+    return _html(views.settings_form(v.lang, account_id, card.settings, card.etag, {}))
+
+
+@router.post("/accounts/{account_id}/settings")
+async def settings_change(
+    v: Acting, account_id: int, body: dict[str, str | bool | None]
+) -> HTMLResponse:
+    card = await _owner_card(v, account_id)
+    assert card.settings is not None
+    current = form.current_values(card.settings)
+    parsed = form.parse(body, current)
+    problems = {name: t(v.lang, key, **params) for name, (key, params) in parsed.errors.items()}
+    for name, reason in form.field_errors(current, parsed.changes).items():
+        problems.setdefault(name, error_text(v.lang, errors.InvalidSettings(reason=reason)))
+    typed: dict[str, Any] = {**card.settings, **{k: x for k, x in body.items() if k in form.FIELDS}}
+    if problems:
+        return _html(views.settings_form(v.lang, account_id, typed, card.etag, problems), 422)
+    if not parsed.changes:
+        notice = t(v.lang, "miniapp.unchanged")
+        return _html(views.settings_form(v.lang, account_id, typed, card.etag, {}, notice))
+    etag = body.get("etag")
+    try:
+        await accounts.update_settings(
+            v.s,
+            v.user,
+            account_id,
+            if_match=etag if isinstance(etag, str) and etag else None,
+            **parsed.changes,
+        )
+    except (errors.InvalidSettings, errors.StaleWrite) as exc:
+        fresh = await _owner_card(v, account_id) if isinstance(exc, errors.StaleWrite) else card
+        assert fresh.settings is not None
+        values = fresh.settings if fresh is not card else typed
+        page = views.settings_form(
+            v.lang, account_id, values, fresh.etag, {}, form_error=error_text(v.lang, exc)
+        )
+        return _html(page, 412 if isinstance(exc, errors.StaleWrite) else 422)
+    card = await _owner_card(v, account_id)
+    assert card.settings is not None
+    saved = t(v.lang, "miniapp.saved")
+    return _html(views.settings_form(v.lang, account_id, card.settings, card.etag, {}, saved))
