@@ -24,6 +24,12 @@ def test_shortcut_and_lines() -> None:
     }
 
 
+def test_media_encryption_by_name_and_back_to_the_default() -> None:
+    assert parse_changes("srtp = Required") == {"media_encryption": "required"}
+    assert parse_changes("media encryption = off") == {"media_encryption": "off"}
+    assert parse_changes("srtp = -") == {"media_encryption": None}
+
+
 @pytest.mark.parametrize("text", ["", "colour = red", "port = many", "login =", "just words"])
 def test_bad_input(text: str) -> None:
     with pytest.raises(InvalidSettings):

@@ -89,6 +89,7 @@ class UserIn(UserNamesIn):
 
 Transport = Literal["udp", "tcp", "tls"]
 Dtmf = Literal["rfc4733", "info", "inband"]
+MediaEncryption = Literal["off", "optional", "required"]
 Codec = Literal["PCMA", "PCMU", "G722", "opus", "telephone-event"]
 Rule = Annotated[
     str,
@@ -119,6 +120,12 @@ class SettingsPatch(In):
     worker: Annotated[str, Field(pattern=WORKER_NAME.pattern)] | None = None
     record: bool | None = Field(
         default=None, description="Record calls; each recording goes to the account's owner"
+    )
+    media_encryption: MediaEncryption | None = Field(
+        default=None,
+        description="SRTP (SDES keys, RFC 4568) of the line's calls: off, optional (encrypted "
+        "when the peer agrees) or required (calls without SRTP are refused); null: the "
+        "transport's default, optional over TLS and off otherwise",
     )
 
 

@@ -58,6 +58,8 @@ FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "dtmf": ("dtmf_mode", _text),
     "dtmf_mode": ("dtmf_mode", _text),
     "worker": ("worker", _optional),
+    "srtp": ("media_encryption", lambda v: _optional(v.lower())),  # "-": the transport's default
+    "media_encryption": ("media_encryption", lambda v: _optional(v.lower())),
 }
 
 

@@ -271,6 +271,7 @@ SETTING_NAMES = {
     "display_name": "name",
     "codecs": "codecs",
     "dtmf_mode": "dtmf",
+    "media_encryption": "srtp",
 }
 
 

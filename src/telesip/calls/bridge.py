@@ -30,6 +30,7 @@ from telesip.domain.calls import CallRecord, EndReason
 from telesip.logs import bind_log_context
 from telesip.media import CallRecorder, MediaParams
 from telesip.media.errors import MediaError
+from telesip.media.srtp import SrtpKeys
 from telesip.media.tone import Ringback, dtmf
 from telesip.sip import Request, SessionDescription
 from telesip.sip.call import (
@@ -68,6 +69,10 @@ _LEG_TO_SIP: dict[str, tuple[int, EndReason, str | None]] = {
 
 def media_params(neg: Negotiated) -> MediaParams:
     hold = neg.direction in ("recvonly", "inactive")
+    srtp = neg.srtp
+    keys = None
+    if srtp is not None:
+        keys = SrtpKeys(srtp.suite, srtp.local_key.reveal(), srtp.remote_key.reveal())
     return MediaParams(
         neg.codec,
         neg.payload_type,
@@ -76,6 +81,7 @@ def media_params(neg: Negotiated) -> MediaParams:
         dtmf_payload_type=neg.dtmf_pt,
         ptime=neg.ptime,
         clock_rate=neg.clock_rate,
+        srtp=keys,
     )
 
 
@@ -497,6 +503,7 @@ class InboundBridge(Bridge):
             codecs=cfg.codecs,
             contact_user=cfg.login,
             user_agent=mgr.user_agent,
+            media_encryption=cfg.media_encryption,
         )
         self.answer_sdp: bytes | None = None
         self.offer: SessionDescription | None = None
@@ -538,16 +545,21 @@ class InboundBridge(Bridge):
         host = self.mgr.sdp_host(self.src)
         body = self.machine.offer
         sid = random.getrandbits(31)
+        encryption = self.cfg.media_encryption
         if body:
             self.offer = SessionDescription.parse(body)
-            _, neg = answer(self.offer, host, 9, self.cfg.codecs)  # refuses before ports
+            # refuses (488) before taking ports: no codec in common, or SRTP the line requires
+            _, neg = answer(self.offer, host, 9, self.cfg.codecs, encryption=encryption)
             self.direction = neg.direction
             stream = await self.open_stream(media_params(neg))
-            sdp, _ = answer(self.offer, host, stream.local_port, self.cfg.codecs, session_id=sid)
+            sdp, neg = answer(self.offer, host, stream.local_port, self.cfg.codecs,
+                              session_id=sid, encryption=encryption)  # fmt: skip
+            stream.update(media_params(neg))  # the keys of the answer we send
         else:  # a late offer: ours goes in the 200, theirs comes in the ACK
             codec = next((c for c in self.cfg.codecs if c in ("PCMA", "PCMU")), "PCMA")
             stream = await self.open_stream(MediaParams(codec, 8 if codec == "PCMA" else 0))
-            sdp = make_offer(host, stream.local_port, self.cfg.codecs, session_id=sid)
+            sdp = make_offer(host, stream.local_port, self.cfg.codecs, session_id=sid,
+                             encryption=encryption)  # fmt: skip
             self.offer = sdp
         self.answer_sdp = sdp.to_bytes()
 
@@ -651,7 +663,11 @@ class OutboundBridge(Bridge):
         codec = next((c for c in self.cfg.codecs if c in ("PCMA", "PCMU")), "PCMA")
         stream = await self.open_stream(MediaParams(codec, 8 if codec == "PCMA" else 0))
         self.offer = make_offer(
-            host, stream.local_port, self.cfg.codecs, session_id=random.getrandbits(31)
+            host,
+            stream.local_port,
+            self.cfg.codecs,
+            session_id=random.getrandbits(31),
+            encryption=self.cfg.media_encryption,
         )
         cfg = self.cfg
         self.machine = OutgoingCall(
@@ -669,6 +685,7 @@ class OutboundBridge(Bridge):
             local_addr=local,
             now=self.now(),
             codecs=cfg.codecs,
+            media_encryption=cfg.media_encryption,
         )
         self.mgr.adopt(self.machine.call_id, self)
         self.ring_back(True)

@@ -14,6 +14,12 @@ the latch again, for any SSRC.
 Sending: `send_pcm` cuts samples into packets of the negotiated ptime; RFC 4733 digits queued by
 `send_dtmf` go out on the playout tick and replace the audio while they last. RTCP SR/RR with
 SDES CNAME go out every ~5 s (randomised 0.5-1.5x) and a BYE on `close()`, which frees the ports.
+
+SRTP (`MediaParams.srtp`): every RTP packet we send (audio and RFC 4733 events alike) and every
+RTCP compound is protected just before the socket, every datagram is unprotected right after
+it, before parsing; a datagram that fails authentication counts as invalid. New keys in
+`update` (a re-INVITE that re-keys) replace the transform; the same keys keep it (and its
+rollover counters).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from telesip.media.rtcp import (
     parse_rtcp,
 )
 from telesip.media.rtp import RtpPacket, RtpSender
+from telesip.media.srtp import SrtpTransform
 
 from .rtp_ports import PortLease, PortPool
 
@@ -189,6 +196,7 @@ class RtpStream:
         self._clock: _PlayoutClock | None = None
         self._rtcp_handle: asyncio.TimerHandle | None = None
         self._closed = False
+        self._srtp: SrtpTransform | None = None
         self._apply(params)
         self.set_remote(params.remote_addr, params.remote_port, params.remote_rtcp_port)
 
@@ -243,6 +251,16 @@ class RtpStream:
         self._encode = encoder_for(params.codec)
         self._decode = decoder_for(params.codec)
         self._samples_per_packet = params.ptime * RATE // 1000
+        keys = params.srtp
+        if keys is None:
+            self._srtp = None
+        elif self._srtp is None or self._srtp.keys != keys:
+            self._srtp = SrtpTransform(keys)  # new keys: new sessions (re-keying)
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether RTP and RTCP go through SRTP."""
+        return self._srtp is not None
 
     def update(self, params: MediaParams) -> None:
         """New negotiation (re-INVITE): codec, payload types, ptime, remote address."""
@@ -286,6 +304,8 @@ class RtpStream:
 
     def _on_rtp(self, data: bytes, addr: Any) -> None:
         try:
+            if self._srtp is not None:
+                data = self._srtp.unprotect(data)
             packet = RtpPacket.parse(data)
         except MalformedPacket:
             self._counts["invalid"] += 1
@@ -379,7 +399,10 @@ class RtpStream:
         self._last_sent_at = now
         data = sender.audio(self._pt, self._encode(samples), n)
         if self._remote is not None and self._rtp is not None:
-            self._rtp.sendto(data, self._remote)
+            self._rtp.sendto(self._protect(data), self._remote)
+
+    def _protect(self, data: bytes) -> bytes:
+        return data if self._srtp is None else self._srtp.protect(data)
 
     def send_dtmf(self, digit: str, duration_ms: int = 100) -> None:
         """Queue an RFC 4733 digit; digits go out one after another with a short gap."""
@@ -406,7 +429,7 @@ class RtpStream:
         if packet is not None and self._dtmf_pt is not None:
             data = sender.event(self._dtmf_pt, packet.timestamp, packet.payload, packet.marker)
             if self._remote is not None and self._rtp is not None:
-                self._rtp.sendto(data, self._remote)
+                self._rtp.sendto(self._protect(data), self._remote)
         if dtmf.done:
             self._dtmf = None
             self._digit_gap = _DIGIT_GAP
@@ -451,7 +474,10 @@ class RtpStream:
     def _send_rtcp(self, packets: list[RtcpPacket]) -> None:
         if self._rtcp is None or self._rtcp_remote is None:
             return
-        self._rtcp.sendto(build_rtcp(*packets), self._rtcp_remote)
+        data = build_rtcp(*packets)
+        if self._srtp is not None:
+            data = self._srtp.protect_rtcp(data)
+        self._rtcp.sendto(data, self._rtcp_remote)
         self._counts["rtcp_sent"] += 1
 
     def _send_report(self) -> None:
@@ -462,6 +488,8 @@ class RtpStream:
 
     def _on_rtcp(self, data: bytes, addr: Any) -> None:
         try:
+            if self._srtp is not None:
+                data = self._srtp.unprotect_rtcp(data)
             packets = parse_rtcp(data)
         except MalformedPacket:
             self._counts["invalid"] += 1

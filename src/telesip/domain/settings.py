@@ -16,6 +16,7 @@ from telesip.domain.errors import InvalidSettings
 
 TRANSPORTS = ("udp", "tcp", "tls")
 DTMF_MODES = ("rfc4733", "info", "inband")
+MEDIA_ENCRYPTION = ("off", "optional", "required")  # SRTP (SDES) of a line's calls
 KNOWN_CODECS = ("PCMA", "PCMU", "G722", "opus", "telephone-event")
 DEFAULT_CODECS = ("PCMA", "PCMU", "telephone-event")
 EXPIRES_RANGE = (10, 86400)  # seconds a registration may ask for
@@ -108,6 +109,8 @@ class AccountSettings:
     rewrite_rules: tuple[tuple[str, str], ...] = ()
     worker: str | None = None
     record: bool = False  # calls on this line are recorded and sent to its owner
+    # SRTP of the line's calls: off | optional | required; None means the transport's default
+    media_encryption: str | None = None
 
     def validated(self) -> AccountSettings:
         """Check every field; return a normalised copy or raise InvalidSettings."""
@@ -147,6 +150,8 @@ class AccountSettings:
             raise InvalidSettings(reason="worker name: letters, digits, '.', '_' or '-'")
         if not isinstance(self.record, bool):
             raise InvalidSettings(reason="record must be true or false")
+        if self.media_encryption is not None and self.media_encryption not in MEDIA_ENCRYPTION:
+            raise InvalidSettings(reason="media encryption must be off, optional or required")
         return replace(
             self,
             login=login,
@@ -156,6 +161,14 @@ class AccountSettings:
             transport=transport,
             auth_username=self.auth_username.strip() if self.auth_username else None,
         )
+
+    @property
+    def encryption(self) -> str:
+        """The media encryption in force: the setting, else ``optional`` over TLS (signalling
+        that hides SDES keys) and ``off`` otherwise (keys in clear SDP protect nothing)."""
+        if self.media_encryption is not None:
+            return self.media_encryption
+        return "optional" if self.transport.lower() == "tls" else "off"
 
     @property
     def identity(self) -> str:
@@ -180,6 +193,7 @@ class AccountSettings:
             "rewrite_rules": [list(r) for r in self.rewrite_rules],
             "worker": self.worker,
             "record": self.record,
+            "media_encryption": self.encryption,
         }
 
 

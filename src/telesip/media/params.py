@@ -7,9 +7,13 @@ does not import `telesip.sip`); `StreamStats` is a snapshot of one `RtpStream`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import UnsupportedCodec
 from .g711 import CODECS
+
+if TYPE_CHECKING:
+    from .srtp import SrtpKeys
 
 __all__ = ["MediaParams", "StreamStats"]
 
@@ -28,6 +32,8 @@ class MediaParams:
     remote_rtcp_port: int | None = None
     """The peer's a=rtcp port; None means RTP port + 1."""
     clock_rate: int = 8000
+    srtp: SrtpKeys | None = None
+    """SRTP keys (RFC 3711, keyed by SDES); None: RTP and RTCP in clear."""
 
     def __post_init__(self) -> None:
         if self.codec.upper() not in CODECS or self.clock_rate != 8000:

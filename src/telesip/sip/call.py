@@ -98,6 +98,7 @@ class IncomingCall(ReinviteCall):
         codecs: tuple[str, ...] = DEFAULT_CODECS,
         contact_user: str | None = None,
         user_agent: str = "telesip",
+        media_encryption: str = "off",
         t1: float = T1,
         t2: float = T2,
         t4: float = T4,
@@ -109,6 +110,7 @@ class IncomingCall(ReinviteCall):
             local_addr=local_addr, rng=rng, transport=transport, codecs=codecs,
             user_agent=user_agent, digest=None, t1=t1, t2=t2, t4=t4,
         )  # fmt: skip
+        self.media_encryption = media_encryption
         self.invite = invite
         self.state = C.CALLING
         user = contact_user
@@ -273,6 +275,7 @@ class OutgoingCall(ReinviteCall):
         codecs: tuple[str, ...] = DEFAULT_CODECS,
         call_id: str | None = None,
         extra_headers: Iterable[tuple[str, str]] = (),
+        media_encryption: str = "off",
         t1: float = T1,
         t2: float = T2,
         t4: float = T4,
@@ -283,6 +286,7 @@ class OutgoingCall(ReinviteCall):
             local_addr=local_addr, rng=rng, transport=params.transport, codecs=codecs,
             user_agent=params.user_agent, digest=digest, t1=t1, t2=t2, t4=t4,
         )  # fmt: skip
+        self.media_encryption = media_encryption
         self.params = params
         self.target_uri = target_uri
         self.state = C.CALLING

@@ -11,6 +11,7 @@ call setup of each side in `call.py`, states and events in `callstate.py`.
 from __future__ import annotations
 
 import random
+import secrets
 from collections import deque
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from .fields import parse_cseq
 from .message import Headers, Request, Response
 from .negotiation import (
     DEFAULT_CODECS,
+    Keygen,
     Negotiated,
     NoCommonCodec,
     accept_answer,
@@ -89,6 +91,8 @@ class CallBase:
         self.transport = transport.upper()
         self.reliable = self.transport != "UDP"
         self.codecs = codecs or DEFAULT_CODECS
+        self.media_encryption = "off"  # off | optional | required: how we answer re-INVITEs
+        self.keygen: Keygen = secrets.token_bytes  # SRTP master keys of our answers
         self.user_agent = user_agent
         self.digest = digest
         self.t1, self.t2, self.t4 = t1, t2, t4

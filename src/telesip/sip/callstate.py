@@ -3,7 +3,7 @@ the call machines emit (`CallEvent`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from .negotiation import Negotiated
@@ -85,7 +85,7 @@ class Progress:
 
     status: int
     reason: str
-    sdp: bytes | None
+    sdp: bytes | None = field(repr=False)  # SDP may carry SRTP keys: never in a repr
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ class Answered:
     """UAC: the 2xx came (ACK sent). UAS: the ACK confirmed our 2xx (`sdp` when it is the
     answer to an offer we made in the 200, i.e. the INVITE had no body)."""
 
-    sdp: bytes | None
+    sdp: bytes | None = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class MediaChanged:
     """A re-INVITE (theirs or ours) settled new media: hold, resume, new address."""
 
     negotiated: Negotiated
-    sdp: bytes  # the peer's description
+    sdp: bytes = field(repr=False)  # the peer's description
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,28 +6,47 @@ into 488) and `accept_answer` (also for the SDP of a 183). Codecs are G.711 (PCM
 static) and `telephone-event` (dynamic, 8000 Hz, events 0-16), taken in the order of the
 account's setting. Directions are mirrored (their sendonly is our recvonly: we are held) and
 `c=0.0.0.0` is the old hold (RFC 3264 §8.4); o= versions go up only when the body changes.
+
+SRTP with SDES keys (RFC 4568), by the line's `encryption` (`MEDIA_ENCRYPTION`):
+- ``off``: plain RTP/AVP; an RTP/SAVP stream is refused, a=crypto on RTP/AVP is ignored.
+- ``optional``: our offers are RTP/AVP carrying a=crypto (best effort: a peer that knows SDES
+  answers with a=crypto and media are encrypted, one that does not ignores it); we answer
+  RTP/SAVP with SRTP, and RTP/AVP with SRTP when it carries a=crypto we take, else in clear.
+- ``required``: our offers are RTP/SAVP (never plain RTP); an offer without a crypto line we
+  take is refused (`NoCommonCodec`, 488).
+Suites AES_CM_128_HMAC_SHA1_80 (preferred) and _32; a line with MKI, several keys, a key
+lifetime under 2^31 packets or session parameters is not taken. Our keys come from `keygen`
+(`secrets.token_bytes`); an answer keeps our key while the peer keeps its own (a session
+refresh changes nothing) and takes a new one when the peer re-keys (a new a=crypto).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from .errors import SipError
 from .sdp import (
     DIRECTIONS,
+    SRTP_SUITES,
     Attribute,
     Connection,
+    CryptoAttribute,
     MediaDescription,
     Origin,
     RtpMap,
     SessionDescription,
+    SrtpKey,
 )
 
 __all__ = [
     "DEFAULT_CODECS",
+    "MEDIA_ENCRYPTION",
+    "Keygen",
     "Negotiated",
     "NoCommonCodec",
+    "Srtp",
     "accept_answer",
     "answer",
     "bump_version",
@@ -39,7 +58,11 @@ DEFAULT_CODECS = ("PCMA", "PCMU", "telephone-event")
 _AUDIO_CODECS = {"PCMU": 0, "PCMA": 8}
 DTMF = "telephone-event"
 DTMF_PT = 101
-_PROTOS = ("RTP/AVP", "RTP/AVPF")  # no SRTP: an SAVP stream is refused
+_PROTOS = ("RTP/AVP", "RTP/AVPF")
+_SECURE_PROTOS = ("RTP/SAVP", "RTP/SAVPF")
+MEDIA_ENCRYPTION = ("off", "optional", "required")
+_SUITE_ORDER = ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")  # ours, best first
+Keygen = Callable[[int], bytes]
 
 
 class NoCommonCodec(SipError):
@@ -47,6 +70,16 @@ class NoCommonCodec(SipError):
 
     code = "sdp_no_common_codec"
     status = 488
+
+
+@dataclass(frozen=True, slots=True)
+class Srtp:
+    """The SRTP of a stream: the suite, our key (we protect with it; it is in our SDP) and the
+    peer's (we unprotect with it). The keys' repr shows no bytes."""
+
+    suite: str
+    local_key: SrtpKey
+    remote_key: SrtpKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +94,7 @@ class Negotiated:
     remote_port: int
     direction: str  # ours: sendrecv | sendonly (we hold) | recvonly (held) | inactive
     ptime: int = 20
+    srtp: Srtp | None = None  # None: media in clear
 
     @property
     def sends(self) -> bool:
@@ -90,6 +124,43 @@ def _check_direction(direction: str) -> None:
         raise ValueError(f"direction must be one of {DIRECTIONS}")
 
 
+def _check_encryption(encryption: str) -> None:
+    if encryption not in MEDIA_ENCRYPTION:
+        raise ValueError(f"encryption must be one of {MEDIA_ENCRYPTION}")
+
+
+def _our_crypto(keygen: Keygen) -> list[Attribute]:
+    """One a=crypto per suite we speak, best first, each with a fresh key of its own."""
+    return [
+        ("crypto", CryptoAttribute(tag, suite, SrtpKey(keygen(SRTP_SUITES[suite]))).sdp_value())
+        for tag, suite in enumerate(_SUITE_ORDER, start=1)
+    ]
+
+
+def _take_crypto(m: MediaDescription) -> CryptoAttribute | None:
+    """The offered crypto line we answer: the best suite we speak, the offer's order within it."""
+    usable = [c for c in m.crypto() if c.unsupported is None]
+    for suite in _SUITE_ORDER:
+        for crypto in usable:
+            if crypto.suite == suite:
+                return crypto
+    return None
+
+
+def _stream_crypto(m: MediaDescription, encryption: str) -> tuple[bool, CryptoAttribute | None]:
+    """Whether we can answer this stream under `encryption`, and with which of its crypto
+    lines (None: in clear)."""
+    if m.proto in _SECURE_PROTOS:
+        if encryption == "off":
+            return False, None
+        crypto = _take_crypto(m)
+        return crypto is not None, crypto
+    if m.proto not in _PROTOS:
+        return False, None
+    crypto = _take_crypto(m) if encryption != "off" else None
+    return crypto is not None or encryption != "required", crypto
+
+
 def _audio_formats(codecs: Sequence[str], dtmf_pt: int) -> tuple[tuple[str, ...], list[Attribute]]:
     fmts: list[str] = []
     attrs: list[Attribute] = []
@@ -117,13 +188,20 @@ def make_offer(
     ptime: int = 20,
     dtmf_pt: int = DTMF_PT,
     username: str = "telesip",
+    encryption: str = "off",
+    keygen: Keygen = secrets.token_bytes,
 ) -> SessionDescription:
-    """One audio stream with our codecs in preference order (G722/opus names are skipped)."""
+    """One audio stream with our codecs in preference order (G722/opus names are skipped);
+    with `encryption` optional, RTP/AVP with a=crypto; required, RTP/SAVP with a=crypto."""
     _check_direction(direction)
+    _check_encryption(encryption)
     fmts, attrs = _audio_formats(codecs, dtmf_pt)
+    if encryption != "off":
+        attrs += _our_crypto(keygen)
     attrs += [("ptime", str(ptime)), (direction, None)]
     conn = Connection.for_address(addr)
-    m = MediaDescription("audio", port, "RTP/AVP", fmts, None, tuple(attrs))
+    proto = "RTP/SAVP" if encryption == "required" else "RTP/AVP"
+    m = MediaDescription("audio", port, proto, fmts, None, tuple(attrs))
     origin = Origin(username, session_id, version, conn.addrtype, addr)
     return SessionDescription(origin, "telesip", conn, media=(m,))
 
@@ -198,22 +276,36 @@ def answer(
     previous: SessionDescription | None = None,
     direction: str = "sendrecv",
     username: str = "telesip",
+    encryption: str = "off",
+    keygen: Keygen = secrets.token_bytes,
+    previous_srtp: Srtp | None = None,
 ) -> tuple[SessionDescription, Negotiated]:
     """Our answer and what it settles. `direction` is what we want (sendonly while we hold
     the call); the answer mirrors the offer's (their sendonly is our recvonly). `previous`
-    (our last description in this dialog) gives the o= line, its version bumped on change."""
+    (our last description in this dialog) gives the o= line, its version bumped on change;
+    `previous_srtp` (the SRTP in force) keeps our key while the peer keeps its own."""
     _check_direction(direction)
-    chosen: tuple[int, RtpMap, RtpMap | None] | None = None
+    _check_encryption(encryption)
+    chosen: tuple[int, RtpMap, RtpMap | None, CryptoAttribute | None] | None = None
+    refused_for_srtp = False
     for i, m in enumerate(offer.media):
-        if m.media == "audio" and m.port != 0 and m.proto in _PROTOS:
-            conn = offer.media_connection(m)
-            picked = _pick(m, codecs)
-            if picked is not None and conn is not None:
-                chosen = (i, *picked)
-                break
+        if m.media != "audio" or m.port == 0:
+            continue
+        conn = offer.media_connection(m)
+        picked = _pick(m, codecs)
+        if picked is None or conn is None:
+            continue
+        acceptable, crypto = _stream_crypto(m, encryption)
+        if acceptable:
+            chosen = (i, *picked, crypto)
+            break
+        refused_for_srtp = True
     if chosen is None:
+        if refused_for_srtp:
+            raise NoCommonCodec(f"no audio stream with SRTP as the line's setting ({encryption})"
+                                " requires, or with a crypto suite we take")  # fmt: skip
         raise NoCommonCodec("no audio stream with a codec in common")
-    index, audio, dtmf = chosen
+    index, audio, dtmf, offered_crypto = chosen
     m = offer.media[index]
     conn = offer.media_connection(m)
     assert conn is not None
@@ -227,6 +319,17 @@ def answer(
         fmts.append(str(dtmf.payload_type))
         attrs.append(("rtpmap", f"{dtmf.payload_type} {dtmf.encoding}/8000"))
         attrs.append(("fmtp", f"{dtmf.payload_type} {m.fmtp(dtmf.payload_type) or '0-16'}"))
+    srtp: Srtp | None = None
+    if (c := offered_crypto) is not None:
+        key = SrtpKey(keygen(SRTP_SUITES[c.suite]))
+        if (
+            previous_srtp is not None
+            and previous_srtp.suite == c.suite
+            and previous_srtp.remote_key == c.key
+        ):
+            key = previous_srtp.local_key  # the peer kept its key: so do we (RFC 4568 §7.1.4)
+        attrs.append(("crypto", CryptoAttribute(c.tag, c.suite, key).sdp_value()))
+        srtp = Srtp(c.suite, key, c.key)
     ptime = _ptime(m)
     attrs += [("ptime", str(ptime)), (ours, None)]
     mine = Connection.for_address(addr)
@@ -240,8 +343,23 @@ def answer(
     host, _, _ = conn.address.partition("/")
     dtmf_pt = dtmf.payload_type if dtmf is not None else None
     neg = Negotiated(audio.encoding.upper(), audio.payload_type, 8000, dtmf_pt, host, m.port,
-                     ours, ptime)  # fmt: skip
+                     ours, ptime, srtp)  # fmt: skip
     return sd, neg
+
+
+def _answered_srtp(
+    offered: MediaDescription, answered: MediaDescription
+) -> tuple[bool, Srtp | None]:
+    """Whether the answer's stream is usable for what we offered, and its SRTP: their crypto
+    line must echo the tag and suite of one of ours (RFC 4568 §7.1.2)."""
+    ours = {c.tag: c for c in offered.crypto()}
+    if not ours:  # we offered no crypto: a=crypto in the answer means nothing to us
+        return answered.proto in _PROTOS, None
+    for crypto in answered.crypto():
+        mine = ours.get(crypto.tag)
+        if mine is not None and mine.suite == crypto.suite and crypto.unsupported is None:
+            return True, Srtp(crypto.suite, mine.key, crypto.key)
+    return offered.proto in _PROTOS and answered.proto in _PROTOS, None
 
 
 def accept_answer(offer: SessionDescription, answer: SessionDescription) -> Negotiated:
@@ -266,6 +384,9 @@ def accept_answer(offer: SessionDescription, answer: SessionDescription) -> Nego
         picked = _pick(m, prefer)
         if picked is None:
             continue
+        usable, srtp = _answered_srtp(offer.media[i], m)
+        if not usable:
+            continue
         audio, dtmf = picked
         direction = _mirror(answer.media_direction(m))
         if conn.held:
@@ -273,5 +394,5 @@ def accept_answer(offer: SessionDescription, answer: SessionDescription) -> Nego
         host = conn.address.partition("/")[0]
         dtmf_pt = dtmf.payload_type if dtmf is not None else None
         return Negotiated(audio.encoding.upper(), audio.payload_type, 8000, dtmf_pt, host,
-                          m.port, direction, _ptime(m))  # fmt: skip
+                          m.port, direction, _ptime(m), srtp)  # fmt: skip
     raise NoCommonCodec("the answer accepts no audio stream with a codec we offered")

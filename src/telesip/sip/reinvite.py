@@ -4,7 +4,8 @@ Ours: `hold()` offers our last description sendonly, `resume()` sendrecv (o= ver
 up); the 2xx is ACKed and settled with `accept_answer` (MediaChanged), 401/407 answered
 once, 491 retried after the random wait of §14.1, 408/481 end the call, other refusals
 give ReinviteFailed. Theirs: answered at once with `negotiation.answer` on our last
-description (their sendonly is our recvonly), 488 when nothing fits, 491 while ours is
+description (their sendonly is our recvonly; a new a=crypto of theirs gets a new key of ours,
+the line's `media_encryption` still applies), 488 when nothing fits, 491 while ours is
 out, 500 + Retry-After while our 2xx waits for its ACK; an offerless re-INVITE gets our
 description in the 200 and its answer in the ACK. RFC 4028: when a 2xx makes us the
 refresher we re-INVITE with the same description at half the interval.
@@ -160,8 +161,10 @@ class ReinviteCall(CallBase):
             try:
                 theirs = SessionDescription.parse(req.body)
                 addr, port = self._media_address()
+                current = self.negotiated.srtp if self.negotiated is not None else None
                 mine, neg = answer(theirs, addr, port, self.codecs, previous=self.local_sdp,
-                                   direction=self._want)  # fmt: skip
+                                   direction=self._want, encryption=self.media_encryption,
+                                   keygen=self.keygen, previous_srtp=current)  # fmt: skip
             except (SdpError, NoCommonCodec):
                 final(488, "Not Acceptable Here")
                 return

@@ -4,10 +4,16 @@
 (i, u, e, p, b, r, z, k and unknown attributes), so a body round-trips. Structural lines
 (v, o, c, m, t) are checked and raise `SdpError`; attributes are read leniently (a malformed
 `a=ptime` is ignored, not fatal). The offer/answer rules are in `negotiation.py`.
+
+`a=crypto` (SDES, RFC 4568 §9.1) is read by `CryptoAttribute.parse` and written by its
+`sdp_value()`; the master key and salt it carries are an `SrtpKey`, whose repr and str never
+show the bytes (they are secrets: logs, tracebacks and event reprs must not carry them).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,12 +22,15 @@ from .errors import ParseError
 
 __all__ = [
     "DIRECTIONS",
+    "SRTP_SUITES",
     "Connection",
+    "CryptoAttribute",
     "MediaDescription",
     "Origin",
     "RtpMap",
     "SdpError",
     "SessionDescription",
+    "SrtpKey",
 ]
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -96,6 +105,116 @@ def _int_attr(attributes: Iterable[Attribute], name: str) -> int | None:
     return number if 0 < number <= 1000 else None
 
 
+#: the SDES suites telesip speaks (RFC 4568 §6.2), with their master key + salt length in bytes;
+#: both use AES-128 counter mode and a 14-byte salt, and differ in the RTP tag (80 or 32 bits)
+SRTP_SUITES = {"AES_CM_128_HMAC_SHA1_80": 30, "AES_CM_128_HMAC_SHA1_32": 30}
+#: a master key shorter-lived than this many packets would need re-keying inside the call
+#: (about 1.4 years of 20 ms packets): offers asking for less are refused, not half-honoured
+MIN_KEY_LIFETIME = 2**31
+
+
+class SrtpKey:
+    """An SRTP master key and salt (concatenated): `reveal()` gives the bytes; repr and str
+    never do."""
+
+    __slots__ = ("_material",)
+
+    def __init__(self, material: bytes) -> None:
+        self._material = bytes(material)
+
+    def reveal(self) -> bytes:
+        return self._material
+
+    def __len__(self) -> int:
+        return len(self._material)
+
+    def __repr__(self) -> str:
+        return f"SrtpKey(<{len(self._material)} bytes>)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SrtpKey) and other._material == self._material
+
+    def __hash__(self) -> int:
+        return hash(self._material)
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoAttribute:
+    """One `a=crypto:<tag> <suite> inline:<key||salt>[|lifetime][|mki:len] [params]` line.
+
+    `parse` checks the syntax of RFC 4568 §9.1 (SdpError when it is broken) and keeps what the
+    line asks for; `unsupported` says why telesip cannot take it (None: it can)."""
+
+    tag: int
+    suite: str
+    key: SrtpKey
+    lifetime: int | None = None  # packets (the "2^n" form is read as its value)
+    mki: tuple[int, int] | None = None  # (value, length in bytes)
+    session_params: tuple[str, ...] = ()
+    more_keys: int = 0  # further "inline:" keys after the first (several master keys)
+
+    @classmethod
+    def parse(cls, value: str) -> CryptoAttribute:
+        parts = value.split()
+        if len(parts) < 3 or not parts[0].isascii() or not parts[0].isdigit():
+            raise SdpError("bad a=crypto line")
+        if len(parts[0]) > 9:
+            raise SdpError("a=crypto tag is longer than 9 digits")
+        keys = parts[2].split(";")
+        if not all(k.startswith("inline:") for k in keys):
+            raise SdpError("a=crypto key method must be inline")
+        fields = keys[0][len("inline:") :].split("|")
+        if len(fields) > 3:
+            raise SdpError("bad a=crypto key parameters")
+        try:
+            material = base64.b64decode(fields[0], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise SdpError("a=crypto key is not base64") from exc
+        expected = SRTP_SUITES.get(parts[1])
+        if expected is not None and len(material) != expected:
+            raise SdpError(f"a=crypto key for {parts[1]} must be {expected} bytes")
+        lifetime: int | None = None
+        mki: tuple[int, int] | None = None
+        for extra in fields[1:]:
+            if ":" in extra and mki is None:
+                value_text, _, length_text = extra.partition(":")
+                mki = (_number(value_text, "MKI", 2**128), _number(length_text, "MKI length", 128))
+            elif lifetime is None and mki is None:
+                power = extra.startswith("2^")
+                number = _number(extra[2:] if power else extra, "key lifetime", 2**64)
+                lifetime = 2**number if power and number <= 64 else number
+                if power and number > 64:
+                    raise SdpError("bad key lifetime")
+            else:
+                raise SdpError("bad a=crypto key parameters")
+        return cls(int(parts[0]), parts[1], SrtpKey(material), lifetime, mki, tuple(parts[3:]),
+                   len(keys) - 1)  # fmt: skip
+
+    @property
+    def unsupported(self) -> str | None:
+        """Why telesip cannot use this line (None when it can)."""
+        if self.suite not in SRTP_SUITES:
+            return f"suite {self.suite}"
+        if self.mki is not None or self.more_keys:
+            return "MKI (several master keys)"
+        if self.lifetime is not None and self.lifetime < MIN_KEY_LIFETIME:
+            return "a key lifetime shorter than 2^31 packets"
+        if self.session_params:
+            return f"session parameters {' '.join(self.session_params)}"
+        return None
+
+    def sdp_value(self) -> str:
+        """The attribute's value as it goes into SDP (it carries the key: never log it)."""
+        text = f"{self.tag} {self.suite} inline:{base64.b64encode(self.key.reveal()).decode()}"
+        if self.lifetime is not None:
+            text += f"|{self.lifetime}"
+        if self.mki is not None:
+            text += f"|{self.mki[0]}:{self.mki[1]}"
+        return " ".join((text, *self.session_params))
+
+
 @dataclass(frozen=True, slots=True)
 class MediaDescription:
     media: str  # audio | video | ...
@@ -121,6 +240,17 @@ class MediaDescription:
     @property
     def maxptime(self) -> int | None:
         return _int_attr(self.attributes, "maxptime")
+
+    def crypto(self) -> list[CryptoAttribute]:
+        """The stream's a=crypto lines in offer order; malformed ones are skipped."""
+        out: list[CryptoAttribute] = []
+        for name, value in self.attributes:
+            if name == "crypto" and value:
+                try:
+                    out.append(CryptoAttribute.parse(value))
+                except SdpError:
+                    continue
+        return out
 
     def rtpmaps(self) -> dict[int, RtpMap]:
         """Payload type -> mapping, static types filled in; malformed rtpmaps are skipped."""

@@ -37,6 +37,7 @@ def settings_values(settings: AccountSettings) -> dict[str, Any]:
         "rewrite_rules": [list(r) for r in settings.rewrite_rules],
         "worker": settings.worker,
         "record": settings.record,
+        "media_encryption": settings.media_encryption,
         "identity": settings.identity,
     }
 
@@ -59,6 +60,7 @@ def settings_from_row(row: Row[Any], password: Secret) -> AccountSettings:
         rewrite_rules=tuple((str(a), str(b)) for a, b in m["rewrite_rules"]),
         worker=m["worker"],
         record=bool(m["record"]),
+        media_encryption=m["media_encryption"],
     )
 
 

@@ -105,6 +105,7 @@ accounts = Table(
     Column("rewrite_rules", JSON, nullable=False),
     Column("worker", String(64)),
     Column("record", Boolean, nullable=False, server_default=text("false")),  # calls_0002
+    Column("media_encryption", String(16)),  # calls_0003; NULL: the transport's default
     Column("identity", String(400), nullable=False),  # login@domain:port, lower case (R11)
     Column("reg_state", String(16), nullable=False, server_default="unknown"),
     Column("reg_code", Integer),

@@ -54,6 +54,7 @@ class AccountConfig:
     codecs: tuple[str, ...] = ("PCMA", "PCMU", "telephone-event")  # calls: offer/answer order
     dtmf_mode: str = "rfc4733"  # calls: rfc4733 | info | inband
     record: bool = False  # calls: mix both directions into a file for the owner
+    media_encryption: str = "off"  # calls: off | optional | required (SRTP with SDES keys)
 
     def __post_init__(self) -> None:
         if self.transport.lower() not in _DEFAULT_PORTS:
@@ -126,4 +127,5 @@ def to_config(account: Account) -> AccountConfig:
         codecs=tuple(st.codecs),
         dtmf_mode=st.dtmf_mode,
         record=st.record,
+        media_encryption=st.encryption,
     )

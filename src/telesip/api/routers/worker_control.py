@@ -137,6 +137,7 @@ class WorkerAccount(BaseModel):
     codecs: list[str]
     dtmf_mode: str
     record: bool
+    media_encryption: str = "off"
 
 
 class SyncOut(BaseModel):
