@@ -94,13 +94,14 @@ async def running_bot(
     clock: FakeClock,
     limiter: RateLimiter,
     recordings: Path | None = None,
+    miniapp_url: str | None = None,
 ) -> AsyncIterator[Harness]:
     """The bot polling the fake with ``limiter``; with ``recordings`` also the outbox (polled
     every 50 ms), which the limiter defers to, as ``run_bot`` wires them."""
     bot = Bot(fake.token, session=fake.session(), default=DefaultBotProperties(parse_mode="HTML"))
     bot.session.middleware(limiter)
     notifier = Notifier(services, bot)
-    dp = build_dispatcher(services, notifier=notifier)
+    dp = build_dispatcher(services, notifier=notifier, miniapp_url=miniapp_url)
     outbox = Outbox(services, bot, recordings, interval=0.05) if recordings else None
     if outbox is not None:
         limiter.deferrer = outbox

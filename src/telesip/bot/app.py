@@ -57,12 +57,17 @@ UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
 
 
 def build_dispatcher(
-    s: Services, storage: BaseStorage | None = None, notifier: Notifier | None = None
+    s: Services,
+    storage: BaseStorage | None = None,
+    notifier: Notifier | None = None,
+    miniapp_url: str | None = None,
 ) -> Dispatcher:
-    """The dispatcher with every feature; ``storage`` defaults to the database storage."""
+    """The dispatcher with every feature; ``storage`` defaults to the database storage;
+    ``miniapp_url`` (TELESIP_PUBLIC_URL's Mini App) adds the buttons that open the table."""
     dp = Dispatcher(storage=storage or make_storage(s, None))
     dp["s"] = s
     dp["notifier"] = notifier
+    dp["miniapp_url"] = miniapp_url
     dp.update.outer_middleware(MetricsMiddleware())
     for observer in (dp.message, dp.callback_query, dp.inline_query, dp.chosen_inline_result):
         observer.outer_middleware(ContextMiddleware())
@@ -120,7 +125,7 @@ async def run_bot(s: Services, settings: Settings) -> None:
     bot = build_bot(settings.bot_token.get_secret_value(), settings.bot_api_url, limiter)
     bot.session.middleware(pulse)
     notifier = Notifier(s, bot)
-    dp = build_dispatcher(s, make_storage(s, settings.redis_url), notifier)
+    dp = build_dispatcher(s, make_storage(s, settings.redis_url), notifier, settings.miniapp_url)
     outbox = Outbox(s, bot, settings.data_dir / "recordings")
     limiter.deferrer = outbox  # what would hold a handler too long is sent from there
     notifier.start()

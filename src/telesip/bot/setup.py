@@ -4,6 +4,9 @@
   would open an inline query nobody answers, so ``start_up`` logs an error with the BotFather
   steps (``INLINE_STEPS``) and the bot shows Transfer as a button that tells the administrator
   the same in their language (``views.owner_keyboard``, ``current_inline``).
+- ``set_admin_menu_button`` gives an administrator's chat a menu button that opens the Mini App
+  (the account table, ``telesip.miniapp``) when the service has a public HTTPS address
+  (``TELESIP_PUBLIC_URL``); without one nothing is set and Telegram shows the command list.
 - ``start_up(bot)`` also sets, for every catalog language (English also as the default), the
   command menu (the commands /help lists), the description (shown before /start) and the short
   description (the bot's profile).
@@ -18,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from aiogram import Bot
-from aiogram.types import BotCommand, BotCommandScopeChat
+from aiogram.types import BotCommand, BotCommandScopeChat, MenuButtonWebApp, WebAppInfo
 
 from telesip.bot.locales import LANGUAGES, t
 
@@ -82,6 +85,14 @@ async def set_commands(bot: Bot) -> None:
 async def set_admin_commands(bot: Bot, chat_id: int, lang: str) -> None:
     """An administrator's menu in their chat (in their language: a chat scope has one)."""
     await bot.set_my_commands(menu(lang, admin=True), scope=BotCommandScopeChat(chat_id=chat_id))
+
+
+async def set_admin_menu_button(bot: Bot, chat_id: int, lang: str, url: str | None) -> None:
+    """The menu button of an administrator's chat opens the Mini App at ``url`` (if any)."""
+    if url is None:
+        return
+    button = MenuButtonWebApp(text=t(lang, "miniapp.menu"), web_app=WebAppInfo(url=url))
+    await bot.set_chat_menu_button(chat_id=chat_id, menu_button=button)
 
 
 async def set_descriptions(bot: Bot) -> None:

@@ -17,6 +17,7 @@ from aiogram.types import (
     InlineQueryResultArticle,
     InputTextMessageContent,
     SwitchInlineQueryChosenChat,
+    WebAppInfo,
 )
 
 from telesip.bot.callbacks import (
@@ -103,9 +104,12 @@ def pager(
     return shown, ["", footer], [nav]
 
 
-def softphone(lang: str, sp: Softphone, page: int = 0) -> tuple[str, Keyboard]:
+def softphone(
+    lang: str, sp: Softphone, page: int = 0, table_url: str | None = None
+) -> tuple[str, Keyboard]:
     """R1: owned accounts (with their user), then the ones assigned to the caller; long lists
-    page (``PAGE_SIZE`` a page) with Previous/Next and the counts."""
+    page (``PAGE_SIZE`` a page) with Previous/Next and the counts. With ``table_url`` (the
+    Mini App's address) an owner also gets "Open the table"."""
     entries: list[tuple[str, str, int, bool]] = []  # (line, button, id, assigned to me)
     for a in sp.owned:
         line = t(
@@ -132,6 +136,9 @@ def softphone(lang: str, sp: Softphone, page: int = 0) -> tuple[str, Keyboard]:
         rows.append([_cb(label, AccountCb(act="open", id=account_id))])
     lines += footer
     rows += nav
+    if table_url and sp.owned:
+        table = WebAppInfo(url=table_url)
+        rows.append([InlineKeyboardButton(text=t(lang, "miniapp.open"), web_app=table)])
     rows.append([_cb(t(lang, "btn.new"), NewCb(act="start"))])
     return "\n".join(lines), _kb(*rows)
 

@@ -25,21 +25,31 @@ router = Router(name=__name__)
 
 @router.message(Command("softphone"))
 async def softphone(
-    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+    message: Message,
+    state: FSMContext,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+    miniapp_url: str | None = None,
 ) -> None:
     await state.clear()  # a command leaves an unfinished wizard
-    text, kb = views.softphone(lang, await accounts.softphone(s, actor))
+    text, kb = views.softphone(lang, await accounts.softphone(s, actor), table_url=miniapp_url)
     await message.answer(text, reply_markup=kb)
 
 
 @router.callback_query(AccountCb.filter(F.act == "list"))
 async def back_to_list(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+    miniapp_url: str | None = None,
 ) -> None:
     """The list again (``id`` is the page: Back from a card is page 0, Previous/Next others)."""
     await query.answer()
     found = await accounts.softphone(s, actor)
-    await show(query, *views.softphone(lang, found, page=callback_data.id))
+    await show(query, *views.softphone(lang, found, page=callback_data.id, table_url=miniapp_url))
 
 
 async def _card(query: CallbackQuery, s: Services, actor: TelegramUser, lang: str, i: int) -> None:

@@ -14,7 +14,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
 from telesip.bot.locales import t
-from telesip.bot.setup import set_admin_commands
+from telesip.bot.setup import set_admin_commands, set_admin_menu_button
 from telesip.domain.model import TelegramUser
 from telesip.services import links, offers, people
 from telesip.services.context import Services
@@ -35,12 +35,19 @@ async def help_text(s: Services, actor: TelegramUser, lang: str) -> tuple[str, b
 
 
 async def _send_help(
-    message: Message, bot: Bot, s: Services, actor: TelegramUser, lang: str, prefix: str = ""
+    message: Message,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+    prefix: str = "",
+    miniapp_url: str | None = None,
 ) -> None:
     text, admin = await help_text(s, actor, lang)
     await message.answer(prefix + text)
-    if admin:  # their menu lists what their /help does
+    if admin:  # their menu lists what their /help does; the menu button opens their table
         await set_admin_commands(bot, message.chat.id, lang)
+        await set_admin_menu_button(bot, message.chat.id, lang, miniapp_url)
 
 
 @router.message(CommandStart(deep_link=True))
@@ -82,12 +89,26 @@ async def start_with_link(
 
 
 @router.message(CommandStart())
-async def start(message: Message, bot: Bot, s: Services, actor: TelegramUser, lang: str) -> None:
+async def start(
+    message: Message,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+    miniapp_url: str | None = None,
+) -> None:
     await people.remember(s, actor)
     hello = t(lang, "start.hello", name=escape(actor.first_name or actor.label))
-    await _send_help(message, bot, s, actor, lang, prefix=hello + "\n\n")
+    await _send_help(message, bot, s, actor, lang, hello + "\n\n", miniapp_url)
 
 
 @router.message(Command("help"))
-async def help_(message: Message, bot: Bot, s: Services, actor: TelegramUser, lang: str) -> None:
-    await _send_help(message, bot, s, actor, lang)
+async def help_(
+    message: Message,
+    bot: Bot,
+    s: Services,
+    actor: TelegramUser,
+    lang: str,
+    miniapp_url: str | None = None,
+) -> None:
+    await _send_help(message, bot, s, actor, lang, miniapp_url=miniapp_url)
