@@ -25,6 +25,7 @@ from telesip.api.idempotency import Idempotency
 from telesip.api.routers import (
     accounts,
     calls,
+    imports,
     links,
     offers,
     subscriptions,
@@ -93,7 +94,7 @@ def create_app(
     app.state.settings = settings or Settings()
     app.state.bot_username = bot_username
     v1 = APIRouter(prefix=PREFIX)
-    for module in (accounts, calls, links, offers, templates, subscriptions, webhooks):
+    for module in (imports, accounts, calls, links, offers, templates, subscriptions, webhooks):
         v1.include_router(module.router, dependencies=[Depends(known_query)])
     workers = APIRouter(prefix=PREFIX)
     workers.include_router(worker_control.router)

@@ -77,6 +77,10 @@ MAX_BODY = 64 * 1024
 # by its handler, which counts the bytes itself; every other body is read whole, then parsed.
 MAX_RECORDING = 512 * 1024 * 1024
 STREAMED = re.compile(r"^/api/v1/worker/calls/\d+/recording$")
+# An import file (docs/import.md: at most 32 MiB) with its multipart envelope, spooled by its
+# handler as it arrives (api/uploads.py), which counts the bytes too.
+MAX_IMPORT = 32 * 1024 * 1024 + 64 * 1024
+IMPORT = re.compile(r"^/api/v1/accounts/import$")
 
 
 def status_of(exc: errors.TelesipError) -> int:
@@ -294,8 +298,9 @@ class BodyLimit:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-        streamed = bool(STREAMED.match(scope.get("path", "")))
-        limit = MAX_RECORDING if streamed else self.limit
+        path = scope.get("path", "")
+        streamed = bool(STREAMED.match(path) or IMPORT.match(path))
+        limit = (MAX_RECORDING if STREAMED.match(path) else MAX_IMPORT) if streamed else self.limit
         if declared is not None and not 0 <= declared <= limit:
             await self._refuse(scope, receive, send, limit)
             return

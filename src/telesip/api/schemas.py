@@ -429,3 +429,75 @@ class CallIn(In):
         ),
         AfterValidator(_clean),
     ]
+
+
+# -- importing accounts (docs/import.md) ----------------------------------------------------
+
+ImportText = Annotated[str | None, Field(default=None, max_length=1000)]
+
+
+class ImportRowIn(In):
+    """One account to import, as a CSV row of telesip's format would give it (every value
+    text; the rules are the file's: docs/import.md)."""
+
+    login: Annotated[str, Field(max_length=1000)]
+    password: Annotated[str, Field(max_length=1000)]
+    server: ImportText = None
+    port: ImportText = None
+    transport: ImportText = None
+    registrar: ImportText = None
+    proxy: ImportText = None
+    auth_user: ImportText = None
+    display_name: ImportText = None
+    template: ImportText = None
+    telegram: ImportText = Field(default=None, description="A user id or @username to assign")
+
+
+class ImportRowsIn(In):
+    """Rows instead of a file: row N is reported as line N + 1 (the header is line 1)."""
+
+    rows: Annotated[list[ImportRowIn], Field(min_length=1)]
+
+
+class ImportIssueOut(BaseModel):
+    code: str = Field(description="Stable code (import.bad_port ...): docs/import.md")
+    line: int | None = Field(description="1-based line of the file; null: the whole file")
+    params: dict[str, str | int | float]
+    message: str = Field(description="English text, 'Line N: ' first")
+
+
+class ImportCountsOut(BaseModel):
+    new: int
+    changed: int
+    identical: int
+    taken: int = Field(description="Another owner has the same login at the same server (R11)")
+    errors: int
+
+
+class ImportSeatsOut(BaseModel):
+    needed: int
+    free: int | None = Field(description="null: unlimited")
+    missing: int
+
+
+class ImportUnassignedOut(BaseModel):
+    line: int
+    login: str
+    telegram: str = Field(description="The user named, who has not started the bot yet")
+
+
+class ImportResultOut(BaseModel):
+    """What the import did, or (dry_run, or nothing to write) would do."""
+
+    format: str | None = Field(description="csv, freepbx, pjsip.conf or sip.conf")
+    refused: bool
+    applied: bool = Field(description="Written (false: a dry run, or nothing to write)")
+    summary: str = Field(description="'41 new, 3 changed, 2 identical skipped, 1 error ...'")
+    counts: ImportCountsOut
+    seats: ImportSeatsOut
+    created: list[int] = Field(description="Ids of the accounts created")
+    updated: list[int] = Field(description="Ids of the accounts changed")
+    assigned: int
+    unassigned: list[ImportUnassignedOut]
+    issues: list[ImportIssueOut]
+    notes: list[ImportIssueOut]
