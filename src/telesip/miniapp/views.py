@@ -32,6 +32,7 @@ def shell(version: str) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>telesip</title>
 <link rel="stylesheet" href="static/app.css?v={version}">
 <script src="https://telegram.org/js/telegram-web-app.js" async></script>
@@ -109,7 +110,9 @@ def _row(lang: str, a: AccountSummary) -> str:
     return (
         f'<tr data-id="{a.id}"><td class="sel"><input type="checkbox" name="id" value="{a.id}"'
         f' aria-label="#{a.id}"></td>'
-        + cell("id", f'<button type="button" class="open" data-open="{a.id}">#{a.id}</button>')
+        + cell(
+            "id", f'<button type="button" class="open" data-open="{a.id}">#{a.id}</button>', "id"
+        )
         + cell("account", f"{_e(a.login)}@{_e(a.domain)}", "account")
         + cell("state", f'<span class="state st-{_e(state)}">{_e(state_text(lang, a))}</span>')
         + cell("user", user)
