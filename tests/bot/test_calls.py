@@ -93,9 +93,22 @@ async def test_keypad_sends_keys_and_hangs_up_only_for_its_person(
     assert answer.text == "Sent 5"
     forged = await h.fake.press(MALLORY, pad, f"c:key:{call.id}:9", forged=True)
     assert forged.show_alert
+    # Hold: the button turns into Resume, and back
+    assert (await h.fake.press_button(ALICE, pad, "⏸ Hold")).text == "On hold: they hear silence"
+    await h.fake.wait_for(lambda: "▶️ Resume" in pad.button_texts)
+    assert "⏸ Hold" not in pad.button_texts and pad.button_texts[:3] == ["1", "2", "3"]
+    forged = await h.fake.press(MALLORY, pad, f"c:hold:{call.id}:", forged=True)
+    assert forged.show_alert
+    assert (await h.fake.press_button(ALICE, pad, "▶️ Resume")).text == "Resumed"
+    await h.fake.wait_for(lambda: "⏸ Hold" in pad.button_texts)
     await h.fake.press_button(ALICE, pad, "Hang up")
     cmds = await calls.take_commands(h.s, [call.id])
-    assert [(c.kind, c.arg) for c in cmds] == [(CommandKind.DTMF, "5"), (CommandKind.HANGUP, "")]
+    assert [(c.kind, c.arg) for c in cmds] == [
+        (CommandKind.DTMF, "5"),
+        (CommandKind.HOLD, ""),
+        (CommandKind.RESUME, ""),
+        (CommandKind.HANGUP, ""),
+    ]
     # the worker ends the call: the keypad message says so and loses its buttons
     await calls.mark_ended(h.s, call.id, EndReason.COMPLETED, tell="call.ended")
     assert await outbox.drain() == 2

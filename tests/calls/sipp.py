@@ -119,8 +119,16 @@ def _ok() -> str:
     )
 
 
-def far_answers(rtp_port: int, *, hang_up_after_ms: int | None = None, ring_ms: int = 300) -> str:
-    """The far phone takes a call: 180, 200 with SDP, then waits for BYE (or sends one)."""
+def far_answers(
+    rtp_port: int,
+    *,
+    hang_up_after_ms: int | None = None,
+    ring_ms: int = 300,
+    held_and_resumed: bool = False,
+) -> str:
+    """The far phone takes a call: 180, 200 with SDP, then waits for BYE (or sends one).
+    ``held_and_resumed``: before the BYE it takes a re-INVITE that must say ``a=sendonly``
+    (answered ``a=recvonly``), then one that must say ``a=sendrecv``."""
     out = _HEAD.format(name="far phone answers")
     if hang_up_after_ms is None:
         out += '  <recv request="INVITE" crlf="true" rrs="true" timeout="30000"/>\n'
@@ -149,6 +157,36 @@ def far_answers(rtp_port: int, *, hang_up_after_ms: int | None = None, ring_ms: 
         f"SIP/2.0 200 OK\n{head}\nContent-Type: application/sdp\nContent-Length: [len]\n\n{sdp}"
     )
     out += '  <recv request="ACK" crlf="true"/>\n'
+    if held_and_resumed:
+        for n, (offered, answered) in enumerate(
+            (("sendonly", "recvonly"), ("sendrecv", "sendrecv"))
+        ):
+            out += (
+                '  <recv request="INVITE" timeout="30000">\n'
+                f'    <action><ereg regexp="a={offered}" search_in="body" check_it="true"'
+                f' assign_to="reinvite{n}"/></action>\n'
+                "  </recv>\n"
+            )
+            body = _SDP.replace("2353687637", f"235368763{8 + n}").format(port=rtp_port)
+            body += f"\na={answered}"
+            reply = "\n".join(
+                [
+                    "SIP/2.0 200 OK",
+                    "[last_Via:]",
+                    "[last_From:]",
+                    "[last_To:]",
+                    "[last_Call-ID:]",
+                    "[last_CSeq:]",
+                    "Contact: <sip:far@[local_ip]:[local_port]>",
+                    f"X-Offered: [$reinvite{n}]",  # SIPp refuses a variable it never uses
+                    "Content-Type: application/sdp",
+                    "Content-Length: [len]",
+                    "",
+                    body,
+                ]
+            )
+            out += _send(reply)
+            out += '  <recv request="ACK" crlf="true"/>\n'
     if hang_up_after_ms is None:
         out += '  <recv request="BYE" timeout="30000"/>\n'
         out += _send(_ok(), retrans=False)

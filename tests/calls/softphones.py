@@ -507,7 +507,8 @@ async def softphone_calls_the_line(rig: Rig, phone: Softphone) -> None:
 
 async def person_calls_the_softphone(rig: Rig, bot: FakeBotAPI, phone: Softphone) -> None:
     """Alice dials the softphone's extension in the bot: it answers by itself, audio flows
-    both ways, a keypad press reaches it as DTMF, and her hang-up ends its call."""
+    both ways, keypad presses reach it as DTMF, her Hold and Resume re-INVITE it (the audio
+    comes back), and her hang-up ends its call."""
     await register(rig, phone)
     mark = phone.mark()
     rig.person.behaviour = Behaviour.answer(0.3)
@@ -532,6 +533,16 @@ async def person_calls_the_softphone(rig: Rig, bot: FakeBotAPI, phone: Softphone
         for key in "5#":
             assert (await bot.press_button(ALICE_TG, keypad, key)).text == f"Sent {key}"
         await eventually(lambda: phone.digits() == "5#", 10, f"DTMF at {phone.name}")
+        # Hold and Resume from the keypad: the softphone answers each re-INVITE
+        assert (await bot.press_button(ALICE_TG, keypad, "⏸ Hold")).text.startswith("On hold")
+        await eventually(lambda: bridge_direction(rig) == "sendonly", 10, "its hold answer")
+        await bot.wait_for(lambda: "▶️ Resume" in keypad.button_texts, timeout=5)
+        assert (await bot.press_button(ALICE_TG, keypad, "▶️ Resume")).text == "Resumed"
+        await eventually(lambda: bridge_direction(rig) == "sendrecv", 10, "its resume answer")
+        rig.person.heard.clear()
+        async with asyncio.timeout(10):
+            again = await rig.person.heard.sound(1.0)
+        assert abs(dominant_frequency(again) - PHONE_HZ) < 15
         mark = phone.mark()
         await rig.person.hangup()
         await phone.wait_for(phone.closed, after=mark, within=ENDS_WITHIN)

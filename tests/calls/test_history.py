@@ -151,23 +151,31 @@ async def test_requests_nobody_takes_end_and_the_person_is_told(
     assert (ALICE.id, "text", {"key": "call.unavailable", "params": {}}) in await _outbox(s)
 
 
-async def test_keys_and_hang_up_reach_the_worker_once(s: Services, clock: FakeClock) -> None:
+async def test_keys_hold_and_hang_up_reach_the_worker_once(s: Services, clock: FakeClock) -> None:
     line = await _line(s, assign_to=BOB.id)
     call = await calls.request_call(s, BOB, "101", line)
     await calls.claim_outgoing(s, WORKER, [line])
     with pytest.raises(CallNotFound):  # not answered yet: no keypad
         await calls.press_key(s, BOB, call.id, "1")
+    with pytest.raises(CallNotFound):  # nor hold
+        await calls.hold(s, BOB, call.id, on=True)
     assert await calls.mark_answered(s, call.id, "caller-1")
     await calls.press_key(s, BOB, call.id, "5")
+    await calls.hold(s, BOB, call.id, on=True)
+    await calls.hold(s, BOB, call.id, on=False)
     await calls.press_key(s, BOB, call.id, "#")
     with pytest.raises(errors.InvalidInput):
         await calls.press_key(s, BOB, call.id, "x")
     with pytest.raises(CallNotFound):  # somebody else's call
         await calls.press_key(s, ALICE, call.id, "1")
+    with pytest.raises(CallNotFound):
+        await calls.hold(s, ALICE, call.id, on=True)
     await calls.hang_up(s, BOB, call.id)
     cmds = await calls.take_commands(s, [call.id])
     assert [(c.kind, c.arg) for c in cmds] == [
         (CommandKind.DTMF, "5"),
+        (CommandKind.HOLD, ""),
+        (CommandKind.RESUME, ""),
         (CommandKind.DTMF, "#"),
         (CommandKind.HANGUP, ""),
     ]

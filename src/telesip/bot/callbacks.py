@@ -68,7 +68,8 @@ class WorkerCb(CallbackData, prefix="w"):
 
 class CallCb(CallbackData, prefix="c"):
     """Calls: ``line`` dials the number kept in the conversation through line ``id``; ``key``
-    sends keypad key ``key`` in call ``id``; ``hang`` hangs call ``id`` up."""
+    sends keypad key ``key`` in call ``id``; ``hold`` / ``resume`` put call ``id`` on hold and
+    back; ``hang`` hangs call ``id`` up."""
 
     act: str
     id: int

@@ -7,6 +7,9 @@ Telegram call first, then the INVITE through the line). Both end through `_finis
 once whatever ends the call (either side hanging up, a timeout, an error): both legs end, the
 ports and the caller account are freed, the history row is closed and the person is told.
 A bridge reaches the worker's calls through `CallHost` only (the manager provides it).
+While the person holds the call (the keypad's Hold: re-INVITE sendonly) the SIP side gets
+silence in place of their voice, and whatever the far side still sends (music on hold) goes
+on to Telegram; Resume re-INVITEs sendrecv.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from telesip.sip.call import (
     MediaChanged,
     OutgoingCall,
     Progress,
+    ReinviteFailed,
 )
 from telesip.sip.errors import StateError
 from telesip.sip.negotiation import Negotiated, NoCommonCodec, accept_answer, answer, make_offer
@@ -166,6 +170,8 @@ class Bridge:
         self._timer: asyncio.TimerHandle | None = None
         self._ringback: Ringback | None = None
         self._keys: Pcm | None = None  # in-band DTMF still to play toward the SIP side
+        self.holding = False  # the person put the far party on hold (from the keypad)
+        self._hold_asked: bool | None = None  # a hold/resume re-INVITE still unanswered
         self.recorder: CallRecorder | None = None
         self.released = asyncio.Event()  # set once both legs, ports and the row are done
         self._tasks: set[asyncio.Task[None]] = set()
@@ -259,7 +265,9 @@ class Bridge:
 
     def _from_telegram(self, frame: Pcm) -> None:
         if self.bridged and self.stream is not None:
-            if self._keys is not None:  # in-band keys play instead of the person's voice
+            if self.holding:  # the held party must not hear the person
+                frame = np.zeros_like(frame)
+            elif self._keys is not None:  # in-band keys play instead of the person's voice
                 frame = self._key_audio(frame.size)
             self.stream.send_pcm(frame)
             if self.recorder is not None:
@@ -314,6 +322,7 @@ class Bridge:
 
     def media_changed(self, neg: Negotiated) -> None:
         self.direction = neg.direction
+        self._hold_asked = None
         if self.stream is not None:
             self.stream.update(media_params(neg))
 
@@ -340,6 +349,30 @@ class Bridge:
                 return
         self.machine.send_info(digit, self.now())  # the account asks for INFO, or no 4733
         self.pump()
+
+    def hold(self, on: bool) -> None:
+        """The keypad's Hold (``on``) or Resume: re-INVITE sendonly or sendrecv. A press while
+        a re-INVITE is still out, or that changes nothing, is dropped (the person presses
+        again); a refused re-INVITE (`ReinviteFailed`) leaves the call as it was."""
+        machine = self.machine
+        if machine is None or not self.sip_answered or self.ended or on == self.holding:
+            return
+        try:
+            if on:
+                machine.hold(self.now())
+            else:
+                machine.resume(self.now())
+        except StateError as exc:
+            log.info("call %s: %s not sent: %s", self.label, "hold" if on else "resume", exc)
+            return
+        self.holding = self._hold_asked = on
+        self.pump()
+
+    def hold_refused(self, event: ReinviteFailed) -> None:
+        log.info("call %s: re-INVITE refused: %s %s", self.label, event.status, event.reason)
+        if self._hold_asked is not None:  # (not a session refresh's)
+            self.holding = not self._hold_asked
+            self._hold_asked = None
 
     # -- the Telegram leg --------------------------------------------------------------------
     async def call_person(self, user_id: int) -> bool:
@@ -614,6 +647,8 @@ class InboundBridge(Bridge):
             )
         elif isinstance(event, MediaChanged):
             self.media_changed(event.negotiated)
+        elif isinstance(event, ReinviteFailed):
+            self.hold_refused(event)
         elif isinstance(event, Info):
             self._dtmf_from_sip(event.digit)
 
@@ -718,6 +753,8 @@ class OutboundBridge(Bridge):
             self.spawn(self._ended_by_sip(), "ended")
         elif isinstance(event, MediaChanged):
             self.media_changed(event.negotiated)
+        elif isinstance(event, ReinviteFailed):
+            self.hold_refused(event)
 
     async def _ended_by_sip(self) -> None:
         await self.finish(EndReason.COMPLETED if self.sip_answered else EndReason.CANCELLED)

@@ -177,6 +177,8 @@ class CallManager:
                 target.send_digit(cmd.arg)
             elif cmd.kind is CommandKind.HANGUP:
                 target.spawn(target.finish(EndReason.COMPLETED), "hang-up")
+            elif cmd.kind in (CommandKind.HOLD, CommandKind.RESUME):
+                target.hold(cmd.kind is CommandKind.HOLD)
 
     def _all(self) -> set[Bridge]:
         return {*self._by_sip.values(), *self._by_record.values()}

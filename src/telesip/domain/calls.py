@@ -69,6 +69,8 @@ CALL_NOTICES: frozenset[str] = frozenset(
 class CommandKind(StrEnum):
     DTMF = "dtmf"
     HANGUP = "hangup"
+    HOLD = "hold"  # the person puts the far party on hold (re-INVITE sendonly)
+    RESUME = "resume"  # and back (re-INVITE sendrecv)
 
 
 @dataclass(frozen=True, slots=True)

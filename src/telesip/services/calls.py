@@ -148,6 +148,18 @@ async def press_key(s: Services, actor: TelegramUser, call_id: int, key: str) ->
         await uow.commit()
 
 
+async def hold(s: Services, actor: TelegramUser, call_id: int, *, on: bool) -> None:
+    """Hold (``on``) or resume an answered call from the bot: the worker running it sends the
+    re-INVITE (sendonly, then sendrecv)."""
+    async with s.uow() as uow:
+        call = await _own_active_call(uow, actor.id, call_id)
+        if call.state is not CallState.ANSWERED:
+            raise CallNotFound()
+        kind = CommandKind.HOLD if on else CommandKind.RESUME
+        await uow.calls.add_command(call.id, kind, "", uow.now)
+        await uow.commit()
+
+
 async def hang_up(s: Services, actor: TelegramUser, call_id: int) -> None:
     """End a call from the bot: a request no worker took yet ends at once; otherwise the
     worker running it hangs up both legs."""

@@ -1,5 +1,6 @@
 """Calls in the bot: /calls (the history), dialling (a phone number sent to the bot, or
-/call NUMBER; buttons pick the line when there are several), and the in-call keypad. /calls
+/call NUMBER; buttons pick the line when there are several), and the in-call keypad (keys, Hold /
+Resume, Hang up). /calls
 and a dialled call name the caller accounts the call rings from, so people can allow them.
 
 The number waits in the conversation's storage (database or Redis) while the person picks the
@@ -33,7 +34,8 @@ router.message.filter(F.chat.type == "private")
 KEYPAD = ("123", "456", "789", "*0#")
 
 
-def keypad(lang: str, call_id: int) -> InlineKeyboardMarkup:
+def keypad(lang: str, call_id: int, *, held: bool = False) -> InlineKeyboardMarkup:
+    """The in-call keypad; its Hold button reads Resume while the call is held."""
     rows = [
         [
             InlineKeyboardButton(text=k, callback_data=CallCb(act="key", id=call_id, key=k).pack())
@@ -41,11 +43,15 @@ def keypad(lang: str, call_id: int) -> InlineKeyboardMarkup:
         ]
         for row in KEYPAD
     ]
+    hold = "resume" if held else "hold"
     rows.append(
         [
             InlineKeyboardButton(
+                text=t(lang, f"btn.{hold}"), callback_data=CallCb(act=hold, id=call_id).pack()
+            ),
+            InlineKeyboardButton(
                 text=t(lang, "btn.hangup"), callback_data=CallCb(act="hang", id=call_id).pack()
-            )
+            ),
         ]
     )
     return InlineKeyboardMarkup(inline_keyboard=rows)
@@ -193,6 +199,17 @@ async def key_pressed(
 ) -> None:
     await calls.press_key(s, actor, callback_data.id, callback_data.key)
     await query.answer(t(lang, "call.key_sent", digit=callback_data.key))
+
+
+@router.callback_query(CallCb.filter(F.act.in_({"hold", "resume"})))
+async def hold_pressed(
+    query: CallbackQuery, callback_data: CallCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    on = callback_data.act == "hold"
+    await calls.hold(s, actor, callback_data.id, on=on)
+    await query.answer(t(lang, "call.held" if on else "call.resumed"))
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=keypad(lang, callback_data.id, held=on))
 
 
 @router.callback_query(CallCb.filter(F.act == "hang"))
