@@ -9,11 +9,15 @@ import io
 import json
 from urllib.parse import parse_qsl, urlencode
 
+import httpx
 import pytest
 
+from telesip.api.app import create_app
+from telesip.config import Settings
 from telesip.domain.model import TelegramUser
 from telesip.miniapp.initdata import sign
 from telesip.services import accounts
+from telesip.services.context import Services
 from tests.core.helpers import ALICE, BOB, CAROL
 from tests.miniapp.conftest import MiniApp
 from tests.miniapp.signing import TOKEN, auth, init_data
@@ -268,3 +272,16 @@ async def test_settings_errors_in_russian(mini: MiniApp) -> None:
     assert "x — не число." in bad.text and "Порт" in bad.text
     password = await mini.client.post(url, json={"password": "new-Pa55"}, headers=h)
     assert password.status_code == 200 and "new-Pa55" not in password.text
+
+
+async def test_a_refused_sign_in_in_the_browser_language(mini: MiniApp) -> None:
+    r = await mini.client.get("/miniapp/app", headers={"Accept-Language": "ru-RU,ru;q=0.9"})
+    assert r.status_code == 401 and "откройте снова из бота" in r.json()["detail"]
+
+
+async def test_without_a_bot_token_the_page_says_why(services: Services) -> None:
+    app = create_app(services, Settings(), bot_username=None)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tg") as client:
+        r = await client.get("/miniapp/app", headers=auth(ALICE, services.clock.now()))
+    assert r.status_code == 503 and r.json()["code"] == "config_error"

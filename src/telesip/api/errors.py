@@ -11,6 +11,7 @@ NotFound (account, link, offer, ...)   404
 PermissionDenied (incl. out_of_scope)  403
 wrong_password                         403
 missing_credential (worker plane)      401
+init_data_rejected (the Mini App)      401
 state conflicts (not_assigned, ...)    409
 precondition_failed (If-Match)         412
 offer_expired, link_expired/revoked    410
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 STATUS: dict[type[errors.TelesipError], int] = {
     errors.InvalidApiKey: 401,
     errors.MissingCredential: 401,
+    errors.InitDataRejected: 401,
     errors.NotFound: 404,
     errors.PermissionDenied: 403,
     errors.WrongPassword: 403,

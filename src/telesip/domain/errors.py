@@ -66,6 +66,7 @@ plans, calls, operators, fleet, system). Every class is defined here and drawn b
     │   ├── LineBusy                  line_busy
     │   └── KeyInProgress             idempotency_in_progress
     ├── InvalidApiKey                 invalid_api_key: missing, unknown or revoked API key
+    ├── InitDataRejected              init_data_rejected: Mini App sign-in forged or stale
     ├── MissingCredential             missing_credential: a worker sent no credential
     ├── StorageUnavailable            storage_unavailable: the database cannot be reached
     │   └── StorageFull               storage_full: the database's disk is full; writes fail
@@ -359,6 +360,16 @@ class InvalidApiKey(TelesipError):
 
     code = "invalid_api_key"
     default_message = "Missing, unknown or revoked API key; send 'Authorization: Bearer <key>'."
+
+
+class InitDataRejected(TelesipError):
+    """The Mini App's Telegram ``initData`` is missing, forged, malformed or stale (HTTP 401)."""
+
+    code = "init_data_rejected"
+    default_message = (
+        "Telegram's sign-in data for this page is {reason}; close the page and open it again "
+        "from the bot."
+    )
 
 
 class OutOfScope(PermissionDenied):

@@ -19,10 +19,9 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import ClassVar
 from urllib.parse import parse_qsl
 
-from telesip.domain.errors import TelesipError
+from telesip.domain.errors import InitDataRejected
 from telesip.domain.model import TelegramUser
 
 __all__ = ["MAX_LENGTH", "InitDataRejected", "sign", "verify"]
@@ -31,16 +30,6 @@ __all__ = ["MAX_LENGTH", "InitDataRejected", "sign", "verify"]
 MAX_LENGTH = 8192
 #: a device clock a little ahead of ours is not an attack
 ALLOWED_SKEW_SECONDS = 60
-
-
-class InitDataRejected(TelesipError):
-    """The request's ``initData`` is missing, forged, malformed or stale (HTTP 401)."""
-
-    code: ClassVar[str] = "init_data_rejected"
-    default_message: ClassVar[str] = (
-        "Telegram's sign-in data for this page is {reason}; close the page and open it again "
-        "from the bot."
-    )
 
 
 def _secret_key(bot_token: str) -> bytes:

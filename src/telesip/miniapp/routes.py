@@ -29,7 +29,7 @@ from telesip.domain import errors
 from telesip.domain.model import Role, TelegramUser
 from telesip.domain.readmodels import AccountSummary
 from telesip.miniapp import form, table, views
-from telesip.miniapp.initdata import InitDataRejected, verify
+from telesip.miniapp.initdata import verify
 from telesip.miniapp.texts import error_text, lang_of, payer_text, state_text, t
 from telesip.services import accounts, links
 from telesip.services.context import Services
@@ -38,7 +38,8 @@ __all__ = ["router"]
 
 #: the worst status first: a subclass is listed before its parent
 STATUS: tuple[tuple[type[errors.TelesipError], int], ...] = (
-    (InitDataRejected, 401),
+    (errors.InitDataRejected, 401),
+    (errors.ConfigError, 503),
     (errors.NotFound, 404),
     (errors.PermissionDenied, 403),
     (errors.StaleWrite, 412),
@@ -61,14 +62,7 @@ HEADERS = {
 }
 
 
-class Unavailable(errors.TelesipError):
-    code = "miniapp_unavailable"
-    default_message = "The Mini App needs TELESIP_BOT_TOKEN: it checks Telegram's signature."
-
-
 def _status(exc: errors.TelesipError) -> int:
-    if isinstance(exc, Unavailable):
-        return 503
     return next((status for kind, status in STATUS if isinstance(exc, kind)), 400)
 
 
@@ -147,10 +141,10 @@ async def viewer(request: Request) -> Viewer:
     s: Services = request.app.state.services
     settings = request.app.state.settings
     if settings.bot_token is None:
-        raise Unavailable()
+        raise errors.ConfigError(reason="the Mini App needs TELESIP_BOT_TOKEN to check sign-ins")
     scheme, _, init_data = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "tma":
-        raise InitDataRejected(reason="missing")
+        raise errors.InitDataRejected(reason="missing")
     user = verify(
         init_data.strip(),
         settings.bot_token.get_secret_value(),
