@@ -1,5 +1,5 @@
 """The reverse-proxy examples send Telegram's webhook to the bot and the control plane (and the
-operators' API) to the API, on the ports the settings default to, and nothing else: the
+operators' API, and the Mini App) to the API, on the ports the settings default to, and nothing else: the
 Caddyfile as Caddy itself reads it (`caddy adapt`, Debian's caddy from bin/system-deps), the
 nginx example by its location blocks (nginx is not installed for the tests)."""
 
@@ -20,7 +20,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DEFAULTS = Settings.model_fields
 WEBHOOK = str(DEFAULTS["webhook_bind"].default)  # 127.0.0.1:8081
 API = str(DEFAULTS["api_bind"].default)  # 127.0.0.1:8080
-WANTED = {"/tg/": WEBHOOK, "/api/v1/": API}
+WANTED = {"/tg/": WEBHOOK, "/api/v1/": API, "/miniapp/": API}
 
 
 def _routes(node: Any, path: str | None = None) -> list[tuple[str | None, dict[str, Any]]]:
