@@ -125,10 +125,12 @@ def far_answers(
     hang_up_after_ms: int | None = None,
     ring_ms: int = 300,
     held_and_resumed: bool = False,
+    refuses_hold: bool = False,
 ) -> str:
     """The far phone takes a call: 180, 200 with SDP, then waits for BYE (or sends one).
     ``held_and_resumed``: before the BYE it takes a re-INVITE that must say ``a=sendonly``
-    (answered ``a=recvonly``), then one that must say ``a=sendrecv``."""
+    (answered ``a=recvonly``), then one that must say ``a=sendrecv``. ``refuses_hold``: it
+    answers that first re-INVITE 488 instead."""
     out = _HEAD.format(name="far phone answers")
     if hang_up_after_ms is None:
         out += '  <recv request="INVITE" crlf="true" rrs="true" timeout="30000"/>\n'
@@ -187,6 +189,17 @@ def far_answers(
             )
             out += _send(reply)
             out += '  <recv request="ACK" crlf="true"/>\n'
+    if refuses_hold:
+        out += '  <recv request="INVITE" timeout="30000"/>\n'
+        refusal = "\n".join(
+            [
+                "SIP/2.0 488 Not Acceptable Here",
+                *("[last_Via:]", "[last_From:]", "[last_To:]", "[last_Call-ID:]", "[last_CSeq:]"),
+                "Content-Length: 0",
+            ]
+        )
+        out += _send(refusal)
+        out += '  <recv request="ACK" crlf="true"/>\n'
     if hang_up_after_ms is None:
         out += '  <recv request="BYE" timeout="30000"/>\n'
         out += _send(_ok(), retrans=False)

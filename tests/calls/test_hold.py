@@ -6,8 +6,10 @@ with a=sendrecv and brings the person's voice back (end to end, in a namespace).
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
+import pytest
 
 from telesip.domain.calls import CallState
 from telesip.media.analysis import dominant_frequency, rms_dbfs
@@ -83,4 +85,33 @@ async def test_hold_and_resume_from_the_keypad(rig: Rig, bot: FakeBotAPI) -> Non
         assert await sipp.done() == 0, sipp.errors()
     finally:
         far_tone.cancel()
+        tg_tone.cancel()
+
+
+async def test_a_refused_hold_leaves_the_call_as_it_was(
+    rig: Rig, bot: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="telesip.calls.bridge")
+    far = await open_far(rig)
+    sipp = await run_sipp(
+        rig.sipp, rig.tmp, far_answers(far.local_port, refuses_hold=True), port=rig.uas_port,
+        remote=None,
+    )  # fmt: skip
+    rig.person.behaviour = Behaviour.answer(0.3)
+    bot.send_text(ALICE_TG, "+1 555 0100")
+    await bot.next_message(ALICE_TG)
+    async with asyncio.timeout(15):
+        await rig.person.connected.wait()
+    tg_tone = asyncio.create_task(play_tone(rig.person.send_pcm, 440))
+    try:
+        keypad = await bot.wait_for(lambda: _keypad(bot), timeout=15)
+        (bridge,) = rig.calls._by_sip.values()
+        await bot.press_button(ALICE_TG, keypad, "⏸ Hold")
+        await eventually(lambda: "re-INVITE refused: 488" in caplog.text, 10, "the 488")
+        assert not bridge.holding
+        assert bridge.direction == "sendrecv" and not bridge.ended
+        await eventually(lambda: _hears(rig, 440), 10, "the person's voice after the 488")
+        await rig.person.hangup()
+        assert await sipp.done() == 0, sipp.errors()
+    finally:
         tg_tone.cancel()
