@@ -109,6 +109,11 @@ async def test_a_refused_hold_leaves_the_call_as_it_was(
         await bot.press_button(ALICE_TG, keypad, "⏸ Hold")
         await eventually(lambda: "re-INVITE refused: 488" in caplog.text, 10, "the 488")
         assert not bridge.holding
+        told = await bot.wait_for(
+            lambda: any("did not accept the hold" in m.content for m in bot.messages(ALICE_TG)),
+            timeout=10,
+        )
+        assert told
         assert bridge.direction == "sendrecv" and not bridge.ended
         await eventually(lambda: _hears(rig, 440), 10, "the person's voice after the 488")
         await rig.person.hangup()

@@ -371,8 +371,16 @@ class Bridge:
     def hold_refused(self, event: ReinviteFailed) -> None:
         log.info("call %s: re-INVITE refused: %s %s", self.label, event.status, event.reason)
         if self._hold_asked is not None:  # (not a session refresh's)
+            if self._hold_asked and self.record is not None:
+                self.spawn(self._tell_hold_refused(self.record), "hold refused")
             self.holding = not self._hold_asked
             self._hold_asked = None
+
+    async def _tell_hold_refused(self, record: CallRecord) -> None:
+        try:
+            await self.store.tell(record, "call.hold_refused")
+        except Exception:  # a notice lost must not end a call that goes on
+            log.exception("call %s: telling the refused hold failed", self.label)
 
     # -- the Telegram leg --------------------------------------------------------------------
     async def call_person(self, user_id: int) -> bool:

@@ -60,6 +60,7 @@ CALL_NOTICES: frozenset[str] = frozenset(
         "call.ended",
         "call.failed",
         "call.far_busy",
+        "call.hold_refused",  # the far side refused the keypad's hold: the call goes on
         "call.not_answered",
         "call.recording",  # the recording's caption
     }
