@@ -1,7 +1,8 @@
 """The reverse-proxy examples send Telegram's webhook to the bot and the control plane (and the
-operators' API, and the Mini App) to the API, on the ports the settings default to, and nothing else: the
-Caddyfile as Caddy itself reads it (`caddy adapt`, Debian's caddy from bin/system-deps), the
-nginx example by its location blocks (nginx is not installed for the tests)."""
+operators' API, and the Mini App) to the API, on the ports the settings default to, and nothing
+else: the Caddyfile as Caddy itself reads it (`caddy adapt`, Debian's caddy from
+bin/system-deps), the nginx example by its location blocks (nginx is not installed for the
+tests)."""
 
 from __future__ import annotations
 

@@ -285,3 +285,21 @@ async def test_without_a_bot_token_the_page_says_why(services: Services) -> None
     async with httpx.AsyncClient(transport=transport, base_url="http://tg") as client:
         r = await client.get("/miniapp/app", headers=auth(ALICE, services.clock.now()))
     assert r.status_code == 503 and r.json()["code"] == "config_error"
+
+
+async def test_a_refused_form_keeps_the_version_it_was_read_as(mini: MiniApp) -> None:
+    h = auth(ALICE, mini.s.clock.now())
+    url = f"/miniapp/accounts/{mini.alice_own}/settings"
+
+    def etag_of(text: str) -> str:
+        return html.unescape(text.split('name="etag" value="')[1].split('"')[0])
+
+    read = etag_of((await mini.client.get(url, headers=h)).text)
+    await accounts.update_settings(mini.s, ALICE, mini.alice_own, display_name="Reception")
+    bad = await mini.client.post(url, json={"etag": read, "port": "x"}, headers=h)
+    assert bad.status_code == 422 and etag_of(bad.text) == read
+    retry = await mini.client.post(url, json={"etag": etag_of(bad.text), "port": "5062"}, headers=h)
+    assert retry.status_code == 412 and "changed since it was read" in retry.text
+    assert 'value="Reception"' in retry.text  # the other change, shown
+    card = await accounts.get_card(mini.s, None, mini.alice_own)
+    assert card.settings is not None and card.settings["port"] is None

@@ -68,3 +68,24 @@ def test_the_age_limit_is_the_settings() -> None:
     verify(data, TOKEN, now=NOW, max_age=30)
     with pytest.raises(InitDataRejected, match="too old"):
         verify(data, TOKEN, now=NOW, max_age=29)
+
+
+def test_doctor_says_where_the_mini_app_opens() -> None:
+    from telesip.config import Settings
+    from telesip.doctor.network import check_miniapp
+
+    assert check_miniapp(Settings()) == []  # no bot: no buttons to speak of
+    off = check_miniapp(Settings(bot_token=TOKEN))  # type: ignore[arg-type]
+    assert "TELESIP_PUBLIC_URL" in off[0].fix and off[0].status.value == "ok"
+    on = check_miniapp(Settings(bot_token=TOKEN, public_url="https://sip.example.com/"))  # type: ignore[arg-type]
+    assert on[0].message.startswith("opens at https://sip.example.com/miniapp/")
+
+
+@pytest.mark.parametrize("url", ["http://sip.example.com", "sip.example.com", "https://x/?a=1"])
+def test_the_public_url_must_be_https(url: str) -> None:
+    from pydantic import ValidationError
+
+    from telesip.config import Settings
+
+    with pytest.raises(ValidationError, match="https://"):
+        Settings(public_url=url)

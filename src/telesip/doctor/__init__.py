@@ -51,6 +51,7 @@ async def diagnose(
         if role in ("run", "bot"):
             findings += await network.check_bot(settings, required=role == "bot")
             findings += await network.check_webhook(settings, probe=not at_start)
+            findings += network.check_miniapp(settings)
             findings += await network.check_redis(settings)
         if holds_lines:
             findings += network.check_sip_bind(settings)

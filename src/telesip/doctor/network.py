@@ -176,6 +176,16 @@ def _why(exc: OSError, what: str) -> str:
     return f"{what}: {exc.strerror}"
 
 
+def check_miniapp(settings: Settings) -> list[Finding]:
+    """Where the Mini App (the account table) opens, or how to turn its buttons on."""
+    if settings.bot_token is None:
+        return []
+    if settings.miniapp_url is None:
+        fix = "set TELESIP_PUBLIC_URL=https://<host> (a TLS proxy to TELESIP_API_BIND)"
+        return [ok("mini app", "off: the bot shows no button to open the account table", fix)]
+    return [ok("mini app", f"opens at {settings.miniapp_url} (served on TELESIP_API_BIND)")]
+
+
 def check_sip_bind(settings: Settings) -> list[Finding]:
     try:
         host, port = split_bind(settings.sip_bind)

@@ -284,36 +284,39 @@ async def settings_view(v: Acting, account_id: int) -> HTMLResponse:
 async def settings_change(
     v: Acting, account_id: int, body: dict[str, str | bool | None]
 ) -> HTMLResponse:
+    """Save what changed, with the ETag the form was read with as If-Match; a refusal gives the
+    form back as typed (the password field empty), the errors next to their fields."""
     card = await _owner_card(v, account_id)
     assert card.settings is not None
+    read_as = body.get("etag")
+    basis = read_as if isinstance(read_as, str) and read_as else None
     current = form.current_values(card.settings)
     parsed = form.parse(body, current)
     problems = {name: t(v.lang, key, **params) for name, (key, params) in parsed.errors.items()}
     for name, reason in form.field_errors(current, parsed.changes).items():
         problems.setdefault(name, error_text(v.lang, errors.InvalidSettings(reason=reason)))
     typed: dict[str, Any] = {**card.settings, **{k: x for k, x in body.items() if k in form.FIELDS}}
+
+    def as_typed(status: int, **shown: Any) -> HTMLResponse:
+        # the ETag it was read with, not today's: a change made meanwhile is not overwritten
+        page = views.settings_form(v.lang, account_id, typed, basis or card.etag, **shown)
+        return _html(page, status)
+
     if problems:
-        return _html(views.settings_form(v.lang, account_id, typed, card.etag, problems), 422)
+        return as_typed(422, errors=problems)
     if not parsed.changes:
-        notice = t(v.lang, "miniapp.unchanged")
-        return _html(views.settings_form(v.lang, account_id, typed, card.etag, {}, notice))
-    etag = body.get("etag")
+        return as_typed(200, errors={}, notice=t(v.lang, "miniapp.unchanged"))
     try:
-        await accounts.update_settings(
-            v.s,
-            v.user,
-            account_id,
-            if_match=etag if isinstance(etag, str) and etag else None,
-            **parsed.changes,
-        )
-    except (errors.InvalidSettings, errors.StaleWrite) as exc:
-        fresh = await _owner_card(v, account_id) if isinstance(exc, errors.StaleWrite) else card
-        assert fresh.settings is not None
-        values = fresh.settings if fresh is not card else typed
+        await accounts.update_settings(v.s, v.user, account_id, if_match=basis, **parsed.changes)
+    except errors.InvalidSettings as exc:  # a rule about several fields at once
+        return as_typed(422, errors={}, form_error=error_text(v.lang, exc))
+    except errors.StaleWrite as exc:  # changed by someone else since it was read: show theirs
+        card = await _owner_card(v, account_id)
+        assert card.settings is not None
         page = views.settings_form(
-            v.lang, account_id, values, fresh.etag, {}, form_error=error_text(v.lang, exc)
+            v.lang, account_id, card.settings, card.etag, {}, form_error=error_text(v.lang, exc)
         )
-        return _html(page, 412 if isinstance(exc, errors.StaleWrite) else 422)
+        return _html(page, 412)
     card = await _owner_card(v, account_id)
     assert card.settings is not None
     saved = t(v.lang, "miniapp.saved")
