@@ -126,11 +126,13 @@ def far_answers(
     ring_ms: int = 300,
     held_and_resumed: bool = False,
     refuses_hold: bool = False,
+    media: str | None = None,
 ) -> str:
     """The far phone takes a call: 180, 200 with SDP, then waits for BYE (or sends one).
     ``held_and_resumed``: before the BYE it takes a re-INVITE that must say ``a=sendonly``
     (answered ``a=recvonly``), then one that must say ``a=sendrecv``. ``refuses_hold``: it
-    answers that first re-INVITE 488 instead."""
+    answers that first re-INVITE 488 instead. ``media``: another m= section for the answer
+    (``{port}`` is the RTP port)."""
     out = _HEAD.format(name="far phone answers")
     if hang_up_after_ms is None:
         out += '  <recv request="INVITE" crlf="true" rrs="true" timeout="30000"/>\n'
@@ -155,6 +157,8 @@ def far_answers(
     out += _send(f"SIP/2.0 180 Ringing\n{head}\nContent-Length: 0", retrans=False)
     out += f'  <pause milliseconds="{ring_ms}"/>\n'
     sdp = _SDP.format(port=rtp_port)
+    if media is not None:
+        sdp = sdp[: sdp.index("m=audio")] + media.format(port=rtp_port)
     out += _send(
         f"SIP/2.0 200 OK\n{head}\nContent-Type: application/sdp\nContent-Length: [len]\n\n{sdp}"
     )

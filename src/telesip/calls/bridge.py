@@ -52,6 +52,7 @@ from telesip.sip.call import (
 )
 from telesip.sip.errors import StateError
 from telesip.sip.negotiation import Negotiated, NoCommonCodec, accept_answer, answer, make_offer
+from telesip.sip.sdp import SdpError
 from telesip.workers.lines import AccountConfig, split_host_port
 from telesip.workers.transport import Addr, Target
 
@@ -734,18 +735,27 @@ class OutboundBridge(Bridge):
         self.ring_back(True)
         self.pump()
 
-    def _media_from(self, sdp: bytes | None) -> None:
+    def _media_from(self, sdp: bytes | None) -> bool:
+        """Take the media of the far end's SDP; False when it is unusable (no codec of ours,
+        or no SRTP where our offer required it)."""
         if sdp and self.offer is not None:
-            self.media_changed(accept_answer(self.offer, SessionDescription.parse(sdp)))
+            try:
+                neg = accept_answer(self.offer, SessionDescription.parse(sdp))
+            except (NoCommonCodec, SdpError) as exc:
+                log.warning("call %s: unusable SDP from the far end: %s", self.label, exc)
+                return False
+            self.media_changed(neg)
+        return True
 
     def on_event(self, event: CallEvent) -> None:
         if isinstance(event, Progress):
-            if event.sdp:  # early media: the far end's ringback or announcements
-                self._media_from(event.sdp)
+            if event.sdp and self._media_from(event.sdp):  # early media: ringback, announcements
                 self.join()
         elif isinstance(event, Answered):
             self.sip_answered = True
-            self._media_from(event.sdp)
+            if not self._media_from(event.sdp):  # e.g. in clear where the line requires SRTP
+                self.spawn(self.finish(EndReason.FAILED, tell="call.failed"), "unusable answer")
+                return
             self.join()
             self.spawn(self.answered(), "answered")
         elif isinstance(event, Failed):
