@@ -685,6 +685,7 @@ class FakeBotAPI:
         self._pending_inline: dict[str, JSON] = {}
         self._failures: list[_Failure] = []
         self._files: dict[str, FakePhoto] = {}
+        self.downloads: list[str] = []  # file paths the bot downloaded
         self._changed = asyncio.Event()
         self._closing = False
         self._poll_generation = 0
@@ -715,6 +716,7 @@ class FakeBotAPI:
             "answercallbackquery": self._answer_callback_query,
             "answerinlinequery": self._answer_inline_query,
             "sendchataction": self._true,
+            "getfile": self._get_file,
             "close": self._true,
             "logout": self._true,
         }
@@ -732,6 +734,7 @@ class FakeBotAPI:
     async def start(self) -> FakeBotAPI:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(
             app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
         )
@@ -864,6 +867,30 @@ class FakeBotAPI:
             reply_to_message_id=reply_to.message_id if reply_to else None,
             chat=user.private_chat(),
         )
+        self._store(message)
+        payload = self.message_json(message)
+        self.push_update({"message": payload})
+        return payload
+
+    def send_document(
+        self, user: FakeUser, data: bytes, filename: str | None, *, caption: str | None = None
+    ) -> JSON:
+        """``user`` sends a file (a document) to the bot; the bot may fetch it with ``getFile``
+        and a download from ``/file/bot<token>/<file_path>``, as from Telegram."""
+        self.start_chat(user)
+        file_id = self._new_id("Fdoc")
+        document = FakePhoto(file_id, f"U{file_id}", data, filename, 0, 0, kind="document")
+        self._files[file_id] = document
+        message = FakeMessage(
+            chat_id=user.id,
+            message_id=self._next_message_id(user.id),
+            sender=user,
+            date=self._now(),
+            caption=caption,
+            document=document,
+            chat=user.private_chat(),
+        )
+        document.chat_id, document.message_id = message.chat_id, message.message_id
         self._store(message)
         payload = self.message_json(message)
         self.push_update({"message": payload})
@@ -1410,6 +1437,33 @@ class FakeBotAPI:
 
     async def _true(self, params: JSON, files: dict[str, bytes]) -> bool:
         return True
+
+    #: Telegram's cloud Bot API serves files up to 20 MB to bots
+    MAX_DOWNLOAD = 20 * 1024 * 1024
+
+    async def _get_file(self, params: JSON, files: dict[str, bytes]) -> JSON:
+        media = self._files.get(str(params.get("file_id", "")))
+        if media is None or media.data is None:
+            raise _bad_request("invalid file_id")
+        result: JSON = {
+            "file_id": media.file_id,
+            "file_unique_id": media.file_unique_id,
+            "file_size": len(media.data),
+        }
+        if len(media.data) > self.MAX_DOWNLOAD:
+            raise _bad_request("file is too big")
+        result["file_path"] = f"documents/{media.file_id}"
+        return result
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """``GET /file/bot<token>/<file_path>``: the bytes of a file ``getFile`` named."""
+        self.downloads.append(request.match_info["path"])
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        media = self._files.get(request.match_info["path"].removeprefix("documents/"))
+        if media is None or media.data is None:
+            return web.Response(status=404)
+        return web.Response(body=media.data, content_type="application/octet-stream")
 
     def _make_setting(self, name: str) -> Handler:
         async def handler(params: JSON, files: dict[str, bytes]) -> bool:

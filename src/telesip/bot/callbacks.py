@@ -74,3 +74,10 @@ class CallCb(CallbackData, prefix="c"):
     act: str
     id: int
     key: str = ""
+
+
+class ImportCb(CallbackData, prefix="i"):
+    """The preview of a file sent to import: ``go`` (Import) or ``no`` (Cancel) the chat's
+    pending file (the chat and the presser decide which; nothing else is carried)."""
+
+    act: str

@@ -23,6 +23,7 @@ from aiogram.types import (
 from telesip.bot.callbacks import (
     AccountCb,
     DraftCb,
+    ImportCb,
     LinkCb,
     NewCb,
     OfferCb,
@@ -34,9 +35,11 @@ from telesip.bot.setup import current_inline
 from telesip.domain.firewall import describe
 from telesip.domain.model import Method, Role
 from telesip.domain.readmodels import AccountSummary
+from telesip.importing import Issue
 from telesip.services.accounts import Card, Softphone
 from telesip.services.billing import SubscriptionView
 from telesip.services.fleet import WorkerView
+from telesip.services.imports import ImportOutcome
 from telesip.services.links import LinkLine
 
 Keyboard = InlineKeyboardMarkup
@@ -54,7 +57,8 @@ def _kb(*rows: list[InlineKeyboardButton]) -> Keyboard:
 
 
 def _cb(
-    text: str, data: AccountCb | NewCb | OfferCb | LinkCb | DraftCb | WorkerCb | RewriteCb
+    text: str,
+    data: AccountCb | NewCb | OfferCb | LinkCb | DraftCb | WorkerCb | RewriteCb | ImportCb,
 ) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
@@ -558,3 +562,80 @@ def workers(lang: str, found: list[WorkerView], me: int) -> tuple[str, Keyboard]
         if w.owner_id == me and not w.revoked
     ]
     return "\n".join(lines), _kb(*rows)
+
+
+# -- importing accounts from a file sent to the bot ------------------------------------------
+
+#: per-line problems shown in a preview; the rest are counted
+PREVIEW_ISSUES = 10
+
+
+def import_issue(lang: str, found: Issue) -> str:
+    """One problem of an import file in ``lang`` (its values escaped), with its line."""
+    params = {k: v if isinstance(v, int) else escape(str(v)) for k, v in found.params.items()}
+    try:
+        text = t(lang, found.code).format(**params)  # a param may be named "key"
+    except (KeyError, IndexError, ValueError):
+        text = escape(found.text)
+    return t(lang, "import.line", line=found.line, text=text) if found.line else text
+
+
+def import_preview(
+    lang: str, outcome: ImportOutcome, filename: str | None
+) -> tuple[str, Keyboard | None]:
+    """The preview of a file: counts, seats, the first problems, users not known yet; Import
+    and Cancel when there is something to write and the seats suffice."""
+    plan = outcome.plan
+    if plan.refused:
+        text = t(lang, "imp.refused", reason=import_issue(lang, plan.issues[0]))
+        if plan.issues[0].code == "import.server_required":
+            text += "\n\n" + t(lang, "imp.server_hint")
+        return text, None
+    c = plan.counts
+    name = escape(filename or "file")
+    lines = [
+        t(lang, "imp.preview", filename=name, format=escape(plan.format or "?")),
+        t(
+            lang,
+            "imp.counts",
+            new=c.new,
+            changed=c.changed,
+            identical=c.identical,
+            taken=c.taken,
+            errors=c.errors,
+        ),
+    ]
+    if outcome.free_seats is not None and plan.seats_needed:
+        lines.append(t(lang, "imp.seats", needed=plan.seats_needed, free=outcome.free_seats))
+    shown = [*plan.issues, *plan.notes][:PREVIEW_ISSUES]
+    lines += [import_issue(lang, found) for found in shown]
+    hidden = len(plan.issues) + len(plan.notes) - len(shown)
+    if hidden > 0:
+        lines.append(t(lang, "imp.more", count=hidden))
+    if outcome.unassigned:
+        who = ", ".join(escape(str(u.telegram)) for u in outcome.unassigned[:PREVIEW_ISSUES])
+        lines.append(t(lang, "imp.unassigned", who=who))
+    if not (plan.new or plan.changed):
+        lines.append(t(lang, "imp.nothing"))
+        return "\n".join(lines), None
+    if outcome.missing_seats:
+        lines.append(t(lang, "imp.seats_missing", missing=outcome.missing_seats))
+        return "\n".join(lines), None
+    lines.append(t(lang, "imp.confirm"))
+    kb = _kb(
+        [
+            _cb(t(lang, "btn.import"), ImportCb(act="go")),
+            _cb(t(lang, "btn.cancel"), ImportCb(act="no")),
+        ]
+    )
+    return "\n".join(lines), kb
+
+
+def import_done(lang: str, outcome: ImportOutcome) -> str:
+    return t(
+        lang,
+        "imp.done",
+        new=len(outcome.created),
+        changed=len(outcome.updated),
+        assigned=outcome.assigned,
+    )

@@ -57,6 +57,7 @@ plans, calls, operators, fleet, system). Every class is defined here and drawn b
     │       ├── StateConflict         state_conflict: the account's state refuses it
     │       │   ├── NotAssigned       not_assigned
     │       │   ├── ManagedByLink     managed_by_link
+    │       │   ├── ImportGone        import_gone
     │       │   └── AlreadyYours      already_yours
     │       ├── InvalidSettings       invalid_settings
     │       ├── NotAPhoneNumber       not_a_phone_number
@@ -197,6 +198,16 @@ class ManagedByLink(StateConflict):
     code = "managed_by_link"
     default_message = (
         "SIP account #{account_id} is handed out by a settings link; manage it in /links."
+    )
+
+
+class ImportGone(StateConflict):
+    """The Import press finds no pending file: imported, cancelled, replaced or expired."""
+
+    code = "import_gone"
+    default_message = (
+        "This import is no longer waiting (it was imported, cancelled or has expired); send "
+        "the file again."
     )
 
 

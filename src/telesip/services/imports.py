@@ -19,7 +19,9 @@ the bot; otherwise the row is reported as not assignable yet (the account is sti
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, BinaryIO
 
 from telesip import importing
@@ -39,6 +41,7 @@ from telesip.services import templates as templates_svc
 from telesip.services.accounts import SIP_FIELDS
 from telesip.services.common import add_account, ensure_user, entitlements
 from telesip.services.context import Services
+from telesip.store.repositories.imports import PendingImport
 from telesip.store.uow import UnitOfWork
 
 
@@ -164,12 +167,15 @@ async def import_accounts(
     filename: str | None = None,
     dry_run: bool = False,
     limits: Limits | None = None,
+    pending_chat: int | None = None,
 ) -> ImportOutcome:
     """Import ``stream`` into the accounts of ``actor`` (a Telegram user importing their own
     accounts) or, for the operator (``actor=None``), of ``owner_id``, who must have started
     the bot. ``dry_run`` plans and checks, and writes nothing. ``limits`` default to the
-    operator's (``TELESIP_IMPORT_MAX_ROWS``). A refused file (``plan.refused``)
-    is returned, not raised: its issue is the answer."""
+    operator's (``TELESIP_IMPORT_MAX_ROWS``). ``pending_chat``: the file is that chat's pending
+    import (the bot's Import press), taken in the same transaction: a second press finds it
+    gone (``ImportGone``), and a refusal (missing seats) leaves it waiting. A refused file
+    (``plan.refused``) is returned, not raised: its issue is the answer."""
     if actor is not None:
         owner_id = actor.id
     elif owner_id is None:
@@ -189,10 +195,10 @@ async def import_accounts(
     async with s.uow() as uow:
         if actor is None and await uow.users.get(owner_id) is None:
             raise errors.UserNotFound(user_id=owner_id)
-        ent = await entitlements(uow, owner_id)
-        mine, others = await uow.accounts.with_identities(
+        mine, others = await uow.accounts.with_identities(  # rows locked before the user's
             owner_id, [r.settings.identity for r in valid.rows]
         )
+        ent = await entitlements(uow, owner_id)
         existing: list[ExistingAccount] = [
             ExistingAccount(
                 a.id,
@@ -218,7 +224,12 @@ async def import_accounts(
         )
         outcome = ImportOutcome(plan, False, free, missing, unassigned=unassigned)
         if dry_run or plan.refused or not (plan.new or plan.changed):
+            if pending_chat is not None:  # nothing left to do: the press is used up
+                await uow.pending_imports.drop(pending_chat)
+                await uow.commit()
             return outcome
+        if pending_chat is not None and not await uow.pending_imports.drop(pending_chat):
+            raise errors.ImportGone()  # pressed twice, or cancelled meanwhile
         if missing:
             raise errors.SeatsMissing(needed=plan.seats_needed, free=free, missing=missing)
         assign = {
@@ -268,6 +279,68 @@ async def import_accounts(
     )
 
 
+# -- the bot: a file sent as a document waits for its Import press ------------------------------
+
+#: how long a previewed file waits for Import
+PENDING_TTL = timedelta(minutes=30)
+
+
+async def stage_import(
+    s: Services,
+    actor: TelegramUser,
+    chat_id: int,
+    content: bytes,
+    *,
+    filename: str | None = None,
+    server: str | None = None,
+) -> ImportOutcome:
+    """Preview ``content`` (a dry run) and keep it, encrypted, as the chat's pending import
+    when there is something to write; a new file replaces the chat's earlier one."""
+    outcome = await import_accounts(
+        s, actor, io.BytesIO(content), server=server, filename=filename, dry_run=True
+    )
+    waiting = not outcome.plan.refused and bool(outcome.plan.new or outcome.plan.changed)
+    async with s.uow() as uow:
+        await uow.pending_imports.drop_expired(uow.now)
+        if waiting:
+            pending = PendingImport(chat_id, actor.id, filename, server, content)
+            await uow.pending_imports.put(pending, uow.now, uow.now + PENDING_TTL)
+        else:
+            await uow.pending_imports.drop(chat_id)
+        await uow.commit()
+    return outcome
+
+
+async def confirm_import(s: Services, actor: TelegramUser, chat_id: int) -> ImportOutcome:
+    """The Import press: write the chat's pending file (planned afresh against what exists
+    now), once. ``ImportGone`` when there is none, it expired, or another person sent it."""
+    async with s.uow(readonly=True) as uow:
+        pending = await uow.pending_imports.get(chat_id)
+        now = uow.now
+    if (
+        pending is None
+        or pending.user_id != actor.id
+        or (pending.expires_at is not None and pending.expires_at <= now)
+    ):
+        raise errors.ImportGone()
+    return await import_accounts(
+        s,
+        actor,
+        io.BytesIO(pending.content),
+        server=pending.server,
+        filename=pending.filename,
+        pending_chat=chat_id,
+    )
+
+
+async def cancel_import(s: Services, chat_id: int) -> bool:
+    """The Cancel press: forget the chat's pending file (True when there was one)."""
+    async with s.uow() as uow:
+        dropped = await uow.pending_imports.drop(chat_id)
+        await uow.commit()
+    return dropped
+
+
 def _telegram_users(plan: ImportPlan) -> set[int | str]:
     return {p.row.telegram for p in plan.new if p.row is not None and p.row.telegram is not None}
 
@@ -314,10 +387,14 @@ async def _update(
 
 
 __all__ = [
+    "PENDING_TTL",
     "Action",
     "ImportOutcome",
     "Unassigned",
+    "cancel_import",
+    "confirm_import",
     "import_accounts",
     "password_fingerprint",
     "server_defaults",
+    "stage_import",
 ]

@@ -53,6 +53,19 @@ class Cipher:
                 "file is not the one it was stored with"
             ) from None
 
+    def seal(self, data: bytes) -> bytes:
+        """Encrypt bytes that are secret as a whole (a file holding passwords)."""
+        return self._fernet.encrypt(data)
+
+    def unseal(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise ConfigError(
+                reason="stored data cannot be decrypted: TELESIP_SECRET_KEY or the key file is "
+                "not the one it was stored with"
+            ) from None
+
     def matches(self, token: bytes, candidate: str) -> bool:
         """Constant-time comparison of a stored password with a candidate."""
         stored = self.decrypt(token).reveal().encode()

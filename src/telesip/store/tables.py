@@ -404,3 +404,20 @@ telegram_callers = Table(
     # the remote worker whose machine holds it (its sync names it); NULL: the service's own
     Column("worker_id", BigInteger, ForeignKey("workers.id", ondelete="CASCADE")),
 )
+
+# --- import (migration imp_0001) --------------------------------------------------------------
+# A file sent to the bot waits here between its preview and the Import press, so the press
+# works after a restart and in any bot process; one per chat, dropped when used, cancelled or
+# expired. ``content`` is the file compressed and encrypted with the service's key (it holds
+# passwords); nothing else of the file is stored.
+pending_imports = Table(
+    "pending_imports",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, nullable=False),  # who sent it: only they may press Import
+    Column("filename", String(255)),
+    Column("server", String(300)),  # the PBX's address, from the file's caption
+    Column("content", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

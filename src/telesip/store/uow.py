@@ -37,6 +37,7 @@ from telesip.store.repositories.calls import Calls
 from telesip.store.repositories.conversations import Conversations
 from telesip.store.repositories.guesses import Guesses
 from telesip.store.repositories.idempotency import IdempotencyKeys
+from telesip.store.repositories.imports import PendingImports
 from telesip.store.repositories.leases import Leases
 from telesip.store.repositories.links import Links
 from telesip.store.repositories.offers import Offers
@@ -169,6 +170,10 @@ class UnitOfWork:
     @cached_property
     def leases(self) -> Leases:
         return Leases(self.conn, self._cipher)
+
+    @cached_property
+    def pending_imports(self) -> PendingImports:
+        return PendingImports(self.conn, self._cipher)
 
     async def __aexit__(
         self,

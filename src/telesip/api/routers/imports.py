@@ -116,7 +116,7 @@ def issue_text(lang: str, found: importing.Issue) -> str:
     """An issue in ``lang`` (the catalog's ``import.*`` text), with its line."""
     params = {k: v if isinstance(v, int) else str(v) for k, v in found.params.items()}
     try:
-        text = i18n.t(lang, found.code, **params)
+        text = i18n.t(lang, found.code).format(**params)  # a param may be named "key"
     except (KeyError, IndexError, ValueError):
         text = found.text
     return i18n.t(lang, "import.line", line=found.line, text=text) if found.line else text

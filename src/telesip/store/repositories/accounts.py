@@ -425,25 +425,34 @@ class Accounts:
         self, owner_id: int, identities: Sequence[str], *, chunk: int = 500
     ) -> tuple[list[Account], set[str]]:
         """For an import: ``owner_id``'s accounts having one of ``identities`` (decrypted, their
-        rows locked), and which of ``identities`` other owners hold (R11), in chunks of
-        ``chunk`` identities per statement (a parameter list stays far below any limit)."""
+        rows locked), and which of ``identities`` other owners hold (R11).
+
+        Statements take ``chunk`` values each (far below any parameter limit). The owner's rows
+        are locked last, in ascending id order, so two imports never deadlock, and before the
+        caller locks the owner's user row (the lock order of the module docstring)."""
         a = t.accounts
         wanted = sorted(set(identities))
-        mine: list[Account] = []
+        ids: list[int] = []
         others: set[str] = set()
         for start in range(0, len(wanted), chunk):
             part = wanted[start : start + chunk]
-            rows = await self.conn.execute(
+            found = select(a.c.id, a.c.owner_id, a.c.identity).where(a.c.identity.in_(part))
+            for row in await self.conn.execute(found):
+                if row.owner_id == owner_id:
+                    ids.append(row.id)
+                else:
+                    others.add(row.identity)
+        ids.sort()
+        mine: list[Account] = []
+        for start in range(0, len(ids), chunk):
+            locked = (
                 select(a)
-                .where(a.c.identity.in_(part))
+                .where(a.c.id.in_(ids[start : start + chunk]), a.c.owner_id == owner_id)
                 .order_by(a.c.id)
                 .with_for_update(key_share=True)
             )
-            for row in rows:
-                if row.owner_id == owner_id:
-                    mine.append(account_from_row(row, self.cipher.decrypt(row.password_enc)))
-                else:
-                    others.add(row.identity)
+            for full in await self.conn.execute(locked):
+                mine.append(account_from_row(full, self.cipher.decrypt(full.password_enc)))
         return mine, others
 
     async def holders(self, account_ids: set[int]) -> dict[int, tuple[int, int]]:

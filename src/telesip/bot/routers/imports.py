@@ -1,0 +1,77 @@
+"""Importing accounts from a file sent to the bot as a document (docs/import.md): the bot
+downloads it (``getFile`` and the file download), deletes the document message at once (the
+file holds passwords, as a password message does), and shows the preview with **Import** and
+**Cancel**. The caption, when given, is the PBX's address (``pbx.example.com[:port]``).
+
+The file waits in the database, encrypted, keyed by the chat (``services.imports``): the press
+works after a restart and in any bot process, and one press is one unit of work. Nothing of
+the file is logged or repeated in a message but logins and line numbers.
+"""
+
+from __future__ import annotations
+
+import io
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, Message
+from aiohttp import ClientError
+
+from telesip.bot import views
+from telesip.bot.callbacks import ImportCb
+from telesip.bot.locales import t
+from telesip.bot.replies import delete_quietly, show
+from telesip.domain.model import TelegramUser
+from telesip.importing import Limits
+from telesip.services import imports
+from telesip.services.context import Services
+
+router = Router(name=__name__)
+
+
+@router.message(F.document, F.chat.type == "private")
+async def document(message: Message, bot: Bot, s: Services, actor: TelegramUser, lang: str) -> None:
+    doc = message.document
+    assert doc is not None
+    limit = Limits().max_bytes
+    content: bytes | None = None
+    try:
+        if doc.file_size is not None and doc.file_size > limit:
+            await message.answer(t(lang, "imp.too_big", limit=limit))
+            return
+        try:
+            file = await bot.get_file(doc.file_id)
+            if file.file_path is None:
+                raise ClientError("no file path")
+            buffer = io.BytesIO()
+            await bot.download_file(file.file_path, destination=buffer, timeout=60)
+            content = buffer.getvalue()
+        except (TimeoutError, TelegramAPIError, ClientError, OSError):
+            await message.answer(t(lang, "imp.download_failed"))
+            return
+    finally:
+        await delete_quietly(message)  # it carries passwords
+    server = (message.caption or "").strip() or None
+    outcome = await imports.stage_import(
+        s, actor, message.chat.id, content, filename=doc.file_name, server=server
+    )
+    text, kb = views.import_preview(lang, outcome, doc.file_name)
+    await message.answer(text, reply_markup=kb)
+
+
+@router.callback_query(ImportCb.filter(F.act == "go"))
+async def confirm(query: CallbackQuery, s: Services, actor: TelegramUser, lang: str) -> None:
+    if query.message is None:
+        return
+    outcome = await imports.confirm_import(s, actor, query.message.chat.id)
+    await show(query, views.import_done(lang, outcome))
+    await query.answer()
+
+
+@router.callback_query(ImportCb.filter(F.act == "no"))
+async def cancel(query: CallbackQuery, s: Services, lang: str) -> None:
+    if query.message is None:
+        return
+    await imports.cancel_import(s, query.message.chat.id)
+    await show(query, t(lang, "imp.cancelled"))
+    await query.answer()
