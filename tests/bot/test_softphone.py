@@ -154,3 +154,27 @@ async def test_settings_by_name_value_lines_and_bad_input(h: Harness) -> None:
     assert "Display name (name): Front desk" in saved.content
     got = await accounts.get_card(h.s, _tg(ALICE), account_id)
     assert got.settings is not None and got.settings["outbound_proxy"] == "sbc.example.com"
+
+
+async def test_media_encryption_in_the_settings_view_and_by_a_line(h: Harness) -> None:
+    """The settings view shows the SRTP setting in force (the transport's default until set);
+    ``srtp = required`` sets it, ``srtp = -`` goes back to the default, a wrong value is
+    explained."""
+    fake = h.fake
+    account_id = await h.new_account(ALICE)
+    card = fake.last_message(ALICE)
+    await fake.press_button(ALICE, card, "Settings")
+    await fake.wait_for(lambda: "Settings of" in card.content)
+    assert "Media encryption (SRTP: off, optional, required) (srtp): off" in card.content
+    await fake.press_button(ALICE, card, "TLS")
+    await fake.wait_for(lambda: "(srtp): optional" in card.content)
+    await fake.press_button(ALICE, card, "Change")
+    await fake.next_message(ALICE)
+    fake.send_text(ALICE, "srtp = always")
+    bad = await fake.next_message(ALICE)
+    assert "media encryption must be off, optional or required" in bad.content
+    fake.send_text(ALICE, "srtp = required")
+    saved = await fake.next_message(ALICE)
+    assert "Settings saved" in saved.content and "(srtp): required" in saved.content
+    got = await accounts.get_card(h.s, _tg(ALICE), account_id)
+    assert got.settings is not None and got.settings["media_encryption"] == "required"
