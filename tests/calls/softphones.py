@@ -537,6 +537,14 @@ async def person_calls_the_softphone(rig: Rig, bot: FakeBotAPI, phone: Softphone
         assert (await bot.press_button(ALICE_TG, keypad, "⏸ Hold")).text.startswith("On hold")
         await eventually(lambda: bridge_direction(rig) == "sendonly", 10, "its hold answer")
         await bot.wait_for(lambda: "▶️ Resume" in keypad.button_texts, timeout=5)
+        # both sides on hold: the softphone's own hold offers a=sendonly, answered a=inactive
+        mark = phone.mark()
+        await phone.hold()
+        await phone.wait_for(phone.held, after=mark)
+        await eventually(lambda: bridge_direction(rig) == "inactive", 10, "both on hold")
+        mark = phone.mark()
+        await phone.resume()
+        await eventually(lambda: bridge_direction(rig) == "sendonly", 10, "its resume answer")
         assert (await bot.press_button(ALICE_TG, keypad, "▶️ Resume")).text == "Resumed"
         await eventually(lambda: bridge_direction(rig) == "sendrecv", 10, "its resume answer")
         rig.person.heard.clear()
