@@ -3,21 +3,32 @@ pjsip.conf, sip.conf) generated in memory, then parse -> validate -> plan timed,
 them already existing (so the plan compares as well as classifies) and the peak memory the
 three steps allocate (tracemalloc: Python objects only).
 
-    .venv/bin/python bench/bench_import.py [--rows 10000] [--repeat 3]
+    .venv/bin/python bench/bench_import.py [--rows 10000] [--repeat 3] [--db sqlite,pg]
+        [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/test]
 
-The database side (reading existing accounts, writing the plan) is the import use case's and
-is measured with it.
+With ``--db`` (``sqlite``, ``pg`` or both) it also times the whole use case,
+``services.imports.import_accounts``, on a fresh database of each kind: the CSV imported (all
+new), imported again (all identical: nothing written) and with every tenth password changed,
+each with the seconds it took and the process's peak RSS (each database runs in a child process
+of its own, so the figure is that database's).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import io
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from telesip.domain.settings import Secret
 from telesip.importing import ExistingAccount, ImportPlan, parse, plan, validate
@@ -114,11 +125,82 @@ def measure(name: str, make: Callable[[int], bytes], rows: int, repeat: int) -> 
     )
 
 
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+async def _use_case(url: str, rows: int) -> None:
+    """The import use case on the database at ``url`` (migrated here), as one owner."""
+    from telesip.domain.model import TelegramUser
+    from telesip.services import imports
+    from telesip.services.context import Services
+    from telesip.store import migrate
+    from telesip.store.crypto import Cipher
+    from telesip.store.db import create_engine
+
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    s = Services(engine, Cipher("bench-import-key"))
+    owner = TelegramUser(1001, "Bench")
+    data = csv_file(rows)
+    changed = data.replace(b'"p1', b'"q1')  # every tenth-ish password (those starting with 1)
+    try:
+        for label, content in (("first", data), ("again", data), ("changed", changed)):
+            start = time.perf_counter()
+            outcome = await imports.import_accounts(s, owner, io.BytesIO(content))
+            took = time.perf_counter() - start
+            c = outcome.plan.counts
+            print(
+                f"  {label:<8} {took:6.2f} s: {c.new} new, {c.changed} changed, "
+                f"{c.identical} identical; peak RSS {peak_rss_mb():6.1f} MB",
+                flush=True,
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _pg_database(admin_url: str, name: str, *, drop: bool = False) -> None:
+    from sqlalchemy import text
+
+    from telesip.store.db import create_engine
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            if drop:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            else:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
+def db_child(backend: str, rows: int, pg: str) -> None:
+    """One database's run (in a process of its own: the peak RSS is its own)."""
+    print(f"{backend}: import use case, {rows} rows (telesip's CSV)", flush=True)
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(_use_case(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", rows))
+        return
+    name = f"bench_import_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_pg_database(pg, name))
+    try:
+        asyncio.run(_use_case(f"{pg.rpartition('/')[0]}/{name}", rows))
+    finally:
+        asyncio.run(_pg_database(pg, name, drop=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--db", default="", help="sqlite, pg or sqlite,pg: the use case too")
+    parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--db-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.db_child:
+        db_child(args.db_child, args.rows, args.pg)
+        return
     for name, make in (
         ("csv", csv_file),
         ("freepbx", freepbx_file),
@@ -126,6 +208,9 @@ def main() -> None:
         ("sip.conf", sip_file),
     ):
         measure(name, make, args.rows, args.repeat)
+    for backend in filter(None, args.db.split(",")):
+        command = [sys.executable, __file__, "--db-child", backend, "--rows", str(args.rows)]
+        subprocess.run([*command, "--pg", args.pg], check=True)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 from telesip import importing
 from telesip.domain import errors, events
-from telesip.domain.model import Payer, TelegramUser
+from telesip.domain.model import Account, Payer, TelegramUser
 from telesip.domain.plans import Entitlements
 from telesip.domain.settings import Secret
 from telesip.importing import (
@@ -39,7 +39,7 @@ from telesip.importing import (
 )
 from telesip.services import templates as templates_svc
 from telesip.services.accounts import SIP_FIELDS
-from telesip.services.common import add_account, ensure_user, entitlements
+from telesip.services.common import ensure_user, entitlements
 from telesip.services.context import Services
 from telesip.store.repositories.imports import PendingImport
 from telesip.store.uow import UnitOfWork
@@ -241,17 +241,38 @@ async def import_accounts(
             ent.require_assign()  # handing accounts to people needs the office plan (R4)
         # assigned accounts are paid from seats (R4): they take the seats first
         order = sorted(plan.new, key=lambda p: p.line not in assign)
-        created: list[int] = []
-        for planned, payer in zip(order, _payers(len(order), seats, start), strict=True):
-            assert planned.row is not None
-            if planned.line in assign and payer is not Payer.OWNER_PLAN:
-                raise errors.SeatsMissing(needed=plan.seats_needed, free=seats or 0, missing=1)
-            account_id = await add_account(uow, owner_id, planned.row.settings, payer, False)
-            created.append(account_id)
+        payers = _payers(len(order), seats, start)
+        if any(
+            p.line in assign and payer is not Payer.OWNER_PLAN
+            for p, payer in zip(order, payers, strict=True)
+        ):
+            raise errors.SeatsMissing(needed=plan.seats_needed, free=seats or 0, missing=1)
+        items = [(p.row.settings, payer) for p, payer in zip(order, payers, strict=True) if p.row]
+        created = await uow.accounts.add_many(owner_id, items, uow.now)
+        await uow.audit.add_many(
+            [
+                {
+                    "at": uow.now,
+                    "actor_id": owner_id,
+                    "account_id": account_id,
+                    "action": "created",
+                    "details": {
+                        "login": settings.login,
+                        "domain": settings.domain,
+                        "payer": payer.value,
+                        "via": "import",
+                    },
+                }
+                for account_id, (settings, payer) in zip(created, items, strict=True)
+            ]
+        )
+        for account_id, planned in zip(created, order, strict=True):
+            uow.add_event(events.AccountCreated(account_id, owner_id, owner_id=owner_id))
             user_id = assign.get(planned.line)
             if user_id is not None:
                 await _assign(uow, actor, owner_id, account_id, user_id)
-        updated = [await _update(uow, actor, p) for p in plan.changed]
+        current = {a.id: a for a in mine}  # read and locked above
+        updated = [await _update(uow, actor, p, current) for p in plan.changed]
         await uow.record(
             "imported",
             None,
@@ -362,13 +383,15 @@ async def _assign(
 
 
 async def _update(
-    uow: UnitOfWork, actor: TelegramUser | None, planned: importing.PlannedRow
+    uow: UnitOfWork,
+    actor: TelegramUser | None,
+    planned: importing.PlannedRow,
+    current: dict[int, Account],
 ) -> int:
     """Write the fields ``planned.changes`` names (the password among them, never audited)."""
     assert planned.row is not None and planned.account_id is not None
     account_id = planned.account_id
-    account = await uow.accounts.get(account_id)
-    assert account is not None  # locked by with_identities in this transaction
+    account = current[account_id]
     new_values = {name: getattr(planned.row.settings, name) for name in planned.changes}
     new = replace(account.settings, **new_values).validated()
     sip_changed = bool(SIP_FIELDS.intersection(planned.changes))

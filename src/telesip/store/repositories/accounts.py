@@ -129,6 +129,37 @@ class Accounts:
         )
         return int(result.scalar_one())
 
+    async def add_many(
+        self,
+        owner_id: int,
+        items: Sequence[tuple[AccountSettings, Payer]],
+        now: datetime,
+        *,
+        chunk: int = 1000,
+    ) -> list[int]:
+        """Store many new accounts of ``owner_id`` (an import), a multi-row statement per
+        ``chunk``; their ids in the order of ``items``."""
+        ids: list[int] = []
+        stmt = insert(t.accounts).returning(t.accounts.c.id, sort_by_parameter_order=True)
+        for start in range(0, len(items), chunk):
+            values = [
+                settings_values(settings)
+                | {
+                    "owner_id": owner_id,
+                    "user_id": owner_id,
+                    "payer": payer.value,
+                    "via_link": False,
+                    "enabled": True,
+                    "password_enc": self.cipher.encrypt(settings.password),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for settings, payer in items[start : start + chunk]
+            ]
+            result = await self.conn.execute(stmt, values)
+            ids += [int(row[0]) for row in result]
+        return ids
+
     def _duplicate_expr(self) -> Any:
         other = aliased(t.accounts)
         return exists().where(
