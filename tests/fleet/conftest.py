@@ -128,17 +128,24 @@ class Fleet:
         self.url, self.tmp, self.ttl, self.grace = url, tmp, ttl, grace
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, url: str | None = None) -> None:
-        env = os.environ | {
-            "TELESIP_DATABASE_URL": url or self.url,
-            "TELESIP_SECRET_KEY": TEST_KEY,
-            "TELESIP_WORKER_NAME": name,
-            "TELESIP_SIP_BIND": "127.0.0.1:0",
-            "TELESIP_LEASE_TTL_SECONDS": str(self.ttl),
-            "TELESIP_LEASE_GRACE_SECONDS": str(self.grace),
-            "TELESIP_DATA_DIR": str(self.tmp),
-            "TELESIP_LOG_LEVEL": "INFO",
-        }
+    def start(
+        self, name: str, url: str | None = None, more_env: dict[str, str] | None = None
+    ) -> None:
+        """Start worker ``name``; ``more_env``: more environment (say, libfaketime's)."""
+        env = (
+            os.environ
+            | (more_env or {})
+            | {
+                "TELESIP_DATABASE_URL": url or self.url,
+                "TELESIP_SECRET_KEY": TEST_KEY,
+                "TELESIP_WORKER_NAME": name,
+                "TELESIP_SIP_BIND": "127.0.0.1:0",
+                "TELESIP_LEASE_TTL_SECONDS": str(self.ttl),
+                "TELESIP_LEASE_GRACE_SECONDS": str(self.grace),
+                "TELESIP_DATA_DIR": str(self.tmp),
+                "TELESIP_LOG_LEVEL": "INFO",
+            }
+        )
         log = (self.tmp / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "telesip.cli", "worker"],

@@ -12,7 +12,6 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from telesip.domain import errors
@@ -35,11 +34,6 @@ class WorkerRef:
 
 def hash_credential(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def live_after(now: datetime, ttl: float) -> datetime:
-    """Workers seen after this are alive now."""
-    return now - timedelta(seconds=ttl)
 
 
 async def create_worker(
@@ -124,7 +118,7 @@ async def join(
             raise WorkerRefused(name=name, reason="not authenticated")
         values: dict[str, Any] = {
             "instance": instance,
-            "last_seen": uow.now,
+            "last_seen": uow.lease_time(),
             "addresses": addresses or [],
         }
         if pool is not None and not row.remote:
@@ -225,7 +219,7 @@ async def firewall_in(
     uow: UnitOfWork, account_id: int, pin: str | None, owner_id: int, *, ttl: float
 ) -> list[str]:
     """``firewall`` inside a unit of work that already knows the account's pin and owner."""
-    holder = await uow.workers.holder_addresses(account_id, live_after(uow.now, ttl))
+    holder = await uow.workers.holder_addresses(account_id, uow.lease_time(ago=ttl))
     if holder is not None:
         return holder
     return await uow.workers.candidate_addresses(pin, owner_id)

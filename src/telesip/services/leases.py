@@ -7,6 +7,10 @@ and a worker killed with -9 loses all of them at once when its heartbeat goes st
 accounts (no live lease) are claimed with ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent
 workers never claim the same one, up to a fair share: pinned accounts go only to their worker
 or its pool, the rest are split evenly over the live shared workers.
+
+Every time here (heartbeats, acquisitions, "seen after") is ``uow.lease_time``: the database
+server's clock on PostgreSQL, so a worker whose wall clock steps neither steals leases nor
+drops its own; the workers' own timers run on the monotonic clock.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 from telesip.domain.model import Account
 from telesip.services.context import Services
-from telesip.services.fleet import WorkerRef, live_after
+from telesip.services.fleet import WorkerRef
 from telesip.store.uow import UnitOfWork
 
 
@@ -53,7 +57,7 @@ async def heartbeat_and_look(
     lease at every heartbeat without polling for them). ``addresses``: the worker's firewall
     entries, when they changed."""
     async with s.uow() as uow:
-        values: dict[str, Any] = {"last_seen": uow.now}
+        values: dict[str, Any] = {"last_seen": uow.lease_time()}
         if stats is not None:
             values["stats"] = stats
         if addresses is not None:
@@ -61,7 +65,7 @@ async def heartbeat_and_look(
         running = await uow.workers.beat(ref.id, ref.instance, values)
         alive = leases = 0
         if ttl is not None and running:
-            alive = await uow.workers.count_live(live_after(uow.now, ttl))
+            alive = await uow.workers.count_live(uow.lease_time(ago=ttl))
             leases = await uow.leases.count(ref)
         await uow.commit()
     return running, alive, leases
@@ -89,7 +93,7 @@ async def taken_over(
     if not account_ids:
         return set()
     async with s.uow(readonly=True) as uow:
-        since = live_after(uow.now, ttl)
+        since = uow.lease_time(ago=ttl)
         return await uow.leases.taken_over(
             ref, account_ids, live_after=since, acquired_before=since
         )
@@ -118,7 +122,7 @@ async def unheld(s: Services, account_ids: list[int], *, ttl: float) -> list[int
     if not account_ids:
         return []
     async with s.uow(readonly=True) as uow:
-        return await uow.leases.unheld(account_ids, live_after(uow.now, ttl))
+        return await uow.leases.unheld(account_ids, uow.lease_time(ago=ttl))
 
 
 async def _fair_share(uow: UnitOfWork, ref: WorkerRef, ttl: float) -> int:
@@ -126,7 +130,7 @@ async def _fair_share(uow: UnitOfWork, ref: WorkerRef, ttl: float) -> int:
     if not ref.shared or ref.remote:
         return 0
     total = await uow.leases.count_shared_accounts()
-    live = await uow.workers.count_live_shared(live_after(uow.now, ttl))
+    live = await uow.workers.count_live_shared(uow.lease_time(ago=ttl))
     return math.ceil((total or 0) / max(1, live or 1))
 
 
@@ -145,14 +149,14 @@ async def claim(s: Services, ref: WorkerRef, *, ttl: float, batch: int = 5000) -
         held_shared = await uow.leases.count_held_shared(ref)
         share = await _fair_share(uow, ref, ttl)
         room = max(0, share - (held_shared or 0))
-        alive_after = live_after(uow.now, ttl)
+        alive_after = uow.lease_time(ago=ttl)
         claimed = await uow.leases.claimable(ref, alive_after, pinned=True, limit=batch)
         if room and ref.shared and not ref.remote:
             claimed += await uow.leases.claimable(
                 ref, alive_after, pinned=False, limit=min(room, batch)
             )
         if claimed:
-            await uow.leases.take(ref, [a.id for a in claimed], uow.now)
+            await uow.leases.take(ref, [a.id for a in claimed], uow.lease_time())
         release: list[int] = []
         now_held = (held_shared or 0) + sum(1 for a in claimed if a.settings.worker is None)
         excess = (held_shared or 0) - share
@@ -174,7 +178,7 @@ async def release(s: Services, ref: WorkerRef, account_ids: list[int]) -> None:
 async def live_workers(s: Services, *, ttl: float) -> int:
     """How many workers are alive now (a cheap look, every poll: a death is noticed at once)."""
     async with s.uow(readonly=True) as uow:
-        return await uow.workers.count_live(live_after(uow.now, ttl))
+        return await uow.workers.count_live(uow.lease_time(ago=ttl))
 
 
 async def changes_since(s: Services, since: datetime) -> tuple[set[int], set[int]]:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from sqlalchemy import DateTime, Interval, func, literal, type_coerce
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
 
 from telesip.domain.clock import Clock
 from telesip.domain.errors import ConflictError
@@ -65,6 +67,14 @@ _READONLY: dict[str, dict[str, Any]] = {
 R = TypeVar("R")
 
 
+def _server_time(ago: float) -> ColumnElement[datetime]:
+    """PostgreSQL's clock (the transaction's start, UTC, naive as stored), ``ago`` s back."""
+    now: ColumnElement[Any] = func.timezone("UTC", func.now())
+    if ago:
+        now = now - literal(timedelta(seconds=ago), Interval())
+    return type_coerce(now, DateTime())
+
+
 class _OnFirstUse(Generic[R]):
     """A repository on the unit of work's connection, made when a use case first asks for it
     and then kept on the instance (a non-data descriptor: later lookups find it there)."""
@@ -104,9 +114,22 @@ class UnitOfWork:
         self._cipher = cipher
         self._publish = publish
         self.now: datetime = clock.now()
+        self._clock = clock
         self.events: list[Event] = []
         self._committed = False
         self._hot: HotTransfers | None = None
+
+    def lease_time(self, ago: float = 0.0) -> datetime | ColumnElement[datetime]:
+        """The time leases are measured on (a heartbeat's ``last_seen``, a lease's
+        ``acquired_at``, "seen after" for liveness), ``ago`` seconds back. On PostgreSQL with
+        a wall clock, the database server's clock, inside the statement (no round trip): every
+        worker measures on that one clock, so one whose own clock steps an hour neither
+        steals the others' leases nor loses its own. On SQLite the database is a file of this
+        machine, whose clock every process shares, and with a fake clock (tests) it is the
+        test's: this unit of work's ``now``."""
+        if self._engine.dialect.name == "postgresql" and self._clock.is_wall_clock:
+            return _server_time(ago)
+        return self.now - timedelta(seconds=ago) if ago else self.now
 
     async def __aenter__(self) -> UnitOfWork:
         reader = sqlite_reader(self._engine) if self._readonly else None

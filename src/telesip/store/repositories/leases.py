@@ -18,7 +18,7 @@ from telesip.domain.model import Account
 from telesip.store import tables as t
 from telesip.store.crypto import Cipher
 from telesip.store.repositories.common import dialect_insert
-from telesip.store.repositories.workers import Holder, worker_live
+from telesip.store.repositories.workers import Holder, When, worker_live
 from telesip.store.rows import account_from_row
 
 
@@ -40,7 +40,7 @@ def _eligible(ref: Holder) -> Any:
     return or_(*pins)
 
 
-def _free(live_after: datetime) -> Any:
+def _free(live_after: When) -> Any:
     """SQL condition on accounts: no live lease."""
     live = (
         select(t.leases.c.account_id)
@@ -126,8 +126,8 @@ class Leases:
         ref: Holder,
         account_ids: list[int],
         *,
-        live_after: datetime,
-        acquired_before: datetime,
+        live_after: When,
+        acquired_before: When,
     ) -> set[int]:
         """Those accounts another live instance holds and has registered, or has held since
         before ``acquired_before``."""
@@ -164,7 +164,7 @@ class Leases:
             await self.conn.execute(delete(le).where(mine, le.c.account_id.in_(ids)))
         return ids
 
-    async def unheld(self, account_ids: list[int], live_after: datetime) -> list[int]:
+    async def unheld(self, account_ids: list[int], live_after: When) -> list[int]:
         """Those of these enabled accounts that no live worker holds."""
         rows = await self.conn.execute(
             select(t.accounts.c.id).where(
@@ -193,7 +193,7 @@ class Leases:
         )
 
     async def claimable(
-        self, ref: Holder, live_after: datetime, *, pinned: bool, limit: int
+        self, ref: Holder, live_after: When, *, pinned: bool, limit: int
     ) -> list[Account]:
         """Free accounts to claim, locked (others skip them): those pinned to ``ref`` (or its
         pool), or (not ``pinned``) those of the shared pool."""
@@ -208,9 +208,10 @@ class Leases:
         )
         return self._accounts((await self.conn.execute(query)).all())
 
-    async def take(self, ref: Holder, account_ids: list[int], now: datetime) -> None:
-        """Lease these accounts to ``ref`` (taking them from a dead holder)."""
-        ins = dialect_insert(self.conn, t.leases)
+    async def take(self, ref: Holder, account_ids: list[int], now: When) -> None:
+        """Lease these accounts to ``ref`` (taking them from a dead holder), acquired ``now``
+        (the same for all: a value or the database's clock)."""
+        ins = dialect_insert(self.conn, t.leases).values(acquired_at=now)
         upsert = ins.on_conflict_do_update(
             index_elements=["account_id"],
             set_={
@@ -222,13 +223,10 @@ class Leases:
         )
         await self.conn.execute(
             upsert,
-            [
-                {"account_id": i, "worker_id": ref.id, "instance": ref.instance, "acquired_at": now}
-                for i in account_ids
-            ],
+            [{"account_id": i, "worker_id": ref.id, "instance": ref.instance} for i in account_ids],
         )
 
-    async def someone_below(self, ref: Holder, share: int, live_after: datetime) -> bool:
+    async def someone_below(self, ref: Holder, share: int, live_after: When) -> bool:
         """Some other live shared worker holds fewer than ``share - 1`` shared accounts."""
         w, a = t.workers, t.accounts
         counts = (

@@ -9,8 +9,13 @@ from typing import Any, Protocol
 
 from sqlalchemy import String, and_, func, insert, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from telesip.store import tables as t
+
+#: a time of the lease machinery: a value, or the database's clock in the statement
+#: (``UnitOfWork.lease_time``)
+When = datetime | ColumnElement[datetime]
 
 
 class Holder(Protocol):
@@ -146,13 +151,13 @@ class Workers:
             .values(instance=None, last_seen=None)
         )
 
-    async def count_live(self, live_after: datetime) -> int:
+    async def count_live(self, live_after: When) -> int:
         n = await self.conn.scalar(
             select(func.count()).select_from(t.workers).where(worker_live(live_after))
         )
         return int(n or 0)
 
-    async def count_live_shared(self, live_after: datetime) -> int | None:
+    async def count_live_shared(self, live_after: When) -> int | None:
         """Live local workers of the shared pool."""
         return await self.conn.scalar(
             select(func.count())
@@ -185,7 +190,7 @@ class Workers:
             )
         return list((await self.conn.execute(query)).all())
 
-    async def holder_addresses(self, account_id: int, live_after: datetime) -> list[str] | None:
+    async def holder_addresses(self, account_id: int, live_after: When) -> list[str] | None:
         """The addresses of the live worker holding the account's lease, None when none does."""
         w = t.workers
         holder = (

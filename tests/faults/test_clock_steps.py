@@ -1,0 +1,130 @@
+"""Clock steps (issue 18, item 8): NTP stepping one worker's wall clock an hour forward or back.
+
+Leases are measured on the database's clock (``UnitOfWork.lease_time``: PostgreSQL's ``now()``
+inside the statements), the workers' timers on the monotonic clock, so a worker whose wall
+clock steps neither steals the others' leases (forward: everyone else's heartbeat would look
+an hour old) nor loses its own (back: its heartbeats would look an hour old to the others).
+Proved twice: in process, with a fake clock that plays one worker's wall clock, and with a real
+worker process whose clock libfaketime steps while it runs (skipped, saying why, without the
+``faketime`` package). An offer's lifetime is measured on the clock of the unit of work that
+made it and of the one that receives it, the same clock: a step moves its end by the step, and
+it still answers as its clock says (tested on both databases).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from telesip.domain import errors
+from telesip.domain.clock import FakeClock
+from telesip.domain.model import Method
+from telesip.services import accounts, fleet, leases, offers
+from telesip.services.context import Services
+from tests.core.helpers import ALICE, BOB, sip
+from tests.fleet.conftest import held_by
+
+from .conftest import Fleet, Watch, make_accounts
+
+TTL = 3.0
+HOUR = 3600.0
+# Debian's faketime package (bin/system-deps installs it)
+LIBFAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
+
+
+async def test_a_worker_whose_wall_clock_steps_neither_steals_nor_loses_leases(
+    pg: Services,
+) -> None:
+    await accounts_for(pg, 6)
+    stepped = FakeClock(datetime.now(UTC), wall=True)  # worker b's wall clock, stepped by hand
+    b = replace(pg, clock=stepped)
+    ref_b = await fleet.join(b, "b")
+    mine = {a.id for a in (await leases.claim(b, ref_b, ttl=30)).claimed}
+    assert len(mine) == 6
+    ref_a = await fleet.join(pg, "a")
+    for step in (-HOUR, 2 * HOUR, -HOUR):  # back an hour, then an hour ahead, then true again
+        stepped.advance(step)
+        ok, alive, held = await leases.heartbeat_and_look(b, ref_b, None, ttl=30)
+        assert (ok, alive, held) == (True, 2, 6), f"step {step:+.0f} s: b's own view"
+        assert await leases.live_workers(pg, ttl=30) == 2, f"step {step:+.0f} s: a sees b dead"
+        assert (await leases.claim(pg, ref_a, ttl=30)).claimed == [], "a stole b's leases"
+        assert (await leases.claim(b, ref_b, ttl=30)).claimed == [], "b stole a's leases"
+        assert await leases.held(b, ref_b) == mine
+        assert await leases.unheld(b, sorted(mine), ttl=30) == []
+
+
+async def accounts_for(s: Services, n: int) -> list[int]:
+    from telesip.services import billing
+
+    await billing.set_subscription(s, ALICE, "office", -1)
+    return [await accounts.create_account(s, ALICE, sip(str(200 + i))) for i in range(n)]
+
+
+def _step_to(offset_file: Path, seconds: float) -> None:
+    offset_file.write_text(f"{seconds:+.0f}\n")
+
+
+@pytest.mark.skipif(LIBFAKETIME is None, reason="no libfaketime: apt-get install faketime")
+async def test_a_worker_process_whose_clock_steps_keeps_its_share(
+    pg: Services, watch: Watch, fleet: Fleet, tmp_path: Path
+) -> None:
+    offset = tmp_path / "faketime"
+    _step_to(offset, 0)
+    faked = {
+        "LD_PRELOAD": str(LIBFAKETIME),
+        "FAKETIME_TIMESTAMP_FILE": str(offset),
+        "FAKETIME_CACHE_DURATION": "1",  # the file is read again at most once a second
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # NTP steps the wall clock only
+    }
+    watch.logins = await make_accounts(pg, watch.kam, 20, "cs")
+    fleet.ttl = TTL
+    fleet.start("w1")
+    fleet.start("w2", more_env=faked)
+    watch.start()
+    await watch.until(watch.each_once, 60, "every account registered exactly once")
+    await _until_shared(pg, watch, within=20)
+    before = {n: await held_by(pg, n) for n in ("w1", "w2")}
+    for step in (HOUR, -HOUR):
+        stepped_at = time.monotonic()
+        _step_to(offset, step)
+        await asyncio.sleep(4 * TTL)  # several heartbeats and claims on the stepped clock
+        after = watch.worst(stepped_at)
+        held = {n: await held_by(pg, n) for n in ("w1", "w2")}
+        print(f"step {step:+.0f} s: gap {after.gap:.2f} s, double {after.double:.2f} s")
+        assert held == before, f"leases moved after a {step:+.0f} s step\n{fleet.logs()}"
+        assert after.gap == 0 and after.bare == 0, f"{after.gap_login}: a gap after the step"
+        assert after.double == 0, f"{after.double_login}: registered twice after the step"
+    assert "lost" not in fleet.logs().lower()
+
+
+async def _until_shared(pg: Services, watch: Watch, *, within: float) -> None:
+    start = time.monotonic()
+    while True:
+        shares = [len(await held_by(pg, n)) for n in ("w1", "w2")]
+        if shares == [10, 10]:
+            return
+        if time.monotonic() - start > within:
+            raise AssertionError(f"no fair share within {within}s: {shares}\n{watch.fleet.logs()}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "pg"], indirect=True)
+async def test_an_offer_answers_as_its_clock_says_across_a_step(services: Services) -> None:
+    clock = FakeClock(datetime.now(UTC), wall=True)  # the service's wall clock
+    s = replace(services, clock=clock)
+    (first, second) = await accounts_for(s, 2)
+    lifetime = s.rules.offer_ttl_seconds
+    made = await offers.create_offer(s, ALICE, first, Method.UNLINK)
+    clock.advance(-HOUR)  # back: the offer's end is an hour further away on this clock
+    await offers.receive(s, BOB, made.id)
+    clock.advance(HOUR)
+    late = await offers.create_offer(s, ALICE, second, Method.UNLINK)
+    clock.advance(HOUR)  # forward past its lifetime: expired, cleanly
+    with pytest.raises(errors.OfferExpired):
+        await offers.receive(s, BOB, late.id)
+    assert lifetime < HOUR
