@@ -4,12 +4,14 @@ another owner holds (R11), Telegram users assigned or reported, and no password 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 
 import pytest
 
 from telesip.domain import errors
+from telesip.domain.clock import FakeClock
 from telesip.domain.model import Payer, TelegramUser
 from telesip.importing import Action, Limits
 from telesip.services import accounts, audit, billing, imports, people
@@ -160,3 +162,38 @@ async def test_a_refused_file_is_an_answer_and_changes_nothing(s: Services) -> N
     outcome = await run(s, big, limits=Limits(max_rows=100))
     assert outcome.plan.issues[0].code == "import.too_many_rows"
     assert await owned(s) == {}
+
+
+async def test_a_pending_import_is_applied_once_under_concurrent_presses(s: Services) -> None:
+    """Two Import presses at once (two bot processes): one writes, the other finds it gone."""
+    chat = ALICE.id
+    preview = await imports.stage_import(s, ALICE, chat, CSV, filename="a.csv")
+    assert preview.plan.counts.new == 3 and not preview.applied
+    results = await asyncio.gather(
+        imports.confirm_import(s, ALICE, chat),
+        imports.confirm_import(s, ALICE, chat),
+        return_exceptions=True,
+    )
+    applied = [r for r in results if isinstance(r, imports.ImportOutcome) and r.applied]
+    refused = [r for r in results if isinstance(r, errors.TelesipError)]
+    assert len(applied) == 1 and len(refused) == 1, results
+    assert isinstance(refused[0], errors.ImportGone | errors.ConflictError)
+    assert len(await owned(s)) == 3
+    with pytest.raises(errors.ImportGone):
+        await imports.confirm_import(s, ALICE, chat)
+
+
+async def test_a_pending_import_expires_and_belongs_to_its_sender(
+    s: Services, clock: FakeClock
+) -> None:
+    await imports.stage_import(s, ALICE, 555, CSV)
+    with pytest.raises(errors.ImportGone):
+        await imports.confirm_import(s, CAROL, 555)  # not the sender
+    clock.advance(imports.PENDING_TTL.total_seconds() + 1)
+    with pytest.raises(errors.ImportGone):
+        await imports.confirm_import(s, ALICE, 555)
+    assert await owned(s) == {}
+    await imports.stage_import(s, ALICE, 555, CSV)
+    assert await imports.cancel_import(s, 555) is True
+    with pytest.raises(errors.ImportGone):
+        await imports.confirm_import(s, ALICE, 555)

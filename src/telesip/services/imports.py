@@ -223,13 +223,12 @@ async def import_accounts(
             if p.row is not None and p.row.telegram is not None and p.row.telegram not in known
         )
         outcome = ImportOutcome(plan, False, free, missing, unassigned=unassigned)
-        if dry_run or plan.refused or not (plan.new or plan.changed):
-            if pending_chat is not None:  # nothing left to do: the press is used up
-                await uow.pending_imports.drop(pending_chat)
-                await uow.commit()
-            return outcome
         if pending_chat is not None and not await uow.pending_imports.drop(pending_chat):
             raise errors.ImportGone()  # pressed twice, or cancelled meanwhile
+        if dry_run or plan.refused or not (plan.new or plan.changed):
+            if pending_chat is not None:  # nothing left to do: the press is used up
+                await uow.commit()
+            return outcome
         if missing:
             raise errors.SeatsMissing(needed=plan.seats_needed, free=free, missing=missing)
         assign = {
