@@ -172,6 +172,7 @@ class Softphone(abc.ABC):
     established: re.Pattern[str]
     held: re.Pattern[str]
     closed: re.Pattern[str]
+    music_on_hold = False  # it sends audio while it holds the call
 
     def _saw(self, line: str) -> None:
         self.lines.append(line)
@@ -342,6 +343,7 @@ class Linphone(Softphone):
     name = "linphone"
     established = re.compile(r"Call \d+ with .* connected|Media streams established")
     held = re.compile(r"Call \d+ with .* is now paused")
+    music_on_hold = True  # its `play` file, while paused
     closed = re.compile(r"Call \d+ with .* ended|Call ended")
 
     def __init__(self, home: Path, ext: str, registrar_port: int) -> None:
@@ -484,6 +486,11 @@ async def softphone_calls_the_line(rig: Rig, phone: Softphone) -> None:
         await phone.hold()
         await phone.wait_for(phone.held, after=mark)
         await eventually(lambda: bridge_direction(rig) in ("recvonly", "inactive"), 10, "the hold")
+        if phone.music_on_hold:  # what it plays while it holds us reaches Telegram
+            rig.person.heard.clear()
+            async with asyncio.timeout(10):
+                music = await rig.person.heard.sound(1.0)
+            assert abs(dominant_frequency(music) - PHONE_HZ) < 15
         await phone.resume()
         await eventually(lambda: bridge_direction(rig) == "sendrecv", 10, "the resume")
         rig.person.heard.clear()
