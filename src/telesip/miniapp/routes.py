@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from telesip.domain import errors
 from telesip.domain.model import Role, TelegramUser
 from telesip.domain.readmodels import AccountSummary
+from telesip.metrics import DOMAIN_ERRORS
 from telesip.miniapp import form, table, views
 from telesip.miniapp.initdata import verify
 from telesip.miniapp.texts import error_text, lang_of, payer_text, state_text, t
@@ -36,10 +37,12 @@ from telesip.services.context import Services
 
 __all__ = ["router"]
 
-#: the worst status first: a subclass is listed before its parent
+#: the first kind an error is decides its status (a subclass is listed before its parent); the
+#: same statuses as the operators' API gives
 STATUS: tuple[tuple[type[errors.TelesipError], int], ...] = (
     (errors.InitDataRejected, 401),
     (errors.ConfigError, 503),
+    (errors.StorageUnavailable, 503),
     (errors.NotFound, 404),
     (errors.PermissionDenied, 403),
     (errors.StaleWrite, 412),
@@ -71,9 +74,12 @@ def problem(request: Request, exc: errors.TelesipError) -> JSONResponse:
         request.headers.get("accept-language")
     )
     status = _status(exc)
+    DOMAIN_ERRORS.labels(code=exc.code, via="miniapp").inc()
     body = {"type": "about:blank", "title": exc.code, "status": status, "code": exc.code}
     body["detail"] = error_text(lang, exc)
     headers = {"WWW-Authenticate": "tma"} if status == 401 else {}
+    if isinstance(exc, errors.StorageUnavailable):
+        headers["Retry-After"] = "5"  # as the API says it
     return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
 
 
