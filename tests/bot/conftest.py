@@ -60,6 +60,7 @@ class Harness:
     s: Services
     clock: FakeClock
     bot: Bot
+    outbox: Outbox | None = None
 
     async def command(self, user: FakeUser, text: str) -> FakeMessage:
         self.fake.send_text(user, text)
@@ -111,7 +112,7 @@ async def running_bot(
     task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=5))
     await fake.wait_for(lambda: fake.calls("getUpdates"))
     try:
-        yield Harness(fake, services, clock, bot)
+        yield Harness(fake, services, clock, bot, outbox)
     finally:
         await dp.stop_polling()
         await task

@@ -684,6 +684,7 @@ class FakeBotAPI:
         self._pending_callbacks: dict[str, JSON] = {}
         self._pending_inline: dict[str, JSON] = {}
         self._failures: list[_Failure] = []
+        self._away: BotApiError | None = None  # every method fails with it (``go_away``)
         self._files: dict[str, FakePhoto] = {}
         self.downloads: list[str] = []  # file paths the bot downloaded
         self._changed = asyncio.Event()
@@ -834,6 +835,16 @@ class FakeBotAPI:
         }.get(error_code, "Error")
         error = BotApiError(error_code, description or default, parameters)
         self._failures.append(_Failure(method.lower(), error, when, times))
+
+    def go_away(self, error_code: int = 502) -> None:
+        """Telegram goes away: every method answers ``error_code`` (502 Bad Gateway by default)
+        until ``come_back``; updates people send meanwhile wait, as Telegram keeps them."""
+        description = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+        self._away = BotApiError(error_code, description.get(error_code, "Error"))
+
+    def come_back(self) -> None:
+        self._away = None
+        self._notify()
 
     def start_chat(self, user: FakeUser) -> None:
         """Mark that ``user`` has a private chat with the bot (as if they pressed Start)."""
@@ -1287,6 +1298,8 @@ class FakeBotAPI:
         try:
             if handler is None:
                 raise BotApiError(404, "Not Found")
+            if self._away is not None:
+                raise self._away
             self._check_failure(key, params)
             result = await handler(params, record.files)
         except BotApiError as error:

@@ -2,8 +2,12 @@
 
 Subscribed to the message bus: a handler only decides who to tell and puts the notice on a
 queue, so the operation that caused the event never waits for Telegram and never fails because
-of it. One background task sends the queue through the bot (and so through the limiter); a
-person who blocked the bot or never started it is skipped with a log line.
+of it. One background task sends the queue through the bot (and so through the limiter), in
+order; a person who blocked the bot or never started it is skipped with a log line. While
+Telegram is away (a 5xx answer, a timeout, no connection) the notice at the head waits and is
+tried again after a capped, jittered backoff, and the queue behind it waits too: nothing is
+lost or reordered (the queue is in memory: a restart during an outage forgets what it held,
+never what the operation committed).
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ import asyncio
 import contextlib
 import html
 import logging
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramServerError
 
 from telesip.bot.locales import lang_of, t
 from telesip.domain import events
@@ -26,6 +31,8 @@ from telesip.services.bus import MessageBus
 from telesip.services.context import Services
 
 log = logging.getLogger(__name__)
+
+AWAY_BACKOFF_MAX = 30.0  # seconds between two tries of a notice while Telegram is away, at most
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,8 @@ class Notifier:
         self.s = s
         self.bot = bot
         self.queue: asyncio.Queue[Notice | Retire] = asyncio.Queue(maxsize=10_000)
+        self.away_backoff = 1.0  # the first wait while Telegram is away (doubles, capped)
+        self.away_backoff_max = AWAY_BACKOFF_MAX
         self._task: asyncio.Task[None] | None = None
         (bus or s.bus).subscribe(None, self.on_event)
 
@@ -137,11 +146,25 @@ class Notifier:
         if notice.about_user_id is not None:
             about = await people.get_user(self.s, notice.about_user_id)
             params["user"] = html.escape(about.label) if about else f"id{notice.about_user_id}"
-        try:
-            await self.bot.send_message(notice.user_id, t(lang, notice.key, **params))
-        except TelegramAPIError as exc:
-            BOT_SEND_FAILURES.labels("notification").inc()
-            log.info("cannot notify %s: %s", notice.user_id, exc.message)
+        text = t(lang, notice.key, **params)
+        tries = 0
+        while True:
+            try:
+                await self.bot.send_message(notice.user_id, text)
+            except (TelegramServerError, TelegramNetworkError) as exc:  # Telegram is away
+                BOT_SEND_FAILURES.labels("notification").inc()
+                if tries == 0:
+                    log.warning("notifications wait: Telegram is not answering (%s)", exc)
+                cap = min(self.away_backoff_max, self.away_backoff * 2.0 ** min(tries, 16))
+                tries += 1
+                await asyncio.sleep(random.uniform(cap / 2, cap))
+                continue
+            except TelegramAPIError as exc:
+                BOT_SEND_FAILURES.labels("notification").inc()
+                log.info("cannot notify %s: %s", notice.user_id, exc.message)
+            if tries:
+                log.info("notifications go out again (Telegram answered after %d tries)", tries)
+            return
 
     async def retire(self, offer_id: int) -> None:
         offer = await offers.get_offer(self.s, offer_id)

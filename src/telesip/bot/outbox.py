@@ -7,8 +7,12 @@ API call, made when a handler would have waited too long for a chat's turn).
 One task polls the outbox twice a second and sends due messages, each in its person's language,
 through the bot (and so through the limiter): chats in parallel, each chat's messages in order
 (the bot's own deferred calls wait while an older message to their chat is put back).
-Telegram asking to wait, or not answering, puts a message back for later; a person who blocked
-the bot is given up on.
+Telegram asking to wait puts a message back for later; a person who blocked the bot is given up
+on. Telegram away (a 5xx answer, a timeout, no connection: nothing to do with the message) holds
+the whole outbox instead: the message stays due with its attempts unchanged, its chat's later
+messages wait behind it, and the next round comes after a capped, jittered backoff; once
+Telegram answers, everything goes out oldest first per chat, none lost (an outage never counts
+towards ``MAX_ATTEMPTS``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,8 +31,10 @@ from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
+    TelegramServerError,
 )
 from aiogram.types import FSInputFile, Message
 
@@ -42,6 +49,10 @@ from telesip.services.context import Services
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+AWAY_BACKOFF_MAX = 30.0  # seconds between two rounds while Telegram is away, at most
+
+#: Telegram itself is away (not this message's fault): the outbox waits, nothing is put back
+TELEGRAM_AWAY = (TelegramServerError, TelegramNetworkError)
 
 
 def _escaped(params: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +69,9 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._deferred: Counter[int] = Counter()  # chat -> deferred calls not made yet
+        self._away: TelegramAPIError | None = None  # Telegram did not answer in this round
+        self._away_rounds = 0  # rounds in a row Telegram did not answer
+        self.away_backoff_max = AWAY_BACKOFF_MAX
 
     def start(self) -> None:
         if self._task is None:
@@ -101,12 +115,38 @@ class Outbox:
                 raise
             except Exception:  # the database may be away for a moment; try again later
                 log.exception("outbox round failed")
+            if self._away is not None:  # nothing can go out: no wake-up shortens the wait
+                await asyncio.sleep(self.away_backoff())
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
 
+    def away_backoff(self) -> float:
+        """The wait before the next round while Telegram is away: doubling from the polling
+        interval up to ``AWAY_BACKOFF_MAX``, with full jitter (many bots do not come back at
+        once)."""
+        cap = min(self.away_backoff_max, self.interval * 2.0 ** min(self._away_rounds, 16))
+        return random.uniform(cap / 2, cap)
+
+    def _telegram_away(self, exc: TelegramAPIError) -> None:
+        if self._away is None and self._away_rounds == 0:
+            log.warning("outbox: Telegram is not answering (%s); messages wait, in order", exc)
+        self._away = exc
+
     async def drain(self) -> int:
         """Send every due message once; returns how many were handled."""
+        self._away = None
+        try:
+            return await self._drain()
+        finally:
+            if self._away is not None:
+                self._away_rounds += 1
+            elif self._away_rounds:
+                log.info("outbox: Telegram answers again (after %d rounds)", self._away_rounds)
+                self._away_rounds = 0
+
+    async def _drain(self) -> int:
         due = await calls.outbox_due(self.s)
         by_chat: dict[int, list[OutboxMessage]] = {}
         for message in due:
@@ -117,6 +157,8 @@ class Outbox:
     async def _chat(self, messages: list[OutboxMessage]) -> None:
         held = False
         for message in messages:
+            if self._away is not None:
+                return  # Telegram is away: every later message of the chat waits, in order
             if held and message.kind == "bot_call":
                 continue  # the bot's own messages wait for an older one put back
             if not await self._handle(message):
@@ -128,6 +170,10 @@ class Outbox:
             telegram_id = await self._send(message)
         except TelegramRetryAfter as exc:
             await calls.outbox_retry(self.s, message.id, float(exc.retry_after))
+            return False
+        except TELEGRAM_AWAY as exc:  # stays due, attempts unchanged
+            BOT_SEND_FAILURES.labels("outbox").inc()
+            self._telegram_away(exc)
             return False
         except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound) as exc:
             BOT_SEND_FAILURES.labels("outbox").inc()

@@ -1,0 +1,88 @@
+"""Telegram goes away (issue 18, item 3): the fake Bot API answers 502 to every method for a
+while, then comes back. Long polling resumes at the right offset, with every update people sent
+meanwhile handled exactly once; the outbox's messages and the notifier's notices wait and then
+go out in order, none lost, an outage never counting as a failed attempt."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from telesip.bot.limiter import RateLimiter
+from telesip.bot.notifier import Notice, Notifier
+from telesip.bot.outbox import MAX_ATTEMPTS
+from telesip.domain.clock import FakeClock
+from telesip.services import calls
+from telesip.services.context import Services
+from tests.bot.conftest import ALICE, CAROL, running_bot
+from tests.fakes import FakeBotAPI
+
+LIMITER = dict(overall_per_second=1000, per_chat_burst=1000, edit_burst=1000)
+
+
+async def _failed(fake: FakeBotAPI, method: str, at_least: int) -> None:
+    """Until the bot has met ``at_least`` failed calls of ``method``."""
+    await fake.wait_for(
+        lambda: sum(1 for r in fake.requests if r.method == method and not r.ok) >= at_least,
+        timeout=30,
+    )
+
+
+async def test_long_polling_resumes_at_the_right_offset_after_an_outage(
+    services: Services, fake: FakeBotAPI
+) -> None:
+    async with running_bot(fake, services, FakeClock(), RateLimiter(**LIMITER)) as h:
+        await h.command(ALICE, "/softphone")
+        fake.go_away(502)
+        await _failed(fake, "getUpdates", 2)  # the bot keeps asking, with its backoff
+        for user in (ALICE, CAROL, ALICE):
+            fake.send_text(user, "/softphone")
+        await asyncio.sleep(0.5)  # no answer can get through meanwhile
+        fake.come_back()
+        alice = [await fake.next_message(ALICE, timeout=30) for _ in range(2)]
+        carol = await fake.next_message(CAROL, timeout=30)
+        assert all(m.from_bot for m in [*alice, carol])
+        await h.command(ALICE, "/softphone")  # and the bot goes on as before
+    assert fake.delivered and set(fake.delivered.values()) == {1}, "an update handled twice"
+    assert len(fake.bot_messages(ALICE)) == 4 and len(fake.bot_messages(CAROL)) == 1  # none lost
+
+
+async def test_the_outbox_and_notices_wait_and_go_out_in_order(
+    services: Services, fake: FakeBotAPI, tmp_path: Path
+) -> None:
+    limiter = RateLimiter(**LIMITER)
+    async with running_bot(fake, services, FakeClock(), limiter, recordings=tmp_path) as h:
+        assert h.outbox is not None
+        h.outbox.away_backoff_max = 0.2  # rounds every 0.2 s at most, not every 30 s
+        await h.command(ALICE, "/softphone")  # both have started the bot
+        await h.command(CAROL, "/softphone")
+        notifier = Notifier(services, h.bot)
+        notifier.away_backoff, notifier.away_backoff_max = 0.05, 0.2
+        notifier.start()
+        try:
+            fake.go_away(502)
+            n = MAX_ATTEMPTS + 2  # more rounds than a message may fail: an outage does not count
+            for i in range(n):
+                missed = {"number": f"+1555000{i:02d}", "line_id": i}
+                await calls.outbox_put(
+                    services, ALICE.id, "text", {"key": "call.missed", "params": missed}
+                )
+                notifier.tell(
+                    Notice(CAROL.id, "call.missed", {"number": f"+7900{i:02d}", "line_id": i})
+                )
+            await _failed(fake, "sendMessage", 2 * (MAX_ATTEMPTS + 1))
+            fake.come_back()
+            await fake.wait_for(
+                lambda: (
+                    len([m for m in fake.bot_messages(ALICE) if "Missed" in m.content]) == n
+                    and len(fake.bot_messages(CAROL)) == n + 1
+                ),
+                timeout=60,
+            )
+        finally:
+            await notifier.stop()
+    outbox = [m.content for m in fake.bot_messages(ALICE) if "Missed" in m.content]
+    assert outbox == [f"Missed call from +1555000{i:02d} on SIP account #{i}." for i in range(n)]
+    notices = [m.content for m in fake.bot_messages(CAROL)][1:]
+    assert [x.split("+7900", 1)[1][:2] for x in notices] == [f"{i:02d}" for i in range(n)]
+    assert await calls.outbox_due(services) == []
