@@ -123,6 +123,8 @@ def test_tampered_replayed_or_wrongly_keyed_packets_are_refused() -> None:
     assert receiver.unprotect(protected) == PLAIN
     with pytest.raises(MalformedPacket):
         receiver.unprotect(protected)  # a replay
+    with pytest.raises(MalformedPacket):
+        sender.protect(PLAIN)  # the same sequence number again: one keystream, used once
     stranger = SrtpTransform(SrtpKeys("AES_CM_128_HMAC_SHA1_80", bytes(30), bytes(range(30))))
     with pytest.raises(MalformedPacket):
         stranger.unprotect(sender.protect(PLAIN[:3] + b"\x35" + PLAIN[4:]))

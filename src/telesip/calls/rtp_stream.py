@@ -398,11 +398,18 @@ class RtpStream:
             sender.skip(max(0, skipped - skipped % n))
         self._last_sent_at = now
         data = sender.audio(self._pt, self._encode(samples), n)
-        if self._remote is not None and self._rtp is not None:
-            self._rtp.sendto(self._protect(data), self._remote)
+        self._send_rtp(data)
 
-    def _protect(self, data: bytes) -> bytes:
-        return data if self._srtp is None else self._srtp.protect(data)
+    def _send_rtp(self, data: bytes) -> None:
+        if self._remote is None or self._rtp is None:
+            return
+        if self._srtp is not None:
+            try:
+                data = self._srtp.protect(data)
+            except MalformedPacket:  # never sent in clear; never breaks the shared clock
+                log.warning("SRTP refused an outgoing packet; dropped")
+                return
+        self._rtp.sendto(data, self._remote)
 
     def send_dtmf(self, digit: str, duration_ms: int = 100) -> None:
         """Queue an RFC 4733 digit; digits go out one after another with a short gap."""
@@ -428,8 +435,7 @@ class RtpStream:
         sender.timestamp = (sender.timestamp + FRAME) & 0xFFFFFFFF
         if packet is not None and self._dtmf_pt is not None:
             data = sender.event(self._dtmf_pt, packet.timestamp, packet.payload, packet.marker)
-            if self._remote is not None and self._rtp is not None:
-                self._rtp.sendto(self._protect(data), self._remote)
+            self._send_rtp(data)
         if dtmf.done:
             self._dtmf = None
             self._digit_gap = _DIGIT_GAP
@@ -476,7 +482,11 @@ class RtpStream:
             return
         data = build_rtcp(*packets)
         if self._srtp is not None:
-            data = self._srtp.protect_rtcp(data)
+            try:
+                data = self._srtp.protect_rtcp(data)
+            except MalformedPacket:
+                log.warning("SRTCP refused an outgoing report; dropped")
+                return
         self._rtcp.sendto(data, self._rtcp_remote)
         self._counts["rtcp_sent"] += 1
 

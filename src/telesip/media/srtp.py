@@ -60,10 +60,18 @@ class SrtpTransform:
             raise ValueError(f"unusable SRTP key for {keys.suite}") from exc
 
     def protect(self, packet: bytes) -> bytes:
-        return self._tx.protect(packet)
+        """The SRTP packet; `MalformedPacket` when libsrtp refuses (a sequence number sent
+        before under this key: its keystream must not be used twice, RFC 3711 §9.1)."""
+        try:
+            return self._tx.protect(packet)
+        except pylibsrtp.Error as exc:
+            raise MalformedPacket(reason=f"SRTP refused to protect it ({exc})") from exc
 
     def protect_rtcp(self, packet: bytes) -> bytes:
-        return self._tx.protect_rtcp(packet)
+        try:
+            return self._tx.protect_rtcp(packet)
+        except pylibsrtp.Error as exc:
+            raise MalformedPacket(reason=f"SRTCP refused to protect it ({exc})") from exc
 
     def unprotect(self, packet: bytes) -> bytes:
         try:
