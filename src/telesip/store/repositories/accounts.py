@@ -11,7 +11,21 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, insert, literal, select, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -462,12 +476,25 @@ class Accounts:
         are locked last, in ascending id order, so two imports never deadlock, and before the
         caller locks the owner's user row (the lock order of the module docstring)."""
         a = t.accounts
+        pg = self.conn.dialect.name == "postgresql"
+        step = 5000 if pg else chunk  # PostgreSQL: one array parameter, not thousands
+
+        def among(column: Any, values: list[Any], kind: Any) -> Any:
+            # `= ANY($1)` takes ~3 ms for 500 values where `IN ($1..$500)` took ~250 ms
+            return (
+                column == any_(bindparam(None, values, type_=ARRAY(kind)))
+                if pg
+                else column.in_(values)
+            )
+
         wanted = sorted(set(identities))
         ids: list[int] = []
         others: set[str] = set()
-        for start in range(0, len(wanted), chunk):
-            part = wanted[start : start + chunk]
-            found = select(a.c.id, a.c.owner_id, a.c.identity).where(a.c.identity.in_(part))
+        for start in range(0, len(wanted), step):
+            part = wanted[start : start + step]
+            found = select(a.c.id, a.c.owner_id, a.c.identity).where(
+                among(a.c.identity, part, String)
+            )
             for row in await self.conn.execute(found):
                 if row.owner_id == owner_id:
                     ids.append(row.id)
@@ -475,10 +502,12 @@ class Accounts:
                     others.add(row.identity)
         ids.sort()
         mine: list[Account] = []
-        for start in range(0, len(ids), chunk):
+        for start in range(0, len(ids), step):
             locked = (
                 select(a)
-                .where(a.c.id.in_(ids[start : start + chunk]), a.c.owner_id == owner_id)
+                .where(
+                    among(a.c.id, ids[start : start + step], BigInteger), a.c.owner_id == owner_id
+                )
                 .order_by(a.c.id)
                 .with_for_update(key_share=True)
             )
