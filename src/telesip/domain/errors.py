@@ -58,7 +58,8 @@ plans, calls, operators, fleet, system). Every class is defined here and drawn b
     │       │   ├── NotAssigned       not_assigned
     │       │   ├── ManagedByLink     managed_by_link
     │       │   ├── ImportGone        import_gone
-    │       │   └── AlreadyYours      already_yours
+    │       │   ├── AlreadyYours      already_yours
+    │       │   └── LineConnected     line_connected: another copy registers this line (R11)
     │       ├── InvalidSettings       invalid_settings
     │       ├── NotAPhoneNumber       not_a_phone_number
     │       └── KeyReused             idempotency_key_reused
@@ -214,6 +215,17 @@ class ImportGone(StateConflict):
 class AlreadyYours(StateConflict):
     code = "already_yours"
     default_message = "SIP account #{account_id} is already yours."
+
+
+class LineConnected(StateConflict):
+    """R11: a line registers once; enabling a second copy of it is refused. Says nothing of
+    who holds the other copy."""
+
+    code = "line_connected"
+    default_message = (
+        "SIP account {sip} is already connected in telesip (another copy of it is enabled and "
+        "registers it). One copy registers at a time: disable or delete the other copy first."
+    )
 
 
 class TemplateNotFound(NotFound):

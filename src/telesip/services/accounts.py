@@ -27,7 +27,13 @@ from telesip.domain.model import (
 )
 from telesip.domain.readmodels import AccountSummary
 from telesip.domain.settings import AccountSettings
-from telesip.services.common import add_account, ensure_user, entitlements, load_account
+from telesip.services.common import (
+    add_account,
+    ensure_user,
+    entitlements,
+    load_account,
+    require_line_free,
+)
 from telesip.services.context import Services
 from telesip.services.registrations import report_many
 
@@ -197,6 +203,8 @@ async def _change_settings(
         )
         if not changed:
             return new
+        if account.enabled and new.identity != account.settings.identity:
+            await require_line_free(uow, dataclasses.replace(account, settings=new))
         sip_changed = bool(SIP_FIELDS.intersection(changed))
         await uow.accounts.update_settings(account_id, new, uow.now, bump=sip_changed)
         await uow.record(
@@ -227,6 +235,9 @@ async def set_enabled(
         if account.enabled == enabled:
             return
         values: dict[str, Any] = {"enabled": enabled}
+        if enabled:
+            await require_line_free(uow, account)
+            values["reg_error"] = None  # e.g. why a copy of a connected line was disabled
         if not enabled:
             values |= {"reg_state": RegState.DISABLED.value, "reg_code": None, "reg_error": None}
         await uow.accounts.update(account_id, uow.now, **values)

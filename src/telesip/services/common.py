@@ -33,16 +33,36 @@ async def entitlements(uow: UnitOfWork, user_id: int, *, lock: bool = True) -> E
     return await uow.users.entitlements(user_id, lock=lock)
 
 
+def line_connected_message(settings: AccountSettings) -> str:
+    """Why a copy of an already connected line is disabled (R11)."""
+    return errors.LineConnected(sip=f"{settings.login}@{settings.domain}").message
+
+
+async def require_line_free(uow: UnitOfWork, account: Account) -> None:
+    """R11: enabling ``account`` is refused while another copy of its line is enabled."""
+    if await uow.accounts.enabled_copy(account.settings.identity, other_than=account.id):
+        raise errors.LineConnected(sip=f"{account.settings.login}@{account.settings.domain}")
+
+
 async def add_account(
     uow: UnitOfWork, owner_id: int, settings: AccountSettings, payer: Payer, via_link: bool
 ) -> int:
-    """Store a new account of ``owner_id`` with its audit record and event (no secret in them)."""
-    account_id = await uow.accounts.add(owner_id, settings, payer, via_link, uow.now)
+    """Store a new account of ``owner_id`` with its audit record and event (no secret in them).
+
+    R11, identical accounts: a line (login at server) registers once. When an enabled copy of
+    the line exists (anyone's), the new account is stored disabled, its registration error
+    saying why (nothing about the other copy's owner); it keeps its seat like any account."""
+    copy = await uow.accounts.enabled_copy(settings.identity)
+    because = None if copy is None else line_connected_message(settings)
+    account_id = await uow.accounts.add(
+        owner_id, settings, payer, via_link, uow.now, disabled_because=because
+    )
     await uow.record(
         "created",
         account_id,
         owner_id,
-        {"login": settings.login, "domain": settings.domain, "payer": payer.value},
+        {"login": settings.login, "domain": settings.domain, "payer": payer.value}
+        | ({"disabled": "identical"} if because else {}),
         events.AccountCreated(account_id, owner_id, owner_id=owner_id),
     )
     return account_id

@@ -126,18 +126,29 @@ class Accounts:
         self.cipher = cipher
 
     async def add(
-        self, owner_id: int, settings: AccountSettings, payer: Payer, via_link: bool, now: datetime
+        self,
+        owner_id: int,
+        settings: AccountSettings,
+        payer: Payer,
+        via_link: bool,
+        now: datetime,
+        *,
+        disabled_because: str | None = None,
     ) -> int:
+        """Store a new account, enabled; or disabled with ``disabled_because`` as its
+        registration error (an identical copy of a line already connected, R11)."""
         values = settings_values(settings) | {
             "owner_id": owner_id,
             "user_id": owner_id,
             "payer": payer.value,
             "via_link": via_link,
-            "enabled": True,
+            "enabled": disabled_because is None,
             "password_enc": self.cipher.encrypt(settings.password),
             "created_at": now,
             "updated_at": now,
         }
+        if disabled_because is not None:
+            values |= {"reg_state": "disabled", "reg_error": disabled_because[:255]}
         result = await self.conn.execute(
             insert(t.accounts).values(values).returning(t.accounts.c.id)
         )
@@ -173,6 +184,15 @@ class Accounts:
             result = await self.conn.execute(stmt, values)
             ids += [int(row[0]) for row in result]
         return ids
+
+    async def enabled_copy(self, identity: str, *, other_than: int | None = None) -> int | None:
+        """The enabled account connecting this line (``identity``: login@domain:port), if
+        any, other than ``other_than`` (R11: one enabled copy per line)."""
+        a = t.accounts
+        stmt = select(a.c.id).where(a.c.identity == identity, a.c.enabled)
+        if other_than is not None:
+            stmt = stmt.where(a.c.id != other_than)
+        return await self.conn.scalar(stmt.order_by(a.c.id).limit(1))
 
     def _duplicate_expr(self) -> Any:
         other = aliased(t.accounts)

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, not_, or_, select, update
+from sqlalchemy import and_, delete, exists, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 
 from telesip.domain.model import Account
 from telesip.store import tables as t
@@ -38,6 +39,15 @@ def _eligible(ref: Holder) -> Any:
     if ref.owner_id is not None:  # naming someone's worker does not hand it your password
         return and_(or_(*pins), a.c.owner_id == ref.owner_id)
     return or_(*pins)
+
+
+def _first_enabled_copy() -> Any:
+    """SQL condition on accounts: no older enabled account connects the same line (R11: a
+    line registers once; should two copies be enabled at once, only the oldest is claimed)."""
+    older = aliased(t.accounts)
+    return ~exists().where(
+        older.c.identity == t.accounts.c.identity, older.c.enabled, older.c.id < t.accounts.c.id
+    )
 
 
 def _free(live_after: When) -> Any:
@@ -149,13 +159,14 @@ class Leases:
         return {int(r[0]) for r in rows}
 
     async def drop_ineligible(self, ref: Holder, account_ids: list[int] | None) -> list[int]:
-        """Release this instance's leases on accounts it may no longer hold; returns them."""
+        """Release this instance's leases on accounts it may no longer hold (not eligible, or
+        a newer copy of a line whose older copy is enabled); returns them."""
         le = t.leases
         mine = _mine(ref)
         query = (
             select(le.c.account_id)
             .join(t.accounts, t.accounts.c.id == le.c.account_id)
-            .where(mine, not_(func.coalesce(_eligible(ref), False)))
+            .where(mine, or_(not_(func.coalesce(_eligible(ref), False)), ~_first_enabled_copy()))
         )
         if account_ids is not None:
             query = query.where(le.c.account_id.in_(account_ids))
@@ -201,7 +212,7 @@ class Leases:
         which = (a.c.worker.is_not(None), _eligible(ref)) if pinned else (a.c.worker.is_(None),)
         query = (
             select(a)
-            .where(a.c.enabled, _free(live_after), *which)
+            .where(a.c.enabled, _free(live_after), _first_enabled_copy(), *which)
             .order_by(a.c.id)
             .limit(limit)
             .with_for_update(of=a, skip_locked=True, key_share=True)
