@@ -4,6 +4,8 @@ format, a wrong encoding, 100,000 rows, a line too long, not multipart, missing 
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from telesip.domain.model import TelegramUser
@@ -31,7 +33,10 @@ def upload(content: bytes, name: str = "accounts.csv") -> dict[str, tuple[str, b
     return {"file": (name, content, "text/csv")}
 
 
-async def test_multipart_dry_run_then_import_then_again(api: Api, alice: TelegramUser) -> None:
+async def test_multipart_dry_run_then_import_then_again(
+    api: Api, alice: TelegramUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     params = {"owner_id": ALICE, "dry_run": "true"}
     r = await api.client.post(URL, params=params, files=upload(CSV), headers=api.alice)
     assert r.status_code == 200, r.text
@@ -46,6 +51,7 @@ async def test_multipart_dry_run_then_import_then_again(api: Api, alice: Telegra
     r = await api.client.post(URL, params={"owner_id": ALICE}, files=upload(CSV), headers=api.alice)
     assert r.json()["counts"]["identical"] == 2 and r.json()["created"] == []
     assert "pa;ss-one" not in r.text and "two-pw" not in r.text
+    assert "pa;ss-one" not in caplog.text and "two-pw" not in caplog.text
 
 
 async def test_a_pbx_file_with_its_server(api: Api, alice: TelegramUser) -> None:
