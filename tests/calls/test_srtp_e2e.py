@@ -1,7 +1,7 @@
 """SRTP end to end (in a namespace): a far phone offering RTP/SAVP with an SDES key calls a line
-registered over TLS (whose default is optional SRTP); a person dials out through a line that
-requires SRTP (our offer is RTP/SAVP only); a line that requires SRTP refuses a call in clear
-with 488.
+registered over TLS (whose default is optional SRTP) that records its calls; a person dials
+out through a line that requires SRTP (our offer is RTP/SAVP only); a line that requires SRTP
+refuses a call in clear with 488.
 
 The far phone is SIPp for the signalling and, for the media, a raw socket pair of the test's
 with libsrtp sessions of its own (not telesip's code): it sends a 1 kHz tone protected with its
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import wave
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from telesip.sip import SessionDescription
 from tests.calls.conftest import ALICE_TG, Rig
 from tests.calls.sipp import far_answers, far_calls, run_sipp
 from tests.calls.test_outgoing import _ended
+from tests.calls.test_recording_e2e import _level_at
 from tests.core.helpers import ALICE
 from tests.fakes import FakeBotAPI
 from tests.fakes.telegram_calls import Behaviour, play_tone
@@ -159,7 +161,8 @@ async def _talk_and_check_the_wire(rig: Rig, far: Far, keys: SrtpTransform, to: 
 async def test_srtp_call_over_tls_encrypts_the_wire_and_the_tones_and_keys_arrive(
     rig: Rig,
 ) -> None:
-    await _line(rig, "101")  # over TLS, media_encryption left to its default: optional
+    rig.calls.recordings = rig.tmp / "recordings"
+    await _line(rig, "101", record=True)  # over TLS, media_encryption left to its default
     far = await _far()
     try:
         rig.person.set_behaviour(answer_after=0.2, hangup_after=6.0)
@@ -199,7 +202,13 @@ async def test_srtp_call_over_tls_encrypts_the_wire_and_the_tones_and_keys_arriv
                         got += [digit] if digit else []
         assert got == ["7"]
         assert await sipp.done() == 0, sipp.errors()  # the person hung up: our BYE reached it
-        assert (await _ended(rig, call.id)).end_reason is EndReason.COMPLETED
+        ended = await _ended(rig, call.id)
+        assert ended.end_reason is EndReason.COMPLETED
+        # the recording is of the decrypted audio: both tones in it
+        assert ended.recording == f"call-{call.id}.wav"
+        with wave.open(str(rig.calls.recordings / ended.recording)) as wav:
+            samples = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
+        assert _level_at(samples, 1000) > 50 and _level_at(samples, 440) > 50
     finally:
         far.close()
 
