@@ -44,6 +44,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         default_seats=settings.default_seats,
         lease_ttl_seconds=settings.lease_ttl_seconds,
         import_max_rows=settings.import_max_rows,
+        unused_days=settings.unused_days,
+        disable_unused=settings.disable_unused,
     )
     return Services(engine=engine, cipher=Cipher(key), clock=clock or SystemClock(), rules=rules)
 

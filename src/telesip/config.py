@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     import_max_rows: int = Field(
         default=20_000, ge=1, le=1_000_000, description="Accounts one import file may hold"
     )
+    unused_days: int = Field(
+        default=30, ge=1, le=3650, description="No call and no registration change this long"
+    )
+    disable_unused: bool = Field(
+        default=False, description="Workers disable unused accounts, telling their owners"
+    )
 
     bot_token: SecretStr | None = None
     bot_api_url: str | None = None

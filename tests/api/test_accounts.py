@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
+from telesip.domain.clock import FakeClock
 from telesip.services import accounts as accounts_svc
 
 from .conftest import ALICE, BOB, CAROL, DAVE, Api, settings_body
@@ -234,3 +236,30 @@ async def test_concurrent_creates_never_exceed_the_seats(api: Api) -> None:
     assert sorted(statuses) == [201] * 3 + [402] * 5
     r = await api.client.get(f"{V1}/accounts", headers=api.alice)
     assert len(r.json()["accounts"]) == 3
+
+
+async def test_unused_accounts_are_listed_in_scope(api: Api, clock: FakeClock) -> None:
+    """R11: GET /accounts/unused lists enabled accounts with no call and no registration
+    change for TELESIP_UNUSED_DAYS days, within the key's scope; a disabled one is not."""
+    api.s.rules = dataclasses.replace(api.s.rules, unused_days=30)
+    alices = await _create(api, ALICE, "801")
+    carols = await _create(api, CAROL, "802")
+    off = await _create(api, ALICE, "803")
+    r = await api.client.put(
+        f"{V1}/accounts/{off}/enabled", json={"enabled": False}, headers=api.admin
+    )
+    assert r.status_code == 200, r.text
+    r = await api.client.get(f"{V1}/accounts/unused", headers=api.admin)
+    assert r.status_code == 200 and r.json()["accounts"] == []
+    clock.advance(31 * 86400)
+    r = await api.client.get(f"{V1}/accounts/unused", headers=api.admin)
+    assert [a["id"] for a in r.json()["accounts"]] == [alices, carols]
+    r = await api.client.get(f"{V1}/accounts/unused", headers=api.alice)
+    assert [a["id"] for a in r.json()["accounts"]] == [alices]
+    r = await api.client.get(f"{V1}/accounts/unused", headers=api.alice, params={"owner_id": CAROL})
+    assert r.status_code == 403
+    r = await api.client.get(
+        f"{V1}/accounts/unused", headers=api.admin, params={"owner_id": CAROL, "limit": 1}
+    )
+    assert [a["id"] for a in r.json()["accounts"]] == [carols]
+    assert r.json()["next_after_id"] == carols

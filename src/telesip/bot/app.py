@@ -6,6 +6,7 @@ TELESIP_WEBHOOK_URL is set. TELESIP_BOT_API_URL points it at another Bot API ser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import secrets
@@ -42,8 +43,9 @@ from telesip.bot.routers import (
 from telesip.bot.setup import start_up
 from telesip.bot.storage import make_storage
 from telesip.config import Settings
-from telesip.domain.errors import ConfigError
+from telesip.domain.errors import ConfigError, TelesipError
 from telesip.health import PROBES
+from telesip.services import accounts
 from telesip.services.context import Services
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,11 @@ async def run_bot(s: Services, settings: Settings) -> None:
     limiter.deferrer = outbox  # what would hold a handler too long is sent from there
     notifier.start()
     outbox.start()
+    sweeper = (
+        asyncio.create_task(disable_unused_forever(s), name="telesip-unused")
+        if s.rules.disable_unused
+        else None
+    )
     probes = PROBES.part("bot", ready=pulse.ready, collect=lambda: limiter_metrics(limiter))
     try:
         with probes:
@@ -149,10 +156,28 @@ async def run_bot(s: Services, settings: Settings) -> None:
                     tasks_concurrency_limit=HANDLER_LIMIT,
                 )
     finally:
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         await outbox.stop()
         await notifier.stop()
         await dp.storage.close()
         await bot.session.close()
+
+
+async def disable_unused_forever(s: Services, every: float = 3600.0) -> None:
+    """TELESIP_DISABLE_UNUSED: disable unused accounts (R11) at start, then every ``every``
+    seconds. It runs in the bot process, whose notifier tells the owners (events are published
+    in-process); the workers see the accounts disabled within their poll. Several bot
+    processes may run it at once: each account is disabled, and told of, once."""
+    while True:
+        try:
+            if gone := await accounts.disable_unused(s):
+                log.info("disabled %d unused accounts", len(gone))
+        except TelesipError as exc:
+            log.warning("disabling unused accounts failed: %s", exc)
+        await asyncio.sleep(every)
 
 
 def limiter_metrics(limiter: RateLimiter) -> list[Metric]:

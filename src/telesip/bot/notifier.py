@@ -64,6 +64,10 @@ def notices_for(event: events.Event) -> list[Notice | Retire]:
             tell(e.user_id, "n.recording_on" if e.recording else "n.recording_off")
         else:
             tell(e.user_id, "n.settings_changed")
+    elif isinstance(e, events.AccountDisabled) and e.unused:  # TELESIP_DISABLE_UNUSED (R11)
+        tell(e.owner_id, "n.disabled_unused")
+        if e.user_id != e.owner_id:
+            tell(e.user_id, "n.disabled_unused")
     elif isinstance(e, events.AccountDisabled):
         tell(e.user_id, "n.disabled")
     elif isinstance(e, events.AccountDeleted) and e.user_id != e.owner_id:

@@ -36,6 +36,8 @@ class AccountEnabled(Event):
 @dataclass(frozen=True)
 class AccountDisabled(Event):
     user_id: int
+    unused: bool = False  # by the operator's TELESIP_DISABLE_UNUSED: its owner is told too
+    owner_id: int | None = None  # given with ``unused``
 
 
 @dataclass(frozen=True)

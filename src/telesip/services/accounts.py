@@ -396,3 +396,50 @@ async def list_accounts(
     """Operator listing (CLI, API), in id order with keyset paging."""
     async with s.uow(readonly=True) as uow:
         return await uow.accounts.summaries(limit=limit, after_id=after_id, owner_ids=owner_ids)
+
+
+async def unused(
+    deps: Services,
+    actor: TelegramUser | None,
+    *,
+    owner_ids: list[int] | None = None,
+    after_id: int = 0,
+    limit: int = 1000,
+) -> list[AccountSummary]:
+    """R11: enabled accounts with no call and no registration change for
+    ``rules.unused_days`` days (nor created in them), for their owner to disable: the
+    actor's own; or, for the operator (``actor`` None), those of ``owner_ids`` (None: all),
+    in id order with keyset paging."""
+    if actor is not None:
+        owner_ids = [actor.id]
+    async with deps.uow(readonly=True) as uow:
+        since = uow.now - timedelta(days=deps.rules.unused_days)
+        return await uow.accounts.unused(since, owner_ids=owner_ids, after_id=after_id, limit=limit)
+
+
+async def disable_unused(deps: Services, *, batch: int = 500) -> list[int]:
+    """TELESIP_DISABLE_UNUSED: disable every unused account (R11), a batch per transaction;
+    each gets an audit record and an event telling its owner (and its user) why. Several
+    workers may run it at once: an account is disabled, and told of, once."""
+    done: list[int] = []
+    while True:
+        async with deps.uow() as uow:
+            since = uow.now - timedelta(days=deps.rules.unused_days)
+            found = await uow.accounts.unused(since, limit=batch)
+            ids = await uow.accounts.disable_many([a.id for a in found], uow.now)
+            by_id = {a.id: a for a in found}
+            for account_id in ids:
+                a = by_id[account_id]
+                await uow.record(
+                    "disabled",
+                    account_id,
+                    None,
+                    {"reason": "unused", "days": deps.rules.unused_days},
+                    events.AccountDisabled(
+                        account_id, None, user_id=a.user_id, unused=True, owner_id=a.owner_id
+                    ),
+                )
+            await uow.commit()
+        done += ids
+        if len(found) < batch:
+            return done

@@ -21,6 +21,8 @@ class Rules:
     default_seats: int | None = None
     lease_ttl_seconds: int = 10  # a worker silent this long has lost its accounts
     import_max_rows: int = 20_000  # accounts one import file may hold
+    unused_days: int = 30  # no call and no registration change this long: unused (R11)
+    disable_unused: bool = False  # the workers disable unused accounts, with a notice
 
 
 @dataclass

@@ -27,6 +27,19 @@ async def _read(ctx: Auth, account_id: int, response: Response) -> schemas.Accou
     return convert.account(card.summary, card)
 
 
+def _owners_in_scope(ctx: Auth, owner_id: int | None) -> list[int] | None:
+    """The owners a listing may cover: ``owner_id`` if the key reaches them, else the key's
+    users (None: everyone's)."""
+    scope = ctx.key.scope
+    if owner_id is not None:
+        if not (scope.all or scope.accounts or owner_id in scope.users):
+            raise errors.OutOfScope(what=f"user {owner_id}")
+        return [owner_id]
+    if not scope.all and not scope.accounts:
+        return sorted(scope.users)
+    return None
+
+
 @router.get(
     "",
     response_model=schemas.AccountsPage,
@@ -40,16 +53,32 @@ async def list_accounts(
     after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> schemas.AccountsPage:
-    scope = ctx.key.scope
-    owners: list[int] | None = None
-    if owner_id is not None:
-        if not (scope.all or scope.accounts or owner_id in scope.users):
-            raise errors.OutOfScope(what=f"user {owner_id}")
-        owners = [owner_id]
-    elif not scope.all and not scope.accounts:
-        owners = sorted(scope.users)
+    owners = _owners_in_scope(ctx, owner_id)
     rows = await accounts.list_accounts(ctx.s, limit=limit, after_id=after_id, owner_ids=owners)
-    visible = [a for a in rows if scope.covers_account(a.id, a.owner_id)]
+    visible = [a for a in rows if ctx.key.scope.covers_account(a.id, a.owner_id)]
+    return schemas.AccountsPage(
+        accounts=[convert.account(a) for a in visible],
+        next_after_id=rows[-1].id if len(rows) == limit else None,
+    )
+
+
+@router.get(
+    "/unused",
+    response_model=schemas.AccountsPage,
+    summary="List unused accounts in scope: no call and no registration change for "
+    "TELESIP_UNUSED_DAYS days (R11)",
+    operation_id="listUnusedAccounts",
+    responses=responses(*AUTHED, 403, 422),
+)
+async def list_unused_accounts(
+    ctx: Auth,
+    owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> schemas.AccountsPage:
+    owners = _owners_in_scope(ctx, owner_id)
+    rows = await accounts.unused(ctx.s, None, owner_ids=owners, after_id=after_id, limit=limit)
+    visible = [a for a in rows if ctx.key.scope.covers_account(a.id, a.owner_id)]
     return schemas.AccountsPage(
         accounts=[convert.account(a) for a in visible],
         next_after_id=rows[-1].id if len(rows) == limit else None,

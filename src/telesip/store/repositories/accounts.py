@@ -21,6 +21,7 @@ from sqlalchemy import (
     exists,
     insert,
     literal,
+    or_,
     select,
     union_all,
     update,
@@ -388,6 +389,54 @@ class Accounts:
         if owner_ids is not None:
             stmt = stmt.where(t.accounts.c.owner_id.in_(list(owner_ids)))
         return await self._summaries(stmt)
+
+    async def unused(
+        self,
+        since: datetime,
+        *,
+        owner_ids: Sequence[int] | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[AccountSummary]:
+        """Enabled accounts unused since ``since`` (R11): created before it, no registration
+        change since (a state change; refreshes are none) and no call since; in id order
+        after ``after_id``, of ``owner_ids`` only when given."""
+        a = t.accounts
+        called = exists().where(t.calls.c.account_id == a.c.id, t.calls.c.created_at >= since)
+        stmt = (
+            self._summary_select()
+            .where(
+                a.c.id > after_id,
+                a.c.enabled,
+                a.c.created_at < since,
+                or_(a.c.reg_changed_at.is_(None), a.c.reg_changed_at < since),
+                ~called,
+            )
+            .limit(limit)
+        )
+        if owner_ids is not None:
+            stmt = stmt.where(a.c.owner_id.in_(list(owner_ids)))
+        return await self._summaries(stmt)
+
+    async def disable_many(self, account_ids: Sequence[int], now: datetime) -> list[int]:
+        """Disable those of these accounts still enabled; returns them (a concurrent caller
+        gets the others: each is disabled, and told of, once)."""
+        if not account_ids:
+            return []
+        a = t.accounts
+        rows = await self.conn.execute(
+            update(a)
+            .where(a.c.id.in_(list(account_ids)), a.c.enabled)
+            .values(
+                enabled=False,
+                reg_state="disabled",
+                reg_code=None,
+                reg_error=None,
+                updated_at=now,
+            )
+            .returning(a.c.id)
+        )
+        return sorted(int(r[0]) for r in rows)
 
     async def card(self, account_id: int, live_after: datetime) -> CardRead | None:
         """The card of an account (see ``_card_select``); ``live_after``: workers seen since
