@@ -178,3 +178,23 @@ async def test_media_encryption_in_the_settings_view_and_by_a_line(h: Harness) -
     assert "Settings saved" in saved.content and "(srtp): required" in saved.content
     got = await accounts.get_card(h.s, _tg(ALICE), account_id)
     assert got.settings is not None and got.settings["media_encryption"] == "required"
+
+
+async def test_unused_lists_idle_accounts_with_one_press_disable(h: Harness) -> None:
+    """R11: /unused lists the owner's accounts with no call and no registration change for
+    TELESIP_UNUSED_DAYS days; Disable disables one and shows the list again."""
+    fake = h.fake
+    first = await h.new_account(ALICE)
+    empty = await h.command(ALICE, "/unused")
+    assert "No unused SIP accounts" in empty.content and "30 days" in empty.content
+    h.clock.advance(31 * 86400)
+    listing = await h.command(ALICE, "/unused")
+    assert f"#{first} 100@pbx.example.com" in listing.content
+    assert "no calls and no registration changes for 30 days" in listing.content
+    bobs = await h.command(BOB, "/unused")
+    assert "No unused SIP accounts" in bobs.content  # only the owner's are listed
+    answer = await fake.press_button(ALICE, listing, f"Disable #{first}")
+    assert answer.text == f"SIP account #{first} is disabled."
+    await fake.wait_for(lambda: "No unused SIP accounts" in listing.content)
+    card = await accounts.get_card(h.s, _tg(ALICE), first)
+    assert not card.summary.enabled

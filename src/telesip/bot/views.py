@@ -260,6 +260,19 @@ def confirm_delete(lang: str, account_id: int, role: Role) -> tuple[str, Keyboar
     )
 
 
+def unused(lang: str, rows: Sequence[AccountSummary], days: int) -> tuple[str, Keyboard]:
+    """/unused (R11): the owner's unused accounts, a Disable button each (at most 50)."""
+    if not rows:
+        return t(lang, "unused.none", days=days), _kb()
+    lines = [t(lang, "unused.title", days=days)]
+    lines += [f"#{a.id} {escape(a.login)}@{escape(a.domain)}" for a in rows[:50]]
+    buttons = [
+        [_cb(t(lang, "unused.disable", id=a.id), AccountCb(act="udisable", id=a.id))]
+        for a in rows[:50]
+    ]
+    return "\n".join(lines), _kb(*buttons)
+
+
 def confirm_card_send_back(lang: str, account_id: int) -> tuple[str, Keyboard]:
     return t(lang, "card.confirm_return", id=account_id), _kb(
         [

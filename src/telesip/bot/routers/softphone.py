@@ -37,6 +37,28 @@ async def softphone(
     await message.answer(text, reply_markup=kb)
 
 
+@router.message(Command("unused"))
+async def unused(
+    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    """R11: the actor's unused accounts, each with a one-press Disable."""
+    await state.clear()
+    found = await accounts.unused(s, actor)
+    text, kb = views.unused(lang, found, s.rules.unused_days)
+    await message.answer(text, reply_markup=kb)
+
+
+@router.callback_query(AccountCb.filter(F.act == "udisable"))
+async def disable_unused(
+    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+) -> None:
+    """Disable from /unused (the owner only: ``set_enabled`` checks), then the list again."""
+    await accounts.set_enabled(s, actor, callback_data.id, False)
+    await query.answer(t(lang, "unused.disabled", id=callback_data.id))
+    found = await accounts.unused(s, actor)
+    await show(query, *views.unused(lang, found, s.rules.unused_days))
+
+
 @router.callback_query(AccountCb.filter(F.act == "list"))
 async def back_to_list(
     query: CallbackQuery,
