@@ -37,7 +37,7 @@ async def prepare(url: str) -> tuple[str, int]:
     from telesip.domain.model import TelegramUser
     from telesip.domain.settings import AccountSettings, Secret
     from telesip.services import accounts, operators
-    from telesip.services.context import Services
+    from telesip.services.dependencies import Dependencies
     from telesip.services.operators import Scope
     from telesip.store import migrate
     from telesip.store.crypto import Cipher
@@ -45,12 +45,12 @@ async def prepare(url: str) -> tuple[str, int]:
 
     engine = create_engine(url)
     await migrate.upgrade(engine)
-    s = Services(engine, Cipher("bench-secret-key-material"))
-    key = await operators.create_api_key(s, "bench", Scope(all=True))
+    deps = Dependencies(engine, Cipher("bench-secret-key-material"))
+    key = await operators.create_api_key(deps, "bench", Scope(all=True))
     owner = TelegramUser(5001, "Bench")
     for n in range(150):
         settings = AccountSettings(login=f"b{n}", password=Secret("pw"), domain="pbx.example.com")
-        await accounts.create_account(s, owner, settings)
+        await accounts.create_account(deps, owner, settings)
     await engine.dispose()
     return key.token, owner.id
 
@@ -77,19 +77,19 @@ async def drive(
 async def store_cost(url: str, n: int) -> list[float]:
     """begin + finish of the idempotency store per request, in this process."""
     from telesip.services import idempotency
-    from telesip.services.context import Services
+    from telesip.services.dependencies import Dependencies
     from telesip.store.crypto import Cipher
     from telesip.store.db import create_engine
 
     engine = create_engine(url)
-    s = Services(engine, Cipher("bench-secret-key-material"))
+    deps = Dependencies(engine, Cipher("bench-secret-key-material"))
     answer = idempotency.Stored(201, [("content-type", "application/json")], b"{}" * 300)
     out = []
     for _ in range(n):
         key = str(uuid.uuid4())
         started = time.perf_counter()
-        await idempotency.begin(s, "bench-owner", key, "f" * 64)
-        await idempotency.finish(s, "bench-owner", key, answer)
+        await idempotency.begin(deps, "bench-owner", key, "f" * 64)
+        await idempotency.finish(deps, "bench-owner", key, answer)
         out.append(time.perf_counter() - started)
     await engine.dispose()
     return out

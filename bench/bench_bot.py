@@ -228,7 +228,7 @@ def trivial_dispatcher() -> Any:
 async def make_services(db: str, workdir: Path) -> tuple[Any, Any]:
     from sqlalchemy import text
 
-    from telesip.services.context import Rules, Services
+    from telesip.services.dependencies import Dependencies, Rules
     from telesip.store import migrate
     from telesip.store.crypto import Cipher
     from telesip.store.db import create_engine
@@ -254,7 +254,7 @@ async def make_services(db: str, workdir: Path) -> tuple[Any, Any]:
         url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     engine = create_engine(url)
     await migrate.upgrade(engine)
-    return Services(engine, Cipher("bench-key"), rules=Rules()), cleanup
+    return Dependencies(engine, Cipher("bench-key"), rules=Rules()), cleanup
 
 
 async def bot_main(args: argparse.Namespace) -> dict[str, Any]:

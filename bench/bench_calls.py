@@ -64,7 +64,7 @@ from telesip.domain.settings import AccountSettings, Secret
 from telesip.media.g711 import alaw_decode, alaw_encode
 from telesip.media.rtp import RtpPacket, RtpSender, seq_diff
 from telesip.services import accounts
-from telesip.services.context import Rules, Services
+from telesip.services.dependencies import Dependencies, Rules
 from telesip.sip import (
     Answered,
     CallParams,
@@ -383,7 +383,7 @@ async def worker_role(a: argparse.Namespace) -> None:
     tapping = [False]
     install_taps(taps, tapping)
     engine = create_engine(f"sqlite+aiosqlite:///{a.db}")
-    s = Services(engine, Cipher(KEY), SystemClock(), Rules())
+    deps = Dependencies(engine, Cipher(KEY), SystemClock(), Rules())
     callers = [
         await FakeTelegramClient.connect(TgUser(CALLER0 + i, f"Caller {i}"), path=a.sock)
         for i in range(a.n)
@@ -401,7 +401,7 @@ async def worker_role(a: argparse.Namespace) -> None:
         manager, pool, ports=PortPool("30000-30399"),
         media_bind="127.0.0.1", max_calls=a.n + 5, ring_timeout=30,
     )  # fmt: skip
-    worker = Worker(s, manager, name="bench-calls", timing=Timing(ttl=10), calls=calls)
+    worker = Worker(deps, manager, name="bench-calls", timing=Timing(ttl=10), calls=calls)
     runner = asyncio.create_task(worker.run())
 
     async def stats(_: dict[str, Any]) -> dict[str, Any]:
@@ -741,14 +741,14 @@ def pct(values: list[float], q: float) -> float | None:
 async def provision(db: Path, n: int, kam_port: int) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
     await migrate.upgrade(engine)
-    s = Services(engine, Cipher(KEY), SystemClock(), Rules())
+    deps = Dependencies(engine, Cipher(KEY), SystemClock(), Rules())
     for i in range(n):
         person = TelegramUser(PERSON0 + i, f"Person {i}", None, "en")
         settings = AccountSettings(
             login=f"L{i}", password=Secret(f"pw-L{i}"), domain="127.0.0.1", port=kam_port,
             expires=300,
         )  # fmt: skip
-        await accounts.create_account(s, person, settings)
+        await accounts.create_account(deps, person, settings)
     await engine.dispose()
 
 

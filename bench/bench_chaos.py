@@ -42,7 +42,7 @@ import bench_register
 from bench_fleet import PG, provision, scalar, start_worker
 from tests.faults.proxy import Proxy
 
-from telesip.store import tables as t
+from telesip.store import tables
 from telesip.store.db import create_engine
 
 JSONRPC = (
@@ -138,7 +138,7 @@ async def main() -> None:
                 await provision(url, args.n, int(port), args.expires)
                 for name in ("w1", "w2", "w3"):
                     procs[name] = start_worker(name, via, args.ttl, tmp)
-                registered = select(func.count()).where(t.accounts.c.reg_state == "registered")
+                registered = select(func.count()).where(tables.accounts.c.reg_state == "registered")
                 began = time.monotonic()
                 while await scalar(url, registered) < args.n:
                     if time.monotonic() - began > 900:
@@ -170,7 +170,7 @@ async def worker_ports(url: str) -> dict[str, int]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(select(t.workers.c.name, t.workers.c.addresses))
+            rows = await conn.execute(select(tables.workers.c.name, tables.workers.c.addresses))
             return {r.name: int(r.addresses[0].rsplit(":", 1)[1]) for r in rows if r.addresses}
     finally:
         await engine.dispose()

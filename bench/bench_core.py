@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from telesip.domain.model import Method, TelegramUser
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import accounts, offers
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
@@ -63,14 +63,14 @@ class Cycles:
 
 
 async def cycles(
-    s: Services, clients: int, seconds: float, *, first_id: int = 0, probe: bool = False
+    deps: Dependencies, clients: int, seconds: float, *, first_id: int = 0, probe: bool = False
 ) -> Cycles:
     """Each client owns one account and runs the full R3/R6/R7 cycle as fast as it can.
     With ``probe``, a task that asks to run every millisecond measures the loop's stalls."""
     owners = [TelegramUser(10_000 + first_id + i, f"Owner{i}") for i in range(clients)]
     takers = [TelegramUser(20_000 + first_id + i, f"Taker{i}") for i in range(clients)]
     ids = [
-        await accounts.create_account(s, o, settings(first_id + i)) for i, o in enumerate(owners)
+        await accounts.create_account(deps, o, settings(first_id + i)) for i, o in enumerate(owners)
     ]
     done = 0
     stop = time.perf_counter() + seconds
@@ -89,9 +89,9 @@ async def cycles(
     async def client(i: int) -> None:
         nonlocal done
         while time.perf_counter() < stop:
-            offer = await step(offers.create_offer(s, owners[i], ids[i], Method.UNLINK))
-            await step(offers.receive(s, takers[i], offer.id))
-            await step(offers.transfer_back(s, owners[i], ids[i], PASSWORD))
+            offer = await step(offers.create_offer(deps, owners[i], ids[i], Method.UNLINK))
+            await step(offers.receive(deps, takers[i], offer.id))
+            await step(offers.transfer_back(deps, owners[i], ids[i], PASSWORD))
             done += 1
 
     async def stalls() -> None:
@@ -112,17 +112,19 @@ async def cycles(
     return Cycles(rate, cpu / max(done, 1) * 1e6, worst * 1000, max(steps, default=0) * 1000)
 
 
-async def listing(s: Services, n: int = 1000, rounds: int = 50) -> tuple[float, float, float]:
+async def listing(
+    deps: Dependencies, n: int = 1000, rounds: int = 50
+) -> tuple[float, float, float]:
     """/softphone's p50 and p99 in ms, and this process's CPU per listing in ms (on a loaded
     machine the wall times mostly measure waiting for a core)."""
     owner = TelegramUser(99, "Big")
     for i in range(n):
-        await accounts.create_account(s, owner, settings(100_000 + i))
+        await accounts.create_account(deps, owner, settings(100_000 + i))
     times = []
     cpu = time.process_time()
     for _ in range(rounds):
         t0 = time.perf_counter()
-        view = await accounts.softphone(s, owner)
+        view = await accounts.softphone(deps, owner)
         times.append((time.perf_counter() - t0) * 1000)
         assert len(view.owned) == n
     cpu = (time.process_time() - cpu) / rounds * 1000
@@ -155,19 +157,19 @@ class Backend:
 async def run_backend(b: Backend, args: argparse.Namespace) -> None:
     engine = create_engine(b.url)
     await migrate.upgrade(engine)
-    s = Services(engine, Cipher("bench"))
+    deps = Dependencies(engine, Cipher("bench"))
     ours: list[Cycles] = []
     theirs: list[Cycles] = []
     try:
-        await cycles(s, b.clients, min(1.0, args.seconds))  # warm-up: connections, caches
+        await cycles(deps, b.clients, min(1.0, args.seconds))  # warm-up: connections, caches
         for r in range(args.rounds):
-            ours.append(await cycles(s, b.clients, args.seconds, first_id=(r + 1) * 100))
+            ours.append(await cycles(deps, b.clients, args.seconds, first_id=(r + 1) * 100))
             if args.reference.exists():
                 theirs.append(
                     reference(args.reference, b.ref_impl, b.clients, args.seconds, b.ref_env)
                 )
-        stall = await cycles(s, b.clients, min(5.0, args.seconds), first_id=9_000, probe=True)
-        p50, p99, list_cpu = await listing(s)
+        stall = await cycles(deps, b.clients, min(5.0, args.seconds), first_id=9_000, probe=True)
+        p50, p99, list_cpu = await listing(deps)
     finally:
         await engine.dispose()
     rate = statistics.median(c.per_s for c in ours)

@@ -30,8 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_register import kamailio
 
 from telesip.domain.settings import AccountSettings, Secret
-from telesip.store import migrate
-from telesip.store import tables as t
+from telesip.store import migrate, tables
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
 from telesip.store.rows import settings_values
@@ -45,7 +44,7 @@ async def provision(url: str, n: int, port: int, expires: int) -> None:
     await migrate.upgrade(engine)
     cipher, now = Cipher(KEY), datetime.now(UTC)
     async with engine.begin() as conn:
-        await conn.execute(insert(t.users).values(id=1, first_name="bench", created_at=now))
+        await conn.execute(insert(tables.users).values(id=1, first_name="bench", created_at=now))
         rows = []
         for i in range(n):
             st = AccountSettings(
@@ -69,7 +68,7 @@ async def provision(url: str, n: int, port: int, expires: int) -> None:
                 }
             )
         for start in range(0, n, 5000):
-            await conn.execute(insert(t.accounts), rows[start : start + 5000])
+            await conn.execute(insert(tables.accounts), rows[start : start + 5000])
     await engine.dispose()
 
 
@@ -86,7 +85,7 @@ async def worker_stats(url: str) -> dict[str, dict[str, int]]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            rows = await conn.execute(select(t.workers.c.name, t.workers.c.stats))
+            rows = await conn.execute(select(tables.workers.c.name, tables.workers.c.stats))
             return {r.name: dict(r.stats) for r in rows}
     finally:
         await engine.dispose()
@@ -132,7 +131,7 @@ async def main() -> None:
         await conn.execute(text(f'CREATE DATABASE "{db}"'))
     url = f"{PG}/{db}"
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    registered = select(func.count()).where(t.accounts.c.reg_state == "registered")
+    registered = select(func.count()).where(tables.accounts.c.reg_state == "registered")
     try:
         with tempfile.TemporaryDirectory() as tmp_s, kamailio(Path(tmp_s), children=4) as kam:
             tmp = Path(tmp_s)
@@ -171,9 +170,9 @@ async def main() -> None:
             )
 
             victim_q = (
-                select(t.leases.c.account_id)
-                .join(t.workers, t.workers.c.id == t.leases.c.worker_id)
-                .where(t.workers.c.name == "w2")
+                select(tables.leases.c.account_id)
+                .join(tables.workers, tables.workers.c.id == tables.leases.c.worker_id)
+                .where(tables.workers.c.name == "w2")
             )
             engine = create_engine(url)
             async with engine.connect() as conn:
@@ -195,8 +194,9 @@ async def main() -> None:
                 first, last = (
                     await conn.execute(
                         select(
-                            func.min(t.leases.c.acquired_at), func.max(t.leases.c.acquired_at)
-                        ).where(t.leases.c.account_id.in_(victim))
+                            func.min(tables.leases.c.acquired_at),
+                            func.max(tables.leases.c.acquired_at),
+                        ).where(tables.leases.c.account_id.in_(victim))
                     )
                 ).one()
             await engine.dispose()

@@ -137,21 +137,21 @@ async def _use_case(url: str, rows: int) -> None:
     """The import use case on the database at ``url`` (migrated here), as one owner."""
     from telesip.domain.model import TelegramUser
     from telesip.services import imports
-    from telesip.services.context import Services
+    from telesip.services.dependencies import Dependencies
     from telesip.store import migrate
     from telesip.store.crypto import Cipher
     from telesip.store.db import create_engine
 
     engine = create_engine(url)
     await migrate.upgrade(engine)
-    s = Services(engine, Cipher("bench-import-key"))
+    deps = Dependencies(engine, Cipher("bench-import-key"))
     owner = TelegramUser(1001, "Bench")
     data = csv_file(rows)
     changed = data.replace(b'"p1', b'"q1')  # every tenth-ish password (those starting with 1)
     try:
         for label, content in (("first", data), ("again", data), ("changed", changed)):
             start = time.perf_counter()
-            outcome = await imports.import_accounts(s, owner, io.BytesIO(content))
+            outcome = await imports.import_accounts(deps, owner, io.BytesIO(content))
             took = time.perf_counter() - start
             c = outcome.plan.counts
             print(

@@ -34,7 +34,7 @@ import httpx
 
 if TYPE_CHECKING:
     from telesip.domain.model import TelegramUser
-    from telesip.services.context import Services
+    from telesip.services.dependencies import Dependencies
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
@@ -45,28 +45,28 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def fill(url: str, n: int) -> tuple[Services, TelegramUser]:
+async def fill(url: str, n: int) -> tuple[Dependencies, TelegramUser]:
     from telesip.domain.clock import SystemClock
     from telesip.domain.model import TelegramUser
     from telesip.domain.settings import AccountSettings, Secret
     from telesip.services import accounts
-    from telesip.services.context import Services
+    from telesip.services.dependencies import Dependencies
     from telesip.store import migrate
     from telesip.store.crypto import Cipher
     from telesip.store.db import create_engine
 
     engine = create_engine(url)
     await migrate.upgrade(engine)
-    s = Services(engine, Cipher("bench-secret-key-material"), SystemClock())
+    deps = Dependencies(engine, Cipher("bench-secret-key-material"), SystemClock())
     owner = TelegramUser(5001, "Bench", "bench", "en")
     for i in range(n):
         settings = AccountSettings(
             login=f"{1000 + i}", password=Secret("pw"), domain=f"pbx{i % 7}.example.com"
         )
-        account_id = await accounts.create_account(s, owner, settings)
+        account_id = await accounts.create_account(deps, owner, settings)
         if i % 10 == 3:
-            await accounts.report_registration(s, account_id, "auth_failed", 403, "Forbidden")
-    return s, owner
+            await accounts.report_registration(deps, account_id, "auth_failed", 403, "Forbidden")
+    return deps, owner
 
 
 async def server_times(

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from telesip.domain.clock import FakeClock
-from telesip.services.context import Rules, Services
+from telesip.services.dependencies import Dependencies, Rules
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
@@ -84,7 +84,7 @@ def pg_database() -> Iterator[str]:
     _run_in_thread(_pg_drop(db))
 
 
-async def _truncate(services: Services) -> None:
+async def _truncate(services: Dependencies) -> None:
     names = ", ".join(t.name for t in metadata.sorted_tables)
     async with services.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -106,21 +106,21 @@ async def make_services(
     tmp_path: Path,
     clock: FakeClock,
     rules: Rules | None = None,
-) -> Services:
+) -> Dependencies:
     if backend == "pg":
         url = request.getfixturevalue("pg_database")
-        s = Services(create_engine(url), Cipher(TEST_KEY), clock, rules or Rules())
-        await _truncate(s)
-        return s
+        deps = Dependencies(create_engine(url), Cipher(TEST_KEY), clock, rules or Rules())
+        await _truncate(deps)
+        return deps
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'telesip.db'}")
     await migrate.upgrade(engine)
-    return Services(engine, Cipher(TEST_KEY), clock, rules or Rules())
+    return Dependencies(engine, Cipher(TEST_KEY), clock, rules or Rules())
 
 
 @pytest.fixture
 async def services(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[Services]:
-    s = await make_services(backend, request, tmp_path, clock)
-    yield s
-    await s.engine.dispose()
+) -> AsyncIterator[Dependencies]:
+    deps = await make_services(backend, request, tmp_path, clock)
+    yield deps
+    await deps.engine.dispose()

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telesip.config import Settings
 from telesip.domain.clock import Clock, SystemClock
 from telesip.health import PROBES, probes_server
-from telesip.services.context import Rules, Services
+from telesip.services.dependencies import Dependencies, Rules
 from telesip.store import migrate
 from telesip.store.crypto import Cipher, load_key
 from telesip.store.db import create_engine
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+def build_services(settings: Settings, clock: Clock | None = None) -> Dependencies:
     key = load_key(
         settings.secret_key.get_secret_value() if settings.secret_key else None,
         settings.data_dir,
@@ -47,25 +47,27 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         unused_days=settings.unused_days,
         disable_unused=settings.disable_unused,
     )
-    return Services(engine=engine, cipher=Cipher(key), clock=clock or SystemClock(), rules=rules)
+    return Dependencies(
+        engine=engine, cipher=Cipher(key), clock=clock or SystemClock(), rules=rules
+    )
 
 
 @contextlib.asynccontextmanager
-async def services_for(settings: Settings, *, upgrade: bool = False) -> AsyncIterator[Services]:
+async def services_for(settings: Settings, *, upgrade: bool = False) -> AsyncIterator[Dependencies]:
     """The services on the configured database; with ``upgrade`` the schema is checked first
     (:func:`migrate.prepare`: a newer database is refused, an older one migrated unless
     TELESIP_AUTO_MIGRATE=0)."""
-    s = build_services(settings)
+    deps = build_services(settings)
     try:
         if upgrade:
-            await migrate.prepare(s.engine, auto_migrate=settings.auto_migrate)
-        yield s
+            await migrate.prepare(deps.engine, auto_migrate=settings.auto_migrate)
+        yield deps
     finally:
-        await s.engine.dispose()
+        await deps.engine.dispose()
 
 
 #: a part of the running service: gets the services and the settings, runs until cancelled
-Component = Callable[[Services, Settings], Coroutine[Any, Any, None]]
+Component = Callable[[Dependencies, Settings], Coroutine[Any, Any, None]]
 
 #: where each part lives; a part whose module is absent from this install is skipped
 PARTS = {
@@ -111,25 +113,25 @@ async def run(settings: Settings, only: set[str] | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     parts = components(settings, only)
-    async with services_for(settings, upgrade=True) as s:
+    async with services_for(settings, upgrade=True) as deps:
         from telesip import doctor  # the checks import much; only a start needs them
 
         # before the probes answer: /readyz must not say ready before the parts are there
         await doctor.log_at_start(settings, _role(only))
         async with probes_server(settings.metrics_bind):
             log.info("telesip running: %s", ", ".join(parts) or "database only")
-            with PROBES.part("database", ready=lambda: database_check(s)):
+            with PROBES.part("database", ready=lambda: database_check(deps)):
                 if not parts:
                     await asyncio.Event().wait()
                 async with asyncio.TaskGroup() as tg:
                     for name, part in parts.items():
-                        tg.create_task(part(s, settings), name=name)
+                        tg.create_task(part(deps, settings), name=name)
 
 
-async def database_check(s: Services) -> str | None:
+async def database_check(deps: Dependencies) -> str | None:
     """Readiness: the database answers a trivial query."""
     try:
-        async with s.engine.connect() as conn:
+        async with deps.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
         return f"unreachable ({type(exc).__name__})"

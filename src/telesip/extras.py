@@ -37,7 +37,7 @@ WINGS: dict[str, tuple[str, ...]] = {
         "telesip.calls.telegram.media_host",  # numpy; framing, parent and child with it
         "telesip.calls.telegram.telethon_adapter",
     ),
-    "pg": ("telesip.store.hot", "telesip.store.repositories.transfers_pg"),
+    "pg": ("telesip.store.pg_statements", "telesip.store.repositories.transfers_pg"),
 }
 
 CALLS_OFF = (

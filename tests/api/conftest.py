@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from telesip.api.app import create_app
 from telesip.config import Settings
 from telesip.services import operators
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.operators import Scope
 from tests.bot.conftest import fake, h  # noqa: F401 - the bot harness, for test_bot_link
 
@@ -23,7 +23,12 @@ BOT = "telesip_test_bot"
 
 @dataclass
 class Api:
-    s: Services
+    deps: Dependencies
+
+    @property
+    def s(self) -> Dependencies:  # transitional, removed before the session ends
+        return self.deps
+
     app: FastAPI
     client: httpx.AsyncClient
     admin: dict[str, str]  # headers of a key for every user
@@ -40,7 +45,7 @@ def settings_body(login: str = "100", **kw: object) -> dict[str, object]:
 
 
 @pytest.fixture
-async def api(services: Services) -> AsyncIterator[Api]:
+async def api(services: Dependencies) -> AsyncIterator[Api]:
     app = create_app(services, Settings(), bot_username=BOT)
     admin = await operators.create_api_key(services, "root", Scope(all=True), "admin")
     alice = await operators.create_api_key(services, "acme", Scope(users=frozenset({ALICE, BOB})))

@@ -44,7 +44,7 @@ async def test_create_read_list_an_account_without_its_password(api: Api) -> Non
 
     r = await api.client.get(f"{V1}/accounts/{account_id}", headers=api.alice)
     assert r.status_code == 200 and r.json()["settings"]["display_name"] == "Reception"
-    await accounts_svc.report_registration(api.s, account_id, "registered", 200)
+    await accounts_svc.report_registration(api.deps, account_id, "registered", 200)
     r = await api.client.get(f"{V1}/accounts/{account_id}", headers=api.alice)
     assert r.json()["registration"] == {"state": "registered", "code": 200, "error": None}
 
@@ -241,7 +241,7 @@ async def test_concurrent_creates_never_exceed_the_seats(api: Api) -> None:
 async def test_unused_accounts_are_listed_in_scope(api: Api, clock: FakeClock) -> None:
     """R11: GET /accounts/unused lists enabled accounts with no call and no registration
     change for TELESIP_UNUSED_DAYS days, within the key's scope; a disabled one is not."""
-    api.s.rules = dataclasses.replace(api.s.rules, unused_days=30)
+    api.deps.rules = dataclasses.replace(api.deps.rules, unused_days=30)
     alices = await _create(api, ALICE, "801")
     carols = await _create(api, CAROL, "802")
     off = await _create(api, ALICE, "803")

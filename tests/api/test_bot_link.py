@@ -18,8 +18,8 @@ async def test_link_from_the_api_opened_in_the_bot_assigns_the_account(h: Harnes
     settings = Settings(bot_token=h.fake.token, bot_api_url=h.fake.base_url)
     username = await bot_username(settings)  # getMe, as serve_api does
     assert username == h.fake.bot_username
-    app = create_app(h.s, settings, bot_username=username)
-    key = await operators.create_api_key(h.s, "acme", Scope(users=frozenset({ALICE.id})))
+    app = create_app(h.deps, settings, bot_username=username)
+    key = await operators.create_api_key(h.deps, "acme", Scope(users=frozenset({ALICE.id})))
     headers = {"Authorization": f"Bearer {key.token}"}
     await h.command(ALICE, "/start")  # Alice talks to the bot, so it may notify her
 
@@ -45,13 +45,15 @@ async def test_link_from_the_api_opened_in_the_bot_assigns_the_account(h: Harnes
         assert account["assigned"] and account["via_link"]
         r = await client.get(f"/api/v1/links/{link['id']}", headers=headers)
         assert r.json()["state"] == "used" and r.json()["used_by"] == BOB.id
-    assert [a.id for a in (await accounts.softphone(h.s, tg(BOB))).assigned_to_me] == [account_id]
+    assert [a.id for a in (await accounts.softphone(h.deps, tg(BOB))).assigned_to_me] == [
+        account_id
+    ]
 
 
 async def test_offer_made_through_the_api_is_received_in_the_bot(h: Harness) -> None:
     settings = Settings(bot_token=h.fake.token, bot_api_url=h.fake.base_url)
-    app = create_app(h.s, settings, bot_username=await bot_username(settings))
-    key = await operators.create_api_key(h.s, "acme", Scope(users=frozenset({ALICE.id})))
+    app = create_app(h.deps, settings, bot_username=await bot_username(settings))
+    key = await operators.create_api_key(h.deps, "acme", Scope(users=frozenset({ALICE.id})))
     headers = {"Authorization": f"Bearer {key.token}"}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:

@@ -37,8 +37,8 @@ async def test_click_to_call_history_and_scope(api: Api) -> None:
         ALICE,
         "out",
     )
-    incoming, _ = await calls.start_incoming(api.s, carols, "+44 20", 1)
-    await calls.mark_ended(api.s, incoming.id, EndReason.MISSED)
+    incoming, _ = await calls.start_incoming(api.deps, carols, "+44 20", 1)
+    await calls.mark_ended(api.deps, incoming.id, EndReason.MISSED)
 
     r = await api.client.get(f"{V1}/calls", headers=api.alice)
     assert [c["id"] for c in r.json()["calls"]] == [placed["id"]]
@@ -84,9 +84,9 @@ async def test_calls_send_webhooks(
 ) -> None:
     await _register(api, receiver.url, api.alice, events=["call_started", "call_ended"])
     line = await _line(api, ALICE, api.alice)
-    call, _ = await calls.start_incoming(api.s, line, "+15550199", 1)
-    await calls.mark_answered(api.s, call.id, "caller")
-    await calls.mark_ended(api.s, call.id, EndReason.COMPLETED)
+    call, _ = await calls.start_incoming(api.deps, line, "+15550199", 1)
+    await calls.mark_answered(api.deps, call.id, "caller")
+    await calls.mark_ended(api.deps, call.id, EndReason.COMPLETED)
     assert await dispatcher.run_once() == 2
     bodies = receiver.bodies()
     assert [b["event"] for b in bodies] == ["call_started", "call_ended"]

@@ -20,7 +20,7 @@ def _body(login: str = "100") -> dict[str, object]:
 
 
 async def _accounts(api: Api) -> int:
-    async with api.s.uow() as uow:
+    async with api.deps.uow() as uow:
         return int(await uow.conn.scalar(select(func.count()).select_from(t.accounts)) or 0)
 
 
@@ -77,7 +77,7 @@ async def test_an_answer_is_kept_24_hours(api: Api) -> None:
     h = api.admin | {"Idempotency-Key": "day-old"}
     assert (await api.client.post(f"{V1}/accounts", json=_body(), headers=h)).status_code == 201
     k = t.idempotency_keys
-    async with api.s.uow() as uow:
+    async with api.deps.uow() as uow:
         row = (await uow.conn.execute(select(k.c.created_at, k.c.expires_at))).one()
         assert row.expires_at - row.created_at == timedelta(hours=24)
         await uow.conn.execute(update(k).values(expires_at=uow.now - timedelta(seconds=1)))

@@ -21,12 +21,12 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 async def alice(api: Api) -> TelegramUser:
     user = TelegramUser(ALICE, "Alice", "alice_adm", "en")
-    await people.remember(api.s, user)
+    await people.remember(api.deps, user)
     return user
 
 
 async def owned(api: Api, user: TelegramUser) -> list[str]:
-    return sorted(a.login for a in (await accounts.softphone(api.s, user)).owned)
+    return sorted(a.login for a in (await accounts.softphone(api.deps, user)).owned)
 
 
 def upload(content: bytes, name: str = "accounts.csv") -> dict[str, tuple[str, bytes, str]]:
@@ -122,7 +122,7 @@ async def test_not_multipart_unknown_owner_scope_and_seats(api: Api, alice: Tele
     assert r.status_code == 404 and r.json()["code"] == "user_not_found"
     r = await api.client.post(URL, params={"owner_id": ALICE}, files=upload(CSV), headers=api.carol)
     assert r.status_code == 403
-    await billing.set_subscription(api.s, alice, "office", 1)
+    await billing.set_subscription(api.deps, alice, "office", 1)
     r = await api.client.post(URL, params={"owner_id": ALICE}, files=upload(CSV), headers=api.alice)
     assert r.status_code == 402 and r.json()["code"] == "seats_missing"
     assert await owned(api, alice) == []

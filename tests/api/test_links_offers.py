@@ -42,7 +42,7 @@ async def test_link_for_an_account_carries_deep_link_and_qr_and_is_opened_once(a
     assert r.content.startswith(PNG)
 
     token = link["url"].rsplit("=", 1)[1]
-    opened = await links_svc.open_link(api.s, TelegramUser(BOB, "Bob"), token)
+    opened = await links_svc.open_link(api.deps, TelegramUser(BOB, "Bob"), token)
     assert opened.account_id == account_id
     r = await api.client.get(f"{V1}/links/{link['id']}", headers=api.alice)
     assert r.json()["state"] == "used" and r.json()["used_by"] == BOB and r.json()["url"] is None
@@ -86,7 +86,7 @@ async def test_link_from_settings_list_and_revoke(api: Api, clock: FakeClock) ->
     assert r.json()["state"] == "revoked" and r.json()["url"] is None
     token = first["url"].rsplit("=", 1)[1]
     try:
-        await links_svc.open_link(api.s, TelegramUser(BOB), token)
+        await links_svc.open_link(api.deps, TelegramUser(BOB), token)
         raise AssertionError("a revoked link opened")
     except errors.LinkRevoked:
         pass
@@ -117,7 +117,7 @@ async def test_offers_are_received_in_the_bot_once_within_their_lifetime(
     assert r.status_code == 201, r.text
     offer = r.json()
     assert offer["state"] == "pending" and offer["sender_id"] == ALICE
-    await offers_svc.receive(api.s, TelegramUser(BOB), offer["id"])
+    await offers_svc.receive(api.deps, TelegramUser(BOB), offer["id"])
     r = await api.client.get(f"{V1}/offers/{offer['id']}", headers=api.alice)
     assert r.json()["state"] == "accepted" and r.json()["recipient_id"] == BOB
     r = await api.client.get(f"{V1}/offers/{offer['id']}", headers=api.carol)
@@ -129,7 +129,7 @@ async def test_offers_are_received_in_the_bot_once_within_their_lifetime(
     unlink = r.json()
     clock.advance(301)
     try:
-        await offers_svc.receive(api.s, TelegramUser(CAROL), unlink["id"])
+        await offers_svc.receive(api.deps, TelegramUser(CAROL), unlink["id"])
         raise AssertionError("an expired offer was received")
     except errors.OfferExpired:
         pass

@@ -34,7 +34,7 @@ async def _create(api: Api, login: str, **kw: object) -> int:
 
 
 async def _config_encryption(api: Api, account_id: int) -> str:
-    async with api.s.uow() as uow:  # what a worker gets for the line
+    async with api.deps.uow() as uow:  # what a worker gets for the line
         account = await load_account(uow, account_id)
     return to_config(account).media_encryption
 
@@ -53,7 +53,7 @@ async def test_defaults_follow_the_transport_and_a_patch_sets_or_clears(api: Api
     assert r.status_code == 200, r.text
     assert (await _settings(api, udp))["media_encryption"] == "required"
     assert (await _config_encryption(api, udp)) == "required"
-    records = await audit.account_audit(api.s, None, udp)
+    records = await audit.account_audit(api.deps, None, udp)
     assert records[0].details == {"fields": ["media_encryption"]}
 
     r = await api.client.patch(

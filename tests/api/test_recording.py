@@ -42,7 +42,7 @@ async def test_recording_is_set_at_creation_and_by_a_patch(api: Api) -> None:
     )
     assert r.status_code == 200, r.text
     assert (await _settings(api, plain))["record"] is True
-    records = await audit.account_audit(api.s, None, plain)
+    records = await audit.account_audit(api.deps, None, plain)
     assert records[0].action == "settings_changed"
     assert records[0].details == {"fields": ["record"]}
 

@@ -28,7 +28,7 @@ from telesip.config import Settings
 from telesip.domain.model import Method, TelegramUser
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import accounts, links, offers, operators
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.operators import Scope
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
@@ -42,16 +42,16 @@ IMPORT_ROW = {"login": "301", "password": "pw", "server": "pbx.example.com"}
 async def _prepare(db: Path) -> str:
     engine = create_engine(f"sqlite+aiosqlite:///{db}", poolclass=NullPool)
     await migrate.upgrade(engine)
-    s = Services(engine, Cipher("test-secret-key-material"))
-    key = await operators.create_api_key(s, "root", Scope(all=True))
-    user = await operators.create_api_key(s, "acme", Scope(users=frozenset({1})))
+    deps = Dependencies(engine, Cipher("test-secret-key-material"))
+    key = await operators.create_api_key(deps, "root", Scope(all=True))
+    user = await operators.create_api_key(deps, "acme", Scope(users=frozenset({1})))
     TOKEN["user"] = user.token
     alice = TelegramUser(1, "Alice")
     for n in range(3):
         settings = AccountSettings(login=f"10{n}", password=Secret("pw"), domain="pbx.example.com")
-        account_id = await accounts.create_account(s, alice, settings)
-    await links.create_link(s, alice, account_id)
-    await offers.create_offer(s, alice, 1, Method.ASSIGN)
+        account_id = await accounts.create_account(deps, alice, settings)
+    await links.create_link(deps, alice, account_id)
+    await offers.create_offer(deps, alice, 1, Method.ASSIGN)
     await engine.dispose()
     return key.token
 
@@ -61,8 +61,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     db = tmp_path_factory.mktemp("schemathesis") / "telesip.db"
     TOKEN["value"] = asyncio.run(_prepare(db))
     engine = create_engine(f"sqlite+aiosqlite:///{db}", poolclass=NullPool)
-    s = Services(engine, Cipher("test-secret-key-material"))
-    app = create_app(s, Settings(), bot_username="telesip_test_bot")
+    deps = Dependencies(engine, Cipher("test-secret-key-material"))
+    app = create_app(deps, Settings(), bot_username="telesip_test_bot")
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
     # valid data may still meet the state of things: a plan without seats (402), an expired
     # link (410), settings changed since an ETag (412), besides the defaults (404, 409, ...)

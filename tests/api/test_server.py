@@ -17,7 +17,7 @@ from telesip.cli import app as cli_app
 from telesip.config import Settings
 from telesip.domain.clock import FakeClock
 from telesip.services import accounts, fleet, operators
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.operators import Scope
 
 from .conftest import ALICE, Api, settings_body
@@ -31,7 +31,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_serve_api_answers_on_a_real_socket(services: Services) -> None:
+async def test_serve_api_answers_on_a_real_socket(services: Dependencies) -> None:
     port = _free_port()
     key = await operators.create_api_key(services, "root", Scope(all=True))
     task = asyncio.create_task(serve_api(services, Settings(api_bind=f"127.0.0.1:{port}")))
@@ -108,7 +108,7 @@ async def test_healthz_and_metrics(api: Api) -> None:
         json={"owner": {"id": ALICE}, "settings": settings_body()},
         headers=api.admin,
     )
-    await accounts.report_registration(api.s, r.json()["id"], "registered", 200)
+    await accounts.report_registration(api.deps, r.json()["id"], "registered", 200)
     await api.client.get(f"{V1}/accounts/999", headers=api.admin)
     r = await api.client.get("/healthz")
     assert r.status_code == 200 and r.json()["database"] is True
@@ -128,7 +128,7 @@ async def test_healthz_and_metrics(api: Api) -> None:
 
 
 async def test_healthz_counts_live_workers(api: Api, clock: FakeClock) -> None:
-    await fleet.join(api.s, "w1")
+    await fleet.join(api.deps, "w1")
     r = await api.client.get("/healthz")
     assert r.json() == {"status": "ok", "database": True, "workers": 1, "workers_registered": 1}
     clock.advance(Settings().lease_ttl_seconds + 1)  # no heartbeat since
@@ -147,7 +147,7 @@ async def test_healthz_reports_an_unreachable_database(tmp_path: Path) -> None:
     from telesip.store.db import create_engine
 
     engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    app = create_app(Services(engine, Cipher("k")), Settings())
+    app = create_app(Dependencies(engine, Cipher("k")), Settings())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
         r = await client.get("/healthz")
@@ -177,8 +177,8 @@ def test_api_keys_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_every_api_operation_needs_a_live_key(api: Api) -> None:
-    revoked = await operators.create_api_key(api.s, "gone", Scope(all=True))
-    await operators.revoke_api_key(api.s, revoked.key.id)
+    revoked = await operators.create_api_key(api.deps, "gone", Scope(all=True))
+    await operators.revoke_api_key(api.deps, revoked.key.id)
     doc = api.app.openapi()
     operations = [
         (method.upper(), path.replace("{account_id}", "1").replace("{template_id}", "1"))

@@ -7,7 +7,7 @@ import pytest
 from telesip.domain import errors
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import templates
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 REQUIRED = {"asterisk", "freepbx", "freeswitch", "3cx", "yeastar-p", "grandstream-ucm", "kamailio"}
 
@@ -27,7 +27,7 @@ def test_catalog_covers_the_common_pbxs_with_transport_and_port() -> None:
 
 
 async def test_own_templates_are_listed_validated_and_deleted_by_their_owner(
-    services: Services,
+    services: Dependencies,
 ) -> None:
     mine = await templates.create_template(
         services, "Office PBX", {"domain": "PBX.Corp.Example", "port": 5080}, operator="acme"

@@ -61,7 +61,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 @pytest.fixture
 async def dispatcher(api: Api) -> AsyncIterator[WebhookDispatcher]:
     async with httpx.AsyncClient(trust_env=False, timeout=5) as client:
-        yield WebhookDispatcher(api.s, client=client, gap_grace=0)
+        yield WebhookDispatcher(api.deps, client=client, gap_grace=0)
 
 
 def _lower(headers: dict[str, str]) -> dict[str, str]:
@@ -107,14 +107,14 @@ async def test_account_events_are_signed_delivered_and_retried(
         headers=api.alice,
     )
     account_id = r.json()["id"]
-    await accounts.report_registration(api.s, account_id, "auth_failed", 403, "Forbidden")
-    await accounts.report_registration(api.s, account_id, "registered", 200)
-    offer = await offers.create_offer(api.s, TelegramUser(ALICE), account_id, Method.ASSIGN)
-    await offers.receive(api.s, TelegramUser(BOB), offer.id)
-    await accounts.take_back(api.s, None, account_id)
-    unlink = await offers.create_offer(api.s, TelegramUser(ALICE), account_id, Method.UNLINK)
-    await offers.receive(api.s, TelegramUser(BOB), unlink.id)  # Bob owns it now
-    await accounts.delete_account(api.s, TelegramUser(BOB), account_id)
+    await accounts.report_registration(api.deps, account_id, "auth_failed", 403, "Forbidden")
+    await accounts.report_registration(api.deps, account_id, "registered", 200)
+    offer = await offers.create_offer(api.deps, TelegramUser(ALICE), account_id, Method.ASSIGN)
+    await offers.receive(api.deps, TelegramUser(BOB), offer.id)
+    await accounts.take_back(api.deps, None, account_id)
+    unlink = await offers.create_offer(api.deps, TelegramUser(ALICE), account_id, Method.UNLINK)
+    await offers.receive(api.deps, TelegramUser(BOB), unlink.id)  # Bob owns it now
+    await accounts.delete_account(api.deps, TelegramUser(BOB), account_id)
 
     receiver.statuses = [500]  # the first attempt fails
     assert await dispatcher.run_once() == 7
@@ -161,7 +161,7 @@ async def test_account_events_are_signed_delivered_and_retried(
 
     # a new dispatcher (a restart) continues from the stored cursor: nothing is sent twice
     sent = len(receiver.requests)
-    again = WebhookDispatcher(api.s, client=dispatcher.client, gap_grace=0)
+    again = WebhookDispatcher(api.deps, client=dispatcher.client, gap_grace=0)
     assert await again.run_once() == 0 and len(receiver.requests) == sent
 
 
@@ -175,7 +175,7 @@ async def test_an_unreachable_receiver_never_blocks_and_gives_up_after_max_attem
         headers=api.admin,
     )
     assert r.status_code == 201  # the operation did not wait for the webhook
-    await accounts.set_enabled(api.s, None, r.json()["id"], False)  # not subscribed
+    await accounts.set_enabled(api.deps, None, r.json()["id"], False)  # not subscribed
     for attempt in range(1, svc.MAX_ATTEMPTS + 1):
         assert await dispatcher.run_once() == 1
         clock.advance(svc.backoff(attempt))

@@ -23,7 +23,7 @@ from telesip.bot.outbox import Outbox
 from telesip.bot.setup import start_up
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import TelegramUser
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.fakes import FakeBotAPI, FakeMessage, FakeUser
 
 ALICE = FakeUser(1001, "Alice", username="alice")  # administrator (office plan by default)
@@ -57,7 +57,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 @dataclass
 class Harness:
     fake: FakeBotAPI
-    s: Services
+    deps: Dependencies
+
+    @property
+    def s(self) -> Dependencies:  # transitional, removed before the session ends
+        return self.deps
+
     clock: FakeClock
     bot: Bot
     outbox: Outbox | None = None
@@ -91,7 +96,7 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 @contextlib.asynccontextmanager
 async def running_bot(
     fake: FakeBotAPI,
-    services: Services,
+    services: Dependencies,
     clock: FakeClock,
     limiter: RateLimiter,
     recordings: Path | None = None,
@@ -123,7 +128,7 @@ async def running_bot(
 
 
 @pytest.fixture
-async def h(fake: FakeBotAPI, services: Services, clock: FakeClock) -> AsyncIterator[Harness]:
+async def h(fake: FakeBotAPI, services: Dependencies, clock: FakeClock) -> AsyncIterator[Harness]:
     limiter = RateLimiter(overall_per_second=1000, per_chat_burst=1000, edit_burst=1000)
     async with running_bot(fake, services, clock, limiter) as harness:
         yield harness

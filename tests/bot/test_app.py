@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from telesip.bot.app import HANDLER_LIMIT, run_bot
 from telesip.config import Settings
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.bot.conftest import ALICE
 from tests.fakes import FakeBotAPI
 
@@ -41,7 +41,7 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 
 async def test_long_polling_against_a_custom_bot_api_url(
-    fake: FakeBotAPI, services: Services
+    fake: FakeBotAPI, services: Dependencies
 ) -> None:
     settings = Settings(bot_token=SecretStr(fake.token), bot_api_url=fake.base_url)
     async with running(run_bot(services, settings)):
@@ -55,7 +55,7 @@ async def test_long_polling_against_a_custom_bot_api_url(
         assert set(allowed) == {"message", "callback_query", "inline_query", "chosen_inline_result"}
 
 
-async def test_webhook_mode(fake: FakeBotAPI, services: Services) -> None:
+async def test_webhook_mode(fake: FakeBotAPI, services: Dependencies) -> None:
     port = free_port()
     settings = Settings(
         bot_token=SecretStr(fake.token),

@@ -28,7 +28,7 @@ async def test_without_the_calls_extra_the_bot_says_calls_are_off(
     assert reply.content == OFF_EN
     reply = await h.command(ALICE, "5551234")  # a number sent as is: the same
     assert reply.content == OFF_EN
-    assert await calls.recent_calls(h.s, tg(ALICE)) == []  # nothing waits for a worker
+    assert await calls.recent_calls(h.deps, tg(ALICE)) == []  # nothing waits for a worker
 
     listing = await h.command(ALICE, "/calls")
     assert listing.content == f"No calls yet. Send me a phone number to call it.\n\n{OFF_EN}"
@@ -36,6 +36,6 @@ async def test_without_the_calls_extra_the_bot_says_calls_are_off(
     assert carol.content.startswith("Звонки на этом сервере не включены")
 
     monkeypatch.undo()  # the same bot with the extra installed places the call
-    await record_caller(h.s, caller_info(501, "Telesip Calls", "telesip_calls", None))
+    await record_caller(h.deps, caller_info(501, "Telesip Calls", "telesip_calls", None))
     reply = await h.command(ALICE, "/call 5551234")
     assert reply.content.startswith(f"Calling 5551234 from SIP account #{line}.")

@@ -14,7 +14,7 @@ from telesip.bot.limiter import RateLimiter
 from telesip.bot.setup import inline_mode
 from telesip.domain.clock import FakeClock
 from telesip.services import billing
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.bot.conftest import ALICE, BOB, CAROL, Harness, running_bot, tg
 from tests.fakes import FakeBotAPI
 
@@ -46,7 +46,7 @@ async def test_help_for_an_administrator_lists_everything_and_sets_their_menu(h:
 
 async def test_help_for_an_employee_in_russian_matches_the_default_menu(h: Harness) -> None:
     await h.command(CAROL, "/start")
-    await billing.set_subscription(h.s, tg(CAROL), "free")
+    await billing.set_subscription(h.deps, tg(CAROL), "free")
     reply = await h.command(CAROL, "/help")
     assert "Пришлите номер телефона" in reply.content and "Администратор" not in reply.content
     assert _commands(reply.content) == EVERYONE == _menu(h.fake, {"type": "default"}, "ru")
@@ -57,7 +57,7 @@ async def test_help_for_an_employee_in_russian_matches_the_default_menu(h: Harne
 
 async def test_help_in_english_for_an_employee(h: Harness) -> None:
     await h.command(BOB, "/start")
-    await billing.set_subscription(h.s, tg(BOB), "free")
+    await billing.set_subscription(h.deps, tg(BOB), "free")
     reply = await h.command(BOB, "/help")
     assert _commands(reply.content) == EVERYONE
     assert "Administrator" not in reply.content
@@ -76,7 +76,7 @@ async def test_descriptions_are_set_per_language(h: Harness) -> None:
 
 @pytest.fixture
 async def no_inline(
-    services: Services, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    services: Dependencies, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[Harness]:
     async with FakeBotAPI(bot_username="telesip_test_bot", supports_inline_queries=False) as fake:
         limiter = RateLimiter(overall_per_second=1000, per_chat_burst=1000)

@@ -14,7 +14,7 @@ from telesip.bot.locales import LANGUAGES, has
 from telesip.domain.clock import FakeClock
 from telesip.importing import MESSAGES
 from telesip.services import accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.bot.conftest import ALICE, Harness, running_bot, tg
 from tests.fakes import FakeBotAPI, FakeMessage
 from tests.importing.helpers import SERVER, sample
@@ -32,8 +32,8 @@ def test_every_import_code_is_worded_in_both_languages() -> None:
     assert has("import.line") and has("btn.import")
 
 
-async def owned(s: Services) -> list[str]:
-    return sorted(a.login for a in (await accounts.softphone(s, tg(ALICE))).owned)
+async def owned(deps: Dependencies) -> list[str]:
+    return sorted(a.login for a in (await accounts.softphone(deps, tg(ALICE))).owned)
 
 
 async def send_file(
@@ -60,11 +60,11 @@ async def test_preview_then_import(h: Harness, caplog: pytest.LogCaptureFixture)
     assert h.fake.message(ALICE, sent["message_id"]).deleted  # it carried passwords
     assert "office.csv" in preview.content and "New: 2." in preview.content
     assert preview.button_texts == ["Import", "Cancel"]
-    assert await owned(h.s) == []  # a preview writes nothing
+    assert await owned(h.deps) == []  # a preview writes nothing
     await h.fake.press_button(ALICE, preview, "Import")
     done = h.fake.message(ALICE, preview.message_id)
     assert "Imported. New: 2. Changed: 0." in done.content and done.buttons == []
-    assert await owned(h.s) == ["101", "102"]
+    assert await owned(h.deps) == ["101", "102"]
     # the same file again: nothing to do, no buttons
     _, again = await send_file(h.fake, CSV, "office.csv")
     assert "Identical (skipped): 2." in again.content and again.buttons == []
@@ -75,7 +75,7 @@ async def test_cancel_drops_the_file(h: Harness) -> None:
     _, preview = await send_file(h.fake, CSV, "office.csv")
     await h.fake.press_button(ALICE, preview, "Cancel")
     assert "Import cancelled" in h.fake.message(ALICE, preview.message_id).content
-    assert await owned(h.s) == []
+    assert await owned(h.deps) == []
 
 
 async def test_a_second_press_finds_it_gone(h: Harness) -> None:
@@ -84,11 +84,11 @@ async def test_a_second_press_finds_it_gone(h: Harness) -> None:
     await h.fake.press_button(ALICE, preview, "Import")
     answer = await h.fake.press(ALICE, preview, stale, forged=True)  # a stale client
     assert answer.show_alert and "no longer waiting" in (answer.text or "")
-    assert await owned(h.s) == ["101", "102"]
+    assert await owned(h.deps) == ["101", "102"]
 
 
 async def test_the_pending_file_survives_a_restart(
-    fake: FakeBotAPI, services: Services, clock: FakeClock
+    fake: FakeBotAPI, services: Dependencies, clock: FakeClock
 ) -> None:
     limiter = RateLimiter(overall_per_second=1000, per_chat_burst=1000, edit_burst=1000)
     async with running_bot(fake, services, clock, limiter):
@@ -107,7 +107,7 @@ async def test_a_pbx_file_needs_the_server_in_the_caption(h: Harness) -> None:
     assert "(pjsip.conf)" in preview.content and "trunk" in preview.content
     await h.fake.press_button(ALICE, preview, "Import")
     assert "Imported" in h.fake.message(ALICE, preview.message_id).content
-    assert len(await owned(h.s)) >= 3
+    assert len(await owned(h.deps)) >= 3
 
 
 async def test_bad_files_are_refused_in_the_persons_language(h: Harness) -> None:
@@ -122,4 +122,4 @@ async def test_bad_files_are_refused_in_the_persons_language(h: Harness) -> None
     bad = b"login;password;server;port\n101;pw;pbx.example.com;99999\n102;pw;pbx.example.com;\n"
     _, preview = await send_file(h.fake, bad, "some.csv")
     assert "Line 2: the port of 101" in preview.content and "Errors: 1." in preview.content
-    assert await owned(h.s) == []
+    assert await owned(h.deps) == []

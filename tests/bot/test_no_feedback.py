@@ -40,7 +40,7 @@ async def test_receive_without_feedback(h: Harness) -> None:
     await fake.wait_for(lambda: "it is now theirs" in msg.content)
     again = await fake.press_inline(CAROL, msg, receive, forged=True)  # a stale client
     assert again.show_alert and "уже получено" in (again.text or "")
-    assert [a.id for a in (await accounts.softphone(h.s, tg(BOB))).owned] == [account_id]
+    assert [a.id for a in (await accounts.softphone(h.deps, tg(BOB))).owned] == [account_id]
 
 
 async def test_draft_expires_and_older_drafts_lose(h: Harness) -> None:
@@ -57,7 +57,7 @@ async def test_draft_expires_and_older_drafts_lose(h: Harness) -> None:
     await fake.wait_for(lambda: "received" in second.content)
     lost = await fake.press_inline_button(MALLORY, first, "Receive")
     assert lost.show_alert and "replaced" in (lost.text or "")
-    card = await accounts.get_card(h.s, tg(ALICE), account_id)
+    card = await accounts.get_card(h.deps, tg(ALICE), account_id)
     assert card.summary.user_id == BOB.id
 
 
@@ -66,14 +66,14 @@ async def test_forged_and_altered_drafts_are_refused(h: Harness) -> None:
     account_id = await h.new_account(ALICE)
     msg = await offer_message(h, account_id, "assign")
     token = msg.callback_data("Receive").removeprefix("r:")
-    draft = drafts.read(h.s, token)
+    draft = drafts.read(h.deps, token)
     assert (draft.account_id, draft.sender_id, draft.method) == (
         account_id,
         ALICE.id,
         Method.ASSIGN,
     )
     forged = drafts.Draft(account_id, ALICE.id, draft.issued_at, Method.UNLINK)
-    bad = drafts.make(h.s, forged)[:-4] + "AAAA"  # a client cannot sign
+    bad = drafts.make(h.deps, forged)[:-4] + "AAAA"  # a client cannot sign
     answer = await fake.press_inline(BOB, msg, f"r:{bad}", forged=True)
     assert answer.show_alert and answer.text == "This offer does not exist."
-    assert (await accounts.get_card(h.s, tg(ALICE), account_id)).summary.user_id == ALICE.id
+    assert (await accounts.get_card(h.deps, tg(ALICE), account_id)).summary.user_id == ALICE.id

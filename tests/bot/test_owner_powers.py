@@ -50,7 +50,7 @@ async def test_owner_disables_changes_and_takes_back_and_the_user_is_told(h: Har
         f"The owner took SIP account #{account_id} back; it is no longer assigned to you."
     )
     await fake.wait_for(lambda: "User: you" in card.content)
-    assert (await accounts.softphone(h.s, tg(BOB))).assigned_to_me == []
+    assert (await accounts.softphone(h.deps, tg(BOB))).assigned_to_me == []
 
 
 async def test_owner_deletes_assigned_account_and_the_user_is_told(h: Harness) -> None:
@@ -79,7 +79,7 @@ async def test_assigned_user_delete_returns_it_to_the_owner(h: Harness) -> None:
     assert (await fake.next_message(ALICE)).content == (
         f"@bob sent SIP account #{account_id} back to you."
     )
-    card = await accounts.get_card(h.s, tg(ALICE), account_id)
+    card = await accounts.get_card(h.deps, tg(ALICE), account_id)
     assert card.summary.user_id == ALICE.id  # R10: returned, not deleted
 
 
@@ -106,7 +106,7 @@ async def test_forged_presses_from_a_stranger_change_nothing(h: Harness) -> None
     bob_hello = await h.command(BOB, "/help")
     answer = await fake.press(BOB, bob_hello, f"a:disable:{account_id}", forged=True)
     assert answer.show_alert and "assigned to you for calls" in (answer.text or "")
-    card = await accounts.get_card(h.s, tg(ALICE), account_id)
+    card = await accounts.get_card(h.deps, tg(ALICE), account_id)
     assert card.summary.enabled and card.summary.user_id == BOB.id
     assert card.settings is not None and card.settings["transport"] == "udp"
 
@@ -139,7 +139,7 @@ async def test_settings_link_opened_twice(h: Harness) -> None:
     )
     late = await h.command(CAROL, f"/start {token}")
     assert late.content == "Эта ссылка с настройками уже использована."
-    assert (await accounts.softphone(h.s, tg(ALICE))).owned == []  # R9: not in /softphone
+    assert (await accounts.softphone(h.deps, tg(ALICE))).owned == []  # R9: not in /softphone
     listing = await h.command(ALICE, "/links")
     assert f"#{account_id} 100@pbx.example.com: opened → @bob" in listing.content
 
@@ -175,7 +175,7 @@ async def test_429_is_retried_and_a_blocked_user_never_fails_the_operation(h: Ha
             for r in fake.calls("sendMessage")
         )
     )
-    assert (await accounts.get_card(h.s, tg(ALICE), account_id)).summary.user_id == ALICE.id
+    assert (await accounts.get_card(h.deps, tg(ALICE), account_id)).summary.user_id == ALICE.id
     fake.fail_next("sendMessage", error_code=429, retry_after=1)
     reply = await h.command(ALICE, "/help")
     assert "/softphone" in reply.content
@@ -222,10 +222,10 @@ async def test_new_account_straight_into_a_link(h: Harness) -> None:
     qr = await fake.next_message(ALICE)
     assert qr.photo is not None
     token = sent.content.split("start=", 1)[1].split()[0]
-    assert (await accounts.softphone(h.s, tg(ALICE))).owned == []  # R9: only in /links
+    assert (await accounts.softphone(h.deps, tg(ALICE))).owned == []  # R9: only in /links
     opened = await h.command(BOB, f"/start {token}")
     assert "is now assigned to you" in opened.content
-    assert len((await accounts.softphone(h.s, tg(BOB))).assigned_to_me) == 1
+    assert len((await accounts.softphone(h.deps, tg(BOB))).assigned_to_me) == 1
 
 
 def test_the_qr_code_image_carries_the_modules() -> None:

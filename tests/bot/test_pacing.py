@@ -18,7 +18,7 @@ from telesip.bot.limiter import RateLimiter
 from telesip.domain.clock import FakeClock
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import accounts, links
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from tests.bot.conftest import ALICE, PASSWORD, Harness, running_bot, tg
 from tests.fakes import FakeBotAPI, FakeMessage
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 async def _accounts(h: Harness, n: int) -> list[int]:
     return [
         await accounts.create_account(
-            h.s,
+            h.deps,
             tg(ALICE),
             AccountSettings(login=f"10{i}", password=Secret(PASSWORD), domain="pbx.example.com"),
         )
@@ -47,7 +47,7 @@ async def _pick_list(h: Harness, first: int) -> FakeMessage:
 
 @pytest.fixture
 async def paced(
-    fake: FakeBotAPI, services: Services, clock: FakeClock, tmp_path: Path
+    fake: FakeBotAPI, services: Dependencies, clock: FakeClock, tmp_path: Path
 ) -> AsyncIterator[Harness]:
     async with running_bot(fake, services, clock, RateLimiter(), tmp_path) as harness:
         yield harness
@@ -71,7 +71,7 @@ async def test_an_edit_and_two_new_messages_arrive_at_once(paced: Harness) -> No
 
 
 async def test_ten_presses_in_two_seconds_lose_nothing_and_keep_order(
-    fake: FakeBotAPI, services: Services, clock: FakeClock, tmp_path: Path
+    fake: FakeBotAPI, services: Dependencies, clock: FakeClock, tmp_path: Path
 ) -> None:
     # Telegram's pace scaled up fivefold so the test is short; the mechanism is the same: the
     # chat's burst runs out, what would hold a handler too long goes to the outbox.
@@ -90,7 +90,7 @@ async def test_ten_presses_in_two_seconds_lose_nothing_and_keep_order(
             lambda: len(h.fake.photos) >= 10 and h.fake.photos, timeout=10, what="10 QR codes"
         )
         assert len(photos) == 10
-        made = await links.list_links(h.s, tg(ALICE))
+        made = await links.list_links(h.deps, tg(ALICE))
         assert sorted(line.link.account_id for line in made) == sorted(ids)
         # every link's text comes before its QR code, and in the same order
         messages = [m for m in h.fake.bot_messages(ALICE) if m.photo or "single use" in m.content]
@@ -105,7 +105,7 @@ async def test_ten_presses_in_two_seconds_lose_nothing_and_keep_order(
             seen.add(account)
 
         async def outbox() -> tuple[int, int]:
-            async with h.s.engine.connect() as conn:
+            async with h.deps.engine.connect() as conn:
                 deferred = await conn.scalar(
                     select(func.count()).where(t.bot_outbox.c.kind == "bot_call")
                 )
@@ -125,7 +125,7 @@ async def test_ten_presses_in_two_seconds_lose_nothing_and_keep_order(
 
 @pytest.mark.parametrize("max_wait", [1.0, 0.3], ids=["waits", "deferred"])
 async def test_a_429_is_followed_after_retry_after(
-    fake: FakeBotAPI, services: Services, clock: FakeClock, tmp_path: Path, max_wait: float
+    fake: FakeBotAPI, services: Dependencies, clock: FakeClock, tmp_path: Path, max_wait: float
 ) -> None:
     limiter = RateLimiter(max_handler_wait=max_wait)
     async with running_bot(fake, services, clock, limiter, tmp_path):

@@ -15,7 +15,7 @@ async def test_250_accounts_page_with_counts(h: Harness) -> None:
         settings = AccountSettings(
             login=f"{1000 + i}", password=Secret(PASSWORD), domain="pbx.example.com"
         )
-        await accounts.create_account(h.s, tg(ALICE), settings)
+        await accounts.create_account(h.deps, tg(ALICE), settings)
     listing = await h.command(ALICE, "/softphone")
     assert "Page 1 of 13: 1-20 of 250." in listing.content
     assert len(listing.content) < 4096
@@ -49,7 +49,7 @@ async def test_links_and_the_account_picker_page(h: Harness) -> None:
         settings = AccountSettings(
             login=f"{2000 + i}", password=Secret(PASSWORD), domain="pbx.example.com"
         )
-        ids.append(await accounts.create_account(h.s, tg(ALICE), settings))
+        ids.append(await accounts.create_account(h.deps, tg(ALICE), settings))
     listing = await h.command(ALICE, "/links")
     await h.fake.press_button(ALICE, listing, "New link")
     await h.fake.wait_for(lambda: "Page 1 of 3: 1-20 of 45." in listing.content, what="picker")
@@ -57,7 +57,7 @@ async def test_links_and_the_account_picker_page(h: Harness) -> None:
     await h.fake.press_button(ALICE, listing, "Next")
     await h.fake.wait_for(lambda: "Page 2 of 3: 21-40 of 45." in listing.content)
     for account in ids[:25]:  # 25 links
-        await links.create_link(h.s, tg(ALICE), account)
+        await links.create_link(h.deps, tg(ALICE), account)
     listing = await h.command(ALICE, "/links")
     assert "Page 1 of 2: 1-20 of 25." in listing.content
     assert len([b for b in listing.button_texts if b.startswith("Revoke")]) == 20

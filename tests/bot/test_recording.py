@@ -20,7 +20,7 @@ async def settings_screen(h: Harness, user: FakeUser) -> tuple[int, FakeMessage]
 
 
 async def recording(h: Harness, user: FakeUser, account_id: int) -> bool:
-    card = await accounts.get_card(h.s, tg(user), account_id)
+    card = await accounts.get_card(h.deps, tg(user), account_id)
     assert card.settings is not None
     return bool(card.settings["record"])
 
@@ -40,13 +40,13 @@ async def test_owner_turns_recording_on_and_off(h: Harness) -> None:
     await fake.wait_for(lambda: "Recording: on" in card.content)
     assert "🎙 Stop recording" in card.button_texts and "🎙 Record calls" not in card.button_texts
     assert await recording(h, ALICE, account_id)
-    trail = await audit.account_audit(h.s, tg(ALICE), account_id)
+    trail = await audit.account_audit(h.deps, tg(ALICE), account_id)
     assert trail[0].action == "settings_changed" and trail[0].details == {"fields": ["record"]}
 
     # the same button pressed again from an older screen asks for the same state: no change
     again = await fake.press(ALICE, card, f"a:rec_on:{account_id}", forged=True)
     assert again.text == "Recording is on: you get each call's recording here."
-    assert len(await audit.account_audit(h.s, tg(ALICE), account_id)) == len(trail)
+    assert len(await audit.account_audit(h.deps, tg(ALICE), account_id)) == len(trail)
 
     await fake.press_button(ALICE, card, "Back")
     await fake.wait_for(lambda: "Paid by" in card.content)

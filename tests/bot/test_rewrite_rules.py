@@ -29,7 +29,7 @@ async def add(h: Harness, user: FakeUser, screen: FakeMessage, line: str) -> Fak
 
 
 async def stored(h: Harness, user: FakeUser, account_id: int) -> list[list[str]]:
-    card = await accounts.get_card(h.s, tg(user), account_id)
+    card = await accounts.get_card(h.deps, tg(user), account_id)
     assert card.settings is not None
     return list(card.settings["rewrite_rules"])
 
@@ -82,7 +82,7 @@ async def test_others_cannot_touch_the_rules(h: Harness) -> None:
         answer = await fake.press(MALLORY, hello, data, forged=True)
         assert answer.show_alert and "does not exist" in (answer.text or ""), answer
     # the assigned user neither (R5)
-    await accounts.reassign(h.s, tg(ALICE), account_id, tg(BOB))
+    await accounts.reassign(h.deps, tg(ALICE), account_id, tg(BOB))
     bob_hello = await h.command(BOB, "/start")
     answer = await fake.press(BOB, bob_hello, f"rw:add:{account_id}:0:", forged=True)
     assert answer.show_alert

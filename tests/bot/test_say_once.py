@@ -28,7 +28,7 @@ async def test_dialling_with_no_caller_account_gets_one_answer(h: Harness) -> No
     (reply,) = replies
     assert reply.startswith("Calls are not set up on this server yet")
     assert "telesip telegram login" in reply and "try again later" not in reply
-    assert await calls.recent_calls(h.s, tg(ALICE)) == []  # nothing was requested
+    assert await calls.recent_calls(h.deps, tg(ALICE)) == []  # nothing was requested
 
 
 async def test_an_employee_is_told_to_ask_the_administrator_in_their_language(
@@ -36,7 +36,7 @@ async def test_an_employee_is_told_to_ask_the_administrator_in_their_language(
 ) -> None:
     await h.command(CAROL, "/start")
     await h.new_account(CAROL)
-    await billing.set_subscription(h.s, tg(CAROL), "free")
+    await billing.set_subscription(h.deps, tg(CAROL), "free")
     replies = await _replies_to(h, CAROL, "/call 5551234")
     assert len(replies) == 1, replies
     assert replies[0].startswith("Звонки на этом сервере ещё не настроены")
@@ -45,7 +45,7 @@ async def test_an_employee_is_told_to_ask_the_administrator_in_their_language(
 
 async def test_new_with_no_free_seat_is_refused_on_the_press(h: Harness) -> None:
     await h.command(BOB, "/start")
-    await billing.set_subscription(h.s, tg(BOB), "free")  # one seat
+    await billing.set_subscription(h.deps, tg(BOB), "free")  # one seat
     await h.new_account(BOB)
     listing = await h.command(BOB, "/softphone")
     before = len(h.fake.bot_messages(BOB))

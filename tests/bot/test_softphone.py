@@ -80,7 +80,7 @@ async def test_card_actions_disable_enable_settings_delete(h: Harness) -> None:
     await fake.wait_for(lambda: "Delete SIP account" in card.content)
     await fake.press_button(ALICE, card, "Yes, delete")
     await fake.wait_for(lambda: "no SIP accounts" in card.content)
-    assert (await accounts.softphone(h.s, _tg(ALICE))).owned == []
+    assert (await accounts.softphone(h.deps, _tg(ALICE))).owned == []
     assert account_id
 
 
@@ -98,7 +98,7 @@ async def test_one_line_settings_change(h: Harness) -> None:
         "Settings saved" in saved.content and "Server (server): pbx2.example.com" in saved.content
     )
     assert fake.messages(ALICE)[-2].deleted
-    got = await accounts.get_card(h.s, _tg(ALICE), account_id)
+    got = await accounts.get_card(h.deps, _tg(ALICE), account_id)
     assert got.settings is not None and got.settings["login"] == "101"
 
 
@@ -152,7 +152,7 @@ async def test_settings_by_name_value_lines_and_bad_input(h: Harness) -> None:
     assert "Outbound proxy (proxy): sbc.example.com" in saved.content
     assert "Codecs (codecs): PCMA, opus" in saved.content
     assert "Display name (name): Front desk" in saved.content
-    got = await accounts.get_card(h.s, _tg(ALICE), account_id)
+    got = await accounts.get_card(h.deps, _tg(ALICE), account_id)
     assert got.settings is not None and got.settings["outbound_proxy"] == "sbc.example.com"
 
 
@@ -176,7 +176,7 @@ async def test_media_encryption_in_the_settings_view_and_by_a_line(h: Harness) -
     fake.send_text(ALICE, "srtp = required")
     saved = await fake.next_message(ALICE)
     assert "Settings saved" in saved.content and "(srtp): required" in saved.content
-    got = await accounts.get_card(h.s, _tg(ALICE), account_id)
+    got = await accounts.get_card(h.deps, _tg(ALICE), account_id)
     assert got.settings is not None and got.settings["media_encryption"] == "required"
 
 
@@ -196,5 +196,5 @@ async def test_unused_lists_idle_accounts_with_one_press_disable(h: Harness) -> 
     answer = await fake.press_button(ALICE, listing, f"Disable #{first}")
     assert answer.text == f"SIP account #{first} is disabled."
     await fake.wait_for(lambda: "No unused SIP accounts" in listing.content)
-    card = await accounts.get_card(h.s, _tg(ALICE), first)
+    card = await accounts.get_card(h.deps, _tg(ALICE), first)
     assert not card.summary.enabled

@@ -11,7 +11,7 @@ import pytest
 from telesip.bot.limiter import RateLimiter
 from telesip.domain.clock import FakeClock
 from telesip.services import billing
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.bot.conftest import ALICE, BOB, Harness, running_bot, tg
 from tests.fakes import FakeBotAPI
 
@@ -20,7 +20,7 @@ URL = "https://sip.example.com/miniapp/"
 
 @pytest.fixture
 async def with_url(
-    fake: FakeBotAPI, services: Services, clock: FakeClock
+    fake: FakeBotAPI, services: Dependencies, clock: FakeClock
 ) -> AsyncIterator[Harness]:
     limiter = RateLimiter(overall_per_second=1000, per_chat_burst=1000, edit_burst=1000)
     async with running_bot(fake, services, clock, limiter, miniapp_url=URL) as harness:
@@ -53,6 +53,6 @@ async def test_softphone_menu_button_for_administrators_only(with_url: Harness) 
     button = params["menu_button"]
     button = json.loads(button) if isinstance(button, str) else button
     assert button == {"type": "web_app", "text": "Accounts", "web_app": {"url": URL}}
-    await billing.set_subscription(h.s, tg(BOB), "free")  # an employee: no table of his own
+    await billing.set_subscription(h.deps, tg(BOB), "free")  # an employee: no table of his own
     await h.command(BOB, "/help")
     assert [c.params["chat_id"] for c in h.fake.calls("setChatMenuButton")] == [ALICE.id]

@@ -39,9 +39,9 @@ async def test_assign_receive_twice_and_by_sender(h: Harness) -> None:
     assert "assigned for calls" in msg.content and msg.button_texts == ["↩️ Send back"]
     again = await fake.press_inline(CAROL, msg, "o:rcv:0", forged=True)
     assert again.show_alert and "уже получено" in (again.text or "")
-    sp = await accounts.softphone(h.s, tg(BOB))
+    sp = await accounts.softphone(h.deps, tg(BOB))
     assert [a.id for a in sp.assigned_to_me] == [account_id]
-    alice = await accounts.softphone(h.s, tg(ALICE))
+    alice = await accounts.softphone(h.deps, tg(ALICE))
     assert alice.owned[0].user_id == BOB.id  # R4: still the owner's, now with Bob as user
     listing = await h.command(ALICE, "/softphone")
     assert "→ @bob" in listing.content
@@ -65,7 +65,7 @@ async def test_receive_after_expiry_changes_nothing(h: Harness) -> None:
     answer = await fake.press_inline_button(BOB, msg, "Receive")
     assert answer.show_alert and "expired" in (answer.text or "")
     assert msg.content == before
-    assert (await accounts.get_card(h.s, tg(ALICE), account_id)).summary.owner_id == ALICE.id
+    assert (await accounts.get_card(h.deps, tg(ALICE), account_id)).summary.owner_id == ALICE.id
 
 
 async def test_new_offer_replaces_the_old_one(h: Harness) -> None:
@@ -91,8 +91,8 @@ async def test_unlink_then_transfer_back_with_wrong_and_right_password(h: Harnes
     await fake.wait_for(lambda: "it is now theirs" in msg.content)
     assert msg.button_texts == ["↩️ Take back", "↩️ Send back"]
     assert msg.button("Take back")["switch_inline_query_current_chat"] == f"{account_id} "
-    assert (await accounts.softphone(h.s, tg(ALICE))).owned == []  # R6: gone from Alice's
-    assert [a.id for a in (await accounts.softphone(h.s, tg(BOB))).owned] == [account_id]
+    assert (await accounts.softphone(h.deps, tg(ALICE))).owned == []  # R6: gone from Alice's
+    assert [a.id for a in (await accounts.softphone(h.deps, tg(BOB))).owned] == [account_id]
 
     empty = await fake.inline_query_from_button(ALICE, msg, "Take back")
     assert empty.results == [] and "Type the SIP password" in (empty.button or {})["text"]
@@ -110,7 +110,7 @@ async def test_unlink_then_transfer_back_with_wrong_and_right_password(h: Harnes
     back = fake.choose_inline_result(ALICE, right, f"back:{account_id}", into_chat_with=BOB)
     await fake.wait_for(lambda: "is back with" in back.content)
     assert PASSWORD not in back.content and PASSWORD not in str(back.history)
-    assert [a.id for a in (await accounts.softphone(h.s, tg(ALICE))).owned] == [account_id]
+    assert [a.id for a in (await accounts.softphone(h.deps, tg(ALICE))).owned] == [account_id]
     note = await fake.next_message(BOB)
     assert note.content == f"@alice took SIP account #{account_id} back."
 
@@ -147,7 +147,7 @@ async def test_send_back_assigned_account(h: Harness) -> None:
     assert msg.content == f"↩️ @bob sent SIP account #{account_id} back to @alice."
     note = await fake.next_message(ALICE)
     assert note.content == f"@bob sent SIP account #{account_id} back to you."
-    assert (await accounts.softphone(h.s, tg(BOB))).assigned_to_me == []
+    assert (await accounts.softphone(h.deps, tg(BOB))).assigned_to_me == []
 
 
 async def test_send_back_unlinked_account_is_a_receive_for_the_sender(h: Harness) -> None:
@@ -164,12 +164,12 @@ async def test_send_back_unlinked_account_is_a_receive_for_the_sender(h: Harness
     assert other.show_alert and "адресовано другому" in (other.text or "")
     await fake.press_inline_button(ALICE, msg, "Receive")
     await fake.wait_for(lambda: "is back with" in msg.content)
-    assert [a.id for a in (await accounts.softphone(h.s, tg(ALICE))).owned] == [account_id]
+    assert [a.id for a in (await accounts.softphone(h.deps, tg(ALICE))).owned] == [account_id]
 
 
 async def test_free_plan_offers_only_unlink(h: Harness) -> None:
     await h.command(ALICE, "/start")
-    await billing.set_subscription(h.s, tg(ALICE), "free")
+    await billing.set_subscription(h.deps, tg(ALICE), "free")
     account_id = await h.new_account(ALICE)
     card = h.fake.last_message(ALICE)
     answer = await h.fake.inline_query_from_button(ALICE, card, "Transfer")
@@ -192,9 +192,9 @@ async def test_two_people_press_receive_at_once_exactly_one_wins(h: Harness) -> 
         losers[0].text or ""
     )
     await fake.wait_for(lambda: msg.edit_date is not None and "✅" in msg.content)
-    holders = [u for u in (BOB, CAROL) if (await accounts.softphone(h.s, tg(u))).owned]
+    holders = [u for u in (BOB, CAROL) if (await accounts.softphone(h.deps, tg(u))).owned]
     assert len(holders) == 1
-    assert [a.id for a in (await accounts.softphone(h.s, tg(holders[0]))).owned] == [account_id]
+    assert [a.id for a in (await accounts.softphone(h.deps, tg(holders[0]))).owned] == [account_id]
     assert f"{holders[0].username} received SIP account #{account_id}" in msg.content or (
         f"{holders[0].username} получил(а)" in msg.content
     )
@@ -213,4 +213,6 @@ async def test_a_forged_send_back_cannot_retarget_another_message(h: Harness) ->
     forged = await fake.press_inline(BOB, other, f"o:sbok:{account_id}", forged=True)
     assert forged.show_alert and forged.text == "This button is out of date."
     assert "Receive" in other.button_texts[0]
-    assert [a.id for a in (await accounts.softphone(h.s, tg(BOB))).assigned_to_me] == [account_id]
+    assert [a.id for a in (await accounts.softphone(h.deps, tg(BOB))).assigned_to_me] == [
+        account_id
+    ]

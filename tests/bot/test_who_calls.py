@@ -22,7 +22,9 @@ async def test_people_learn_which_account_calls_them_and_how_to_allow_it(h: Harn
     line = await h.new_account(ALICE)
 
     # `telesip telegram login` (or a worker connecting it) records the account
-    await record_caller(h.s, caller_info(501, "Telesip Calls", "telesip_calls", "+7 916 123-45-67"))
+    await record_caller(
+        h.deps, caller_info(501, "Telesip Calls", "telesip_calls", "+7 916 123-45-67")
+    )
     await h.command(ALICE, "/call 5551234")
     listing = await h.command(ALICE, "/calls")
     assert listing.content.startswith("Latest calls\n\n↗️")
@@ -30,8 +32,8 @@ async def test_people_learn_which_account_calls_them_and_how_to_allow_it(h: Harn
         "\n\nCalls come from @telesip_calls (Telesip Calls): allow calls from it in " + ALLOW
     )
     assert "4567" not in listing.content  # the phone is for operators, never shown here
-    (call,) = await calls.recent_calls(h.s, tg(ALICE))
-    await calls.hang_up(h.s, tg(ALICE), call.id)
+    (call,) = await calls.recent_calls(h.deps, tg(ALICE))
+    await calls.hang_up(h.deps, tg(ALICE), call.id)
     reply = await h.command(ALICE, "/call 5551234")
     assert reply.content == (
         f"Calling 5551234 from SIP account #{line}. You will get a Telegram call first: answer it "
@@ -45,7 +47,7 @@ async def test_people_learn_which_account_calls_them_and_how_to_allow_it(h: Harn
     )
 
     # several accounts form a pool: all of them are named; names are text, not markup
-    await record_caller(h.s, caller_info(502, "<b>Ops</b> & Co", None, None))
+    await record_caller(h.deps, caller_info(502, "<b>Ops</b> & Co", None, None))
     listing = await h.command(BOB, "/calls")
     assert listing.content.endswith(
         "Calls come from @telesip_calls (Telesip Calls), <b>Ops</b> & Co: allow calls from "
@@ -53,7 +55,7 @@ async def test_people_learn_which_account_calls_them_and_how_to_allow_it(h: Harn
     )
 
     # `telesip telegram logout` removes them
-    await forget_caller(h.s, 501)
-    await forget_caller(h.s, 502)
+    await forget_caller(h.deps, 501)
+    await forget_caller(h.deps, 502)
     listing = await h.command(BOB, "/calls")
     assert listing.content.endswith(NOT_SET_UP)

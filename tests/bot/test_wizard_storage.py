@@ -17,7 +17,7 @@ from sqlalchemy import select
 from telesip.bot.app import build_dispatcher
 from telesip.bot.storage import DatabaseStorage
 from telesip.services import accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from tests.bot.conftest import ALICE, Harness, tg
 from tests.fakes import FakeBotAPI
@@ -41,7 +41,7 @@ async def test_password_is_never_stored_in_clear_nor_logged(
     await start_wizard(h)
     h.fake.send_text(ALICE, SECRET)
     server_prompt = await h.fake.next_message(ALICE)
-    async with h.s.engine.connect() as conn:
+    async with h.deps.engine.connect() as conn:
         rows = (await conn.execute(select(t.bot_fsm))).all()
     assert rows and all(SECRET not in str(row) for row in rows)
     assert "password" in rows[0].data and rows[0].state == "NewAccount:server"
@@ -51,11 +51,11 @@ async def test_password_is_never_stored_in_clear_nor_logged(
     assert "Server: sip.zadarma.com" in card.content and "Login: 300" in card.content
     assert all(SECRET not in r.getMessage() for r in caplog.records)
     assert all(SECRET not in str(r.params) for r in h.fake.requests)
-    async with h.s.engine.connect() as conn:
+    async with h.deps.engine.connect() as conn:
         assert (await conn.execute(select(t.bot_fsm))).all() == []  # conversation over
 
 
-async def test_database_storage_round_trip(services: Services) -> None:
+async def test_database_storage_round_trip(services: Dependencies) -> None:
     storage = DatabaseStorage(services)
     key = StorageKey(bot_id=1, chat_id=2, user_id=3)
     assert await storage.get_state(key) is None and await storage.get_data(key) == {}
@@ -69,7 +69,7 @@ async def test_database_storage_round_trip(services: Services) -> None:
 
 
 @pytest.fixture
-async def redis_h(fake: FakeBotAPI, services: Services) -> AsyncIterator[Harness]:
+async def redis_h(fake: FakeBotAPI, services: Dependencies) -> AsyncIterator[Harness]:
     storage = RedisStorage.from_url("redis://127.0.0.1:6379/0")
     try:
         await storage.redis.ping()
@@ -102,4 +102,4 @@ async def test_wizard_with_redis_storage(redis_h: Harness) -> None:
     await fake.press_button(ALICE, proxy, "TLS")
     card = await fake.next_message(ALICE)
     assert "Server: pbx.example.net (TLS)" in card.content
-    assert len((await accounts.softphone(redis_h.s, tg(ALICE))).owned) == 1
+    assert len((await accounts.softphone(redis_h.deps, tg(ALICE))).owned) == 1

@@ -14,10 +14,12 @@ from .conftest import ALICE, BOB, Harness, tg
 
 @pytest.mark.both_backends
 async def test_workers_new_revoke_and_the_firewall_line(h: Harness) -> None:
-    shared, _ = await fleet.create_worker(h.s, "pool-1")
+    shared, _ = await fleet.create_worker(h.deps, "pool-1")
     published = publish(["203.0.113.5", "2001:db8::5", "vm"], udp_port=5060, rtp="20000-20999")
-    ref = await fleet.join(h.s, "pool-1", addresses=[*published, "tcp:vm"])  # a name: never shown
-    await leases.heartbeat(h.s, ref)
+    ref = await fleet.join(
+        h.deps, "pool-1", addresses=[*published, "tcp:vm"]
+    )  # a name: never shown
+    await leases.heartbeat(h.deps, ref)
 
     listing = await h.command(ALICE, "/workers")
     assert "pool-1" in listing.content and "vm" not in listing.content
@@ -32,7 +34,7 @@ async def test_workers_new_revoke_and_the_firewall_line(h: Harness) -> None:
     created = await h.fake.next_message(ALICE)
     assert "office-lan" in created.content and "TELESIP_WORKER_CREDENTIAL=tsw_" in created.content
     credential = created.content.split("TELESIP_WORKER_CREDENTIAL=", 1)[1].split()[0]
-    remote = await fleet.join(h.s, "office-lan", credential=credential, remote=True)
+    remote = await fleet.join(h.deps, "office-lan", credential=credential, remote=True)
     assert remote.owner_id == ALICE.id
 
     # the card of an unpinned account tells what the PBX must allow
@@ -52,7 +54,7 @@ async def test_workers_new_revoke_and_the_firewall_line(h: Harness) -> None:
     answer = await h.fake.press_button(ALICE, mine, "🚫 Revoke office-lan")
     assert "revoked" in (answer.text or "")
     with pytest.raises(errors.WorkerRefused):
-        await fleet.join(h.s, "office-lan", credential=credential, remote=True)
-    views = {v.name: v for v in await fleet.list_workers(h.s, ttl=10, owner_id=tg(ALICE).id)}
+        await fleet.join(h.deps, "office-lan", credential=credential, remote=True)
+    views = {v.name: v for v in await fleet.list_workers(h.deps, ttl=10, owner_id=tg(ALICE).id)}
     assert views["office-lan"].revoked and not views["pool-1"].revoked
     assert shared

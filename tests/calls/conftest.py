@@ -31,7 +31,7 @@ from telesip.domain.settings import AccountSettings, Secret
 from telesip.media import MediaParams
 from telesip.services import accounts
 from telesip.services.callers import caller_info, record_caller
-from telesip.services.context import Rules, Services
+from telesip.services.dependencies import Dependencies, Rules
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
@@ -110,7 +110,12 @@ def calls_kamailio(
 
 @dataclass
 class Rig:
-    s: Services
+    deps: Dependencies
+
+    @property
+    def s(self) -> Dependencies:  # transitional, removed before the session ends
+        return self.deps
+
     kam: sip_conftest.Kamailio
     uas_port: int
     sipp: str
@@ -177,11 +182,11 @@ async def dial_line(rig: Rig, scenario: str) -> Sipp:
     )
 
 
-async def database(tmp_path: Path) -> Services:
+async def database(tmp_path: Path) -> Dependencies:
     """The service's database: a migrated SQLite file."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'telesip.db'}")
     await migrate.upgrade(engine)
-    return Services(engine, Cipher(TEST_KEY), SystemClock(), Rules())
+    return Dependencies(engine, Cipher(TEST_KEY), SystemClock(), Rules())
 
 
 def line_settings(kam: sip_conftest.Kamailio, **changes: object) -> AccountSettings:
@@ -240,14 +245,14 @@ async def rig(
 async def bot(rig: Rig) -> AsyncIterator[FakeBotAPI]:
     """The real bot and its outbox on the rig's database, against the fake Bot API; the rig's
     Telegram side is the caller account (as `telesip telegram login` records it)."""
-    await record_caller(rig.s, caller_info(777, "Telesip Calls", "telesip_calls", None))
+    await record_caller(rig.deps, caller_info(777, "Telesip Calls", "telesip_calls", None))
     async with FakeBotAPI(bot_username="telesip_test_bot") as fake:
         tg = Bot(
             fake.token, session=fake.session(), default=DefaultBotProperties(parse_mode="HTML")
         )
         tg.session.middleware(RateLimiter(overall_per_second=1000, per_chat_burst=1000))
-        dp = build_dispatcher(rig.s)
-        outbox = Outbox(rig.s, tg, rig.tmp / "recordings", interval=0.1)
+        dp = build_dispatcher(rig.deps)
+        outbox = Outbox(rig.deps, tg, rig.tmp / "recordings", interval=0.1)
         outbox.start()
         task = asyncio.create_task(dp.start_polling(tg, handle_signals=False, polling_timeout=5))
         try:

@@ -479,7 +479,7 @@ async def softphone_calls_the_line(rig: Rig, phone: Softphone) -> None:
             in_telegram = await rig.person.heard.sound(1.0)
         assert abs(dominant_frequency(in_telegram) - PHONE_HZ) < 15, phone.output()
         assert rms_dbfs(in_telegram) > -35
-        (call, *_) = await calls.recent_calls(rig.s, ALICE, limit=1)
+        (call, *_) = await calls.recent_calls(rig.deps, ALICE, limit=1)
         assert (call.state, call.number) == (CallState.ANSWERED, phone.ext)
         # hold from the softphone (re-INVITE sendonly or inactive), then resume
         mark = phone.mark()
@@ -497,7 +497,7 @@ async def softphone_calls_the_line(rig: Rig, phone: Softphone) -> None:
         async with asyncio.timeout(10):
             again = await rig.person.heard.sound(1.0)
         assert abs(dominant_frequency(again) - PHONE_HZ) < 15
-        assert (await calls.get_call(rig.s, call.id)).state is CallState.ANSWERED
+        assert (await calls.get_call(rig.deps, call.id)).state is CallState.ANSWERED
         # the softphone hangs up: the Telegram call ends
         mark = phone.mark()
         await phone.hang_up()
@@ -524,7 +524,7 @@ async def person_calls_the_softphone(rig: Rig, bot: FakeBotAPI, phone: Softphone
     async with asyncio.timeout(20):
         await rig.person.connected.wait()
     await phone.wait_for(phone.established, after=mark, within=20)
-    (call, *_) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    (call, *_) = await calls.recent_calls(rig.deps, ALICE, limit=1)
     person_tone = asyncio.create_task(play_tone(rig.person.send_pcm, PERSON_HZ))
     try:
         async with asyncio.timeout(10):

@@ -112,7 +112,7 @@ async def test_one_broken_call_does_not_disturb_another(rig: Rig) -> None:
     assert abs(dominant_frequency(heard) - 1000) < 15
     assert await first.done() == 0, first.errors()
     await tone
-    busy, answered = await calls.recent_calls(rig.s, ALICE, limit=2)
+    busy, answered = await calls.recent_calls(rig.deps, ALICE, limit=2)
     assert busy.end_reason is EndReason.BUSY
     assert (await ended_call(rig, answered.id)).end_reason is EndReason.COMPLETED
     await _clean(rig)  # the refused call held nothing: it stops counting at once

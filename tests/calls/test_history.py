@@ -28,29 +28,29 @@ from telesip.domain.errors import (
     NotYourLine,
 )
 from telesip.domain.model import Method
-from telesip.services import accounts, audit, calls, offers
-from telesip.services.context import Services
+from telesip.services import accounts, audit, calls, offers, outbox
+from telesip.services.dependencies import Dependencies
 from tests.core.helpers import ALICE, BOB, CAROL, sip
 
 WORKER = 7
 
 
 @pytest.fixture
-def s(services: Services) -> Services:
+def deps(services: Dependencies) -> Dependencies:
     return services
 
 
-async def _line(s: Services, *, assign_to: int | None = None, **kw: object) -> int:
-    account_id = await accounts.create_account(s, ALICE, sip(**kw))  # type: ignore[arg-type]
+async def _line(deps: Dependencies, *, assign_to: int | None = None, **kw: object) -> int:
+    account_id = await accounts.create_account(deps, ALICE, sip(**kw))  # type: ignore[arg-type]
     if assign_to is not None:
-        offer = await offers.create_offer(s, ALICE, account_id, Method.ASSIGN)
+        offer = await offers.create_offer(deps, ALICE, account_id, Method.ASSIGN)
         person = {BOB.id: BOB, CAROL.id: CAROL}[assign_to]
-        await offers.receive(s, person, offer.id)
+        await offers.receive(deps, person, offer.id)
     return account_id
 
 
-async def _outbox(s: Services) -> list[tuple[int, str, dict[str, object]]]:
-    return [(m.chat_id, m.kind, m.payload) for m in await calls.outbox_due(s, limit=100)]
+async def _outbox(deps: Dependencies) -> list[tuple[int, str, dict[str, object]]]:
+    return [(m.chat_id, m.kind, m.payload) for m in await outbox.due(deps, limit=100)]
 
 
 def test_numbers_people_type() -> None:
@@ -85,11 +85,11 @@ def test_parse_number_accepts_or_says_why(text: str) -> None:
         assert set(number.lstrip("+")) <= set("0123456789*#")
 
 
-async def test_the_user_of_a_line_dials_through_it_with_rewrite_rules(s: Services) -> None:
-    line = await _line(s, assign_to=BOB.id, rewrite_rules=(("8(\\d{10})", "+7\\1"),))
-    assert [x.account_id for x in await calls.lines(s, BOB)] == [line]
-    assert (await calls.only_line(s, BOB)).account_id == line  # type: ignore[union-attr]
-    call = await calls.request_call(s, BOB, "8 (495) 123-45-67", line)
+async def test_the_user_of_a_line_dials_through_it_with_rewrite_rules(deps: Dependencies) -> None:
+    line = await _line(deps, assign_to=BOB.id, rewrite_rules=(("8(\\d{10})", "+7\\1"),))
+    assert [x.account_id for x in await calls.lines(deps, BOB)] == [line]
+    assert (await calls.only_line(deps, BOB)).account_id == line  # type: ignore[union-attr]
+    call = await calls.request_call(deps, BOB, "8 (495) 123-45-67", line)
     assert (call.direction, call.state, call.number, call.user_id, call.owner_id) == (
         Direction.OUT,
         CallState.REQUESTED,
@@ -99,35 +99,35 @@ async def test_the_user_of_a_line_dials_through_it_with_rewrite_rules(s: Service
     )
     # the owner gave the line away: it is not theirs to call from (R5 the other way round)
     with pytest.raises(NotYourLine):
-        await calls.request_call(s, ALICE, "101", line)
+        await calls.request_call(deps, ALICE, "101", line)
     with pytest.raises(NoLines):
-        await calls.only_line(s, CAROL)
+        await calls.only_line(deps, CAROL)
     # one call at a time per person
     with pytest.raises(LineBusy):
-        await calls.request_call(s, BOB, "102", line)
-    records = await audit.account_audit(s, ALICE, line)
+        await calls.request_call(deps, BOB, "102", line)
+    records = await audit.account_audit(deps, ALICE, line)
     assert records[0].action == "call_requested"
     assert records[0].details["number"] == "+74951234567"
 
 
-async def test_bad_input_changes_nothing(s: Services) -> None:
-    line = await _line(s)
+async def test_bad_input_changes_nothing(deps: Dependencies) -> None:
+    line = await _line(deps)
     with pytest.raises(NotAPhoneNumber):
-        await calls.request_call(s, ALICE, "call me maybe", line)
+        await calls.request_call(deps, ALICE, "call me maybe", line)
     with pytest.raises(errors.AccountNotFound):
-        await calls.request_call(s, ALICE, "101", line + 100)
-    await accounts.set_enabled(s, ALICE, line, False)
+        await calls.request_call(deps, ALICE, "101", line + 100)
+    await accounts.set_enabled(deps, ALICE, line, False)
     with pytest.raises(LineDisabled):
-        await calls.request_call(s, ALICE, "101", line)
-    assert await calls.recent_calls(s, ALICE) == []
+        await calls.request_call(deps, ALICE, "101", line)
+    assert await calls.recent_calls(deps, ALICE) == []
 
 
-async def test_a_request_is_claimed_by_one_worker_once(s: Services) -> None:
-    line = await _line(s)
-    call = await calls.request_call(s, ALICE, "101", line)
-    assert await calls.claim_outgoing(s, WORKER, [line + 1]) == []  # not its line
+async def test_a_request_is_claimed_by_one_worker_once(deps: Dependencies) -> None:
+    line = await _line(deps)
+    call = await calls.request_call(deps, ALICE, "101", line)
+    assert await calls.claim_outgoing(deps, WORKER, [line + 1]) == []  # not its line
     first, second = await asyncio.gather(
-        calls.claim_outgoing(s, WORKER, [line]), calls.claim_outgoing(s, WORKER + 1, [line])
+        calls.claim_outgoing(deps, WORKER, [line]), calls.claim_outgoing(deps, WORKER + 1, [line])
     )
     claimed = first + second
     assert [c.id for c in claimed] == [call.id]
@@ -136,42 +136,44 @@ async def test_a_request_is_claimed_by_one_worker_once(s: Services) -> None:
 
 
 async def test_requests_nobody_takes_end_and_the_person_is_told(
-    s: Services, clock: FakeClock
+    deps: Dependencies, clock: FakeClock
 ) -> None:
-    line = await _line(s)
-    call = await calls.request_call(s, ALICE, "101", line)
+    line = await _line(deps)
+    call = await calls.request_call(deps, ALICE, "101", line)
     clock.advance(61)
-    assert await calls.claim_outgoing(s, WORKER, []) == []
-    (ended,) = await calls.recent_calls(s, ALICE)
+    assert await calls.claim_outgoing(deps, WORKER, []) == []
+    (ended,) = await calls.recent_calls(deps, ALICE)
     assert (ended.id, ended.state, ended.end_reason) == (
         call.id,
         CallState.ENDED,
         EndReason.UNAVAILABLE,
     )
-    assert (ALICE.id, "text", {"key": "call.unavailable", "params": {}}) in await _outbox(s)
+    assert (ALICE.id, "text", {"key": "call.unavailable", "params": {}}) in await _outbox(deps)
 
 
-async def test_keys_hold_and_hang_up_reach_the_worker_once(s: Services, clock: FakeClock) -> None:
-    line = await _line(s, assign_to=BOB.id)
-    call = await calls.request_call(s, BOB, "101", line)
-    await calls.claim_outgoing(s, WORKER, [line])
+async def test_keys_hold_and_hang_up_reach_the_worker_once(
+    deps: Dependencies, clock: FakeClock
+) -> None:
+    line = await _line(deps, assign_to=BOB.id)
+    call = await calls.request_call(deps, BOB, "101", line)
+    await calls.claim_outgoing(deps, WORKER, [line])
     with pytest.raises(CallNotFound):  # not answered yet: no keypad
-        await calls.press_key(s, BOB, call.id, "1")
+        await calls.press_key(deps, BOB, call.id, "1")
     with pytest.raises(CallNotFound):  # nor hold
-        await calls.hold(s, BOB, call.id, on=True)
-    assert await calls.mark_answered(s, call.id, "caller-1")
-    await calls.press_key(s, BOB, call.id, "5")
-    await calls.hold(s, BOB, call.id, on=True)
-    await calls.hold(s, BOB, call.id, on=False)
-    await calls.press_key(s, BOB, call.id, "#")
+        await calls.hold(deps, BOB, call.id, on=True)
+    assert await calls.mark_answered(deps, call.id, "caller-1")
+    await calls.press_key(deps, BOB, call.id, "5")
+    await calls.hold(deps, BOB, call.id, on=True)
+    await calls.hold(deps, BOB, call.id, on=False)
+    await calls.press_key(deps, BOB, call.id, "#")
     with pytest.raises(errors.InvalidInput):
-        await calls.press_key(s, BOB, call.id, "x")
+        await calls.press_key(deps, BOB, call.id, "x")
     with pytest.raises(CallNotFound):  # somebody else's call
-        await calls.press_key(s, ALICE, call.id, "1")
+        await calls.press_key(deps, ALICE, call.id, "1")
     with pytest.raises(CallNotFound):
-        await calls.hold(s, ALICE, call.id, on=True)
-    await calls.hang_up(s, BOB, call.id)
-    cmds = await calls.take_commands(s, [call.id])
+        await calls.hold(deps, ALICE, call.id, on=True)
+    await calls.hang_up(deps, BOB, call.id)
+    cmds = await calls.take_commands(deps, [call.id])
     assert [(c.kind, c.arg) for c in cmds] == [
         (CommandKind.DTMF, "5"),
         (CommandKind.HOLD, ""),
@@ -179,70 +181,72 @@ async def test_keys_hold_and_hang_up_reach_the_worker_once(s: Services, clock: F
         (CommandKind.DTMF, "#"),
         (CommandKind.HANGUP, ""),
     ]
-    assert await calls.take_commands(s, [call.id]) == []
+    assert await calls.take_commands(deps, [call.id]) == []
     clock.advance(30)
-    ended = await calls.mark_ended(s, call.id, EndReason.COMPLETED, tell="call.ended")
+    ended = await calls.mark_ended(deps, call.id, EndReason.COMPLETED, tell="call.ended")
     assert ended is not None and ended.duration == 30
-    assert await calls.mark_ended(s, call.id, EndReason.FAILED) is None  # once only
-    box = await _outbox(s)
+    assert await calls.mark_ended(deps, call.id, EndReason.FAILED) is None  # once only
+    box = await _outbox(deps)
     assert (BOB.id, "drop_keypad", {"call_id": call.id}) in box
     assert [p["params"]["duration"] for _, k, p in box if k == "text"] == [30]  # type: ignore[index]
-    (record,) = [r for r in await audit.account_audit(s, ALICE, line) if r.action == "call_ended"]
+    (record,) = [
+        r for r in await audit.account_audit(deps, ALICE, line) if r.action == "call_ended"
+    ]
     assert record.details["reason"] == "completed" and record.details["duration"] == 30
 
 
-async def test_hanging_up_a_request_ends_it_at_once(s: Services) -> None:
-    line = await _line(s)
-    call = await calls.request_call(s, ALICE, "101", line)
-    await calls.hang_up(s, ALICE, call.id)
-    assert (await calls.get_call(s, call.id)).end_reason is EndReason.CANCELLED
-    assert await calls.claim_outgoing(s, WORKER, [line]) == []
+async def test_hanging_up_a_request_ends_it_at_once(deps: Dependencies) -> None:
+    line = await _line(deps)
+    call = await calls.request_call(deps, ALICE, "101", line)
+    await calls.hang_up(deps, ALICE, call.id)
+    assert (await calls.get_call(deps, call.id)).end_reason is EndReason.CANCELLED
+    assert await calls.claim_outgoing(deps, WORKER, [line]) == []
     with pytest.raises(CallNotFound):
-        await calls.hang_up(s, ALICE, call.id)
+        await calls.hang_up(deps, ALICE, call.id)
 
 
-async def test_incoming_calls_are_recorded_with_their_fate(s: Services) -> None:
-    line = await _line(s, assign_to=BOB.id)
-    ringing, account = await calls.start_incoming(s, line, "+15550001", WORKER)
+async def test_incoming_calls_are_recorded_with_their_fate(deps: Dependencies) -> None:
+    line = await _line(deps, assign_to=BOB.id)
+    ringing, account = await calls.start_incoming(deps, line, "+15550001", WORKER)
     assert ringing.state is CallState.RINGING and ringing.user_id == BOB.id
     assert account.id == line
     # Bob is in that call: a second one on any of his lines finds him busy
-    busy, _ = await calls.start_incoming(s, line, "+15550002", WORKER)
+    busy, _ = await calls.start_incoming(deps, line, "+15550002", WORKER)
     assert (busy.state, busy.end_reason) == (CallState.ENDED, EndReason.BUSY)
-    assert any(k == "text" and p["key"] == "call.missed_busy" for _, k, p in await _outbox(s))
-    await calls.mark_ended(s, ringing.id, EndReason.MISSED, tell="call.missed")
-    await accounts.set_enabled(s, ALICE, line, False)
-    off, _ = await calls.start_incoming(s, line, "+15550003", WORKER)
+    assert any(k == "text" and p["key"] == "call.missed_busy" for _, k, p in await _outbox(deps))
+    await calls.mark_ended(deps, ringing.id, EndReason.MISSED, tell="call.missed")
+    await accounts.set_enabled(deps, ALICE, line, False)
+    off, _ = await calls.start_incoming(deps, line, "+15550003", WORKER)
     assert off.end_reason is EndReason.UNAVAILABLE
-    history = await calls.recent_calls(s, BOB)
+    history = await calls.recent_calls(deps, BOB)
     assert [c.number for c in history] == ["+15550003", "+15550002", "+15550001"]
-    assert [c.id for c in await calls.recent_calls(s, ALICE)] == [c.id for c in history]
+    assert [c.id for c in await calls.recent_calls(deps, ALICE)] == [c.id for c in history]
     with pytest.raises(errors.AccountNotFound):
-        await calls.start_incoming(s, line + 50, "1", WORKER)
+        await calls.start_incoming(deps, line + 50, "1", WORKER)
 
 
-async def test_a_restarted_worker_ends_what_it_left_open(s: Services) -> None:
-    line = await _line(s)
-    call, _ = await calls.start_incoming(s, line, "555", WORKER)
-    other_line = await _line(s, login="200", assign_to=BOB.id)
-    other, _ = await calls.start_incoming(s, other_line, "556", WORKER + 1)
-    assert await calls.end_orphans(s, WORKER) == 1
-    assert (await calls.get_call(s, call.id)).state is CallState.ENDED
-    assert (await calls.get_call(s, other.id)).state is CallState.RINGING
+async def test_a_restarted_worker_ends_what_it_left_open(deps: Dependencies) -> None:
+    line = await _line(deps)
+    call, _ = await calls.start_incoming(deps, line, "555", WORKER)
+    other_line = await _line(deps, login="200", assign_to=BOB.id)
+    other, _ = await calls.start_incoming(deps, other_line, "556", WORKER + 1)
+    assert await calls.end_orphans(deps, WORKER) == 1
+    assert (await calls.get_call(deps, call.id)).state is CallState.ENDED
+    assert (await calls.get_call(deps, other.id)).state is CallState.RINGING
 
 
-async def test_outbox_is_sent_once_and_retried_later(s: Services, clock: FakeClock) -> None:
-    line = await _line(s)
-    call, _ = await calls.start_incoming(s, line, "555", WORKER)
-    await calls.tell(s, call, "call.incoming")
-    await calls.show_keypad(s, call)
-    first, keypad = await calls.outbox_due(s)
+async def test_outbox_is_sent_once_and_retried_later(deps: Dependencies, clock: FakeClock) -> None:
+    line = await _line(deps)
+    call, _ = await calls.start_incoming(deps, line, "555", WORKER)
+    await outbox.tell(deps, call, "call.incoming")
+    await outbox.show_keypad(deps, call)
+    first, keypad = await outbox.due(deps)
     assert first.payload["key"] == "call.incoming" and keypad.kind == "keypad"
-    await calls.outbox_retry(s, first.id, 5)
-    assert [m.id for m in await calls.outbox_due(s)] == [keypad.id]
-    assert await calls.outbox_sent(s, keypad.id, 4242)
-    assert not await calls.outbox_sent(s, keypad.id, 4242)
-    assert await calls.keypad_of(s, ALICE.id, call.id) == 4242
+    await outbox.retry(deps, first.id, 5)
+    assert [m.id for m in await outbox.due(deps)] == [keypad.id]
+    assert await outbox.sent(deps, keypad.id, 4242)
+    assert not await outbox.sent(deps, keypad.id, 4242)
+    assert await outbox.keypad_of(deps, ALICE.id, call.id) == 4242
     clock.advance(6)
-    (again,) = await calls.outbox_due(s)
+    (again,) = await outbox.due(deps)
     assert again.id == first.id and again.attempts == 1

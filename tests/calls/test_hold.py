@@ -51,7 +51,7 @@ async def test_hold_and_resume_from_the_keypad(rig: Rig, bot: FakeBotAPI) -> Non
     await bot.next_message(ALICE_TG)
     async with asyncio.timeout(15):
         await rig.person.connected.wait()
-    (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    (call,) = await calls.recent_calls(rig.deps, ALICE, limit=1)
     far_tone = asyncio.create_task(play_tone(far.send_pcm, 1000))  # the far side never stops
     tg_tone = asyncio.create_task(play_tone(rig.person.send_pcm, 440))
     try:
@@ -74,7 +74,7 @@ async def test_hold_and_resume_from_the_keypad(rig: Rig, bot: FakeBotAPI) -> Non
         window = len(rig.far.heard)
         await asyncio.sleep(1.0)  # a window to measure silence in, not a race guard
         assert rms_dbfs(np.concatenate(rig.far.heard[window:])) < -45, "the person was heard"
-        assert (await calls.get_call(rig.s, call.id)).state is CallState.ANSWERED
+        assert (await calls.get_call(rig.deps, call.id)).state is CallState.ANSWERED
         # Resume: the re-INVITE says sendrecv and the person is heard again
         answer = await bot.press_button(ALICE_TG, keypad, "▶️ Resume")
         assert answer.text == "Resumed"

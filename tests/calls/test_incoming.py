@@ -9,7 +9,7 @@ import numpy as np
 
 from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, dtmf_keys, rms_dbfs
-from telesip.services import accounts, calls
+from telesip.services import accounts, calls, outbox
 from tests.calls.conftest import ENDS_WITHIN, Rig, dial_line, open_far
 from tests.calls.sipp import far_calls
 from tests.core.helpers import ALICE
@@ -18,7 +18,7 @@ from tests.sip_integration.conftest import eventually
 
 
 async def _last_call(rig: Rig) -> calls.CallRecord:  # type: ignore[name-defined]
-    (call, *_) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    (call, *_) = await calls.recent_calls(rig.deps, ALICE, limit=1)
     return call
 
 
@@ -36,9 +36,7 @@ async def _ended(rig: Rig) -> calls.CallRecord:  # type: ignore[name-defined]
 
 async def _outbox_keys(rig: Rig) -> list[str]:
     return [
-        str(m.payload.get("key"))
-        for m in await calls.outbox_due(rig.s, limit=100)
-        if m.kind == "text"
+        str(m.payload.get("key")) for m in await outbox.due(rig.deps, limit=100) if m.kind == "text"
     ]
 
 
@@ -117,7 +115,7 @@ async def test_cancel_before_answer_is_a_missed_call(rig: Rig) -> None:
 async def test_keys_go_in_band_when_the_line_says_so(rig: Rig) -> None:
     """A line whose DTMF mode is in-band: keys pressed in the bot reach the far phone as the
     two tones of each key in the audio, not as RFC 4733 events."""
-    await accounts.update_settings(rig.s, ALICE, rig.line, dtmf_mode="inband")
+    await accounts.update_settings(rig.deps, ALICE, rig.line, dtmf_mode="inband")
     manager = rig.worker.manager
     await eventually(
         lambda: getattr(manager.config(rig.line), "dtmf_mode", None) == "inband", 5, "applied"
@@ -134,8 +132,8 @@ async def test_keys_go_in_band_when_the_line_says_so(rig: Rig) -> None:
         assert asyncio.get_running_loop().time() < deadline, call.state
         await asyncio.sleep(0.05)
         call = await _last_call(rig)
-    await calls.press_key(rig.s, ALICE, call.id, "5")
-    await calls.press_key(rig.s, ALICE, call.id, "#")
+    await calls.press_key(rig.deps, ALICE, call.id, "5")
+    await calls.press_key(rig.deps, ALICE, call.id, "#")
     deadline = asyncio.get_running_loop().time() + 5
     while (heard := dtmf_keys(np.concatenate(rig.far.heard))) != "5#":
         assert asyncio.get_running_loop().time() < deadline, f"heard {heard!r}"

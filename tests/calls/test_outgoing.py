@@ -20,7 +20,7 @@ from tests.fakes.telegram_calls import Behaviour, play_tone
 async def _ended(rig: Rig, call_id: int) -> calls.CallRecord:  # type: ignore[name-defined]
     deadline = asyncio.get_running_loop().time() + 5
     while True:  # polls the database: the row's writer is the worker's task
-        call = await calls.get_call(rig.s, call_id)
+        call = await calls.get_call(rig.deps, call_id)
         if call.state is CallState.ENDED:
             return call
         if asyncio.get_running_loop().time() > deadline:
@@ -39,7 +39,7 @@ async def test_dialled_from_telegram_bridged_keypad_and_bye(rig: Rig, bot: FakeB
     bot.send_text(ALICE_TG, "+1 555 0100")
     reply = await bot.next_message(ALICE_TG)
     assert reply.content.startswith("Calling +15550100 from SIP account #")
-    (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    (call,) = await calls.recent_calls(rig.deps, ALICE, limit=1)
     async with asyncio.timeout(15):
         await rig.person.connected.wait()  # the caller account called Alice; she answered
         calling = await bot.next_message(ALICE_TG)
@@ -52,7 +52,7 @@ async def test_dialled_from_telegram_bridged_keypad_and_bye(rig: Rig, bot: FakeB
         in_telegram = await rig.person.heard.sound(1.0)
     assert abs(dominant_frequency(on_sip) - 440) < 15 and rms_dbfs(on_sip) > -30
     assert abs(dominant_frequency(in_telegram) - 1000) < 15 and rms_dbfs(in_telegram) > -30
-    assert (await calls.get_call(rig.s, call.id)).state is CallState.ANSWERED
+    assert (await calls.get_call(rig.deps, call.id)).state is CallState.ANSWERED
     # the keypad: a press in the bot reaches the far phone as an RFC 4733 event
     async with asyncio.timeout(10):
         keypad = await bot.next_message(ALICE_TG)
@@ -93,5 +93,5 @@ async def test_local_ringback_then_far_end_hangs_up(rig: Rig, bot: FakeBotAPI) -
     assert await sipp.done() == 0, sipp.errors()
     async with asyncio.timeout(ENDS_WITHIN):
         await rig.person.ended.wait()  # after the BYE
-    (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    (call,) = await calls.recent_calls(rig.deps, ALICE, limit=1)
     assert (await _ended(rig, call.id)).end_reason is EndReason.COMPLETED

@@ -8,7 +8,7 @@ import wave
 
 import numpy as np
 
-from telesip.services import accounts, calls
+from telesip.services import accounts, outbox
 from tests.calls.conftest import Rig, dial_line, eventually, open_far
 from tests.calls.sipp import far_calls
 from tests.calls.test_incoming import _ended
@@ -26,7 +26,7 @@ def _level_at(samples: np.ndarray, hz: float, rate: int = 8000) -> float:  # typ
 
 async def test_a_recording_holds_both_tones_for_the_calls_length(rig: Rig) -> None:
     rig.calls.recordings = rig.tmp / "recordings"
-    await accounts.update_settings(rig.s, ALICE, rig.line, record=True)
+    await accounts.update_settings(rig.deps, ALICE, rig.line, record=True)
     await eventually(
         lambda: bool(getattr(rig.calls.manager.config(rig.line), "record", False)),
         10,
@@ -49,5 +49,5 @@ async def test_a_recording_holds_both_tones_for_the_calls_length(rig: Rig) -> No
     seconds = samples.size / 8000
     assert call.duration is not None and abs(seconds - call.duration) < 1.0
     assert _level_at(samples, 1000) > 50 and _level_at(samples, 440) > 50  # both directions
-    box = [m for m in await calls.outbox_due(rig.s, limit=100) if m.kind == "document"]
+    box = [m for m in await outbox.due(rig.deps, limit=100) if m.kind == "document"]
     assert [(m.chat_id, m.payload["file"]) for m in box] == [(ALICE.id, call.recording)]

@@ -20,8 +20,8 @@ from telesip.config import Settings
 from telesip.domain import errors, events
 from telesip.domain.calls import EndReason
 from telesip.domain.clock import FakeClock
-from telesip.services import accounts, audit, calls, leases
-from telesip.services.context import Services
+from telesip.services import accounts, audit, calls, leases, recordings
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from telesip.workers.lines import to_config
 from telesip.workers.service import Timing, Worker
@@ -31,14 +31,14 @@ DAY = 86400.0
 
 
 @pytest.fixture
-def s(services: Services) -> Services:
+def deps(services: Dependencies) -> Dependencies:
     return services
 
 
-async def _ended_call(s: Services, line: int, recording: str) -> int:
-    call, _ = await calls.start_incoming(s, line, "+15550001", worker_id=7)
-    await calls.mark_answered(s, call.id, "caller")
-    await calls.mark_ended(s, call.id, EndReason.COMPLETED, recording=recording)
+async def _ended_call(deps: Dependencies, line: int, recording: str) -> int:
+    call, _ = await calls.start_incoming(deps, line, "+15550001", worker_id=7)
+    await calls.mark_answered(deps, call.id, "caller")
+    await calls.mark_ended(deps, call.id, EndReason.COMPLETED, recording=recording)
     return call.id
 
 
@@ -49,107 +49,109 @@ def _write(path: Path, when: datetime | None = None) -> Path:
     return path
 
 
-async def _named(s: Services) -> dict[int, str | None]:
+async def _named(deps: Dependencies) -> dict[int, str | None]:
     """Every call still naming a recording (ended before the far future)."""
     far = datetime(2100, 1, 1).astimezone()
-    return {c.id: c.recording for c in await calls.expired_recordings(s, far)}
+    return {c.id: c.recording for c in await recordings.expired(deps, far)}
 
 
-async def test_recording_is_a_setting_the_worker_gets(s: Services) -> None:
-    seen = Recorder(s)
-    line = await accounts.create_account(s, ALICE, sip())
-    (account,) = await leases.accounts_by_id(s, {line})
+async def test_recording_is_a_setting_the_worker_gets(deps: Dependencies) -> None:
+    seen = Recorder(deps)
+    line = await accounts.create_account(deps, ALICE, sip())
+    (account,) = await leases.accounts_by_id(deps, {line})
     assert account.settings.record is False and to_config(account).record is False
 
-    await accounts.update_settings(s, ALICE, line, record=True)
-    (account,) = await leases.accounts_by_id(s, {line})
+    await accounts.update_settings(deps, ALICE, line, record=True)
+    (account,) = await leases.accounts_by_id(deps, {line})
     assert account.settings.record is True and to_config(account).record is True
     (changed,) = seen.of(events.SettingsChanged)
     assert isinstance(changed, events.SettingsChanged)
     assert changed.recording is True and not changed.registration_changed
-    (record, *_) = await audit.account_audit(s, ALICE, line)
+    (record, *_) = await audit.account_audit(deps, ALICE, line)
     assert (record.action, record.details) == ("settings_changed", {"fields": ["record"]})
 
-    await accounts.update_settings(s, ALICE, line, record=True)  # no change: nothing recorded
+    await accounts.update_settings(deps, ALICE, line, record=True)  # no change: nothing recorded
     assert len(seen.of(events.SettingsChanged)) == 1
     with pytest.raises(errors.InvalidSettings):
-        await accounts.update_settings(s, ALICE, line, record="yes")
+        await accounts.update_settings(deps, ALICE, line, record="yes")
     with pytest.raises(errors.AccountNotFound):  # a stranger learns nothing
-        await accounts.update_settings(s, BOB, line, record=False)
-    (account,) = await leases.accounts_by_id(s, {line})
+        await accounts.update_settings(deps, BOB, line, record=False)
+    (account,) = await leases.accounts_by_id(deps, {line})
     assert account.settings.record is True
 
 
 async def test_old_recordings_go_new_ones_stay(
-    s: Services, clock: FakeClock, tmp_path: Path
+    deps: Dependencies, clock: FakeClock, tmp_path: Path
 ) -> None:
     rec = tmp_path / "recordings"
     rec.mkdir()
     secret = _write(tmp_path / "secret.wav")  # outside the recordings: never touched
-    line = await accounts.create_account(s, ALICE, sip())
+    line = await accounts.create_account(deps, ALICE, sip())
     start = clock.now()
 
-    old = await _ended_call(s, line, "placeholder")
-    await _set_recording(s, old, f"call-{old}.wav")
+    old = await _ended_call(deps, line, "placeholder")
+    await _set_recording(deps, old, f"call-{old}.wav")
     _write(rec / f"call-{old}.wav", start)
-    missing = await _ended_call(s, line, "call-gone.wav")  # its file is already gone
-    escape = await _ended_call(s, line, "../secret.wav")
-    dotdot = await _ended_call(s, line, "..")
-    absolute = await _ended_call(s, line, str(secret))
+    missing = await _ended_call(deps, line, "call-gone.wav")  # its file is already gone
+    escape = await _ended_call(deps, line, "../secret.wav")
+    dotdot = await _ended_call(deps, line, "..")
+    absolute = await _ended_call(deps, line, str(secret))
     orphan = _write(rec / "call-999.wav", start)  # no call names it: a worker died mid-call
     other = _write(rec / "notes.txt", start)  # not a recording
     (rec / "call-dir").mkdir()
 
     clock.advance(20 * DAY)
-    new = await _ended_call(s, line, "placeholder")
-    await _set_recording(s, new, f"call-{new}.wav")
+    new = await _ended_call(deps, line, "placeholder")
+    await _set_recording(deps, new, f"call-{new}.wav")
     fresh = _write(rec / f"call-{new}.wav", clock.now())
     clock.advance(11 * DAY)  # the old calls ended 31 days ago, the new one 11
 
-    assert await calls.prune_recordings(s, rec, 30) == 2  # call-<old>.wav and call-999.wav
+    assert await recordings.prune(deps, rec, 30) == 2  # call-<old>.wav and call-999.wav
     assert not (rec / f"call-{old}.wav").exists() and not orphan.exists()
     assert fresh.exists() and other.exists() and (rec / "call-dir").is_dir()
     assert secret.exists() and secret.read_bytes() == b"RIFF"
-    assert await _named(s) == {new: f"call-{new}.wav"}
-    assert {old, missing, escape, dotdot, absolute}.isdisjoint(await _named(s))
-    assert await calls.prune_recordings(s, rec, 30) == 0  # nothing left to do
+    assert await _named(deps) == {new: f"call-{new}.wav"}
+    assert {old, missing, escape, dotdot, absolute}.isdisjoint(await _named(deps))
+    assert await recordings.prune(deps, rec, 30) == 0  # nothing left to do
 
     clock.advance(20 * DAY)
-    assert await calls.prune_recordings(s, rec, 30) == 1
-    assert not fresh.exists() and await _named(s) == {}
+    assert await recordings.prune(deps, rec, 30) == 1
+    assert not fresh.exists() and await _named(deps) == {}
 
 
 async def test_a_name_reaching_out_deletes_only_inside(
-    s: Services, clock: FakeClock, tmp_path: Path
+    deps: Dependencies, clock: FakeClock, tmp_path: Path
 ) -> None:
     rec = tmp_path / "recordings"
     rec.mkdir()
     outside = _write(tmp_path / "call-1.wav", clock.now())
     inside = _write(rec / "call-1.wav", clock.now())
-    line = await accounts.create_account(s, ALICE, sip())
-    await _ended_call(s, line, "../call-1.wav")
+    line = await accounts.create_account(deps, ALICE, sip())
+    await _ended_call(deps, line, "../call-1.wav")
     clock.advance(31 * DAY)
     # the name's last part, under the recordings directory, as the bot's outbox reads it
-    assert await calls.prune_recordings(s, rec, 30) == 1
+    assert await recordings.prune(deps, rec, 30) == 1
     assert outside.exists() and not inside.exists()
 
 
-async def test_no_recordings_directory_yet(s: Services, clock: FakeClock, tmp_path: Path) -> None:
-    line = await accounts.create_account(s, ALICE, sip())
-    await _ended_call(s, line, "call-5.wav")
+async def test_no_recordings_directory_yet(
+    deps: Dependencies, clock: FakeClock, tmp_path: Path
+) -> None:
+    line = await accounts.create_account(deps, ALICE, sip())
+    await _ended_call(deps, line, "call-5.wav")
     clock.advance(31 * DAY)
-    assert await calls.prune_recordings(s, tmp_path / "absent", 30) == 0
-    assert await _named(s) == {}
+    assert await recordings.prune(deps, tmp_path / "absent", 30) == 0
+    assert await _named(deps) == {}
 
 
 async def test_the_worker_prunes_on_start_and_every_hour(
-    s: Services, clock: FakeClock, tmp_path: Path
+    deps: Dependencies, clock: FakeClock, tmp_path: Path
 ) -> None:
     rec = tmp_path / "recordings"
     rec.mkdir()
     old = _write(rec / "call-1.wav", clock.now() - timedelta(days=8))
     worker = Worker(
-        s,
+        deps,
         cast(Any, None),  # the registration manager is not used by this task
         name="w1",
         timing=Timing(prune=0.05),
@@ -172,9 +174,9 @@ async def _until_gone(path: Path) -> None:
     raise AssertionError(f"{path.name} was not deleted")
 
 
-async def _set_recording(s: Services, call_id: int, name: str) -> None:
+async def _set_recording(deps: Dependencies, call_id: int, name: str) -> None:
     """The bridge names its file after the call id it learns when the call starts."""
-    async with s.engine.begin() as conn:
+    async with deps.engine.begin() as conn:
         await conn.execute(update(t.calls).where(t.calls.c.id == call_id).values(recording=name))
 
 
@@ -187,11 +189,11 @@ def test_cli_prunes_and_errors_are_one_line(
         monkeypatch.setenv(name, value)
 
     async def setup() -> None:
-        async with services_for(Settings(), upgrade=True) as s:
-            line = await accounts.create_account(s, ALICE, sip())
-            call_id = await _ended_call(s, line, "call-1.wav")
-            async with s.engine.begin() as conn:
-                long_ago = s.clock.now() - timedelta(days=40)
+        async with services_for(Settings(), upgrade=True) as deps:
+            line = await accounts.create_account(deps, ALICE, sip())
+            call_id = await _ended_call(deps, line, "call-1.wav")
+            async with deps.engine.begin() as conn:
+                long_ago = deps.clock.now() - timedelta(days=40)
                 await conn.execute(
                     update(t.calls).where(t.calls.c.id == call_id).values(ended_at=long_ago)
                 )

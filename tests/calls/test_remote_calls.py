@@ -23,9 +23,9 @@ from telesip.calls.rtp_ports import PortPool
 from telesip.config import Settings
 from telesip.domain.calls import CallState, Direction, EndReason
 from telesip.media.analysis import dominant_frequency, rms_dbfs
-from telesip.services import accounts, calls, fleet
+from telesip.services import accounts, calls, fleet, outbox
 from telesip.services import callers as callers_svc
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker
 from tests.calls.conftest import (
@@ -49,7 +49,7 @@ from tests.sip_integration.conftest import eventually, need
 
 
 async def _control_plane(
-    s: Services, data_dir: Path
+    deps: Dependencies, data_dir: Path
 ) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
     from telesip.api.app import create_app
 
@@ -58,7 +58,7 @@ async def _control_plane(
         port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(s, Settings(lease_ttl_seconds=10, data_dir=data_dir)),
+            create_app(deps, Settings(lease_ttl_seconds=10, data_dir=data_dir)),
             host="127.0.0.1",
             port=port,
             lifespan="off",
@@ -132,17 +132,17 @@ async def test_a_far_phone_calls_a_remote_workers_line(remote_rig: Rig) -> None:
         on_sip = await rig.far.sound_of(1.0)
     assert abs(dominant_frequency(in_telegram) - 1000) < 15 and rms_dbfs(in_telegram) > -30
     assert abs(dominant_frequency(on_sip) - 440) < 15 and rms_dbfs(on_sip) > -30
-    (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    (call,) = await calls.recent_calls(rig.deps, ALICE, limit=1)
     assert (call.direction, call.state, call.number) == (Direction.IN, CallState.ANSWERED, "sipp")
     assert call.caller == "Telesip Calls"  # the remote worker's caller account, on the row
     # ... and the bot names it to people (/calls: "calls come from ...")
-    named = {c.id: c for c in await callers_svc.caller_accounts(rig.s)}
+    named = {c.id: c for c in await callers_svc.caller_accounts(rig.deps)}
     assert named[CALLER.id].username == "telesip_calls"
     assert await sipp.done() == 0, sipp.errors()
     await asyncio.gather(far_tone, tg_tone, return_exceptions=True)
     ended = await _ended(rig, call.id)
     assert ended.end_reason is EndReason.COMPLETED and ended.duration is not None
-    (worker,) = [w for w in await fleet.list_workers(rig.s, ttl=10) if w.name == "office-lan"]
+    (worker,) = [w for w in await fleet.list_workers(rig.deps, ttl=10) if w.name == "office-lan"]
     assert ended.worker_id == worker.id
     assert "call.incoming" in await _outbox_keys(rig)
     async with asyncio.timeout(2):
@@ -158,7 +158,7 @@ async def test_dialling_out_through_a_remote_workers_line(remote_rig: Rig) -> No
     sipp = await run_sipp(
         rig.sipp, rig.tmp, far_answers(far.local_port), port=rig.uas_port, remote=None
     )
-    call = await calls.request_call(rig.s, ALICE, "+1 555 0100", rig.line)
+    call = await calls.request_call(rig.deps, ALICE, "+1 555 0100", rig.line)
     async with asyncio.timeout(15):
         await rig.person.connected.wait()  # claimed by the remote worker, which rang Alice
     tone = asyncio.create_task(play_tone(rig.person.send_pcm, 440, seconds=4.0))
@@ -166,22 +166,22 @@ async def test_dialling_out_through_a_remote_workers_line(remote_rig: Rig) -> No
         on_sip = await rig.far.sound_of(1.0)
     assert abs(dominant_frequency(on_sip) - 440) < 15
     await eventually_answered(rig, call.id)
-    await calls.press_key(rig.s, ALICE, call.id, "5")  # the bot's keypad does exactly this
+    await calls.press_key(rig.deps, ALICE, call.id, "5")  # the bot's keypad does exactly this
     async with asyncio.timeout(5):
         await keys.got.wait()
     assert keys.digits == ["5"]
-    await calls.hang_up(rig.s, ALICE, call.id)
+    await calls.hang_up(rig.deps, ALICE, call.id)
     assert await sipp.done() == 0, sipp.errors()  # the far phone got its BYE
     await tone
     ended = await _ended(rig, call.id)
     assert ended.end_reason is EndReason.COMPLETED
-    keys = [m.kind for m in await calls.outbox_due(rig.s, limit=100)]
+    keys = [m.kind for m in await outbox.due(rig.deps, limit=100)]
     assert "keypad" in keys and "drop_keypad" in keys
 
 
 async def eventually_answered(rig: Rig, call_id: int) -> None:
     deadline = asyncio.get_running_loop().time() + 5
-    while (await calls.get_call(rig.s, call_id)).state is not CallState.ANSWERED:
+    while (await calls.get_call(rig.deps, call_id)).state is not CallState.ANSWERED:
         assert asyncio.get_running_loop().time() < deadline, "the row was never answered"
         await asyncio.sleep(0.05)
 
@@ -189,7 +189,7 @@ async def eventually_answered(rig: Rig, call_id: int) -> None:
 async def test_a_remote_workers_recording_reaches_the_owner(remote_rig: Rig) -> None:
     """Recorded on the worker's machine, uploaded when the call ends, sent from the service."""
     rig = remote_rig
-    await accounts.update_settings(rig.s, ALICE, rig.line, record=True)
+    await accounts.update_settings(rig.deps, ALICE, rig.line, record=True)
     await eventually(
         lambda: bool(getattr(rig.calls.manager.config(rig.line), "record", False)),
         10,
@@ -204,12 +204,12 @@ async def test_a_remote_workers_recording_reaches_the_owner(remote_rig: Rig) -> 
         play_tone(rig.person.send_pcm, 440, seconds=2.0),
     )
     assert await sipp.done() == 0, sipp.errors()
-    (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    (call,) = await calls.recent_calls(rig.deps, ALICE, limit=1)
     ended = await _ended(rig, call.id)
     assert ended.recording == f"call-{call.id}.wav"
     with wave.open(str(rig.tmp / "central" / "recordings" / ended.recording)) as wav:
         samples = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
     assert _level_at(samples, 1000) > 50 and _level_at(samples, 440) > 50
     assert list((rig.tmp / "remote-recordings").iterdir()) == []  # uploaded, then let go
-    box = [m for m in await calls.outbox_due(rig.s, limit=100) if m.kind == "document"]
+    box = [m for m in await outbox.due(rig.deps, limit=100) if m.kind == "document"]
     assert [(m.chat_id, m.payload["file"]) for m in box] == [(ALICE.id, ended.recording)]

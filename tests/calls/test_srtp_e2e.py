@@ -79,7 +79,7 @@ class FarMedia(asyncio.DatagramProtocol):
 
 async def _line(rig: Rig, login: str, **extra: object) -> int:
     line = await accounts.create_account(
-        rig.s,
+        rig.deps,
         ALICE,
         AccountSettings(
             login=login,
@@ -187,8 +187,8 @@ async def test_srtp_call_over_tls_encrypts_the_wire_and_the_tones_and_keys_arriv
         keys = SrtpTransform(SrtpKeys(SUITE, FAR_KEY, crypto.key.reveal()))
         await _talk_and_check_the_wire(rig, far, keys, (conn.address, m.port))
         # a key pressed in the bot goes out as RFC 4733 events, protected like the audio
-        (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
-        await calls.press_key(rig.s, ALICE, call.id, "7")
+        (call,) = await calls.recent_calls(rig.deps, ALICE, limit=1)
+        await calls.press_key(rig.deps, ALICE, call.id, "7")
         digits = DtmfReceiver()
         got: list[str] = []
         async with asyncio.timeout(5):
@@ -216,7 +216,7 @@ async def test_srtp_call_over_tls_encrypts_the_wire_and_the_tones_and_keys_arriv
 async def test_a_dialled_call_on_a_line_that_requires_srtp_offers_only_srtp(
     rig: Rig, bot: FakeBotAPI
 ) -> None:
-    await accounts.update_settings(rig.s, ALICE, rig.line, media_encryption="required")
+    await accounts.update_settings(rig.deps, ALICE, rig.line, media_encryption="required")
     manager = rig.worker.manager
     await eventually(
         lambda: getattr(manager.config(rig.line), "media_encryption", None) == "required",
@@ -269,7 +269,7 @@ async def test_a_line_that_requires_srtp_refuses_a_call_in_clear_with_488(rig: R
         service="102",
     )
     assert await sipp.done() == 0, sipp.errors()
-    (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    (call,) = await calls.recent_calls(rig.deps, ALICE, limit=1)
     ended = await _ended(rig, call.id)
     assert ended.end_reason is EndReason.FAILED and ended.sip_status == 488
     assert not rig.person.connected.is_set()  # the person's phone never rang

@@ -24,7 +24,7 @@ from tests.sip_integration.conftest import eventually, free_port
 async def test_a_line_over_tcp_or_tls_takes_a_call(rig: Rig, transport: str) -> None:
     port = rig.kam.tls_port if transport == "tls" else rig.kam.port
     line = await accounts.create_account(
-        rig.s,
+        rig.deps,
         ALICE,
         AccountSettings(
             login="101",
@@ -58,7 +58,7 @@ async def test_a_line_over_tcp_or_tls_takes_a_call(rig: Rig, transport: str) -> 
     assert abs(dominant_frequency(heard) - 1000) < 15
     assert await sipp.done() == 0, sipp.errors()  # the person hung up: our BYE reached it
     await tone
-    (call,) = await calls.recent_calls(rig.s, ALICE, limit=1)
+    (call,) = await calls.recent_calls(rig.deps, ALICE, limit=1)
     assert call.account_id == line
     ended = await _ended(rig, call.id)
     assert ended.end_reason is EndReason.COMPLETED and ended.duration is not None

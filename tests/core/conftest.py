@@ -2,9 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 
 @pytest.fixture
-def s(services: Services) -> Services:
+def deps(services: Dependencies) -> Dependencies:
     return services
+
+
+@pytest.fixture
+def s(deps: Dependencies) -> Dependencies:  # transitional, removed before the session ends
+    return deps

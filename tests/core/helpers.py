@@ -5,7 +5,7 @@ from __future__ import annotations
 from telesip.domain.events import Event
 from telesip.domain.model import TelegramUser
 from telesip.domain.settings import AccountSettings, Secret
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 ALICE = TelegramUser(1001, "Alice", "alice", "en")  # administrator
 BOB = TelegramUser(1002, "Bob", "bob", "en")  # employee
@@ -23,9 +23,9 @@ def sip(
 class Recorder:
     """Collects published events, as the bot's notifier and the workers would receive them."""
 
-    def __init__(self, s: Services) -> None:
+    def __init__(self, deps: Dependencies) -> None:
         self.events: list[Event] = []
-        s.bus.subscribe(None, self._on)
+        deps.bus.subscribe(None, self._on)
 
     async def _on(self, event: Event) -> None:
         self.events.append(event)

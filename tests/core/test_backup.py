@@ -51,15 +51,15 @@ async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
 async def populate(settings: Settings) -> None:
     """Accounts of two people, a link, an assignment and a finished call; a session and a
     recording in the data directory."""
-    async with services_for(settings, upgrade=True) as s:
+    async with services_for(settings, upgrade=True) as deps:
         ids = [
-            await accounts.create_account(s, ALICE, sip(login, pw))
+            await accounts.create_account(deps, ALICE, sip(login, pw))
             for login, pw in PASSWORDS.items()
         ]
-        await links.create_link(s, ALICE, ids[0])
-        await accounts.reassign(s, ALICE, ids[1], BOB)
-        call = await calls.request_call(s, BOB, "+15550100", ids[1])
-        await calls.mark_ended(s, call.id, EndReason.COMPLETED)
+        await links.create_link(deps, ALICE, ids[0])
+        await accounts.reassign(deps, ALICE, ids[1], BOB)
+        call = await calls.request_call(deps, BOB, "+15550100", ids[1])
+        await calls.mark_ended(deps, call.id, EndReason.COMPLETED)
     (settings.data_dir / "telegram").mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "telegram" / "15550100000.session").write_bytes(b"encrypted session")
     (settings.data_dir / "recordings").mkdir(parents=True, exist_ok=True)

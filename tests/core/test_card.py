@@ -12,14 +12,14 @@ from sqlalchemy import event
 from telesip.domain import errors
 from telesip.domain.model import Method, Role
 from telesip.services import accounts, offers
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store.db import sqlite_reader
 
 from .helpers import ALICE, BOB, CAROL, sip
 
 
 @pytest.fixture
-def selects(s: Services) -> Iterator[list[str]]:
+def selects(deps: Dependencies) -> Iterator[list[str]]:
     seen: list[str] = []
 
     def on_execute(*args: Any) -> None:
@@ -28,7 +28,7 @@ def selects(s: Services) -> Iterator[list[str]]:
             seen.append(statement)
 
     # on a SQLite file, reads run on the loop's thread through the reader engine
-    engines = [e for e in (s.engine.sync_engine, sqlite_reader(s.engine)) if e is not None]
+    engines = [e for e in (deps.engine.sync_engine, sqlite_reader(deps.engine)) if e is not None]
     for engine in engines:
         event.listen(engine, "before_cursor_execute", on_execute)
     yield seen
@@ -36,14 +36,14 @@ def selects(s: Services) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", on_execute)
 
 
-async def test_card_in_one_statement_for_each_role(s: Services, selects: list[str]) -> None:
-    acc = await accounts.create_account(s, ALICE, sip(display_name="Desk"))
-    offer = await offers.create_offer(s, ALICE, acc, Method.ASSIGN)
-    await offers.receive(s, BOB, offer.id)
-    pending = await offers.create_offer(s, ALICE, acc, Method.UNLINK)
+async def test_card_in_one_statement_for_each_role(deps: Dependencies, selects: list[str]) -> None:
+    acc = await accounts.create_account(deps, ALICE, sip(display_name="Desk"))
+    offer = await offers.create_offer(deps, ALICE, acc, Method.ASSIGN)
+    await offers.receive(deps, BOB, offer.id)
+    pending = await offers.create_offer(deps, ALICE, acc, Method.UNLINK)
 
     selects.clear()
-    owner = await accounts.get_card(s, ALICE, acc)
+    owner = await accounts.get_card(deps, ALICE, acc)
     assert len(selects) == 1
     assert owner.role is Role.OWNER and owner.summary.user_label == "@bob"
     assert owner.settings is not None and owner.settings["display_name"] == "Desk"
@@ -52,10 +52,10 @@ async def test_card_in_one_statement_for_each_role(s: Services, selects: list[st
     assert owner.firewall == []  # no worker runs here
 
     selects.clear()
-    user = await accounts.get_card(s, BOB, acc)
+    user = await accounts.get_card(deps, BOB, acc)
     assert len(selects) == 1
     assert user.role is Role.USER and user.settings is None and user.pending_offer is None
     with pytest.raises(errors.AccountNotFound):
-        await accounts.get_card(s, CAROL, acc)
+        await accounts.get_card(deps, CAROL, acc)
     with pytest.raises(errors.AccountNotFound):
-        await accounts.get_card(s, ALICE, 999_999)
+        await accounts.get_card(deps, ALICE, 999_999)

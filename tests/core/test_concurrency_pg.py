@@ -15,7 +15,7 @@ from telesip.domain import errors
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method, TelegramUser
 from telesip.services import accounts, offers
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from telesip.store.db import create_engine
 
@@ -28,28 +28,28 @@ CLIENTS = [TelegramUser(3000 + i, f"C{i}") for i in range(20)]
 @pytest.fixture
 async def pg(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[Services]:
-    s = await make_services("pg", request, tmp_path, clock)
-    yield s
-    await s.engine.dispose()
+) -> AsyncIterator[Dependencies]:
+    deps = await make_services("pg", request, tmp_path, clock)
+    yield deps
+    await deps.engine.dispose()
 
 
-def _client(base: Services, clock: FakeClock) -> Services:
+def _client(base: Dependencies, clock: FakeClock) -> Dependencies:
     engine = create_engine(
         base.engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0
     )
-    return Services(engine, base.cipher, clock, base.rules)
+    return Dependencies(engine, base.cipher, clock, base.rules)
 
 
-async def _gather_receives(clients: list[Services], offer_id: int) -> list[object]:
+async def _gather_receives(clients: list[Dependencies], offer_id: int) -> list[object]:
     start = asyncio.Event()
 
-    async def press(s: Services, who: TelegramUser) -> object:
-        async with s.engine.connect():  # connection ready before the starting gun
+    async def press(deps: Dependencies, who: TelegramUser) -> object:
+        async with deps.engine.connect():  # connection ready before the starting gun
             pass
         await start.wait()
         try:
-            return await offers.receive(s, who, offer_id)
+            return await offers.receive(deps, who, offer_id)
         except errors.TelesipError as exc:
             return exc
 
@@ -59,7 +59,7 @@ async def _gather_receives(clients: list[Services], offer_id: int) -> list[objec
     return await asyncio.gather(*tasks)
 
 
-async def test_twenty_clients_press_receive_exactly_one_wins(pg: Services) -> None:
+async def test_twenty_clients_press_receive_exactly_one_wins(pg: Dependencies) -> None:
     acc = await accounts.create_account(pg, ALICE, sip())
     offer = await offers.create_offer(pg, ALICE, acc, Method.UNLINK)
     clients = [_client(pg, pg.clock) for _ in CLIENTS]  # type: ignore[arg-type]
@@ -81,7 +81,7 @@ async def test_twenty_clients_press_receive_exactly_one_wins(pg: Services) -> No
     assert audit_rows == 1
 
 
-async def test_receive_in_the_instant_of_expiry_takes_effect_at_most_once(pg: Services) -> None:
+async def test_receive_in_the_instant_of_expiry_takes_effect_at_most_once(pg: Dependencies) -> None:
     for _ in range(5):
         acc = await accounts.create_account(pg, ALICE, sip())
         offer = await offers.create_offer(pg, ALICE, acc, Method.ASSIGN)

@@ -1,5 +1,5 @@
 """The two writers of ``uow.transfers`` on PostgreSQL: the fast steps (``PgTransfers``, with
-``store/hot.py``'s statements) against the Core steps they inherit and stand in for.
+``store/pg_statements.py``'s statements) against the Core steps they inherit and stand in for.
 
 The same script of transfers, right and wrong, runs twice on PostgreSQL: with the fast
 statements and with them switched off (every step then the Core one). Every outcome (result or
@@ -21,10 +21,10 @@ from sqlalchemy import select, text
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method
 from telesip.services import accounts, offers
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from telesip.store.db import create_engine
-from telesip.store.hot import HotTransfers
+from telesip.store.pg_statements import PgStatements
 from telesip.store.repositories.accounts import Accounts
 from telesip.store.repositories.offers import Offers
 from telesip.store.repositories.transfers_pg import PgTransfers
@@ -38,10 +38,10 @@ from .helpers import ALICE, BOB, PASSWORD, sip
 @pytest.fixture
 async def pg(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[Services]:
-    s = await make_services("pg", request, tmp_path, clock)
-    yield s
-    await s.engine.dispose()
+) -> AsyncIterator[Dependencies]:
+    deps = await make_services("pg", request, tmp_path, clock)
+    yield deps
+    await deps.engine.dispose()
 
 
 def _no_hot(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,11 +50,11 @@ def _no_hot(monkeypatch: pytest.MonkeyPatch) -> None:
     async def none(self: UnitOfWork) -> None:
         return None
 
-    monkeypatch.setattr(UnitOfWork, "hot", none)
+    monkeypatch.setattr(UnitOfWork, "pg_statements", none)
 
 
 async def test_postgresql_binds_the_fast_writer_and_can_switch_it_off(
-    pg: Services, monkeypatch: pytest.MonkeyPatch
+    pg: Dependencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with pg.uow() as uow:
         assert isinstance(uow.transfers, PgTransfers)
@@ -66,7 +66,7 @@ async def test_postgresql_binds_the_fast_writer_and_can_switch_it_off(
 
 
 async def test_hot_path_and_core_path_give_the_same_outcomes(
-    pg: Services, monkeypatch: pytest.MonkeyPatch
+    pg: Dependencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs = []
     names = ", ".join(tb.name for tb in t.metadata.sorted_tables)
@@ -77,13 +77,13 @@ async def test_hot_path_and_core_path_give_the_same_outcomes(
             async with pg.engine.begin() as conn:
                 await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             clock = FakeClock()
-            s = Services(pg.engine, pg.cipher, clock, pg.rules)
-            runs.append(await transfers.run(s, clock))
+            deps = Dependencies(pg.engine, pg.cipher, clock, pg.rules)
+            runs.append(await transfers.run(deps, clock))
     transfers.assert_same(*runs)
 
 
 async def test_the_plain_cycle_runs_on_the_hot_path(
-    pg: Services, monkeypatch: pytest.MonkeyPatch
+    pg: Dependencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     acc = await accounts.create_account(pg, ALICE, sip())
 
@@ -93,14 +93,14 @@ async def test_the_plain_cycle_runs_on_the_hot_path(
     for cls, name in ((Accounts, "get"), (Accounts, "of_offer"), (Offers, "add")):
         monkeypatch.setattr(cls, name, core_path)
     one_statement: list[object] = []
-    receive_unlink = HotTransfers.receive_unlink
+    receive_unlink = PgStatements.receive_unlink
 
-    async def spy(self: HotTransfers, *args: Any) -> Any:
+    async def spy(self: PgStatements, *args: Any) -> Any:
         one_statement.append(done := await receive_unlink(self, *args))
         return done
 
-    monkeypatch.setattr(HotTransfers, "receive_unlink", spy)
-    HotTransfers.forget_subscriptions()  # earlier tests used the same people
+    monkeypatch.setattr(PgStatements, "receive_unlink", spy)
+    PgStatements.forget_subscriptions()  # earlier tests used the same people
     for method in (Method.UNLINK, Method.UNLINK, Method.UNLINK, Method.ASSIGN):
         offer = await offers.create_offer(pg, ALICE, acc, method)
         received = await offers.receive(pg, transfers.ERIN, offer.id)
@@ -112,14 +112,14 @@ async def test_the_plain_cycle_runs_on_the_hot_path(
     assert [done is not None for done in one_statement] == [True, False]
 
 
-def _client(base: Services) -> Services:
+def _client(base: Dependencies) -> Dependencies:
     engine = create_engine(
         base.engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0
     )
-    return Services(engine, base.cipher, base.clock, base.rules)
+    return Dependencies(engine, base.cipher, base.clock, base.rules)
 
 
-async def test_concurrent_offers_leave_one_pending_and_each_is_audited(pg: Services) -> None:
+async def test_concurrent_offers_leave_one_pending_and_each_is_audited(pg: Dependencies) -> None:
     acc = await accounts.create_account(pg, ALICE, sip())
     clients = [_client(pg) for _ in range(8)]
     try:
@@ -141,7 +141,7 @@ async def test_concurrent_offers_leave_one_pending_and_each_is_audited(pg: Servi
 
 
 async def test_taking_back_while_the_new_owner_offers_it_leaves_no_stray_offer(
-    pg: Services,
+    pg: Dependencies,
 ) -> None:
     """Whichever comes first, no pending offer survives from someone who no longer owns it."""
     acc = await accounts.create_account(pg, ALICE, sip())

@@ -11,74 +11,74 @@ from sqlalchemy import update
 from telesip.domain import errors
 from telesip.domain.model import RegState
 from telesip.services import accounts, billing, fleet, leases
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 
 from .helpers import ALICE, BOB, sip
 
 
-async def test_newer_copy_is_disabled_and_names_no_owner(s: Services) -> None:
-    first = await accounts.create_account(s, ALICE, sip("201", domain="pbx.example.com"))
-    copy = await accounts.create_account(s, BOB, sip("201", domain="PBX.example.com"))
-    card = await accounts.get_card(s, BOB, copy)
+async def test_newer_copy_is_disabled_and_names_no_owner(deps: Dependencies) -> None:
+    first = await accounts.create_account(deps, ALICE, sip("201", domain="pbx.example.com"))
+    copy = await accounts.create_account(deps, BOB, sip("201", domain="PBX.example.com"))
+    card = await accounts.get_card(deps, BOB, copy)
     assert not card.summary.enabled
     assert card.summary.duplicate
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         stored = await uow.accounts.get(copy)
     assert stored is not None and stored.reg_state is RegState.DISABLED
     assert stored.reg_error is not None and "already connected" in stored.reg_error
     assert "201@" in stored.reg_error
     for leak in (str(ALICE.id), ALICE.first_name or "-", ALICE.username or "-"):
         assert leak not in stored.reg_error
-    assert (await accounts.get_card(s, ALICE, first)).summary.enabled
+    assert (await accounts.get_card(deps, ALICE, first)).summary.enabled
 
     with pytest.raises(errors.LineConnected):
-        await accounts.set_enabled(s, BOB, copy, True)
+        await accounts.set_enabled(deps, BOB, copy, True)
     # the original goes: the copy may take over the line
-    await accounts.set_enabled(s, ALICE, first, False)
-    await accounts.set_enabled(s, BOB, copy, True)
-    async with s.uow(readonly=True) as uow:
+    await accounts.set_enabled(deps, ALICE, first, False)
+    await accounts.set_enabled(deps, BOB, copy, True)
+    async with deps.uow(readonly=True) as uow:
         stored = await uow.accounts.get(copy)
     assert stored is not None and stored.enabled and stored.reg_error is None
     with pytest.raises(errors.LineConnected):
-        await accounts.set_enabled(s, ALICE, first, True)
+        await accounts.set_enabled(deps, ALICE, first, True)
 
 
-async def test_a_settings_change_onto_a_connected_line_is_refused(s: Services) -> None:
-    await accounts.create_account(s, ALICE, sip("301"))
-    other = await accounts.create_account(s, ALICE, sip("302"))
+async def test_a_settings_change_onto_a_connected_line_is_refused(deps: Dependencies) -> None:
+    await accounts.create_account(deps, ALICE, sip("301"))
+    other = await accounts.create_account(deps, ALICE, sip("302"))
     with pytest.raises(errors.LineConnected):
-        await accounts.update_settings(s, ALICE, other, login="301")
-    await accounts.set_enabled(s, ALICE, other, False)
-    await accounts.update_settings(s, ALICE, other, login="301")  # disabled: allowed
+        await accounts.update_settings(deps, ALICE, other, login="301")
+    await accounts.set_enabled(deps, ALICE, other, False)
+    await accounts.update_settings(deps, ALICE, other, login="301")  # disabled: allowed
 
 
-async def test_a_copy_keeps_its_seat(s: Services) -> None:
+async def test_a_copy_keeps_its_seat(deps: Dependencies) -> None:
     """Seats count accounts connected (R11), a disabled copy included, until it is deleted."""
-    await billing.set_subscription(s, ALICE, "office", 2)
-    await accounts.create_account(s, ALICE, sip("401"))
-    copy = await accounts.create_account(s, ALICE, sip("401"))
+    await billing.set_subscription(deps, ALICE, "office", 2)
+    await accounts.create_account(deps, ALICE, sip("401"))
+    copy = await accounts.create_account(deps, ALICE, sip("401"))
     with pytest.raises(errors.SeatsExhausted):
-        await accounts.create_account(s, ALICE, sip("402"))
-    await accounts.delete_account(s, ALICE, copy)
-    await accounts.create_account(s, ALICE, sip("402"))
+        await accounts.create_account(deps, ALICE, sip("402"))
+    await accounts.delete_account(deps, ALICE, copy)
+    await accounts.create_account(deps, ALICE, sip("402"))
 
 
-async def test_workers_claim_one_enabled_copy_of_a_line(s: Services) -> None:
-    first = await accounts.create_account(s, ALICE, sip("501"))
-    copy = await accounts.create_account(s, BOB, sip("501"))
+async def test_workers_claim_one_enabled_copy_of_a_line(deps: Dependencies) -> None:
+    first = await accounts.create_account(deps, ALICE, sip("501"))
+    copy = await accounts.create_account(deps, BOB, sip("501"))
     # two enabled copies (a race between two creations, or rows from before the rule)
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         await uow.conn.execute(
             update(t.accounts).where(t.accounts.c.id == copy).values(enabled=True)
         )
         await uow.commit()
-    ref = await fleet.join(s, "w1")
-    claimed = {a.id for a in (await leases.claim(s, ref, ttl=30)).claimed}
+    ref = await fleet.join(deps, "w1")
+    claimed = {a.id for a in (await leases.claim(deps, ref, ttl=30)).claimed}
     assert first in claimed and copy not in claimed
     # the copy held from before (an older copy enabled later): dropped by the worker
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         await uow.leases.take(ref, [copy], uow.lease_time())
         await uow.commit()
-    assert await leases.drop_ineligible(s, ref, [copy]) == [copy]
-    assert await leases.drop_ineligible(s, ref, [first]) == []
+    assert await leases.drop_ineligible(deps, ref, [copy]) == [copy]
+    assert await leases.drop_ineligible(deps, ref, [first]) == []

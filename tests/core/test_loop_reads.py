@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from telesip.domain.errors import StorageUnavailable
 from telesip.services import accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine, sqlite_reader
@@ -28,11 +28,11 @@ from .helpers import ALICE, sip
 async def lite(tmp_path: Path) -> Any:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'telesip.db'}")
     await migrate.upgrade(engine)
-    yield Services(engine, Cipher("test-key"))
+    yield Dependencies(engine, Cipher("test-key"))
     await engine.dispose()
 
 
-async def test_reads_run_on_the_loop_thread_and_see_commits(lite: Services) -> None:
+async def test_reads_run_on_the_loop_thread_and_see_commits(lite: Dependencies) -> None:
     threads: set[int] = set()
     reader = sqlite_reader(lite.engine)
     assert reader is not None
@@ -49,7 +49,7 @@ async def test_reads_run_on_the_loop_thread_and_see_commits(lite: Services) -> N
     assert not (await accounts.get_card(lite, ALICE, acc)).summary.enabled
 
 
-async def test_a_committed_read_ends_its_snapshot(lite: Services) -> None:
+async def test_a_committed_read_ends_its_snapshot(lite: Dependencies) -> None:
     acc = await accounts.create_account(lite, ALICE, sip())
     async with lite.uow(readonly=True) as uow:
         assert await uow.accounts.card(acc, uow.now) is not None
@@ -58,14 +58,14 @@ async def test_a_committed_read_ends_its_snapshot(lite: Services) -> None:
         assert not uow.conn.in_transaction()
 
 
-async def test_a_read_only_unit_of_work_cannot_write(lite: Services) -> None:
+async def test_a_read_only_unit_of_work_cannot_write(lite: Dependencies) -> None:
     with pytest.raises(StorageUnavailable):
         async with lite.uow(readonly=True) as uow:
             assert isinstance(uow.conn, LoopReads)
             await uow.conn.execute(text("DELETE FROM accounts"))
 
 
-async def test_more_readers_than_the_pool_holds_never_block_the_loop(lite: Services) -> None:
+async def test_more_readers_than_the_pool_holds_never_block_the_loop(lite: Dependencies) -> None:
     acc = await accounts.create_account(lite, ALICE, sip())
     inside = 0
     all_inside = asyncio.Event()
@@ -84,7 +84,7 @@ async def test_more_readers_than_the_pool_holds_never_block_the_loop(lite: Servi
         await asyncio.gather(*(read() for _ in range(readers)))
 
 
-async def test_a_busy_file_sends_the_read_through_aiosqlite(lite: Services) -> None:
+async def test_a_busy_file_sends_the_read_through_aiosqlite(lite: Dependencies) -> None:
     acc = await accounts.create_account(lite, ALICE, sip())
     tried: list[Connection] = []
 

@@ -25,7 +25,7 @@ from sqlalchemy import event, text
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method
 from telesip.services import accounts, offers
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import loop as loop_module
 from telesip.store import migrate
 from telesip.store import uow as uow_module
@@ -37,20 +37,20 @@ from . import transfers
 from .helpers import ALICE, BOB, PASSWORD, sip
 
 
-async def _services(path: Path, clock: FakeClock | None = None) -> Services:
+async def _services(path: Path, clock: FakeClock | None = None) -> Dependencies:
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     await migrate.upgrade(engine)
-    return Services(engine, Cipher("test-key"), clock or FakeClock())
+    return Dependencies(engine, Cipher("test-key"), clock or FakeClock())
 
 
 @pytest.fixture
-async def lite(tmp_path: Path) -> AsyncIterator[Services]:
-    s = await _services(tmp_path / "telesip.db")
-    async with s.engine.begin() as conn:
+async def lite(tmp_path: Path) -> AsyncIterator[Dependencies]:
+    deps = await _services(tmp_path / "telesip.db")
+    async with deps.engine.begin() as conn:
         await conn.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)"))
         await conn.execute(text("INSERT INTO counter VALUES (0)"))
-    yield s
-    await s.engine.dispose()
+    yield deps
+    await deps.engine.dispose()
 
 
 def _no_loop_writes(m: pytest.MonkeyPatch) -> None:
@@ -66,17 +66,17 @@ async def test_loop_writes_and_aiosqlite_give_the_same_outcomes(
             if not on_loop:
                 _no_loop_writes(m)
             clock = FakeClock()
-            s = await _services(tmp_path / f"{on_loop}.db", clock)
+            deps = await _services(tmp_path / f"{on_loop}.db", clock)
             try:
-                async with s.uow() as uow:
+                async with deps.uow() as uow:
                     assert isinstance(uow.conn, LoopWrites) is on_loop
-                runs.append(await transfers.run(s, clock))
+                runs.append(await transfers.run(deps, clock))
             finally:
-                await s.engine.dispose()
+                await deps.engine.dispose()
     transfers.assert_same(*runs)
 
 
-async def test_the_transfer_cycle_writes_on_the_loop_thread(lite: Services) -> None:
+async def test_the_transfer_cycle_writes_on_the_loop_thread(lite: Dependencies) -> None:
     engines = loop_engines(lite.engine)
     assert engines is not None
     on_writer: set[int] = set()
@@ -99,9 +99,9 @@ async def test_the_transfer_cycle_writes_on_the_loop_thread(lite: Services) -> N
     assert on_aiosqlite == []
 
 
-async def _increment(s: Services, pause: bool = True) -> None:
+async def _increment(deps: Dependencies, pause: bool = True) -> None:
     """A read-modify-write in one unit of work (yielding to the loop in between)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         n = await uow.conn.scalar(text("SELECT n FROM counter"))
         if pause:
             await asyncio.sleep(0)  # let every other writer of this loop try its luck
@@ -109,12 +109,12 @@ async def _increment(s: Services, pause: bool = True) -> None:
         await uow.commit()
 
 
-async def _count(s: Services) -> int:
-    async with s.engine.connect() as conn:
+async def _count(deps: Dependencies) -> int:
+    async with deps.engine.connect() as conn:
         return int(await conn.scalar(text("SELECT n FROM counter")))
 
 
-async def test_writers_of_one_loop_queue_and_lose_no_update(lite: Services) -> None:
+async def test_writers_of_one_loop_queue_and_lose_no_update(lite: Dependencies) -> None:
     async def writer() -> None:
         for _ in range(10):
             await _increment(lite)
@@ -124,7 +124,7 @@ async def test_writers_of_one_loop_queue_and_lose_no_update(lite: Services) -> N
     assert await _count(lite) == 200
 
 
-async def test_a_cancelled_writer_lets_the_next_one_in(lite: Services) -> None:
+async def test_a_cancelled_writer_lets_the_next_one_in(lite: Dependencies) -> None:
     inside = asyncio.Event()
 
     async def stuck() -> None:
@@ -155,7 +155,7 @@ conn.execute("COMMIT")
 
 
 async def test_another_process_lock_is_waited_for_off_the_loop(
-    lite: Services, monkeypatch: pytest.MonkeyPatch
+    lite: Dependencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = lite.engine.url.database
     assert db is not None
@@ -201,12 +201,12 @@ import asyncio, sys
 sys.path.insert(0, sys.argv[2])
 from tests.core.test_loop_writes import _increment
 from telesip.domain.clock import FakeClock
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
 
 async def main():
-    s = Services(create_engine("sqlite+aiosqlite:///" + sys.argv[1]), Cipher("test-key"))
+    s = Dependencies(create_engine("sqlite+aiosqlite:///" + sys.argv[1]), Cipher("test-key"))
     print("ready", flush=True)
     sys.stdin.readline()
     await asyncio.gather(*(run(s) for _ in range(2)))
@@ -220,7 +220,7 @@ asyncio.run(main())
 """
 
 
-async def test_two_processes_writing_one_file_lose_no_update(lite: Services) -> None:
+async def test_two_processes_writing_one_file_lose_no_update(lite: Dependencies) -> None:
     db = lite.engine.url.database
     assert db is not None
     other = await asyncio.create_subprocess_exec(
@@ -248,7 +248,7 @@ async def test_two_processes_writing_one_file_lose_no_update(lite: Services) -> 
 
 
 async def test_checkpoints_run_in_a_thread_not_on_the_loop(
-    lite: Services, monkeypatch: pytest.MonkeyPatch
+    lite: Dependencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engines = loop_engines(lite.engine)
     assert engines is not None

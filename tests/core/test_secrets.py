@@ -11,28 +11,30 @@ from sqlalchemy import select
 
 from telesip.domain import errors
 from telesip.services import accounts, offers
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from telesip.store.crypto import Cipher, load_key
 
 from .helpers import ALICE, BOB, PASSWORD, Recorder, sip
 
 
-async def test_password_is_encrypted_and_absent_from_audit_and_events(s: Services) -> None:
-    rec = Recorder(s)
-    acc = await accounts.create_account(s, ALICE, sip())
-    await accounts.update_settings(s, ALICE, acc, password=sip(password="n3w-" + PASSWORD).password)
-    offer = await offers.create_offer(s, ALICE, acc, offers.Method.UNLINK)
-    await offers.receive(s, BOB, offer.id)
+async def test_password_is_encrypted_and_absent_from_audit_and_events(deps: Dependencies) -> None:
+    rec = Recorder(deps)
+    acc = await accounts.create_account(deps, ALICE, sip())
+    await accounts.update_settings(
+        deps, ALICE, acc, password=sip(password="n3w-" + PASSWORD).password
+    )
+    offer = await offers.create_offer(deps, ALICE, acc, offers.Method.UNLINK)
+    await offers.receive(deps, BOB, offer.id)
     with pytest.raises(errors.WrongPassword) as exc:
-        await offers.transfer_back(s, ALICE, acc, PASSWORD)
+        await offers.transfer_back(deps, ALICE, acc, PASSWORD)
     assert PASSWORD not in str(exc.value)
-    async with s.engine.connect() as conn:
+    async with deps.engine.connect() as conn:
         stored = (await conn.execute(select(t.accounts.c.password_enc))).scalar_one()
         dump = repr((await conn.execute(select(t.audit))).all())
         dump += repr((await conn.execute(select(t.guesses))).all())
     assert PASSWORD.encode() not in stored and b"n3w-" not in stored
-    assert s.cipher.decrypt(stored).reveal() == "n3w-" + PASSWORD
+    assert deps.cipher.decrypt(stored).reveal() == "n3w-" + PASSWORD
     assert PASSWORD not in dump and "n3w-" not in dump
     assert PASSWORD not in repr(rec.events)
 

@@ -30,7 +30,7 @@ from telesip.domain import errors
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method, TelegramUser
 from telesip.services import accounts, billing, offers
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from telesip.store import uow as uow_module
 from telesip.store.crypto import Cipher
@@ -93,15 +93,15 @@ class Machine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.clock = FakeClock()
         self.model = Model()
-        self.s = self.run(self._services())
+        self.deps = self.run(self._services())
         for person in PEOPLE:
             plan = "free" if person is LIMITED else "office"
-            self.run(billing.set_subscription(self.s, person, plan))
+            self.run(billing.set_subscription(self.deps, person, plan))
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return self.loop.run_until_complete(coro)
 
-    async def _services(self) -> Services:
+    async def _services(self) -> Dependencies:
         if self.backend == "pg":
             engine = create_engine(self.pg_url)
             names = ", ".join(tb.name for tb in t.metadata.sorted_tables)
@@ -113,10 +113,10 @@ class Machine(RuleBasedStateMachine):
             engine = create_engine(f"sqlite+aiosqlite:///{path}")
             async with engine.begin() as conn:
                 await conn.run_sync(t.metadata.create_all)
-        return Services(engine, Cipher("k"), self.clock)
+        return Dependencies(engine, Cipher("k"), self.clock)
 
     def teardown(self) -> None:
-        self.run(self.s.engine.dispose())
+        self.run(self.deps.engine.dispose())
         self.loop.close()
 
     def attempt(self, coro: Coroutine[Any, Any, Any], expected: type[Exception] | None) -> Any:
@@ -137,7 +137,7 @@ class Machine(RuleBasedStateMachine):
     def create(self, who: TelegramUser) -> None:
         ok = self.model.seat_ok(who.id)
         acc = self.attempt(
-            accounts.create_account(self.s, who, sip(f"l{len(self.model.accounts)}")),
+            accounts.create_account(self.deps, who, sip(f"l{len(self.model.accounts)}")),
             None if ok else errors.SeatsExhausted,
         )
         if acc is not None:
@@ -161,7 +161,7 @@ class Machine(RuleBasedStateMachine):
         expected = self._admin_error(who.id, acc)
         if expected is None and method is Method.ASSIGN and who is LIMITED:
             expected = errors.MethodNotAllowed
-        made = self.attempt(offers.create_offer(self.s, who, acc, method), expected)
+        made = self.attempt(offers.create_offer(self.deps, who, acc, method), expected)
         if made is not None:
             now = self.clock.now()
             self.model.close_pending(acc, now, "replaced")
@@ -194,7 +194,7 @@ class Machine(RuleBasedStateMachine):
             expected = errors.NotRecipient
         if expected is None and offer.method is Method.UNLINK and not self.model.seat_ok(who.id):
             expected = errors.SeatsExhausted
-        self.attempt(offers.receive(self.s, who, offer.id), expected)
+        self.attempt(offers.receive(self.deps, who, offer.id), expected)
         if expected is None:
             offer.state, offer.recipient = "accepted", who.id
             if offer.method is Method.ASSIGN:
@@ -206,15 +206,15 @@ class Machine(RuleBasedStateMachine):
     def send_back(self, who: TelegramUser, data: st.DataObject) -> None:
         acc = self._some_account(data)
         if acc not in self.model.accounts:
-            self.attempt(offers.send_back(self.s, who, acc), errors.AccountNotFound)
+            self.attempt(offers.send_back(self.deps, who, acc), errors.AccountNotFound)
             return
         owner, user = self.model.accounts[acc]
         if user == who.id and owner != who.id:
-            self.attempt(offers.send_back(self.s, who, acc), None)
+            self.attempt(offers.send_back(self.deps, who, acc), None)
             self.model.accounts[acc] = (owner, owner)
             return
         if owner != who.id:
-            self.attempt(offers.send_back(self.s, who, acc), errors.AccountNotFound)
+            self.attempt(offers.send_back(self.deps, who, acc), errors.AccountNotFound)
             return
         got = [
             o
@@ -226,9 +226,9 @@ class Machine(RuleBasedStateMachine):
             and o.recipient == who.id
         ]
         if not got:
-            self.attempt(offers.send_back(self.s, who, acc), errors.InvalidInput)
+            self.attempt(offers.send_back(self.deps, who, acc), errors.InvalidInput)
             return
-        result = self.attempt(offers.send_back(self.s, who, acc), None)
+        result = self.attempt(offers.send_back(self.deps, who, acc), None)
         now = self.clock.now()
         self.model.close_pending(acc, now, "replaced")
         original = max(got, key=lambda o: o.id).sender
@@ -257,7 +257,7 @@ class Machine(RuleBasedStateMachine):
             expected = errors.WrongPassword
         elif not self.model.seat_ok(who.id):
             expected = errors.SeatsExhausted
-        self.attempt(offers.transfer_back(self.s, who, acc, password), expected)
+        self.attempt(offers.transfer_back(self.deps, who, acc, password), expected)
         if expected is None:
             self.model.close_pending(acc, self.clock.now(), "cancelled")
             self.model.accounts[acc] = (who.id, who.id)
@@ -268,7 +268,7 @@ class Machine(RuleBasedStateMachine):
         expected = self._admin_error(who.id, acc)
         if expected is None and self.model.accounts[acc][1] == who.id:
             expected = errors.NotAssigned
-        self.attempt(accounts.take_back(self.s, who, acc), expected)
+        self.attempt(accounts.take_back(self.deps, who, acc), expected)
         if expected is None:
             self.model.accounts[acc] = (who.id, who.id)
 
@@ -277,11 +277,11 @@ class Machine(RuleBasedStateMachine):
         acc = self._some_account(data)
         expected = self._admin_error(who.id, acc)
         if expected is errors.AssignedUserLimit:  # R10: the user's delete hands it back
-            self.attempt(accounts.delete_account(self.s, who, acc), None)
+            self.attempt(accounts.delete_account(self.deps, who, acc), None)
             owner, _ = self.model.accounts[acc]
             self.model.accounts[acc] = (owner, owner)
             return
-        self.attempt(accounts.delete_account(self.s, who, acc), expected)
+        self.attempt(accounts.delete_account(self.deps, who, acc), expected)
         if expected is None:
             del self.model.accounts[acc]
             for o in list(self.model.offers.values()):
@@ -300,7 +300,7 @@ class Machine(RuleBasedStateMachine):
 
     async def _check(self) -> None:
         now = self.clock.now()
-        async with self.s.engine.connect() as conn:
+        async with self.deps.engine.connect() as conn:
             rows = (
                 await conn.execute(
                     select(t.accounts.c.id, t.accounts.c.owner_id, t.accounts.c.user_id)

@@ -12,7 +12,7 @@ from telesip.bot.notifier import Notice, notices_for
 from telesip.domain import events
 from telesip.domain.clock import FakeClock
 from telesip.services import accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 
 from .helpers import ALICE, BOB, Recorder, sip
@@ -20,8 +20,8 @@ from .helpers import ALICE, BOB, Recorder, sip
 DAY = 86400.0
 
 
-async def _call(s: Services, account_id: int) -> None:
-    async with s.uow() as uow:
+async def _call(deps: Dependencies, account_id: int) -> None:
+    async with deps.uow() as uow:
         await uow.conn.execute(
             insert(t.calls).values(
                 account_id=account_id,
@@ -37,51 +37,53 @@ async def _call(s: Services, account_id: int) -> None:
         await uow.commit()
 
 
-async def _ids(s: Services, who=ALICE) -> list[int]:  # type: ignore[no-untyped-def]
-    return [a.id for a in await accounts.unused(s, who)]
+async def _ids(deps: Dependencies, who=ALICE) -> list[int]:  # type: ignore[no-untyped-def]
+    return [a.id for a in await accounts.unused(deps, who)]
 
 
-async def test_unused_accounts_are_listed_for_their_owner(s: Services, clock: FakeClock) -> None:
-    s.rules = dataclasses.replace(s.rules, unused_days=30)
-    idle = await accounts.create_account(s, ALICE, sip("601"))
-    registered = await accounts.create_account(s, ALICE, sip("602"))
-    called = await accounts.create_account(s, ALICE, sip("603"))
-    off = await accounts.create_account(s, ALICE, sip("604"))
-    await accounts.create_account(s, BOB, sip("605"))
-    await accounts.set_enabled(s, ALICE, off, False)
-    assert await _ids(s) == []  # just created: not unused
+async def test_unused_accounts_are_listed_for_their_owner(
+    deps: Dependencies, clock: FakeClock
+) -> None:
+    deps.rules = dataclasses.replace(deps.rules, unused_days=30)
+    idle = await accounts.create_account(deps, ALICE, sip("601"))
+    registered = await accounts.create_account(deps, ALICE, sip("602"))
+    called = await accounts.create_account(deps, ALICE, sip("603"))
+    off = await accounts.create_account(deps, ALICE, sip("604"))
+    await accounts.create_account(deps, BOB, sip("605"))
+    await accounts.set_enabled(deps, ALICE, off, False)
+    assert await _ids(deps) == []  # just created: not unused
     clock.advance(10 * DAY)
-    await accounts.report_registration(s, registered, "registered")
-    await _call(s, called)
+    await accounts.report_registration(deps, registered, "registered")
+    await _call(deps, called)
     clock.advance(25 * DAY)  # 35 days since creation, 25 since the change and the call
-    await accounts.report_registration(s, registered, "registered")  # a refresh: no change
-    assert await _ids(s) == [idle]
+    await accounts.report_registration(deps, registered, "registered")  # a refresh: no change
+    assert await _ids(deps) == [idle]
     clock.advance(5 * DAY + 1)
-    assert await _ids(s) == [idle, registered, called]  # the disabled one is not listed
-    s.rules = dataclasses.replace(s.rules, unused_days=60)
-    assert await _ids(s) == []
+    assert await _ids(deps) == [idle, registered, called]  # the disabled one is not listed
+    deps.rules = dataclasses.replace(deps.rules, unused_days=60)
+    assert await _ids(deps) == []
 
 
 async def test_disable_unused_disables_each_once_and_tells_the_owner(
-    s: Services, clock: FakeClock
+    deps: Dependencies, clock: FakeClock
 ) -> None:
-    s.rules = dataclasses.replace(s.rules, unused_days=30)
-    recorder = Recorder(s)
-    idle = await accounts.create_account(s, ALICE, sip("701"))
-    bobs = await accounts.create_account(s, BOB, sip("702"))
+    deps.rules = dataclasses.replace(deps.rules, unused_days=30)
+    recorder = Recorder(deps)
+    idle = await accounts.create_account(deps, ALICE, sip("701"))
+    bobs = await accounts.create_account(deps, BOB, sip("702"))
     clock.advance(20 * DAY)
-    busy = await accounts.create_account(s, ALICE, sip("703"))
-    assert await accounts.disable_unused(s) == []
+    busy = await accounts.create_account(deps, ALICE, sip("703"))
+    assert await accounts.disable_unused(deps) == []
     clock.advance(11 * DAY)
-    assert await accounts.disable_unused(s, batch=1) == [idle, bobs]  # batches until none
-    assert await accounts.disable_unused(s) == []
+    assert await accounts.disable_unused(deps, batch=1) == [idle, bobs]  # batches until none
+    assert await accounts.disable_unused(deps) == []
     for account_id in (idle, bobs):
-        card = await accounts.get_card(s, None, account_id)
+        card = await accounts.get_card(deps, None, account_id)
         assert not card.summary.enabled and card.summary.reg_state == "disabled"
-    assert (await accounts.get_card(s, None, busy)).summary.enabled
+    assert (await accounts.get_card(deps, None, busy)).summary.enabled
     disabled = [e for e in recorder.of(events.AccountDisabled) if e.account_id in (idle, bobs)]
     assert len(disabled) == 2
     owners = {n.user_id for e in disabled for n in notices_for(e) if isinstance(n, Notice)}
     assert owners == {ALICE.id, BOB.id}
     assert all(n.key == "n.disabled_unused" for e in disabled for n in notices_for(e))
-    assert await _ids(s) == []  # disabled: no longer listed
+    assert await _ids(deps) == []  # disabled: no longer listed

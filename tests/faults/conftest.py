@@ -22,7 +22,7 @@ from sqlalchemy import and_, func, select
 
 from telesip.domain.model import TelegramUser
 from telesip.services import accounts, billing
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from tests.bot.conftest import fake  # noqa: F401  (a fixture)
 from tests.faults.proxy import Proxy as Proxy
@@ -64,7 +64,12 @@ class Watch:
     """Samples Kamailio's location table every 100 ms (see the module docstring)."""
 
     kam: Kamailio
-    s: Services
+    deps: Dependencies
+
+    @property
+    def s(self) -> Dependencies:  # transitional, removed before the session ends
+        return self.deps
+
     fleet: Fleet
     logins: list[str]
     paused: set[str] = field(default_factory=set)
@@ -77,7 +82,7 @@ class Watch:
     async def _run(self) -> None:
         while True:
             started = time.monotonic()
-            self.known |= {(n, p) for n, p in (await ports(self.s)).items()}
+            self.known |= {(n, p) for n, p in (await ports(self.deps)).items()}
             live = {
                 port
                 for name, port in self.known
@@ -86,7 +91,7 @@ class Watch:
                 and name not in self.paused
                 and port not in self.dead_ports
             }
-            self.shares = await _shares(self.s)
+            self.shares = await _shares(self.deps)
             bindings = await asyncio.to_thread(self.kam.bindings)
             all_, alive = {}, {}
             for login in self.logins:
@@ -152,9 +157,9 @@ def _longest(ats: list[float], bad: list[bool]) -> tuple[float, float]:
     return longest, at_longest
 
 
-async def _shares(s: Services) -> dict[str, int]:
+async def _shares(deps: Dependencies) -> dict[str, int]:
     w, le = t.workers, t.leases
-    async with s.engine.connect() as conn:
+    async with deps.engine.connect() as conn:
         rows = await conn.execute(
             select(w.c.name, func.count(le.c.account_id))
             .select_from(
@@ -166,16 +171,16 @@ async def _shares(s: Services) -> dict[str, int]:
         return {str(r[0]): int(r[1]) for r in rows}
 
 
-async def make_accounts(s: Services, kam: Kamailio, n: int, prefix: str) -> list[str]:
-    await billing.set_subscription(s, OWNER, "office", -1)
+async def make_accounts(deps: Dependencies, kam: Kamailio, n: int, prefix: str) -> list[str]:
+    await billing.set_subscription(deps, OWNER, "office", -1)
     logins = [f"{prefix}{i}" for i in range(n)]
     for login in logins:
-        await accounts.create_account(s, OWNER, sip_for(kam, login, expires=30))
+        await accounts.create_account(deps, OWNER, sip_for(kam, login, expires=30))
     return logins
 
 
 @pytest.fixture
-async def watch(pg: Services, kamailio: Kamailio, fleet: Fleet) -> AsyncIterator[Watch]:  # noqa: F811
+async def watch(pg: Dependencies, kamailio: Kamailio, fleet: Fleet) -> AsyncIterator[Watch]:  # noqa: F811
     w = Watch(kamailio, pg, fleet, [])
     yield w
     await w.stop()

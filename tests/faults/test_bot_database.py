@@ -10,7 +10,7 @@ from dataclasses import replace
 from telesip.bot.limiter import RateLimiter
 from telesip.domain.clock import FakeClock
 from telesip.services import accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store.db import create_engine
 from tests.bot.conftest import ALICE, CAROL, running_bot
 from tests.bot.conftest import tg as _tg
@@ -23,7 +23,7 @@ RU = "попробуйте ещё раз через минуту"
 
 
 async def test_the_bot_says_try_again_while_the_database_restarts(
-    pg: Services, fake: FakeBotAPI
+    pg: Dependencies, fake: FakeBotAPI
 ) -> None:
     proxy = Proxy(("127.0.0.1", int(pg.engine.url.port or 5432)))
     await proxy.start()

@@ -25,7 +25,7 @@ from telesip.domain import errors
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method
 from telesip.services import accounts, fleet, leases, offers
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.core.helpers import ALICE, BOB, sip
 from tests.fleet.conftest import held_by
 
@@ -38,7 +38,7 @@ LIBFAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.
 
 
 async def test_a_worker_whose_wall_clock_steps_neither_steals_nor_loses_leases(
-    pg: Services,
+    pg: Dependencies,
 ) -> None:
     await accounts_for(pg, 6)
     stepped = FakeClock(datetime.now(UTC), wall=True)  # worker b's wall clock, stepped by hand
@@ -58,11 +58,11 @@ async def test_a_worker_whose_wall_clock_steps_neither_steals_nor_loses_leases(
         assert await leases.unheld(b, sorted(mine), ttl=30) == []
 
 
-async def accounts_for(s: Services, n: int) -> list[int]:
+async def accounts_for(deps: Dependencies, n: int) -> list[int]:
     from telesip.services import billing
 
-    await billing.set_subscription(s, ALICE, "office", -1)
-    return [await accounts.create_account(s, ALICE, sip(str(200 + i))) for i in range(n)]
+    await billing.set_subscription(deps, ALICE, "office", -1)
+    return [await accounts.create_account(deps, ALICE, sip(str(200 + i))) for i in range(n)]
 
 
 def _step_to(offset_file: Path, seconds: float) -> None:
@@ -71,7 +71,7 @@ def _step_to(offset_file: Path, seconds: float) -> None:
 
 @pytest.mark.skipif(LIBFAKETIME is None, reason="no libfaketime: apt-get install faketime")
 async def test_a_worker_process_whose_clock_steps_keeps_its_share(
-    pg: Services, watch: Watch, fleet: Fleet, tmp_path: Path
+    pg: Dependencies, watch: Watch, fleet: Fleet, tmp_path: Path
 ) -> None:
     offset = tmp_path / "faketime"
     _step_to(offset, 0)
@@ -102,7 +102,7 @@ async def test_a_worker_process_whose_clock_steps_keeps_its_share(
     assert "lost" not in fleet.logs().lower()
 
 
-async def _until_shared(pg: Services, watch: Watch, *, within: float) -> None:
+async def _until_shared(pg: Dependencies, watch: Watch, *, within: float) -> None:
     start = time.monotonic()
     while True:
         shares = [len(await held_by(pg, n)) for n in ("w1", "w2")]
@@ -114,17 +114,17 @@ async def _until_shared(pg: Services, watch: Watch, *, within: float) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "pg"], indirect=True)
-async def test_an_offer_answers_as_its_clock_says_across_a_step(services: Services) -> None:
+async def test_an_offer_answers_as_its_clock_says_across_a_step(services: Dependencies) -> None:
     clock = FakeClock(datetime.now(UTC), wall=True)  # the service's wall clock
-    s = replace(services, clock=clock)
-    (first, second) = await accounts_for(s, 2)
-    lifetime = s.rules.offer_ttl_seconds
-    made = await offers.create_offer(s, ALICE, first, Method.UNLINK)
+    deps = replace(services, clock=clock)
+    (first, second) = await accounts_for(deps, 2)
+    lifetime = deps.rules.offer_ttl_seconds
+    made = await offers.create_offer(deps, ALICE, first, Method.UNLINK)
     clock.advance(-HOUR)  # back: the offer's end is an hour further away on this clock
-    await offers.receive(s, BOB, made.id)
+    await offers.receive(deps, BOB, made.id)
     clock.advance(HOUR)
-    late = await offers.create_offer(s, ALICE, second, Method.UNLINK)
+    late = await offers.create_offer(deps, ALICE, second, Method.UNLINK)
     clock.advance(HOUR)  # forward past its lifetime: expired, cleanly
     with pytest.raises(errors.OfferExpired):
-        await offers.receive(s, BOB, late.id)
+        await offers.receive(deps, BOB, late.id)
     assert lifetime < HOUR

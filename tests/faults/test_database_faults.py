@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.fleet.conftest import held_by
 
 from .conftest import Fleet, Proxy, Watch, make_accounts
@@ -23,7 +23,7 @@ GRACE = 2.0
 DOUBLE_BOUND = 2.0
 
 
-async def _fleet(watch: Watch, fleet: Fleet, pg: Services, proxy: Proxy, via: set[str]) -> None:
+async def _fleet(watch: Watch, fleet: Fleet, pg: Dependencies, proxy: Proxy, via: set[str]) -> None:
     await proxy.start()
     watch.logins = await make_accounts(pg, watch.kam, N, f"db{len(via)}x")
     fleet.ttl = TTL
@@ -39,7 +39,7 @@ def _fair(watch: Watch) -> bool:
 
 
 async def test_a_database_restart_is_ridden_out_and_a_long_outage_recovers(
-    pg: Services, watch: Watch, fleet: Fleet
+    pg: Dependencies, watch: Watch, fleet: Fleet
 ) -> None:
     proxy = Proxy(("127.0.0.1", int(pg.engine.url.port or 5432)))
     try:
@@ -77,7 +77,7 @@ async def test_a_database_restart_is_ridden_out_and_a_long_outage_recovers(
 
 
 async def test_a_worker_cut_off_from_the_database_gives_way_without_a_gap(
-    pg: Services, watch: Watch, fleet: Fleet
+    pg: Dependencies, watch: Watch, fleet: Fleet
 ) -> None:
     """A partition: only w2 loses the database. It keeps its registrations for TTL + grace,
     the others take them over after the TTL (a double of at most the grace), and once back it

@@ -27,7 +27,7 @@ from telesip.bot.limiter import RateLimiter
 from telesip.config import Settings
 from telesip.domain.clock import FakeClock
 from telesip.services import operators
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.operators import Scope
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
@@ -83,10 +83,10 @@ async def test_a_full_disk_refuses_writes_clearly_and_heals_when_space_is_freed(
         db = data / "telesip.db"
         engine = create_engine(f"sqlite+aiosqlite:///{db}")
         await migrate.upgrade(engine)
-        s = Services(engine, Cipher(TEST_KEY), FakeClock())
+        deps = Dependencies(engine, Cipher(TEST_KEY), FakeClock())
         limiter = RateLimiter(overall_per_second=1000, per_chat_burst=1000, edit_burst=1000)
-        app = create_app(s, Settings(), bot_username="telesip_test_bot")
-        key = await operators.create_api_key(s, "root", Scope(all=True), "admin")
+        app = create_app(deps, Settings(), bot_username="telesip_test_bot")
+        key = await operators.create_api_key(deps, "root", Scope(all=True), "admin")
         headers = {"Authorization": f"Bearer {key.token}"}
         body = {
             "owner": {"id": ALICE.id},
@@ -95,7 +95,7 @@ async def test_a_full_disk_refuses_writes_clearly_and_heals_when_space_is_freed(
         transport = httpx.ASGITransport(app=app)
         try:
             async with (
-                running_bot(fake, s, FakeClock(), limiter) as h,
+                running_bot(fake, deps, FakeClock(), limiter) as h,
                 httpx.AsyncClient(transport=transport, base_url="http://api") as api,
             ):
                 first = await h.new_account(ALICE)

@@ -18,7 +18,7 @@ import os
 import signal
 import time
 
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.fleet.conftest import held_by, ports
 
 from .conftest import Fleet, Watch, make_accounts
@@ -29,7 +29,7 @@ DOUBLE_BOUND = 2.0
 TAKEOVER_BOUND = TTL + 2.5
 
 
-async def _three(watch: Watch, fleet: Fleet, pg: Services, prefix: str) -> None:
+async def _three(watch: Watch, fleet: Fleet, pg: Dependencies, prefix: str) -> None:
     watch.logins = await make_accounts(pg, watch.kam, N, prefix)
     fleet.ttl = TTL
     for name in ("w1", "w2", "w3"):
@@ -39,7 +39,7 @@ async def _three(watch: Watch, fleet: Fleet, pg: Services, prefix: str) -> None:
     await _balanced(pg, watch, within=20)
 
 
-async def _balanced(pg: Services, watch: Watch, *, within: float) -> float:
+async def _balanced(pg: Dependencies, watch: Watch, *, within: float) -> float:
     start = time.monotonic()
     while True:
         shares = [len(await held_by(pg, n)) for n in ("w1", "w2", "w3")]
@@ -51,7 +51,7 @@ async def _balanced(pg: Services, watch: Watch, *, within: float) -> float:
 
 
 async def test_pause_past_the_ttl_leaves_no_gap_after_resume(
-    pg: Services, watch: Watch, fleet: Fleet
+    pg: Dependencies, watch: Watch, fleet: Fleet
 ) -> None:
     await _three(watch, fleet, pg, "ps")
     paused_at = time.monotonic()
@@ -75,7 +75,7 @@ async def test_pause_past_the_ttl_leaves_no_gap_after_resume(
     assert took <= 2 * TTL, "the resumed worker waited for its periodic claim"
 
 
-async def test_rolling_restart_leaves_no_gap(pg: Services, watch: Watch, fleet: Fleet) -> None:
+async def test_rolling_restart_leaves_no_gap(pg: Dependencies, watch: Watch, fleet: Fleet) -> None:
     await _three(watch, fleet, pg, "rr")
     for name in ("w1", "w2", "w3"):
         began = time.monotonic()
@@ -98,7 +98,9 @@ async def test_rolling_restart_leaves_no_gap(pg: Services, watch: Watch, fleet: 
         assert stopped_in <= TTL + 2, "the hand-over of a stop is bounded by the lease TTL"
 
 
-async def test_kill_9_is_covered_within_the_ttl(pg: Services, watch: Watch, fleet: Fleet) -> None:
+async def test_kill_9_is_covered_within_the_ttl(
+    pg: Dependencies, watch: Watch, fleet: Fleet
+) -> None:
     await _three(watch, fleet, pg, "kl")
     port = (await ports(pg))["w3"]
     began = time.monotonic()

@@ -12,8 +12,8 @@ from telesip.bot.limiter import RateLimiter
 from telesip.bot.notifier import Notice, Notifier
 from telesip.bot.outbox import MAX_ATTEMPTS
 from telesip.domain.clock import FakeClock
-from telesip.services import calls
-from telesip.services.context import Services
+from telesip.services import outbox
+from telesip.services.dependencies import Dependencies
 from tests.bot.conftest import ALICE, CAROL, running_bot
 from tests.fakes import FakeBotAPI
 
@@ -29,7 +29,7 @@ async def _failed(fake: FakeBotAPI, method: str, at_least: int) -> None:
 
 
 async def test_long_polling_resumes_at_the_right_offset_after_an_outage(
-    services: Services, fake: FakeBotAPI
+    services: Dependencies, fake: FakeBotAPI
 ) -> None:
     async with running_bot(fake, services, FakeClock(), RateLimiter(**LIMITER)) as h:
         await h.command(ALICE, "/softphone")
@@ -48,7 +48,7 @@ async def test_long_polling_resumes_at_the_right_offset_after_an_outage(
 
 
 async def test_the_outbox_and_notices_wait_and_go_out_in_order(
-    services: Services, fake: FakeBotAPI, tmp_path: Path
+    services: Dependencies, fake: FakeBotAPI, tmp_path: Path
 ) -> None:
     limiter = RateLimiter(**LIMITER)
     async with running_bot(fake, services, FakeClock(), limiter, recordings=tmp_path) as h:
@@ -64,7 +64,7 @@ async def test_the_outbox_and_notices_wait_and_go_out_in_order(
             n = MAX_ATTEMPTS + 2  # more rounds than a message may fail: an outage does not count
             for i in range(n):
                 missed = {"number": f"+1555000{i:02d}", "line_id": i}
-                await calls.outbox_put(
+                await outbox.put(
                     services, ALICE.id, "text", {"key": "call.missed", "params": missed}
                 )
                 notifier.tell(
@@ -81,8 +81,10 @@ async def test_the_outbox_and_notices_wait_and_go_out_in_order(
             )
         finally:
             await notifier.stop()
-    outbox = [m.content for m in fake.bot_messages(ALICE) if "Missed" in m.content]
-    assert outbox == [f"Missed call from +1555000{i:02d} on SIP account #{i}." for i in range(n)]
+    missed_texts = [m.content for m in fake.bot_messages(ALICE) if "Missed" in m.content]
+    assert missed_texts == [
+        f"Missed call from +1555000{i:02d} on SIP account #{i}." for i in range(n)
+    ]
     notices = [m.content for m in fake.bot_messages(CAROL)][1:]
     assert [x.split("+7900", 1)[1][:2] for x in notices] == [f"{i:02d}" for i in range(n)]
-    assert await calls.outbox_due(services) == []
+    assert await outbox.due(services) == []

@@ -20,7 +20,7 @@ from sqlalchemy import select
 import tests.sip_integration.conftest as sip_conftest
 from telesip.domain.clock import SystemClock
 from telesip.domain.settings import AccountSettings, Secret
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from tests.conftest import TEST_KEY, make_services
 from tests.sip_integration.conftest import Cert, run_kamailio, tls_cert  # noqa: F401
@@ -115,10 +115,10 @@ def contact_port(address: object) -> int:
 
 
 @pytest.fixture
-async def pg(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Services]:
-    s = await make_services("pg", request, tmp_path, SystemClock())  # type: ignore[arg-type]
-    yield s
-    await s.engine.dispose()
+async def pg(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Dependencies]:
+    deps = await make_services("pg", request, tmp_path, SystemClock())  # type: ignore[arg-type]
+    yield deps
+    await deps.engine.dispose()
 
 
 class Fleet:
@@ -169,7 +169,7 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(pg: Services, tmp_path: Path) -> Iterator[Fleet]:
+def fleet(pg: Dependencies, tmp_path: Path) -> Iterator[Fleet]:
     f = Fleet(pg.engine.url.render_as_string(hide_password=False), tmp_path, ttl=4)
     yield f
     for proc in f.procs.values():
@@ -179,9 +179,9 @@ def fleet(pg: Services, tmp_path: Path) -> Iterator[Fleet]:
             proc.wait()
 
 
-async def ports(s: Services) -> dict[str, int]:
+async def ports(deps: Dependencies) -> dict[str, int]:
     """Worker name -> its UDP port, for the live ones (from their advertised addresses)."""
-    async with s.engine.connect() as conn:
+    async with deps.engine.connect() as conn:
         rows = (
             await conn.execute(
                 select(t.workers.c.name, t.workers.c.addresses).where(
@@ -192,8 +192,8 @@ async def ports(s: Services) -> dict[str, int]:
     return {r.name: int(r.addresses[0].rsplit(":", 1)[1]) for r in rows if r.addresses}
 
 
-async def held_by(s: Services, name: str) -> set[int]:
-    async with s.engine.connect() as conn:
+async def held_by(deps: Dependencies, name: str) -> set[int]:
+    async with deps.engine.connect() as conn:
         rows = await conn.execute(
             select(t.leases.c.account_id)
             .join(t.workers, t.workers.c.id == t.leases.c.worker_id)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from telesip.domain.model import TelegramUser
 from telesip.services import accounts, billing
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 
 from .conftest import Fleet, Kamailio, contact_port, held_by, ports, sip_for, wait
@@ -23,7 +23,7 @@ OWNER = TelegramUser(5001, "Operator")
 
 
 async def test_three_workers_share_survive_kill_and_rebalance(
-    pg: Services, kamailio: Kamailio, fleet: Fleet
+    pg: Dependencies, kamailio: Kamailio, fleet: Fleet
 ) -> None:
     await billing.set_subscription(pg, OWNER, "office", -1)
     logins = {}

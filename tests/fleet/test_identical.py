@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 import tests.sip_integration.conftest as sip_conftest
 from telesip.services import accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from tests.sip_integration.conftest import Cert, run_kamailio
 
@@ -60,7 +60,7 @@ def _registrations(kam: Kamailio, user: str) -> list[str]:
 
 
 async def test_two_copies_of_a_line_register_once_without_flapping(
-    services: Services, one_contact_kamailio: Kamailio
+    services: Dependencies, one_contact_kamailio: Kamailio
 ) -> None:
     s, kam = services, one_contact_kamailio
     first = await accounts.create_account(s, ALICE, sip_for(kam, "dup1", expires=10))

@@ -28,9 +28,9 @@ from telesip.domain.calls import EndReason
 from telesip.domain.firewall import publish
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.health import PROBES
-from telesip.services import accounts, calls, fleet
+from telesip.services import accounts, calls, fleet, outbox, recordings
 from telesip.services import callers as callers_svc
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.workers.addresses import publisher
 from telesip.workers.registrar import RegistrationManager
 from telesip.workers.remote import RemoteWorker, check_control_url
@@ -42,7 +42,7 @@ from .test_worker import Forward, eventually, eventually_async
 
 
 @pytest.fixture
-async def control(services: Services, tls_cert: Cert, tmp_path: Path) -> AsyncIterator[str]:
+async def control(services: Dependencies, tls_cert: Cert, tmp_path: Path) -> AsyncIterator[str]:
     """The real API app on 127.0.0.1 over TLS (self-signed certificate)."""
     from telesip.api.app import create_app
 
@@ -105,27 +105,29 @@ async def _start(
 RTP = "20000-20099"
 
 
-async def _firewall_is(s: Services, account_id: int, entries: list[str]) -> bool:
-    return await fleet.firewall(s, account_id, ttl=4) == entries
+async def _firewall_is(deps: Dependencies, account_id: int, entries: list[str]) -> bool:
+    return await fleet.firewall(deps, account_id, ttl=4) == entries
 
 
-async def _state(s: Services, account_id: int) -> str:
-    return (await accounts.get_card(s, None, account_id)).summary.reg_state
+async def _state(deps: Dependencies, account_id: int) -> str:
+    return (await accounts.get_card(deps, None, account_id)).summary.reg_state
 
 
 async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
-    services: Services, kamailio: Kamailio, control: str, tls_cert: Cert
+    services: Dependencies, kamailio: Kamailio, control: str, tls_cert: Cert
 ) -> None:
-    s = services
-    _, credential = await fleet.create_worker(s, "office-lan", remote=True, owner_id=ALICE.id)
+    deps = services
+    _, credential = await fleet.create_worker(deps, "office-lan", remote=True, owner_id=ALICE.id)
     assert credential is not None
     pinned = [
-        await accounts.create_account(s, ALICE, sip_for(kamailio, f"lan{i}", worker="office-lan"))
+        await accounts.create_account(
+            deps, ALICE, sip_for(kamailio, f"lan{i}", worker="office-lan")
+        )
         for i in range(2)
     ]
-    loose = await accounts.create_account(s, ALICE, sip_for(kamailio, "loose"))
+    loose = await accounts.create_account(deps, ALICE, sip_for(kamailio, "loose"))
     # Bob names Alice's worker: it must not receive Bob's password
-    bobs = await accounts.create_account(s, BOB, sip_for(kamailio, "bobs", worker="office-lan"))
+    bobs = await accounts.create_account(deps, BOB, sip_for(kamailio, "bobs", worker="office-lan"))
     _worker, manager, task = await _start(
         control, tls_cert, "office-lan", credential, advertise="192.0.2.20"
     )
@@ -138,16 +140,16 @@ async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
         port = manager.udp_local[1]  # type: ignore[index]
         assert all(contact_port(kamailio.contacts(f"lan{i}")[0]) == port for i in range(2))
         for acc in pinned:
-            await eventually_async(lambda a=acc: _is(s, a, "registered"), what="state reported")
-        assert not kamailio.contacts("loose") and await _state(s, loose) == "unknown"
-        assert not kamailio.contacts("bobs") and await _state(s, bobs) == "unknown"
-        assert await fleet.firewall(s, bobs, ttl=4) == []
-        views = {v.name: v for v in await fleet.list_workers(s, ttl=4)}
+            await eventually_async(lambda a=acc: _is(deps, a, "registered"), what="state reported")
+        assert not kamailio.contacts("loose") and await _state(deps, loose) == "unknown"
+        assert not kamailio.contacts("bobs") and await _state(deps, bobs) == "unknown"
+        assert await fleet.firewall(deps, bobs, ttl=4) == []
+        views = {v.name: v for v in await fleet.list_workers(deps, ttl=4)}
         assert views["office-lan"].alive and views["office-lan"].accounts == 2
         # joined as 192.0.2.20 (advertised); the sync then names what Kamailio saw
         seen = publish(["127.0.0.1"], udp_port=port, rtp=RTP)
         await eventually_async(
-            lambda: _firewall_is(s, pinned[0], seen), what="registrar-seen address synced"
+            lambda: _firewall_is(deps, pinned[0], seen), what="registrar-seen address synced"
         )
         # its /readyz and /metrics (served on TELESIP_METRICS_BIND by `telesip worker`)
         assert (await PROBES.readiness())["worker office-lan"] is None
@@ -155,7 +157,7 @@ async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
         assert 'telesip_worker_registrations{state="registered",worker="office-lan"} 2.0' in scraped
         assert 'telesip_worker_accounts_held{worker="office-lan"} 2.0' in scraped
 
-        await fleet.revoke_worker(s, "office-lan")
+        await fleet.revoke_worker(deps, "office-lan")
         with pytest.raises(errors.ConfigError) as exc:
             await asyncio.wait_for(task, 10)
         assert "revoked" in exc.value.message
@@ -163,7 +165,7 @@ async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
             lambda: not any(kamailio.contacts(f"lan{i}") for i in range(2)),
             what="registrations stopped after the revocation",
         )
-        assert [await _state(s, a) for a in pinned] == ["unregistered", "unregistered"]
+        assert [await _state(deps, a) for a in pinned] == ["unregistered", "unregistered"]
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, errors.ConfigError):
@@ -171,8 +173,8 @@ async def test_remote_worker_serves_its_pinned_accounts_until_revoked(
         await manager.stop()
 
 
-async def _is(s: Services, account_id: int, state: str) -> bool:
-    return await _state(s, account_id) == state
+async def _is(deps: Dependencies, account_id: int, state: str) -> bool:
+    return await _state(deps, account_id) == state
 
 
 @pytest.mark.parametrize(
@@ -183,7 +185,7 @@ async def _is(s: Services, account_id: int, state: str) -> bool:
     ],
 )
 async def test_unknown_or_unauthenticated_workers_are_refused(
-    services: Services, control: str, tls_cert: Cert, name: str, credential: str, reason: str
+    services: Dependencies, control: str, tls_cert: Cert, name: str, credential: str, reason: str
 ) -> None:
     await fleet.create_worker(services, "lan2", remote=True)
     _worker, manager, task = await _start(control, tls_cert, name, credential)
@@ -203,14 +205,14 @@ def test_passwords_only_travel_over_https_or_loopback() -> None:
 
 
 async def test_a_remote_worker_writes_only_its_own_calls(
-    services: Services, control: str, tls_cert: Cert, tmp_path: Path
+    services: Dependencies, control: str, tls_cert: Cert, tmp_path: Path
 ) -> None:
     """The control plane's call operations: a worker names only the lines it holds and the
     calls it runs, and asks the bot only for call messages of its catalog."""
-    s = services
+    deps = services
 
     async def joined(http: httpx.AsyncClient, name: str) -> tuple[dict[str, str], dict[str, str]]:
-        _, credential = await fleet.create_worker(s, name, remote=True, owner_id=ALICE.id)
+        _, credential = await fleet.create_worker(deps, name, remote=True, owner_id=ALICE.id)
         headers = {"Authorization": f"Bearer {credential}"}
         r = await http.post("/join", json={"name": name}, headers=headers)
         me = {"name": name, "instance": r.json()["instance"]}
@@ -220,9 +222,9 @@ async def test_a_remote_worker_writes_only_its_own_calls(
 
     settings = AccountSettings(login="l1", password=Secret("pw"), domain="127.0.0.1")
     line = await accounts.create_account(
-        s, ALICE, replace(settings, worker="lan-a", codecs=["PCMU", "PCMA"], dtmf_mode="inband")
+        deps, ALICE, replace(settings, worker="lan-a", codecs=["PCMU", "PCMA"], dtmf_mode="inband")
     )
-    other = await accounts.create_account(s, ALICE, replace(settings, login="l2"))
+    other = await accounts.create_account(deps, ALICE, replace(settings, login="l2"))
     async with httpx.AsyncClient(
         base_url=f"{control}/api/v1/worker", verify=_verify(tls_cert)
     ) as http:
@@ -244,10 +246,10 @@ async def test_a_remote_worker_writes_only_its_own_calls(
             "/sync", json=me_a | {"callers": [caller | {"phone": "+79161234567"}]}, headers=a
         )
         assert r.status_code == 422, r.text
-        (named,) = await callers_svc.caller_accounts(s)
+        (named,) = await callers_svc.caller_accounts(deps)
         assert (named.id, named.name, named.phone) == (5, "Office calls", "+7******4567")
         # nor can a worker rename or forget the service's accounts or another worker's
-        await callers_svc.record_caller(s, CallerInfo(9, "Telesip"))
+        await callers_svc.record_caller(deps, CallerInfo(9, "Telesip"))
         hijack = {"id": 9, "name": "Hijack", "username": "evil", "phone": None}
         for me, who in ((me_a, a), (me_b, b)):
             r = await http.post(
@@ -256,11 +258,11 @@ async def test_a_remote_worker_writes_only_its_own_calls(
                 headers=who,
             )
             assert r.status_code == 200, r.text
-        named = {c.id: c.name for c in await callers_svc.caller_accounts(s)}
+        named = {c.id: c.name for c in await callers_svc.caller_accounts(deps)}
         assert named == {5: "Office calls", 9: "Telesip"}
         r = await http.post("/sync", json=me_a | {"callers": [], "callers_gone": [5]}, headers=a)
         assert r.status_code == 200
-        assert [c.id for c in await callers_svc.caller_accounts(s)] == [9]
+        assert [c.id for c in await callers_svc.caller_accounts(deps)] == [9]
         r = await http.post("/calls", json=me_a | {"account_id": line, "number": "101"}, headers=a)
         assert r.status_code == 200, r.text
         call = r.json()
@@ -290,14 +292,14 @@ async def test_a_remote_worker_writes_only_its_own_calls(
         ):
             r = await http.post(f"/calls/{cid}/messages", json=me_a | body, headers=a)
             assert r.status_code == 422, r.text
-        assert await calls.outbox_due(s, limit=10) == []
+        assert await outbox.due(deps, limit=10) == []
         r = await http.post(
             f"/calls/{cid}/messages",
             json=me_a | {"key": "call.incoming", "params": {"caller": "Telesip", "key": "x"}},
             headers=a,
         )
         assert r.status_code == 204, r.text
-        (message,) = await calls.outbox_due(s, limit=10)
+        (message,) = await outbox.due(deps, limit=10)
         assert message.chat_id == ALICE.id and message.payload["key"] == "call.incoming"
 
         # its recording: a WAV of a call it runs, uploaded before the end names it
@@ -318,31 +320,31 @@ async def test_a_remote_worker_writes_only_its_own_calls(
             assert r.status_code == status, r.text
         kept = tmp_path / "data" / "recordings" / f"call-{cid}.wav"  # the control plane's
         assert not kept.exists()
-        (lan_a,) = [w.id for w in await fleet.list_workers(s, ttl=4) if w.name == "lan-a"]
+        (lan_a,) = [w.id for w in await fleet.list_workers(deps, ttl=4) if w.name == "lan-a"]
 
         async def body() -> AsyncIterator[bytes]:
             yield wav.getvalue()
 
         with pytest.raises(errors.InvalidInput, match="over 100 bytes"):
-            await calls.receive_recording(s, kept.parent, lan_a, cid, body(), limit=100)
+            await recordings.receive(deps, kept.parent, lan_a, cid, body(), limit=100)
         assert list(kept.parent.iterdir()) == []  # no part left behind
         r = await http.post(upload, params=me_a, content=wav.getvalue(), headers=a)
         assert r.status_code == 200 and r.json() == {"file": f"call-{cid}.wav"}, r.text
         assert kept.read_bytes() == wav.getvalue()
         r = await http.post(f"/calls/{cid}/ended", json=ended, headers=a)
         assert r.json()["state"] == "ended" and r.json()["recording"] == f"call-{cid}.wav"
-        documents = [m for m in await calls.outbox_due(s, limit=10) if m.kind == "document"]
+        documents = [m for m in await outbox.due(deps, limit=10) if m.kind == "document"]
         assert [m.payload["file"] for m in documents] == [f"call-{cid}.wav"]
         r = await http.post(f"/calls/{cid}/ended", json=me_a | {"reason": "failed"}, headers=a)
         assert r.status_code == 200 and r.json() is None  # closed once
-        assert (await calls.get_call(s, cid)).end_reason is EndReason.COMPLETED
+        assert (await calls.get_call(deps, cid)).end_reason is EndReason.COMPLETED
 
         # outgoing requests: claimed only on the worker's own lines
-        wanted = await calls.request_call(s, ALICE, "+15550100", other)
+        wanted = await calls.request_call(deps, ALICE, "+15550100", other)
         r = await http.post("/calls/claim", json=me_a | {"account_ids": [line, other]}, headers=a)
-        assert r.json() == [] and (await calls.get_call(s, wanted.id)).worker_id is None
-        await calls.hang_up(s, ALICE, wanted.id)
-        mine = await calls.request_call(s, ALICE, "+15550101", line)
+        assert r.json() == [] and (await calls.get_call(deps, wanted.id)).worker_id is None
+        await calls.hang_up(deps, ALICE, wanted.id)
+        mine = await calls.request_call(deps, ALICE, "+15550101", line)
         r = await http.post("/calls/claim", json=me_b | {"account_ids": [line]}, headers=b)
         assert r.json() == []
         r = await http.post("/calls/claim", json=me_a | {"account_ids": [line, other]}, headers=a)
@@ -350,24 +352,24 @@ async def test_a_remote_worker_writes_only_its_own_calls(
 
 
 async def test_unpinning_or_repinning_releases_the_line_within_seconds(
-    services: Services, kamailio: Kamailio, control: str, tls_cert: Cert
+    services: Dependencies, kamailio: Kamailio, control: str, tls_cert: Cert
 ) -> None:
     """Issue 18 item 7: taking a line off a running remote worker (un-pinned, or pinned to
     another remote worker) un-REGISTERs it there within a couple of seconds; the other worker
     takes a line pinned to it, and one that no worker may hold shows as unregistered."""
-    s = services
+    deps = services
     creds = {}
     for name in ("lan-a", "lan-b"):
-        _, creds[name] = await fleet.create_worker(s, name, remote=True, owner_id=ALICE.id)
-    line = await accounts.create_account(s, ALICE, sip_for(kamailio, "rp1", worker="lan-a"))
+        _, creds[name] = await fleet.create_worker(deps, name, remote=True, owner_id=ALICE.id)
+    line = await accounts.create_account(deps, ALICE, sip_for(kamailio, "rp1", worker="lan-a"))
     started = [await _start(control, tls_cert, n, str(creds[n])) for n in ("lan-a", "lan-b")]
     port_a, port_b = (m.udp_local[1] for _, m, _ in started)  # type: ignore[index]
     try:
         await eventually(lambda: kamailio.contacts("rp1"), what="registered by lan-a")
         assert [contact_port(c) for c in kamailio.contacts("rp1")] == [port_a]
-        await eventually_async(lambda: _is(s, line, "registered"), what="state reported")
+        await eventually_async(lambda: _is(deps, line, "registered"), what="state reported")
 
-        await accounts.update_settings(s, ALICE, line, worker="lan-b")
+        await accounts.update_settings(deps, ALICE, line, worker="lan-b")
         began = time.monotonic()
         await eventually(
             lambda: [contact_port(c) for c in kamailio.contacts("rp1")] == [port_b],
@@ -375,13 +377,13 @@ async def test_unpinning_or_repinning_releases_the_line_within_seconds(
             what="re-pinned: registered by lan-b only",
         )
         moved = time.monotonic() - began
-        await eventually_async(lambda: _is(s, line, "registered"), what="state reported")
+        await eventually_async(lambda: _is(deps, line, "registered"), what="state reported")
 
-        await accounts.update_settings(s, ALICE, line, worker=None)  # remote: pinned only
+        await accounts.update_settings(deps, ALICE, line, worker=None)  # remote: pinned only
         began = time.monotonic()
         await eventually(lambda: not kamailio.contacts("rp1"), within=5, what="un-pinned")
         dropped = time.monotonic() - began
-        await eventually_async(lambda: _is(s, line, "unregistered"), what="shown unregistered")
+        await eventually_async(lambda: _is(deps, line, "unregistered"), what="shown unregistered")
         print(f"re-pinned in {moved:.1f} s, un-pinned in {dropped:.1f} s")
         assert moved <= 3 and dropped <= 3
         for _, _, task in started:
@@ -395,7 +397,7 @@ async def test_unpinning_or_repinning_releases_the_line_within_seconds(
 
 
 async def test_a_remote_worker_started_before_its_control_plane_waits_for_it(
-    services: Services, tls_cert: Cert, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    services: Dependencies, tls_cert: Cert, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """It retries the join with backoff and jitter, naming the URL, and joins once the
     control plane answers; a refusal still ends it at once, naming the control plane."""

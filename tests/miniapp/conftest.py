@@ -14,7 +14,7 @@ from telesip.api.app import create_app
 from telesip.config import Settings
 from telesip.domain.model import Method
 from telesip.services import accounts, offers
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.core.helpers import ALICE, BOB, CAROL, sip
 from tests.miniapp.signing import TOKEN
 
@@ -23,7 +23,12 @@ BOT = "telesip_test_bot"
 
 @dataclass
 class MiniApp:
-    s: Services
+    deps: Dependencies
+
+    @property
+    def s(self) -> Dependencies:  # transitional, removed before the session ends
+        return self.deps
+
     client: httpx.AsyncClient
     alice_own: int  # Alice's, used by Alice
     alice_bobs: int  # Alice's, assigned to Bob
@@ -31,7 +36,7 @@ class MiniApp:
 
 
 @pytest.fixture
-async def mini(services: Services) -> AsyncIterator[MiniApp]:
+async def mini(services: Dependencies) -> AsyncIterator[MiniApp]:
     settings = Settings(bot_token=TOKEN, miniapp_max_age_seconds=3600)  # type: ignore[arg-type]
     app = create_app(services, settings, bot_username=BOT)
     own = await accounts.create_account(services, ALICE, sip("100"))

@@ -12,15 +12,15 @@ import uvicorn
 
 from telesip.api.app import create_app
 from telesip.config import Settings
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.miniapp.signing import TOKEN
 
 
 @contextlib.asynccontextmanager
-async def serving(s: Services, **settings: object) -> AsyncIterator[str]:
+async def serving(deps: Dependencies, **settings: object) -> AsyncIterator[str]:
     """The base URL of the app on a listening socket; stopped on exit."""
     config = Settings(bot_token=TOKEN, **settings)  # type: ignore[arg-type]
-    app = create_app(s, config, bot_username="telesip_test_bot")
+    app = create_app(deps, config, bot_username="telesip_test_bot")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

@@ -18,7 +18,7 @@ import pytest
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import TelegramUser
 from telesip.services import accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.conftest import make_services
 from tests.core.helpers import ALICE, CAROL, sip
 from tests.miniapp.serving import serving
@@ -38,10 +38,10 @@ def _skip(reason: str) -> None:
 @pytest.fixture
 async def sqlite_services(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[Services]:
-    s = await make_services("sqlite", request, tmp_path, clock)
-    yield s
-    await s.engine.dispose()
+) -> AsyncIterator[Dependencies]:
+    deps = await make_services("sqlite", request, tmp_path, clock)
+    yield deps
+    await deps.engine.dispose()
 
 
 def _page_url(base: str, data: str) -> str:
@@ -50,22 +50,22 @@ def _page_url(base: str, data: str) -> str:
     return f"{base}/miniapp/#{fragment}"
 
 
-async def test_the_table_in_chromium(sqlite_services: Services, tmp_path: Path) -> None:
+async def test_the_table_in_chromium(sqlite_services: Dependencies, tmp_path: Path) -> None:
     if CHROMIUM is None:
         _skip("no Chromium (Debian package `chromium`; bin/system-deps installs it)")
     try:
         from playwright.async_api import async_playwright, expect
     except ImportError:
         _skip("playwright is not installed (pip install -e '.[dev]')")
-    s = sqlite_services
-    ids = [await accounts.create_account(s, ALICE, sip(str(100 + n))) for n in range(30)]
-    await accounts.report_registration(s, ids[3], "auth_failed", 403, "Forbidden")
-    carols = await accounts.create_account(s, CAROL, sip("900", domain="carol.example"))
+    deps = sqlite_services
+    ids = [await accounts.create_account(deps, ALICE, sip(str(100 + n))) for n in range(30)]
+    await accounts.report_registration(deps, ids[3], "auth_failed", 403, "Forbidden")
+    carols = await accounts.create_account(deps, CAROL, sip("900", domain="carol.example"))
     shots = tmp_path / "screens"
     shots.mkdir()
     print(f"screenshots: {shots}")
     outside: list[str] = []
-    async with serving(s) as base, async_playwright() as pw:
+    async with serving(deps) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             context = await browser.new_context(viewport=PHONE, device_scale_factor=2)
@@ -79,7 +79,7 @@ async def test_the_table_in_chromium(sqlite_services: Services, tmp_path: Path) 
             )
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            await page.goto(_page_url(base, init_data(ALICE, s.clock.now())))
+            await page.goto(_page_url(base, init_data(ALICE, deps.clock.now())))
 
             rows = page.locator("tbody tr[data-id]")
             await rows.first.wait_for()
@@ -99,8 +99,8 @@ async def test_the_table_in_chromium(sqlite_services: Services, tmp_path: Path) 
             await page.click("[data-bulk=disable]")
             await page.wait_for_selector("#result >> text=Done: 1. Refused: 0.")
             await page.wait_for_selector(f'tr[data-id="{ids[5]}"] .st-off')
-            assert not (await accounts.get_card(s, None, ids[5])).summary.enabled
-            assert (await accounts.get_card(s, None, ids[4])).summary.enabled
+            assert not (await accounts.get_card(deps, None, ids[5])).summary.enabled
+            assert (await accounts.get_card(deps, None, ids[4])).summary.enabled
 
             # the settings form: a bad port, then a good one
             await page.click(f'button[data-open="{ids[5]}"]')
@@ -115,7 +115,7 @@ async def test_the_table_in_chromium(sqlite_services: Services, tmp_path: Path) 
             await page.fill("#f-port", "5070")
             await page.click("form#settings button[type=submit]")
             await page.wait_for_selector("text=Settings saved.")
-            card = await accounts.get_card(s, None, ids[5])
+            card = await accounts.get_card(deps, None, ids[5])
             assert card.settings is not None and card.settings["port"] == 5070
 
             # back to the table at a desktop size, sorted by state
@@ -131,7 +131,7 @@ async def test_the_table_in_chromium(sqlite_services: Services, tmp_path: Path) 
             # initData signed with another bot's token: refused, nothing shown
             forged = await context.new_page()
             await forged.goto(
-                _page_url(base, init_data(ALICE, s.clock.now(), token="654321:not-this-bot"))
+                _page_url(base, init_data(ALICE, deps.clock.now(), token="654321:not-this-bot"))
             )
             notice = forged.locator("#notice.error")
             await notice.wait_for()
@@ -140,7 +140,7 @@ async def test_the_table_in_chromium(sqlite_services: Services, tmp_path: Path) 
             # a stranger's page shows only her own account
             stranger = await context.new_page()
             carol = TelegramUser(CAROL.id, "Carol", None, "en")
-            await stranger.goto(_page_url(base, init_data(carol, s.clock.now())))
+            await stranger.goto(_page_url(base, init_data(carol, deps.clock.now())))
             await stranger.locator("tbody tr[data-id]").first.wait_for()
             assert await stranger.locator("tbody tr[data-id]").count() == 1
             assert await stranger.get_attribute("tbody tr[data-id]", "data-id") == str(carols)

@@ -17,14 +17,14 @@ from telesip.config import Settings
 from telesip.domain.model import TelegramUser
 from telesip.miniapp.initdata import sign
 from telesip.services import accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from tests.core.helpers import ALICE, BOB, CAROL
 from tests.miniapp.conftest import MiniApp
 from tests.miniapp.signing import TOKEN, auth, init_data
 
 
 async def _enabled(mini: MiniApp, account_id: int) -> bool:
-    return (await accounts.get_card(mini.s, None, account_id)).summary.enabled
+    return (await accounts.get_card(mini.deps, None, account_id)).summary.enabled
 
 
 async def test_the_shell_is_static_and_locked_down(mini: MiniApp) -> None:
@@ -61,7 +61,7 @@ async def test_no_or_malformed_init_data_is_refused(
 
 
 async def test_forged_init_data_is_refused(mini: MiniApp) -> None:
-    now = mini.s.clock.now()
+    now = mini.deps.clock.now()
     other_bot = await mini.client.get(
         "/miniapp/app", headers=auth(ALICE, now, token="654321:another-bot")
     )
@@ -84,7 +84,7 @@ async def test_forged_init_data_is_refused(mini: MiniApp) -> None:
 
 
 async def test_stale_and_future_init_data_is_refused(mini: MiniApp) -> None:
-    now = mini.s.clock.now()
+    now = mini.deps.clock.now()
     stale = await mini.client.get("/miniapp/app", headers=auth(ALICE, now, age=3601))
     assert stale.status_code == 401 and "too old" in stale.json()["detail"]
     assert (await mini.client.get("/miniapp/app", headers=auth(ALICE, now, age=3500))).is_success
@@ -106,7 +106,7 @@ async def test_stale_and_future_init_data_is_refused(mini: MiniApp) -> None:
 async def test_signed_but_unusable_init_data_is_refused(
     mini: MiniApp, fields: dict[str, str], reason: str
 ) -> None:
-    now = str(int(mini.s.clock.now().timestamp()))
+    now = str(int(mini.deps.clock.now().timestamp()))
     fields = {k: now if v == "@NOW" else v for k, v in fields.items()}
     data = urlencode({**fields, "hash": sign(fields, TOKEN)})
     r = await mini.client.get("/miniapp/app", headers={"Authorization": f"tma {data}"})
@@ -114,13 +114,13 @@ async def test_signed_but_unusable_init_data_is_refused(
 
 
 async def test_a_repeated_field_is_refused(mini: MiniApp) -> None:
-    data = init_data(ALICE, mini.s.clock.now()) + "&auth_date=1"
+    data = init_data(ALICE, mini.deps.clock.now()) + "&auth_date=1"
     r = await mini.client.get("/miniapp/app", headers={"Authorization": f"tma {data}"})
     assert r.status_code == 401 and "repeated" in r.json()["detail"]
 
 
 async def test_the_owner_sees_her_accounts_only(mini: MiniApp) -> None:
-    r = await mini.client.get("/miniapp/app", headers=auth(ALICE, mini.s.clock.now()))
+    r = await mini.client.get("/miniapp/app", headers=auth(ALICE, mini.deps.clock.now()))
     assert r.status_code == 200
     assert f'data-open="{mini.alice_own}"' in r.text and f'data-open="{mini.alice_bobs}"' in r.text
     assert f'data-open="{mini.carols}"' not in r.text and "other.example" not in r.text
@@ -129,7 +129,7 @@ async def test_the_owner_sees_her_accounts_only(mini: MiniApp) -> None:
 
 
 async def test_search_sort_and_bad_query(mini: MiniApp) -> None:
-    h = auth(ALICE, mini.s.clock.now())
+    h = auth(ALICE, mini.deps.clock.now())
     found = await mini.client.get("/miniapp/table", params={"q": "BOB"}, headers=h)
     assert f'data-open="{mini.alice_bobs}"' in found.text
     assert f'data-open="{mini.alice_own}"' not in found.text
@@ -143,7 +143,7 @@ async def test_search_sort_and_bad_query(mini: MiniApp) -> None:
 
 
 async def test_the_assigned_user_sees_and_changes_nothing(mini: MiniApp) -> None:
-    h = auth(BOB, mini.s.clock.now())
+    h = auth(BOB, mini.deps.clock.now())
     table = await mini.client.get("/miniapp/table", headers=h)
     assert table.status_code == 200 and f'data-open="{mini.alice_bobs}"' not in table.text
     form = await mini.client.get(f"/miniapp/accounts/{mini.alice_bobs}/settings", headers=h)
@@ -159,14 +159,14 @@ async def test_the_assigned_user_sees_and_changes_nothing(mini: MiniApp) -> None
         assert r.status_code == 403 and r.json()["code"] == "not_owner"
     export = await mini.client.post("/miniapp/export", json={"ids": [mini.alice_bobs]}, headers=h)
     assert export.status_code == 403
-    card = await accounts.get_card(mini.s, None, mini.alice_bobs)
+    card = await accounts.get_card(mini.deps, None, mini.alice_bobs)
     assert card.summary.enabled and card.settings is not None and card.settings["port"] is None
     assert not card.summary.via_link
 
 
 async def test_a_stranger_gets_not_found_and_changes_nothing(mini: MiniApp) -> None:
     carol = TelegramUser(CAROL.id, "Carol", None, "ru")
-    h = auth(carol, mini.s.clock.now())
+    h = auth(carol, mini.deps.clock.now())
     form = await mini.client.get(f"/miniapp/accounts/{mini.alice_own}/settings", headers=h)
     assert form.status_code == 404 and form.json()["code"] == "account_not_found"
     assert "нет (возможно, он удалён)" in form.json()["detail"]  # Carol's language
@@ -189,12 +189,12 @@ async def test_a_stranger_gets_not_found_and_changes_nothing(mini: MiniApp) -> N
     assert export.status_code == 404 and "100" not in export.text
     missing = await mini.client.get("/miniapp/accounts/999999/settings", headers=h)
     assert missing.status_code == 404
-    card = await accounts.get_card(mini.s, None, mini.alice_own)
+    card = await accounts.get_card(mini.deps, None, mini.alice_own)
     assert card.settings is not None and card.settings["login"] == "100"
 
 
 async def test_bulk_disable_enable_and_bad_bodies(mini: MiniApp) -> None:
-    h = auth(ALICE, mini.s.clock.now())
+    h = auth(ALICE, mini.deps.clock.now())
     ids = [mini.alice_own, mini.alice_bobs]
     r = await mini.client.post("/miniapp/bulk", json={"action": "disable", "ids": ids}, headers=h)
     assert r.status_code == 200 and "Done: 2. Refused: 0." in r.text
@@ -213,7 +213,7 @@ async def test_bulk_disable_enable_and_bad_bodies(mini: MiniApp) -> None:
 
 
 async def test_bulk_links_move_accounts_out_of_the_table(mini: MiniApp) -> None:
-    h = auth(ALICE, mini.s.clock.now())
+    h = auth(ALICE, mini.deps.clock.now())
     r = await mini.client.post(
         "/miniapp/bulk", json={"action": "links", "ids": [mini.alice_own]}, headers=h
     )
@@ -223,9 +223,9 @@ async def test_bulk_links_move_accounts_out_of_the_table(mini: MiniApp) -> None:
 
 
 async def test_export_csv(mini: MiniApp) -> None:
-    await accounts.update_settings(mini.s, ALICE, mini.alice_own, display_name="x")
-    await accounts.report_registration(mini.s, mini.alice_own, "failed", 403, "=HYPERLINK(1)")
-    h = auth(ALICE, mini.s.clock.now())
+    await accounts.update_settings(mini.deps, ALICE, mini.alice_own, display_name="x")
+    await accounts.report_registration(mini.deps, mini.alice_own, "failed", 403, "=HYPERLINK(1)")
+    h = auth(ALICE, mini.deps.clock.now())
     r = await mini.client.post(
         "/miniapp/export", json={"ids": [mini.alice_own, mini.alice_bobs]}, headers=h
     )
@@ -239,7 +239,7 @@ async def test_export_csv(mini: MiniApp) -> None:
 
 
 async def test_settings_form_errors_next_to_fields_then_saved(mini: MiniApp) -> None:
-    h = auth(ALICE, mini.s.clock.now())
+    h = auth(ALICE, mini.deps.clock.now())
     url = f"/miniapp/accounts/{mini.alice_own}/settings"
     form = await mini.client.get(url, headers=h)
     assert form.status_code == 200 and 'name="login" value="100"' in form.text
@@ -256,7 +256,7 @@ async def test_settings_form_errors_next_to_fields_then_saved(mini: MiniApp) -> 
         url, json={"etag": etag, "port": "5070", "transport": "tcp", "record": False}, headers=h
     )
     assert good.status_code == 200 and "Settings saved." in good.text
-    card = await accounts.get_card(mini.s, None, mini.alice_own)
+    card = await accounts.get_card(mini.deps, None, mini.alice_own)
     assert card.settings is not None and card.settings["port"] == 5070
     assert card.settings["transport"] == "tcp"
     again = await mini.client.post(url, json={"etag": etag, "port": "5080"}, headers=h)
@@ -265,7 +265,7 @@ async def test_settings_form_errors_next_to_fields_then_saved(mini: MiniApp) -> 
 
 async def test_settings_errors_in_russian(mini: MiniApp) -> None:
     alice_ru = TelegramUser(ALICE.id, "Alice", "alice", "ru")
-    h = auth(alice_ru, mini.s.clock.now())
+    h = auth(alice_ru, mini.deps.clock.now())
     url = f"/miniapp/accounts/{mini.alice_own}/settings"
     bad = await mini.client.post(url, json={"port": "0", "expires": "x"}, headers=h)
     assert bad.status_code == 422
@@ -279,7 +279,7 @@ async def test_a_refused_sign_in_in_the_browser_language(mini: MiniApp) -> None:
     assert r.status_code == 401 and "откройте снова из бота" in r.json()["detail"]
 
 
-async def test_without_a_bot_token_the_page_says_why(services: Services) -> None:
+async def test_without_a_bot_token_the_page_says_why(services: Dependencies) -> None:
     app = create_app(services, Settings(), bot_username=None)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://tg") as client:
@@ -288,18 +288,18 @@ async def test_without_a_bot_token_the_page_says_why(services: Services) -> None
 
 
 async def test_a_refused_form_keeps_the_version_it_was_read_as(mini: MiniApp) -> None:
-    h = auth(ALICE, mini.s.clock.now())
+    h = auth(ALICE, mini.deps.clock.now())
     url = f"/miniapp/accounts/{mini.alice_own}/settings"
 
     def etag_of(text: str) -> str:
         return html.unescape(text.split('name="etag" value="')[1].split('"')[0])
 
     read = etag_of((await mini.client.get(url, headers=h)).text)
-    await accounts.update_settings(mini.s, ALICE, mini.alice_own, display_name="Reception")
+    await accounts.update_settings(mini.deps, ALICE, mini.alice_own, display_name="Reception")
     bad = await mini.client.post(url, json={"etag": read, "port": "x"}, headers=h)
     assert bad.status_code == 422 and etag_of(bad.text) == read
     retry = await mini.client.post(url, json={"etag": etag_of(bad.text), "port": "5062"}, headers=h)
     assert retry.status_code == 412 and "changed since it was read" in retry.text
     assert 'value="Reception"' in retry.text  # the other change, shown
-    card = await accounts.get_card(mini.s, None, mini.alice_own)
+    card = await accounts.get_card(mini.deps, None, mini.alice_own)
     assert card.settings is not None and card.settings["port"] is None

@@ -29,7 +29,7 @@ from telesip.domain.model import TelegramUser
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import fleet
 from telesip.services.accounts import create_account
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
@@ -71,13 +71,13 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 @pytest.fixture
 async def database(empty_url: str) -> AsyncIterator[str]:
     """A migrated database holding one account (its password under TEST_KEY)."""
-    s = Services(create_engine(empty_url), Cipher(TEST_KEY))
+    deps = Dependencies(create_engine(empty_url), Cipher(TEST_KEY))
     try:
-        await migrate.upgrade(s.engine)
+        await migrate.upgrade(deps.engine)
         settings = AccountSettings(login="101", password=Secret("pw"), domain="pbx.test")
-        await create_account(s, TelegramUser(id=501, first_name="Ann"), settings)
+        await create_account(deps, TelegramUser(id=501, first_name="Ann"), settings)
     finally:
-        await s.engine.dispose()
+        await deps.engine.dispose()
     yield empty_url
 
 
@@ -257,7 +257,7 @@ async def test_redis_reachable_or_not() -> None:
 
 
 @pytest.fixture
-async def control(services: Services, tmp_path: Path) -> AsyncIterator[str]:
+async def control(services: Dependencies, tmp_path: Path) -> AsyncIterator[str]:
     """The real API app (the control plane) on plain HTTP to loopback."""
     from telesip.api.app import create_app
 
@@ -285,7 +285,7 @@ async def control(services: Services, tmp_path: Path) -> AsyncIterator[str]:
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_remote_worker_control_plane(
-    services: Services, control: str, tmp_path: Path
+    services: Dependencies, control: str, tmp_path: Path
 ) -> None:
     from telesip.doctor.network import check_control_plane
 

@@ -114,9 +114,11 @@ async def test_the_address_the_registrar_saw_goes_before_the_advertised_one(
 ) -> None:
     """The worker advertises 192.0.2.10 (TELESIP_SIP_ADVERTISE, as behind NAT); Kamailio sees
     its datagrams come from 127.0.0.1 and says so in Via received: the list names 127.0.0.1."""
-    async with services_for(Settings(data_dir=tmp_path, secret_key=SECRET_KEY), upgrade=True) as s:
-        await fleet.create_worker(s, "fw1")
-        account_id = await accounts.create_account(s, OWNER, sip(kamailio, "opsfw1"))
+    async with services_for(
+        Settings(data_dir=tmp_path, secret_key=SECRET_KEY), upgrade=True
+    ) as deps:
+        await fleet.create_worker(deps, "fw1")
+        account_id = await accounts.create_account(deps, OWNER, sip(kamailio, "opsfw1"))
         worker = Telesip(
             tmp_path, {"TELESIP_SIP_ADVERTISE": "192.0.2.10", "TELESIP_RTP_PORTS": "31000-31099"}
         )
@@ -124,14 +126,14 @@ async def test_the_address_the_registrar_saw_goes_before_the_advertised_one(
         try:
 
             async def published() -> list[str] | None:
-                found = [w for w in await fleet.list_workers(s, ttl=3) if w.name == "fw1"]
+                found = [w for w in await fleet.list_workers(deps, ttl=3) if w.name == "fw1"]
                 return found[0].addresses if found and found[0].alive else None
 
             before = await until(published, 60, "joined", worker)
             assert describe(before)[0].startswith("192.0.2.10: SIP udp ")
 
             async def seen() -> list[str] | None:
-                now = await fleet.firewall(s, account_id, ttl=3)
+                now = await fleet.firewall(deps, account_id, ttl=3)
                 return now if any("127.0.0.1" in x for x in now) else None
 
             entries = await until(seen, 30, "the registrar-seen address published", worker)
@@ -139,7 +141,7 @@ async def test_the_address_the_registrar_saw_goes_before_the_advertised_one(
             assert describe(entries) == [
                 f"127.0.0.1: SIP udp {udp_port}, tcp, tls; RTP udp 31000-31099"
             ]
-            card = await accounts.get_card(s, OWNER, account_id)
+            card = await accounts.get_card(deps, OWNER, account_id)
             assert describe(card.firewall) == describe(entries)
             iptables = await asyncio.to_thread(
                 cli, tmp_path, "workers", "firewall", str(account_id), "--format", "iptables"

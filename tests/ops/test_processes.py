@@ -52,11 +52,11 @@ def sip(kam: Kamailio, login: str, *, good: bool = True) -> AccountSettings:
 
 async def prepare(tmp: Path, *logins: tuple[AccountSettings, ...]) -> str:
     """Migrate the data directory's database, add accounts; an API key for everything."""
-    async with services_for(Settings(data_dir=tmp, secret_key=SECRET_KEY), upgrade=True) as s:
+    async with services_for(Settings(data_dir=tmp, secret_key=SECRET_KEY), upgrade=True) as deps:
         for login in logins:
             for settings in login:
-                await accounts.create_account(s, OWNER, settings)
-        return (await operators.create_api_key(s, "ops", Scope(all=True))).token
+                await accounts.create_account(deps, OWNER, settings)
+        return (await operators.create_api_key(deps, "ops", Scope(all=True))).token
 
 
 async def get(url: str) -> httpx.Response:

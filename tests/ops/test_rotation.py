@@ -22,7 +22,7 @@ from telesip.domain.model import TelegramUser
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import webhooks
 from telesip.services.accounts import create_account
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.operators import Scope
 from telesip.store import keyring
 from telesip.store import tables as t
@@ -34,15 +34,15 @@ NEW_KEY = "a-brand-new-key"
 ANN = TelegramUser(id=501, first_name="Ann")
 
 
-async def _fill(s: Services, data_dir: Path) -> int:
+async def _fill(deps: Dependencies, data_dir: Path) -> int:
     """Two accounts, a webhook, a conversation holding a typed password, a guess, a session."""
     for n in (1, 2):
         settings = AccountSettings(login=f"10{n}", password=Secret(f"pw-{n}"), domain="pbx.test")
-        await create_account(s, ANN, settings)
-    hook = await webhooks.register_webhook(s, "acme", Scope(all=True), "https://hooks.test/x")
-    sealed = base64.b64encode(s.cipher.encrypt(Secret("typed-pw"))).decode()
+        await create_account(deps, ANN, settings)
+    hook = await webhooks.register_webhook(deps, "acme", Scope(all=True), "https://hooks.test/x")
+    sealed = base64.b64encode(deps.cipher.encrypt(Secret("typed-pw"))).decode()
     now = datetime(2026, 1, 5, tzinfo=UTC)
-    async with s.engine.begin() as conn:
+    async with deps.engine.begin() as conn:
         await conn.execute(
             insert(t.bot_fsm),
             [
@@ -59,21 +59,21 @@ async def _fill(s: Services, data_dir: Path) -> int:
                     "window_start": now,
                     "failures": 2,
                     "free_steps": 0,
-                    "last_hash": s.cipher.mac("x"),
-                    "last_prefix_hash": s.cipher.mac("y"),
+                    "last_hash": deps.cipher.mac("x"),
+                    "last_prefix_hash": deps.cipher.mac("y"),
                 }
             ],
         )
-    SessionStore(data_dir, s.cipher).save(
+    SessionStore(data_dir, deps.cipher).save(
         CallerAccount(phone="15550100001", user=TgUser(id=9, first_name="C"), session=Secret("ss"))
     )
     assert hook.secret.startswith("whsec_")
     return hook.webhook.id
 
 
-async def _secrets(s: Services, cipher: Cipher, data_dir: Path) -> list[str]:
+async def _secrets(deps: Dependencies, cipher: Cipher, data_dir: Path) -> list[str]:
     """Every stored secret decrypted with ``cipher`` (ConfigError when one does not open)."""
-    async with s.engine.connect() as conn:
+    async with deps.engine.connect() as conn:
         accounts = (await conn.execute(select(t.accounts.c.password_enc))).scalars().all()
         hooks = (await conn.execute(select(t.webhooks.c.secret_enc))).scalars().all()
         data = (await conn.execute(select(t.bot_fsm.c.data).order_by(t.bot_fsm.c.key))).all()
@@ -84,7 +84,7 @@ async def _secrets(s: Services, cipher: Cipher, data_dir: Path) -> list[str]:
 
 
 async def test_rotation_reencrypts_every_secret_in_one_go(
-    services: Services, tmp_path: Path
+    services: Dependencies, tmp_path: Path
 ) -> None:
     old, new = services.cipher, Cipher(NEW_KEY)
     await _fill(services, tmp_path)
@@ -115,7 +115,7 @@ async def test_rotation_reencrypts_every_secret_in_one_go(
 
 
 async def test_a_secret_neither_key_opens_changes_nothing(
-    services: Services, tmp_path: Path
+    services: Dependencies, tmp_path: Path
 ) -> None:
     old, new = services.cipher, Cipher(NEW_KEY)
     await _fill(services, tmp_path)
@@ -139,11 +139,11 @@ async def test_a_secret_neither_key_opens_changes_nothing(
 
 
 async def _one_account(url: str) -> None:
-    s = Services(create_engine(url), Cipher(TEST_KEY))
+    deps = Dependencies(create_engine(url), Cipher(TEST_KEY))
     try:
-        await create_account(s, ANN, AccountSettings("101", Secret("pw-1"), "pbx.test"))
+        await create_account(deps, ANN, AccountSettings("101", Secret("pw-1"), "pbx.test"))
     finally:
-        await s.engine.dispose()
+        await deps.engine.dispose()
 
 
 async def _check(url: str, cipher: Cipher) -> tuple[int, list[str]]:

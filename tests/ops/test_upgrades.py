@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from telesip.cli import app
 from telesip.domain.errors import ConfigError
 from telesip.domain.settings import AccountSettings, Secret
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
@@ -90,8 +90,8 @@ async def test_database_of_the_previous_migrations_with_data_is_upgraded(
         assert state == before
         after = await migrate.schema_state(engine)
         assert after.at_heads
-        s = Services(engine, cipher)
-        async with s.uow(readonly=True) as uow:
+        deps = Dependencies(engine, cipher)
+        async with deps.uow(readonly=True) as uow:
             accounts = [await uow.accounts.get(n) for n in (1, 2)]
             assert [a.settings.password.reveal() for a in accounts if a] == ["pw-1", "pw-2"]
             assert [a.settings.login for a in accounts if a] == ["101", "102"]

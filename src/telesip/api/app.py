@@ -37,7 +37,7 @@ from telesip.api.routers import (
 from telesip.config import Settings
 from telesip.metrics import API_REQUESTS
 from telesip.miniapp import router as miniapp_router
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def _route_of(scope: Scope) -> str:
 
 
 def create_app(
-    services: Services, settings: Settings | None = None, *, bot_username: str | None = None
+    services: Dependencies, settings: Settings | None = None, *, bot_username: str | None = None
 ) -> FastAPI:
     app = FastAPI(
         title=TITLE,
@@ -137,7 +137,7 @@ def create_app(
 def documents() -> tuple[dict[str, Any], dict[str, Any]]:
     """The operators' and the workers' OpenAPI documents (``docs/openapi.json`` and
     ``docs/worker-openapi.json`` are these; ``python -m telesip.api.openapi`` writes them)."""
-    app = create_app(cast(Services, None))
+    app = create_app(cast(Dependencies, None))
     return app.openapi(), app.state.worker_openapi
 
 
@@ -162,15 +162,15 @@ def parse_bind(bind: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-async def serve_api(s: Services, settings: Settings) -> None:
+async def serve_api(deps: Dependencies, settings: Settings) -> None:
     """Run the API on ``TELESIP_API_BIND`` and the webhook dispatcher until cancelled."""
-    app = create_app(s, settings, bot_username=await bot_username(settings))
+    app = create_app(deps, settings, bot_username=await bot_username(settings))
     host, port = parse_bind(settings.api_bind)
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
     )
     server = uvicorn.Server(config)
-    dispatcher = asyncio.create_task(WebhookDispatcher(s).run(), name="webhooks")
+    dispatcher = asyncio.create_task(WebhookDispatcher(deps).run(), name="webhooks")
     try:
         log.info("HTTP API on http://%s:%d%s/docs", host, port, PREFIX)
         await server.serve()

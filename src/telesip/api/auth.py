@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from telesip.config import Settings
 from telesip.domain import errors
 from telesip.services import operators
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.operators import ApiKey
 
 bearer = HTTPBearer(
@@ -32,7 +32,7 @@ bearer = HTTPBearer(
 
 @dataclass(frozen=True)
 class Ctx:
-    s: Services
+    deps: Dependencies
     settings: Settings
     key: ApiKey
     bot_username: str | None
@@ -43,7 +43,7 @@ class Ctx:
 
     async def require_account(self, account_id: int) -> int:
         """Check the account is in scope; returns its owner's id."""
-        async with self.s.uow() as uow:
+        async with self.deps.uow() as uow:
             summary = await uow.accounts.summary(account_id)
         if summary is None:
             raise errors.AccountNotFound(account_id=account_id)
@@ -63,9 +63,9 @@ async def context(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Ctx:
-    s: Services = request.app.state.services
-    key = await operators.authenticate(s, credentials.credentials if credentials else None)
-    return Ctx(s, request.app.state.settings, key, request.app.state.bot_username)
+    deps: Dependencies = request.app.state.services
+    key = await operators.authenticate(deps, credentials.credentials if credentials else None)
+    return Ctx(deps, request.app.state.settings, key, request.app.state.bot_username)
 
 
 Auth = Annotated[Ctx, Depends(context)]

@@ -10,7 +10,7 @@ from telesip.domain.model import Offer, SettingsLink, TelegramUser
 from telesip.domain.readmodels import AccountSummary
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services.accounts import Card
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.templates import get_template
 
 #: fields a patch may not clear
@@ -34,13 +34,13 @@ def _values(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def settings(s: Services, body: schemas.SettingsIn) -> AccountSettings:
+async def settings(deps: Dependencies, body: schemas.SettingsIn) -> AccountSettings:
     """New-account settings: the template's server fields, then the fields given."""
     given = body.model_dump(exclude_unset=True, exclude={"template"})
     given = {k: v for k, v in given.items() if v is not None}
     fields: dict[str, Any] = {}
     if body.template is not None:
-        fields = (await get_template(s, body.template)).settings_fields()
+        fields = (await get_template(deps, body.template)).settings_fields()
     fields |= _values(given)
     if not fields.get("domain"):
         raise errors.InvalidSettings(reason="domain (the SIP server) is required")

@@ -22,7 +22,7 @@ from telesip.api.errors import RETRY_AFTER_SECONDS
 from telesip.domain import errors
 from telesip.domain.errors import TelesipError
 from telesip.services import idempotency
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 HEADER = b"idempotency-key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -63,11 +63,11 @@ class Idempotency:
         if not auth:  # 401 from the app; nothing to keep
             await self.app(scope, receive, send)
             return
-        s: Services = scope["app"].state.services
+        deps: Dependencies = scope["app"].state.services
         owner = hashlib.sha256(auth.encode("latin-1")).hexdigest()
         body = await _read(receive)
         try:
-            stored = await idempotency.begin(s, owner, key, _fingerprint(scope, body))
+            stored = await idempotency.begin(deps, owner, key, _fingerprint(scope, body))
         except errors.KeyReused as exc:
             await self._refuse(scope, receive, send, 422, exc)
             return
@@ -87,10 +87,10 @@ class Idempotency:
             await send({"type": "http.response.start", "status": stored.status, "headers": headers})
             await send({"type": "http.response.body", "body": stored.body})
             return
-        await self._first(scope, body, send, s, owner, key)
+        await self._first(scope, body, send, deps, owner, key)
 
     async def _first(
-        self, scope: Scope, body: bytes, send: Send, s: Services, owner: str, key: str
+        self, scope: Scope, body: bytes, send: Send, deps: Dependencies, owner: str, key: str
     ) -> None:
         status = 500
         headers: list[tuple[str, str]] = []
@@ -120,13 +120,13 @@ class Idempotency:
         try:
             await self.app(scope, replay, capture)
             if status >= 500 or status == 401:
-                await idempotency.abandon(s, owner, key)
+                await idempotency.abandon(deps, owner, key)
             else:
                 kept = idempotency.stored_headers(headers)
                 answer = idempotency.Stored(status, kept, b"".join(chunks))
-                await idempotency.finish(s, owner, key, answer)
+                await idempotency.finish(deps, owner, key, answer)
         except BaseException:
-            await idempotency.abandon(s, owner, key)
+            await idempotency.abandon(deps, owner, key)
             raise
         for message in messages:
             await send(message)

@@ -46,7 +46,7 @@ from telesip.config import Settings
 from telesip.domain.errors import ConfigError, TelesipError
 from telesip.health import PROBES
 from telesip.services import accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +60,16 @@ UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
 
 
 def build_dispatcher(
-    s: Services,
+    deps: Dependencies,
     storage: BaseStorage | None = None,
     notifier: Notifier | None = None,
     miniapp_url: str | None = None,
 ) -> Dispatcher:
     """The dispatcher with every feature; ``storage`` defaults to the database storage;
     ``miniapp_url`` (TELESIP_PUBLIC_URL's Mini App) adds the buttons that open the table."""
-    dp = Dispatcher(storage=storage or make_storage(s, None))
-    dp["s"] = s
+    dp = Dispatcher(storage=storage or make_storage(deps, None))
+    dp["deps"] = deps
+    dp["s"] = deps  # transitional (removed before the session ends): handlers written as `s`
     dp["notifier"] = notifier
     dp["miniapp_url"] = miniapp_url
     dp.update.outer_middleware(MetricsMiddleware())
@@ -121,22 +122,24 @@ def settle_gc() -> None:
     gc.freeze()
 
 
-async def run_bot(s: Services, settings: Settings) -> None:
+async def run_bot(deps: Dependencies, settings: Settings) -> None:
     """The ``bot`` part of ``telesip run``: until cancelled."""
     if settings.bot_token is None:
         raise ConfigError(reason="TELESIP_BOT_TOKEN is not set")
     limiter, pulse = RateLimiter(), Pulse()
     bot = build_bot(settings.bot_token.get_secret_value(), settings.bot_api_url, limiter)
     bot.session.middleware(pulse)
-    notifier = Notifier(s, bot)
-    dp = build_dispatcher(s, make_storage(s, settings.redis_url), notifier, settings.miniapp_url)
-    outbox = Outbox(s, bot, settings.data_dir / "recordings")
+    notifier = Notifier(deps, bot)
+    dp = build_dispatcher(
+        deps, make_storage(deps, settings.redis_url), notifier, settings.miniapp_url
+    )
+    outbox = Outbox(deps, bot, settings.data_dir / "recordings")
     limiter.deferrer = outbox  # what would hold a handler too long is sent from there
     notifier.start()
     outbox.start()
     sweeper = (
-        asyncio.create_task(disable_unused_forever(s), name="telesip-unused")
-        if s.rules.disable_unused
+        asyncio.create_task(disable_unused_forever(deps), name="telesip-unused")
+        if deps.rules.disable_unused
         else None
     )
     probes = PROBES.part("bot", ready=pulse.ready, collect=lambda: limiter_metrics(limiter))
@@ -166,14 +169,14 @@ async def run_bot(s: Services, settings: Settings) -> None:
         await bot.session.close()
 
 
-async def disable_unused_forever(s: Services, every: float = 3600.0) -> None:
+async def disable_unused_forever(deps: Dependencies, every: float = 3600.0) -> None:
     """TELESIP_DISABLE_UNUSED: disable unused accounts (R11) at start, then every ``every``
     seconds. It runs in the bot process, whose notifier tells the owners (events are published
     in-process); the workers see the accounts disabled within their poll. Several bot
     processes may run it at once: each account is disabled, and told of, once."""
     while True:
         try:
-            if gone := await accounts.disable_unused(s):
+            if gone := await accounts.disable_unused(deps):
                 log.info("disabled %d unused accounts", len(gone))
         except TelesipError as exc:
             log.warning("disabling unused accounts failed: %s", exc)

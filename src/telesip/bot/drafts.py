@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from telesip.domain import errors
 from telesip.domain.model import Method
 from telesip.domain.transfers import Draft
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 __all__ = ["Draft", "make", "read"]
 
@@ -27,7 +27,7 @@ _METHODS = (Method.ASSIGN, Method.UNLINK)
 _MAC = 8
 
 
-def make(s: Services, draft: Draft) -> str:
+def make(deps: Dependencies, draft: Draft) -> str:
     """A token of 44 URL-safe characters (fits the 64-byte callback data with its prefix)."""
     body = _LAYOUT.pack(
         draft.account_id,
@@ -35,11 +35,11 @@ def make(s: Services, draft: Draft) -> str:
         int(draft.issued_at.timestamp() * 1000),
         _METHODS.index(draft.method),
     )
-    mac = s.cipher.mac("offer-draft", body.hex())[:_MAC]
+    mac = deps.cipher.mac("offer-draft", body.hex())[:_MAC]
     return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
 
 
-def read(s: Services, token: str) -> Draft:
+def read(deps: Dependencies, token: str) -> Draft:
     """The draft in ``token``; OfferNotFound when it is not one this service signed."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
@@ -47,7 +47,7 @@ def read(s: Services, token: str) -> Draft:
         raise errors.OfferNotFound() from None
     body, mac = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
     if len(body) != _LAYOUT.size or not hmac.compare_digest(
-        mac, s.cipher.mac("offer-draft", body.hex())[:_MAC]
+        mac, deps.cipher.mac("offer-draft", body.hex())[:_MAC]
     ):
         raise errors.OfferNotFound()
     account_id, sender_id, issued, method = _LAYOUT.unpack(body)

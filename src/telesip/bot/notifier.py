@@ -28,7 +28,7 @@ from telesip.domain import events
 from telesip.metrics import BOT_SEND_FAILURES
 from telesip.services import offers, people
 from telesip.services.bus import MessageBus
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +95,14 @@ def notices_for(event: events.Event) -> list[Notice | Retire]:
 class Notifier:
     """Queue of notices and the task that sends them."""
 
-    def __init__(self, s: Services, bot: Bot, bus: MessageBus | None = None) -> None:
-        self.s = s
+    def __init__(self, deps: Dependencies, bot: Bot, bus: MessageBus | None = None) -> None:
+        self.deps = deps
         self.bot = bot
         self.queue: asyncio.Queue[Notice | Retire] = asyncio.Queue(maxsize=10_000)
         self.away_backoff = 1.0  # the first wait while Telegram is away (doubles, capped)
         self.away_backoff_max = AWAY_BACKOFF_MAX
         self._task: asyncio.Task[None] | None = None
-        (bus or s.bus).subscribe(None, self.on_event)
+        (bus or deps.bus).subscribe(None, self.on_event)
 
     async def on_event(self, event: events.Event) -> None:
         # Ownership moves (R6-R8) are shown in the chat message itself; the transfer flow adds
@@ -144,11 +144,11 @@ class Notifier:
         if isinstance(notice, Retire):
             await self.retire(notice.offer_id)
             return
-        target = await people.get_user(self.s, notice.user_id)
+        target = await people.get_user(self.deps, notice.user_id)
         lang = lang_of(target.language_code if target else None)
         params = dict(notice.params)
         if notice.about_user_id is not None:
-            about = await people.get_user(self.s, notice.about_user_id)
+            about = await people.get_user(self.deps, notice.about_user_id)
             params["user"] = html.escape(about.label) if about else f"id{notice.about_user_id}"
         text = t(lang, notice.key, **params)
         tries = 0
@@ -171,10 +171,10 @@ class Notifier:
             return
 
     async def retire(self, offer_id: int) -> None:
-        offer = await offers.get_offer(self.s, offer_id)
+        offer = await offers.get_offer(self.deps, offer_id)
         if offer.inline_message_id is None:
             return
-        sender = await people.get_user(self.s, offer.sender_id)
+        sender = await people.get_user(self.deps, offer.sender_id)
         lang = lang_of(sender.language_code if sender else None)
         try:
             await self.bot.edit_message_text(

@@ -43,8 +43,8 @@ from telesip.bot.locales import lang_of, t
 from telesip.bot.routers.calls import keypad
 from telesip.domain.readmodels import OutboxMessage
 from telesip.metrics import BOT_SEND_FAILURES
-from telesip.services import calls, people
-from telesip.services.context import Services
+from telesip.services import calls, outbox, people
+from telesip.services.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,10 @@ def _escaped(params: dict[str, Any]) -> dict[str, Any]:
 
 
 class Outbox:
-    def __init__(self, s: Services, bot: Bot, recordings: Path, *, interval: float = 0.5) -> None:
-        self.s = s
+    def __init__(
+        self, deps: Dependencies, bot: Bot, recordings: Path, *, interval: float = 0.5
+    ) -> None:
+        self.deps = deps
         self.bot = bot
         self.recordings = recordings
         self.interval = interval
@@ -82,7 +84,7 @@ class Outbox:
         when this outbox makes it)."""
         self._deferred[chat_id] += 1  # first: a call made meanwhile must queue behind it
         try:
-            await calls.outbox_put(self.s, chat_id, "bot_call", call)
+            await outbox.put(self.deps, chat_id, "bot_call", call)
         except BaseException:
             self._done(chat_id)
             raise
@@ -147,7 +149,7 @@ class Outbox:
                 self._away_rounds = 0
 
     async def _drain(self) -> int:
-        due = await calls.outbox_due(self.s)
+        due = await outbox.due(self.deps)
         by_chat: dict[int, list[OutboxMessage]] = {}
         for message in due:
             by_chat.setdefault(message.chat_id, []).append(message)
@@ -169,7 +171,7 @@ class Outbox:
         try:
             telegram_id = await self._send(message)
         except TelegramRetryAfter as exc:
-            await calls.outbox_retry(self.s, message.id, float(exc.retry_after))
+            await outbox.retry(self.deps, message.id, float(exc.retry_after))
             return False
         except TELEGRAM_AWAY as exc:  # stays due, attempts unchanged
             BOT_SEND_FAILURES.labels("outbox").inc()
@@ -185,9 +187,9 @@ class Outbox:
                 log.warning("outbox: giving up on message %s: %s", message.id, exc.message)
                 telegram_id = None
             else:
-                await calls.outbox_retry(self.s, message.id, 2.0 ** (message.attempts + 1))
+                await outbox.retry(self.deps, message.id, 2.0 ** (message.attempts + 1))
                 return False
-        await calls.outbox_sent(self.s, message.id, telegram_id)
+        await outbox.sent(self.deps, message.id, telegram_id)
         if message.kind == "bot_call" and self.pending(message.chat_id):
             self._done(message.chat_id)
         return True
@@ -196,7 +198,7 @@ class Outbox:
         if message.kind == "bot_call":  # already in the person's language
             result = await self.bot(load_method(message.payload))
             return result.message_id if isinstance(result, Message) else None
-        person = await people.get_user(self.s, message.chat_id)
+        person = await people.get_user(self.deps, message.chat_id)
         lang = lang_of(person.language_code if person else None)
         payload = message.payload
         params = _escaped(dict(payload.get("params") or {}))
@@ -213,9 +215,9 @@ class Outbox:
             return sent.message_id
         if message.kind == "drop_keypad":
             call_id = int(payload["call_id"])
-            keypad_id = await calls.keypad_of(self.s, message.chat_id, call_id)
+            keypad_id = await outbox.keypad_of(self.deps, message.chat_id, call_id)
             if keypad_id is not None:
-                call = await calls.get_call(self.s, call_id)
+                call = await calls.get_call(self.deps, call_id)
                 text = t(
                     lang,
                     "call.keypad_done",

@@ -13,7 +13,7 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StorageKey
 
 from telesip import extras
 from telesip.services import conversations
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 StateType = str | State | None
 
@@ -27,7 +27,7 @@ class DatabaseStorage(BaseStorage):
     database that is away raises ``StorageUnavailable``.
     """
 
-    def __init__(self, services: Services, cache_size: int = 10_000) -> None:
+    def __init__(self, services: Dependencies, cache_size: int = 10_000) -> None:
         self.services = services
         self.keys = DefaultKeyBuilder(with_destiny=True, with_business_connection_id=True)
         self.cache: OrderedDict[str, tuple[str | None, dict[str, Any]]] = OrderedDict()
@@ -70,7 +70,7 @@ class DatabaseStorage(BaseStorage):
         """The engine belongs to the service; nothing to close here."""
 
 
-def make_storage(services: Services, redis_url: str | None) -> BaseStorage:
+def make_storage(services: Dependencies, redis_url: str | None) -> BaseStorage:
     if redis_url:
         extras.require("redis", "TELESIP_REDIS_URL")
         from aiogram.fsm.storage.redis import RedisStorage

@@ -19,7 +19,8 @@ from telesip.domain import errors
 from telesip.domain.calls import CallRecord, CallState, CommandKind, Direction, EndReason
 from telesip.domain.readmodels import Command
 from telesip.services import calls as svc
-from telesip.services.context import Services
+from telesip.services import outbox
+from telesip.services.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +59,16 @@ class CallStore(Protocol):
 class DbCallStore:
     """The service layer, for a worker that reaches the database."""
 
-    def __init__(self, s: Services, worker_id: int) -> None:
-        self.s = s
+    def __init__(self, deps: Dependencies, worker_id: int) -> None:
+        self.deps = deps
         self.worker_id = worker_id
 
     async def start_incoming(self, account_id: int, number: str) -> CallRecord:
-        record, _ = await svc.start_incoming(self.s, account_id, number, self.worker_id)
+        record, _ = await svc.start_incoming(self.deps, account_id, number, self.worker_id)
         return record
 
     async def mark_answered(self, call_id: int, caller: str | None) -> bool:
-        return await svc.mark_answered(self.s, call_id, caller)
+        return await svc.mark_answered(self.deps, call_id, caller)
 
     async def mark_ended(
         self,
@@ -79,23 +80,23 @@ class DbCallStore:
         tell: str | None = None,
     ) -> CallRecord | None:
         return await svc.mark_ended(
-            self.s, call_id, reason, sip_status=sip_status, recording=recording, tell=tell
+            self.deps, call_id, reason, sip_status=sip_status, recording=recording, tell=tell
         )
 
     async def tell(self, call: CallRecord, key: str, /, **extra: Any) -> None:
-        await svc.tell(self.s, call, key, **extra)
+        await outbox.tell(self.deps, call, key, **extra)
 
     async def show_keypad(self, call: CallRecord) -> None:
-        await svc.show_keypad(self.s, call)
+        await outbox.show_keypad(self.deps, call)
 
     async def claim_outgoing(self, account_ids: list[int]) -> list[CallRecord]:
-        return await svc.claim_outgoing(self.s, self.worker_id, account_ids)
+        return await svc.claim_outgoing(self.deps, self.worker_id, account_ids)
 
     async def take_commands(self, call_ids: list[int]) -> list[Command]:
-        return await svc.take_commands(self.s, call_ids)
+        return await svc.take_commands(self.deps, call_ids)
 
     async def end_orphans(self) -> int:
-        return await svc.end_orphans(self.s, self.worker_id)
+        return await svc.end_orphans(self.deps, self.worker_id)
 
 
 Post = Callable[[str, dict[str, Any]], Awaitable[Any]]

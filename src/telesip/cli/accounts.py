@@ -25,9 +25,9 @@ async def accounts_list(
     as_json: bool = as_json_option(),
 ) -> None:
     """Every account with its owner, user, payer and registration state."""
-    async with services_for(settings(), upgrade=True) as s:
+    async with services_for(settings(), upgrade=True) as deps:
         rows = await accounts_svc.list_accounts(
-            s, limit=limit, owner_ids=[owner] if owner is not None else None
+            deps, limit=limit, owner_ids=[owner] if owner is not None else None
         )
     if as_json:
         print_json(
@@ -82,10 +82,16 @@ async def accounts_import(
 ) -> None:
     """Import SIP accounts from a CSV, a FreePBX extensions export, pjsip.conf or sip.conf
     (docs/import.md). A refused file or missing seats change nothing and exit 1."""
-    async with services_for(settings(), upgrade=True) as s:
+    async with services_for(settings(), upgrade=True) as deps:
         with file.open("rb") as stream:
             outcome = await imports_svc.import_accounts(
-                s, None, stream, owner_id=owner, server=server, filename=file.name, dry_run=dry_run
+                deps,
+                None,
+                stream,
+                owner_id=owner,
+                server=server,
+                filename=file.name,
+                dry_run=dry_run,
             )
     if as_json:
         print_json(outcome.as_dict())
@@ -109,8 +115,8 @@ async def accounts_operator_paid(
     account_id: int, paid: bool = typer.Option(True, "--on/--off")
 ) -> None:
     """Mark an account as paid by the operator (or not)."""
-    async with services_for(settings(), upgrade=True) as s:
-        payer = await accounts_svc.set_operator_paid(s, account_id, paid)
+    async with services_for(settings(), upgrade=True) as deps:
+        payer = await accounts_svc.set_operator_paid(deps, account_id, paid)
     out.print(f"#{account_id} is now paid by: {payer.value}")
 
 
@@ -122,10 +128,10 @@ async def audit(
 ) -> None:
     """The audit log of one account, newest first (it outlives a deleted account); an account
     that never existed is an error."""
-    async with services_for(settings(), upgrade=True) as s:
-        records = await audit_svc.account_audit(s, None, account_id, limit=limit)
+    async with services_for(settings(), upgrade=True) as deps:
+        records = await audit_svc.account_audit(deps, None, account_id, limit=limit)
         if not records:
-            await accounts_svc.get_card(s, None, account_id)  # AccountNotFound: exit 1
+            await accounts_svc.get_card(deps, None, account_id)  # AccountNotFound: exit 1
     if as_json:
         print_json(
             [

@@ -28,8 +28,8 @@ def create(
     scope = Scope(all=all_users, users=frozenset(user), accounts=frozenset(account))
 
     async def go() -> operators.IssuedKey:
-        async with services_for(settings(), upgrade=True) as s:
-            return await operators.create_api_key(s, operator, scope, name)
+        async with services_for(settings(), upgrade=True) as deps:
+            return await operators.create_api_key(deps, operator, scope, name)
 
     issued = run(go())
     err.print(f"API key #{issued.key.id} for {operator}; it is shown only now:")
@@ -44,8 +44,8 @@ def list_keys(
     """Every API key: id, operator, prefix, scope, last use; never the key itself."""
 
     async def go() -> list[operators.ApiKey]:
-        async with services_for(settings(), upgrade=True) as s:
-            return await operators.list_api_keys(s, operator)
+        async with services_for(settings(), upgrade=True) as deps:
+            return await operators.list_api_keys(deps, operator)
 
     keys = run(go())
     if as_json:
@@ -99,8 +99,8 @@ def revoke(key_id: int) -> None:
     """Revoke an API key at once."""
 
     async def go() -> None:
-        async with services_for(settings(), upgrade=True) as s:
-            await operators.revoke_api_key(s, key_id)
+        async with services_for(settings(), upgrade=True) as deps:
+            await operators.revoke_api_key(deps, key_id)
 
     run(go())
     out.print(f"API key #{key_id} revoked")

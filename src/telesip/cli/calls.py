@@ -6,7 +6,7 @@ import typer
 
 from telesip.bootstrap import services_for
 from telesip.cli.common import command, out, settings
-from telesip.services import calls as calls_svc
+from telesip.services import recordings
 
 calls_app = typer.Typer(help="Calls: recordings.", no_args_is_help=True)
 
@@ -19,8 +19,8 @@ async def calls_prune_recordings(
     """Delete the recordings of calls that ended more than TELESIP_RECORDING_DAYS ago (the
     worker does it every hour)."""
     config = settings()
-    async with services_for(config, upgrade=True) as s:
-        gone = await calls_svc.prune_recordings(
-            s, config.data_dir / "recordings", days or config.recording_days
+    async with services_for(config, upgrade=True) as deps:
+        gone = await recordings.prune(
+            deps, config.data_dir / "recordings", days or config.recording_days
         )
     out.print(f"deleted {gone} recording file(s)")

@@ -15,15 +15,15 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 @command
 async def db_upgrade(revision: str = typer.Argument("heads")) -> None:
     """Apply the schema migrations."""
-    async with services_for(settings()) as s:
-        await migrate.upgrade(s.engine, revision)
-        out.print(f"database at {', '.join(await migrate.current_revisions(s.engine))}")
+    async with services_for(settings()) as deps:
+        await migrate.upgrade(deps.engine, revision)
+        out.print(f"database at {', '.join(await migrate.current_revisions(deps.engine))}")
 
 
 @db_app.command("current")
 @command
 async def db_current() -> None:
     """Show the schema revision."""
-    async with services_for(settings()) as s:
-        current = ", ".join(await migrate.current_revisions(s.engine)) or "empty"
+    async with services_for(settings()) as deps:
+        current = ", ".join(await migrate.current_revisions(deps.engine)) or "empty"
         out.print(f"current: {current}; code: {', '.join(migrate.head_revisions())}")

@@ -71,8 +71,8 @@ async def secrets_rotate(
     keys = _resolve(config, new_key_file, old_key_file)
     old, new, staged, from_setting = keys.old, keys.new, keys.staged, keys.from_setting
     key_file = config.data_dir / "secret.key"
-    async with services_for(config, upgrade=True) as s:
-        result = await keyring.rotate(s.engine, config.data_dir, Cipher(old), Cipher(new))
+    async with services_for(config, upgrade=True) as deps:
+        result = await keyring.rotate(deps.engine, config.data_dir, Cipher(old), Cipher(new))
     rows = ", ".join(f"{name}: {n}" for name, n in result.rows.items())
     typer.echo(
         f"re-encrypted {result.total} secrets ({rows}, bot conversations: "

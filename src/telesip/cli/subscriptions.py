@@ -24,8 +24,8 @@ async def subscriptions_set(
     add: bool = typer.Option(False, "--add", help="Keep the user's other plans"),
 ) -> None:
     """Give a Telegram user a plan (free, softphone, office, softphone-start)."""
-    async with services_for(settings(), upgrade=True) as s:
-        view = await billing.set_subscription(s, TelegramUser(user_id), plan, seats, add=add)
+    async with services_for(settings(), upgrade=True) as deps:
+        view = await billing.set_subscription(deps, TelegramUser(user_id), plan, seats, add=add)
     _print_subs(view)
 
 
@@ -33,9 +33,9 @@ async def subscriptions_set(
 @command
 async def subscriptions_remove(user_id: int, plan: str) -> None:
     """Take a plan away from a Telegram user."""
-    async with services_for(settings(), upgrade=True) as s:
-        await billing.remove_subscription(s, user_id, plan)
-        view = await billing.show_subscriptions(s, user_id)
+    async with services_for(settings(), upgrade=True) as deps:
+        await billing.remove_subscription(deps, user_id, plan)
+        view = await billing.show_subscriptions(deps, user_id)
     _print_subs(view)
 
 
@@ -43,8 +43,8 @@ async def subscriptions_remove(user_id: int, plan: str) -> None:
 @command
 async def subscriptions_show(user_id: int, as_json: bool = as_json_option()) -> None:
     """A Telegram user's plans and how many seats are in use."""
-    async with services_for(settings(), upgrade=True) as s:
-        view = await billing.show_subscriptions(s, user_id)
+    async with services_for(settings(), upgrade=True) as deps:
+        view = await billing.show_subscriptions(deps, user_id)
     if as_json:
         print_json(dataclasses.asdict(view))
         return

@@ -142,13 +142,13 @@ def logout(phone: str) -> None:
 async def _record(settings: Settings, account: CallerAccount) -> None:
     user = account.user
     info = callers_svc.caller_info(user.id, user.name, user.username, user.phone or account.phone)
-    async with services_for(settings, upgrade=True) as s:
-        await callers_svc.record_caller(s, info)
+    async with services_for(settings, upgrade=True) as deps:
+        await callers_svc.record_caller(deps, info)
 
 
 async def _forget(settings: Settings, user_id: int) -> None:
-    async with services_for(settings, upgrade=True) as s:
-        await callers_svc.forget_caller(s, user_id)
+    async with services_for(settings, upgrade=True) as deps:
+        await callers_svc.forget_caller(deps, user_id)
 
 
 def _in_database(settings: Settings, work: Coroutine[Any, Any, None], what: str) -> None:

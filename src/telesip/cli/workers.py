@@ -21,8 +21,8 @@ workers_app = typer.Typer(help="SIP workers and the firewall list.", no_args_is_
 async def workers_list(as_json: bool = as_json_option()) -> None:
     """Every worker: alive or not, heartbeat age, accounts held, registrations, addresses."""
     config = settings()
-    async with services_for(config, upgrade=True) as s:
-        rows = await fleet.list_workers(s, ttl=config.lease_ttl_seconds)
+    async with services_for(config, upgrade=True) as deps:
+        rows = await fleet.list_workers(deps, ttl=config.lease_ttl_seconds)
     if as_json:
         print_json([dataclasses.asdict(w) for w in rows])
         return
@@ -65,8 +65,8 @@ async def workers_create(
     remote: bool = typer.Option(False, "--remote", help="A worker outside, over the control API"),
 ) -> None:
     """Create a worker; a remote one gets a one-time credential, printed only now."""
-    async with services_for(settings(), upgrade=True) as s:
-        _, credential = await fleet.create_worker(s, name, pool=pool, remote=remote)
+    async with services_for(settings(), upgrade=True) as deps:
+        _, credential = await fleet.create_worker(deps, name, pool=pool, remote=remote)
     out.print(f"worker {name!r} created")
     if credential:
         out.print(f"credential (shown once): {credential}")
@@ -76,8 +76,8 @@ async def workers_create(
 @command
 async def workers_revoke(name: str) -> None:
     """Revoke a worker: it is refused from now on and its accounts are taken over."""
-    async with services_for(settings(), upgrade=True) as s:
-        await fleet.revoke_worker(s, name)
+    async with services_for(settings(), upgrade=True) as deps:
+        await fleet.revoke_worker(deps, name)
     out.print(f"worker {name!r} revoked")
 
 
@@ -97,13 +97,13 @@ async def workers_firewall(
         raise InvalidInput(f"--format: one of {', '.join(FORMATS)}")
     config = settings()
     sip_port = None
-    async with services_for(config, upgrade=True) as s:
+    async with services_for(config, upgrade=True) as deps:
         if account_id is None:
-            found = await fleet.list_workers(s, ttl=config.lease_ttl_seconds)
+            found = await fleet.list_workers(deps, ttl=config.lease_ttl_seconds)
             entries = [x for w in found if not w.revoked for x in w.addresses]
         else:
             entries, sip_port = await fleet.firewall_and_port(
-                s, account_id, ttl=config.lease_ttl_seconds
+                deps, account_id, ttl=config.lease_ttl_seconds
             )
     if as_json:
         print_json({"entries": entries, "sip_port": sip_port})

@@ -33,7 +33,7 @@ from telesip.miniapp import form, table, views
 from telesip.miniapp.initdata import verify
 from telesip.miniapp.texts import error_text, lang_of, payer_text, state_text, t
 from telesip.services import accounts, links
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 __all__ = ["router"]
 
@@ -137,14 +137,14 @@ async def static(name: str, request: Request) -> Response:
 
 @dataclass(frozen=True)
 class Viewer:
-    s: Services
+    deps: Dependencies
     user: TelegramUser
     lang: str
 
 
 async def viewer(request: Request) -> Viewer:
     """The verified Telegram user of this request (or 401); nothing is remembered."""
-    s: Services = request.app.state.services
+    deps: Dependencies = request.app.state.services
     settings = request.app.state.settings
     if settings.bot_token is None:
         raise errors.ConfigError(reason="the Mini App needs TELESIP_BOT_TOKEN to check sign-ins")
@@ -154,11 +154,11 @@ async def viewer(request: Request) -> Viewer:
     user = verify(
         init_data.strip(),
         settings.bot_token.get_secret_value(),
-        now=s.clock.now(),
+        now=deps.clock.now(),
         max_age=settings.miniapp_max_age_seconds,
     )
     request.state.miniapp_lang = lang = lang_of(user.language_code)
-    return Viewer(s, user, lang)
+    return Viewer(deps, user, lang)
 
 
 Acting = Annotated[Viewer, Depends(viewer)]
@@ -172,7 +172,7 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
 
 
 async def _page(v: Viewer, query: table.Query) -> table.Page:
-    owned = (await accounts.softphone(v.s, v.user)).owned  # R1: what /softphone lists
+    owned = (await accounts.softphone(v.deps, v.user)).owned  # R1: what /softphone lists
     return table.select(owned, query, payer_text=lambda a: payer_text(v.lang, a))
 
 
@@ -199,10 +199,10 @@ class Bulk(Selection):
 async def _mine(v: Viewer, ids: Sequence[int]) -> dict[int, AccountSummary]:
     """The viewer's listed accounts; raises the service's own refusal for the first id that is
     not the viewer's to manage (a stranger's: not found; an assigned one: not the owner)."""
-    mine = {a.id: a for a in (await accounts.softphone(v.s, v.user)).owned}
+    mine = {a.id: a for a in (await accounts.softphone(v.deps, v.user)).owned}
     for account_id in dict.fromkeys(ids):
         if account_id not in mine:
-            card = await accounts.get_card(v.s, v.user, account_id)
+            card = await accounts.get_card(v.deps, v.user, account_id)
             if card.role is not Role.OWNER:
                 raise errors.NotOwner(account_id=account_id)
     return mine
@@ -219,7 +219,7 @@ async def bulk(v: Acting, body: Bulk, request: Request) -> HTMLResponse:
         bot = request.app.state.bot_username
         for account_id in ids:
             try:
-                link = await links.create_link(v.s, v.user, account_id)
+                link = await links.create_link(v.deps, v.user, account_id)
             except errors.TelesipError as exc:
                 refused.append((account_id, error_text(v.lang, exc)))
                 continue
@@ -230,7 +230,7 @@ async def bulk(v: Acting, body: Bulk, request: Request) -> HTMLResponse:
     done = 0
     for account_id in ids:
         try:
-            await accounts.set_enabled(v.s, v.user, account_id, body.action == "enable")
+            await accounts.set_enabled(v.deps, v.user, account_id, body.action == "enable")
             done += 1
         except errors.TelesipError as exc:  # changed meanwhile (deleted, transferred)
             refused.append((account_id, error_text(v.lang, exc)))
@@ -273,7 +273,7 @@ async def export(v: Acting, body: Selection) -> Response:
 
 
 async def _owner_card(v: Viewer, account_id: int) -> accounts.Card:
-    card = await accounts.get_card(v.s, v.user, account_id)  # a stranger: AccountNotFound
+    card = await accounts.get_card(v.deps, v.user, account_id)  # a stranger: AccountNotFound
     if card.settings is None:  # an assigned user sees no settings (R5)
         raise errors.AssignedUserLimit(account_id=account_id)
     return card
@@ -313,7 +313,7 @@ async def settings_change(
     if not parsed.changes:
         return as_typed(200, errors={}, notice=t(v.lang, "miniapp.unchanged"))
     try:
-        await accounts.update_settings(v.s, v.user, account_id, if_match=basis, **parsed.changes)
+        await accounts.update_settings(v.deps, v.user, account_id, if_match=basis, **parsed.changes)
     except errors.InvalidSettings as exc:  # a rule about several fields at once
         return as_typed(422, errors={}, form_error=error_text(v.lang, exc))
     except errors.StaleWrite as exc:  # changed by someone else since it was read: show theirs

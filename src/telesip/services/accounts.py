@@ -34,7 +34,7 @@ from telesip.services.common import (
     load_account,
     require_line_free,
 )
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.registrations import report_many
 
 #: fields whose change needs a new registration
@@ -59,25 +59,25 @@ def _actor_id(actor: TelegramUser | None) -> int | None:
 
 
 async def create_account(
-    s: Services, actor: TelegramUser, settings: AccountSettings, *, via_link: bool = False
+    deps: Dependencies, actor: TelegramUser, settings: AccountSettings, *, via_link: bool = False
 ) -> int:
     """Connect a new SIP account owned (and used) by ``actor``; returns its numeric ID."""
     settings = settings.validated()
-    async with s.uow() as uow:
-        await ensure_user(s, uow, actor)
+    async with deps.uow() as uow:
+        await ensure_user(deps, uow, actor)
         payer = (await entitlements(uow, actor.id)).payer_for_new_account()
         account_id = await add_account(uow, actor.id, settings, payer, via_link)
         await uow.commit()
     return account_id
 
 
-async def check_room(s: Services, actor: TelegramUser, *, for_link: bool = False) -> None:
+async def check_room(deps: Dependencies, actor: TelegramUser, *, for_link: bool = False) -> None:
     """Refuse a new account before its settings are typed, by the rule ``create_account``
     (or, ``for_link``, ``links.create_link_from_settings``) applies when it is made: no free
     seat (and no Softphone-Start room) raises ``SeatsExhausted``, a link without the office
     plan ``MethodNotAllowed``. Nothing is reserved: the rule is checked again on creation."""
-    async with s.uow() as uow:
-        await ensure_user(s, uow, actor)
+    async with deps.uow() as uow:
+        await ensure_user(deps, uow, actor)
         ent = await entitlements(uow, actor.id, lock=False)
         await uow.commit()
     if for_link:
@@ -101,9 +101,9 @@ class Card:
     etag: str | None = None  # of the settings (owner reads), for If-Match on a change
 
 
-async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> Card:
-    async with s.uow(readonly=True) as uow:  # one statement (the bot reads it on every press)
-        live_after = uow.now - timedelta(seconds=s.rules.lease_ttl_seconds)
+async def get_card(deps: Dependencies, actor: TelegramUser | None, account_id: int) -> Card:
+    async with deps.uow(readonly=True) as uow:  # one statement (the bot reads it on every press)
+        live_after = uow.now - timedelta(seconds=deps.rules.lease_ttl_seconds)
         read = await uow.accounts.card(account_id, live_after)
     if read is None:
         raise errors.AccountNotFound(account_id=account_id)
@@ -119,15 +119,15 @@ async def get_card(s: Services, actor: TelegramUser | None, account_id: int) -> 
         return Card(summary, role, None, None, [], recording)
     pending = read.pending if read.pending is not None and read.pending.is_live(uow.now) else None
     current = read.account().settings
-    etag = settings_etag(s, account_id, current)
+    etag = settings_etag(deps, account_id, current)
     return Card(summary, role, current.public_dict(), pending, read.firewall, recording, etag=etag)
 
 
-def settings_etag(s: Services, account_id: int, settings: AccountSettings) -> str:
+def settings_etag(deps: Dependencies, account_id: int, settings: AccountSettings) -> str:
     """An HTTP entity tag of the account's settings, the password included: a keyed MAC (the
     service's key), so the tag tells nothing about the password to whoever reads it."""
     blob = json.dumps(settings.public_dict(), sort_keys=True, default=str)
-    mac = s.cipher.mac("settings", account_id, blob, settings.password.reveal())
+    mac = deps.cipher.mac("settings", account_id, blob, settings.password.reveal())
     return '"' + base64.urlsafe_b64encode(mac[:12]).decode() + '"'
 
 
@@ -138,7 +138,7 @@ def _matches(if_match: str, etag: str) -> bool:
 
 
 async def update_settings(
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser | None,
     account_id: int,
     *,
@@ -151,14 +151,14 @@ async def update_settings(
     unknown = set(changes) - {f.name for f in dataclasses.fields(AccountSettings)}
     if unknown:
         raise errors.InvalidInput(f"unknown settings: {', '.join(sorted(unknown))}")
-    return await _change_settings(s, actor, account_id, lambda _: changes, if_match=if_match)
+    return await _change_settings(deps, actor, account_id, lambda _: changes, if_match=if_match)
 
 
 Rule = tuple[str, str]
 
 
 async def edit_rewrite_rules(
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser | None,
     account_id: int,
     *,
@@ -176,23 +176,23 @@ async def edit_rewrite_rules(
             rules.append(add)
         return {"rewrite_rules": tuple(rules)}
 
-    return await _change_settings(s, actor, account_id, change)
+    return await _change_settings(deps, actor, account_id, change)
 
 
 async def _change_settings(
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser | None,
     account_id: int,
     change: Callable[[AccountSettings], dict[str, Any]],
     *,
     if_match: str | None = None,
 ) -> AccountSettings:
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         account = await load_account(uow, account_id)
         if actor is not None:
             account.require_owner(actor.id)
         if if_match is not None and not _matches(
-            if_match, settings_etag(s, account_id, account.settings)
+            if_match, settings_etag(deps, account_id, account.settings)
         ):
             raise errors.StaleWrite(account_id=account_id)
         new = dataclasses.replace(account.settings, **change(account.settings)).validated()
@@ -225,10 +225,10 @@ async def _change_settings(
 
 
 async def set_enabled(
-    s: Services, actor: TelegramUser | None, account_id: int, enabled: bool
+    deps: Dependencies, actor: TelegramUser | None, account_id: int, enabled: bool
 ) -> None:
     """Disable (unregister) or enable (register) an account: owner only (R2)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         account = await load_account(uow, account_id)
         if actor is not None:
             account.require_owner(actor.id)
@@ -252,9 +252,9 @@ async def set_enabled(
         await uow.commit()
 
 
-async def delete_account(s: Services, actor: TelegramUser | None, account_id: int) -> bool:
+async def delete_account(deps: Dependencies, actor: TelegramUser | None, account_id: int) -> bool:
     """R10: the owner deletes everywhere (True); the assigned user only hands it back (False)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         account = await load_account(uow, account_id)
         if actor is not None and account.role_of(actor.id) is Role.USER:
             await _end_assignment(uow, account, actor.id, "returned_by_user", by_user=True)
@@ -299,9 +299,9 @@ async def _end_assignment(
     )
 
 
-async def take_back(s: Services, actor: TelegramUser | None, account_id: int) -> int:
+async def take_back(deps: Dependencies, actor: TelegramUser | None, account_id: int) -> int:
     """R2: the owner ends the assignment at once; returns the user it was taken from."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         account = await load_account(uow, account_id)
         if actor is not None:
             account.require_owner(actor.id)
@@ -313,11 +313,11 @@ async def take_back(s: Services, actor: TelegramUser | None, account_id: int) ->
 
 
 async def reassign(
-    s: Services, actor: TelegramUser | None, account_id: int, new_user: TelegramUser
+    deps: Dependencies, actor: TelegramUser | None, account_id: int, new_user: TelegramUser
 ) -> None:
     """R2: the owner assigns the account to another person directly (office plan, R4)."""
-    async with s.uow() as uow:
-        await ensure_user(s, uow, new_user)
+    async with deps.uow() as uow:
+        await ensure_user(deps, uow, new_user)
         account = await load_account(uow, account_id)
         if actor is not None:
             account.require_owner(actor.id)
@@ -341,9 +341,9 @@ async def reassign(
         await uow.commit()
 
 
-async def set_operator_paid(s: Services, account_id: int, paid: bool) -> Payer:
+async def set_operator_paid(deps: Dependencies, account_id: int, paid: bool) -> Payer:
     """R11: the operator pays for an account, or stops paying (it falls back to its owner)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         account = await load_account(uow, account_id)
         if paid:
             payer = Payer.OPERATOR
@@ -358,7 +358,7 @@ async def set_operator_paid(s: Services, account_id: int, paid: bool) -> Payer:
 
 
 async def report_registration(
-    s: Services,
+    deps: Dependencies,
     account_id: int,
     state: RegState | str,
     code: int | None = None,
@@ -367,7 +367,7 @@ async def report_registration(
 ) -> None:
     """One registration report (workers send them in batches: ``registrations.report_many``)."""
     report = RegistrationReport(account_id, RegState(state), code, error, next_retry_at)
-    await report_many(s, [report], None)
+    await report_many(deps, [report], None)
 
 
 @dataclass(frozen=True)
@@ -378,28 +378,28 @@ class Softphone:
     assigned_to_me: list[AccountSummary]
 
 
-async def softphone(s: Services, actor: TelegramUser) -> Softphone:
-    async with s.uow(readonly=True) as uow:
+async def softphone(deps: Dependencies, actor: TelegramUser) -> Softphone:
+    async with deps.uow(readonly=True) as uow:
         owned = await uow.accounts.owned_by(actor.id, via_link=False)
         assigned = await uow.accounts.assigned_to(actor.id)
     return Softphone(owned, assigned)
 
 
-async def assigned_to(s: Services, actor: TelegramUser) -> list[AccountSummary]:
-    async with s.uow(readonly=True) as uow:
+async def assigned_to(deps: Dependencies, actor: TelegramUser) -> list[AccountSummary]:
+    async with deps.uow(readonly=True) as uow:
         return await uow.accounts.assigned_to(actor.id)
 
 
 async def list_accounts(
-    s: Services, *, limit: int = 1000, after_id: int = 0, owner_ids: list[int] | None = None
+    deps: Dependencies, *, limit: int = 1000, after_id: int = 0, owner_ids: list[int] | None = None
 ) -> list[AccountSummary]:
     """Operator listing (CLI, API), in id order with keyset paging."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         return await uow.accounts.summaries(limit=limit, after_id=after_id, owner_ids=owner_ids)
 
 
 async def unused(
-    deps: Services,
+    deps: Dependencies,
     actor: TelegramUser | None,
     *,
     owner_ids: list[int] | None = None,
@@ -417,7 +417,7 @@ async def unused(
         return await uow.accounts.unused(since, owner_ids=owner_ids, after_id=after_id, limit=limit)
 
 
-async def disable_unused(deps: Services, *, batch: int = 500) -> list[int]:
+async def disable_unused(deps: Dependencies, *, batch: int = 500) -> list[int]:
     """TELESIP_DISABLE_UNUSED: disable every unused account (R11), a batch per transaction;
     each gets an audit record and an event telling its owner (and its user) why. Several
     workers may run it at once: an account is disabled, and told of, once."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from telesip.domain import errors
 from telesip.domain.model import TelegramUser
 from telesip.domain.readmodels import AuditRecord
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 
 async def account_audit(
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser | None,
     account_id: int,
     *,
@@ -18,7 +18,7 @@ async def account_audit(
 ) -> list[AuditRecord]:
     if not 1 <= limit <= 500:
         raise errors.InvalidInput("limit must be between 1 and 500")
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         if actor is not None:
             account = await uow.accounts.get(account_id)
             if account is None or account.owner_id != actor.id:

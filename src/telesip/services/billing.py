@@ -8,7 +8,7 @@ from telesip.domain import errors
 from telesip.domain.model import TelegramUser
 from telesip.domain.plans import Entitlements, Subscription, get_plan
 from telesip.services.common import ensure_user, entitlements
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,12 @@ class SubscriptionView:
 
 
 async def set_subscription(
-    s: Services, user: TelegramUser, plan: str, seats: int | None = None, *, add: bool = False
+    deps: Dependencies,
+    user: TelegramUser,
+    plan: str,
+    seats: int | None = None,
+    *,
+    add: bool = False,
 ) -> SubscriptionView:
     """Give ``user`` ``plan`` with ``seats`` (None: the plan's default; -1: unlimited).
 
@@ -30,8 +35,8 @@ async def set_subscription(
     if seats is not None and seats < -1:
         raise errors.InvalidInput("seats must be 0 or more, or -1 for unlimited")
     value = p.default_seats if seats is None else (None if seats == -1 else seats)
-    async with s.uow() as uow:
-        await ensure_user(s, uow, user)
+    async with deps.uow() as uow:
+        await ensure_user(deps, uow, user)
         await uow.users.lock(user.id)
         if not add:
             await uow.users.clear_subscriptions(user.id)
@@ -40,12 +45,12 @@ async def set_subscription(
             "subscription_set", None, None, {"user_id": user.id, "plan": p.name, "seats": value}
         )
         await uow.commit()
-    return await show_subscriptions(s, user.id)
+    return await show_subscriptions(deps, user.id)
 
 
-async def remove_subscription(s: Services, user_id: int, plan: str) -> None:
+async def remove_subscription(deps: Dependencies, user_id: int, plan: str) -> None:
     get_plan(plan)
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         await uow.users.lock(user_id)
         if not await uow.users.remove_subscription(user_id, plan):
             raise errors.InvalidInput(f"user {user_id} has no {plan!r} subscription")
@@ -53,8 +58,8 @@ async def remove_subscription(s: Services, user_id: int, plan: str) -> None:
         await uow.commit()
 
 
-async def show_subscriptions(s: Services, user_id: int) -> SubscriptionView:
-    async with s.uow(readonly=True) as uow:
+async def show_subscriptions(deps: Dependencies, user_id: int) -> SubscriptionView:
+    async with deps.uow(readonly=True) as uow:
         if await uow.users.get(user_id) is None:
             raise errors.UserNotFound(user_id=user_id)
         subs = await uow.users.subscriptions(user_id)

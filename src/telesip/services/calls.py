@@ -9,14 +9,9 @@ the API and the workers can be separate processes sharing only the database.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import wave
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 from telesip.domain import errors
@@ -31,10 +26,10 @@ from telesip.domain.calls import (
 )
 from telesip.domain.errors import CallNotFound, LineBusy, LineDisabled, NoLines, NotYourLine
 from telesip.domain.model import TelegramUser
-from telesip.domain.readmodels import Command, OutboxMessage
+from telesip.domain.readmodels import Command
+from telesip.services import outbox
 from telesip.services.common import ensure_user, load_account
-from telesip.services.context import Services
-from telesip.store.repositories.calls import Calls
+from telesip.services.dependencies import Dependencies
 from telesip.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -67,21 +62,21 @@ def _details(call: CallRecord) -> dict[str, Any]:
 
 
 # -- people ----------------------------------------------------------------------------------
-async def lines(s: Services, actor: TelegramUser) -> list[Line]:
+async def lines(deps: Dependencies, actor: TelegramUser) -> list[Line]:
     """The lines a person calls from: accounts whose user they are (assigned, or own and not
     assigned to anyone)."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         return [Line(*row) for row in await uow.calls.lines_of(actor.id)]
 
 
 async def request_call(
-    s: Services, actor: TelegramUser, number_text: str, account_id: int
+    deps: Dependencies, actor: TelegramUser, number_text: str, account_id: int
 ) -> CallRecord:
     """Dial ``number_text`` through a line: the worker holding it calls the person in Telegram
     first, then the number. The line's rewrite rules apply to the number."""
     number = parse_number(number_text)
-    async with s.uow() as uow:
-        await ensure_user(s, uow, actor)
+    async with deps.uow() as uow:
+        await ensure_user(deps, uow, actor)
         account = await load_account(uow, account_id)
         if account.user_id != actor.id:
             raise NotYourLine(account_id=account_id)
@@ -106,26 +101,30 @@ async def request_call(
     return call
 
 
-async def request_call_for_user_of(s: Services, account_id: int, number_text: str) -> CallRecord:
+async def request_call_for_user_of(
+    deps: Dependencies, account_id: int, number_text: str
+) -> CallRecord:
     """Click to call (the HTTP API): the line's user is the one who talks."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         account = await load_account(uow, account_id, lock=False)
         user = await uow.users.get(account.user_id)
     actor = user or TelegramUser(account.user_id, "", None, None)
-    return await request_call(s, actor, number_text, account_id)
+    return await request_call(deps, actor, number_text, account_id)
 
 
-async def only_line(s: Services, actor: TelegramUser) -> Line | None:
+async def only_line(deps: Dependencies, actor: TelegramUser) -> Line | None:
     """The line to dial from when the person has exactly one enabled line; None when they must
     choose. No line at all is an error they can act on."""
-    usable = [line for line in await lines(s, actor) if line.enabled]
+    usable = [line for line in await lines(deps, actor) if line.enabled]
     if not usable:
         raise NoLines()
     return usable[0] if len(usable) == 1 else None
 
 
-async def recent_calls(s: Services, actor: TelegramUser, *, limit: int = 10) -> list[CallRecord]:
-    async with s.uow(readonly=True) as uow:
+async def recent_calls(
+    deps: Dependencies, actor: TelegramUser, *, limit: int = 10
+) -> list[CallRecord]:
+    async with deps.uow(readonly=True) as uow:
         return await uow.calls.of_person(actor.id, limit=limit)
 
 
@@ -136,11 +135,11 @@ async def _own_active_call(uow: UnitOfWork, actor_id: int, call_id: int) -> Call
     return call
 
 
-async def press_key(s: Services, actor: TelegramUser, call_id: int, key: str) -> None:
+async def press_key(deps: Dependencies, actor: TelegramUser, call_id: int, key: str) -> None:
     """A keypad press during an answered call: the worker sends it as a DTMF event."""
     if key not in KEYS:
         raise errors.InvalidInput(f"{key!r} is not a key of the keypad.")
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         call = await _own_active_call(uow, actor.id, call_id)
         if call.state is not CallState.ANSWERED:
             raise CallNotFound()
@@ -148,10 +147,10 @@ async def press_key(s: Services, actor: TelegramUser, call_id: int, key: str) ->
         await uow.commit()
 
 
-async def hold(s: Services, actor: TelegramUser, call_id: int, *, on: bool) -> None:
+async def hold(deps: Dependencies, actor: TelegramUser, call_id: int, *, on: bool) -> None:
     """Hold (``on``) or resume an answered call from the bot: the worker running it sends the
     re-INVITE (sendonly, then sendrecv)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         call = await _own_active_call(uow, actor.id, call_id)
         if call.state is not CallState.ANSWERED:
             raise CallNotFound()
@@ -160,10 +159,10 @@ async def hold(s: Services, actor: TelegramUser, call_id: int, *, on: bool) -> N
         await uow.commit()
 
 
-async def hang_up(s: Services, actor: TelegramUser, call_id: int) -> None:
+async def hang_up(deps: Dependencies, actor: TelegramUser, call_id: int) -> None:
     """End a call from the bot: a request no worker took yet ends at once; otherwise the
     worker running it hangs up both legs."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         call = await _own_active_call(uow, actor.id, call_id)
         repo = uow.calls
         if call.state is CallState.REQUESTED:
@@ -176,7 +175,7 @@ async def hang_up(s: Services, actor: TelegramUser, call_id: int) -> None:
 
 
 async def call_history(
-    s: Services,
+    deps: Dependencies,
     *,
     scope: tuple[list[int], list[int]] | None,
     account_id: int | None = None,
@@ -185,14 +184,14 @@ async def call_history(
 ) -> list[CallRecord]:
     """The HTTP API's listing: ``scope`` is (owner ids, account ids) an API key covers, None
     for an operator's key over everything."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         return await uow.calls.listing(
             scope=scope, account_id=account_id, limit=limit, before_id=before_id
         )
 
 
-async def get_call(s: Services, call_id: int) -> CallRecord:
-    async with s.uow(readonly=True) as uow:
+async def get_call(deps: Dependencies, call_id: int) -> CallRecord:
+    async with deps.uow(readonly=True) as uow:
         call = await uow.calls.get(call_id)
     if call is None:
         raise CallNotFound()
@@ -200,10 +199,12 @@ async def get_call(s: Services, call_id: int) -> CallRecord:
 
 
 # -- the worker running the line ---------------------------------------------------------------
-async def claim_outgoing(s: Services, worker_id: int, account_ids: list[int]) -> list[CallRecord]:
+async def claim_outgoing(
+    deps: Dependencies, worker_id: int, account_ids: list[int]
+) -> list[CallRecord]:
     """Requests waiting on this worker's lines, each handed to exactly one worker; requests
     nobody took within a minute end as unavailable (the person is told)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         repo = uow.calls
         for stale in await repo.end_stale(
             worker_id=None, requested_before=uow.now - REQUEST_TIMEOUT, now=uow.now
@@ -218,12 +219,12 @@ async def claim_outgoing(s: Services, worker_id: int, account_ids: list[int]) ->
 
 
 async def start_incoming(
-    s: Services, account_id: int, number: str, worker_id: int
+    deps: Dependencies, account_id: int, number: str, worker_id: int
 ) -> tuple[CallRecord, Any]:
     """Record a call arriving on a line; returns it and the account (None when the line no
     longer exists). A disabled line, or a user already in a call, gets the call recorded as
     ended at once with the reason (the worker answers 480 / 486)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         account = await uow.accounts.get(account_id, lock=False)
         repo = uow.calls
         if account is None:
@@ -252,7 +253,7 @@ async def start_incoming(
                 await repo.enqueue(
                     call.user_id,
                     "text",
-                    {"key": "call.missed_busy", "params": _say(call)},
+                    {"key": "call.missed_busy", "params": outbox.call_params(call)},
                     uow.now,
                 )
         await uow.record(
@@ -262,15 +263,15 @@ async def start_incoming(
     return call, account
 
 
-async def mark_answered(s: Services, call_id: int, caller: str | None) -> bool:
-    async with s.uow() as uow:
+async def mark_answered(deps: Dependencies, call_id: int, caller: str | None) -> bool:
+    async with deps.uow() as uow:
         ok = await uow.calls.set_answered(call_id, uow.now, caller)
         await uow.commit()
     return ok
 
 
 async def mark_ended(
-    s: Services,
+    deps: Dependencies,
     call_id: int,
     reason: EndReason,
     *,
@@ -281,7 +282,7 @@ async def mark_ended(
     """Close the history row once (None when it was closed already) and, with ``tell``, send
     the person that message (a catalog key: call.missed, call.ended, ...). A ``recording`` is
     named on the row and sent to the line's owner in the same transaction."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         repo = uow.calls
         call = await repo.set_ended(call_id, uow.now, reason, sip_status, recording)
         if call is not None:
@@ -289,17 +290,17 @@ async def mark_ended(
             await repo.enqueue(call.user_id, "drop_keypad", {"call_id": call.id}, uow.now)
             if tell is not None:
                 await repo.enqueue(
-                    call.user_id, "text", {"key": tell, "params": _say(call)}, uow.now
+                    call.user_id, "text", {"key": tell, "params": outbox.call_params(call)}, uow.now
                 )
             if recording is not None:
-                await _send_recording(repo, call, recording, uow.now)
+                await outbox.recording_message(repo, call, recording, uow.now)
         await uow.commit()
     return call
 
 
-async def end_orphans(s: Services, worker_id: int) -> int:
+async def end_orphans(deps: Dependencies, worker_id: int) -> int:
     """A (re)started worker ends the calls its previous run left open: nobody runs them now."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         repo = uow.calls
         stale = await repo.end_stale(worker_id=worker_id, requested_before=None, now=uow.now)
         for call in stale:
@@ -308,221 +309,27 @@ async def end_orphans(s: Services, worker_id: int) -> int:
     return len(stale)
 
 
-async def take_commands(s: Services, call_ids: list[int]) -> list[Command]:
+async def take_commands(deps: Dependencies, call_ids: list[int]) -> list[Command]:
     if not call_ids:
         return []
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         cmds = await uow.calls.take_commands(call_ids, uow.now)
         await uow.commit()
     return cmds
 
 
-async def call_of_worker(s: Services, worker_id: int, call_id: int) -> CallRecord:
+async def call_of_worker(deps: Dependencies, worker_id: int, call_id: int) -> CallRecord:
     """A call this worker runs; CallNotFound for any other (a remote worker's request names
     only its own calls)."""
-    call = await get_call(s, call_id)
+    call = await get_call(deps, call_id)
     if call.worker_id != worker_id:
         raise CallNotFound()
     return call
 
 
-async def calls_of_worker(s: Services, worker_id: int, call_ids: list[int]) -> list[int]:
+async def calls_of_worker(deps: Dependencies, worker_id: int, call_ids: list[int]) -> list[int]:
     """Those of ``call_ids`` that this worker runs and that have not ended."""
     if not call_ids:
         return []
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         return await uow.calls.running_of_worker(worker_id, call_ids)
-
-
-def recording_name(call_id: int) -> str:
-    """The file a call's recording is kept in, under DATA_DIR/recordings."""
-    return f"call-{call_id}.wav"
-
-
-async def receive_recording(
-    s: Services,
-    recordings_dir: Path,
-    worker_id: int,
-    call_id: int,
-    chunks: AsyncIterator[bytes],
-    *,
-    limit: int,
-) -> str:
-    """A remote worker's recording of a call it runs, before it reports the end: streamed into
-    ``recordings_dir`` (at most ``limit`` bytes), kept only if it is the WAV a worker writes
-    (8 kHz, 16-bit, mono). Returns the file name for ``mark_ended``."""
-    call = await call_of_worker(s, worker_id, call_id)
-    if not call.active:
-        raise CallNotFound()
-    name = recording_name(call.id)
-    part = recordings_dir / f"{name}.part"
-    await asyncio.to_thread(recordings_dir.mkdir, parents=True, exist_ok=True)
-    out = await asyncio.to_thread(part.open, "wb")
-    size = 0
-    try:
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise errors.InvalidInput(f"The recording is over {limit} bytes.")
-                await asyncio.to_thread(out.write, chunk)
-        finally:
-            await asyncio.to_thread(out.close)
-        await asyncio.to_thread(_keep_recording, part, recordings_dir / name)
-    finally:
-        await asyncio.to_thread(part.unlink, missing_ok=True)
-    return name
-
-
-def _keep_recording(part: Path, final: Path) -> None:
-    """``part`` becomes ``final`` if it is the WAV a worker writes (8 kHz 16-bit mono)."""
-    try:
-        with wave.open(str(part), "rb") as wav:
-            shape = (wav.getnchannels(), wav.getsampwidth(), wav.getframerate())
-            frames = wav.getnframes()
-    except (wave.Error, EOFError) as exc:
-        raise errors.InvalidInput(f"Not a WAV recording ({exc}).") from None
-    if shape != (1, 2, 8000) or not frames:
-        raise errors.InvalidInput("A recording is an 8 kHz 16-bit mono WAV file, not empty.")
-    part.replace(final)
-
-
-def _say(call: CallRecord) -> dict[str, Any]:
-    """Parameters every call message may use."""
-    return {
-        "call_id": call.id,
-        "number": call.number,
-        "line_id": call.account_id,
-        "line": call.line,
-        "duration": round(call.duration) if call.duration is not None else 0,
-        "status": call.sip_status or 0,
-    }
-
-
-async def tell(s: Services, call: CallRecord, key: str, /, **extra: Any) -> None:
-    """Ask the bot to send the call's person a catalog message (in their language)."""
-    async with s.uow() as uow:
-        await uow.calls.enqueue(
-            call.user_id, "text", {"key": key, "params": {**_say(call), **extra}}, uow.now
-        )
-        await uow.commit()
-
-
-async def show_keypad(s: Services, call: CallRecord) -> None:
-    async with s.uow() as uow:
-        await uow.calls.enqueue(
-            call.user_id, "keypad", {"call_id": call.id, "params": _say(call)}, uow.now
-        )
-        await uow.commit()
-
-
-async def send_recording(s: Services, call: CallRecord, file_name: str) -> None:
-    """The recording goes to the line's owner, with caller, callee and duration."""
-    async with s.uow() as uow:
-        await _send_recording(uow.calls, call, file_name, uow.now)
-        await uow.commit()
-
-
-async def _send_recording(repo: Calls, call: CallRecord, file_name: str, now: datetime) -> None:
-    payload = {"file": file_name, "key": "call.recording", "params": _say(call)}
-    await repo.enqueue(call.owner_id, "document", payload, now)
-
-
-async def expired_recordings(s: Services, before: datetime) -> list[CallRecord]:
-    async with s.uow(readonly=True) as uow:
-        return await uow.calls.with_recordings_before(before)
-
-
-async def forget_recording(s: Services, call_id: int) -> None:
-    async with s.uow() as uow:
-        await uow.calls.clear_recording(call_id)
-        await uow.commit()
-
-
-def _recording_file(recordings_dir: Path, stored: str | None) -> Path | None:
-    """The file a stored recording name stands for: only its last part, under
-    ``recordings_dir``, so no name (``../x``, ``/etc/x``) reaches outside it."""
-    name = Path(stored or "").name
-    if name in ("", ".", "..") or "\x00" in name:
-        return None
-    return recordings_dir / name
-
-
-async def prune_recordings(s: Services, recordings_dir: Path, days: int) -> int:
-    """TELESIP_RECORDING_DAYS: delete the recordings of calls that ended more than ``days``
-    ago and clear them from the history; returns how many files were deleted. A file already
-    gone is no error. A recording file no call names any more (its worker died mid-call) goes
-    by its age. A file that cannot be deleted stays named, for the next run."""
-    before = s.clock.now() - timedelta(days=days)
-    deleted = 0
-    for call in await expired_recordings(s, before):
-        path = _recording_file(recordings_dir, call.recording)
-        if path is not None:
-            try:
-                path.unlink()
-                deleted += 1
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning("recording %s of call #%d: %s", path.name, call.id, exc.strerror)
-                continue
-        await forget_recording(s, call.id)
-    return deleted + _prune_unnamed(recordings_dir, before)
-
-
-def _prune_unnamed(recordings_dir: Path, before: datetime) -> int:
-    """Recording files last written before ``before``: every call that can still name one
-    ended later, so these are left over (the bridge names them ``call-<id>.<ext>``)."""
-    deleted = 0
-    try:
-        entries = list(os.scandir(recordings_dir))
-    except FileNotFoundError:
-        return 0
-    for entry in entries:
-        if not entry.name.startswith("call-") or not entry.is_file(follow_symlinks=False):
-            continue
-        try:
-            written = datetime.fromtimestamp(entry.stat(follow_symlinks=False).st_mtime, UTC)
-            if written < before:
-                os.unlink(entry.path)
-                deleted += 1
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("recording %s: %s", entry.name, exc.strerror)
-    return deleted
-
-
-# -- the bot's outbox --------------------------------------------------------------------------
-async def outbox_due(s: Services, *, limit: int = 50) -> list[OutboxMessage]:
-    async with s.uow(readonly=True) as uow:
-        return await uow.calls.due(uow.now, limit)
-
-
-async def outbox_put(
-    s: Services, chat_id: int, kind: str, payload: dict[str, Any], delay: float = 0.0
-) -> None:
-    """Queue a message for the bot's outbox, to be sent ``delay`` seconds from now at the
-    earliest (the bot defers a call here when Telegram's pace would hold a handler too long)."""
-    async with s.uow() as uow:
-        due = uow.now + timedelta(seconds=max(delay, 0.0))
-        await uow.calls.enqueue(chat_id, kind, payload, uow.now, due)
-        await uow.commit()
-
-
-async def outbox_sent(s: Services, message_id: int, telegram_id: int | None) -> bool:
-    async with s.uow() as uow:
-        ok = await uow.calls.mark_sent(message_id, uow.now, telegram_id)
-        await uow.commit()
-    return ok
-
-
-async def outbox_retry(s: Services, message_id: int, delay: float) -> None:
-    async with s.uow() as uow:
-        await uow.calls.retry_later(message_id, uow.now + timedelta(seconds=delay))
-        await uow.commit()
-
-
-async def keypad_of(s: Services, chat_id: int, call_id: int) -> int | None:
-    async with s.uow(readonly=True) as uow:
-        return await uow.calls.keypad_message(chat_id, call_id)

@@ -6,19 +6,19 @@ from telesip.domain import errors, events
 from telesip.domain.model import Account, Payer, TelegramUser
 from telesip.domain.plans import Entitlements, get_plan
 from telesip.domain.settings import AccountSettings
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store.uow import UnitOfWork
 
 
-def default_subscription(s: Services) -> tuple[str, int | None]:
+def default_subscription(deps: Dependencies) -> tuple[str, int | None]:
     """The plan and seats a new Telegram user starts with."""
-    plan = get_plan(s.rules.default_plan)
-    seats = s.rules.default_seats if s.rules.default_seats is not None else plan.default_seats
+    plan = get_plan(deps.rules.default_plan)
+    seats = deps.rules.default_seats if deps.rules.default_seats is not None else plan.default_seats
     return plan.name, seats
 
 
-async def ensure_user(s: Services, uow: UnitOfWork, user: TelegramUser) -> None:
-    await uow.users.ensure(user, uow.now, *default_subscription(s))
+async def ensure_user(deps: Dependencies, uow: UnitOfWork, user: TelegramUser) -> None:
+    await uow.users.ensure(user, uow.now, *default_subscription(deps))
 
 
 async def load_account(uow: UnitOfWork, account_id: int, *, lock: bool = True) -> Account:

@@ -7,24 +7,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 _KEEP: Any = object()  # "leave as stored"
 
 
-async def load(s: Services, key: str) -> tuple[str | None, dict[str, Any]]:
+async def load(deps: Dependencies, key: str) -> tuple[str | None, dict[str, Any]]:
     """The conversation's state and data ((None, {}) when there is none)."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         found = await uow.conversations.get(key)
     return (None, {}) if found is None else found
 
 
 async def save(
-    s: Services, key: str, *, state: Any = _KEEP, data: Any = _KEEP
+    deps: Dependencies, key: str, *, state: Any = _KEEP, data: Any = _KEEP
 ) -> tuple[str | None, dict[str, Any]]:
     """Write the state, the data or both (what is not given stays as stored); returns what
     is stored now."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         if state is _KEEP or data is _KEEP:
             stored_state, stored_data = await uow.conversations.get(key) or (None, {})
             if state is _KEEP:

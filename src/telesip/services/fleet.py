@@ -17,7 +17,7 @@ from typing import Any
 from telesip.domain import errors
 from telesip.domain.errors import WorkerRefused
 from telesip.domain.settings import WORKER_NAME
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store.uow import UnitOfWork
 
 
@@ -37,7 +37,7 @@ def hash_credential(secret: str) -> str:
 
 
 async def create_worker(
-    s: Services,
+    deps: Dependencies,
     name: str,
     *,
     pool: str | None = None,
@@ -49,7 +49,7 @@ async def create_worker(
     if not WORKER_NAME.match(name) or (pool is not None and not WORKER_NAME.match(pool)):
         raise errors.InvalidInput("worker and pool names: letters, digits, '.', '_' or '-'")
     credential = f"tsw_{secrets.token_urlsafe(32)}" if remote else None
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         if await uow.workers.id_by_name(name) is not None:
             raise errors.InvalidInput(f"a worker named {name!r} already exists")
         worker_id = await uow.workers.add(
@@ -66,20 +66,20 @@ async def create_worker(
     return int(worker_id), credential
 
 
-async def revoke_worker_id(s: Services, worker_id: int, *, owner_id: int) -> str:
+async def revoke_worker_id(deps: Dependencies, worker_id: int, *, owner_id: int) -> str:
     """An administrator revokes one of their own workers (by id, as the bot's button says)."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         name = await uow.workers.name_of_owned(worker_id, owner_id)
     if name is None:
         raise errors.InvalidInput("This worker is not yours or no longer exists.")
-    await revoke_worker(s, name, owner_id=owner_id)
+    await revoke_worker(deps, name, owner_id=owner_id)
     return str(name)
 
 
-async def revoke_worker(s: Services, name: str, *, owner_id: int | None = None) -> None:
+async def revoke_worker(deps: Dependencies, name: str, *, owner_id: int | None = None) -> None:
     """Refuse the worker from now on; its accounts show as unregistered until another worker
     (for unpinned ones) takes them."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         if not await uow.workers.revoke(name, owner_id, uow.now):
             raise errors.InvalidInput(f"no active worker named {name!r}")
         await uow.leases.forget_revoked(name, uow.now)
@@ -88,7 +88,7 @@ async def revoke_worker(s: Services, name: str, *, owner_id: int | None = None) 
 
 
 async def join(
-    s: Services,
+    deps: Dependencies,
     name: str,
     *,
     pool: str | None = None,
@@ -100,7 +100,7 @@ async def join(
     a remote one (``remote=True``, through the control plane) must exist as remote and present
     its credential. Whatever an earlier instance held is free from now on."""
     instance = str(uuid.uuid4())
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         row = await uow.workers.by_name(name, lock=True)
         if row is None or (remote and not row.remote):
             if remote:
@@ -131,10 +131,10 @@ async def join(
     )
 
 
-async def check_credential(s: Services, name: str, credential: str | None) -> Any:
+async def check_credential(deps: Dependencies, name: str, credential: str | None) -> Any:
     """A remote worker's name and credential: known, remote, not revoked, the right secret
     (WorkerRefused otherwise). Reads only; returns the worker's row."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         row = await uow.workers.by_name(name)
     if row is None or not row.remote:
         raise WorkerRefused(name=name, reason="unknown")
@@ -147,9 +147,11 @@ async def check_credential(s: Services, name: str, credential: str | None) -> An
     return row
 
 
-async def authenticate(s: Services, name: str, credential: str | None, instance: str) -> WorkerRef:
+async def authenticate(
+    deps: Dependencies, name: str, credential: str | None, instance: str
+) -> WorkerRef:
     """A remote worker's request: the right credential, not revoked, the current instance."""
-    row = await check_credential(s, name, credential)
+    row = await check_credential(deps, name, credential)
     if row.instance != instance:
         raise WorkerRefused(name=name, reason="running elsewhere (another instance joined)")
     return WorkerRef(row.id, name, instance, row.pool, row.shared, row.remote, row.owner_id)
@@ -170,9 +172,11 @@ class WorkerView:
     id: int = 0
 
 
-async def list_workers(s: Services, *, ttl: float, owner_id: int | None = None) -> list[WorkerView]:
+async def list_workers(
+    deps: Dependencies, *, ttl: float, owner_id: int | None = None
+) -> list[WorkerView]:
     """Every worker (the operator), or an administrator's own and the shared ones."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         counts = await uow.workers.lease_counts()
         rows = await uow.workers.listing(owner_id)
         now = uow.now
@@ -198,16 +202,18 @@ async def list_workers(s: Services, *, ttl: float, owner_id: int | None = None) 
     return out
 
 
-async def firewall(s: Services, account_id: int, *, ttl: float) -> list[str]:
+async def firewall(deps: Dependencies, account_id: int, *, ttl: float) -> list[str]:
     """The SIP addresses a PBX must allow for this account: the worker holding it, or, before
     a worker has it, every worker that may take it."""
-    return (await firewall_and_port(s, account_id, ttl=ttl))[0]
+    return (await firewall_and_port(deps, account_id, ttl=ttl))[0]
 
 
-async def firewall_and_port(s: Services, account_id: int, *, ttl: float) -> tuple[list[str], int]:
+async def firewall_and_port(
+    deps: Dependencies, account_id: int, *, ttl: float
+) -> tuple[list[str], int]:
     """``firewall``, and the port of the account's SIP server (its transport's default when
     unset): what the PBX's TCP/TLS rule names."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         acc = await uow.accounts.pin_and_server(account_id)
         if acc is None:
             raise errors.AccountNotFound(account_id=account_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,8 @@ class StoredState:
     deliveries_by_state: dict[str, int]
 
 
-async def stored_state(s: Services) -> StoredState:
-    async with s.uow() as uow:
+async def stored_state(deps: Dependencies) -> StoredState:
+    async with deps.uow() as uow:
         return StoredState(
             await uow.stats.accounts_by_reg_state(),
             await uow.stats.accounts_by_payer(),

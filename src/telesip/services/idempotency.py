@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from telesip.domain.errors import KeyInProgress, KeyReused
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 TTL = timedelta(hours=24)
 LEASE = timedelta(seconds=60)  # a running request's claim; a crashed process's ends with it
@@ -34,10 +34,10 @@ class Stored:
     body: bytes
 
 
-async def begin(s: Services, owner: str, key: str, fingerprint: str) -> Stored | None:
+async def begin(deps: Dependencies, owner: str, key: str, fingerprint: str) -> Stored | None:
     """Claim ``key`` for this request: None to go on, or the stored answer of an earlier one."""
-    await _purge(s)
-    async with s.uow() as uow:
+    await _purge(deps)
+    async with deps.uow() as uow:
         now = uow.now
         claim = {
             "owner": owner,
@@ -66,29 +66,29 @@ async def begin(s: Services, owner: str, key: str, fingerprint: str) -> Stored |
     return Stored(row.status, [(str(n), str(v)) for n, v in row.headers or []], row.body or b"")
 
 
-async def finish(s: Services, owner: str, key: str, answer: Stored) -> None:
+async def finish(deps: Dependencies, owner: str, key: str, answer: Stored) -> None:
     """Store the answer a retry gets."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         await uow.idempotency.finish(
             owner, key, answer.status, [list(h) for h in answer.headers], answer.body
         )
         await uow.commit()
 
 
-async def abandon(s: Services, owner: str, key: str) -> None:
+async def abandon(deps: Dependencies, owner: str, key: str) -> None:
     """Drop the claim: the request did nothing a retry must not do again."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         await uow.idempotency.abandon(owner, key)
         await uow.commit()
 
 
-async def _purge(s: Services) -> None:
+async def _purge(deps: Dependencies) -> None:
     """Delete expired answers, at most once a minute per process."""
     global _last_purge
     if time.monotonic() - _last_purge < PURGE_EVERY:
         return
     _last_purge = time.monotonic()
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         await uow.idempotency.purge(uow.now)
         await uow.commit()
 

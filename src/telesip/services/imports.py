@@ -40,7 +40,7 @@ from telesip.importing import (
 from telesip.services import templates as templates_svc
 from telesip.services.accounts import SIP_FIELDS
 from telesip.services.common import ensure_user, entitlements
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store.repositories.imports import PendingImport
 from telesip.store.uow import UnitOfWork
 
@@ -121,14 +121,14 @@ def _issue_dict(found: Issue) -> dict[str, Any]:
     }
 
 
-def password_fingerprint(s: Services, password: Secret) -> str:
+def password_fingerprint(deps: Dependencies, password: Secret) -> str:
     """A keyed MAC of the password alone: equal passwords compare equal, nothing leaks."""
-    return s.cipher.mac("import-password", password.reveal()).hex()
+    return deps.cipher.mac("import-password", password.reveal()).hex()
 
 
-async def server_defaults(s: Services, owner_id: int) -> dict[str, ServerDefaults]:
+async def server_defaults(deps: Dependencies, owner_id: int) -> dict[str, ServerDefaults]:
     """The templates a file may name: the built-in ones and the owner's own."""
-    found = await templates_svc.list_templates(s, user_id=owner_id)
+    found = await templates_svc.list_templates(deps, user_id=owner_id)
     return {
         t.id: ServerDefaults(
             domain=t.domain,
@@ -158,7 +158,7 @@ def _payers(count: int, seats: int | None, start: int | None) -> list[Payer]:
 
 
 async def import_accounts(
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser | None,
     stream: BinaryIO,
     *,
@@ -181,18 +181,18 @@ async def import_accounts(
     elif owner_id is None:
         raise errors.InvalidInput("the owner of the imported accounts is required")
     if actor is not None:  # the owner's row exists before their templates are read
-        async with s.uow() as uow:
-            await ensure_user(s, uow, actor)
+        async with deps.uow() as uow:
+            await ensure_user(deps, uow, actor)
             await uow.commit()
-    templates = await server_defaults(s, owner_id)
+    templates = await server_defaults(deps, owner_id)
     parsed = importing.parse(
         stream,
         server_given=bool(server),
         filename=filename,
-        limits=limits or Limits(max_rows=s.rules.import_max_rows),
+        limits=limits or Limits(max_rows=deps.rules.import_max_rows),
     )
     valid = importing.validate(parsed, server=server, templates=templates)
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         if actor is None and await uow.users.get(owner_id) is None:
             raise errors.UserNotFound(user_id=owner_id)
         mine, others = await uow.accounts.with_identities(  # rows locked before the user's
@@ -203,13 +203,13 @@ async def import_accounts(
             ExistingAccount(
                 a.id,
                 a.settings.identity,
-                password_fingerprint(s, a.settings.password),
+                password_fingerprint(deps, a.settings.password),
                 a.settings.public_dict(),
             )
             for a in mine
         ]
         existing += [ExistingAccount(0, i, "", mine=False) for i in sorted(others)]
-        plan = importing.plan(valid, existing, lambda p: password_fingerprint(s, p))
+        plan = importing.plan(valid, existing, lambda p: password_fingerprint(deps, p))
         seats, start = _free(ent)
         free = None if seats is None or start is None else seats + start
         missing = 0 if free is None else plan.missing_seats(free)
@@ -306,7 +306,7 @@ PENDING_TTL = timedelta(minutes=30)
 
 
 async def stage_import(
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     chat_id: int,
     content: bytes,
@@ -317,10 +317,10 @@ async def stage_import(
     """Preview ``content`` (a dry run) and keep it, encrypted, as the chat's pending import
     when there is something to write; a new file replaces the chat's earlier one."""
     outcome = await import_accounts(
-        s, actor, io.BytesIO(content), server=server, filename=filename, dry_run=True
+        deps, actor, io.BytesIO(content), server=server, filename=filename, dry_run=True
     )
     waiting = not outcome.plan.refused and bool(outcome.plan.new or outcome.plan.changed)
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         await uow.pending_imports.drop_expired(uow.now)
         if waiting:
             pending = PendingImport(chat_id, actor.id, filename, server, content)
@@ -331,10 +331,10 @@ async def stage_import(
     return outcome
 
 
-async def confirm_import(s: Services, actor: TelegramUser, chat_id: int) -> ImportOutcome:
+async def confirm_import(deps: Dependencies, actor: TelegramUser, chat_id: int) -> ImportOutcome:
     """The Import press: write the chat's pending file (planned afresh against what exists
     now), once. ``ImportGone`` when there is none, it expired, or another person sent it."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         pending = await uow.pending_imports.get(chat_id)
         now = uow.now
     if (
@@ -344,7 +344,7 @@ async def confirm_import(s: Services, actor: TelegramUser, chat_id: int) -> Impo
     ):
         raise errors.ImportGone()
     return await import_accounts(
-        s,
+        deps,
         actor,
         io.BytesIO(pending.content),
         server=pending.server,
@@ -353,9 +353,9 @@ async def confirm_import(s: Services, actor: TelegramUser, chat_id: int) -> Impo
     )
 
 
-async def cancel_import(s: Services, chat_id: int) -> bool:
+async def cancel_import(deps: Dependencies, chat_id: int) -> bool:
     """The Cancel press: forget the chat's pending file (True when there was one)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         dropped = await uow.pending_imports.drop(chat_id)
         await uow.commit()
     return dropped

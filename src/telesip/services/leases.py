@@ -21,19 +21,19 @@ from datetime import datetime
 from typing import Any
 
 from telesip.domain.model import Account
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.fleet import WorkerRef
 from telesip.store.uow import UnitOfWork
 
 
-async def leased_accounts(s: Services, ref: WorkerRef) -> list[Account]:
+async def leased_accounts(deps: Dependencies, ref: WorkerRef) -> list[Account]:
     """Every account leased to this worker instance, with its password (remote workers)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         return await uow.leases.accounts_of(ref)
 
 
 async def heartbeat(
-    s: Services,
+    deps: Dependencies,
     ref: WorkerRef,
     stats: dict[str, int] | None = None,
     *,
@@ -41,11 +41,11 @@ async def heartbeat(
 ) -> bool:
     """Keep every lease of this instance alive; False: the worker was revoked or another
     process took its name, and it must stop refreshing everything at once."""
-    return (await heartbeat_and_look(s, ref, stats, ttl=None, addresses=addresses))[0]
+    return (await heartbeat_and_look(deps, ref, stats, ttl=None, addresses=addresses))[0]
 
 
 async def heartbeat_and_look(
-    s: Services,
+    deps: Dependencies,
     ref: WorkerRef,
     stats: dict[str, int] | None,
     *,
@@ -56,7 +56,7 @@ async def heartbeat_and_look(
     how many leases this instance has (so that a worker notices a death, a newcomer or a lost
     lease at every heartbeat without polling for them). ``addresses``: the worker's firewall
     entries, when they changed."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         values: dict[str, Any] = {"last_seen": uow.lease_time()}
         if stats is not None:
             values["stats"] = stats
@@ -71,11 +71,11 @@ async def heartbeat_and_look(
     return running, alive, leases
 
 
-async def leave(s: Services, ref: WorkerRef) -> list[int]:
+async def leave(deps: Dependencies, ref: WorkerRef) -> list[int]:
     """Graceful stop: hand every lease back at once so other workers take over now; returns
     the accounts another worker may take (all but those pinned to this worker by name), for
     which the stopping worker waits (``taken_over``) before it un-REGISTERs."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         handed = await uow.leases.others_may_take(ref)
         await uow.leases.drop_instance(ref)
         await uow.workers.stop(ref.id, ref.instance)
@@ -84,7 +84,7 @@ async def leave(s: Services, ref: WorkerRef) -> list[int]:
 
 
 async def taken_over(
-    s: Services, ref: WorkerRef, account_ids: list[int], *, ttl: float
+    deps: Dependencies, ref: WorkerRef, account_ids: list[int], *, ttl: float
 ) -> set[int]:
     """Which of these accounts (handed over by ``ref``) another live worker now holds and has
     reported registered, or has held for longer than the TTL without managing to (a taker that
@@ -92,36 +92,36 @@ async def taken_over(
     its own contact for those."""
     if not account_ids:
         return set()
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         since = uow.lease_time(ago=ttl)
         return await uow.leases.taken_over(
             ref, account_ids, live_after=since, acquired_before=since
         )
 
 
-async def held(s: Services, ref: WorkerRef) -> set[int]:
-    async with s.uow() as uow:
+async def held(deps: Dependencies, ref: WorkerRef) -> set[int]:
+    async with deps.uow() as uow:
         return await uow.leases.held(ref)
 
 
 async def drop_ineligible(
-    s: Services, ref: WorkerRef, account_ids: list[int] | None = None
+    deps: Dependencies, ref: WorkerRef, account_ids: list[int] | None = None
 ) -> list[int]:
     """Release this instance's leases on accounts it may no longer hold (pinned elsewhere,
     un-pinned from a remote or pool-only worker, given to someone its owner-bound worker does
     not serve); returns them, so the worker stops registering them. ``account_ids``: look only
     at those (the ones that changed)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         ids = await uow.leases.drop_ineligible(ref, account_ids)
         await uow.commit()
     return ids
 
 
-async def unheld(s: Services, account_ids: list[int], *, ttl: float) -> list[int]:
+async def unheld(deps: Dependencies, account_ids: list[int], *, ttl: float) -> list[int]:
     """Those of these enabled accounts that no live worker holds now."""
     if not account_ids:
         return []
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         return await uow.leases.unheld(account_ids, uow.lease_time(ago=ttl))
 
 
@@ -141,11 +141,11 @@ class Plan:
     short: bool = False  # below its share by more than one: others may be handing some over
 
 
-async def claim(s: Services, ref: WorkerRef, *, ttl: float, batch: int = 5000) -> Plan:
+async def claim(deps: Dependencies, ref: WorkerRef, *, ttl: float, batch: int = 5000) -> Plan:
     """Claim free accounts this worker may hold (pinned ones all, shared ones up to the fair
     share), and say which shared accounts to hand over when it holds more than its share
     while another live worker holds less."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         held_shared = await uow.leases.count_held_shared(ref)
         share = await _fair_share(uow, ref, ttl)
         room = max(0, share - (held_shared or 0))
@@ -167,27 +167,27 @@ async def claim(s: Services, ref: WorkerRef, *, ttl: float, batch: int = 5000) -
     return Plan(claimed, release, short=now_held < share - 1)
 
 
-async def release(s: Services, ref: WorkerRef, account_ids: list[int]) -> None:
+async def release(deps: Dependencies, ref: WorkerRef, account_ids: list[int]) -> None:
     if not account_ids:
         return
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         await uow.leases.release(ref, account_ids)
         await uow.commit()
 
 
-async def live_workers(s: Services, *, ttl: float) -> int:
+async def live_workers(deps: Dependencies, *, ttl: float) -> int:
     """How many workers are alive now (a cheap look, every poll: a death is noticed at once)."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         return await uow.workers.count_live(uow.lease_time(ago=ttl))
 
 
-async def changes_since(s: Services, since: datetime) -> tuple[set[int], set[int]]:
+async def changes_since(deps: Dependencies, since: datetime) -> tuple[set[int], set[int]]:
     """Ids of accounts changed (settings, enabled, created) and deleted since ``since``: one
     cheap indexed query, run by every worker about once a second."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         return await uow.accounts.changed_since(since)
 
 
-async def accounts_by_id(s: Services, ids: set[int]) -> list[Account]:
-    async with s.uow() as uow:
+async def accounts_by_id(deps: Dependencies, ids: set[int]) -> list[Account]:
+    async with deps.uow() as uow:
         return await uow.accounts.many(ids)

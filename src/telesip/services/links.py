@@ -13,11 +13,13 @@ from telesip.domain.model import Account, Payer, SettingsLink, TelegramUser
 from telesip.domain.readmodels import AccountSummary
 from telesip.domain.settings import AccountSettings
 from telesip.services.common import add_account, ensure_user, entitlements, load_account
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store.uow import UnitOfWork
 
 
-async def _issue(s: Services, uow: UnitOfWork, account: Account, actor_id: int) -> SettingsLink:
+async def _issue(
+    deps: Dependencies, uow: UnitOfWork, account: Account, actor_id: int
+) -> SettingsLink:
     await uow.links.revoke_unused_for(account.id, uow.now)  # one live link per account
     link = SettingsLink(
         id=0,
@@ -25,7 +27,7 @@ async def _issue(s: Services, uow: UnitOfWork, account: Account, actor_id: int) 
         account_id=account.id,
         owner_id=actor_id,
         created_at=uow.now,
-        expires_at=uow.now + timedelta(seconds=s.rules.link_ttl_seconds),
+        expires_at=uow.now + timedelta(seconds=deps.rules.link_ttl_seconds),
     )
     link.id = await uow.links.add(link)
     if not account.via_link:
@@ -34,32 +36,32 @@ async def _issue(s: Services, uow: UnitOfWork, account: Account, actor_id: int) 
     return link
 
 
-async def create_link(s: Services, actor: TelegramUser, account_id: int) -> SettingsLink:
+async def create_link(deps: Dependencies, actor: TelegramUser, account_id: int) -> SettingsLink:
     """A link for an existing account; the account moves to the links section."""
-    async with s.uow() as uow:
-        await ensure_user(s, uow, actor)
+    async with deps.uow() as uow:
+        await ensure_user(deps, uow, actor)
         account = await load_account(uow, account_id)
         account.require_owner(actor.id)
         (await entitlements(uow, actor.id, lock=False)).require_assign()
-        link = await _issue(s, uow, account, actor.id)
+        link = await _issue(deps, uow, account, actor.id)
         await uow.commit()
     return link
 
 
 async def create_link_from_settings(
-    s: Services, actor: TelegramUser, settings: AccountSettings
+    deps: Dependencies, actor: TelegramUser, settings: AccountSettings
 ) -> SettingsLink:
     """Connect an account straight into a link (it never shows in /softphone)."""
     settings = settings.validated()
-    async with s.uow() as uow:
-        await ensure_user(s, uow, actor)
+    async with deps.uow() as uow:
+        await ensure_user(deps, uow, actor)
         ent = await entitlements(uow, actor.id)
         ent.require_assign()
         if not ent.seat_free:  # office accounts are paid from the owner's seats (R4)
             raise errors.SeatsExhausted(limit=ent.seat_limit)
         account_id = await add_account(uow, actor.id, settings, Payer.OWNER_PLAN, True)
         account = await load_account(uow, account_id)
-        link = await _issue(s, uow, account, actor.id)
+        link = await _issue(deps, uow, account, actor.id)
         await uow.commit()
     return link
 
@@ -72,10 +74,10 @@ class LinkOpened:
     previous_user_id: int
 
 
-async def open_link(s: Services, actor: TelegramUser, token: str) -> LinkOpened:
+async def open_link(deps: Dependencies, actor: TelegramUser, token: str) -> LinkOpened:
     """The first person to open a live link gets the account assigned (R4/R5 apply)."""
-    async with s.uow() as uow:
-        await ensure_user(s, uow, actor)
+    async with deps.uow() as uow:
+        await ensure_user(deps, uow, actor)
         link = await uow.links.by_token(token)
         if link is None:
             raise errors.LinkNotFound()
@@ -103,8 +105,8 @@ async def open_link(s: Services, actor: TelegramUser, token: str) -> LinkOpened:
     return LinkOpened(link, account.id, account.owner_id, account.user_id)
 
 
-async def revoke_link(s: Services, actor: TelegramUser | None, link_id: int) -> None:
-    async with s.uow() as uow:
+async def revoke_link(deps: Dependencies, actor: TelegramUser | None, link_id: int) -> None:
+    async with deps.uow() as uow:
         link = await uow.links.get(link_id)
         if link is None or (actor is not None and link.owner_id != actor.id):
             raise errors.LinkNotFound()
@@ -122,9 +124,9 @@ class LinkLine:
     account: AccountSummary | None
 
 
-async def list_links(s: Services, actor: TelegramUser) -> list[LinkLine]:
+async def list_links(deps: Dependencies, actor: TelegramUser) -> list[LinkLine]:
     """The links section: each link with its account (used, live, expired or revoked)."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         found = await uow.links.of_owner(actor.id)
         by_account = {a.id: a for a in await uow.accounts.owned_by(actor.id, via_link=True)}
     return [LinkLine(link, by_account.get(link.account_id)) for link in found]

@@ -25,44 +25,50 @@ from telesip.domain.model import (
     TelegramUser,
 )
 from telesip.services.common import default_subscription, load_account
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store.repositories.transfers import Refused
 from telesip.store.uow import UnitOfWork
 
 
-async def create_offer(s: Services, actor: TelegramUser, account_id: int, method: Method) -> Offer:
+async def create_offer(
+    deps: Dependencies, actor: TelegramUser, account_id: int, method: Method
+) -> Offer:
     """R3: a Receive-able offer, alive ``offer_ttl_seconds``; replaces the account's last one."""
-    offer = await _offer(s, actor.id, account_id, method, None)
+    offer = await _offer(deps, actor.id, account_id, method, None)
     assert offer is not None  # only a message can carry an offer already
     return offer
 
 
 async def offer_on_message(
-    s: Services, actor: TelegramUser, account_id: int, method: Method, inline_message_id: str
+    deps: Dependencies, actor: TelegramUser, account_id: int, method: Method, inline_message_id: str
 ) -> Offer | None:
     """R3: the special message is in the chat; its offer lives from now on, carried by it.
     None: it carries one already (a Receive press was quicker and made it from the draft)."""
-    return await _offer(s, actor.id, account_id, method, inline_message_id)
+    return await _offer(deps, actor.id, account_id, method, inline_message_id)
 
 
 async def _offer(
-    s: Services, sender_id: int, account_id: int, method: Method, inline_message_id: str | None
+    deps: Dependencies,
+    sender_id: int,
+    account_id: int,
+    method: Method,
+    inline_message_id: str | None,
 ) -> Offer | None:
-    async with s.uow() as uow:
-        offer = await _make(s, uow, sender_id, account_id, method, inline_message_id)
+    async with deps.uow() as uow:
+        offer = await _make(deps, uow, sender_id, account_id, method, inline_message_id)
         await uow.commit()
     return offer
 
 
 async def _make(
-    s: Services,
+    deps: Dependencies,
     uow: UnitOfWork,
     sender_id: int,
     account_id: int,
     method: Method,
     inline_message_id: str | None,
 ) -> Offer | None:
-    offer = _draft(s, uow, account_id, sender_id, method, OfferKind.TRANSFER, None)
+    offer = _draft(deps, uow, account_id, sender_id, method, OfferKind.TRANSFER, None)
     offer.inline_message_id = inline_message_id
     made = await uow.transfers.offer(offer)
     if made is None:
@@ -72,7 +78,7 @@ async def _make(
 
 
 def _draft(
-    s: Services,
+    deps: Dependencies,
     uow: UnitOfWork,
     account_id: int,
     sender_id: int,
@@ -87,7 +93,7 @@ def _draft(
         method=method,
         kind=kind,
         created_at=uow.now,
-        expires_at=uow.now + timedelta(seconds=s.rules.offer_ttl_seconds),
+        expires_at=uow.now + timedelta(seconds=deps.rules.offer_ttl_seconds),
         only_for_id=only_for,
         token=secrets.token_urlsafe(12),
     )
@@ -103,16 +109,16 @@ def _created(offer: Offer, replaced: int | None) -> events.OfferCreated:
     )
 
 
-async def get_offer(s: Services, offer_id: int) -> Offer:
-    async with s.uow(readonly=True) as uow:
+async def get_offer(deps: Dependencies, offer_id: int) -> Offer:
+    async with deps.uow(readonly=True) as uow:
         offer = await uow.offers.get(offer_id)
     if offer is None:
         raise errors.OfferNotFound()
     return offer
 
 
-async def cancel_offer(s: Services, actor: TelegramUser, offer_id: int) -> None:
-    async with s.uow() as uow:
+async def cancel_offer(deps: Dependencies, actor: TelegramUser, offer_id: int) -> None:
+    async with deps.uow() as uow:
         account_id = await uow.offers.account_of(offer_id)
         if account_id is None:
             raise errors.OfferNotFound()
@@ -137,16 +143,18 @@ class Received:
     sender: TelegramUser | None = None  # read for a message to name them (receive_on_message)
 
 
-async def receive(s: Services, actor: TelegramUser, offer_id: int) -> Received:
+async def receive(deps: Dependencies, actor: TelegramUser, offer_id: int) -> Received:
     """R3: the recipient presses Receive. Exactly once, within the lifetime, not the sender."""
-    async with s.uow() as uow:
-        received = await _receive(s, uow, actor, offer_id)
+    async with deps.uow() as uow:
+        received = await _receive(deps, uow, actor, offer_id)
         await uow.commit()
     return received
 
 
-async def _receive(s: Services, uow: UnitOfWork, actor: TelegramUser, offer_id: int) -> Received:
-    done = await uow.transfers.receive(offer_id, actor, uow.now, default_subscription(s))
+async def _receive(
+    deps: Dependencies, uow: UnitOfWork, actor: TelegramUser, offer_id: int
+) -> Received:
+    done = await uow.transfers.receive(offer_id, actor, uow.now, default_subscription(deps))
     if isinstance(done, Refused):
         await uow.commit()  # the offer is dead: recorded, then said
         raise done.error
@@ -158,7 +166,10 @@ async def _receive(s: Services, uow: UnitOfWork, actor: TelegramUser, offer_id: 
 
 
 async def receive_on_message(
-    s: Services, actor: TelegramUser, inline_message_id: str, draft: transfers.Draft | None = None
+    deps: Dependencies,
+    actor: TelegramUser,
+    inline_message_id: str,
+    draft: transfers.Draft | None = None,
 ) -> Received:
     """R3 Receive pressed on a special message: the offer it carries is received, and its
     sender read to be named. ``draft``: the message's signed draft, which makes the offer
@@ -166,39 +177,41 @@ async def receive_on_message(
     if draft is not None:
         # The sender's act, in its own unit of work: the offer stands whether or not this
         # press receives it, as when the chosen-result report makes it.
-        await _offer_from_draft(s, inline_message_id, draft)
-    async with s.uow() as uow:
+        await _offer_from_draft(deps, inline_message_id, draft)
+    async with deps.uow() as uow:
         offer = await uow.offers.by_inline_message(inline_message_id)
         if offer is None:
             raise errors.OfferNotFound()
-        received = await _receive(s, uow, actor, offer.id)
+        received = await _receive(deps, uow, actor, offer.id)
         sender = await uow.users.get(received.sender_id)
         await uow.commit()
     return replace(received, sender=sender)
 
 
-async def _offer_from_draft(s: Services, inline_message_id: str, draft: transfers.Draft) -> None:
-    async with s.uow() as uow:
+async def _offer_from_draft(
+    deps: Dependencies, inline_message_id: str, draft: transfers.Draft
+) -> None:
+    async with deps.uow() as uow:
         if await uow.offers.by_inline_message(inline_message_id) is not None:
             return  # made already (by the chosen-result report, or a quicker press)
         newest = await uow.offers.newest_created_at(draft.account_id)
-        lifetime = timedelta(seconds=s.rules.offer_ttl_seconds)
-        refused = transfers.draft_refusal(draft, newest, s.clock.now(), lifetime)
+        lifetime = timedelta(seconds=deps.rules.offer_ttl_seconds)
+        refused = transfers.draft_refusal(draft, newest, deps.clock.now(), lifetime)
         if refused is not None:
             raise refused
         if await uow.users.get(draft.sender_id) is None:
             raise errors.OfferNotFound()
-        await _make(s, uow, draft.sender_id, draft.account_id, draft.method, inline_message_id)
+        await _make(deps, uow, draft.sender_id, draft.account_id, draft.method, inline_message_id)
         await uow.commit()
 
 
-async def receive_by_token(s: Services, actor: TelegramUser, token: str) -> Received:
+async def receive_by_token(deps: Dependencies, actor: TelegramUser, token: str) -> Received:
     """Receive an offer from its deep link (an offer made through the API, R3 rules apply)."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         offer_id = await uow.offers.id_by_token(token)
     if offer_id is None:
         raise errors.OfferNotFound()
-    return await receive(s, actor, offer_id)
+    return await receive(deps, actor, offer_id)
 
 
 @dataclass(frozen=True)
@@ -211,26 +224,26 @@ class SentBack:
     to: TelegramUser | None = None  # read for a message to name them (send_back_on_message)
 
 
-async def send_back(s: Services, actor: TelegramUser, account_id: int) -> SentBack:
-    async with s.uow() as uow:
-        done = await _send_back(s, uow, actor, await load_account(uow, account_id))
+async def send_back(deps: Dependencies, actor: TelegramUser, account_id: int) -> SentBack:
+    async with deps.uow() as uow:
+        done = await _send_back(deps, uow, actor, await load_account(uow, account_id))
         await uow.commit()
     return done
 
 
 async def send_back_on_message(
-    s: Services, actor: TelegramUser, account_id: int, inline_message_id: str | None
+    deps: Dependencies, actor: TelegramUser, account_id: int, inline_message_id: str | None
 ) -> SentBack | None:
     """R8 confirmed on the message where the account was received: sent back, the offer for
     the original sender (if any) now carried by that message. None when the message is not
     about this account (a forged or outdated button); strangers learn nothing."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         if not await _about(uow, account_id, inline_message_id):
             return None
         assert inline_message_id is not None
         account = await load_account(uow, account_id)
         account.require_visible(actor.id)
-        done = await _send_back(s, uow, actor, account)
+        done = await _send_back(deps, uow, actor, account)
         if done.offer is not None:
             await uow.offers.set_inline_message(done.offer.id, inline_message_id)
         to = await uow.users.get(done.to_user_id)
@@ -239,7 +252,7 @@ async def send_back_on_message(
 
 
 async def _send_back(
-    s: Services, uow: UnitOfWork, actor: TelegramUser, account: Account
+    deps: Dependencies, uow: UnitOfWork, actor: TelegramUser, account: Account
 ) -> SentBack:
     account_id = account.id
     if account.assigned and account.user_id == actor.id:
@@ -265,7 +278,7 @@ async def _send_back(
             f"You did not receive SIP account #{account_id} from anyone; nothing to send back."
         )
     offer = _draft(
-        s, uow, account_id, actor.id, Method.UNLINK, OfferKind.SEND_BACK, received.sender_id
+        deps, uow, account_id, actor.id, Method.UNLINK, OfferKind.SEND_BACK, received.sender_id
     )
     uow.add_event(_created(offer, await uow.transfers.add_offer(offer)))
     return SentBack(account_id, received.sender_id, offer)
@@ -300,11 +313,11 @@ class SendBackTarget:
 
 
 async def send_back_target(
-    s: Services, actor: TelegramUser, account_id: int, inline_message_id: str | None
+    deps: Dependencies, actor: TelegramUser, account_id: int, inline_message_id: str | None
 ) -> SendBackTarget | None:
     """R8, before confirming: the target of a Send back pressed on this message; None when
     the message or the account has moved on. Strangers learn nothing (AccountNotFound)."""
-    async with s.uow(readonly=True) as uow:
+    async with deps.uow(readonly=True) as uow:
         account = await load_account(uow, account_id, lock=False)
         role = account.require_visible(actor.id)
         if role is Role.USER:
@@ -319,7 +332,7 @@ async def send_back_target(
 
 
 async def transfer_back(
-    s: Services, actor: TelegramUser, account_id: int, password: str, *, apply: bool = True
+    deps: Dependencies, actor: TelegramUser, account_id: int, password: str, *, apply: bool = True
 ) -> bool:
     """R7: the former owner takes an unlinked account back with its SIP password.
 
@@ -327,23 +340,23 @@ async def transfer_back(
     both count toward the guessing limit. Raises WrongPassword, TooManyAttempts, or
     AccountNotFound when the new owner deleted it.
     """
-    await _transfer_back(s, actor, account_id, password, apply=apply)
+    await _transfer_back(deps, actor, account_id, password, apply=apply)
     return True
 
 
 async def transfer_back_from(
-    s: Services, actor: TelegramUser, account_id: int, password: str
+    deps: Dependencies, actor: TelegramUser, account_id: int, password: str
 ) -> int:
     """R7 applied, as ``transfer_back``; returns whom it was taken from (to tell them)."""
-    done = await _transfer_back(s, actor, account_id, password, apply=True)
+    done = await _transfer_back(deps, actor, account_id, password, apply=True)
     assert done is not None
     return done.before.owner_id
 
 
 async def _transfer_back(
-    s: Services, actor: TelegramUser, account_id: int, password: str, *, apply: bool
+    deps: Dependencies, actor: TelegramUser, account_id: int, password: str, *, apply: bool
 ) -> transfers.TransferOutcome | None:
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         done = await uow.transfers.take_back(account_id, actor.id, password, uow.now, apply=apply)
         if isinstance(done, Refused):
             await uow.commit()  # the wrong guess counts

@@ -19,7 +19,7 @@ from typing import Any
 from telesip.domain import errors
 from telesip.domain.errors import ApiKeyNotFound, InvalidApiKey, OutOfScope, StorageFull
 from telesip.domain.model import SettingsLink
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 KEY_PREFIX = "tsk_"
 _OPERATOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -93,7 +93,9 @@ def _from_row(row: Any) -> ApiKey:
     )
 
 
-async def create_api_key(s: Services, operator: str, scope: Scope, name: str = "") -> IssuedKey:
+async def create_api_key(
+    deps: Dependencies, operator: str, scope: Scope, name: str = ""
+) -> IssuedKey:
     if not _OPERATOR.match(operator):
         raise errors.InvalidInput("operator name: 1-64 letters, digits, '.', '_' or '-'")
     if len(name) > 64:
@@ -101,7 +103,7 @@ async def create_api_key(s: Services, operator: str, scope: Scope, name: str = "
     if not scope.all and not scope.users and not scope.accounts:
         raise errors.InvalidInput("a key needs a scope: all, or some users or accounts")
     token = KEY_PREFIX + secrets.token_urlsafe(32)
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         row = await uow.api_keys.add(
             operator=operator,
             name=name,
@@ -118,13 +120,13 @@ async def create_api_key(s: Services, operator: str, scope: Scope, name: str = "
     return IssuedKey(key, token)
 
 
-async def authenticate(s: Services, token: str | None) -> ApiKey:
+async def authenticate(deps: Dependencies, token: str | None) -> ApiKey:
     """The live key for ``token``, or InvalidApiKey."""
     if not token or not token.startswith(KEY_PREFIX) or len(token) > 200:
         raise InvalidApiKey()
     key: ApiKey | None = None
     try:
-        async with s.uow() as uow:
+        async with deps.uow() as uow:
             row = await uow.api_keys.by_hash(hash_key(token))
             if row is None or row.revoked_at is not None:
                 raise InvalidApiKey()
@@ -138,13 +140,13 @@ async def authenticate(s: Services, token: str | None) -> ApiKey:
     return key
 
 
-async def list_api_keys(s: Services, operator: str | None = None) -> list[ApiKey]:
-    async with s.uow() as uow:
+async def list_api_keys(deps: Dependencies, operator: str | None = None) -> list[ApiKey]:
+    async with deps.uow() as uow:
         return [_from_row(r) for r in await uow.api_keys.listing(operator)]
 
 
-async def revoke_api_key(s: Services, key_id: int) -> None:
-    async with s.uow() as uow:
+async def revoke_api_key(deps: Dependencies, key_id: int) -> None:
+    async with deps.uow() as uow:
         if not await uow.api_keys.revoke(key_id, uow.now):
             if not await uow.api_keys.exists(key_id):
                 raise ApiKeyNotFound(key_id=key_id)
@@ -153,9 +155,9 @@ async def revoke_api_key(s: Services, key_id: int) -> None:
         await uow.commit()
 
 
-async def get_link(s: Services, link_id: int) -> SettingsLink:
+async def get_link(deps: Dependencies, link_id: int) -> SettingsLink:
     """One settings link by id (the operator's view; scope is the caller's check)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         link = await uow.links.get(link_id)
     if link is None:
         raise errors.LinkNotFound()

@@ -15,25 +15,25 @@ from telesip.domain.plans import Entitlements
 from telesip.domain.readmodels import AccountSummary
 from telesip.services import billing
 from telesip.services.common import ensure_user, entitlements
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 
-async def remember(s: Services, user: TelegramUser) -> None:
+async def remember(deps: Dependencies, user: TelegramUser) -> None:
     """Make sure the person is known (first contact gets the default plan)."""
-    async with s.uow() as uow:
-        await ensure_user(s, uow, user)
+    async with deps.uow() as uow:
+        await ensure_user(deps, uow, user)
         await uow.commit()
 
 
-async def get_user(s: Services, user_id: int) -> TelegramUser | None:
-    async with s.uow() as uow:
+async def get_user(deps: Dependencies, user_id: int) -> TelegramUser | None:
+    async with deps.uow() as uow:
         return await uow.users.get(user_id)
 
 
-async def subscriptions_of(s: Services, actor: TelegramUser) -> billing.SubscriptionView:
+async def subscriptions_of(deps: Dependencies, actor: TelegramUser) -> billing.SubscriptionView:
     """The caller's own plans and usage (known or not yet)."""
-    await remember(s, actor)
-    return await billing.show_subscriptions(s, actor.id)
+    await remember(deps, actor)
+    return await billing.show_subscriptions(deps, actor.id)
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,11 @@ class TransferChoice:
     methods: tuple[Method, ...]
 
 
-async def transfer_choices(s: Services, actor: TelegramUser, account_id: int) -> TransferChoice:
+async def transfer_choices(
+    deps: Dependencies, actor: TelegramUser, account_id: int
+) -> TransferChoice:
     """R3/R4/R6: the methods the owner's plan allows for this account (owner only)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         summary = await uow.accounts.summary(account_id)
         if summary is None or summary.owner_id != actor.id:
             if summary is not None and summary.user_id == actor.id:
@@ -61,9 +63,9 @@ async def transfer_choices(s: Services, actor: TelegramUser, account_id: int) ->
     return TransferChoice(summary, methods)
 
 
-async def role_on(s: Services, actor: TelegramUser, account_id: int) -> Role:
+async def role_on(deps: Dependencies, actor: TelegramUser, account_id: int) -> Role:
     """The caller's role on an account; strangers learn nothing (AccountNotFound)."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         summary = await uow.accounts.summary(account_id)
     if summary is None:
         raise errors.AccountNotFound(account_id=account_id)

@@ -14,7 +14,7 @@ from datetime import datetime
 from telesip.domain import events
 from telesip.domain.model import RegistrationReport, RegState
 from telesip.services import leases
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.fleet import WorkerRef
 from telesip.store.uow import UnitOfWork
 
@@ -34,7 +34,7 @@ async def _mark_registered(
 
 
 async def report_many(
-    s: Services, reports: Sequence[RegistrationReport], holder: WorkerRef | None
+    deps: Dependencies, reports: Sequence[RegistrationReport], holder: WorkerRef | None
 ) -> int:
     """Store the latest report per account where it says something new (a refresh that
     changes nothing writes nothing); returns how many accounts were written."""
@@ -43,7 +43,7 @@ async def report_many(
         return 0
     for r in latest.values():
         RegState(r.state)
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         current = await uow.accounts.registrations(list(latest), holder)
         if holder is not None:
             await _mark_registered(uow, holder, latest.values())
@@ -88,11 +88,11 @@ async def report_many(
     return len(new)
 
 
-async def report_unheld(s: Services, account_ids: list[int], *, ttl: float) -> None:
+async def report_unheld(deps: Dependencies, account_ids: list[int], *, ttl: float) -> None:
     """Accounts a worker let go (pinned elsewhere, un-pinned) that no live worker took: they
     show as unregistered, not as the registration that just ended."""
-    free = await leases.unheld(s, account_ids, ttl=ttl)
+    free = await leases.unheld(deps, account_ids, ttl=ttl)
     why = "no live worker may hold it (see its worker setting)"
     await report_many(
-        s, [RegistrationReport(a, RegState.UNREGISTERED, None, why) for a in free], None
+        deps, [RegistrationReport(a, RegState.UNREGISTERED, None, why) for a in free], None
     )

@@ -16,7 +16,7 @@ from typing import Any
 from telesip.domain import errors
 from telesip.domain.errors import TemplateNotFound
 from telesip.domain.settings import DTMF_MODES, TRANSPORTS, validate_host
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 #: an operator or a user may keep this many templates of their own
 MAX_OWN_TEMPLATES = 200
@@ -138,21 +138,21 @@ def _from_row(row: Any) -> Template:
 
 
 async def list_templates(
-    s: Services, *, operator: str | None = None, user_id: int | None = None
+    deps: Dependencies, *, operator: str | None = None, user_id: int | None = None
 ) -> list[Template]:
     """Built-in templates, then the operators' own (only ``operator``'s when given), then
     ``user_id``'s own."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         rows = await uow.templates.listing(operator=operator, user_id=user_id)
     return [*builtin_templates(), *(_from_row(r) for r in rows)]
 
 
-async def get_template(s: Services, template_id: str) -> Template:
+async def get_template(deps: Dependencies, template_id: str) -> Template:
     for template in builtin_templates():
         if template.id == template_id:
             return template
     if template_id.isdigit() and len(template_id) < 19:
-        async with s.uow() as uow:
+        async with deps.uow() as uow:
             row = await uow.templates.get(int(template_id))
         if row is not None:
             return _from_row(row)
@@ -160,7 +160,7 @@ async def get_template(s: Services, template_id: str) -> Template:
 
 
 async def create_template(
-    s: Services,
+    deps: Dependencies,
     name: str,
     data: dict[str, Any],
     *,
@@ -171,7 +171,7 @@ async def create_template(
     if (operator is None) == (user_id is None):
         raise ValueError("a template belongs to an operator or to a user")
     name, data = validate_template(name, data)
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         count = await uow.templates.count_of(operator=operator, user_id=user_id)
         if count >= MAX_OWN_TEMPLATES:
             raise errors.InvalidInput(f"at most {MAX_OWN_TEMPLATES} templates of your own")
@@ -185,12 +185,12 @@ async def create_template(
 
 
 async def delete_template(
-    s: Services, template_id: str, *, operator: str | None = None, user_id: int | None = None
+    deps: Dependencies, template_id: str, *, operator: str | None = None, user_id: int | None = None
 ) -> None:
     """Delete one's own template; built-in ones and other people's are not found."""
     if not template_id.isdigit() or len(template_id) >= 19:
         raise TemplateNotFound(template_id=template_id)
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         if not await uow.templates.delete(int(template_id), operator=operator, user_id=user_id):
             raise TemplateNotFound(template_id=template_id)
         await uow.record("template_deleted", None, user_id, {"template_id": int(template_id)})

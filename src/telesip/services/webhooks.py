@@ -25,11 +25,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telesip.domain import errors
+from telesip.domain import webhook_signature as signing
 from telesip.domain.errors import WebhookNotFound
 from telesip.domain.settings import Secret
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.services.operators import Scope
-from telesip.webhooks import signing
 
 #: event name -> the audit actions that make it
 EVENT_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -139,21 +139,21 @@ def validate_url(url: str) -> str:
 
 
 async def register_webhook(
-    s: Services, operator: str, scope: Scope, url: str, events: Sequence[str] = ()
+    deps: Dependencies, operator: str, scope: Scope, url: str, events: Sequence[str] = ()
 ) -> RegisteredWebhook:
     url = validate_url(url)
     unknown = set(events) - set(EVENTS)
     if unknown:
         raise errors.InvalidInput(f"unknown events: {', '.join(sorted(unknown))}")
     secret = signing.new_secret()
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         if await uow.webhooks.count_of(operator) >= MAX_WEBHOOKS:
             raise errors.InvalidInput(f"at most {MAX_WEBHOOKS} webhooks per operator")
         row = await uow.webhooks.add(
             {
                 "operator": operator,
                 "url": url,
-                "secret_enc": s.cipher.encrypt(Secret(secret)),
+                "secret_enc": deps.cipher.encrypt(Secret(secret)),
                 "events": sorted(set(events)),
                 "scope": scope.to_json(),
                 "since_audit_id": await uow.audit.last_id(),
@@ -169,13 +169,13 @@ async def register_webhook(
     return RegisteredWebhook(hook, secret)
 
 
-async def list_webhooks(s: Services, operator: str) -> list[Webhook]:
-    async with s.uow() as uow:
+async def list_webhooks(deps: Dependencies, operator: str) -> list[Webhook]:
+    async with deps.uow() as uow:
         return [_webhook(r) for r in await uow.webhooks.of_operator(operator)]
 
 
-async def delete_webhook(s: Services, operator: str, webhook_id: int) -> None:
-    async with s.uow() as uow:
+async def delete_webhook(deps: Dependencies, operator: str, webhook_id: int) -> None:
+    async with deps.uow() as uow:
         if not await uow.webhooks.delete(webhook_id, operator):
             raise WebhookNotFound(webhook_id=webhook_id)
         await uow.record("webhook_deleted", None, None, {"webhook_id": webhook_id})
@@ -183,12 +183,17 @@ async def delete_webhook(s: Services, operator: str, webhook_id: int) -> None:
 
 
 async def list_deliveries(
-    s: Services, operator: str, webhook_id: int, *, limit: int = 50, before_id: int | None = None
+    deps: Dependencies,
+    operator: str,
+    webhook_id: int,
+    *,
+    limit: int = 50,
+    before_id: int | None = None,
 ) -> list[Delivery]:
     """The delivery log of one webhook, newest first, keyset-paged."""
     if not 1 <= limit <= 500:
         raise errors.InvalidInput("limit must be between 1 and 500")
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         if await uow.webhooks.operator_of(webhook_id) != operator:
             raise WebhookNotFound(webhook_id=webhook_id)
         rows = await uow.webhooks.deliveries(webhook_id, limit=limit, before_id=before_id)
@@ -218,9 +223,9 @@ class _GapTracker:
 _gaps = _GapTracker()
 
 
-async def fan_out(s: Services, *, batch: int = 500, gap_grace: float = 10.0) -> int:
+async def fan_out(deps: Dependencies, *, batch: int = 500, gap_grace: float = 10.0) -> int:
     """Turn new audit records into deliveries for the matching webhooks; returns how many."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         cursor = await uow.webhooks.cursor()
         if cursor is None:  # the migration inserts it; be forgiving if someone deleted it
             cursor = 0
@@ -305,9 +310,11 @@ def _owners_at(rows: Sequence[Any], current: dict[int, int]) -> dict[int, int | 
     return at
 
 
-async def claim_due(s: Services, *, limit: int = 20, lease_seconds: int = 60) -> list[DueDelivery]:
+async def claim_due(
+    deps: Dependencies, *, limit: int = 20, lease_seconds: int = 60
+) -> list[DueDelivery]:
     """Take up to ``limit`` due deliveries; they are leased so no other process sends them."""
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         lease_until = uow.now + timedelta(seconds=lease_seconds)
         rows = await uow.webhooks.take_due(uow.now, limit, lease_until)
         if not rows:
@@ -320,7 +327,7 @@ async def claim_due(s: Services, *, limit: int = 20, lease_seconds: int = 60) ->
             event=r.event,
             attempt=r.attempts + 1,
             url=r.url,
-            secret=s.cipher.decrypt(r.secret_enc),
+            secret=deps.cipher.decrypt(r.secret_enc),
             payload=r.payload,
         )
         for r in rows
@@ -340,11 +347,11 @@ def jittered(attempt: int, rng: random.Random = _RNG) -> float:
 
 
 async def record_attempt(
-    s: Services, delivery: DueDelivery, status: int | None, error: str | None
+    deps: Dependencies, delivery: DueDelivery, status: int | None, error: str | None
 ) -> str:
     """Store one attempt's outcome; returns the delivery's new state."""
     ok = status is not None and 200 <= status < 300
-    async with s.uow() as uow:
+    async with deps.uow() as uow:
         values: dict[str, Any] = {"last_status": status, "last_error": (error or None)}
         if values["last_error"]:
             values["last_error"] = values["last_error"][:255]
@@ -363,6 +370,6 @@ async def record_attempt(
     return state
 
 
-async def delivery_counts(s: Services) -> dict[str, int]:
-    async with s.uow() as uow:
+async def delivery_counts(deps: Dependencies) -> dict[str, int]:
+    async with deps.uow() as uow:
         return await uow.webhooks.delivery_counts()

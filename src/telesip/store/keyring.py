@@ -31,13 +31,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from telesip.domain.errors import ConfigError
 from telesip.domain.settings import Secret
-from telesip.store import tables as t
+from telesip.store import tables
 from telesip.store.crypto import Cipher
 
 __all__ = ["COLUMNS", "KeyCheck", "Rotation", "check", "new_key", "rotate", "same_key"]
 
 #: the tables and columns holding a token of the service key, by primary key
-COLUMNS: tuple[tuple[Table, str], ...] = ((t.accounts, "password_enc"), (t.webhooks, "secret_enc"))
+COLUMNS: tuple[tuple[Table, str], ...] = (
+    (tables.accounts, "password_enc"),
+    (tables.webhooks, "secret_enc"),
+)
 SESSIONS = "telegram"  # DATA_DIR/<this>/*.session
 
 
@@ -132,7 +135,7 @@ async def _rekey_columns(conn: AsyncConnection, rekey: _Rekey) -> None:
 
 
 async def _rekey_conversations(conn: AsyncConnection, rekey: _Rekey) -> None:
-    rows = (await conn.execute(select(t.bot_fsm.c.key, t.bot_fsm.c.data))).all()
+    rows = (await conn.execute(select(tables.bot_fsm.c.key, tables.bot_fsm.c.data))).all()
     for key, data in rows:
         sealed = data.get("password") if isinstance(data, dict) else None
         if not isinstance(sealed, str):
@@ -145,7 +148,7 @@ async def _rekey_conversations(conn: AsyncConnection, rekey: _Rekey) -> None:
         if fresh is not None:
             new_data: dict[str, Any] = dict(data) | {"password": base64.b64encode(fresh).decode()}
             await conn.execute(
-                update(t.bot_fsm).where(t.bot_fsm.c.key == key).values(data=new_data)
+                update(tables.bot_fsm).where(tables.bot_fsm.c.key == key).values(data=new_data)
             )
             rekey.result.conversations += 1
 
@@ -184,7 +187,7 @@ async def rotate(engine: AsyncEngine, data_dir: Path | None, old: Cipher, new: C
             await _lock(conn)
             await _rekey_columns(conn, rekey)
             await _rekey_conversations(conn, rekey)
-            await conn.execute(update(t.guesses).values(last_hash=None, last_prefix_hash=None))
+            await conn.execute(update(tables.guesses).values(last_hash=None, last_prefix_hash=None))
     except BaseException as exc:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)

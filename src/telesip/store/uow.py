@@ -5,7 +5,7 @@ when the disk is full (``store/failures.py``).
 
 The transaction begins with the first statement (SQLAlchemy's autobegin; on SQLite the
 ``begin`` listener makes it ``BEGIN IMMEDIATE`` unless read-only), so a transfer step that runs
-on PostgreSQL's fast statements (``transfers``, through ``hot()``) pays for no SQLAlchemy
+on PostgreSQL's fast statements (``transfers``, through ``pg_statements()``) pays for no SQLAlchemy
 transaction at all.
 """
 
@@ -51,7 +51,7 @@ from telesip.store.repositories.webhooks import Webhooks
 from telesip.store.repositories.workers import Workers
 
 if TYPE_CHECKING:
-    from telesip.store.hot import HotTransfers
+    from telesip.store.pg_statements import PgStatements
 
 Publisher = Callable[[Sequence[Event]], Awaitable[None]]
 
@@ -117,7 +117,7 @@ class UnitOfWork:
         self._clock = clock
         self.events: list[Event] = []
         self._committed = False
-        self._hot: HotTransfers | None = None
+        self._pg: PgStatements | None = None
 
     def lease_time(self, ago: float = 0.0) -> datetime | ColumnElement[datetime]:
         """The time leases are measured on (a heartbeat's ``last_seen``, a lease's
@@ -177,7 +177,7 @@ class UnitOfWork:
         from telesip.store.repositories.transfers_pg import PgTransfers  # the 'pg' extra
 
         fast = PgTransfers(self.conn, self._cipher, **parts)
-        fast.statements = self.hot
+        fast.statements = self.pg_statements
         return fast
 
     calls = _OnFirstUse(Calls)
@@ -222,9 +222,9 @@ class UnitOfWork:
 
     async def _release(self) -> None:
         try:
-            if self._hot is not None:
+            if self._pg is not None:
                 try:
-                    await self._hot.close()
+                    await self._pg.close()
                 except BaseException:
                     await self.conn.invalidate()  # the pool must not get it mid-transaction
                     raise
@@ -246,7 +246,7 @@ class UnitOfWork:
         if event is not None:
             self.events.append(event)
 
-    async def hot(self) -> HotTransfers | None:
+    async def pg_statements(self) -> PgStatements | None:
         """The transfer cycle's PostgreSQL statements on this unit of work's connection, or
         None on other databases; for ``transfers`` only, before any other repository runs a
         statement: it drives the connection's transaction itself (SQLAlchemy begins lazily, so
@@ -254,20 +254,20 @@ class UnitOfWork:
         """
         if self.conn.dialect.name != "postgresql":
             return None
-        if self._hot is None:
-            from telesip.store.hot import HotTransfers  # asyncpg is the 'pg' extra
+        if self._pg is None:
+            from telesip.store.pg_statements import PgStatements  # asyncpg is the 'pg' extra
 
             raw = await self.conn.get_raw_connection()
-            self._hot = HotTransfers(raw.driver_connection)
-        return self._hot
+            self._pg = PgStatements(raw.driver_connection)
+        return self._pg
 
     def add_event(self, event: Event) -> None:
         """An event of a use case whose audit record a hot-path statement wrote."""
         self.events.append(event)
 
     async def commit(self) -> None:
-        if self._hot is not None:
-            await self._hot.commit()
+        if self._pg is not None:
+            await self._pg.commit()
         if self.conn.in_transaction():
             await self.conn.commit()
         self._committed = True

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
+from telesip.domain.webhook_signature import SIGNATURE_HEADER, new_secret, signature, verify
 from telesip.webhooks.dispatcher import WebhookDispatcher
-from telesip.webhooks.signing import SIGNATURE_HEADER, new_secret, signature, verify
 
 __all__ = ["SIGNATURE_HEADER", "WebhookDispatcher", "new_secret", "signature", "verify"]

@@ -15,11 +15,11 @@ import logging
 
 import httpx
 
+from telesip.domain import webhook_signature as signing
 from telesip.domain.events import Event
 from telesip.metrics import WEBHOOK_DELIVERIES
 from telesip.services import webhooks as svc
-from telesip.services.context import Services
-from telesip.webhooks import signing
+from telesip.services.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class WebhookDispatcher:
     def __init__(
         self,
-        s: Services,
+        deps: Dependencies,
         *,
         client: httpx.AsyncClient | None = None,
         poll_interval: float = 2.0,
@@ -35,7 +35,7 @@ class WebhookDispatcher:
         gap_grace: float = 10.0,
         concurrency: int = 10,
     ) -> None:
-        self.s = s
+        self.deps = deps
         self._client = client
         self._own_client = client is None
         self.poll_interval = poll_interval
@@ -43,7 +43,7 @@ class WebhookDispatcher:
         self.gap_grace = gap_grace
         self.concurrency = concurrency
         self._wake = asyncio.Event()
-        s.bus.subscribe(None, self._on_event)
+        deps.bus.subscribe(None, self._on_event)
 
     async def _on_event(self, _event: Event) -> None:
         self._wake.set()
@@ -56,8 +56,8 @@ class WebhookDispatcher:
 
     async def run_once(self) -> int:
         """One round: fan out, then send what is due. Returns the attempts made."""
-        await svc.fan_out(self.s, gap_grace=self.gap_grace)
-        due = await svc.claim_due(self.s, limit=self.concurrency * 5)
+        await svc.fan_out(self.deps, gap_grace=self.gap_grace)
+        due = await svc.claim_due(self.deps, limit=self.concurrency * 5)
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(d: svc.DueDelivery) -> None:
@@ -69,7 +69,7 @@ class WebhookDispatcher:
 
     async def deliver(self, d: svc.DueDelivery) -> str:
         body = json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
-        timestamp = int(self.s.clock.now().timestamp())
+        timestamp = int(self.deps.clock.now().timestamp())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "telesip-webhooks/1",
@@ -85,7 +85,7 @@ class WebhookDispatcher:
                 error = f"HTTP {status}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:255]
-        state = await svc.record_attempt(self.s, d, status, error)
+        state = await svc.record_attempt(self.deps, d, status, error)
         WEBHOOK_DELIVERIES.labels(outcome={"pending": "retry"}.get(state, state)).inc()
         if state != "delivered":
             log.info("webhook delivery %s attempt %d: %s", d.delivery_id, d.attempt, error)

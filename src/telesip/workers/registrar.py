@@ -289,7 +289,7 @@ class RegistrationManager:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                self._turn()
+                self._fire_due_timers()
             except Exception:  # a bug must not kill every registration
                 self.stats.errors += 1
                 log.exception("registration loop error")
@@ -310,7 +310,9 @@ class RegistrationManager:
                 self._sleep_until = now
                 await asyncio.sleep(0)
 
-    def _turn(self) -> None:
+    def _fire_due_timers(self) -> None:
+        """Fire every timer that is due (at most 5,000 per turn of the loop), then start what
+        waits for room: un-REGISTERs, held-back refreshes and retries, first registrations."""
         now = self._clock()
         budget = 5000  # yield to the event loop now and then under a burst
         while self._heap and self._heap[0][0] <= now and budget:
@@ -334,7 +336,7 @@ class RegistrationManager:
                     key.waiting = True
                     self._waiting.append(key)
                 return
-            self._guard(key, lambda: key.reg.handle_timer(now))
+            self._advance(key, lambda: key.reg.handle_timer(now))
         elif isinstance(key, _Activate):
             acc = self._accounts.get(key.account_id)
             if acc is not None and acc.gen == key.gen and acc.slot is None:
@@ -355,10 +357,13 @@ class RegistrationManager:
             self._sleep_until = when
             self._wake.set()
 
-    def _guard(self, slot: _Slot, action: Callable[[], object]) -> None:
+    def _advance(self, slot: _Slot, action: Callable[[], object]) -> None:
+        """Feed one registration's state machine (``action``: a timer, a response, a transport
+        error ...), then act on what it produced (``_flush``). A bug there drops that one
+        registration, which starts over later; it never stops the manager."""
         try:
             action()
-            self._after(slot)
+            self._flush(slot)
         except Exception:
             self.stats.errors += 1
             log.exception(
@@ -400,7 +405,9 @@ class RegistrationManager:
                 if acc is not None and acc.slot is None and not acc.activating:
                     self._enqueue(slot.account_id)  # it was waiting for this un-REGISTER
 
-    def _after(self, slot: _Slot) -> None:
+    def _flush(self, slot: _Slot) -> None:
+        """Carry out what a registration asks for after a step: the in-flight count, datagrams
+        to send, status changes to publish, its next timer (or forget it when it is done)."""
         reg = slot.reg
         busy = reg.tx is not None
         if busy is not slot.busy:
@@ -513,7 +520,7 @@ class RegistrationManager:
         slot = _Slot(acc.cfg.account_id, reg, targets)
         acc.slot = slot
         self._by_call[reg.call_id] = slot
-        self._guard(slot, lambda: reg.start(now))
+        self._advance(slot, lambda: reg.start(now))
 
     def _handover(self, acc: _Account, old: _Slot) -> None:
         reg = Registration(
@@ -532,7 +539,7 @@ class RegistrationManager:
         slot = _Slot(acc.cfg.account_id, reg, old.targets, old.idx)
         acc.slot = slot
         self._by_call[reg.call_id] = slot
-        self._guard(slot, lambda: reg.start(self._clock()))
+        self._advance(slot, lambda: reg.start(self._clock()))
 
     def _retire(self, slot: _Slot) -> None:
         """Queue the un-REGISTER: like starts, at most `max_pending` are in flight at once,
@@ -548,14 +555,14 @@ class RegistrationManager:
             slot = self._waiting.popleft()
             slot.waiting = False
             if self._by_call.get(slot.reg.call_id) is slot and not slot.retiring:
-                self._guard(slot, lambda s=slot: s.reg.handle_timer(now))  # type: ignore[misc]
+                self._advance(slot, lambda s=slot: s.reg.handle_timer(now))  # type: ignore[misc]
 
     def _drain_retiring(self, now: float) -> None:
         while self._retiring and self._unregistering < self._max_pending:
             slot = self._retiring.popleft()
             slot.unregistering = True
             self._unregistering += 1
-            self._guard(slot, lambda s=slot: s.reg.stop(now))  # type: ignore[misc]
+            self._advance(slot, lambda s=slot: s.reg.stop(now))  # type: ignore[misc]
 
     # -------------------------------------------------------------- status
     def _on_status(self, slot: _Slot, st: RegistrationStatus) -> None:
@@ -619,10 +626,10 @@ class RegistrationManager:
         try:
             conn = await self._wire.connect(target)
         except (OSError, TimeoutError, ssl.SSLError):
-            self._guard(slot, lambda: slot.reg.transport_error(self._clock()))
+            self._advance(slot, lambda: slot.reg.transport_error(self._clock()))
             return
         if conn.local != slot.reg.local:  # a new flow: rebuild the request for it
-            self._guard(slot, lambda: slot.reg.set_local(conn.local, self._clock()))
+            self._advance(slot, lambda: slot.reg.set_local(conn.local, self._clock()))
         else:
             self._wire.send(target, data)
 
@@ -635,7 +642,7 @@ class RegistrationManager:
                 continue
             reg = slot.reg
             if reg.tx is not None:
-                self._guard(slot, lambda r=reg: r.transport_error(now))  # type: ignore[misc]
+                self._advance(slot, lambda r=reg: r.transport_error(now))  # type: ignore[misc]
             else:
                 reg.refresh_soon(now + 2.0 * self._rng.random())
                 self._schedule_key(slot, reg.get_timer())
@@ -658,7 +665,8 @@ class RegistrationManager:
         matched: list[bool] = []
         self._answering = True
         try:
-            self._guard(slot, lambda: matched.append(slot.reg.receive_response(msg, self._clock())))
+            now = self._clock()
+            self._advance(slot, lambda: matched.append(slot.reg.receive_response(msg, now)))
         finally:
             self._answering = False
         if not matched or not matched[0]:

@@ -41,9 +41,8 @@ from telesip.domain.model import RegistrationReport, RegState
 from telesip.health import PROBES
 from telesip.logs import bind_log_context
 from telesip.metrics import DB_RECONNECTS, DB_UNREACHABLE
-from telesip.services import calls as calls_svc
-from telesip.services import fleet, leases
-from telesip.services.context import Services
+from telesip.services import fleet, leases, recordings
+from telesip.services.dependencies import Dependencies
 from telesip.services.registrations import report_many, report_unheld
 from telesip.workers.addresses import publisher
 from telesip.workers.lines import AccountConfig, to_config
@@ -77,7 +76,7 @@ class Timing:
 class Worker:
     def __init__(
         self,
-        s: Services,
+        deps: Dependencies,
         manager: RegistrationManager,
         *,
         name: str,
@@ -89,7 +88,7 @@ class Worker:
         recordings: Path | None = None,
         recording_days: int = 30,
     ) -> None:
-        self.s = s
+        self.deps = deps
         self.manager = manager
         self.name = name
         self.pool = pool
@@ -149,12 +148,12 @@ class Worker:
             await self._run()
 
     async def _run(self) -> None:
-        self.ref = await fleet.join(self.s, self.name, pool=self.pool, addresses=self.addresses)
-        self._since = self.s.clock.now()
+        self.ref = await fleet.join(self.deps, self.name, pool=self.pool, addresses=self.addresses)
+        self._since = self.deps.clock.now()
         log.info("worker %s joined (instance %s)", self.name, self.ref.instance)
         flusher = asyncio.create_task(self._flush_forever(), name="worker-flush")
         if self.calls is not None:
-            store = self.calls.store = DbCallStore(self.s, self.ref.id)
+            store = self.calls.store = DbCallStore(self.deps, self.ref.id)
             if ended := await store.end_orphans():
                 log.info("worker %s: ended %d calls its previous run left open", self.name, ended)
             self._spawn(self._calls_forever())
@@ -199,14 +198,14 @@ class Worker:
         assert self.ref is not None
         if await self._apply_changes():
             due["claim"] = min(due["claim"], now + 0.2)  # new or re-enabled accounts
-        if self._alive and await leases.live_workers(self.s, ttl=self.timing.ttl) != self._alive:
+        if self._alive and await leases.live_workers(self.deps, ttl=self.timing.ttl) != self._alive:
             due["claim"] = min(due["claim"], now)  # a death or a newcomer: shares change
             due["heartbeat"] = now  # learn the new count with the heartbeat
         if now >= due["heartbeat"]:
             addresses = self.publish() if self.publish is not None else None
             changed = addresses if addresses is not None and addresses != self.addresses else None
             ok, alive, held = await leases.heartbeat_and_look(
-                self.s, self.ref, self._stats(), ttl=self.timing.ttl, addresses=changed
+                self.deps, self.ref, self._stats(), ttl=self.timing.ttl, addresses=changed
             )
             if changed is not None:
                 self.addresses = changed
@@ -225,7 +224,7 @@ class Worker:
                 due["claim"] = min(due["claim"], now)
             due["heartbeat"] = now + self.timing.heartbeat
         if now >= due["claim"]:
-            plan = await leases.claim(self.s, self.ref, ttl=self.timing.ttl)
+            plan = await leases.claim(self.deps, self.ref, ttl=self.timing.ttl)
             self._forget_reports({a.id for a in plan.claimed})
             for account in plan.claimed:
                 if self._handing.pop(account.id, None) is None:  # else: taken back, registered
@@ -291,23 +290,23 @@ class Worker:
         """Apply changed and deleted accounts; True when a changed one is not ours (it may be
         new, or enabled again, and free to claim)."""
         assert self._since is not None and self.ref is not None
-        started = self.s.clock.now()
+        started = self.deps.clock.now()
         # look back a little: a transaction that began earlier may commit after our last look
-        changed, deleted = await leases.changes_since(self.s, self._since - timedelta(seconds=2))
+        changed, deleted = await leases.changes_since(self.deps, self._since - timedelta(seconds=2))
         self._since = started
         for account_id in deleted:
             self._remove(account_id)
         mine = {a for a in changed if a in self.versions}
-        if mine and (moved := await leases.drop_ineligible(self.s, self.ref, list(mine))):
+        if mine and (moved := await leases.drop_ineligible(self.deps, self.ref, list(mine))):
             # pinned elsewhere or un-pinned: registered here until its new holder has it, at
             # most a couple of seconds (it may have none)
             self._let_go(moved, time.monotonic() + 2 * self.timing.poll + 1)
             mine -= set(moved)
         if mine:
-            for account in await leases.accounts_by_id(self.s, mine):
+            for account in await leases.accounts_by_id(self.deps, mine):
                 if not account.enabled:
                     self._remove(account.id)
-                    await leases.release(self.s, self.ref, [account.id])
+                    await leases.release(self.deps, self.ref, [account.id])
                 else:
                     self._apply(to_config(account))
         return bool(changed - mine - deleted)
@@ -316,9 +315,9 @@ class Worker:
         """Stop what is no longer leased here; start what is but is not registered (after the
         database came back, the leases this instance still holds are live again)."""
         assert self.ref is not None
-        leased = await leases.held(self.s, self.ref)
+        leased = await leases.held(self.deps, self.ref)
         if missing := leased - set(self.versions) - set(self._handing):
-            for account in await leases.accounts_by_id(self.s, missing):
+            for account in await leases.accounts_by_id(self.deps, missing):
                 if account.enabled:
                     self._apply(to_config(account))
         for account_id in [a for a in self.versions if a not in leased]:
@@ -371,7 +370,7 @@ class Worker:
         reports them registered (``_settle_handovers``), so no account is ever without a
         contact while its new worker takes it."""
         assert self.ref is not None
-        await leases.release(self.s, self.ref, account_ids)
+        await leases.release(self.deps, self.ref, account_ids)
         self._let_go(account_ids, now + 3 * self.timing.ttl)
 
     def _let_go(self, account_ids: list[int], until: float) -> None:
@@ -387,14 +386,16 @@ class Worker:
         if not self._handing:
             return
         assert self.ref is not None
-        done = await leases.taken_over(self.s, self.ref, list(self._handing), ttl=self.timing.ttl)
+        done = await leases.taken_over(
+            self.deps, self.ref, list(self._handing), ttl=self.timing.ttl
+        )
         late = {a for a, until in self._handing.items() if now >= until} - done
         for account_id in done | late:
             del self._handing[account_id]
             if account_id not in self.versions:
                 self.manager.remove(account_id)
         if late:
-            await report_unheld(self.s, sorted(late), ttl=self.timing.ttl)
+            await report_unheld(self.deps, sorted(late), ttl=self.timing.ttl)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -417,9 +418,7 @@ class Worker:
         assert self.recordings is not None
         while True:
             try:
-                if gone := await calls_svc.prune_recordings(
-                    self.s, self.recordings, self.recording_days
-                ):
+                if gone := await recordings.prune(self.deps, self.recordings, self.recording_days):
                     log.info("worker %s: deleted %d old recordings", self.name, gone)
             except (errors.TelesipError, OSError) as exc:
                 log.warning("worker %s: pruning recordings failed: %s", self.name, exc)
@@ -437,7 +436,7 @@ class Worker:
             return
         batch = self._reports.take()
         try:
-            await report_many(self.s, batch, self.ref)
+            await report_many(self.deps, batch, self.ref)
         except errors.TelesipError as exc:
             log.warning("worker %s: could not store %d reports: %s", self.name, len(batch), exc)
             self._reports.put_back(batch)
@@ -466,7 +465,7 @@ class Worker:
         ours = set(self.versions) | set(self._handing)
         if self.ref is not None:
             try:
-                handed = await leases.leave(self.s, self.ref)
+                handed = await leases.leave(self.deps, self.ref)
                 ours -= await self._wait_taken_over(handed)
             except (errors.StorageUnavailable, OSError) as exc:  # a stop must still end
                 log.warning(
@@ -480,7 +479,7 @@ class Worker:
         # the accounts nobody else registered show that they are no longer registered
         final = [r for r in self._reports.take() if r.account_id in ours]
         try:
-            await report_many(self.s, final, None)
+            await report_many(self.deps, final, None)
         except errors.TelesipError as exc:
             log.warning("worker %s: could not store %d reports: %s", self.name, len(final), exc)
 
@@ -490,13 +489,15 @@ class Worker:
         assert self.ref is not None
         pending = set(handed) | set(self._handing)
         self._handing.clear()
-        if not pending or not await leases.live_workers(self.s, ttl=self.timing.ttl):
+        if not pending or not await leases.live_workers(self.deps, ttl=self.timing.ttl):
             return set()
         everything = set(pending)
         began = time.monotonic()
         deadline = began + self.timing.ttl
         while pending and time.monotonic() < deadline:
-            pending -= await leases.taken_over(self.s, self.ref, list(pending), ttl=self.timing.ttl)
+            pending -= await leases.taken_over(
+                self.deps, self.ref, list(pending), ttl=self.timing.ttl
+            )
             if pending:
                 await asyncio.sleep(self.timing.handover_check)
         if pending:
@@ -544,15 +545,17 @@ def call_manager(
     )
 
 
-async def run_worker(s: Services, settings: Settings, callers: CallerPool | None = None) -> None:
+async def run_worker(
+    deps: Dependencies, settings: Settings, callers: CallerPool | None = None
+) -> None:
     """The worker part of `telesip run` / `telesip worker`; ``callers`` are the Telegram
     caller accounts its calls ring people from. Without telesip[calls] it keeps the
     registrations only (one log line says calls are off)."""
     bind_log_context(worker=settings.worker_name or socket.gethostname())
     with_calls = extras.log_calls_off(f"worker {settings.worker_name or socket.gethostname()}")
     if callers is None and with_calls:  # this process's own caller accounts, while it runs
-        async with open_callers(settings, s) as pool:
-            await run_worker(s, settings, pool)
+        async with open_callers(settings, deps) as pool:
+            await run_worker(deps, settings, pool)
         return
     host, port = _bind(settings.sip_bind)
     advertise = settings.sip_advertise
@@ -578,7 +581,7 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
         else None
     )
     worker = Worker(
-        s,
+        deps,
         manager,
         name=settings.worker_name or socket.gethostname(),
         pool=settings.worker_pool,
@@ -589,8 +592,8 @@ async def run_worker(s: Services, settings: Settings, callers: CallerPool | None
         recordings=settings.data_dir / "recordings",
         recording_days=settings.recording_days,
     )
-    s.bus.subscribe(None, worker.on_event)
-    event.listen(s.engine.sync_engine, "before_cursor_execute", worker.count_statement)
+    deps.bus.subscribe(None, worker.on_event)
+    event.listen(deps.engine.sync_engine, "before_cursor_execute", worker.count_statement)
     try:
         await worker.run()
     finally:

@@ -19,7 +19,7 @@ from telesip.calls.telegram.sessions import CallerAccount, SessionStore
 from telesip.config import Settings
 from telesip.domain.settings import Secret
 from telesip.services.callers import caller_accounts, caller_info, record_caller
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 from telesip.store.crypto import Cipher
 from tests.fakes.telegram_calls import FakeCalls, FakeTelegram
 
@@ -111,7 +111,7 @@ def ids(accounts: list[TelegramCalls]) -> list[int]:
 
 
 async def test_every_session_joins_the_pool_and_is_recorded_for_the_bot(
-    tmp_path: Path, services: Services, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, services: Dependencies, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     save(tmp_path, "79161234567", CALLS)
@@ -226,7 +226,7 @@ async def test_without_api_settings_or_sessions_the_pool_is_empty_and_says_how(
 
 
 async def test_a_revoked_account_is_no_longer_named_by_the_bot(
-    tmp_path: Path, services: Services
+    tmp_path: Path, services: Dependencies
 ) -> None:
     save(tmp_path, "79161234567", CALLS)
     await record_caller(services, caller_info(501, "Telesip Calls", "telesip_calls", None))

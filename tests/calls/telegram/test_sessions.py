@@ -248,8 +248,8 @@ def test_cli_login_and_logout_keep_the_bots_list_of_caller_accounts(
     async def listed() -> list[tuple[int, str, str | None, str | None]]:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        async with services_for(Settings()) as s:
-            return [(c.id, c.name, c.username, c.phone) for c in await caller_accounts(s)]
+        async with services_for(Settings()) as deps:
+            return [(c.id, c.name, c.username, c.phone) for c in await caller_accounts(deps)]
 
     code, out = invoke(env, "login", input=f"+15550100000\n{CODE}\n{PASSWORD}\n")
     assert code == 0, out

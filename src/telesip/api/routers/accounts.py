@@ -21,7 +21,7 @@ CHANGE = responses(*BODY, 403, 404, 409)  # a change to one
 
 
 async def _read(ctx: Auth, account_id: int, response: Response) -> schemas.AccountOut:
-    card = await accounts.get_card(ctx.s, None, account_id)
+    card = await accounts.get_card(ctx.deps, None, account_id)
     if card.etag is not None:
         response.headers["ETag"] = card.etag
     return convert.account(card.summary, card)
@@ -54,7 +54,7 @@ async def list_accounts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> schemas.AccountsPage:
     owners = _owners_in_scope(ctx, owner_id)
-    rows = await accounts.list_accounts(ctx.s, limit=limit, after_id=after_id, owner_ids=owners)
+    rows = await accounts.list_accounts(ctx.deps, limit=limit, after_id=after_id, owner_ids=owners)
     visible = [a for a in rows if ctx.key.scope.covers_account(a.id, a.owner_id)]
     return schemas.AccountsPage(
         accounts=[convert.account(a) for a in visible],
@@ -77,7 +77,7 @@ async def list_unused_accounts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> schemas.AccountsPage:
     owners = _owners_in_scope(ctx, owner_id)
-    rows = await accounts.unused(ctx.s, None, owner_ids=owners, after_id=after_id, limit=limit)
+    rows = await accounts.unused(ctx.deps, None, owner_ids=owners, after_id=after_id, limit=limit)
     visible = [a for a in rows if ctx.key.scope.covers_account(a.id, a.owner_id)]
     return schemas.AccountsPage(
         accounts=[convert.account(a) for a in visible],
@@ -97,8 +97,8 @@ async def create_account(
     ctx: Auth, body: schemas.AccountCreate, response: Response
 ) -> schemas.AccountOut:
     ctx.require_user(body.owner.id)
-    settings = await convert.settings(ctx.s, body.settings)
-    account_id = await accounts.create_account(ctx.s, convert.user(body.owner), settings)
+    settings = await convert.settings(ctx.deps, body.settings)
+    account_id = await accounts.create_account(ctx.deps, convert.user(body.owner), settings)
     response.headers["Location"] = f"/api/v1/accounts/{account_id}"
     return await _read(ctx, account_id, response)
 
@@ -131,7 +131,7 @@ async def update_settings(
 ) -> schemas.AccountOut:
     await ctx.require_account(account_id)
     await accounts.update_settings(
-        ctx.s, None, account_id, if_match=if_match, **convert.changes(body)
+        ctx.deps, None, account_id, if_match=if_match, **convert.changes(body)
     )
     return await _read(ctx, account_id, response)
 
@@ -147,7 +147,7 @@ async def set_enabled(
     ctx: Auth, account_id: AccountId, body: schemas.EnabledIn, response: Response
 ) -> schemas.AccountOut:
     await ctx.require_account(account_id)
-    await accounts.set_enabled(ctx.s, None, account_id, body.enabled)
+    await accounts.set_enabled(ctx.deps, None, account_id, body.enabled)
     return await _read(ctx, account_id, response)
 
 
@@ -162,7 +162,7 @@ async def set_operator_paid(
     ctx: Auth, account_id: AccountId, body: schemas.OperatorPaidIn, response: Response
 ) -> schemas.AccountOut:
     await ctx.require_account(account_id)
-    await accounts.set_operator_paid(ctx.s, account_id, body.paid)
+    await accounts.set_operator_paid(ctx.deps, account_id, body.paid)
     return await _read(ctx, account_id, response)
 
 
@@ -177,7 +177,7 @@ async def assign(
     ctx: Auth, account_id: AccountId, body: schemas.AssignIn, response: Response
 ) -> schemas.AccountOut:
     await ctx.require_account(account_id)
-    await accounts.reassign(ctx.s, None, account_id, convert.user(body.user))
+    await accounts.reassign(ctx.deps, None, account_id, convert.user(body.user))
     return await _read(ctx, account_id, response)
 
 
@@ -190,7 +190,7 @@ async def assign(
 )
 async def take_back(ctx: Auth, account_id: AccountId, response: Response) -> schemas.AccountOut:
     await ctx.require_account(account_id)
-    await accounts.take_back(ctx.s, None, account_id)
+    await accounts.take_back(ctx.deps, None, account_id)
     return await _read(ctx, account_id, response)
 
 
@@ -203,7 +203,7 @@ async def take_back(ctx: Auth, account_id: AccountId, response: Response) -> sch
 )
 async def delete_account(ctx: Auth, account_id: AccountId) -> Response:
     await ctx.require_account(account_id)
-    await accounts.delete_account(ctx.s, None, account_id)
+    await accounts.delete_account(ctx.deps, None, account_id)
     return Response(status_code=204)
 
 
@@ -225,7 +225,9 @@ async def account_audit(
     except errors.AccountNotFound:
         if not ctx.key.scope.all:  # whose it was is not known: only an --all key may look
             raise
-    records = await audit.account_audit(ctx.s, None, account_id, limit=limit, before_id=before_id)
+    records = await audit.account_audit(
+        ctx.deps, None, account_id, limit=limit, before_id=before_id
+    )
     if not records and before_id is None:
         await ctx.require_account(account_id)  # not found, or out of scope
     return schemas.AuditPage(

@@ -54,7 +54,7 @@ async def list_calls(
         await ctx.require_account(account_id)
     covered = None if scope.all else (sorted(scope.users), sorted(scope.accounts))
     found = await calls.call_history(
-        ctx.s, scope=covered, account_id=account_id, limit=limit, before_id=before_id
+        ctx.deps, scope=covered, account_id=account_id, limit=limit, before_id=before_id
     )
     return schemas.CallsPage(
         calls=[_out(c) for c in found],
@@ -70,7 +70,7 @@ async def list_calls(
     responses=responses(*AUTHED, 404, 422),
 )
 async def get_call(ctx: Auth, call_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> schemas.CallOut:
-    call = await calls.get_call(ctx.s, call_id)
+    call = await calls.get_call(ctx.deps, call_id)
     if not ctx.key.scope.covers_account(call.account_id, call.owner_id):
         raise CallNotFound()  # out of scope looks like not there
     return _out(call)
@@ -86,6 +86,6 @@ async def get_call(ctx: Auth, call_id: Annotated[int, Path(ge=1, le=MAX_ID)]) ->
 )
 async def place_call(ctx: Auth, body: schemas.CallIn, response: Response) -> schemas.CallOut:
     await ctx.require_account(body.account_id)
-    call = await calls.request_call_for_user_of(ctx.s, body.account_id, body.number)
+    call = await calls.request_call_for_user_of(ctx.deps, body.account_id, body.number)
     response.headers["Location"] = f"/api/v1/calls/{call.id}"
     return _out(call)

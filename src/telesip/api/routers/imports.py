@@ -97,7 +97,7 @@ async def import_accounts(
         ) from None
     with stream:
         outcome = await imports.import_accounts(
-            ctx.s,
+            ctx.deps,
             None,
             stream,
             owner_id=owner_id,

@@ -21,11 +21,11 @@ LinkId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _out(ctx: Ctx, link: SettingsLink, *, with_qr: bool = False) -> schemas.LinkOut:
-    return convert.link(link, ctx.deep_link(link.token), ctx.s.clock.now(), with_qr=with_qr)
+    return convert.link(link, ctx.deep_link(link.token), ctx.deps.clock.now(), with_qr=with_qr)
 
 
 async def _in_scope(ctx: Ctx, link_id: int) -> SettingsLink:
-    link = await operators.get_link(ctx.s, link_id)
+    link = await operators.get_link(ctx.deps, link_id)
     if not ctx.key.scope.covers_account(link.account_id, link.owner_id):
         raise errors.OutOfScope(what=f"settings link {link_id}")
     return link
@@ -43,7 +43,7 @@ async def create_for_account(
     ctx: Auth, account_id: Annotated[int, Path(ge=1, le=MAX_ID)], response: Response
 ) -> schemas.LinkOut:
     owner = await ctx.require_account(account_id)
-    link = await links.create_link(ctx.s, TelegramUser(owner), account_id)
+    link = await links.create_link(ctx.deps, TelegramUser(owner), account_id)
     response.headers["Location"] = f"/api/v1/links/{link.id}"
     return _out(ctx, link, with_qr=True)
 
@@ -60,8 +60,8 @@ async def create_from_settings(
     ctx: Auth, body: schemas.LinkCreate, response: Response
 ) -> schemas.LinkOut:
     ctx.require_user(body.owner.id)
-    settings = await convert.settings(ctx.s, body.settings)
-    link = await links.create_link_from_settings(ctx.s, convert.user(body.owner), settings)
+    settings = await convert.settings(ctx.deps, body.settings)
+    link = await links.create_link_from_settings(ctx.deps, convert.user(body.owner), settings)
     response.headers["Location"] = f"/api/v1/links/{link.id}"
     return _out(ctx, link, with_qr=True)
 
@@ -81,7 +81,7 @@ async def list_links(
         raise errors.OutOfScope(what=f"user {owner_id}")
     return [
         _out(ctx, line.link)
-        for line in await links.list_links(ctx.s, TelegramUser(owner_id))
+        for line in await links.list_links(ctx.deps, TelegramUser(owner_id))
         if scope.covers_account(line.link.account_id, line.link.owner_id)
     ]
 
@@ -123,5 +123,5 @@ async def link_qr(ctx: Auth, link_id: LinkId) -> Response:
 )
 async def revoke_link(ctx: Auth, link_id: LinkId) -> Response:
     await _in_scope(ctx, link_id)
-    await links.revoke_link(ctx.s, None, link_id)
+    await links.revoke_link(ctx.deps, None, link_id)
     return Response(status_code=204)

@@ -30,7 +30,7 @@ async def create_offer(
 ) -> schemas.OfferOut:
     owner = await ctx.require_account(body.account_id)
     offer = await offers.create_offer(
-        ctx.s, TelegramUser(owner), body.account_id, Method(body.method)
+        ctx.deps, TelegramUser(owner), body.account_id, Method(body.method)
     )
     response.headers["Location"] = f"/api/v1/offers/{offer.id}"
     return convert.offer(offer, _link(ctx, offer))
@@ -44,7 +44,7 @@ async def create_offer(
     responses=responses(*AUTHED, 403, 404, 422),
 )
 async def get_offer(ctx: Auth, offer_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> schemas.OfferOut:
-    offer = await offers.get_offer(ctx.s, offer_id)
+    offer = await offers.get_offer(ctx.deps, offer_id)
     await ctx.require_account(offer.account_id)
     return convert.offer(offer, _link(ctx, offer))
 

@@ -45,7 +45,7 @@ async def set_subscription(
     ctx.require_user(user_id)
     names = body.user or schemas.UserNamesIn()
     user = TelegramUser(user_id, names.first_name, names.username, names.language_code)
-    return _out(await billing.set_subscription(ctx.s, user, body.plan, body.seats, add=body.add))
+    return _out(await billing.set_subscription(ctx.deps, user, body.plan, body.seats, add=body.add))
 
 
 @router.get(
@@ -57,4 +57,4 @@ async def set_subscription(
 )
 async def show_subscription(ctx: Auth, user_id: UserId) -> schemas.SubscriptionOut:
     ctx.require_user(user_id)
-    return _out(await billing.show_subscriptions(ctx.s, user_id))
+    return _out(await billing.show_subscriptions(ctx.deps, user_id))

@@ -20,14 +20,14 @@ from telesip.api import schemas
 from telesip.domain.errors import TelesipError
 from telesip.health import ready_body
 from telesip.services import fleet, gauges
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 router = APIRouter(tags=["system"])
 
 
-async def workers_alive(s: Services, ttl: float) -> tuple[int, int]:
+async def workers_alive(deps: Dependencies, ttl: float) -> tuple[int, int]:
     """(alive, registered): workers with a fresh heartbeat, and those not revoked."""
-    found = [w for w in await fleet.list_workers(s, ttl=ttl) if not w.revoked]
+    found = [w for w in await fleet.list_workers(deps, ttl=ttl) if not w.revoked]
     return sum(w.alive for w in found), len(found)
 
 
@@ -39,10 +39,10 @@ async def workers_alive(s: Services, ttl: float) -> tuple[int, int]:
     operation_id="getHealth",
 )
 async def healthz(request: Request) -> JSONResponse:
-    s: Services = request.app.state.services
+    deps: Dependencies = request.app.state.services
     ttl = float(request.app.state.settings.lease_ttl_seconds)
     try:
-        alive, registered = await workers_alive(s, ttl)
+        alive, registered = await workers_alive(deps, ttl)
     except (TelesipError, OSError):
         body = schemas.Health(status="down", database=False, workers=None, workers_registered=None)
         return JSONResponse(body.model_dump(), status_code=503)
@@ -77,7 +77,7 @@ class _Snapshot(Collector):
         return self.metrics
 
 
-async def _state_metrics(s: Services, ttl: float) -> list[Metric]:
+async def _state_metrics(deps: Dependencies, ttl: float) -> list[Metric]:
     accounts = GaugeMetricFamily(
         "telesip_accounts", "SIP accounts by registration state", labels=["state"]
     )
@@ -88,7 +88,7 @@ async def _state_metrics(s: Services, ttl: float) -> list[Metric]:
     deliveries = GaugeMetricFamily(
         "telesip_webhook_deliveries", "Webhook deliveries by state", labels=["state"]
     )
-    stored = await gauges.stored_state(s)
+    stored = await gauges.stored_state(deps)
     for state, count in stored.accounts_by_reg_state.items():
         accounts.add_metric([state], count)
     for payer, count in stored.accounts_by_payer.items():
@@ -96,7 +96,7 @@ async def _state_metrics(s: Services, ttl: float) -> list[Metric]:
     offers.add_metric([], stored.offers_pending)
     for state, count in stored.deliveries_by_state.items():
         deliveries.add_metric([state], count)
-    alive, registered = await workers_alive(s, ttl)
+    alive, registered = await workers_alive(deps, ttl)
     workers = GaugeMetricFamily("telesip_workers", "SIP workers", labels=["state"])
     workers.add_metric(["alive"], alive)
     workers.add_metric(["registered"], registered)
@@ -110,11 +110,11 @@ async def _state_metrics(s: Services, ttl: float) -> list[Metric]:
     operation_id="getMetrics",
 )
 async def metrics(request: Request) -> Response:
-    s: Services = request.app.state.services
+    deps: Dependencies = request.app.state.services
     registry = CollectorRegistry(auto_describe=False)
     # the database may be down: the process counters still tell something
     with contextlib.suppress(TelesipError):
         ttl = float(request.app.state.settings.lease_ttl_seconds)
-        registry.register(_Snapshot(await _state_metrics(s, ttl)))
+        registry.register(_Snapshot(await _state_metrics(deps, ttl)))
     body = generate_latest(REGISTRY) + generate_latest(registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -43,7 +43,7 @@ def _out(t: Template) -> schemas.TemplateOut:
     responses=responses(*AUTHED),
 )
 async def list_templates(ctx: Auth) -> list[schemas.TemplateOut]:
-    return [_out(t) for t in await templates.list_templates(ctx.s, operator=ctx.operator)]
+    return [_out(t) for t in await templates.list_templates(ctx.deps, operator=ctx.operator)]
 
 
 @router.post(
@@ -58,7 +58,7 @@ async def create_template(
     ctx: Auth, body: schemas.TemplateIn, response: Response
 ) -> schemas.TemplateOut:
     data = body.model_dump(exclude={"name"}, exclude_none=True)
-    template = await templates.create_template(ctx.s, body.name, data, operator=ctx.operator)
+    template = await templates.create_template(ctx.deps, body.name, data, operator=ctx.operator)
     response.headers["Location"] = f"/api/v1/templates/{template.id}"
     return _out(template)
 
@@ -71,7 +71,7 @@ async def create_template(
     responses=responses(*AUTHED, 404, 422),
 )
 async def get_template(ctx: Auth, template_id: TemplateId) -> schemas.TemplateOut:
-    for t in await templates.list_templates(ctx.s, operator=ctx.operator):
+    for t in await templates.list_templates(ctx.deps, operator=ctx.operator):
         if t.id == template_id:
             return _out(t)
     raise errors.TemplateNotFound(template_id=template_id)
@@ -85,5 +85,5 @@ async def get_template(ctx: Auth, template_id: TemplateId) -> schemas.TemplateOu
     responses=responses(*AUTHED, 403, 404, 422),
 )
 async def delete_template(ctx: Auth, template_id: TemplateId) -> Response:
-    await templates.delete_template(ctx.s, template_id, operator=ctx.operator)
+    await templates.delete_template(ctx.deps, template_id, operator=ctx.operator)
     return Response(status_code=204)

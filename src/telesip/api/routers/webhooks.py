@@ -36,7 +36,7 @@ async def register(
     ctx: Auth, body: schemas.WebhookIn, response: Response
 ) -> schemas.WebhookCreated:
     made = await webhooks.register_webhook(
-        ctx.s, ctx.operator, ctx.key.scope, body.url, body.events
+        ctx.deps, ctx.operator, ctx.key.scope, body.url, body.events
     )
     response.headers["Location"] = f"/api/v1/webhooks/{made.webhook.id}"
     return schemas.WebhookCreated(**_out(made.webhook).model_dump(), secret=made.secret)
@@ -50,7 +50,7 @@ async def register(
     responses=responses(*AUTHED),
 )
 async def list_webhooks(ctx: Auth) -> list[schemas.WebhookOut]:
-    return [_out(h) for h in await webhooks.list_webhooks(ctx.s, ctx.operator)]
+    return [_out(h) for h in await webhooks.list_webhooks(ctx.deps, ctx.operator)]
 
 
 @router.get(
@@ -61,7 +61,7 @@ async def list_webhooks(ctx: Auth) -> list[schemas.WebhookOut]:
     responses=responses(*AUTHED, 404, 422),
 )
 async def get_webhook(ctx: Auth, webhook_id: WebhookId) -> schemas.WebhookOut:
-    for h in await webhooks.list_webhooks(ctx.s, ctx.operator):
+    for h in await webhooks.list_webhooks(ctx.deps, ctx.operator):
         if h.id == webhook_id:
             return _out(h)
     raise errors.WebhookNotFound(webhook_id=webhook_id)
@@ -75,7 +75,7 @@ async def get_webhook(ctx: Auth, webhook_id: WebhookId) -> schemas.WebhookOut:
     responses=responses(*AUTHED, 404, 422),
 )
 async def delete_webhook(ctx: Auth, webhook_id: WebhookId) -> Response:
-    await webhooks.delete_webhook(ctx.s, ctx.operator, webhook_id)
+    await webhooks.delete_webhook(ctx.deps, ctx.operator, webhook_id)
     return Response(status_code=204)
 
 
@@ -93,7 +93,7 @@ async def deliveries(
     before_id: Annotated[Id | None, Query()] = None,
 ) -> list[schemas.DeliveryOut]:
     found = await webhooks.list_deliveries(
-        ctx.s, ctx.operator, webhook_id, limit=limit, before_id=before_id
+        ctx.deps, ctx.operator, webhook_id, limit=limit, before_id=before_id
     )
     return [
         schemas.DeliveryOut(

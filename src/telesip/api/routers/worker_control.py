@@ -33,8 +33,8 @@ from telesip.domain.callers import CallerInfo
 from telesip.domain.calls import CALL_NOTICES, CallRecord, EndReason
 from telesip.domain.model import WORKER_STATES, RegistrationReport, RegState
 from telesip.services import callers as callers_svc
-from telesip.services import calls, fleet, leases
-from telesip.services.context import Services
+from telesip.services import calls, fleet, leases, outbox, recordings
+from telesip.services.dependencies import Dependencies
 from telesip.services.registrations import report_many, report_unheld
 from telesip.workers.lines import to_config
 
@@ -144,9 +144,9 @@ class SyncOut(BaseModel):
     accounts: list[WorkerAccount]
 
 
-def _services(request: Request) -> Services:
-    s: Services = request.app.state.services
-    return s
+def _services(request: Request) -> Dependencies:
+    deps: Dependencies = request.app.state.services
+    return deps
 
 
 def _recordings(request: Request) -> FsPath:
@@ -191,12 +191,12 @@ async def check(body: CheckIn, credential: Credential, request: Request) -> None
 @router.post("/sync", response_model=SyncOut)
 async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOut:
     """Heartbeat + reports in, the accounts to keep registered out."""
-    s = _services(request)
+    deps = _services(request)
     ref = await _worker(request, body, credential)
-    if not await leases.heartbeat(s, ref, body.stats, addresses=body.addresses):
+    if not await leases.heartbeat(deps, ref, body.stats, addresses=body.addresses):
         raise errors.WorkerRefused(name=body.name, reason="revoked")
     await report_many(
-        s,
+        deps,
         [
             RegistrationReport(r.account_id, RegState(r.state), r.code, r.error)
             for r in body.reports
@@ -205,13 +205,13 @@ async def sync(body: SyncIn, request: Request, credential: Credential) -> SyncOu
     )
     for caller in body.callers or []:
         info = CallerInfo(caller.id, caller.name, caller.username, caller.phone)
-        await callers_svc.record_caller(s, info, worker_id=ref.id)  # masked, by the pattern
+        await callers_svc.record_caller(deps, info, worker_id=ref.id)  # masked, by the pattern
     for caller_id in body.callers_gone:
-        await callers_svc.forget_caller(s, caller_id, worker_id=ref.id)
-    if dropped := await leases.drop_ineligible(s, ref):  # un-pinned, pinned elsewhere: it stops
-        await report_unheld(s, dropped, ttl=_ttl(request))
-    await leases.claim(s, ref, ttl=_ttl(request))
-    held = await leases.leased_accounts(s, ref)
+        await callers_svc.forget_caller(deps, caller_id, worker_id=ref.id)
+    if dropped := await leases.drop_ineligible(deps, ref):  # un-pinned, pinned elsewhere: it stops
+        await report_unheld(deps, dropped, ttl=_ttl(request))
+    await leases.claim(deps, ref, ttl=_ttl(request))
+    held = await leases.leased_accounts(deps, ref)
     return SyncOut(accounts=[WorkerAccount.model_validate(asdict(to_config(a))) for a in held])
 
 
@@ -321,11 +321,11 @@ async def _own_call(
 async def call_started(body: CallStartIn, request: Request, credential: Credential) -> WorkerCall:
     """A call arrives on a line this worker holds: its history row (ended at once, with the
     reason, when the line is disabled or its person is in a call)."""
-    s = _services(request)
+    deps = _services(request)
     ref = await _worker(request, body, credential)
-    if body.account_id not in await leases.held(s, ref):
+    if body.account_id not in await leases.held(deps, ref):
         raise errors.AccountNotFound(account_id=body.account_id)
-    record, _ = await calls.start_incoming(s, body.account_id, body.number, ref.id)
+    record, _ = await calls.start_incoming(deps, body.account_id, body.number, ref.id)
     return _call(record)
 
 
@@ -334,11 +334,11 @@ async def calls_claimed(
     body: ClaimIn, request: Request, credential: Credential
 ) -> list[WorkerCall]:
     """The outgoing calls people asked for on these of the worker's lines, now its own."""
-    s = _services(request)
+    deps = _services(request)
     ref = await _worker(request, body, credential)
-    held = await leases.held(s, ref)
+    held = await leases.held(deps, ref)
     lines = [a for a in body.account_ids if a in held]
-    return [_call(c) for c in await calls.claim_outgoing(s, ref.id, lines)]
+    return [_call(c) for c in await calls.claim_outgoing(deps, ref.id, lines)]
 
 
 @router.post("/calls/commands", response_model=list[CommandOut])
@@ -346,12 +346,12 @@ async def call_commands(
     body: CommandsIn, request: Request, credential: Credential
 ) -> list[CommandOut]:
     """Keypad presses and hang-ups waiting for the worker's running calls (taken once)."""
-    s = _services(request)
+    deps = _services(request)
     ref = await _worker(request, body, credential)
-    mine = await calls.calls_of_worker(s, ref.id, body.call_ids)
+    mine = await calls.calls_of_worker(deps, ref.id, body.call_ids)
     return [
         CommandOut(id=c.id, call_id=c.call_id, kind=c.kind.value, arg=c.arg)
-        for c in await calls.take_commands(s, mine)
+        for c in await calls.take_commands(deps, mine)
     ]
 
 
@@ -379,7 +379,7 @@ async def call_ended(
     call = await _own_call(request, body, credential, call_id)
     recording = body.recording
     if recording is not None and (
-        recording != calls.recording_name(call.id)
+        recording != recordings.recording_name(call.id)
         or not (_recordings(request) / recording).exists()
     ):
         raise errors.InvalidInput("Upload the call's recording first.")
@@ -415,10 +415,10 @@ async def call_recording(
     """The recording of a call the worker runs (8 kHz 16-bit mono WAV as the body, streamed,
     up to 512 MiB), before it reports the end with ``recording``: the owner gets it in the bot,
     which reads DATA_DIR/recordings of this process."""
-    s = _services(request)
+    deps = _services(request)
     ref = await _worker(request, WorkerIn.model_construct(name=name, instance=instance), credential)
-    file = await calls.receive_recording(
-        s, _recordings(request), ref.id, call_id, request.stream(), limit=MAX_RECORDING
+    file = await recordings.receive(
+        deps, _recordings(request), ref.id, call_id, request.stream(), limit=MAX_RECORDING
     )
     return RecordingOut(file=file)
 
@@ -429,7 +429,7 @@ async def call_message(
 ) -> None:
     """Ask the bot to send the call's person a message of its catalog."""
     call = await _own_call(request, body, credential, call_id)
-    await calls.tell(_services(request), call, body.key, **body.params)
+    await outbox.tell(_services(request), call, body.key, **body.params)
 
 
 @router.post("/calls/{call_id}/keypad", status_code=204)
@@ -438,4 +438,4 @@ async def call_keypad(
 ) -> None:
     """The call was answered: the bot shows its person the keypad."""
     call = await _own_call(request, body, credential, call_id)
-    await calls.show_keypad(_services(request), call)
+    await outbox.show_keypad(_services(request), call)

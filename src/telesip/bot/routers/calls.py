@@ -26,7 +26,7 @@ from telesip.domain.calls import CallRecord, Direction, looks_like_number, parse
 from telesip.domain.model import TelegramUser
 from telesip.services import calls, people
 from telesip.services.callers import caller_accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -81,12 +81,12 @@ def history_row(lang: str, call: CallRecord) -> str:
     )
 
 
-async def who_calls(s: Services, lang: str) -> str:
+async def who_calls(deps: Dependencies, lang: str) -> str:
     """Which Telegram accounts ring people, and how to allow them (or: none exists yet, or
     this install has no calls)."""
     if not extras.calls_enabled():
         return "\n\n" + t(lang, "calls.disabled")
-    callers = await caller_accounts(s)
+    callers = await caller_accounts(deps)
     if not callers:
         return t(lang, "calls.not_set_up")
     names = ", ".join(html.escape(c.label) for c in callers)
@@ -94,9 +94,9 @@ async def who_calls(s: Services, lang: str) -> str:
 
 
 @router.message(Command("calls"))
-async def history(message: Message, s: Services, actor: TelegramUser, lang: str) -> None:
-    found = await calls.recent_calls(s, actor, limit=15)
-    hint = await who_calls(s, lang)
+async def history(message: Message, deps: Dependencies, actor: TelegramUser, lang: str) -> None:
+    found = await calls.recent_calls(deps, actor, limit=15)
+    hint = await who_calls(deps, lang)
     if not found:
         await message.answer(t(lang, "calls.empty") + hint)
         return
@@ -104,31 +104,38 @@ async def history(message: Message, s: Services, actor: TelegramUser, lang: str)
     await message.answer(f"{t(lang, 'calls.title')}\n\n{rows}{hint}")
 
 
-async def _calls_ready(message: Message, s: Services, actor: TelegramUser, lang: str) -> bool:
+async def _calls_ready(
+    message: Message, deps: Dependencies, actor: TelegramUser, lang: str
+) -> bool:
     """Whether a call can be placed at all; if not, the one answer that says why and what
     would make it work (the administrator is told the command)."""
     if not extras.calls_enabled():  # an install without telesip[calls]
         await message.answer(t(lang, "calls.disabled"))
         return False
-    if not await caller_accounts(s):  # no Telegram account to ring people from
-        admin = (await people.subscriptions_of(s, actor)).entitlements.can_assign
+    if not await caller_accounts(deps):  # no Telegram account to ring people from
+        admin = (await people.subscriptions_of(deps, actor)).entitlements.can_assign
         await message.answer(t(lang, "call.no_caller_admin" if admin else "call.no_caller"))
         return False
     return True
 
 
 async def _dial(
-    message: Message, s: Services, actor: TelegramUser, lang: str, text: str, state: FSMContext
+    message: Message,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
+    text: str,
+    state: FSMContext,
 ) -> None:
     number = parse_number(text)  # a wrong number is said first: it is the person's to fix
-    if not await _calls_ready(message, s, actor, lang):
+    if not await _calls_ready(message, deps, actor, lang):
         return
-    line = await calls.only_line(s, actor)
+    line = await calls.only_line(deps, actor)
     if line is not None:
-        call = await calls.request_call(s, actor, number, line.account_id)
+        call = await calls.request_call(deps, actor, number, line.account_id)
         await message.answer(
             t(lang, "call.requested", number=html.escape(call.number), line_id=line.account_id)
-            + await who_calls(s, lang)
+            + await who_calls(deps, lang)
         )
         return
     await state.update_data(dial=number)
@@ -139,7 +146,7 @@ async def _dial(
                 callback_data=CallCb(act="line", id=x.account_id).pack(),
             )
         ]
-        for x in await calls.lines(s, actor)
+        for x in await calls.lines(deps, actor)
         if x.enabled
     ]
     await message.answer(
@@ -152,26 +159,26 @@ async def _dial(
 async def call_command(
     message: Message,
     command: CommandObject,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
     state: FSMContext,
 ) -> None:
-    await _dial(message, s, actor, lang, command.args or "", state)
+    await _dial(message, deps, actor, lang, command.args or "", state)
 
 
 @router.message(StateFilter(None), F.text.func(looks_like_number))
 async def number_sent(
-    message: Message, s: Services, actor: TelegramUser, lang: str, state: FSMContext
+    message: Message, deps: Dependencies, actor: TelegramUser, lang: str, state: FSMContext
 ) -> None:
-    await _dial(message, s, actor, lang, message.text or "", state)
+    await _dial(message, deps, actor, lang, message.text or "", state)
 
 
 @router.callback_query(CallCb.filter(F.act == "line"))
 async def line_chosen(
     query: CallbackQuery,
     callback_data: CallCb,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
     state: FSMContext,
@@ -183,30 +190,30 @@ async def line_chosen(
     if not isinstance(number, str):
         await query.answer(t(lang, "stale"), show_alert=True)
         return
-    call = await calls.request_call(s, actor, number, callback_data.id)
+    call = await calls.request_call(deps, actor, number, callback_data.id)
     await state.update_data(dial=None)
     await query.answer()
     await show(
         query,
         t(lang, "call.requested", number=html.escape(call.number), line_id=call.account_id)
-        + await who_calls(s, lang),
+        + await who_calls(deps, lang),
     )
 
 
 @router.callback_query(CallCb.filter(F.act == "key"))
 async def key_pressed(
-    query: CallbackQuery, callback_data: CallCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery, callback_data: CallCb, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
-    await calls.press_key(s, actor, callback_data.id, callback_data.key)
+    await calls.press_key(deps, actor, callback_data.id, callback_data.key)
     await query.answer(t(lang, "call.key_sent", digit=callback_data.key))
 
 
 @router.callback_query(CallCb.filter(F.act.in_({"hold", "resume"})))
 async def hold_pressed(
-    query: CallbackQuery, callback_data: CallCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery, callback_data: CallCb, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     on = callback_data.act == "hold"
-    await calls.hold(s, actor, callback_data.id, on=on)
+    await calls.hold(deps, actor, callback_data.id, on=on)
     await query.answer(t(lang, "call.held" if on else "call.resumed"))
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=keypad(lang, callback_data.id, held=on))
@@ -214,7 +221,7 @@ async def hold_pressed(
 
 @router.callback_query(CallCb.filter(F.act == "hang"))
 async def hang_up(
-    query: CallbackQuery, callback_data: CallCb, s: Services, actor: TelegramUser
+    query: CallbackQuery, callback_data: CallCb, deps: Dependencies, actor: TelegramUser
 ) -> None:
-    await calls.hang_up(s, actor, callback_data.id)
+    await calls.hang_up(deps, actor, callback_data.id)
     await query.answer()

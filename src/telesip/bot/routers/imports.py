@@ -24,13 +24,15 @@ from telesip.bot.replies import delete_quietly, show
 from telesip.domain.model import TelegramUser
 from telesip.importing import Limits
 from telesip.services import imports
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 router = Router(name=__name__)
 
 
 @router.message(F.document, F.chat.type == "private")
-async def document(message: Message, bot: Bot, s: Services, actor: TelegramUser, lang: str) -> None:
+async def document(
+    message: Message, bot: Bot, deps: Dependencies, actor: TelegramUser, lang: str
+) -> None:
     doc = message.document
     assert doc is not None
     limit = Limits().max_bytes
@@ -53,25 +55,25 @@ async def document(message: Message, bot: Bot, s: Services, actor: TelegramUser,
         await delete_quietly(message)  # it carries passwords
     server = (message.caption or "").strip() or None
     outcome = await imports.stage_import(
-        s, actor, message.chat.id, content, filename=doc.file_name, server=server
+        deps, actor, message.chat.id, content, filename=doc.file_name, server=server
     )
     text, kb = views.import_preview(lang, outcome, doc.file_name)
     await message.answer(text, reply_markup=kb)
 
 
 @router.callback_query(ImportCb.filter(F.act == "go"))
-async def confirm(query: CallbackQuery, s: Services, actor: TelegramUser, lang: str) -> None:
+async def confirm(query: CallbackQuery, deps: Dependencies, actor: TelegramUser, lang: str) -> None:
     if query.message is None:
         return
-    outcome = await imports.confirm_import(s, actor, query.message.chat.id)
+    outcome = await imports.confirm_import(deps, actor, query.message.chat.id)
     await show(query, views.import_done(lang, outcome))
     await query.answer()
 
 
 @router.callback_query(ImportCb.filter(F.act == "no"))
-async def cancel(query: CallbackQuery, s: Services, lang: str) -> None:
+async def cancel(query: CallbackQuery, deps: Dependencies, lang: str) -> None:
     if query.message is None:
         return
-    await imports.cancel_import(s, query.message.chat.id)
+    await imports.cancel_import(deps, query.message.chat.id)
     await show(query, t(lang, "imp.cancelled"))
     await query.answer()

@@ -19,7 +19,7 @@ from telesip.bot.locales import t
 from telesip.bot.replies import show
 from telesip.domain.model import SettingsLink, TelegramUser
 from telesip.services import accounts, links
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 router = Router(name=__name__)
 
@@ -49,19 +49,19 @@ def qr_png(data: str, scale: int = 8) -> bytes:
 
 @router.message(Command("links"))
 async def list_links(
-    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+    message: Message, state: FSMContext, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     await state.clear()  # a command leaves an unfinished wizard
-    found = await links.list_links(s, actor)
-    text, kb = views.links(lang, found, s.clock.now())
+    found = await links.list_links(deps, actor)
+    text, kb = views.links(lang, found, deps.clock.now())
     await message.answer(text, reply_markup=kb)
 
 
 @router.callback_query(LinkCb.filter(F.act == "new"))
 async def pick(
-    query: CallbackQuery, callback_data: LinkCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery, callback_data: LinkCb, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
-    owned = await accounts.softphone(s, actor)
+    owned = await accounts.softphone(deps, actor)
     free = [a for a in owned.owned if not a.assigned]
     await query.answer()
     await show(query, *views.pick_account(lang, free, page=callback_data.id))
@@ -69,11 +69,11 @@ async def pick(
 
 @router.callback_query(LinkCb.filter(F.act == "page"))
 async def page(
-    query: CallbackQuery, callback_data: LinkCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery, callback_data: LinkCb, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
-    found = await links.list_links(s, actor)
+    found = await links.list_links(deps, actor)
     await query.answer()
-    await show(query, *views.links(lang, found, s.clock.now(), page=callback_data.id))
+    await show(query, *views.links(lang, found, deps.clock.now(), page=callback_data.id))
 
 
 @router.callback_query(LinkCb.filter(F.act == "make"))
@@ -81,13 +81,13 @@ async def make(
     query: CallbackQuery,
     callback_data: LinkCb,
     bot: Bot,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    link = await links.create_link(s, actor, callback_data.id)
+    link = await links.create_link(deps, actor, callback_data.id)
     await query.answer()
-    await show(query, *views.links(lang, await links.list_links(s, actor), s.clock.now()))
+    await show(query, *views.links(lang, await links.list_links(deps, actor), deps.clock.now()))
     if query.message is not None:
         await send_link(bot, query.message.chat.id, lang, link)
 
@@ -109,8 +109,8 @@ async def send_link(bot: Bot, chat_id: int, lang: str, link: SettingsLink) -> No
 
 @router.callback_query(LinkCb.filter(F.act == "revoke"))
 async def revoke(
-    query: CallbackQuery, callback_data: LinkCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery, callback_data: LinkCb, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
-    await links.revoke_link(s, actor, callback_data.id)
+    await links.revoke_link(deps, actor, callback_data.id)
     await query.answer(t(lang, "links.revoked"))
-    await show(query, *views.links(lang, await links.list_links(s, actor), s.clock.now()))
+    await show(query, *views.links(lang, await links.list_links(deps, actor), deps.clock.now()))

@@ -28,7 +28,7 @@ from telesip.domain.errors import InvalidSettings
 from telesip.domain.model import TelegramUser
 from telesip.domain.settings import AccountSettings, Secret, parse_shortcut, validate_host
 from telesip.services import accounts, links, templates
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 router = Router(name=__name__)
 
@@ -49,31 +49,31 @@ def _looks_like_shortcut(text: str) -> bool:
     return text.strip().lower().startswith(("sip:", "sips:"))
 
 
-def _seal(s: Services, password: str) -> str:
-    return base64.b64encode(s.cipher.encrypt(Secret(password))).decode()
+def _seal(deps: Dependencies, password: str) -> str:
+    return base64.b64encode(deps.cipher.encrypt(Secret(password))).decode()
 
 
-def _unseal(s: Services, sealed: str) -> Secret:
-    return s.cipher.decrypt(base64.b64decode(sealed))
+def _unseal(deps: Dependencies, sealed: str) -> Secret:
+    return deps.cipher.decrypt(base64.b64decode(sealed))
 
 
 async def _created(
     message: Message,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
     settings: AccountSettings,
     state: FSMContext,
 ) -> None:
     if (await state.get_data()).get("for_link"):  # R9: straight into a settings link
-        link = await links.create_link_from_settings(s, actor, settings)
+        link = await links.create_link_from_settings(deps, actor, settings)
         await state.clear()
         if message.bot is not None:
             await send_link(message.bot, message.chat.id, lang, link)
         return
-    account_id = await accounts.create_account(s, actor, settings)
+    account_id = await accounts.create_account(deps, actor, settings)
     await state.clear()
-    card = await accounts.get_card(s, actor, account_id)
+    card = await accounts.get_card(deps, actor, account_id)
     text, kb = views.card(lang, card)
     await message.answer(t(lang, "new.created", id=account_id) + "\n\n" + text, reply_markup=kb)
 
@@ -83,12 +83,12 @@ async def start(
     query: CallbackQuery,
     callback_data: NewCb,
     state: FSMContext,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
     for_link = callback_data.value == "link"
-    await accounts.check_room(s, actor, for_link=for_link)  # no free seat: said now, not later
+    await accounts.check_room(deps, actor, for_link=for_link)  # no free seat: said now, not later
     await state.set_state(NewAccount.login)
     await state.set_data({"for_link": for_link})
     await query.answer()
@@ -106,7 +106,12 @@ async def cancel(query: CallbackQuery, state: FSMContext, lang: str) -> None:
 
 
 async def _shortcut(
-    message: Message, s: Services, actor: TelegramUser, lang: str, state: FSMContext, prompt: str
+    message: Message,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
+    state: FSMContext,
+    prompt: str,
 ) -> None:
     text = message.text or ""
     await delete_quietly(message)  # it carries the password
@@ -115,16 +120,16 @@ async def _shortcut(
     except InvalidSettings as exc:
         await message.answer(t(lang, "new.bad", error=error_text(lang, exc)) + "\n\n" + prompt)
         return
-    await _created(message, s, actor, lang, settings, state)
+    await _created(message, deps, actor, lang, settings, state)
 
 
 @router.message(NewAccount.login, F.text)
 async def got_login(
-    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+    message: Message, state: FSMContext, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     text = (message.text or "").strip()
     if _looks_like_shortcut(text):
-        await _shortcut(message, s, actor, lang, state, t(lang, "new.login"))
+        await _shortcut(message, deps, actor, lang, state, t(lang, "new.login"))
         return
     try:
         AccountSettings(login=text, password=Secret("x"), domain="example.com").validated()
@@ -141,7 +146,7 @@ async def got_login(
 
 @router.message(NewAccount.password, F.text)
 async def got_password(
-    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+    message: Message, state: FSMContext, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     text = message.text or ""
     await delete_quietly(message)
@@ -153,13 +158,13 @@ async def got_password(
             reply_markup=views.cancel_kb(lang),
         )
         return
-    await state.update_data(password=_seal(s, text))
+    await state.update_data(password=_seal(deps, text))
     await state.set_state(NewAccount.server)
-    await message.answer(t(lang, "new.server"), reply_markup=await _server_kb(s, actor, lang))
+    await message.answer(t(lang, "new.server"), reply_markup=await _server_kb(deps, actor, lang))
 
 
-async def _server_kb(s: Services, actor: TelegramUser, lang: str) -> InlineKeyboardMarkup:
-    found = [x for x in await templates.list_templates(s, user_id=actor.id) if x.domain][:8]
+async def _server_kb(deps: Dependencies, actor: TelegramUser, lang: str) -> InlineKeyboardMarkup:
+    found = [x for x in await templates.list_templates(deps, user_id=actor.id) if x.domain][:8]
     return views.templates_kb(lang, [(x.id, x.name) for x in found])
 
 
@@ -172,11 +177,11 @@ def _split_host_port(text: str) -> tuple[str, int | None]:
 
 @router.message(NewAccount.server, F.text)
 async def got_server(
-    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+    message: Message, state: FSMContext, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     text = message.text or ""
     if _looks_like_shortcut(text):
-        await _shortcut(message, s, actor, lang, state, t(lang, "new.server"))
+        await _shortcut(message, deps, actor, lang, state, t(lang, "new.server"))
         return
     host, port = _split_host_port(text)
     try:
@@ -186,7 +191,7 @@ async def got_server(
     except InvalidSettings as exc:
         await message.answer(
             t(lang, "new.bad", error=error_text(lang, exc)) + "\n\n" + t(lang, "new.server"),
-            reply_markup=await _server_kb(s, actor, lang),
+            reply_markup=await _server_kb(deps, actor, lang),
         )
         return
     await state.update_data(domain=domain, port=port)
@@ -199,18 +204,18 @@ async def got_template(
     query: CallbackQuery,
     callback_data: NewCb,
     state: FSMContext,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    template = await templates.get_template(s, callback_data.value)
+    template = await templates.get_template(deps, callback_data.value)
     data = await state.get_data()
     settings = AccountSettings(
-        login=data["login"], password=_unseal(s, data["password"]), **template.settings_fields()
+        login=data["login"], password=_unseal(deps, data["password"]), **template.settings_fields()
     )
     await query.answer()
     if isinstance(query.message, Message):
-        await _created(query.message, s, actor, lang, settings, state)
+        await _created(query.message, deps, actor, lang, settings, state)
 
 
 @router.message(NewAccount.proxy, F.text)
@@ -240,14 +245,14 @@ async def got_transport(
     query: CallbackQuery,
     callback_data: NewCb,
     state: FSMContext,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
     data: dict[str, Any] = await state.get_data()
     settings = AccountSettings(
         login=data["login"],
-        password=_unseal(s, data["password"]),
+        password=_unseal(deps, data["password"]),
         domain=data["domain"],
         port=data.get("port"),
         outbound_proxy=data.get("outbound_proxy"),
@@ -255,18 +260,18 @@ async def got_transport(
     )
     await query.answer()
     if isinstance(query.message, Message):
-        await _created(query.message, s, actor, lang, settings, state)
+        await _created(query.message, deps, actor, lang, settings, state)
 
 
 @router.message(EditLine.line, F.text)
 async def got_edit_line(
-    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+    message: Message, state: FSMContext, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     text = message.text or ""
     await delete_quietly(message)  # it carries the password
     account_id = int((await state.get_data())["account_id"])
     try:
-        saved = await accounts.update_settings(s, actor, account_id, **parse_changes(text))
+        saved = await accounts.update_settings(deps, actor, account_id, **parse_changes(text))
     except InvalidSettings as exc:
         await message.answer(
             t(lang, "new.bad", error=error_text(lang, exc))

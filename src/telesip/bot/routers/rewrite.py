@@ -23,7 +23,7 @@ from telesip.domain.errors import AssignedUserLimit, InvalidSettings
 from telesip.domain.model import TelegramUser
 from telesip.domain.settings import MAX_REWRITE_LENGTH, MAX_REWRITE_RULES
 from telesip.services import accounts
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 router = Router(name=__name__)
 
@@ -32,9 +32,9 @@ class RewriteRule(StatesGroup):
     line = State()
 
 
-async def _rules(s: Services, actor: TelegramUser, account_id: int) -> list[tuple[str, str]]:
+async def _rules(deps: Dependencies, actor: TelegramUser, account_id: int) -> list[tuple[str, str]]:
     """The rules as the owner sees them; the assigned user is refused (R5)."""
-    card = await accounts.get_card(s, actor, account_id)
+    card = await accounts.get_card(deps, actor, account_id)
     if card.settings is None:
         raise AssignedUserLimit(account_id=account_id)
     return [(str(p), str(r)) for p, r in card.settings["rewrite_rules"]]
@@ -54,9 +54,13 @@ def _why(lang: str, exc: InvalidSettings) -> str:
 
 @router.callback_query(RewriteCb.filter(F.act == "list"))
 async def list_rules(
-    query: CallbackQuery, callback_data: RewriteCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: RewriteCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
-    rules = await _rules(s, actor, callback_data.id)
+    rules = await _rules(deps, actor, callback_data.id)
     await query.answer()
     await show(query, *views.rewrite_rules(lang, callback_data.id, rules))
 
@@ -66,11 +70,11 @@ async def ask_rule(
     query: CallbackQuery,
     callback_data: RewriteCb,
     state: FSMContext,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    await _rules(s, actor, callback_data.id)  # the owner only
+    await _rules(deps, actor, callback_data.id)  # the owner only
     await state.set_state(RewriteRule.line)
     await state.set_data({"account_id": callback_data.id})
     await query.answer()
@@ -82,7 +86,7 @@ async def ask_rule(
 
 @router.message(RewriteRule.line, F.text)
 async def got_rule(
-    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+    message: Message, state: FSMContext, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     account_id = int((await state.get_data())["account_id"])
     parts = (message.text or "").strip().split(maxsplit=1)
@@ -90,7 +94,7 @@ async def got_rule(
         await _again(message, lang, t(lang, "rw.need_two"))
         return
     try:
-        saved = await accounts.edit_rewrite_rules(s, actor, account_id, add=(parts[0], parts[1]))
+        saved = await accounts.edit_rewrite_rules(deps, actor, account_id, add=(parts[0], parts[1]))
     except InvalidSettings as exc:
         await _again(message, lang, _why(lang, exc))
         return
@@ -108,14 +112,18 @@ async def _again(message: Message, lang: str, why: str) -> None:
 
 @router.callback_query(RewriteCb.filter(F.act == "del"))
 async def remove_rule(
-    query: CallbackQuery, callback_data: RewriteCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: RewriteCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
-    rules = await _rules(s, actor, callback_data.id)
+    rules = await _rules(deps, actor, callback_data.id)
     i = callback_data.i
     if not 0 <= i < len(rules) or views.rule_digest(*rules[i]) != callback_data.h:
         await query.answer(t(lang, "stale"), show_alert=True)
         await show(query, *views.rewrite_rules(lang, callback_data.id, rules))
         return
-    saved = await accounts.edit_rewrite_rules(s, actor, callback_data.id, remove=rules[i])
+    saved = await accounts.edit_rewrite_rules(deps, actor, callback_data.id, remove=rules[i])
     await query.answer(t(lang, "rw.removed"))
     await show(query, *views.rewrite_rules(lang, callback_data.id, saved.rewrite_rules))

@@ -18,7 +18,7 @@ from telesip.bot.replies import show
 from telesip.bot.routers.new_account import EditLine
 from telesip.domain.model import Role, TelegramUser
 from telesip.services import accounts, offers, people
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 router = Router(name=__name__)
 
@@ -27,62 +27,72 @@ router = Router(name=__name__)
 async def softphone(
     message: Message,
     state: FSMContext,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
     miniapp_url: str | None = None,
 ) -> None:
     await state.clear()  # a command leaves an unfinished wizard
-    text, kb = views.softphone(lang, await accounts.softphone(s, actor), table_url=miniapp_url)
+    text, kb = views.softphone(lang, await accounts.softphone(deps, actor), table_url=miniapp_url)
     await message.answer(text, reply_markup=kb)
 
 
 @router.message(Command("unused"))
 async def unused(
-    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+    message: Message, state: FSMContext, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     """R11: the actor's unused accounts, each with a one-press Disable."""
     await state.clear()
-    found = await accounts.unused(s, actor)
-    text, kb = views.unused(lang, found, s.rules.unused_days)
+    found = await accounts.unused(deps, actor)
+    text, kb = views.unused(lang, found, deps.rules.unused_days)
     await message.answer(text, reply_markup=kb)
 
 
 @router.callback_query(AccountCb.filter(F.act == "udisable"))
 async def disable_unused(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
     """Disable from /unused (the owner only: ``set_enabled`` checks), then the list again."""
-    await accounts.set_enabled(s, actor, callback_data.id, False)
+    await accounts.set_enabled(deps, actor, callback_data.id, False)
     await query.answer(t(lang, "unused.disabled", id=callback_data.id))
-    found = await accounts.unused(s, actor)
-    await show(query, *views.unused(lang, found, s.rules.unused_days))
+    found = await accounts.unused(deps, actor)
+    await show(query, *views.unused(lang, found, deps.rules.unused_days))
 
 
 @router.callback_query(AccountCb.filter(F.act == "list"))
 async def back_to_list(
     query: CallbackQuery,
     callback_data: AccountCb,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
     miniapp_url: str | None = None,
 ) -> None:
     """The list again (``id`` is the page: Back from a card is page 0, Previous/Next others)."""
     await query.answer()
-    found = await accounts.softphone(s, actor)
+    found = await accounts.softphone(deps, actor)
     await show(query, *views.softphone(lang, found, page=callback_data.id, table_url=miniapp_url))
 
 
-async def _card(query: CallbackQuery, s: Services, actor: TelegramUser, lang: str, i: int) -> None:
-    await show(query, *views.card(lang, await accounts.get_card(s, actor, i)))
+async def _card(
+    query: CallbackQuery, deps: Dependencies, actor: TelegramUser, lang: str, i: int
+) -> None:
+    await show(query, *views.card(lang, await accounts.get_card(deps, actor, i)))
 
 
 @router.callback_query(AccountCb.filter(F.act == "open"))
 async def open_card(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
-    card = await accounts.get_card(s, actor, callback_data.id)
+    card = await accounts.get_card(deps, actor, callback_data.id)
     await query.answer()
     await show(query, *views.card(lang, card))
 
@@ -100,48 +110,68 @@ async def inline_off(query: CallbackQuery, bot: Bot, lang: str) -> None:
 
 @router.callback_query(AccountCb.filter(F.act.in_({"disable", "enable"})))
 async def toggle(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
     enable = callback_data.act == "enable"
-    await accounts.set_enabled(s, actor, callback_data.id, enable)
+    await accounts.set_enabled(deps, actor, callback_data.id, enable)
     await query.answer(t(lang, "card.enabled" if enable else "card.disabled"))
-    await _card(query, s, actor, lang, callback_data.id)
+    await _card(query, deps, actor, lang, callback_data.id)
 
 
 @router.callback_query(AccountCb.filter(F.act == "takeback"))
 async def take_back(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
-    previous = await accounts.take_back(s, actor, callback_data.id)
-    user = await people.get_user(s, previous)
+    previous = await accounts.take_back(deps, actor, callback_data.id)
+    user = await people.get_user(deps, previous)
     await query.answer(t(lang, "card.taken_back", user=user.label if user else previous))
-    await _card(query, s, actor, lang, callback_data.id)
+    await _card(query, deps, actor, lang, callback_data.id)
 
 
 @router.callback_query(AccountCb.filter(F.act == "delete"))
 async def ask_delete(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
-    role = await people.role_on(s, actor, callback_data.id)
+    role = await people.role_on(deps, actor, callback_data.id)
     await query.answer()
     await show(query, *views.confirm_delete(lang, callback_data.id, role))
 
 
 @router.callback_query(AccountCb.filter(F.act == "delete_ok"))
 async def delete(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
-    deleted = await accounts.delete_account(s, actor, callback_data.id)
+    deleted = await accounts.delete_account(deps, actor, callback_data.id)
     text = t(lang, "card.deleted" if deleted else "card.returned", id=callback_data.id)
     await query.answer(text)
-    await show(query, *views.softphone(lang, await accounts.softphone(s, actor)))
+    await show(query, *views.softphone(lang, await accounts.softphone(deps, actor)))
 
 
 @router.callback_query(AccountCb.filter(F.act == "sendback"))
 async def ask_send_back(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
-    if await people.role_on(s, actor, callback_data.id) is not Role.USER:
+    if await people.role_on(deps, actor, callback_data.id) is not Role.USER:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
     await query.answer()
@@ -150,21 +180,29 @@ async def ask_send_back(
 
 @router.callback_query(AccountCb.filter(F.act == "sendback_ok"))
 async def send_back(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
-    if await people.role_on(s, actor, callback_data.id) is not Role.USER:
+    if await people.role_on(deps, actor, callback_data.id) is not Role.USER:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
-    await offers.send_back(s, actor, callback_data.id)
+    await offers.send_back(deps, actor, callback_data.id)
     await query.answer(t(lang, "card.returned", id=callback_data.id))
-    await show(query, *views.softphone(lang, await accounts.softphone(s, actor)))
+    await show(query, *views.softphone(lang, await accounts.softphone(deps, actor)))
 
 
 @router.callback_query(AccountCb.filter(F.act == "settings"))
 async def settings(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
-    card = await accounts.get_card(s, actor, callback_data.id)
+    card = await accounts.get_card(deps, actor, callback_data.id)
     if card.settings is None:  # an assigned user sees no settings (R5)
         await query.answer(
             t(lang, "error.assigned_user", account_id=card.summary.id), show_alert=True
@@ -176,21 +214,29 @@ async def settings(
 
 @router.callback_query(AccountCb.filter(F.act.in_({"tr_udp", "tr_tcp", "tr_tls"})))
 async def set_transport(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
     transport = callback_data.act.removeprefix("tr_")
-    new = await accounts.update_settings(s, actor, callback_data.id, transport=transport)
+    new = await accounts.update_settings(deps, actor, callback_data.id, transport=transport)
     await query.answer(t(lang, "set.saved"))
     await show(query, *views.settings(lang, callback_data.id, new.public_dict()))
 
 
 @router.callback_query(AccountCb.filter(F.act.in_({"rec_on", "rec_off"})))
 async def set_recording(
-    query: CallbackQuery, callback_data: AccountCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
     """The button names the state wanted, so a press on an older screen cannot flip it back."""
     record = callback_data.act == "rec_on"
-    new = await accounts.update_settings(s, actor, callback_data.id, record=record)
+    new = await accounts.update_settings(deps, actor, callback_data.id, record=record)
     await query.answer(t(lang, "rec.turned_on" if record else "rec.turned_off"))
     await show(query, *views.settings(lang, callback_data.id, new.public_dict()))
 
@@ -200,11 +246,11 @@ async def edit_line(
     query: CallbackQuery,
     callback_data: AccountCb,
     state: FSMContext,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    await people.role_on(s, actor, callback_data.id)
+    await people.role_on(deps, actor, callback_data.id)
     await state.set_state(EditLine.line)
     await state.set_data({"account_id": callback_data.id})
     await query.answer()

@@ -17,7 +17,7 @@ from telesip.bot.locales import t
 from telesip.bot.setup import set_admin_commands, set_admin_menu_button
 from telesip.domain.model import TelegramUser
 from telesip.services import links, offers, people
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 router = Router(name=__name__)
 
@@ -27,23 +27,23 @@ HELP_PAYLOAD = "help"
 OFFER_PREFIX = "o_"
 
 
-async def help_text(s: Services, actor: TelegramUser, lang: str) -> tuple[str, bool]:
+async def help_text(deps: Dependencies, actor: TelegramUser, lang: str) -> tuple[str, bool]:
     """/help for this person's role: everyone's part, and the administrator's (office plan)."""
-    admin = (await people.subscriptions_of(s, actor)).entitlements.can_assign
-    text = t(lang, "help", minutes=max(1, s.rules.offer_ttl_seconds // 60))
+    admin = (await people.subscriptions_of(deps, actor)).entitlements.can_assign
+    text = t(lang, "help", minutes=max(1, deps.rules.offer_ttl_seconds // 60))
     return (text + t(lang, "help.admin") if admin else text), admin
 
 
 async def _send_help(
     message: Message,
     bot: Bot,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
     prefix: str = "",
     miniapp_url: str | None = None,
 ) -> None:
-    text, admin = await help_text(s, actor, lang)
+    text, admin = await help_text(deps, actor, lang)
     await message.answer(prefix + text)
     if admin:  # their menu lists what their /help does; the menu button opens their table
         await set_admin_commands(bot, message.chat.id, lang)
@@ -55,17 +55,17 @@ async def start_with_link(
     message: Message,
     command: CommandObject,
     bot: Bot,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
     """R9: the first person to open a settings link gets the account assigned."""
     if command.args == HELP_PAYLOAD:  # the button above inline results that explain a refusal
-        await _send_help(message, bot, s, actor, lang)
+        await _send_help(message, bot, deps, actor, lang)
         return
     if (command.args or "").startswith(OFFER_PREFIX):  # an offer made through the HTTP API
-        got = await offers.receive_by_token(s, actor, (command.args or "")[len(OFFER_PREFIX) :])
-        sender = await people.get_user(s, got.sender_id)
+        got = await offers.receive_by_token(deps, actor, (command.args or "")[len(OFFER_PREFIX) :])
+        sender = await people.get_user(deps, got.sender_id)
         await message.answer(
             t(
                 lang,
@@ -76,8 +76,8 @@ async def start_with_link(
             )
         )
         return
-    opened = await links.open_link(s, actor, command.args or "")
-    owner = await people.get_user(s, opened.owner_id)
+    opened = await links.open_link(deps, actor, command.args or "")
+    owner = await people.get_user(deps, opened.owner_id)
     await message.answer(
         t(
             lang,
@@ -92,23 +92,23 @@ async def start_with_link(
 async def start(
     message: Message,
     bot: Bot,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
     miniapp_url: str | None = None,
 ) -> None:
-    await people.remember(s, actor)
+    await people.remember(deps, actor)
     hello = t(lang, "start.hello", name=escape(actor.first_name or actor.label))
-    await _send_help(message, bot, s, actor, lang, hello + "\n\n", miniapp_url)
+    await _send_help(message, bot, deps, actor, lang, hello + "\n\n", miniapp_url)
 
 
 @router.message(Command("help"))
 async def help_(
     message: Message,
     bot: Bot,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
     miniapp_url: str | None = None,
 ) -> None:
-    await _send_help(message, bot, s, actor, lang, miniapp_url=miniapp_url)
+    await _send_help(message, bot, deps, actor, lang, miniapp_url=miniapp_url)

@@ -40,7 +40,7 @@ from telesip.bot.routers.start import HELP_PAYLOAD
 from telesip.domain.errors import OfferNotFound, TelesipError
 from telesip.domain.model import Method, OfferKind, Role, TelegramUser
 from telesip.services import offers, people
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 router = Router(name=__name__)
 
@@ -48,8 +48,8 @@ TRANSFER_QUERY = re.compile(r"^#(\d{1,18})$")
 BACK_QUERY = re.compile(r"^#?(\d{1,18})(?:\s+(.*))?$", re.S)
 
 
-def _minutes(s: Services) -> int:
-    return max(1, round(s.rules.offer_ttl_seconds / 60))
+def _minutes(deps: Dependencies) -> int:
+    return max(1, round(deps.rules.offer_ttl_seconds / 60))
 
 
 async def _edit_inline(
@@ -63,25 +63,28 @@ async def _edit_inline(
 
 
 @router.inline_query(F.query.regexp(TRANSFER_QUERY))
-async def transfer_query(query: InlineQuery, s: Services, actor: TelegramUser, lang: str) -> None:
+async def transfer_query(
+    query: InlineQuery, deps: Dependencies, actor: TelegramUser, lang: str
+) -> None:
     match = TRANSFER_QUERY.match(query.query.strip())
     assert match is not None
     try:
-        choice = await people.transfer_choices(s, actor, int(match[1]))
+        choice = await people.transfer_choices(deps, actor, int(match[1]))
     except TelesipError as exc:
         await _explain(query, lang, exc)
         return
-    now = s.clock.now()
+    now = deps.clock.now()
     signed = {
-        m: drafts.make(s, drafts.Draft(choice.account.id, actor.id, now, m)) for m in choice.methods
+        m: drafts.make(deps, drafts.Draft(choice.account.id, actor.id, now, m))
+        for m in choice.methods
     }
-    results = views.offer_results(lang, choice.account, signed, actor.label, _minutes(s))
+    results = views.offer_results(lang, choice.account, signed, actor.label, _minutes(deps))
     await query.answer(list(results), cache_time=0, is_personal=True)
 
 
 @router.inline_query(F.query.regexp(BACK_QUERY))
 async def transfer_back_query(
-    query: InlineQuery, bot: Bot, s: Services, actor: TelegramUser, lang: str
+    query: InlineQuery, bot: Bot, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     match = BACK_QUERY.match(query.query.strip())
     assert match is not None
@@ -93,7 +96,7 @@ async def transfer_back_query(
         await query.answer([], cache_time=0, is_personal=True, button=button)
         return
     try:
-        await offers.transfer_back(s, actor, account_id, password, apply=False)
+        await offers.transfer_back(deps, actor, account_id, password, apply=False)
     except TelesipError as exc:
         await _explain(query, lang, exc)
         return
@@ -119,16 +122,16 @@ async def _explain(query: InlineQuery, lang: str, exc: TelesipError) -> None:
 
 @router.chosen_inline_result(F.result_id.regexp(r"^(assign|unlink):\d+$"))
 async def offer_sent(
-    chosen: ChosenInlineResult, bot: Bot, s: Services, actor: TelegramUser, lang: str
+    chosen: ChosenInlineResult, bot: Bot, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     """R3: the special message is in the chat; the offer lives from now on."""
     method, _, account = chosen.result_id.partition(":")
     message = chosen.inline_message_id
     try:
         if not message:
-            await offers.create_offer(s, actor, int(account), Method(method))
+            await offers.create_offer(deps, actor, int(account), Method(method))
             return
-        offer = await offers.offer_on_message(s, actor, int(account), Method(method), message)
+        offer = await offers.offer_on_message(deps, actor, int(account), Method(method), message)
         if offer is None:
             return  # a Receive press was quicker and made the offer from the draft
         with contextlib.suppress(TelegramBadRequest):  # the button now shows the deadline
@@ -145,7 +148,7 @@ async def offer_sent(
 async def transfer_back_chosen(
     chosen: ChosenInlineResult,
     bot: Bot,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
     notifier: Notifier | None,
@@ -155,7 +158,7 @@ async def transfer_back_chosen(
     match = BACK_QUERY.match(chosen.query.strip())
     password = (match[2] or "").strip() if match else ""
     try:
-        holder = await offers.transfer_back_from(s, actor, account_id, password)
+        holder = await offers.transfer_back_from(deps, actor, account_id, password)
     except TelesipError as exc:
         if chosen.inline_message_id:
             await _edit_inline(
@@ -177,12 +180,12 @@ async def transfer_back_chosen(
 
 @router.callback_query(OfferCb.filter(F.act == "rcv"))
 async def receive(
-    query: CallbackQuery, bot: Bot, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery, bot: Bot, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     if not query.inline_message_id:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
-    got = await offers.receive_on_message(s, actor, query.inline_message_id)
+    got = await offers.receive_on_message(deps, actor, query.inline_message_id)
     await _received(query, query.inline_message_id, got, bot, actor, lang)
 
 
@@ -191,7 +194,7 @@ async def receive_draft(
     query: CallbackQuery,
     callback_data: DraftCb,
     bot: Bot,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
@@ -200,10 +203,10 @@ async def receive_draft(
         await query.answer(t(lang, "stale"), show_alert=True)
         return
     try:
-        draft: drafts.Draft | None = drafts.read(s, callback_data.token)
+        draft: drafts.Draft | None = drafts.read(deps, callback_data.token)
     except OfferNotFound:  # not ours: only an offer the message already carries counts
         draft = None
-    got = await offers.receive_on_message(s, actor, query.inline_message_id, draft)
+    got = await offers.receive_on_message(deps, actor, query.inline_message_id, draft)
     await _received(query, query.inline_message_id, got, bot, actor, lang)
 
 
@@ -237,12 +240,12 @@ async def ask_send_back(
     query: CallbackQuery,
     callback_data: OfferCb,
     bot: Bot,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
     """R8: only the person holding the account now may send it back; others get an alert."""
-    target = await offers.send_back_target(s, actor, callback_data.id, query.inline_message_id)
+    target = await offers.send_back_target(deps, actor, callback_data.id, query.inline_message_id)
     if target is None or not query.inline_message_id:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
@@ -264,11 +267,11 @@ async def cancel_send_back(
     query: CallbackQuery,
     callback_data: OfferCb,
     bot: Bot,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    target = await offers.send_back_target(s, actor, callback_data.id, query.inline_message_id)
+    target = await offers.send_back_target(deps, actor, callback_data.id, query.inline_message_id)
     if target is None or not query.inline_message_id:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
@@ -292,11 +295,11 @@ async def send_back(
     query: CallbackQuery,
     callback_data: OfferCb,
     bot: Bot,
-    s: Services,
+    deps: Dependencies,
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    done = await offers.send_back_on_message(s, actor, callback_data.id, query.inline_message_id)
+    done = await offers.send_back_on_message(deps, actor, callback_data.id, query.inline_message_id)
     if done is None or query.inline_message_id is None:
         await query.answer(t(lang, "stale"), show_alert=True)
         return
@@ -312,6 +315,6 @@ async def send_back(
     await _edit_inline(
         bot,
         query.inline_message_id,
-        t(lang, "sb.offer", minutes=_minutes(s), **names),
+        t(lang, "sb.offer", minutes=_minutes(deps), **names),
         views.receive_kb(lang, done.offer.expires_at),
     )

@@ -17,7 +17,7 @@ from telesip.bot.callbacks import WorkerCb
 from telesip.bot.locales import t
 from telesip.domain.model import TelegramUser
 from telesip.services import fleet
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 router = Router(name=__name__)
 
@@ -26,14 +26,14 @@ class NewWorker(StatesGroup):
     name = State()
 
 
-async def _render(s: Services, actor: TelegramUser, lang: str) -> tuple[str, views.Keyboard]:
-    found = await fleet.list_workers(s, ttl=s.rules.lease_ttl_seconds, owner_id=actor.id)
+async def _render(deps: Dependencies, actor: TelegramUser, lang: str) -> tuple[str, views.Keyboard]:
+    found = await fleet.list_workers(deps, ttl=deps.rules.lease_ttl_seconds, owner_id=actor.id)
     return views.workers(lang, found, actor.id)
 
 
 @router.message(Command("workers"))
-async def workers(message: Message, s: Services, actor: TelegramUser, lang: str) -> None:
-    text, kb = await _render(s, actor, lang)
+async def workers(message: Message, deps: Dependencies, actor: TelegramUser, lang: str) -> None:
+    text, kb = await _render(deps, actor, lang)
     await message.answer(text, reply_markup=kb)
 
 
@@ -47,10 +47,10 @@ async def ask_name(query: CallbackQuery, state: FSMContext, lang: str) -> None:
 
 @router.message(NewWorker.name, F.text)
 async def create(
-    message: Message, state: FSMContext, s: Services, actor: TelegramUser, lang: str
+    message: Message, state: FSMContext, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     name = (message.text or "").strip()
-    _, credential = await fleet.create_worker(s, name, remote=True, owner_id=actor.id)
+    _, credential = await fleet.create_worker(deps, name, remote=True, owner_id=actor.id)
     await state.clear()
     await message.answer(
         t(lang, "workers.created", name=escape(name), credential=escape(credential or ""))
@@ -59,10 +59,14 @@ async def create(
 
 @router.callback_query(WorkerCb.filter(F.act == "revoke"))
 async def revoke(
-    query: CallbackQuery, callback_data: WorkerCb, s: Services, actor: TelegramUser, lang: str
+    query: CallbackQuery,
+    callback_data: WorkerCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
 ) -> None:
-    name = await fleet.revoke_worker_id(s, callback_data.id, owner_id=actor.id)
+    name = await fleet.revoke_worker_id(deps, callback_data.id, owner_id=actor.id)
     await query.answer(t(lang, "workers.revoked_done", name=name), show_alert=True)
     if query.message is not None:
-        text, kb = await _render(s, actor, lang)
+        text, kb = await _render(deps, actor, lang)
         await query.message.edit_text(text, reply_markup=kb)  # type: ignore[union-attr]

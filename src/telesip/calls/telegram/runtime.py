@@ -34,7 +34,7 @@ from telesip.config import Settings
 from telesip.domain.callers import mask_phone
 from telesip.domain.errors import CodedError, TelesipError
 from telesip.services import callers as callers_svc
-from telesip.services.context import Services
+from telesip.services.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +117,13 @@ class CallerRuntime:
         pool: CallerPool,
         connect: Connect,
         *,
-        s: Services | None = None,
+        deps: Dependencies | None = None,
         backoff: Backoff | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.pool = pool
         self._connect = connect
-        self._s = s
+        self._s = deps
         self.backoff = backoff or Backoff()
         self._sleep = sleep
         self.live: dict[str, CallerConnection] = {}  # phone -> its connection
@@ -262,7 +262,7 @@ class CallerRuntime:
 @contextlib.asynccontextmanager
 async def open_callers(
     settings: Settings,
-    s: Services | None = None,
+    deps: Dependencies | None = None,
     *,
     connect: Connect | None = None,
     backoff: Backoff | None = None,
@@ -291,7 +291,7 @@ async def open_callers(
         log.error("caller accounts cannot be read: %s; %s", _one_line(exc), HOWTO)
         yield pool
         return
-    runtime = CallerRuntime(pool, connect, s=s, backoff=backoff, sleep=sleep)
+    runtime = CallerRuntime(pool, connect, deps=deps, backoff=backoff, sleep=sleep)
     accounts = runtime.load(store)
     runtime.start(accounts)
     runtime.watch(store, rescan)

@@ -33,42 +33,43 @@ from sqlalchemy.orm import aliased
 from telesip.domain.model import Account, Payer
 from telesip.domain.readmodels import AccountSummary, CardRead
 from telesip.domain.settings import AccountSettings
-from telesip.store import tables as t
+from telesip.store import tables
 from telesip.store.crypto import Cipher
-from telesip.store.repositories.common import P
 from telesip.store.repositories.workers import Holder, firewall_candidates, worker_live
 from telesip.store.rows import account_from_row, offer_from_row_values, settings_values
 
-_ACCOUNT = select(t.accounts).where(t.accounts.c.id == P("b_account"))
+_ACCOUNT = select(tables.accounts).where(tables.accounts.c.id == bindparam("b_account"))
 _ACCOUNT_LOCKED = _ACCOUNT.with_for_update(key_share=True)
 _ACCOUNT_OF_OFFER = (
-    select(t.accounts)
+    select(tables.accounts)
     .where(
-        t.accounts.c.id
-        == select(t.offers.c.account_id).where(t.offers.c.id == P("b_offer")).scalar_subquery()
+        tables.accounts.c.id
+        == select(tables.offers.c.account_id)
+        .where(tables.offers.c.id == bindparam("b_offer"))
+        .scalar_subquery()
     )
     .with_for_update(key_share=True)
 )
 _WRITE_REGISTRATION = (
-    update(t.accounts)
-    .where(t.accounts.c.id == P("b_id"))
+    update(tables.accounts)
+    .where(tables.accounts.c.id == bindparam("b_id"))
     .values(
-        reg_state=P("b_state"),
-        reg_code=P("b_code"),
-        reg_error=P("b_error"),
-        reg_next_retry_at=P("b_retry"),
-        reg_changed_at=P("b_at"),
+        reg_state=bindparam("b_state"),
+        reg_code=bindparam("b_code"),
+        reg_error=bindparam("b_error"),
+        reg_next_retry_at=bindparam("b_retry"),
+        reg_changed_at=bindparam("b_at"),
     )
 )
 _MOVE = (
-    update(t.accounts)
-    .where(t.accounts.c.id == P("b_account"))
+    update(tables.accounts)
+    .where(tables.accounts.c.id == bindparam("b_account"))
     .values(
-        owner_id=P("b_owner"),
-        user_id=P("b_user"),
-        payer=P("b_payer"),
-        via_link=P("b_via_link"),
-        updated_at=P("b_now"),
+        owner_id=bindparam("b_owner"),
+        user_id=bindparam("b_user"),
+        payer=bindparam("b_payer"),
+        via_link=bindparam("b_via_link"),
+        updated_at=bindparam("b_now"),
     )
 )
 
@@ -77,13 +78,17 @@ def _card_select() -> Any:
     """The whole account card in one statement: the account with its people's labels and the
     duplicate flag, its pending offer, the addresses of the live worker holding its lease,
     and one row per worker that could hold it (the firewall list when none does)."""
-    a, w, leases = t.accounts, t.workers, t.leases
-    owner, user = aliased(t.users), aliased(t.users)
-    pending, other, candidate = aliased(t.offers), aliased(t.accounts), aliased(t.workers)
+    a, w, leases = tables.accounts, tables.workers, tables.leases
+    owner, user = aliased(tables.users), aliased(tables.users)
+    pending, other, candidate = (
+        aliased(tables.offers),
+        aliased(tables.accounts),
+        aliased(tables.workers),
+    )
     holder = (
         select(w.c.addresses)
         .join(leases, and_(leases.c.worker_id == w.c.id, leases.c.instance == w.c.instance))
-        .where(leases.c.account_id == a.c.id, worker_live(P("b_live_after")))
+        .where(leases.c.account_id == a.c.id, worker_live(bindparam("b_live_after")))
         .limit(1)
         .scalar_subquery()
     )
@@ -104,7 +109,7 @@ def _card_select() -> Any:
         .join(user, user.c.id == a.c.user_id)
         .outerjoin(pending, and_(pending.c.account_id == a.c.id, pending.c.state == "pending"))
         .outerjoin(candidate, firewall_candidates(candidate, a.c.worker, a.c.owner_id))
-        .where(a.c.id == P("b_account"))
+        .where(a.c.id == bindparam("b_account"))
         .order_by(candidate.c.id)
     )
 
@@ -151,7 +156,7 @@ class Accounts:
         if disabled_because is not None:
             values |= {"reg_state": "disabled", "reg_error": disabled_because[:255]}
         result = await self.conn.execute(
-            insert(t.accounts).values(values).returning(t.accounts.c.id)
+            insert(tables.accounts).values(values).returning(tables.accounts.c.id)
         )
         return int(result.scalar_one())
 
@@ -166,7 +171,7 @@ class Accounts:
         """Store many new accounts of ``owner_id`` (an import), a multi-row statement per
         ``chunk``; their ids in the order of ``items``."""
         ids: list[int] = []
-        stmt = insert(t.accounts).returning(t.accounts.c.id, sort_by_parameter_order=True)
+        stmt = insert(tables.accounts).returning(tables.accounts.c.id, sort_by_parameter_order=True)
         for start in range(0, len(items), chunk):
             values = [
                 settings_values(settings)
@@ -189,16 +194,16 @@ class Accounts:
     async def enabled_copy(self, identity: str, *, other_than: int | None = None) -> int | None:
         """The enabled account connecting this line (``identity``: login@domain:port), if
         any, other than ``other_than`` (R11: one enabled copy per line)."""
-        a = t.accounts
+        a = tables.accounts
         stmt = select(a.c.id).where(a.c.identity == identity, a.c.enabled)
         if other_than is not None:
             stmt = stmt.where(a.c.id != other_than)
         return await self.conn.scalar(stmt.order_by(a.c.id).limit(1))
 
     def _duplicate_expr(self) -> Any:
-        other = aliased(t.accounts)
+        other = aliased(tables.accounts)
         return exists().where(
-            and_(other.c.identity == t.accounts.c.identity, other.c.id != t.accounts.c.id)
+            and_(other.c.identity == tables.accounts.c.identity, other.c.id != tables.accounts.c.id)
         )
 
     def _decrypted(self, row: Any) -> Account:
@@ -223,7 +228,7 @@ class Accounts:
     async def update(self, account_id: int, now: datetime, **values: Any) -> None:
         values["updated_at"] = now
         await self.conn.execute(
-            update(t.accounts).where(t.accounts.c.id == account_id).values(**values)
+            update(tables.accounts).where(tables.accounts.c.id == account_id).values(**values)
         )
 
     async def move(
@@ -254,11 +259,11 @@ class Accounts:
             "password_enc": self.cipher.encrypt(settings.password)
         }
         if bump:
-            values["version"] = t.accounts.c.version + 1
+            values["version"] = tables.accounts.c.version + 1
         await self.update(account_id, now, **values)
 
     async def delete(self, account_id: int) -> None:
-        await self.conn.execute(delete(t.accounts).where(t.accounts.c.id == account_id))
+        await self.conn.execute(delete(tables.accounts).where(tables.accounts.c.id == account_id))
 
     async def set_registration(
         self,
@@ -271,8 +276,8 @@ class Accounts:
     ) -> bool:
         """Store a worker's report; False when the account no longer exists."""
         result = await self.conn.execute(
-            update(t.accounts)
-            .where(t.accounts.c.id == account_id)
+            update(tables.accounts)
+            .where(tables.accounts.c.id == account_id)
             .values(
                 reg_state=state,
                 reg_code=code,
@@ -292,9 +297,9 @@ class Accounts:
         return _SUMMARY_SELECT
 
     def _build_summary_select(self) -> Any:
-        owner = aliased(t.users)
-        user = aliased(t.users)
-        a = t.accounts
+        owner = aliased(tables.users)
+        user = aliased(tables.users)
+        a = tables.accounts
         return (
             select(
                 a.c.id,
@@ -371,23 +376,23 @@ class Accounts:
     async def owned_by(
         self, owner_id: int, *, via_link: bool | None = False
     ) -> list[AccountSummary]:
-        stmt = self._summary_select().where(t.accounts.c.owner_id == owner_id)
+        stmt = self._summary_select().where(tables.accounts.c.owner_id == owner_id)
         if via_link is not None:
-            stmt = stmt.where(t.accounts.c.via_link == via_link)
+            stmt = stmt.where(tables.accounts.c.via_link == via_link)
         return await self._summaries(stmt)
 
     async def assigned_to(self, user_id: int) -> list[AccountSummary]:
         stmt = self._summary_select().where(
-            t.accounts.c.user_id == user_id, t.accounts.c.owner_id != user_id
+            tables.accounts.c.user_id == user_id, tables.accounts.c.owner_id != user_id
         )
         return await self._summaries(stmt)
 
     async def summaries(
         self, *, limit: int = 1000, after_id: int = 0, owner_ids: Sequence[int] | None = None
     ) -> list[AccountSummary]:
-        stmt = self._summary_select().where(t.accounts.c.id > after_id).limit(limit)
+        stmt = self._summary_select().where(tables.accounts.c.id > after_id).limit(limit)
         if owner_ids is not None:
-            stmt = stmt.where(t.accounts.c.owner_id.in_(list(owner_ids)))
+            stmt = stmt.where(tables.accounts.c.owner_id.in_(list(owner_ids)))
         return await self._summaries(stmt)
 
     async def unused(
@@ -401,8 +406,10 @@ class Accounts:
         """Enabled accounts unused since ``since`` (R11): created before it, no registration
         change since (a state change; refreshes are none) and no call since; in id order
         after ``after_id``, of ``owner_ids`` only when given."""
-        a = t.accounts
-        called = exists().where(t.calls.c.account_id == a.c.id, t.calls.c.created_at >= since)
+        a = tables.accounts
+        called = exists().where(
+            tables.calls.c.account_id == a.c.id, tables.calls.c.created_at >= since
+        )
         stmt = (
             self._summary_select()
             .where(
@@ -423,7 +430,7 @@ class Accounts:
         gets the others: each is disabled, and told of, once)."""
         if not account_ids:
             return []
-        a = t.accounts
+        a = tables.accounts
         rows = await self.conn.execute(
             update(a)
             .where(a.c.id.in_(list(account_ids)), a.c.enabled)
@@ -469,7 +476,7 @@ class Accounts:
         pending = None
         if r.p_id is not None:
             m = r._mapping
-            pending = offer_from_row_values({c.name: m[f"p_{c.name}"] for c in t.offers.c})
+            pending = offer_from_row_values({c.name: m[f"p_{c.name}"] for c in tables.offers.c})
         if r.holder_addresses is not None:
             firewall = list(r.holder_addresses)
         else:
@@ -479,29 +486,33 @@ class Accounts:
         return CardRead(summary, pending, firewall, bool(r.record), partial(self._decrypted, r))
 
     async def summary(self, account_id: int) -> AccountSummary | None:
-        found = await self._summaries(self._summary_select().where(t.accounts.c.id == account_id))
+        found = await self._summaries(
+            self._summary_select().where(tables.accounts.c.id == account_id)
+        )
         return found[0] if found else None
 
     async def many(self, ids: Iterable[int]) -> list[Account]:
         """These accounts with their passwords (workers), in no particular order."""
-        rows = await self.conn.execute(select(t.accounts).where(t.accounts.c.id.in_(list(ids))))
+        rows = await self.conn.execute(
+            select(tables.accounts).where(tables.accounts.c.id.in_(list(ids)))
+        )
         return [account_from_row(r, self.cipher.decrypt(r.password_enc)) for r in rows]
 
     async def changed_since(self, since: datetime) -> tuple[set[int], set[int]]:
         """Ids of accounts changed (settings, enabled, created) and deleted since ``since``: one
         cheap indexed query."""
-        changed = select(t.accounts.c.id, literal(False).label("gone")).where(
-            t.accounts.c.updated_at >= since
+        changed = select(tables.accounts.c.id, literal(False).label("gone")).where(
+            tables.accounts.c.updated_at >= since
         )
-        deleted = select(t.audit.c.account_id, literal(True).label("gone")).where(
-            t.audit.c.at >= since, t.audit.c.action == "deleted"
+        deleted = select(tables.audit.c.account_id, literal(True).label("gone")).where(
+            tables.audit.c.at >= since, tables.audit.c.action == "deleted"
         )
         rows = (await self.conn.execute(union_all(changed, deleted))).all()
         return ({int(r[0]) for r in rows if not r[1]}, {int(r[0]) for r in rows if r[1]})
 
     async def pin_and_server(self, account_id: int) -> Any | None:
         """The account's worker pin, owner, transport and port (a row), or None."""
-        a = t.accounts
+        a = tables.accounts
         return (
             await self.conn.execute(
                 select(a.c.worker, a.c.owner_id, a.c.transport, a.c.port).where(
@@ -515,17 +526,17 @@ class Accounts:
     ) -> dict[int, tuple[Any, ...]]:
         """The stored registration (state, code, error, next retry) of these accounts; with a
         ``holder``, only of those it holds a lease on."""
-        a = t.accounts
+        a = tables.accounts
         query = select(
             a.c.id, a.c.reg_state, a.c.reg_code, a.c.reg_error, a.c.reg_next_retry_at
         ).where(a.c.id.in_(ids))
         if holder is not None:
             query = query.join(
-                t.leases,
+                tables.leases,
                 and_(
-                    t.leases.c.account_id == a.c.id,
-                    t.leases.c.worker_id == holder.id,
-                    t.leases.c.instance == holder.instance,
+                    tables.leases.c.account_id == a.c.id,
+                    tables.leases.c.worker_id == holder.id,
+                    tables.leases.c.instance == holder.instance,
                 ),
             )
         return {row.id: tuple(row[1:]) for row in await self.conn.execute(query)}
@@ -544,7 +555,7 @@ class Accounts:
         Statements take ``chunk`` values each (far below any parameter limit). The owner's rows
         are locked last, in ascending id order, so two imports never deadlock, and before the
         caller locks the owner's user row (the lock order of the module docstring)."""
-        a = t.accounts
+        a = tables.accounts
         pg = self.conn.dialect.name == "postgresql"
         step = 5000 if pg else chunk  # PostgreSQL: one array parameter, not thousands
 
@@ -589,8 +600,8 @@ class Accounts:
         if not account_ids:
             return {}
         rows = await self.conn.execute(
-            select(t.accounts.c.id, t.accounts.c.owner_id, t.accounts.c.user_id).where(
-                t.accounts.c.id.in_(sorted(account_ids))
-            )
+            select(
+                tables.accounts.c.id, tables.accounts.c.owner_id, tables.accounts.c.user_id
+            ).where(tables.accounts.c.id.in_(sorted(account_ids)))
         )
         return {r.id: (r.owner_id, r.user_id) for r in rows}

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from telesip.store import tables as t
+from telesip.store import tables
 
 
 class ApiKeys:
@@ -28,7 +28,7 @@ class ApiKeys:
     ) -> Any:
         """Insert a key; returns its row."""
         result = await self.conn.execute(
-            insert(t.api_keys)
+            insert(tables.api_keys)
             .values(
                 operator=operator,
                 name=name,
@@ -37,35 +37,39 @@ class ApiKeys:
                 scope=scope,
                 created_at=now,
             )
-            .returning(t.api_keys)
+            .returning(tables.api_keys)
         )
         return result.one()
 
     async def by_hash(self, key_hash: str) -> Any | None:
         return (
-            await self.conn.execute(select(t.api_keys).where(t.api_keys.c.key_hash == key_hash))
+            await self.conn.execute(
+                select(tables.api_keys).where(tables.api_keys.c.key_hash == key_hash)
+            )
         ).first()
 
     async def touch(self, key_id: int, now: datetime) -> None:
         await self.conn.execute(
-            update(t.api_keys).where(t.api_keys.c.id == key_id).values(last_used_at=now)
+            update(tables.api_keys).where(tables.api_keys.c.id == key_id).values(last_used_at=now)
         )
 
     async def listing(self, operator: str | None = None) -> list[Any]:
-        stmt = select(t.api_keys).order_by(t.api_keys.c.id)
+        stmt = select(tables.api_keys).order_by(tables.api_keys.c.id)
         if operator is not None:
-            stmt = stmt.where(t.api_keys.c.operator == operator)
+            stmt = stmt.where(tables.api_keys.c.operator == operator)
         return list(await self.conn.execute(stmt))
 
     async def revoke(self, key_id: int, now: datetime) -> bool:
         """Revoke a live key; False when there is none (unknown, or revoked already)."""
         result = await self.conn.execute(
-            update(t.api_keys)
-            .where(t.api_keys.c.id == key_id, t.api_keys.c.revoked_at.is_(None))
+            update(tables.api_keys)
+            .where(tables.api_keys.c.id == key_id, tables.api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
         return result.rowcount == 1
 
     async def exists(self, key_id: int) -> bool:
-        found = await self.conn.scalar(select(t.api_keys.c.id).where(t.api_keys.c.id == key_id))
+        found = await self.conn.scalar(
+            select(tables.api_keys.c.id).where(tables.api_keys.c.id == key_id)
+        )
         return found is not None

@@ -9,9 +9,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.readmodels import AuditRecord
-from telesip.store import tables as t
+from telesip.store import tables
 
-_AUDIT_ADD = insert(t.audit)
+_AUDIT_ADD = insert(tables.audit)
 
 
 class Audit:
@@ -45,21 +45,23 @@ class Audit:
     async def of_account(
         self, account_id: int, *, limit: int = 50, before_id: int | None = None
     ) -> list[AuditRecord]:
-        stmt = select(t.audit).where(t.audit.c.account_id == account_id)
+        stmt = select(tables.audit).where(tables.audit.c.account_id == account_id)
         if before_id is not None:
-            stmt = stmt.where(t.audit.c.id < before_id)
-        rows = await self.conn.execute(stmt.order_by(t.audit.c.id.desc()).limit(limit))
+            stmt = stmt.where(tables.audit.c.id < before_id)
+        rows = await self.conn.execute(stmt.order_by(tables.audit.c.id.desc()).limit(limit))
         return [
             AuditRecord(r.id, r.at, r.actor_id, r.account_id, r.action, r.details) for r in rows
         ]
 
     async def last_id(self) -> int:
         """The newest record's id (0 when there is none)."""
-        return int(await self.conn.scalar(select(func.coalesce(func.max(t.audit.c.id), 0))) or 0)
+        return int(
+            await self.conn.scalar(select(func.coalesce(func.max(tables.audit.c.id), 0))) or 0
+        )
 
     async def after(self, audit_id: int, limit: int) -> list[Any]:
         """The records after ``audit_id``, oldest first; rows as they are."""
-        a = t.audit
+        a = tables.audit
         return list(
             (
                 await self.conn.execute(

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.callers import CallerInfo
-from telesip.store import tables as t
+from telesip.store import tables
 
 
 class Callers:
@@ -29,8 +29,8 @@ class Callers:
             "phone": caller.phone,
             "updated_at": now,
         }
-        c = t.telegram_callers.c
-        stmt = insert(t.telegram_callers).values(id=caller.id, worker_id=worker_id, **values)
+        c = tables.telegram_callers.c
+        stmt = insert(tables.telegram_callers).values(id=caller.id, worker_id=worker_id, **values)
         if worker_id is None:
             stmt = stmt.on_conflict_do_update(
                 index_elements=["id"], set_={**values, "worker_id": None}
@@ -43,16 +43,16 @@ class Callers:
 
     async def remove(self, caller_id: int, worker_id: int | None = None) -> bool:
         """Forget ``caller_id``; a remote worker (``worker_id``) only one of its own."""
-        c = t.telegram_callers.c
-        stmt = delete(t.telegram_callers).where(c.id == caller_id)
+        c = tables.telegram_callers.c
+        stmt = delete(tables.telegram_callers).where(c.id == caller_id)
         if worker_id is not None:
             stmt = stmt.where(c.worker_id == worker_id)
         result = await self.conn.execute(stmt)
         return bool(result.rowcount)
 
     async def all(self) -> list[CallerInfo]:
-        c = t.telegram_callers.c
-        rows = await self.conn.execute(select(t.telegram_callers).order_by(c.updated_at, c.id))
+        c = tables.telegram_callers.c
+        rows = await self.conn.execute(select(tables.telegram_callers).order_by(c.updated_at, c.id))
         return [
             CallerInfo(
                 id=r.id,

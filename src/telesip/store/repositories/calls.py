@@ -22,7 +22,7 @@ from telesip.domain.calls import (
     EndReason,
 )
 from telesip.domain.readmodels import Command, OutboxMessage
-from telesip.store import tables as t
+from telesip.store import tables
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
 
@@ -66,7 +66,7 @@ class Calls:
         worker_id: int | None = None,
     ) -> CallRecord:
         result = await self.conn.execute(
-            insert(t.calls)
+            insert(tables.calls)
             .values(
                 account_id=account_id,
                 owner_id=owner_id,
@@ -78,19 +78,19 @@ class Calls:
                 created_at=now,
                 worker_id=worker_id,
             )
-            .returning(*t.calls.c)
+            .returning(*tables.calls.c)
         )
         return _record(result.mappings().one())
 
     async def lines_of(self, user_id: int) -> list[tuple[int, str, str, bool]]:
         """(id, login, domain, enabled) of the accounts a person calls from."""
-        a = t.accounts.c
+        a = tables.accounts.c
         stmt = select(a.id, a.login, a.domain, a.enabled).where(a.user_id == user_id).order_by(a.id)
         return [(r.id, r.login, r.domain, bool(r.enabled)) for r in await self.conn.execute(stmt)]
 
     async def get(self, call_id: int) -> CallRecord | None:
         row = (
-            (await self.conn.execute(select(t.calls).where(t.calls.c.id == call_id)))
+            (await self.conn.execute(select(tables.calls).where(tables.calls.c.id == call_id)))
             .mappings()
             .first()
         )
@@ -98,10 +98,10 @@ class Calls:
 
     async def running_of_worker(self, worker_id: int, call_ids: list[int]) -> list[int]:
         rows = await self.conn.execute(
-            select(t.calls.c.id).where(
-                t.calls.c.id.in_(call_ids),
-                t.calls.c.worker_id == worker_id,
-                t.calls.c.state.in_(_ACTIVE),
+            select(tables.calls.c.id).where(
+                tables.calls.c.id.in_(call_ids),
+                tables.calls.c.worker_id == worker_id,
+                tables.calls.c.state.in_(_ACTIVE),
             )
         )
         return [int(r[0]) for r in rows]
@@ -110,9 +110,9 @@ class Calls:
         row = (
             (
                 await self.conn.execute(
-                    select(t.calls)
-                    .where(t.calls.c.user_id == user_id, t.calls.c.state.in_(_ACTIVE))
-                    .order_by(t.calls.c.id.desc())
+                    select(tables.calls)
+                    .where(tables.calls.c.user_id == user_id, tables.calls.c.state.in_(_ACTIVE))
+                    .order_by(tables.calls.c.id.desc())
                     .limit(1)
                 )
             )
@@ -123,9 +123,9 @@ class Calls:
 
     async def of_person(self, user_id: int, *, limit: int) -> list[CallRecord]:
         """The latest calls a person made or took, and those on the lines they own."""
-        c = t.calls.c
+        c = tables.calls.c
         stmt = (
-            select(t.calls)
+            select(tables.calls)
             .where(or_(c.user_id == user_id, c.owner_id == user_id))
             .order_by(c.id.desc())
             .limit(limit)
@@ -142,8 +142,8 @@ class Calls:
     ) -> list[CallRecord]:
         """Newest first; ``scope`` (owner ids, account ids) keeps the calls of those owners'
         lines and of those lines; None: every call."""
-        c = t.calls.c
-        stmt = select(t.calls).order_by(c.id.desc()).limit(limit)
+        c = tables.calls.c
+        stmt = select(tables.calls).order_by(c.id.desc()).limit(limit)
         if scope is not None:
             owners, lines = scope
             stmt = stmt.where(or_(c.owner_id.in_(list(owners)), c.account_id.in_(list(lines))))
@@ -159,19 +159,19 @@ class Calls:
         """Outgoing calls waiting on these lines become this worker's (each exactly once)."""
         if not account_ids:
             return []
-        c = t.calls.c
+        c = tables.calls.c
         result = await self.conn.execute(
-            update(t.calls)
+            update(tables.calls)
             .where(c.state == CallState.REQUESTED.value, c.account_id.in_(list(account_ids)))
             .values(state=CallState.RINGING.value, worker_id=worker_id)
-            .returning(*t.calls.c)
+            .returning(*tables.calls.c)
         )
         return sorted((_record(m) for m in result.mappings()), key=lambda r: r.id)
 
     async def set_answered(self, call_id: int, now: datetime, caller: str | None) -> bool:
-        c = t.calls.c
+        c = tables.calls.c
         result = await self.conn.execute(
-            update(t.calls)
+            update(tables.calls)
             .where(c.id == call_id, c.state.in_(_ACTIVE))
             .values(state=CallState.ANSWERED.value, answered_at=now, caller=caller)
         )
@@ -179,7 +179,7 @@ class Calls:
 
     async def set_caller(self, call_id: int, caller: str) -> None:
         await self.conn.execute(
-            update(t.calls).where(t.calls.c.id == call_id).values(caller=caller)
+            update(tables.calls).where(tables.calls.c.id == call_id).values(caller=caller)
         )
 
     async def set_ended(
@@ -191,7 +191,7 @@ class Calls:
         recording: str | None,
     ) -> CallRecord | None:
         """End an active call once; None when it had already ended."""
-        c = t.calls.c
+        c = tables.calls.c
         values: dict[str, Any] = {
             "state": CallState.ENDED.value,
             "ended_at": now,
@@ -201,10 +201,10 @@ class Calls:
         if recording is not None:
             values["recording"] = recording
         result = await self.conn.execute(
-            update(t.calls)
+            update(tables.calls)
             .where(c.id == call_id, c.state.in_(_ACTIVE))
             .values(**values)
-            .returning(*t.calls.c)
+            .returning(*tables.calls.c)
         )
         row = result.mappings().first()
         return _record(row) if row else None
@@ -214,7 +214,7 @@ class Calls:
     ) -> list[CallRecord]:
         """End what nobody runs any more: a restarted worker's calls, or requests that no
         worker picked up in time."""
-        c = t.calls.c
+        c = tables.calls.c
         conds = []
         if worker_id is not None:
             conds.append(and_(c.worker_id == worker_id, c.state.in_(_ACTIVE)))
@@ -225,31 +225,31 @@ class Calls:
         if not conds:
             return []
         result = await self.conn.execute(
-            update(t.calls)
+            update(tables.calls)
             .where(or_(*conds))
             .values(
                 state=CallState.ENDED.value,
                 ended_at=now,
                 end_reason=EndReason.UNAVAILABLE.value,
             )
-            .returning(*t.calls.c)
+            .returning(*tables.calls.c)
         )
         return [_record(m) for m in result.mappings()]
 
     async def with_recordings_before(self, before: datetime) -> list[CallRecord]:
-        c = t.calls.c
-        stmt = select(t.calls).where(c.recording.is_not(None), c.ended_at < before)
+        c = tables.calls.c
+        stmt = select(tables.calls).where(c.recording.is_not(None), c.ended_at < before)
         return [_record(m) for m in (await self.conn.execute(stmt)).mappings()]
 
     async def clear_recording(self, call_id: int) -> None:
         await self.conn.execute(
-            update(t.calls).where(t.calls.c.id == call_id).values(recording=None)
+            update(tables.calls).where(tables.calls.c.id == call_id).values(recording=None)
         )
 
     # -- commands ---------------------------------------------------------------------------
     async def add_command(self, call_id: int, kind: CommandKind, arg: str, now: datetime) -> None:
         await self.conn.execute(
-            insert(t.call_commands).values(
+            insert(tables.call_commands).values(
                 call_id=call_id, kind=kind.value, arg=arg, created_at=now
             )
         )
@@ -258,9 +258,9 @@ class Calls:
         """Pending commands of these calls, in order, each handed out once."""
         if not call_ids:
             return []
-        cc = t.call_commands.c
+        cc = tables.call_commands.c
         result = await self.conn.execute(
-            update(t.call_commands)
+            update(tables.call_commands)
             .where(cc.call_id.in_(list(call_ids)), cc.done_at.is_(None))
             .values(done_at=now)
             .returning(cc.id, cc.call_id, cc.kind, cc.arg)
@@ -280,7 +280,7 @@ class Calls:
         due: datetime | None = None,
     ) -> None:
         await self.conn.execute(
-            insert(t.bot_outbox).values(
+            insert(tables.bot_outbox).values(
                 chat_id=chat_id,
                 kind=kind,
                 payload=payload,
@@ -293,8 +293,8 @@ class Calls:
         """Unsent messages whose time has come, oldest first. A ``bot_call`` (the bot's own call,
         deferred) waits while an older message to its chat is unsent, so they arrive in order;
         the calls' messages are never held up by an older one put back for later."""
-        o = t.bot_outbox.c
-        older = t.bot_outbox.alias("older")
+        o = tables.bot_outbox.c
+        older = tables.bot_outbox.alias("older")
         stmt = (
             select(o.id, o.chat_id, o.kind, o.payload, o.attempts)
             .where(
@@ -316,25 +316,25 @@ class Calls:
         return [OutboxMessage(*r) for r in await self.conn.execute(stmt)]
 
     async def mark_sent(self, message_id: int, now: datetime, telegram_id: int | None) -> bool:
-        o = t.bot_outbox.c
+        o = tables.bot_outbox.c
         result = await self.conn.execute(
-            update(t.bot_outbox)
+            update(tables.bot_outbox)
             .where(o.id == message_id, o.sent_at.is_(None))
             .values(sent_at=now, message_id=telegram_id)
         )
         return bool(result.rowcount)
 
     async def retry_later(self, message_id: int, when: datetime) -> None:
-        o = t.bot_outbox.c
+        o = tables.bot_outbox.c
         await self.conn.execute(
-            update(t.bot_outbox)
+            update(tables.bot_outbox)
             .where(o.id == message_id)
             .values(attempts=o.attempts + 1, next_attempt_at=when)
         )
 
     async def keypad_message(self, chat_id: int, call_id: int) -> int | None:
         """The Telegram message id of the keypad sent for a call (to take it away after)."""
-        o = t.bot_outbox.c
+        o = tables.bot_outbox.c
         stmt = (
             select(o.message_id, o.payload)
             .where(o.chat_id == chat_id, o.kind == "keypad", o.sent_at.is_not(None))
@@ -347,15 +347,15 @@ class Calls:
         return None
 
     async def prune_outbox(self, before: datetime) -> int:
-        o = t.bot_outbox.c
+        o = tables.bot_outbox.c
         result = await self.conn.execute(
-            delete(t.bot_outbox).where(
+            delete(tables.bot_outbox).where(
                 or_(o.sent_at < before, and_(o.sent_at.is_(None), o.created_at < before))
             )
         )
         return int(result.rowcount or 0)
 
     async def count_active(self, worker_id: int) -> int:
-        c = t.calls.c
+        c = tables.calls.c
         stmt = select(func.count()).where(c.worker_id == worker_id, c.state.in_(_ACTIVE))
         return int((await self.conn.execute(stmt)).scalar_one())

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.errors import StorageUnavailable
-from telesip.store import tables as t
+from telesip.store import tables
 from telesip.store.repositories.common import dialect_insert
 
 
@@ -39,7 +39,9 @@ class Conversations:
         with _unavailable():
             row = (
                 await self.conn.execute(
-                    select(t.bot_fsm.c.state, t.bot_fsm.c.data).where(t.bot_fsm.c.key == key)
+                    select(tables.bot_fsm.c.state, tables.bot_fsm.c.data).where(
+                        tables.bot_fsm.c.key == key
+                    )
                 )
             ).first()
         return None if row is None else (row.state, dict(row.data or {}))
@@ -48,9 +50,9 @@ class Conversations:
         """Store the conversation, or delete its row when state and data are empty."""
         with _unavailable():
             if state is None and not data:
-                await self.conn.execute(delete(t.bot_fsm).where(t.bot_fsm.c.key == key))
+                await self.conn.execute(delete(tables.bot_fsm).where(tables.bot_fsm.c.key == key))
                 return
-            insert = dialect_insert(self.conn, t.bot_fsm)
+            insert = dialect_insert(self.conn, tables.bot_fsm)
             values = {"state": state, "data": data or {}, "updated_at": now}
             await self.conn.execute(
                 insert.values(key=key, **values).on_conflict_do_update(

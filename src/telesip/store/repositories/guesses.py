@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.guessing import GuessState
-from telesip.store import tables as t
-from telesip.store.repositories.common import P, dialect_insert
+from telesip.store import tables
+from telesip.store.repositories.common import dialect_insert
 
-_GUESS = select(t.guesses).where(
-    t.guesses.c.user_id == P("b_user"), t.guesses.c.account_id == P("b_account")
+_GUESS = select(tables.guesses).where(
+    tables.guesses.c.user_id == bindparam("b_user"),
+    tables.guesses.c.account_id == bindparam("b_account"),
 )
 
 
@@ -42,7 +43,7 @@ class Guesses:
             "last_prefix_hash": state.last_prefix_hash,
             "locked_until": state.locked_until,
         }
-        stmt = dialect_insert(self.conn, t.guesses).values(
+        stmt = dialect_insert(self.conn, tables.guesses).values(
             user_id=user_id, account_id=account_id, **values
         )
         await self.conn.execute(
@@ -51,7 +52,7 @@ class Guesses:
 
     async def clear(self, user_id: int, account_id: int) -> None:
         await self.conn.execute(
-            delete(t.guesses).where(
-                t.guesses.c.user_id == user_id, t.guesses.c.account_id == account_id
+            delete(tables.guesses).where(
+                tables.guesses.c.user_id == user_id, tables.guesses.c.account_id == account_id
             )
         )

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from telesip.store import tables as t
+from telesip.store import tables
 from telesip.store.repositories.common import dialect_insert
 
 
@@ -21,7 +21,7 @@ class IdempotencyKeys:
 
     async def claim(self, claim: dict[str, Any]) -> bool:
         """Insert the claim unless the key exists; True when this one inserted it."""
-        k = t.idempotency_keys
+        k = tables.idempotency_keys
         inserted = await self.conn.execute(
             dialect_insert(self.conn, k)
             .values(**claim)
@@ -31,7 +31,7 @@ class IdempotencyKeys:
 
     async def get_locked(self, owner: str, key: str) -> Any | None:
         """The key's row, locked on PostgreSQL (SQLite's writer lock serialises already)."""
-        k = t.idempotency_keys
+        k = tables.idempotency_keys
         stmt = select(k).where(k.c.owner == owner, k.c.key == key)
         if self.conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
@@ -40,7 +40,7 @@ class IdempotencyKeys:
     async def take_over(self, claim: dict[str, Any], *, gone: bool) -> None:
         """Claim again a key whose row expired, whose process died, or (``gone``) that was
         deleted since."""
-        k = t.idempotency_keys
+        k = tables.idempotency_keys
         values = {**claim, "status": None, "headers": None, "body": None}
         await self.conn.execute(
             update(k).where(k.c.owner == claim["owner"], k.c.key == claim["key"]).values(**values)
@@ -51,7 +51,7 @@ class IdempotencyKeys:
     async def finish(
         self, owner: str, key: str, status: int, headers: list[list[str]], body: bytes
     ) -> None:
-        k = t.idempotency_keys
+        k = tables.idempotency_keys
         await self.conn.execute(
             update(k)
             .where(k.c.owner == owner, k.c.key == key)
@@ -59,11 +59,11 @@ class IdempotencyKeys:
         )
 
     async def abandon(self, owner: str, key: str) -> None:
-        k = t.idempotency_keys
+        k = tables.idempotency_keys
         await self.conn.execute(
             delete(k).where(k.c.owner == owner, k.c.key == key, k.c.state == "running")
         )
 
     async def purge(self, now: datetime) -> None:
-        k = t.idempotency_keys
+        k = tables.idempotency_keys
         await self.conn.execute(delete(k).where(k.c.expires_at <= now))

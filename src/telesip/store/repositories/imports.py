@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from telesip.store import tables as t
+from telesip.store import tables
 from telesip.store.crypto import Cipher
 
 
@@ -34,7 +34,7 @@ class PendingImports:
         await self.drop(pending.chat_id)
         sealed = self.cipher.seal(zlib.compress(pending.content, 6))
         await self.conn.execute(
-            insert(t.pending_imports).values(
+            insert(tables.pending_imports).values(
                 chat_id=pending.chat_id,
                 user_id=pending.user_id,
                 filename=pending.filename,
@@ -46,7 +46,7 @@ class PendingImports:
         )
 
     async def get(self, chat_id: int) -> PendingImport | None:
-        p = t.pending_imports
+        p = tables.pending_imports
         row = (await self.conn.execute(select(p).where(p.c.chat_id == chat_id))).first()
         if row is None:
             return None
@@ -57,12 +57,12 @@ class PendingImports:
 
     async def drop(self, chat_id: int, *, created_before: datetime | None = None) -> bool:
         """Forget the chat's pending file; True when there was one (a press takes it once)."""
-        p = t.pending_imports
+        p = tables.pending_imports
         stmt = delete(p).where(p.c.chat_id == chat_id)
         if created_before is not None:
             stmt = stmt.where(p.c.created_at <= created_before)
         return (await self.conn.execute(stmt)).rowcount == 1
 
     async def drop_expired(self, now: datetime) -> int:
-        p = t.pending_imports
+        p = tables.pending_imports
         return (await self.conn.execute(delete(p).where(p.c.expires_at <= now))).rowcount

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
 from telesip.domain.model import Account
-from telesip.store import tables as t
+from telesip.store import tables
 from telesip.store.crypto import Cipher
 from telesip.store.repositories.common import dialect_insert
 from telesip.store.repositories.workers import Holder, When, worker_live
@@ -24,13 +24,13 @@ from telesip.store.rows import account_from_row
 
 
 def _mine(ref: Holder) -> Any:
-    return and_(t.leases.c.worker_id == ref.id, t.leases.c.instance == ref.instance)
+    return and_(tables.leases.c.worker_id == ref.id, tables.leases.c.instance == ref.instance)
 
 
 def _eligible(ref: Holder) -> Any:
     """SQL condition on accounts: ``ref`` may hold it (pinned to it or its pool, or unpinned
     for a shared local worker; an owner-bound worker only its owner's)."""
-    a = t.accounts
+    a = tables.accounts
     pins = [a.c.worker == ref.name]
     if ref.pool:
         pins.append(a.c.worker == ref.pool)
@@ -44,23 +44,26 @@ def _eligible(ref: Holder) -> Any:
 def _first_enabled_copy() -> Any:
     """SQL condition on accounts: no older enabled account connects the same line (R11: a
     line registers once; should two copies be enabled at once, only the oldest is claimed)."""
-    older = aliased(t.accounts)
+    older = aliased(tables.accounts)
     return ~exists().where(
-        older.c.identity == t.accounts.c.identity, older.c.enabled, older.c.id < t.accounts.c.id
+        older.c.identity == tables.accounts.c.identity,
+        older.c.enabled,
+        older.c.id < tables.accounts.c.id,
     )
 
 
 def _free(live_after: When) -> Any:
     """SQL condition on accounts: no live lease."""
     live = (
-        select(t.leases.c.account_id)
+        select(tables.leases.c.account_id)
         .join(
-            t.workers,
+            tables.workers,
             and_(
-                t.workers.c.id == t.leases.c.worker_id, t.workers.c.instance == t.leases.c.instance
+                tables.workers.c.id == tables.leases.c.worker_id,
+                tables.workers.c.instance == tables.leases.c.instance,
             ),
         )
-        .where(t.leases.c.account_id == t.accounts.c.id, worker_live(live_after))
+        .where(tables.leases.c.account_id == tables.accounts.c.id, worker_live(live_after))
     )
     return ~live.exists()
 
@@ -75,15 +78,17 @@ class Leases:
 
     async def drop_worker(self, worker_id: int) -> None:
         """Free every lease of the worker, whichever instance took it."""
-        await self.conn.execute(delete(t.leases).where(t.leases.c.worker_id == worker_id))
+        await self.conn.execute(delete(tables.leases).where(tables.leases.c.worker_id == worker_id))
 
     async def forget_revoked(self, name: str, now: datetime) -> None:
         """A revoked worker's accounts show as unregistered, and its leases go."""
-        worker_id = select(t.workers.c.id).where(t.workers.c.name == name).scalar_subquery()
-        held_ids = select(t.leases.c.account_id).where(t.leases.c.worker_id == worker_id)
+        worker_id = (
+            select(tables.workers.c.id).where(tables.workers.c.name == name).scalar_subquery()
+        )
+        held_ids = select(tables.leases.c.account_id).where(tables.leases.c.worker_id == worker_id)
         await self.conn.execute(
-            update(t.accounts)
-            .where(t.accounts.c.id.in_(held_ids), t.accounts.c.enabled)
+            update(tables.accounts)
+            .where(tables.accounts.c.id.in_(held_ids), tables.accounts.c.enabled)
             .values(
                 reg_state="unregistered",
                 reg_code=None,
@@ -91,22 +96,22 @@ class Leases:
                 reg_error=f"worker {name} was revoked; no worker holds this account",
             )
         )
-        await self.conn.execute(delete(t.leases).where(t.leases.c.worker_id == worker_id))
+        await self.conn.execute(delete(tables.leases).where(tables.leases.c.worker_id == worker_id))
 
     async def accounts_of(self, ref: Holder) -> list[Account]:
         """Every enabled account leased to this instance, with its password."""
         rows = await self.conn.execute(
-            select(t.accounts)
+            select(tables.accounts)
             .join(
-                t.leases,
+                tables.leases,
                 and_(
-                    t.leases.c.account_id == t.accounts.c.id,
-                    t.leases.c.worker_id == ref.id,
-                    t.leases.c.instance == ref.instance,
+                    tables.leases.c.account_id == tables.accounts.c.id,
+                    tables.leases.c.worker_id == ref.id,
+                    tables.leases.c.instance == ref.instance,
                 ),
             )
-            .where(t.accounts.c.enabled)
-            .order_by(t.accounts.c.id)
+            .where(tables.accounts.c.enabled)
+            .order_by(tables.accounts.c.id)
         )
         return self._accounts(rows)
 
@@ -117,19 +122,19 @@ class Leases:
     async def others_may_take(self, ref: Holder) -> list[int]:
         """This instance's enabled accounts not pinned to it by name."""
         rows = await self.conn.execute(
-            select(t.leases.c.account_id)
-            .join(t.accounts, t.accounts.c.id == t.leases.c.account_id)
+            select(tables.leases.c.account_id)
+            .join(tables.accounts, tables.accounts.c.id == tables.leases.c.account_id)
             .where(
-                t.leases.c.worker_id == ref.id,
-                t.leases.c.instance == ref.instance,
-                t.accounts.c.enabled,
-                or_(t.accounts.c.worker.is_(None), t.accounts.c.worker != ref.name),
+                tables.leases.c.worker_id == ref.id,
+                tables.leases.c.instance == ref.instance,
+                tables.accounts.c.enabled,
+                or_(tables.accounts.c.worker.is_(None), tables.accounts.c.worker != ref.name),
             )
         )
         return [int(r[0]) for r in rows]
 
     async def drop_instance(self, ref: Holder) -> None:
-        await self.conn.execute(delete(t.leases).where(_mine(ref)))
+        await self.conn.execute(delete(tables.leases).where(_mine(ref)))
 
     async def taken_over(
         self,
@@ -141,7 +146,7 @@ class Leases:
     ) -> set[int]:
         """Those accounts another live instance holds and has registered, or has held since
         before ``acquired_before``."""
-        w, le = t.workers, t.leases
+        w, le = tables.workers, tables.leases
         rows = await self.conn.execute(
             select(le.c.account_id)
             .join(w, and_(w.c.id == le.c.worker_id, w.c.instance == le.c.instance))
@@ -155,17 +160,17 @@ class Leases:
         return {int(r[0]) for r in rows}
 
     async def held(self, ref: Holder) -> set[int]:
-        rows = await self.conn.execute(select(t.leases.c.account_id).where(_mine(ref)))
+        rows = await self.conn.execute(select(tables.leases.c.account_id).where(_mine(ref)))
         return {int(r[0]) for r in rows}
 
     async def drop_ineligible(self, ref: Holder, account_ids: list[int] | None) -> list[int]:
         """Release this instance's leases on accounts it may no longer hold (not eligible, or
         a newer copy of a line whose older copy is enabled); returns them."""
-        le = t.leases
+        le = tables.leases
         mine = _mine(ref)
         query = (
             select(le.c.account_id)
-            .join(t.accounts, t.accounts.c.id == le.c.account_id)
+            .join(tables.accounts, tables.accounts.c.id == le.c.account_id)
             .where(mine, or_(not_(func.coalesce(_eligible(ref), False)), ~_first_enabled_copy()))
         )
         if account_ids is not None:
@@ -178,8 +183,8 @@ class Leases:
     async def unheld(self, account_ids: list[int], live_after: When) -> list[int]:
         """Those of these enabled accounts that no live worker holds."""
         rows = await self.conn.execute(
-            select(t.accounts.c.id).where(
-                t.accounts.c.id.in_(account_ids), t.accounts.c.enabled, _free(live_after)
+            select(tables.accounts.c.id).where(
+                tables.accounts.c.id.in_(account_ids), tables.accounts.c.enabled, _free(live_after)
             )
         )
         return [int(r[0]) for r in rows]
@@ -187,16 +192,18 @@ class Leases:
     async def count_shared_accounts(self) -> int | None:
         """Enabled accounts of the shared pool (pinned to no worker)."""
         return await self.conn.scalar(
-            select(func.count()).where(t.accounts.c.enabled, t.accounts.c.worker.is_(None))
+            select(func.count()).where(
+                tables.accounts.c.enabled, tables.accounts.c.worker.is_(None)
+            )
         )
 
     def _mine_ids(self, ref: Holder) -> Any:
-        return select(t.leases.c.account_id).where(
-            t.leases.c.worker_id == ref.id, t.leases.c.instance == ref.instance
+        return select(tables.leases.c.account_id).where(
+            tables.leases.c.worker_id == ref.id, tables.leases.c.instance == ref.instance
         )
 
     async def count_held_shared(self, ref: Holder) -> int | None:
-        a = t.accounts
+        a = tables.accounts
         return await self.conn.scalar(
             select(func.count()).where(
                 a.c.id.in_(self._mine_ids(ref)), a.c.worker.is_(None), a.c.enabled
@@ -208,7 +215,7 @@ class Leases:
     ) -> list[Account]:
         """Free accounts to claim, locked (others skip them): those pinned to ``ref`` (or its
         pool), or (not ``pinned``) those of the shared pool."""
-        a = t.accounts
+        a = tables.accounts
         which = (a.c.worker.is_not(None), _eligible(ref)) if pinned else (a.c.worker.is_(None),)
         query = (
             select(a)
@@ -222,7 +229,7 @@ class Leases:
     async def take(self, ref: Holder, account_ids: list[int], now: When) -> None:
         """Lease these accounts to ``ref`` (taking them from a dead holder), acquired ``now``
         (the same for all: a value or the database's clock)."""
-        ins = dialect_insert(self.conn, t.leases).values(acquired_at=now)
+        ins = dialect_insert(self.conn, tables.leases).values(acquired_at=now)
         upsert = ins.on_conflict_do_update(
             index_elements=["account_id"],
             set_={
@@ -239,16 +246,19 @@ class Leases:
 
     async def someone_below(self, ref: Holder, share: int, live_after: When) -> bool:
         """Some other live shared worker holds fewer than ``share - 1`` shared accounts."""
-        w, a = t.workers, t.accounts
+        w, a = tables.workers, tables.accounts
         counts = (
-            select(w.c.id, func.count(t.leases.c.account_id).label("n"))
+            select(w.c.id, func.count(tables.leases.c.account_id).label("n"))
             .select_from(
                 w.outerjoin(
-                    t.leases,
-                    and_(t.leases.c.worker_id == w.c.id, t.leases.c.instance == w.c.instance),
+                    tables.leases,
+                    and_(
+                        tables.leases.c.worker_id == w.c.id,
+                        tables.leases.c.instance == w.c.instance,
+                    ),
                 )
             )
-            .outerjoin(a, and_(a.c.id == t.leases.c.account_id, a.c.worker.is_(None)))
+            .outerjoin(a, and_(a.c.id == tables.leases.c.account_id, a.c.worker.is_(None)))
             .where(worker_live(live_after), w.c.shared, ~w.c.remote, w.c.id != ref.id)
             .group_by(w.c.id)
         )
@@ -256,7 +266,7 @@ class Leases:
 
     async def excess_shared(self, ref: Holder, limit: int) -> list[int]:
         """The newest shared accounts this instance holds, to hand over."""
-        a = t.accounts
+        a = tables.accounts
         ids = await self.conn.execute(
             select(a.c.id)
             .where(a.c.id.in_(self._mine_ids(ref)), a.c.worker.is_(None))
@@ -267,22 +277,22 @@ class Leases:
 
     async def release(self, ref: Holder, account_ids: list[int]) -> None:
         await self.conn.execute(
-            delete(t.leases).where(
-                t.leases.c.worker_id == ref.id,
-                t.leases.c.instance == ref.instance,
-                t.leases.c.account_id.in_(account_ids),
+            delete(tables.leases).where(
+                tables.leases.c.worker_id == ref.id,
+                tables.leases.c.instance == ref.instance,
+                tables.leases.c.account_id.in_(account_ids),
             )
         )
 
     async def mark_registered(self, ref: Holder, account_ids: list[int], now: datetime) -> None:
         """The holder's first "registered" on these leases."""
         await self.conn.execute(
-            update(t.leases)
+            update(tables.leases)
             .where(
-                t.leases.c.account_id.in_(account_ids),
-                t.leases.c.worker_id == ref.id,
-                t.leases.c.instance == ref.instance,
-                t.leases.c.registered_at.is_(None),
+                tables.leases.c.account_id.in_(account_ids),
+                tables.leases.c.worker_id == ref.id,
+                tables.leases.c.instance == ref.instance,
+                tables.leases.c.registered_at.is_(None),
             )
             .values(registered_at=now)
         )

@@ -8,7 +8,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.model import SettingsLink
-from telesip.store import tables as t
+from telesip.store import tables
 from telesip.store.rows import link_from_row
 
 
@@ -18,7 +18,7 @@ class Links:
 
     async def add(self, link: SettingsLink) -> int:
         result = await self.conn.execute(
-            insert(t.links)
+            insert(tables.links)
             .values(
                 token=link.token,
                 account_id=link.account_id,
@@ -26,32 +26,38 @@ class Links:
                 created_at=link.created_at,
                 expires_at=link.expires_at,
             )
-            .returning(t.links.c.id)
+            .returning(tables.links.c.id)
         )
         return int(result.scalar_one())
 
     async def by_token(self, token: str) -> SettingsLink | None:
-        row = (await self.conn.execute(select(t.links).where(t.links.c.token == token))).first()
+        row = (
+            await self.conn.execute(select(tables.links).where(tables.links.c.token == token))
+        ).first()
         return link_from_row(row) if row else None
 
     async def get(self, link_id: int) -> SettingsLink | None:
-        row = (await self.conn.execute(select(t.links).where(t.links.c.id == link_id))).first()
+        row = (
+            await self.conn.execute(select(tables.links).where(tables.links.c.id == link_id))
+        ).first()
         return link_from_row(row) if row else None
 
     async def of_owner(self, owner_id: int) -> list[SettingsLink]:
         rows = await self.conn.execute(
-            select(t.links).where(t.links.c.owner_id == owner_id).order_by(t.links.c.id)
+            select(tables.links)
+            .where(tables.links.c.owner_id == owner_id)
+            .order_by(tables.links.c.id)
         )
         return [link_from_row(r) for r in rows]
 
     async def mark_used(self, link_id: int, user_id: int, now: datetime) -> bool:
         result = await self.conn.execute(
-            update(t.links)
+            update(tables.links)
             .where(
-                t.links.c.id == link_id,
-                t.links.c.used_by.is_(None),
-                t.links.c.revoked_at.is_(None),
-                t.links.c.expires_at > now,
+                tables.links.c.id == link_id,
+                tables.links.c.used_by.is_(None),
+                tables.links.c.revoked_at.is_(None),
+                tables.links.c.expires_at > now,
             )
             .values(used_by=user_id, used_at=now)
         )
@@ -59,18 +65,18 @@ class Links:
 
     async def revoke(self, link_id: int, now: datetime) -> None:
         await self.conn.execute(
-            update(t.links)
-            .where(t.links.c.id == link_id, t.links.c.revoked_at.is_(None))
+            update(tables.links)
+            .where(tables.links.c.id == link_id, tables.links.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
 
     async def revoke_unused_for(self, account_id: int, now: datetime) -> None:
         await self.conn.execute(
-            update(t.links)
+            update(tables.links)
             .where(
-                t.links.c.account_id == account_id,
-                t.links.c.used_by.is_(None),
-                t.links.c.revoked_at.is_(None),
+                tables.links.c.account_id == account_id,
+                tables.links.c.used_by.is_(None),
+                tables.links.c.revoked_at.is_(None),
             )
             .values(revoked_at=now)
         )

@@ -4,43 +4,45 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.model import Offer, OfferState
-from telesip.store import tables as t
-from telesip.store.repositories.common import P
+from telesip.store import tables
 from telesip.store.rows import offer_from_row
 
-_OFFER = select(t.offers).where(t.offers.c.id == P("b_offer"))
-_OFFER_ADD = insert(t.offers).returning(t.offers.c.id)
+_OFFER = select(tables.offers).where(tables.offers.c.id == bindparam("b_offer"))
+_OFFER_ADD = insert(tables.offers).returning(tables.offers.c.id)
 _OFFER_ACCEPT = (
-    update(t.offers)
+    update(tables.offers)
     .where(
-        t.offers.c.id == P("b_offer"),
-        t.offers.c.state == "pending",
-        t.offers.c.expires_at > P("b_now"),
+        tables.offers.c.id == bindparam("b_offer"),
+        tables.offers.c.state == "pending",
+        tables.offers.c.expires_at > bindparam("b_now"),
     )
-    .values(state="accepted", recipient_id=P("b_recipient"), decided_at=P("b_now"))
+    .values(state="accepted", recipient_id=bindparam("b_recipient"), decided_at=bindparam("b_now"))
 )
 _OFFERS_CLOSE = (
-    update(t.offers)
-    .where(t.offers.c.account_id == P("b_account"), t.offers.c.state == "pending")
+    update(tables.offers)
+    .where(tables.offers.c.account_id == bindparam("b_account"), tables.offers.c.state == "pending")
     .values(
-        state=case((t.offers.c.expires_at <= P("b_now"), "expired"), else_=P("b_state")),
-        decided_at=P("b_now"),
+        state=case(
+            (tables.offers.c.expires_at <= bindparam("b_now"), "expired"),
+            else_=bindparam("b_state"),
+        ),
+        decided_at=bindparam("b_now"),
     )
-    .returning(t.offers.c.id)
+    .returning(tables.offers.c.id)
 )
 _OFFER_LAST_GIVEN = (
-    select(t.offers)
+    select(tables.offers)
     .where(
-        t.offers.c.account_id == P("b_account"),
-        t.offers.c.state == "accepted",
-        t.offers.c.method == P("b_method"),
-        t.offers.c.sender_id == P("b_sender"),
+        tables.offers.c.account_id == bindparam("b_account"),
+        tables.offers.c.state == "accepted",
+        tables.offers.c.method == bindparam("b_method"),
+        tables.offers.c.sender_id == bindparam("b_sender"),
     )
-    .order_by(t.offers.c.id.desc())
+    .order_by(tables.offers.c.id.desc())
     .limit(1)
 )
 
@@ -81,11 +83,13 @@ class Offers:
         return offer_from_row(row) if row else None
 
     async def id_by_token(self, token: str) -> int | None:
-        return await self.conn.scalar(select(t.offers.c.id).where(t.offers.c.token == token))
+        return await self.conn.scalar(
+            select(tables.offers.c.id).where(tables.offers.c.token == token)
+        )
 
     async def account_of(self, offer_id: int) -> int | None:
         return await self.conn.scalar(
-            select(t.offers.c.account_id).where(t.offers.c.id == offer_id)
+            select(tables.offers.c.account_id).where(tables.offers.c.id == offer_id)
         )
 
     async def accept(self, offer_id: int, recipient_id: int, now: datetime) -> bool:
@@ -97,15 +101,15 @@ class Offers:
 
     async def set_state(self, offer_id: int, state: OfferState, now: datetime) -> None:
         await self.conn.execute(
-            update(t.offers)
-            .where(t.offers.c.id == offer_id, t.offers.c.state == "pending")
+            update(tables.offers)
+            .where(tables.offers.c.id == offer_id, tables.offers.c.state == "pending")
             .values(state=state.value, decided_at=now)
         )
 
     async def set_inline_message(self, offer_id: int, inline_message_id: str) -> None:
         await self.conn.execute(
-            update(t.offers)
-            .where(t.offers.c.id == offer_id)
+            update(tables.offers)
+            .where(tables.offers.c.id == offer_id)
             .values(inline_message_id=inline_message_id)
         )
 
@@ -118,18 +122,18 @@ class Offers:
         recipient_id: int | None = None,
         kind: str | None = None,
     ) -> Offer | None:
-        stmt = select(t.offers).where(
-            t.offers.c.account_id == account_id, t.offers.c.state == "accepted"
+        stmt = select(tables.offers).where(
+            tables.offers.c.account_id == account_id, tables.offers.c.state == "accepted"
         )
         if method is not None:
-            stmt = stmt.where(t.offers.c.method == method)
+            stmt = stmt.where(tables.offers.c.method == method)
         if sender_id is not None:
-            stmt = stmt.where(t.offers.c.sender_id == sender_id)
+            stmt = stmt.where(tables.offers.c.sender_id == sender_id)
         if kind is not None:
-            stmt = stmt.where(t.offers.c.kind == kind)
+            stmt = stmt.where(tables.offers.c.kind == kind)
         if recipient_id is not None:
-            stmt = stmt.where(t.offers.c.recipient_id == recipient_id)
-        row = (await self.conn.execute(stmt.order_by(t.offers.c.id.desc()).limit(1))).first()
+            stmt = stmt.where(tables.offers.c.recipient_id == recipient_id)
+        row = (await self.conn.execute(stmt.order_by(tables.offers.c.id.desc()).limit(1))).first()
         return offer_from_row(row) if row else None
 
     async def last_given(self, account_id: int, sender_id: int) -> Offer | None:
@@ -145,8 +149,8 @@ class Offers:
     async def pending_for(self, account_id: int) -> Offer | None:
         row = (
             await self.conn.execute(
-                select(t.offers).where(
-                    t.offers.c.account_id == account_id, t.offers.c.state == "pending"
+                select(tables.offers).where(
+                    tables.offers.c.account_id == account_id, tables.offers.c.state == "pending"
                 )
             )
         ).first()
@@ -156,9 +160,9 @@ class Offers:
         """The newest offer carried by an inline message (a send-back reuses the message)."""
         row = (
             await self.conn.execute(
-                select(t.offers)
-                .where(t.offers.c.inline_message_id == inline_message_id)
-                .order_by(t.offers.c.id.desc())
+                select(tables.offers)
+                .where(tables.offers.c.inline_message_id == inline_message_id)
+                .order_by(tables.offers.c.id.desc())
                 .limit(1)
             )
         ).first()
@@ -167,7 +171,9 @@ class Offers:
     async def newest_created_at(self, account_id: int) -> datetime | None:
         """When the account's newest offer was made (any state), as an aware UTC time."""
         value = await self.conn.scalar(
-            select(func.max(t.offers.c.created_at)).where(t.offers.c.account_id == account_id)
+            select(func.max(tables.offers.c.created_at)).where(
+                tables.offers.c.account_id == account_id
+            )
         )
         if isinstance(value, str):  # SQLite hands an aggregate back as text
             value = datetime.fromisoformat(value)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from telesip.store import tables as t
+from telesip.store import tables
 
 
 class Stats:
@@ -16,18 +16,20 @@ class Stats:
         self.conn = conn
 
     async def accounts_by_reg_state(self) -> dict[str, int]:
-        a = t.accounts
+        a = tables.accounts
         rows = await self.conn.execute(select(a.c.reg_state, func.count()).group_by(a.c.reg_state))
         return {state: count for state, count in rows}
 
     async def accounts_by_payer(self) -> dict[str, int]:
-        a = t.accounts
+        a = tables.accounts
         rows = await self.conn.execute(select(a.c.payer, func.count()).group_by(a.c.payer))
         return {payer: count for payer, count in rows}
 
     async def pending_offers(self, now: datetime) -> int:
         """Offers waiting for Receive that have not expired."""
         n = await self.conn.scalar(
-            select(func.count()).where(t.offers.c.state == "pending", t.offers.c.expires_at > now)
+            select(func.count()).where(
+                tables.offers.c.state == "pending", tables.offers.c.expires_at > now
+            )
         )
         return int(n or 0)

@@ -9,11 +9,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from telesip.store import tables as t
+from telesip.store import tables
 
 
 def _owner(operator: str | None, user_id: int | None) -> ColumnElement[bool]:
-    return t.templates.c.operator == operator if operator else t.templates.c.user_id == user_id
+    return (
+        tables.templates.c.operator == operator
+        if operator
+        else tables.templates.c.user_id == user_id
+    )
 
 
 class Templates:
@@ -22,18 +26,20 @@ class Templates:
 
     async def listing(self, *, operator: str | None, user_id: int | None) -> list[Any]:
         """The operators' own (only ``operator``'s when given), then ``user_id``'s own."""
-        stmt = select(t.templates).order_by(t.templates.c.id)
-        own: ColumnElement[bool] = t.templates.c.operator.is_not(None)
+        stmt = select(tables.templates).order_by(tables.templates.c.id)
+        own: ColumnElement[bool] = tables.templates.c.operator.is_not(None)
         if operator is not None:
-            own = t.templates.c.operator == operator
+            own = tables.templates.c.operator == operator
         stmt = stmt.where(
-            or_(own, t.templates.c.user_id == user_id) if user_id is not None else own
+            or_(own, tables.templates.c.user_id == user_id) if user_id is not None else own
         )
         return list((await self.conn.execute(stmt)).all())
 
     async def get(self, template_id: int) -> Any | None:
         return (
-            await self.conn.execute(select(t.templates).where(t.templates.c.id == template_id))
+            await self.conn.execute(
+                select(tables.templates).where(tables.templates.c.id == template_id)
+            )
         ).first()
 
     async def count_of(self, *, operator: str | None, user_id: int | None) -> int:
@@ -51,15 +57,17 @@ class Templates:
         now: datetime,
     ) -> int:
         result = await self.conn.execute(
-            insert(t.templates)
+            insert(tables.templates)
             .values(operator=operator, user_id=user_id, name=name, data=data, created_at=now)
-            .returning(t.templates.c.id)
+            .returning(tables.templates.c.id)
         )
         return int(result.scalar_one())
 
     async def delete(self, template_id: int, *, operator: str | None, user_id: int | None) -> bool:
         """Delete one's own template; False when there is none of that id and owner."""
         result = await self.conn.execute(
-            delete(t.templates).where(t.templates.c.id == template_id, _owner(operator, user_id))
+            delete(tables.templates).where(
+                tables.templates.c.id == template_id, _owner(operator, user_id)
+            )
         )
         return result.rowcount == 1

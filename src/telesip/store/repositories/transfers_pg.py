@@ -1,5 +1,5 @@
 """The transfer steps on PostgreSQL: the same reads, the same domain decision, the same rows
-as ``Transfers`` (transfers.py), in one or two statements of ``store/hot.py`` each.
+as ``Transfers`` (transfers.py), in one or two statements of ``store/pg_statements.py`` each.
 
 A fast step handles the plain case only: it reads, lets ``domain.transfers`` decide on what it
 read (usage uncounted: only where no plan limit makes usage matter), and writes the outcome in
@@ -20,7 +20,7 @@ from telesip.domain.errors import TelesipError
 from telesip.domain.model import Method, Offer, Payer, TelegramUser
 from telesip.domain.plans import PLANS, Entitlements, Subscription
 from telesip.domain.transfers import Holding, TransferOutcome
-from telesip.store.hot import HotTransfers
+from telesip.store.pg_statements import PgStatements
 from telesip.store.repositories.transfers import Accepted, Made, Refused, Transfers
 
 _ASSIGNING = [p.name for p in PLANS.values() if p.can_assign]
@@ -36,9 +36,9 @@ class PgTransfers(Transfers):
     """``Transfers`` with fast steps; ``statements`` gives the unit of work's raw connection
     (None when switched off: every step is then the Core one)."""
 
-    statements: Callable[[], Awaitable[HotTransfers | None]]
+    statements: Callable[[], Awaitable[PgStatements | None]]
 
-    async def _first_statements(self) -> HotTransfers | None:
+    async def _first_statements(self) -> PgStatements | None:
         """The fast statements of a step that handles a statement's failure (a unique offer,
         a rolled-back transfer back) by falling back: only as the unit of work's first, where
         that failure ends no transaction that the Core step would go on in."""
@@ -48,9 +48,9 @@ class PgTransfers(Transfers):
         """One statement whose conditions are the rules: the sender owns the account, it is
         not link-managed, for an assignment one of the sender's plans allows it (every plan
         known, as ``get_plan`` requires), and the message carries no offer yet."""
-        hot = await self._first_statements()
-        if hot is not None and offer.token is not None:
-            made = await hot.offer(
+        pg = await self._first_statements()
+        if pg is not None and offer.token is not None:
+            made = await pg.offer(
                 offer.account_id,
                 offer.sender_id,
                 offer.method,
@@ -78,21 +78,21 @@ class PgTransfers(Transfers):
         case two: the offer read with its account, then one statement that locks the account
         if it is still as read, accepts (exactly once), stores a new recipient, moves the
         account and audits."""
-        hot = await self.statements()
-        if hot is not None:
-            seen = hot.seen_subscriptions(recipient.id)
+        pg = await self.statements()
+        if pg is not None:
+            seen = pg.seen_subscriptions(recipient.id)
             done = seen is not None and await self._receive_unlink(
-                hot, offer_id, recipient, now, seen
+                pg, offer_id, recipient, now, seen
             )
             if not done:
-                done = await self._receive(hot, offer_id, recipient, now, new_user_plan)
+                done = await self._receive(pg, offer_id, recipient, now, new_user_plan)
             if done:
                 return done
         return await super().receive(offer_id, recipient, now, new_user_plan)
 
     async def _receive_unlink(
         self,
-        hot: HotTransfers,
+        pg: PgStatements,
         offer_id: int,
         recipient: TelegramUser,
         now: datetime,
@@ -106,7 +106,7 @@ class PgTransfers(Transfers):
             otherwise = transfers.payer_after(Method.UNLINK, Payer.START, plans)
         except TelesipError:
             return None
-        done = await hot.receive_unlink(offer_id, recipient.id, now, subs, if_operator, otherwise)
+        done = await pg.receive_unlink(offer_id, recipient.id, now, subs, if_operator, otherwise)
         if done is None:
             return None
         before = Holding(
@@ -118,13 +118,13 @@ class PgTransfers(Transfers):
 
     async def _receive(
         self,
-        hot: HotTransfers,
+        pg: PgStatements,
         offer_id: int,
         recipient: TelegramUser,
         now: datetime,
         new_user_plan: tuple[str, int | None],
     ) -> Accepted | None:
-        view = await hot.receive_view(offer_id, recipient.id)
+        view = await pg.receive_view(offer_id, recipient.id)
         if view is None:
             return None
         holding, offer = view.account, view.offer
@@ -143,7 +143,7 @@ class PgTransfers(Transfers):
         outcome = self._outcome(holding, offer.method, recipient.id, plans)
         if outcome is None:
             return None
-        if not await hot.receive_write(holding, offer_id, recipient, now, new_user_plan, outcome):
+        if not await pg.receive_write(holding, offer_id, recipient, now, new_user_plan, outcome):
             return None
         offer.accept(recipient.id, now)
         return Accepted(offer, outcome)
@@ -170,19 +170,19 @@ class PgTransfers(Transfers):
         """With the right password, two statements: the account locked and read, then one
         that clears the guesses, moves it, ends its pending offer and audits. The guessing
         state it cleared is checked before committing: a locked pair rolls back."""
-        hot = await self._first_statements() if apply else None
-        if hot is not None:
-            await hot.begin()
-            done = await self._take_back(hot, account_id, actor_id, password, now)
+        pg = await self._first_statements() if apply else None
+        if pg is not None:
+            await pg.begin()
+            done = await self._take_back(pg, account_id, actor_id, password, now)
             if done is not None:
                 return done
-            await hot.close()  # rolled back: the Core step starts afresh
+            await pg.close()  # rolled back: the Core step starts afresh
         return await super().take_back(account_id, actor_id, password, now, apply=apply)
 
     async def _take_back(
-        self, hot: HotTransfers, account_id: int, actor_id: int, password: str, now: datetime
+        self, pg: PgStatements, account_id: int, actor_id: int, password: str, now: datetime
     ) -> TransferOutcome | None:
-        view = await hot.transfer_back_view(account_id, actor_id)
+        view = await pg.transfer_back_view(account_id, actor_id)
         if view is None or view.account.owner_id == actor_id or not view.given:
             return None
         holding = view.account
@@ -197,7 +197,7 @@ class PgTransfers(Transfers):
         )
         if outcome is None:
             return None
-        cleared = await hot.transfer_back_write(account_id, actor_id, now, outcome)
+        cleared = await pg.transfer_back_write(account_id, actor_id, now, outcome)
         if cleared is not None and cleared.locked(now):
             return None
         return outcome

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.model import Payer, TelegramUser
 from telesip.domain.plans import Entitlements, Subscription
-from telesip.store import tables as t
-from telesip.store.repositories.common import P
+from telesip.store import tables
 
 _SUBSCRIPTIONS = (
-    select(t.subscriptions)
-    .where(t.subscriptions.c.user_id == P("b_user"))
-    .order_by(t.subscriptions.c.id)
+    select(tables.subscriptions)
+    .where(tables.subscriptions.c.user_id == bindparam("b_user"))
+    .order_by(tables.subscriptions.c.id)
 )
 _ENSURE_USER = {
-    name: dialect.insert(t.users)
+    name: dialect.insert(tables.users)
     .on_conflict_do_nothing(index_elements=["id"])
-    .returning(t.users.c.id)
+    .returning(tables.users.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -45,14 +44,16 @@ class Users:
         inserted = (await self.conn.execute(stmt, values)).first() is not None
         if inserted:
             await self.conn.execute(
-                insert(t.subscriptions).values(
+                insert(tables.subscriptions).values(
                     user_id=user.id, plan=default_plan, seats=seats, created_at=now
                 )
             )
         return inserted
 
     async def get(self, user_id: int) -> TelegramUser | None:
-        row = (await self.conn.execute(select(t.users).where(t.users.c.id == user_id))).first()
+        row = (
+            await self.conn.execute(select(tables.users).where(tables.users.c.id == user_id))
+        ).first()
         if row is None:
             return None
         return TelegramUser(row.id, row.first_name, row.username, row.language_code)
@@ -61,7 +62,7 @@ class Users:
         """Which of these users have started the bot: a numeric id -> itself, an ``@username``
         (lower case) -> its user's id."""
         found: dict[int | str, int] = {}
-        u = t.users
+        u = tables.users
         id_list = sorted(ids)
         for start in range(0, len(id_list), 500):
             rows = await self.conn.execute(
@@ -79,7 +80,9 @@ class Users:
 
     async def lock(self, user_id: int) -> None:
         await self.conn.execute(
-            select(t.users.c.id).where(t.users.c.id == user_id).with_for_update(key_share=True)
+            select(tables.users.c.id)
+            .where(tables.users.c.id == user_id)
+            .with_for_update(key_share=True)
         )
 
     async def subscriptions(self, user_id: int) -> list[Subscription]:
@@ -88,9 +91,9 @@ class Users:
 
     async def usage(self, owner_id: int) -> dict[Payer, int]:
         rows = await self.conn.execute(
-            select(t.accounts.c.payer, func.count())
-            .where(t.accounts.c.owner_id == owner_id)
-            .group_by(t.accounts.c.payer)
+            select(tables.accounts.c.payer, func.count())
+            .where(tables.accounts.c.owner_id == owner_id)
+            .group_by(tables.accounts.c.payer)
         )
         return {Payer(payer): count for payer, count in rows}
 
@@ -116,21 +119,25 @@ class Users:
     ) -> None:
         """One subscription per plan: replace that plan's seats, keep the others."""
         await self.conn.execute(
-            delete(t.subscriptions).where(
-                t.subscriptions.c.user_id == user_id, t.subscriptions.c.plan == plan
+            delete(tables.subscriptions).where(
+                tables.subscriptions.c.user_id == user_id, tables.subscriptions.c.plan == plan
             )
         )
         await self.conn.execute(
-            insert(t.subscriptions).values(user_id=user_id, plan=plan, seats=seats, created_at=now)
+            insert(tables.subscriptions).values(
+                user_id=user_id, plan=plan, seats=seats, created_at=now
+            )
         )
 
     async def clear_subscriptions(self, user_id: int) -> None:
-        await self.conn.execute(delete(t.subscriptions).where(t.subscriptions.c.user_id == user_id))
+        await self.conn.execute(
+            delete(tables.subscriptions).where(tables.subscriptions.c.user_id == user_id)
+        )
 
     async def remove_subscription(self, user_id: int, plan: str) -> int:
         result = await self.conn.execute(
-            delete(t.subscriptions).where(
-                t.subscriptions.c.user_id == user_id, t.subscriptions.c.plan == plan
+            delete(tables.subscriptions).where(
+                tables.subscriptions.c.user_id == user_id, tables.subscriptions.c.plan == plan
             )
         )
         return result.rowcount

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from telesip.store import tables as t
+from telesip.store import tables
 
 CURSOR = "webhooks"
 
@@ -22,42 +22,50 @@ class Webhooks:
         self.conn = conn
 
     async def count_of(self, operator: str) -> int:
-        n = await self.conn.scalar(select(func.count()).where(t.webhooks.c.operator == operator))
+        n = await self.conn.scalar(
+            select(func.count()).where(tables.webhooks.c.operator == operator)
+        )
         return int(n or 0)
 
     async def add(self, values: dict[str, Any]) -> Any:
         """Insert a webhook; returns its row."""
-        result = await self.conn.execute(insert(t.webhooks).values(values).returning(t.webhooks))
+        result = await self.conn.execute(
+            insert(tables.webhooks).values(values).returning(tables.webhooks)
+        )
         return result.one()
 
     async def of_operator(self, operator: str) -> list[Any]:
         return list(
             await self.conn.execute(
-                select(t.webhooks)
-                .where(t.webhooks.c.operator == operator)
-                .order_by(t.webhooks.c.id)
+                select(tables.webhooks)
+                .where(tables.webhooks.c.operator == operator)
+                .order_by(tables.webhooks.c.id)
             )
         )
 
     async def delete(self, webhook_id: int, operator: str) -> bool:
         result = await self.conn.execute(
-            t.webhooks.delete().where(
-                t.webhooks.c.id == webhook_id, t.webhooks.c.operator == operator
+            tables.webhooks.delete().where(
+                tables.webhooks.c.id == webhook_id, tables.webhooks.c.operator == operator
             )
         )
         return result.rowcount == 1
 
     async def operator_of(self, webhook_id: int) -> str | None:
         return await self.conn.scalar(
-            select(t.webhooks.c.operator).where(t.webhooks.c.id == webhook_id)
+            select(tables.webhooks.c.operator).where(tables.webhooks.c.id == webhook_id)
         )
 
     async def enabled(self) -> list[Any]:
-        return list((await self.conn.execute(select(t.webhooks).where(t.webhooks.c.enabled))).all())
+        return list(
+            (
+                await self.conn.execute(select(tables.webhooks).where(tables.webhooks.c.enabled))
+            ).all()
+        )
 
     async def deliveries(self, webhook_id: int, *, limit: int, before_id: int | None) -> list[Any]:
         """One webhook's delivery log, newest first, keyset-paged."""
-        d = t.webhook_deliveries
+        d = tables.webhook_deliveries
         stmt = select(d).where(d.c.webhook_id == webhook_id)
         if before_id is not None:
             stmt = stmt.where(d.c.id < before_id)
@@ -66,32 +74,32 @@ class Webhooks:
     async def cursor(self) -> int | None:
         """The fan-out cursor, locked; None when its row is missing."""
         return await self.conn.scalar(
-            select(t.webhook_cursor.c.audit_id)
-            .where(t.webhook_cursor.c.name == CURSOR)
+            select(tables.webhook_cursor.c.audit_id)
+            .where(tables.webhook_cursor.c.name == CURSOR)
             .with_for_update()
         )
 
     async def add_cursor(self) -> None:
-        await self.conn.execute(insert(t.webhook_cursor).values(name=CURSOR, audit_id=0))
+        await self.conn.execute(insert(tables.webhook_cursor).values(name=CURSOR, audit_id=0))
 
     async def move_cursor(self, audit_id: int) -> None:
         await self.conn.execute(
-            update(t.webhook_cursor)
-            .where(t.webhook_cursor.c.name == CURSOR)
+            update(tables.webhook_cursor)
+            .where(tables.webhook_cursor.c.name == CURSOR)
             .values(audit_id=audit_id)
         )
 
     async def add_delivery(self, values: dict[str, Any]) -> None:
-        await self.conn.execute(insert(t.webhook_deliveries).values(values))
+        await self.conn.execute(insert(tables.webhook_deliveries).values(values))
 
     async def take_due(self, now: datetime, limit: int, lease_until: datetime) -> list[Any]:
         """Up to ``limit`` due deliveries of enabled webhooks (with the webhook's url and
         encrypted secret), leased until ``lease_until`` with their attempt counted."""
-        d = t.webhook_deliveries
+        d = tables.webhook_deliveries
         stmt = (
-            select(d, t.webhooks.c.url, t.webhooks.c.secret_enc)
-            .join(t.webhooks, t.webhooks.c.id == d.c.webhook_id)
-            .where(d.c.state == "pending", d.c.next_attempt_at <= now, t.webhooks.c.enabled)
+            select(d, tables.webhooks.c.url, tables.webhooks.c.secret_enc)
+            .join(tables.webhooks, tables.webhooks.c.id == d.c.webhook_id)
+            .where(d.c.state == "pending", d.c.next_attempt_at <= now, tables.webhooks.c.enabled)
             .order_by(d.c.next_attempt_at, d.c.id)
             .limit(limit)
         )
@@ -107,10 +115,10 @@ class Webhooks:
         return rows
 
     async def record_attempt(self, delivery_id: int, values: dict[str, Any]) -> None:
-        d = t.webhook_deliveries
+        d = tables.webhook_deliveries
         await self.conn.execute(update(d).where(d.c.id == delivery_id).values(**values))
 
     async def delivery_counts(self) -> dict[str, int]:
-        d = t.webhook_deliveries
+        d = tables.webhook_deliveries
         rows = await self.conn.execute(select(d.c.state, func.count()).group_by(d.c.state))
         return {state: count for state, count in rows}

@@ -11,7 +11,7 @@ from sqlalchemy import String, and_, func, insert, literal, or_, select, true, u
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from telesip.store import tables as t
+from telesip.store import tables
 
 #: a time of the lease machinery: a value, or the database's clock in the statement
 #: (``UnitOfWork.lease_time``)
@@ -38,9 +38,9 @@ class Holder(Protocol):
 
 
 def worker_live(live_after: Any) -> Any:
-    """SQL condition: the ``t.workers`` row is alive (not revoked, running, seen after
+    """SQL condition: the ``tables.workers`` row is alive (not revoked, running, seen after
     ``live_after``: a value or a bound parameter)."""
-    w = t.workers
+    w = tables.workers
     return and_(w.c.revoked_at.is_(None), w.c.instance.is_not(None), w.c.last_seen > live_after)
 
 
@@ -70,7 +70,9 @@ class Workers:
         self.conn = conn
 
     async def id_by_name(self, name: str) -> int | None:
-        return await self.conn.scalar(select(t.workers.c.id).where(t.workers.c.name == name))
+        return await self.conn.scalar(
+            select(tables.workers.c.id).where(tables.workers.c.name == name)
+        )
 
     async def add(
         self,
@@ -84,7 +86,7 @@ class Workers:
         owner_id: int | None = None,
     ) -> int:
         result = await self.conn.execute(
-            insert(t.workers)
+            insert(tables.workers)
             .values(
                 name=name,
                 pool=pool,
@@ -96,20 +98,20 @@ class Workers:
                 stats={},
                 created_at=now,
             )
-            .returning(t.workers.c.id)
+            .returning(tables.workers.c.id)
         )
         return int(result.scalar_one())
 
     async def name_of_owned(self, worker_id: int, owner_id: int) -> str | None:
         return await self.conn.scalar(
-            select(t.workers.c.name).where(
-                t.workers.c.id == worker_id, t.workers.c.owner_id == owner_id
+            select(tables.workers.c.name).where(
+                tables.workers.c.id == worker_id, tables.workers.c.owner_id == owner_id
             )
         )
 
     async def by_name(self, name: str, *, lock: bool = False) -> Any:
         """The worker's row (``FOR UPDATE`` with ``lock``), as it is, or None."""
-        stmt = select(t.workers).where(t.workers.c.name == name)
+        stmt = select(tables.workers).where(tables.workers.c.name == name)
         if lock:
             stmt = stmt.with_for_update()
         return (await self.conn.execute(stmt)).first()
@@ -117,11 +119,11 @@ class Workers:
     async def revoke(self, name: str, owner_id: int | None, now: datetime) -> bool:
         """Revoke an active worker (only ``owner_id``'s when given); False when none is."""
         result = await self.conn.execute(
-            update(t.workers)
+            update(tables.workers)
             .where(
-                t.workers.c.name == name,
-                t.workers.c.revoked_at.is_(None),
-                t.workers.c.owner_id == owner_id if owner_id is not None else true(),
+                tables.workers.c.name == name,
+                tables.workers.c.revoked_at.is_(None),
+                tables.workers.c.owner_id == owner_id if owner_id is not None else true(),
             )
             .values(revoked_at=now, instance=None)
         )
@@ -129,16 +131,18 @@ class Workers:
 
     async def start(self, worker_id: int, values: dict[str, Any]) -> None:
         """A new instance starts: its instance id, heartbeat, addresses (and maybe pool)."""
-        await self.conn.execute(update(t.workers).where(t.workers.c.id == worker_id).values(values))
+        await self.conn.execute(
+            update(tables.workers).where(tables.workers.c.id == worker_id).values(values)
+        )
 
     async def beat(self, worker_id: int, instance: str, values: dict[str, Any]) -> bool:
         """The heartbeat of a running, unrevoked instance; False when it is not that."""
         result = await self.conn.execute(
-            update(t.workers)
+            update(tables.workers)
             .where(
-                t.workers.c.id == worker_id,
-                t.workers.c.instance == instance,
-                t.workers.c.revoked_at.is_(None),
+                tables.workers.c.id == worker_id,
+                tables.workers.c.instance == instance,
+                tables.workers.c.revoked_at.is_(None),
             )
             .values(values)
         )
@@ -146,14 +150,14 @@ class Workers:
 
     async def stop(self, worker_id: int, instance: str) -> None:
         await self.conn.execute(
-            update(t.workers)
-            .where(t.workers.c.id == worker_id, t.workers.c.instance == instance)
+            update(tables.workers)
+            .where(tables.workers.c.id == worker_id, tables.workers.c.instance == instance)
             .values(instance=None, last_seen=None)
         )
 
     async def count_live(self, live_after: When) -> int:
         n = await self.conn.scalar(
-            select(func.count()).select_from(t.workers).where(worker_live(live_after))
+            select(func.count()).select_from(tables.workers).where(worker_live(live_after))
         )
         return int(n or 0)
 
@@ -161,28 +165,32 @@ class Workers:
         """Live local workers of the shared pool."""
         return await self.conn.scalar(
             select(func.count())
-            .select_from(t.workers)
-            .where(worker_live(live_after), t.workers.c.shared, ~t.workers.c.remote)
+            .select_from(tables.workers)
+            .where(worker_live(live_after), tables.workers.c.shared, ~tables.workers.c.remote)
         )
 
     async def lease_counts(self) -> dict[int, int]:
         """Leases per worker, counting only those of its current instance."""
-        w = t.workers
+        w = tables.workers
         return dict(
             (
                 await self.conn.execute(
-                    select(t.leases.c.worker_id, func.count())
+                    select(tables.leases.c.worker_id, func.count())
                     .join(
-                        w, and_(w.c.id == t.leases.c.worker_id, w.c.instance == t.leases.c.instance)
+                        w,
+                        and_(
+                            w.c.id == tables.leases.c.worker_id,
+                            w.c.instance == tables.leases.c.instance,
+                        ),
                     )
-                    .group_by(t.leases.c.worker_id)
+                    .group_by(tables.leases.c.worker_id)
                 )
             ).all()
         )
 
     async def listing(self, owner_id: int | None = None) -> list[Any]:
         """Every worker by name, or ``owner_id``'s own and the shared ones; rows as they are."""
-        w = t.workers
+        w = tables.workers
         query = select(w).order_by(w.c.name)
         if owner_id is not None:
             query = query.where(
@@ -192,22 +200,25 @@ class Workers:
 
     async def holder_addresses(self, account_id: int, live_after: When) -> list[str] | None:
         """The addresses of the live worker holding the account's lease, None when none does."""
-        w = t.workers
+        w = tables.workers
         holder = (
             await self.conn.execute(
                 select(w.c.addresses)
                 .join(
-                    t.leases,
-                    and_(t.leases.c.worker_id == w.c.id, t.leases.c.instance == w.c.instance),
+                    tables.leases,
+                    and_(
+                        tables.leases.c.worker_id == w.c.id,
+                        tables.leases.c.instance == w.c.instance,
+                    ),
                 )
-                .where(t.leases.c.account_id == account_id, worker_live(live_after))
+                .where(tables.leases.c.account_id == account_id, worker_live(live_after))
             )
         ).first()
         return None if holder is None else list(holder.addresses)
 
     async def candidate_addresses(self, pin: str | None, owner_id: int) -> list[str]:
         """Every address of the workers that may take an account pinned to ``pin``, sorted."""
-        w = t.workers
+        w = tables.workers
         cond = firewall_candidates(w, literal(pin, String()), owner_id)
         rows = await self.conn.execute(select(w.c.addresses).where(cond))
         return sorted({addr for r in rows for addr in r.addresses})

@@ -39,7 +39,7 @@ class _Host:
         self._broken = False
         self.media: dict[int, Any] = {}  # media id -> P2PMedia
         self._settled: dict[int, asyncio.Event] = {}
-        self._turn = asyncio.Lock() if turns else None
+        self._negotiation_turn = asyncio.Lock() if turns else None
         self._holding: set[asyncio.Task[None]] = set()
         self._inbox: dict[int, asyncio.Queue[tuple[bytes, bytes]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
@@ -85,27 +85,27 @@ class _Host:
 
     async def _connect(self, mid: int, servers: Any, p2p_allowed: bool) -> None:
         media, settled = self.media[mid], self._settled[mid]
-        if self._turn is None:
+        if self._negotiation_turn is None:
             await media.connect(servers, p2p_allowed)
             return
-        await self._turn.acquire()
+        await self._negotiation_turn.acquire()
         try:
             await media.connect(servers, p2p_allowed)
         except BaseException:
-            self._turn.release()
+            self._negotiation_turn.release()
             raise
         task = asyncio.create_task(self._hold_turn(settled), name=f"media-turn-{mid}")
         self._holding.add(task)
         task.add_done_callback(self._holding.discard)
 
     async def _hold_turn(self, settled: asyncio.Event) -> None:
-        assert self._turn is not None
+        assert self._negotiation_turn is not None
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_TURN):
                     await settled.wait()
         finally:
-            self._turn.release()
+            self._negotiation_turn.release()
 
     async def _close(self, mid: int) -> None:
         media = self.media.pop(mid, None)

@@ -256,7 +256,7 @@ class TransferBackView:
     actor_subs: list[Subscription]
 
 
-class HotTransfers:
+class PgStatements:
     """Offer, receive and transfer back on one asyncpg connection outside SQLAlchemy.
 
     ``begin`` / ``commit`` / ``close`` drive the connection's transaction; the unit of work
