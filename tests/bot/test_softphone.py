@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 
+from telesip.bot.app import disable_unused_forever
 from telesip.services import accounts
 from tests.bot.conftest import ALICE, BOB, CAROL, PASSWORD, SHORTCUT, Harness
 from tests.bot.conftest import tg as _tg
@@ -198,3 +202,24 @@ async def test_unused_lists_idle_accounts_with_one_press_disable(h: Harness) -> 
     await fake.wait_for(lambda: "No unused SIP accounts" in listing.content)
     card = await accounts.get_card(h.deps, _tg(ALICE), first)
     assert not card.summary.enabled
+
+
+async def test_the_unused_sweep_disables_and_tells_the_owner(h: Harness) -> None:
+    """TELESIP_DISABLE_UNUSED: the bot process's sweep disables an unused account and its
+    owner gets a notice through the notifier (the events are the bot process's own)."""
+    fake = h.fake
+    idle = await h.new_account(ALICE)
+    h.clock.advance(31 * 86400)
+    sweep = asyncio.create_task(disable_unused_forever(h.s, every=3600))
+    try:
+        await fake.wait_for(
+            lambda: any(
+                f"SIP account #{idle} was disabled automatically" in m.content
+                for m in fake.messages(ALICE)
+            )
+        )
+    finally:
+        sweep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweep
+    assert not (await accounts.get_card(h.s, _tg(ALICE), idle)).summary.enabled
