@@ -420,7 +420,7 @@ async def unused(
 async def disable_unused(deps: Dependencies, *, batch: int = 500) -> list[int]:
     """TELESIP_DISABLE_UNUSED: disable every unused account (R11), a batch per transaction;
     each gets an audit record and an event telling its owner (and its user) why. Several
-    workers may run it at once: an account is disabled, and told of, once."""
+    processes may run it at once: an account is disabled, and told of, once."""
     done: list[int] = []
     while True:
         async with deps.uow() as uow:
