@@ -18,6 +18,7 @@ may send (``domain.calls.CALL_NOTICES``) has its entry.
 from __future__ import annotations
 
 import gettext
+import html
 import io
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,20 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-__all__ = ["KEYS", "LANGUAGES", "LOCALE_DIR", "PLURAL", "has", "po_path", "read_catalog", "t"]
+from telesip.domain.errors import TelesipError, WorkerRefused
+
+__all__ = [
+    "KEYS",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "PLURAL",
+    "error_text",
+    "has",
+    "lang_of",
+    "po_path",
+    "read_catalog",
+    "t",
+]
 
 LANGUAGES = ("en", "ru")
 DEFAULT = "en"
@@ -90,3 +104,28 @@ def t(lang: str, key: str, **params: Any) -> str:
     else:
         template = translations.ngettext(key, key, int(params[count]))
     return template.format(**params) if params else template
+
+
+def lang_of(language_code: str | None) -> str:
+    """The catalog language for a Telegram ``language_code`` (``ru``, ``ru-RU``, ``uk``...)."""
+    code = (language_code or "").lower()
+    return "ru" if code.startswith(("ru", "uk", "be", "kk")) else "en"
+
+
+def error_text(lang: str, exc: TelesipError, *, escape: bool = True) -> str:
+    """A rule error in the person's language; unknown codes fall back to the English message.
+    ``escape=False`` leaves the parameters as they are (plain text: the API, the Mini App)."""
+    quote = html.escape if escape else str
+    key = f"error.{exc.code}"
+    if key not in KEYS:
+        return quote(exc.message)
+    params = {k: quote(str(v)) if not isinstance(v, int) else v for k, v in exc.params.items()}
+    params.setdefault("message", quote(exc.message))
+    reason = str(exc.params.get("reason"))
+    refusal = WorkerRefused.REASONS.get(reason) if isinstance(exc, WorkerRefused) else None
+    if refusal is not None:
+        params["reason"] = t(lang, refusal)
+    try:
+        return t(lang, key, **params)
+    except (KeyError, IndexError, ValueError):
+        return quote(exc.message)
