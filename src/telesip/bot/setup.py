@@ -30,7 +30,16 @@ log = logging.getLogger(__name__)
 #: the command menu, in the order /help explains them: everyone's, and an administrator's (the
 #: office plan: assigning users, settings links, own workers), set for their chat by /help
 COMMANDS = ("softphone", "calls", "call", "subscriptions", "help")
-ADMIN_COMMANDS = ("softphone", "calls", "call", "links", "workers", "subscriptions", "help")
+ADMIN_COMMANDS = (
+    "softphone",
+    "calls",
+    "call",
+    "links",
+    "workers",
+    "unused",
+    "subscriptions",
+    "help",
+)
 
 #: English, for the log and ``telesip doctor``; the bot says it in the person's language
 INLINE_STEPS = (
