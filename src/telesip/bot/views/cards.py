@@ -1,0 +1,311 @@
+"""/softphone and the account cards: the list, a card, its settings, rewrite rules, unused
+accounts."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from html import escape, unescape
+
+from aiogram.types import (
+    InlineKeyboardButton,
+    SwitchInlineQueryChosenChat,
+    WebAppInfo,
+)
+
+from telesip.bot.callbacks import (
+    AccountCb,
+    LinkCb,
+    NewCb,
+    RewriteCb,
+)
+from telesip.bot.locales import has, t
+from telesip.bot.setup import current_inline
+from telesip.bot.views.common import Keyboard, badge, button, keyboard, user_label
+from telesip.domain.firewall import describe
+from telesip.domain.model import Role
+from telesip.domain.readmodels import AccountSummary
+from telesip.services.accounts import Card, Softphone
+
+#: list entries per page (/softphone, /links): a page stays well under Telegram's 4096
+#: characters and 100 buttons
+PAGE_SIZE = 20
+
+
+def pager(
+    lang: str, total: int, page: int, to_page: Callable[[int], AccountCb | LinkCb]
+) -> tuple[slice, list[str], list[list[InlineKeyboardButton]]]:
+    """Which entries a page shows, the "Page 2 of 13: 21-40 of 250." line and the
+    Previous/Next row (none for a list that fits one page)."""
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = slice(page * PAGE_SIZE, min(total, (page + 1) * PAGE_SIZE))
+    if pages == 1:
+        return shown, [], []
+    footer = t(
+        lang,
+        "list.page",
+        page=page + 1,
+        pages=pages,
+        first=shown.start + 1,
+        last=shown.stop,
+        total=total,
+    )
+    nav = []
+    if page > 0:
+        nav.append(button(t(lang, "btn.prev"), to_page(page - 1)))
+    if page < pages - 1:
+        nav.append(button(t(lang, "btn.next"), to_page(page + 1)))
+    return shown, ["", footer], [nav]
+
+
+def softphone(
+    lang: str, sp: Softphone, page: int = 0, table_url: str | None = None
+) -> tuple[str, Keyboard]:
+    """R1: owned accounts (with their user), then the ones assigned to the caller; long lists
+    page (``PAGE_SIZE`` a page) with Previous/Next and the counts. With ``table_url`` (the
+    Mini App's address) an owner also gets "Open the table"."""
+    entries: list[tuple[str, str, int, bool]] = []  # (line, button, id, assigned to me)
+    for a in sp.owned:
+        line = t(
+            lang, "sp.line", badge=badge(a), id=a.id, login=escape(a.login), domain=escape(a.domain)
+        )
+        if a.assigned:
+            line += t(lang, "sp.line_user", user=user_label(a.user_label))
+        label = unescape(line)  # buttons are plain text
+        entries.append((line, label if len(label) < 60 else f"#{a.id}", a.id, False))
+    for a in sp.assigned_to_me:
+        line = t(lang, "sp.line_assigned", badge=badge(a), id=a.id, owner=user_label(a.owner_label))
+        entries.append((line, unescape(line)[:60], a.id, True))
+    window, footer, nav = pager(lang, len(entries), page, lambda p: AccountCb(act="list", id=p))
+    lines = [t(lang, "sp.title")]
+    if not entries:
+        lines.append(t(lang, "sp.empty"))
+    rows: list[list[InlineKeyboardButton]] = []
+    in_assigned = False
+    for line, label, account_id, mine in entries[window]:
+        if mine and not in_assigned:
+            lines += ["", t(lang, "sp.assigned_title")]
+            in_assigned = True
+        lines.append(line)
+        rows.append([button(label, AccountCb(act="open", id=account_id))])
+    lines += footer
+    rows += nav
+    if table_url and sp.owned:
+        table = WebAppInfo(url=table_url)
+        rows.append([InlineKeyboardButton(text=t(lang, "miniapp.open"), web_app=table)])
+    rows.append([button(t(lang, "btn.new"), NewCb(act="start"))])
+    return "\n".join(lines), keyboard(*rows)
+
+
+def _state(lang: str, a: AccountSummary) -> str:
+    enabled = t(lang, "state.enabled" if a.enabled else "state.disabled")
+    reg = t(lang, f"reg.{a.reg_state}") if has(f"reg.{a.reg_state}") else escape(a.reg_state)
+    code = f" {a.reg_code}" if a.reg_code else ""
+    return f"{badge(a)} {enabled}, {reg}{code}"
+
+
+def reg_why(lang: str, code: int | None, phrase: str | None) -> str:
+    """Why a SIP account is not registered, in words (the SIP status only as a last resort)."""
+    if code in (401, 403, 407):
+        return t(lang, "regwhy.auth")
+    if code == 404:
+        return t(lang, "regwhy.not_found")
+    if code in (408, 480, 503, 504) or (code is None and phrase and "timeout" in phrase.lower()):
+        return t(lang, "regwhy.no_answer")
+    if code is not None and code >= 500:
+        return t(lang, "regwhy.server")
+    if code is not None:
+        return t(lang, "regwhy.other", code=code, phrase=escape(phrase or ""))
+    return escape(phrase or "")
+
+
+def card(lang: str, c: Card) -> tuple[str, Keyboard]:
+    """The account card: everything for the owner, calls-only for an assigned user (R5)."""
+    a = c.summary
+    i = a.id
+    lines = [t(lang, "card.title", id=i)]
+    if c.role is Role.OWNER:
+        port = f":{a.port}" if a.port else ""
+        lines.append(
+            t(
+                lang,
+                "card.server",
+                domain=escape(a.domain),
+                port=port,
+                transport=a.transport.upper(),
+            )
+        )
+        lines.append(t(lang, "card.login", login=escape(a.login)))
+    else:
+        lines.append(t(lang, "card.owner", owner=user_label(a.owner_label)))
+    lines.append(t(lang, "card.state", state=_state(lang, a)))
+    if a.reg_error or (a.reg_code and a.reg_code >= 300):
+        lines.append(t(lang, "card.reg_error", error=reg_why(lang, a.reg_code, a.reg_error)))
+    lines.append(t(lang, "card.record_on" if c.recording else "card.record_off"))
+    if c.role is Role.OWNER:
+        lines.append(
+            t(lang, "card.user", user=user_label(a.user_label))
+            if a.assigned
+            else t(lang, "card.user_self")
+        )
+        lines.append(t(lang, "card.payer", payer=t(lang, f"payer.{a.payer.value}")))
+        if a.duplicate:
+            lines.append(t(lang, "card.duplicate"))
+        if c.pending_offer is not None:
+            lines.append(t(lang, "card.pending"))
+        if firewall := describe(c.firewall):  # IP addresses only, never a host name
+            addresses = ", ".join(f"<code>{escape(x)}</code>" for x in firewall)
+            lines.append(t(lang, "card.firewall", addresses=addresses))
+        return "\n".join(lines), owner_keyboard(lang, a)
+    lines.append(t(lang, "card.payer", payer=t(lang, "payer.owner_plan_user")))
+    lines.append(t(lang, "card.assigned_note"))
+    return "\n".join(lines), keyboard(
+        [
+            button(t(lang, "btn.send_back"), AccountCb(act="sendback", id=i)),
+            button(t(lang, "btn.delete"), AccountCb(act="delete", id=i)),
+        ],
+        [button(t(lang, "btn.back"), AccountCb(act="list", id=0))],
+    )
+
+
+def owner_keyboard(lang: str, a: AccountSummary) -> Keyboard:
+    i = a.id
+    toggle = (
+        button(t(lang, "btn.disable"), AccountCb(act="disable", id=i))
+        if a.enabled
+        else button(t(lang, "btn.enable"), AccountCb(act="enable", id=i))
+    )
+    transfer = InlineKeyboardButton(
+        text=t(lang, "btn.transfer"),
+        switch_inline_query_chosen_chat=SwitchInlineQueryChosenChat(
+            query=f"#{i}",
+            allow_user_chats=True,
+            allow_bot_chats=False,
+            allow_group_chats=False,
+            allow_channel_chats=False,
+        ),
+    )
+    if not current_inline():  # inline mode is off in BotFather: say so instead of a dead query
+        transfer = button(t(lang, "btn.transfer"), AccountCb(act="noinline", id=i))
+    second = [transfer]
+    if a.assigned:
+        second.append(button(t(lang, "btn.take_back"), AccountCb(act="takeback", id=i)))
+    return keyboard(
+        [button(t(lang, "btn.settings"), AccountCb(act="settings", id=i)), toggle],
+        second,
+        [button(t(lang, "btn.delete"), AccountCb(act="delete", id=i))],
+        [button(t(lang, "btn.back"), AccountCb(act="list", id=0))],
+    )
+
+
+def confirm_delete(lang: str, account_id: int, role: Role) -> tuple[str, Keyboard]:
+    owner = role is Role.OWNER
+    text = t(lang, "card.confirm_delete" if owner else "card.confirm_return", id=account_id)
+    yes = t(lang, "btn.yes_delete" if owner else "btn.yes_return")
+    return text, keyboard(
+        [
+            button(yes, AccountCb(act="delete_ok", id=account_id)),
+            button(t(lang, "btn.cancel"), AccountCb(act="open", id=account_id)),
+        ]
+    )
+
+
+def unused(lang: str, rows: Sequence[AccountSummary], days: int) -> tuple[str, Keyboard]:
+    """/unused (R11): the owner's unused accounts, a Disable button each (at most 50)."""
+    if not rows:
+        return t(lang, "unused.none", days=days), keyboard()
+    lines = [t(lang, "unused.title", days=days)]
+    lines += [f"#{a.id} {escape(a.login)}@{escape(a.domain)}" for a in rows[:50]]
+    buttons = [
+        [button(t(lang, "unused.disable", id=a.id), AccountCb(act="udisable", id=a.id))]
+        for a in rows[:50]
+    ]
+    return "\n".join(lines), keyboard(*buttons)
+
+
+def confirm_card_send_back(lang: str, account_id: int) -> tuple[str, Keyboard]:
+    return t(lang, "card.confirm_return", id=account_id), keyboard(
+        [
+            button(t(lang, "btn.yes_return"), AccountCb(act="sendback_ok", id=account_id)),
+            button(t(lang, "btn.cancel"), AccountCb(act="open", id=account_id)),
+        ]
+    )
+
+
+#: each shown setting and the name a person types to change it (``name = value``, Settings)
+SETTING_NAMES = {
+    "login": "login",
+    "domain": "server",
+    "auth_username": "auth",
+    "registrar": "registrar",
+    "outbound_proxy": "proxy",
+    "transport": "transport",
+    "port": "port",
+    "expires": "expires",
+    "display_name": "name",
+    "codecs": "codecs",
+    "dtmf_mode": "dtmf",
+    "media_encryption": "srtp",
+}
+
+
+def settings(lang: str, account_id: int, values: dict[str, object]) -> tuple[str, Keyboard]:
+    """The owner's settings view; never the password (it is not in ``public_dict``)."""
+    lines = [t(lang, "set.title", id=account_id)]
+    for field, name in SETTING_NAMES.items():
+        value = values.get(field)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        shown = escape(str(value)) if value not in (None, "") else "—"
+        label = t(lang, f"setting.{field}")
+        lines.append(t(lang, "setting.line", label=label, name=name, value=shown))
+    record = bool(values.get("record"))
+    lines += [t(lang, "card.record_on" if record else "card.record_off"), "", t(lang, "set.hint")]
+    transports = [
+        button(
+            ("• " if values.get("transport") == tr else "") + tr.upper(),
+            AccountCb(act=f"tr_{tr}", id=account_id),
+        )
+        for tr in ("udp", "tcp", "tls")
+    ]
+    return "\n".join(lines), keyboard(
+        transports,
+        [
+            button(
+                t(lang, "btn.record_off" if record else "btn.record_on"),
+                AccountCb(act="rec_off" if record else "rec_on", id=account_id),
+            )
+        ],
+        [button(t(lang, "btn.edit_line"), AccountCb(act="edit", id=account_id))],
+        [button(t(lang, "btn.rewrite"), RewriteCb(act="list", id=account_id))],
+        [button(t(lang, "btn.back"), AccountCb(act="open", id=account_id))],
+    )
+
+
+def rule_digest(pattern: str, replacement: str) -> str:
+    """A short digest naming one rewrite rule in a button (callback data is 64 bytes)."""
+    return hashlib.sha256(f"{pattern}\x00{replacement}".encode()).hexdigest()[:8]
+
+
+def rewrite_rules(
+    lang: str, account_id: int, rules: Sequence[Sequence[str]]
+) -> tuple[str, Keyboard]:
+    """An account's number-rewrite rules in order, a ✖ per rule, Add and Back."""
+    lines = [t(lang, "rw.title", id=account_id)]
+    if not rules:
+        lines.append(t(lang, "rw.empty"))
+    for n, (pattern, replacement) in enumerate(rules, 1):
+        lines.append(
+            t(lang, "rw.line", n=n, pattern=escape(pattern), replacement=escape(replacement))
+        )
+    lines += ["", t(lang, "rw.explain")]
+    remove = [
+        button(f"✖ {n}", RewriteCb(act="del", id=account_id, i=n - 1, h=rule_digest(p, r)))
+        for n, (p, r) in enumerate(rules, 1)
+    ]
+    return "\n".join(lines), keyboard(
+        *(remove[i : i + 5] for i in range(0, len(remove), 5)),
+        [button(t(lang, "btn.rw_add"), RewriteCb(act="add", id=account_id))],
+        [button(t(lang, "btn.back"), AccountCb(act="settings", id=account_id))],
+    )
