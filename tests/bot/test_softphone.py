@@ -210,7 +210,7 @@ async def test_the_unused_sweep_disables_and_tells_the_owner(h: Harness) -> None
     fake = h.fake
     idle = await h.new_account(ALICE)
     h.clock.advance(31 * 86400)
-    sweep = asyncio.create_task(disable_unused_forever(h.s, every=3600))
+    sweep = asyncio.create_task(disable_unused_forever(h.deps, every=3600))
     try:
         await fake.wait_for(
             lambda: any(
@@ -222,4 +222,19 @@ async def test_the_unused_sweep_disables_and_tells_the_owner(h: Harness) -> None
         sweep.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweep
-    assert not (await accounts.get_card(h.s, _tg(ALICE), idle)).summary.enabled
+    assert not (await accounts.get_card(h.deps, _tg(ALICE), idle)).summary.enabled
+
+
+async def test_a_copy_of_a_connected_line_says_why_in_the_persons_language(h: Harness) -> None:
+    """R11: Carol connects the line Alice connected: her copy is disabled, its card says why in
+    her language and names nobody; Enable is refused with the same words."""
+    fake = h.fake
+    alices = await h.new_account(ALICE)
+    copy = await h.new_account(CAROL)  # CAROL reads Russian
+    card = fake.last_message(CAROL)
+    assert "уже подключён в telesip" in card.content and "100@pbx.example.com" in card.content
+    assert "Alice" not in card.content and "alice" not in card.content
+    answer = await fake.press_button(CAROL, card, "Включить")
+    assert "уже подключён" in (answer.text or ""), answer
+    assert not (await accounts.get_card(h.deps, _tg(CAROL), copy)).summary.enabled
+    assert (await accounts.get_card(h.deps, _tg(ALICE), alices)).summary.enabled

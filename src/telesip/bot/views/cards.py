@@ -140,7 +140,10 @@ def card(lang: str, c: Card) -> tuple[str, Keyboard]:
     else:
         lines.append(t(lang, "card.owner", owner=user_label(a.owner_label)))
     lines.append(t(lang, "card.state", state=_state(lang, a)))
-    if a.reg_error or (a.reg_code and a.reg_code >= 300):
+    if a.duplicate and not a.enabled and a.reg_error:  # a copy of a connected line (R11)
+        sip = escape(f"{a.login}@{a.domain}")
+        lines.append(t(lang, "card.reg_error", error=t(lang, "error.line_connected", sip=sip)))
+    elif a.reg_error or (a.reg_code and a.reg_code >= 300):
         lines.append(t(lang, "card.reg_error", error=reg_why(lang, a.reg_code, a.reg_error)))
     lines.append(t(lang, "card.record_on" if c.recording else "card.record_off"))
     if c.role is Role.OWNER:
