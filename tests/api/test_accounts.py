@@ -263,3 +263,22 @@ async def test_unused_accounts_are_listed_in_scope(api: Api, clock: FakeClock) -
     )
     assert [a["id"] for a in r.json()["accounts"]] == [carols]
     assert r.json()["next_after_id"] == carols
+
+
+async def test_a_copy_of_a_connected_line_is_created_disabled_and_enabling_it_is_409(
+    api: Api,
+) -> None:
+    """R11: the line registers once; the copy's problem names the line, not its holder."""
+    first = await _create(api, CAROL, "901")
+    copy = await _create(api, ALICE, "901")
+    r = await api.client.get(f"{V1}/accounts/{copy}", headers=api.alice)
+    body = r.json()
+    assert body["enabled"] is False and body["duplicate"] is True
+    assert "already connected" in body["registration"]["error"]
+    r = await api.client.put(
+        f"{V1}/accounts/{copy}/enabled", json={"enabled": True}, headers=api.alice
+    )
+    assert r.status_code == 409 and r.json()["code"] == "line_connected", r.text
+    assert str(CAROL) not in r.text
+    r = await api.client.get(f"{V1}/accounts/{first}", headers=api.admin)
+    assert r.json()["enabled"] is True
