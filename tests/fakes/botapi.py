@@ -685,6 +685,8 @@ class FakeBotAPI:
         self._pending_inline: dict[str, JSON] = {}
         self._failures: list[_Failure] = []
         self._away: BotApiError | None = None  # every method fails with it (``go_away``)
+        self._hung: asyncio.Event | None = None  # every method waits for it (``go_away``)
+        self.webhook_answer_times: list[float] = []  # seconds the bot took to answer a POST
         self._files: dict[str, FakePhoto] = {}
         self.downloads: list[str] = []  # file paths the bot downloaded
         self._changed = asyncio.Event()
@@ -836,14 +838,21 @@ class FakeBotAPI:
         error = BotApiError(error_code, description or default, parameters)
         self._failures.append(_Failure(method.lower(), error, when, times))
 
-    def go_away(self, error_code: int = 502) -> None:
-        """Telegram goes away: every method answers ``error_code`` (502 Bad Gateway by default)
-        until ``come_back``; updates people send meanwhile wait, as Telegram keeps them."""
+    def go_away(self, error_code: int = 502, *, hang: bool = False) -> None:
+        """Telegram goes away: every method answers ``error_code`` (502 Bad Gateway by default),
+        or with ``hang`` answers nothing until ``come_back`` (then answers as usual); updates
+        people send meanwhile wait, as Telegram keeps them (webhook deliveries go on)."""
+        if hang:
+            self._hung = asyncio.Event()
+            return
         description = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
         self._away = BotApiError(error_code, description.get(error_code, "Error"))
 
     def come_back(self) -> None:
         self._away = None
+        if self._hung is not None:
+            self._hung.set()
+            self._hung = None
         self._notify()
 
     def start_chat(self, user: FakeUser) -> None:
@@ -1298,6 +1307,8 @@ class FakeBotAPI:
         try:
             if handler is None:
                 raise BotApiError(404, "Not Found")
+            if self._hung is not None:
+                await self._hung.wait()
             if self._away is not None:
                 raise self._away
             self._check_failure(key, params)
@@ -1608,6 +1619,7 @@ class FakeBotAPI:
                 if secret:
                     headers["X-Telegram-Bot-Api-Secret-Token"] = str(secret)
                 reply: tuple[JSON, dict[str, bytes]] | None = None
+                posted = time.monotonic()
                 try:
                     async with self._client.post(
                         self.webhook_url, json=update, headers=headers
@@ -1617,6 +1629,7 @@ class FakeBotAPI:
                             reply = await self._read_webhook_reply(resp)
                 except aiohttp.ClientError:
                     ok = False
+                self.webhook_answer_times.append(time.monotonic() - posted)
                 if not ok:
                     event = self._changed
                     with contextlib.suppress(TimeoutError):

@@ -1,20 +1,27 @@
 """Telegram goes away (issue 18, item 3): the fake Bot API answers 502 to every method for a
 while, then comes back. Long polling resumes at the right offset, with every update people sent
 meanwhile handled exactly once; the outbox's messages and the notifier's notices wait and then
-go out in order, none lost, an outage never counting as a failed attempt."""
+go out in order, none lost, an outage never counting as a failed attempt. In webhook mode, with
+Telegram's methods hanging, every delivery is still answered at once and handled once Telegram
+answers again."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from telesip.bot.app import run_bot
 from telesip.bot.limiter import RateLimiter
 from telesip.bot.notifier import Notice, Notifier
 from telesip.bot.outbox import MAX_ATTEMPTS
+from telesip.config import Settings
 from telesip.domain.clock import FakeClock
 from telesip.services import outbox
 from telesip.services.dependencies import Dependencies
 from tests.bot.conftest import ALICE, CAROL, running_bot
+from tests.bot.test_app import free_port, running
 from tests.fakes import FakeBotAPI
 
 LIMITER = dict(overall_per_second=1000, per_chat_burst=1000, edit_burst=1000)
@@ -88,3 +95,32 @@ async def test_the_outbox_and_notices_wait_and_go_out_in_order(
     notices = [m.content for m in fake.bot_messages(CAROL)][1:]
     assert [x.split("+7900", 1)[1][:2] for x in notices] == [f"{i:02d}" for i in range(n)]
     assert await outbox.due(services) == []
+
+
+async def test_webhook_mode_answers_at_once_while_telegram_hangs(
+    services: Dependencies, fake: FakeBotAPI
+) -> None:
+    port = free_port()
+    settings = Settings(
+        bot_token=SecretStr(fake.token),
+        bot_api_url=fake.base_url,
+        webhook_url=f"http://127.0.0.1:{port}/telegram",
+        webhook_bind=f"127.0.0.1:{port}",
+    )
+    async with running(run_bot(services, settings)):
+        await fake.wait_for(lambda: fake.webhook_url, timeout=30)
+        await fake.wait_for(lambda: fake.calls("setWebhook"), timeout=30)
+        fake.send_text(ALICE, "/softphone")
+        await fake.next_message(ALICE, timeout=30)
+        fake.go_away(hang=True)  # every method hangs: the handlers' replies cannot go out
+        for user in (ALICE, CAROL, ALICE):
+            fake.send_text(user, "/softphone")
+        await fake.wait_for(lambda: len(fake.webhook_answer_times) == 4, timeout=10)
+        assert max(fake.webhook_answer_times) < 1.0, fake.webhook_answer_times  # not held
+        fake.come_back()
+        await fake.wait_for(
+            lambda: len(fake.bot_messages(ALICE)) == 3 and len(fake.bot_messages(CAROL)) == 1,
+            timeout=30,
+        )
+    assert set(fake.delivered.values()) == {1}, "an update delivered twice"
+    assert len(fake.bot_messages(ALICE)) == 3 and len(fake.bot_messages(CAROL)) == 1  # none lost

@@ -10,6 +10,7 @@ import contextlib
 import gc
 import logging
 import secrets
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher, Router
@@ -52,11 +53,46 @@ log = logging.getLogger(__name__)
 
 #: Updates handled at once. Long polling stops fetching while this many are in hand (aiogram's
 #: tasks_concurrency_limit), so a burst waits at Telegram instead of piling up tasks here; a
-#: webhook is answered once handled, and Telegram opens at most this many connections. The
+#: webhook is answered at once and handled this many at a time (``QueueingWebhook``), and
+#: Telegram opens at most this many connections. The
 #: limiter keeps one flooding person from holding the slots (it defers what would wait long).
 HANDLER_LIMIT = 32
 
 UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
+
+#: Webhook updates received but not yet handled, at most; past it Telegram is answered 503 and
+#: delivers the update again later.
+WEBHOOK_QUEUE = 10_000
+
+
+class QueueingWebhook(SimpleRequestHandler):
+    """Answers Telegram's POST at once and handles the update in the background,
+    ``HANDLER_LIMIT`` at a time, the others waiting their turn in arrival order (past
+    ``WEBHOOK_QUEUE`` waiting: 503, Telegram tries again). So Telegram never waits on a handler,
+    whose own calls to Telegram may hang while Telegram is unwell, and never delivers an update
+    again because the first delivery timed out. (The handlers make their calls themselves; none
+    returns a method for the webhook's answer, which background handling would not send.)"""
+
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, **kwargs: Any) -> None:
+        super().__init__(dispatcher, bot, handle_in_background=True, **kwargs)
+        self._slots = asyncio.Semaphore(HANDLER_LIMIT)
+        self.waiting = 0
+
+    async def _handle_request_background(self, bot: Bot, request: web.Request) -> web.Response:
+        if self.waiting >= WEBHOOK_QUEUE:
+            return web.Response(status=503, headers={"Retry-After": "1"})
+        return await super()._handle_request_background(bot, request)
+
+    async def _background_feed_update(self, bot: Bot, update: dict[str, Any]) -> None:
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            await super()._background_feed_update(bot, update)
+        finally:
+            self._slots.release()
 
 
 def build_dispatcher(
@@ -196,7 +232,7 @@ async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     secret = secrets.token_urlsafe(32)
     path = urlsplit(settings.webhook_url).path or "/"
     app = web.Application()
-    handler = SimpleRequestHandler(dp, bot, secret_token=secret, handle_in_background=False)
+    handler = QueueingWebhook(dp, bot, secret_token=secret)
     handler.register(app, path=path)
     setup_application(app, dp, bot=bot)
     host, _, port = settings.webhook_bind.rpartition(":")
