@@ -25,10 +25,6 @@ BOT = "telesip_test_bot"
 class Api:
     deps: Dependencies
 
-    @property
-    def s(self) -> Dependencies:  # transitional, removed before the session ends
-        return self.deps
-
     app: FastAPI
     client: httpx.AsyncClient
     admin: dict[str, str]  # headers of a key for every user

@@ -59,10 +59,6 @@ class Harness:
     fake: FakeBotAPI
     deps: Dependencies
 
-    @property
-    def s(self) -> Dependencies:  # transitional, removed before the session ends
-        return self.deps
-
     clock: FakeClock
     bot: Bot
     outbox: Outbox | None = None

@@ -112,10 +112,6 @@ def calls_kamailio(
 class Rig:
     deps: Dependencies
 
-    @property
-    def s(self) -> Dependencies:  # transitional, removed before the session ends
-        return self.deps
-
     kam: sip_conftest.Kamailio
     uas_port: int
     sipp: str

@@ -66,10 +66,6 @@ class Watch:
     kam: Kamailio
     deps: Dependencies
 
-    @property
-    def s(self) -> Dependencies:  # transitional, removed before the session ends
-        return self.deps
-
     fleet: Fleet
     logins: list[str]
     paused: set[str] = field(default_factory=set)

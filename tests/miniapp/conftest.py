@@ -25,10 +25,6 @@ BOT = "telesip_test_bot"
 class MiniApp:
     deps: Dependencies
 
-    @property
-    def s(self) -> Dependencies:  # transitional, removed before the session ends
-        return self.deps
-
     client: httpx.AsyncClient
     alice_own: int  # Alice's, used by Alice
     alice_bobs: int  # Alice's, assigned to Bob

@@ -105,7 +105,6 @@ def build_dispatcher(
     ``miniapp_url`` (TELESIP_PUBLIC_URL's Mini App) adds the buttons that open the table."""
     dp = Dispatcher(storage=storage or make_storage(deps, None))
     dp["deps"] = deps
-    dp["s"] = deps  # transitional (removed before the session ends): handlers written as `s`
     dp["notifier"] = notifier
     dp["miniapp_url"] = miniapp_url
     dp.update.outer_middleware(MetricsMiddleware())
