@@ -57,6 +57,7 @@ RULES = [
     Rule("media", _only("media", "sip", "domain"), PURE, "sans-I/O: no sockets, no clock"),
     Rule("importing", _only("importing", "domain"), PURE, "pure parsing"),
     Rule("i18n", _only("i18n", "domain"), frozenset(DATABASE), "texts only"),
+    Rule("printing", _only("printing", "i18n", "domain"), PURE, "paper: rows in, bytes out"),
     Rule(
         "bot",
         frozenset({"store", "api", "cli", "bootstrap"} | SHELLS),

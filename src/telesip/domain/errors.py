@@ -62,6 +62,7 @@ plans, calls, operators, fleet, system). Every class is defined here and drawn b
     │       │   └── LineConnected     line_connected: another copy registers this line (R11)
     │       ├── InvalidSettings       invalid_settings
     │       ├── NotAPhoneNumber       not_a_phone_number
+    │       ├── BadAssignments        bad_assignments: a bulk assignment file refused whole
     │       └── KeyReused             idempotency_key_reused
     ├── StaleWrite                    precondition_failed: written against an old version
     ├── ConflictError                 conflict: a concurrent change; the caller may retry
@@ -408,6 +409,41 @@ class ApiKeyNotFound(NotFound):
 class WebhookNotFound(NotFound):
     code = "webhook_not_found"
     default_message = "Webhook {webhook_id} does not exist."
+
+
+class BadAssignments(InvalidInput):
+    """A bulk assignment (a file of account, Telegram user) refused as a whole: nothing was
+    assigned. ``reason`` is a key of ``REASONS``; ``line`` the file's line (0: the file);
+    ``value`` the cell concerned (an account's #id or login, a user id or @username: the file
+    holds no password)."""
+
+    code = "bad_assignments"
+    #: every reason -> its English text (the catalog words it as ``assign.<reason>``)
+    REASONS: ClassVar[Mapping[str, str]] = {
+        "empty": "The file holds no assignments.",
+        "too_many": "The file has more than {limit} rows; split it into smaller files.",
+        "too_large": "The file is larger than {limit} bytes; split it into smaller files.",
+        "line_too_long": "The line is longer than {limit} characters; is this the right file?",
+        "bad_encoding": "The file is not readable text; save it as CSV (UTF-8) and send it again.",
+        "not_text": "This is a {kind} file, not text; save the table as CSV (UTF-8) and send that.",
+        "bad_row": (
+            "expected two values: the account (#id or login) and the Telegram user (numeric id"
+            " or @username)."
+        ),
+        "bad_user": "{value} is not a Telegram user id (digits) or an @username.",
+        "unknown_account": "{value} is not one of your SIP accounts.",
+        "ambiguous_account": "several of your SIP accounts have the login {value}; use its #id.",
+        "unknown_user": (
+            "Telegram user {value} has not started the bot yet: ask them to send /start to the"
+            " bot, then send the file again."
+        ),
+        "repeated": "account {value} is in the file twice.",
+    }
+
+    def __init__(self, reason: str, *, line: int = 0, **params: Any) -> None:
+        text = self.REASONS[reason].format(**params)
+        where = f"line {line}: " if line else ""
+        super().__init__(f"Nothing was assigned: {where}{text}", reason=reason, line=line, **params)
 
 
 class KeyReused(InvalidInput):

@@ -27,7 +27,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from telesip.domain.errors import TelesipError, WorkerRefused
+from telesip.domain.errors import BadAssignments, TelesipError, WorkerRefused
 
 __all__ = [
     "KEYS",
@@ -125,6 +125,10 @@ def error_text(lang: str, exc: TelesipError, *, escape: bool = True) -> str:
     refusal = WorkerRefused.REASONS.get(reason) if isinstance(exc, WorkerRefused) else None
     if refusal is not None:
         params["reason"] = t(lang, refusal)
+    if isinstance(exc, BadAssignments):  # the reason worded in the language, with its line
+        text = t(lang, f"assign.{reason}", **params)
+        line = exc.params.get("line") or 0
+        params["detail"] = t(lang, "assign.line", line=line, text=text) if line else text
     try:
         return t(lang, key, **params)
     except (KeyError, IndexError, ValueError):
