@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -443,3 +444,45 @@ def test_each_core_state_translates_to_one_a_worker_reports() -> None:
     assert set(_REPORTED) == set(BindingState)
     assert sorted(_REPORTED.values()) == sorted(WORKER_STATES)
     assert all(state.value == core.value for core, state in _REPORTED.items())
+
+
+async def test_a_binding_past_its_expiry_is_not_shown_registered(fake: FakeRegistrar) -> None:
+    """Issue 18 item 4: with max_pending below the refreshes due at once and a registrar that
+    stops answering, neither the held-back refreshes nor the one in flight may keep showing
+    "registered" once their binding has run out: the status says what the registrar knows.
+    When it answers again every account comes back, one request in flight at a time."""
+    m = RegistrationManager(
+        bind_host="127.0.0.1",
+        keepalive_interval=0,
+        max_pending=1,
+        policy=RegistrationPolicy(t1=0.05, t2=0.2, retry_base=0.2, retry_max=0.5),
+    )
+    ids = (1, 2, 3, 4)
+    await m.start()
+    try:
+        for i in ids:
+            m.apply(account(fake.port, i, expires=2))  # refresh at 1.6 s, expiry at 2 s
+        await eventually(lambda: all(m.status(i).state == "registered" for i in ids))
+        fake.silent = True
+        wrong: list[tuple[int, float]] = []
+
+        def check() -> bool:
+            now = datetime.now(UTC)
+            for i in ids:
+                until = m.registered_until(i)
+                # the manager runs first on the loop when its expiry timer is due: the slack
+                # is its wake-up granularity, not a wait for a race
+                if m.status(i).state == "registered" and until is not None:
+                    late = (now - until).total_seconds()
+                    if late > 0.05:
+                        wrong.append((i, late))
+            return all(m.status(i).state == "unreachable" for i in ids)
+
+        await eventually(check, within=10)
+        assert not wrong, f"shown registered after the binding ran out: {wrong}"
+        assert all(m.status(i).error for i in ids)
+        fake.silent = False
+        await eventually(lambda: all(m.status(i).state == "registered" for i in ids), within=10)
+        assert m._busy <= 1
+    finally:
+        await m.stop(grace=1.0)

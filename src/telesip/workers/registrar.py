@@ -70,6 +70,7 @@ class _Slot:
     unregistering: bool = False  # its un-REGISTER is out (counts against max_pending)
     busy: bool = False  # a request of it is in flight (counted in the manager's _busy)
     waiting: bool = False  # in the manager's _waiting: its refresh or retry waits for room
+    lapsed: float | None = None  # the registered_until already reported as run out
 
     @property
     def target(self) -> Target:
@@ -331,12 +332,15 @@ class RegistrationManager:
             if not key.busy and self._busy >= self._max_pending:
                 # A refresh or retry would start a new request: at most max_pending are in
                 # flight, like first registrations, so a slow registrar sees a queue, not a
-                # retransmission storm. It waits in line (no timer) until a request ends.
+                # retransmission storm. It waits in line until a request ends; its only
+                # timer left is its binding's expiry (see _lapse).
                 if not key.waiting:
                     key.waiting = True
                     self._waiting.append(key)
+                self._lapse(key, now)
                 return
             self._advance(key, lambda: key.reg.handle_timer(now))
+            self._lapse(key, now)
         elif isinstance(key, _Activate):
             acc = self._accounts.get(key.account_id)
             if acc is not None and acc.gen == key.gen and acc.slot is None:
@@ -424,7 +428,14 @@ class RegistrationManager:
         if reg.done:
             self._forget(slot)
         elif slot.unregistering or not slot.retiring:  # queued for un-REGISTER: no timers
-            self._schedule_key(slot, reg.get_timer())
+            when = reg.get_timer()
+            if busy and (st := reg.status).state is B.REGISTERED:
+                # a refresh is out: wake at the binding's expiry too, to say it ran out if
+                # no answer came by then (_lapse)
+                until = st.registered_until
+                if until is not None and until != slot.lapsed and (when is None or until < when):
+                    when = until
+            self._schedule_key(slot, when)
 
     # ----------------------------------------------------------- activation
     def _enqueue(self, account_id: int) -> None:
@@ -565,6 +576,31 @@ class RegistrationManager:
             self._advance(slot, lambda s=slot: s.reg.stop(now))  # type: ignore[misc]
 
     # -------------------------------------------------------------- status
+    def _lapse(self, slot: _Slot, now: float) -> None:
+        """The status says what the registrar knows: a binding whose refresh is unanswered
+        (or still waits for room under ``max_pending``) when its expiry passes is no longer
+        "registered". Reported once per expiry as unreachable with the reason; the
+        registration itself carries on (its answer, its timeout or its retry reports next).
+        Before the expiry, a held-back refresh keeps one timer: the expiry."""
+        st = slot.reg.status
+        until = st.registered_until
+        if st.state is not B.REGISTERED or until is None or until == slot.lapsed:
+            return
+        if until > now:
+            if slot.waiting:
+                self._schedule_key(slot, until)
+            return
+        acc = self._accounts.get(slot.account_id)
+        if slot.retiring or acc is None or acc.slot is not slot:
+            return
+        slot.lapsed = until
+        why = (
+            "registration expired: its refresh waits behind unanswered requests"
+            if slot.waiting
+            else "registration expired: the registrar has not answered its refresh"
+        )
+        self._publish(RegistrationReport(slot.account_id, RegState.UNREACHABLE, None, why))
+
     def _on_status(self, slot: _Slot, st: RegistrationStatus) -> None:
         state = st.state
         if state is B.UNREACHABLE and st.code in (None, 503) and len(slot.targets) > 1:
