@@ -133,10 +133,14 @@ class Softphone(abc.ABC):
 
     name = ""
 
-    def __init__(self, home: Path, ext: str, registrar_port: int) -> None:
+    def __init__(
+        self, home: Path, ext: str, kam: sip_conftest.Kamailio, tls: Cert | None = None
+    ) -> None:
         self.home = home
         self.ext = ext
-        self.registrar_port = registrar_port
+        self.registrar_port = kam.port
+        self.tls_port = kam.tls_port
+        self.tls = tls  # set: registered over TLS with SRTP mandatory (the CA to trust)
         self.source = write_tone_wav(home / "tone.wav", PHONE_HZ, 120)
         self.log = home / f"{self.name}.log"
         self.proc: asyncio.subprocess.Process | None = None
@@ -146,6 +150,12 @@ class Softphone(abc.ABC):
 
     @abc.abstractmethod
     async def start(self) -> None: ...
+
+    def uri(self, user: str) -> str:
+        """Where it calls ``user``: through Kamailio, on the transport it registered over."""
+        if self.tls is None:
+            return f"sip:{user}@127.0.0.1:{self.registrar_port}"
+        return f"sip:{user}@127.0.0.1:{self.tls_port};transport=tls"
 
     @abc.abstractmethod
     async def dial(self, uri: str) -> None: ...
@@ -227,8 +237,10 @@ class Baresip(Softphone):
     held = re.compile(r"^a=(recvonly|inactive)$")  # in its SIP trace (-s): our answer
     closed = re.compile(r'"type":"CALL_CLOSED"')
 
-    def __init__(self, home: Path, ext: str, registrar_port: int) -> None:
-        super().__init__(home, ext, registrar_port)
+    def __init__(
+        self, home: Path, ext: str, kam: sip_conftest.Kamailio, tls: Cert | None = None
+    ) -> None:
+        super().__init__(home, ext, kam, tls)
         self.binary = need_softphone("baresip", "baresip")
         self.dumps = home / "dumps"
         self.dumps.mkdir()
@@ -240,9 +252,17 @@ class Baresip(Softphone):
         sip_port, ctrl_port = free_port(), free_port()
         conf = self.home / "conf"
         conf.mkdir()
+        if self.tls is None:
+            aor = f"<sip:{self.ext}@127.0.0.1:{self.registrar_port};transport=udp>"
+            secure: list[str] = []
+        else:  # SIP over TLS (trusting the rig's CA), RTP/SAVP with SDES keys or no call
+            aor = f"<sip:{self.ext}@127.0.0.1:{self.tls_port};transport=tls>;mediaenc=srtp-mand"
+            both = self.home / "tls.pem"  # its own certificate for TLS it accepts
+            both.write_bytes(self.tls.cert.read_bytes() + self.tls.key.read_bytes())
+            secure = ["module\tsrtp.so", f"sip_cafile\t{self.tls.cert}",
+                      f"sip_certificate\t{both}"]  # fmt: skip
         (conf / "accounts").write_text(
-            f"<sip:{self.ext}@127.0.0.1:{self.registrar_port};transport=udp>"
-            f";auth_pass=pw-{self.ext};answermode=auto;regint=60;ptime=20\n"
+            f"{aor};auth_pass=pw-{self.ext};answermode=auto;regint=60;ptime=20\n"
         )
         (conf / "config").write_text(
             "\n".join(
@@ -264,6 +284,7 @@ class Baresip(Softphone):
                     f"snd_path\t{self.dumps}",
                     "rtp_ports\t32000-32099",
                     "audio_buffer\t20-160",
+                    *secure,
                     "",
                 ]
             )
@@ -346,20 +367,29 @@ class Linphone(Softphone):
     music_on_hold = True  # its `play` file, while paused
     closed = re.compile(r"Call \d+ with .* ended|Call ended")
 
-    def __init__(self, home: Path, ext: str, registrar_port: int) -> None:
-        super().__init__(home, ext, registrar_port)
+    def __init__(
+        self, home: Path, ext: str, kam: sip_conftest.Kamailio, tls: Cert | None = None
+    ) -> None:
+        super().__init__(home, ext, kam, tls)
         self.binary = need_softphone("linphonec", "linphone-cli")
         self.record_file = home / "heard.wav"
 
     async def start(self) -> None:
         rc = self.home / "linphonerc"
+        if self.tls is None:
+            ports = [f"sip_port={free_port()}", "sip_tls_port=0"]
+            proxy = f"<sip:127.0.0.1:{self.registrar_port};transport=udp>"
+        else:  # SIP over TLS (trusting the rig's CA), SRTP (SDES) mandatory
+            ports = ["sip_port=0", f"sip_tls_port={free_port()}", f"root_ca={self.tls.cert}",
+                     "verify_server_certs=1", "verify_server_cn=0", "media_encryption=srtp",
+                     "media_encryption_mandatory=1"]  # fmt: skip
+            proxy = f"<sip:127.0.0.1:{self.tls_port};transport=tls>"
         rc.write_text(
             "\n".join(
                 [
                     "[sip]",
-                    f"sip_port={free_port()}",
+                    *ports,
                     "sip_tcp_port=0",
-                    "sip_tls_port=0",
                     "default_proxy=0",
                     "[rtp]",
                     "audio_rtp_port=33000-33099",
@@ -368,7 +398,7 @@ class Linphone(Softphone):
                     "[video]",
                     "enabled=0",
                     "[proxy_0]",
-                    f"reg_proxy=<sip:127.0.0.1:{self.registrar_port};transport=udp>",
+                    f"reg_proxy={proxy}",
                     f"reg_identity=sip:{self.ext}@127.0.0.1",
                     "reg_expires=60",
                     "reg_sendregister=1",
@@ -437,6 +467,14 @@ class Linphone(Softphone):
         await super().stop()
 
 
+def check_media_security(rig: Rig, phone: Softphone) -> None:
+    """The call's SIP media are SRTP when the phone is on TLS with SRTP mandatory (and in
+    clear otherwise): the tones checked around this call crossed it encrypted."""
+    (bridge,) = rig.calls._by_sip.values()
+    assert bridge.stream is not None
+    assert bridge.stream.encrypted is (phone.tls is not None), phone.output()
+
+
 def bridge_direction(rig: Rig) -> str | None:
     """Our media direction in the rig's one running call (None when there is none)."""
     bridges = list(rig.calls._by_sip.values())
@@ -469,7 +507,7 @@ async def softphone_calls_the_line(rig: Rig, phone: Softphone) -> None:
     hang-up ends the Telegram call."""
     await register(rig, phone)
     mark = phone.mark()
-    await phone.dial(f"sip:100@127.0.0.1:{rig.kam.port}")
+    await phone.dial(phone.uri("100"))
     async with asyncio.timeout(20):
         await rig.person.connected.wait()
     await phone.wait_for(phone.established, after=mark)
@@ -479,6 +517,7 @@ async def softphone_calls_the_line(rig: Rig, phone: Softphone) -> None:
             in_telegram = await rig.person.heard.sound(1.0)
         assert abs(dominant_frequency(in_telegram) - PHONE_HZ) < 15, phone.output()
         assert rms_dbfs(in_telegram) > -35
+        check_media_security(rig, phone)
         (call, *_) = await calls.recent_calls(rig.deps, ALICE, limit=1)
         assert (call.state, call.number) == (CallState.ANSWERED, phone.ext)
         # hold from the softphone (re-INVITE sendonly or inactive), then resume
@@ -531,6 +570,7 @@ async def person_calls_the_softphone(rig: Rig, bot: FakeBotAPI, phone: Softphone
             rig.person.heard.clear()
             in_telegram = await rig.person.heard.sound(1.0)
         assert abs(dominant_frequency(in_telegram) - PHONE_HZ) < 15, phone.output()
+        check_media_security(rig, phone)
 
         def keypads() -> list[FakeMessage]:
             return [m for m in bot.bot_messages(ALICE_TG) if m.content.startswith("☎️ In a call")]
