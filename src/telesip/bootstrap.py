@@ -22,6 +22,7 @@ from telesip.services.dependencies import Dependencies, Rules
 from telesip.store import migrate
 from telesip.store.crypto import Cipher, load_key
 from telesip.store.db import create_engine
+from telesip.store.dbclock import DatabaseClock
 
 if TYPE_CHECKING:
     from telesip.doctor import Role
@@ -47,9 +48,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Dependenci
         unused_days=settings.unused_days,
         disable_unused=settings.disable_unused,
     )
-    return Dependencies(
-        engine=engine, cipher=Cipher(key), clock=clock or SystemClock(), rules=rules
-    )
+    if clock is None:
+        # the times several processes compare (offers' lifetimes, workers' liveness) are the
+        # database's: on PostgreSQL its server's clock, on SQLite this machine's (dbclock.py)
+        clock = DatabaseClock(engine) if engine.dialect.name == "postgresql" else SystemClock()
+    return Dependencies(engine=engine, cipher=Cipher(key), clock=clock, rules=rules)
 
 
 @contextlib.asynccontextmanager
@@ -58,11 +61,20 @@ async def services_for(settings: Settings, *, upgrade: bool = False) -> AsyncIte
     (:func:`migrate.prepare`: a newer database is refused, an older one migrated unless
     TELESIP_AUTO_MIGRATE=0)."""
     deps = build_services(settings)
+    keeping: asyncio.Task[None] | None = None
     try:
         if upgrade:
             await migrate.prepare(deps.engine, auto_migrate=settings.auto_migrate)
+        if isinstance(deps.clock, DatabaseClock):
+            with contextlib.suppress(SQLAlchemyError, OSError):  # then it reads the wall clock
+                await deps.clock.sync()
+            keeping = asyncio.create_task(deps.clock.keep_in_sync(), name="database-clock")
         yield deps
     finally:
+        if keeping is not None:
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping
         await deps.engine.dispose()
 
 

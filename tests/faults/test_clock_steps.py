@@ -6,26 +6,32 @@ clock steps neither steals the others' leases (forward: everyone else's heartbea
 an hour old) nor loses its own (back: its heartbeats would look an hour old to the others).
 Proved twice: in process, with a fake clock that plays one worker's wall clock, and with a real
 worker process whose clock libfaketime steps while it runs (skipped, saying why, without the
-``faketime`` package). An offer's lifetime is measured on the clock of the unit of work that
-made it and of the one that receives it, the same clock: a step moves its end by the step, and
-it still answers as its clock says (tested on both databases).
+``faketime`` package). An offer's lifetime is measured on the database's clock: on PostgreSQL
+``DatabaseClock`` (the server's time carried on by the monotonic clock), so a bot process whose
+wall clock libfaketime steps an hour either way makes offers that live their lifetime as the
+database says; on both databases an offer answers as its unit of work's clock says.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from telesip.domain import errors
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method
 from telesip.services import accounts, fleet, leases, offers
 from telesip.services.dependencies import Dependencies
+from telesip.store.dbclock import DatabaseClock
+from tests.conftest import TEST_KEY
 from tests.core.helpers import ALICE, BOB, sip
 from tests.fleet.conftest import held_by
 
@@ -128,3 +134,85 @@ async def test_an_offer_answers_as_its_clock_says_across_a_step(services: Depend
     with pytest.raises(errors.OfferExpired):
         await offers.receive(deps, BOB, late.id)
     assert lifetime < HOUR
+
+
+async def test_the_database_clock_follows_the_server_not_the_process(pg: Dependencies) -> None:
+    """On PostgreSQL a process's ``now`` is the server's clock carried on by the monotonic
+    clock: a step of the process's wall clock does not move it."""
+    mono = [1000.0]
+    wall = [datetime.now(UTC)]
+    clock = DatabaseClock(pg.engine, monotonic=lambda: mono[0], wall=lambda: wall[0])
+    wall[0] += timedelta(hours=1)  # before the first sync it can only read the wall clock
+    assert clock.now() == wall[0]
+    await clock.sync()
+    async with pg.engine.connect() as conn:
+        server = (await conn.execute(text("SELECT now()"))).scalar_one()
+    assert abs((clock.now() - server).total_seconds()) < 5  # the round trips, not the hour
+    read = clock.now()
+    for step in (-HOUR, 2 * HOUR):
+        wall[0] += timedelta(seconds=step)
+        assert clock.now() == read, f"a {step:+.0f} s step of the wall clock moved it"
+    mono[0] += 7.5
+    assert clock.now() == read + timedelta(seconds=7.5)
+
+
+_OFFERS_UNDER_STEPS = """
+import asyncio, sys
+from pathlib import Path
+from telesip.bootstrap import services_for
+from telesip.config import Settings
+from telesip.domain.model import Method, TelegramUser
+from telesip.services import offers
+
+async def main() -> None:
+    url, key, offset, *ids = sys.argv[1:]
+    alice = TelegramUser({alice}, "Alice")
+    async with services_for(Settings(database_url=url, secret_key=key)) as deps:
+        for account_id, step in zip(ids, ("+3600", "-3600")):
+            made = await offers.create_offer(deps, alice, int(account_id), Method.UNLINK)
+            print(made.id, flush=True)
+            Path(offset).write_text(step + "\\n")  # NTP steps this process's clock
+            await asyncio.sleep(1.5)  # libfaketime reads the file again once a second
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(LIBFAKETIME is None, reason="no libfaketime: apt-get install faketime")
+async def test_offers_made_by_a_process_whose_clock_steps_live_as_the_database_says(
+    pg: Dependencies, tmp_path: Path
+) -> None:
+    """A bot/API process whose wall clock is stepped an hour ahead, then an hour back, while it
+    runs makes offers that end ``offer_ttl_seconds`` after they were made on the database's
+    clock, and another process receives them (issue 18: offers on the database's clock)."""
+    ids = await accounts_for(pg, 2)
+    offset = tmp_path / "faketime"
+    _step_to(offset, 0)
+    env = os.environ | {
+        "LD_PRELOAD": str(LIBFAKETIME),
+        "FAKETIME_TIMESTAMP_FILE": str(offset),
+        "FAKETIME_CACHE_DURATION": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    script = _OFFERS_UNDER_STEPS.format(alice=ALICE.id)
+    url = pg.engine.url.render_as_string(hide_password=False)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, url, TEST_KEY, str(offset), *map(str, ids),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    made = [int(x) for x in out.split()]
+    assert len(made) == 2
+    async with pg.engine.connect() as conn:
+        server = (await conn.execute(text("SELECT timezone('UTC', now())"))).scalar_one()
+    lifetime = timedelta(seconds=pg.rules.offer_ttl_seconds)
+    async with pg.uow(readonly=True) as uow:
+        for offer_id in made:
+            offer = await uow.offers.get(offer_id)
+            assert offer is not None
+            ends = offer.expires_at.replace(tzinfo=None)
+            # made in the last few seconds on the server's clock, not an hour off
+            assert abs((ends - lifetime - server).total_seconds()) < 30, (ends, server)
+    for offer_id in made:
+        await offers.receive(pg, BOB, offer_id)  # still acceptable, as the database says
