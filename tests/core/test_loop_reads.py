@@ -84,6 +84,22 @@ async def test_more_readers_than_the_pool_holds_never_block_the_loop(lite: Depen
         await asyncio.gather(*(read() for _ in range(readers)))
 
 
+async def test_many_short_reads_at_once_reuse_the_pooled_connections(lite: Dependencies) -> None:
+    """A read that never left the loop's thread gives its connection back without an await,
+    so 64 cards read at once (a burst of presses) open no connection past the pool's: a new
+    SQLite connection reads the schema again and prepares every statement anew."""
+    acc = await accounts.create_account(lite, ALICE, sip())
+    reader = sqlite_reader(lite.engine)
+    assert reader is not None
+    opened: list[object] = []
+    event.listen(reader, "connect", lambda dbapi, _record: opened.append(dbapi))
+    await accounts.get_card(lite, ALICE, acc)
+    before = len(opened)
+    await asyncio.gather(*(accounts.get_card(lite, ALICE, acc) for _ in range(64)))
+    assert len(opened) - before == 0
+    assert reader.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
 async def test_a_busy_file_sends_the_read_through_aiosqlite(lite: Dependencies) -> None:
     acc = await accounts.create_account(lite, ALICE, sip())
     tried: list[Connection] = []

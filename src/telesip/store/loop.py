@@ -133,6 +133,16 @@ class LoopReads:
         if self._async is not None:
             await self._async.close()
 
+    def close_on_loop(self) -> bool:
+        """Ends the snapshot and gives the connection back to its pool at once, when the unit
+        of work never left the loop's thread (no aiosqlite fallback): there is nothing to
+        await, so nothing a cancellation could interrupt. False (nothing done) otherwise."""
+        if self._async is not None or self._sync is None:
+            return False
+        self._sync.close()  # rolls the snapshot back; the pool's reset on return is a no-op
+        self._sync = None
+        return True
+
     async def invalidate(self) -> None:
         if self._sync is not None:
             self._sync.invalidate()

@@ -208,7 +208,8 @@ class UnitOfWork:
         # rolls back and gives the connection back; otherwise SQLite would keep its write lock
         # until the connection is collected, and every other writer would wait for it.
         try:
-            await asyncio.shield(self._release())
+            if not self._released_on_loop():
+                await asyncio.shield(self._release())
         except (DBAPIError, OSError) as release_error:  # the connection died (a restart)
             if exc is None:
                 raise storage_error(release_error, self._engine) from release_error
@@ -219,6 +220,13 @@ class UnitOfWork:
             raise storage_error(exc, self._engine) from exc
         if type(exc) is StorageUnavailable and is_disk_full(exc):  # said by a repository
             raise storage_error(exc, self._engine) from exc.__cause__
+
+    def _released_on_loop(self) -> bool:
+        """A read on SQLite's loop-thread connection ends without an await (so without the
+        shield's task and the loop turn it costs, during which other readers would open
+        connections past the pool's size): True when done that way."""
+        conn: Any = self.conn  # typed as what the repositories use of it
+        return type(conn) is LoopReads and self._pg is None and conn.close_on_loop()
 
     async def _release(self) -> None:
         try:
