@@ -12,9 +12,17 @@ answering for 10 s (Kamailio SIGSTOP/SIGCONT). Kamailio's location table is read
 Prints, over the whole run after the first full registration: registered availability (the
 fraction of account-seconds with a live contact at the registrar), the longest gap of any
 account outside the registrar's own outage, doubles (account-seconds with contacts of two live
-workers), and each fault with its time. The bot and the API are not part of this run: lost
-operations are not measured here (the fault suite's bot test covers the database outage).
-Needs kamailio (bin/system-deps) and PostgreSQL on 127.0.0.1:5432.
+workers), and each fault with its time.
+
+Lost operations (the API): a `telesip api` process on the same database (through the same
+proxy) gets one operation at a time, about two a second, from a client that acts as an
+integration would: `PATCH /api/v1/accounts/{id}/settings` setting `display_name` to the
+operation's number on one of 20 disabled accounts (outside the registered population), each
+retried on 503 or a broken connection until it is answered 200 (giving up after 120 s). One
+more fault joins the draw: kill -9 of the API process, started again. At the end an operation
+is lost if it was given up, or if an account's stored `display_name` is not the last one
+answered 200 for it. The bot is not driven here (tests/faults/test_bot_database.py covers it
+under a database outage). Needs kamailio (bin/system-deps) and PostgreSQL on 127.0.0.1:5432.
 """
 
 from __future__ import annotations
@@ -39,11 +47,20 @@ from sqlalchemy import func, select, text
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 import bench_register
-from bench_fleet import PG, provision, scalar, start_worker
+import httpx
+from bench_fleet import KEY, PG, provision, scalar, start_worker
 from tests.faults.proxy import Proxy
 
+from telesip.domain.model import TelegramUser
+from telesip.domain.settings import AccountSettings, Secret
+from telesip.services import accounts, billing, operators
+from telesip.services.dependencies import Dependencies
+from telesip.services.operators import Scope
 from telesip.store import tables
+from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
+
+SPARE = 20  # disabled accounts the API operations change
 
 JSONRPC = (
     'loadmodule "jsonrpcs.so"\n'
@@ -136,8 +153,11 @@ async def main() -> None:
             with bench_register.kamailio(tmp, children=4) as (port, _rpc):
                 kam_pid = await asyncio.to_thread(oldest, str(tmp / "kamailio.cfg"))
                 await provision(url, args.n, int(port), args.expires)
+                spare, token = await spare_accounts(url)
                 for name in ("w1", "w2", "w3"):
                     procs[name] = start_worker(name, via, args.ttl, tmp)
+                api_port = free_port()
+                procs["api"] = start_api(via, tmp, api_port)
                 registered = select(func.count()).where(tables.accounts.c.reg_state == "registered")
                 began = time.monotonic()
                 while await scalar(url, registered) < args.n:
@@ -146,7 +166,8 @@ async def main() -> None:
                     await asyncio.sleep(1)
                 print(f"all {args.n} registered in {time.monotonic() - began:.0f} s", flush=True)
                 rig = Rig(args, rng, tmp, url, via, procs, kam_pid, proxy)
-                await run_chaos(rig, logins)
+                client = ApiClient(f"http://127.0.0.1:{api_port}", token, spare)
+                await run_chaos(rig, logins, client)
     finally:
         bench_register.KAMAILIO_CFG = original
         proxy.restore()  # the workers hand their leases back through it
@@ -164,6 +185,113 @@ async def main() -> None:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
         await admin.dispose()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def spare_accounts(url: str) -> tuple[list[int], str]:
+    """SPARE disabled accounts of another owner for the API's operations, and an API key."""
+    deps = Dependencies(create_engine(url), Cipher(KEY))
+    try:
+        owner = TelegramUser(2, "api")
+        await billing.set_subscription(deps, owner, "office", -1)  # seats for all of them
+        ids = []
+        for i in range(SPARE):
+            settings = AccountSettings(
+                login=f"spare{i}", password=Secret("pw"), domain="127.0.0.1", port=9
+            )
+            ids.append(await accounts.create_account(deps, owner, settings))
+            await accounts.set_enabled(deps, None, ids[-1], False)
+        key = await operators.create_api_key(deps, "chaos", Scope(all=True))
+        return ids, key.token
+    finally:
+        await deps.engine.dispose()
+
+
+def start_api(url: str, tmp: Path, port: int) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "TELESIP_DATABASE_URL": url,
+        "TELESIP_SECRET_KEY": KEY,
+        "TELESIP_API_BIND": f"127.0.0.1:{port}",
+        "TELESIP_DATA_DIR": str(tmp),
+        "TELESIP_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "telesip.cli", "api"],
+        env=env,
+        stdout=(tmp / "api.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+@dataclass
+class ApiClient:
+    """One operation at a time, as an integration would send them (see the module docstring)."""
+
+    base: str
+    token: str
+    accounts: list[int]
+    done: int = 0
+    given_up: int = 0
+    unavailable: int = 0  # 503 answers (retried)
+    broken: int = 0  # connections refused or cut (retried)
+    longest: float = 0.0  # the longest an operation took until answered 200
+    last: dict[int, str] = field(default_factory=dict)  # account -> last value answered 200
+
+    async def run(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(base_url=self.base, headers=headers, timeout=10) as http:
+            n = 0
+            while True:
+                n += 1
+                account = self.accounts[n % len(self.accounts)]
+                value = f"op{n}"
+                began = time.monotonic()
+                while True:
+                    try:
+                        r = await http.patch(
+                            f"/api/v1/accounts/{account}/settings", json={"display_name": value}
+                        )
+                    except httpx.TransportError:
+                        self.broken += 1
+                        r = None
+                    if r is not None and r.status_code == 200:
+                        self.done += 1
+                        self.last[account] = value
+                        self.longest = max(self.longest, time.monotonic() - began)
+                        break
+                    if r is not None and r.status_code != 503:
+                        raise SystemExit(f"API answered {r.status_code}: {r.text[:300]}")
+                    if r is not None:
+                        self.unavailable += 1
+                    if time.monotonic() - began > 120:
+                        self.given_up += 1
+                        break
+                    await asyncio.sleep(0.5)
+                await asyncio.sleep(0.5)
+
+    async def lost(self, url: str) -> int:
+        """Operations answered 200 whose value the account does not hold, and those given up."""
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    select(tables.accounts.c.id, tables.accounts.c.display_name).where(
+                        tables.accounts.c.id.in_(self.accounts)
+                    )
+                )
+                stored = {r.id: r.display_name for r in rows}
+        finally:
+            await engine.dispose()
+        wrong = sum(1 for a, v in self.last.items() if stored.get(a) != v)
+        return wrong + self.given_up
 
 
 async def worker_ports(url: str) -> dict[str, int]:
@@ -191,7 +319,7 @@ class Rig:
     dumping: asyncio.Future[dict[str, set[int]]] | None = None  # the FIFO read in flight
 
 
-async def run_chaos(rig: Rig, logins: list[str]) -> None:
+async def run_chaos(rig: Rig, logins: list[str], client: ApiClient) -> None:
     args, rng, tmp, url, via, procs, kam_pid = (
         rig.args, rig.rng, rig.tmp, rig.url, rig.via, rig.procs, rig.kam_pid
     )  # fmt: skip
@@ -218,8 +346,10 @@ async def run_chaos(rig: Rig, logins: list[str]) -> None:
                 tally.add(at, bindings, live, rig.registrar_down)
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - at)))
 
+    workers = ("w1", "w2", "w3")
+
     async def pause() -> str:
-        name = rng.choice(sorted(procs))
+        name = rng.choice(workers)
         os.killpg(procs[name].pid, signal.SIGSTOP)
         rig.paused.add(name)
         await asyncio.sleep(2 * args.ttl)
@@ -228,12 +358,19 @@ async def run_chaos(rig: Rig, logins: list[str]) -> None:
         return f"pause {name} {2 * args.ttl} s"
 
     async def restart(sig: int, label: str) -> str:
-        name = rng.choice(sorted(procs))
+        name = rng.choice(workers)
         proc = procs[name]
         os.killpg(proc.pid, sig)
         await asyncio.to_thread(proc.wait, 120)
         procs[name] = start_worker(name, via, args.ttl, tmp)
         return f"{label} {name}"
+
+    async def kill_api() -> str:
+        proc = procs["api"]
+        os.killpg(proc.pid, signal.SIGKILL)
+        await asyncio.to_thread(proc.wait, 120)
+        procs["api"] = start_api(via, tmp, int(client.base.rsplit(":", 1)[1]))
+        return "kill -9 api + start"
 
     async def database() -> str:
         rig.proxy.cut()
@@ -259,8 +396,10 @@ async def run_chaos(rig: Rig, logins: list[str]) -> None:
         lambda: restart(signal.SIGKILL, "kill -9 + start"),
         database,
         registrar,
+        kill_api,
     ]
     sampler = asyncio.create_task(sample())
+    driver = asyncio.create_task(client.run())
     started = time.monotonic()
     try:
         while time.monotonic() + args.interval <= end:
@@ -273,6 +412,7 @@ async def run_chaos(rig: Rig, logins: list[str]) -> None:
             await asyncio.sleep(args.interval / 2)
     finally:
         sampler.cancel()
+        driver.cancel()
         if rig.dumping is not None:  # its thread reads Kamailio's FIFO: let it finish first
             await asyncio.wait_for(rig.dumping, 30)
     n = tally.samples * len(logins)
@@ -283,6 +423,13 @@ async def run_chaos(rig: Rig, logins: list[str]) -> None:
         f"({tally.longest_login or '-'}), sampled every 1 s"
     )
     print(f"doubles: {tally.doubles} account-seconds with two live workers' contacts")
+    lost = await client.lost(url)
+    print(
+        f"API operations: {client.done} answered 200, {lost} lost ({client.given_up} given up), "
+        f"{client.unavailable} answers 503 and {client.broken} broken connections retried, "
+        f"longest until answered {client.longest:.1f} s"
+    )
+    print("bot operations: not driven by this benchmark")
 
 
 def oldest(pattern: str) -> int:

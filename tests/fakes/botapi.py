@@ -686,6 +686,7 @@ class FakeBotAPI:
         self._failures: list[_Failure] = []
         self._away: BotApiError | None = None  # every method fails with it (``go_away``)
         self._hung: asyncio.Event | None = None  # every method waits for it (``go_away``)
+        self._held: dict[str, asyncio.Event] = {}  # method -> calls of it wait (``hold``)
         self.webhook_answer_times: list[float] = []  # seconds the bot took to answer a POST
         self._files: dict[str, FakePhoto] = {}
         self.downloads: list[str] = []  # file paths the bot downloaded
@@ -854,6 +855,16 @@ class FakeBotAPI:
             self._hung.set()
             self._hung = None
         self._notify()
+
+    def hold(self, method: str) -> None:
+        """Calls of ``method`` get no answer until ``release``: a process that calls it right
+        after a commit (say, answerCallbackQuery) waits there, for a test to kill it."""
+        self._held.setdefault(method.lower(), asyncio.Event())
+
+    def release(self) -> None:
+        for gate in self._held.values():
+            gate.set()
+        self._held.clear()
 
     def start_chat(self, user: FakeUser) -> None:
         """Mark that ``user`` has a private chat with the bot (as if they pressed Start)."""
@@ -1309,6 +1320,8 @@ class FakeBotAPI:
                 raise BotApiError(404, "Not Found")
             if self._hung is not None:
                 await self._hung.wait()
+            if (gate := self._held.get(key)) is not None:
+                await gate.wait()
             if self._away is not None:
                 raise self._away
             self._check_failure(key, params)
