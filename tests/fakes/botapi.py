@@ -1302,13 +1302,22 @@ class FakeBotAPI:
             )
         method = request.match_info["method"]
         params, files = await self._read_params(request)
-        status, body = await self.call(method, params, files)
+        status, body = await self.call(
+            method, params, files, gone=lambda: request.transport is None
+        )
         return web.json_response(body, status=status)
 
     async def call(
-        self, method: str, params: JSON, files: dict[str, bytes] | None = None, via: str = "http"
+        self,
+        method: str,
+        params: JSON,
+        files: dict[str, bytes] | None = None,
+        via: str = "http",
+        gone: Callable[[], bool] | None = None,
     ) -> tuple[int, JSON]:
-        """Run one Bot API method as if it came over HTTP; returns (status, JSON body)."""
+        """Run one Bot API method as if it came over HTTP; returns (status, JSON body).
+        ``gone``: the caller hung up; a call held by ``go_away(hang=True)`` or ``hold`` whose
+        caller hung up meanwhile is not carried out (its process was stopped)."""
         record = RequestRecord(len(self.requests), method, params, files or {}, via=via)
         key = method.lower()
         handler = self._handlers.get(key)
@@ -1322,6 +1331,8 @@ class FakeBotAPI:
                 await self._hung.wait()
             if (gate := self._held.get(key)) is not None:
                 await gate.wait()
+            if gone is not None and gone():
+                raise BotApiError(499, "Client Closed Request")
             if self._away is not None:
                 raise self._away
             self._check_failure(key, params)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
+from sqlalchemy import func, select
 
 from telesip.bot.app import run_bot
 from telesip.bot.limiter import RateLimiter
@@ -18,8 +20,9 @@ from telesip.bot.notifier import Notice, Notifier
 from telesip.bot.outbox import MAX_ATTEMPTS
 from telesip.config import Settings
 from telesip.domain.clock import FakeClock
-from telesip.services import outbox
+from telesip.services import bot_updates, outbox
 from telesip.services.dependencies import Dependencies
+from telesip.store import tables
 from tests.bot.conftest import ALICE, CAROL, running_bot
 from tests.bot.test_app import free_port, running
 from tests.fakes import FakeBotAPI
@@ -124,3 +127,57 @@ async def test_webhook_mode_answers_at_once_while_telegram_hangs(
         )
     assert set(fake.delivered.values()) == {1}, "an update delivered twice"
     assert len(fake.bot_messages(ALICE)) == 3 and len(fake.bot_messages(CAROL)) == 1  # none lost
+
+
+async def test_webhook_updates_in_hand_when_the_bot_stops_are_handled_by_the_next_process(
+    services: Dependencies, fake: FakeBotAPI, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Webhook mode, Telegram hanging: updates answered to Telegram wait in the bot for
+    Telegram's answers. The bot stops (a restart, a deploy) with three of them in hand; once
+    Telegram is back the next bot process handles each of them, once (services/bot_updates.py:
+    the journal; a stopped holder's rows are taken over after ``STALE_S``, shortened here)."""
+    monkeypatch.setattr(bot_updates, "STALE_S", 1.0)
+    monkeypatch.setattr(bot_updates, "TOUCH_S", 0.2)
+    port = free_port()
+    settings = Settings(
+        bot_token=SecretStr(fake.token),
+        bot_api_url=fake.base_url,
+        webhook_url=f"http://127.0.0.1:{port}/telegram",
+        webhook_bind=f"127.0.0.1:{port}",
+    )
+    async with running(run_bot(services, settings)):
+        await fake.wait_for(lambda: fake.calls("setWebhook"), timeout=30)
+        fake.send_text(ALICE, "/softphone")
+        await fake.next_message(ALICE, timeout=30)
+        fake.go_away(hang=True)
+        for user in (ALICE, CAROL, ALICE):
+            fake.send_text(user, "/softphone")
+        await fake.wait_for(lambda: len(fake.webhook_answer_times) == 4, timeout=10)
+        assert await _journaled(services) == 3
+    assert len(fake.bot_messages(ALICE)) == 1 and not fake.bot_messages(CAROL)  # none answered
+    fake.come_back()
+    clock.advance(2 * bot_updates.STALE_S)  # the stopped process's rows are left behind
+    async with running(run_bot(services, settings)):
+        await fake.wait_for(
+            lambda: len(fake.bot_messages(ALICE)) == 3 and len(fake.bot_messages(CAROL)) == 1,
+            timeout=30,
+        )
+        await _until_empty(services)
+    assert set(fake.delivered.values()) == {1}, "an update delivered twice"
+    assert len(fake.bot_messages(ALICE)) == 3 and len(fake.bot_messages(CAROL)) == 1
+
+
+async def _journaled(services: Dependencies) -> int:
+    async with services.engine.connect() as conn:
+        return int(
+            (await conn.execute(select(func.count()).select_from(tables.bot_updates))).scalar_one()
+        )
+
+
+async def _until_empty(services: Dependencies) -> None:
+    """Until the journal is empty (every handled update forgotten)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while await _journaled(services):
+        assert loop.time() < deadline, "handled updates still journaled"
+        await asyncio.sleep(0.05)

@@ -10,6 +10,7 @@ import contextlib
 import gc
 import logging
 import secrets
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,7 +47,7 @@ from telesip.bot.storage import make_storage
 from telesip.config import Settings
 from telesip.domain.errors import ConfigError, TelesipError
 from telesip.health import PROBES
-from telesip.services import accounts
+from telesip.services import accounts, bot_updates
 from telesip.services.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
@@ -71,17 +72,43 @@ class QueueingWebhook(SimpleRequestHandler):
     ``WEBHOOK_QUEUE`` waiting: 503, Telegram tries again). So Telegram never waits on a handler,
     whose own calls to Telegram may hang while Telegram is unwell, and never delivers an update
     again because the first delivery timed out. (The handlers make their calls themselves; none
-    returns a method for the webhook's answer, which background handling would not send.)"""
+    returns a method for the webhook's answer, which background handling would not send.)
 
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, **kwargs: Any) -> None:
+    With ``deps``, an update is journaled in the database before Telegram is answered and
+    forgotten when its handler ends (``services.bot_updates``): updates waiting here when the
+    process stops or dies (a Telegram outage piles them up) are handled by the next bot process,
+    which takes over what a silent holder left (``maintain``). A database that does not answer
+    gets Telegram a 503: it keeps the update and delivers it again."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, bot: Bot, deps: Dependencies | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(dispatcher, bot, handle_in_background=True, **kwargs)
         self._slots = asyncio.Semaphore(HANDLER_LIMIT)
         self.waiting = 0
+        self._deps = deps
+        self.holder = uuid.uuid4().hex
+        self.closing = False  # stopping: what is not handled yet stays journaled
+        self._undeleted: set[int] = set()  # handled, but the database missed the delete
 
     async def _handle_request_background(self, bot: Bot, request: web.Request) -> web.Response:
         if self.waiting >= WEBHOOK_QUEUE:
             return web.Response(status=503, headers={"Retry-After": "1"})
-        return await super()._handle_request_background(bot, request)
+        update = await request.json(loads=bot.session.json_loads)
+        if self._deps is not None:
+            try:
+                if not await bot_updates.keep(self._deps, update, self.holder):
+                    return web.json_response({})  # delivered again: its first copy is in hand
+            except TelesipError as exc:
+                log.warning("webhook update not journaled (%s): Telegram will send it again", exc)
+                return web.Response(status=503, headers={"Retry-After": "1"})
+        self._start(bot, update)
+        return web.json_response({}, dumps=bot.session.json_dumps)
+
+    def _start(self, bot: Bot, update: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._background_feed_update(bot, update))
+        self._background_feed_update_tasks.add(task)
+        task.add_done_callback(self._background_feed_update_tasks.discard)
 
     async def _background_feed_update(self, bot: Bot, update: dict[str, Any]) -> None:
         self.waiting += 1
@@ -93,6 +120,48 @@ class QueueingWebhook(SimpleRequestHandler):
             await super()._background_feed_update(bot, update)
         finally:
             self._slots.release()
+            if self._deps is not None and not self.closing:
+                await self._forget(int(update["update_id"]))
+
+    async def _forget(self, update_id: int) -> None:
+        assert self._deps is not None
+        try:
+            await bot_updates.done(self._deps, update_id)
+        except TelesipError:
+            self._undeleted.add(update_id)  # ``maintain`` deletes it later
+
+    async def maintain(self, bot: Bot) -> None:
+        """Until cancelled: say this process is alive (its journaled updates are not taken
+        over), delete what it handled while the database was away, and take over and handle
+        the updates a process that died left behind (at once at start, then every
+        ``bot_updates.TOUCH_S``). Without a journal (no ``deps``): waits until cancelled."""
+        if self._deps is None:
+            await asyncio.Event().wait()
+        assert self._deps is not None
+        while True:
+            try:
+                await bot_updates.touch(self._deps, self.holder)
+                for update_id in list(self._undeleted):
+                    await bot_updates.done(self._deps, update_id)
+                    self._undeleted.discard(update_id)
+                left = await bot_updates.take_over(
+                    self._deps, self.holder, stale=bot_updates.STALE_S
+                )
+                if left:
+                    log.info("handling %d webhook updates a stopped bot process left", len(left))
+                for update in left:
+                    self._start(bot, update)
+            except TelesipError as exc:
+                log.warning("webhook journal: %s", exc)
+            await asyncio.sleep(bot_updates.TOUCH_S)
+
+    async def stop(self) -> None:
+        """Stop handling: updates not handled yet stay journaled for the next process."""
+        self.closing = True
+        tasks = list(self._background_feed_update_tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def build_dispatcher(
@@ -231,7 +300,7 @@ async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     secret = secrets.token_urlsafe(32)
     path = urlsplit(settings.webhook_url).path or "/"
     app = web.Application()
-    handler = QueueingWebhook(dp, bot, secret_token=secret)
+    handler = QueueingWebhook(dp, bot, dp["deps"], secret_token=secret)
     handler.register(app, path=path)
     setup_application(app, dp, bot=bot)
     host, _, port = settings.webhook_bind.rpartition(":")
@@ -246,6 +315,7 @@ async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
             max_connections=HANDLER_LIMIT,
         )
         log.info("bot webhook at %s (listening on %s)", settings.webhook_url, settings.webhook_bind)
-        await asyncio.Event().wait()
+        await handler.maintain(bot)
     finally:
+        await handler.stop()
         await runner.cleanup()

@@ -410,6 +410,20 @@ telegram_callers = Table(
 # works after a restart and in any bot process; one per chat, dropped when used, cancelled or
 # expired. ``content`` is the file compressed and encrypted with the service's key (it holds
 # passwords); nothing else of the file is stored.
+#: Webhook updates answered to Telegram and not yet handled: the bot's journal
+#: (bot/app.py QueueingWebhook, services/bot_updates.py). A row lives from its arrival until its
+#: handler ends; ``holder`` is the bot process handling it, which touches ``held_at`` while it
+#: lives, so a process that died leaves rows another takes over.
+bot_updates = Table(
+    "bot_updates",
+    metadata,
+    Column("update_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("payload", LargeBinary, nullable=False),  # the update's JSON, sealed (typed passwords)
+    Column("holder", String(36), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("held_at", UTCDateTime, nullable=False),
+)
+
 pending_imports = Table(
     "pending_imports",
     metadata,

@@ -34,6 +34,7 @@ from telesip.store.loop import LoopReads, LoopWrites
 from telesip.store.repositories.accounts import Accounts
 from telesip.store.repositories.api_keys import ApiKeys
 from telesip.store.repositories.audit import Audit
+from telesip.store.repositories.bot_updates import BotUpdates
 from telesip.store.repositories.callers import Callers
 from telesip.store.repositories.calls import Calls
 from telesip.store.repositories.conversations import Conversations
@@ -197,6 +198,10 @@ class UnitOfWork:
     @cached_property
     def pending_imports(self) -> PendingImports:
         return PendingImports(self.conn, self._cipher)
+
+    @cached_property
+    def bot_updates(self) -> BotUpdates:
+        return BotUpdates(self.conn, self._cipher)
 
     async def __aexit__(
         self,
