@@ -156,6 +156,20 @@ async def test_the_database_clock_follows_the_server_not_the_process(pg: Depende
     assert clock.now() == read + timedelta(seconds=7.5)
 
 
+async def test_a_workers_liveness_reads_the_same_clock_as_its_heartbeat(pg: Dependencies) -> None:
+    """The workers' list shows "seen N s ago" from the heartbeat the database stamped with its
+    own ``now()``, measured on the database's clock: a process whose wall clock is an hour
+    ahead still sees a live worker (a step of its own clock moves nothing)."""
+    await fleet.join(pg, "w")
+    ahead = DatabaseClock(pg.engine, wall=lambda: datetime.now(UTC) + timedelta(hours=1))
+    await ahead.sync()
+    (seen,) = await fleet.list_workers(replace(pg, clock=ahead), ttl=30)
+    assert seen.alive and seen.heartbeat_age is not None and abs(seen.heartbeat_age) < 5, seen
+    stepped = FakeClock(datetime.now(UTC) + timedelta(hours=1), wall=True)  # the wall clock
+    (wrong,) = await fleet.list_workers(replace(pg, clock=stepped), ttl=30)
+    assert not wrong.alive  # what reading the process's own clock would say
+
+
 _OFFERS_UNDER_STEPS = """
 import asyncio, sys
 from pathlib import Path
