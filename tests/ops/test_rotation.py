@@ -64,6 +64,10 @@ async def _fill(deps: Dependencies, data_dir: Path) -> int:
                 }
             ],
         )
+    async with deps.uow() as uow:  # a webhook update waiting to be handled (it may hold a password)
+        update_ = {"update_id": 77, "message": {"text": "101:typed-pw@pbx.test"}}
+        await uow.bot_updates.keep(77, update_, "a-bot-process", now)
+        await uow.commit()
     SessionStore(data_dir, deps.cipher).save(
         CallerAccount(phone="15550100001", user=TgUser(id=9, first_name="C"), session=Secret("ss"))
     )
@@ -77,7 +81,8 @@ async def _secrets(deps: Dependencies, cipher: Cipher, data_dir: Path) -> list[s
         accounts = (await conn.execute(select(t.accounts.c.password_enc))).scalars().all()
         hooks = (await conn.execute(select(t.webhooks.c.secret_enc))).scalars().all()
         data = (await conn.execute(select(t.bot_fsm.c.data).order_by(t.bot_fsm.c.key))).all()
-    found = [cipher.decrypt(bytes(x)).reveal() for x in [*accounts, *hooks]]
+        updates = (await conn.execute(select(t.bot_updates.c.payload))).scalars().all()
+    found = [cipher.decrypt(bytes(x)).reveal() for x in [*accounts, *hooks, *updates]]
     found.append(cipher.decrypt(base64.b64decode(data[0][0]["password"])).reveal())
     found += [a.session.reveal() for a in SessionStore(data_dir, cipher).list()]
     return sorted(found, key=lambda v: (v.startswith("whsec_"), v))
@@ -89,12 +94,13 @@ async def test_rotation_reencrypts_every_secret_in_one_go(
     old, new = services.cipher, Cipher(NEW_KEY)
     await _fill(services, tmp_path)
     before = await _secrets(services, old, tmp_path)
-    assert before[:4] == ["pw-1", "pw-2", "ss", "typed-pw"] and before[4].startswith("whsec_")
+    assert before[:4] == ["pw-1", "pw-2", "ss", "typed-pw"] and before[5].startswith("whsec_")
+    assert "typed-pw@pbx.test" in before[4]  # the journaled update
 
     result = await keyring.rotate(services.engine, tmp_path, old, new)
 
-    assert result.rows == {"accounts": 2, "webhooks": 1}
-    assert (result.conversations, result.sessions, result.total) == (1, 1, 5)
+    assert result.rows == {"accounts": 2, "webhooks": 1, "bot_updates": 1}
+    assert (result.conversations, result.sessions, result.total) == (1, 1, 6)
     assert await _secrets(services, new, tmp_path) == before
     with pytest.raises(ConfigError):
         await _secrets(services, old, tmp_path)
@@ -106,12 +112,12 @@ async def test_rotation_reencrypts_every_secret_in_one_go(
     assert guess.failures == 2 and guess.last_hash is None and guess.last_prefix_hash is None
     assert untouched == {"login": "x"}
     assert (await keyring.check(services.engine, new, tmp_path)).failed == []
-    assert len((await keyring.check(services.engine, old, tmp_path)).failed) == 3
+    assert len((await keyring.check(services.engine, old, tmp_path)).failed) == 4
     assert not list((tmp_path / "telegram").glob("*.rekey"))
     assert os.stat(tmp_path / "telegram" / "15550100001.session").st_mode & 0o777 == 0o600
 
     again = await keyring.rotate(services.engine, tmp_path, old, new)  # resumes: nothing left
-    assert (again.total, again.already_new) == (0, 5)
+    assert (again.total, again.already_new) == (0, 6)
 
 
 async def test_a_secret_neither_key_opens_changes_nothing(

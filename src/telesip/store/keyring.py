@@ -40,6 +40,7 @@ __all__ = ["COLUMNS", "KeyCheck", "Rotation", "check", "new_key", "rotate", "sam
 COLUMNS: tuple[tuple[Table, str], ...] = (
     (tables.accounts, "password_enc"),
     (tables.webhooks, "secret_enc"),
+    (tables.bot_updates, "payload"),  # webhook updates waiting (they may hold typed passwords)
 )
 SESSIONS = "telegram"  # DATA_DIR/<this>/*.session
 
