@@ -4,7 +4,8 @@ Usage: .venv/bin/python bench/bench_register.py [-n 10000] [--expires 300] [--st
            [--sample 60] [--rates 8000,16000,32000] [--sipp-limits 250,500,1000] [--loop auto]
 
 Each run gets a fresh Kamailio on 127.0.0.1 (UDP, a free port; every user's password is
-"pw-<user>"). First ours: N accounts from this process with one RegistrationManager (on the
+"pw-<user>"; its digest challenges carry qop="auth", so both clients hash with a cnonce and a
+nonce count). First ours: N accounts from this process with one RegistrationManager (on the
 event loop telesip would pick, see telesip/eventloop.py), reporting
   - time until all are registered and the rate (registrations/s),
   - CPU of this process per registration (user + system, from apply() to the last 200 OK),
@@ -12,7 +13,8 @@ event loop telesip would pick, see telesip/eventloop.py), reporting
   - steady state for --steady seconds (Expires --expires): a sample every --sample seconds of
     RSS, open file descriptors, CPU and requests sent (refreshes), so a long run shows whether
     anything grows; the whole window as % of one core and CPU per refresh;
-then SIPp registers the same N users (digest, two round trips each) at each --rates rate with
+(this process runs with `eventloop.tune_gc()`, as `telesip worker` does; `--gc default` for
+CPython's collector); then SIPp registers the same N users (digest, two round trips each) at each --rates rate with
 each --sipp-limits number of calls in flight, each run on a fresh Kamailio, its CPU read
 from the kernel's accounting of the child. SIPp's best clean rate
 (every call succeeded, Kamailio accepted N)
@@ -72,7 +74,7 @@ request_route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
     if (!is_method("REGISTER")) {{ sl_send_reply("405", "Method Not Allowed"); exit; }}
     $var(pw) = "pw-" + $au;
-    if (!pv_auth_check("$fd", "$var(pw)", "0", "0")) {{ auth_challenge("$fd", "0"); exit; }}
+    if (!pv_auth_check("$fd", "$var(pw)", "0", "0")) {{ auth_challenge("$fd", "1"); exit; }}
     if (!save("location")) {{ sl_reply_error(); }}
     exit;
 }}
@@ -236,13 +238,17 @@ async def ours(
             "t": now - t1, "rss_kib": rss_kib(), "fds": open_fds(), "cpu_s": cpu - cpu_at,
             "requests": sent - stats_at, "not_registered": bad,
             "core_pct": 100 * (cpu - cpu_at) / (now - t_at),
+            # what could grow: the timer heap (stale entries), tracked objects, the load
+            "heap": len(manager._heap), "objects": len(gc.get_objects()),
+            "load": os.getloadavg()[0],
         }  # fmt: skip
         row["us_per_request"] = 1e6 * row["cpu_s"] / row["requests"] if row["requests"] else 0.0
         samples.append(row)
         print(f"ours: steady t={row['t']:.0f}s rss={row['rss_kib']} KiB fds={row['fds']} "
               f"cpu={row['cpu_s']:.2f}s ({row['core_pct']:.2f}% of a core) "
               f"requests={row['requests']} ({row['us_per_request']:.0f} us each) "
-              f"not registered={bad}", flush=True)  # fmt: skip
+              f"not registered={bad} heap={row['heap']} objects={row['objects']} "
+              f"load={row['load']:.1f}", flush=True)  # fmt: skip
         cpu_at, stats_at, t_at = cpu, sent, now
     cpu_steady = cpu_seconds() - cpu1
     wall = max(time.monotonic() - t1, 1e-9)
@@ -318,12 +324,18 @@ def main() -> None:
     ap.add_argument("--sipp-limits", default="250,500,1000", help="SIPp calls in flight (-l)")
     ap.add_argument("--children", type=int, default=2, help="Kamailio UDP workers")
     ap.add_argument("--loop", default=None, help="auto | uvloop | asyncio (TELESIP_EVENT_LOOP)")
+    ap.add_argument("--gc", choices=("tuned", "default"), default="tuned",
+                    help="tuned: eventloop.tune_gc(), as `telesip worker` runs; "
+                    "default: CPython's")  # fmt: skip
     ap.add_argument("--skip-sipp", action="store_true")
     ap.add_argument("--skip-ours", action="store_true")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
     loop = eventloop.loop_name(args.loop)
-    print(f"event loop: {loop}; load average {os.getloadavg()}", flush=True)
+    if args.gc == "tuned":
+        eventloop.tune_gc()
+    print(f"event loop: {loop}, gc {args.gc} {gc.get_threshold()}; load average "
+          f"{os.getloadavg()}", flush=True)  # fmt: skip
     ours_fig: dict[str, object] | None = None
     refs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-reg-") as d:
@@ -368,6 +380,8 @@ def main() -> None:
             print(f"SIPp best clean rate    {best['rate']:.0f}/s (-r {best['rate_asked']:.0f} "
                   f"-l {best['limit']:.0f}); "
                   f"ours / SIPp = {rate / best['rate']:.2f}")  # fmt: skip
+            print(f"SIPp CPU at that rate   {best['us_per_registration']:.0f} us; ours / SIPp = "
+                  f"{us / best['us_per_registration']:.2f}")  # fmt: skip
             print(f"SIPp CPU/registration   {cheapest['us_per_registration']:.0f} us "
                   f"(-r {cheapest['rate_asked']:.0f} -l {cheapest['limit']:.0f}); ours / SIPp = "
                   f"{us / cheapest['us_per_registration']:.2f}")  # fmt: skip
@@ -380,6 +394,7 @@ def main() -> None:
         print(f"SIPp -r {r['rate_asked']:.0f} -l {r['limit']:.0f}: {r['rate']:.0f}/s, "
               f"{r['us_per_registration']:.0f} us/registration, "
               f"{'clean' if r['clean'] else 'NOT clean'}")  # fmt: skip
+    print(f"load average at the end {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps({"ours": ours_fig, "sipp": refs, "loop": loop}, indent=1))
 

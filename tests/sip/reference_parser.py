@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from telesip.sip.errors import ParseError
 from telesip.sip.fields import (
+    _VIA_RE,
     Via,
+    _scan_params,
     is_token,
     parse_cseq,
     parse_name_addr,
     parse_params,
     parse_uint,
-    parse_via,
     split_commas,
 )
 from telesip.sip.message import (
@@ -29,6 +30,19 @@ from telesip.sip.message import (
 )
 
 
+def reference_parse_via(value: str) -> Via:
+    """`parse_via` as it was before its one-match path (2026-12-07, session 8): the general
+    expression, then the general parameter scanner."""
+    m = _VIA_RE.fullmatch(value.strip(" \t"))
+    if not m:
+        raise ParseError("bad Via")
+    port = parse_uint(m.group(3), "Via port", 65535) if m.group(3) else None
+    params = _scan_params(m.group(4))
+    if "rport" in params and params["rport"] is not None:
+        parse_uint(params["rport"] or "", "rport", 65535)
+    return Via(m.group(1).upper(), m.group(2), port, params)
+
+
 def _validate(headers: Headers, kind: str, method: str, is_stream: bool) -> Via | None:
     seen: dict[str, int] = {}
     top: Via | None = None
@@ -38,7 +52,7 @@ def _validate(headers: Headers, kind: str, method: str, is_stream: bool) -> Via 
             raise ParseError(f"{name} appears more than once")
         if low == "via":
             for v in split_commas(value):
-                via = parse_via(v)
+                via = reference_parse_via(v)
                 top = top or via
         elif low in ("from", "to"):
             if kind == "req":  # a UAC does not use them in responses: skip the work

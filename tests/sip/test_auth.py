@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from telesip.sip import AuthError, Challenge, DigestState, digest_response, parse_challenge
 
@@ -109,3 +111,73 @@ def test_state_counts_nonces_and_resets_on_a_new_nonce() -> None:
     _, v3 = st.authorize("REGISTER", "sip:example.com", "c") or ("", "")
     assert "nc=00000001" in v3 and 'nonce="n2"' in v3
     assert "s3cret" not in repr(st) and "s3cret" not in v3
+
+
+# ------------------------------------------- the kept hashes against the three-hash reference
+
+
+def reference_authorize(st: DigestState, method: str, uri: str, cnonce: str) -> tuple[str, str]:
+    """`DigestState.authorize` as it was before it kept H(A1), H(A2) and the header's fixed
+    part (2026-12-07, session 8): `digest_response` and a join, for the nonce count given."""
+    ch = st.challenge
+    assert ch is not None
+    resp = digest_response(
+        ch, username=st.username, password=st.password, method=method, uri=uri, cnonce=cnonce,
+        nc=st.nc,
+    )  # fmt: skip
+    parts = [
+        f'Digest username="{st.username}"',
+        f'realm="{ch.realm}"',
+        f'nonce="{ch.nonce}"',
+        f'uri="{uri}"',
+        f'response="{resp}"',
+        f"algorithm={ch.algorithm.replace('-SESS', '-sess')}",
+    ]
+    if ch.opaque is not None:
+        parts.append(f'opaque="{ch.opaque}"')
+    if "auth" in ch.qop or ch.algorithm.endswith("-SESS"):
+        parts.append(f'cnonce="{cnonce}"')
+    if "auth" in ch.qop:
+        parts.append(f"qop=auth, nc={st.nc:08x}")
+    return ch.header_name, ", ".join(parts)
+
+
+challenges = st.builds(
+    Challenge,
+    realm=st.sampled_from(["example.com", "127.0.0.1", "other"]),
+    nonce=st.sampled_from(["n1", "n2", "axZtLGsWaaicCUTe2N6BgL/iZARlOHL2"]),
+    algorithm=st.sampled_from(["MD5", "MD5-SESS", "SHA-256", "SHA-256-SESS", "SHA-512-256"]),
+    qop=st.sampled_from([(), ("auth",), ("auth", "auth-int")]),
+    opaque=st.sampled_from([None, "op"]),
+    proxy=st.booleans(),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), challenges),  # None: keep the challenge in force
+            st.sampled_from(["REGISTER", "INVITE"]),
+            st.sampled_from(["sip:example.com", "sip:127.0.0.1:5060", "sips:x;transport=tls"]),
+            st.sampled_from(["c", "0123456789abcdef"]),
+            st.sampled_from([None, ("alice", "s3cret"), ("bob", "pw")]),  # new credentials
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_authorize_gives_what_three_hashes_give(
+    steps: list[tuple[Challenge | None, str, str, str, tuple[str, str] | None]],
+) -> None:
+    st_ = DigestState("alice", "s3cret")
+    for ch, method, uri, cnonce, creds in steps:
+        if creds is not None:
+            st_.username, st_.password = creds
+        if ch is not None:
+            st_.set_challenge(ch)
+        if st_.challenge is None:
+            assert st_.authorize(method, uri, cnonce) is None
+            continue
+        got = st_.authorize(method, uri, cnonce)
+        assert got == reference_authorize(st_, method, uri, cnonce)

@@ -4,6 +4,8 @@
   it was (`reference_parser.py`): the RFC 4475 corpus, mutated corpus messages, random bytes and
   registrar-like responses give the same message (start line, every header, body, top Via) or
   the same error, message for message.
+- `read_response` (only the lines a client reads) against `parse_message` on the same inputs:
+  whatever response the full parser takes, it takes too and reads the same.
 - `Registration._send` (one f-string) against the REGISTER built header by header through
   `Headers` and `Request.to_bytes`, byte for byte, over the parameters that change it.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,14 +26,15 @@ from telesip.sip import (
     Request,
     Response,
     parse_message,
+    read_response,
 )
 from telesip.sip.auth import Challenge
-from telesip.sip.fields import _plain_params, _scan_params
+from telesip.sip.fields import _plain_params, _scan_params, parse_via
 from telesip.sip.message import Headers
 from telesip.sip.registration import escape_user
 
 from .helpers import mutate
-from .reference_parser import reference_parse_message
+from .reference_parser import reference_parse_message, reference_parse_via
 
 TORTURE = Path(__file__).parent / "data" / "torture"
 SEEDS = [p.read_bytes() for p in sorted(TORTURE.rglob("*.sip"))]
@@ -120,6 +124,88 @@ def test_mutated_messages_parse_as_before(seed: bytes, data: st.DataObject) -> N
 def test_random_bytes_parse_as_before(data: bytes) -> None:
     same(data)
     same(KAMAILIO_OK[:40] + data)
+
+
+# ---------------------------------------------------------------- the client's reader
+
+UAC_KEYS = ("via", "call-id", "cseq", "contact", "expires", "min-expires", "retry-after",
+            "www-authenticate", "proxy-authenticate", "content-length")  # fmt: skip
+
+
+def uac_view(msg: Response) -> object:
+    lines = {key: [v for k, _, v in msg.headers._items if k == key] for key in UAC_KEYS}
+    return (msg.status, msg.reason, msg.body, msg.top_via, lines)
+
+
+def reads_the_same(data: bytes) -> None:
+    """Where `parse_message` takes a response, `read_response` takes it and reads the same."""
+    for stream in (False, True):
+        try:
+            full = parse_message(data, is_stream=stream)
+        except ParseError:
+            full = None
+        try:
+            view: Response | None = read_response(data, is_stream=stream)
+        except ParseError:
+            view = None
+        if isinstance(full, Request):
+            assert view is None  # a request is not read as a response
+        elif full is not None:
+            assert view is not None, data
+            assert uac_view(view) == uac_view(full)
+            assert view.headers.get("Call-ID") == full.headers.get("Call-ID")
+            assert view.via() == full.via()
+
+
+def test_the_reader_reads_the_corpus_and_registrar_answers_as_the_parser() -> None:
+    for data in [*SEEDS, KAMAILIO_OK, KAMAILIO_401]:
+        reads_the_same(data)
+    ok = read_response(KAMAILIO_OK)
+    assert (ok.status, ok.headers.get("Call-ID")) == (200, "0123456789abcdef01234567@telesip")
+    assert ok.via() is not None and ok.via().branch == "z9hG4bK0123456789abcdef"  # type: ignore[union-attr]
+    challenge = read_response(KAMAILIO_401).headers.get_all("WWW-Authenticate")
+    assert challenge == ['Digest realm="127.0.0.1", nonce="Y2xhc3NpYw", qop="auth"']
+
+
+def test_the_reader_skips_only_lines_a_client_does_not_read() -> None:
+    ok = KAMAILIO_OK
+    # not read by a client: a malformed Date, a duplicate To, a bad header name pass
+    for data in (
+        ok.replace(b"\r\nServer", b"\r\nDate: yesterday\r\nServer"),
+        ok.replace(b"\r\nServer", b"\r\nTo: <sip:x@y>\r\nServer"),
+        ok.replace(b"\r\nServer", b"\r\nX-\xc3\xa9: 1\r\nServer"),
+    ):
+        with pytest.raises(ParseError):
+            parse_message(data)
+        assert read_response(data).status == 200
+    # read by a client: the same errors as the full parser
+    for data, error in (
+        (ok.replace(b"\r\nServer", b"\r\nExpires: 12x\r\nServer"), "Expires: not a number"),
+        (ok.replace(b"CSeq: 1 REGISTER\r\n", b"CSeq: 1 REGISTER\r\ni: 2\r\n"),
+         "Call-ID appears more than once"),
+        (ok.replace(b";received=", b";rport=99999;received="), "rport: value too large"),
+        (ok.replace(b"Call-ID: 0123456789abcdef01234567@telesip\r\n", b""), "missing Call-ID"),
+        (ok.replace(b"Server: kam", b"Server: k\ram"), "bare CR or LF in a header"),
+        (ok.replace(b"Content-Length: 0\r\n", b""), "Content-Length is mandatory"),
+        (ok.replace(b"SIP/2.0 200 OK", b"REGISTER sip:x SIP/2.0"), "not a response"),
+    ):  # fmt: skip
+        stream = error.startswith("Content-Length")
+        with pytest.raises(ParseError, match=error):
+            read_response(data, is_stream=stream)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([*SEEDS, KAMAILIO_OK, KAMAILIO_401]), st.data())
+def test_the_reader_reads_mutated_messages_as_the_parser(seed: bytes, data: st.DataObject) -> None:
+    reads_the_same(mutate(seed, data, [b"\r\n", b"\r", b"\n", b" ", b";", b",", b":", b"v"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_the_reader_reads_random_bytes_as_the_parser(data: bytes) -> None:
+    reads_the_same(data)
+    reads_the_same(KAMAILIO_OK[:40] + data)
+    reads_the_same(KAMAILIO_OK[:-4] + b"\r\n" + data + b"\r\n\r\n")
 
 
 # ---------------------------------------------------------------- the REGISTER builder
@@ -257,6 +343,39 @@ def test_plain_parameters_parse_as_the_general_scanner_does(
             got: object = _plain_params(candidate)
         except ParseError:
             got = ParseError
+        assert got == expected, candidate
+
+
+via_values = st.builds(
+    lambda head, host, port, params: head + host + port + params,
+    st.sampled_from(["SIP/2.0/UDP ", "SIP/2.0/tcp ", "SIP / 2.0 / TLS ", "SIP/2.0/UDP  ",
+                     "SIP/2.0/", "SIP/2.1/UDP ", " SIP/2.0/WS\t", "SIP/2.0/U:DP "]),
+    st.sampled_from(["127.0.0.1", "pbx.example.com", "[2001:db8::1]", "[::1", "a_b", "", "é"]),
+    st.sampled_from(["", ":5060", ":65535", ":65536", ":99999", ":123456", ":", " : 5060",
+                     ":5060x"]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["branch", "rport", "RPORT", "received", "maddr", "", "a b", "é"]),
+            st.sampled_from(["", "=", "=z9hG4bK1", "=5060", "=65536", "=00001", "=123456",
+                             "=[::1]", '="q"', "=a=b", "=²", "= 1", "=" + "9" * 5000]),
+        ),
+        max_size=4,
+    ).map(lambda ps: "".join(";" + n + v for n, v in ps)),
+)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(via_values, st.sampled_from(["", " ", ";", "\r\n x"]))
+def test_via_values_parse_as_the_general_expression_does(value: str, tail: str) -> None:
+    for candidate in (value, value + tail):
+        try:
+            expected: object = reference_parse_via(candidate)
+        except ParseError as exc:
+            expected = ("error", str(exc))
+        try:
+            got: object = parse_via(candidate)
+        except ParseError as exc:
+            got = ("error", str(exc))
         assert got == expected, candidate
 
 

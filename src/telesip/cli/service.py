@@ -6,6 +6,7 @@ import contextlib
 
 import typer
 
+from telesip import eventloop
 from telesip.bootstrap import run as run_service
 from telesip.cli.common import err, run, settings
 from telesip.health import probes_server
@@ -16,6 +17,7 @@ def run_all() -> None:
     """Run the service: migrate, then the API, the bot (with TELESIP_BOT_TOKEN) and a worker."""
     config = settings()
     config.configure_logging()
+    eventloop.tune_gc()  # it holds a worker's registrations
     with contextlib.suppress(KeyboardInterrupt):
         run(run_service(config))
 
@@ -64,6 +66,7 @@ def worker(
     ca_file = ca_file or config.control_ca_file
     add_secret(credential)
     config.configure_logging()
+    eventloop.tune_gc()  # a dozen long-lived objects per account it keeps registered
     if control_url is None:
         with contextlib.suppress(KeyboardInterrupt):
             run(run_service(config, only={"worker"}))

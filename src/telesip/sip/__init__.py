@@ -21,7 +21,15 @@ from .call import (
 )
 from .dialog import Dialog
 from .errors import AuthError, ParseError, SipError, StateError, UnsupportedVersion
-from .message import Headers, Keepalive, Request, Response, StreamFramer, parse_message
+from .message import (
+    Headers,
+    Keepalive,
+    Request,
+    Response,
+    StreamFramer,
+    parse_message,
+    read_response,
+)
 from .negotiation import (
     DEFAULT_CODECS,
     Negotiated,
@@ -91,5 +99,6 @@ __all__ = [
     "make_offer",
     "parse_challenge",
     "parse_message",
+    "read_response",
     "with_direction",
 ]

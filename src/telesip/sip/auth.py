@@ -106,14 +106,29 @@ def digest_response(
     return _h(alg, f"{ha1}:{ch.nonce}:{ha2}")
 
 
+_HA2: dict[tuple[str, str, str], str] = {}  # (method, uri, algorithm) -> H(A2), bounded
+
+
 @dataclass(slots=True)
 class DigestState:
-    """Credentials plus the challenge in force; `authorize` bumps the nonce count."""
+    """Credentials plus the challenge in force; `authorize` bumps the nonce count.
+
+    The hashes that do not change from one request to the next are kept: H(A1) per realm and
+    algorithm (the password's), H(A2) per method and URI (for every account at once, `_HA2`),
+    and the header's fixed part per challenge. A refresh hashes once where `digest_response`
+    hashes three times; both give the same value (tests/sip/test_auth.py compares them).
+    """
 
     username: str
     password: str = field(repr=False)
     challenge: Challenge | None = None
     nc: int = 0
+    # (A1, algorithm, H(A1)); (challenge, uri, username, the header before and after its
+    # response value). H(A2) is kept for every state at once, in _HA2.
+    _ha1: tuple[str, str, str] | None = field(default=None, repr=False, compare=False)
+    _head: tuple[Challenge, str, str, str, str] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def set_challenge(self, ch: Challenge) -> None:
         if self.challenge is None or ch.nonce != self.challenge.nonce:
@@ -132,27 +147,41 @@ class DigestState:
         if ch is None:
             return None
         self.nc += 1
-        resp = digest_response(
-            ch,
-            username=self.username,
-            password=self.password,
-            method=method,
-            uri=uri,
-            cnonce=cnonce,
-            nc=self.nc,
-        )
-        parts = [
-            f'Digest username="{self.username}"',
-            f'realm="{ch.realm}"',
-            f'nonce="{ch.nonce}"',
-            f'uri="{uri}"',
-            f'response="{resp}"',
-            f"algorithm={ch.algorithm.replace('-SESS', '-sess')}",
-        ]
-        if ch.opaque is not None:
-            parts.append(f'opaque="{ch.opaque}"')
-        if "auth" in ch.qop or ch.algorithm.endswith("-SESS"):
-            parts.append(f'cnonce="{cnonce}"')
-        if "auth" in ch.qop:
-            parts.append(f"qop=auth, nc={self.nc:08x}")
-        return ch.header_name, ", ".join(parts)
+        nc = f"{self.nc:08x}"
+        alg = ch.algorithm
+        base = alg.removesuffix("-SESS")
+        sess = alg != base
+        a1 = f"{self.username}:{ch.realm}:{self.password}"
+        ha1 = self._ha1
+        if ha1 is None or ha1[0] != a1 or ha1[1] != base:
+            ha1 = self._ha1 = (a1, base, _h(base, a1))
+        h1 = ha1[2]
+        if sess:  # -sess: the session key of RFC 7616 §3.4.2, per cnonce
+            h1 = _h(base, f"{h1}:{ch.nonce}:{cnonce}")
+        ha2 = _HA2.get((method, uri, base))
+        if ha2 is None:  # the same for every account of a registrar: kept for all
+            ha2 = _h(base, f"{method}:{uri}")
+            if len(_HA2) < 1024:
+                _HA2[(method, uri, base)] = ha2
+        qop = "auth" in ch.qop
+        if qop:
+            resp = _h(base, f"{h1}:{ch.nonce}:{nc}:{cnonce}:auth:{ha2}")
+        else:
+            resp = _h(base, f"{h1}:{ch.nonce}:{ha2}")
+        head = self._head
+        if head is None or head[0] is not ch or head[1] != uri or head[2] != self.username:
+            opaque = f', opaque="{ch.opaque}"' if ch.opaque is not None else ""
+            head = self._head = (
+                ch,
+                uri,
+                self.username,
+                f'Digest username="{self.username}", realm="{ch.realm}", nonce="{ch.nonce}", '
+                f'uri="{uri}", response="',
+                f'", algorithm={alg.replace("-SESS", "-sess")}{opaque}',
+            )
+        value = f"{head[3]}{resp}{head[4]}"
+        if qop or sess:
+            value += f', cnonce="{cnonce}"'
+        if qop:
+            value += f", qop=auth, nc={nc}"
+        return ch.header_name, value

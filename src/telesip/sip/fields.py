@@ -113,25 +113,24 @@ def parse_params(text: str) -> dict[str, str | None]:
     return _scan_params(text)
 
 
+_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
+_PLAIN_VALUE = r"(?:[A-Za-z0-9\-.!%*_+`'~:]+|\[[0-9A-Fa-f:.]+\])"
+# `;name[=value]` repeated, in one match: what `_plain_params` accepts
+_PLAIN_PARAMS_RE = re.compile(f"(?:;{_TOKEN}(?:={_PLAIN_VALUE})?)+")
+
+
 def _plain_params(text: str) -> dict[str, str | None]:
-    """`parse_params` for text without quotes or blanks: split, then check each piece with the
-    expressions `_PARAM_RE` is made of (tests/sip/test_fast_paths.py compares the two)."""
+    """`parse_params` for text without quotes or blanks: one match of the whole text against
+    the expressions `_PARAM_RE` is made of, then a split (tests/sip/test_fast_paths.py compares
+    it with the general scanner)."""
     params: dict[str, str | None] = {}
     if not text:
         return params
-    first, *pieces = text.split(";")
-    if first or not pieces:
+    if _PLAIN_PARAMS_RE.fullmatch(text) is None:
         raise ParseError("bad parameters")
-    for piece in pieces:
+    for piece in text[1:].split(";"):
         name, eq, value = piece.partition("=")
-        if _TOKEN_RE.fullmatch(name) is None:
-            raise ParseError("bad parameters")
-        if eq:
-            if _PARAM_VALUE_RE.fullmatch(value) is None:
-                raise ParseError("bad parameters")
-            params[name.lower()] = value
-        else:
-            params[name.lower()] = None
+        params[name.lower()] = value if eq else None
     return params
 
 
@@ -232,20 +231,55 @@ class Via:
         return int(v) if v and v.isdigit() else None
 
 
+# The usual Via, `SIP/2.0/UDP host:port;params` with no blanks or quotes: what `parse_via` reads
+# without its general expression (tests/sip/test_fast_paths.py compares the two).
+_VIA_PLAIN_RE = re.compile(
+    r"SIP/2\.0/([A-Za-z0-9\-.!%*_+`'~]+) (\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?::([0-9]{1,5}))?"
+    f"((?:;{_TOKEN}(?:={_PLAIN_VALUE})?)*)"
+)
+
+
 def parse_via(value: str) -> Via:
-    m = _VIA_RE.fullmatch(value.strip(_WS))
-    if not m:
-        raise ParseError("bad Via")
-    port = parse_uint(m.group(3), "Via port", 65535) if m.group(3) else None
-    params = parse_params(m.group(4))
-    if "rport" in params and params["rport"] is not None:
-        parse_uint(params["rport"] or "", "rport", 65535)
-    return Via(m.group(1).upper(), m.group(2), port, params)
+    m = _VIA_PLAIN_RE.fullmatch(value)
+    if m is not None:  # the usual shape: one match checks it all
+        transport, host, port_text, text = m.groups()
+        port = None
+        if port_text is not None:
+            port = int(port_text)
+            if port > 65535:
+                raise ParseError("Via port: value too large")
+        params: dict[str, str | None] = {}
+        if text:
+            for piece in text[1:].split(";"):
+                name, eq, v = piece.partition("=")
+                params[name.lower()] = v if eq else None
+    else:
+        m = _VIA_RE.fullmatch(value.strip(_WS))
+        if not m:
+            raise ParseError("bad Via")
+        transport, host = m.group(1), m.group(2)
+        port = parse_uint(m.group(3), "Via port", 65535) if m.group(3) else None
+        params = parse_params(m.group(4))
+    rport = params.get("rport")
+    if rport is not None and not (
+        len(rport) <= 5 and rport.isascii() and rport.isdigit() and int(rport) <= 65535
+    ):
+        parse_uint(rport, "rport", 65535)  # the general check: it names what is wrong
+    return Via(transport.upper(), host, port, params)
+
+
+_CSEQS: dict[str, tuple[int, str]] = {}  # valid CSeq values seen -> parsed (bounded)
 
 
 def parse_cseq(value: str) -> tuple[int, str]:
+    hit = _CSEQS.get(value)
+    if hit is not None:  # answers to REGISTERs repeat a few values ("1 REGISTER", ...)
+        return hit
     num, _, method = value.strip(_WS).partition(" ")
     method = method.strip(_WS)
     if not is_token(method):
         raise ParseError("bad CSeq method")
-    return parse_uint(num, "CSeq", 2**31 - 1), method
+    parsed = parse_uint(num, "CSeq", 2**31 - 1), method
+    if len(_CSEQS) < 1024:  # bounded: a peer can send any number
+        _CSEQS[value] = parsed
+    return parsed

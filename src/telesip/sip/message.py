@@ -35,6 +35,7 @@ __all__ = [
     "Response",
     "StreamFramer",
     "parse_message",
+    "read_response",
 ]
 
 MAX_MESSAGE = 65535  # RFC 3261 UDP bound; also the stream framer's limit per message
@@ -195,10 +196,11 @@ def _start_line(line: str) -> tuple[str, str, str]:
     if line[:4].upper() == "SIP/":
         version, _, rest = line.partition(" ")
         code, _, reason = rest.partition(" ")
-        if not _VERSION.fullmatch(version):
-            raise ParseError("bad status line")
-        if version.upper() != "SIP/2.0":
-            raise UnsupportedVersion("unsupported SIP version")
+        if version != "SIP/2.0":  # the usual spelling needs no expression
+            if not _VERSION.fullmatch(version):
+                raise ParseError("bad status line")
+            if version.upper() != "SIP/2.0":
+                raise UnsupportedVersion("unsupported SIP version")
         if len(code) != 3 or not code.isascii() or not code.isdigit() or not "100" <= code <= "699":
             raise ParseError("bad status code")
         return "resp", code, reason
@@ -349,6 +351,89 @@ def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response
     if kind == "resp":
         return Response(int(a), b, headers, body, top)
     return Request(a, b, headers, body)
+
+
+# The header lines a client reads in a response: the top Via (to match its transaction),
+# Call-ID (to find its registration), CSeq, Contact and Expires (the binding granted), the
+# challenges, Retry-After, Min-Expires and Content-Length (RFC 3261 §8.1.3, §10.2.4, §22.2).
+_UAC_LINE = re.compile(
+    r"\r\n(via|v|call-id|i|cseq|contact|m|expires|min-expires|retry-after|www-authenticate"
+    r"|proxy-authenticate|content-length|l)[ \t]*:[ \t]*([^\r\n]*)",
+    re.IGNORECASE,
+)
+_UAC_SINGLE = SINGLE_HEADERS & {
+    "call-id", "cseq", "content-length", "expires", "min-expires", "retry-after"
+}  # fmt: skip
+_UAC_REQUIRED = ("via", "call-id", "cseq")
+
+
+def read_response(data: bytes, *, is_stream: bool = False) -> Response:
+    """A response as a client reads it (the registration path): framed and started as
+    `parse_message` does, but only the header lines a client reads (`_UAC_LINE`) are looked at,
+    each checked as `parse_message` checks it; the others are neither kept nor checked, so a
+    response that `parse_message` takes, this takes too and reads the same (status, reason,
+    body, top Via and the value of every line it keeps: tests/sip/test_fast_paths.py), and an
+    answer whose Date or Warning is malformed still counts. Raises ParseError otherwise, and for
+    a request."""
+    if len(data) > MAX_MESSAGE:
+        raise ParseError("message too large")
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        raise ParseError("no end of headers")
+    try:
+        head = data[:end].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError("header section is not UTF-8") from exc
+    if "\n " in head or "\n\t" in head:
+        head = _FOLD.sub(" ", head)
+    kind, a, b = _start_line(head.partition("\r\n")[0])
+    if kind != "resp":
+        raise ParseError("not a response")
+    breaks = head.count("\r\n")
+    if head.count("\r") != breaks or head.count("\n") != breaks:
+        _bare_cr_lf(head.split("\r\n"))  # a lone CR or LF: fail where parse_message fails
+    items: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    top: Via | None = None
+    clen: str | None = None
+    keys = _KEYS
+    for name, value in _UAC_LINE.findall(head):
+        canon, low = keys.get(name) or _key(name)
+        value = value.rstrip(" \t")
+        if low in seen:
+            if low in _UAC_SINGLE:
+                raise ParseError(f"{canon} appears more than once")
+        else:
+            seen.add(low)
+        if low == "via":
+            for v in split_commas(value):
+                via = parse_via(v)
+                top = top or via
+        elif low == "cseq":
+            parse_cseq(value)
+        elif low == "content-length":
+            parse_uint(value, "Content-Length", MAX_MESSAGE)
+            clen = value
+        elif low == "expires" or low == "min-expires":
+            parse_uint(value, canon)
+        elif low == "retry-after":
+            parse_uint(value.partition("(")[0].partition(";")[0], "Retry-After")
+        items.append((low, canon, value))
+    for req in _UAC_REQUIRED:
+        if req not in seen:
+            raise ParseError(f"missing {canonical(req)}")
+    if is_stream and clen is None:
+        raise ParseError("Content-Length is mandatory on stream transports")
+    if clen is not None:
+        n = int(clen.strip())
+        if end + 4 + n > len(data):
+            raise ParseError("Content-Length larger than the message")
+        body = data[end + 4 : end + 4 + n]
+    else:
+        body = data[end + 4 :]
+    headers = Headers()
+    headers._items = items
+    return Response(int(a), b, headers, body, top)
 
 
 def _bare_cr_lf(lines: list[str]) -> None:

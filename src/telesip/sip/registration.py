@@ -151,6 +151,9 @@ class RegistrationStatus:
     next_retry_at: float | None = None
 
 
+_REGISTERING = RegistrationStatus(B.REGISTERING)
+
+
 @dataclass(frozen=True, slots=True)
 class StatusChanged:
     status: RegistrationStatus
@@ -176,8 +179,8 @@ class Registration:
 
     __slots__ = (
         "_challenges", "_events", "_failures", "_out", "_stale_contact", "_status", "_timer",
-        "call_id", "contact", "cseq", "digest", "expires", "from_tag", "local", "params",
-        "policy", "reliable", "rng", "seen", "state", "tx",
+        "_tpl", "_uri", "call_id", "contact", "cseq", "digest", "expires", "from_tag", "local",
+        "params", "policy", "reliable", "rng", "seen", "state", "tx",
     )  # fmt: skip
 
     def __init__(
@@ -208,15 +211,19 @@ class Registration:
         self._challenges = 0  # challenges answered in the current attempt
         self._failures = 0
         self._timer: float | None = None  # refresh or retry deadline
-        self._status = RegistrationStatus(B.REGISTERING)
+        self._status = _REGISTERING  # shared: a status is immutable
         self._out: list[bytes] = []
         self._events: list[StatusChanged] = []  # a list: an empty deque costs 760 bytes
         self._stale_contact: tuple[str, int] | None = None
+        self._uri: tuple[tuple[str, int], str] | None = None  # the last Contact URI made
+        self._tpl: tuple[tuple[str, int], str, str, str, str] | None = None  # see _template
 
     # -- outputs
     def data_to_send(self) -> list[bytes]:
-        out, self._out = self._out, []
-        return out
+        out = self._out
+        if out:
+            self._out = []
+        return out  # when empty, the (empty) queue itself: no list made per step
 
     def next_event(self) -> StatusChanged | None:
         return self._events.pop(0) if self._events else None
@@ -328,37 +335,25 @@ class Registration:
 
     def _send(self, now: float, *, expires: int | None = None) -> None:
         """Build the next REGISTER straight into bytes: the header order and spelling of
-        `Request.to_bytes` (tests/sip/test_fast_paths.py compares the two)."""
-        p = self.params
+        `Request.to_bytes` (tests/sip/test_fast_paths.py compares the two). What does not change
+        from one REGISTER to the next is formatted once (`_template`); the branch, CSeq, Contact,
+        Expires and credentials are filled in."""
         self.cseq += 1
         rng = self.rng
         branch = f"z9hG4bK{rng.getrandbits(64):016x}"
         exp = self.expires if expires is None else expires
-        aor = f"sip:{escape_user(p.user)}@{p.domain}"
-        host, port = self.local
-        disp = f'"{p.display_name}" ' if p.display_name else ""
-        route = f"Route: <{p.route};lr>\r\n" if p.route else ""
+        tpl = self._tpl
+        if tpl is None or tpl[0] != self.local:
+            tpl = self._tpl = self._template()
         contact = f"<{self._contact_uri(self.contact)}>" + (";expires=0" if exp == 0 else "")
         if self._stale_contact is not None and exp != 0:
             contact += f", <{self._contact_uri(self._stale_contact)}>;expires=0"
         cnonce = f"{rng.getrandbits(64):016x}"
-        auth = self.digest.authorize("REGISTER", p.registrar_uri, cnonce)
+        auth = self.digest.authorize("REGISTER", self.params.registrar_uri, cnonce)
         credentials = f"{auth[0]}: {auth[1]}\r\n" if auth is not None else ""
         wire = (
-            f"REGISTER {p.registrar_uri} SIP/2.0\r\n"
-            f"Via: SIP/2.0/{p.transport} {host}:{port};rport;branch={branch}\r\n"
-            f"Max-Forwards: 70\r\n"
-            f"From: {disp}<{aor}>;tag={self.from_tag}\r\n"
-            f"To: <{aor}>\r\n"
-            f"Call-ID: {self.call_id}\r\n"
-            f"CSeq: {self.cseq} REGISTER\r\n"
-            f"{route}"
-            f"Contact: {contact}\r\n"
-            f"Expires: {exp}\r\n"
-            f"Allow: {_ALLOW}\r\n"
-            f"User-Agent: {p.user_agent}\r\n"
-            f"{credentials}"
-            f"Content-Length: 0\r\n\r\n"
+            f"{tpl[1]}{branch}{tpl[2]}{self.cseq}{tpl[3]}{contact}\r\nExpires: {exp}{tpl[4]}"
+            f"{credentials}Content-Length: 0\r\n\r\n"
         ).encode()
         pol = self.policy
         tx = ClientTransaction.from_wire(
@@ -368,10 +363,37 @@ class Registration:
         tx.start(now)
         self._out.extend(tx.data_to_send())
 
+    def _template(self) -> tuple[tuple[str, int], str, str, str, str]:
+        """The fixed parts of our REGISTER for the current local address: before the branch,
+        between the branch and the CSeq number, up to the Contact value, and from the Expires
+        value to the credentials."""
+        p = self.params
+        aor = f"sip:{escape_user(p.user)}@{p.domain}"
+        host, port = self.local
+        disp = f'"{p.display_name}" ' if p.display_name else ""
+        route = f"Route: <{p.route};lr>\r\n" if p.route else ""
+        return (
+            self.local,
+            f"REGISTER {p.registrar_uri} SIP/2.0\r\n"
+            f"Via: SIP/2.0/{p.transport} {host}:{port};rport;branch=",
+            f"\r\nMax-Forwards: 70\r\n"
+            f"From: {disp}<{aor}>;tag={self.from_tag}\r\n"
+            f"To: <{aor}>\r\n"
+            f"Call-ID: {self.call_id}\r\n"
+            f"CSeq: ",
+            f" REGISTER\r\n{route}Contact: ",
+            f"\r\nAllow: {_ALLOW}\r\nUser-Agent: {p.user_agent}\r\n",
+        )
+
     def _contact_uri(self, addr: tuple[str, int]) -> str:
+        cached = self._uri
+        if cached is not None and cached[0] == addr:
+            return cached[1]
         t = self.params.transport.lower()
         suffix = "" if t == "udp" else f";transport={t}"
-        return f"sip:{escape_user(self.params.user)}@{addr[0]}:{addr[1]}{suffix}"
+        uri = f"sip:{escape_user(self.params.user)}@{addr[0]}:{addr[1]}{suffix}"
+        self._uri = (addr, uri)
+        return uri
 
     def _drain_tx(self, now: float) -> None:
         tx = self.tx

@@ -20,6 +20,8 @@ _DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
 def split_host_port(value: str) -> tuple[str, int | None]:
     """`host`, `host:port`, `[v6]:port`, optionally as a `sip:`/`sips:` URI with params."""
     v = value.strip()
+    if ":" not in v and "[" not in v and ";" not in v and "@" not in v:
+        return v, None  # a plain host name or IPv4 address, the usual case
     for scheme in ("sips:", "sip:"):
         if v.lower().startswith(scheme):
             v = v[len(scheme) :]

@@ -150,6 +150,7 @@ class RegistrationManager:
         self._sink = status_sink
         self._wire = Wire(
             on_response=self._on_response,
+            on_other_response=self._on_other_response,
             on_lost=self._on_lost,
             stats=self.stats,
             rng=self._rng,
@@ -339,7 +340,7 @@ class RegistrationManager:
                     self._waiting.append(key)
                 self._lapse(key, now)
                 return
-            self._advance(key, lambda: key.reg.handle_timer(now))
+            self._advance(key, key.reg.handle_timer, now)
             self._lapse(key, now)
         elif isinstance(key, _Activate):
             acc = self._accounts.get(key.account_id)
@@ -361,19 +362,22 @@ class RegistrationManager:
             self._sleep_until = when
             self._wake.set()
 
-    def _advance(self, slot: _Slot, action: Callable[[], object]) -> None:
-        """Feed one registration's state machine (``action``: a timer, a response, a transport
-        error ...), then act on what it produced (``_flush``). A bug there drops that one
-        registration, which starts over later; it never stops the manager."""
+    def _advance(self, slot: _Slot, action: Callable[..., object], *args: object) -> object:
+        """Feed one registration's state machine (``action(*args)``: a timer, a response, a
+        transport error ...), then act on what it produced (``_flush``); the action's result,
+        or None after a bug there, which drops that one registration (it starts over later)
+        and never stops the manager."""
         try:
-            action()
+            result = action(*args)
             self._flush(slot)
+            return result
         except Exception:
             self.stats.errors += 1
             log.exception(
                 "registration %s failed", slot.account_id, extra={"account_id": slot.account_id}
             )
             self._recover(slot)
+            return None
 
     def _recover(self, slot: _Slot) -> None:
         """After a bug in one registration: drop it, and start the account over later."""
@@ -531,7 +535,7 @@ class RegistrationManager:
         slot = _Slot(acc.cfg.account_id, reg, targets)
         acc.slot = slot
         self._by_call[reg.call_id] = slot
-        self._advance(slot, lambda: reg.start(now))
+        self._advance(slot, reg.start, now)
 
     def _handover(self, acc: _Account, old: _Slot) -> None:
         reg = Registration(
@@ -550,7 +554,7 @@ class RegistrationManager:
         slot = _Slot(acc.cfg.account_id, reg, old.targets, old.idx)
         acc.slot = slot
         self._by_call[reg.call_id] = slot
-        self._advance(slot, lambda: reg.start(self._clock()))
+        self._advance(slot, reg.start, self._clock())
 
     def _retire(self, slot: _Slot) -> None:
         """Queue the un-REGISTER: like starts, at most `max_pending` are in flight at once,
@@ -566,14 +570,14 @@ class RegistrationManager:
             slot = self._waiting.popleft()
             slot.waiting = False
             if self._by_call.get(slot.reg.call_id) is slot and not slot.retiring:
-                self._advance(slot, lambda s=slot: s.reg.handle_timer(now))  # type: ignore[misc]
+                self._advance(slot, slot.reg.handle_timer, now)
 
     def _drain_retiring(self, now: float) -> None:
         while self._retiring and self._unregistering < self._max_pending:
             slot = self._retiring.popleft()
             slot.unregistering = True
             self._unregistering += 1
-            self._advance(slot, lambda s=slot: s.reg.stop(now))  # type: ignore[misc]
+            self._advance(slot, slot.reg.stop, now)
 
     # -------------------------------------------------------------- status
     def _lapse(self, slot: _Slot, now: float) -> None:
@@ -662,10 +666,10 @@ class RegistrationManager:
         try:
             conn = await self._wire.connect(target)
         except (OSError, TimeoutError, ssl.SSLError):
-            self._advance(slot, lambda: slot.reg.transport_error(self._clock()))
+            self._advance(slot, slot.reg.transport_error, self._clock())
             return
         if conn.local != slot.reg.local:  # a new flow: rebuild the request for it
-            self._advance(slot, lambda: slot.reg.set_local(conn.local, self._clock()))
+            self._advance(slot, slot.reg.set_local, conn.local, self._clock())
         else:
             self._wire.send(target, data)
 
@@ -678,7 +682,7 @@ class RegistrationManager:
                 continue
             reg = slot.reg
             if reg.tx is not None:
-                self._advance(slot, lambda r=reg: r.transport_error(now))  # type: ignore[misc]
+                self._advance(slot, reg.transport_error, now)
             else:
                 reg.refresh_soon(now + 2.0 * self._rng.random())
                 self._schedule_key(slot, reg.get_timer())
@@ -692,20 +696,23 @@ class RegistrationManager:
             }
         )
 
-    def _on_response(self, msg: Response) -> None:
+    def _on_other_response(self, msg: Response) -> None:
+        """A response that is not a registration's (parsed whole): a call's, or a stray."""
+        if self.calls is None or not self.calls.on_response(msg):
+            self.stats.stray += 1
+
+    def _on_response(self, msg: Response) -> bool:
+        """A response read as a client reads it (`read_response`); False when its Call-ID is
+        none of our registrations' (the wire then parses it whole for `_on_other_response`)."""
         slot = self._by_call.get(msg.headers.get("Call-ID") or "")
         if slot is None:
-            if self.calls is None or not self.calls.on_response(msg):
-                self.stats.stray += 1
-            return
-        matched: list[bool] = []
+            return False
         self._answering = True
         try:
-            now = self._clock()
-            self._advance(slot, lambda: matched.append(slot.reg.receive_response(msg, now)))
+            matched = self._advance(slot, slot.reg.receive_response, msg, self._clock())
         finally:
             self._answering = False
-        if not matched or not matched[0]:
+        if not matched:
             self.stats.stray += 1
         else:
             self.stats.register_answered += 1
@@ -717,6 +724,7 @@ class RegistrationManager:
             self._drain_retiring(self._clock())
         if self._waiting and self._busy < self._max_pending:
             self._drain_waiting(self._clock())
+        return True
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

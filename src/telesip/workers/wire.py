@@ -1,6 +1,10 @@
 """The registration manager's wire: one UDP socket, shared TCP/TLS connections, keepalives,
-and stateless answers to requests (OPTIONS 200, INVITE 480). Parses what arrives; responses
-go to `on_response`, anything malformed is dropped and counted in the manager's stats."""
+and stateless answers to requests (OPTIONS 200, INVITE 480). Parses what arrives and drops
+(and counts in the manager's stats) anything malformed.
+
+A response is first read as a client reads it (`read_response`: only the lines a client uses)
+and offered to `on_response`, which takes the answers to registrations; any other response
+(a call's, or a stray) is then parsed whole and goes to `on_other_response`."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import ssl
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from telesip.sip import ParseError, Request, Response, parse_message
+from telesip.sip import ParseError, Request, Response, parse_message, read_response
 from telesip.sip.uas import respond
 
 from .stats import ManagerStats
@@ -40,7 +44,8 @@ class Wire:
     def __init__(
         self,
         *,
-        on_response: Callable[[Response], None],
+        on_response: Callable[[Response], bool],
+        on_other_response: Callable[[Response], None],
         on_lost: Callable[[Target], None],
         stats: ManagerStats,
         rng: random.Random,
@@ -50,6 +55,7 @@ class Wire:
         advertise_host: str | None,
     ) -> None:
         self._on_response = on_response
+        self._on_other_response = on_other_response
         self._stats = stats
         self._rng = rng
         self._ua = user_agent
@@ -122,6 +128,17 @@ class Wire:
         self, data: bytes, src: Addr, transport: str, reply: Callable[[bytes], None], stream: bool
     ) -> None:
         self._stats.received += 1
+        if data.startswith(b"SIP/2.0 "):
+            try:
+                if self._on_response(read_response(data, is_stream=stream)):
+                    return  # a registration's answer
+            except ParseError:
+                self._stats.dropped += 1
+                return
+            except Exception:  # as below: a bug in the reader is logged, not raised
+                self._stats.dropped += 1
+                log.exception("response reader failure on %d bytes from %s", len(data), src)
+                return
         try:
             msg = parse_message(data, is_stream=stream)
         except ParseError:
@@ -132,7 +149,7 @@ class Wire:
             log.exception("parser failure on %d bytes from %s", len(data), src)
             return
         if isinstance(msg, Response):
-            self._on_response(msg)
+            self._on_other_response(msg)
             return
         if self.on_request is not None:
             try:
