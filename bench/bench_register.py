@@ -14,8 +14,9 @@ event loop telesip would pick, see telesip/eventloop.py), reporting
     RSS, open file descriptors, CPU and requests sent (refreshes), so a long run shows whether
     anything grows; the whole window as % of one core and CPU per refresh;
 (this process runs with `eventloop.tune_gc()`, as `telesip worker` does; `--gc default` for
-CPython's collector); then SIPp registers the same N users (digest, two round trips each) at each --rates rate with
-each --sipp-limits number of calls in flight, each run on a fresh Kamailio, its CPU read
+CPython's collector); then SIPp registers the same N users (digest, two round trips each) at
+each --rates rate with each --sipp-limits number of calls in flight, each run on a fresh
+Kamailio, its CPU read
 from the kernel's accounting of the child. SIPp's best clean rate
 (every call succeeded, Kamailio accepted N)
 is the rate reference, its lowest CPU per registration among clean runs the CPU reference;
