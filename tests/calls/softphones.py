@@ -78,6 +78,7 @@ PHONE_HZ = 1000
 PERSON_HZ = 440
 
 Pcm = npt.NDArray[np.int16]
+NO_WHERE = "192.0.2.1"  # linphone's "internet" address inside the test's namespace
 
 
 @pytest.fixture
@@ -98,13 +99,16 @@ def calls_kamailio(
         yield kam, 0  # no SIPp UAS here
 
 
-def write_tone_wav(path: Path, hz: float, seconds: float, rate: int = 8000) -> Path:
-    """A mono 16-bit WAV of a sine (the softphone's "microphone")."""
+def write_tone_wav(
+    path: Path, hz: float, seconds: float, rate: int = 8000, channels: int = 1
+) -> Path:
+    """A 16-bit WAV of a sine, the same in every channel (the softphone's "microphone")."""
+    samples = tone(hz, int(seconds * rate), rate=rate)
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(channels)
         out.setsampwidth(2)
         out.setframerate(rate)
-        out.writeframes(tone(hz, int(seconds * rate), rate=rate).tobytes())
+        out.writeframes(np.repeat(samples, channels).tobytes())
     return path
 
 
@@ -134,9 +138,15 @@ class Softphone(abc.ABC):
     name = ""
 
     def __init__(
-        self, home: Path, ext: str, kam: sip_conftest.Kamailio, tls: Cert | None = None
+        self,
+        home: Path,
+        ext: str,
+        kam: sip_conftest.Kamailio,
+        tls: Cert | None = None,
+        codec: str | None = None,
     ) -> None:
         self.home = home
+        self.codec = codec  # set: it offers (and prefers) this codec first: "G722" | "opus"
         self.ext = ext
         self.registrar_port = kam.port
         self.tls_port = kam.tls_port
@@ -238,10 +248,18 @@ class Baresip(Softphone):
     closed = re.compile(r'"type":"CALL_CLOSED"')
 
     def __init__(
-        self, home: Path, ext: str, kam: sip_conftest.Kamailio, tls: Cert | None = None
+        self,
+        home: Path,
+        ext: str,
+        kam: sip_conftest.Kamailio,
+        tls: Cert | None = None,
+        codec: str | None = None,
     ) -> None:
-        super().__init__(home, ext, kam, tls)
+        super().__init__(home, ext, kam, tls, codec)
         self.binary = need_softphone("baresip", "baresip")
+        if codec is not None:  # 1.0.0's aufile takes only a WAV at the codec's rate and channels
+            rate, channels = {"G722": (16000, 1), "opus": (48000, 2)}[codec]
+            self.source = write_tone_wav(home / "tone.wav", PHONE_HZ, 120, rate, channels)
         self.dumps = home / "dumps"
         self.dumps.mkdir()
         self._ctrl: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
@@ -270,6 +288,8 @@ class Baresip(Softphone):
                     "poll_method\tepoll",
                     f"sip_listen\t127.0.0.1:{sip_port}",
                     "module_path\t/usr/lib/baresip/modules",
+                    # its codec preference is the order its codec modules load in
+                    *([f"module\t{self.codec.lower()}.so"] if self.codec else []),
                     "module\tg711.so",
                     "module\taufile.so",
                     "module\taubridge.so",
@@ -368,9 +388,14 @@ class Linphone(Softphone):
     closed = re.compile(r"Call \d+ with .* ended|Call ended")
 
     def __init__(
-        self, home: Path, ext: str, kam: sip_conftest.Kamailio, tls: Cert | None = None
+        self,
+        home: Path,
+        ext: str,
+        kam: sip_conftest.Kamailio,
+        tls: Cert | None = None,
+        codec: str | None = None,
     ) -> None:
-        super().__init__(home, ext, kam, tls)
+        super().__init__(home, ext, kam, tls, codec)
         self.binary = need_softphone("linphonec", "linphone-cli")
         self.record_file = home / "heard.wav"
 
@@ -397,6 +422,7 @@ class Linphone(Softphone):
                     "echocancellation=0",
                     "[video]",
                     "enabled=0",
+                    *self._codec_sections(),
                     "[proxy_0]",
                     f"reg_proxy={proxy}",
                     f"reg_identity=sip:{self.ext}@127.0.0.1",
@@ -415,11 +441,15 @@ class Linphone(Softphone):
         # it keeps a database (call logs, chats) there, and will not start without one
         (self.home / ".local" / "share" / "linphone").mkdir(parents=True)
         # it calls the network down (and so never registers) while it finds no route to the
-        # internet; the test's namespace has none, so one that goes nowhere is given
-        route = await asyncio.create_subprocess_exec(
-            "ip", "route", "replace", "default", "dev", "lo"
-        )
-        assert await route.wait() == 0
+        # internet, and, checking every 5 s, calls it down again when that route's source is
+        # 127.0.0.1 (dropping its TLS connection mid-call); the test's namespace has no such
+        # route, so one that goes nowhere is given, from an address of its own (TEST-NET-1)
+        for args in (
+            ("addr", "replace", f"{NO_WHERE}/32", "dev", "lo"),
+            ("route", "replace", "default", "dev", "lo", "src", NO_WHERE),
+        ):
+            ip = await asyncio.create_subprocess_exec("ip", *args)
+            assert await ip.wait() == 0, args
         env = {**os.environ, "HOME": str(self.home)}
         self.proc = await asyncio.create_subprocess_exec(
             self.binary, "-c", str(rc), "-a", "-d", "4", "-l", str(self.home / "liblinphone.log"),
@@ -431,6 +461,20 @@ class Linphone(Softphone):
         await self.send("soundcard use files")
         await self.send(f"play {self.source}")
         await self.send(f"record {self.record_file}")
+
+    def _codec_sections(self) -> list[str]:
+        """With a codec asked for: sections enabling it, PCMA and PCMU (it still offers its
+        other codecs, in its own order: opus, speex, then the rest)."""
+        if self.codec is None:
+            return []
+        rate, channels = {"G722": (8000, 1), "opus": (48000, 2)}[self.codec]
+        lines = []
+        for i, (mime, r, ch) in enumerate(
+            [(self.codec, rate, channels), ("PCMA", 8000, 1), ("PCMU", 8000, 1)]
+        ):
+            lines += [f"[audio_codec_{i}]", f"mime={mime}", f"rate={r}", f"channels={ch}",
+                      "enabled=1"]  # fmt: skip
+        return lines
 
     async def send(self, line: str) -> None:
         assert self.proc is not None and self.proc.stdin is not None
@@ -473,6 +517,8 @@ def check_media_security(rig: Rig, phone: Softphone) -> None:
     (bridge,) = rig.calls._by_sip.values()
     assert bridge.stream is not None
     assert bridge.stream.encrypted is (phone.tls is not None), phone.output()
+    codec = (phone.codec or "PCMA").upper()
+    assert bridge.stream.params.codec == codec, phone.output()
 
 
 def bridge_direction(rig: Rig) -> str | None:

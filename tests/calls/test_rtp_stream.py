@@ -6,6 +6,7 @@ No sleeps: each test waits on a future that a callback completes, with a timeout
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import wave
 from collections.abc import AsyncIterator, Callable
@@ -451,3 +452,58 @@ async def test_update_switches_the_codec(pair: tuple[RtpStream, RtpStream]) -> N
     await asyncio.wait_for(done, TIMEOUT)
     assert dominant_frequency(np.concatenate(frames[3:])) == pytest.approx(1000, abs=2)
     assert b.stats.invalid == 0 and a.params.codec == "PCMU"
+
+
+@pytest.mark.parametrize(
+    ("codec", "pt", "clock"), [("G722", 9, 8000), ("OPUS", 111, 48000)], ids=["G722", "opus"]
+)
+async def test_wideband_codecs_carry_a_tone_and_count_time_in_their_clock(
+    pool: PortPool, codec: str, pt: int, clock: int
+) -> None:
+    """A tone through G.722 or Opus arrives at its frequency; on the wire each 20 ms packet
+    moves the timestamp by its codec's clock (G.722: 160, RFC 3551's 8000 Hz; Opus: 960), and
+    RFC 4733 events count in the same clock (a 100 ms digit ends at duration clock / 10)."""
+    pytest.importorskip("av", reason="G.722 and Opus need the codecs extra (PyAV)")
+    params = MediaParams(codec, pt, dtmf_payload_type=101, clock_rate=clock)
+    a = await RtpStream.open(pool, HOST, params)
+    b = await RtpStream.open(pool, HOST, params)
+    tap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tap.bind((HOST, 0))
+    tap.setblocking(False)
+    try:
+        a.set_remote(HOST, b.local_port)
+        b.set_remote(HOST, a.local_port)
+        on_a, heard_a, done_a = until(50, audible)
+        on_b, heard_b, done_b = until(50, audible)
+        # each side sends its tone on its playout tick and keeps what it hears
+        gen_a, gen_b = SineGenerator(1000, -10), SineGenerator(440, -10)
+        a.on_pcm(lambda f: (a.send_pcm(gen_a.frame()), on_a(f)))
+        b.on_pcm(lambda f: (b.send_pcm(gen_b.frame()), on_b(f)))
+        await asyncio.wait_for(asyncio.gather(done_a, done_b), TIMEOUT)
+        at_b, at_a = np.concatenate(heard_b[10:]), np.concatenate(heard_a[10:])
+        assert dominant_frequency(at_b) == pytest.approx(1000, abs=3)
+        assert dominant_frequency(at_a) == pytest.approx(440, abs=3)
+        assert rms_dbfs(at_b) == pytest.approx(-10, abs=1.5)
+        # what a sends, seen by a raw socket: timestamps and events in the codec's clock
+        await b.close()  # else its packets would latch a back to it
+        a.set_remote(*tap.getsockname())
+        loop = asyncio.get_running_loop()
+        audio: list[RtpPacket] = []
+        events: list[RtpPacket] = []
+        async with asyncio.timeout(TIMEOUT):
+            while len(audio) < 10:
+                audio.append(RtpPacket.parse(await loop.sock_recv(tap, 2048)))
+            a.send_dtmf("5", 100)
+            while not (events and events[-1].payload[1] & 0x80):  # until its end bit
+                packet = RtpPacket.parse(await loop.sock_recv(tap, 2048))
+                if packet.payload_type == 101:
+                    events.append(packet)
+        assert {p.payload_type for p in audio} == {pt}
+        steps = {(q.timestamp - p.timestamp) & 0xFFFFFFFF for p, q in itertools.pairwise(audio)}
+        assert steps == {clock // 50}
+        end = events[-1]
+        assert int.from_bytes(end.payload[2:4], "big") == clock // 10
+    finally:
+        tap.close()
+        await a.close()
+        await b.close()

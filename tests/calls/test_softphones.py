@@ -4,6 +4,9 @@ a line and is called through one, with audio checked by frequency both ways, DTM
 resume, and hang-ups from each side:
 
 - ``clear``: the phone and line 100 on UDP, RTP in clear;
+- ``G722``, ``opus``: line 100 puts that codec first and the phone has it enabled (baresip
+  loads its module first; linphone gets codec sections naming it): the call runs on it (the
+  line's order decides), tones both ways;
 - ``srtp``: the phone on TLS with SRTP mandatory (baresip ``mediaenc srtp-mand``, linphone
   ``media_encryption=srtp`` + ``media_encryption_mandatory``), line 100 moved to TLS with
   ``media_encryption = required``: every call's media are SRTP (SDES keys) or there is no call.
@@ -41,7 +44,7 @@ PHONES = {
     params=[
         pytest.param((name, media), id=f"{name}-{media}")
         for name in PHONES
-        for media in ("clear", "srtp")
+        for media in ("clear", "srtp", "G722", "opus")
     ]
 )
 async def phone(
@@ -51,11 +54,16 @@ async def phone(
     cls, ext, tool, package = PHONES[name]
     if shutil.which(tool) is None:
         pytest.skip(f"{tool} is not installed: run bin/system-deps (Debian {package})")
+    codec = None
     if media == "srtp":
         await secure_line(rig)
+    elif media in ("G722", "opus"):
+        pytest.importorskip("av", reason="G.722 and Opus need the codecs extra (PyAV)")
+        codec = media
+        await prefer(rig, codec)
     home = tmp_path / name
     home.mkdir()
-    softphone = cls(home, ext, rig.kam, tls_cert if media == "srtp" else None)
+    softphone = cls(home, ext, rig.kam, tls_cert if media == "srtp" else None, codec)
     try:
         yield softphone
     finally:
@@ -76,6 +84,19 @@ async def secure_line(rig: Rig) -> None:
         lambda: any("transport=tls" in c.lower() for c in rig.kam.contacts("100")),
         15,
         "line 100 to register over TLS",
+    )
+
+
+async def prefer(rig: Rig, codec: str) -> None:
+    """Line 100 puts `codec` first (then PCMA): the worker has it before the phone calls."""
+    await accounts.update_settings(
+        rig.deps, ALICE, rig.line, codecs=(codec, "PCMA", "telephone-event")
+    )
+    manager = rig.worker.manager
+    await eventually(
+        lambda: getattr(manager.config(rig.line), "codecs", ())[:1] == (codec,),
+        10,
+        "the codec order to reach the worker",
     )
 
 

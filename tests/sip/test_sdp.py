@@ -190,7 +190,7 @@ def test_offer_with_ipv6_and_bad_arguments() -> None:
     text = offer.to_bytes().decode()
     assert "o=telesip 1 0 IN IP6 2001:db8::1\r\n" in text and "a=ptime:30\r\na=recvonly" in text
     with pytest.raises(ValueError):
-        make_offer(*ME, ("opus",), session_id=1)
+        make_offer(*ME, ("GSM", "telephone-event"), session_id=1)
     with pytest.raises(ValueError):
         make_offer(*ME, session_id=1, direction="sideways")
 

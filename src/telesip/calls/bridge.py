@@ -32,6 +32,7 @@ from telesip.calls.telegram.pool import CallerPool
 from telesip.domain.calls import CallRecord, EndReason
 from telesip.logs import bind_log_context
 from telesip.media import CallRecorder, MediaParams
+from telesip.media.codecs import available
 from telesip.media.errors import MediaError
 from telesip.media.srtp import SrtpKeys
 from telesip.media.tone import Ringback, dtmf
@@ -70,6 +71,17 @@ _LEG_TO_SIP: dict[str, tuple[int, EndReason, str | None]] = {
     "busy": (486, EndReason.BUSY, "call.missed_busy"),
     "no-answer": (480, EndReason.MISSED, "call.missed"),
 }
+
+
+def runnable(codecs: tuple[str, ...]) -> tuple[str, ...]:
+    """The line's codecs this process can run, in the line's order (G.722 and Opus need the
+    `codecs` extra); G.711 when none of its audio codecs is left."""
+    can = available()
+    kept = tuple(c for c in codecs if c.lower() == "telephone-event" or c.upper() in can)
+    if any(c.upper() in can for c in kept):
+        return kept
+    log.warning("none of the line's codecs %s can run here: offering G.711", codecs)
+    return ("PCMA", "PCMU", *kept)
 
 
 def media_params(neg: Negotiated) -> MediaParams:
@@ -157,6 +169,7 @@ class Bridge:
         self.mgr = mgr
         self.store: CallStore = mgr.store
         self.cfg = cfg
+        self.codecs = runnable(cfg.codecs)
         self.loop = asyncio.get_running_loop()
         self.record: CallRecord | None = None
         self.machine = None
@@ -542,7 +555,7 @@ class InboundBridge(Bridge):
             local_addr=mgr.local_for(cfg.account_id, src),
             tag=f"{random.getrandbits(48):012x}",
             now=self.now(),
-            codecs=cfg.codecs,
+            codecs=self.codecs,
             contact_user=cfg.login,
             user_agent=mgr.user_agent,
             media_encryption=cfg.media_encryption,
@@ -591,16 +604,16 @@ class InboundBridge(Bridge):
         if body:
             self.offer = SessionDescription.parse(body)
             # refuses (488) before taking ports: no codec in common, or SRTP the line requires
-            _, neg = answer(self.offer, host, 9, self.cfg.codecs, encryption=encryption)
+            _, neg = answer(self.offer, host, 9, self.codecs, encryption=encryption)
             self.direction = neg.direction
             stream = await self.open_stream(media_params(neg))
-            sdp, neg = answer(self.offer, host, stream.local_port, self.cfg.codecs,
+            sdp, neg = answer(self.offer, host, stream.local_port, self.codecs,
                               session_id=sid, encryption=encryption)  # fmt: skip
             stream.update(media_params(neg))  # the keys of the answer we send
         else:  # a late offer: ours goes in the 200, theirs comes in the ACK
-            codec = next((c for c in self.cfg.codecs if c in ("PCMA", "PCMU")), "PCMA")
+            codec = next((c for c in self.codecs if c in ("PCMA", "PCMU")), "PCMA")
             stream = await self.open_stream(MediaParams(codec, 8 if codec == "PCMA" else 0))
-            sdp = make_offer(host, stream.local_port, self.cfg.codecs, session_id=sid,
+            sdp = make_offer(host, stream.local_port, self.codecs, session_id=sid,
                              encryption=encryption)  # fmt: skip
             self.offer = sdp
         self.answer_sdp = sdp.to_bytes()
@@ -704,12 +717,12 @@ class OutboundBridge(Bridge):
             return
         self.target, local = route
         host = self.mgr.sdp_host((self.target.host, self.target.port))
-        codec = next((c for c in self.cfg.codecs if c in ("PCMA", "PCMU")), "PCMA")
+        codec = next((c for c in self.codecs if c in ("PCMA", "PCMU")), "PCMA")
         stream = await self.open_stream(MediaParams(codec, 8 if codec == "PCMA" else 0))
         self.offer = make_offer(
             host,
             stream.local_port,
-            self.cfg.codecs,
+            self.codecs,
             session_id=random.getrandbits(31),
             encryption=self.cfg.media_encryption,
         )
@@ -728,7 +741,7 @@ class OutboundBridge(Bridge):
             self.offer.to_bytes(),
             local_addr=local,
             now=self.now(),
-            codecs=cfg.codecs,
+            codecs=self.codecs,
             media_encryption=cfg.media_encryption,
         )
         self.mgr.adopt(self.machine.call_id, self)

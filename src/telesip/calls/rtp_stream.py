@@ -1,4 +1,5 @@
-"""`RtpStream`: one call's RTP and RTCP sockets on the event loop, G.711 both ways.
+"""`RtpStream`: one call's RTP and RTCP sockets on the event loop, audio both ways through the
+negotiated codec (`telesip.media.codecs`: G.711, G.722, Opus; 8 kHz PCM on our side).
 
 Receiving: datagrams are parsed, checked (payload type, source) and decoded into the jitter
 buffer; a playout clock pulls one 20 ms frame per tick and hands it to the `on_pcm` callback,
@@ -14,6 +15,9 @@ the latch again, for any SSRC.
 Sending: `send_pcm` cuts samples into packets of the negotiated ptime; RFC 4733 digits queued by
 `send_dtmf` go out on the playout tick and replace the audio while they last. RTCP SR/RR with
 SDES CNAME go out every ~5 s (randomised 0.5-1.5x) and a BYE on `close()`, which frees the ports.
+
+RTP timestamps (and RFC 4733 events) count in the codec's clock, `MediaParams.clock_rate`: the
+8 kHz sample count times `clock_rate / 8000` (1 for G.711 and G.722, 6 for Opus).
 
 SRTP (`MediaParams.srtp`): every RTP packet we send (audio and RFC 4733 events alike) and every
 RTCP compound is protected just before the socket, every datagram is unprotected right after
@@ -37,9 +41,10 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from telesip.media.codecs import AudioCodec, open_codec
 from telesip.media.dtmf import DtmfReceiver, DtmfSender
 from telesip.media.errors import InvalidDigit, MalformedPacket, NoTelephoneEvent
-from telesip.media.g711 import Pcm, decoder_for, encoder_for
+from telesip.media.g711 import Pcm
 from telesip.media.jitter import JitterBuffer
 from telesip.media.params import MediaParams, StreamStats
 from telesip.media.rtcp import (
@@ -197,6 +202,7 @@ class RtpStream:
         self._rtcp_handle: asyncio.TimerHandle | None = None
         self._closed = False
         self._srtp: SrtpTransform | None = None
+        self._codec: AudioCodec | None = None
         self._apply(params)
         self.set_remote(params.remote_addr, params.remote_port, params.remote_rtcp_port)
 
@@ -248,8 +254,11 @@ class RtpStream:
         self.params = params
         self._pt = params.payload_type
         self._dtmf_pt = params.dtmf_payload_type
-        self._encode = encoder_for(params.codec)
-        self._decode = decoder_for(params.codec)
+        if self._codec is None or self._codec.name != params.codec.upper():
+            self._codec = open_codec(params.codec)  # a codec keeps its state while it stays
+        self._encode = self._codec.encode
+        self._decode = self._codec.decode
+        self._scale = params.clock_rate // RATE  # RTP clock units per 8 kHz sample
         self._samples_per_packet = params.ptime * RATE // 1000
         keys = params.srtp
         if keys is None:
@@ -339,7 +348,7 @@ class RtpStream:
         now = self._loop.time()
         self._last_received_at = now
         if pt == self._pt:
-            rx.update_jitter(packet.timestamp, int(now * RATE))
+            rx.update_jitter(packet.timestamp, int(now * self.params.clock_rate))
             self._jitter.put(packet.sequence, self._decode(packet.payload))
             return
         # A telephone event holds the place of its audio: silence in the timeline.
@@ -395,9 +404,9 @@ class RtpStream:
         last = self._last_sent_at
         if last is not None and now - last > _PAUSE:
             skipped = round((now - last) * RATE) - n
-            sender.skip(max(0, skipped - skipped % n))
+            sender.skip(max(0, skipped - skipped % n) * self._scale)
         self._last_sent_at = now
-        data = sender.audio(self._pt, self._encode(samples), n)
+        data = sender.audio(self._pt, self._encode(samples), n * self._scale)
         self._send_rtp(data)
 
     def _send_rtp(self, data: bytes) -> None:
@@ -417,7 +426,7 @@ class RtpStream:
             raise NoTelephoneEvent()
         if len(digit) != 1 or digit.upper() not in "0123456789*#ABCD":
             raise InvalidDigit(digit=digit)
-        self._digits.append((digit.upper(), max(40, duration_ms) * RATE // 1000))
+        self._digits.append((digit.upper(), max(40, duration_ms) * self.params.clock_rate // 1000))
 
     def _dtmf_tick(self) -> None:
         sender = self._sender
@@ -428,11 +437,12 @@ class RtpStream:
             if not self._digits or self._dtmf_pt is None:
                 return
             digit, duration = self._digits.popleft()
-            self._dtmf = DtmfSender(digit, sender.timestamp, duration=duration, step=FRAME)
+            step = FRAME * self._scale
+            self._dtmf = DtmfSender(digit, sender.timestamp, duration=duration, step=step)
             self._counts["dtmf_sent"] += 1
         dtmf = self._dtmf
         packet = dtmf.next_packet()
-        sender.timestamp = (sender.timestamp + FRAME) & 0xFFFFFFFF
+        sender.timestamp = (sender.timestamp + FRAME * self._scale) & 0xFFFFFFFF
         if packet is not None and self._dtmf_pt is not None:
             data = sender.event(self._dtmf_pt, packet.timestamp, packet.payload, packet.marker)
             self._send_rtp(data)
@@ -551,7 +561,7 @@ class RtpStream:
             concealed=jb.concealed,
             invalid=c["invalid"],
             foreign=c["foreign"],
-            jitter_ms=(rx.jitter * 1000 / RATE) if rx is not None else 0.0,
+            jitter_ms=(rx.jitter * 1000 / self.params.clock_rate) if rx is not None else 0.0,
             remote_ssrc=self._remote_ssrc,
             rtt_ms=None if self._rtt is None else self._rtt * 1000,
             remote_fraction_lost=self._remote_fraction_lost,

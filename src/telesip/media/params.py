@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .codecs import RTP_CLOCK
 from .errors import UnsupportedCodec
-from .g711 import CODECS
 
 if TYPE_CHECKING:
     from .srtp import SrtpKeys
@@ -21,7 +21,7 @@ __all__ = ["MediaParams", "StreamStats"]
 @dataclass(frozen=True, slots=True)
 class MediaParams:
     codec: str
-    """"PCMA" or "PCMU"."""
+    """"PCMA", "PCMU", "G722" or "OPUS" (`codecs.RTP_CLOCK`)."""
     payload_type: int
     remote_addr: str | None = None
     remote_port: int | None = None
@@ -32,11 +32,12 @@ class MediaParams:
     remote_rtcp_port: int | None = None
     """The peer's a=rtcp port; None means RTP port + 1."""
     clock_rate: int = 8000
+    """The codec's RTP clock (48000 for Opus); telephone-events use the same clock."""
     srtp: SrtpKeys | None = None
     """SRTP keys (RFC 3711, keyed by SDES); None: RTP and RTCP in clear."""
 
     def __post_init__(self) -> None:
-        if self.codec.upper() not in CODECS or self.clock_rate != 8000:
+        if RTP_CLOCK.get(self.codec.upper()) != self.clock_rate:
             raise UnsupportedCodec(codec=f"{self.codec}/{self.clock_rate}")
         if not 0 <= self.payload_type <= 127:
             raise ValueError(f"payload type {self.payload_type} out of range")

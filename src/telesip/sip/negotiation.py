@@ -3,9 +3,13 @@
 `make_offer`, `answer` (the first audio stream with a codec in common is taken, every other
 stream is refused with port 0; nothing in common raises `NoCommonCodec`, which a UAS turns
 into 488) and `accept_answer` (also for the SDP of a 183). Codecs are G.711 (PCMA 8, PCMU 0,
-static) and `telephone-event` (dynamic, 8000 Hz, events 0-16), taken in the order of the
-account's setting. Directions are mirrored (their sendonly is our recvonly: we are held) and
-`c=0.0.0.0` is the old hold (RFC 3264 §8.4); o= versions go up only when the body changes.
+static), G.722 (9, static, `G722/8000`: its RTP clock is 8000 though it samples at 16 kHz,
+RFC 3551), Opus (`opus/48000/2`, dynamic, 111 in our offers, RFC 7587) and `telephone-event`
+(dynamic, events 0-16: 101 at 8000 Hz, and 110 at 48000 Hz beside Opus; an event's clock must
+be its audio codec's), taken in the order of the account's setting. Which codecs a process
+can run is the caller's business (it passes only those). Directions are mirrored (their
+sendonly is our recvonly: we are held) and `c=0.0.0.0` is the old hold (RFC 3264 §8.4); o=
+versions go up only when the body changes.
 
 SRTP with SDES keys (RFC 4568), by the line's `encryption` (`MEDIA_ENCRYPTION`):
 - ``off``: plain RTP/AVP; an RTP/SAVP stream is refused, a=crypto on RTP/AVP is ignored.
@@ -55,9 +59,19 @@ __all__ = [
 ]
 
 DEFAULT_CODECS = ("PCMA", "PCMU", "telephone-event")
-_AUDIO_CODECS = {"PCMU": 0, "PCMA": 8}
+# name -> (payload type in our offers, RTP clock, rtpmap channels, our fmtp)
+_AUDIO_CODECS: dict[str, tuple[int, int, int | None, str | None]] = {
+    "PCMU": (0, 8000, None, None),
+    "PCMA": (8, 8000, None, None),
+    "G722": (9, 8000, None, None),
+    # we decode to 8 kHz and send mono: say so (RFC 7587 §6.1)
+    "OPUS": (111, 48000, 2, "maxplaybackrate=8000;sprop-maxcapturerate=8000;stereo=0;"
+             "sprop-stereo=0;useinbandfec=0"),
+}  # fmt: skip
+_RTPMAP_NAME = {"OPUS": "opus"}  # as RFC 7587 writes it; the others upper-case
 DTMF = "telephone-event"
 DTMF_PT = 101
+DTMF_PT_48K = 110  # telephone-event/48000, offered beside Opus
 _PROTOS = ("RTP/AVP", "RTP/AVPF")
 _SECURE_PROTOS = ("RTP/SAVP", "RTP/SAVPF")
 MEDIA_ENCRYPTION = ("off", "optional", "required")
@@ -86,7 +100,7 @@ class Srtp:
 class Negotiated:
     """What the media layer needs: the codec, where to send, and which way (ours)."""
 
-    codec: str  # "PCMA" | "PCMU"
+    codec: str  # "PCMA" | "PCMU" | "G722" | "OPUS"
     payload_type: int
     clock_rate: int
     dtmf_pt: int | None
@@ -161,19 +175,31 @@ def _stream_crypto(m: MediaDescription, encryption: str) -> tuple[bool, CryptoAt
     return crypto is not None or encryption != "required", crypto
 
 
+def _rtpmap(pt: int, name: str, clock: int, channels: int | None) -> Attribute:
+    key = name.upper()
+    written = _RTPMAP_NAME.get(key, key) if key in _AUDIO_CODECS else name
+    return ("rtpmap", f"{pt} {written}/{clock}" + (f"/{channels}" if channels else ""))
+
+
 def _audio_formats(codecs: Sequence[str], dtmf_pt: int) -> tuple[tuple[str, ...], list[Attribute]]:
     fmts: list[str] = []
     attrs: list[Attribute] = []
-    for name in codecs:
-        if name.upper() in _AUDIO_CODECS:
-            pt = _AUDIO_CODECS[name.upper()]
+    clocks: list[int] = []
+    for name in dict.fromkeys(n.upper() for n in codecs):
+        if name in _AUDIO_CODECS:
+            pt, clock, channels, fmtp = _AUDIO_CODECS[name]
             fmts.append(str(pt))
-            attrs.append(("rtpmap", f"{pt} {name.upper()}/8000"))
+            attrs.append(_rtpmap(pt, name, clock, channels))
+            if fmtp:
+                attrs.append(("fmtp", f"{pt} {fmtp}"))
+            clocks += [clock] if clock not in clocks else []
     if not fmts:
-        raise ValueError("codecs must name PCMA or PCMU")
+        raise ValueError("codecs must name an audio codec (PCMA, PCMU, G722 or opus)")
     if any(name.lower() == DTMF for name in codecs):
-        fmts.append(str(dtmf_pt))
-        attrs += [("rtpmap", f"{dtmf_pt} {DTMF}/8000"), ("fmtp", f"{dtmf_pt} 0-16")]
+        for clock in sorted(clocks):
+            pt = dtmf_pt if clock == 8000 else DTMF_PT_48K
+            fmts.append(str(pt))
+            attrs += [("rtpmap", f"{pt} {DTMF}/{clock}"), ("fmtp", f"{pt} 0-16")]
     return tuple(fmts), attrs
 
 
@@ -191,7 +217,7 @@ def make_offer(
     encryption: str = "off",
     keygen: Keygen = secrets.token_bytes,
 ) -> SessionDescription:
-    """One audio stream with our codecs in preference order (G722/opus names are skipped);
+    """One audio stream with our codecs in preference order;
     with `encryption` optional, RTP/AVP with a=crypto; required, RTP/SAVP with a=crypto."""
     _check_direction(direction)
     _check_encryption(encryption)
@@ -241,9 +267,13 @@ def _pick(m: MediaDescription, codecs: Sequence[str]) -> tuple[RtpMap, RtpMap | 
     ordered = [maps[int(f)] for f in m.formats if f.isdigit() and int(f) in maps]
     audio: RtpMap | None = None
     for name in codecs:
+        key = name.upper()
+        if key not in _AUDIO_CODECS:
+            continue
+        _, clock, channels, _ = _AUDIO_CODECS[key]
         audio = next(
-            (r for r in ordered if r.encoding.upper() == name.upper() and name.upper()
-             in _AUDIO_CODECS and r.clock_rate == 8000 and r.channels in (None, 1)),
+            (r for r in ordered if r.encoding.upper() == key and r.clock_rate == clock
+             and r.channels in (None, 1, channels)),
             None,
         )  # fmt: skip
         if audio is not None:
@@ -253,8 +283,10 @@ def _pick(m: MediaDescription, codecs: Sequence[str]) -> tuple[RtpMap, RtpMap | 
     dtmf = None
     if any(c.lower() == DTMF for c in codecs):
         dtmf = next(
-            (r for r in ordered if r.encoding.lower() == DTMF and r.clock_rate == 8000), None
-        )
+            (r for r in ordered if r.encoding.lower() == DTMF
+             and r.clock_rate == audio.clock_rate),
+            None,
+        )  # fmt: skip
     return audio, dtmf
 
 
@@ -262,7 +294,7 @@ def _ptime(m: MediaDescription) -> int:
     ptime = m.ptime or 20
     if m.maxptime is not None and m.maxptime < ptime:
         ptime = m.maxptime
-    return max(10, min(ptime, 60)) // 10 * 10  # G.711 frames of 10 ms; keep it sane
+    return max(10, min(ptime, 60)) // 10 * 10  # frames of 10 ms (Opus: 10, 20, 40, 60)
 
 
 def answer(
@@ -314,10 +346,14 @@ def answer(
     if conn.held:
         ours = _both(ours, "recvonly")  # RFC 3264 §8.4: send nothing to 0.0.0.0
     fmts = [str(audio.payload_type)]
-    attrs: list[Attribute] = [("rtpmap", f"{audio.payload_type} {audio.encoding}/8000")]
+    attrs: list[Attribute] = [
+        _rtpmap(audio.payload_type, audio.encoding, audio.clock_rate, audio.channels)
+    ]
+    if (our_fmtp := _AUDIO_CODECS[audio.encoding.upper()][3]) is not None:
+        attrs.append(("fmtp", f"{audio.payload_type} {our_fmtp}"))
     if dtmf is not None:
         fmts.append(str(dtmf.payload_type))
-        attrs.append(("rtpmap", f"{dtmf.payload_type} {dtmf.encoding}/8000"))
+        attrs.append(("rtpmap", f"{dtmf.payload_type} {dtmf.encoding}/{dtmf.clock_rate}"))
         attrs.append(("fmtp", f"{dtmf.payload_type} {m.fmtp(dtmf.payload_type) or '0-16'}"))
     srtp: Srtp | None = None
     if (c := offered_crypto) is not None:
@@ -342,8 +378,8 @@ def answer(
     sd = bump_version(SessionDescription(origin, "telesip", mine, media=media), previous)
     host, _, _ = conn.address.partition("/")
     dtmf_pt = dtmf.payload_type if dtmf is not None else None
-    neg = Negotiated(audio.encoding.upper(), audio.payload_type, 8000, dtmf_pt, host, m.port,
-                     ours, ptime, srtp)  # fmt: skip
+    neg = Negotiated(audio.encoding.upper(), audio.payload_type, audio.clock_rate, dtmf_pt,
+                     host, m.port, ours, ptime, srtp)  # fmt: skip
     return sd, neg
 
 
@@ -393,6 +429,6 @@ def accept_answer(offer: SessionDescription, answer: SessionDescription) -> Nego
             direction = _both(direction, "recvonly")
         host = conn.address.partition("/")[0]
         dtmf_pt = dtmf.payload_type if dtmf is not None else None
-        return Negotiated(audio.encoding.upper(), audio.payload_type, 8000, dtmf_pt, host,
-                          m.port, direction, _ptime(m), srtp)  # fmt: skip
+        return Negotiated(audio.encoding.upper(), audio.payload_type, audio.clock_rate,
+                          dtmf_pt, host, m.port, direction, _ptime(m), srtp)  # fmt: skip
     raise NoCommonCodec("the answer accepts no audio stream with a codec we offered")

@@ -1,0 +1,86 @@
+"""The SIP side's codecs (`telesip.media.codecs`): a tone through each encoder and decoder
+arrives at its frequency and level, payload sizes and RTP clocks are the ones the RFCs fix,
+each direction keeps its own state, and `MediaParams` takes each codec only at its clock."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from telesip.media import MediaParams, UnsupportedCodec, dominant_frequency, rms_dbfs
+from telesip.media.codecs import RTP_CLOCK, available, open_codec
+
+av = pytest.importorskip("av", reason="G.722 and Opus need the codecs extra (PyAV)")
+
+FRAME = 160  # 20 ms at 8 kHz
+
+
+def tone(hz: float, seconds: float, rate: int = 8000, level: float = 8000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+
+
+def through(name: str, pcm: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+    enc, dec = open_codec(name), open_codec(name)
+    payloads = [enc.encode(pcm[i : i + FRAME]) for i in range(0, pcm.size, FRAME)]
+    out = np.concatenate([dec.decode(p) for p in payloads])
+    return out, payloads
+
+
+@pytest.mark.parametrize("name", ["PCMA", "PCMU", "G722", "OPUS"])
+@pytest.mark.parametrize("hz", [300, 440, 1000, 3000])
+def test_a_tone_arrives_at_its_frequency_and_level(name: str, hz: int) -> None:
+    pcm = tone(hz, 1.0)
+    out, _ = through(name, pcm)
+    assert out.dtype == np.int16 and out.size == pcm.size  # 20 ms in, 20 ms out, every packet
+    last = out[-4000:]
+    assert abs(dominant_frequency(last) - hz) < 5
+    assert abs(rms_dbfs(last) - rms_dbfs(pcm[-4000:])) < 1.5
+
+
+def test_g722_is_64_kbit_per_second_on_an_8000_clock() -> None:
+    _, payloads = through("G722", tone(1000, 0.2))
+    assert {len(p) for p in payloads} == {160}  # 320 samples at 16 kHz -> 160 bytes
+    assert RTP_CLOCK["G722"] == 8000  # RFC 3551: 160 timestamp units per 20 ms
+
+
+def test_opus_runs_on_a_48000_clock_and_compresses() -> None:
+    _, payloads = through("OPUS", tone(1000, 0.5))
+    assert RTP_CLOCK["OPUS"] == 48000
+    assert max(len(p) for p in payloads) < 120  # 24 kbit/s: ~60 bytes a packet, not 160
+
+
+def test_opus_decodes_a_stereo_48k_stream_from_a_peer_to_our_mono_8k() -> None:
+    enc: av.AudioCodecContext = av.CodecContext.create("libopus", "w")
+    enc.sample_rate, enc.layout, enc.format = 48000, "stereo", "s16"
+    wide = tone(440, 1.0, 48000)
+    stereo = np.repeat(wide, 2).reshape(1, -1)
+    dec = open_codec("OPUS")
+    out = []
+    for i in range(0, wide.size, 960):  # 20 ms packets, as baresip and linphone send
+        frame = av.AudioFrame.from_ndarray(stereo[:, 2 * i : 2 * (i + 960)], "s16", "stereo")
+        frame.sample_rate, frame.pts = 48000, i
+        out += [dec.decode(bytes(p)) for p in enc.encode(frame)]
+    pcm = np.concatenate(out)
+    assert all(o.size == FRAME for o in out)
+    assert abs(dominant_frequency(pcm[-4000:]) - 440) < 5
+
+
+def test_each_direction_keeps_its_own_state() -> None:
+    """Two streams through two codec pairs do not bleed into each other (ADPCM predicts)."""
+    a, _ = through("G722", tone(440, 0.5))
+    b, _ = through("G722", tone(3000, 0.5))
+    assert abs(dominant_frequency(a[-2000:]) - 440) < 5
+    assert abs(dominant_frequency(b[-2000:]) - 3000) < 5
+
+
+def test_available_and_the_clocks_media_params_take() -> None:
+    assert available() == {"PCMA", "PCMU", "G722", "OPUS"}
+    assert MediaParams("G722", 9).clock_rate == 8000
+    assert MediaParams("OPUS", 111, clock_rate=48000).codec == "OPUS"
+    with pytest.raises(UnsupportedCodec):
+        MediaParams("OPUS", 111)  # opus on an 8000 clock: not what RFC 7587 says
+    with pytest.raises(UnsupportedCodec):
+        MediaParams("G722", 9, clock_rate=16000)  # the quirk is the rule
+    with pytest.raises(UnsupportedCodec):
+        open_codec("GSM")
