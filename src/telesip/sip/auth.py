@@ -114,21 +114,18 @@ class DigestState:
     """Credentials plus the challenge in force; `authorize` bumps the nonce count.
 
     The hashes that do not change from one request to the next are kept: H(A1) per realm and
-    algorithm (the password's), H(A2) per method and URI (for every account at once, `_HA2`),
-    and the header's fixed part per challenge. A refresh hashes once where `digest_response`
-    hashes three times; both give the same value (tests/sip/test_auth.py compares them).
+    algorithm (the password's), H(A2) per method and URI (for every account at once, `_HA2`).
+    A refresh hashes once where `digest_response` hashes three times; both give the same value
+    (tests/sip/test_auth.py compares them).
     """
 
     username: str
     password: str = field(repr=False)
     challenge: Challenge | None = None
     nc: int = 0
-    # (A1, algorithm, H(A1)); (challenge, uri, username, the header before and after its
-    # response value). H(A2) is kept for every state at once, in _HA2.
-    _ha1: tuple[str, str, str] | None = field(default=None, repr=False, compare=False)
-    _head: tuple[Challenge, str, str, str, str] | None = field(
-        default=None, repr=False, compare=False
-    )
+    # H(A1) and what it was made of: (username, password, realm, algorithm, H(A1)), the same
+    # string objects as the fields and the challenge (a few pointers per account, no copies)
+    _ha1: tuple[str, str, str, str, str] | None = field(default=None, repr=False, compare=False)
 
     def set_challenge(self, ch: Challenge) -> None:
         if self.challenge is None or ch.nonce != self.challenge.nonce:
@@ -151,11 +148,11 @@ class DigestState:
         alg = ch.algorithm
         base = alg.removesuffix("-SESS")
         sess = alg != base
-        a1 = f"{self.username}:{ch.realm}:{self.password}"
+        user, password, realm = self.username, self.password, ch.realm
         ha1 = self._ha1
-        if ha1 is None or ha1[0] != a1 or ha1[1] != base:
-            ha1 = self._ha1 = (a1, base, _h(base, a1))
-        h1 = ha1[2]
+        if ha1 is None or ha1[0] != user or ha1[1] != password or ha1[2] != realm or ha1[3] != base:
+            ha1 = self._ha1 = (user, password, realm, base, _h(base, f"{user}:{realm}:{password}"))
+        h1 = ha1[4]
         if sess:  # -sess: the session key of RFC 7616 §3.4.2, per cnonce
             h1 = _h(base, f"{h1}:{ch.nonce}:{cnonce}")
         ha2 = _HA2.get((method, uri, base))
@@ -168,18 +165,11 @@ class DigestState:
             resp = _h(base, f"{h1}:{ch.nonce}:{nc}:{cnonce}:auth:{ha2}")
         else:
             resp = _h(base, f"{h1}:{ch.nonce}:{ha2}")
-        head = self._head
-        if head is None or head[0] is not ch or head[1] != uri or head[2] != self.username:
-            opaque = f', opaque="{ch.opaque}"' if ch.opaque is not None else ""
-            head = self._head = (
-                ch,
-                uri,
-                self.username,
-                f'Digest username="{self.username}", realm="{ch.realm}", nonce="{ch.nonce}", '
-                f'uri="{uri}", response="',
-                f'", algorithm={alg.replace("-SESS", "-sess")}{opaque}',
-            )
-        value = f"{head[3]}{resp}{head[4]}"
+        opaque = f', opaque="{ch.opaque}"' if ch.opaque is not None else ""
+        value = (
+            f'Digest username="{user}", realm="{realm}", nonce="{ch.nonce}", uri="{uri}", '
+            f'response="{resp}", algorithm={alg.replace("-SESS", "-sess")}{opaque}'
+        )
         if qop or sess:
             value += f', cnonce="{cnonce}"'
         if qop:

@@ -113,7 +113,7 @@ class Headers:
         return isinstance(name, str) and self.get(name) is not None
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        key = _key(name)[1]
+        key = (_KEYS.get(name) or _key(name))[1]
         for k, _, v in self._items:
             if k == key:
                 return v

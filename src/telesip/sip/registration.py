@@ -17,6 +17,7 @@ per change (workers/registrar.py); nothing here knows the account core.
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
@@ -372,17 +373,21 @@ class Registration:
         host, port = self.local
         disp = f'"{p.display_name}" ' if p.display_name else ""
         route = f"Route: <{p.route};lr>\r\n" if p.route else ""
+        # the first, third and fourth parts are the same for every account at one registrar:
+        # interned, they are kept once, not per account
         return (
             self.local,
-            f"REGISTER {p.registrar_uri} SIP/2.0\r\n"
-            f"Via: SIP/2.0/{p.transport} {host}:{port};rport;branch=",
+            sys.intern(
+                f"REGISTER {p.registrar_uri} SIP/2.0\r\n"
+                f"Via: SIP/2.0/{p.transport} {host}:{port};rport;branch="
+            ),
             f"\r\nMax-Forwards: 70\r\n"
             f"From: {disp}<{aor}>;tag={self.from_tag}\r\n"
             f"To: <{aor}>\r\n"
             f"Call-ID: {self.call_id}\r\n"
             f"CSeq: ",
-            f" REGISTER\r\n{route}Contact: ",
-            f"\r\nAllow: {_ALLOW}\r\nUser-Agent: {p.user_agent}\r\n",
+            sys.intern(f" REGISTER\r\n{route}Contact: "),
+            sys.intern(f"\r\nAllow: {_ALLOW}\r\nUser-Agent: {p.user_agent}\r\n"),
         )
 
     def _contact_uri(self, addr: tuple[str, int]) -> str:
