@@ -1,29 +1,110 @@
-"""The Python client (clients/python): every operation it calls is in docs/openapi.json with
-the same method and path, and it works against the app (idempotent create, ETag, problems)."""
+"""The Python clients (clients/python): ``models`` is what generate.py makes of the two
+checked-in OpenAPI documents, every method is named after an operation of its document and
+returns that operation's answer type, the worker client covers the whole control plane, and
+both work against the app (idempotent create, ETag, problems in the person's language, a
+worker's join/sync/leave and its refusal)."""
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import json
+import re
+import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import httpx
 import pytest
-from telesip_client import OPERATIONS, ProblemError, TelesipClient
+from telesip_client import (
+    PUBLIC_OPERATIONS,
+    WORKER_OPERATIONS,
+    ProblemError,
+    Refused,
+    TelesipClient,
+    WorkerClient,
+)
+from telesip_client import models as client_models
+from telesip_client.base import BaseClient
+
+from telesip.services import fleet
 
 from .conftest import ALICE, Api, settings_body
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_client_operation_is_in_the_document() -> None:
-    doc = json.loads(DOC.read_text(encoding="utf-8"))
-    found = {
-        op["operationId"]: (method.upper(), path)
-        for path, item in doc["paths"].items()
-        for method, op in item.items()
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "clients/python/generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("generate", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = _generator()
+
+
+def test_the_models_are_what_the_documents_make() -> None:
+    written = (ROOT / "clients/python/telesip_client/models.py").read_text(encoding="utf-8")
+    assert written == generate.render(generate.load()), (
+        "clients/python/telesip_client/models.py is stale: python -m telesip.api.openapi docs"
+    )
+
+
+def test_the_generator_notices_a_changed_document() -> None:
+    """The check above can fail: a field added to a schema or an operation moved changes the
+    module the generator writes."""
+    docs = generate.load()
+    before = generate.render(docs)
+    schema = docs["WORKER"]["components"]["schemas"]["SyncOut"]
+    schema["properties"]["paused"] = {"type": "boolean"}
+    schema["required"].append("paused")
+    assert "    paused: Required[bool]" in generate.render(docs)
+    docs = generate.load()
+    docs["PUBLIC"]["paths"]["/api/v1/accounts/{account_id}"]["get"]["operationId"] = "readAccount"
+    assert generate.render(docs) != before
+
+
+def _snake(operation_id: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation_id).lower()
+
+
+def _methods(cls: type) -> dict[str, Any]:
+    return {
+        name: f
+        for name, f in inspect.getmembers(cls, inspect.iscoroutinefunction)
+        if not name.startswith("_") and not hasattr(BaseClient, name)
     }
-    for operation, (method, path) in OPERATIONS.items():
-        assert found.get(operation) == (method, path), operation
+
+
+@pytest.mark.parametrize(
+    ("cls", "doc", "prefix"),
+    [(TelesipClient, "openapi.json", ""), (WorkerClient, "worker-openapi.json", "worker")],
+)
+def test_each_method_is_an_operation_and_returns_its_answer_type(
+    cls: type, doc: str, prefix: str
+) -> None:
+    document = json.loads((ROOT / "docs" / doc).read_text(encoding="utf-8"))
+    by_name = {
+        _snake(op["operationId"].removeprefix(prefix)): op
+        for item in document["paths"].values()
+        for op in item.values()
+    }
+    methods = _methods(cls)
+    assert methods, cls
+    for name, method in methods.items():
+        assert name in by_name, f"{cls.__name__}.{name} is no operation of docs/{doc}"
+        expected = generate.response_annotation(by_name[name])
+        assert method.__annotations__["return"] == expected, (cls.__name__, name)
+    if cls is WorkerClient:  # the remote worker needs every operation of its plane
+        assert set(methods) == set(by_name)
+        assert {_snake(i.removeprefix("worker")) for i in WORKER_OPERATIONS} == set(methods)
+    else:
+        assert {_snake(i) for i in PUBLIC_OPERATIONS} >= set(methods)
+    assert client_models.__all__  # the types the methods name come from the documents
 
 
 async def test_the_client_against_the_app(api: Api) -> None:
@@ -31,10 +112,14 @@ async def test_the_client_against_the_app(api: Api) -> None:
     transport = httpx.ASGITransport(app=api.app)
     async with TelesipClient("http://api", key, transport=transport, language="ru") as client:
         made = await client.create_account(
-            {"id": ALICE}, settings_body(), idempotency_key="client-1"
+            {"id": ALICE},
+            settings_body(),  # type: ignore[arg-type]
+            idempotency_key="client-1",
         )
         again = await client.create_account(
-            {"id": ALICE}, settings_body(), idempotency_key="client-1"
+            {"id": ALICE},
+            settings_body(),  # type: ignore[arg-type]
+            idempotency_key="client-1",
         )
         assert again == made
         assert [a["id"] for a in (await client.list_accounts())["accounts"]] == [made["id"]]
@@ -50,3 +135,51 @@ async def test_the_client_against_the_app(api: Api) -> None:
         assert (
             missing.value.code == "account_not_found" and "нет" in missing.value.problem["detail"]
         )
+        assert (await client.get_account_audit(made["id"]))["records"]
+        assert (await client.list_unused_accounts())["accounts"] == []
+        csv = b"login;password;domain\n201;Pa55-word-201;pbx.example.com\n"
+        result = await client.import_accounts(ALICE, csv, dry_run=True)
+        assert result["counts"]["new"] == 1
+    async with TelesipClient("http://api", "tsk_wrong", transport=transport) as client:
+        with pytest.raises(Refused) as refused:
+            await client.list_accounts()
+        assert refused.value.status == 401
+
+
+async def test_the_worker_client_against_the_app(api: Api) -> None:
+    _, credential = await fleet.create_worker(api.deps, "edge", remote=True)
+    assert credential is not None
+    transport = httpx.ASGITransport(app=api.app)
+    async with WorkerClient("http://api", credential, name="edge", transport=transport) as plane:
+        with pytest.raises(RuntimeError):
+            await plane.sync(stats={})  # join first
+        await plane.check()
+        joined = await plane.join(["udp:192.0.2.7:5060"])
+        assert plane.instance == joined["instance"] and joined["ttl_seconds"] > 0
+        answer = await plane.sync(stats={"held": 0}, reports=[])
+        assert answer == {"accounts": []}
+        assert await plane.calls_orphaned() == {"ended": 0}
+        assert await plane.calls_claimed([]) == []
+        with pytest.raises(ProblemError) as missing:
+            await plane.call_answered(999, None)
+        assert missing.value.status == 404 and not isinstance(missing.value, Refused)
+        await plane.leave()
+    async with WorkerClient("http://api", "tsw_wrong", name="edge", transport=transport) as plane:
+        with pytest.raises(Refused) as refused:
+            await plane.join([])
+        assert refused.value.status in (401, 403) and "\n" not in str(refused.value)
+
+
+async def test_an_error_page_of_a_proxy_is_one_line() -> None:
+    """A reverse proxy's HTML 502 is no problem document: the error still reads in one line."""
+    page = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>nginx</body>\n</html>\n"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, text=page, headers={"Content-Type": "text/html"})
+
+    transport = httpx.MockTransport(answer)
+    async with WorkerClient("https://plane", "tsw_x", name="w", transport=transport) as plane:
+        with pytest.raises(ProblemError) as bad:
+            await plane.join([])
+    assert str(bad.value).startswith("502 http_error: <html> <head><title>502 Bad Gateway")
+    assert "\n" not in str(bad.value)

@@ -72,7 +72,7 @@ def test_the_image_is_a_slim_python_311_run_by_its_own_user(image: Image) -> Non
     assert not (image.root / "opt/telesip/src").exists()  # the sources are not in the image
 
 
-def test_the_wheel_holds_the_migrations_and_every_data_file(image: Image) -> None:
+def test_the_wheel_holds_the_migrations_every_data_file_and_the_client(image: Image) -> None:
     files = set(
         _py(
             image,
@@ -80,9 +80,13 @@ def test_the_wheel_holds_the_migrations_and_every_data_file(image: Image) -> Non
         ).split()
     )
     tracked = subprocess.run(
-        ["git", "ls-files", "src/telesip"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-files", "src/telesip", "clients/python/telesip_client"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
-    wanted = {p.removeprefix("src/") for p in tracked}
+    wanted = {p.removeprefix("src/").removeprefix("clients/python/") for p in tracked}
     missing = sorted(wanted - files)
     assert missing == [], f"not in the wheel: {missing}"
     migrations = [f for f in files if f.startswith("telesip/store/migrations/versions/")]

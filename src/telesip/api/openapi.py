@@ -10,6 +10,7 @@ shape is never sent, so it is dropped), and the document is made stable (sorted 
 from __future__ import annotations
 
 import json
+import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -112,5 +113,9 @@ def write(directory: Path) -> list[Path]:
 
 
 if __name__ == "__main__":  # python -m telesip.api.openapi [docs]
-    for written in write(Path(sys.argv[1] if len(sys.argv) > 1 else "docs")):
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    for written in write(target):
         print(f"wrote {written}")
+    generator = target.resolve().parent / "clients" / "python" / "generate.py"
+    if generator.exists():  # a checkout: the typed client's models follow the documents
+        runpy.run_path(str(generator), run_name="__main__")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
+from telesip_client import ProblemError, Refused, WorkerClient
+from telesip_client.models import WorkerCall
 
 from telesip.domain import errors
 from telesip.domain.calls import CallRecord, CallState, CommandKind, Direction, EndReason
@@ -99,15 +101,14 @@ class DbCallStore:
         return await svc.end_orphans(self.deps, self.worker_id)
 
 
-Post = Callable[[str, dict[str, Any]], Awaitable[Any]]
-Upload = Callable[[int, Path], Awaitable[Any]]
+T = TypeVar("T")
 
 
 def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def record_from_wire(d: dict[str, Any]) -> CallRecord:
+def record_from_wire(d: WorkerCall) -> CallRecord:
     """A history row as the control plane sends it (``WorkerCall``)."""
     created = _when(d["created_at"])
     assert created is not None
@@ -123,7 +124,7 @@ def record_from_wire(d: dict[str, Any]) -> CallRecord:
         created_at=created,
         answered_at=_when(d.get("answered_at")),
         ended_at=_when(d.get("ended_at")),
-        end_reason=EndReason(d["end_reason"]) if d.get("end_reason") else None,
+        end_reason=EndReason(reason) if (reason := d.get("end_reason")) else None,
         sip_status=d.get("sip_status"),
         worker_id=d.get("worker_id"),
         caller=d.get("caller"),
@@ -131,31 +132,38 @@ def record_from_wire(d: dict[str, Any]) -> CallRecord:
     )
 
 
-class RemoteCallStore:
-    """The same operations over a remote worker's control plane (``post(path, body)`` adds
-    the worker's name, instance and credential). A call's recording is uploaded (``upload``)
-    from ``recordings`` before its end is reported, then deleted here: the bot sends it to the
-    owner from the service's data directory. An unreachable control plane is
-    StorageUnavailable, as an unreachable database is."""
+def refusal(plane: WorkerClient, exc: Refused) -> errors.ConfigError:
+    """The one line a remote worker ends with when the control plane refuses it."""
+    return errors.ConfigError(f"the control plane at {plane.url} refused this worker: {exc.detail}")
 
-    def __init__(self, post: Post, upload: Upload, recordings: Path | None = None) -> None:
-        self._post = post
-        self._upload = upload
+
+class RemoteCallStore:
+    """The same operations over a remote worker's control plane (``telesip_client``'s
+    ``WorkerClient``, joined: it adds the worker's name, instance and credential). A call's
+    recording is uploaded from ``recordings`` before its end is reported, then deleted here:
+    the bot sends it to the owner from the service's data directory. An unreachable control
+    plane (or an error answer) is StorageUnavailable, as an unreachable database is; a refused
+    credential is the worker's ConfigError."""
+
+    def __init__(self, plane: WorkerClient, recordings: Path | None = None) -> None:
+        self._plane = plane
         self._recordings = recordings
 
-    async def _call(self, path: str, **body: Any) -> Any:
+    async def _ask(self, request: Awaitable[T]) -> T:
         try:
-            return await self._post(f"calls{path}", body)
-        except httpx.HTTPError as exc:
+            return await request
+        except Refused as exc:
+            raise refusal(self._plane, exc) from None
+        except (httpx.HTTPError, ProblemError) as exc:
             raise errors.StorageUnavailable(
                 f"the control plane is not reachable: {type(exc).__name__}: {exc}"
             ) from exc
 
     async def start_incoming(self, account_id: int, number: str) -> CallRecord:
-        return record_from_wire(await self._call("", account_id=account_id, number=number))
+        return record_from_wire(await self._ask(self._plane.call_started(account_id, number)))
 
     async def mark_answered(self, call_id: int, caller: str | None) -> bool:
-        return bool((await self._call(f"/{call_id}/answered", caller=caller))["ok"])
+        return bool((await self._ask(self._plane.call_answered(call_id, caller)))["ok"])
 
     async def mark_ended(
         self,
@@ -168,12 +176,10 @@ class RemoteCallStore:
     ) -> CallRecord | None:
         if recording is not None:
             recording = await self._send_recording(call_id, recording)
-        answer = await self._call(
-            f"/{call_id}/ended",
-            reason=reason.value,
-            sip_status=sip_status,
-            tell=tell,
-            recording=recording,
+        answer = await self._ask(
+            self._plane.call_ended(
+                call_id, reason.value, sip_status=sip_status, tell=tell, recording=recording
+            )
         )
         return record_from_wire(answer) if answer else None
 
@@ -182,28 +188,36 @@ class RemoteCallStore:
         if self._recordings is None:
             return None
         path = self._recordings / Path(name).name
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with path.open("rb") as f:
+                while chunk := f.read(65536):
+                    yield chunk
+
         try:
-            answer = await self._upload(call_id, path)
-        except (httpx.HTTPError, OSError, KeyError, ValueError) as exc:
+            size = (await asyncio.to_thread(path.stat)).st_size
+            answer = await self._plane.call_recording(call_id, chunks(), size=size)
+        except (httpx.HTTPError, ProblemError, OSError, KeyError, ValueError) as exc:
             log.warning("call #%d: the recording %s was not uploaded: %s", call_id, path, exc)
             return None
         await asyncio.to_thread(path.unlink, missing_ok=True)
         return str(answer["file"])
 
     async def tell(self, call: CallRecord, key: str, /, **extra: Any) -> None:
-        await self._call(f"/{call.id}/messages", key=key, params=extra)
+        await self._ask(self._plane.call_message(call.id, key, extra))
 
     async def show_keypad(self, call: CallRecord) -> None:
-        await self._call(f"/{call.id}/keypad")
+        await self._ask(self._plane.call_keypad(call.id))
 
     async def claim_outgoing(self, account_ids: list[int]) -> list[CallRecord]:
-        return [record_from_wire(d) for d in await self._call("/claim", account_ids=account_ids)]
+        claimed = await self._ask(self._plane.calls_claimed(account_ids))
+        return [record_from_wire(d) for d in claimed]
 
     async def take_commands(self, call_ids: list[int]) -> list[Command]:
         if not call_ids:
             return []
-        answer = await self._call("/commands", call_ids=call_ids)
+        answer = await self._ask(self._plane.call_commands(call_ids))
         return [Command(c["id"], c["call_id"], CommandKind(c["kind"]), c["arg"]) for c in answer]
 
     async def end_orphans(self) -> int:
-        return int((await self._call("/orphans"))["ended"])
+        return int((await self._ask(self._plane.calls_orphaned()))["ended"])

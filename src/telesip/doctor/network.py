@@ -18,6 +18,7 @@ import ssl
 from typing import TYPE_CHECKING
 
 import httpx
+from telesip_client import ProblemError, Refused, WorkerClient
 
 from telesip import extras
 from telesip.config import Settings
@@ -336,13 +337,12 @@ async def check_control_plane(
             )
         ]
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+    plane = WorkerClient(
+        base, credential, name=str(settings.worker_name), verify=verify, timeout=TIMEOUT
+    )
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT, verify=verify) as http:
-            response = await http.post(
-                f"{base}/api/v1/worker/check",
-                json={"name": settings.worker_name},
-                headers={"Authorization": f"Bearer {credential}"},
-            )
+        async with plane:
+            await plane.check()
     except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
         return [
             error(
@@ -351,31 +351,23 @@ async def check_control_plane(
                 "check DNS, the reverse proxy and its certificate (TELESIP_CONTROL_CA_FILE)",
             )
         ]
-    if response.status_code == 204:
-        return [ok(name, f"{base} accepts worker {settings.worker_name!r}")]
-    if response.status_code == 404:
-        return [
-            warning(
-                name,
-                f"{base} answers but cannot check credentials (an older telesip?)",
-                "upgrade the service; the worker's credential is checked when it joins",
-            )
-        ]
-    if response.status_code in (401, 403):
+    except Refused as exc:
         return [
             error(
                 name,
-                f"{base} refuses worker {settings.worker_name!r}: "
-                f"{_detail(response) or response.status_code}",
+                f"{base} refuses worker {settings.worker_name!r}: {exc.detail or exc.status}",
                 "`telesip workers create NAME --remote` gives a new credential (a revoked "
                 "worker needs a new name)",
             )
         ]
-    return [error(name, f"{base} answered HTTP {response.status_code}", "check the service's log")]
-
-
-def _detail(response: httpx.Response) -> str:
-    """The refusal's text: a problem document's ``detail`` (RFC 9457), as the worker reads it."""
-    with contextlib.suppress(ValueError, KeyError, TypeError):
-        return str(response.json()["detail"])
-    return response.text[:200]
+    except ProblemError as exc:
+        if exc.status == 404:
+            return [
+                warning(
+                    name,
+                    f"{base} answers but cannot check credentials (an older telesip?)",
+                    "upgrade the service; the worker's credential is checked when it joins",
+                )
+            ]
+        return [error(name, f"{base} answered HTTP {exc.status}", "check the service's log")]
+    return [ok(name, f"{base} accepts worker {settings.worker_name!r}")]

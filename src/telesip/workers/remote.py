@@ -25,16 +25,17 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 from prometheus_client.core import Metric
+from telesip_client import ProblemError, Refused, WorkerClient
+from telesip_client.models import CallerIn, JoinOut, ReportIn
 
 from telesip import extras
-from telesip.calls.store import RemoteCallStore
+from telesip.calls.store import RemoteCallStore, refusal
 from telesip.calls.telegram.pool import CallerPool
 from telesip.calls.telegram.runtime import open_callers
 from telesip.config import Settings
@@ -85,68 +86,26 @@ class RemoteWorker:
     ) -> None:
         self.manager = manager
         self.calls = calls
-        self.url = check_control_url(control_url) + "/api/v1/worker"
+        self.base = check_control_url(control_url)
+        self.url = self.base + "/api/v1/worker"  # as messages name it
         self.name = name
         self.verify = verify
         self.addresses = addresses or []
         self.publish = publish  # the firewall entries now (workers/addresses.py)
-        self._headers = {"Authorization": f"Bearer {credential}"}
+        self._credential = credential
         self.instance: str | None = None
         self.applied: dict[int, AccountConfig] = {}
         self._reports = ReportBatch()  # on their way up with the next sync
         self.ttl = 10.0
         self.poll = 1.0
         self.join_backoff = (1.0, 30.0)  # first and longest wait between join attempts
-        self._http: httpx.AsyncClient | None = None
-        self._callers_sent: list[dict[str, Any]] | None = None
+        self._callers_sent: list[CallerIn] | None = None
         self._last_ok = 0.0
 
     def on_status(self, report: RegistrationReport) -> None:
         """The manager's status sink: on the registration path, so it only buffers."""
         if report.account_id in self.applied or report.state is RegState.DISABLED:
             self._reports.put(report)
-
-    async def _post(self, http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
-        return await self._send(http, path, json=body)
-
-    async def _send(self, http: httpx.AsyncClient, path: str, **request: Any) -> Any:
-        headers = self._headers | request.pop("headers", {})
-        response = await http.post(f"{self.url}/{path}", headers=headers, **request)
-        if response.status_code in (401, 403):
-            try:
-                message = response.json()["detail"]
-            except (ValueError, KeyError, TypeError):
-                message = response.text[:200]
-            raise errors.ConfigError(
-                f"the control plane at {self.url} refused this worker: {message}"
-            )
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    async def post(self, path: str, body: dict[str, Any]) -> Any:
-        """A request of this worker instance to the control plane (while it runs)."""
-        if self._http is None:
-            raise httpx.TransportError("the remote worker is not running")
-        return await self._post(self._http, path, self._body() | body)
-
-    async def upload(self, call_id: int, path: Path) -> Any:
-        """A call's recording to the control plane, streamed from the file."""
-        if self._http is None:
-            raise httpx.TransportError("the remote worker is not running")
-        size = (await asyncio.to_thread(path.stat)).st_size
-
-        async def chunks() -> AsyncIterator[bytes]:
-            with path.open("rb") as f:
-                while chunk := f.read(65536):
-                    yield chunk
-
-        return await self._send(
-            self._http,
-            f"calls/{call_id}/recording",
-            params=self._body(),
-            content=chunks(),
-            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-        )
 
     async def ready(self) -> str | None:
         if self.instance is None:
@@ -163,22 +122,25 @@ class RemoteWorker:
             await self._run()
 
     async def _run(self) -> None:
-        async with httpx.AsyncClient(verify=self.verify, timeout=10) as http:
-            joined = await self._join(http)
+        async with WorkerClient(
+            self.base, self._credential, name=self.name, verify=self.verify, timeout=10
+        ) as plane:
+            joined = await self._join(plane)
             self.instance = joined["instance"]
             self.ttl, self.poll = float(joined["ttl_seconds"]), float(joined["poll_seconds"])
             log.info("remote worker %s joined %s", self.name, self.url)
-            self._http = http
             self._last_ok = time.monotonic()
             calls: asyncio.Task[None] | None = None
             try:
                 if self.calls is not None:
-                    calls = asyncio.create_task(self._calls_forever(self.calls))
+                    calls = asyncio.create_task(self._calls_forever(self.calls, plane))
                 while True:
                     try:
-                        await self._sync(http)
+                        await self._sync(plane)
                         self._last_ok = time.monotonic()
-                    except (httpx.HTTPError, ValueError, KeyError) as exc:
+                    except Refused as exc:
+                        raise refusal(plane, exc) from None
+                    except (httpx.HTTPError, ProblemError, ValueError, KeyError) as exc:
                         log.warning("control plane unreachable: %s", exc)
                         if time.monotonic() - self._last_ok > self.ttl:
                             self._apply_all([])
@@ -192,24 +154,23 @@ class RemoteWorker:
                     await asyncio.gather(calls, return_exceptions=True)
                 if self.calls is not None:  # their rows are closed while the plane listens
                     await self.calls.close()
-                with contextlib.suppress(httpx.HTTPError, errors.ConfigError):
-                    await self._post(http, "leave", self._body())
-                self._http = None
+                with contextlib.suppress(httpx.HTTPError, ProblemError):
+                    await plane.leave()
 
-    async def _join(self, http: httpx.AsyncClient) -> Any:
+    async def _join(self, plane: WorkerClient) -> JoinOut:
         """Join, retrying while the control plane does not answer or answers 5xx (capped
-        exponential backoff, full jitter); a refusal (401/403) ends the worker at once."""
+        exponential backoff, full jitter); a refusal (401/403) or another 4xx ends the worker
+        at once with one line naming the control plane."""
         delay = self.join_backoff[0]
         while True:
             try:
-                return await self._post(
-                    http, "join", {"name": self.name, "addresses": self.addresses}
-                )
-            except (httpx.TransportError, httpx.HTTPStatusError) as exc:
-                if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code < 500:
+                return await plane.join(self.addresses)
+            except Refused as exc:
+                raise refusal(plane, exc) from None
+            except (httpx.TransportError, ProblemError) as exc:
+                if isinstance(exc, ProblemError) and exc.status < 500:
                     raise errors.ConfigError(
-                        f"the control plane at {self.url} answered the join with "
-                        f"{exc.response.status_code}: {exc.response.text[:200]}"
+                        f"the control plane at {self.url} answered the join with {exc}"
                     ) from None
                 wait = random.uniform(delay / 2, delay)
                 log.warning(
@@ -223,10 +184,10 @@ class RemoteWorker:
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self.join_backoff[1])
 
-    async def _calls_forever(self, calls: CallManager) -> None:
+    async def _calls_forever(self, calls: CallManager, plane: WorkerClient) -> None:
         """Calls of this worker's lines: the rows its previous run left open are ended, then
         outgoing calls and keypad presses are fetched every 0.2 s while calls run."""
-        calls.store = RemoteCallStore(self.post, self.upload, calls.recordings)
+        calls.store = RemoteCallStore(plane, calls.recordings)
         while True:
             try:
                 if ended := await calls.store.end_orphans():
@@ -242,12 +203,9 @@ class RemoteWorker:
                 log.warning("remote worker %s: calls poll failed: %s", self.name, exc)
             await asyncio.sleep(0.2 if calls.active else self.poll)
 
-    def _body(self) -> dict[str, Any]:
-        return {"name": self.name, "instance": self.instance}
-
-    async def _sync(self, http: httpx.AsyncClient) -> None:
+    async def _sync(self, plane: WorkerClient) -> None:
         batch = self._reports.take()
-        reports = [
+        reports: list[ReportIn] = [
             {"account_id": r.account_id, "state": r.state, "code": r.code, "error": r.error}
             for r in batch
         ]
@@ -255,27 +213,32 @@ class RemoteWorker:
         for account_id in self.applied:
             state = self.manager.status(account_id).state
             stats[state] = stats.get(state, 0) + 1
-        body = self._body() | {"stats": stats, "reports": reports}
         addresses = self.publish() if self.publish is not None else self.addresses
-        if addresses != self.addresses:  # a registrar saw us at another address
-            body["addresses"] = addresses
         callers = self._callers()
-        if callers != self._callers_sent:  # the bot names them to the people they call
-            body["callers"] = callers
-            now = {c["id"] for c in callers}
-            body["callers_gone"] = [c["id"] for c in self._callers_sent or [] if c["id"] not in now]
+        changed = callers != self._callers_sent  # the bot names them to the people they call
+        now = {c["id"] for c in callers}
         try:
-            answer = await self._post(http, "sync", body)
-        except httpx.HTTPError:
+            answer = await plane.sync(
+                stats=stats,
+                reports=reports,
+                # sent when a registrar saw us at another address
+                addresses=addresses if addresses != self.addresses else None,
+                callers=callers if changed else None,
+                callers_gone=[c["id"] for c in self._callers_sent or [] if c["id"] not in now],
+            )
+        except (httpx.HTTPError, ProblemError):
             self._reports.put_back(batch)
             raise
         self._callers_sent = callers
         self.addresses = addresses
         self._apply_all(
-            [AccountConfig(**a | {"codecs": tuple(a["codecs"])}) for a in answer["accounts"]]
+            [
+                AccountConfig(**dict(a) | {"codecs": tuple(a["codecs"])})  # type: ignore[arg-type]
+                for a in answer["accounts"]
+            ]
         )
 
-    def _callers(self) -> list[dict[str, Any]]:
+    def _callers(self) -> list[CallerIn]:
         """This machine's connected caller accounts: public names, the phone masked."""
         if self.calls is None:
             return []
