@@ -5,6 +5,7 @@ looked at, 403 out of scope, ETag/If-Match on account settings."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 from .conftest import ALICE, BOB, CAROL, Api, settings_body
 
@@ -99,6 +100,35 @@ async def test_allow_lists_every_method_of_a_path(api: Api) -> None:
     assert set(r.headers["allow"].split(", ")) == {"GET", "POST"}
     r = await api.client.post(f"{V1}/links/1", headers=api.admin)
     assert set(r.headers["allow"].split(", ")) == {"GET", "DELETE"}
+
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def test_every_undocumented_method_of_every_path_is_405_with_its_allow(api: Api) -> None:
+    """Over the whole document, so a fixed address beside an id (``/accounts/import`` beside
+    ``/accounts/{account_id}``) is its own: GET there was getAccount with the id "import"."""
+    document = (await api.client.get(f"{V1}/openapi.json")).json()
+    for template, item in document["paths"].items():
+        path = re.sub(r"\{\w+\}", "1", template)
+        documented = {m.upper() for m in item}
+        for method in METHODS:
+            if method in documented:
+                continue
+            r = await api.client.request(method, path, headers=api.admin)
+            assert r.status_code == 405, (method, path, r.status_code, r.text)
+            assert set(r.headers["allow"].split(", ")) == documented, (method, path)
+            assert r.headers["content-type"] == PROBLEM
+        r = await api.client.request("OPTIONS", path, headers=api.admin)
+        assert set(r.headers["allow"].split(", ")) == documented | {"OPTIONS"}, path
+
+
+async def test_an_id_that_is_no_number_is_no_address(api: Api) -> None:
+    for path in ("accounts/abc", "accounts/import/audit", "links/x", "users/me/subscription"):
+        r = await api.client.get(f"{V1}/{path}", headers=api.admin)
+        assert r.status_code == 404 and r.json()["code"] == "not_found", path
+    r = await api.client.get(f"{V1}/accounts/{2**70}", headers=api.admin)
+    assert r.status_code == 422 and r.json()["errors"][0]["parameter"] == "account_id"
 
 
 async def test_booleans_and_integers_are_strict_json(api: Api) -> None:

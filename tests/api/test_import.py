@@ -54,6 +54,39 @@ async def test_multipart_dry_run_then_import_then_again(
     assert "pa;ss-one" not in caplog.text and "two-pw" not in caplog.text
 
 
+def _multipart(content: bytes, boundary: str) -> tuple[bytes, str]:
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    )
+    body = head.encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+async def test_a_retried_upload_with_its_key_is_answered_once(
+    api: Api, alice: TelegramUser
+) -> None:
+    """The same file sent again with the same Idempotency-Key, as curl -F or httpx send it
+    (a new random boundary each time), gets the first answer and imports nothing twice;
+    another file with that key is 422."""
+    params = {"owner_id": ALICE}
+    answers = []
+    for boundary in ("first-boundary-1f2e", "second-boundary-9a8b"):
+        body, content_type = _multipart(CSV, boundary)
+        headers = api.alice | {"Content-Type": content_type, "Idempotency-Key": "import-7"}
+        answers.append(await api.client.post(URL, params=params, content=body, headers=headers))
+    first, retry = answers
+    assert first.status_code == 200 and len(first.json()["created"]) == 2, first.text
+    assert retry.headers.get("idempotent-replayed") == "true"
+    assert (retry.status_code, retry.json()) == (200, first.json())
+    assert await owned(api, alice) == ["101", "102"]
+    other, content_type = _multipart(CSV + b"103;three-pw;pbx.example.com\n", "third-boundary")
+    headers = api.alice | {"Content-Type": content_type, "Idempotency-Key": "import-7"}
+    r = await api.client.post(URL, params=params, content=other, headers=headers)
+    assert r.status_code == 422 and r.json()["code"] == "idempotency_key_reused"
+    assert await owned(api, alice) == ["101", "102"]
+
+
 async def test_a_pbx_file_with_its_server(api: Api, alice: TelegramUser) -> None:
     files = upload(sample("pjsip.conf"), "pjsip.conf")
     r = await api.client.post(

@@ -110,6 +110,7 @@ async def test_healthz_and_metrics(api: Api) -> None:
     )
     await accounts.report_registration(api.deps, r.json()["id"], "registered", 200)
     await api.client.get(f"{V1}/accounts/999", headers=api.admin)
+    await api.client.get(f"{V1}/accounts/0000999", headers=api.admin)  # the same route
     r = await api.client.get("/healthz")
     assert r.status_code == 200 and r.json()["database"] is True
     r = await api.client.get("/metrics")
@@ -123,6 +124,7 @@ async def test_healthz_and_metrics(api: Api) -> None:
         'telesip_api_requests_total{method="GET",route="/api/v1/accounts/{account_id}",status="404"}'
         in text
     )
+    assert 'route="/api/v1/accounts/0000999"' not in text  # no label per spelling of an id
     assert "telesip_bot_updates_total" in text
     assert 'telesip_workers{state="alive"} 0.0' in text
 

@@ -123,6 +123,7 @@ def test_lists_and_shows_speak_json(env: dict[str, str]) -> None:
     assert "tsk_" not in out.replace(keys[0]["prefix"], "")  # never the key itself
     assert invoke(env, "api-keys", "revoke", str(keys[0]["id"]))[0] == 0
     assert json.loads(invoke(env, "api-keys", "list", "--json")[1])[0]["revoked_at"]
-    for args in (["accounts", "list"], ["workers", "list"], ["telegram", "list"]):
+    lists = (["accounts", "list"], ["accounts", "unused"], ["workers", "list"])
+    for args in (*lists, ["telegram", "list"]):
         code, out = invoke(env, *args, "--json")
         assert code == 0 and json.loads(out) == [], (args, out)

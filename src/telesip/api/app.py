@@ -71,12 +71,16 @@ class _CountRequests:
 
 def _route_of(scope: Scope) -> str:
     """The route template (``/api/v1/accounts/{account_id}``), never the raw path: each path
-    parameter's segment is put back as its name; paths no route matched are "unmatched"."""
+    parameter's segment is put back as its name (``007`` too); paths no route matched are
+    "unmatched"."""
     if "route" not in scope:
         return "unmatched"
     names = {str(v): k for k, v in scope.get("path_params", {}).items()}
     segments = str(scope["path"]).split("/")
-    return "/".join(f"{{{names[x]}}}" if x in names else x for x in segments)
+    # an id's segment is digits (``{account_id:int}``) and its value an int: 007 is 7
+    as_value = [str(int(x)) if x.isdigit() else x for x in segments]
+    pairs = zip(segments, as_value, strict=True)
+    return "/".join(f"{{{names[v]}}}" if v in names else x for x, v in pairs)
 
 
 def create_app(

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from telesip.api import problems
 from telesip.api.errors import RETRY_AFTER_SECONDS
+from telesip.api.uploads import BadUpload, boundary_of
 from telesip.domain import errors
 from telesip.domain.errors import TelesipError
 from telesip.services import idempotency
@@ -32,8 +33,19 @@ def _fingerprint(scope: Scope, body: bytes) -> str:
     h = hashlib.sha256()
     for part in (scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1")):
         h.update(part.encode("utf-8", "surrogateescape") + b"\x00")
-    h.update(body)
+    h.update(_without_boundary(scope, body))
     return h.hexdigest()
+
+
+def _without_boundary(scope: Scope, body: bytes) -> bytes:
+    """A multipart body with its boundary taken out: a client sending the same file again
+    picks a new random boundary (curl -F, httpx, browsers do), and that is the same request,
+    not a reused key. (A boundary never occurs inside the parts, by its definition.)"""
+    try:
+        boundary = boundary_of(problems.header(scope, b"content-type") or "")
+    except BadUpload:
+        return body
+    return body.replace(b"--" + boundary, b"--\x00")
 
 
 class Idempotency:

@@ -1,4 +1,4 @@
-"""``telesip accounts list|import|operator-paid`` and ``telesip audit``."""
+"""``telesip accounts list|unused|import|operator-paid`` and ``telesip audit``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.table import Table
 
 from telesip.bootstrap import services_for
 from telesip.cli.common import as_json_option, command, err, out, print_json, settings
+from telesip.domain.readmodels import AccountSummary
 from telesip.services import accounts as accounts_svc
 from telesip.services import audit as audit_svc
 from telesip.services import imports as imports_svc
@@ -29,6 +30,27 @@ async def accounts_list(
         rows = await accounts_svc.list_accounts(
             deps, limit=limit, owner_ids=[owner] if owner is not None else None
         )
+    _show(rows, as_json)
+
+
+@accounts_app.command("unused")
+@command
+async def accounts_unused(
+    owner: int | None = typer.Option(None, help="Only this owner's accounts (Telegram id)"),
+    limit: int = typer.Option(1000, min=1, max=100000),
+    as_json: bool = as_json_option(),
+) -> None:
+    """Enabled accounts with no call and no registration change for TELESIP_UNUSED_DAYS days
+    (R11), for their owners to disable (``telesip accounts list``'s columns)."""
+    async with services_for(settings(), upgrade=True) as deps:
+        rows = await accounts_svc.unused(
+            deps, None, owner_ids=[owner] if owner is not None else None, limit=limit
+        )
+    _show(rows, as_json)
+
+
+def _show(rows: list[AccountSummary], as_json: bool) -> None:
+    """Accounts as a table, or with ``--json`` as one JSON list."""
     if as_json:
         print_json(
             [

@@ -104,7 +104,7 @@ async def create_account(
 
 
 @router.get(
-    "/{account_id}",
+    "/{account_id:int}",
     response_model=schemas.AccountOut,
     summary="Read an account (ETag: its settings' version, for If-Match)",
     operation_id="getAccount",
@@ -116,7 +116,7 @@ async def get_account(ctx: Auth, account_id: AccountId, response: Response) -> s
 
 
 @router.patch(
-    "/{account_id}/settings",
+    "/{account_id:int}/settings",
     response_model=schemas.AccountOut,
     summary="Change settings (If-Match: the ETag read, or 412 when they changed since)",
     operation_id="updateAccountSettings",
@@ -137,7 +137,7 @@ async def update_settings(
 
 
 @router.put(
-    "/{account_id}/enabled",
+    "/{account_id:int}/enabled",
     response_model=schemas.AccountOut,
     summary="Disable/enable",
     operation_id="setAccountEnabled",
@@ -152,7 +152,7 @@ async def set_enabled(
 
 
 @router.put(
-    "/{account_id}/operator-paid",
+    "/{account_id:int}/operator-paid",
     response_model=schemas.AccountOut,
     summary="Operator pays",
     operation_id="setAccountOperatorPaid",
@@ -167,7 +167,7 @@ async def set_operator_paid(
 
 
 @router.post(
-    "/{account_id}/assign",
+    "/{account_id:int}/assign",
     response_model=schemas.AccountOut,
     summary="Assign to a user (R4)",
     operation_id="assignAccount",
@@ -182,7 +182,7 @@ async def assign(
 
 
 @router.post(
-    "/{account_id}/take-back",
+    "/{account_id:int}/take-back",
     response_model=schemas.AccountOut,
     summary="End the assignment",
     operation_id="takeBackAccount",
@@ -195,7 +195,7 @@ async def take_back(ctx: Auth, account_id: AccountId, response: Response) -> sch
 
 
 @router.delete(
-    "/{account_id}",
+    "/{account_id:int}",
     status_code=204,
     summary="Delete everywhere (R10)",
     operation_id="deleteAccount",
@@ -208,7 +208,7 @@ async def delete_account(ctx: Auth, account_id: AccountId) -> Response:
 
 
 @router.get(
-    "/{account_id}/audit",
+    "/{account_id:int}/audit",
     response_model=schemas.AuditPage,
     summary="Audit log",
     operation_id="getAccountAudit",

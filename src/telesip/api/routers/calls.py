@@ -63,7 +63,7 @@ async def list_calls(
 
 
 @router.get(
-    "/{call_id}",
+    "/{call_id:int}",
     response_model=schemas.CallOut,
     summary="One call",
     operation_id="getCall",

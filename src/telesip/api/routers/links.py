@@ -32,7 +32,7 @@ async def _in_scope(ctx: Ctx, link_id: int) -> SettingsLink:
 
 
 @router.post(
-    "/accounts/{account_id}/links",
+    "/accounts/{account_id:int}/links",
     status_code=201,
     response_model=schemas.LinkOut,
     summary="Create a settings link for an account",
@@ -87,7 +87,7 @@ async def list_links(
 
 
 @router.get(
-    "/links/{link_id}",
+    "/links/{link_id:int}",
     response_model=schemas.LinkOut,
     summary="Read a link",
     operation_id="getLink",
@@ -98,7 +98,7 @@ async def get_link(ctx: Auth, link_id: LinkId) -> schemas.LinkOut:
 
 
 @router.get(
-    "/links/{link_id}/qr.png",
+    "/links/{link_id:int}/qr.png",
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}}, "description": "QR code of the deep link"},
@@ -115,7 +115,7 @@ async def link_qr(ctx: Auth, link_id: LinkId) -> Response:
 
 
 @router.delete(
-    "/links/{link_id}",
+    "/links/{link_id:int}",
     status_code=204,
     summary="Revoke a link",
     operation_id="revokeLink",

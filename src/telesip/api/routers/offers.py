@@ -37,7 +37,7 @@ async def create_offer(
 
 
 @router.get(
-    "/{offer_id}",
+    "/{offer_id:int}",
     response_model=schemas.OfferOut,
     summary="Read an offer",
     operation_id="getOffer",

@@ -33,7 +33,7 @@ def _out(view: billing.SubscriptionView) -> schemas.SubscriptionOut:
 
 
 @router.put(
-    "/{user_id}/subscription",
+    "/{user_id:int}/subscription",
     response_model=schemas.SubscriptionOut,
     summary="Set plan and seats",
     operation_id="setSubscription",
@@ -49,7 +49,7 @@ async def set_subscription(
 
 
 @router.get(
-    "/{user_id}/subscription",
+    "/{user_id:int}/subscription",
     response_model=schemas.SubscriptionOut,
     summary="Plans and usage",
     operation_id="getSubscription",

@@ -54,7 +54,7 @@ async def list_webhooks(ctx: Auth) -> list[schemas.WebhookOut]:
 
 
 @router.get(
-    "/{webhook_id}",
+    "/{webhook_id:int}",
     response_model=schemas.WebhookOut,
     summary="Read a webhook",
     operation_id="getWebhook",
@@ -68,7 +68,7 @@ async def get_webhook(ctx: Auth, webhook_id: WebhookId) -> schemas.WebhookOut:
 
 
 @router.delete(
-    "/{webhook_id}",
+    "/{webhook_id:int}",
     status_code=204,
     summary="Delete a webhook",
     operation_id="deleteWebhook",
@@ -80,7 +80,7 @@ async def delete_webhook(ctx: Auth, webhook_id: WebhookId) -> Response:
 
 
 @router.get(
-    "/{webhook_id}/deliveries",
+    "/{webhook_id:int}/deliveries",
     response_model=list[schemas.DeliveryOut],
     summary="Delivery log",
     operation_id="listWebhookDeliveries",

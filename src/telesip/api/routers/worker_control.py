@@ -362,7 +362,7 @@ async def calls_orphaned(body: WorkerIn, request: Request, credential: Credentia
     return Orphans(ended=await calls.end_orphans(_services(request), ref.id))
 
 
-@router.post("/calls/{call_id}/answered", response_model=Answered)
+@router.post("/calls/{call_id:int}/answered", response_model=Answered)
 async def call_answered(
     call_id: CallId, body: CallAnsweredIn, request: Request, credential: Credential
 ) -> Answered:
@@ -370,7 +370,7 @@ async def call_answered(
     return Answered(ok=await calls.mark_answered(_services(request), call.id, body.caller))
 
 
-@router.post("/calls/{call_id}/ended", response_model=WorkerCall | None)
+@router.post("/calls/{call_id:int}/ended", response_model=WorkerCall | None)
 async def call_ended(
     call_id: CallId, body: CallEndedIn, request: Request, credential: Credential
 ) -> WorkerCall | None:
@@ -395,7 +395,7 @@ async def call_ended(
 
 
 @router.post(
-    "/calls/{call_id}/recording",
+    "/calls/{call_id:int}/recording",
     response_model=RecordingOut,
     openapi_extra={
         "requestBody": {
@@ -423,7 +423,7 @@ async def call_recording(
     return RecordingOut(file=file)
 
 
-@router.post("/calls/{call_id}/messages", status_code=204)
+@router.post("/calls/{call_id:int}/messages", status_code=204)
 async def call_message(
     call_id: CallId, body: CallMessageIn, request: Request, credential: Credential
 ) -> None:
@@ -432,7 +432,7 @@ async def call_message(
     await outbox.tell(_services(request), call, body.key, **body.params)
 
 
-@router.post("/calls/{call_id}/keypad", status_code=204)
+@router.post("/calls/{call_id:int}/keypad", status_code=204)
 async def call_keypad(
     call_id: CallId, body: WorkerIn, request: Request, credential: Credential
 ) -> None:
