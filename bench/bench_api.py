@@ -1,10 +1,12 @@
 """Operators' API throughput: one API process (uvicorn, as ``telesip api`` runs it) on a fresh
 database, driven over loopback by this process with a few concurrent connections.
 
-Prints requests/s and p50/p99 latency for ``GET /api/v1/accounts`` (a page of 100) and for
-``POST /api/v1/accounts`` with an ``Idempotency-Key`` (each a new key: the store's claim and its
-answer are written every time) and without one; and the idempotency store's own cost per
-request (``begin`` + ``finish``, timed in this process against the same database).
+Prints requests/s, p50/p99 latency and the API process's CPU per request (its own utime +
+stime from /proc, so a busy machine inflates the latencies but hardly the CPU) for ``GET
+/api/v1/accounts`` (a page of 100) and for ``POST /api/v1/accounts`` with an
+``Idempotency-Key`` (each a new key: the store's claim and its answer are written every time)
+and without one; and the idempotency store's own cost per request (``begin`` + ``finish``,
+timed in this process against the same database: wall p50/p99 and this process's CPU).
 
     .venv/bin/python bench/bench_api.py [--database sqlite|postgresql] [--seconds 10]
 """
@@ -26,6 +28,17 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT = 18931
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def pct(values: list[float], q: float) -> float:
@@ -74,8 +87,9 @@ async def drive(
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
-async def store_cost(url: str, n: int) -> list[float]:
-    """begin + finish of the idempotency store per request, in this process."""
+async def store_cost(url: str, n: int) -> tuple[list[float], float]:
+    """begin + finish of the idempotency store per request, in this process: the wall times
+    and the CPU per request."""
     from telesip.services import idempotency
     from telesip.services.dependencies import Dependencies
     from telesip.store.crypto import Cipher
@@ -85,14 +99,20 @@ async def store_cost(url: str, n: int) -> list[float]:
     deps = Dependencies(engine, Cipher("bench-secret-key-material"))
     answer = idempotency.Stored(201, [("content-type", "application/json")], b"{}" * 300)
     out = []
+    for _ in range(20):  # warm: the pool's connection, prepared statements
+        key = str(uuid.uuid4())
+        await idempotency.begin(deps, "bench-owner", key, "f" * 64)
+        await idempotency.finish(deps, "bench-owner", key, answer)
+    cpu = time.process_time()
     for _ in range(n):
         key = str(uuid.uuid4())
         started = time.perf_counter()
         await idempotency.begin(deps, "bench-owner", key, "f" * 64)
         await idempotency.finish(deps, "bench-owner", key, answer)
         out.append(time.perf_counter() - started)
+    cpu = (time.process_time() - cpu) / n
     await engine.dispose()
-    return out
+    return out, cpu
 
 
 async def main() -> None:
@@ -100,6 +120,7 @@ async def main() -> None:
     ap.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--store-requests", type=int, default=1000)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     if args.database == "sqlite":
@@ -113,6 +134,7 @@ async def main() -> None:
         await conn.close()
         url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     token, owner = await prepare(url)
+    print(f"load average {load_average()}")
     env = os.environ | {
         "TELESIP_DATABASE_URL": url,
         "TELESIP_DATA_DIR": str(tmp),
@@ -165,10 +187,13 @@ async def main() -> None:
                 ("POST /api/v1/accounts + Idempotency-Key", post(True)),
             ):
                 await drive(client, make, 1.0, args.concurrency)  # warm up
+                cpu = cpu_seconds(server.pid)
                 rate, lat = await drive(client, make, args.seconds, args.concurrency)
+                cpu = (cpu_seconds(server.pid) - cpu) / len(lat)
                 print(
                     f"{label:42s} {rate:7.1f} req/s  p50 {pct(lat, 0.5) * 1000:6.1f} ms  "
-                    f"p99 {pct(lat, 0.99) * 1000:6.1f} ms  ({len(lat)} requests)"
+                    f"p99 {pct(lat, 0.99) * 1000:6.1f} ms  API CPU {cpu * 1000:5.2f} ms/req  "
+                    f"({len(lat)} requests)"
                 )
     finally:
         server.terminate()
@@ -177,11 +202,13 @@ async def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    cost = await store_cost(url, 500)
+    cost, cpu = await store_cost(url, args.store_requests)
     print(
         f"idempotency store (begin + finish, one request at a time): p50 "
-        f"{statistics.median(cost) * 1000:.2f} ms, p99 {pct(cost, 0.99) * 1000:.2f} ms"
+        f"{statistics.median(cost) * 1000:.2f} ms, p99 {pct(cost, 0.99) * 1000:.2f} ms, "
+        f"CPU {cpu * 1000:.2f} ms/req in this process"
     )
+    print(f"load average {load_average()}")
     if args.database == "postgresql":
         conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')

@@ -146,6 +146,28 @@ async def test_booleans_and_integers_are_strict_json(api: Api) -> None:
     assert r.json()["enabled"] is True and r.json()["settings"]["port"] is None
 
 
+async def test_a_patch_cannot_clear_what_an_account_always_has(api: Api) -> None:
+    """``null`` clears an optional field; for the others the schema takes no null and the
+    server says which field, by its pointer (a create may still send null: the default)."""
+    account_id, _ = await _create(api)
+    url = f"{V1}/accounts/{account_id}/settings"
+    r = await api.client.patch(url, json={"codecs": None, "domain": None}, headers=api.admin)
+    assert r.status_code == 422 and r.json()["code"] == "invalid_request"
+    assert sorted(e["pointer"] for e in r.json()["errors"]) == ["#/codecs", "#/domain"]
+    document = (await api.client.get(f"{V1}/openapi.json")).json()
+    patch = document["components"]["schemas"]["SettingsPatch"]["properties"]
+    assert patch["codecs"]["type"] == "array" and "anyOf" not in patch["codecs"]
+    assert {"type": "null"} in patch["port"]["anyOf"]
+    r = await api.client.patch(url, json={"port": 5070}, headers=api.admin)
+    assert r.status_code == 200
+    r = await api.client.patch(url, json={"port": None}, headers=api.admin)
+    assert r.status_code == 200 and r.json()["settings"]["port"] is None
+    assert r.json()["domain"] == "pbx.example.com"
+    body = {"owner": {"id": ALICE}, "settings": settings_body("101", codecs=None)}
+    r = await api.client.post(f"{V1}/accounts", json=body, headers=api.admin)
+    assert r.status_code == 201 and r.json()["settings"]["codecs"]
+
+
 async def test_401_comes_before_the_body_is_looked_at(api: Api) -> None:
     for headers in ({}, {"Authorization": "Bearer tsk_nope"}):
         r = await api.client.post(f"{V1}/accounts", json={}, headers=headers)

@@ -424,22 +424,24 @@ class SettingsIn(TypedDict, total=False):
 
 
 class SettingsPatch(TypedDict, total=False):
-    """Fields to change; absent fields stay. ``null`` clears an optional field."""
+    """Fields to change; absent fields stay. ``null`` clears an optional field (the login,
+    password, server, transport, expiry, codecs, DTMF mode and recording cannot be cleared).
+    """
     auth_username: str | None
-    codecs: list[Literal["PCMA", "PCMU", "G722", "opus", "telephone-event"]] | None
+    codecs: list[Literal["PCMA", "PCMU", "G722", "opus", "telephone-event"]]
     display_name: str | None
-    domain: str | None
-    dtmf_mode: Literal["rfc4733", "info", "inband"] | None
-    expires: int | None
-    login: str | None
+    domain: str
+    dtmf_mode: Literal["rfc4733", "info", "inband"]
+    expires: int
+    login: str
     media_encryption: Literal["off", "optional", "required"] | None
     outbound_proxy: str | None
-    password: str | None
+    password: str
     port: int | None
-    record: bool | None
+    record: bool
     registrar: str | None
     rewrite_rules: list[list[str]] | None
-    transport: Literal["udp", "tcp", "tls"] | None
+    transport: Literal["udp", "tcp", "tls"]
     worker: str | None
 
 

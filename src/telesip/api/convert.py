@@ -13,11 +13,6 @@ from telesip.services.accounts import Card
 from telesip.services.dependencies import Dependencies
 from telesip.services.templates import get_template
 
-#: fields a patch may not clear
-_REQUIRED = frozenset(
-    {"login", "password", "domain", "transport", "expires", "codecs", "dtmf_mode", "record"}
-)
-
 
 def user(u: schemas.UserIn) -> TelegramUser:
     return TelegramUser(u.id, u.first_name, u.username, u.language_code)
@@ -48,10 +43,9 @@ async def settings(deps: Dependencies, body: schemas.SettingsIn) -> AccountSetti
 
 
 def changes(body: schemas.SettingsPatch) -> dict[str, Any]:
+    """The fields a patch changes (its schema refused a null for a field that cannot be
+    cleared, with that field's pointer)."""
     given = body.model_dump(exclude_unset=True)
-    cleared = sorted(k for k, v in given.items() if v is None and k in _REQUIRED)
-    if cleared:
-        raise errors.InvalidSettings(reason=f"{', '.join(cleared)} cannot be cleared")
     if not given:
         raise errors.InvalidInput("nothing to change")
     return _values(given)

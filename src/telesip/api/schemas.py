@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import qrcode
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from telesip.domain.settings import EXPIRES_RANGE, HOST_PATTERN, WORKER_NAME
 from telesip.services.webhooks import URL_PATTERN
@@ -101,8 +101,8 @@ RulePair = Annotated[
 ]
 
 
-class SettingsPatch(In):
-    """Fields to change; absent fields stay. ``null`` clears an optional field."""
+class _SettingsFields(In):
+    """The SIP settings' fields, each optional: what a patch and a new account share."""
 
     login: Login | None = None
     password: S128NE | None = Field(default=None, json_schema_extra={"writeOnly": True})
@@ -129,7 +129,42 @@ class SettingsPatch(In):
     )
 
 
-class SettingsIn(SettingsPatch):
+#: fields a patch may not clear with ``null``: an account always has them
+NOT_CLEARABLE: tuple[str, ...] = (
+    "login",
+    "password",
+    "domain",
+    "transport",
+    "expires",
+    "codecs",
+    "dtmf_mode",
+    "record",
+)
+
+
+def _no_null(schema: dict[str, Any]) -> None:
+    """The document says what the server checks: these fields take no ``null`` in a patch."""
+    for name in NOT_CLEARABLE:
+        field = schema["properties"][name]
+        kept = [s for s in field.pop("anyOf", []) if s != {"type": "null"}]
+        field.update(kept[0] if len(kept) == 1 else {"anyOf": kept} if kept else {})
+
+
+class SettingsPatch(_SettingsFields):
+    """Fields to change; absent fields stay. ``null`` clears an optional field (the login,
+    password, server, transport, expiry, codecs, DTMF mode and recording cannot be cleared)."""
+
+    model_config = ConfigDict(json_schema_extra=_no_null)
+
+    @field_validator(*NOT_CLEARABLE, mode="before")
+    @classmethod
+    def _kept(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be cleared; leave the field out to keep it")
+        return value
+
+
+class SettingsIn(_SettingsFields):
     """SIP settings of a new account: the same fields, with login and password required.
     ``template`` prefills the server fields from a server template; fields given here win.
     ``domain`` is required unless a template gives it. The password is write-only: it is never

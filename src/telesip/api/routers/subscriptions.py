@@ -37,7 +37,7 @@ def _out(view: billing.SubscriptionView) -> schemas.SubscriptionOut:
     response_model=schemas.SubscriptionOut,
     summary="Set plan and seats",
     operation_id="setSubscription",
-    responses=responses(*BODY, 403, 409),
+    responses=responses(*BODY, 403, 404, 409),
 )
 async def set_subscription(
     ctx: Auth, user_id: UserId, body: schemas.SubscriptionIn
