@@ -55,7 +55,7 @@ async def test_recording_is_set_at_creation_and_by_a_patch(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [(None, "invalid_settings"), ("maybe", "invalid_request"), ([True], "invalid_request")],
+    [(None, "invalid_request"), ("maybe", "invalid_request"), ([True], "invalid_request")],
 )
 async def test_recording_takes_only_true_or_false(api: Api, value: object, code: str) -> None:
     r = await api.client.post(

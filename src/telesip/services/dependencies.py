@@ -33,6 +33,15 @@ class Dependencies:
     rules: Rules = field(default_factory=Rules)
     bus: MessageBus = field(default_factory=MessageBus)
 
-    def uow(self, *, readonly: bool = False) -> UnitOfWork:
-        """A unit of work; ``readonly`` for use cases that only read (no write lock)."""
-        return UnitOfWork(self.engine, self.cipher, self.clock, self.bus.publish, readonly=readonly)
+    def uow(self, *, readonly: bool = False, single_statement: bool = False) -> UnitOfWork:
+        """A unit of work; ``readonly`` for use cases that only read (no write lock);
+        ``single_statement`` for a write that is one atomic statement (on PostgreSQL it
+        commits by itself: no BEGIN and COMMIT round trips)."""
+        return UnitOfWork(
+            self.engine,
+            self.cipher,
+            self.clock,
+            self.bus.publish,
+            readonly=readonly,
+            single_statement=single_statement,
+        )

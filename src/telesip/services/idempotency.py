@@ -2,13 +2,15 @@
 a request sent with a key is stored for 24 h in the database, so that every API process answers
 a retry with it instead of doing the work again.
 
-``begin`` claims the key in one transaction: the first request inserts a "running" row and goes
-on; a retry finds the row and gets the stored answer (``Stored``), or ``KeyInProgress`` while the
-first is still running, or ``KeyReused`` when the same key came with another request. Two
-requests racing with one key cannot both go on: the insert is ``ON CONFLICT DO NOTHING`` on the
-(owner, key) primary key, so exactly one inserts. ``finish`` stores the answer; ``abandon``
-drops the claim (a server error, or a request that never got authenticated) so that a retry
-runs afresh. A process that dies mid-request leaves a claim that ends with its lease.
+``begin`` claims the key: the first request inserts a "running" row and goes on (that one
+statement, committed by itself: on PostgreSQL no BEGIN/COMMIT round trips); a retry finds the
+row (in a transaction, locked) and gets the stored answer (``Stored``), or ``KeyInProgress``
+while the first is still running, or ``KeyReused`` when the same key came with another
+request. Two requests racing with one key cannot both go on: the insert is ``ON CONFLICT DO
+NOTHING`` on the (owner, key) primary key, so exactly one inserts. ``finish`` stores the
+answer (one UPDATE, committed by itself); ``abandon`` drops the claim (a server error, or a
+request that never got authenticated) so that a retry runs afresh. A process that dies
+mid-request leaves a claim that ends with its lease.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Stored:
 async def begin(deps: Dependencies, owner: str, key: str, fingerprint: str) -> Stored | None:
     """Claim ``key`` for this request: None to go on, or the stored answer of an earlier one."""
     await _purge(deps)
-    async with deps.uow() as uow:
+    async with deps.uow(single_statement=True) as uow:  # the insert alone is the claim
         now = uow.now
         claim = {
             "owner": owner,
@@ -51,6 +53,7 @@ async def begin(deps: Dependencies, owner: str, key: str, fingerprint: str) -> S
         if await uow.idempotency.claim(claim):
             await uow.commit()
             return None
+    async with deps.uow() as uow:  # a retry: the row read locked, maybe taken over
         row = await uow.idempotency.get_locked(owner, key)
         stale = row is not None and (
             row.expires_at <= now or (row.state == "running" and row.locked_until <= now)
@@ -67,8 +70,8 @@ async def begin(deps: Dependencies, owner: str, key: str, fingerprint: str) -> S
 
 
 async def finish(deps: Dependencies, owner: str, key: str, answer: Stored) -> None:
-    """Store the answer a retry gets."""
-    async with deps.uow() as uow:
+    """Store the answer a retry gets (one UPDATE)."""
+    async with deps.uow(single_statement=True) as uow:
         await uow.idempotency.finish(
             owner, key, answer.status, [list(h) for h in answer.headers], answer.body
         )

@@ -109,8 +109,12 @@ class UnitOfWork:
         publish: Publisher | None = None,
         *,
         readonly: bool = False,
+        single_statement: bool = False,
     ) -> None:
         self._readonly = readonly  # reads only: on SQLite no write lock is taken
+        # one atomic write: on PostgreSQL it runs outside a transaction (see uow() in
+        # services/dependencies.py); on SQLite nothing changes (its writes cost no round trip)
+        self._single = single_statement
         self._engine = engine
         self._cipher = cipher
         self._publish = publish
@@ -147,6 +151,8 @@ class UnitOfWork:
             self.conn = await self._engine.connect()
             if self._readonly:
                 await self.conn.execution_options(**_READONLY[self._engine.dialect.name])
+            elif self._single and self._engine.dialect.name == "postgresql":
+                await self.conn.execution_options(isolation_level="AUTOCOMMIT")
         except (DBAPIError, OSError) as exc:
             raise storage_error(exc, self._engine) from exc
         self._bind()
