@@ -234,7 +234,7 @@ def test_the_qr_code_image_carries_the_modules() -> None:
 
     from PIL import Image
 
-    from telesip.bot.routers.links import qr_matrix, qr_png
+    from telesip.bot.qr import qr_matrix, qr_png
 
     url = "https://t.me/telesip_test_bot?start=abcDEF123"
     matrix = qr_matrix(url)

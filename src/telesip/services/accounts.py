@@ -101,7 +101,12 @@ class Card:
     etag: str | None = None  # of the settings (owner reads), for If-Match on a change
 
 
-async def get_card(deps: Dependencies, actor: TelegramUser | None, account_id: int) -> Card:
+async def get_card(
+    deps: Dependencies, actor: TelegramUser | None, account_id: int, *, settings: bool = True
+) -> Card:
+    """The account's card as ``actor`` may see it (AccountNotFound for anyone else). With
+    ``settings=False`` (the bot's card, read on every press) an owner's card comes without the
+    settings and their ETag: the password is not decrypted and no MAC is computed."""
     async with deps.uow(readonly=True) as uow:  # one statement (the bot reads it on every press)
         live_after = uow.now - timedelta(seconds=deps.rules.lease_ttl_seconds)
         read = await uow.accounts.card(account_id, live_after)
@@ -118,6 +123,8 @@ async def get_card(deps: Dependencies, actor: TelegramUser | None, account_id: i
     if role is not Role.OWNER:
         return Card(summary, role, None, None, [], recording)
     pending = read.pending if read.pending is not None and read.pending.is_live(uow.now) else None
+    if not settings:
+        return Card(summary, role, None, pending, read.firewall, recording)
     current = read.account().settings
     etag = settings_etag(deps, account_id, current)
     return Card(summary, role, current.public_dict(), pending, read.firewall, recording, etag=etag)

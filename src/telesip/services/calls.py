@@ -128,6 +128,28 @@ async def recent_calls(
         return await uow.calls.of_person(actor.id, limit=limit)
 
 
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of a person's calls (newest first): page ``page`` (from 0) of those calls,
+    ``total`` calls in all."""
+
+    calls: list[CallRecord]
+    total: int
+    page: int
+
+
+async def history_page(
+    deps: Dependencies, actor: TelegramUser, *, page: int, size: int
+) -> HistoryPage:
+    """/calls: a page of ``size`` of the person's calls and how many there are (one snapshot);
+    a page past the end is the last one."""
+    async with deps.uow(readonly=True) as uow:
+        total = await uow.calls.count_of_person(actor.id)
+        page = min(max(page, 0), max(0, (total - 1) // size))
+        found = await uow.calls.of_person(actor.id, limit=size, offset=page * size)
+    return HistoryPage(found, total, page)
+
+
 async def _own_active_call(uow: UnitOfWork, actor_id: int, call_id: int) -> CallRecord:
     call = await uow.calls.get(call_id)
     if call is None or call.user_id != actor_id or not call.active:

@@ -10,6 +10,7 @@ hops did. PostgreSQL: READ COMMITTED with explicit row locks taken by the reposi
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine as AsyncEngine  # re-exported for the services
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -125,7 +126,13 @@ def _loop_engine(engine: AsyncEngine, pragmas: list[str], begin: str, pool_size:
 
     @event.listens_for(sync, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        # straight on the driver's connection: a SQLAlchemy execution of its own (context,
+        # events, result) cost as much as the card's read around it. Its errors (a busy
+        # file) are raised as SQLAlchemy's, as every statement's are.
+        try:
+            conn.connection.driver_connection.execute(begin)
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(begin, None, exc) from exc
 
     return sync
 

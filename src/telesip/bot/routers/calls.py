@@ -11,7 +11,6 @@ service checks on every press that the line is the presser's.
 from __future__ import annotations
 
 import html
-from datetime import datetime
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -19,10 +18,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from telesip import extras
+from telesip.bot import views
 from telesip.bot.callbacks import CallCb
 from telesip.bot.locales import t
 from telesip.bot.replies import show
-from telesip.domain.calls import CallRecord, Direction, looks_like_number, parse_number
+from telesip.domain.calls import looks_like_number, parse_number
 from telesip.domain.model import TelegramUser
 from telesip.services import calls, people
 from telesip.services.callers import caller_accounts
@@ -57,30 +57,6 @@ def keypad(lang: str, call_id: int, *, held: bool = False) -> InlineKeyboardMark
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def _when(at: datetime) -> str:
-    return at.strftime("%d.%m %H:%M")
-
-
-def history_row(lang: str, call: CallRecord) -> str:
-    icon = "↙️" if call.direction is Direction.IN else "↗️"
-    if call.active:
-        outcome = t(lang, "reason.active")
-    elif call.duration is not None:
-        minutes, seconds = divmod(round(call.duration), 60)
-        outcome = t(lang, "calls.talk", duration=f"{minutes}:{seconds:02d}")
-    else:
-        outcome = t(lang, f"reason.{call.end_reason.value if call.end_reason else 'failed'}")
-    return t(
-        lang,
-        "calls.row",
-        icon=icon,
-        when=_when(call.created_at),
-        number=html.escape(call.number),
-        line_id=call.account_id,
-        outcome=outcome,
-    )
-
-
 async def who_calls(deps: Dependencies, lang: str) -> str:
     """Which Telegram accounts ring people, and how to allow them (or: none exists yet, or
     this install has no calls)."""
@@ -95,13 +71,22 @@ async def who_calls(deps: Dependencies, lang: str) -> str:
 
 @router.message(Command("calls"))
 async def history(message: Message, deps: Dependencies, actor: TelegramUser, lang: str) -> None:
-    found = await calls.recent_calls(deps, actor, limit=15)
+    """The newest page of the person's calls (Previous/Next and the counts when there are
+    more)."""
+    found = await calls.history_page(deps, actor, page=0, size=views.PAGE_SIZE)
     hint = await who_calls(deps, lang)
-    if not found:
-        await message.answer(t(lang, "calls.empty") + hint)
-        return
-    rows = "\n".join(history_row(lang, c) for c in found)
-    await message.answer(f"{t(lang, 'calls.title')}\n\n{rows}{hint}")
+    text, kb = views.history(lang, found.calls, found.total, found.page, hint)
+    await message.answer(text, reply_markup=kb if kb.inline_keyboard else None)
+
+
+@router.callback_query(CallCb.filter(F.act == "page"))
+async def history_page(
+    query: CallbackQuery, callback_data: CallCb, deps: Dependencies, actor: TelegramUser, lang: str
+) -> None:
+    found = await calls.history_page(deps, actor, page=callback_data.id, size=views.PAGE_SIZE)
+    hint = await who_calls(deps, lang)
+    await query.answer()
+    await show(query, *views.history(lang, found.calls, found.total, found.page, hint))
 
 
 async def _calls_ready(

@@ -81,7 +81,7 @@ async def back_to_list(
 async def _card(
     query: CallbackQuery, deps: Dependencies, actor: TelegramUser, lang: str, i: int
 ) -> None:
-    await show(query, *views.card(lang, await accounts.get_card(deps, actor, i)))
+    await show(query, *views.card(lang, await accounts.get_card(deps, actor, i, settings=False)))
 
 
 @router.callback_query(AccountCb.filter(F.act == "open"))
@@ -92,7 +92,7 @@ async def open_card(
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    card = await accounts.get_card(deps, actor, callback_data.id)
+    card = await accounts.get_card(deps, actor, callback_data.id, settings=False)
     await query.answer()
     await show(query, *views.card(lang, card))
 

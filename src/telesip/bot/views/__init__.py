@@ -3,12 +3,13 @@
 Pure functions of their arguments: no I/O, no services. Everything a person typed (names,
 logins, server names) is HTML-escaped here, because messages are sent with parse_mode HTML.
 
-One module per feature (common, cards, wizard, transfer, lists, imports); the routers use them
-as ``views.<name>`` through this package.
+One module per feature (common, cards, calls, wizard, transfer, lists, imports); the routers use
+them as ``views.<name>`` through this package.
 """
 
 from __future__ import annotations
 
+from telesip.bot.views.calls import history, history_row
 from telesip.bot.views.cards import (
     PAGE_SIZE,
     SETTING_NAMES,
@@ -48,6 +49,8 @@ __all__ = [
     "confirm_card_send_back",
     "confirm_delete",
     "confirm_send_back_kb",
+    "history",
+    "history_row",
     "import_done",
     "import_issue",
     "import_preview",

@@ -3,6 +3,7 @@ accounts."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from html import escape, unescape
@@ -15,6 +16,7 @@ from aiogram.types import (
 
 from telesip.bot.callbacks import (
     AccountCb,
+    CallCb,
     LinkCb,
     NewCb,
     RewriteCb,
@@ -33,7 +35,7 @@ PAGE_SIZE = 20
 
 
 def pager(
-    lang: str, total: int, page: int, to_page: Callable[[int], AccountCb | LinkCb]
+    lang: str, total: int, page: int, to_page: Callable[[int], AccountCb | LinkCb | CallCb]
 ) -> tuple[slice, list[str], list[list[InlineKeyboardButton]]]:
     """Which entries a page shows, the "Page 2 of 13: 21-40 of 250." line and the
     Previous/Next row (none for a list that fits one page)."""
@@ -173,10 +175,17 @@ def card(lang: str, c: Card) -> tuple[str, Keyboard]:
 
 
 def owner_keyboard(lang: str, a: AccountSummary) -> Keyboard:
-    i = a.id
+    """The owner's buttons under a card."""
+    return _owner_keyboard(lang, a.id, a.enabled, a.assigned, current_inline())
+
+
+# Built again on every press this cost as much as reading the card (seven pydantic buttons,
+# their callback data validated and packed); aiogram's objects are frozen, so one is shared.
+@functools.lru_cache(maxsize=4096)
+def _owner_keyboard(lang: str, i: int, enabled: bool, assigned: bool, inline: bool) -> Keyboard:
     toggle = (
         button(t(lang, "btn.disable"), AccountCb(act="disable", id=i))
-        if a.enabled
+        if enabled
         else button(t(lang, "btn.enable"), AccountCb(act="enable", id=i))
     )
     transfer = InlineKeyboardButton(
@@ -189,10 +198,10 @@ def owner_keyboard(lang: str, a: AccountSummary) -> Keyboard:
             allow_channel_chats=False,
         ),
     )
-    if not current_inline():  # inline mode is off in BotFather: say so instead of a dead query
+    if not inline:  # inline mode is off in BotFather: say so instead of a dead query
         transfer = button(t(lang, "btn.transfer"), AccountCb(act="noinline", id=i))
     second = [transfer]
-    if a.assigned:
+    if assigned:
         second.append(button(t(lang, "btn.take_back"), AccountCb(act="takeback", id=i)))
     return keyboard(
         [button(t(lang, "btn.settings"), AccountCb(act="settings", id=i)), toggle],

@@ -11,6 +11,7 @@ from aiogram.types import (
 
 from telesip.bot.callbacks import (
     AccountCb,
+    CallCb,
     DraftCb,
     ImportCb,
     LinkCb,
@@ -40,7 +41,7 @@ def keyboard(*rows: list[InlineKeyboardButton]) -> Keyboard:
 
 def button(
     text: str,
-    data: AccountCb | NewCb | OfferCb | LinkCb | DraftCb | WorkerCb | RewriteCb | ImportCb,
+    data: AccountCb | NewCb | OfferCb | LinkCb | DraftCb | WorkerCb | RewriteCb | ImportCb | CallCb,
 ) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 

@@ -121,16 +121,24 @@ class Calls:
         )
         return _record(row) if row else None
 
-    async def of_person(self, user_id: int, *, limit: int) -> list[CallRecord]:
-        """The latest calls a person made or took, and those on the lines they own."""
+    async def of_person(self, user_id: int, *, limit: int, offset: int = 0) -> list[CallRecord]:
+        """The latest calls a person made or took, and those on the lines they own (newest
+        first, ``offset`` of them skipped)."""
         c = tables.calls.c
         stmt = (
             select(tables.calls)
             .where(or_(c.user_id == user_id, c.owner_id == user_id))
             .order_by(c.id.desc())
             .limit(limit)
+            .offset(offset)
         )
         return [_record(m) for m in (await self.conn.execute(stmt)).mappings()]
+
+    async def count_of_person(self, user_id: int) -> int:
+        """How many calls ``of_person`` has for this person in all."""
+        c = tables.calls.c
+        stmt = select(func.count()).where(or_(c.user_id == user_id, c.owner_id == user_id))
+        return int((await self.conn.execute(stmt)).scalar_one())
 
     async def listing(
         self,
