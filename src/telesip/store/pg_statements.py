@@ -276,6 +276,9 @@ class PgStatements:
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise StorageUnavailable() from exc
 
+    def in_transaction(self) -> bool:
+        return bool(self._conn.is_in_transaction())
+
     async def begin(self) -> None:
         await self._run(self._conn.execute, "BEGIN")
 

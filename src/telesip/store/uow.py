@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -53,6 +53,7 @@ from telesip.store.repositories.workers import Workers
 
 if TYPE_CHECKING:
     from telesip.store.pg_statements import PgStatements
+    from telesip.store.repositories.transfers_pg import PgTransfers
 
 Publisher = Callable[[Sequence[Event]], Awaitable[None]]
 
@@ -78,27 +79,43 @@ def _server_time(ago: float) -> ColumnElement[datetime]:
 
 class _OnFirstUse(Generic[R]):
     """A repository on the unit of work's connection, made when a use case first asks for it
-    and then kept on the instance (a non-data descriptor: later lookups find it there)."""
+    and then kept on the instance (a non-data descriptor: later lookups find it there), so a
+    use case pays only for the repositories it touches."""
 
-    def __init__(self, make: Callable[[AsyncConnection], R]) -> None:
+    def __init__(self, make: Callable[[UnitOfWork], R]) -> None:
         self.make = make
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
     def __get__(self, uow: UnitOfWork, owner: type | None = None) -> R:
-        repo = self.make(uow.conn)
+        repo = self.make(uow)
         uow.__dict__[self.name] = repo
         return repo
 
 
+def _transfers(uow: UnitOfWork) -> Transfers:
+    """The transfer steps: PostgreSQL's fast statements where they apply, else Core."""
+    if uow.dialect != "postgresql":
+        return Transfers(uow.conn, uow.cipher, uow)
+    return _pg_transfers()(uow.conn, uow.cipher, uow, uow.pg_statements)
+
+
+@cache
+def _pg_transfers() -> type[PgTransfers]:
+    from telesip.store.repositories.transfers_pg import PgTransfers  # the 'pg' extra
+
+    return PgTransfers
+
+
+@cache
+def _pg_statements() -> type[PgStatements]:
+    from telesip.store.pg_statements import PgStatements  # asyncpg is the 'pg' extra
+
+    return PgStatements
+
+
 class UnitOfWork:
-    users: Users
-    accounts: Accounts
-    offers: Offers
-    links: Links
-    audit: Audit
-    guesses: Guesses
     conn: AsyncConnection
 
     def __init__(
@@ -116,13 +133,15 @@ class UnitOfWork:
         # services/dependencies.py); on SQLite nothing changes (its writes cost no round trip)
         self._single = single_statement
         self._engine = engine
-        self._cipher = cipher
+        self.cipher = cipher
         self._publish = publish
         self.now: datetime = clock.now()
         self._clock = clock
         self.events: list[Event] = []
         self._committed = False
         self._pg: PgStatements | None = None
+        # read once: the async engine's own ``dialect`` goes through a proxy on every read
+        self.dialect: str = engine.sync_engine.dialect.name
 
     def lease_time(self, ago: float = 0.0) -> datetime | ColumnElement[datetime]:
         """The time leases are measured on (a heartbeat's ``last_seen``, a lease's
@@ -132,82 +151,49 @@ class UnitOfWork:
         steals the others' leases nor loses its own. On SQLite the database is a file of this
         machine, whose clock every process shares, and with a fake clock (tests) it is the
         test's: this unit of work's ``now``."""
-        if self._engine.dialect.name == "postgresql" and self._clock.is_wall_clock:
+        if self.dialect == "postgresql" and self._clock.is_wall_clock:
             return _server_time(ago)
         return self.now - timedelta(seconds=ago) if ago else self.now
 
     async def __aenter__(self) -> UnitOfWork:
-        reader = sqlite_reader(self._engine) if self._readonly else None
-        writer = None if self._readonly else sqlite_writer(self._engine)
         try:
-            if reader is not None:
-                self.conn = LoopReads(self._engine, reader.connect())  # type: ignore[assignment]
-                self._bind()
-                return self
-            if writer is not None:
-                self.conn = LoopWrites(self._engine, *writer)  # type: ignore[assignment]
-                self._bind()
-                return self
+            if self.dialect == "sqlite":
+                reader = sqlite_reader(self._engine) if self._readonly else None
+                writer = None if self._readonly else sqlite_writer(self._engine)
+                if reader is not None:
+                    self.conn = LoopReads(self._engine, reader.connect())  # type: ignore[assignment]
+                    return self
+                if writer is not None:
+                    self.conn = LoopWrites(self._engine, *writer)  # type: ignore[assignment]
+                    return self
             self.conn = await self._engine.connect()
             if self._readonly:
-                await self.conn.execution_options(**_READONLY[self._engine.dialect.name])
-            elif self._single and self._engine.dialect.name == "postgresql":
+                await self.conn.execution_options(**_READONLY[self.dialect])
+            elif self._single and self.dialect == "postgresql":
                 await self.conn.execution_options(isolation_level="AUTOCOMMIT")
         except (DBAPIError, OSError) as exc:
             raise storage_error(exc, self._engine) from exc
-        self._bind()
         return self
 
-    # The repositories of the hot path are bound eagerly; the others when first used, so a
-    # use case pays only for the ones it touches.
-    def _bind(self) -> None:
-        self.users = Users(self.conn)
-        self.accounts = Accounts(self.conn, self._cipher)
-        self.offers = Offers(self.conn)
-        self.links = Links(self.conn)
-        self.audit = Audit(self.conn)
-        self.guesses = Guesses(self.conn)
-
-    @cached_property
-    def transfers(self) -> Transfers:
-        """The transfer steps: PostgreSQL's fast statements where they apply, else Core."""
-        parts: dict[str, Any] = {
-            "users": self.users,
-            "accounts": self.accounts,
-            "offers": self.offers,
-            "links": self.links,
-            "audit": self.audit,
-            "guesses": self.guesses,
-        }
-        if self.conn.dialect.name != "postgresql":
-            return Transfers(self.conn, self._cipher, **parts)
-        from telesip.store.repositories.transfers_pg import PgTransfers  # the 'pg' extra
-
-        fast = PgTransfers(self.conn, self._cipher, **parts)
-        fast.statements = self.pg_statements
-        return fast
-
-    calls = _OnFirstUse(Calls)
-    callers = _OnFirstUse(Callers)
-    workers = _OnFirstUse(Workers)
-    webhooks = _OnFirstUse(Webhooks)
-    conversations = _OnFirstUse(Conversations)
-    stats = _OnFirstUse(Stats)
-    api_keys = _OnFirstUse(ApiKeys)
-    idempotency = _OnFirstUse(IdempotencyKeys)
-    templates = _OnFirstUse(Templates)
-
-    @cached_property
-    def leases(self) -> Leases:
-        return Leases(self.conn, self._cipher)
-
-    @cached_property
-    def pending_imports(self) -> PendingImports:
-        return PendingImports(self.conn, self._cipher)
-
-    @cached_property
-    def bot_updates(self) -> BotUpdates:
-        return BotUpdates(self.conn, self._cipher)
+    users = _OnFirstUse(lambda uow: Users(uow.conn))
+    accounts = _OnFirstUse(lambda uow: Accounts(uow.conn, uow.cipher))
+    offers = _OnFirstUse(lambda uow: Offers(uow.conn))
+    links = _OnFirstUse(lambda uow: Links(uow.conn))
+    audit = _OnFirstUse(lambda uow: Audit(uow.conn))
+    guesses = _OnFirstUse(lambda uow: Guesses(uow.conn))
+    transfers = _OnFirstUse(_transfers)
+    calls = _OnFirstUse(lambda uow: Calls(uow.conn))
+    callers = _OnFirstUse(lambda uow: Callers(uow.conn))
+    workers = _OnFirstUse(lambda uow: Workers(uow.conn))
+    webhooks = _OnFirstUse(lambda uow: Webhooks(uow.conn))
+    conversations = _OnFirstUse(lambda uow: Conversations(uow.conn))
+    stats = _OnFirstUse(lambda uow: Stats(uow.conn))
+    api_keys = _OnFirstUse(lambda uow: ApiKeys(uow.conn))
+    idempotency = _OnFirstUse(lambda uow: IdempotencyKeys(uow.conn))
+    templates = _OnFirstUse(lambda uow: Templates(uow.conn))
+    leases = _OnFirstUse(lambda uow: Leases(uow.conn, uow.cipher))
+    pending_imports = _OnFirstUse(lambda uow: PendingImports(uow.conn, uow.cipher))
+    bot_updates = _OnFirstUse(lambda uow: BotUpdates(uow.conn, uow.cipher))
 
     async def __aexit__(
         self,
@@ -217,9 +203,15 @@ class UnitOfWork:
     ) -> None:
         # Shielded: a task cancelled in the middle of a use case (a worker stopping) still
         # rolls back and gives the connection back; otherwise SQLite would keep its write lock
-        # until the connection is collected, and every other writer would wait for it.
+        # until the connection is collected, and every other writer would wait for it. A
+        # release with no await point (a loop-thread SQLite read, a PostgreSQL connection with
+        # no transaction open) needs no shield: nothing can cancel it halfway.
         try:
-            if not self._released_on_loop():
+            if self._released_on_loop():
+                pass
+            elif self._quiet():
+                await self._release()  # it has no await point a cancellation could stop
+            else:
                 await asyncio.shield(self._release())
         except (DBAPIError, OSError) as release_error:  # the connection died (a restart)
             if exc is None:
@@ -238,6 +230,17 @@ class UnitOfWork:
         connections past the pool's size): True when done that way."""
         conn: Any = self.conn  # typed as what the repositories use of it
         return type(conn) is LoopReads and self._pg is None and conn.close_on_loop()
+
+    def _quiet(self) -> bool:
+        """Whether releasing is only giving a PostgreSQL connection back to the pool: no
+        transaction open on it (the raw statements' nor SQLAlchemy's), so the pool's reset
+        sends nothing and the release never waits (a shield's task would cost more than it)."""
+        if self.dialect != "postgresql":
+            return False
+        if self._pg is not None and self._pg.in_transaction():
+            return False
+        sync = self.conn.sync_connection
+        return sync is not None and not sync.in_transaction()
 
     async def _release(self) -> None:
         try:
@@ -271,13 +274,15 @@ class UnitOfWork:
         statement: it drives the connection's transaction itself (SQLAlchemy begins lazily, so
         none is open yet). Committed and rolled back with the unit of work.
         """
-        if self.conn.dialect.name != "postgresql":
-            return None
         if self._pg is None:
-            from telesip.store.pg_statements import PgStatements  # asyncpg is the 'pg' extra
-
-            raw = await self.conn.get_raw_connection()
-            self._pg = PgStatements(raw.driver_connection)
+            if self.dialect != "postgresql":
+                return None
+            sync = self.conn.sync_connection
+            if sync is not None and not sync.invalidated:
+                raw = sync.connection  # checked out and valid: no I/O, no greenlet
+            else:
+                raw = await self.conn.get_raw_connection()
+            self._pg = _pg_statements()(raw.driver_connection)
         return self._pg
 
     def add_event(self, event: Event) -> None:

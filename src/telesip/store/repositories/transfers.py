@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,29 +61,42 @@ def holding_of(account: Account) -> Holding:
     return Holding(account.id, account.owner_id, account.user_id, account.payer, account.via_link)
 
 
-class Transfers:
-    """The transfer steps on one unit of work's connection, with its repositories."""
+class TransferRepositories(Protocol):
+    """The repositories a transfer step writes through (the unit of work has them)."""
 
-    def __init__(
-        self,
-        conn: AsyncConnection,
-        cipher: Cipher,
-        *,
-        users: Users,
-        accounts: Accounts,
-        offers: Offers,
-        links: Links,
-        audit: Audit,
-        guesses: Guesses,
-    ) -> None:
+    users: Users
+    accounts: Accounts
+    offers: Offers
+    links: Links
+    audit: Audit
+    guesses: Guesses
+
+
+_REPOSITORIES = frozenset(TransferRepositories.__annotations__)
+
+
+class Transfers:
+    """The transfer steps on one unit of work's connection, with its repositories (taken
+    from ``repos`` when a step first uses one: PostgreSQL's fast steps use none)."""
+
+    users: Users
+    accounts: Accounts
+    offers: Offers
+    links: Links
+    audit: Audit
+    guesses: Guesses
+
+    def __init__(self, conn: AsyncConnection, cipher: Cipher, repos: TransferRepositories) -> None:
         self.conn = conn
         self.cipher = cipher
-        self.users = users
-        self.accounts = accounts
-        self.offers = offers
-        self.links = links
-        self.audit = audit
-        self.guesses = guesses
+        self._repos = repos
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _REPOSITORIES:
+            raise AttributeError(name)
+        repo = getattr(self._repos, name)
+        setattr(self, name, repo)
+        return repo
 
     async def offer(self, offer: Offer) -> Made | None:
         """R3: store ``offer`` (its id set) if its sender may offer the account by its method;

@@ -15,13 +15,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from telesip.domain import transfers
 from telesip.domain.errors import TelesipError
 from telesip.domain.model import Method, Offer, Payer, TelegramUser
 from telesip.domain.plans import PLANS, Entitlements, Subscription
 from telesip.domain.transfers import Holding, TransferOutcome
+from telesip.store.crypto import Cipher
 from telesip.store.pg_statements import PgStatements
-from telesip.store.repositories.transfers import Accepted, Made, Refused, Transfers
+from telesip.store.repositories.transfers import (
+    Accepted,
+    Made,
+    Refused,
+    TransferRepositories,
+    Transfers,
+)
 
 _ASSIGNING = [p.name for p in PLANS.values() if p.can_assign]
 
@@ -36,13 +45,23 @@ class PgTransfers(Transfers):
     """``Transfers`` with fast steps; ``statements`` gives the unit of work's raw connection
     (None when switched off: every step is then the Core one)."""
 
-    statements: Callable[[], Awaitable[PgStatements | None]]
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        cipher: Cipher,
+        repos: TransferRepositories,
+        statements: Callable[[], Awaitable[PgStatements | None]],
+    ) -> None:
+        super().__init__(conn, cipher, repos)
+        self.statements = statements
+        self._sync = conn.sync_connection  # started: the unit of work connected it
 
     async def _first_statements(self) -> PgStatements | None:
         """The fast statements of a step that handles a statement's failure (a unique offer,
         a rolled-back transfer back) by falling back: only as the unit of work's first, where
         that failure ends no transaction that the Core step would go on in."""
-        return None if self.conn.in_transaction() else await self.statements()
+        sync = self._sync
+        return None if sync is not None and sync.in_transaction() else await self.statements()
 
     async def offer(self, offer: Offer) -> Made | None:
         """One statement whose conditions are the rules: the sender owns the account, it is
