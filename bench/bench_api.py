@@ -48,10 +48,10 @@ def pct(values: list[float], q: float) -> float:
 
 async def prepare(url: str) -> tuple[str, int]:
     from telesip.domain.model import TelegramUser
+    from telesip.domain.operators import Scope
     from telesip.domain.settings import AccountSettings, Secret
     from telesip.services import accounts, operators
     from telesip.services.dependencies import Dependencies
-    from telesip.services.operators import Scope
     from telesip.store import migrate
     from telesip.store.crypto import Cipher
     from telesip.store.db import create_engine

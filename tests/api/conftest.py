@@ -12,9 +12,9 @@ from fastapi import FastAPI
 
 from telesip.api.app import create_app
 from telesip.config import Settings
+from telesip.domain.operators import Scope
 from telesip.services import operators
 from telesip.services.dependencies import Dependencies
-from telesip.services.operators import Scope
 from tests.bot.conftest import fake, h  # noqa: F401 - the bot harness, for test_bot_link
 
 ALICE, BOB, CAROL, DAVE = 1001, 1002, 1003, 1004

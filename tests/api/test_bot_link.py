@@ -7,8 +7,8 @@ import httpx
 
 from telesip.api.app import bot_username, create_app
 from telesip.config import Settings
+from telesip.domain.operators import Scope
 from telesip.services import accounts, operators
-from telesip.services.operators import Scope
 from tests.bot.conftest import ALICE, BOB, Harness, tg
 
 from .conftest import settings_body

@@ -26,10 +26,10 @@ from sqlalchemy.pool import NullPool
 from telesip.api.app import create_app
 from telesip.config import Settings
 from telesip.domain.model import Method, TelegramUser
+from telesip.domain.operators import Scope
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import accounts, links, offers, operators
 from telesip.services.dependencies import Dependencies
-from telesip.services.operators import Scope
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine

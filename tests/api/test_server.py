@@ -17,9 +17,9 @@ from telesip.api.app import create_app, parse_bind, serve_api
 from telesip.cli import app as cli_app
 from telesip.config import Settings
 from telesip.domain.clock import FakeClock
+from telesip.domain.operators import Scope
 from telesip.services import accounts, fleet, operators
 from telesip.services.dependencies import Dependencies
-from telesip.services.operators import Scope
 
 from .conftest import ALICE, Api, settings_body
 

@@ -26,9 +26,9 @@ from telesip.api.app import create_app
 from telesip.bot.limiter import RateLimiter
 from telesip.config import Settings
 from telesip.domain.clock import FakeClock
+from telesip.domain.operators import Scope
 from telesip.services import operators
 from telesip.services.dependencies import Dependencies
-from telesip.services.operators import Scope
 from telesip.store import migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine

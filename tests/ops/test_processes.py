@@ -16,9 +16,9 @@ import pytest
 from telesip.bootstrap import services_for
 from telesip.config import Settings
 from telesip.domain.model import TelegramUser
+from telesip.domain.operators import Scope
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import accounts, operators
-from telesip.services.operators import Scope
 from tests.fakes.botapi import FakeBotAPI, FakeUser
 from tests.sip_integration.conftest import Cert, Kamailio, run_kamailio, tls_cert  # noqa: F401
 

@@ -19,11 +19,11 @@ from telesip.calls.telegram.sessions import CallerAccount, SessionStore
 from telesip.cli import app
 from telesip.domain.errors import ConfigError
 from telesip.domain.model import TelegramUser
+from telesip.domain.operators import Scope
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import webhooks
 from telesip.services.accounts import create_account
 from telesip.services.dependencies import Dependencies
-from telesip.services.operators import Scope
 from telesip.store import keyring
 from telesip.store import tables as t
 from telesip.store.crypto import Cipher

@@ -18,9 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from telesip.config import Settings
 from telesip.domain import errors
+from telesip.domain.operators import ApiKey
 from telesip.services import operators
 from telesip.services.dependencies import Dependencies
-from telesip.services.operators import ApiKey
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from telesip.bootstrap import services_for
 from telesip.cli.common import as_json_option, err, out, print_json, run, settings
+from telesip.domain.operators import ApiKey, Scope
 from telesip.services import operators
-from telesip.services.operators import Scope
 
 api_keys_app = typer.Typer(help="API keys of operators (HTTP API).", no_args_is_help=True)
 
@@ -43,7 +43,7 @@ def list_keys(
 ) -> None:
     """Every API key: id, operator, prefix, scope, last use; never the key itself."""
 
-    async def go() -> list[operators.ApiKey]:
+    async def go() -> list[ApiKey]:
         async with services_for(settings(), upgrade=True) as deps:
             return await operators.list_api_keys(deps, operator)
 

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 from telesip.domain.calls import CommandKind
 from telesip.domain.model import Account, Offer, Payer
+from telesip.domain.operators import Scope
+from telesip.domain.settings import Secret
 
 
 class AccountSummary(NamedTuple):
@@ -88,3 +90,83 @@ class OutboxMessage:
     kind: str
     payload: dict[str, Any]
     attempts: int
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An operator's webhook: where events go, which (``events`` empty: every one) and for what
+    (``scope``: the key's that registered it); audit records up to ``since_audit_id`` were
+    there before it and are not sent."""
+
+    id: int
+    operator: str
+    url: str
+    events: tuple[str, ...]
+    enabled: bool
+    created_at: datetime
+    scope: Scope
+    since_audit_id: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A line of a webhook's delivery log."""
+
+    id: int
+    webhook_id: int
+    delivery_id: str
+    event: str
+    account_id: int | None
+    state: str  # pending, delivered, failed
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery to send now, leased to this process, with its webhook's URL and secret."""
+
+    id: int
+    delivery_id: str
+    event: str
+    attempt: int
+    url: str
+    secret: Secret
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    """A worker of the fleet as stored: its name and pool, whether it is remote (its
+    credential's hash, never the credential) or shared, its running instance and heartbeat."""
+
+    id: int
+    name: str
+    pool: str | None
+    remote: bool
+    shared: bool
+    owner_id: int | None  # an administrator's own worker serves only their accounts
+    credential_hash: str | None
+    instance: str | None
+    last_seen: datetime | None
+    revoked_at: datetime | None
+    addresses: list[str]
+    stats: dict[str, int]
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """An idempotency key's row: the request it claimed (its fingerprint), whether it is
+    running (until ``locked_until``) or done, and the stored answer."""
+
+    fingerprint: str
+    state: str  # running, done
+    expires_at: datetime
+    locked_until: datetime
+    status: int | None
+    headers: list[list[str]] | None
+    body: bytes | None

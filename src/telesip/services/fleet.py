@@ -16,6 +16,7 @@ from typing import Any
 
 from telesip.domain import errors
 from telesip.domain.errors import WorkerRefused
+from telesip.domain.readmodels import WorkerRecord
 from telesip.domain.settings import WORKER_NAME
 from telesip.services.dependencies import Dependencies
 from telesip.store.uow import UnitOfWork
@@ -107,6 +108,7 @@ async def join(
                 raise WorkerRefused(name=name, reason="unknown")
             await uow.workers.add(name=name, pool=pool, remote=False, shared=True, now=uow.now)
             row = await uow.workers.by_name(name)
+            assert row is not None  # added in this transaction
         if row.revoked_at is not None:
             raise WorkerRefused(name=name, reason="revoked")
         if not remote and row.remote:
@@ -131,9 +133,9 @@ async def join(
     )
 
 
-async def check_credential(deps: Dependencies, name: str, credential: str | None) -> Any:
+async def check_credential(deps: Dependencies, name: str, credential: str | None) -> WorkerRecord:
     """A remote worker's name and credential: known, remote, not revoked, the right secret
-    (WorkerRefused otherwise). Reads only; returns the worker's row."""
+    (WorkerRefused otherwise). Reads only; returns the worker."""
     async with deps.uow(readonly=True) as uow:
         row = await uow.workers.by_name(name)
     if row is None or not row.remote:
@@ -193,8 +195,8 @@ async def list_workers(
                 r.revoked_at is not None,
                 age,
                 int(counts.get(r.id, 0)) if alive else 0,
-                list(r.addresses),
-                dict(r.stats),
+                r.addresses,
+                r.stats,
                 r.owner_id,
                 r.id,
             )
@@ -217,8 +219,9 @@ async def firewall_and_port(
         acc = await uow.accounts.pin_and_server(account_id)
         if acc is None:
             raise errors.AccountNotFound(account_id=account_id)
-        found = await firewall_in(uow, account_id, acc.worker, acc.owner_id, ttl=ttl)
-    return found, int(acc.port or (5061 if acc.transport == "tls" else 5060))
+        pin, owner_id, transport, port = acc
+        found = await firewall_in(uow, account_id, pin, owner_id, ttl=ttl)
+    return found, int(port or (5061 if transport == "tls" else 5060))
 
 
 async def firewall_in(

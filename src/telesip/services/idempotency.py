@@ -66,6 +66,7 @@ async def begin(deps: Dependencies, owner: str, key: str, fingerprint: str) -> S
         raise KeyReused()
     if row.state != "done":
         raise KeyInProgress()
+    assert row.status is not None  # ``finish`` stores the status with the state "done"
     return Stored(row.status, [(str(n), str(v)) for n, v in row.headers or []], row.body or b"")
 
 

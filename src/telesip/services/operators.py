@@ -13,61 +13,17 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from telesip.domain import errors
-from telesip.domain.errors import ApiKeyNotFound, InvalidApiKey, OutOfScope, StorageFull
+from telesip.domain.errors import ApiKeyNotFound, InvalidApiKey, StorageFull
 from telesip.domain.model import SettingsLink
+from telesip.domain.operators import ApiKey, Scope
 from telesip.services.dependencies import Dependencies
 
 KEY_PREFIX = "tsk_"
 _OPERATOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TOUCH_EVERY = timedelta(seconds=60)  # last_used_at is written at most this often
-
-
-@dataclass(frozen=True)
-class Scope:
-    all: bool = False
-    users: frozenset[int] = frozenset()
-    accounts: frozenset[int] = frozenset()
-
-    def covers_user(self, user_id: int) -> bool:
-        return self.all or user_id in self.users
-
-    def covers_account(self, account_id: int, owner_id: int) -> bool:
-        return self.all or owner_id in self.users or account_id in self.accounts
-
-    def require_user(self, user_id: int) -> None:
-        if not self.covers_user(user_id):
-            raise OutOfScope(what=f"Telegram user {user_id}")
-
-    def require_account(self, account_id: int, owner_id: int) -> None:
-        if not self.covers_account(account_id, owner_id):
-            raise OutOfScope(what=f"SIP account #{account_id}")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"all": self.all, "users": sorted(self.users), "accounts": sorted(self.accounts)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Scope:
-        return cls(
-            all=bool(data.get("all")),
-            users=frozenset(int(u) for u in data.get("users", ())),
-            accounts=frozenset(int(a) for a in data.get("accounts", ())),
-        )
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    id: int
-    operator: str
-    name: str
-    prefix: str
-    scope: Scope
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -78,19 +34,6 @@ class IssuedKey:
 
 def hash_key(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _from_row(row: Any) -> ApiKey:
-    return ApiKey(
-        id=row.id,
-        operator=row.operator,
-        name=row.name,
-        prefix=row.prefix,
-        scope=Scope.from_json(row.scope),
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        revoked_at=row.revoked_at,
-    )
 
 
 async def create_api_key(
@@ -104,7 +47,7 @@ async def create_api_key(
         raise errors.InvalidInput("a key needs a scope: all, or some users or accounts")
     token = KEY_PREFIX + secrets.token_urlsafe(32)
     async with deps.uow() as uow:
-        row = await uow.api_keys.add(
+        key = await uow.api_keys.add(
             operator=operator,
             name=name,
             prefix=token[:12],
@@ -112,7 +55,6 @@ async def create_api_key(
             scope=scope.to_json(),
             now=uow.now,
         )
-        key = _from_row(row)
         await uow.record(
             "api_key_created", None, None, {"key_id": key.id, "operator": operator, "name": name}
         )
@@ -127,10 +69,10 @@ async def authenticate(deps: Dependencies, token: str | None) -> ApiKey:
     key: ApiKey | None = None
     try:
         async with deps.uow() as uow:
-            row = await uow.api_keys.by_hash(hash_key(token))
-            if row is None or row.revoked_at is not None:
+            found = await uow.api_keys.by_hash(hash_key(token))
+            if found is None or found.revoked_at is not None:
                 raise InvalidApiKey()
-            key = _from_row(row)
+            key = found
             if key.last_used_at is None or uow.now - key.last_used_at >= _TOUCH_EVERY:
                 await uow.api_keys.touch(key.id, uow.now)
                 await uow.commit()
@@ -142,7 +84,7 @@ async def authenticate(deps: Dependencies, token: str | None) -> ApiKey:
 
 async def list_api_keys(deps: Dependencies, operator: str | None = None) -> list[ApiKey]:
     async with deps.uow() as uow:
-        return [_from_row(r) for r in await uow.api_keys.listing(operator)]
+        return await uow.api_keys.listing(operator)
 
 
 async def revoke_api_key(deps: Dependencies, key_id: int) -> None:

@@ -8,7 +8,6 @@ Built-in templates have slug ids (``"asterisk"``); added ones have numeric ids (
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -16,56 +15,11 @@ from typing import Any
 from telesip.domain import errors
 from telesip.domain.errors import TemplateNotFound
 from telesip.domain.settings import DTMF_MODES, TRANSPORTS, validate_host
+from telesip.domain.templates import FIELDS, Template
 from telesip.services.dependencies import Dependencies
 
 #: an operator or a user may keep this many templates of their own
 MAX_OWN_TEMPLATES = 200
-
-
-@dataclass(frozen=True)
-class Template:
-    id: str
-    name: str
-    kind: str  # pbx, hosted (built-in) or custom
-    domain: str | None
-    transport: str = "udp"
-    port: int | None = None
-    tls_port: int | None = None
-    expires: int = 300
-    dtmf_mode: str = "rfc4733"
-    registrar: str | None = None
-    outbound_proxy: str | None = None
-    notes: str = ""
-    builtin: bool = True
-    operator: str | None = None
-    user_id: int | None = None
-
-    def settings_fields(self) -> dict[str, Any]:
-        """The ``AccountSettings`` fields this template fills (``domain`` only when known)."""
-        fields: dict[str, Any] = {
-            "transport": self.transport,
-            "port": self.port,
-            "expires": self.expires,
-            "dtmf_mode": self.dtmf_mode,
-            "registrar": self.registrar,
-            "outbound_proxy": self.outbound_proxy,
-        }
-        if self.domain:
-            fields["domain"] = self.domain
-        return fields
-
-
-_FIELDS = (
-    "domain",
-    "transport",
-    "port",
-    "tls_port",
-    "expires",
-    "dtmf_mode",
-    "registrar",
-    "outbound_proxy",
-    "notes",
-)
 
 
 @cache
@@ -78,7 +32,7 @@ def builtin_templates() -> tuple[Template, ...]:
             name=item["name"],
             kind=item["kind"],
             domain=item.get("domain"),
-            **{k: item[k] for k in _FIELDS if k != "domain" and item.get(k) is not None},
+            **{k: item[k] for k in FIELDS if k != "domain" and item.get(k) is not None},
         )
         for item in json.loads(text)["templates"]
     )
@@ -89,7 +43,7 @@ def validate_template(name: str, data: dict[str, Any]) -> tuple[str, dict[str, A
     name = name.strip()
     if not 1 <= len(name) <= 64 or any(ord(c) < 32 for c in name):
         raise errors.InvalidSettings(reason="template name must be 1-64 printable characters")
-    unknown = set(data) - set(_FIELDS)
+    unknown = set(data) - set(FIELDS)
     if unknown:
         raise errors.InvalidSettings(
             reason=f"unknown template fields: {', '.join(sorted(unknown))}"
@@ -123,28 +77,14 @@ def validate_template(name: str, data: dict[str, Any]) -> tuple[str, dict[str, A
     return name, out
 
 
-def _from_row(row: Any) -> Template:
-    data = dict(row.data)
-    return Template(
-        id=str(row.id),
-        name=row.name,
-        kind="custom",
-        domain=data.pop("domain", None),
-        builtin=False,
-        operator=row.operator,
-        user_id=row.user_id,
-        **{k: v for k, v in data.items() if k in _FIELDS},
-    )
-
-
 async def list_templates(
     deps: Dependencies, *, operator: str | None = None, user_id: int | None = None
 ) -> list[Template]:
     """Built-in templates, then the operators' own (only ``operator``'s when given), then
     ``user_id``'s own."""
     async with deps.uow() as uow:
-        rows = await uow.templates.listing(operator=operator, user_id=user_id)
-    return [*builtin_templates(), *(_from_row(r) for r in rows)]
+        own = await uow.templates.listing(operator=operator, user_id=user_id)
+    return [*builtin_templates(), *own]
 
 
 async def get_template(deps: Dependencies, template_id: str) -> Template:
@@ -153,9 +93,9 @@ async def get_template(deps: Dependencies, template_id: str) -> Template:
             return template
     if template_id.isdigit() and len(template_id) < 19:
         async with deps.uow() as uow:
-            row = await uow.templates.get(int(template_id))
-        if row is not None:
-            return _from_row(row)
+            found = await uow.templates.get(int(template_id))
+        if found is not None:
+            return found
     raise TemplateNotFound(template_id=template_id)
 
 
@@ -179,9 +119,10 @@ async def create_template(
             operator=operator, user_id=user_id, name=name, data=data, now=uow.now
         )
         await uow.record("template_created", None, user_id, {"template_id": new_id, "name": name})
-        row = await uow.templates.get(new_id)
+        made = await uow.templates.get(new_id)
         await uow.commit()
-    return _from_row(row)
+    assert made is not None  # added in this transaction
+    return made
 
 
 async def delete_template(

@@ -20,16 +20,17 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from telesip.domain import errors
 from telesip.domain import webhook_signature as signing
 from telesip.domain.errors import WebhookNotFound
+from telesip.domain.operators import Scope
+from telesip.domain.readmodels import AuditRecord, Delivery, DueDelivery, Webhook
 from telesip.domain.settings import Secret
 from telesip.services.dependencies import Dependencies
-from telesip.services.operators import Scope
 
 #: event name -> the audit actions that make it
 EVENT_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -62,67 +63,9 @@ _RNG = random.Random()
 
 
 @dataclass(frozen=True)
-class Webhook:
-    id: int
-    operator: str
-    url: str
-    events: tuple[str, ...]  # empty: every event
-    enabled: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True)
 class RegisteredWebhook:
     webhook: Webhook
     secret: str  # shown once; stored encrypted, used to sign
-
-
-@dataclass(frozen=True)
-class Delivery:
-    id: int
-    webhook_id: int
-    delivery_id: str
-    event: str
-    account_id: int | None
-    state: str  # pending, delivered, failed
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-
-
-@dataclass(frozen=True)
-class DueDelivery:
-    id: int
-    delivery_id: str
-    event: str
-    attempt: int
-    url: str
-    secret: Secret
-    payload: dict[str, Any]
-
-
-def _webhook(row: Any) -> Webhook:
-    return Webhook(row.id, row.operator, row.url, tuple(row.events), row.enabled, row.created_at)
-
-
-def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=row.id,
-        webhook_id=row.webhook_id,
-        delivery_id=row.delivery_id,
-        event=row.event,
-        account_id=row.payload.get("account_id"),
-        state=row.state,
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        last_status=row.last_status,
-        last_error=row.last_error,
-        created_at=row.created_at,
-        delivered_at=row.delivered_at,
-    )
 
 
 def validate_url(url: str) -> str:
@@ -149,7 +92,7 @@ async def register_webhook(
     async with deps.uow() as uow:
         if await uow.webhooks.count_of(operator) >= MAX_WEBHOOKS:
             raise errors.InvalidInput(f"at most {MAX_WEBHOOKS} webhooks per operator")
-        row = await uow.webhooks.add(
+        hook = await uow.webhooks.add(
             {
                 "operator": operator,
                 "url": url,
@@ -161,7 +104,6 @@ async def register_webhook(
                 "created_at": uow.now,
             }
         )
-        hook = _webhook(row)
         await uow.record(
             "webhook_created", None, None, {"webhook_id": hook.id, "operator": operator}
         )
@@ -171,7 +113,7 @@ async def register_webhook(
 
 async def list_webhooks(deps: Dependencies, operator: str) -> list[Webhook]:
     async with deps.uow() as uow:
-        return [_webhook(r) for r in await uow.webhooks.of_operator(operator)]
+        return await uow.webhooks.of_operator(operator)
 
 
 async def delete_webhook(deps: Dependencies, operator: str, webhook_id: int) -> None:
@@ -196,8 +138,7 @@ async def list_deliveries(
     async with deps.uow() as uow:
         if await uow.webhooks.operator_of(webhook_id) != operator:
             raise WebhookNotFound(webhook_id=webhook_id)
-        rows = await uow.webhooks.deliveries(webhook_id, limit=limit, before_id=before_id)
-        return [_delivery(r) for r in rows]
+        return await uow.webhooks.deliveries(webhook_id, limit=limit, before_id=before_id)
 
 
 def event_of(action: str, details: dict[str, Any]) -> str | None:
@@ -260,10 +201,9 @@ async def fan_out(deps: Dependencies, *, batch: int = 500, gap_grace: float = 10
                 if isinstance(o, int)
             }
             for hook in hooks:
-                scope = Scope.from_json(hook.scope)
                 if row.id <= hook.since_audit_id or (hook.events and event not in hook.events):
                     continue
-                if not any(scope.covers_account(row.account_id, o) for o in involved):
+                if not any(hook.scope.covers_account(row.account_id, o) for o in involved):
                     continue
                 delivery_id = str(uuid.uuid4())
                 payload = {
@@ -294,7 +234,7 @@ async def fan_out(deps: Dependencies, *, batch: int = 500, gap_grace: float = 10
     return made
 
 
-def _owners_at(rows: Sequence[Any], current: dict[int, int]) -> dict[int, int | None]:
+def _owners_at(rows: Sequence[AuditRecord], current: dict[int, int]) -> dict[int, int | None]:
     """Who owned each record's account right after it: walk back from the current owners
     (or the owner a deletion recorded) through the ownership moves in between."""
     owner: dict[int, int | None] = dict(current)
@@ -316,22 +256,10 @@ async def claim_due(
     """Take up to ``limit`` due deliveries; they are leased so no other process sends them."""
     async with deps.uow() as uow:
         lease_until = uow.now + timedelta(seconds=lease_seconds)
-        rows = await uow.webhooks.take_due(uow.now, limit, lease_until)
-        if not rows:
-            return []
-        await uow.commit()
-    return [
-        DueDelivery(
-            id=r.id,
-            delivery_id=r.delivery_id,
-            event=r.event,
-            attempt=r.attempts + 1,
-            url=r.url,
-            secret=deps.cipher.decrypt(r.secret_enc),
-            payload=r.payload,
-        )
-        for r in rows
-    ]
+        due = await uow.webhooks.take_due(uow.now, limit, lease_until)
+        if due:
+            await uow.commit()
+    return due
 
 
 def backoff(attempt: int) -> float:

@@ -185,7 +185,7 @@ class UnitOfWork:
     calls = _OnFirstUse(lambda uow: Calls(uow.conn))
     callers = _OnFirstUse(lambda uow: Callers(uow.conn))
     workers = _OnFirstUse(lambda uow: Workers(uow.conn))
-    webhooks = _OnFirstUse(lambda uow: Webhooks(uow.conn))
+    webhooks = _OnFirstUse(lambda uow: Webhooks(uow.conn, uow.cipher))
     conversations = _OnFirstUse(lambda uow: Conversations(uow.conn))
     stats = _OnFirstUse(lambda uow: Stats(uow.conn))
     api_keys = _OnFirstUse(lambda uow: ApiKeys(uow.conn))

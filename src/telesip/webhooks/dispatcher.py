@@ -17,6 +17,7 @@ import httpx
 
 from telesip.domain import webhook_signature as signing
 from telesip.domain.events import Event
+from telesip.domain.readmodels import DueDelivery
 from telesip.metrics import WEBHOOK_DELIVERIES
 from telesip.services import webhooks as svc
 from telesip.services.dependencies import Dependencies
@@ -60,14 +61,14 @@ class WebhookDispatcher:
         due = await svc.claim_due(self.deps, limit=self.concurrency * 5)
         sem = asyncio.Semaphore(self.concurrency)
 
-        async def one(d: svc.DueDelivery) -> None:
+        async def one(d: DueDelivery) -> None:
             async with sem:
                 await self.deliver(d)
 
         await asyncio.gather(*(one(d) for d in due))
         return len(due)
 
-    async def deliver(self, d: svc.DueDelivery) -> str:
+    async def deliver(self, d: DueDelivery) -> str:
         body = json.dumps(d.payload, separators=(",", ":"), sort_keys=True).encode()
         timestamp = int(self.deps.clock.now().timestamp())
         headers = {

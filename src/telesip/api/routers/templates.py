@@ -10,8 +10,8 @@ from telesip.api import schemas
 from telesip.api.auth import Auth
 from telesip.api.errors import AUTHED, BODY, created, responses
 from telesip.domain import errors
+from telesip.domain.templates import Template
 from telesip.services import templates
-from telesip.services.templates import Template
 
 router = APIRouter(prefix="/templates", tags=["server templates"])
 TemplateId = Annotated[str, Path(min_length=1, max_length=32)]

@@ -11,8 +11,8 @@ from telesip.api.auth import Auth
 from telesip.api.errors import AUTHED, BODY, created, responses
 from telesip.api.schemas import MAX_ID, Id
 from telesip.domain import errors
+from telesip.domain.readmodels import Webhook
 from telesip.services import webhooks
-from telesip.services.webhooks import Webhook
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]

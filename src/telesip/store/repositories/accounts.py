@@ -530,16 +530,19 @@ class Accounts:
         rows = (await self.conn.execute(union_all(changed, deleted))).all()
         return ({int(r[0]) for r in rows if not r[1]}, {int(r[0]) for r in rows if r[1]})
 
-    async def pin_and_server(self, account_id: int) -> Any | None:
-        """The account's worker pin, owner, transport and port (a row), or None."""
+    async def pin_and_server(
+        self, account_id: int
+    ) -> tuple[str | None, int, str, int | None] | None:
+        """The account's worker pin, owner, transport and port, or None."""
         a = tables.accounts
-        return (
+        row = (
             await self.conn.execute(
                 select(a.c.worker, a.c.owner_id, a.c.transport, a.c.port).where(
                     a.c.id == account_id
                 )
             )
         ).first()
+        return None if row is None else (row.worker, row.owner_id, row.transport, row.port)
 
     async def registrations(
         self, ids: list[int], holder: Holder | None

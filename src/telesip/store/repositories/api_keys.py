@@ -1,5 +1,5 @@
 """Operators' API keys: stored by the SHA-256 hash of the key only (the services hash it);
-rows are returned as they are, the services turn them into ``ApiKey``."""
+read back as ``ApiKey`` (without the hash)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,21 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from telesip.domain.operators import ApiKey, Scope
 from telesip.store import tables
+
+
+def _api_key(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        operator=row.operator,
+        name=row.name,
+        prefix=row.prefix,
+        scope=Scope.from_json(row.scope),
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
 
 
 class ApiKeys:
@@ -25,8 +39,8 @@ class ApiKeys:
         key_hash: str,
         scope: dict[str, Any],
         now: datetime,
-    ) -> Any:
-        """Insert a key; returns its row."""
+    ) -> ApiKey:
+        """Insert a key; returns it."""
         result = await self.conn.execute(
             insert(tables.api_keys)
             .values(
@@ -39,25 +53,26 @@ class ApiKeys:
             )
             .returning(tables.api_keys)
         )
-        return result.one()
+        return _api_key(result.one())
 
-    async def by_hash(self, key_hash: str) -> Any | None:
-        return (
+    async def by_hash(self, key_hash: str) -> ApiKey | None:
+        row = (
             await self.conn.execute(
                 select(tables.api_keys).where(tables.api_keys.c.key_hash == key_hash)
             )
         ).first()
+        return None if row is None else _api_key(row)
 
     async def touch(self, key_id: int, now: datetime) -> None:
         await self.conn.execute(
             update(tables.api_keys).where(tables.api_keys.c.id == key_id).values(last_used_at=now)
         )
 
-    async def listing(self, operator: str | None = None) -> list[Any]:
+    async def listing(self, operator: str | None = None) -> list[ApiKey]:
         stmt = select(tables.api_keys).order_by(tables.api_keys.c.id)
         if operator is not None:
             stmt = stmt.where(tables.api_keys.c.operator == operator)
-        return list(await self.conn.execute(stmt))
+        return [_api_key(row) for row in await self.conn.execute(stmt)]
 
     async def revoke(self, key_id: int, now: datetime) -> bool:
         """Revoke a live key; False when there is none (unknown, or revoked already)."""

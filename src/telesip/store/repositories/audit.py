@@ -59,13 +59,13 @@ class Audit:
             await self.conn.scalar(select(func.coalesce(func.max(tables.audit.c.id), 0))) or 0
         )
 
-    async def after(self, audit_id: int, limit: int) -> list[Any]:
-        """The records after ``audit_id``, oldest first; rows as they are."""
+    async def after(self, audit_id: int, limit: int) -> list[AuditRecord]:
+        """The records after ``audit_id``, oldest first."""
         a = tables.audit
-        return list(
-            (
-                await self.conn.execute(
-                    select(a).where(a.c.id > audit_id).order_by(a.c.id).limit(limit)
-                )
-            ).all()
+        rows = await self.conn.execute(
+            select(a.c.id, a.c.at, a.c.actor_id, a.c.account_id, a.c.action, a.c.details)
+            .where(a.c.id > audit_id)
+            .order_by(a.c.id)
+            .limit(limit)
         )
+        return [AuditRecord(*r) for r in rows]

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from telesip.domain.readmodels import IdempotencyRecord
 from telesip.store import tables
 from telesip.store.repositories.common import dialect_insert
 
@@ -29,13 +30,23 @@ class IdempotencyKeys:
         )
         return inserted.rowcount == 1
 
-    async def get_locked(self, owner: str, key: str) -> Any | None:
-        """The key's row, locked on PostgreSQL (SQLite's writer lock serialises already)."""
+    async def get_locked(self, owner: str, key: str) -> IdempotencyRecord | None:
+        """The key's record, its row locked on PostgreSQL (SQLite's writer lock serialises
+        already)."""
         k = tables.idempotency_keys
-        stmt = select(k).where(k.c.owner == owner, k.c.key == key)
+        stmt = select(
+            k.c.fingerprint,
+            k.c.state,
+            k.c.expires_at,
+            k.c.locked_until,
+            k.c.status,
+            k.c.headers,
+            k.c.body,
+        ).where(k.c.owner == owner, k.c.key == key)
         if self.conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
-        return (await self.conn.execute(stmt)).one_or_none()
+        row = (await self.conn.execute(stmt)).one_or_none()
+        return None if row is None else IdempotencyRecord(*row)
 
     async def take_over(self, claim: dict[str, Any], *, gone: bool) -> None:
         """Claim again a key whose row expired, whose process died, or (``gone``) that was

@@ -1,5 +1,5 @@
-"""Templates that operators and users add (the built-in ones are a data file, not rows). Rows
-are returned as they are; the services turn them into ``Template``."""
+"""Templates that operators and users add (the built-in ones are a data file, not rows), read
+back as ``Template``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,22 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from telesip.domain.templates import FIELDS, Template
 from telesip.store import tables
+
+
+def _template(row: Any) -> Template:
+    data = dict(row.data)
+    return Template(
+        id=str(row.id),
+        name=row.name,
+        kind="custom",
+        domain=data.pop("domain", None),
+        builtin=False,
+        operator=row.operator,
+        user_id=row.user_id,
+        **{k: v for k, v in data.items() if k in FIELDS},
+    )
 
 
 def _owner(operator: str | None, user_id: int | None) -> ColumnElement[bool]:
@@ -24,7 +39,7 @@ class Templates:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def listing(self, *, operator: str | None, user_id: int | None) -> list[Any]:
+    async def listing(self, *, operator: str | None, user_id: int | None) -> list[Template]:
         """The operators' own (only ``operator``'s when given), then ``user_id``'s own."""
         stmt = select(tables.templates).order_by(tables.templates.c.id)
         own: ColumnElement[bool] = tables.templates.c.operator.is_not(None)
@@ -33,14 +48,15 @@ class Templates:
         stmt = stmt.where(
             or_(own, tables.templates.c.user_id == user_id) if user_id is not None else own
         )
-        return list((await self.conn.execute(stmt)).all())
+        return [_template(row) for row in await self.conn.execute(stmt)]
 
-    async def get(self, template_id: int) -> Any | None:
-        return (
+    async def get(self, template_id: int) -> Template | None:
+        row = (
             await self.conn.execute(
                 select(tables.templates).where(tables.templates.c.id == template_id)
             )
         ).first()
+        return None if row is None else _template(row)
 
     async def count_of(self, *, operator: str | None, user_id: int | None) -> int:
         return int(

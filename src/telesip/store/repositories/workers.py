@@ -11,6 +11,7 @@ from sqlalchemy import String, and_, func, insert, literal, or_, select, true, u
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from telesip.domain.readmodels import WorkerRecord
 from telesip.store import tables
 
 #: a time of the lease machinery: a value, or the database's clock in the statement
@@ -63,6 +64,23 @@ def firewall_candidates(w: Any, pin: Any, owner_id: Any) -> Any:
     )
 
 
+def _worker(row: Any) -> WorkerRecord:
+    return WorkerRecord(
+        id=row.id,
+        name=row.name,
+        pool=row.pool,
+        remote=row.remote,
+        shared=row.shared,
+        owner_id=row.owner_id,
+        credential_hash=row.credential_hash,
+        instance=row.instance,
+        last_seen=row.last_seen,
+        revoked_at=row.revoked_at,
+        addresses=list(row.addresses),
+        stats=dict(row.stats),
+    )
+
+
 class Workers:
     """The workers table: names, pools, credentials' hashes, instances and heartbeats."""
 
@@ -109,12 +127,13 @@ class Workers:
             )
         )
 
-    async def by_name(self, name: str, *, lock: bool = False) -> Any:
-        """The worker's row (``FOR UPDATE`` with ``lock``), as it is, or None."""
+    async def by_name(self, name: str, *, lock: bool = False) -> WorkerRecord | None:
+        """The worker (its row ``FOR UPDATE`` with ``lock``), or None."""
         stmt = select(tables.workers).where(tables.workers.c.name == name)
         if lock:
             stmt = stmt.with_for_update()
-        return (await self.conn.execute(stmt)).first()
+        row = (await self.conn.execute(stmt)).first()
+        return None if row is None else _worker(row)
 
     async def revoke(self, name: str, owner_id: int | None, now: datetime) -> bool:
         """Revoke an active worker (only ``owner_id``'s when given); False when none is."""
@@ -188,15 +207,15 @@ class Workers:
             ).all()
         )
 
-    async def listing(self, owner_id: int | None = None) -> list[Any]:
-        """Every worker by name, or ``owner_id``'s own and the shared ones; rows as they are."""
+    async def listing(self, owner_id: int | None = None) -> list[WorkerRecord]:
+        """Every worker by name, or ``owner_id``'s own and the shared ones."""
         w = tables.workers
         query = select(w).order_by(w.c.name)
         if owner_id is not None:
             query = query.where(
                 or_(w.c.owner_id == owner_id, and_(w.c.owner_id.is_(None), w.c.shared))
             )
-        return list((await self.conn.execute(query)).all())
+        return [_worker(row) for row in await self.conn.execute(query)]
 
     async def holder_addresses(self, account_id: int, live_after: When) -> list[str] | None:
         """The addresses of the live worker holding the account's lease, None when none does."""
