@@ -387,8 +387,7 @@ class Softphone:
 
 async def softphone(deps: Dependencies, actor: TelegramUser) -> Softphone:
     async with deps.uow(readonly=True) as uow:
-        owned = await uow.accounts.owned_by(actor.id, via_link=False)
-        assigned = await uow.accounts.assigned_to(actor.id)
+        owned, assigned = await uow.accounts.softphone(actor.id)
     return Softphone(owned, assigned)
 
 

@@ -114,6 +114,14 @@ class LoopReads:
     async def scalar(self, *args: Any, **kwargs: Any) -> Any:
         return (await self.execute(*args, **kwargs)).scalar()
 
+    def driver_connection(self) -> sqlite3.Connection | None:
+        """The sqlite3 connection under the synchronous one (``store/fast_reads.py``); None
+        once the unit of work went the aiosqlite way."""
+        if self._sync is None:
+            return None
+        driver: sqlite3.Connection | None = self._sync.connection.driver_connection
+        return driver
+
     def in_transaction(self) -> bool:
         conn = self._sync or self._async
         return conn is not None and conn.in_transaction()

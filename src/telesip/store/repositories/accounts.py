@@ -33,7 +33,7 @@ from sqlalchemy.orm import aliased
 from telesip.domain.model import Account, Payer
 from telesip.domain.readmodels import AccountSummary, CardRead
 from telesip.domain.settings import AccountSettings
-from telesip.store import tables
+from telesip.store import fast_reads, tables
 from telesip.store.crypto import Cipher
 from telesip.store.repositories.workers import Holder, firewall_candidates, worker_live
 from telesip.store.rows import account_from_row, offer_from_row_values, settings_values
@@ -124,6 +124,56 @@ def _label(first_name: str | None, username: str | None, user_id: int) -> str:
 
 
 _SUMMARY_SELECT: Any = None
+_SOFTPHONE_SELECT: Any = None
+_PAYERS = {p.value: p for p in Payer}
+
+
+def _build_summaries(rows: Iterable[Sequence[Any]]) -> list[AccountSummary]:
+    """Summaries from the summary statement's rows (processed by SQLAlchemy, or straight from
+    the driver: then SQLite's booleans come as 0 and 1)."""
+    payers = _PAYERS
+    return [
+        AccountSummary(
+            id_,
+            owner_id,
+            user_id,
+            _label(o_first, o_user, owner_id),
+            _label(u_first, u_user, user_id),
+            login,
+            domain,
+            transport,
+            port,
+            bool(enabled),
+            payers[payer],
+            bool(via_link),
+            bool(duplicate),
+            reg_state,
+            reg_code,
+            reg_error,
+            worker,
+        )
+        for (
+            id_,
+            owner_id,
+            user_id,
+            login,
+            domain,
+            transport,
+            port,
+            enabled,
+            payer,
+            via_link,
+            reg_state,
+            reg_code,
+            reg_error,
+            worker,
+            o_first,
+            o_user,
+            u_first,
+            u_user,
+            duplicate,
+        ) in rows
+    ]
 
 
 class Accounts:
@@ -328,50 +378,29 @@ class Accounts:
         )
 
     async def _summaries(self, stmt: Any) -> list[AccountSummary]:
-        rows = (await self.conn.execute(stmt)).all()
-        payers = {p.value: p for p in Payer}
-        return [
-            AccountSummary(
-                id_,
-                owner_id,
-                user_id,
-                _label(o_first, o_user, owner_id),
-                _label(u_first, u_user, user_id),
-                login,
-                domain,
-                transport,
-                port,
-                enabled,
-                payers[payer],
-                via_link,
-                bool(duplicate),
-                reg_state,
-                reg_code,
-                reg_error,
-                worker,
+        return _build_summaries((await self.conn.execute(stmt)).all())
+
+    async def softphone(self, user_id: int) -> tuple[list[AccountSummary], list[AccountSummary]]:
+        """/softphone in one statement, read through the driver where it can be
+        (``store/fast_reads.py``): the accounts ``user_id`` owns (not link-managed) and those
+        assigned to them, each in id order."""
+        global _SOFTPHONE_SELECT
+        if _SOFTPHONE_SELECT is None:
+            a = tables.accounts
+            who: Any = bindparam("b_user")
+            _SOFTPHONE_SELECT = self._summary_select().where(
+                or_(
+                    and_(a.c.owner_id == who, ~a.c.via_link),
+                    and_(a.c.user_id == who, a.c.owner_id != who),
+                )
             )
-            for (
-                id_,
-                owner_id,
-                user_id,
-                login,
-                domain,
-                transport,
-                port,
-                enabled,
-                payer,
-                via_link,
-                reg_state,
-                reg_code,
-                reg_error,
-                worker,
-                o_first,
-                o_user,
-                u_first,
-                u_user,
-                duplicate,
-            ) in rows
-        ]
+        params = {"b_user": user_id}
+        rows = await fast_reads.fetch(self.conn, _SOFTPHONE_SELECT, params)
+        if rows is None:
+            rows = (await self.conn.execute(_SOFTPHONE_SELECT, params)).all()
+        summaries = _build_summaries(rows)
+        owned = [s for s in summaries if s.owner_id == user_id]
+        return owned, [s for s in summaries if s.owner_id != user_id]
 
     async def owned_by(
         self, owner_id: int, *, via_link: bool | None = False
