@@ -2,6 +2,13 @@
 another process so that each side's CPU is counted apart.
 
     sudo .venv/bin/python bench/bench_calls.py [--levels 10,20,40] [--seconds 20]
+        [--media clear,srtp,g722,opus]
+
+``--media`` runs every level once per kind of SIP media, in one run (the far phones choose it
+by their offer; every line lists PCMA, PCMU, G722, opus and allows SRTP): ``clear`` G.711 in
+RTP, ``srtp`` G.711 in SRTP (SDES, AES_CM_128_HMAC_SHA1_80), ``g722`` and ``opus``. Each
+level's worker CPU per call is also given as a ratio to one ntgcalls endpoint's CPU in the
+same level (the peers' process: the people and the reference pair).
 
 Runs inside its own network namespace (it re-executes itself under ``unshare -n`` with a veth
 pair carrying 127.0.1.1/32 and 127.0.1.2/32, as tests/calls/telegram/netns.py does; ntgcalls ignores
@@ -61,8 +68,10 @@ from telesip.calls.telegram.p2p import Pcm
 from telesip.domain.clock import SystemClock
 from telesip.domain.model import TelegramUser
 from telesip.domain.settings import AccountSettings, Secret
-from telesip.media.g711 import alaw_decode, alaw_encode
+from telesip.media.codecs import AudioCodec, open_codec
+from telesip.media.g711 import alaw_encode
 from telesip.media.rtp import RtpPacket, RtpSender, seq_diff
+from telesip.media.srtp import SrtpKeys, SrtpTransform
 from telesip.services import accounts
 from telesip.services.dependencies import Dependencies, Rules
 from telesip.sip import (
@@ -85,6 +94,14 @@ from telesip.store.db import create_engine
 KEY = "bench-calls-key"
 PERSON0, CALLER0, REF_CALLER, REF_PERSON = 5_000_001, 7_000_001, 7_999_001, 5_999_001
 CODECS = ("PCMA", "PCMU", "telephone-event")
+LINE_CODECS = ("PCMA", "PCMU", "G722", "opus", "telephone-event")
+# what the far phones offer for each kind of media (the line answers the first it lists)
+MEDIA = {
+    "clear": (CODECS, "off"),
+    "srtp": (CODECS, "required"),
+    "g722": (("G722", "telephone-event"), "off"),
+    "opus": (("opus", "telephone-event"), "off"),
+}
 RATE, F1, F2, LEVEL = 8000, 500.0, 1000.0, 0.25  # LEVEL: amplitude, -12 dBFS
 TICK = 0.02  # both senders send 20 ms of signal per tick
 TURN = 50  # ticks per frequency: 1 s (a mark is matched to the last one sent within 1.9 s)
@@ -408,8 +425,12 @@ async def worker_role(a: argparse.Namespace) -> None:
         bridges = {b for b in calls._by_sip.values() if not b.ended}
         out = {"active": calls.active, "lost": 0, "late": 0, "concealed": 0, "received": 0}
         out["busy"] = calls.ports.in_use + len(callers) - pool.free
+        codecs: dict[str, int] = {}
+        out["codecs"], out["encrypted"] = codecs, 0
         for b in bridges:
             if b.stream is not None:
+                codecs[b.stream.params.codec] = codecs.get(b.stream.params.codec, 0) + 1
+                out["encrypted"] += b.stream.encrypted
                 st = b.stream.stats
                 out["lost"] += st.lost
                 out["late"] += st.late
@@ -548,10 +569,14 @@ def kamailio(tmp: Path) -> Iterator[tuple[int, Callable[..., str], int]]:
 class FarCall(asyncio.DatagramProtocol):
     """One far phone's call: the SIP machine (driven by ``FarPhones``) and its RTP socket."""
 
-    def __init__(self, phones: FarPhones, login: str, rtp_port: int) -> None:
+    def __init__(self, phones: FarPhones, login: str, rtp_port: int, media: str = "clear") -> None:
         self.phones = phones
         self.login = login
         self.rtp_port = rtp_port
+        self.media = media
+        self.codec, self.pt, self.step = "PCMA", 8, 160  # timestamp units per 20 ms: step
+        self.encoder: AudioCodec | None = None  # per call for G.722 and Opus (stateful)
+        self.srtp: SrtpTransform | None = None
         self.machine: OutgoingCall | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.remote: tuple[str, int] | None = None
@@ -568,17 +593,21 @@ class FarCall(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         now = time.monotonic()
         with contextlib.suppress(Exception):
-            p = RtpPacket.parse(data)
+            p = RtpPacket.parse(self.srtp.unprotect(data) if self.srtp is not None else data)
             self.rx.append((now, p.sequence, p.timestamp, p.payload))
 
     async def dial(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", self.rtp_port))
-        self.offer = make_offer("127.0.0.1", self.rtp_port, CODECS, session_id=self.rtp_port)
+        codecs, encryption = MEDIA[self.media]
+        self.offer = make_offer(
+            "127.0.0.1", self.rtp_port, codecs, session_id=self.rtp_port, encryption=encryption
+        )
         self.machine = OutgoingCall(
             CallParams("far", "127.0.0.1", "unused", user_agent="bench-far"),
             f"sip:{self.login}@127.0.0.1:{self.phones.kam_port}",
-            self.offer.to_bytes(), local_addr=self.phones.local, now=loop.time(), codecs=CODECS,
+            self.offer.to_bytes(), local_addr=self.phones.local, now=loop.time(), codecs=codecs,
+            media_encryption=encryption,
         )  # fmt: skip
         self.phones.calls[self.machine.call_id] = self
         self.pump()
@@ -594,6 +623,15 @@ class FarCall(asyncio.DatagramProtocol):
         while (event := m.next_event()) is not None:
             if isinstance(event, Answered) and event.sdp:
                 neg = accept_answer(self.offer, SessionDescription.parse(event.sdp))
+                self.pt, self.step = neg.payload_type, neg.clock_rate // 50
+                if neg.codec != "PCMA":
+                    self.encoder = open_codec(neg.codec)
+                if neg.srtp is not None:
+                    keys = SrtpKeys(
+                        neg.srtp.suite, neg.srtp.local_key.reveal(), neg.srtp.remote_key.reveal()
+                    )
+                    self.srtp = SrtpTransform(keys)
+                self.codec = neg.codec
                 self.remote = (neg.remote_addr, neg.remote_port)
                 self.answered.set()
             elif isinstance(event, Failed | Ended | Cancelled):
@@ -614,23 +652,29 @@ class FarCall(asyncio.DatagramProtocol):
         self.machine.handle_timer(asyncio.get_running_loop().time())
         self.pump()
 
-    def send_audio(self, payload: bytes) -> None:
+    def send_audio(self, chunk: Pcm, alaw: bytes) -> None:
         if self.remote is not None and self.transport is not None and not self.ended.is_set():
-            self.transport.sendto(self.sender.audio(8, payload, 160), self.remote)
+            payload = alaw if self.encoder is None else self.encoder.encode(chunk)
+            packet = self.sender.audio(self.pt, payload, self.step)
+            if self.srtp is not None:
+                packet = self.srtp.protect(packet)
+            self.transport.sendto(packet, self.remote)
 
     def heard(self) -> tuple[list[float], list[Pcm]]:
         """10 ms frames with their arrival; a missing packet is 20 ms of silence."""
         times: list[float] = []
         frames: list[Pcm] = []
         prev: tuple[int, int] | None = None
+        decoder = open_codec(self.codec)
         for at, seq, ts, payload in self.rx:
             if prev is not None:
-                missing = max(seq_diff(seq, prev[0]) - 1, ((ts - prev[1]) & 0xFFFFFFFF) // 160 - 1)
+                gap = ((ts - prev[1]) & 0xFFFFFFFF) // self.step
+                missing = max(seq_diff(seq, prev[0]) - 1, gap - 1)
                 for _ in range(min(max(missing, 0), 500) * 2):
                     times.append(at)
                     frames.append(np.zeros(80, np.int16))
             prev = (seq, ts)
-            pcm = alaw_decode(payload)
+            pcm = decoder.decode(payload)
             for half in (pcm[:80], pcm[80:160]):
                 times.append(at)
                 frames.append(half)
@@ -673,7 +717,7 @@ class FarPhones(asyncio.DatagramProtocol):
     def send_audio(self, chunk: Pcm) -> None:
         payload = alaw_encode(chunk)
         for call in self.calls.values():
-            call.send_audio(payload)
+            call.send_audio(chunk, payload)
 
 
 def _family(pid: int) -> list[list[str]]:
@@ -746,7 +790,7 @@ async def provision(db: Path, n: int, kam_port: int) -> None:
         person = TelegramUser(PERSON0 + i, f"Person {i}", None, "en")
         settings = AccountSettings(
             login=f"L{i}", password=Secret(f"pw-L{i}"), domain="127.0.0.1", port=kam_port,
-            expires=300,
+            expires=300, codecs=LINE_CODECS, media_encryption="optional",
         )  # fmt: skip
         await accounts.create_account(deps, person, settings)
     await engine.dispose()
@@ -760,10 +804,11 @@ async def level(
     peers: Child,
     kam_pgid: int,
     profile: bool = False,
+    media: str = "clear",
 ) -> dict[str, Any]:
     await peers.ask("reset")
     phones.calls.clear()
-    far = [FarCall(phones, f"L{i}", 32000 + 2 * i) for i in range(n)]
+    far = [FarCall(phones, f"L{i}", 32000 + 2 * i, media) for i in range(n)]
     ticker_marks_from = len(FAR_TICKER.marks)
     t_dial = time.monotonic()
     for call in far:
@@ -818,6 +863,7 @@ async def level(
     span = w1 - w0
     cpu = [(b - a) / span * 100 for a, b in zip(c0, c1, strict=True)]
     return {
+        "media": media, "codecs": wstats.pop("codecs"), "encrypted": wstats.pop("encrypted"),
         "n": n, "up": len(up), "setup_s": setup, "span": span, "load": load,
         "cpu_worker": cpu[0], "cpu_peers": cpu[1], "cpu_far": cpu[2], "cpu_kam": cpu[3],
         "cpu_other": (b1 - b0) / span * 100 - sum(cpu), "rss_worker": rss[0], "rss_peers": rss[1],
@@ -890,11 +936,12 @@ async def orchestrate(a: argparse.Namespace) -> None:
                 flush=True,
             )
             results = []
-            for n in levels:
-                r = await level(n, a.seconds, phones, worker, peers, kam_pgid, a.profile)
-                r["idle_rss"], r["idle_cpu"] = idle_rss, idle_cpu
-                results.append(r)
-                print(summary(r), flush=True)
+            for n in levels:  # each level once per kind of media, side by side in time
+                for media in a.media.split(","):
+                    r = await level(n, a.seconds, phones, worker, peers, kam_pgid, a.profile, media)
+                    r["idle_rss"], r["idle_cpu"] = idle_rss, idle_cpu
+                    results.append(r)
+                    print(summary(r), flush=True)
             print(table(results), flush=True)
             if a.json:
                 with open(a.json, "w") as out:  # noqa: ASYNC230 - once, at the end
@@ -924,8 +971,10 @@ def summary(r: dict[str, Any]) -> str:
 
     up = max(r["up"], 1)
     return (
-        f"\n{r['n']} calls: {r['up']} up (set up in {r['setup_s']:.1f} s), load {r['load']:.1f}\n"
+        f"\n{r['n']} calls, {r['media']} (bridges: {r['codecs']}, {r['encrypted']} in SRTP): "
+        f"{r['up']} up (set up in {r['setup_s']:.1f} s), load {r['load']:.1f}\n"
         f"  worker CPU {r['cpu_worker']:.1f} % of a core = {r['cpu_worker'] / up:.2f} % per call"
+        f" = {ratio(r):.2f}x an ntgcalls endpoint"
         f" (idle {r['idle_cpu']:.1f} %); RSS {r['rss_worker']:.0f} MiB = "
         f"{(r['rss_worker'] - r['idle_rss']) / up:.1f} MiB per call\n"
         f"  peers CPU {r['cpu_peers']:.1f} % ({r['cpu_peers'] / (r['up'] + 2):.2f} % per "
@@ -936,6 +985,13 @@ def summary(r: dict[str, Any]) -> str:
         f"  worker threads (% of a core): {threads(r['threads'])}\n"
         f"  worker RTP in: {r['stats']}; far failures: {r['failures'][:3]}"
     )
+
+
+def ratio(r: dict[str, Any]) -> float:
+    """The worker's CPU per call over one ntgcalls endpoint's (the peers' process holds the
+    people and the reference pair: up + 2 endpoints), in the same level."""
+    per_endpoint = r["cpu_peers"] / (r["up"] + 2)
+    return (r["cpu_worker"] / max(r["up"], 1)) / per_endpoint if per_endpoint else float("nan")
 
 
 def threads(cpu: dict[str, float]) -> str:
@@ -949,9 +1005,10 @@ def fmt(v: float | None) -> str:
 
 def table(results: list[dict[str, Any]]) -> str:
     rows = [
-        "| calls | up | worker CPU / call | RSS / call | SIP→TG: telesip p50 / p95 (e2e p50) "
-        "| TG→SIP: telesip p50 / p95 (e2e p50) | longest gap SIP→TG / TG→SIP | other load |",
-        "|---|---|---|---|---|---|---|---|",
+        "| media | calls | up | worker CPU / call | ntgcalls endpoint CPU | ratio | RSS / call "
+        "| SIP→TG: telesip p50 / p95 (e2e p50) | TG→SIP: telesip p50 / p95 (e2e p50) "
+        "| longest gap SIP→TG / TG→SIP | load | other load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         cells = [
@@ -962,9 +1019,10 @@ def table(results: list[dict[str, Any]]) -> str:
         gaps = [fmt(max(d["gaps"], default=None)) for d in (r["to_tg"], r["to_sip"])]
         up = max(r["up"], 1)
         rows.append(
-            f"| {r['n']} | {r['up']} | {r['cpu_worker'] / up:.2f} % | "
+            f"| {r['media']} | {r['n']} | {r['up']} | {r['cpu_worker'] / up:.2f} % | "
+            f"{r['cpu_peers'] / (r['up'] + 2):.2f} % | {ratio(r):.2f}x | "
             f"{(r['rss_worker'] - r['idle_rss']) / up:.1f} MiB | {cells[0]} | {cells[1]} | "
-            f"{gaps[0]} / {gaps[1]} ms | {r['cpu_other']:.0f} % |"
+            f"{gaps[0]} / {gaps[1]} ms | {r['load']:.1f} | {r['cpu_other']:.0f} % |"
         )
     return "\n".join(rows)
 
@@ -984,6 +1042,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--levels", default="10,20,40", help="numbers of concurrent calls")
     ap.add_argument("--seconds", type=float, default=20, help="measured window per level")
+    ap.add_argument(
+        "--media", default="clear", help="kinds of SIP media, each level once per kind: "
+        "clear, srtp, g722, opus (comma-separated)",
+    )  # fmt: skip
     ap.add_argument("--json", help="write the raw results here")
     ap.add_argument("--profile", action="store_true", help="cProfile the worker's event loop")
     ap.add_argument("--keep-logs", help="copy the children's and Kamailio's logs here")

@@ -2,7 +2,8 @@
 
 ``pip install telesip`` is the core: accounts, the bot, registrations, the HTTP API.
 ``telesip[calls]`` adds the calls (Telethon, ntgcalls, numpy), ``telesip[redis]`` the bot's
-conversations in Redis, ``telesip[pg]`` PostgreSQL (``telesip[all]``: all three).
+conversations in Redis, ``telesip[pg]`` PostgreSQL, ``telesip[codecs]`` G.722 and Opus for
+calls (``telesip[all]``: all of them).
 
 Invariant: nothing in the core imports a module of an extra at import time; the modules in
 :data:`WINGS` are the only ones that need an extra, and the core imports them only after
@@ -22,6 +23,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "calls": ("telethon", "ntgcalls", "numpy"),
     "redis": ("redis",),
     "pg": ("asyncpg",),
+    # G.722 and Opus on the SIP side; telesip.media.codecs runs G.711 only without it
+    "codecs": ("av",),
 }
 
 #: the project's modules that import an extra's modules (they load only where it is installed)

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # each module of telesip and builds what `telesip run` starts.
 WITHOUT_EXTRAS = """
 import importlib, json, logging, pkgutil, sys
-HIDDEN = {"numpy", "telethon", "ntgcalls", "redis", "asyncpg", "uvloop"}
+HIDDEN = {"numpy", "telethon", "ntgcalls", "redis", "asyncpg", "uvloop", "av"}
 class Hide:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in HIDDEN:
