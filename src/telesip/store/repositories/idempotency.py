@@ -1,6 +1,10 @@
 """Idempotency keys' rows: the claim of a request and the stored answer (see
 ``telesip.services.idempotency`` for the protocol). The claim is ``INSERT ... ON CONFLICT DO
 NOTHING`` on the (owner, key) primary key, so exactly one of two racing requests inserts.
+
+The claim and the answer run on every POST that carries a key, so their statements are built
+once (values as bound parameters): building and keying a statement per request cost about as
+much CPU as sending it.
 """
 
 from __future__ import annotations
@@ -8,12 +12,35 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.readmodels import IdempotencyRecord
 from telesip.store import tables
 from telesip.store.repositories.common import dialect_insert
+
+_CLAIMS: dict[str, Any] = {}  # dialect name -> INSERT ... ON CONFLICT DO NOTHING
+_FINISH = (
+    update(tables.idempotency_keys)
+    .where(
+        tables.idempotency_keys.c.owner == bindparam("b_owner"),
+        tables.idempotency_keys.c.key == bindparam("b_key"),
+    )
+    .values(
+        state="done",
+        status=bindparam("b_status"),
+        headers=bindparam("b_headers"),
+        body=bindparam("b_body"),
+    )
+)
+
+
+def _claim_statement(conn: AsyncConnection) -> Any:
+    name = conn.dialect.name
+    if name not in _CLAIMS:
+        insert = dialect_insert(conn, tables.idempotency_keys)
+        _CLAIMS[name] = insert.on_conflict_do_nothing(index_elements=["owner", "key"])
+    return _CLAIMS[name]
 
 
 class IdempotencyKeys:
@@ -22,12 +49,7 @@ class IdempotencyKeys:
 
     async def claim(self, claim: dict[str, Any]) -> bool:
         """Insert the claim unless the key exists; True when this one inserted it."""
-        k = tables.idempotency_keys
-        inserted = await self.conn.execute(
-            dialect_insert(self.conn, k)
-            .values(**claim)
-            .on_conflict_do_nothing(index_elements=["owner", "key"])
-        )
+        inserted = await self.conn.execute(_claim_statement(self.conn), claim)
         return inserted.rowcount == 1
 
     async def get_locked(self, owner: str, key: str) -> IdempotencyRecord | None:
@@ -62,12 +84,8 @@ class IdempotencyKeys:
     async def finish(
         self, owner: str, key: str, status: int, headers: list[list[str]], body: bytes
     ) -> None:
-        k = tables.idempotency_keys
-        await self.conn.execute(
-            update(k)
-            .where(k.c.owner == owner, k.c.key == key)
-            .values(state="done", status=status, headers=headers, body=body)
-        )
+        answer = {"b_status": status, "b_headers": headers, "b_body": body}
+        await self.conn.execute(_FINISH, {"b_owner": owner, "b_key": key, **answer})
 
     async def abandon(self, owner: str, key: str) -> None:
         k = tables.idempotency_keys
