@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .errors import ParseError
 
@@ -210,8 +211,10 @@ def parse_name_addr(value: str) -> NameAddr:
     return NameAddr(uri, None, parse_params(semi + rest))
 
 
-@dataclass(frozen=True, slots=True)
-class Via:
+class Via(NamedTuple):
+    """A parsed Via value. A named tuple: one is made per message on the registration path,
+    and a tuple is made and compared in C."""
+
     transport: str
     host: str
     port: int | None

@@ -20,6 +20,7 @@ import random
 import sys
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from typing import NamedTuple
 
 from .auth import DigestState, parse_challenge
 from .errors import AuthError, ParseError, StateError
@@ -141,9 +142,9 @@ _NEXT: dict[tuple[str, str], RegistrationPhase] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class RegistrationStatus:
-    """Public view; times are on the caller's monotonic clock."""
+class RegistrationStatus(NamedTuple):
+    """Public view; times are on the caller's monotonic clock. A named tuple: one is made per
+    answer on the registration path, and a tuple is made and compared in C."""
 
     state: BindingState
     code: int | None = None
