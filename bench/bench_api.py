@@ -87,9 +87,12 @@ async def drive(
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
-async def store_cost(url: str, n: int) -> tuple[list[float], float]:
-    """begin + finish of the idempotency store per request, in this process: the wall times
-    and the CPU per request."""
+async def store_cost(url: str, n: int) -> tuple[list[float], float, list[float]]:
+    """begin + finish of the idempotency store per request, in this process: the wall times,
+    the CPU per request, and as the reference, alternating with them, the wall times of one
+    ``SELECT 1`` unit of work through the same stack (what one round trip costs right now)."""
+    from sqlalchemy import text
+
     from telesip.services import idempotency
     from telesip.services.dependencies import Dependencies
     from telesip.store.crypto import Cipher
@@ -98,21 +101,31 @@ async def store_cost(url: str, n: int) -> tuple[list[float], float]:
     engine = create_engine(url)
     deps = Dependencies(engine, Cipher("bench-secret-key-material"))
     answer = idempotency.Stored(201, [("content-type", "application/json")], b"{}" * 300)
-    out = []
+
+    async def one_round_trip() -> None:
+        async with deps.uow(single_statement=True) as uow:
+            await uow.conn.execute(text("SELECT 1"))
+
+    out: list[float] = []
+    reference: list[float] = []
     for _ in range(20):  # warm: the pool's connection, prepared statements
         key = str(uuid.uuid4())
         await idempotency.begin(deps, "bench-owner", key, "f" * 64)
         await idempotency.finish(deps, "bench-owner", key, answer)
-    cpu = time.process_time()
+        await one_round_trip()
+    cpu = 0.0
     for _ in range(n):
         key = str(uuid.uuid4())
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await idempotency.begin(deps, "bench-owner", key, "f" * 64)
         await idempotency.finish(deps, "bench-owner", key, answer)
         out.append(time.perf_counter() - started)
-    cpu = (time.process_time() - cpu) / n
+        cpu += time.process_time() - cpu_started
+        started = time.perf_counter()
+        await one_round_trip()
+        reference.append(time.perf_counter() - started)
     await engine.dispose()
-    return out, cpu
+    return out, cpu / n, reference
 
 
 async def main() -> None:
@@ -202,11 +215,13 @@ async def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    cost, cpu = await store_cost(url, args.store_requests)
+    cost, cpu, reference = await store_cost(url, args.store_requests)
     print(
         f"idempotency store (begin + finish, one request at a time): p50 "
         f"{statistics.median(cost) * 1000:.2f} ms, p99 {pct(cost, 0.99) * 1000:.2f} ms, "
-        f"CPU {cpu * 1000:.2f} ms/req in this process"
+        f"CPU {cpu * 1000:.2f} ms/req in this process; reference SELECT 1 p50 "
+        f"{statistics.median(reference) * 1000:.2f} ms (store = "
+        f"{statistics.median(cost) / statistics.median(reference):.1f}x)"
     )
     print(f"load average {load_average()}")
     if args.database == "postgresql":
