@@ -83,8 +83,10 @@ class RemoteWorker:
         addresses: list[str] | None = None,
         publish: Callable[[], list[str]] | None = None,
         calls: CallManager | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.manager = manager
+        self._transport = transport  # tests stand a control plane in for the network
         self.calls = calls
         self.base = check_control_url(control_url)
         self.url = self.base + "/api/v1/worker"  # as messages name it
@@ -123,7 +125,12 @@ class RemoteWorker:
 
     async def _run(self) -> None:
         async with WorkerClient(
-            self.base, self._credential, name=self.name, verify=self.verify, timeout=10
+            self.base,
+            self._credential,
+            name=self.name,
+            verify=self.verify,
+            transport=self._transport,
+            timeout=10,
         ) as plane:
             joined = await self._join(plane)
             self.instance = joined["instance"]
