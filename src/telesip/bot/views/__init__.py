@@ -23,6 +23,7 @@ from telesip.bot.views.cards import (
     rule_digest,
     settings,
     softphone,
+    state_line,
     unused,
 )
 from telesip.bot.views.common import BADGES, Keyboard, badge, user_label
@@ -67,6 +68,7 @@ __all__ = [
     "settings",
     "skip_kb",
     "softphone",
+    "state_line",
     "subscriptions",
     "take_back_result",
     "templates_kb",

@@ -100,69 +100,92 @@ def softphone(
     return "\n".join(lines), keyboard(*rows)
 
 
-def _state(lang: str, a: AccountSummary) -> str:
-    enabled = t(lang, "state.enabled" if a.enabled else "state.disabled")
-    reg = t(lang, f"reg.{a.reg_state}") if has(f"reg.{a.reg_state}") else escape(a.reg_state)
-    code = f" {a.reg_code}" if a.reg_code else ""
-    return f"{badge(a)} {enabled}, {reg}{code}"
+_FAILING = frozenset({"auth_failed", "unreachable", "failed"})
+
+
+def _cause(code: int | None, phrase: str | None) -> str | None:
+    """The catalog key of why registration fails, from the SIP answer (None: no known cause)."""
+    if code in (401, 403, 407):
+        return "auth"
+    if code == 404:
+        return "not_found"
+    if code in (408, 480, 503, 504) or (code is None and phrase and "timeout" in phrase.lower()):
+        return "no_answer"
+    if code is not None and code >= 500:
+        return "server"
+    return None
 
 
 def reg_why(lang: str, code: int | None, phrase: str | None) -> str:
     """Why a SIP account is not registered, in words (the SIP status only as a last resort)."""
-    if code in (401, 403, 407):
-        return t(lang, "regwhy.auth")
-    if code == 404:
-        return t(lang, "regwhy.not_found")
-    if code in (408, 480, 503, 504) or (code is None and phrase and "timeout" in phrase.lower()):
-        return t(lang, "regwhy.no_answer")
-    if code is not None and code >= 500:
-        return t(lang, "regwhy.server")
+    cause = _cause(code, phrase)
+    if cause is not None:
+        return t(lang, f"regwhy.{cause}")
     if code is not None:
         return t(lang, "regwhy.other", code=code, phrase=escape(phrase or ""))
     return escape(phrase or "")
 
 
-def card(lang: str, c: Card) -> tuple[str, Keyboard]:
-    """The account card: everything for the owner, calls-only for an assigned user (R5)."""
-    a = c.summary
-    i = a.id
-    lines = [t(lang, "card.title", id=i)]
-    if c.role is Role.OWNER:
-        port = f":{a.port}" if a.port else ""
-        lines.append(
-            t(
-                lang,
-                "card.server",
-                domain=escape(a.domain),
-                port=port,
-                transport=a.transport.upper(),
-            )
-        )
-        lines.append(t(lang, "card.login", login=escape(a.login)))
-    else:
-        lines.append(t(lang, "card.owner", owner=user_label(a.owner_label)))
-    lines.append(t(lang, "card.state", state=_state(lang, a)))
+def state_line(lang: str, a: AccountSummary, role: Role) -> str:
+    """The card's one line on whether the account works: registered or not, and why in words,
+    with what would fix it (the owner is told where; an employee whom to tell)."""
+    mark = badge(a)
     if a.duplicate and not a.enabled and a.reg_error:  # a copy of a connected line (R11)
         sip = escape(f"{a.login}@{a.domain}")
-        lines.append(t(lang, "card.reg_error", error=t(lang, "error.line_connected", sip=sip)))
-    elif a.reg_error or (a.reg_code and a.reg_code >= 300):
-        lines.append(t(lang, "card.reg_error", error=reg_why(lang, a.reg_code, a.reg_error)))
-    lines.append(t(lang, "card.record_on" if c.recording else "card.record_off"))
+        why = t(lang, "error.line_connected", sip=sip)
+        return f"{mark} " + t(lang, "cstate.off_why", why=why)
+    if not a.enabled:
+        return f"{mark} " + t(lang, "cstate.off")
+    if a.reg_state == "registered":
+        return f"{mark} " + t(lang, "cstate.works")
+    failing = a.reg_state in _FAILING or a.reg_error or (a.reg_code and a.reg_code >= 300)
+    if not failing:  # not registered yet, registering
+        word = t(lang, f"reg.{a.reg_state}") if has(f"reg.{a.reg_state}") else escape(a.reg_state)
+        return f"{mark} {word}"
+    why = reg_why(lang, a.reg_code, a.reg_error) or t(lang, f"reg.{a.reg_state}")
+    cause = _cause(a.reg_code, a.reg_error)
+    if role is not Role.OWNER:
+        fix = t(lang, "regfix.ask_owner", owner=user_label(a.owner_label))
+    elif cause is not None:
+        fix = t(lang, f"regfix.{cause}")
+    else:
+        return f"{mark} " + t(lang, "cstate.broken", why=why)
+    return f"{mark} " + t(lang, "cstate.broken_fix", why=why, fix=fix)
+
+
+def card(lang: str, c: Card) -> tuple[str, Keyboard]:
+    """The account card: everything for the owner, calls-only for an assigned user (R5).
+
+    First the one line on whether it works (``state_line``); the owner's card then groups
+    the settings, who uses the account and who pays for it under their headings."""
+    a = c.summary
+    i = a.id
+    lines = [t(lang, "card.title", id=i), t(lang, "card.state", state=state_line(lang, a, c.role))]
+    record = t(lang, "card.record_on" if c.recording else "card.record_off")
     if c.role is Role.OWNER:
+        port = f":{a.port}" if a.port else ""
+        server = t(
+            lang, "card.server", domain=escape(a.domain), port=port, transport=a.transport.upper()
+        )
+        lines += ["", t(lang, "card.h_settings"), server]
+        lines += [t(lang, "card.login", login=escape(a.login)), record]
+        if a.duplicate:
+            lines.append(t(lang, "card.duplicate"))
+        if firewall := describe(c.firewall):  # IP addresses only, never a host name
+            addresses = ", ".join(f"<code>{escape(x)}</code>" for x in firewall)
+            lines.append(t(lang, "card.firewall", addresses=addresses))
+        lines += ["", t(lang, "card.h_user")]
         lines.append(
             t(lang, "card.user", user=user_label(a.user_label))
             if a.assigned
             else t(lang, "card.user_self")
         )
-        lines.append(t(lang, "card.payer", payer=t(lang, f"payer.{a.payer.value}")))
-        if a.duplicate:
-            lines.append(t(lang, "card.duplicate"))
         if c.pending_offer is not None:
             lines.append(t(lang, "card.pending"))
-        if firewall := describe(c.firewall):  # IP addresses only, never a host name
-            addresses = ", ".join(f"<code>{escape(x)}</code>" for x in firewall)
-            lines.append(t(lang, "card.firewall", addresses=addresses))
+        lines += ["", t(lang, "card.h_payer")]
+        lines.append(t(lang, "card.payer", payer=t(lang, f"payer.{a.payer.value}")))
         return "\n".join(lines), owner_keyboard(lang, a)
+    lines += [t(lang, "card.owner", owner=user_label(a.owner_label)), record]
     lines.append(t(lang, "card.payer", payer=t(lang, "payer.owner_plan_user")))
     lines.append(t(lang, "card.assigned_note"))
     return "\n".join(lines), keyboard(
