@@ -84,3 +84,25 @@ def test_available_and_the_clocks_media_params_take() -> None:
         MediaParams("G722", 9, clock_rate=16000)  # the quirk is the rule
     with pytest.raises(UnsupportedCodec):
         open_codec("GSM")
+
+
+def test_a_process_without_the_extra_offers_only_what_it_can_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without PyAV, G.722 and Opus leave the line's list (its order kept); a line naming
+    only them falls back to G.711 rather than offering nothing."""
+    from telesip.calls import bridge
+    from telesip.media import codecs
+
+    monkeypatch.setattr(codecs, "av", None)
+    assert codecs.available() == {"PCMA", "PCMU"}
+    with pytest.raises(UnsupportedCodec):
+        open_codec("G722")
+    assert bridge.runnable(("G722", "PCMU", "telephone-event")) == ("PCMU", "telephone-event")
+    assert bridge.runnable(("opus", "telephone-event")) == ("PCMA", "PCMU", "telephone-event")
+    monkeypatch.undo()
+    assert bridge.runnable(("opus", "G722", "telephone-event")) == (
+        "opus",
+        "G722",
+        "telephone-event",
+    )
