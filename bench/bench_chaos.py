@@ -22,8 +22,15 @@ operation's number on one of 20 disabled accounts (outside the registered popula
 retried on 503 or a broken connection until it is answered 200 (giving up after 120 s). One
 more fault joins the draw: kill -9 of the API process, started again. At the end an operation
 is lost if it was given up, or if an account's stored `display_name` is not the last one
-answered 200 for it. The bot is not driven here (tests/faults/test_bot_database.py covers it
-under a database outage). Needs kamailio (bin/system-deps) and PostgreSQL on 127.0.0.1:5432.
+answered 200 for it.
+
+Lost operations (the bot): a `telesip bot` process (long polling, on the same database through
+the proxy) talks to a fake Bot API in this process; five people take turns sending `/softphone`,
+one at a time, about two a second. An operation is answered when the bot's reply comes; a
+"try again in a moment" reply (the database away) is sent again a second later; an update that
+gets no reply at all within 60 s is counted as lost by the bot and sent again. One more fault
+joins the draw: kill -9 of the bot process, started again.
+Needs kamailio (bin/system-deps) and PostgreSQL on 127.0.0.1:5432.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 import bench_register
 import httpx
 from bench_fleet import KEY, PG, provision, scalar, start_worker
+from tests.fakes import FakeBotAPI, FakeUser
 from tests.faults.proxy import Proxy
 
 from telesip.domain.model import TelegramUser
@@ -165,6 +173,11 @@ async def main() -> None:
                     procs[name] = start_worker(name, via, args.ttl, tmp)
                 api_port = free_port()
                 procs["api"] = start_api(via, tmp, api_port)
+                fake = await FakeBotAPI(bot_username="chaos_bot").start()
+                people = [FakeUser(20_000 + i, f"P{i}") for i in range(5)]
+                for person in people:
+                    fake.start_chat(person)
+                procs["bot"] = start_bot(via, tmp, fake)
                 registered = select(func.count()).where(tables.accounts.c.reg_state == "registered")
                 began = time.monotonic()
                 while await scalar(url, registered) < args.n:
@@ -174,7 +187,14 @@ async def main() -> None:
                 print(f"all {args.n} registered in {time.monotonic() - began:.0f} s", flush=True)
                 rig = Rig(args, rng, tmp, url, via, procs, kam_pid, proxy)
                 client = ApiClient(f"http://127.0.0.1:{api_port}", token, spare)
-                await run_chaos(rig, logins, client)
+                talker = BotClient(fake, people)
+                try:
+                    await run_chaos(rig, logins, client, talker)
+                finally:
+                    if procs["bot"].poll() is None:
+                        os.killpg(procs["bot"].pid, signal.SIGTERM)
+                        await asyncio.to_thread(procs["bot"].wait, 60)
+                    await fake.stop()
     finally:
         bench_register.KAMAILIO_CFG = original
         proxy.restore()  # the workers hand their leases back through it
@@ -236,6 +256,67 @@ def start_api(url: str, tmp: Path, port: int) -> subprocess.Popen[bytes]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def start_bot(url: str, tmp: Path, fake: FakeBotAPI) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "TELESIP_DATABASE_URL": url,
+        "TELESIP_SECRET_KEY": KEY,
+        "TELESIP_BOT_TOKEN": fake.token,
+        "TELESIP_BOT_API_URL": fake.base_url,
+        "TELESIP_DATA_DIR": str(tmp),
+        "TELESIP_METRICS_BIND": "",
+        "TELESIP_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "telesip.cli", "bot"],
+        env=env,
+        stdout=(tmp / "bot.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+@dataclass
+class BotClient:
+    """People sending ``/softphone`` one at a time (see the module docstring)."""
+
+    fake: FakeBotAPI
+    people: list[FakeUser]
+    answered: int = 0
+    try_again: int = 0  # "try again in a moment" replies (sent again)
+    silent: int = 0  # updates that got no reply within 60 s: lost by the bot (sent again)
+    given_up: int = 0
+    longest: float = 0.0
+
+    async def run(self) -> None:
+        n = 0
+        while True:
+            n += 1
+            person = self.people[n % len(self.people)]
+            began = time.monotonic()
+            while True:
+                before = len(self.fake.bot_messages(person))
+                self.fake.send_text(person, "/softphone")
+                try:
+                    await self.fake.wait_for(
+                        lambda p=person, b=before: len(self.fake.bot_messages(p)) > b,  # type: ignore[misc]
+                        timeout=60,
+                    )
+                except TimeoutError:
+                    self.silent += 1
+                    if time.monotonic() - began > 180:
+                        self.given_up += 1
+                        break
+                    continue
+                if "try again" in self.fake.bot_messages(person)[-1].content:
+                    self.try_again += 1
+                    await asyncio.sleep(1)
+                    continue
+                self.answered += 1
+                self.longest = max(self.longest, time.monotonic() - began)
+                break
+            await asyncio.sleep(0.5)
 
 
 @dataclass
@@ -334,7 +415,7 @@ class Rig:
     dumping: asyncio.Future[dict[str, set[int]]] | None = None  # the FIFO read in flight
 
 
-async def run_chaos(rig: Rig, logins: list[str], client: ApiClient) -> None:
+async def run_chaos(rig: Rig, logins: list[str], client: ApiClient, talker: BotClient) -> None:
     args, rng, tmp, url, via, procs, kam_pid = (
         rig.args, rig.rng, rig.tmp, rig.url, rig.via, rig.procs, rig.kam_pid
     )  # fmt: skip
@@ -387,6 +468,13 @@ async def run_chaos(rig: Rig, logins: list[str], client: ApiClient) -> None:
         procs["api"] = start_api(via, tmp, int(client.base.rsplit(":", 1)[1]))
         return "kill -9 api + start"
 
+    async def kill_bot() -> str:
+        proc = procs["bot"]
+        os.killpg(proc.pid, signal.SIGKILL)
+        await asyncio.to_thread(proc.wait, 120)
+        procs["bot"] = start_bot(via, tmp, talker.fake)
+        return "kill -9 bot + start"
+
     async def database() -> str:
         rig.proxy.cut()
         await asyncio.sleep(30)
@@ -412,9 +500,11 @@ async def run_chaos(rig: Rig, logins: list[str], client: ApiClient) -> None:
         database,
         registrar,
         kill_api,
+        kill_bot,
     ]
     sampler = asyncio.create_task(sample())
     driver = asyncio.create_task(client.run())
+    speaker = asyncio.create_task(talker.run())
     started = time.monotonic()
     try:
         while time.monotonic() + args.interval <= end:
@@ -428,6 +518,7 @@ async def run_chaos(rig: Rig, logins: list[str], client: ApiClient) -> None:
     finally:
         sampler.cancel()
         driver.cancel()
+        speaker.cancel()
         if rig.dumping is not None:  # its thread reads Kamailio's FIFO: let it finish first
             await asyncio.wait_for(rig.dumping, 30)
     n = tally.samples * len(logins)
@@ -447,7 +538,11 @@ async def run_chaos(rig: Rig, logins: list[str], client: ApiClient) -> None:
         f"{client.unavailable} answers 503 and {client.broken} broken connections retried, "
         f"longest until answered {client.longest:.1f} s"
     )
-    print("bot operations: not driven by this benchmark")
+    print(
+        f"bot operations: {talker.answered} answered, {talker.silent} updates lost (no reply in "
+        f"60 s; sent again), {talker.given_up} given up, {talker.try_again} 'try again' replies "
+        f"retried, longest until answered {talker.longest:.1f} s"
+    )
 
 
 def oldest(pattern: str) -> int:
