@@ -6,15 +6,13 @@ refused; and the workers never claim two enabled copies of a line (a race's back
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
 
 from telesip.domain import errors
 from telesip.domain.model import RegState
 from telesip.services import accounts, billing, fleet, leases
 from telesip.services.dependencies import Dependencies
-from telesip.store import tables as t
 
-from .helpers import ALICE, BOB, sip
+from .helpers import ALICE, BOB, sip, two_enabled_copies
 
 
 async def test_newer_copy_is_disabled_and_names_no_owner(deps: Dependencies) -> None:
@@ -67,18 +65,14 @@ async def test_a_copy_keeps_its_seat(deps: Dependencies) -> None:
 async def test_workers_claim_one_enabled_copy_of_a_line(deps: Dependencies) -> None:
     first = await accounts.create_account(deps, ALICE, sip("501"))
     copy = await accounts.create_account(deps, BOB, sip("501"))
-    # two enabled copies (a race between two creations, or rows from before the rule)
-    async with deps.uow() as uow:
-        await uow.conn.execute(
-            update(t.accounts).where(t.accounts.c.id == copy).values(enabled=True)
-        )
-        await uow.commit()
-    ref = await fleet.join(deps, "w1")
-    claimed = {a.id for a in (await leases.claim(deps, ref, ttl=30)).claimed}
-    assert first in claimed and copy not in claimed
-    # the copy held from before (an older copy enabled later): dropped by the worker
-    async with deps.uow() as uow:
-        await uow.leases.take(ref, [copy], uow.lease_time())
-        await uow.commit()
-    assert await leases.drop_ineligible(deps, ref, [copy]) == [copy]
-    assert await leases.drop_ineligible(deps, ref, [first]) == []
+    # two enabled copies (rows from before the database held the rule, acc_0001)
+    async with two_enabled_copies(deps, copy):
+        ref = await fleet.join(deps, "w1")
+        claimed = {a.id for a in (await leases.claim(deps, ref, ttl=30)).claimed}
+        assert first in claimed and copy not in claimed
+        # the copy held from before (an older copy enabled later): dropped by the worker
+        async with deps.uow() as uow:
+            await uow.leases.take(ref, [copy], uow.lease_time())
+            await uow.commit()
+        assert await leases.drop_ineligible(deps, ref, [copy]) == [copy]
+        assert await leases.drop_ineligible(deps, ref, [first]) == []

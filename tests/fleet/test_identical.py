@@ -15,15 +15,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import update
 
 import tests.sip_integration.conftest as sip_conftest
 from telesip.services import accounts
 from telesip.services.dependencies import Dependencies
-from telesip.store import tables as t
 from tests.sip_integration.conftest import Cert, run_kamailio
 
-from ..core.helpers import ALICE, BOB
+from ..core.helpers import ALICE, BOB, two_enabled_copies
 from .conftest import JSONRPC, Kamailio, sip_for
 from .test_worker import eventually, running
 
@@ -66,12 +64,8 @@ async def test_two_copies_of_a_line_register_once_without_flapping(
     first = await accounts.create_account(s, ALICE, sip_for(kam, "dup1", expires=10))
     copy = await accounts.create_account(s, BOB, sip_for(kam, "dup1", expires=10))
     assert not (await accounts.get_card(s, BOB, copy)).summary.enabled  # the rule
-    async with s.uow() as uow:  # the backstop: both enabled anyway
-        await uow.conn.execute(
-            update(t.accounts).where(t.accounts.c.id == copy).values(enabled=True)
-        )
-        await uow.commit()
-    async with running(s, "w-a"), running(s, "w-b"):
+    # the backstop: both enabled anyway (rows from before the database held the rule)
+    async with two_enabled_copies(s, copy), running(s, "w-a"), running(s, "w-b"):
         await eventually(lambda: _registrations(kam, "dup1"), what="the line registered")
         samples: list[list[str]] = []
         deadline = time.monotonic() + 12  # each copy would refresh (at 8 s of 10) in here

@@ -14,6 +14,7 @@ from telesip.cli import service
 from telesip.cli.accounts import accounts_app, audit
 from telesip.cli.api_keys import api_keys_app
 from telesip.cli.backup import backup, restore
+from telesip.cli.bulk import register as register_bulk
 from telesip.cli.calls import calls_app
 from telesip.cli.configuration import config_app
 from telesip.cli.db import db_app
@@ -39,6 +40,7 @@ app.command("restore")(restore)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(secrets_app, name="secrets")
+register_bulk(accounts_app)  # accounts links|disable|enable|delete|assign
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(subs_app, name="subscriptions")
 app.add_typer(workers_app, name="workers")

@@ -247,7 +247,8 @@ async def set_enabled(
             values["reg_error"] = None  # e.g. why a copy of a connected line was disabled
         if not enabled:
             values |= {"reg_state": RegState.DISABLED.value, "reg_code": None, "reg_error": None}
-        await uow.accounts.update(account_id, uow.now, **values)
+        line = f"{account.settings.login}@{account.settings.domain}"
+        await uow.accounts.update(account_id, uow.now, line=line, **values)
         event: events.Event = (
             events.AccountEnabled(account_id, _actor_id(actor))
             if enabled

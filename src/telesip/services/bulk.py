@@ -199,7 +199,8 @@ async def set_enabled(
                 event = events.AccountDisabled(
                     account.id, _actor_id(actor), user_id=account.user_id
                 )
-            await uow.accounts.update(account.id, uow.now, **values)
+            line = f"{account.settings.login}@{account.settings.domain}"
+            await uow.accounts.update(account.id, uow.now, line=line, **values)
             action = "enabled" if enabled else "disabled"
             await uow.record(action, account.id, _actor_id(actor), {"bulk": True}, event)
         await uow.commit()

@@ -51,10 +51,10 @@ async def add_account(
 
     R11, identical accounts: a line (login at server) registers once. When an enabled copy of
     the line exists (anyone's), the new account is stored disabled, its registration error
-    saying why (nothing about the other copy's owner); it keeps its seat like any account."""
-    copy = await uow.accounts.enabled_copy(settings.identity)
-    because = None if copy is None else line_connected_message(settings)
-    account_id = await uow.accounts.add(
+    saying why (nothing about the other copy's owner); it keeps its seat like any account.
+    The database decides which copy is the newer under concurrency (``Accounts.add``)."""
+    because = line_connected_message(settings)
+    account_id, enabled = await uow.accounts.add(
         owner_id, settings, payer, via_link, uow.now, disabled_because=because
     )
     await uow.record(
@@ -62,7 +62,7 @@ async def add_account(
         account_id,
         owner_id,
         {"login": settings.login, "domain": settings.domain, "payer": payer.value}
-        | ({"disabled": "identical"} if because else {}),
+        | ({} if enabled else {"disabled": "identical"}),
         events.AccountCreated(account_id, owner_id, owner_id=owner_id),
     )
     return account_id

@@ -118,6 +118,14 @@ accounts = Table(
     Index("ix_accounts_owner", "owner_id"),
     Index("ix_accounts_user", "user_id"),
     Index("ix_accounts_identity", "identity"),
+    # R11: one enabled copy of a line, under any concurrency (acc_0001)
+    Index(
+        "ux_accounts_line_enabled",
+        "identity",
+        unique=True,
+        sqlite_where=text("enabled"),
+        postgresql_where=text("enabled"),
+    ),
     Index("ix_accounts_updated", "updated_at"),  # workers poll for changes
 )
 

@@ -27,9 +27,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
+from telesip.domain import errors
 from telesip.domain.model import Account, Payer
 from telesip.domain.readmodels import AccountSummary, CardRead
 from telesip.domain.settings import AccountSettings
@@ -117,6 +121,13 @@ def _card_select() -> Any:
 _CARD = _card_select()
 
 
+def _line_taken(exc: IntegrityError) -> bool:
+    """The unique index of enabled lines refused a write (PostgreSQL names the index; SQLite
+    names its column)."""
+    text = str(exc.orig)
+    return "ux_accounts_line_enabled" in text or "accounts.identity" in text
+
+
 def _label(first_name: str | None, username: str | None, user_id: int) -> str:
     if username:
         return f"@{username}"
@@ -189,26 +200,38 @@ class Accounts:
         via_link: bool,
         now: datetime,
         *,
-        disabled_because: str | None = None,
-    ) -> int:
-        """Store a new account, enabled; or disabled with ``disabled_because`` as its
-        registration error (an identical copy of a line already connected, R11)."""
+        disabled_because: str,
+    ) -> tuple[int, bool]:
+        """Store a new account and say whether it is enabled: enabled unless another enabled
+        copy of its line exists (R11), then disabled with ``disabled_because`` as its
+        registration error. The database decides (``ux_accounts_line_enabled``): of two
+        creations of one line racing, the second waits for the first to commit and is stored
+        disabled (PostgreSQL's ``ON CONFLICT`` on the partial unique index; SQLite has one
+        writer at a time)."""
         values = settings_values(settings) | {
             "owner_id": owner_id,
             "user_id": owner_id,
             "payer": payer.value,
             "via_link": via_link,
-            "enabled": disabled_because is None,
+            "enabled": True,
             "password_enc": self.cipher.encrypt(settings.password),
             "created_at": now,
             "updated_at": now,
         }
-        if disabled_because is not None:
-            values |= {"reg_state": "disabled", "reg_error": disabled_because[:255]}
-        result = await self.conn.execute(
-            insert(tables.accounts).values(values).returning(tables.accounts.c.id)
+        a = tables.accounts
+        upsert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        stmt = (
+            upsert(a)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[a.c.identity], index_where=a.c.enabled)
+            .returning(a.c.id)
         )
-        return int(result.scalar_one())
+        added = (await self.conn.execute(stmt)).scalar_one_or_none()
+        if added is not None:
+            return int(added), True
+        values |= {"enabled": False, "reg_state": "disabled", "reg_error": disabled_because[:255]}
+        result = await self.conn.execute(insert(a).values(values).returning(a.c.id))
+        return int(result.scalar_one()), False
 
     async def add_many(
         self,
@@ -275,11 +298,20 @@ class Accounts:
             return None
         return account_from_row(row, self.cipher.decrypt(row.password_enc))
 
-    async def update(self, account_id: int, now: datetime, **values: Any) -> None:
+    async def update(
+        self, account_id: int, now: datetime, *, line: str | None = None, **values: Any
+    ) -> None:
+        """Change the account's row. ``line`` (login@domain) is given where the change may make
+        it an enabled copy of a line another enabled account connects: the database refuses
+        that (``ux_accounts_line_enabled``, a check raced past) as ``LineConnected``."""
         values["updated_at"] = now
-        await self.conn.execute(
-            update(tables.accounts).where(tables.accounts.c.id == account_id).values(**values)
-        )
+        stmt = update(tables.accounts).where(tables.accounts.c.id == account_id).values(**values)
+        try:
+            await self.conn.execute(stmt)
+        except IntegrityError as exc:
+            if line is not None and _line_taken(exc):
+                raise errors.LineConnected(sip=line) from exc
+            raise
 
     async def move(
         self,
@@ -305,12 +337,14 @@ class Accounts:
     async def update_settings(
         self, account_id: int, settings: AccountSettings, now: datetime, bump: bool
     ) -> None:
+        """The new settings (an enabled account moved onto a line another enabled copy
+        connects is refused by the database as ``LineConnected``, see ``update``)."""
         values = settings_values(settings) | {
             "password_enc": self.cipher.encrypt(settings.password)
         }
         if bump:
             values["version"] = tables.accounts.c.version + 1
-        await self.update(account_id, now, **values)
+        await self.update(account_id, now, line=f"{settings.login}@{settings.domain}", **values)
 
     async def delete(self, account_id: int) -> None:
         await self.conn.execute(delete(tables.accounts).where(tables.accounts.c.id == account_id))
