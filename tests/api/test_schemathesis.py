@@ -72,6 +72,20 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     asyncio.run(engine.dispose())
 
 
+def _beyond_the_schema(case: Any) -> Any:
+    """Valid data that only the state of things refuses, made acceptable (outside ``run``, whose
+    source seeds hypothesis's derandomized examples for every operation): an assignment file's
+    content (422 bad_assignments) and one account in two rows; tests/api/test_bulk.py covers
+    both."""
+    if case.path.endswith("/bulk/assign") and isinstance(case.body, dict):
+        if "csv" in case.body:
+            case.body["csv"] = "account,user\n#1,1\n"
+        if isinstance(case.body.get("rows"), list):
+            once = {str(r.get("account_id")): r for r in case.body["rows"]}
+            case.body["rows"] = list(once.values())
+    return case
+
+
 checks.load_all_checks()
 CHECKS = checks.CHECKS.get_all()
 
@@ -84,7 +98,7 @@ def test_no_request_breaks_the_api(api_schema: Any, key: str) -> None:
     assert len(operations) >= 20
     for operation in operations:
         strategy = st.one_of(
-            operation.as_strategy(GenerationMode.POSITIVE),
+            operation.as_strategy(GenerationMode.POSITIVE).map(_beyond_the_schema),
             operation.as_strategy(GenerationMode.NEGATIVE),
         )
 

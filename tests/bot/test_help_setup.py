@@ -19,7 +19,7 @@ from tests.bot.conftest import ALICE, BOB, CAROL, Harness, running_bot, tg
 from tests.fakes import FakeBotAPI
 
 EVERYONE = {"/softphone", "/calls", "/call", "/subscriptions", "/help"}
-ADMIN = EVERYONE | {"/links", "/workers", "/unused"}
+ADMIN = EVERYONE | {"/links", "/workers", "/unused", "/bulk"}
 
 
 def _commands(text: str) -> set[str]:

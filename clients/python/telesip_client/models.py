@@ -18,6 +18,12 @@ __all__ = [
     "AssignIn",
     "AuditPage",
     "AuditRecordOut",
+    "BulkAssignIn",
+    "BulkAssignmentIn",
+    "BulkLinkOut",
+    "BulkLinksOut",
+    "BulkOut",
+    "BulkSelection",
     "CallAnsweredIn",
     "CallEndedIn",
     "CallIn",
@@ -126,6 +132,44 @@ class AuditRecordOut(TypedDict, total=False):
     at: Required[str]
     details: Required[dict[str, Any]]
     id: Required[int]
+
+
+class BulkAssignIn(TypedDict, total=False):
+    """``rows``, or ``csv``: the text of a file of (account, user) rows (docs/bulk.md)."""
+    csv: str
+    owner_id: Required[int]
+    rows: list[BulkAssignmentIn]
+
+
+class BulkAssignmentIn(TypedDict, total=False):
+    account_id: Required[int]
+    user: Required[int | str]
+
+
+class BulkLinkOut(TypedDict, total=False):
+    account_id: Required[int]
+    expires_at: Required[str]
+    login: Required[str]
+    name: Required[str]
+    server: Required[str]
+    url: Required[str]
+
+
+class BulkLinksOut(TypedDict, total=False):
+    links: Required[list[BulkLinkOut]]
+
+
+class BulkOut(TypedDict, total=False):
+    changed: Required[list[int]]
+    unchanged: Required[list[int]]
+
+
+class BulkSelection(TypedDict, total=False):
+    """Which of the owner's accounts: ``account_ids`` or ``group``, not both."""
+    account_ids: list[int]
+    expected_count: int | None
+    group: Literal["unassigned", "enabled", "disabled", "unused"]
+    owner_id: Required[int]
 
 
 class CallAnsweredIn(TypedDict, total=False):
@@ -584,15 +628,20 @@ class WorkerIn(TypedDict, total=False):
 
 PUBLIC_OPERATIONS: dict[str, tuple[str, str]] = {
     "assignAccount": ("POST", "/api/v1/accounts/{account_id}/assign"),
+    "assignBulkAccounts": ("POST", "/api/v1/accounts/bulk/assign"),
     "createAccount": ("POST", "/api/v1/accounts"),
     "createAccountLink": ("POST", "/api/v1/accounts/{account_id}/links"),
+    "createBulkLinks": ("POST", "/api/v1/accounts/bulk/links"),
     "createLink": ("POST", "/api/v1/links"),
     "createOffer": ("POST", "/api/v1/offers"),
     "createTemplate": ("POST", "/api/v1/templates"),
     "createWebhook": ("POST", "/api/v1/webhooks"),
     "deleteAccount": ("DELETE", "/api/v1/accounts/{account_id}"),
+    "deleteBulkAccounts": ("POST", "/api/v1/accounts/bulk/delete"),
     "deleteTemplate": ("DELETE", "/api/v1/templates/{template_id}"),
     "deleteWebhook": ("DELETE", "/api/v1/webhooks/{webhook_id}"),
+    "disableBulkAccounts": ("POST", "/api/v1/accounts/bulk/disable"),
+    "enableBulkAccounts": ("POST", "/api/v1/accounts/bulk/enable"),
     "getAccount": ("GET", "/api/v1/accounts/{account_id}"),
     "getAccountAudit": ("GET", "/api/v1/accounts/{account_id}/audit"),
     "getCall": ("GET", "/api/v1/calls/{call_id}"),

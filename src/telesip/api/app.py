@@ -24,6 +24,7 @@ from telesip.api.auth import known_query
 from telesip.api.idempotency import Idempotency
 from telesip.api.routers import (
     accounts,
+    bulk,
     calls,
     imports,
     links,
@@ -98,7 +99,17 @@ def create_app(
     app.state.settings = settings or Settings()
     app.state.bot_username = bot_username
     v1 = APIRouter(prefix=PREFIX)
-    for module in (imports, accounts, calls, links, offers, templates, subscriptions, webhooks):
+    for module in (
+        imports,
+        bulk,
+        accounts,
+        calls,
+        links,
+        offers,
+        templates,
+        subscriptions,
+        webhooks,
+    ):
         v1.include_router(module.router, dependencies=[Depends(known_query)])
     workers = APIRouter(prefix=PREFIX)
     workers.include_router(worker_control.router)

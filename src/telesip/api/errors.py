@@ -20,6 +20,8 @@ seats_exhausted, method_not_allowed    402  (the plan must change: "payment requ
 unknown_plan                           422
 too_many_attempts                      429
 InvalidInput (incl. invalid_settings)  422
+bad_assignments                        422  (404: an account not the owner's; 409: a person
+                                             who has not started the bot yet)
 ConflictError                          409  (retry)
 storage_unavailable                    503  (with Retry-After: 5)
 storage_full (the disk is full)        503  (with Retry-After: 60; docs/operations.md says why)
@@ -43,6 +45,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from telesip import i18n
 from telesip.api import problems
 from telesip.domain import errors
 from telesip.metrics import DOMAIN_ERRORS, INTERNAL_ERRORS
@@ -83,6 +86,10 @@ STREAMED = re.compile(r"^/api/v1/worker/calls/\d+/recording$")
 # handler as it arrives (api/uploads.py), which counts the bytes too.
 MAX_IMPORT = 32 * 1024 * 1024 + 64 * 1024
 IMPORT = re.compile(r"^/api/v1/accounts/import$")
+# A bulk request names up to 5,000 accounts (services.bulk.MAX_BULK): ids, or rows of an
+# assignment, or its CSV text (200,000 characters): read whole, like other bodies
+MAX_BULK_BODY = 1024 * 1024
+BULK = re.compile(r"^/api/v1/accounts/bulk/")
 
 
 def status_of(exc: errors.TelesipError) -> int:
@@ -165,6 +172,13 @@ async def _telesip_error(request: Request, exc: Exception) -> JSONResponse:
     if status == 503:  # the database is away (restarting): the client retries shortly
         full = isinstance(exc, errors.StorageFull)
         headers = {"Retry-After": str(RETRY_AFTER_FULL_SECONDS if full else RETRY_AFTER_SECONDS)}
+    if isinstance(exc, errors.BadAssignments):  # its reason and line are worded by the catalog
+        # a file that names an account not the owner's is what a bulk change of that id gets
+        # (404); a person who has not started the bot yet is the state of things (409: later)
+        status = {"unknown_account": 404, "unknown_user": 409}.get(exc.params["reason"], status)
+        lang = problems.language(request.headers.get("accept-language"))
+        text = i18n.error_text(lang, exc, escape=False)
+        return problems.response(request.scope, status, exc.code, text, headers=headers)
     return problems.response(
         request.scope, status, exc.code, exc.message, params=exc.params, headers=headers
     )
@@ -303,6 +317,8 @@ class BodyLimit:
         path = scope.get("path", "")
         streamed = bool(STREAMED.match(path) or IMPORT.match(path))
         limit = (MAX_RECORDING if STREAMED.match(path) else MAX_IMPORT) if streamed else self.limit
+        if BULK.match(path):
+            limit = max(limit, MAX_BULK_BODY)
         if declared is not None and not 0 <= declared <= limit:
             await self._refuse(scope, receive, send, limit)
             return
@@ -317,8 +333,8 @@ class BodyLimit:
                 break
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > self.limit:
-                await self._refuse(scope, receive, send, self.limit)
+            if len(body) > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
         done = False
 

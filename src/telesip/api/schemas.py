@@ -36,7 +36,7 @@ def _clean_pattern(value: str) -> str:
     return value
 
 
-def _json_int(value: Any) -> Any:
+def json_int(value: Any) -> Any:
     """A JSON integer: ``5`` or ``5.0`` (JSON Schema counts both), never ``true`` or ``"5"``."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -44,7 +44,7 @@ def _json_int(value: Any) -> Any:
 
 
 _CLEAN = AfterValidator(_clean)
-_JSON_INT = BeforeValidator(_json_int)
+_JSON_INT = BeforeValidator(json_int)
 BodyId = Annotated[int, Field(ge=1, le=MAX_ID), _JSON_INT]
 #: no control characters (what ``_clean`` refuses), said in the schema
 TEXT = r"^[^\x00-\x1f\x7f]*$"
@@ -103,6 +103,8 @@ RulePair = Annotated[
 
 class _SettingsFields(In):
     """The SIP settings' fields, each optional: what a patch and a new account share."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # 422: nothing to change
 
     login: Login | None = None
     password: S128NE | None = Field(default=None, json_schema_extra={"writeOnly": True})

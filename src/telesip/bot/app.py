@@ -29,6 +29,7 @@ from telesip.bot.middlewares import ContextMiddleware, MetricsMiddleware, Pulse
 from telesip.bot.notifier import Notifier
 from telesip.bot.outbox import Outbox
 from telesip.bot.routers import (
+    bulk,
     calls,
     errors,
     fallback,
@@ -188,6 +189,7 @@ def build_dispatcher(
         links,
         workers,
         transfer,
+        bulk,  # before imports: a document captioned /assign is an assignment file
         imports,
         new_account,
         rewrite,

@@ -81,3 +81,14 @@ class ImportCb(CallbackData, prefix="i"):
     pending file (the chat and the presser decide which; nothing else is carried)."""
 
     act: str
+
+
+class BulkCb(CallbackData, prefix="b"):
+    """/bulk: ``ask`` for ``op`` (links, disable, enable, unused, delete), then ``go`` with the
+    count ``n`` and digest ``h`` of the accounts the question named (``services.bulk.digest``):
+    a press after they changed asks again instead of acting on others; ``no`` cancels."""
+
+    act: str
+    op: str = ""
+    n: int = 0
+    h: str = ""

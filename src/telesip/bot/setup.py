@@ -37,6 +37,7 @@ ADMIN_COMMANDS = (
     "links",
     "workers",
     "unused",
+    "bulk",
     "subscriptions",
     "help",
 )

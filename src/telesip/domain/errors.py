@@ -59,6 +59,7 @@ plans, calls, operators, fleet, system). Every class is defined here and drawn b
     │       │   ├── ManagedByLink     managed_by_link
     │       │   ├── ImportGone        import_gone
     │       │   ├── AlreadyYours      already_yours
+    │       │   ├── SelectionChanged  selection_changed: a bulk change confirmed for other accounts
     │       │   └── LineConnected     line_connected: another copy registers this line (R11)
     │       ├── InvalidSettings       invalid_settings
     │       ├── NotAPhoneNumber       not_a_phone_number
@@ -216,6 +217,17 @@ class ImportGone(StateConflict):
 class AlreadyYours(StateConflict):
     code = "already_yours"
     default_message = "SIP account #{account_id} is already yours."
+
+
+class SelectionChanged(StateConflict):
+    """A bulk change was confirmed for ``expected`` accounts, but the selection now holds
+    ``count`` (accounts were added, changed or deleted meanwhile): nothing was changed."""
+
+    code = "selection_changed"
+    default_message = (
+        "The selection now holds {count} accounts, not the {expected} confirmed: nothing was "
+        "changed. Look at the accounts again and confirm."
+    )
 
 
 class LineConnected(StateConflict):

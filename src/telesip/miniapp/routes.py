@@ -32,7 +32,8 @@ from telesip.metrics import DOMAIN_ERRORS
 from telesip.miniapp import form, table, views
 from telesip.miniapp.initdata import verify
 from telesip.miniapp.texts import error_text, lang_of, payer_text, state_text, t
-from telesip.services import accounts, links
+from telesip.printing import Card, pdf
+from telesip.services import accounts, bulk
 from telesip.services.dependencies import Dependencies
 
 __all__ = ["router"]
@@ -179,7 +180,7 @@ async def _page(v: Viewer, query: table.Query) -> table.Page:
 @router.get("/app")
 async def app_view(v: Acting) -> HTMLResponse:
     page = await _page(v, table.Query())
-    return _html(views.app(v.lang, views.table(v.lang, page)))
+    return _html(views.app(v.lang, views.table(v.lang, page), v.deps.rules.unused_days))
 
 
 @router.get("/table")
@@ -209,32 +210,50 @@ async def _mine(v: Viewer, ids: Sequence[int]) -> dict[int, AccountSummary]:
 
 
 @router.post("/bulk")
-async def bulk(v: Acting, body: Bulk, request: Request) -> HTMLResponse:
+async def bulk_action(v: Acting, body: Bulk, request: Request) -> HTMLResponse:
+    """One ``services.bulk`` call, as the bot's /bulk and the API make it: all or nothing (a
+    refusal is a problem naming the first account refused; nothing is changed)."""
     ids = list(dict.fromkeys(body.ids))
     await _mine(v, ids)
-    refused: list[tuple[int, str]] = []
     if body.action == "links":
-        made: list[tuple[int, str]] = []
-        expires = None
+        made = await bulk.create_links(v.deps, v.user, v.user.id, ids)
         bot = request.app.state.bot_username
-        for account_id in ids:
-            try:
-                link = await links.create_link(v.deps, v.user, account_id)
-            except errors.TelesipError as exc:
-                refused.append((account_id, error_text(v.lang, exc)))
-                continue
-            expires = link.expires_at
-            url = f"https://t.me/{bot}?start={link.token}" if bot else link.token
-            made.append((account_id, url))
-        return _html(views.links(v.lang, made, expires, refused))
-    done = 0
-    for account_id in ids:
-        try:
-            await accounts.set_enabled(v.deps, v.user, account_id, body.action == "enable")
-            done += 1
-        except errors.TelesipError as exc:  # changed meanwhile (deleted, transferred)
-            refused.append((account_id, error_text(v.lang, exc)))
-    return _html(views.outcome(v.lang, done, refused))
+        pairs = [(m.account_id, _link_url(bot, m.token)) for m in made]
+        return _html(views.links(v.lang, pairs, made[0].expires_at if made else None, []))
+    done = await bulk.set_enabled(v.deps, v.user, v.user.id, ids, body.action == "enable")
+    return _html(views.outcome(v.lang, len(done.changed) + len(done.unchanged), []))
+
+
+def _link_url(bot: str | None, token: str) -> str:
+    return f"https://t.me/{bot}?start={token}" if bot else token
+
+
+@router.post("/sheet")
+async def sheet(v: Acting, body: Selection, request: Request) -> Response:
+    """New settings links for the selected accounts as the sheet to print (PDF, a QR card
+    each; docs/bulk.md): the accounts move to the links section, as with Settings links."""
+    ids = list(dict.fromkeys(body.ids))
+    await _mine(v, ids)
+    bot = request.app.state.bot_username
+    if not bot:
+        raise errors.StateConflict("No bot username is known: links need one.")
+    made = await bulk.create_links(v.deps, v.user, v.user.id, ids)
+    cards = [Card.of(m, _link_url(bot, m.token)) for m in made]
+    return Response(
+        pdf(cards, v.lang),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": 'attachment; filename="links.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/unused")
+async def unused_view(v: Acting) -> HTMLResponse:
+    """The viewer's unused accounts (R11, as the bot's /unused), a Disable button each."""
+    rows = await accounts.unused(v.deps, v.user)
+    return _html(views.unused(v.lang, rows, v.deps.rules.unused_days))
 
 
 CSV_COLUMNS = ("id", "login", "domain", "transport", "port", "state", "user", "payer", "error")

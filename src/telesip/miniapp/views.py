@@ -46,7 +46,7 @@ def shell(version: str) -> str:
 """
 
 
-def app(lang: str, table_html: str) -> str:
+def app(lang: str, table_html: str, unused_days: int = 30) -> str:
     """The list view: search, bulk actions and the table (the detail view replaces it)."""
     sort_options = "".join(
         f'<option value="{name}">{_e(_column_title(lang, name))}</option>' for name in SORTS
@@ -64,6 +64,8 @@ def app(lang: str, table_html: str) -> str:
 <button type="button" data-bulk="enable" disabled>{_e(t(lang, "miniapp.enable"))}</button>
 <button type="button" data-bulk="links" disabled>{_e(t(lang, "miniapp.links"))}</button>
 <button type="button" data-bulk="export" disabled>{_e(t(lang, "miniapp.export"))}</button>
+<button type="button" data-bulk="sheet" disabled>{_e(t(lang, "miniapp.sheet"))}</button>
+<button type="button" data-unused>{_e(t(lang, "miniapp.unused", days=unused_days))}</button>
 </div>
 <div id="result" hidden></div>
 <div id="table">{table_html}</div>
@@ -152,6 +154,20 @@ def outcome(lang: str, done: int, refused: Sequence[tuple[int, str]]) -> str:
     lines = "".join(f"<li>#{i}: {_e(why)}</li>" for i, why in refused)
     summary = _e(t(lang, "miniapp.bulk_done", done=done, refused=len(refused)))
     return f"<p>{summary}</p>" + (f'<ul class="refused">{lines}</ul>' if lines else "")
+
+
+def unused(lang: str, rows: Sequence[AccountSummary], days: int) -> str:
+    """The unused accounts (R11), each with a one-press Disable (``data-udisable``)."""
+    head = f"<h2>{_e(t(lang, 'miniapp.unused', days=days))}</h2>"
+    if not rows:
+        return head + f"<p>{_e(t(lang, 'miniapp.unused_none'))}</p>"
+    items = "".join(
+        f"<li>#{a.id} {_e(a.login)}@{_e(a.domain)} "
+        f'<button type="button" data-udisable="{a.id}">{_e(t(lang, "miniapp.disable"))}</button>'
+        "</li>"
+        for a in rows
+    )
+    return head + f'<ul class="unused">{items}</ul>'
 
 
 def links(

@@ -11,6 +11,7 @@ from aiogram.types import (
 
 from telesip.bot.callbacks import (
     AccountCb,
+    BulkCb,
     CallCb,
     DraftCb,
     ImportCb,
@@ -41,7 +42,16 @@ def keyboard(*rows: list[InlineKeyboardButton]) -> Keyboard:
 
 def button(
     text: str,
-    data: AccountCb | NewCb | OfferCb | LinkCb | DraftCb | WorkerCb | RewriteCb | ImportCb | CallCb,
+    data: AccountCb
+    | NewCb
+    | OfferCb
+    | LinkCb
+    | DraftCb
+    | WorkerCb
+    | RewriteCb
+    | ImportCb
+    | CallCb
+    | BulkCb,
 ) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 

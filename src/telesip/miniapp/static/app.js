@@ -66,16 +66,22 @@
     for (const button of document.querySelectorAll("[data-bulk]")) button.disabled = state.selected.size === 0;
   }
 
+  async function download(path, body, name) {
+    const response = await call(path, body);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = name;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  }
+
   async function bulk(action) {
     const ids = [...state.selected];
-    if (action === "export") {
-      const response = await call("export", { ids });
-      const link = document.createElement("a");
-      link.href = URL.createObjectURL(await response.blob());
-      link.download = "accounts.csv";
-      link.click();
-      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-      return;
+    if (action === "export") return download("export", { ids }, "accounts.csv");
+    if (action === "sheet") {  // new links, printed: the accounts leave the table for /links
+      await download("sheet", { ids }, "links.pdf");
+      state.selected.clear();
+      return loadTable();
     }
     const response = await call("bulk", { action, ids });
     const result = $("#result");
@@ -83,6 +89,13 @@
     result.hidden = false;
     if (action === "links") state.selected.clear();  // they left the table for /links
     await loadTable();
+  }
+
+  async function showUnused() {
+    const response = await call("unused");
+    const result = $("#result");
+    result.innerHTML = await response.text();
+    result.hidden = false;
   }
 
   async function openSettings(id) {
@@ -165,6 +178,13 @@
     } else if (button.dataset.bulk) {
       notify("", false);
       run(bulk(button.dataset.bulk));
+    } else if (button.hasAttribute("data-unused")) {
+      notify("", false);
+      run(showUnused());
+    } else if (button.dataset.udisable) {
+      notify("", false);
+      run(call("bulk", { action: "disable", ids: [Number(button.dataset.udisable)] })
+        .then(showUnused).then(loadTable));
     } else if (button.dataset.open) {
       notify("", false);
       run(openSettings(button.dataset.open));
