@@ -11,6 +11,7 @@ forms come back as HTML with the errors next to their fields (422).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -239,8 +240,9 @@ async def sheet(v: Acting, body: Selection, request: Request) -> Response:
         raise errors.StateConflict("No bot username is known: links need one.")
     made = await bulk.create_links(v.deps, v.user, v.user.id, ids)
     cards = [Card.of(m, _link_url(bot, m.token)) for m in made]
+    sheet = await asyncio.to_thread(pdf, cards, v.lang)  # CPU: off the event loop
     return Response(
-        pdf(cards, v.lang),
+        sheet,
         media_type="application/pdf",
         headers={
             "Content-Disposition": 'attachment; filename="links.pdf"',

@@ -8,6 +8,9 @@ The PDF is Pillow's own writer of those pages: nothing to embed, no font licence
 same result on every printer; text is drawn with DejaVu Sans (Debian's ``fonts-dejavu-core``,
 for Cyrillic), or Pillow's built-in font when it is missing (then only Latin letters print).
 
+Rendering costs CPU (tens of milliseconds a page): the front ends call it in a thread
+(``asyncio.to_thread``), never on the event loop.
+
 Invariants: a card never shows a password (it carries a link token, which is the secret here:
 the sheet is for the office that prints it); every value is cut to fit its card.
 """
@@ -99,7 +102,11 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> list[
 
 
 def _qr(url: str, size: int) -> Image.Image:
-    code = qrcode.QRCode(border=1, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    # one mask, as the bot's QR codes: any mask scans; choosing the best of eight costs six
+    # times the CPU of the whole code (bench/bench_bulk.py)
+    code = qrcode.QRCode(
+        border=1, error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=0
+    )
     code.add_data(url)
     code.make(fit=True)
     matrix = code.get_matrix()

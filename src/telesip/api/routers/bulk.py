@@ -11,6 +11,7 @@ some accounts may name only those, by id).
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -180,7 +181,8 @@ async def create_links(
         return Response(links_csv(cards), 201, media_type="text/csv; charset=utf-8")
     if format == "pdf":
         language = lang or problems.language(request.headers.get("accept-language"))
-        return Response(pdf(cards, i18n.lang_of(language)), 201, media_type="application/pdf")
+        sheet = await asyncio.to_thread(pdf, cards, i18n.lang_of(language))  # CPU: off the loop
+        return Response(sheet, 201, media_type="application/pdf")
     return BulkLinksOut(
         links=[
             BulkLinkOut(

@@ -10,6 +10,7 @@ Links come back as two documents: the CSV and the sheet to print (PDF, one card 
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 from aiogram import Bot, F, Router
@@ -123,7 +124,8 @@ async def _links(
     chat = query.message.chat.id if query.message is not None else actor.id
     stamp = made[0].expires_at.strftime("%Y%m%d")
     await bot.send_document(chat, BufferedInputFile(links_csv(cards), f"links-{stamp}.csv"))
-    await bot.send_document(chat, BufferedInputFile(pdf(cards, lang), f"links-{stamp}.pdf"))
+    sheet = await asyncio.to_thread(pdf, cards, lang)  # CPU: not on the loop
+    await bot.send_document(chat, BufferedInputFile(sheet, f"links-{stamp}.pdf"))
     await query.answer()
 
 
