@@ -9,7 +9,8 @@ import io
 
 from telesip.domain.model import TelegramUser
 from telesip.services import accounts as accounts_svc
-from telesip.services import people
+from telesip.services import operators, people
+from telesip.services.operators import Scope
 
 from .conftest import ALICE, BOB, CAROL, Api, settings_body
 
@@ -127,3 +128,22 @@ async def test_assign_rows_or_a_csv(api: Api) -> None:
     )
     _problem(r, 422, "bad_assignments")
     assert "Ничего не назначено" in r.json()["detail"]
+
+
+async def test_a_key_scoped_to_some_accounts_may_name_only_those(api: Api) -> None:
+    mine = [await _create(api, ALICE, f"34{i}") for i in range(2)]
+    key = await operators.create_api_key(
+        api.deps, "desk", Scope(accounts=frozenset({mine[0]})), "one account"
+    )
+    headers = {"Authorization": f"Bearer {key.token}"}
+    r = await api.client.post(
+        f"{BULK}/disable", json={"owner_id": ALICE, "account_ids": [mine[0]]}, headers=headers
+    )
+    assert r.status_code == 200 and r.json()["changed"] == [mine[0]]
+    for body in (
+        {"owner_id": ALICE, "account_ids": mine},  # one it does not reach
+        {"owner_id": ALICE, "group": "disabled"},  # a group: the owner's, not the key's
+    ):
+        r = await api.client.post(f"{BULK}/enable", json=body, headers=headers)
+        _problem(r, 403, "out_of_scope")
+    assert await _enabled(api, mine) == [False, True]

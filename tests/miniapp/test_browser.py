@@ -1,12 +1,13 @@
 """The Mini App in a real browser: Debian's Chromium driven by Playwright (the system browser,
 never a downloaded one) against telesip's HTTP app on a loopback port, with initData signed by
 the test as Telegram would: list, search, bulk disable, the settings form with a bad value then
-a good one, and forged initData refused. Screenshots at a phone size and a desktop size go to
-the test's output directory (printed).
+a good one, the printable sheet downloaded, the unused list, and forged initData refused.
+Screenshots at a phone size and a desktop size go to the test's output directory (printed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -126,6 +127,21 @@ async def test_the_table_in_chromium(sqlite_services: Dependencies, tmp_path: Pa
             await page.click("button[data-sort=state]")
             await page.wait_for_selector("th[aria-sort=ascending] >> text=State")
             await page.screenshot(path=str(shots / "desktop-list.png"), full_page=True)
+
+            # the printable sheet: a PDF download of the selection (two more, and the one still
+            # selected since the bulk disable); they leave for /links
+            await page.check(f'input[name=id][value="{ids[6]}"]')
+            await page.check(f'input[name=id][value="{ids[7]}"]')
+            async with page.expect_download() as download:
+                await page.click("[data-bulk=sheet]")
+            saved = await (await download.value).path()
+            assert saved is not None
+            assert (await asyncio.to_thread(Path(saved).read_bytes)).startswith(b"%PDF")
+            await expect(rows).to_have_count(27)
+            assert (await accounts.get_card(deps, None, ids[6])).summary.via_link
+            # the unused accounts (none: all were created today)
+            await page.click("[data-unused]")
+            await page.wait_for_selector("#result >> text=No unused accounts.")
             assert errors == []
 
             # initData signed with another bot's token: refused, nothing shown
