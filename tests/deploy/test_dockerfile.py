@@ -51,6 +51,9 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
 
 
 def _py(image: Image, code: str) -> str:
+    """``code`` run by the image's Python in its WORKDIR, as in the container (not in this
+    checkout, whose root holds the editable install's ``telesip.egg-info``: ``python -c``
+    would read that distribution's metadata first)."""
     venv = Path(image.env["VIRTUAL_ENV"])
     out = subprocess.run(
         [str(venv / "bin" / "python"), "-c", code],
@@ -58,6 +61,7 @@ def _py(image: Image, code: str) -> str:
         text=True,
         check=True,
         env={"PATH": image.env["PATH"]},
+        cwd=image.workdir,
     )
     return out.stdout
 
