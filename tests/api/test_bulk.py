@@ -89,6 +89,8 @@ async def test_links_as_json_csv_and_a_printable_sheet(api: Api) -> None:
     links = r.json()["links"]
     assert [x["account_id"] for x in links] == ids
     assert all(x["url"].startswith("https://t.me/telesip_test_bot?start=") for x in links)
+    listed = await api.client.get(r.headers["location"], headers=api.alice)  # the collection
+    assert {x["account_id"] for x in listed.json()} >= set(ids)
     r = await api.client.post(
         f"{BULK}/links", json=body, params={"format": "csv"}, headers=api.alice
     )
@@ -102,7 +104,7 @@ async def test_links_as_json_csv_and_a_printable_sheet(api: Api) -> None:
         headers=api.alice,
     )
     assert r.status_code == 201 and r.headers["content-type"] == "application/pdf"
-    assert r.content.startswith(b"%PDF")
+    assert r.content.startswith(b"%PDF") and r.headers["location"].endswith(f"={ALICE}")
 
 
 async def test_assign_rows_or_a_csv(api: Api) -> None:

@@ -105,6 +105,19 @@ async def test_allow_lists_every_method_of_a_path(api: Api) -> None:
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
+async def test_every_201_of_the_document_says_location(api: Api) -> None:
+    document = (await api.client.get(f"{V1}/openapi.json")).json()
+    created = [
+        (method, path, op["responses"]["201"])
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if "201" in op["responses"]
+    ]
+    assert len(created) >= 7
+    for method, path, response in created:
+        assert "Location" in response.get("headers", {}), (method, path)
+
+
 async def test_every_undocumented_method_of_every_path_is_405_with_its_allow(api: Api) -> None:
     """Over the whole document, so a fixed address beside an id (``/accounts/import`` beside
     ``/accounts/{account_id}``) is its own: GET there was getAccount with the id "import"."""

@@ -145,6 +145,12 @@ def _out(done: bulk.BulkResult) -> BulkOut:
 _FILES: dict[int | str, dict[str, Any]] = {
     201: {
         "description": "The links: JSON, or as format asks: CSV or the printable sheet (PDF)",
+        "headers": {
+            "Location": {
+                "description": "The owner's links (GET), the new ones among them",
+                "schema": {"type": "string"},
+            }
+        },
         "content": {
             "text/csv": {"schema": {"type": "string"}},
             "application/pdf": {"schema": {"type": "string", "format": "binary"}},
@@ -165,6 +171,7 @@ async def create_links(
     ctx: Auth,
     body: BulkSelection,
     request: Request,
+    response: Response,
     format: Annotated[
         Literal["json", "csv", "pdf"], Query(description="The answer's form")
     ] = "json",
@@ -177,12 +184,16 @@ async def create_links(
     ids = await _chosen(ctx, body)
     made = await bulk.create_links(ctx.deps, None, body.owner_id, ids) if ids else []
     cards = [Card.of(m, ctx.deep_link(m.token) or "") for m in made]
+    # many new resources, no one of them primary: the collection that lists them (RFC 9110)
+    where = {"Location": f"/api/v1/links?owner_id={body.owner_id}"}
     if format == "csv":
-        return Response(links_csv(cards), 201, media_type="text/csv; charset=utf-8")
+        csv = links_csv(cards)
+        return Response(csv, 201, headers=where, media_type="text/csv; charset=utf-8")
     if format == "pdf":
         language = lang or problems.language(request.headers.get("accept-language"))
         sheet = await asyncio.to_thread(pdf, cards, i18n.lang_of(language))  # CPU: off the loop
-        return Response(sheet, 201, media_type="application/pdf")
+        return Response(sheet, 201, headers=where, media_type="application/pdf")
+    response.headers.update(where)
     return BulkLinksOut(
         links=[
             BulkLinkOut(
