@@ -1,0 +1,152 @@
+"""Benchmark: the bot's own CPU per button press, without the network, on a busy machine.
+
+``bench_bot.py`` measures presses end to end against the fake Bot API in another process; on a
+shared 2-core machine its rates move with the load. This one feeds callback updates (a press
+opening the other account's card, as ``bench_bot.py`` does) straight into the dispatcher, and
+the bot's session builds each call's form data and parses a canned answer the way aiohttp's
+session does, but sends nothing: what is left is the bot's own work (aiogram, middlewares,
+the database read, the card's rendering). It reports the least CPU per press of eight bursts
+of 800 (the least is what the code costs when the machine lets it run) and the Python calls
+per press (``--profile``: deterministic, for comparing two versions under any load).
+
+    .venv/bin/python bench/bench_bot_cpu.py                    # this checkout
+    .venv/bin/python bench/bench_bot_cpu.py --trivial          # the trivial aiogram bot
+    .venv/bin/python bench/bench_bot_cpu.py --root ../before   # another checkout, same venv
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import json
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from aiogram import Bot
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.types import Update
+    from bench.bench_bot import make_services, trivial_dispatcher
+
+    from telesip.bot.app import build_dispatcher
+    from telesip.bot.limiter import RateLimiter
+    from telesip.domain.model import TelegramUser
+    from telesip.domain.settings import AccountSettings, Secret
+    from telesip.services import accounts
+
+    class Canned(AiohttpSession):
+        """Builds the request as aiohttp's session does and parses a canned answer."""
+
+        async def make_request(
+            self,
+            bot: Bot,
+            method: Any,
+            timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
+        ) -> Any:
+            self.api.api_url(token=bot.token, method=method.__api_method__)
+            self.build_form_data(bot=bot, method=method)
+            result: Any = True
+            if method.__api_method__ != "answerCallbackQuery":
+                chat = {"id": getattr(method, "chat_id", None) or 1, "type": "private"}
+                result = {"message_id": 5, "date": 1_700_000_000, "chat": chat, "text": "x"}
+            raw = json.dumps({"ok": True, "result": result})
+            return self.check_response(bot=bot, method=method, status_code=200, content=raw).result
+
+    people = args.people
+    with tempfile.TemporaryDirectory() as tmp:
+        deps, cleanup = await make_services("sqlite", Path(tmp))
+        pairs = []
+        for uid in range(500_001, 500_001 + people):
+            person = TelegramUser(uid, f"user{uid}")
+            pair = []
+            for n in range(2):
+                settings = AccountSettings(
+                    login=f"{uid}{n}", password=Secret("bench-pw-1"), domain="pbx.example.com"
+                )
+                pair.append(await accounts.create_account(deps, person, settings))
+            pairs.append(pair)
+        bot = Bot("123:abc", session=Canned(), default=DefaultBotProperties(parse_mode="HTML"))
+        bot.session.middleware(RateLimiter(overall_per_second=100_000))
+        dp = trivial_dispatcher() if args.trivial else build_dispatcher(deps)
+
+        def update(i: int) -> Update:
+            uid = 500_001 + i % people
+            a, b = pairs[i % people]
+            target = a if (i // people) % 2 else b
+            message = {
+                "message_id": 5,
+                "date": 1_700_000_000,
+                "chat": {"id": uid, "type": "private"},
+                "text": "card",
+                "from": {"id": 123, "is_bot": True, "first_name": "bot"},
+            }
+            query = {
+                "id": str(i),
+                "chat_instance": "c",
+                "from": {"id": uid, "is_bot": False, "first_name": "u", "language_code": "en"},
+                "data": f"a:open:{target}",
+                "message": message,
+            }
+            return Update.model_validate(
+                {"update_id": i + 1, "callback_query": query}, context={"bot": bot}
+            )
+
+        async def burst(start: int, count: int) -> None:
+            slots = asyncio.Semaphore(32)  # run_bot's HANDLER_LIMIT
+
+            async def one(i: int) -> None:
+                async with slots:
+                    await dp.feed_update(bot, update(i))
+
+            await asyncio.gather(*(one(i) for i in range(start, start + count)))
+
+        await burst(0, people)  # a running bot: every person pressed once
+        gc.collect()
+        gc.freeze()
+        calls = None
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.enable()
+            await burst(people, 2000)
+            profile.disable()
+            calls = pstats.Stats(profile).total_calls // 2000  # type: ignore[attr-defined]
+        cpu = []
+        for k in range(8):
+            started = time.process_time()
+            await burst(people * (k + 2), 800)
+            cpu.append((time.process_time() - started) * 1000 / 800)
+        await deps.engine.dispose()
+        await cleanup()
+    return {
+        "bot": "trivial" if args.trivial else "telesip",
+        "root": str(args.root),
+        "cpu_ms_per_press_least": round(min(cpu), 3),
+        "cpu_ms_per_press_all": [round(x, 3) for x in sorted(cpu)],
+        "python_calls_per_press": calls,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to measure")
+    parser.add_argument("--trivial", action="store_true", help="the trivial aiogram bot")
+    parser.add_argument("--people", type=int, default=400)
+    parser.add_argument("--profile", action="store_true", help="also count Python calls")
+    args = parser.parse_args()
+    root = args.root.resolve()
+    sys.path[:0] = [str(root), str(root / "src")]
+    print(json.dumps(asyncio.run(run(args)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
