@@ -319,8 +319,9 @@ def _header_items(lines: list[str]) -> list[tuple[str, str, str]]:
     return items
 
 
-def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response:
-    """One message from a datagram or a framed stream chunk; raises ParseError."""
+def _head_of(data: bytes) -> tuple[str, int]:
+    """The header section of a message (folded lines unfolded) and where it ends; raises
+    ParseError for a message too large, with no end of headers, or not UTF-8."""
     if len(data) > MAX_MESSAGE:
         raise ParseError("message too large")
     end = data.find(b"\r\n\r\n")
@@ -332,6 +333,12 @@ def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response
         raise ParseError("header section is not UTF-8") from exc
     if "\n " in head or "\n\t" in head:
         head = _FOLD.sub(" ", head)
+    return head, end
+
+
+def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response:
+    """One message from a datagram or a framed stream chunk; raises ParseError."""
+    head, end = _head_of(data)
     lines = head.split("\r\n")
     kind, a, b = _start_line(lines[0])
     breaks = len(lines) - 1
@@ -375,17 +382,7 @@ def read_response(data: bytes, *, is_stream: bool = False) -> Response:
     body, top Via and the value of every line it keeps: tests/sip/test_fast_paths.py), and an
     answer whose Date or Warning is malformed still counts. Raises ParseError otherwise, and for
     a request."""
-    if len(data) > MAX_MESSAGE:
-        raise ParseError("message too large")
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        raise ParseError("no end of headers")
-    try:
-        head = data[:end].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ParseError("header section is not UTF-8") from exc
-    if "\n " in head or "\n\t" in head:
-        head = _FOLD.sub(" ", head)
+    head, end = _head_of(data)
     kind, a, b = _start_line(head.partition("\r\n")[0])
     if kind != "resp":
         raise ParseError("not a response")

@@ -14,15 +14,13 @@ import asyncio
 import io
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
-from aiohttp import ClientError
 
 from telesip.bot.callbacks import BulkCb
 from telesip.bot.locales import t
-from telesip.bot.replies import show
+from telesip.bot.replies import read_document, show
 from telesip.bot.views import bulk as views
 from telesip.domain.model import TelegramUser
 from telesip.printing import Card, links_csv, pdf
@@ -134,22 +132,10 @@ async def assign(
     message: Message, bot: Bot, deps: Dependencies, actor: TelegramUser, lang: str
 ) -> None:
     """A CSV of (account, Telegram user) rows: assigned at once, or nothing with the line."""
-    doc = message.document
-    assert doc is not None
-    if doc.file_size is not None and doc.file_size > MAX_FILE:
-        await message.answer(t(lang, "imp.too_big", limit=MAX_FILE))
+    content = await read_document(message, bot, lang, MAX_FILE)
+    if content is None:
         return
-    try:
-        file = await bot.get_file(doc.file_id)
-        if file.file_path is None:
-            raise ClientError("no file path")
-        buffer = io.BytesIO()
-        await bot.download_file(file.file_path, destination=buffer, timeout=60)
-    except (TimeoutError, TelegramAPIError, ClientError, OSError):
-        await message.answer(t(lang, "imp.download_failed"))
-        return
-    buffer.seek(0)
-    done = await bulk.assign_file(deps, actor, actor.id, buffer)
+    done = await bulk.assign_file(deps, actor, actor.id, io.BytesIO(content))
     await message.answer(
         t(lang, "bulk.assigned", changed=len(done.changed), unchanged=len(done.unchanged))
     )

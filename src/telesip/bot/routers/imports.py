@@ -10,17 +10,13 @@ the file is logged or repeated in a message but logins and line numbers.
 
 from __future__ import annotations
 
-import io
-
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
-from aiohttp import ClientError
 
 from telesip.bot import views
 from telesip.bot.callbacks import ImportCb
 from telesip.bot.locales import t
-from telesip.bot.replies import delete_quietly, show
+from telesip.bot.replies import delete_quietly, read_document, show
 from telesip.domain.model import TelegramUser
 from telesip.importing import Limits
 from telesip.services import imports
@@ -35,24 +31,12 @@ async def document(
 ) -> None:
     doc = message.document
     assert doc is not None
-    limit = Limits().max_bytes
-    content: bytes | None = None
     try:
-        if doc.file_size is not None and doc.file_size > limit:
-            await message.answer(t(lang, "imp.too_big", limit=limit))
-            return
-        try:
-            file = await bot.get_file(doc.file_id)
-            if file.file_path is None:
-                raise ClientError("no file path")
-            buffer = io.BytesIO()
-            await bot.download_file(file.file_path, destination=buffer, timeout=60)
-            content = buffer.getvalue()
-        except (TimeoutError, TelegramAPIError, ClientError, OSError):
-            await message.answer(t(lang, "imp.download_failed"))
-            return
+        content = await read_document(message, bot, lang, Limits().max_bytes)
     finally:
         await delete_quietly(message)  # it carries passwords
+    if content is None:
+        return
     server = (message.caption or "").strip() or None
     outcome = await imports.stage_import(
         deps, actor, message.chat.id, content, filename=doc.file_name, server=server
