@@ -20,16 +20,16 @@ found for a stranger's, ``assigned_user`` for one assigned to the actor).
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO, Literal
 
 from telesip.domain import errors, events
-from telesip.domain.model import Account, Payer, RegState, SettingsLink, TelegramUser
+from telesip.domain.model import Account, Payer, RegState, TelegramUser
 from telesip.domain.readmodels import AccountSummary
 from telesip.importing.assignments import parse_assignments
+from telesip.services import links
 from telesip.services.common import ensure_user, entitlements
 from telesip.services.dependencies import Dependencies
 from telesip.store.uow import UnitOfWork
@@ -129,27 +129,14 @@ async def create_links(
             await ensure_user(deps, uow, actor)
         found = await _locked(uow, owner_id, ids)
         (await entitlements(uow, owner_id, lock=False)).require_assign()
-        expires = uow.now + timedelta(seconds=deps.rules.link_ttl_seconds)
         made: list[IssuedLink] = []
         for account in found:
-            await uow.links.revoke_unused_for(account.id, uow.now)  # one live link per account
-            link = SettingsLink(
-                id=0,
-                token=secrets.token_urlsafe(18),
-                account_id=account.id,
-                owner_id=owner_id,
-                created_at=uow.now,
-                expires_at=expires,
-            )
-            link.id = await uow.links.add(link)
-            if not account.via_link:
-                await uow.accounts.update(account.id, uow.now, via_link=True)
-            await uow.record(
-                "link_created", account.id, _actor_id(actor), {"link_id": link.id, "bulk": True}
-            )
+            link = await links.issue(deps, uow, account, owner_id, _actor_id(actor), bulk=True)
             s = account.settings
             made.append(
-                IssuedLink(account.id, s.login, s.domain, s.display_name, link.token, expires)
+                IssuedLink(
+                    account.id, s.login, s.domain, s.display_name, link.token, link.expires_at
+                )
             )
         await uow.commit()
     return made

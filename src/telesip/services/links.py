@@ -17,22 +17,33 @@ from telesip.services.dependencies import Dependencies
 from telesip.store.uow import UnitOfWork
 
 
-async def _issue(
-    deps: Dependencies, uow: UnitOfWork, account: Account, actor_id: int
+async def issue(
+    deps: Dependencies,
+    uow: UnitOfWork,
+    account: Account,
+    owner_id: int,
+    actor_id: int | None,
+    *,
+    bulk: bool = False,
 ) -> SettingsLink:
-    await uow.links.revoke_unused_for(account.id, uow.now)  # one live link per account
+    """A new settings link for ``account`` inside ``uow``: the account's unused links revoked
+    (one live link per account), the account moved to the links section, the audit written."""
+    await uow.links.revoke_unused_for(account.id, uow.now)
     link = SettingsLink(
         id=0,
         token=secrets.token_urlsafe(18),
         account_id=account.id,
-        owner_id=actor_id,
+        owner_id=owner_id,
         created_at=uow.now,
         expires_at=uow.now + timedelta(seconds=deps.rules.link_ttl_seconds),
     )
     link.id = await uow.links.add(link)
     if not account.via_link:
         await uow.accounts.update(account.id, uow.now, via_link=True)
-    await uow.record("link_created", account.id, actor_id, {"link_id": link.id})
+    details: dict[str, object] = {"link_id": link.id}
+    if bulk:
+        details["bulk"] = True
+    await uow.record("link_created", account.id, actor_id, details)
     return link
 
 
@@ -43,7 +54,7 @@ async def create_link(deps: Dependencies, actor: TelegramUser, account_id: int) 
         account = await load_account(uow, account_id)
         account.require_owner(actor.id)
         (await entitlements(uow, actor.id, lock=False)).require_assign()
-        link = await _issue(deps, uow, account, actor.id)
+        link = await issue(deps, uow, account, actor.id, actor.id)
         await uow.commit()
     return link
 
@@ -61,7 +72,7 @@ async def create_link_from_settings(
             raise errors.SeatsExhausted(limit=ent.seat_limit)
         account_id = await add_account(uow, actor.id, settings, Payer.OWNER_PLAN, True)
         account = await load_account(uow, account_id)
-        link = await _issue(deps, uow, account, actor.id)
+        link = await issue(deps, uow, account, actor.id, actor.id)
         await uow.commit()
     return link
 
