@@ -181,6 +181,18 @@ async def test_a_patch_cannot_clear_what_an_account_always_has(api: Api) -> None
     assert r.status_code == 201 and r.json()["settings"]["codecs"]
 
 
+async def test_an_empty_patch_is_refused_and_the_document_says_so(api: Api) -> None:
+    """A settings patch must change something: the server answers 422 to ``{}``, and the
+    document's SettingsPatch says ``minProperties: 1`` (its own ``json_schema_extra`` once
+    replaced the shared one, and schemathesis sent ``{}`` as valid data)."""
+    account_id, _ = await _create(api)
+    url = f"{V1}/accounts/{account_id}/settings"
+    r = await api.client.patch(url, json={}, headers=api.admin)
+    assert r.status_code == 422, r.text
+    document = (await api.client.get(f"{V1}/openapi.json")).json()
+    assert document["components"]["schemas"]["SettingsPatch"]["minProperties"] == 1
+
+
 async def test_401_comes_before_the_body_is_looked_at(api: Api) -> None:
     for headers in ({}, {"Authorization": "Bearer tsk_nope"}):
         r = await api.client.post(f"{V1}/accounts", json={}, headers=headers)

@@ -145,7 +145,10 @@ NOT_CLEARABLE: tuple[str, ...] = (
 
 
 def _no_null(schema: dict[str, Any]) -> None:
-    """The document says what the server checks: these fields take no ``null`` in a patch."""
+    """The document says what the server checks: these fields take no ``null`` in a patch, and
+    a patch changes something (this replaces the fields' own ``json_schema_extra``, so the
+    ``minProperties`` is said again here)."""
+    schema["minProperties"] = 1
     for name in NOT_CLEARABLE:
         field = schema["properties"][name]
         kept = [s for s in field.pop("anyOf", []) if s != {"type": "null"}]
