@@ -12,6 +12,7 @@ from telesip.api.auth import Auth
 from telesip.api.errors import AUTHED, BODY, created, etagged, responses
 from telesip.api.schemas import MAX_ID, Id
 from telesip.domain import errors
+from telesip.domain.readmodels import AccountSummary
 from telesip.services import accounts, audit
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
@@ -40,6 +41,15 @@ def _owners_in_scope(ctx: Auth, owner_id: int | None) -> list[int] | None:
     return None
 
 
+def _page(ctx: Auth, rows: list[AccountSummary], limit: int) -> schemas.AccountsPage:
+    """One page of a listing: the accounts the key's scope covers, and where the next starts."""
+    visible = [a for a in rows if ctx.key.scope.covers_account(a.id, a.owner_id)]
+    return schemas.AccountsPage(
+        accounts=[convert.account(a) for a in visible],
+        next_after_id=rows[-1].id if len(rows) == limit else None,
+    )
+
+
 @router.get(
     "",
     response_model=schemas.AccountsPage,
@@ -55,11 +65,7 @@ async def list_accounts(
 ) -> schemas.AccountsPage:
     owners = _owners_in_scope(ctx, owner_id)
     rows = await accounts.list_accounts(ctx.deps, limit=limit, after_id=after_id, owner_ids=owners)
-    visible = [a for a in rows if ctx.key.scope.covers_account(a.id, a.owner_id)]
-    return schemas.AccountsPage(
-        accounts=[convert.account(a) for a in visible],
-        next_after_id=rows[-1].id if len(rows) == limit else None,
-    )
+    return _page(ctx, rows, limit)
 
 
 @router.get(
@@ -78,11 +84,7 @@ async def list_unused_accounts(
 ) -> schemas.AccountsPage:
     owners = _owners_in_scope(ctx, owner_id)
     rows = await accounts.unused(ctx.deps, None, owner_ids=owners, after_id=after_id, limit=limit)
-    visible = [a for a in rows if ctx.key.scope.covers_account(a.id, a.owner_id)]
-    return schemas.AccountsPage(
-        accounts=[convert.account(a) for a in visible],
-        next_after_id=rows[-1].id if len(rows) == limit else None,
-    )
+    return _page(ctx, rows, limit)
 
 
 @router.post(
