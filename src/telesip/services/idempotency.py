@@ -9,8 +9,25 @@ while the first is still running, or ``KeyReused`` when the same key came with a
 request. Two requests racing with one key cannot both go on: the insert is ``ON CONFLICT DO
 NOTHING`` on the (owner, key) primary key, so exactly one inserts. ``finish`` stores the
 answer (one UPDATE, committed by itself); ``abandon`` drops the claim (a server error, or a
-request that never got authenticated) so that a retry runs afresh. A process that dies
-mid-request leaves a claim that ends with its lease.
+request that never got authenticated) so that a retry runs afresh.
+
+Cost: two statements, each its own one-statement transaction, and on PostgreSQL neither waits
+for the WAL flush (``synchronous_commit`` off, see the repository): a keyed request costs two
+round trips more than an unkeyed one, not two disk flushes. Why the claim may be committed
+that way: a claim is visible to every other session as soon as it commits (the race above
+holds), and the operation's own commit, made after it and flushed as usual, flushes the WAL up
+to and past the claim's commit record. So after a crash of PostgreSQL either the claim
+survived, or the operation's effect did not survive either and a retry rightly runs afresh.
+(An operation that writes nothing to the database and acts outside it, such as a test webhook
+delivery, may run again if PostgreSQL crashes within its WAL writer's delay, ~0.6 s at most
+by default, of the claim.)
+
+Stuck claims: a claim still "running" when its lease (60 s) ends is taken over by the next
+retry, which runs the request again. That happens when the API process died between the claim
+and the answer, or when PostgreSQL crashed after the operation committed but before its
+unflushed answer reached the disk (the window is the WAL writer's delay): the one case where
+a retry may do the work twice, as it could already when the process died after the operation
+committed. A claim never blocks a key for longer than its lease.
 """
 
 from __future__ import annotations
