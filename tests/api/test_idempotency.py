@@ -1,13 +1,18 @@
 """Idempotency-Key on POST: a retry gets the first answer, another body with the same key is
-refused, racing retries make one object, keys are per credential and expire after 24 h."""
+refused, racing retries make one object, keys are per credential and expire after 24 h; the
+workers' control plane takes keys too, and both clients retry a lost answer with its key."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
 
+import httpx
+import pytest
 from sqlalchemy import func, select, update
+from telesip_client import TelesipClient, WorkerClient
 
+from telesip.services import fleet
 from telesip.store import tables as t
 
 from .conftest import ALICE, Api, settings_body
@@ -85,3 +90,66 @@ async def test_an_answer_is_kept_24_hours(api: Api) -> None:
     r = await api.client.post(f"{V1}/accounts", json=_body(), headers=h)
     assert r.status_code == 201 and "idempotent-replayed" not in r.headers
     assert await _accounts(api) == 2
+
+
+async def test_a_workers_retried_post_is_answered_once(api: Api) -> None:
+    """The control plane's POSTs take a key too: a retried join gets the first instance (a
+    second join would have started another and released the first's leases)."""
+    _, credential = await fleet.create_worker(api.deps, "edge", remote=True)
+    h = {"Authorization": f"Bearer {credential}", "Idempotency-Key": "join-1"}
+    body = {"name": "edge", "addresses": []}
+    first = await api.client.post(f"{V1}/worker/join", json=body, headers=h)
+    again = await api.client.post(f"{V1}/worker/join", json=body, headers=h)
+    assert first.status_code == again.status_code == 200, first.text
+    assert again.json()["instance"] == first.json()["instance"]
+    assert again.headers["idempotent-replayed"] == "true"
+    fresh = await api.client.post(
+        f"{V1}/worker/join", json=body, headers=h | {"Idempotency-Key": "2"}
+    )
+    assert fresh.json()["instance"] != first.json()["instance"]
+
+
+class LosesFirstAnswer(httpx.AsyncBaseTransport):
+    """The app does the request, then the answer is lost on the way (a read timeout) once."""
+
+    def __init__(self, app: object) -> None:
+        self.inner = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        self.keys: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.keys.append(request.headers.get("idempotency-key"))
+        response = await self.inner.handle_async_request(request)
+        if len(self.keys) == 1:
+            await response.aread()
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+
+async def test_the_clients_retry_a_lost_answer_with_the_same_key(api: Api) -> None:
+    key = api.admin["Authorization"].removeprefix("Bearer ")
+    lossy = LosesFirstAnswer(api.app)
+    async with TelesipClient("http://api", key, transport=lossy, retries=1, backoff=0) as client:
+        made = await client.create_account({"id": ALICE}, settings_body())  # type: ignore[arg-type]
+    assert len(lossy.keys) == 2 and lossy.keys[0] == lossy.keys[1] and lossy.keys[0]
+    assert await _accounts(api) == 1 and made["id"] > 0
+    _, credential = await fleet.create_worker(api.deps, "edge", remote=True)
+    assert credential is not None
+    lossy = LosesFirstAnswer(api.app)
+    async with WorkerClient(
+        "http://api", credential, name="edge", transport=lossy, retries=1, backoff=0
+    ) as plane:
+        joined = await plane.join([])
+        async with api.deps.uow() as uow:
+            instance = await uow.conn.scalar(select(t.workers.c.instance))
+    assert lossy.keys[0] == lossy.keys[1] and joined["instance"] == instance
+
+
+async def test_a_transport_failure_outlasting_the_retries_is_raised() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    async with TelesipClient(
+        "http://api", "tsk_x", transport=httpx.MockTransport(refuse), retries=2, backoff=0
+    ) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get_account(1)

@@ -458,3 +458,24 @@ async def test_a_remote_worker_started_before_its_control_plane_waits_for_it(
         server.should_exit = True
         await serving
         await manager.stop()
+
+
+async def test_an_untrusted_certificate_ends_the_worker_with_one_line(
+    services: Dependencies, control: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A control plane whose certificate does not verify is a configuration error, not an
+    outage: no retry, one line naming the control plane, the reason and the fix."""
+    _, credential = await fleet.create_worker(services, "tls", remote=True)
+    manager = RegistrationManager(status_sink=Forward(), bind_host="127.0.0.1", udp_port=0)
+    await manager.start()
+    try:  # no --ca-file: the system's CAs, which do not hold the test's certificate
+        worker = RemoteWorker(manager, control, name="tls", credential=str(credential))
+        worker.join_backoff = (0.01, 0.02)
+        with pytest.raises(errors.ConfigError) as ended:
+            await asyncio.wait_for(worker.run(), 10)
+    finally:
+        await manager.stop()
+    message = ended.value.message
+    assert message.startswith(f"the control plane at {control}/api/v1/worker has a TLS certificate")
+    assert "--ca-file" in message and "\n" not in message, message
+    assert "not answering" not in caplog.text

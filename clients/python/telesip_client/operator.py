@@ -1,9 +1,9 @@
 """The operators' API (``docs/openapi.json``) for Python: one method per operation it covers,
 named after the operationId, taking and returning the document's own types (``models``).
 
-Every POST sends an ``Idempotency-Key`` (a new UUID unless one is given), so a caller may
-simply send a failed POST again with the same key: the server answers a retry with the first
-answer and makes nothing twice.
+Every POST sends an ``Idempotency-Key`` (a new UUID unless one is given) and is retried with
+it when its answer is lost (``base``), so a caller may also simply send a failed POST again
+with the same key: the server answers a retry with the first answer and makes nothing twice.
 
     async with TelesipClient("http://127.0.0.1:8080", "tsk_...") as api:
         account = await api.create_account({"id": 1001}, {"login": "101", ...})
@@ -13,7 +13,6 @@ answer and makes nothing twice.
 from __future__ import annotations
 
 import ssl
-import uuid
 from typing import Any
 
 import httpx
@@ -52,6 +51,8 @@ class TelesipClient(BaseClient):
         verify: ssl.SSLContext | bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
+        retries: int = 2,
+        backoff: float = 0.25,
     ) -> None:
         super().__init__(
             base_url,
@@ -60,6 +61,8 @@ class TelesipClient(BaseClient):
             verify=verify,
             transport=transport,
             timeout=timeout,
+            retries=retries,
+            backoff=backoff,
         )
         #: the ETag of the last account read or changed (for ``if_match``)
         self.last_etag: str | None = None
@@ -67,9 +70,6 @@ class TelesipClient(BaseClient):
     async def _request(
         self, operation: str, *, path: dict[str, int] | None = None, **request: Any
     ) -> httpx.Response:
-        if self.operations[operation][0] == "POST":
-            key = request.pop("idempotency_key", None) or str(uuid.uuid4())
-            request["headers"] = {"Idempotency-Key": key, **(request.get("headers") or {})}
         if "params" in request:
             request["params"] = {k: v for k, v in request["params"].items() if v is not None}
         response = await super()._request(operation, path=path, **request)

@@ -62,8 +62,18 @@ class WorkerClient(BaseClient):
         verify: ssl.SSLContext | bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
+        retries: int = 2,
+        backoff: float = 0.25,
     ) -> None:
-        super().__init__(base_url, credential, verify=verify, transport=transport, timeout=timeout)
+        super().__init__(
+            base_url,
+            credential,
+            verify=verify,
+            transport=transport,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+        )
         self.name = name
         #: this run of the worker, from ``join`` (None before it)
         self.instance: str | None = None

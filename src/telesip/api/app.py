@@ -130,6 +130,7 @@ def create_app(
         workers.routes,
         title=f"{TITLE}: worker control plane",
         description=openapi.WORKER_DESCRIPTION,
+        idempotent_posts=True,
     )
 
     app.state.worker_openapi = worker_document

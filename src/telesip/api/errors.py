@@ -348,12 +348,17 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        DOMAIN_ERRORS.labels(code="payload_too_large", via="api").inc()
-        response = problems.response(
-            scope,
-            413,
-            "payload_too_large",
-            f"The request body is over {limit} bytes.",
-            params={"limit": limit},
-        )
-        await response(scope, receive, send)
+        await refuse_too_large(scope, receive, send, limit)
+
+
+async def refuse_too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    """413 for a body over ``limit`` bytes."""
+    DOMAIN_ERRORS.labels(code="payload_too_large", via="api").inc()
+    response = problems.response(
+        scope,
+        413,
+        "payload_too_large",
+        f"The request body is over {limit} bytes.",
+        params={"limit": limit},
+    )
+    await response(scope, receive, send)

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi.openapi.utils import get_openapi
 from starlette.routing import BaseRoute
 
-from telesip.api import problems
+from telesip.api import idempotency, problems
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 DESCRIPTION = (
@@ -33,7 +33,8 @@ WORKER_DESCRIPTION = (
     "The control plane of remote workers (`telesip worker --control-url`): join, sync "
     "(heartbeat and registration reports), leave, and the calls on their lines. Not for "
     "operators: it authenticates with a worker's one-time credential (`telesip workers add "
-    "--remote`) and hands out SIP passwords."
+    "--remote`) and hands out SIP passwords. Every POST but the recording upload takes an "
+    "`Idempotency-Key`: a retry with the same key and body gets the first answer."
 )
 
 
@@ -68,8 +69,8 @@ def document(
     schemas.setdefault(
         "Problem", problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     )
-    for item in doc.get("paths", {}).values():
-        if idempotent_posts and "post" in item:
+    for path, item in doc.get("paths", {}).items():
+        if idempotent_posts and "post" in item and idempotency.covers("POST", path):
             item["post"].setdefault("parameters", []).append(IDEMPOTENCY_KEY)
         for operation in item.values():
             for status, response in operation.get("responses", {}).items():

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from prometheus_client.core import Metric
-from telesip_client import ProblemError, Refused, WorkerClient
+from telesip_client import ProblemError, Refused, WorkerClient, refused_certificate
 from telesip_client.models import CallerIn, JoinOut, ReportIn
 
 from telesip import extras
@@ -166,8 +166,9 @@ class RemoteWorker:
 
     async def _join(self, plane: WorkerClient) -> JoinOut:
         """Join, retrying while the control plane does not answer or answers 5xx (capped
-        exponential backoff, full jitter); a refusal (401/403) or another 4xx ends the worker
-        at once with one line naming the control plane."""
+        exponential backoff, full jitter); a refusal (401/403), another 4xx or a TLS
+        certificate that does not verify ends the worker at once with one line naming the
+        control plane (a configuration error: waiting will not fix it)."""
         delay = self.join_backoff[0]
         while True:
             try:
@@ -175,6 +176,14 @@ class RemoteWorker:
             except Refused as exc:
                 raise refusal(plane, exc) from None
             except (httpx.TransportError, ProblemError) as exc:
+                certificate = refused_certificate(exc)
+                if certificate is not None:
+                    reason = certificate.verify_message or "certificate verify failed"
+                    raise errors.ConfigError(
+                        f"the control plane at {self.url} has a TLS certificate this worker "
+                        f"does not trust ({reason}): give its CA with --ca-file, or fix the "
+                        "certificate"
+                    ) from None
                 if isinstance(exc, ProblemError) and exc.status < 500:
                     raise errors.ConfigError(
                         f"the control plane at {self.url} answered the join with {exc}"

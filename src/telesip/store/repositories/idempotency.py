@@ -32,7 +32,9 @@ _CLAIMED = ("owner", "key", "fingerprint", "state", "created_at", "locked_until"
 # PostgreSQL: turns ``synchronous_commit`` off for the statement's own transaction (an
 # uncorrelated subquery, run once; set_config(..., is_local => true) lasts until that
 # transaction ends, and the setting is read at its commit)
-_ASYNC_COMMIT = select(func.set_config("synchronous_commit", "off", True)).scalar_subquery() == "off"
+_ASYNC_COMMIT = (
+    select(func.set_config("synchronous_commit", "off", True)).scalar_subquery() == "off"
+)
 
 
 def _claim_statement(conn: AsyncConnection) -> Any:
