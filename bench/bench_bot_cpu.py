@@ -56,7 +56,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             self.api.api_url(token=bot.token, method=method.__api_method__)
             self.build_form_data(bot=bot, method=method)
             result: Any = True
-            if method.__api_method__ != "answerCallbackQuery":
+            if method.__api_method__ == "getMe":  # once: aiogram keeps it (bot.me())
+                result = {"id": 123, "is_bot": True, "first_name": "bot", "username": "b"}
+            elif method.__api_method__ != "answerCallbackQuery":
                 chat = {"id": getattr(method, "chat_id", None) or 1, "type": "private"}
                 result = {"message_id": 5, "date": 1_700_000_000, "chat": chat, "text": "x"}
             raw = json.dumps({"ok": True, "result": result})
@@ -94,7 +96,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "id": str(i),
                 "chat_instance": "c",
                 "from": {"id": uid, "is_bot": False, "first_name": "u", "language_code": "en"},
-                "data": f"a:open:{target}",
+                "data": f"l:make:{a}" if args.mode == "multi" else f"a:open:{target}",
                 "message": message,
             }
             return Update.model_validate(
@@ -120,6 +122,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await burst(people, 2000)
             profile.disable()
             calls = pstats.Stats(profile).total_calls // 2000  # type: ignore[attr-defined]
+            if args.pstats:
+                profile.dump_stats(args.pstats)
         cpu = []
         for k in range(8):
             started = time.process_time()
@@ -129,6 +133,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await cleanup()
     return {
         "bot": "trivial" if args.trivial else "telesip",
+        "mode": args.mode,
         "root": str(args.root),
         "cpu_ms_per_press_least": round(min(cpu), 3),
         "cpu_ms_per_press_all": [round(x, 3) for x in sorted(cpu)],
@@ -142,6 +147,13 @@ def main() -> None:
     parser.add_argument("--trivial", action="store_true", help="the trivial aiogram bot")
     parser.add_argument("--people", type=int, default=400)
     parser.add_argument("--profile", action="store_true", help="also count Python calls")
+    parser.add_argument(
+        "--mode",
+        choices=("callback", "multi"),
+        default="callback",
+        help="callback: a card opened; multi: /links -> New link (edit + link + QR code)",
+    )
+    parser.add_argument("--pstats", help="write the --profile run's cProfile here")
     args = parser.parse_args()
     root = args.root.resolve()
     sys.path[:0] = [str(root), str(root / "src")]

@@ -106,7 +106,7 @@ async def running_bot(
     dp = build_dispatcher(services, notifier=notifier, miniapp_url=miniapp_url)
     outbox = Outbox(services, bot, recordings, interval=0.05) if recordings else None
     if outbox is not None:
-        limiter.deferrer = outbox
+        limiter.defer_to(outbox)
         outbox.start()
     notifier.start()
     dp["inline_mode"] = (await start_up(bot)).inline_mode

@@ -8,23 +8,24 @@ from typing import Any
 from aiogram.methods import EditMessageText, SendMessage, SendPhoto
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
-from telesip.bot.limiter import EDIT, SEND, RateLimiter, dump_method, kind_of, load_method
+from telesip.bot.budget import MemoryBudget, Pace
+from telesip.bot.limiter import EDIT, SEND, dump_method, kind_of, load_method
 
 
 def test_new_messages_burst_then_are_paced() -> None:
-    limiter = RateLimiter(per_chat_per_second=1, per_chat_burst=6)
-    assert [limiter._delay(7) for _ in range(6)] == [0.0] * 6
-    assert 0.9 < limiter._delay(7) <= 1.0
-    assert limiter._delay(8) == 0  # other people are not held up
+    budget = MemoryBudget(Pace(per_chat_per_second=1, per_chat_burst=6))
+    assert [budget.delay(7) for _ in range(6)] == [0.0] * 6
+    assert 0.9 < budget.delay(7) <= 1.0
+    assert budget.delay(8) == 0  # other people are not held up
 
 
 def test_edits_do_not_use_up_new_messages() -> None:
-    limiter = RateLimiter(per_chat_per_second=1, per_chat_burst=2, edit_burst=20)
+    budget = MemoryBudget(Pace(per_chat_per_second=1, per_chat_burst=2, edit_burst=20))
     for _ in range(15):
-        assert limiter._delay(7, EDIT) == 0
-    assert limiter._delay(7, SEND) == 0
-    assert limiter._delay(7, SEND) == 0
-    assert limiter._delay(7, SEND) > 0
+        assert budget.delay(7, EDIT) == 0
+    assert budget.delay(7, SEND) == 0
+    assert budget.delay(7, SEND) == 0
+    assert budget.delay(7, SEND) > 0
 
 
 def test_which_calls_are_paced() -> None:

@@ -24,6 +24,8 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from telesip import extras
+from telesip.bot.budget import RedisBudget
 from telesip.bot.limiter import RateLimiter
 from telesip.bot.middlewares import ContextMiddleware, MetricsMiddleware, Pulse
 from telesip.bot.notifier import Notifier
@@ -220,6 +222,18 @@ def build_bot(token: str, api_url: str | None = None, limiter: RateLimiter | Non
     return bot
 
 
+def shared_budget(settings: Settings, limiter: RateLimiter, bot: Bot) -> RedisBudget | None:
+    """With TELESIP_REDIS_URL the limiter's budget lives in Redis, shared by every process of
+    this bot (several behind one webhook stay within Telegram's per-chat and overall limits
+    together); without it, in this process (one bot process)."""
+    if not settings.redis_url:
+        return None
+    extras.require("redis", "TELESIP_REDIS_URL")
+    budget = RedisBudget.from_url(settings.redis_url, limiter.pace, f"telesip:pace:{bot.id}")
+    limiter.budget = budget
+    return budget
+
+
 def settle_gc() -> None:
     """Move everything alive after start-up (aiogram's and pydantic's hundreds of thousands of
     objects) out of the collector's sight: full collections then scan only what updates
@@ -234,13 +248,14 @@ async def run_bot(deps: Dependencies, settings: Settings) -> None:
         raise ConfigError(reason="TELESIP_BOT_TOKEN is not set")
     limiter, pulse = RateLimiter(), Pulse()
     bot = build_bot(settings.bot_token.get_secret_value(), settings.bot_api_url, limiter)
+    budget = shared_budget(settings, limiter, bot)
     bot.session.middleware(pulse)
     notifier = Notifier(deps, bot)
     dp = build_dispatcher(
         deps, make_storage(deps, settings.redis_url), notifier, settings.miniapp_url
     )
     outbox = Outbox(deps, bot, settings.data_dir / "recordings")
-    limiter.deferrer = outbox  # what would hold a handler too long is sent from there
+    limiter.defer_to(outbox)  # what would hold a handler too long is sent from there
     notifier.start()
     outbox.start()
     sweeper = (
@@ -272,6 +287,8 @@ async def run_bot(deps: Dependencies, settings: Settings) -> None:
         await outbox.stop()
         await notifier.stop()
         await dp.storage.close()
+        if budget is not None:
+            await budget.close()
         await bot.session.close()
 
 

@@ -10,7 +10,8 @@ notifications, the outbox) goes through it. Three kinds of call:
   ``per_chat_per_second``: paced only when a chat is *sustained* above Telegram's limit).
 
 Both kinds also take a token from the overall bucket (about 30/s). A 429 is retried after its
-``retry_after``. Buckets are token buckets kept per process; idle chats are forgotten.
+``retry_after``. The buckets and each chat's count of deferred calls are the ``budget``
+(bot/budget.py): this process's memory, or Redis shared by several bot processes.
 
 Inside the handling of an update (``handling_update``) a call never waits longer than
 ``max_handler_wait``: one that would is *deferred* (when a ``deferrer`` is set, as ``run_bot``
@@ -33,7 +34,6 @@ import logging
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import methods as tg_methods
@@ -43,6 +43,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods.base import TelegramType
 from aiogram.types import BufferedInputFile, FSInputFile, InputFile
 
+from telesip.bot.budget import EDIT, SEND, Budget, MemoryBudget, Pace
 from telesip.metrics import BOT_QUEUED, BOT_RETRY_AFTER, BOT_SEND_FAILURES
 
 if TYPE_CHECKING:
@@ -84,15 +85,10 @@ def handling_update() -> Iterator[None]:
 class Deferrer(Protocol):
     """Where calls that would wait too long go (the bot's outbox)."""
 
+    budget: Budget | None  # the limiter's: told when a deferred call has been made
+
     async def defer(self, chat_id: int, call: dict[str, Any]) -> None:
         """Queue a serialised call to be made later, after the chat's other deferred ones."""
-
-    def pending(self, chat_id: int) -> bool:
-        """Whether calls deferred for the chat are not made yet (later ones must queue too)."""
-
-
-SEND = "send"
-EDIT = "edit"
 
 
 def kind_of(method: TelegramMethod[Any]) -> str | None:
@@ -103,49 +99,6 @@ def kind_of(method: TelegramMethod[Any]) -> str | None:
     if name.startswith(("Edit", "Delete")) and name not in ("DeleteWebhook", "DeleteMyCommands"):
         return EDIT
     return None
-
-
-@dataclass
-class Bucket:
-    """A token bucket: ``rate`` tokens per second, at most ``burst`` saved up."""
-
-    rate: float
-    burst: float
-    tokens: float
-    stamp: float
-
-    def take(self, now: float) -> float:
-        """Take a token; return how long to wait before the call may go (0: at once)."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        self.tokens -= 1
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
-
-    def hold(self, now: float, seconds: float) -> None:
-        """Telegram said wait: the next token comes ``seconds`` from now at the earliest."""
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        self.tokens = min(self.tokens, 1 - seconds * self.rate)
-
-    def full(self, now: float) -> bool:
-        return self.tokens + (now - self.stamp) * self.rate >= self.burst
-
-
-class ChatBuckets:
-    """One bucket per chat, made full on first use; full ones are forgotten when many."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.buckets: dict[Any, Bucket] = {}
-
-    def get(self, chat: Any, now: float) -> Bucket:
-        bucket = self.buckets.get(chat)
-        if bucket is None:
-            if len(self.buckets) > 10_000:
-                self.buckets = {k: b for k, b in self.buckets.items() if not b.full(now)}
-            bucket = self.buckets[chat] = Bucket(self.rate, self.burst, self.burst, now)
-        return bucket
 
 
 class RateLimiter(BaseRequestMiddleware):
@@ -162,48 +115,40 @@ class RateLimiter(BaseRequestMiddleware):
         max_retry_after: float = 60.0,
         max_handler_wait: float = 1.0,
         deferrer: Deferrer | None = None,
+        budget: Budget | None = None,
     ) -> None:
-        now = time.monotonic()
-        self.overall = Bucket(overall_per_second, overall_per_second, overall_per_second, now)
-        self.sends = ChatBuckets(per_chat_per_second, per_chat_burst)
-        self.edits = ChatBuckets(edit_per_second, edit_burst)
+        self.pace = Pace(
+            overall_per_second, per_chat_per_second, per_chat_burst, edit_per_second, edit_burst
+        )
+        #: the tokens and deferred counts: this process's (MemoryBudget) or shared (RedisBudget)
+        self.budget: Budget = budget or MemoryBudget(self.pace)
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
         self.max_handler_wait = max_handler_wait
         self.deferrer = deferrer
         self.waiting = 0  # calls held back for their turn right now (read by /metrics)
 
-    def _delay(self, chat: Any, kind: str = SEND) -> float:
-        """Take the tokens of one call; how long it must wait. A deferred call gives them back
-        (``_give_back``): the outbox takes them again when it makes the call."""
-        now = time.monotonic()
-        wait = self.overall.take(now)
-        if chat is not None:
-            buckets = self.sends if kind == SEND else self.edits
-            wait = max(wait, buckets.get(chat, now).take(now))
-        return wait
+    def defer_to(self, deferrer: Deferrer) -> None:
+        """What would hold a handler too long goes to ``deferrer`` (the outbox), which tells the
+        budget when it has made each call."""
+        self.deferrer = deferrer
+        deferrer.budget = self.budget
 
-    def _give_back(self, chat: Any, kind: str) -> None:
-        self.overall.tokens += 1
-        if chat is not None:
-            buckets = self.sends if kind == SEND else self.edits
-            buckets.buckets[chat].tokens += 1
-
-    def _hold(self, chat: Any, kind: str, seconds: float) -> None:
-        if chat is not None:
-            now = time.monotonic()
-            (self.sends if kind == SEND else self.edits).get(chat, now).hold(now, seconds)
-
-    def _must_defer(self, chat: Any, wait: float) -> bool:
+    def _must_defer(self, chat: Any, wait: float, pending: bool) -> bool:
         if self.deferrer is None or not _IN_UPDATE.get() or chat is None:
             return False
-        return wait > self.max_handler_wait or self.deferrer.pending(int(chat))
+        return wait > self.max_handler_wait or pending
 
     async def _defer(
         self, bot: Bot, method: TelegramMethod[TelegramType], chat: Any, delay: float
     ) -> Response[TelegramType]:
         assert self.deferrer is not None
-        await self.deferrer.defer(int(chat), dump_method(method))
+        await self.budget.deferred(int(chat), 1)  # first: a call made meanwhile queues behind it
+        try:
+            await self.deferrer.defer(int(chat), dump_method(method))
+        except BaseException:
+            await self.budget.deferred(int(chat), -1)
+            raise
         BOT_QUEUED.labels("deferred").inc()
         log.info("%s to %s deferred to the outbox (%.1fs)", type(method).__name__, chat, delay)
         return placeholder(bot, method, int(chat))
@@ -218,9 +163,9 @@ class RateLimiter(BaseRequestMiddleware):
         kind = kind_of(method)
         chat = getattr(method, "chat_id", None) if kind is not None else None
         if kind is not None:
-            delay = self._delay(chat, kind)
-            if self._must_defer(chat, delay):
-                self._give_back(chat, kind)
+            delay, pending = await self.budget.take(chat, kind)
+            if self._must_defer(chat, delay, pending):
+                await self.budget.give_back(chat, kind)
                 return await self._defer(bot, method, chat, delay)
             if delay > 0:
                 BOT_QUEUED.labels("waited").inc()
@@ -237,9 +182,9 @@ class RateLimiter(BaseRequestMiddleware):
             except TelegramRetryAfter as exc:
                 BOT_RETRY_AFTER.labels(name).inc()
                 attempt += 1
-                if kind is not None:
-                    self._hold(chat, kind, float(exc.retry_after))
-                    if self._must_defer(chat, float(exc.retry_after)):
+                if kind is not None and chat is not None:
+                    await self.budget.hold(chat, kind, float(exc.retry_after))
+                    if self._must_defer(chat, float(exc.retry_after), False):
                         return await self._defer(bot, method, chat, float(exc.retry_after))
                 if attempt > self.max_retries or exc.retry_after > self.max_retry_after:
                     BOT_SEND_FAILURES.labels(name).inc()

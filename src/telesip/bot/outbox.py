@@ -22,7 +22,6 @@ import contextlib
 import html
 import logging
 import random
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import FSInputFile, Message
 
+from telesip.bot.budget import Budget
 from telesip.bot.limiter import load_method
 from telesip.bot.locales import lang_of, t
 from telesip.bot.routers.calls import keypad
@@ -70,7 +70,7 @@ class Outbox:
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._deferred: Counter[int] = Counter()  # chat -> deferred calls not made yet
+        self.budget: Budget | None = None  # the limiter's (``RateLimiter.defer_to``)
         self._away: TelegramAPIError | None = None  # Telegram did not answer in this round
         self._away_rounds = 0  # rounds in a row Telegram did not answer
         self.away_backoff_max = AWAY_BACKOFF_MAX
@@ -81,23 +81,9 @@ class Outbox:
 
     async def defer(self, chat_id: int, call: dict[str, Any]) -> None:
         """The limiter's ``deferrer``: queue one of the bot's own calls (the limiter paces it
-        when this outbox makes it)."""
-        self._deferred[chat_id] += 1  # first: a call made meanwhile must queue behind it
-        try:
-            await outbox.put(self.deps, chat_id, "bot_call", call)
-        except BaseException:
-            self._done(chat_id)
-            raise
+        when this outbox makes it; it has counted the call in the budget's deferred calls)."""
+        await outbox.put(self.deps, chat_id, "bot_call", call)
         self.wake()
-
-    def pending(self, chat_id: int) -> bool:
-        """Calls this process deferred for the chat are still to be made."""
-        return self._deferred.get(chat_id, 0) > 0
-
-    def _done(self, chat_id: int) -> None:
-        self._deferred[chat_id] -= 1
-        if self._deferred[chat_id] <= 0:
-            del self._deferred[chat_id]
 
     def wake(self) -> None:
         self._wake.set()
@@ -190,8 +176,8 @@ class Outbox:
                 await outbox.retry(self.deps, message.id, 2.0 ** (message.attempts + 1))
                 return False
         await outbox.sent(self.deps, message.id, telegram_id)
-        if message.kind == "bot_call" and self.pending(message.chat_id):
-            self._done(message.chat_id)
+        if message.kind == "bot_call" and self.budget is not None:
+            await self.budget.deferred(message.chat_id, -1)
         return True
 
     async def _send(self, message: OutboxMessage) -> int | None:
