@@ -47,7 +47,7 @@ def test_db_upgrade_subscriptions_accounts_and_audit(env: dict[str, str]) -> Non
     [
         (["subscriptions", "set", "77", "platinum"], "Unknown plan"),
         (["subscriptions", "show", "999"], "not known"),
-        (["subscriptions", "remove", "999", "free"], "has no 'free' subscription"),
+        (["subscriptions", "remove", "999", "free"], "999 is not known"),
         (["accounts", "operator-paid", "12345"], "does not exist"),
         (["audit", "12345"], "does not exist"),
         (["audit", "12345", "--json"], "does not exist"),
@@ -60,6 +60,33 @@ def test_rule_errors_are_one_line_and_non_zero(
 ) -> None:
     code, out = invoke(env, *args)
     assert code == 1 and message in out and "Traceback" not in out
+
+
+def test_a_selector_naming_no_one_is_an_error_everywhere(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """An unknown owner, account, key or operator in any command's selector is exit 1 with
+    one line naming it, never an empty answer with exit 0 ("No accounts selected")."""
+    assert invoke(env, "subscriptions", "set", "77", "office")[0] == 0  # 77 known, 999 not
+    assignments = tmp_path / "assign.csv"
+    assignments.write_text("account,user\n1,77\n")
+    cases = [
+        (["accounts", "list", "--owner", "999"], "user 999 is not known"),
+        (["accounts", "unused", "--owner", "999", "--json"], "user 999 is not known"),
+        (["accounts", "disable", "--owner", "999", "--group", "enabled", "-y"], "999 is not"),
+        (["accounts", "enable", "--owner", "999", "--group", "disabled", "-y"], "999 is not"),
+        (["accounts", "delete", "--owner", "999", "--group", "unused", "-y"], "999 is not"),
+        (["accounts", "links", "--owner", "999", "--group", "unassigned", "--bot", "b"], "999"),
+        (["accounts", "assign", str(assignments), "--owner", "999"], "user 999 is not known"),
+        (["accounts", "disable", "4242", "--owner", "77"], "#4242 does not exist"),
+        (["accounts", "links", "4242", "--owner", "77", "--bot", "b"], "#4242 does not exist"),
+        (["api-keys", "create", "acme", "--account", "4242"], "#4242 does not exist"),
+        (["api-keys", "list", "--operator", "nobody"], "operator 'nobody'"),
+    ]
+    for args, message in cases:
+        code, out = invoke(env, *args)
+        assert code == 1 and message in out and "Traceback" not in out, (args, out)
+        assert "No accounts selected" not in out and "?" not in out, (args, out)  # not asked
 
 
 def test_bad_configuration_is_reported_without_a_traceback(tmp_path: Path) -> None:

@@ -9,7 +9,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from telesip.bootstrap import services_for
-from telesip.cli.common import as_json_option, command, err, out, print_json, settings
+from telesip.cli.common import (
+    as_json_option,
+    command,
+    err,
+    known_user,
+    out,
+    print_json,
+    settings,
+)
 from telesip.domain.readmodels import AccountSummary
 from telesip.services import accounts as accounts_svc
 from telesip.services import audit as audit_svc
@@ -27,6 +35,7 @@ async def accounts_list(
 ) -> None:
     """Every account with its owner, user, payer and registration state."""
     async with services_for(settings(), upgrade=True) as deps:
+        await known_user(deps, owner)
         rows = await accounts_svc.list_accounts(
             deps, limit=limit, owner_ids=[owner] if owner is not None else None
         )
@@ -43,6 +52,7 @@ async def accounts_unused(
     """Enabled accounts with no call and no registration change for TELESIP_UNUSED_DAYS days
     (R11), for their owners to disable (``telesip accounts list``'s columns)."""
     async with services_for(settings(), upgrade=True) as deps:
+        await known_user(deps, owner)
         rows = await accounts_svc.unused(
             deps, None, owner_ids=[owner] if owner is not None else None, limit=limit
         )

@@ -20,7 +20,11 @@ api_keys_app = typer.Typer(help="API keys of operators (HTTP API).", no_args_is_
 def create(
     operator: str = typer.Argument(..., help="Who holds the key (owns its templates, webhooks)"),
     all_users: bool = typer.Option(False, "--all", help="Manage every user and account"),
-    user: list[int] = typer.Option([], "--user", help="A Telegram user id it manages (repeat)"),
+    user: list[int] = typer.Option(
+        [],
+        "--user",
+        help="A Telegram user id it manages (repeat; may be one who has not started the bot yet)",
+    ),
     account: list[int] = typer.Option([], "--account", help="An account id it manages (repeat)"),
     name: str = typer.Option("", "--name", help="A label to tell keys apart"),
 ) -> None:

@@ -42,7 +42,7 @@ async def _selected(
             )
         which = cast(bulk.Group, group)
         return [a.id for a in await bulk.group(deps, None, owner, which)]
-    return list(dict.fromkeys(ids or []))
+    return await bulk.chosen(deps, None, owner, ids or [])
 
 
 def _confirm(action: Action, count: int, yes: bool) -> None:

@@ -17,7 +17,9 @@ from rich.markup import escape
 
 from telesip import eventloop
 from telesip.config import Settings
-from telesip.domain.errors import CodedError, ConfigError
+from telesip.domain.errors import CodedError, ConfigError, UserNotFound
+from telesip.services import people
+from telesip.services.dependencies import Dependencies
 
 out = Console(soft_wrap=True)  # a message is one line, whatever the width (tables still fit it)
 err = Console(stderr=True, soft_wrap=True)  # one line per error, even into a file
@@ -69,6 +71,13 @@ def describe(exc: BaseException) -> str:
             return f"{exc.message} ({detail[0] if detail else type(cause).__name__})"
         return exc.message
     return f"{type(exc).__name__}: {exc}"
+
+
+async def known_user(deps: Dependencies, user_id: int | None) -> None:
+    """A selector naming a user (``--owner 123``) must name one this service knows: an unknown
+    one is an error (exit 1), not an empty listing that looks like "nothing there"."""
+    if user_id is not None and await people.get_user(deps, user_id) is None:
+        raise UserNotFound(user_id=user_id)
 
 
 def as_json_option() -> Any:

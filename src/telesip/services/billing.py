@@ -52,6 +52,8 @@ async def remove_subscription(deps: Dependencies, user_id: int, plan: str) -> No
     get_plan(plan)
     async with deps.uow() as uow:
         await uow.users.lock(user_id)
+        if await uow.users.get(user_id) is None:
+            raise errors.UserNotFound(user_id=user_id)
         if not await uow.users.remove_subscription(user_id, plan):
             raise errors.InvalidInput(f"user {user_id} has no {plan!r} subscription")
         await uow.record("subscription_removed", None, None, {"user_id": user_id, "plan": plan})

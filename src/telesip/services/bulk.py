@@ -97,14 +97,40 @@ async def _locked(uow: UnitOfWork, owner_id: int, ids: Sequence[int]) -> list[Ac
     return out
 
 
+async def chosen(
+    deps: Dependencies, actor: TelegramUser | None, owner_id: int, ids: Sequence[int]
+) -> list[int]:
+    """``ids`` without repeats, each checked (without a lock) to exist and be ``owner_id``'s,
+    as the change will check them: a front end asks "Disable 3 accounts?" only of real ones."""
+    _owner_of_request(actor, owner_id)
+    unique = list(dict.fromkeys(ids))
+    async with deps.uow(readonly=True) as uow:
+        await _known_owner(uow, actor, owner_id)
+        found = {a.id: a for a in await uow.accounts.many(unique)}
+    for account_id in unique:
+        if account_id not in found:
+            raise errors.AccountNotFound(account_id=account_id)
+        found[account_id].require_owner(owner_id)
+    return unique
+
+
+async def _known_owner(uow: UnitOfWork, actor: TelegramUser | None, owner_id: int) -> None:
+    """An operator (no ``actor``) naming an owner this service does not know gets
+    ``UserNotFound``, not an empty selection."""
+    if actor is None and await uow.users.get(owner_id) is None:
+        raise errors.UserNotFound(user_id=owner_id)
+
+
 async def group(
     deps: Dependencies, actor: TelegramUser | None, owner_id: int, which: Group
 ) -> list[AccountSummary]:
     """The owner's accounts in one of the bot's sets, in id order: ``unassigned`` (enabled, held
     by nobody but the owner: the ones to hand out), ``enabled``, ``disabled``, ``unused``
-    (R11, as ``accounts.unused``). Links-section accounts count too (their links are theirs)."""
+    (R11, as ``accounts.unused``). Links-section accounts count too (their links are theirs).
+    An owner the service does not know is ``UserNotFound`` (for the operator)."""
     _owner_of_request(actor, owner_id)
     async with deps.uow(readonly=True) as uow:
+        await _known_owner(uow, actor, owner_id)
         if which == "unused":
             since = uow.now - timedelta(days=deps.rules.unused_days)
             return await uow.accounts.unused(since, owner_ids=[owner_id], limit=MAX_BULK)
@@ -259,6 +285,7 @@ async def assign(
             raise errors.BadAssignments("repeated", line=row.line, value=f"#{row.account_id}")
         seen[row.account_id] = row.line
     async with deps.uow() as uow:
+        await _known_owner(uow, actor, owner_id)
         ids = {u for u in (r.user for r in rows) if isinstance(u, int)}
         names = {u.lower() for u in (r.user for r in rows) if isinstance(u, str)}
         known = await uow.users.known(ids, names)

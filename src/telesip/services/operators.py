@@ -47,6 +47,9 @@ async def create_api_key(
         raise errors.InvalidInput("a key needs a scope: all, or some users or accounts")
     token = KEY_PREFIX + secrets.token_urlsafe(32)
     async with deps.uow() as uow:
+        for account_id in sorted(scope.accounts):  # a user may be named before they start the bot
+            if await uow.accounts.summary(account_id) is None:
+                raise errors.AccountNotFound(account_id=account_id)
         key = await uow.api_keys.add(
             operator=operator,
             name=name,
@@ -83,8 +86,12 @@ async def authenticate(deps: Dependencies, token: str | None) -> ApiKey:
 
 
 async def list_api_keys(deps: Dependencies, operator: str | None = None) -> list[ApiKey]:
+    """Every key, or ``operator``'s (``NotFound`` when no key was ever made for that name)."""
     async with deps.uow() as uow:
-        return await uow.api_keys.listing(operator)
+        keys = await uow.api_keys.listing(operator)
+    if operator is not None and not keys:
+        raise errors.NotFound(f"No API key was ever made for operator {operator!r}.")
+    return keys
 
 
 async def revoke_api_key(deps: Dependencies, key_id: int) -> None:
