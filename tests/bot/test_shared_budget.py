@@ -65,6 +65,22 @@ async def test_two_budgets_share_a_chats_burst_pace_hold_and_deferred_count(pref
         await two.close()
 
 
+async def test_one_process_at_a_time_sends_the_outbox(prefix: str) -> None:
+    one, two = (RedisBudget.from_url(REDIS, Pace(), prefix) for _ in range(2))
+    try:
+        assert await one.sender("one", seconds=0.3)
+        assert not await two.sender("two", seconds=0.3)  # the turn is taken
+        assert await one.sender("one", seconds=0.3)  # its holder renews it
+        deadline = asyncio.get_running_loop().time() + 5
+        while not await two.sender("two", seconds=0.3):  # one went silent: its turn lapses
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        assert not await one.sender("one", seconds=0.3)
+    finally:
+        await one.close()
+        await two.close()
+
+
 SENDER = """
 import asyncio, sys
 from aiogram import Bot

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
+import hmac
 import logging
-import secrets
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -314,9 +315,19 @@ def limiter_metrics(limiter: RateLimiter) -> list[Metric]:
     return [waiting]
 
 
+def webhook_secret(token: str) -> str:
+    """The webhook's secret token, the same in every process of the bot (each one sets the
+    webhook at start; a secret of its own would lock the others out), known only to who holds
+    the bot token."""
+    return hmac.new(token.encode(), b"telesip webhook", hashlib.sha256).hexdigest()
+
+
 async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
+    """Serve Telegram's POSTs at TELESIP_WEBHOOK_BIND. Several bot processes may bind the same
+    address (SO_REUSEPORT: the kernel spreads Telegram's connections over them); with
+    TELESIP_REDIS_URL they share the pacing budget and one of them sends the outbox."""
     assert settings.webhook_url is not None
-    secret = secrets.token_urlsafe(32)
+    secret = webhook_secret(bot.token)
     path = urlsplit(settings.webhook_url).path or "/"
     app = web.Application()
     handler = QueueingWebhook(dp, bot, dp["deps"], secret_token=secret)
@@ -325,7 +336,7 @@ async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     host, _, port = settings.webhook_bind.rpartition(":")
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+    await web.TCPSite(runner, host or "127.0.0.1", int(port), reuse_port=True).start()
     try:
         await bot.set_webhook(
             settings.webhook_url,

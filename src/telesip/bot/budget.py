@@ -22,6 +22,8 @@ EDIT = "edit"
 
 #: A chat's deferred count is forgotten this long after its last change.
 DEFERRED_TTL_S = 600
+#: The outbox's sender keeps its turn this long after its last round.
+SENDER_TTL_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class Budget(Protocol):
 
     async def deferred(self, chat: int, change: int) -> None:
         """A call to the chat was deferred (+1) or made by the outbox (-1)."""
+
+    async def sender(self, holder: str, seconds: float = SENDER_TTL_S) -> bool:
+        """Whether ``holder`` (a bot process's outbox) sends the outbox now: one process at a
+        time, each round renewing its turn for ``seconds``; a silent holder's turn lapses."""
 
 
 @dataclass
@@ -134,6 +140,9 @@ class MemoryBudget:
         if self._deferred[chat] <= 0:
             del self._deferred[chat]
 
+    async def sender(self, holder: str, seconds: float = SENDER_TTL_S) -> bool:
+        return True  # the only process
+
 
 # KEYS: 1 the overall bucket, 2 the chat's bucket, 3 the chat's deferred count.
 # ARGV: 1 what to do, 2-3 the overall rate and burst, 4-5 the chat bucket's, 6 whether there is
@@ -183,6 +192,14 @@ return {'0', 0}
 """
 
 
+_SENDER = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+
 class RedisBudget:
     """The budget shared by the bot processes of one bot (``prefix``) through Redis."""
 
@@ -191,6 +208,7 @@ class RedisBudget:
         self.pace = pace
         self.prefix = prefix
         self._script = redis.register_script(_SCRIPT)
+        self._sender = redis.register_script(_SENDER)
 
     @classmethod
     def from_url(cls, url: str, pace: Pace, prefix: str) -> RedisBudget:
@@ -220,6 +238,10 @@ class RedisBudget:
 
     async def deferred(self, chat: int, change: int) -> None:
         await self._run("deferred", chat, SEND, change)
+
+    async def sender(self, holder: str, seconds: float = SENDER_TTL_S) -> bool:
+        keys = [f"{self.prefix}:outbox-sender"]
+        return bool(await self._sender(keys=keys, args=[holder, int(seconds * 1000)]))
 
     async def close(self) -> None:
         await self.redis.aclose()

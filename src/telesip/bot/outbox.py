@@ -4,9 +4,11 @@ missed call, keypad, recording) that a worker put in the database's outbox.
 It also delivers the bot's own calls that the limiter deferred (``bot_call``: a serialised Bot
 API call, made when a handler would have waited too long for a chat's turn).
 
-One task polls the outbox twice a second and sends due messages, each in its person's language,
-through the bot (and so through the limiter): chats in parallel, each chat's messages in order
-(the bot's own deferred calls wait while an older message to their chat is put back).
+One task polls the outbox twice a second and sends due messages (of several bot processes
+sharing a Redis budget, the one whose turn it is: ``Budget.sender``), each in its person's
+language, through the bot (and so through the limiter): chats in parallel, each chat's
+messages in order (the bot's own deferred calls wait while an older message to their chat is
+put back).
 Telegram asking to wait puts a message back for later; a person who blocked the bot is given up
 on. Telegram away (a 5xx answer, a timeout, no connection: nothing to do with the message) holds
 the whole outbox instead: the message stays due with its attempts unchanged, its chat's later
@@ -22,6 +24,7 @@ import contextlib
 import html
 import logging
 import random
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +74,7 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.budget: Budget | None = None  # the limiter's (``RateLimiter.defer_to``)
+        self.holder = uuid.uuid4().hex  # for the sender's turn among the bot's processes
         self._away: TelegramAPIError | None = None  # Telegram did not answer in this round
         self._away_rounds = 0  # rounds in a row Telegram did not answer
         self.away_backoff_max = AWAY_BACKOFF_MAX
@@ -98,7 +102,8 @@ class Outbox:
     async def _run(self) -> None:
         while True:
             try:
-                await self.drain()
+                if self.budget is None or await self.budget.sender(self.holder):
+                    await self.drain()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database may be away for a moment; try again later
