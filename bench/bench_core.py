@@ -3,7 +3,7 @@ stall of the event loop during them, and the /softphone listing for an owner wit
 accounts; beside the reference program's figures from the same run, and the ratio.
 
     .venv/bin/python bench/bench_core.py [--seconds 10] [--rounds 3] [--pg URL] [--clients 8]
-        [--reference ../shared/reference/db_standin.py]
+        [--reference ../shared/reference/db_standin.py] [--gc tuned|default]
 
 SQLite runs with one client (a file in a temporary directory); PostgreSQL with --clients
 concurrent clients, each on its own accounts, in a fresh database on the server at --pg.
@@ -12,12 +12,15 @@ transactions written as a plain program) runs as ``--impl sqlite_core --wal on -
 and ``--impl asyncpg --clients N`` (in its own database ``standin``, which it fills itself).
 Ours and the reference alternate ``--rounds`` times, so a shared machine's load falls on both;
 the medians and their ratio are printed. CPU per cycle is each process's own (robust to load).
+This process runs with `eventloop.tune_gc()`, as `telesip run`, `bot` and `api` do (``--gc
+default`` for CPython's collector); the reference program runs with CPython's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -34,6 +37,7 @@ from typing import TypeVar
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from telesip import eventloop
 from telesip.domain.model import Method, TelegramUser
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.services import accounts, offers
@@ -216,7 +220,13 @@ async def main() -> None:
     ap.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--reference", type=Path, default=REFERENCE.resolve())
     ap.add_argument("--only", choices=["sqlite", "postgresql"])
+    ap.add_argument("--gc", choices=("tuned", "default"), default="tuned",
+                    help="tuned: eventloop.tune_gc(), as the service's processes run; "
+                    "default: CPython's")  # fmt: skip
     args = ap.parse_args()
+    if args.gc == "tuned":
+        eventloop.tune_gc()
+    print(f"gc {args.gc} {gc.get_threshold()}; load average {os.getloadavg()}", flush=True)
     if not args.reference.exists():
         print(f"reference program not found at {args.reference}: our figures only")
     if args.only != "postgresql":

@@ -4,8 +4,9 @@ which `bin/telesip` installs), else asyncio's own. `TELESIP_EVENT_LOOP=asyncio` 
 loop moves bytes and timers; nothing in telesip depends on which loop runs it.
 
 `tune_gc` sets the garbage collector for a process that holds a large live heap (a worker: a
-dozen objects per account it keeps registered), called by the long-running commands before they
-start."""
+dozen objects per account it keeps registered) or makes many objects per request (the bot's
+/softphone and the API's listings: ~20,000 for a thousand accounts), called by the long-running
+commands before they start."""
 
 from __future__ import annotations
 

@@ -5,14 +5,18 @@ refused; and the workers never claim two enabled copies of a line (a race's back
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
+from sqlalchemy import select
 
 from telesip.domain import errors
 from telesip.domain.model import RegState
 from telesip.services import accounts, billing, fleet, leases
 from telesip.services.dependencies import Dependencies
+from telesip.store import tables as t
 
-from .helpers import ALICE, BOB, sip, two_enabled_copies
+from .helpers import ALICE, BOB, CAROL, sip, two_enabled_copies
 
 
 async def test_newer_copy_is_disabled_and_names_no_owner(deps: Dependencies) -> None:
@@ -76,3 +80,31 @@ async def test_workers_claim_one_enabled_copy_of_a_line(deps: Dependencies) -> N
             await uow.commit()
         assert await leases.drop_ineligible(deps, ref, [copy]) == [copy]
         assert await leases.drop_ineligible(deps, ref, [first]) == []
+
+
+async def test_every_copy_of_a_line_is_flagged_and_a_lone_line_is_not(deps: Dependencies) -> None:
+    """The duplicate flag of the listings (and the card) against a count of each line's rows:
+    an enabled line with disabled copies, a disabled copy, two disabled copies of a line with
+    no enabled one, a lone disabled line and a lone enabled one."""
+    ids = [
+        await accounts.create_account(deps, ALICE, sip("601")),
+        await accounts.create_account(deps, BOB, sip("601")),  # stored disabled
+        await accounts.create_account(deps, CAROL, sip("601")),  # stored disabled
+        await accounts.create_account(deps, ALICE, sip("602")),
+        await accounts.create_account(deps, BOB, sip("602")),  # stored disabled
+        await accounts.create_account(deps, ALICE, sip("603")),
+        await accounts.create_account(deps, ALICE, sip("604")),
+    ]
+    await accounts.set_enabled(deps, ALICE, ids[3], False)  # 602: two disabled copies
+    await accounts.set_enabled(deps, ALICE, ids[5], False)  # 603: alone, disabled
+    async with deps.uow(readonly=True) as uow:
+        rows = (await uow.conn.execute(select(t.accounts.c.id, t.accounts.c.identity))).all()
+        listed = await uow.accounts.summaries()
+    copies = Counter(identity for _, identity in rows)
+    expected = {id_: copies[identity] > 1 for id_, identity in rows}
+    assert [expected[i] for i in ids] == [True] * 5 + [False, False]
+    assert {s.id: s.duplicate for s in listed} == expected
+    for person, owned in ((ALICE, ids[0]), (BOB, ids[1]), (ALICE, ids[5])):
+        view = await accounts.softphone(deps, person)
+        assert {s.id: s.duplicate for s in view.owned} == {s.id: expected[s.id] for s in view.owned}
+        assert (await accounts.get_card(deps, person, owned)).summary.duplicate is expected[owned]

@@ -44,7 +44,8 @@ async def test_acc_0001_keeps_the_oldest_enabled_copy_of_a_line(tmp_path: Path) 
         newer = await accounts.create_account(deps, BOB, sip("801"))  # stored disabled
         other = await accounts.create_account(deps, BOB, sip("802"))
         async with engine.begin() as conn:
-            await conn.run_sync(migrate._run, command.downgrade, "accounts@-1")
+            # the accounts branch back to before acc_0001 (and whatever came after it)
+            await conn.run_sync(migrate._run, command.downgrade, "accounts@0001")
         async with engine.begin() as conn:  # no index: what a race could leave before it
             await conn.execute(
                 update(t.accounts)

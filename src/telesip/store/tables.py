@@ -127,6 +127,13 @@ accounts = Table(
         postgresql_where=text("enabled"),
     ),
     Index("ix_accounts_updated", "updated_at"),  # workers poll for changes
+    # the disabled copies of lines: the duplicate flag of listings (acc_0002)
+    Index(
+        "ix_accounts_identity_disabled",
+        "identity",
+        sqlite_where=text("enabled = 0"),
+        postgresql_where=text("NOT enabled"),
+    ),
 )
 
 offers = Table(
