@@ -208,6 +208,36 @@ async def test_401_comes_before_the_body_is_looked_at(api: Api) -> None:
     assert r.status_code == 401 and r.json()["code"] == "missing_credential"
 
 
+async def test_401_comes_before_404_and_405(api: Api) -> None:
+    """Without a valid key, an address that matches no route (or not with this method) is
+    401 like every other: the answers do not tell which addresses exist."""
+    wrong = [
+        ("GET", f"{V1}/accounts/abc"),
+        ("GET", f"{V1}/accounts/1/nothing"),
+        ("GET", f"{V1}/nothing"),
+        ("DELETE", f"{V1}/accounts"),
+        ("OPTIONS", f"{V1}/accounts"),
+        ("PUT", f"{V1}/openapi.json/x"),
+    ]
+    for method, url in wrong:
+        for headers in ({}, {"Authorization": "Bearer tsk_nope"}, {"Authorization": "Basic x"}):
+            r = await api.client.request(method, url, headers=headers)
+            assert r.status_code == 401 and r.json()["code"] == "invalid_api_key", (url, r.text)
+            assert r.headers["www-authenticate"] == "Bearer"
+    statuses = [(await api.client.request(m, u, headers=api.admin)).status_code for m, u in wrong]
+    assert statuses == [404, 404, 404, 405, 204, 404]
+    for method, url in (("POST", f"{V1}/worker/nothing"), ("GET", f"{V1}/worker/join")):
+        r = await api.client.request(method, url)
+        assert r.status_code == 401 and r.json()["code"] == "missing_credential", url
+        with_credential = {"Authorization": "Bearer tsw_any"}
+        assert (await api.client.request(method, url, headers=with_credential)).status_code in (
+            404,
+            405,
+        )
+    assert (await api.client.get(f"{V1}/openapi.json")).status_code == 200  # public
+    assert (await api.client.get("/nothing")).status_code == 404  # no API's prefix
+
+
 async def test_listing_another_users_accounts_is_403(api: Api) -> None:
     await _create(api, CAROL)
     r = await api.client.get(f"{V1}/accounts?owner_id={CAROL}", headers=api.alice)

@@ -260,8 +260,33 @@ def allowed_methods(app: ASGIApp, scope: Scope) -> list[str]:
     return methods
 
 
+async def _unauthenticated(request: Request) -> errors.TelesipError | None:
+    """Why a request to a path under an authenticated prefix is not authenticated (None when
+    it is, or the path is no API's): an address that matches no route is answered 401 like
+    the others, so that no one learns without a key which addresses exist. Only the presence
+    of a worker's credential is checked here (it is checked against its worker's name, which
+    is in the body); the workers' paths are in their public document anyway."""
+    path = request.url.path
+    if not path.startswith("/api/v1/"):
+        return None
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    if path.startswith("/api/v1/worker/"):
+        return None if token else errors.MissingCredential()
+    try:
+        await operators.authenticate(request.app.state.services, token or None)
+    except errors.TelesipError as exc:  # invalid key, or the database is away (503)
+        return exc
+    return None
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405):
+        refusal = await _unauthenticated(request)
+        if refusal is not None:
+            return await _telesip_error(request, refusal)
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
         allow = allowed_methods(request.app, request.scope)
