@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-from datetime import UTC, datetime
+import zlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from telesip.store import keyring
 from telesip.store import tables as t
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
+from telesip.store.repositories.imports import PendingImport
 from tests.conftest import TEST_KEY
 
 NEW_KEY = "a-brand-new-key"
@@ -35,7 +37,8 @@ ANN = TelegramUser(id=501, first_name="Ann")
 
 
 async def _fill(deps: Dependencies, data_dir: Path) -> int:
-    """Two accounts, a webhook, a conversation holding a typed password, a guess, a session."""
+    """Two accounts, a webhook, a conversation holding a typed password, a guess, a journaled
+    update, an import file waiting for its press, a session."""
     for n in (1, 2):
         settings = AccountSettings(login=f"10{n}", password=Secret(f"pw-{n}"), domain="pbx.test")
         await create_account(deps, ANN, settings)
@@ -68,6 +71,10 @@ async def _fill(deps: Dependencies, data_dir: Path) -> int:
         update_ = {"update_id": 77, "message": {"text": "101:typed-pw@pbx.test"}}
         await uow.bot_updates.keep(77, update_, "a-bot-process", now)
         await uow.commit()
+    async with deps.uow() as uow:  # an import file waiting for its press (it holds passwords)
+        sheet = PendingImport(9, 501, "pbx.csv", None, b"login,password\n103,file-pw\n")
+        await uow.pending_imports.put(sheet, now, now + timedelta(minutes=10))
+        await uow.commit()
     SessionStore(data_dir, deps.cipher).save(
         CallerAccount(phone="15550100001", user=TgUser(id=9, first_name="C"), session=Secret("ss"))
     )
@@ -82,7 +89,9 @@ async def _secrets(deps: Dependencies, cipher: Cipher, data_dir: Path) -> list[s
         hooks = (await conn.execute(select(t.webhooks.c.secret_enc))).scalars().all()
         data = (await conn.execute(select(t.bot_fsm.c.data).order_by(t.bot_fsm.c.key))).all()
         updates = (await conn.execute(select(t.bot_updates.c.payload))).scalars().all()
+        files = (await conn.execute(select(t.pending_imports.c.content))).scalars().all()
     found = [cipher.decrypt(bytes(x)).reveal() for x in [*accounts, *hooks, *updates]]
+    found += [zlib.decompress(cipher.unseal(bytes(x))).decode() for x in files]
     found.append(cipher.decrypt(base64.b64decode(data[0][0]["password"])).reveal())
     found += [a.session.reveal() for a in SessionStore(data_dir, cipher).list()]
     return sorted(found, key=lambda v: (v.startswith("whsec_"), v))
@@ -94,13 +103,14 @@ async def test_rotation_reencrypts_every_secret_in_one_go(
     old, new = services.cipher, Cipher(NEW_KEY)
     await _fill(services, tmp_path)
     before = await _secrets(services, old, tmp_path)
-    assert before[:4] == ["pw-1", "pw-2", "ss", "typed-pw"] and before[5].startswith("whsec_")
-    assert "typed-pw@pbx.test" in before[4]  # the journaled update
+    assert before[:5] == ["login,password\n103,file-pw\n", "pw-1", "pw-2", "ss", "typed-pw"]
+    assert "typed-pw@pbx.test" in before[5]  # the journaled update
+    assert before[6].startswith("whsec_")
 
     result = await keyring.rotate(services.engine, tmp_path, old, new)
 
-    assert result.rows == {"accounts": 2, "webhooks": 1, "bot_updates": 1}
-    assert (result.conversations, result.sessions, result.total) == (1, 1, 6)
+    assert result.rows == {"accounts": 2, "webhooks": 1, "bot_updates": 1, "pending_imports": 1}
+    assert (result.conversations, result.sessions, result.total) == (1, 1, 7)
     assert await _secrets(services, new, tmp_path) == before
     with pytest.raises(ConfigError):
         await _secrets(services, old, tmp_path)
@@ -112,12 +122,12 @@ async def test_rotation_reencrypts_every_secret_in_one_go(
     assert guess.failures == 2 and guess.last_hash is None and guess.last_prefix_hash is None
     assert untouched == {"login": "x"}
     assert (await keyring.check(services.engine, new, tmp_path)).failed == []
-    assert len((await keyring.check(services.engine, old, tmp_path)).failed) == 4
+    assert len((await keyring.check(services.engine, old, tmp_path)).failed) == 5
     assert not list((tmp_path / "telegram").glob("*.rekey"))
     assert os.stat(tmp_path / "telegram" / "15550100001.session").st_mode & 0o777 == 0o600
 
     again = await keyring.rotate(services.engine, tmp_path, old, new)  # resumes: nothing left
-    assert (again.total, again.already_new) == (0, 6)
+    assert (again.total, again.already_new) == (0, 7)
 
 
 async def test_a_secret_neither_key_opens_changes_nothing(

@@ -3,7 +3,9 @@ and re-encrypting all of it under a new key.
 
 What the key encrypts: SIP passwords (``accounts.password_enc``), webhook signing secrets
 (``webhooks.secret_enc``), a password typed into a bot conversation not yet finished
-(``bot_fsm.data["password"]``, base64 of the token) and the caller accounts' session files
+(``bot_fsm.data["password"]``, base64 of the token), the bot's journaled updates
+(``bot_updates.payload``), the import files waiting for their press
+(``pending_imports.content``, compressed then sealed) and the caller accounts' session files
 (``DATA_DIR/telegram/*.session``). The key also keys the hashes of the last wrong transfer-back
 guesses (``guesses.last_hash``): a rotation forgets them (the failure counts stay).
 
@@ -41,13 +43,14 @@ COLUMNS: tuple[tuple[Table, str], ...] = (
     (tables.accounts, "password_enc"),
     (tables.webhooks, "secret_enc"),
     (tables.bot_updates, "payload"),  # webhook updates waiting (they may hold typed passwords)
+    (tables.pending_imports, "content"),  # files waiting for their Import press (passwords)
 )
 SESSIONS = "telegram"  # DATA_DIR/<this>/*.session
 
 
 def _opens(cipher: Cipher, token: bytes) -> bool:
     try:
-        cipher.decrypt(token)
+        cipher.unseal(token)
     except ConfigError:
         return False
     return True
@@ -110,7 +113,7 @@ class _Rekey:
             self.result.already_new += 1
             return None
         try:
-            return self.new.encrypt(self.old.decrypt(token))
+            return self.new.seal(self.old.unseal(token))  # bytes: a sealed file is not text
         except ConfigError:
             raise ConfigError(
                 reason=f"{what} opens with neither the old nor the new key; nothing was changed"
