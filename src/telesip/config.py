@@ -98,10 +98,13 @@ class Settings(BaseSettings):
         return f"{self.public_url}/miniapp/" if self.public_url else None
 
     lease_ttl_seconds: int = Field(default=10, ge=2)
-    lease_grace_seconds: float = Field(
-        default=20.0,
+    lease_grace_seconds: float | None = Field(
+        default=None,
         ge=0,
-        description="Database unreachable: a worker keeps its registrations for TTL + this",
+        description=(
+            "Database unreachable: a worker keeps its registrations for TTL + this; "
+            "unset: for the whole outage (docs/workers.md)"
+        ),
     )
     worker_name: str | None = Field(default=None, description="Default: the host name")
     worker_pool: str | None = None

@@ -107,12 +107,14 @@ class Watch:
                 await self._task
             self._task = None
 
-    def worst(self, since: float = 0.0, until: float = float("inf")) -> Worst:
-        """The longest runs over the samples taken in [since, until)."""
+    def worst(
+        self, since: float = 0.0, until: float = float("inf"), logins: list[str] | None = None
+    ) -> Worst:
+        """The longest runs over the samples taken in [since, until) (of ``logins`` only)."""
         picked = [x for x in self.samples if since <= x.at < until]
         out = Worst()
         ats = [x.at for x in picked]
-        for login in self.logins:
+        for login in self.logins if logins is None else logins:
             gap, gap_at = _longest(ats, [x.live[login] == 0 for x in picked])
             bare, _ = _longest(ats, [x.all[login] == 0 for x in picked])
             double, _ = _longest(ats, [x.live[login] > 1 for x in picked])
@@ -167,12 +169,13 @@ async def _shares(deps: Dependencies) -> dict[str, int]:
         return {str(r[0]): int(r[1]) for r in rows}
 
 
-async def make_accounts(deps: Dependencies, kam: Kamailio, n: int, prefix: str) -> list[str]:
+async def make_accounts(deps: Dependencies, kam: Kamailio, n: int, prefix: str) -> dict[str, int]:
+    """``n`` accounts at ``kam``: login -> account id."""
     await billing.set_subscription(deps, OWNER, "office", -1)
-    logins = [f"{prefix}{i}" for i in range(n)]
-    for login in logins:
-        await accounts.create_account(deps, OWNER, sip_for(kam, login, expires=30))
-    return logins
+    made = {}
+    for login in (f"{prefix}{i}" for i in range(n)):
+        made[login] = await accounts.create_account(deps, OWNER, sip_for(kam, login, expires=30))
+    return made
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ async def test_a_worker_process_whose_clock_steps_keeps_its_share(
         "FAKETIME_CACHE_DURATION": "1",  # the file is read again at most once a second
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # NTP steps the wall clock only
     }
-    watch.logins = await make_accounts(pg, watch.kam, 20, "cs")
+    watch.logins = list(await make_accounts(pg, watch.kam, 20, "cs"))
     fleet.ttl = TTL
     fleet.start("w1")
     fleet.start("w2", more_env=faked)

@@ -30,7 +30,7 @@ TAKEOVER_BOUND = TTL + 2.5
 
 
 async def _three(watch: Watch, fleet: Fleet, pg: Dependencies, prefix: str) -> None:
-    watch.logins = await make_accounts(pg, watch.kam, N, prefix)
+    watch.logins = list(await make_accounts(pg, watch.kam, N, prefix))
     fleet.ttl = TTL
     for name in ("w1", "w2", "w3"):
         fleet.start(name)

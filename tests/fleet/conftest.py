@@ -124,7 +124,7 @@ async def pg(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[De
 class Fleet:
     """Worker processes (``telesip worker``) on one database, each logging to its own file."""
 
-    def __init__(self, url: str, tmp: Path, ttl: float = 4, grace: float = 2) -> None:
+    def __init__(self, url: str, tmp: Path, ttl: float = 4, grace: float | None = None) -> None:
         self.url, self.tmp, self.ttl, self.grace = url, tmp, ttl, grace
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -141,10 +141,10 @@ class Fleet:
                 "TELESIP_WORKER_NAME": name,
                 "TELESIP_SIP_BIND": "127.0.0.1:0",
                 "TELESIP_LEASE_TTL_SECONDS": str(self.ttl),
-                "TELESIP_LEASE_GRACE_SECONDS": str(self.grace),
                 "TELESIP_DATA_DIR": str(self.tmp),
                 "TELESIP_LOG_LEVEL": "INFO",
             }
+            | ({} if self.grace is None else {"TELESIP_LEASE_GRACE_SECONDS": str(self.grace)})
         )
         log = (self.tmp / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(

@@ -4,8 +4,11 @@
 One loop, woken every second (or at once by an in-process account event): apply account
 changes, heartbeat, claim free accounts up to a fair share and hand over the excess, check
 that every account it refreshes is still leased to it, and write registration reports in
-batches. If the database stays unreachable for longer than the lease TTL, the worker stops
-refreshing everything: by then other workers may have taken the accounts over.
+batches. While the database does not answer, the worker keeps refreshing what it holds (nobody
+can take a lease over while the database is away for everyone); when it answers again, the
+lease rows say who holds what: what is still ours stays, what another worker took is let go
+once its taker has registered it, and the worker claims nothing for a TTL, so that the others'
+heartbeats come back before anyone looks stale (docs/workers.md, "The database goes away").
 
 No gap on the way (docs/workers.md): an account handed over (rebalancing, graceful stop) stays
 registered by its giver until the new holder reports it registered (``leases.registered_at``)
@@ -63,7 +66,7 @@ class Timing:
     claim: float = 15.0  # the safety net; deaths, joins and new accounts trigger claims
     reconcile: float = 30.0
     handover_check: float = 0.25  # how often a giver looks whether its taker registered
-    grace: float = 20.0  # database unreachable: registrations kept for TTL + this (docs/workers.md)
+    grace: float | None = None  # database unreachable: kept for TTL + this; None: the whole outage
     backoff_max: float = 5.0  # database unreachable: longest wait between tries
     flush: float = 0.5
     prune: float = 3600.0  # recordings older than TELESIP_RECORDING_DAYS are deleted this often
@@ -111,6 +114,7 @@ class Worker:
         self._alive = 0
         self._handing: dict[int, float] = {}  # handed over -> until when (monotonic) at most
         self._eager_until = 0.0  # claim at every poll until then (hand-overs are likely)
+        self._hold_until = 0.0  # back from an outage: claim nothing before the others heartbeat
         self._next_turn = 0.0  # when the loop meant to wake (monotonic): a pause shows late
 
     # -- what the manager and the bus tell us ---------------------------------------------
@@ -223,7 +227,7 @@ class Worker:
                 self._eager_until = now + self.timing.ttl
                 due["claim"] = min(due["claim"], now)
             due["heartbeat"] = now + self.timing.heartbeat
-        if now >= due["claim"]:
+        if now >= due["claim"] and now >= self._hold_until and not self._failures:
             plan = await leases.claim(self.deps, self.ref, ttl=self.timing.ttl)
             self._forget_reports({a.id for a in plan.claimed})
             for account in plan.claimed:
@@ -243,27 +247,27 @@ class Worker:
             due["reconcile"] = now + self.timing.reconcile
 
     def _offline(self, now: float, exc: BaseException) -> float:
-        """The database did not answer: keep refreshing while our leases may still be live
-        (the TTL since our last heartbeat, plus ``grace``), then stop everything (others may
-        have taken over). Returns how long to wait before the next try: capped exponential
-        backoff with full jitter, but never past the moment to stop."""
+        """The database did not answer: keep refreshing what we hold (for the whole outage, or
+        with a ``grace`` for the TTL since our last heartbeat plus the grace, then stop
+        everything). Returns how long to wait before the next try: capped exponential backoff
+        with full jitter, but never past the moment to stop."""
         self._failures += 1
         DB_UNREACHABLE.labels(via="worker").inc()
-        fence_at = self._last_beat + self.timing.ttl + self.timing.grace
+        grace = self.timing.grace
+        fence_at = float("inf") if grace is None else self._last_beat + self.timing.ttl + grace
         if self._failures == 1:
             full = isinstance(exc, errors.StorageFull)  # writes refused: no lease renewed
             log.warning(
-                "worker %s: %s (%s); keeping %d registrations for up to %.0f s, retrying",
+                "worker %s: %s (%s); keeping %d registrations %s, retrying",
                 self.name,
                 "the database's disk is full" if full else "the database is unreachable",
                 _cause(exc),
                 len(self.versions),
-                max(0.0, fence_at - now),
+                "until it answers" if grace is None else f"for up to {fence_at - now:.0f} s",
             )
         if now >= fence_at and (self.versions or self._handing):
             self._drop_all(
-                f"the database was unreachable for longer than the lease TTL + "
-                f"{self.timing.grace:.0f} s"
+                f"the database was unreachable for longer than the lease TTL + {grace:.0f} s"
             )
             for account_id in list(self._handing):
                 self._handing.pop(account_id)
@@ -274,10 +278,14 @@ class Worker:
         return max(0.05, min(wait, fence_at - now)) if now < fence_at else wait
 
     def _back_online(self, now: float, due: dict[str, float]) -> None:
+        """The database answers again. The others' heartbeats may look stale only because it
+        was away for them too: claim nothing for a TTL (they are back within a heartbeat),
+        then claim at every poll for a TTL (a partition's takers hand a share back)."""
         self._last_ok = now
-        if self._failures:  # others may have taken our accounts and be handing them back
-            due["claim"] = min(due["claim"], now)
-            self._eager_until = now + self.timing.ttl
+        if self._failures:
+            self._hold_until = now + self.timing.ttl
+            due["claim"] = min(due["claim"], self._hold_until)
+            self._eager_until = self._hold_until + self.timing.ttl
             log.info(
                 "worker %s: the database answers again after %d failed tries",
                 self.name,
@@ -312,21 +320,25 @@ class Worker:
         return bool(changed - mine - deleted)
 
     async def _reconcile(self) -> None:
-        """Stop what is no longer leased here; start what is but is not registered (after the
-        database came back, the leases this instance still holds are live again)."""
+        """Let go of what is no longer leased here (taken over after a pause or a partition:
+        our contact stays until the taker has registered it, as in a hand-over); start what is
+        leased but not registered (after the database came back, the leases this instance
+        still holds are live again)."""
         assert self.ref is not None
         leased = await leases.held(self.deps, self.ref)
         if missing := leased - set(self.versions) - set(self._handing):
             for account in await leases.accounts_by_id(self.deps, missing):
                 if account.enabled:
                     self._apply(to_config(account))
-        for account_id in [a for a in self.versions if a not in leased]:
+        if lost := [a for a in self.versions if a not in leased]:
             log.info(
-                "worker %s: #%d is no longer leased here; stopping its registration",
+                "worker %s: %d accounts are no longer leased here (#%d first); stopping their "
+                "registrations once their new holder has them",
                 self.name,
-                account_id,
+                len(lost),
+                lost[0],
             )
-            self._remove(account_id)
+            self._let_go(lost, time.monotonic() + self.timing.ttl)
 
     def _apply(self, cfg: AccountConfig) -> None:
         if self.versions.get(cfg.account_id) != cfg:
