@@ -11,7 +11,7 @@ import gc
 import hashlib
 import hmac
 import logging
-import uuid
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +20,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import Update
 from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
@@ -27,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from telesip import extras
 from telesip.bot.budget import RedisBudget
+from telesip.bot.journal import Journal
 from telesip.bot.limiter import RateLimiter
 from telesip.bot.middlewares import ContextMiddleware, MetricsMiddleware, Pulse
 from telesip.bot.notifier import Notifier
@@ -51,7 +53,7 @@ from telesip.bot.storage import make_storage
 from telesip.config import Settings
 from telesip.domain.errors import ConfigError, TelesipError
 from telesip.health import PROBES
-from telesip.services import accounts, bot_updates
+from telesip.services import accounts
 from telesip.services.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,48 @@ UPDATES = ["message", "callback_query", "inline_query", "chosen_inline_result"]
 WEBHOOK_QUEUE = 10_000
 
 
+class JournaledDispatcher(Dispatcher):
+    """Long polling with the update journal (``journal``, set for polling; ``bot/journal.py``):
+    aiogram confirms an update to Telegram (the next getUpdates's offset) before its handler
+    runs, so each update is journaled as it arrives, before the next getUpdates; it is
+    forgotten when its handler has ended. One Telegram delivered again (its first copy was
+    journaled by a process that died) is skipped here and taken over from the journal."""
+
+    journal: Journal | None = None
+
+    async def _listen_updates(  # type: ignore[override]  # aiogram's is a classmethod
+        self, bot: Bot, *args: Any, **kwargs: Any
+    ) -> AsyncGenerator[Update, None]:
+        async for update in super()._listen_updates(bot, *args, **kwargs):
+            if self.journal is None or await self._keep(update):
+                yield update
+
+    async def _keep(self, update: Update) -> bool:
+        assert self.journal is not None
+        try:
+            return await self.journal.keep(
+                update.model_dump(mode="json", by_alias=True, exclude_none=True)
+            )
+        except TelesipError as exc:  # its handler meets the same database: "try again"
+            log.warning("update %d not journaled (%s)", update.update_id, exc)
+            return True
+
+    async def _process_update(
+        self, bot: Bot, update: Update, call_answer: bool = True, **kwargs: Any
+    ) -> bool:
+        handled = await super()._process_update(bot, update, call_answer, **kwargs)
+        if self.journal is not None:  # not reached when cut short: it stays journaled
+            await self.journal.forget(update.update_id)
+        return handled
+
+    def handle_left(self, bot: Bot, update: dict[str, Any]) -> None:
+        """Handle an update a stopped process left in the journal."""
+        parsed = Update.model_validate(update, context={"bot": bot})
+        task = asyncio.create_task(self._process_update(bot, parsed))
+        self._handle_update_tasks.add(task)
+        task.add_done_callback(self._handle_update_tasks.discard)
+
+
 class QueueingWebhook(SimpleRequestHandler):
     """Answers Telegram's POST at once and handles the update in the background,
     ``HANDLER_LIMIT`` at a time, the others waiting their turn in arrival order (past
@@ -79,7 +123,7 @@ class QueueingWebhook(SimpleRequestHandler):
     returns a method for the webhook's answer, which background handling would not send.)
 
     With ``deps``, an update is journaled in the database before Telegram is answered and
-    forgotten when its handler ends (``services.bot_updates``): updates waiting here when the
+    forgotten when its handler ends (``bot/journal.py``): updates waiting here when the
     process stops or dies (a Telegram outage piles them up) are handled by the next bot process,
     which takes over what a silent holder left (``maintain``). A database that does not answer
     gets Telegram a 503: it keeps the update and delivers it again."""
@@ -90,18 +134,15 @@ class QueueingWebhook(SimpleRequestHandler):
         super().__init__(dispatcher, bot, handle_in_background=True, **kwargs)
         self._slots = asyncio.Semaphore(HANDLER_LIMIT)
         self.waiting = 0
-        self._deps = deps
-        self.holder = uuid.uuid4().hex
-        self.closing = False  # stopping: what is not handled yet stays journaled
-        self._undeleted: set[int] = set()  # handled, but the database missed the delete
+        self.journal = Journal(deps) if deps is not None else None
 
     async def _handle_request_background(self, bot: Bot, request: web.Request) -> web.Response:
         if self.waiting >= WEBHOOK_QUEUE:
             return web.Response(status=503, headers={"Retry-After": "1"})
         update = await request.json(loads=bot.session.json_loads)
-        if self._deps is not None:
+        if self.journal is not None:
             try:
-                if not await bot_updates.keep(self._deps, update, self.holder):
+                if not await self.journal.keep(update):
                     return web.json_response({})  # delivered again: its first copy is in hand
             except TelesipError as exc:
                 log.warning("webhook update not journaled (%s): Telegram will send it again", exc)
@@ -124,44 +165,21 @@ class QueueingWebhook(SimpleRequestHandler):
             await super()._background_feed_update(bot, update)
         finally:
             self._slots.release()
-            if self._deps is not None and not self.closing:
-                await self._forget(int(update["update_id"]))
-
-    async def _forget(self, update_id: int) -> None:
-        assert self._deps is not None
-        try:
-            await bot_updates.done(self._deps, update_id)
-        except TelesipError:
-            self._undeleted.add(update_id)  # ``maintain`` deletes it later
+            if self.journal is not None:
+                await self.journal.forget(int(update["update_id"]))
 
     async def maintain(self, bot: Bot) -> None:
-        """Until cancelled: say this process is alive (its journaled updates are not taken
-        over), delete what it handled while the database was away, and take over and handle
-        the updates a process that died left behind (at once at start, then every
-        ``bot_updates.TOUCH_S``). Without a journal (no ``deps``): waits until cancelled."""
-        if self._deps is None:
+        """Until cancelled: the journal's upkeep (``Journal.maintain``), handling here what a
+        stopped process left. Without a journal (no ``deps``): waits until cancelled."""
+        if self.journal is None:
             await asyncio.Event().wait()
-        assert self._deps is not None
-        while True:
-            try:
-                await bot_updates.touch(self._deps, self.holder)
-                for update_id in list(self._undeleted):
-                    await bot_updates.done(self._deps, update_id)
-                    self._undeleted.discard(update_id)
-                left = await bot_updates.take_over(
-                    self._deps, self.holder, stale=bot_updates.STALE_S
-                )
-                if left:
-                    log.info("handling %d webhook updates a stopped bot process left", len(left))
-                for update in left:
-                    self._start(bot, update)
-            except TelesipError as exc:
-                log.warning("webhook journal: %s", exc)
-            await asyncio.sleep(bot_updates.TOUCH_S)
+        assert self.journal is not None
+        await self.journal.maintain(lambda update: self._start(bot, update))
 
     async def stop(self) -> None:
         """Stop handling: updates not handled yet stay journaled for the next process."""
-        self.closing = True
+        if self.journal is not None:
+            self.journal.closing = True
         tasks = list(self._background_feed_update_tasks)
         for task in tasks:
             task.cancel()
@@ -176,7 +194,7 @@ def build_dispatcher(
 ) -> Dispatcher:
     """The dispatcher with every feature; ``storage`` defaults to the database storage;
     ``miniapp_url`` (TELESIP_PUBLIC_URL's Mini App) adds the buttons that open the table."""
-    dp = Dispatcher(storage=storage or make_storage(deps, None))
+    dp = JournaledDispatcher(storage=storage or make_storage(deps, None))
     dp["deps"] = deps
     dp["notifier"] = notifier
     dp["miniapp_url"] = miniapp_url
@@ -274,12 +292,7 @@ async def run_bot(deps: Dependencies, settings: Settings) -> None:
                 await _serve_webhook(bot, dp, settings)
             else:
                 await bot.delete_webhook()
-                await dp.start_polling(
-                    bot,
-                    handle_signals=False,
-                    allowed_updates=UPDATES,
-                    tasks_concurrency_limit=HANDLER_LIMIT,
-                )
+                await _poll(bot, dp, deps)
     finally:
         if sweeper is not None:
             sweeper.cancel()
@@ -320,6 +333,25 @@ def webhook_secret(token: str) -> str:
     webhook at start; a secret of its own would lock the others out), known only to who holds
     the bot token."""
     return hmac.new(token.encode(), b"telesip webhook", hashlib.sha256).hexdigest()
+
+
+async def _poll(bot: Bot, dp: Dispatcher, deps: Dependencies) -> None:
+    """Long polling, every update journaled (``JournaledDispatcher``)."""
+    assert isinstance(dp, JournaledDispatcher)
+    journal = dp.journal = Journal(deps)
+    keeper = asyncio.create_task(journal.maintain(lambda update: dp.handle_left(bot, update)))
+    try:
+        await dp.start_polling(
+            bot,
+            handle_signals=False,
+            allowed_updates=UPDATES,
+            tasks_concurrency_limit=HANDLER_LIMIT,
+        )
+    finally:
+        journal.closing = True
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
 
 
 async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:

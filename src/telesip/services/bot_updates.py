@@ -1,8 +1,9 @@
-"""The bot's webhook journal (issue 18): an update Telegram delivered to the webhook is written
-to the database before Telegram is answered 200, and deleted when its handler ends. So a bot
-process that stops or dies with updates waiting (a Telegram outage makes handlers wait on
-Telegram's answers, and the updates pile up) loses none of them: the process that starts next
-(or another bot process) takes them over and handles them, oldest first.
+"""The bot's update journal (issue 18): an update Telegram delivered is written to the database
+before Telegram is told it arrived (the webhook's 200; in long polling, the offset of the next
+getUpdates), and deleted when its handler ends (``bot/journal.py``). So a bot process that
+stops or dies with updates in hand (kill -9 while handlers run; a Telegram outage makes them
+wait on Telegram's answers, and the updates pile up) loses none of them: the process that
+starts next (or another bot process) takes them over and handles them, oldest first.
 
 A process holds the rows it journaled; it says it is alive every ``TOUCH_S`` (one UPDATE of its
 rows), and rows whose holder was silent for ``STALE_S`` are taken over, each by one process.
@@ -17,8 +18,8 @@ from typing import Any
 
 from telesip.services.dependencies import Dependencies
 
-TOUCH_S = 20.0
-STALE_S = 60.0
+TOUCH_S = 5.0
+STALE_S = 20.0  # a restarted bot handles what the killed one held within this + TOUCH_S
 
 
 async def keep(deps: Dependencies, update: dict[str, Any], holder: str) -> bool:

@@ -1,4 +1,4 @@
-"""The bot's webhook journal (``bot_updates``): an update is kept from the moment Telegram is
+"""The bot's update journal (``bot_updates``): an update is kept from the moment Telegram is
 answered until its handler ends, sealed (an update may carry a password typed in a wizard)."""
 
 from __future__ import annotations
