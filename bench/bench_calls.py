@@ -70,6 +70,7 @@ from telesip.domain.model import TelegramUser
 from telesip.domain.settings import AccountSettings, Secret
 from telesip.media.codecs import AudioCodec, open_codec
 from telesip.media.g711 import alaw_encode
+from telesip.media.resample import Resampler
 from telesip.media.rtp import RtpPacket, RtpSender, seq_diff
 from telesip.media.srtp import SrtpKeys, SrtpTransform
 from telesip.services import accounts
@@ -355,9 +356,12 @@ class Tap:
         self.times: list[float] = []
         self.data = bytearray()
 
-    def add(self, at: float, pcm: bytes) -> None:
-        self.times.extend([at] * (len(pcm) // 160))
-        self.data += pcm
+    def add(self, at: float, pcm: bytes, rate: int) -> None:
+        """10 ms frames at ``rate`` (a wideband leg's: 16 or 48 kHz), kept at 8 kHz (every
+        k-th sample: the signal's two tones are far below 4 kHz)."""
+        samples = np.frombuffer(pcm, dtype="<i2")[:: rate // RATE]
+        self.times.extend([at] * (samples.size // 80))
+        self.data += samples.tobytes()
 
     def heard(self) -> tuple[list[float], list[Pcm]]:
         frames = np.frombuffer(bytes(self.data), dtype="<i2").reshape(-1, 80)
@@ -374,12 +378,14 @@ def install_taps(taps: dict[tuple[str, int], Tap], on: list[bool]) -> None:
 
     def tapped_heard(self: HostedMedia, payload: bytes) -> None:
         if on[0]:
-            taps.setdefault(("in", self.peer_id), Tap()).add(time.monotonic(), payload)
+            tap = taps.setdefault(("in", self.peer_id), Tap())
+            tap.add(time.monotonic(), payload, self.sample_rate)
         heard(self, payload)
 
     def tapped_send(self: HostedMedia, pcm: Pcm) -> None:
         if on[0]:
-            taps.setdefault(("out", self.peer_id), Tap()).add(time.monotonic(), pcm.tobytes())
+            tap = taps.setdefault(("out", self.peer_id), Tap())
+            tap.add(time.monotonic(), pcm.tobytes(), self.sample_rate)
         send_pcm(self, pcm)
 
     HostedMedia._heard = tapped_heard  # type: ignore[method-assign]
@@ -576,6 +582,7 @@ class FarCall(asyncio.DatagramProtocol):
         self.media = media
         self.codec, self.pt, self.step = "PCMA", 8, 160  # timestamp units per 20 ms: step
         self.encoder: AudioCodec | None = None  # per call for G.722 and Opus (stateful)
+        self.up: Resampler | None = None  # the signal (8 kHz) to a wideband codec's rate
         self.srtp: SrtpTransform | None = None
         self.machine: OutgoingCall | None = None
         self.transport: asyncio.DatagramTransport | None = None
@@ -626,6 +633,7 @@ class FarCall(asyncio.DatagramProtocol):
                 self.pt, self.step = neg.payload_type, neg.clock_rate // 50
                 if neg.codec != "PCMA":
                     self.encoder = open_codec(neg.codec)
+                    self.up = Resampler(RATE, self.encoder.rate)
                 if neg.srtp is not None:
                     keys = SrtpKeys(
                         neg.srtp.suite, neg.srtp.local_key.reveal(), neg.srtp.remote_key.reveal()
@@ -654,7 +662,11 @@ class FarCall(asyncio.DatagramProtocol):
 
     def send_audio(self, chunk: Pcm, alaw: bytes) -> None:
         if self.remote is not None and self.transport is not None and not self.ended.is_set():
-            payload = alaw if self.encoder is None else self.encoder.encode(chunk)
+            if self.encoder is None:
+                payload = alaw
+            else:
+                assert self.up is not None
+                payload = self.encoder.encode(self.up.convert(chunk))
             packet = self.sender.audio(self.pt, payload, self.step)
             if self.srtp is not None:
                 packet = self.srtp.protect(packet)
@@ -666,6 +678,7 @@ class FarCall(asyncio.DatagramProtocol):
         frames: list[Pcm] = []
         prev: tuple[int, int] | None = None
         decoder = open_codec(self.codec)
+        down = Resampler(decoder.rate, RATE) if decoder.rate != RATE else None
         for at, seq, ts, payload in self.rx:
             if prev is not None:
                 gap = ((ts - prev[1]) & 0xFFFFFFFF) // self.step
@@ -675,6 +688,8 @@ class FarCall(asyncio.DatagramProtocol):
                     frames.append(np.zeros(80, np.int16))
             prev = (seq, ts)
             pcm = decoder.decode(payload)
+            if down is not None:
+                pcm = down.convert(pcm)
             for half in (pcm[:80], pcm[80:160]):
                 times.append(at)
                 frames.append(half)

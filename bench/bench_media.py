@@ -64,7 +64,7 @@ async def pairs(kind: str, n: int, pool: PortPool) -> list[tuple[RtpStream, RtpS
 
 
 def talk(stream: RtpStream, hz: float) -> None:
-    gen = SineGenerator(hz, -12)
+    gen = SineGenerator(hz, -12, rate=stream.rate, frame_samples=stream.rate // 50)
     stream.on_pcm(lambda _frame: stream.send_pcm(gen.frame()))
 
 

@@ -76,6 +76,10 @@ SOFTPHONE_ROUTE = """request_route {
 #: the softphone's tone (what Telegram must hear) and the person's (what the softphone records)
 PHONE_HZ = 1000
 PERSON_HZ = 440
+#: both tones on a wideband codec (G.722, Opus): above G.711's 4 kHz, so they prove the band
+WIDE_HZ = 6000
+#: the rate the person's Telegram app hears and speaks at (ntgcalls' own: nothing cut there)
+PERSON_RATE = 48000
 
 Pcm = npt.NDArray[np.int16]
 NO_WHERE = "192.0.2.1"  # linphone's "internet" address inside the test's namespace
@@ -151,7 +155,10 @@ class Softphone(abc.ABC):
         self.registrar_port = kam.port
         self.tls_port = kam.tls_port
         self.tls = tls  # set: registered over TLS with SRTP mandatory (the CA to trust)
-        self.source = write_tone_wav(home / "tone.wav", PHONE_HZ, 120)
+        self.hz = WIDE_HZ if codec else PHONE_HZ  # what it plays
+        self.person_hz = WIDE_HZ if codec else PERSON_HZ  # what the person plays to it
+        rate = {"G722": 16000, "opus": 48000}.get(codec or "", 8000)
+        self.source = write_tone_wav(home / "tone.wav", self.hz, 120, rate)
         self.log = home / f"{self.name}.log"
         self.proc: asyncio.subprocess.Process | None = None
         self.lines: list[str] = []  # its console output (and, for baresip, its events)
@@ -259,7 +266,7 @@ class Baresip(Softphone):
         self.binary = need_softphone("baresip", "baresip")
         if codec is not None:  # 1.0.0's aufile takes only a WAV at the codec's rate and channels
             rate, channels = {"G722": (16000, 1), "opus": (48000, 2)}[codec]
-            self.source = write_tone_wav(home / "tone.wav", PHONE_HZ, 120, rate, channels)
+            self.source = write_tone_wav(home / "tone.wav", self.hz, 120, rate, channels)
         self.dumps = home / "dumps"
         self.dumps.mkdir()
         self._ctrl: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
@@ -542,27 +549,55 @@ def _last_sound(samples: Pcm, rate: int, seconds: float) -> Pcm:
     return samples[max(0, end - int(seconds * rate)) : end]
 
 
+async def person_plays(rig: Rig, hz: float) -> None:
+    """The person's voice: a tone at their app's rate, in real time, until cancelled."""
+    await play_tone(rig.person.send_pcm, hz, rate=rig.person.sample_rate)
+
+
+async def person_hears(rig: Rig, hz: float, phone: Softphone) -> Pcm:
+    """Once a second of sound has reached the person's app: that second, checked to be the
+    softphone's tone at its frequency (at 48 kHz: a band G.711 could not carry shows)."""
+    rate = rig.person.sample_rate
+    async with asyncio.timeout(10):
+        heard = await rig.person.heard.sound(1.0, rate)
+    assert abs(dominant_frequency(heard, rate) - hz) < 15, phone.output()
+    assert rms_dbfs(heard) > -35, phone.output()
+    return heard
+
+
 async def register(rig: Rig, phone: Softphone) -> None:
     await phone.start()
     await eventually(lambda: bool(rig.kam.contacts(phone.ext)), 15, f"{phone.name} to register")
+
+
+async def dial_the_line(rig: Rig, phone: Softphone) -> None:
+    """The softphone registers and dials line 100; Alice answers, her app at 48 kHz."""
+    await register(rig, phone)
+    mark = phone.mark()
+    rig.person.sample_rate = PERSON_RATE
+    await phone.dial(phone.uri("100"))
+    async with asyncio.timeout(20):
+        await rig.person.connected.wait()
+    await phone.wait_for(phone.established, after=mark)
+
+
+async def phone_hangs_up(rig: Rig, phone: Softphone) -> None:
+    """The softphone hangs up: the Telegram call ends, and so does the phone's."""
+    mark = phone.mark()
+    await phone.hang_up()
+    async with asyncio.timeout(ENDS_WITHIN):
+        await rig.person.ended.wait()
+    await phone.wait_for(phone.closed, after=mark)
 
 
 async def softphone_calls_the_line(rig: Rig, phone: Softphone) -> None:
     """The softphone dials line 100: Alice answers in Telegram, each hears the other's tone,
     the softphone's hold and resume keep the call up and the audio comes back, and its
     hang-up ends the Telegram call."""
-    await register(rig, phone)
-    mark = phone.mark()
-    await phone.dial(phone.uri("100"))
-    async with asyncio.timeout(20):
-        await rig.person.connected.wait()
-    await phone.wait_for(phone.established, after=mark)
-    person_tone = asyncio.create_task(play_tone(rig.person.send_pcm, PERSON_HZ))
+    await dial_the_line(rig, phone)
+    person_tone = asyncio.create_task(person_plays(rig, phone.person_hz))
     try:
-        async with asyncio.timeout(10):
-            in_telegram = await rig.person.heard.sound(1.0)
-        assert abs(dominant_frequency(in_telegram) - PHONE_HZ) < 15, phone.output()
-        assert rms_dbfs(in_telegram) > -35
+        await person_hears(rig, phone.hz, phone)
         check_media_security(rig, phone)
         (call, *_) = await calls.recent_calls(rig.deps, ALICE, limit=1)
         assert (call.state, call.number) == (CallState.ANSWERED, phone.ext)
@@ -573,28 +608,19 @@ async def softphone_calls_the_line(rig: Rig, phone: Softphone) -> None:
         await eventually(lambda: bridge_direction(rig) in ("recvonly", "inactive"), 10, "the hold")
         if phone.music_on_hold:  # what it plays while it holds us reaches Telegram
             rig.person.heard.clear()
-            async with asyncio.timeout(10):
-                music = await rig.person.heard.sound(1.0)
-            assert abs(dominant_frequency(music) - PHONE_HZ) < 15
+            await person_hears(rig, phone.hz, phone)
         await phone.resume()
         await eventually(lambda: bridge_direction(rig) == "sendrecv", 10, "the resume")
         rig.person.heard.clear()
-        async with asyncio.timeout(10):
-            again = await rig.person.heard.sound(1.0)
-        assert abs(dominant_frequency(again) - PHONE_HZ) < 15
+        await person_hears(rig, phone.hz, phone)
         assert (await calls.get_call(rig.deps, call.id)).state is CallState.ANSWERED
-        # the softphone hangs up: the Telegram call ends
-        mark = phone.mark()
-        await phone.hang_up()
-        async with asyncio.timeout(ENDS_WITHIN):
-            await rig.person.ended.wait()
-        await phone.wait_for(phone.closed, after=mark)
+        await phone_hangs_up(rig, phone)
     finally:
         person_tone.cancel()
     ended = await _ended(rig, call.id)
     assert ended.end_reason is EndReason.COMPLETED
     hz, level = heard_tone(*phone.recording())
-    assert abs(hz - PERSON_HZ) < 15 and level > -35, (hz, level)
+    assert abs(hz - phone.person_hz) < 15 and level > -35, (hz, level)
 
 
 async def person_calls_the_softphone(rig: Rig, bot: FakeBotAPI, phone: Softphone) -> None:
@@ -604,18 +630,17 @@ async def person_calls_the_softphone(rig: Rig, bot: FakeBotAPI, phone: Softphone
     await register(rig, phone)
     mark = phone.mark()
     rig.person.behaviour = Behaviour.answer(0.3)
+    rig.person.sample_rate = PERSON_RATE
     bot.send_text(ALICE_TG, phone.ext)
     await bot.next_message(ALICE_TG)
     async with asyncio.timeout(20):
         await rig.person.connected.wait()
     await phone.wait_for(phone.established, after=mark, within=20)
     (call, *_) = await calls.recent_calls(rig.deps, ALICE, limit=1)
-    person_tone = asyncio.create_task(play_tone(rig.person.send_pcm, PERSON_HZ))
+    person_tone = asyncio.create_task(person_plays(rig, phone.person_hz))
     try:
-        async with asyncio.timeout(10):
-            rig.person.heard.clear()
-            in_telegram = await rig.person.heard.sound(1.0)
-        assert abs(dominant_frequency(in_telegram) - PHONE_HZ) < 15, phone.output()
+        rig.person.heard.clear()
+        await person_hears(rig, phone.hz, phone)
         check_media_security(rig, phone)
 
         def keypads() -> list[FakeMessage]:
@@ -641,9 +666,7 @@ async def person_calls_the_softphone(rig: Rig, bot: FakeBotAPI, phone: Softphone
         assert (await bot.press_button(ALICE_TG, keypad, "▶️ Resume")).text == "Resumed"
         await eventually(lambda: bridge_direction(rig) == "sendrecv", 10, "its resume answer")
         rig.person.heard.clear()
-        async with asyncio.timeout(10):
-            again = await rig.person.heard.sound(1.0)
-        assert abs(dominant_frequency(again) - PHONE_HZ) < 15
+        await person_hears(rig, phone.hz, phone)
         mark = phone.mark()
         await rig.person.hangup()
         await phone.wait_for(phone.closed, after=mark, within=ENDS_WITHIN)
@@ -652,4 +675,4 @@ async def person_calls_the_softphone(rig: Rig, bot: FakeBotAPI, phone: Softphone
     ended = await _ended(rig, call.id)
     assert ended.end_reason is EndReason.COMPLETED
     hz, level = heard_tone(*phone.recording())
-    assert abs(hz - PERSON_HZ) < 15 and level > -35, (hz, level)
+    assert abs(hz - phone.person_hz) < 15 and level > -35, (hz, level)

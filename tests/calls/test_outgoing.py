@@ -1,7 +1,9 @@
 """A person dials from Telegram: they send a number to the bot, the caller account calls them,
 and once they answer the worker dials through the line (challenged by the proxy), the far
 phone answers, audio flows both ways, keypad presses arrive as RFC 4733 events, and hanging up
-in Telegram sends BYE (end to end, in a namespace)."""
+in Telegram sends BYE (end to end, in a namespace). The first case's line prefers G.722, which
+the far phone (G.711 only) does not take: the Telegram leg, opened at the line's first codec's
+16 kHz before the far phone answered, runs at 16 kHz and the bridge resamples both ways."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ import asyncio
 
 from telesip.domain.calls import CallState, EndReason
 from telesip.media.analysis import dominant_frequency, rms_dbfs
-from telesip.services import calls
+from telesip.media.codecs import available
+from telesip.services import accounts, calls
 from tests.calls.conftest import ALICE_TG, ENDS_WITHIN, Keys, Rig, open_far
 from tests.calls.sipp import far_answers, run_sipp
 from tests.core.helpers import ALICE
 from tests.fakes import FakeBotAPI
 from tests.fakes.telegram_calls import Behaviour, play_tone
+from tests.sip_integration.conftest import eventually
 
 
 async def _ended(rig: Rig, call_id: int) -> calls.CallRecord:  # type: ignore[name-defined]
@@ -29,6 +33,17 @@ async def _ended(rig: Rig, call_id: int) -> calls.CallRecord:  # type: ignore[na
 
 
 async def test_dialled_from_telegram_bridged_keypad_and_bye(rig: Rig, bot: FakeBotAPI) -> None:
+    wideband = "G722" in available()  # the codecs extra: the leg opens at 16 kHz
+    if wideband:
+        await accounts.update_settings(
+            rig.deps, ALICE, rig.line, codecs=("G722", "PCMA", "telephone-event")
+        )
+        manager = rig.worker.manager
+        await eventually(
+            lambda: getattr(manager.config(rig.line), "codecs", ())[:1] == ("G722",),
+            10,
+            "the codec order to reach the worker",
+        )
     far = await open_far(rig)
     keys = Keys()
     far.on_dtmf(keys)
@@ -53,6 +68,9 @@ async def test_dialled_from_telegram_bridged_keypad_and_bye(rig: Rig, bot: FakeB
     assert abs(dominant_frequency(on_sip) - 440) < 15 and rms_dbfs(on_sip) > -30
     assert abs(dominant_frequency(in_telegram) - 1000) < 15 and rms_dbfs(in_telegram) > -30
     assert (await calls.get_call(rig.deps, call.id)).state is CallState.ANSWERED
+    (bridge,) = rig.calls._by_sip.values()
+    assert bridge.stream is not None and bridge.leg is not None
+    assert (bridge.stream.rate, bridge.leg.sample_rate) == (8000, 16000 if wideband else 8000)
     # the keypad: a press in the bot reaches the far phone as an RFC 4733 event
     async with asyncio.timeout(10):
         keypad = await bot.next_message(ALICE_TG)

@@ -460,7 +460,8 @@ async def test_update_switches_the_codec(pair: tuple[RtpStream, RtpStream]) -> N
 async def test_wideband_codecs_carry_a_tone_and_count_time_in_their_clock(
     pool: PortPool, codec: str, pt: int, clock: int
 ) -> None:
-    """A tone through G.722 or Opus arrives at its frequency; on the wire each 20 ms packet
+    """A tone through G.722 or Opus arrives at its frequency, wideband (6 kHz: the stream's
+    PCM is at the codec's own rate, 16 or 48 kHz); on the wire each 20 ms packet
     moves the timestamp by its codec's clock (G.722: 160, RFC 3551's 8000 Hz; Opus: 960), and
     RFC 4733 events count in the same clock (a 100 ms digit ends at duration clock / 10)."""
     pytest.importorskip("av", reason="G.722 and Opus need the codecs extra (PyAV)")
@@ -476,13 +477,17 @@ async def test_wideband_codecs_carry_a_tone_and_count_time_in_their_clock(
         on_a, heard_a, done_a = until(50, audible)
         on_b, heard_b, done_b = until(50, audible)
         # each side sends its tone on its playout tick and keeps what it hears
-        gen_a, gen_b = SineGenerator(1000, -10), SineGenerator(440, -10)
+        rate = {"G722": 16000, "OPUS": 48000}[codec]
+        assert a.rate == b.rate == rate
+        gen_a = SineGenerator(6000, -10, rate=rate, frame_samples=rate // 50)
+        gen_b = SineGenerator(440, -10, rate=rate, frame_samples=rate // 50)
         a.on_pcm(lambda f: (a.send_pcm(gen_a.frame()), on_a(f)))
         b.on_pcm(lambda f: (b.send_pcm(gen_b.frame()), on_b(f)))
         await asyncio.wait_for(asyncio.gather(done_a, done_b), TIMEOUT)
         at_b, at_a = np.concatenate(heard_b[10:]), np.concatenate(heard_a[10:])
-        assert dominant_frequency(at_b) == pytest.approx(1000, abs=3)
-        assert dominant_frequency(at_a) == pytest.approx(440, abs=3)
+        assert {f.size for f in heard_b} == {rate // 50}
+        assert dominant_frequency(at_b, rate) == pytest.approx(6000, abs=3)
+        assert dominant_frequency(at_a, rate) == pytest.approx(440, abs=3)
         assert rms_dbfs(at_b) == pytest.approx(-10, abs=1.5)
         # what a sends, seen by a raw socket: timestamps and events in the codec's clock
         await b.close()  # else its packets would latch a back to it

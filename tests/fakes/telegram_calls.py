@@ -406,6 +406,7 @@ class FakeTelegramUser:
         self.id = endpoint.me.id
         self.behaviour = behaviour
         self.tone_hz = tone_hz
+        self.sample_rate = 8000  # of the PCM it sends and hears (ntgcalls takes 8, 16, 48 kHz)
         self.heard = PcmRecorder()
         self.rang = asyncio.Event()
         self.answered = asyncio.Event()
@@ -495,7 +496,10 @@ class FakeTelegramUser:
             return
         dh = await self.endpoint.get_dh_config()
         self.media = media = self.endpoint.server.media(
-            req.caller_id, on_state=self._media_state, on_signaling=self._signal
+            req.caller_id,
+            sample_rate=self.sample_rate,
+            on_state=self._media_state,
+            on_signaling=self._signal,
         )
         media.on_pcm(self.heard)
         try:
@@ -522,7 +526,8 @@ class FakeTelegramUser:
             self._connected_at = asyncio.get_running_loop().time()
             self.connected.set()
             if self.tone_hz is not None:
-                self._spawn(play_tone(self.send_pcm, self.tone_hz), "tone")
+                tone = play_tone(self.send_pcm, self.tone_hz, rate=self.sample_rate)
+                self._spawn(tone, "tone")
             if self.behaviour.hangup_after is not None:
                 self._spawn(self._hangup_later(self.behaviour.hangup_after), "hangup")
 

@@ -75,7 +75,7 @@ def test_opus_from_linphone_with_its_48000_telephone_event() -> None:
     assert m.formats == ("96", "99")  # its payload types, kept
     text = lines(sd)
     assert "a=rtpmap:96 opus/48000/2" in text
-    assert any(t.startswith("a=fmtp:96 maxplaybackrate=8000") and "stereo=0" in t for t in text)
+    assert any(t.startswith("a=fmtp:96 maxplaybackrate=48000") and "stereo=0" in t for t in text)
     assert "a=rtpmap:99 telephone-event/48000" in text
     assert (neg.codec, neg.payload_type, neg.clock_rate, neg.dtmf_pt) == ("OPUS", 96, 48000, 99)
 

@@ -10,6 +10,14 @@ A bridge reaches the worker's calls through `CallHost` only (the manager provide
 While the person holds the call (the keypad's Hold: re-INVITE sendonly) the SIP side gets
 silence in place of their voice, and whatever the far side still sends (music on hold) goes
 on to Telegram; Resume re-INVITEs sendrecv.
+
+A call's audio runs at its SIP codec's rate end to end (`Bridge.rate`): 8 kHz for G.711,
+16 kHz for G.722, 48 kHz for Opus, which is the rate the Telegram leg is opened at and the
+recording is written at, so a wideband codec's band reaches Telegram and ntgcalls resamples
+once. An incoming call knows its codec before it rings the person; an outgoing call opens its
+leg at the line's first codec's rate, and only when the far phone answers with a codec of
+another rate (or a re-INVITE changes it) does the bridge resample between the two
+(`media.resample`).
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ from telesip.calls.telegram.pool import CallerPool
 from telesip.domain.calls import CallRecord, EndReason
 from telesip.logs import bind_log_context
 from telesip.media import CallRecorder, MediaParams
-from telesip.media.codecs import available
+from telesip.media.codecs import available, rate_of
 from telesip.media.errors import MediaError
+from telesip.media.resample import Resampler
 from telesip.media.srtp import SrtpKeys
 from telesip.media.tone import Ringback, dtmf
 from telesip.sip import Request, SessionDescription
@@ -187,6 +196,7 @@ class Bridge:
         self.holding = False  # the person put the far party on hold (from the keypad)
         self._hold_asked: bool | None = None  # a hold/resume re-INVITE still unanswered
         self.recorder: CallRecorder | None = None
+        self._resamplers: dict[str, Resampler] = {}  # only where the two sides' rates differ
         self.released = asyncio.Event()  # set once both legs, ports and the row are done
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -266,24 +276,45 @@ class Bridge:
         self.stream.on_dtmf(self._dtmf_from_sip)
         return self.stream
 
+    @property
+    def rate(self) -> int:
+        """The call's audio rate on our side: the Telegram leg's (and the recording's); before
+        the leg, the SIP stream's, or the rate of the line's first codec."""
+        if self.leg is not None:
+            return self.leg.sample_rate
+        if self.stream is not None:
+            return self.stream.rate
+        return rate_of(next((c for c in self.codecs if c.lower() != "telephone-event"), "PCMA"))
+
+    def _at(self, frame: Pcm, src: int, dst: int, side: str) -> Pcm:
+        """``frame`` at ``src`` Hz as ``dst`` Hz: itself when the rates agree (nearly always)."""
+        if src == dst:
+            return frame
+        resampler = self._resamplers.get(side)
+        if resampler is None or (resampler.src, resampler.dst) != (src, dst):
+            resampler = self._resamplers[side] = Resampler(src, dst)
+        return resampler.convert(frame)
+
     def _from_sip(self, frame: Pcm) -> None:
-        leg = self.leg
-        if leg is None:
+        leg, stream = self.leg, self.stream
+        if leg is None or stream is None:
             return
         if self._ringback is not None:
             leg.send_pcm(self._ringback.frame())
         elif self.bridged:
+            frame = self._at(frame, stream.rate, leg.sample_rate, "sip")
             leg.send_pcm(frame)
             if self.recorder is not None:
                 self.recorder.add("sip", frame, self.loop.time())
 
     def _from_telegram(self, frame: Pcm) -> None:
-        if self.bridged and self.stream is not None:
+        leg, stream = self.leg, self.stream
+        if self.bridged and stream is not None and leg is not None:
             if self.holding:  # the held party must not hear the person
                 frame = np.zeros_like(frame)
             elif self._keys is not None:  # in-band keys play instead of the person's voice
                 frame = self._key_audio(frame.size)
-            self.stream.send_pcm(frame)
+            stream.send_pcm(self._at(frame, leg.sample_rate, stream.rate, "telegram"))
             if self.recorder is not None:
                 self.recorder.add("telegram", frame, self.loop.time())
 
@@ -291,7 +322,8 @@ class Bridge:
         log.debug("call %s: DTMF %s from the SIP side", self.label, digit)
 
     def ring_back(self, on: bool) -> None:
-        self._ringback = Ringback() if on else None
+        rate = self.rate
+        self._ringback = Ringback(rate=rate, frame_samples=rate // 50) if on else None
 
     def join(self) -> None:
         """Audio flows both ways from now on; a SIP peer that stops sending for longer than the
@@ -309,7 +341,7 @@ class Bridge:
             return
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self.recorder = CallRecorder(folder / f"call-{self.record.id}.wav")
+            self.recorder = CallRecorder(folder / f"call-{self.record.id}.wav", rate=self.rate)
         except OSError as exc:  # a full disk must not break the call
             log.warning("call %s: cannot record: %s", self.label, exc)
 
@@ -354,7 +386,7 @@ class Bridge:
             return
         stream = self.stream
         if self.cfg.dtmf_mode == "inband" and stream is not None:
-            key = dtmf(digit)  # queued after any key still playing
+            key = dtmf(digit, rate=self.rate)  # queued after any key still playing
             self._keys = key if self._keys is None else np.concatenate((self._keys, key))
             return
         if self.cfg.dtmf_mode != "info" and stream is not None:
@@ -410,7 +442,10 @@ class Bridge:
         name = self.caller.me.name
         log.info("call %s: %s calls Telegram user %s", self.label, name, user_id)
         self.leg = TelegramLeg(
-            self.caller, ring_timeout=self.mgr.ring_timeout, on_state=self._leg_state
+            self.caller,
+            ring_timeout=self.mgr.ring_timeout,
+            sample_rate=self.rate,
+            on_state=self._leg_state,
         )
         self.leg.on_pcm(self._from_telegram)
         await self.announce(name)

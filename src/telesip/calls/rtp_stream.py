@@ -1,5 +1,6 @@
 """`RtpStream`: one call's RTP and RTCP sockets on the event loop, audio both ways through the
-negotiated codec (`telesip.media.codecs`: G.711, G.722, Opus; 8 kHz PCM on our side).
+negotiated codec (`telesip.media.codecs`: G.711, G.722, Opus), as PCM at the codec's own
+audio rate (`RtpStream.rate`: 8 kHz for G.711, 16 kHz for G.722, 48 kHz for Opus).
 
 Receiving: datagrams are parsed, checked (payload type, source) and decoded into the jitter
 buffer; a playout clock pulls one 20 ms frame per tick and hands it to the `on_pcm` callback,
@@ -17,7 +18,8 @@ Sending: `send_pcm` cuts samples into packets of the negotiated ptime; RFC 4733 
 SDES CNAME go out every ~5 s (randomised 0.5-1.5x) and a BYE on `close()`, which frees the ports.
 
 RTP timestamps (and RFC 4733 events) count in the codec's clock, `MediaParams.clock_rate`: the
-8 kHz sample count times `clock_rate / 8000` (1 for G.711 and G.722, 6 for Opus).
+sample count times `clock_rate / rate` (1 for G.711 and Opus, 1/2 for G.722). A re-INVITE that
+moves to a codec of another rate changes `rate` (the jitter buffer starts again at it).
 
 SRTP (`MediaParams.srtp`): every RTP packet we send (audio and RFC 4733 events alike) and every
 RTCP compound is protected just before the socket, every datagram is unprotected right after
@@ -41,7 +43,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from telesip.media.codecs import AudioCodec, open_codec
+from telesip.media.codecs import AudioCodec, open_codec, rate_of
 from telesip.media.dtmf import DtmfReceiver, DtmfSender
 from telesip.media.errors import InvalidDigit, MalformedPacket, NoTelephoneEvent
 from telesip.media.g711 import Pcm
@@ -68,9 +70,8 @@ __all__ = ["RtpStream"]
 
 log = logging.getLogger(__name__)
 
-RATE = 8000
-FRAME = 160  # samples per playout tick (20 ms)
-TICK = FRAME / RATE
+TICK = 0.02  # seconds of one playout tick (20 ms), at every rate
+TICKS_PER_SECOND = 50
 _MAX_CATCH_UP = 10  # frames delivered at once after a stall; beyond that the clock restarts
 _PAUSE = 0.2  # seconds without audio that make the next packet start a talkspurt
 _DIGIT_GAP = 3  # ticks of audio between two queued digits
@@ -170,7 +171,10 @@ class RtpStream:
         self._rng = rng or random.Random()
         self._sender = RtpSender(rng=self._rng)
         self.cname = cname or f"telesip-{self._sender.ssrc:08x}@{lease.host}"
-        self._jitter = JitterBuffer(frame_samples=FRAME, delay=max(1, round(jitter_delay_ms / 20)))
+        self._jitter_delay = max(1, round(jitter_delay_ms / 20))
+        self.rate = rate_of(params.codec)
+        self._jitter = JitterBuffer(frame_samples=self.rate // TICKS_PER_SECOND,
+                                    delay=self._jitter_delay)  # fmt: skip
         self._dtmf_rx = DtmfReceiver()
         self._rtcp_interval = rtcp_interval
         self._rtp: asyncio.DatagramTransport | None = None
@@ -256,10 +260,15 @@ class RtpStream:
         self._dtmf_pt = params.dtmf_payload_type
         if self._codec is None or self._codec.name != params.codec.upper():
             self._codec = open_codec(params.codec)  # a codec keeps its state while it stays
+            if self._codec.rate != self.rate:  # another rate: the buffered audio is void
+                self.rate = self._codec.rate
+                self._pending = None
+                self._jitter = JitterBuffer(frame_samples=self.rate // TICKS_PER_SECOND,
+                                            delay=self._jitter_delay)  # fmt: skip
         self._encode = self._codec.encode
         self._decode = self._codec.decode
-        self._scale = params.clock_rate // RATE  # RTP clock units per 8 kHz sample
-        self._samples_per_packet = params.ptime * RATE // 1000
+        self._tick_units = params.clock_rate // TICKS_PER_SECOND  # RTP clock units per tick
+        self._samples_per_packet = params.ptime * self.rate // 1000
         keys = params.srtp
         if keys is None:
             self._srtp = None
@@ -290,7 +299,8 @@ class RtpStream:
         self._expected_ssrc = None  # a new negotiation may bring a new source
 
     def on_pcm(self, callback: PcmCallback | None) -> None:
-        """Receive one 20 ms int16 frame (read-only) per tick; silence when nothing arrived."""
+        """Receive one 20 ms int16 frame at `rate` (read-only) per tick; silence when nothing
+        arrived."""
         self._on_pcm = callback
 
     def on_dtmf(self, callback: DigitCallback | None) -> None:
@@ -380,7 +390,7 @@ class RtpStream:
     # -- sending ---------------------------------------------------------------------------
 
     def send_pcm(self, frame: npt.NDArray[np.int16]) -> None:
-        """Queue int16 8 kHz samples; every full packet (ptime) goes out at once."""
+        """Queue int16 samples at `rate`; every full packet (ptime) goes out at once."""
         if self._closed:
             return
         n = self._samples_per_packet
@@ -403,11 +413,15 @@ class RtpStream:
         now = self._loop.time()
         last = self._last_sent_at
         if last is not None and now - last > _PAUSE:
-            skipped = round((now - last) * RATE) - n
-            sender.skip(max(0, skipped - skipped % n) * self._scale)
+            skipped = round((now - last) * self.rate) - n
+            sender.skip(self._units(max(0, skipped - skipped % n)))
         self._last_sent_at = now
-        data = sender.audio(self._pt, self._encode(samples), n * self._scale)
+        data = sender.audio(self._pt, self._encode(samples), self._units(n))
         self._send_rtp(data)
+
+    def _units(self, samples: int) -> int:
+        """RTP clock units of `samples` at `rate`."""
+        return samples * self.params.clock_rate // self.rate
 
     def _send_rtp(self, data: bytes) -> None:
         if self._remote is None or self._rtp is None:
@@ -437,12 +451,12 @@ class RtpStream:
             if not self._digits or self._dtmf_pt is None:
                 return
             digit, duration = self._digits.popleft()
-            step = FRAME * self._scale
+            step = self._tick_units
             self._dtmf = DtmfSender(digit, sender.timestamp, duration=duration, step=step)
             self._counts["dtmf_sent"] += 1
         dtmf = self._dtmf
         packet = dtmf.next_packet()
-        sender.timestamp = (sender.timestamp + FRAME * self._scale) & 0xFFFFFFFF
+        sender.timestamp = (sender.timestamp + self._tick_units) & 0xFFFFFFFF
         if packet is not None and self._dtmf_pt is not None:
             data = sender.event(self._dtmf_pt, packet.timestamp, packet.payload, packet.marker)
             self._send_rtp(data)

@@ -1,23 +1,20 @@
 """The SIP side's audio codecs behind one interface: G.711 (A-law, μ-law), G.722 and Opus.
 
-Every codec turns the call's PCM (int16, 8 kHz mono: the bridge's rate, what the Telegram leg
-is given) into RTP payloads and back; `open_codec(name)` gives a fresh, stateful instance per
-stream (G.722 is ADPCM and Opus predicts: one instance must see one direction's packets in
-order). `RTP_CLOCK` is each codec's RTP timestamp rate, which is not always its audio rate:
+Every codec turns PCM (int16 mono) at its own audio rate, `PCM_RATE[name]`, into RTP payloads
+and back, with no resampling inside: the calls wing carries each call at its codec's rate, so a
+wideband codec's band reaches Telegram (the Telegram leg takes 8, 16 or 48 kHz) and G.711 stays
+on its cheap 8 kHz path. `open_codec(name)` gives a fresh, stateful instance per stream (G.722
+is ADPCM and Opus predicts: one instance must see one direction's packets in order).
+`RTP_CLOCK` is each codec's RTP timestamp rate, which is not always its audio rate:
 
-- **G.711** (PCMA, PCMU): 8 kHz, clock 8000, one byte per sample (numpy tables, `g711.py`).
+- **G.711** (PCMA, PCMU): audio at 8 kHz, clock 8000, one byte per sample (numpy tables,
+  `g711.py`).
 - **G.722** (ITU-T G.722, 64 kbit/s sub-band ADPCM): audio at 16 kHz, but its RTP clock is
   8000 (RFC 3551 §4.5.2, kept for an old mistake): 20 ms are 320 samples, 160 bytes and 160
-  timestamp units. The codec is FFmpeg's through PyAV; our 8 kHz is resampled to 16 kHz
-  before the encoder and its 16 kHz output back to 8 kHz (FFmpeg's swresample, stateful).
-- **Opus** (RFC 6716, RTP per RFC 7587): `opus/48000/2` in SDP whatever the audio really is,
-  clock 48000 (20 ms = 960 units). libopus through PyAV: the encoder takes our 8 kHz as it is
-  (mono, 24 kbit/s, VoIP application), the decoder gives 48 kHz (mono; a stereo stream is
-  downmixed) which is resampled to 8 kHz.
-
-Resampling and codec delays are absorbed by a small FIFO: `encode(n samples)` always yields
-the payload of n samples and `decode(payload)` the payload's duration at 8 kHz, the first
-packets starting with the few milliseconds of silence the filters owe.
+  timestamp units. FFmpeg's codec through PyAV.
+- **Opus** (RFC 6716, RTP per RFC 7587): `opus/48000/2` in SDP, clock 48000 (20 ms = 960
+  units), audio at 48 kHz here too (mono, 24 kbit/s, VoIP application; a stereo stream from a
+  peer is downmixed by the decoder). libopus through PyAV.
 
 G.722 and Opus need the optional `codecs` extra (PyAV, whose wheels carry FFmpeg and libopus);
 `available()` says which codecs this process can run, and the calls wing offers and accepts
@@ -38,34 +35,35 @@ av: Any
 try:  # the `codecs` extra
     import av
     from av.audio.frame import AudioFrame
-    from av.audio.resampler import AudioResampler
 except ImportError:  # pragma: no cover - exercised where the extra is not installed
     av = None
 
-__all__ = ["PCM_RATE", "RTP_CLOCK", "AudioCodec", "available", "open_codec"]
+__all__ = ["PCM_RATE", "RTP_CLOCK", "AudioCodec", "available", "open_codec", "rate_of"]
 
-PCM_RATE = 8000
-"""The rate of the PCM every codec takes and gives."""
+PCM_RATE = {"PCMA": 8000, "PCMU": 8000, "G722": 16000, "OPUS": 48000}
+"""Each codec's audio rate: the rate of the PCM it takes and gives."""
 
 RTP_CLOCK = {"PCMA": 8000, "PCMU": 8000, "G722": 8000, "OPUS": 48000}
 """Each codec's RTP clock rate (the rate of its timestamps and of its rtpmap)."""
 
-_WIDEBAND = ("G722", "OPUS")
 OPUS_BITRATE = 24000
 
 
 class AudioCodec(Protocol):
     name: str
+    rate: int
+    """The audio rate of the PCM it takes and gives (`PCM_RATE`)."""
     clock_rate: int
 
     def encode(self, pcm: Pcm) -> bytes:
-        """The payload of `pcm` (8 kHz int16)."""
+        """The payload of `pcm` (int16 at `rate`)."""
 
     def decode(self, payload: bytes) -> Pcm:
-        """The payload's audio at 8 kHz int16."""
+        """The payload's audio, int16 at `rate`."""
 
 
 class _G711:
+    rate = 8000
     clock_rate = 8000
 
     def __init__(self, name: str, encode: Callable[[Pcm], bytes], decode: Callable[[bytes], Pcm]):
@@ -74,80 +72,61 @@ class _G711:
         self.decode = decode
 
 
-class _Fifo:
-    """Samples in, exactly `n` out: zeros in front while the filters have not caught up."""
-
-    def __init__(self) -> None:
-        self._buf = np.zeros(0, np.int16)
-
-    def push(self, samples: Pcm) -> None:
-        self._buf = samples if not self._buf.size else np.concatenate((self._buf, samples))
-
-    def take(self, n: int) -> Pcm:
-        buf = self._buf
-        if buf.size < n:
-            out = np.concatenate((np.zeros(n - buf.size, np.int16), buf))
-            self._buf = np.zeros(0, np.int16)
-            return out
-        self._buf = buf[n:]
-        return buf[:n]
-
-
 class _AvCodec:
-    """One FFmpeg encoder and decoder pair, with resamplers between 8 kHz and the codec's rate."""
+    """One FFmpeg encoder and decoder pair at the codec's own audio rate."""
 
-    def __init__(self, name: str, ffmpeg: str, enc_rate: int, dec_rate: int, clock: int) -> None:
+    def __init__(self, name: str, ffmpeg: str) -> None:
         if av is None:
             raise UnsupportedCodec(codec=f"{name} (install the codecs extra: PyAV)")
         self.name = name
-        self.clock_rate = clock
-        self._enc_rate = enc_rate
-        self._dec_ratio = dec_rate // PCM_RATE
+        self.rate = PCM_RATE[name]
+        self.clock_rate = RTP_CLOCK[name]
         self._enc: Any = av.CodecContext.create(ffmpeg, "w")
-        self._enc.sample_rate = enc_rate
+        self._enc.sample_rate = self.rate
         self._enc.layout = "mono"
         self._enc.format = "s16"
         if name == "OPUS":
             self._enc.bit_rate = OPUS_BITRATE
             self._enc.options = {"application": "voip"}
         self._dec: Any = av.CodecContext.create(ffmpeg, "r")
-        self._dec.sample_rate = dec_rate
+        self._dec.sample_rate = self.rate
         self._dec.layout = "mono"
-        self._up = AudioResampler("s16", "mono", enc_rate) if enc_rate != PCM_RATE else None
-        self._down = AudioResampler("s16", "mono", PCM_RATE)
         self._pts = 0
-        self._in = _Fifo()
-        self._out = _Fifo()
 
     def encode(self, pcm: Pcm) -> bytes:
         frame = AudioFrame.from_ndarray(
             np.ascontiguousarray(pcm, np.int16).reshape(1, -1), format="s16", layout="mono"
         )
-        frame.sample_rate = PCM_RATE
+        frame.sample_rate = self.rate
         frame.pts = self._pts
         self._pts += pcm.size
-        if self._up is not None:  # G.722: 8 kHz to 16 kHz, exactly twice the samples out
-            for f in self._up.resample(frame):
-                self._in.push(f.to_ndarray().reshape(-1).astype(np.int16, copy=False))
-            wide = self._in.take(pcm.size * self._enc_rate // PCM_RATE)
-            frame = AudioFrame.from_ndarray(wide.reshape(1, -1), format="s16", layout="mono")
-            frame.sample_rate = self._enc_rate
-            frame.pts = None
         return b"".join(bytes(p) for p in self._enc.encode(frame))
 
     def decode(self, payload: bytes) -> Pcm:
-        decoded = 0
-        for frame in self._dec.decode(av.Packet(payload)):
-            decoded += frame.samples
-            frame.pts = None
-            for f in self._down.resample(frame):
-                self._out.push(f.to_ndarray().reshape(-1).astype(np.int16, copy=False))
-        return self._out.take(decoded // self._dec_ratio)
+        frames = [_int16(f.to_ndarray()) for f in self._dec.decode(av.Packet(payload))]
+        if len(frames) == 1:
+            return frames[0]
+        return np.concatenate(frames) if frames else np.zeros(0, np.int16)
+
+
+def _int16(samples: Any) -> Pcm:
+    """A decoded frame's first channel as int16 (FFmpeg's decoders give s16 here; a float
+    format is scaled)."""
+    first = samples.reshape(samples.shape[0], -1)[0] if samples.ndim > 1 else samples
+    if first.dtype == np.int16:
+        return first  # type: ignore[no-any-return]
+    scaled = np.clip(first * 32768.0, -32768, 32767)
+    return scaled.astype(np.int16)  # type: ignore[no-any-return]
 
 
 def available() -> frozenset[str]:
     """The codecs (upper-case names) this process can encode and decode."""
     return frozenset(RTP_CLOCK) if av is not None else frozenset(("PCMA", "PCMU"))
+
+
+def rate_of(name: str) -> int:
+    """The audio rate of the codec `name` (8000 for a name it does not know)."""
+    return PCM_RATE.get(name.upper(), 8000)
 
 
 def open_codec(name: str) -> AudioCodec:
@@ -158,7 +137,7 @@ def open_codec(name: str) -> AudioCodec:
     if key == "PCMU":
         return _G711("PCMU", ulaw_encode, ulaw_decode)
     if key == "G722":
-        return _AvCodec("G722", "g722", 16000, 16000, RTP_CLOCK[key])
+        return _AvCodec("G722", "g722")
     if key == "OPUS":
-        return _AvCodec("OPUS", "libopus", PCM_RATE, 48000, RTP_CLOCK[key])
+        return _AvCodec("OPUS", "libopus")
     raise UnsupportedCodec(codec=name)

@@ -64,8 +64,8 @@ _AUDIO_CODECS: dict[str, tuple[int, int, int | None, str | None]] = {
     "PCMU": (0, 8000, None, None),
     "PCMA": (8, 8000, None, None),
     "G722": (9, 8000, None, None),
-    # we decode to 8 kHz and send mono: say so (RFC 7587 §6.1)
-    "OPUS": (111, 48000, 2, "maxplaybackrate=8000;sprop-maxcapturerate=8000;stereo=0;"
+    # we carry Opus at 48 kHz to Telegram (fullband welcome) and send mono (RFC 7587 §6.1)
+    "OPUS": (111, 48000, 2, "maxplaybackrate=48000;sprop-maxcapturerate=48000;stereo=0;"
              "sprop-stereo=0;useinbandfec=0"),
 }  # fmt: skip
 _RTPMAP_NAME = {"OPUS": "opus"}  # as RFC 7587 writes it; the others upper-case

@@ -1,4 +1,5 @@
-"""``TelegramLeg``: one outgoing private call from a caller account, audio as 8 kHz PCM.
+"""``TelegramLeg``: one outgoing private call from a caller account, audio as PCM at its rate
+(8, 16 or 48 kHz: the SIP codec's).
 
 ``await leg.start(user_id)`` places the call (errors such as ``CallPrivacyRestricted`` are
 raised there); a task then drives it: ringing when the person's app rings, the key exchange when
