@@ -87,11 +87,16 @@ def annotation(schema: dict[str, Any]) -> str:
 
 
 def response_annotation(operation: dict[str, Any]) -> str:
-    """The type a successful answer of the operation has (None when it has no JSON body)."""
+    """The type a successful answer of the operation has: its JSON schema's, ``str`` for text,
+    ``bytes`` for any other body, None when it has none."""
     for status, response in sorted(operation["responses"].items()):
         if status.startswith("2"):
-            schema = response.get("content", {}).get("application/json", {}).get("schema")
-            return "None" if schema is None else annotation(schema)
+            content = response.get("content", {})
+            if "application/json" in content:
+                return annotation(content["application/json"].get("schema", {}))
+            if any(media.startswith("text/") for media in content):
+                return "str"
+            return "bytes" if content else "None"
     return "None"
 
 

@@ -89,7 +89,7 @@ class BaseClient:
         self,
         operation: str,
         *,
-        path: dict[str, int] | None = None,
+        path: dict[str, int | str] | None = None,
         idempotency_key: str | None = None,
         **request: Any,
     ) -> httpx.Response:
