@@ -19,12 +19,19 @@ code (sendPhoto): one edit and two new messages. The figure is press -> the QR c
     .venv/bin/python bench/bench_bot.py --db sqlite --rate 300 --seconds 10
     .venv/bin/python bench/bench_bot.py --db pg --rate 0 --count 3000
     .venv/bin/python bench/bench_bot.py --mode multi --rate 200 --seconds 10 --people 1000
+    .venv/bin/python bench/bench_bot.py --mode multi --rate 200 --people 1000 --processes 2
+
+With ``--processes N`` the bot runs as N processes behind one webhook (the service's webhook
+handler on one SO_REUSEPORT port, updates journaled in the database, the pacing budget in
+Redis); the bench plays Telegram's side with 32 connections at once. Their CPU is read from
+/proc.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import json
@@ -114,6 +121,7 @@ async def fake_main() -> None:
 
     fake._handlers["answercallbackquery"] = answer
     fake._handlers["sendphoto"] = photo
+    hook = Webhook(fake)
 
     async def run(request: web.Request) -> web.Response:
         spec = await request.json()
@@ -134,6 +142,7 @@ async def fake_main() -> None:
             cards[person.id] = (fake.message(person, body["result"]["message_id"]), a, b)
         count, rate = int(spec["count"]), float(spec["rate"])
         multi = spec.get("mode") == "multi"
+        hook.start(spec.get("webhook"))
         pressed: dict[int, list[float]] = {}  # chat -> when each press was injected
         photos.clear()
         # the harness must not stall the bot: the fake keeps every request, and a full
@@ -202,6 +211,114 @@ async def fake_main() -> None:
     print(json.dumps({"base_url": fake.base_url, "control": control, "token": fake.token}))
     sys.stdout.flush()
     await asyncio.Event().wait()
+
+
+class Webhook:
+    """Telegram's side of a webhook as the bench plays it: updates POSTed over ``CONNECTIONS``
+    connections at once (Telegram's max_connections), each its own TCP connection, so bot
+    processes sharing the port (SO_REUSEPORT) each get some. The fake's own delivery posts one
+    update at a time over one connection."""
+
+    CONNECTIONS = 32
+
+    def __init__(self, fake: Any) -> None:
+        self.fake = fake
+        self.url: str | None = None
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.tasks: list[asyncio.Task[None]] = []
+        push = fake.push_update
+
+        def push_update(payload: dict[str, Any]) -> dict[str, Any]:
+            update: dict[str, Any] = push(payload)
+            if self.url is not None:  # not for getUpdates: delivered here
+                fake._updates.remove(update)
+                self.queue.put_nowait(update)
+            return update
+
+        fake.push_update = push_update
+
+    def start(self, url: str | None) -> None:
+        if url is None or self.tasks:
+            return
+        self.url = url
+        self.tasks = [asyncio.create_task(self._connection()) for _ in range(self.CONNECTIONS)]
+
+    async def _connection(self) -> None:
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            while True:
+                update = await self.queue.get()
+                while True:
+                    assert self.url is not None
+                    async with http.post(self.url, json=update) as resp:
+                        if resp.status == 200:
+                            break
+                    await asyncio.sleep(0.05)  # 503: try again, as Telegram does
+
+
+# ------------------------------------------------------------------ bot processes (webhook)
+
+
+async def webhook_bot_main(args: argparse.Namespace) -> None:
+    """One of ``--processes`` bot processes: the real webhook handler (QueueingWebhook, updates
+    journaled in the database) on a shared port, the pacing budget in Redis."""
+    from aiogram import Bot
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiohttp import web
+
+    from telesip.bot.app import QueueingWebhook, build_dispatcher, settle_gc
+    from telesip.bot.budget import RedisBudget
+    from telesip.bot.limiter import RateLimiter
+    from telesip.services.dependencies import Dependencies, Rules
+    from telesip.store.crypto import Cipher
+    from telesip.store.db import create_engine
+
+    deps = Dependencies(create_engine(args.db_url), Cipher("bench-key"), rules=Rules())
+    session = AiohttpSession(api=TelegramAPIServer.from_base(args.api))
+    bot = Bot(args.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    limiter = RateLimiter(overall_per_second=100_000)
+    limiter.budget = RedisBudget.from_url(args.redis, limiter.pace, args.prefix)
+    bot.session.middleware(limiter)
+    dp = build_dispatcher(deps)
+    app = web.Application()
+    handler = QueueingWebhook(dp, bot, deps)
+    handler.register(app, path="/hook")
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", args.port, reuse_port=True).start()
+    settle_gc()
+    print("ready", flush=True)
+    await handler.maintain(bot)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_webhook_bots(args: argparse.Namespace, url: str, info: dict[str, Any]) -> Any:
+    """``--processes`` bot processes on one port; returns them and the webhook URL."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    prefix = f"bench-pace-{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, __file__, "webhook-bot", "--db-url", url, "--api"]
+    command += [info["base_url"], "--token", info["token"], "--port", str(port)]
+    command += ["--redis", args.redis, "--prefix", prefix]
+    bots = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        for _ in range(args.processes)
+    ]
+    for bot in bots:
+        assert bot.stdout is not None and bot.stdout.readline().strip() == "ready"
+    return bots, f"http://127.0.0.1:{port}/hook"
 
 
 # ------------------------------------------------------------------ the bot (this process)
@@ -295,6 +412,10 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
             )
             bot.session.middleware(RateLimiter(overall_per_second=100_000))
             dp = build_dispatcher(s) if not args.trivial else trivial_dispatcher()
+            bots, webhook = [], None
+            if args.processes:
+                url = s.engine.url.render_as_string(hide_password=False)
+                bots, webhook = start_webhook_bots(args, url, info)
             handled: list[float] = []
 
             async def timing(handler: Any, event: Any, data: dict[str, Any]) -> Any:
@@ -313,6 +434,8 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                 dp.start_polling(
                     bot, handle_signals=False, tasks_concurrency_limit=args.concurrency or None
                 )
+                if not bots
+                else asyncio.Event().wait()  # the bot processes have it
             )
             try:
                 no_limit = aiohttp.ClientTimeout(total=None)
@@ -323,6 +446,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                         "count": args.count or int(args.rate * args.seconds),
                         "rate": args.rate,
                         "mode": args.mode,
+                        "webhook": webhook,
                     }
                     url = f"http://127.0.0.1:{info['control']}/run"
                     if not args.cold:
@@ -336,6 +460,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                     bot_gc.start()
                     profile = cProfile.Profile() if args.profile else None
                     cpu = time.process_time()
+                    cpus = [cpu_seconds(b.pid) for b in bots]
                     if profile is not None:
                         profile.enable()
                     async with http.post(url, json=spec) as resp:
@@ -348,9 +473,20 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                     result["bot_cpu_ms_per_update"] = (
                         (time.process_time() - cpu) * 1000 / result["count"]
                     )
+                    if bots:
+                        used = [cpu_seconds(b.pid) - c for b, c in zip(bots, cpus, strict=True)]
+                        result["bot_cpu_ms_per_update"] = sum(used) * 1000 / result["count"]
+                        result["cpu_s_per_process"] = [round(u, 2) for u in used]
             finally:
-                await dp.stop_polling()
-                await polling
+                for process in bots:
+                    process.terminate()
+                    process.wait()
+                if bots:
+                    polling.cancel()
+                else:
+                    await dp.stop_polling()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await polling
                 await bot.session.close()
                 await s.engine.dispose()
                 await cleanup()
@@ -361,6 +497,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
             result.update(
                 db=args.db, rate=args.rate, people=args.people, warm=not args.cold, mode=args.mode
             )
+            result.update(processes=args.processes)
             return result
     finally:
         child.terminate()
@@ -370,6 +507,14 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     if sys.argv[1:2] == ["fake"]:
         asyncio.run(fake_main())
+        return
+    if sys.argv[1:2] == ["webhook-bot"]:
+        bot_args = argparse.ArgumentParser()
+        for name in ("--db-url", "--api", "--token", "--redis", "--prefix"):
+            bot_args.add_argument(name, required=True)
+        bot_args.add_argument("--port", type=int, required=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(webhook_bot_main(bot_args.parse_args(sys.argv[2:])))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
@@ -390,6 +535,13 @@ def main() -> None:
     )
     parser.add_argument("--profile", help="write a cProfile of the bot while it runs here")
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="N bot processes behind one webhook (budget in Redis) instead of polling here",
+    )
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="for --processes")
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=-1,
@@ -403,6 +555,7 @@ def main() -> None:
     if args.rate == 0 and not args.count:
         args.count = 3000
     result = asyncio.run(bot_main(args))
+    result["load"] = Path("/proc/loadavg").read_text()[:14]
     print(json.dumps(result, indent=2))
 
 
