@@ -204,8 +204,10 @@ class Stamped(PcmRecorder):
         self.times: list[float] = []
 
     def __call__(self, frame: Pcm) -> None:
-        self.frames.append(frame)
-        self.times.append(time.monotonic())
+        at = time.monotonic()
+        for start in range(0, frame.size, 80):  # a leg hears 20 ms at a time
+            self.frames.append(frame[start : start + 80])
+            self.times.append(at)
 
     def clear(self) -> None:
         self.frames.clear()
@@ -350,22 +352,26 @@ async def peers_role(a: argparse.Namespace) -> None:
 
 
 class Tap:
-    """Frames crossing the ntgcalls boundary inside the worker, with their time (compact)."""
+    """Audio crossing the ntgcalls boundary inside the worker, with its time: kept as it came
+    (the least work inside the measured worker), cut into 10 ms frames at 8 kHz afterwards."""
 
     def __init__(self) -> None:
-        self.times: list[float] = []
-        self.data = bytearray()
+        self.chunks: list[tuple[float, bytes, int]] = []
 
     def add(self, at: float, pcm: bytes, rate: int) -> None:
-        """10 ms frames at ``rate`` (a wideband leg's: 16 or 48 kHz), kept at 8 kHz (every
-        k-th sample: the signal's two tones are far below 4 kHz)."""
-        samples = np.frombuffer(pcm, dtype="<i2")[:: rate // RATE]
-        self.times.extend([at] * (samples.size // 80))
-        self.data += samples.tobytes()
+        self.chunks.append((at, pcm, rate))
 
     def heard(self) -> tuple[list[float], list[Pcm]]:
-        frames = np.frombuffer(bytes(self.data), dtype="<i2").reshape(-1, 80)
-        return self.times[: len(frames)], list(frames)
+        """10 ms frames at 8 kHz (a wideband leg's 16 or 48 kHz: every k-th sample, the
+        signal's two tones being far below 4 kHz)."""
+        times: list[float] = []
+        frames: list[Pcm] = []
+        for at, pcm, rate in self.chunks:
+            samples = np.frombuffer(pcm, dtype="<i2")[:: rate // RATE]
+            for start in range(0, samples.size - 79, 80):
+                times.append(at)
+                frames.append(samples[start : start + 80])
+        return times, frames
 
 
 def install_taps(taps: dict[tuple[str, int], Tap], on: list[bool]) -> None:

@@ -72,7 +72,7 @@ async def test_answered_call_carries_audio_both_ways(tg: FakeTelegram) -> None:
     assert freq == 1000 and 0.8 * SENT_RMS < level < 1.2 * SENT_RMS
     freq, level = tone_of(we_hear)
     assert freq == 440 and 0.8 * SENT_RMS < level < 1.2 * SENT_RMS
-    assert all(f.dtype == np.int16 and f.size == 80 for f in heard.frames)  # 10 ms at 8 kHz
+    assert all(f.dtype == np.int16 and f.size == 160 for f in heard.frames)  # 20 ms at 8 kHz
 
     await leg.hangup()
     async with asyncio.timeout(5):

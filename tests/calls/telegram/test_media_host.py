@@ -21,7 +21,7 @@ from telesip.calls.telegram.adapter import DhConfig, TgUser
 from telesip.calls.telegram.errors import CallMediaFailed
 from telesip.calls.telegram.leg import TelegramLeg
 from telesip.calls.telegram.media_host import HostedMedia
-from telesip.calls.telegram.media_host.framing import frame, read_frame
+from telesip.calls.telegram.media_host.framing import FrameReader, frame, read_frame
 from tests.calls.telegram.netns import Netns
 from tests.fakes.telegram_calls import Behaviour, FakeTelegram
 
@@ -167,3 +167,25 @@ async def test_solo_hosts_are_a_process_per_call() -> None:
     assert a.pid is not None and b.pid is not None and a.pid != b.pid
     assert a.host.solo and b.host.solo
     await asyncio.gather(a.close(), b.close())
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096], ids=["byte-by-byte", "odd-chunks", "a-burst"])
+async def test_the_frame_reader_takes_whole_frames_however_the_bytes_come(chunk: int) -> None:
+    """Frames cut anywhere or many in one read come out whole and in order; the end of the
+    stream in mid-frame, and a length no frame has, are errors."""
+    sent = [(b"P", 1, b"\x01\x02" * 160), (b"S", 2, b"blob"), (b"C", 1, b"{}"), (b"T", 3, b"")]
+    wire = b"".join(frame(*f) for f in sent) + frame(b"P", 9, b"cut")[:-1]
+    reader = asyncio.StreamReader()
+    for i in range(0, len(wire), chunk):
+        reader.feed_data(wire[i : i + chunk])
+    reader.feed_eof()
+    frames = FrameReader(reader)
+    got = []
+    with pytest.raises(asyncio.IncompleteReadError):
+        while True:
+            got += await frames.frames()
+    assert got == sent
+    bad = asyncio.StreamReader()
+    bad.feed_data(b"\x00\x00\x00\x02P\x00\x00\x00\x01")
+    with pytest.raises(ValueError, match="a frame of 2 bytes"):
+        await FrameReader(bad).frames()

@@ -116,7 +116,7 @@ class TelegramLeg:
         return int(self._loop.time() - self._connected_at)
 
     def on_pcm(self, callback: Callable[[Pcm], None] | None) -> None:
-        """``callback(frame)`` in the loop for each 10 ms int16 frame heard from the person."""
+        """``callback(pcm)`` in the loop with the audio heard from the person (20 ms at a time)."""
         self._on_pcm = callback
         if self._media is not None:
             self._media.on_pcm(callback)

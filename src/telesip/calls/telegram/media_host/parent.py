@@ -24,7 +24,7 @@ from telesip.calls.telegram.codec import decode, encode
 from telesip.calls.telegram.errors import CallMediaFailed
 from telesip.calls.telegram.p2p import MediaState, Pcm
 
-from .framing import MAX_FRAME, STATES, frame, read_frame
+from .framing import MAX_FRAME, STATES, FrameReader, frame
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class MediaHost:
         self._gone: str | None = None
         self._key: tuple[int, int] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._out: list[bytes] = []  # frames for the child, written once per loop iteration
 
     def __repr__(self) -> str:
         return f"MediaHost(pid={self.pid}, calls={len(self._media)}, gone={self._gone})"
@@ -115,10 +116,11 @@ class MediaHost:
     async def _read(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         reason = "its output ended"
+        wire = FrameReader(self._proc.stdout)
         try:
             while True:
-                kind, media_id, payload = await read_frame(self._proc.stdout)
-                self._dispatch(kind, media_id, payload)
+                for kind, media_id, payload in await wire.frames():
+                    self._dispatch(kind, media_id, payload)
         except asyncio.IncompleteReadError:
             pass
         except (ValueError, KeyError, TypeError) as exc:  # not our child's wire: stop it
@@ -172,8 +174,18 @@ class MediaHost:
             return False
         if droppable and proc.stdin.transport.get_write_buffer_size() > _MAX_BUFFERED:
             return False
-        proc.stdin.write(frame(kind, media_id, payload))
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(frame(kind, media_id, payload))
         return True
+
+    def _flush(self) -> None:
+        """One write for what every call said since the last: the playout clock's tick hands
+        each call's 20 ms over one after another, and they go to the child together."""
+        out, self._out = self._out, []
+        proc = self._proc
+        if out and proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.write(b"".join(out))
 
     async def request(self, media_id: int, op: str, *args: Any) -> Any:
         await self.start()
@@ -210,6 +222,7 @@ class MediaHost:
         proc = self._proc
         if proc is None:
             return
+        self._flush()
         if proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.close()
         try:
@@ -240,7 +253,6 @@ class HostedMedia:
         self.sample_rate = sample_rate
         self.host = host if host is not None else MediaHost.shared()
         self._id = self.host.attach(self)
-        self._frame_len = sample_rate // 100
         self._on_state = on_state
         self._on_signaling = on_signaling
         self._on_pcm: Callable[[Pcm], None] | None = None
@@ -262,17 +274,15 @@ class HostedMedia:
         return self.host.pid
 
     def on_pcm(self, callback: Callable[[Pcm], None] | None) -> None:
-        """``callback(frame)`` in the loop for every 10 ms frame heard from the peer."""
+        """``callback(pcm)`` in the loop with the audio heard from the peer, whole 10 ms
+        frames as the host sends them (20 ms at a time: ``child._Batch``)."""
         self._on_pcm = callback
 
     # -- from the host
 
     def _heard(self, payload: bytes) -> None:
-        pcm = np.frombuffer(payload, dtype="<i2")
-        if self._closed or self._on_pcm is None:
-            return
-        for start in range(0, pcm.size, self._frame_len):
-            self._on_pcm(pcm[start : start + self._frame_len])
+        if not self._closed and self._on_pcm is not None:
+            self._on_pcm(np.frombuffer(payload, dtype="<i2"))
 
     def _signaling(self, data: bytes) -> None:
         if not self._closed and self._on_signaling is not None:
