@@ -51,17 +51,32 @@ async def fetch(
             return reader.execute(sql, [params[name] for name in order]).fetchall()
         except sqlite3.Error:
             return None  # busy (a WAL reset), or anything else: the usual way says what
+    driver = asyncpg_of(conn)
+    if driver is None:
+        return None
+    sql, order = _compiled(stmt, conn.dialect)
+    rows: list[Any] = await on_driver(driver.fetch, sql, *[params[name] for name in order])
+    return rows
+
+
+def asyncpg_of(conn: AsyncConnection | LoopReads) -> Any | None:
+    """The asyncpg connection under a checked-out, valid PostgreSQL connection (no I/O), or
+    None (another database, or a connection SQLAlchemy would have to re-establish). Also for
+    the idempotency store's two statements (``repositories/idempotency.py``)."""
     if not isinstance(conn, AsyncConnection) or conn.dialect.name != "postgresql":
         return None
     sync = conn.sync_connection
     if sync is None or sync.invalidated:
         return None
-    sql, order = _compiled(stmt, conn.dialect)
-    driver: Any = sync.connection.driver_connection  # checked out and valid: no I/O here
+    return sync.connection.driver_connection
+
+
+async def on_driver(call: Any, *args: Any) -> Any:
+    """``call(*args)`` of an asyncpg connection, its failures as ``StorageUnavailable`` (as
+    the unit of work translates SQLAlchemy's)."""
     import asyncpg  # type: ignore[import-untyped]  # the 'pg' extra, present on PostgreSQL
 
     try:
-        rows: list[Any] = await driver.fetch(sql, *[params[name] for name in order])
+        return await call(*args)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         raise StorageUnavailable() from exc
-    return rows

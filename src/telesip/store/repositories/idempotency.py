@@ -6,65 +6,64 @@ The claim and the answer run on every POST that carries a key, so their statemen
 once (values as bound parameters): building and keying a statement per request cost about as
 much CPU as sending it.
 
-On PostgreSQL both are committed without waiting for the WAL flush (``synchronous_commit``
-off for their own one-statement transaction, set inside the statement: no extra round trip),
-which is what a keyed request used to pay twice over an unkeyed one. What that risks, and why
-it is safe, is in ``telesip.services.idempotency``.
+On PostgreSQL both run on the asyncpg connection itself, each its own one-statement
+transaction committed without waiting for the WAL flush (``synchronous_commit`` off, set
+inside the statement: no extra round trip): a keyed request used to pay two flushes over an
+unkeyed one. What that risks, and why it is safe, is in ``telesip.services.idempotency``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.readmodels import IdempotencyRecord
 from telesip.store import tables
+from telesip.store.fast_reads import asyncpg_of, on_driver
 from telesip.store.repositories.common import dialect_insert
 
 _K = tables.idempotency_keys
 _CLAIMS: dict[str, Any] = {}  # dialect name -> INSERT ... ON CONFLICT DO NOTHING
-_FINISHES: dict[str, Any] = {}  # dialect name -> UPDATE with the answer
-_CLAIMED = ("owner", "key", "fingerprint", "state", "created_at", "locked_until", "expires_at")
-
-# PostgreSQL: turns ``synchronous_commit`` off for the statement's own transaction (an
-# uncorrelated subquery, run once; set_config(..., is_local => true) lasts until that
-# transaction ends, and the setting is read at its commit)
-_ASYNC_COMMIT = (
-    select(func.set_config("synchronous_commit", "off", True)).scalar_subquery() == "off"
+_FINISH = (
+    update(_K)
+    .where(_K.c.owner == bindparam("b_owner"), _K.c.key == bindparam("b_key"))
+    .values(
+        state="done",
+        status=bindparam("b_status"),
+        headers=bindparam("b_headers"),
+        body=bindparam("b_body"),
+    )
 )
+
+# PostgreSQL, on the asyncpg connection itself (SQLAlchemy's execution cost more CPU than the
+# round trip). set_config(..., is_local => true) turns synchronous_commit off for the
+# statement's own transaction: the setting is read at its commit.
+_PG_CLAIM = """
+INSERT INTO idempotency_keys (owner, key, fingerprint, state, created_at, locked_until, expires_at)
+SELECT $1, $2, $3, 'running', $4, $5, $6
+WHERE set_config('synchronous_commit', 'off', true) = 'off'
+ON CONFLICT (owner, key) DO NOTHING
+"""
+_PG_FINISH = """
+UPDATE idempotency_keys SET state = 'done', status = $3, headers = $4::json, body = $5
+WHERE owner = $1 AND key = $2 AND set_config('synchronous_commit', 'off', true) = 'off'
+"""
 
 
 def _claim_statement(conn: AsyncConnection) -> Any:
     name = conn.dialect.name
     if name not in _CLAIMS:
-        insert = dialect_insert(conn, _K)
-        if name == "postgresql":
-            values = [bindparam(c, type_=_K.c[c].type) for c in _CLAIMED]
-            insert = insert.from_select(list(_CLAIMED), select(*values).where(_ASYNC_COMMIT))
-        _CLAIMS[name] = insert.on_conflict_do_nothing(index_elements=["owner", "key"])
+        insert = dialect_insert(conn, _K).on_conflict_do_nothing(index_elements=["owner", "key"])
+        _CLAIMS[name] = insert
     return _CLAIMS[name]
 
 
-def _finish_statement(conn: AsyncConnection) -> Any:
-    name = conn.dialect.name
-    if name not in _FINISHES:
-        where = [_K.c.owner == bindparam("b_owner"), _K.c.key == bindparam("b_key")]
-        if name == "postgresql":
-            where.append(_ASYNC_COMMIT)
-        _FINISHES[name] = (
-            update(_K)
-            .where(*where)
-            .values(
-                state="done",
-                status=bindparam("b_status"),
-                headers=bindparam("b_headers"),
-                body=bindparam("b_body"),
-            )
-        )
-    return _FINISHES[name]
+def _db_time(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)  # as tables.UTCDateTime stores it
 
 
 class IdempotencyKeys:
@@ -73,6 +72,12 @@ class IdempotencyKeys:
 
     async def claim(self, claim: dict[str, Any]) -> bool:
         """Insert the claim unless the key exists; True when this one inserted it."""
+        driver = asyncpg_of(self.conn)
+        if driver is not None:
+            times = [_db_time(claim[c]) for c in ("created_at", "locked_until", "expires_at")]
+            args = [claim["owner"], claim["key"], claim["fingerprint"], *times]
+            status = await on_driver(driver.execute, _PG_CLAIM, *args)
+            return bool(status == "INSERT 0 1")
         inserted = await self.conn.execute(_claim_statement(self.conn), claim)
         return inserted.rowcount == 1
 
@@ -108,9 +113,13 @@ class IdempotencyKeys:
     async def finish(
         self, owner: str, key: str, status: int, headers: list[list[str]], body: bytes
     ) -> None:
-        answer = {"b_status": status, "b_headers": headers, "b_body": body}
-        statement = _finish_statement(self.conn)
-        await self.conn.execute(statement, {"b_owner": owner, "b_key": key, **answer})
+        driver = asyncpg_of(self.conn)
+        if driver is not None:
+            answer = (status, json.dumps(headers), body)
+            await on_driver(driver.execute, _PG_FINISH, owner, key, *answer)
+            return
+        values = {"b_status": status, "b_headers": headers, "b_body": body}
+        await self.conn.execute(_FINISH, {"b_owner": owner, "b_key": key, **values})
 
     async def abandon(self, owner: str, key: str) -> None:
         k = tables.idempotency_keys
