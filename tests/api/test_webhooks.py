@@ -8,8 +8,12 @@ import hashlib
 import hmac
 import json
 import random
+import shutil
+import subprocess
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,9 +22,10 @@ from aiohttp import web
 
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method, TelegramUser
+from telesip.domain.webhook_signature import headers as signed_headers
 from telesip.services import accounts, offers
 from telesip.services import webhooks as svc
-from telesip.webhooks import WebhookDispatcher, verify
+from telesip.webhooks import WebhookDispatcher, new_secret, verify
 
 from .conftest import ALICE, BOB, CAROL, Api, settings_body
 
@@ -215,3 +220,48 @@ def test_retries_are_spread_by_jitter() -> None:
     waits = [svc.jittered(3, rng) for _ in range(50)]
     assert all(0.75 * svc.backoff(3) <= w <= svc.backoff(3) for w in waits)
     assert len({round(w, 3) for w in waits}) > 40  # not one burst at the same second
+
+
+def _documented(language: str) -> str:
+    """The verifier docs/api.md shows for ``language`` (its code block after "Verify in")."""
+    text = (Path(__file__).resolve().parents[2] / "docs/api.md").read_text(encoding="utf-8")
+    title = {"python": "Verify in Python", "js": "Verify in Node.js"}[language]
+    after = text[text.index(title) :]
+    start = after.index(f"```{language}\n") + len(f"```{language}\n")
+    return after[start : after.index("```", start)]
+
+
+def _signed_now() -> tuple[str, dict[str, str], bytes]:
+    secret = new_secret()
+    body = json.dumps({"event": "created", "account_id": 42, "note": "ünïcode"}).encode()
+    return secret, signed_headers(secret, "msg_2f3", int(time.time()), body), body
+
+
+def test_the_documented_python_verifier_accepts_telesips_signature() -> None:
+    secret, headers, body = _signed_now()
+    scope: dict[str, Any] = {}
+    exec(_documented("python"), scope)  # the documentation's own example
+    assert scope["verify"](secret, headers, body)
+    assert not scope["verify"](secret, headers, body + b" ")
+    assert not scope["verify"](new_secret(), headers, body)
+
+
+def test_the_documented_node_verifier_accepts_telesips_signature(tmp_path: Path) -> None:
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        pytest.skip("Node.js is not installed: the documented Node.js verifier is not run")
+    secret, headers, body = _signed_now()
+    script = tmp_path / "verify.js"
+    script.write_text(
+        _documented("js")
+        + "\nconst [secret, headers, body] = JSON.parse(process.argv[2]);\n"
+        + "const raw = Buffer.from(body, 'base64');\n"
+        + "const tampered = Buffer.concat([raw, Buffer.from(' ')]);\n"
+        + "console.log(JSON.stringify([verify(secret, headers, raw), "
+        + "verify(secret, headers, tampered)]));\n",
+        encoding="utf-8",
+    )
+    given = json.dumps([secret, headers, base64.b64encode(body).decode()])
+    run = subprocess.run([node, str(script), given], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == [True, False]
