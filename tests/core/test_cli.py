@@ -150,6 +150,11 @@ def test_lists_and_shows_speak_json(env: dict[str, str]) -> None:
     assert "tsk_" not in out.replace(keys[0]["prefix"], "")  # never the key itself
     assert invoke(env, "api-keys", "revoke", str(keys[0]["id"]))[0] == 0
     assert json.loads(invoke(env, "api-keys", "list", "--json")[1])[0]["revoked_at"]
+    code, out = invoke(env, "db", "current", "--json")
+    revisions = json.loads(out)
+    assert (
+        code == 0 and revisions["current"] and set(revisions["current"]) == set(revisions["code"])
+    )
     lists = (["accounts", "list"], ["accounts", "unused"], ["workers", "list"])
     for args in (*lists, ["telegram", "list"]):
         code, out = invoke(env, *args, "--json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from telesip.bootstrap import services_for
-from telesip.cli.common import command, out, settings
+from telesip.cli.common import as_json_option, command, out, print_json, settings
 from telesip.store import migrate
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -22,8 +22,12 @@ async def db_upgrade(revision: str = typer.Argument("heads")) -> None:
 
 @db_app.command("current")
 @command
-async def db_current() -> None:
+async def db_current(as_json: bool = as_json_option()) -> None:
     """Show the schema revision."""
     async with services_for(settings()) as deps:
-        current = ", ".join(await migrate.current_revisions(deps.engine)) or "empty"
-        out.print(f"current: {current}; code: {', '.join(migrate.head_revisions())}")
+        revisions = list(await migrate.current_revisions(deps.engine))
+    code = list(migrate.head_revisions())
+    if as_json:
+        print_json({"current": revisions, "code": code})
+        return
+    out.print(f"current: {', '.join(revisions) or 'empty'}; code: {', '.join(code)}")
