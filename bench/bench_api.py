@@ -87,10 +87,12 @@ async def drive(
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
-async def store_cost(url: str, n: int) -> tuple[list[float], float, list[float]]:
+async def store_cost(url: str, n: int) -> tuple[list[float], float, list[float], list[float]]:
     """begin + finish of the idempotency store per request, in this process: the wall times,
-    the CPU per request, and as the reference, alternating with them, the wall times of one
-    ``SELECT 1`` unit of work through the same stack (what one round trip costs right now)."""
+    the CPU per request, and as the references, alternating with them, the wall times of one
+    ``SELECT 1`` unit of work through the same stack (what one round trip costs right now) and,
+    on PostgreSQL, of a bare ``SELECT 1`` on an asyncpg connection of its own (the round trip
+    alone)."""
     from sqlalchemy import text
 
     from telesip.services import idempotency
@@ -108,6 +110,12 @@ async def store_cost(url: str, n: int) -> tuple[list[float], float, list[float]]
 
     out: list[float] = []
     reference: list[float] = []
+    bare: list[float] = []
+    raw = None
+    if url.startswith("postgresql"):
+        import asyncpg
+
+        raw = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     for _ in range(20):  # warm: the pool's connection, prepared statements
         key = str(uuid.uuid4())
         await idempotency.begin(deps, "bench-owner", key, "f" * 64)
@@ -124,8 +132,14 @@ async def store_cost(url: str, n: int) -> tuple[list[float], float, list[float]]
         started = time.perf_counter()
         await one_round_trip()
         reference.append(time.perf_counter() - started)
+        if raw is not None:
+            started = time.perf_counter()
+            await raw.execute("SELECT 1")
+            bare.append(time.perf_counter() - started)
+    if raw is not None:
+        await raw.close()
     await engine.dispose()
-    return out, cpu / n, reference
+    return out, cpu / n, reference, bare
 
 
 async def main() -> None:
@@ -215,7 +229,7 @@ async def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    cost, cpu, reference = await store_cost(url, args.store_requests)
+    cost, cpu, reference, bare = await store_cost(url, args.store_requests)
     print(
         f"idempotency store (begin + finish, one request at a time): p50 "
         f"{statistics.median(cost) * 1000:.2f} ms, p99 {pct(cost, 0.99) * 1000:.2f} ms, "
@@ -223,6 +237,12 @@ async def main() -> None:
         f"{statistics.median(reference) * 1000:.2f} ms (store = "
         f"{statistics.median(cost) / statistics.median(reference):.1f}x)"
     )
+    if bare:
+        print(
+            f"bare asyncpg SELECT 1 (the round trip alone): p50 "
+            f"{statistics.median(bare) * 1000:.3f} ms (store = "
+            f"{statistics.median(cost) / statistics.median(bare):.1f} round trips)"
+        )
     print(f"load average {load_average()}")
     if args.database == "postgresql":
         conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
