@@ -107,6 +107,16 @@ async def test_a_workers_retried_post_is_answered_once(api: Api) -> None:
         f"{V1}/worker/join", json=body, headers=h | {"Idempotency-Key": "2"}
     )
     assert fresh.json()["instance"] != first.json()["instance"]
+    # the heartbeat is idempotent by nature and its answer holds SIP passwords: never kept
+    sync = {"name": "edge", "instance": fresh.json()["instance"], "stats": {}, "reports": []}
+    for _ in range(2):
+        r = await api.client.post(
+            f"{V1}/worker/sync", json=sync, headers=h | {"Idempotency-Key": "s"}
+        )
+        assert r.status_code == 200 and "idempotent-replayed" not in r.headers, r.text
+    async with api.deps.uow() as uow:
+        kept = (await uow.conn.execute(select(t.idempotency_keys.c.key))).scalars()
+        assert sorted(kept) == ["2", "join-1"]
 
 
 class LosesFirstAnswer(httpx.AsyncBaseTransport):

@@ -8,7 +8,9 @@ Keys belong to the credential that sent them (its SHA-256), so two operators nev
 Answers are stored unless they are server errors (5xx) or 401: those did nothing, and a retry
 runs afresh. The key is an RFC 8941 string (``"..."``) or a bare token, 1-255 visible ASCII
 characters. Not covered: a worker's recording upload (streamed, up to 512 MiB; its file is
-named by the call, so a retried upload replaces the file and makes nothing new).
+named by the call, so a retried upload replaces the file and makes nothing new), and its sync
+and check (idempotent by nature; the sync's answer holds SIP passwords, which are not to be
+kept in another table).
 
 The body is hashed as it arrives and spooled (memory up to ``SPOOL_IN_MEMORY``, then a
 temporary file) for the operation to read: a 32 MB import is never held whole in memory.
@@ -38,11 +40,17 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 CHUNK = 64 * 1024
 
 
+# A worker's heartbeat and its check are idempotent by nature (a retry reports the same state
+# and gets the current accounts), and the heartbeat's answer holds SIP passwords: not stored.
+_NOT_KEPT = frozenset({"/api/v1/worker/sync", "/api/v1/worker/check"})
+
+
 def covers(method: str, path: str) -> bool:
     """Whether a request (or a path template of the documents) takes an Idempotency-Key."""
     return (
         method == "POST"
         and path.startswith("/api/v1/")
+        and path not in _NOT_KEPT
         and not STREAMED.match(path.replace("{call_id}", "0"))
     )
 

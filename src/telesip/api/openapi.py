@@ -33,8 +33,9 @@ WORKER_DESCRIPTION = (
     "The control plane of remote workers (`telesip worker --control-url`): join, sync "
     "(heartbeat and registration reports), leave, and the calls on their lines. Not for "
     "operators: it authenticates with a worker's one-time credential (`telesip workers add "
-    "--remote`) and hands out SIP passwords. Every POST but the recording upload takes an "
-    "`Idempotency-Key`: a retry with the same key and body gets the first answer."
+    "--remote`) and hands out SIP passwords. Every POST but sync, check and the recording "
+    "upload takes an `Idempotency-Key`: a retry with the same key and body gets the first "
+    "answer (those three are idempotent by nature)."
 )
 
 
