@@ -31,6 +31,7 @@ from telesip.store.crypto import Cipher
 from telesip.store.db import sqlite_reader, sqlite_writer
 from telesip.store.failures import is_disk_full, storage_error
 from telesip.store.loop import LoopReads, LoopWrites
+from telesip.store.parking import Parking, discard_all, parking
 from telesip.store.repositories.accounts import Accounts
 from telesip.store.repositories.api_keys import ApiKeys
 from telesip.store.repositories.audit import Audit
@@ -57,13 +58,11 @@ if TYPE_CHECKING:
 
 Publisher = Callable[[Sequence[Event]], Awaitable[None]]
 
-# Reads only. SQLite: a plain BEGIN (see db.py), no write lock. PostgreSQL: no transaction at
-# all; under READ COMMITTED each statement has its own snapshot either way, so BEGIN and
-# ROLLBACK would only add two round trips (the bot's card is one statement).
-_READONLY: dict[str, dict[str, Any]] = {
-    "sqlite": {"telesip_readonly": True},
-    "postgresql": {"isolation_level": "AUTOCOMMIT"},
-}
+# Reads only. SQLite: a plain BEGIN (see db.py), no write lock. PostgreSQL: autocommit, no
+# transaction at all; under READ COMMITTED each statement has its own snapshot either way, so
+# BEGIN and ROLLBACK would only add two round trips (the bot's card is one statement).
+_AUTOCOMMIT = "AUTOCOMMIT"
+_DEFAULT = "default"  # the server's isolation level (READ COMMITTED unless configured)
 
 
 R = TypeVar("R")
@@ -75,6 +74,13 @@ def _server_time(ago: float) -> ColumnElement[datetime]:
     if ago:
         now = now - literal(timedelta(seconds=ago), Interval())
     return type_coerce(now, DateTime())
+
+
+def _broken(exc: BaseException | None) -> bool:
+    """Whether a use case failed on the database itself (not on a constraint: a conflict)."""
+    if isinstance(exc, DBAPIError):
+        return not isinstance(exc, IntegrityError)
+    return isinstance(exc, (OSError, StorageUnavailable))
 
 
 class _OnFirstUse(Generic[R]):
@@ -140,6 +146,7 @@ class UnitOfWork:
         self.events: list[Event] = []
         self._committed = False
         self._pg: PgStatements | None = None
+        self._parking: Parking | None = None  # PostgreSQL's, once connected
         # read once: the async engine's own ``dialect`` goes through a proxy on every read
         self.dialect: str = engine.sync_engine.dialect.name
 
@@ -166,14 +173,39 @@ class UnitOfWork:
                 if writer is not None:
                     self.conn = LoopWrites(self._engine, *writer)  # type: ignore[assignment]
                     return self
+            if self.dialect == "postgresql":
+                self.conn = await self._pg_connection()
+                return self
             self.conn = await self._engine.connect()
             if self._readonly:
-                await self.conn.execution_options(**_READONLY[self.dialect])
-            elif self._single and self.dialect == "postgresql":
-                await self.conn.execution_options(isolation_level="AUTOCOMMIT")
+                await self.conn.execution_options(telesip_readonly=True)
         except (DBAPIError, OSError) as exc:
             raise storage_error(exc, self._engine) from exc
         return self
+
+    async def _pg_connection(self) -> AsyncConnection:
+        """A parked connection of this kind (``store/parking.py``), else one from the pool,
+        set to the kind's isolation level."""
+        self._parking = parking(self._engine)
+        parked = self._parking.take(self._kind) if self._parking is not None else None
+        if parked is None:
+            conn, kind = await self._engine.connect(), _DEFAULT
+        else:
+            conn, kind = parked
+        if kind != self._kind:
+            level = _AUTOCOMMIT if self._kind == _AUTOCOMMIT else self._default_isolation()
+            await conn.execution_options(isolation_level=level)
+        return conn
+
+    @property
+    def _kind(self) -> str:
+        # reads only: no transaction at all (see _AUTOCOMMIT); one atomic write: none either
+        return _AUTOCOMMIT if self._readonly or self._single else _DEFAULT
+
+    def _default_isolation(self) -> str:
+        """The server's own level, as the pool sets a connection back to (read when the
+        engine first connected: a parked connection exists)."""
+        return str(self._engine.sync_engine.dialect.default_isolation_level)
 
     users = _OnFirstUse(lambda uow: Users(uow.conn))
     accounts = _OnFirstUse(lambda uow: Accounts(uow.conn, uow.cipher))
@@ -201,6 +233,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is None and self._park():
+            return  # no transaction open: the connection waits for the next unit of work
         # Shielded: a task cancelled in the middle of a use case (a worker stopping) still
         # rolls back and gives the connection back; otherwise SQLite would keep its write lock
         # until the connection is collected, and every other writer would wait for it. A
@@ -217,12 +251,32 @@ class UnitOfWork:
             if exc is None:
                 raise storage_error(release_error, self._engine) from release_error
             # else the error in flight says more (translated below, or propagated as it is)
+        if self._parking is not None and _broken(exc):
+            await discard_all(self._engine)  # they are likely broken too (a restart)
         if isinstance(exc, IntegrityError):
             raise ConflictError() from exc
         if isinstance(exc, DBAPIError):
             raise storage_error(exc, self._engine) from exc
         if type(exc) is StorageUnavailable and is_disk_full(exc):  # said by a repository
             raise storage_error(exc, self._engine) from exc.__cause__
+
+    def _park(self) -> bool:
+        """PostgreSQL: leave the connection in the parking (``store/parking.py``) if no
+        transaction is open on it and its kind has room; True when left there."""
+        lot = self._parking
+        if lot is None:
+            return False
+        sync = self.conn.sync_connection
+        if sync is None or sync.invalidated:
+            return False
+        if self._kind == _AUTOCOMMIT and sync.in_transaction():
+            # SQLAlchemy's bookkeeping of a statement it ran: in autocommit the driver has
+            # no transaction, so ending it sends nothing and needs no await
+            driver: Any = sync.connection.driver_connection  # checked out and valid
+            if driver.is_in_transaction():
+                return False
+            sync.rollback()
+        return self._quiet() and lot.park(self._kind, self.conn)
 
     def _released_on_loop(self) -> bool:
         """A read on SQLite's loop-thread connection ends without an await (so without the
