@@ -37,6 +37,7 @@ from telesip.services import calls
 from tests.calls.conftest import ALICE_TG, ENDS_WITHIN, Rig
 from tests.calls.telegram.netns import Netns
 from tests.calls.test_outgoing import _ended
+from tests.calls.test_recording_e2e import _level_at
 from tests.core.helpers import ALICE
 from tests.fakes import FakeBotAPI, FakeMessage
 from tests.fakes.telegram_calls import Behaviour, play_tone, tone
@@ -76,8 +77,9 @@ SOFTPHONE_ROUTE = """request_route {
 #: the softphone's tone (what Telegram must hear) and the person's (what the softphone records)
 PHONE_HZ = 1000
 PERSON_HZ = 440
-#: both tones on a wideband codec (G.722, Opus): above G.711's 4 kHz, so they prove the band
+#: the tones on a wideband codec (G.722, Opus): above G.711's 4 kHz, so they prove the band
 WIDE_HZ = 6000
+PERSON_WIDE_HZ = 5000
 #: the rate the person's Telegram app hears and speaks at (ntgcalls' own: nothing cut there)
 PERSON_RATE = 48000
 
@@ -156,7 +158,7 @@ class Softphone(abc.ABC):
         self.tls_port = kam.tls_port
         self.tls = tls  # set: registered over TLS with SRTP mandatory (the CA to trust)
         self.hz = WIDE_HZ if codec else PHONE_HZ  # what it plays
-        self.person_hz = WIDE_HZ if codec else PERSON_HZ  # what the person plays to it
+        self.person_hz = PERSON_WIDE_HZ if codec else PERSON_HZ  # what the person plays to it
         rate = {"G722": 16000, "opus": 48000}.get(codec or "", 8000)
         self.source = write_tone_wav(home / "tone.wav", self.hz, 120, rate)
         self.log = home / f"{self.name}.log"
@@ -528,6 +530,22 @@ def check_media_security(rig: Rig, phone: Softphone) -> None:
     assert bridge.stream.params.codec == codec, phone.output()
 
 
+def check_recording(rig: Rig, phone: Softphone, name: str | None) -> None:
+    """A recording line's WAV is at the call's rate (16 kHz G.722, 48 kHz Opus) and holds both
+    wideband tones (the lines of the wideband cases record; the others do not)."""
+    if phone.codec is None:
+        assert name is None
+        return
+    assert name is not None and rig.calls.recordings is not None
+    with wave.open(str(rig.calls.recordings / name)) as wav:
+        rate = wav.getframerate()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
+    assert rate == {"G722": 16000, "opus": 48000}[phone.codec]
+    assert (
+        _level_at(samples, phone.hz, rate) > 50 and _level_at(samples, phone.person_hz, rate) > 50
+    )
+
+
 def bridge_direction(rig: Rig) -> str | None:
     """Our media direction in the rig's one running call (None when there is none)."""
     bridges = list(rig.calls._by_sip.values())
@@ -619,6 +637,7 @@ async def softphone_calls_the_line(rig: Rig, phone: Softphone) -> None:
         person_tone.cancel()
     ended = await _ended(rig, call.id)
     assert ended.end_reason is EndReason.COMPLETED
+    check_recording(rig, phone, ended.recording)
     hz, level = heard_tone(*phone.recording())
     assert abs(hz - phone.person_hz) < 15 and level > -35, (hz, level)
 
@@ -674,5 +693,6 @@ async def person_calls_the_softphone(rig: Rig, bot: FakeBotAPI, phone: Softphone
         person_tone.cancel()
     ended = await _ended(rig, call.id)
     assert ended.end_reason is EndReason.COMPLETED
+    check_recording(rig, phone, ended.recording)
     hz, level = heard_tone(*phone.recording())
     assert abs(hz - phone.person_hz) < 15 and level > -35, (hz, level)

@@ -6,8 +6,9 @@ resume, and hang-ups from each side:
 - ``clear``: the phone and line 100 on UDP, RTP in clear;
 - ``G722``, ``opus``: line 100 puts that codec first and the phone has it enabled (baresip
   loads its module first; linphone gets codec sections naming it): the call runs on it (the
-  line's order decides), 6 kHz tones both ways, heard by the person at 48 kHz: wideband
-  reaches Telegram and comes back (G.711 cannot carry 6 kHz: the control below);
+  line's order decides), 6 kHz from the phone and 5 kHz from the person, heard at 48 kHz by
+  the person: wideband reaches Telegram and comes back (G.711 cannot carry them: the control
+  below); the line records, and its WAV at the call's rate holds both tones;
 - ``srtp``: the phone on TLS with SRTP mandatory (baresip ``mediaenc srtp-mand``, linphone
   ``media_encryption=srtp`` + ``media_encryption_mandatory``), line 100 moved to TLS with
   ``media_encryption = required``: every call's media are SRTP (SDES keys) or there is no call.
@@ -112,16 +113,19 @@ async def secure_line(rig: Rig) -> None:
 
 
 async def prefer(rig: Rig, codec: str) -> None:
-    """Line 100 puts `codec` first (then PCMA): the worker has it before the phone calls."""
+    """Line 100 puts `codec` first (then PCMA) and records its calls: the worker has both
+    before the phone calls."""
+    rig.calls.recordings = rig.tmp / "recordings"
     await accounts.update_settings(
-        rig.deps, ALICE, rig.line, codecs=(codec, "PCMA", "telephone-event")
+        rig.deps, ALICE, rig.line, codecs=(codec, "PCMA", "telephone-event"), record=True
     )
     manager = rig.worker.manager
-    await eventually(
-        lambda: getattr(manager.config(rig.line), "codecs", ())[:1] == (codec,),
-        10,
-        "the codec order to reach the worker",
-    )
+
+    def ready() -> bool:
+        config = manager.config(rig.line)
+        return getattr(config, "codecs", ())[:1] == (codec,) and getattr(config, "record", False)
+
+    await eventually(ready, 10, "the codec order and the recording to reach the worker")
 
 
 @pytest.mark.parametrize("phone", list(cases("in")), indirect=True)
