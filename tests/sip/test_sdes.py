@@ -9,6 +9,7 @@ import base64
 import itertools
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -40,7 +41,8 @@ a=maxptime:150
 a=sendrecv
 """
 
-# baresip with `mediaenc srtp-mand`: RTP/SAVP, the _32 suite listed first, rtcp-mux offered
+# RTP/SAVP with the _32 suite listed first and rtcp-mux offered (once taken for baresip's shape;
+# baresip 1.0.0 itself offers _80 only, see the captured offers at the end)
 BARESIP_SRTP_MAND = f"""v=0
 o=- 2890154281 1840377321 IN IP4 192.0.2.20
 s=-
@@ -180,7 +182,7 @@ def test_a_crypto_line_round_trips_and_its_key_never_shows() -> None:
     ids=["asterisk-sdes", "baresip-srtp-mand", "linphone-srtp-mandatory"],
 )
 @pytest.mark.parametrize("encryption", ["optional", "required"])
-def test_srtp_offers_of_real_peers_are_answered_with_srtp(
+def test_srtp_offers_shaped_like_real_peers_are_answered_with_srtp(
     body: str, suite: str, their_key: str, encryption: str
 ) -> None:
     offer = sdp(body)
@@ -348,3 +350,27 @@ def test_a_reinvite_with_a_new_crypto_rekeys_the_call() -> None:
     call.receive(_invite(PLAIN, 3, ";tag=us"), 2.0)
     (refused,) = [parse_message(d) for d in call.data_to_send()]
     assert isinstance(refused, Response) and refused.status == 488
+
+
+# the offers baresip 1.0.0 (`mediaenc=srtp-mand`) and linphonec 5.1.65 (SRTP mandatory) sent
+# in a run of tests/calls/test_softphones.py (their throwaway keys included), as captured from
+# their SIP traces: baresip offers _80 only and no rtcp-mux; linphone four suites, AES-256 too
+CAPTURED = Path(__file__).parent / "data" / "sdp"
+
+
+@pytest.mark.parametrize(
+    ("name", "tag", "codec", "dtmf"),
+    [("baresip_srtp_mand", 1, "PCMA", 101), ("linphone_srtp_mandatory", 1, "PCMA", 101)],
+)
+def test_the_captured_srtp_offers_of_baresip_and_linphone_are_answered_with_srtp(
+    name: str, tag: int, codec: str, dtmf: int
+) -> None:
+    offer = SessionDescription.parse((CAPTURED / f"{name}.sdp").read_bytes())
+    (offered,) = [c for c in offer.media[0].crypto() if c.tag == tag]
+    mine, neg = answer(offer, "198.51.100.1", 30000, encryption="required", keygen=keygen())
+    (m,) = mine.media
+    assert m.proto == "RTP/SAVP"
+    (crypto,) = m.crypto()
+    assert (crypto.tag, crypto.suite) == (tag, "AES_CM_128_HMAC_SHA1_80")
+    assert neg.srtp is not None and neg.srtp.remote_key == offered.key
+    assert (neg.codec, neg.dtmf_pt, neg.clock_rate) == (codec, dtmf, 8000)
