@@ -12,10 +12,13 @@ change (a process that died between deferring and sending cannot hold a chat bac
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 SEND = "send"
 EDIT = "edit"
@@ -201,12 +204,17 @@ return 1
 
 
 class RedisBudget:
-    """The budget shared by the bot processes of one bot (``prefix``) through Redis."""
+    """The budget shared by the bot processes of one bot (``prefix``) through Redis. While Redis
+    does not answer, each process paces with a budget of its own (``local``: the bot goes on
+    talking, each process within Telegram's limits on its own) and no process sends the outbox
+    (its messages wait, in order, none sent twice)."""
 
     def __init__(self, redis: Any, pace: Pace, prefix: str) -> None:
         self.redis = redis
         self.pace = pace
         self.prefix = prefix
+        self.local = MemoryBudget(pace)
+        self.away = False  # Redis did not answer the last call
         self._script = redis.register_script(_SCRIPT)
         self._sender = redis.register_script(_SENDER)
 
@@ -214,7 +222,25 @@ class RedisBudget:
     def from_url(cls, url: str, pace: Pace, prefix: str) -> RedisBudget:
         from redis.asyncio import Redis
 
-        return cls(Redis.from_url(url), pace, prefix)
+        return cls(
+            Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0), pace, prefix
+        )
+
+    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """The script's answer, or None while Redis does not answer."""
+        from redis.exceptions import RedisError
+
+        try:
+            answer = await script(keys=keys, args=args)
+        except (RedisError, OSError) as exc:
+            if not self.away:
+                log.warning("pacing budget: Redis does not answer (%s); pacing per process", exc)
+            self.away = True
+            return None
+        if self.away:
+            log.info("pacing budget: Redis answers again")
+            self.away = False
+        return answer
 
     async def _run(self, op: str, chat: int | None, kind: str, arg: float = 0) -> Any:
         p = self.prefix
@@ -222,26 +248,31 @@ class RedisBudget:
         rate, burst = self.pace.of(kind)
         overall = self.pace.overall_per_second
         has_chat = "0" if chat is None else "1"
-        return await self._script(
-            keys=keys, args=[op, overall, overall, rate, burst, has_chat, arg, DEFERRED_TTL_S]
-        )
+        args = [op, overall, overall, rate, burst, has_chat, arg, DEFERRED_TTL_S]
+        return await self._call(self._script, keys, args)
 
     async def take(self, chat: int | None, kind: str) -> tuple[float, bool]:
-        wait, pending = await self._run("take", chat, kind)
+        answer = await self._run("take", chat, kind)
+        if answer is None:
+            return await self.local.take(chat, kind)
+        wait, pending = answer
         return float(wait), int(pending) > 0
 
     async def give_back(self, chat: int | None, kind: str) -> None:
-        await self._run("give", chat, kind)
+        if await self._run("give", chat, kind) is None and chat in self.local.chats[kind].buckets:
+            await self.local.give_back(chat, kind)
 
     async def hold(self, chat: int, kind: str, seconds: float) -> None:
-        await self._run("hold", chat, kind, seconds)
+        if await self._run("hold", chat, kind, seconds) is None:
+            await self.local.hold(chat, kind, seconds)
 
     async def deferred(self, chat: int, change: int) -> None:
-        await self._run("deferred", chat, SEND, change)
+        if await self._run("deferred", chat, SEND, change) is None:
+            await self.local.deferred(chat, change)
 
     async def sender(self, holder: str, seconds: float = SENDER_TTL_S) -> bool:
         keys = [f"{self.prefix}:outbox-sender"]
-        return bool(await self._sender(keys=keys, args=[holder, int(seconds * 1000)]))
+        return bool(await self._call(self._sender, keys, [holder, int(seconds * 1000)]))
 
     async def close(self) -> None:
         await self.redis.aclose()
