@@ -147,14 +147,14 @@ async def test_two_bot_processes_keep_one_chats_pace_together(
     try:
         for sender in senders:
             assert sender.stdout is not None
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(120):  # aiogram's import, on a loaded machine
                 assert (await sender.stdout.readline()).strip() == b"ready"
         for sender in senders:  # both start sending together
             assert sender.stdin is not None
             sender.stdin.write(b"go\n")
             await sender.stdin.drain()
         for sender in senders:
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(60):
                 assert await sender.wait() == 0
     finally:
         for sender in senders:
