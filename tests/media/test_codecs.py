@@ -30,12 +30,17 @@ def through(name: str, pcm: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
     return out, payloads
 
 
-@pytest.mark.parametrize("name", ["PCMA", "PCMU", "G722", "OPUS"])
-@pytest.mark.parametrize("hz", [300, 440, 1000, 3000, 6000])
+@pytest.mark.parametrize(
+    ("name", "hz"),
+    [
+        (name, hz)
+        for name in ("PCMA", "PCMU", "G722", "OPUS")
+        for hz in (300, 440, 1000, 3000, 6000)
+        if hz < PCM_RATE[name] / 2  # 6 kHz through the wideband codecs only
+    ],
+)
 def test_a_tone_arrives_at_its_frequency_and_level(name: str, hz: int) -> None:
     rate = PCM_RATE[name]
-    if hz >= rate / 2:
-        pytest.skip(f"{hz} Hz is above what {rate} Hz audio holds (G.711 is narrowband)")
     pcm = tone(hz, 1.0, rate)
     out, _ = through(name, pcm)
     assert out.dtype == np.int16 and out.size == pcm.size  # 20 ms in, 20 ms out, every packet
