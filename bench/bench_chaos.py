@@ -12,8 +12,9 @@ answering for 10 s (Kamailio SIGSTOP/SIGCONT). Kamailio's location table is read
 Prints, over the whole run after the first full registration: registered availability (the
 fraction of account-seconds with a live contact at the registrar), the longest gap of any
 account outside the registrar's own outage, doubles (account-seconds with contacts of two live
-workers, and the longest run of one: a hand-over's overlap shows as 0-1 s), and each fault with
-its time.
+workers, and the longest run of one; those in runs of at most HANDOVER samples, a hand-over's
+overlap, apart from the ones in longer runs, real doubles), and each fault with its time and the
+load average.
 
 Lost operations (the API): a `telesip api` process on the same database (through the same
 proxy) gets one operation at a time, about two a second, from a client that acts as an
@@ -70,6 +71,7 @@ from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine
 
 SPARE = 20  # disabled accounts the API operations change
+HANDOVER = 2  # samples (1 s apart): a double run this short is a hand-over's overlap
 
 JSONRPC = (
     'loadmodule "jsonrpcs.so"\n'
@@ -113,7 +115,11 @@ class Tally:
     longest_gap: float = 0.0
     longest_login: str = ""
     double_since: dict[str, float] = field(default_factory=dict)
+    double_run: dict[str, int] = field(default_factory=dict)  # samples in the current run
     longest_double: float = 0.0  # the longest run of samples with two live workers' contacts
+    handover_doubles: int = 0  # account-samples in runs of at most HANDOVER samples
+    real_doubles: int = 0  # account-samples in longer runs
+    real_runs: int = 0
 
     def add(self, at: float, bindings: dict[str, set[int]], live: set[int], excused: bool) -> None:
         self.samples += 1
@@ -131,9 +137,25 @@ class Tally:
             if len(ports & live) > 1:
                 self.doubles += 1
                 since = self.double_since.setdefault(login, at)
+                self.double_run[login] = self.double_run.get(login, 0) + 1
                 self.longest_double = max(self.longest_double, at - since)
             else:
                 self.double_since.pop(login, None)
+                self._end_double(login)
+
+    def _end_double(self, login: str) -> None:
+        """A run of doubles ended: a hand-over's overlap (at most HANDOVER samples: the
+        taker's report on its way through the database) or a real double."""
+        run = self.double_run.pop(login, 0)
+        if run > HANDOVER:
+            self.real_doubles += run
+            self.real_runs += 1
+        else:
+            self.handover_doubles += run
+
+    def finish(self) -> None:
+        for login in list(self.double_run):
+            self._end_double(login)
 
 
 async def main() -> None:
@@ -512,7 +534,8 @@ async def run_chaos(rig: Rig, logins: list[str], client: ApiClient, talker: BotC
             fault = rng.choice(choices)
             at = time.monotonic() - started
             what = await fault()  # type: ignore[misc]
-            faults.append(f"{at:5.0f} s: {what}")
+            load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+            faults.append(f"{at:5.0f} s: {what} (load {load})")
             print(f"  {faults[-1]}", flush=True)
             await asyncio.sleep(args.interval / 2)
     finally:
@@ -528,9 +551,11 @@ async def run_chaos(rig: Rig, logins: list[str], client: ApiClient, talker: BotC
         f"longest gap outside the registrar's outage: {tally.longest_gap:.1f} s "
         f"({tally.longest_login or '-'}), sampled every 1 s"
     )
+    tally.finish()
     print(
         f"doubles: {tally.doubles} account-seconds with two live workers' contacts, the longest "
-        f"run {tally.longest_double:.0f} s (a hand-over's overlap shows as 0-1 s)"
+        f"run {tally.longest_double:.0f} s; in hand-overs (runs of <= {HANDOVER} samples) "
+        f"{tally.handover_doubles}, in longer runs {tally.real_doubles} ({tally.real_runs} runs)"
     )
     lost = await client.lost(url)
     print(
