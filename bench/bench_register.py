@@ -136,13 +136,14 @@ def free_udp_port() -> int:
 
 
 @contextlib.contextmanager
-def kamailio(tmp: Path, children: int):  # type: ignore[no-untyped-def]
+def kamailio(tmp: Path, children: int, port: int | None = None):  # type: ignore[no-untyped-def]
+    """A Kamailio on 127.0.0.1 (``port``, or a free one); yields its port and an RPC call."""
     binary, kamcmd = shutil.which("kamailio"), shutil.which("kamcmd")
     modules = next(Path("/usr/lib").glob("*/kamailio/modules"), None)
     if not binary or not kamcmd or modules is None:
         sys.exit("kamailio is not installed: run bin/system-deps")
     tmp.mkdir(parents=True, exist_ok=True)
-    port = free_udp_port()
+    port = port or free_udp_port()
     ctl = str(tmp / "ctl.sock")
     cfg = tmp / "kamailio.cfg"
     cfg.write_text(KAMAILIO_CFG.format(port=port, modules=modules, ctl=ctl, children=children))

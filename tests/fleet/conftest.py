@@ -129,9 +129,14 @@ class Fleet:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(
-        self, name: str, url: str | None = None, more_env: dict[str, str] | None = None
+        self,
+        name: str,
+        url: str | None = None,
+        more_env: dict[str, str] | None = None,
+        launcher: str = "telesip.cli",
     ) -> None:
-        """Start worker ``name``; ``more_env``: more environment (say, libfaketime's)."""
+        """Start worker ``name``; ``more_env``: more environment (say, libfaketime's);
+        ``launcher``: the module run as ``python -m`` (tests.faults.stall freezes it)."""
         env = (
             os.environ
             | (more_env or {})
@@ -148,7 +153,7 @@ class Fleet:
         )
         log = (self.tmp / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "telesip.cli", "worker"],
+            [sys.executable, "-m", launcher, "worker"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
