@@ -4,11 +4,8 @@ processes would have), press Receive on the same offer at the same moment."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from telesip.domain import errors
@@ -19,19 +16,9 @@ from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from telesip.store.db import create_engine
 
-from ..conftest import make_services
 from .helpers import ALICE, sip
 
 CLIENTS = [TelegramUser(3000 + i, f"C{i}") for i in range(20)]
-
-
-@pytest.fixture
-async def pg(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[Dependencies]:
-    deps = await make_services("pg", request, tmp_path, clock)
-    yield deps
-    await deps.engine.dispose()
 
 
 def _client(base: Dependencies, clock: FakeClock) -> Dependencies:

@@ -11,8 +11,6 @@ concurrent offer, concurrent transfers back) end as the rules say.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,18 +28,8 @@ from telesip.store.repositories.offers import Offers
 from telesip.store.repositories.transfers_pg import PgTransfers
 from telesip.store.uow import UnitOfWork
 
-from ..conftest import make_services
 from . import transfers
 from .helpers import ALICE, BOB, PASSWORD, sip
-
-
-@pytest.fixture
-async def pg(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[Dependencies]:
-    deps = await make_services("pg", request, tmp_path, clock)
-    yield deps
-    await deps.engine.dispose()
 
 
 def _no_hot(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,33 +8,20 @@ connection found broken (a restart) closes the others too."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
 
-from telesip.domain.clock import FakeClock
 from telesip.domain.errors import StorageUnavailable
 from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
 from telesip.store.db import create_engine
 from telesip.store.uow import UnitOfWork
 
-from ..conftest import make_services
 from .helpers import ALICE
 
 PID = text("SELECT pg_backend_pid()")
-
-
-@pytest.fixture
-async def pg(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[Dependencies]:
-    deps = await make_services("pg", request, tmp_path, clock)
-    yield deps
-    await deps.engine.dispose()
 
 
 async def _pid(deps: Dependencies, *, readonly: bool = False) -> int:
