@@ -10,13 +10,16 @@ frozen worker counts as not live), kills it with SIGKILL, and starts it again:
                       givers wait for those before they un-REGISTER)
   release@statement   w1 about to release its excess (the giver frozen mid hand-over)
 
+  claim@commit, long  as claim@commit, left frozen for five TTLs before the kill: past the
+                      givers' three-TTL deadline, with the handed-over accounts' rows locked
+                      so that no one can claim them (the givers keep them registered and
+                      claim them back once the rows are free; they used to un-REGISTER them at
+                      the deadline: an 8 s freeze with a 3 s TTL gave a 14 s gap)
+
 Then the invariant holds throughout: no account without a contact at the registrar, none
 without a live worker's contact for longer than a takeover (TAKEOVER_BOUND), no double of two
 live workers beyond a hand-over's (DOUBLE_BOUND); after the restart each account is leased once
 and registered once, in fair shares. About 25 s each: they run with ``FAULTS_ALL_POINTS=1``.
-Not covered (found, not fixed): a worker left frozen at claim@commit for longer than the
-givers' three-TTL deadline keeps the handed-over accounts' rows locked, nobody can claim them,
-and the givers un-REGISTER them: an 8 s freeze with a 3 s TTL gave a 14 s gap (docs/workers.md).
 """
 
 from __future__ import annotations
@@ -37,10 +40,12 @@ N = 60
 TTL = 3.0
 DOUBLE_BOUND = 2.0
 TAKEOVER_BOUND = TTL + 2.5
-POINTS = {  # the point -> the worker frozen, the statement (regular expression), where
-    "claim@commit": ("w2", r"INSERT INTO leases", "commit"),
-    "registered@commit": ("w2", r"UPDATE leases SET registered_at", "commit"),
-    "release@statement": ("w1", r"DELETE FROM leases WHERE .*account_id IN", "statement"),
+POINTS = {  # the point -> the worker frozen, the statement (regular expression), where, how
+    # long it stays frozen before the kill (the fault's length)
+    "claim@commit": ("w2", r"INSERT INTO leases", "commit", 0.0),
+    "claim@commit, long": ("w2", r"INSERT INTO leases", "commit", 5 * TTL),
+    "registered@commit": ("w2", r"UPDATE leases SET registered_at", "commit", 0.0),
+    "release@statement": ("w1", r"DELETE FROM leases WHERE .*account_id IN", "statement", 0.0),
 }
 
 pytestmark = pytest.mark.skipif(
@@ -52,7 +57,7 @@ pytestmark = pytest.mark.skipif(
 async def test_kill_9_inside_a_workers_unit_of_work(
     point: str, pg: Dependencies, watch: Watch, fleet: Fleet, tmp_path: Path
 ) -> None:
-    frozen, match, at = POINTS[point]
+    frozen, match, at, frozen_for = POINTS[point]
     mark = tmp_path / "stalled"
     stall = {"FAULTS_STALL_MATCH": match, "FAULTS_STALL_AT": at, "FAULTS_STALL_MARK": str(mark)}
     watch.logins = list(await make_accounts(pg, watch.kam, N, "kp"))
@@ -66,6 +71,7 @@ async def test_kill_9_inside_a_workers_unit_of_work(
     await watch.until(lambda: mark.exists() and mark.stat().st_size > 0, 60, f"{point} reached")
     began = time.monotonic()
     watch.paused.add(frozen)  # frozen: its contacts are no live worker's
+    await asyncio.sleep(frozen_for)  # the fault itself; the watch samples all along
     port = (await ports(pg)).get(frozen)
     fleet.kill(frozen)
     watch.paused.discard(frozen)

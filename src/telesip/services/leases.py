@@ -117,12 +117,15 @@ async def drop_ineligible(
     return ids
 
 
-async def unheld(deps: Dependencies, account_ids: list[int], *, ttl: float) -> list[int]:
-    """Those of these enabled accounts that no live worker holds now."""
+async def unheld(
+    deps: Dependencies, account_ids: list[int], *, ttl: float, eligible: WorkerRef | None = None
+) -> list[int]:
+    """Those of these enabled accounts that no live worker holds now (and, given ``eligible``,
+    that this worker may hold)."""
     if not account_ids:
         return []
     async with deps.uow(readonly=True) as uow:
-        return await uow.leases.unheld(account_ids, uow.lease_time(ago=ttl))
+        return await uow.leases.unheld(account_ids, uow.lease_time(ago=ttl), eligible)
 
 
 async def _fair_share(uow: UnitOfWork, ref: WorkerRef, ttl: float) -> int:

@@ -181,7 +181,7 @@ class Worker:
                 try:
                     async with asyncio.timeout(self.timing.ttl):  # a hung connection is a failure
                         await self._step(now, due)
-                        await self._settle_handovers(now)
+                        await self._settle_handovers(now, due)
                     self._back_online(now, due)
                     wait = self.timing.handover_check if self._handing else self.timing.poll
                 except (errors.StorageUnavailable, OSError, TimeoutError) as exc:
@@ -391,10 +391,13 @@ class Worker:
             if self.versions.pop(account_id, None) is not None:
                 self._handing[account_id] = until
 
-    async def _settle_handovers(self, now: float) -> None:
+    async def _settle_handovers(self, now: float, due: dict[str, float]) -> None:
         """Un-REGISTER our own contact of each handed-over account once its new holder has
         registered it (or held it for the TTL without managing to), or when no one took it
-        for three TTLs (the would-be taker died; the others claim it after their next look)."""
+        in time and it is no longer ours to hold (pinned elsewhere, disabled). One that no live
+        worker holds and that we may hold stays registered here and is claimed back: its
+        would-be taker died, or froze inside its claim with the account's row locked, where
+        no one else can claim it."""
         if not self._handing:
             return
         assert self.ref is not None
@@ -402,6 +405,15 @@ class Worker:
             self.deps, self.ref, list(self._handing), ttl=self.timing.ttl
         )
         late = {a for a, until in self._handing.items() if now >= until} - done
+        if late and (
+            keep := await leases.unheld(
+                self.deps, sorted(late), ttl=self.timing.ttl, eligible=self.ref
+            )
+        ):
+            for account_id in keep:
+                self._handing[account_id] = now + self.timing.ttl
+            due["claim"] = min(due["claim"], now)
+            late.difference_update(keep)
         for account_id in done | late:
             del self._handing[account_id]
             if account_id not in self.versions:

@@ -180,12 +180,15 @@ class Leases:
             await self.conn.execute(delete(le).where(mine, le.c.account_id.in_(ids)))
         return ids
 
-    async def unheld(self, account_ids: list[int], live_after: When) -> list[int]:
-        """Those of these enabled accounts that no live worker holds."""
+    async def unheld(
+        self, account_ids: list[int], live_after: When, eligible: Holder | None = None
+    ) -> list[int]:
+        """Those of these enabled accounts that no live worker holds (and, given ``eligible``,
+        that this worker may hold)."""
+        a = tables.accounts
+        mine = () if eligible is None else (_eligible(eligible),)
         rows = await self.conn.execute(
-            select(tables.accounts.c.id).where(
-                tables.accounts.c.id.in_(account_ids), tables.accounts.c.enabled, _free(live_after)
-            )
+            select(a.c.id).where(a.c.id.in_(account_ids), a.c.enabled, _free(live_after), *mine)
         )
         return [int(r[0]) for r in rows]
 
