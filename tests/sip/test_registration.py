@@ -60,7 +60,7 @@ def register(reg: Registration, now: float = 0.0) -> Request:
     return r2
 
 
-def test_challenge_then_registered_then_refresh_at_80_percent() -> None:
+def test_challenge_then_registered_then_refresh_at_80_percent_the_first_spread() -> None:
     reg = make()
     r2 = register(reg, now=10.0)
     auth = r2.headers.get("Authorization") or ""
@@ -69,14 +69,18 @@ def test_challenge_then_registered_then_refresh_at_80_percent() -> None:
     contact = parse_name_addr(r2.headers.get("Contact") or "")
     assert contact.uri == "sip:alice@127.0.0.1:5070"
     assert statuses(reg) == ["registered"]
-    assert reg.status.registered_until == 70.0 and reg.get_timer() == pytest.approx(58.0)
-    reg.handle_timer(58.0)
+    # a new binding's first refresh: 80 % of 60 s, less a random part (0.5 here) of 25 %
+    assert reg.status.registered_until == 70.0 and reg.get_timer() == pytest.approx(10 + 42.0)
+    reg.handle_timer(51.9)
+    assert reg.data_to_send() == []
+    reg.handle_timer(52.1)
     r3 = sent(reg)
     assert r3.headers.get("Call-ID") == r2.headers.get("Call-ID")
     assert r3.headers.get("CSeq") == "3 REGISTER"
     assert "nc=00000002" in (r3.headers.get("Authorization") or "")  # nonce reused
-    reg.receive_response(wire(answer(r3, 200, Contact=f"<{contact.uri}>;expires=30")), 58.5)
-    assert reg.status.registered_until == 88.5 and reg.get_timer() == pytest.approx(58.5 + 24)
+    reg.receive_response(wire(answer(r3, 200, Contact=f"<{contact.uri}>;expires=30")), 52.5)
+    # a refresh's next refresh: 80 %, no spread
+    assert reg.status.registered_until == 82.5 and reg.get_timer() == pytest.approx(52.5 + 24)
 
 
 def test_wrong_password_is_auth_failed_without_hammering() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from telesip.domain import errors
 from telesip.domain.settings import AccountSettings
@@ -86,11 +87,11 @@ WORKER_STATES: tuple[RegState, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RegistrationReport:
+class RegistrationReport(NamedTuple):
     """What a worker reports of one account's registration: made once per change of state,
     code or error (a refresh that only extends the binding makes none), written in batches by
-    ``services.registrations.report_many``."""
+    ``services.registrations.report_many``. A named tuple: a worker makes two per account it
+    starts (registering, then the outcome), and a tuple is made in C."""
 
     account_id: int
     state: RegState

@@ -161,10 +161,8 @@ class DigestState:
             if len(_HA2) < 1024:
                 _HA2[(method, uri, base)] = ha2
         qop = "auth" in ch.qop
-        if qop:
-            resp = _h(base, f"{h1}:{ch.nonce}:{nc}:{cnonce}:auth:{ha2}")
-        else:
-            resp = _h(base, f"{h1}:{ch.nonce}:{ha2}")
+        text = f"{h1}:{ch.nonce}:{nc}:{cnonce}:auth:{ha2}" if qop else f"{h1}:{ch.nonce}:{ha2}"
+        resp = str(_CONSTRUCTORS[base](text.encode()).hexdigest())
         opaque = f', opaque="{ch.opaque}"' if ch.opaque is not None else ""
         value = (
             f'Digest username="{user}", realm="{realm}", nonce="{ch.nonce}", uri="{uri}", '

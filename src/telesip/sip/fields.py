@@ -241,6 +241,8 @@ _VIA_PLAIN_RE = re.compile(
     f"((?:;{_TOKEN}(?:={_PLAIN_VALUE})?)*)"
 )
 
+_VIA_PARAM_RE = re.compile(f";({_TOKEN})(?:=({_PLAIN_VALUE}))?")
+
 
 def parse_via(value: str) -> Via:
     m = _VIA_PLAIN_RE.fullmatch(value)
@@ -251,11 +253,10 @@ def parse_via(value: str) -> Via:
             port = int(port_text)
             if port > 65535:
                 raise ParseError("Via port: value too large")
-        params: dict[str, str | None] = {}
-        if text:
-            for piece in text[1:].split(";"):
-                name, eq, v = piece.partition("=")
-                params[name.lower()] = v if eq else None
+        # the expression let only non-empty values through: an empty group is "no value"
+        params: dict[str, str | None] = (
+            {name.lower(): v or None for name, v in _VIA_PARAM_RE.findall(text)} if text else {}
+        )
     else:
         m = _VIA_RE.fullmatch(value.strip(_WS))
         if not m:

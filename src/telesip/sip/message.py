@@ -363,40 +363,57 @@ def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response
 # The header lines a client reads in a response: the top Via (to match its transaction),
 # Call-ID (to find its registration), CSeq, Contact and Expires (the binding granted), the
 # challenges, Retry-After, Min-Expires and Content-Length (RFC 3261 §8.1.3, §10.2.4, §22.2).
-_UAC_LINE = re.compile(
-    r"\r\n(via|v|call-id|i|cseq|contact|m|expires|min-expires|retry-after|www-authenticate"
-    r"|proxy-authenticate|content-length|l)[ \t]*:[ \t]*([^\r\n]*)",
-    re.IGNORECASE,
-)
+_UAC_NAMES = frozenset((
+    "via", "v", "call-id", "i", "cseq", "contact", "m", "expires", "min-expires", "retry-after",
+    "www-authenticate", "proxy-authenticate", "content-length", "l",
+))  # fmt: skip
 _UAC_SINGLE = SINGLE_HEADERS & {
     "call-id", "cseq", "content-length", "expires", "min-expires", "retry-after"
 }  # fmt: skip
 _UAC_REQUIRED = ("via", "call-id", "cseq")
+# raw text before a line's colon -> (canonical name, lookup key) of a line a client reads, or
+# None for any other line; bounded, like _LINE_KEYS
+_UAC_KEYS: dict[str, tuple[str, str] | None] = {}
+
+
+def _uac_key(raw: str) -> tuple[str, str] | None:
+    name = raw.rstrip(" \t")
+    hit = _key(name) if name.isascii() and name.lower() in _UAC_NAMES else None
+    if len(_UAC_KEYS) < 4096:
+        _UAC_KEYS[raw] = hit
+    return hit
 
 
 def read_response(data: bytes, *, is_stream: bool = False) -> Response:
     """A response as a client reads it (the registration path): framed and started as
-    `parse_message` does, but only the header lines a client reads (`_UAC_LINE`) are looked at,
-    each checked as `parse_message` checks it; the others are neither kept nor checked, so a
-    response that `parse_message` takes, this takes too and reads the same (status, reason,
+    `parse_message` does, but only the header lines a client reads (`_UAC_NAMES`) are looked
+    at, each checked as `parse_message` checks it; the others are neither kept nor checked, so
+    a response that `parse_message` takes, this takes too and reads the same (status, reason,
     body, top Via and the value of every line it keeps: tests/sip/test_fast_paths.py), and an
     answer whose Date or Warning is malformed still counts. Raises ParseError otherwise, and for
     a request."""
     head, end = _head_of(data)
-    kind, a, b = _start_line(head.partition("\r\n")[0])
+    lines = head.split("\r\n")
+    kind, a, b = _start_line(lines[0])
     if kind != "resp":
         raise ParseError("not a response")
-    breaks = head.count("\r\n")
+    breaks = len(lines) - 1
     if head.count("\r") != breaks or head.count("\n") != breaks:
-        _bare_cr_lf(head.split("\r\n"))  # a lone CR or LF: fail where parse_message fails
+        _bare_cr_lf(lines)  # a lone CR or LF: fail where parse_message fails
     items: list[tuple[str, str, str]] = []
     seen: set[str] = set()
     top: Via | None = None
     clen: str | None = None
-    keys = _KEYS
-    for name, value in _UAC_LINE.findall(head):
-        canon, low = keys.get(name) or _key(name)
-        value = value.rstrip(" \t")
+    known = _UAC_KEYS
+    for i in range(1, len(lines)):
+        raw, colon, value = lines[i].partition(":")
+        if not colon:
+            continue
+        hit = known[raw] if raw in known else _uac_key(raw)
+        if hit is None:
+            continue  # a line a client does not read
+        canon, low = hit
+        value = value.strip(" \t")
         if low in seen:
             if low in _UAC_SINGLE:
                 raise ParseError(f"{canon} appears more than once")

@@ -3,7 +3,8 @@
 Feed it `start(now)`, `receive_response(resp, now)`, `handle_timer(now)`, `stop(now)`;
 drain `data_to_send()` (bytes for the account's current target) and `next_event()`
 (`StatusChanged`); ask `get_timer()` when to come back. It answers digest challenges
-(reusing the nonce on refreshes), refreshes at `refresh_ratio` of the granted Expires,
+(reusing the nonce on refreshes), refreshes at `refresh_ratio` of the granted Expires (a new
+binding's first refresh a random part of `first_refresh_spread` earlier),
 follows 423 Min-Expires, honours Retry-After, backs off exponentially with jitter from the
 injected random source, treats 401/403 after credentials as "auth failed" and retries those
 only after `auth_retry`, and un-REGISTERs its own Contact on `stop`. Transitions: `_TABLE`.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import NamedTuple
 
@@ -56,11 +57,13 @@ def escape_user(user: str) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class RegistrationParams:
+class RegistrationParams(NamedTuple):
+    """What one account registers with. A named tuple: one is made per registration started
+    (made in C, where a frozen dataclass sets each of its fields through a Python call)."""
+
     user: str
     domain: str
-    password: str = field(repr=False)
+    password: str
     registrar_uri: str  # Request-URI, e.g. "sip:pbx.example.com:5080;transport=tcp"
     transport: str = "UDP"  # Via transport: UDP, TCP or TLS
     auth_username: str | None = None
@@ -70,10 +73,17 @@ class RegistrationParams:
     user_agent: str = "telesip"
     nat_rewrite: bool = True  # re-REGISTER with received/rport as Contact when they differ
 
+    def __repr__(self) -> str:  # the password stays out of it
+        return f"RegistrationParams(user={self.user!r}, domain={self.domain!r}, ...)"
+
 
 @dataclass(frozen=True, slots=True)
 class RegistrationPolicy:
     refresh_ratio: float = 0.8
+    # A new binding's first refresh comes at refresh_ratio x (1 - spread x u), u uniform in
+    # [0, 1): accounts registered in one burst spread their refreshes over that window and keep
+    # the spread (later refreshes come at refresh_ratio), so a fleet does not refresh as one burst.
+    first_refresh_spread: float = 0.25
     retry_base: float = 30.0
     retry_max: float = 1800.0
     auth_retry: float = 3600.0  # after 401/403 with credentials: wait this long, then try again
@@ -156,8 +166,7 @@ class RegistrationStatus(NamedTuple):
 _REGISTERING = RegistrationStatus(B.REGISTERING)
 
 
-@dataclass(frozen=True, slots=True)
-class StatusChanged:
+class StatusChanged(NamedTuple):
     status: RegistrationStatus
 
 
@@ -166,11 +175,12 @@ def _plain_expires(value: str, mine: str) -> int | None:
     as the general path (split, name-addr, parameters) would read it; None otherwise."""
     if not value.isascii() or "," in value or '"' in value:
         return None
-    low = value.lower()
     prefix = f"<{mine}>;expires="
-    if not low.startswith(prefix):
-        return None
-    digits = low[len(prefix) :]
+    if not value.startswith(prefix):  # a registrar usually echoes our spelling
+        value, prefix = value.lower(), prefix.lower()
+        if not value.startswith(prefix):
+            return None
+    digits = value[len(prefix) :]
     if not digits.isdigit() or len(digits) > 12 or int(digits) > 2**32 - 1:
         return None
     return int(digits)
@@ -229,6 +239,13 @@ class Registration:
 
     def next_event(self) -> StatusChanged | None:
         return self._events.pop(0) if self._events else None
+
+    def events(self) -> list[StatusChanged]:
+        """Every event not drained yet, oldest first (next_event, all at once)."""
+        events = self._events
+        if events:
+            self._events = []
+        return events  # when empty, the (empty) queue itself, as data_to_send
 
     def get_timer(self) -> float | None:
         t = self.tx.get_timer() if self.tx is not None else None
@@ -341,29 +358,32 @@ class Registration:
         from one REGISTER to the next is formatted once (`_template`); the branch, CSeq, Contact,
         Expires and credentials are filled in."""
         self.cseq += 1
-        rng = self.rng
-        branch = f"z9hG4bK{rng.getrandbits(64):016x}"
+        bits = self.rng.getrandbits
+        branch = f"z9hG4bK{bits(64):016x}"
         exp = self.expires if expires is None else expires
         tpl = self._tpl
         if tpl is None or tpl[0] != self.local:
             tpl = self._tpl = self._template()
-        contact = f"<{self._contact_uri(self.contact)}>" + (";expires=0" if exp == 0 else "")
-        if self._stale_contact is not None and exp != 0:
-            contact += f", <{self._contact_uri(self._stale_contact)}>;expires=0"
-        cnonce = f"{rng.getrandbits(64):016x}"
-        auth = self.digest.authorize("REGISTER", self.params.registrar_uri, cnonce)
+        if exp == 0:
+            contact = f"<{self._contact_uri(self.contact)}>;expires=0"
+        elif self._stale_contact is None:
+            contact = f"<{self._contact_uri(self.contact)}>"
+        else:
+            contact = (
+                f"<{self._contact_uri(self.contact)}>, "
+                f"<{self._contact_uri(self._stale_contact)}>;expires=0"
+            )
+        auth = self.digest.authorize("REGISTER", self.params.registrar_uri, f"{bits(64):016x}")
         credentials = f"{auth[0]}: {auth[1]}\r\n" if auth is not None else ""
         wire = (
             f"{tpl[1]}{branch}{tpl[2]}{self.cseq}{tpl[3]}{contact}\r\nExpires: {exp}{tpl[4]}"
             f"{credentials}Content-Length: 0\r\n\r\n"
         ).encode()
         pol = self.policy
-        tx = ClientTransaction.from_wire(
-            wire, branch, reliable=self.reliable, t1=pol.t1, t2=pol.t2, t4=pol.t4
+        self.tx = ClientTransaction.started(
+            wire, branch, self.reliable, now, pol.t1, pol.t2, pol.t4
         )
-        self.tx = tx
-        tx.start(now)
-        self._out.extend(tx.data_to_send())
+        self._out.append(wire)
 
     def _template(self) -> tuple[tuple[str, int], str, str, str, str]:
         """The fixed parts of our REGISTER for the current local address: before the branch,
@@ -443,8 +463,11 @@ class Registration:
         granted = self._granted(resp)
         via = resp.via()
         assert via is not None  # receive_response matched it
-        if via.received is not None:
-            self.seen = seen = (via.received, via.rport or self.contact[1])
+        received = via.params.get("received")
+        if received is not None:
+            seen = (received, via.rport or self.contact[1])
+            if seen != self.seen:
+                self.seen = seen  # else the one already kept: a tuple per account, not per answer
             if self.params.nat_rewrite and seen != self.contact and not self.reliable:
                 self._stale_contact = self.contact
                 self.contact = seen
@@ -452,22 +475,34 @@ class Registration:
                 self._send(now)
                 return
         self._stale_contact = None
+        ratio = self.policy.refresh_ratio
+        if self.state is R.REGISTERING:  # a new binding (not a refresh): spread its refreshes
+            ratio *= 1.0 - self.policy.first_refresh_spread * self.rng.random()
         self._go("ok")
         self._failures = 0
-        self._timer = now + max(1.0, granted * self.policy.refresh_ratio)
+        self._timer = now + max(1.0, granted * ratio)
         self._publish(
             RegistrationStatus(B.REGISTERED, code=resp.status, registered_until=now + granted)
         )
 
     def _granted(self, resp: Response) -> int:
         """Seconds the registrar granted our Contact; a malformed Contact is not fatal."""
-        mine = self._contact_uri(self.contact).lower()
+        mine = self._contact_uri(self.contact)
         granted = self.expires
-        if (e := resp.headers.get("Expires")) is not None:
-            granted = parse_uint(e, "Expires")  # validated by the parser
-        lines = [v for k, _, v in resp.headers._items if k == "contact"]
-        if len(lines) == 1 and (fast := _plain_expires(lines[0], mine)) is not None:
+        expires: str | None = None
+        contact = ""
+        lines = 0
+        for k, _, v in resp.headers._items:  # one pass: the Expires and the Contact lines
+            if k == "contact":
+                contact = v
+                lines += 1
+            elif k == "expires" and expires is None:
+                expires = v
+        if expires is not None:
+            granted = parse_uint(expires, "Expires")  # validated by the parser
+        if lines == 1 and (fast := _plain_expires(contact, mine)) is not None:
             return min(fast, self.policy.max_expires)  # the usual answer: only our Contact
+        mine = mine.lower()
         try:
             contacts = resp.headers.get_all("Contact")
         except ParseError:

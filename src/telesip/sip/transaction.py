@@ -247,6 +247,25 @@ class ClientTransaction(_Transaction):
             self._timers["E"] = (now + self.t1, self.t1)
         self._timers["F"] = (now + 64 * self.t1, 0.0)
 
+    @classmethod
+    def started(
+        cls,
+        wire: bytes,
+        branch: str,
+        reliable: bool,
+        now: float,
+        t1: float = T1,
+        t2: float = T2,
+        t4: float = T4,
+    ) -> Self:
+        """`from_wire`, `start(now)` and its first `data_to_send()` in one step: the first
+        transmission of `wire` is the caller's to send (a registration makes one per REGISTER)."""
+        tx = cls.__new__(cls)
+        tx._setup(None, wire, branch, reliable, t1, t2, t4)
+        tx.start(now)
+        tx._out.pop()
+        return tx
+
     def receive_response(self, resp: Response, now: float) -> None:
         if self.state is S.TERMINATED:
             return  # late response after the linger: nothing to do (§17.1.2.2)

@@ -425,9 +425,12 @@ class RegistrationManager:
                 self._wake.set()  # room for a waiting refresh (_on_response starts it itself)
         if self._share and reg.challenged and (ch := reg.digest.challenge) is not None:
             self._challenges[(slot.target, reg.params.registrar_uri)] = ch
-        for data in reg.data_to_send():
-            self._send(slot, data)
-        while (ev := reg.next_event()) is not None:
+        out = reg.data_to_send()
+        if out:
+            target = slot.targets[slot.idx]
+            for data in out:
+                self._send(slot, target, data)
+        for ev in reg.events():
             self._on_status(slot, ev.status)
         if reg.done:
             self._forget(slot)
@@ -462,7 +465,7 @@ class RegistrationManager:
                 continue  # its old binding is being removed: start after that (see _forget)
             acc.pending = True
             self._inflight += 1
-            self._publish(RegistrationReport(acc.cfg.account_id, RegState.REGISTERING))
+            self._publish(RegistrationReport(acc.cfg.account_id, RegState.REGISTERING), acc)
             self._activate(acc, now)
 
     def _activate(self, acc: _Account, now: float) -> None:
@@ -625,18 +628,23 @@ class RegistrationManager:
                 # a refresh: only registered_until moved (a "registered" status carries no
                 # error and no retry time), so nothing to report and nothing allocated
                 return
+        retry = st.next_retry_at
         self._publish(
             RegistrationReport(
                 slot.account_id,
                 _REPORTED[state],
                 st.code,
                 st.last_error,
-                self._wall(st.next_retry_at),
-            )
+                None if retry is None else self._wall(retry),
+            ),
+            acc,
         )
 
-    def _publish(self, report: RegistrationReport) -> None:
-        acc = self._accounts.get(report.account_id)
+    def _publish(self, report: RegistrationReport, acc: _Account | None = None) -> None:
+        """Keep the report as the account's last (`acc`, when the caller has it at hand) and
+        hand it to the sink."""
+        if acc is None:
+            acc = self._accounts.get(report.account_id)
         if acc is not None:
             acc.status = report
         if self._sink is not None:
@@ -657,10 +665,10 @@ class RegistrationManager:
         return datetime.fromtimestamp(self._wall_offset + t, UTC)
 
     # ------------------------------------------------------------ transport
-    def _send(self, slot: _Slot, data: bytes) -> None:
+    def _send(self, slot: _Slot, target: Target, data: bytes) -> None:
         self.stats.register_sent += 1
-        if not self._wire.send(slot.target, data):
-            self._spawn(self._send_later(slot, slot.target, data))
+        if not self._wire.send(target, data):
+            self._spawn(self._send_later(slot, target, data))
 
     async def _send_later(self, slot: _Slot, target: Target, data: bytes) -> None:
         try:
@@ -707,9 +715,10 @@ class RegistrationManager:
         slot = self._by_call.get(msg.headers.get("Call-ID") or "")
         if slot is None:
             return False
+        now = self._clock()
         self._answering = True
         try:
-            matched = self._advance(slot, slot.reg.receive_response, msg, self._clock())
+            matched = self._advance(slot, slot.reg.receive_response, msg, now)
         finally:
             self._answering = False
         if not matched:
@@ -718,12 +727,13 @@ class RegistrationManager:
             self.stats.register_answered += 1
         # An answer frees a place in flight: start the next account now, in this callback,
         # rather than waking the loop's task for it (one wake-up per answer under a burst).
-        if self._queue and self._inflight < self._max_pending:
-            self._drain_queue(self._clock())
-        if self._retiring and self._unregistering < self._max_pending:
-            self._drain_retiring(self._clock())
-        if self._waiting and self._busy < self._max_pending:
-            self._drain_waiting(self._clock())
+        most = self._max_pending
+        if self._queue and self._inflight < most:
+            self._drain_queue(now)
+        if self._retiring and self._unregistering < most:
+            self._drain_retiring(now)
+        if self._waiting and self._busy < most:
+            self._drain_waiting(now)
         return True
 
     def _spawn(self, coro: Awaitable[None]) -> None:

@@ -15,7 +15,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from telesip.sip import Keepalive, ParseError, StreamFramer
@@ -35,10 +35,11 @@ class Target:
     port: int
     transport: str  # "UDP" | "TCP" | "TLS"
     server_name: str | None = None  # for TLS SNI and certificate checks
+    # (host, port), made once: every datagram sent to the target is sent to it
+    addr: Addr = field(init=False, compare=False, repr=False)
 
-    @property
-    def addr(self) -> Addr:
-        return (self.host, self.port)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "addr", (self.host, self.port))
 
 
 # on_data(data, source, transport, reply, is_stream): reply(bytes) answers on the same path.
@@ -50,6 +51,9 @@ class UdpTransport(asyncio.DatagramProtocol):
 
     def __init__(self, on_data: OnData) -> None:
         self._on_data = on_data
+        # when set, every response goes here instead (with the source as the socket gave it):
+        # the registrations' answers need no source address or reply path
+        self.on_response: Callable[[bytes, tuple[str | int, ...]], None] | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.local: Addr = ("0.0.0.0", 0)
 
@@ -74,6 +78,9 @@ class UdpTransport(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         if data[:1] in b"\r\n" and not data.strip(b"\r\n"):
             return  # CRLF keepalive from a peer
+        if self.on_response is not None and data.startswith(b"SIP/2.0 "):
+            self.on_response(data, addr)
+            return
         src = (str(addr[0]), int(addr[1]))
         self._on_data(data, src, "UDP", lambda out: self.send(out, src), False)
 

@@ -70,7 +70,8 @@ class Wire:
         self.on_request: RequestHandler | None = None
 
     async def open(self) -> None:
-        self._udp = await UdpTransport.open(self._on_data, *self._bind)
+        self._udp = udp = await UdpTransport.open(self._on_data, *self._bind)
+        udp.on_response = self._on_udp_response
 
     def close(self) -> None:
         self._streams.close()
@@ -128,17 +129,37 @@ class Wire:
         self, data: bytes, src: Addr, transport: str, reply: Callable[[bytes], None], stream: bool
     ) -> None:
         self._stats.received += 1
-        if data.startswith(b"SIP/2.0 "):
-            try:
-                if self._on_response(read_response(data, is_stream=stream)):
-                    return  # a registration's answer
-            except ParseError:
-                self._stats.dropped += 1
-                return
-            except Exception:  # as below: a bug in the reader is logged, not raised
-                self._stats.dropped += 1
-                log.exception("response reader failure on %d bytes from %s", len(data), src)
-                return
+        if data.startswith(b"SIP/2.0 ") and self._answer(data, stream):
+            return
+        self._whole(data, src, transport, reply, stream)
+
+    def _on_udp_response(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        """A UDP datagram that starts as a response (UdpTransport.on_response)."""
+        self._stats.received += 1
+        if self._answer(data, False):
+            return
+        src = (str(addr[0]), int(addr[1]))
+        udp = self._udp
+        assert udp is not None
+        self._whole(data, src, "UDP", lambda out: udp.send(out, src), False)
+
+    def _answer(self, data: bytes, stream: bool) -> bool:
+        """Read a response as a client does and offer it to the registrations: True when it
+        was theirs (or malformed, dropped and counted)."""
+        try:
+            return self._on_response(read_response(data, is_stream=stream))
+        except ParseError:
+            self._stats.dropped += 1
+            return True
+        except Exception:  # as below: a bug in the reader is logged, not raised
+            self._stats.dropped += 1
+            log.exception("response reader failure on %d bytes", len(data))
+            return True
+
+    def _whole(
+        self, data: bytes, src: Addr, transport: str, reply: Callable[[bytes], None], stream: bool
+    ) -> None:
+        """Any other message, parsed whole: a call's, a stray response, a request."""
         try:
             msg = parse_message(data, is_stream=stream)
         except ParseError:
