@@ -23,6 +23,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import random
 import ssl
 import time
@@ -52,6 +53,10 @@ __all__ = ["AccountConfig", "ManagerStats", "RegistrationManager"]
 
 log = logging.getLogger(__name__)
 _TICK = 0.005  # timers closer than this to the next wake-up wait for it (seconds)
+# Refreshes are due on multiples of this (seconds, rounded up: at most this late, against the
+# seconds of slack a binding has): those due in one step share one wake-up of the timer task
+# and go out together, instead of one wake-up (and one answer's) each.
+_REFRESH_GRID = 0.25
 B = BindingState
 # The one translation of the SIP core's vocabulary into the account core's (same spelling):
 # every BindingState becomes one of the domain's WORKER_STATES (tests/sip/test_manager.py).
@@ -436,12 +441,15 @@ class RegistrationManager:
             self._forget(slot)
         elif slot.unregistering or not slot.retiring:  # queued for un-REGISTER: no timers
             when = reg.get_timer()
-            if busy and (st := reg.status).state is B.REGISTERED:
-                # a refresh is out: wake at the binding's expiry too, to say it ran out if
-                # no answer came by then (_lapse)
-                until = st.registered_until
-                if until is not None and until != slot.lapsed and (when is None or until < when):
-                    when = until
+            if (st := reg.status).state is B.REGISTERED:
+                if busy:
+                    # a refresh is out: wake at the binding's expiry too, to say it ran out if
+                    # no answer came by then (_lapse)
+                    until = st.registered_until
+                    if until is not None and until != slot.lapsed:
+                        when = until if when is None else min(when, until)
+                elif when is not None:  # its next refresh: on the grid, with the others due then
+                    when = math.ceil(when / _REFRESH_GRID) * _REFRESH_GRID
             self._schedule_key(slot, when)
 
     # ----------------------------------------------------------- activation
