@@ -92,6 +92,21 @@ async def test_an_answer_is_kept_24_hours(api: Api) -> None:
     assert await _accounts(api) == 2
 
 
+async def test_a_stored_answer_keeps_its_secret_sealed(api: Api) -> None:
+    """A new webhook's signing key is shown once; the stored answer a retry gets holds it, so
+    it is sealed with the service key like every other secret, never plain in the table."""
+    h = api.admin | {"Idempotency-Key": "hook-1"}
+    body = {"url": "https://hooks.example/telesip"}
+    first = await api.client.post(f"{V1}/webhooks", json=body, headers=h)
+    again = await api.client.post(f"{V1}/webhooks", json=body, headers=h)
+    assert first.status_code == again.status_code == 201 and again.content == first.content
+    secret = first.json()["secret"]
+    async with api.deps.uow() as uow:
+        stored = bytes(await uow.conn.scalar(select(t.idempotency_keys.c.body)))
+    assert secret.encode() not in stored and b"whsec_" not in stored
+    assert api.deps.cipher.unseal(stored) == first.content
+
+
 async def test_a_workers_retried_post_is_answered_once(api: Api) -> None:
     """The control plane's POSTs take a key too: a retried join gets the first instance (a
     second join would have started another and released the first's leases)."""

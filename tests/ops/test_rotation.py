@@ -22,7 +22,7 @@ from telesip.domain.errors import ConfigError
 from telesip.domain.model import TelegramUser
 from telesip.domain.operators import Scope
 from telesip.domain.settings import AccountSettings, Secret
-from telesip.services import webhooks
+from telesip.services import idempotency, webhooks
 from telesip.services.accounts import create_account
 from telesip.services.dependencies import Dependencies
 from telesip.store import keyring
@@ -75,6 +75,11 @@ async def _fill(deps: Dependencies, data_dir: Path) -> int:
         sheet = PendingImport(9, 501, "pbx.csv", None, b"login,password\n103,file-pw\n")
         await uow.pending_imports.put(sheet, now, now + timedelta(minutes=10))
         await uow.commit()
+    # a stored idempotent answer (a new webhook's signing key), and a claim with none yet
+    for key in ("answered", "running"):
+        assert await idempotency.begin(deps, "op:1", key, "f" * 64) is None
+    answer = idempotency.Stored(201, [], b"whsec_in_a_stored_answer")
+    await idempotency.finish(deps, "op:1", "answered", answer)
     SessionStore(data_dir, deps.cipher).save(
         CallerAccount(phone="15550100001", user=TgUser(id=9, first_name="C"), session=Secret("ss"))
     )
@@ -90,8 +95,10 @@ async def _secrets(deps: Dependencies, cipher: Cipher, data_dir: Path) -> list[s
         data = (await conn.execute(select(t.bot_fsm.c.data).order_by(t.bot_fsm.c.key))).all()
         updates = (await conn.execute(select(t.bot_updates.c.payload))).scalars().all()
         files = (await conn.execute(select(t.pending_imports.c.content))).scalars().all()
+        answers = (await conn.execute(select(t.idempotency_keys.c.body))).scalars().all()
     found = [cipher.decrypt(bytes(x)).reveal() for x in [*accounts, *hooks, *updates]]
     found += [zlib.decompress(cipher.unseal(bytes(x))).decode() for x in files]
+    found += [cipher.unseal(bytes(x)).decode() for x in answers if x is not None]
     found.append(cipher.decrypt(base64.b64decode(data[0][0]["password"])).reveal())
     found += [a.session.reveal() for a in SessionStore(data_dir, cipher).list()]
     return sorted(found, key=lambda v: (v.startswith("whsec_"), v))
@@ -105,12 +112,18 @@ async def test_rotation_reencrypts_every_secret_in_one_go(
     before = await _secrets(services, old, tmp_path)
     assert before[:5] == ["login,password\n103,file-pw\n", "pw-1", "pw-2", "ss", "typed-pw"]
     assert "typed-pw@pbx.test" in before[5]  # the journaled update
-    assert before[6].startswith("whsec_")
+    assert before[6].startswith("whsec_") and "whsec_in_a_stored_answer" in before[6:]
 
     result = await keyring.rotate(services.engine, tmp_path, old, new)
 
-    assert result.rows == {"accounts": 2, "webhooks": 1, "bot_updates": 1, "pending_imports": 1}
-    assert (result.conversations, result.sessions, result.total) == (1, 1, 7)
+    assert result.rows == {
+        "accounts": 2,
+        "webhooks": 1,
+        "bot_updates": 1,
+        "pending_imports": 1,
+        "idempotency_keys": 1,
+    }
+    assert (result.conversations, result.sessions, result.total) == (1, 1, 8)
     assert await _secrets(services, new, tmp_path) == before
     with pytest.raises(ConfigError):
         await _secrets(services, old, tmp_path)
@@ -122,12 +135,12 @@ async def test_rotation_reencrypts_every_secret_in_one_go(
     assert guess.failures == 2 and guess.last_hash is None and guess.last_prefix_hash is None
     assert untouched == {"login": "x"}
     assert (await keyring.check(services.engine, new, tmp_path)).failed == []
-    assert len((await keyring.check(services.engine, old, tmp_path)).failed) == 5
+    assert len((await keyring.check(services.engine, old, tmp_path)).failed) == 6
     assert not list((tmp_path / "telegram").glob("*.rekey"))
     assert os.stat(tmp_path / "telegram" / "15550100001.session").st_mode & 0o777 == 0o600
 
     again = await keyring.rotate(services.engine, tmp_path, old, new)  # resumes: nothing left
-    assert (again.total, again.already_new) == (0, 7)
+    assert (again.total, again.already_new) == (0, 8)
 
 
 async def test_a_secret_neither_key_opens_changes_nothing(

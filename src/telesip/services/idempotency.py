@@ -84,14 +84,17 @@ async def begin(deps: Dependencies, owner: str, key: str, fingerprint: str) -> S
     if row.state != "done":
         raise KeyInProgress()
     assert row.status is not None  # ``finish`` stores the status with the state "done"
-    return Stored(row.status, [(str(n), str(v)) for n, v in row.headers or []], row.body or b"")
+    headers = [(str(n), str(v)) for n, v in row.headers or []]
+    return Stored(row.status, headers, deps.cipher.unseal(row.body) if row.body else b"")
 
 
 async def finish(deps: Dependencies, owner: str, key: str, answer: Stored) -> None:
-    """Store the answer a retry gets (one UPDATE)."""
+    """Store the answer a retry gets (one UPDATE), its body sealed with the service key: an
+    answer may hold a secret shown once (a new webhook's signing key)."""
+    body = deps.cipher.seal(answer.body)
     async with deps.uow(single_statement=True) as uow:
         await uow.idempotency.finish(
-            owner, key, answer.status, [list(h) for h in answer.headers], answer.body
+            owner, key, answer.status, [list(h) for h in answer.headers], body
         )
         await uow.commit()
 

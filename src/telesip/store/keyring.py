@@ -44,6 +44,7 @@ COLUMNS: tuple[tuple[Table, str], ...] = (
     (tables.webhooks, "secret_enc"),
     (tables.bot_updates, "payload"),  # webhook updates waiting (they may hold typed passwords)
     (tables.pending_imports, "content"),  # files waiting for their Import press (passwords)
+    (tables.idempotency_keys, "body"),  # stored answers (a new webhook's signing key)
 )
 SESSIONS = "telegram"  # DATA_DIR/<this>/*.session
 
@@ -71,7 +72,8 @@ async def check(engine: AsyncEngine, cipher: Cipher, data_dir: Path | None) -> K
     async with engine.connect() as conn:
         for table, column in COLUMNS:
             pk = table.primary_key.columns.values()[0]
-            row = (await conn.execute(select(pk, table.c[column]).order_by(pk).limit(1))).first()
+            query = select(pk, table.c[column]).where(table.c[column].is_not(None))
+            row = (await conn.execute(query.order_by(pk).limit(1))).first()
             if row is not None:
                 found.tried += 1
                 if not _opens(cipher, bytes(row[1])):
@@ -128,12 +130,14 @@ async def _lock(conn: AsyncConnection) -> None:
 
 async def _rekey_columns(conn: AsyncConnection, rekey: _Rekey) -> None:
     for table, column in COLUMNS:
-        pk = table.primary_key.columns.values()[0]
+        pk = table.primary_key.columns.values()  # one column, or several (idempotency_keys)
         count = 0
-        for row_id, token in (await conn.execute(select(pk, table.c[column]))).all():
-            fresh = rekey.token(bytes(token), f"{table.name} #{row_id}")
+        rows = await conn.execute(select(*pk, table.c[column]).where(table.c[column].is_not(None)))
+        for *row_id, token in rows.all():
+            fresh = rekey.token(bytes(token), f"{table.name} #{'/'.join(map(str, row_id))}")
             if fresh is not None:
-                await conn.execute(update(table).where(pk == row_id).values({column: fresh}))
+                where = [c == v for c, v in zip(pk, row_id, strict=True)]
+                await conn.execute(update(table).where(*where).values({column: fresh}))
                 count += 1
         rekey.result.rows[table.name] = count
 
