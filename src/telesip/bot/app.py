@@ -26,7 +26,6 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from telesip import extras
 from telesip.bot.budget import RedisBudget
 from telesip.bot.journal import Journal
 from telesip.bot.limiter import RateLimiter
@@ -247,7 +246,6 @@ def shared_budget(settings: Settings, limiter: RateLimiter, bot: Bot) -> RedisBu
     together); without it, in this process (one bot process)."""
     if not settings.redis_url:
         return None
-    extras.require("redis", "TELESIP_REDIS_URL")
     budget = RedisBudget.from_url(settings.redis_url, limiter.pace, f"telesip:pace:{bot.id}")
     limiter.budget = budget
     return budget

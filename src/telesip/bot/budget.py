@@ -18,6 +18,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from telesip.services.pacing import shared_scripts
+
 log = logging.getLogger(__name__)
 
 SEND = "send"
@@ -203,38 +205,43 @@ return 1
 """
 
 
+class Scripts(Protocol):
+    """Lua scripts run where every bot process sees them (store/redis_scripts.py: Redis)."""
+
+    last_error: BaseException | None
+
+    async def run(self, script: str, keys: list[str], args: list[Any]) -> Any | None:
+        """The script's answer, or None while the store does not answer."""
+
+    async def close(self) -> None: ...
+
+
 class RedisBudget:
     """The budget shared by the bot processes of one bot (``prefix``) through Redis. While Redis
     does not answer, each process paces with a budget of its own (``local``: the bot goes on
     talking, each process within Telegram's limits on its own) and no process sends the outbox
     (its messages wait, in order, none sent twice)."""
 
-    def __init__(self, redis: Any, pace: Pace, prefix: str) -> None:
-        self.redis = redis
+    def __init__(self, scripts: Scripts, pace: Pace, prefix: str) -> None:
+        self.scripts = scripts
         self.pace = pace
         self.prefix = prefix
         self.local = MemoryBudget(pace)
         self.away = False  # Redis did not answer the last call
-        self._script = redis.register_script(_SCRIPT)
-        self._sender = redis.register_script(_SENDER)
 
     @classmethod
     def from_url(cls, url: str, pace: Pace, prefix: str) -> RedisBudget:
-        from redis.asyncio import Redis
+        return cls(shared_scripts(url), pace, prefix)
 
-        return cls(
-            Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0), pace, prefix
-        )
-
-    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+    async def _call(self, script: str, keys: list[str], args: list[Any]) -> Any:
         """The script's answer, or None while Redis does not answer."""
-        from redis.exceptions import RedisError
-
-        try:
-            answer = await script(keys=keys, args=args)
-        except (RedisError, OSError) as exc:
+        answer = await self.scripts.run(script, keys, args)
+        if answer is None:
             if not self.away:
-                log.warning("pacing budget: Redis does not answer (%s); pacing per process", exc)
+                log.warning(
+                    "pacing budget: Redis does not answer (%s); pacing per process",
+                    self.scripts.last_error,
+                )
             self.away = True
             return None
         if self.away:
@@ -249,7 +256,7 @@ class RedisBudget:
         overall = self.pace.overall_per_second
         has_chat = "0" if chat is None else "1"
         args = [op, overall, overall, rate, burst, has_chat, arg, DEFERRED_TTL_S]
-        return await self._call(self._script, keys, args)
+        return await self._call(_SCRIPT, keys, args)
 
     async def take(self, chat: int | None, kind: str) -> tuple[float, bool]:
         answer = await self._run("take", chat, kind)
@@ -272,7 +279,7 @@ class RedisBudget:
 
     async def sender(self, holder: str, seconds: float = SENDER_TTL_S) -> bool:
         keys = [f"{self.prefix}:outbox-sender"]
-        return bool(await self._call(self._sender, keys, [holder, int(seconds * 1000)]))
+        return bool(await self._call(_SENDER, keys, [holder, int(seconds * 1000)]))
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.scripts.close()
