@@ -252,10 +252,11 @@ class Webhook:
                 update = await self.queue.get()
                 while True:
                     assert self.url is not None
-                    async with http.post(self.url, json=update) as resp:
-                        if resp.status == 200:
-                            break
-                    await asyncio.sleep(0.05)  # 503: try again, as Telegram does
+                    with contextlib.suppress(aiohttp.ClientError):
+                        async with http.post(self.url, json=update) as resp:
+                            if resp.status == 200:
+                                break
+                    await asyncio.sleep(0.05)  # 503 or no answer: again, as Telegram does
 
 
 # ------------------------------------------------------------------ bot processes (webhook)
