@@ -200,26 +200,12 @@ def _pointer(loc: Sequence[Any]) -> problems.FieldProblem | None:
 
 async def _authenticated_first(request: Request) -> JSONResponse | None:
     """401 before any body validation: a request to an operator route without a valid key,
-    or to the worker control plane without a credential, learns nothing about its body."""
-    path = request.url.path
-    if not path.startswith("/api/v1/"):
-        return None
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else ""
-    if path.startswith("/api/v1/worker/"):
-        if token:
-            return None
-        exc: errors.TelesipError = errors.MissingCredential()
-    else:
-        try:
-            await operators.authenticate(request.app.state.services, token or None)
-            return None
-        except errors.InvalidApiKey as refused:
-            exc = refused
-        except errors.TelesipError:  # the database is down: the body's error stands
-            return None
-    return await _telesip_error(request, exc)
+    or to the worker control plane without a credential, learns nothing about its body (with
+    the database away the body's error stands)."""
+    refusal = await _unauthenticated(request)
+    if isinstance(refusal, errors.InvalidApiKey | errors.MissingCredential):
+        return await _telesip_error(request, refusal)
+    return None
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
