@@ -121,3 +121,32 @@ async def test_in_memory_sqlite_has_no_reader() -> None:
     engine = create_engine("sqlite+aiosqlite://")
     assert sqlite_reader(engine) is None
     await engine.dispose()
+
+
+async def test_the_card_is_prepared_once_not_on_every_read(lite: Dependencies) -> None:
+    """SQLite prepares a statement again on every execution when a bound value might decide
+    whether a partial index applies (``offers.state = ?`` against ``uq_offers_pending_account``
+    ``WHERE state = 'pending'``): the card's read cost 0.13 ms instead of 0.015 ms. Preparing
+    asks the authorizer about every table and column; reading a prepared statement asks
+    nothing."""
+    acc = await accounts.create_account(lite, ALICE, sip())
+    asked: list[tuple[Any, ...]] = []
+
+    def authorizer(*args: Any) -> int:
+        asked.append(args)
+        return 0  # SQLITE_OK
+
+    async with lite.uow(readonly=True) as uow:
+        assert isinstance(uow.conn, LoopReads)
+        driver = uow.conn.driver_connection()
+        assert driver is not None
+        driver.set_authorizer(authorizer)
+        try:
+            assert await uow.accounts.card(acc, uow.now) is not None
+            assert asked  # prepared (the authorizer is asked)
+            asked.clear()
+            for _ in range(3):
+                assert await uow.accounts.card(acc, uow.now) is not None
+        finally:
+            driver.set_authorizer(None)
+    assert asked == []

@@ -124,6 +124,31 @@ async def test_writers_of_one_loop_queue_and_lose_no_update(lite: Dependencies) 
     assert await _count(lite) == 200
 
 
+async def test_writers_of_one_loop_reuse_the_one_connection(lite: Dependencies) -> None:
+    """A writer gives the loop's connection back when its transaction ends, before the next
+    writer is let in, even when its unit of work goes on (its events published) past the
+    commit: fifty writers at once open no connection past the writer pool's one (a new
+    SQLite connection reads the schema again and prepares every statement anew)."""
+    engines = loop_engines(lite.engine)
+    assert engines is not None
+    opened: list[object] = []
+    event.listen(engines.writer, "connect", lambda dbapi, _record: opened.append(dbapi))
+    await _increment(lite)
+    before = len(opened)
+
+    async def writer() -> None:
+        async with lite.uow() as uow:
+            await uow.conn.execute(text("UPDATE counter SET n = n + 1"))
+            await uow.commit()
+            await asyncio.sleep(0)  # the unit of work goes on after its commit
+
+    async with asyncio.timeout(30):
+        await asyncio.gather(*(writer() for _ in range(50)))
+    assert len(opened) == before
+    assert engines.writer.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert await _count(lite) == 51
+
+
 async def test_a_cancelled_writer_lets_the_next_one_in(lite: Dependencies) -> None:
     inside = asyncio.Event()
 

@@ -225,7 +225,7 @@ class LoopWrites:
             elif self._async is not None:
                 await self._async.commit()
         finally:
-            self._release()
+            self._end()
 
     async def rollback(self) -> None:
         try:
@@ -234,7 +234,30 @@ class LoopWrites:
             elif self._async is not None:
                 await self._async.rollback()
         finally:
+            self._end()
+
+    def _end(self) -> None:
+        """The transaction ended: the loop's connection goes back to its pool *before* the
+        next writer of this process is let in. Given back later (at the unit of work's end,
+        after its events were published), the next writer found the pool's one connection
+        out and opened a new one, closed again on return: a connection, its pragmas, the
+        schema and every statement prepared again on nearly every write."""
+        try:
+            if self._sync is not None:
+                sync, self._sync = self._sync, None
+                sync.close()
+        finally:
             self._release()
+
+    def close_on_loop(self) -> bool:
+        """Gives the connection back and lets the next writer in, at once, when the unit of
+        work never left the loop's thread (no aiosqlite fallback): nothing to await, so
+        nothing a cancellation could interrupt (a transaction still open is rolled back by the
+        pool's reset). False (nothing done) otherwise."""
+        if self._async is not None:
+            return False
+        self._end()
+        return True
 
     async def close(self) -> None:
         try:

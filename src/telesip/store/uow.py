@@ -279,11 +279,12 @@ class UnitOfWork:
         return self._quiet() and lot.park(self._kind, self.conn)
 
     def _released_on_loop(self) -> bool:
-        """A read on SQLite's loop-thread connection ends without an await (so without the
-        shield's task and the loop turn it costs, during which other readers would open
+        """A unit of work on SQLite's loop-thread connection ends without an await (so without
+        the shield's task and the loop turn it costs, during which other readers would open
         connections past the pool's size): True when done that way."""
         conn: Any = self.conn  # typed as what the repositories use of it
-        return type(conn) is LoopReads and self._pg is None and conn.close_on_loop()
+        kind = type(conn)
+        return (kind is LoopReads or kind is LoopWrites) and conn.close_on_loop()
 
     def _quiet(self) -> bool:
         """Whether releasing is only giving a PostgreSQL connection back to the pool: no

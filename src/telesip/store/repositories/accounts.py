@@ -40,6 +40,7 @@ from telesip.domain.readmodels import AccountSummary, CardRead
 from telesip.domain.settings import AccountSettings
 from telesip.store import fast_reads, tables
 from telesip.store.crypto import Cipher
+from telesip.store.repositories.common import PENDING
 from telesip.store.repositories.workers import Holder, firewall_candidates, worker_live
 from telesip.store.rows import account_from_row, offer_from_row_values, settings_values
 
@@ -128,7 +129,7 @@ def _card_select() -> Any:
         )
         .join(owner, owner.c.id == a.c.owner_id)
         .join(user, user.c.id == a.c.user_id)
-        .outerjoin(pending, and_(pending.c.account_id == a.c.id, pending.c.state == "pending"))
+        .outerjoin(pending, and_(pending.c.account_id == a.c.id, pending.c.state == PENDING))
         .outerjoin(candidate, firewall_candidates(candidate, a.c.worker, a.c.owner_id))
         .where(a.c.id == bindparam("b_account"))
         .order_by(candidate.c.id)

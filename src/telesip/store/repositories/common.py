@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,3 +16,11 @@ def dialect_insert(conn: AsyncConnection, table: Any) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+#: ``'pending'`` written into the SQL text, not bound: ``offers.state == PENDING``. A bound value
+#: compared with a column of a partial index's condition (``uq_offers_pending_account``: ``WHERE
+#: state = 'pending'``) may decide whether that index applies, so SQLite prepares the statement
+#: again every time the value is bound, every execution (the card's statement: 0.13 ms a read
+#: instead of 0.015 ms).
+PENDING: Any = literal_column("'pending'")

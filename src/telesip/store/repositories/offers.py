@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.domain.model import Offer, OfferState
 from telesip.store import tables
+from telesip.store.repositories.common import PENDING
 from telesip.store.rows import offer_from_row
 
 _OFFER = select(tables.offers).where(tables.offers.c.id == bindparam("b_offer"))
@@ -17,14 +18,14 @@ _OFFER_ACCEPT = (
     update(tables.offers)
     .where(
         tables.offers.c.id == bindparam("b_offer"),
-        tables.offers.c.state == "pending",
+        tables.offers.c.state == PENDING,
         tables.offers.c.expires_at > bindparam("b_now"),
     )
     .values(state="accepted", recipient_id=bindparam("b_recipient"), decided_at=bindparam("b_now"))
 )
 _OFFERS_CLOSE = (
     update(tables.offers)
-    .where(tables.offers.c.account_id == bindparam("b_account"), tables.offers.c.state == "pending")
+    .where(tables.offers.c.account_id == bindparam("b_account"), tables.offers.c.state == PENDING)
     .values(
         state=case(
             (tables.offers.c.expires_at <= bindparam("b_now"), "expired"),
@@ -102,7 +103,7 @@ class Offers:
     async def set_state(self, offer_id: int, state: OfferState, now: datetime) -> None:
         await self.conn.execute(
             update(tables.offers)
-            .where(tables.offers.c.id == offer_id, tables.offers.c.state == "pending")
+            .where(tables.offers.c.id == offer_id, tables.offers.c.state == PENDING)
             .values(state=state.value, decided_at=now)
         )
 
@@ -150,7 +151,7 @@ class Offers:
         row = (
             await self.conn.execute(
                 select(tables.offers).where(
-                    tables.offers.c.account_id == account_id, tables.offers.c.state == "pending"
+                    tables.offers.c.account_id == account_id, tables.offers.c.state == PENDING
                 )
             )
         ).first()

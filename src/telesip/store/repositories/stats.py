@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.store import tables
+from telesip.store.repositories.common import PENDING
 
 
 class Stats:
@@ -29,7 +30,7 @@ class Stats:
         """Offers waiting for Receive that have not expired."""
         n = await self.conn.scalar(
             select(func.count()).where(
-                tables.offers.c.state == "pending", tables.offers.c.expires_at > now
+                tables.offers.c.state == PENDING, tables.offers.c.expires_at > now
             )
         )
         return int(n or 0)
