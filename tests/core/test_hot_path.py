@@ -11,13 +11,16 @@ concurrent offer, concurrent transfers back) end as the rules say.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 
+from telesip.domain import errors
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import Method
+from telesip.domain.settings import Secret
 from telesip.services import accounts, offers
 from telesip.services.dependencies import Dependencies
 from telesip.store import tables as t
@@ -164,3 +167,94 @@ async def test_taking_back_while_the_new_owner_offers_it_leaves_no_stray_offer(
     finally:
         await alice.engine.dispose()
         await bob.engine.dispose()
+
+
+async def _lock_out_while_blocked(
+    pg: Dependencies, acc: int, write: Any, view: Any, *args: Any
+) -> Any:
+    """Run the transfer back's write while another transaction holds the account's lock, and
+    let that one lock the pair (Alice, account) out by wrong guesses and commit once the write
+    waits for the lock: after the write's statement began, before it holds the lock."""
+    until = pg.clock.now() + timedelta(minutes=10)
+    async with pg.engine.connect() as holder, pg.engine.connect() as watcher:
+        await holder.execute(
+            text("SELECT 1 FROM accounts WHERE id = :a FOR NO KEY UPDATE"), {"a": acc}
+        )
+        pending = asyncio.ensure_future(write(view, *args))
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        for _ in range(1000):  # until the write waits for the lock (it is a statement by then)
+            if await watcher.scalar(waiting) or pending.done():
+                break
+            await asyncio.sleep(0.005)
+        assert not pending.done()
+        await holder.execute(
+            t.guesses.insert().values(
+                user_id=ALICE.id,
+                account_id=acc,
+                window_start=pg.clock.now(),
+                failures=5,
+                free_steps=0,
+                locked_until=until,
+            )
+        )
+        await holder.commit()
+        return await pending
+
+
+async def test_a_lock_out_committed_while_the_write_waits_for_the_lock_stops_it(
+    pg: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write reads the guesses after it holds the account's lock (the function's own
+    snapshot), so a lock-out committed by the lock's previous holder is seen: the write does
+    nothing and the Core step says the pair is locked out."""
+    acc = await accounts.create_account(pg, ALICE, sip())
+    offer = await offers.create_offer(pg, ALICE, acc, Method.UNLINK)
+    await offers.receive(pg, BOB, offer.id)
+    write = PgStatements.transfer_back_write
+    results: list[bool] = []
+
+    async def blocked(self: PgStatements, view: Any, *args: Any) -> bool:
+        results.append(await _lock_out_while_blocked(pg, acc, write.__get__(self), view, *args))
+        return results[-1]
+
+    monkeypatch.setattr(PgStatements, "transfer_back_write", blocked)
+    with pytest.raises(errors.TooManyAttempts):
+        await offers.transfer_back(pg, ALICE, acc, PASSWORD)
+    assert results == [False]
+    async with pg.engine.connect() as conn:
+        owner = await conn.scalar(select(t.accounts.c.owner_id).where(t.accounts.c.id == acc))
+        guesses = await conn.scalar(select(func.count()).select_from(t.guesses))
+        back = await conn.scalar(select(func.count()).where(t.audit.c.action == "transferred_back"))
+    assert (owner, guesses, back) == (BOB.id, 1, 0)
+
+
+async def test_a_password_changed_between_the_read_and_the_write_is_the_core_steps(
+    pg: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write moves the account only if it is still as read, its password included."""
+    acc = await accounts.create_account(pg, ALICE, sip())
+    offer = await offers.create_offer(pg, ALICE, acc, Method.UNLINK)
+    await offers.receive(pg, BOB, offer.id)
+    write = PgStatements.transfer_back_write
+    results: list[bool] = []
+
+    async def changed(self: PgStatements, view: Any, *args: Any) -> bool:
+        async with pg.engine.begin() as conn:
+            await conn.execute(
+                update(t.accounts)
+                .where(t.accounts.c.id == acc)
+                .values(password_enc=pg.cipher.encrypt(Secret("an0ther-Pa55")))
+            )
+        results.append(await write(self, view, *args))
+        return results[-1]
+
+    monkeypatch.setattr(PgStatements, "transfer_back_write", changed)
+    with pytest.raises(errors.WrongPassword):
+        await offers.transfer_back(pg, ALICE, acc, PASSWORD)
+    assert results == [False]
+    async with pg.engine.connect() as conn:
+        owner = await conn.scalar(select(t.accounts.c.owner_id).where(t.accounts.c.id == acc))
+    assert owner == BOB.id

@@ -1,10 +1,12 @@
 """The transfer cycle's hot path on PostgreSQL: each step in one or two statements on the raw
 asyncpg connection of the unit of work (SQLAlchemy's per-statement CPU was most of a cycle).
 
-What it does not decide: every rule stays in the domain. A step is a read under the account's
-row lock (``FOR NO KEY UPDATE``, the lock the Core path takes), then one data-modifying CTE
-that writes the whole outcome with its audit row, its guards being the domain's decision taken
+What it does not decide: every rule stays in the domain. A step is a read, then one write that
+locks the account (``FOR NO KEY UPDATE``, the lock the Core path takes) if it is still as read
+and writes the whole outcome with its audit row, its guards being the domain's decision taken
 on the rows read; or, for an offer, one guarded CTE whose conditions are exactly the rule's.
+Each statement is a transaction of its own (no BEGIN and COMMIT round trips): the write is the
+step's one transaction, the read before it none (it locks nothing, so it writes no WAL).
 A step that returns nothing tells ``PgTransfers`` (repositories/transfers_pg.py, the only
 user of this module) to take the Core step, which produces the typed error (or, for cases this
 file does not handle, the outcome). Times are naive UTC, as
@@ -21,7 +23,6 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from telesip.domain.errors import ConflictError, StorageUnavailable
-from telesip.domain.guessing import GuessState
 from telesip.domain.model import Method, Offer, OfferKind, OfferState, Payer, TelegramUser
 from telesip.domain.plans import Subscription
 from telesip.domain.transfers import Holding, TransferOutcome
@@ -148,37 +149,24 @@ WITH acc AS MATERIALIZED (
 SELECT * FROM accepted
 """
 
-# R7, read: the account locked (with its encrypted password), whether this person gave it
-# away by an unlink that was received, their guessing state and their subscriptions.
+# R7, read (no lock, no transaction): the account with its encrypted password, whether this
+# person gave it away by an unlink that was received, and their subscriptions.
 _TRANSFER_BACK_READ = f"""
 SELECT a.owner_id, a.user_id, a.payer, a.via_link, a.password_enc,
        EXISTS (SELECT 1 FROM offers WHERE account_id = a.id AND state = 'accepted'
                AND method = 'unlink' AND sender_id = $2) AS given,
-       g.locked_until,
        {_SUBS.format(who="$2", name="actor")}
-FROM accounts a LEFT JOIN guesses g ON g.user_id = $2 AND g.account_id = a.id
+FROM accounts a
 WHERE a.id = $1
-FOR NO KEY UPDATE OF a
 """
 
-# R7, write: forget the guesses (returned, as they are now, for the service to re-check),
-# move the account back, end its pending offer, audit.
+# R7, write: one call of ``telesip_transfer_back`` (migration core_0003), its own transaction:
+# it locks the account if it is still as read, checks on a snapshot taken after that lock that
+# the unlink was given, the subscriptions are those read and the pair is not locked out by
+# wrong guesses, then forgets the guesses, moves the account back, ends its pending offer and
+# audits. False: nothing written.
 _TRANSFER_BACK_WRITE = """
-WITH forgotten AS (
-    DELETE FROM guesses WHERE user_id = $2 AND account_id = $1
-    RETURNING window_start, failures, free_steps, last_hash, last_prefix_hash, locked_until
-), moved AS (
-    UPDATE accounts SET owner_id = $2, user_id = $2, payer = $4, via_link = false, updated_at = $3
-    WHERE id = $1
-), closed AS (
-    UPDATE offers
-    SET state = CASE WHEN expires_at <= $3 THEN 'expired' ELSE 'cancelled' END, decided_at = $3
-    WHERE account_id = $1 AND state = 'pending'
-), audited AS (
-    INSERT INTO audit (at, actor_id, account_id, action, details)
-    VALUES ($3, $2, $1, 'transferred_back', $5::json)
-)
-SELECT * FROM forgotten
+SELECT telesip_transfer_back($1, $2, $3, $4, $5, $6, $7, $8::text[], $9::int[], $10, $11::json)
 """
 
 
@@ -252,17 +240,17 @@ class TransferBackView:
     account: Holding
     password_enc: bytes
     given: bool
-    locked_until: datetime | None
     actor_subs: list[Subscription]
 
 
 class PgStatements:
     """Offer, receive and transfer back on one asyncpg connection outside SQLAlchemy.
 
-    ``begin`` / ``commit`` / ``close`` drive the connection's transaction; the unit of work
-    calls them, so a use case sees one transaction as usual. asyncpg caches each statement's
-    preparation per connection. asyncpg errors are translated here, as the unit of work does
-    for SQLAlchemy's.
+    No statement here opens a transaction: each is one by itself, or part of the unit of
+    work's when SQLAlchemy began one on the connection. ``commit`` / ``close`` end whatever
+    transaction the driver reports open (the unit of work calls them), so a use case sees one
+    transaction as usual. asyncpg caches each statement's preparation per connection. asyncpg
+    errors are translated here, as the unit of work does for SQLAlchemy's.
     """
 
     def __init__(self, conn: Any) -> None:
@@ -278,9 +266,6 @@ class PgStatements:
 
     def in_transaction(self) -> bool:
         return bool(self._conn.is_in_transaction())
-
-    async def begin(self) -> None:
-        await self._run(self._conn.execute, "BEGIN")
 
     async def commit(self) -> None:
         if self._conn.is_in_transaction():
@@ -426,32 +411,29 @@ class PgStatements:
             ),
             row["password_enc"],
             row["given"],
-            _aware(row["locked_until"]),
             _subs(actor_id, row["actor_plans"], row["actor_seats"]),
         )
 
     async def transfer_back_write(
-        self, account_id: int, actor_id: int, now: datetime, outcome: TransferOutcome
-    ) -> GuessState | None:
-        """Write ``outcome`` (the account moved back to ``actor_id``, its pending offer ended);
-        return the guessing state it cleared (None if there was none) to be re-checked before
-        committing."""
-        row = await self._run(
-            self._conn.fetchrow,
+        self, view: TransferBackView, actor_id: int, now: datetime, outcome: TransferOutcome
+    ) -> bool:
+        """Write ``outcome`` (the account moved back to ``actor_id``, its pending offer ended,
+        the guesses forgotten) if everything ``view`` showed still holds and the pair is not
+        locked out; False: nothing written."""
+        seen = view.account
+        done = await self._run(
+            self._conn.fetchval,
             _TRANSFER_BACK_WRITE,
-            account_id,
+            seen.account_id,
             actor_id,
             _db_time(now),
+            seen.owner_id,
+            seen.user_id,
+            seen.payer.value,
+            view.password_enc,
+            [sub.plan for sub in view.actor_subs],
+            [sub.seats for sub in view.actor_subs],
             outcome.after.payer.value,
             _details(outcome.details),
         )
-        if row is None:
-            return None
-        return GuessState(
-            window_start=row["window_start"].replace(tzinfo=UTC),
-            failures=row["failures"],
-            free_steps=row["free_steps"],
-            last_hash=row["last_hash"],
-            last_prefix_hash=row["last_prefix_hash"],
-            locked_until=_aware(row["locked_until"]),
-        )
+        return bool(done)

@@ -6,8 +6,8 @@ read (usage uncounted: only where no plan limit makes usage matter), and writes 
 one statement guarded by the facts it decided on. Whatever it does not complete (every
 refusal, a plan whose usage counts, a link-managed account, an account changed since the read)
 goes on to the Core step it inherits, which says why. Nothing written by a fast step survives
-a fallback: receive's statements are each their own transaction (or part of the unit of
-work's, when it began one) and write all or nothing; transfer back's are rolled back first.
+a fallback: its writes are each their own transaction (or part of the unit of work's, when it
+began one) and write all or nothing.
 """
 
 from __future__ import annotations
@@ -186,16 +186,16 @@ class PgTransfers(Transfers):
     async def take_back(
         self, account_id: int, actor_id: int, password: str, now: datetime, *, apply: bool
     ) -> TransferOutcome | Refused | None:
-        """With the right password, two statements: the account locked and read, then one
-        that clears the guesses, moves it, ends its pending offer and audits. The guessing
-        state it cleared is checked before committing: a locked pair rolls back."""
+        """With the right password, two statements and no transaction around them: the
+        account read (no lock), then one call that locks it if it is still as read, checks on
+        a snapshot taken after the lock that the pair is not locked out by wrong guesses (and
+        the rest the decision rested on), and clears the guesses, moves it, ends its pending
+        offer and audits; or writes nothing (then the Core step)."""
         pg = await self._first_statements() if apply else None
         if pg is not None:
-            await pg.begin()
             done = await self._take_back(pg, account_id, actor_id, password, now)
             if done is not None:
                 return done
-            await pg.close()  # rolled back: the Core step starts afresh
         return await super().take_back(account_id, actor_id, password, now, apply=apply)
 
     async def _take_back(
@@ -216,7 +216,6 @@ class PgTransfers(Transfers):
         )
         if outcome is None:
             return None
-        cleared = await pg.transfer_back_write(account_id, actor_id, now, outcome)
-        if cleared is not None and cleared.locked(now):
+        if not await pg.transfer_back_write(view, actor_id, now, outcome):
             return None
         return outcome
