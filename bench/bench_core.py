@@ -4,6 +4,7 @@ accounts; beside the reference program's figures from the same run, and the rati
 
     .venv/bin/python bench/bench_core.py [--seconds 10] [--rounds 3] [--pg URL] [--clients 8]
         [--reference ../shared/reference/db_standin.py] [--gc tuned|default]
+        [--loop auto|uvloop|asyncio]
 
 SQLite runs with one client (a file in a temporary directory); PostgreSQL with --clients
 concurrent clients, each on its own accounts, in a fresh database on the server at --pg.
@@ -13,7 +14,9 @@ and ``--impl asyncpg --clients N`` (in its own database ``standin``, which it fi
 Ours and the reference alternate ``--rounds`` times, so a shared machine's load falls on both;
 the medians and their ratio are printed. CPU per cycle is each process's own (robust to load).
 This process runs with `eventloop.tune_gc()`, as `telesip run`, `bot` and `api` do (``--gc
-default`` for CPython's collector); the reference program runs with CPython's.
+default`` for CPython's collector), on the service's event loop (uvloop when installed, as
+`eventloop.run` picks it; ``--loop asyncio`` for asyncio's own); the reference program runs
+with CPython's collector on asyncio's loop, its own choices.
 """
 
 from __future__ import annotations
@@ -88,6 +91,10 @@ async def cycles(
         t0 = time.thread_time()
         result = await call
         steps.append(time.thread_time() - t0)
+        # a use case of the service is followed by I/O (the bot's answer, the API's response),
+        # which gives the loop back; SQLite's may have no await point that yields, so without
+        # this the probe would not run at all (and report no stall)
+        await asyncio.sleep(0)
         return result
 
     async def client(i: int) -> None:
@@ -212,7 +219,7 @@ async def _create_database(admin_url: str, name: str, *, exist_ok: bool = False)
         await admin.dispose()
 
 
-async def main() -> None:
+def parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
@@ -223,10 +230,17 @@ async def main() -> None:
     ap.add_argument("--gc", choices=("tuned", "default"), default="tuned",
                     help="tuned: eventloop.tune_gc(), as the service's processes run; "
                     "default: CPython's")  # fmt: skip
-    args = ap.parse_args()
+    ap.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                    help="the event loop: auto is the service's (uvloop when installed); "
+                    "the reference program runs on asyncio's")  # fmt: skip
+    return ap.parse_args()
+
+
+async def main(args: argparse.Namespace) -> None:
     if args.gc == "tuned":
         eventloop.tune_gc()
-    print(f"gc {args.gc} {gc.get_threshold()}; load average {os.getloadavg()}", flush=True)
+    loop = eventloop.loop_name(args.loop)
+    print(f"loop {loop}; gc {args.gc} {gc.get_threshold()}; load {os.getloadavg()}", flush=True)
     if not args.reference.exists():
         print(f"reference program not found at {args.reference}: our figures only")
     if args.only != "postgresql":
@@ -257,4 +271,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    options = parse()
+    eventloop.run(main(options), choice=options.loop)
