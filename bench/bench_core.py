@@ -13,10 +13,10 @@ transactions written as a plain program) runs as ``--impl sqlite_core --wal on -
 and ``--impl asyncpg --clients N`` (in its own database ``standin``, which it fills itself).
 Ours and the reference alternate ``--rounds`` times, so a shared machine's load falls on both;
 the medians and their ratio are printed. CPU per cycle is each process's own (robust to load).
-This process runs with `eventloop.tune_gc()`, as `telesip run`, `bot` and `api` do (``--gc
-default`` for CPython's collector), on the service's event loop (uvloop when installed, as
-`eventloop.run` picks it; ``--loop asyncio`` for asyncio's own); the reference program runs
-with CPython's collector on asyncio's loop, its own choices.
+This process runs with `eventloop.tune_gc()`, as `telesip run` does (``--gc requests`` as `bot`
+and `api` tune it, ``--gc default`` for CPython's collector), on the service's event loop
+(uvloop when installed, as `eventloop.run` picks it; ``--loop asyncio`` for asyncio's own);
+the reference program runs with CPython's collector on asyncio's loop, its own choices.
 """
 
 from __future__ import annotations
@@ -227,9 +227,9 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--reference", type=Path, default=REFERENCE.resolve())
     ap.add_argument("--only", choices=["sqlite", "postgresql"])
-    ap.add_argument("--gc", choices=("tuned", "default"), default="tuned",
-                    help="tuned: eventloop.tune_gc(), as the service's processes run; "
-                    "default: CPython's")  # fmt: skip
+    ap.add_argument("--gc", choices=("tuned", "requests", "default"), default="tuned",
+                    help="tuned: eventloop.tune_gc(), as `telesip run` and `worker` run; "
+                    "requests: as `bot` and `api` run it; default: CPython's")  # fmt: skip
     ap.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
                     help="the event loop: auto is the service's (uvloop when installed); "
                     "the reference program runs on asyncio's")  # fmt: skip
@@ -239,6 +239,8 @@ def parse() -> argparse.Namespace:
 async def main(args: argparse.Namespace) -> None:
     if args.gc == "tuned":
         eventloop.tune_gc()
+    elif args.gc == "requests":
+        eventloop.tune_gc(eventloop.GC_REQUEST_THRESHOLDS)
     loop = eventloop.loop_name(args.loop)
     print(f"loop {loop}; gc {args.gc} {gc.get_threshold()}; load {os.getloadavg()}", flush=True)
     if not args.reference.exists():

@@ -3,10 +3,13 @@ which `bin/telesip` installs), else asyncio's own. `TELESIP_EVENT_LOOP=asyncio` 
 `=uvloop` insists on uvloop (an error when it is missing). uvloop only changes how fast the
 loop moves bytes and timers; nothing in telesip depends on which loop runs it.
 
-`tune_gc` sets the garbage collector for a process that holds a large live heap (a worker: a
-dozen objects per account it keeps registered) or makes many objects per request (the bot's
-/softphone and the API's listings: ~20,000 for a thousand accounts), called by the long-running
-commands before they start."""
+`tune_gc` sets the garbage collector for a long-running command before it starts: the objects
+made by importing are frozen out of every collection, and the young generation is collected
+less often than CPython's every 700 net allocations. A process that holds a large live heap (a
+worker: a dozen objects per account it keeps registered; `telesip run`, which holds one) takes
+`GC_THRESHOLDS`; the bot and the API, which make many objects per request and keep few (the
+bot's /softphone and the API's listings: ~20,000 for a thousand accounts), take
+`GC_REQUEST_THRESHOLDS`, whose collections are shorter (docs/benchmarks.md, session 10)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["GC_THRESHOLDS", "loop_factory", "loop_name", "run", "tune_gc"]
+__all__ = ["GC_REQUEST_THRESHOLDS", "GC_THRESHOLDS", "loop_factory", "loop_name", "run", "tune_gc"]
 
 T = TypeVar("T")
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
@@ -47,8 +50,16 @@ def loop_name(choice: str | None = None) -> str:
 #: allocations of tracked objects instead of CPython's 700.
 GC_THRESHOLDS = (50_000, 20, 20)
 
+#: The bot's and the API's thresholds: a young collection every 10,000 net allocations. A
+#: request's objects are mostly freed as it ends (reference counting lowers the count again),
+#: so a collection is rare either way, but when one comes it walks up to that many objects on
+#: the loop: 50,000 took 21-33 ms of CPU, 10,000 at most 3-5 ms, with as little CPU in all;
+#: CPython's 700 (after the freeze) is under 2-4 ms a collection but thousands of them, 4-8 %
+#: of the CPU of a /softphone or a listing (docs/benchmarks.md, 2026-12-07 session 10).
+GC_REQUEST_THRESHOLDS = (10_000, 10, 10)
 
-def tune_gc() -> None:
+
+def tune_gc(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> None:
     """Make the cyclic garbage collector cheap for a process that holds many long-lived objects.
 
     With CPython's defaults a worker registering 50,000 accounts spent about a quarter of its
@@ -57,11 +68,12 @@ def tune_gc() -> None:
     survivors grow by a quarter, walk every account's objects again and again while they are
     being made. Here the objects made by importing (modules, classes, functions: never garbage)
     are frozen out of every collection, and the young generation is collected every
-    `GC_THRESHOLDS[0]` net allocations. Reference cycles are still collected, later: at most that
-    many young objects wait for it, a few MiB. Idempotent; changes only this process."""
+    ``thresholds[0]`` net allocations (`GC_THRESHOLDS` by default; the bot and the API take
+    `GC_REQUEST_THRESHOLDS`). Reference cycles are still collected, later: at most that many
+    young objects wait for it, a few MiB. Idempotent; changes only this process."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    gc.set_threshold(*thresholds)
 
 
 def run(coro: Coroutine[Any, Any, T], *, choice: str | None = None) -> T:

@@ -4,6 +4,7 @@ the registration manager works on it the same as on asyncio's loop."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
@@ -13,6 +14,22 @@ from telesip.workers import RegistrationManager
 
 from .fake_registrar import start_fake
 from .test_manager import account
+
+
+@pytest.mark.parametrize(
+    "thresholds", [eventloop.GC_THRESHOLDS, eventloop.GC_REQUEST_THRESHOLDS], ids=["run", "bot-api"]
+)
+def test_tune_gc_freezes_what_exists_and_sets_the_thresholds(
+    thresholds: tuple[int, int, int],
+) -> None:
+    before = gc.get_threshold()
+    try:
+        eventloop.tune_gc(thresholds)
+        assert gc.get_threshold() == thresholds
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def test_the_choice_of_loop(monkeypatch: pytest.MonkeyPatch) -> None:

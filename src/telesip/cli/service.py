@@ -17,7 +17,7 @@ def run_all() -> None:
     """Run the service: migrate, then the API, the bot (with TELESIP_BOT_TOKEN) and a worker."""
     config = settings()
     config.configure_logging()
-    eventloop.tune_gc()  # it holds a worker's registrations
+    eventloop.tune_gc()  # it holds a worker's registrations: the worker's setting
     with contextlib.suppress(KeyboardInterrupt):
         run(run_service(config))
 
@@ -29,7 +29,8 @@ def bot() -> None:
         err.print("[red]error:[/] TELESIP_BOT_TOKEN is not set")
         raise typer.Exit(2)
     config.configure_logging()
-    eventloop.tune_gc()  # a thousand-account /softphone makes ~20,000 objects
+    # a thousand-account /softphone makes ~20,000 objects, and keeps few: short collections
+    eventloop.tune_gc(eventloop.GC_REQUEST_THRESHOLDS)
     with contextlib.suppress(KeyboardInterrupt):
         run(run_service(config, only={"bot"}))
 
@@ -38,7 +39,8 @@ def api() -> None:
     """Run only the HTTP API (and its webhook dispatcher) on TELESIP_API_BIND."""
     config = settings()
     config.configure_logging()
-    eventloop.tune_gc()  # a page of the listings is a thousand accounts
+    # a page of the listings is a thousand accounts, and keeps few: short collections
+    eventloop.tune_gc(eventloop.GC_REQUEST_THRESHOLDS)
     with contextlib.suppress(KeyboardInterrupt):
         run(run_service(config, only={"api"}))
 
