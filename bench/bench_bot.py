@@ -21,6 +21,10 @@ code (sendPhoto): one edit and two new messages. The figure is press -> the QR c
     .venv/bin/python bench/bench_bot.py --mode multi --rate 200 --seconds 10 --people 1000
     .venv/bin/python bench/bench_bot.py --mode multi --rate 200 --people 1000 --processes 2
 
+The bot polls as ``run_bot`` does: each getUpdates's batch journaled in the database in one
+transaction, each update forgotten when handled (``--no-journal``: without; the trivial bot
+has none).
+
 With ``--processes N`` the bot runs as N processes behind one webhook (the service's webhook
 handler on one SO_REUSEPORT port, updates journaled in the database, the pacing budget in
 Redis); the bench plays Telegram's side with 32 connections at once. Their CPU is read from
@@ -382,7 +386,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
 
-    from telesip.bot.app import build_dispatcher, settle_gc
+    from telesip.bot.app import build_dispatcher, journaled_polling, settle_gc
     from telesip.bot.limiter import RateLimiter
     from telesip.domain.model import TelegramUser
     from telesip.domain.settings import AccountSettings, Secret
@@ -431,12 +435,19 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
             bot_gc = GcPauses()
             if not args.no_gc_freeze:
                 settle_gc()  # as run_bot does
-            polling = asyncio.create_task(
-                dp.start_polling(
+
+            async def poll() -> None:
+                go = dp.start_polling(
                     bot, handle_signals=False, tasks_concurrency_limit=args.concurrency or None
                 )
-                if not bots
-                else asyncio.Event().wait()  # the bot processes have it
+                if args.trivial or args.no_journal:
+                    await go
+                    return
+                async with journaled_polling(bot, dp, s):  # as run_bot polls
+                    await go
+
+            polling = asyncio.create_task(
+                poll() if not bots else asyncio.Event().wait()  # the bot processes have it
             )
             try:
                 no_limit = aiohttp.ClientTimeout(total=None)
@@ -498,7 +509,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
             result.update(
                 db=args.db, rate=args.rate, people=args.people, warm=not args.cold, mode=args.mode
             )
-            result.update(processes=args.processes)
+            result.update(processes=args.processes, journal=not (args.trivial or args.no_journal))
             return result
     finally:
         child.terminate()
@@ -529,6 +540,11 @@ def main() -> None:
         choices=("callback", "multi"),
         default="callback",
         help="callback: answer + edit; multi: /links answer (edit + link + QR code)",
+    )
+    parser.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="poll without the update journal (run_bot journals every update)",
     )
     parser.add_argument("--no-gc-freeze", action="store_true", help="skip run_bot's settle_gc()")
     parser.add_argument(

@@ -7,7 +7,9 @@ the bot's session builds each call's form data and parses a canned answer the wa
 session does, but sends nothing: what is left is the bot's own work (aiogram, middlewares,
 the database read, the card's rendering). It reports the least CPU per press of eight bursts
 of 800 (the least is what the code costs when the machine lets it run) and the Python calls
-per press (``--profile``: deterministic, for comparing two versions under any load).
+per press (``--profile``: deterministic, for comparing two versions under any load). Updates
+are journaled as ``run_bot``'s polling does (a batch of 100 in one transaction, each forgotten
+when handled; ``--no-journal``: not).
 
     .venv/bin/python bench/bench_bot_cpu.py                    # this checkout
     .venv/bin/python bench/bench_bot_cpu.py --trivial          # the trivial aiogram bot
@@ -38,7 +40,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from aiogram.types import Update
     from bench.bench_bot import make_services, trivial_dispatcher
 
-    from telesip.bot.app import build_dispatcher
+    from telesip.bot.app import JournaledDispatcher, build_dispatcher
+    from telesip.bot.journal import Journal
     from telesip.bot.limiter import RateLimiter
     from telesip.domain.model import TelegramUser
     from telesip.domain.settings import AccountSettings, Secret
@@ -103,14 +106,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 {"update_id": i + 1, "callback_query": query}, context={"bot": bot}
             )
 
+        journal = not (args.trivial or args.no_journal)
+        if journal:  # as run_bot polls: each getUpdates's batch journaled, each update forgotten
+            assert isinstance(dp, JournaledDispatcher)
+            dp.journal = Journal(deps)
+
         async def burst(start: int, count: int) -> None:
             slots = asyncio.Semaphore(32)  # run_bot's HANDLER_LIMIT
 
-            async def one(i: int) -> None:
+            async def one(u: Update) -> None:
                 async with slots:
-                    await dp.feed_update(bot, update(i))
+                    if journal:
+                        await dp._process_update(bot, u)
+                    else:
+                        await dp.feed_update(bot, u)
 
-            await asyncio.gather(*(one(i) for i in range(start, start + count)))
+            tasks = []
+            for first in range(start, start + count, 100):  # getUpdates gives up to 100
+                batch = [update(i) for i in range(first, min(first + 100, start + count))]
+                if journal:
+                    await dp.journal_batch(batch)
+                tasks += [asyncio.create_task(one(u)) for u in batch]
+            await asyncio.gather(*tasks)
+            if journal:
+                await dp.journal.settle()
 
         await burst(0, people)  # a running bot: every person pressed once
         gc.collect()
@@ -138,6 +157,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_ms_per_press_least": round(min(cpu), 3),
         "cpu_ms_per_press_all": [round(x, 3) for x in sorted(cpu)],
         "python_calls_per_press": calls,
+        "journal": not (args.trivial or args.no_journal),
     }
 
 
@@ -152,6 +172,9 @@ def main() -> None:
         choices=("callback", "multi"),
         default="callback",
         help="callback: a card opened; multi: /links -> New link (edit + link + QR code)",
+    )
+    parser.add_argument(
+        "--no-journal", action="store_true", help="without the update journal run_bot keeps"
     )
     parser.add_argument("--pstats", help="write the --profile run's cProfile here")
     args = parser.parse_args()

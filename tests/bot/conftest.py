@@ -16,7 +16,7 @@ import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 
-from telesip.bot.app import build_dispatcher
+from telesip.bot.app import build_dispatcher, journaled_polling
 from telesip.bot.limiter import RateLimiter
 from telesip.bot.notifier import Notifier
 from telesip.bot.outbox import Outbox
@@ -98,8 +98,9 @@ async def running_bot(
     recordings: Path | None = None,
     miniapp_url: str | None = None,
 ) -> AsyncIterator[Harness]:
-    """The bot polling the fake with ``limiter``; with ``recordings`` also the outbox (polled
-    every 50 ms), which the limiter defers to, as ``run_bot`` wires them."""
+    """The bot polling the fake with ``limiter``, every update journaled; with ``recordings``
+    also the outbox (polled every 50 ms), which the limiter defers to, as ``run_bot`` wires
+    them."""
     bot = Bot(fake.token, session=fake.session(), default=DefaultBotProperties(parse_mode="HTML"))
     bot.session.middleware(limiter)
     notifier = Notifier(services, bot)
@@ -110,7 +111,12 @@ async def running_bot(
         outbox.start()
     notifier.start()
     dp["inline_mode"] = (await start_up(bot)).inline_mode
-    task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=5))
+
+    async def poll() -> None:
+        async with journaled_polling(bot, dp, services):  # every update journaled, as run_bot
+            await dp.start_polling(bot, handle_signals=False, polling_timeout=5)
+
+    task = asyncio.create_task(poll())
     await fake.wait_for(lambda: fake.calls("getUpdates"))
     try:
         yield Harness(fake, services, clock, bot, outbox)

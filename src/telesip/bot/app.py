@@ -11,15 +11,21 @@ import gc
 import hashlib
 import hmac
 import logging
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
+from aiogram.methods import GetUpdates, Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 from aiogram.utils.token import TokenValidationError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
@@ -72,13 +78,20 @@ WEBHOOK_QUEUE = 10_000
 
 
 class JournaledDispatcher(Dispatcher):
-    """Long polling with the update journal (``journal``, set for polling; ``bot/journal.py``):
-    aiogram confirms an update to Telegram (the next getUpdates's offset) before its handler
-    runs, so each update is journaled as it arrives, before the next getUpdates; it is
-    forgotten when its handler has ended. One Telegram delivered again (its first copy was
-    journaled by a process that died) is skipped here and taken over from the journal."""
+    """Long polling with the update journal (``journal``, set for polling by
+    ``journaled_polling``; ``bot/journal.py``): aiogram confirms an update to Telegram (the
+    next getUpdates's offset) before its handler runs, so each batch of updates is journaled as
+    it arrives, in one transaction, before the next getUpdates (``JournalBatches``, on the
+    bot's session); each update is forgotten when its handler has ended. One Telegram
+    delivered again (its first copy was journaled by a process that died) is skipped here and
+    taken over from the journal."""
 
     journal: Journal | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: the verdicts of the batch being handed out: update id -> journaled now (handle it)
+        self._batch: dict[int, bool] = {}
 
     async def _listen_updates(  # type: ignore[override]  # aiogram's is a classmethod
         self, bot: Bot, *args: Any, **kwargs: Any
@@ -87,9 +100,25 @@ class JournaledDispatcher(Dispatcher):
             if self.journal is None or await self._keep(update):
                 yield update
 
+    async def journal_batch(self, updates: list[Update]) -> None:
+        """Journal one getUpdates's updates (before aiogram hands them out)."""
+        if self.journal is None or not updates:
+            return
+        try:
+            fresh = await self.journal.keep_many(
+                [u.model_dump(mode="json", by_alias=True, exclude_none=True) for u in updates]
+            )
+        except TelesipError as exc:  # their handlers meet the same database: "try again"
+            log.warning("%d updates not journaled (%s)", len(updates), exc)
+            fresh = {u.update_id for u in updates}
+        self._batch = {u.update_id: u.update_id in fresh for u in updates}
+
     async def _keep(self, update: Update) -> bool:
         assert self.journal is not None
-        try:
+        verdict = self._batch.pop(update.update_id, None)
+        if verdict is not None:
+            return verdict
+        try:  # not journaled with its batch (no JournalBatches on this bot's session)
             return await self.journal.keep(
                 update.model_dump(mode="json", by_alias=True, exclude_none=True)
             )
@@ -111,6 +140,47 @@ class JournaledDispatcher(Dispatcher):
         task = asyncio.create_task(self._process_update(bot, parsed))
         self._handle_update_tasks.add(task)
         task.add_done_callback(self._handle_update_tasks.discard)
+
+
+class JournalBatches(BaseRequestMiddleware):
+    """On the bot's session while it polls: each getUpdates's updates are journaled as soon as
+    they arrive (``JournaledDispatcher.journal_batch``), one transaction for the batch."""
+
+    def __init__(self, dp: JournaledDispatcher) -> None:
+        self.dp = dp
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        result: Any = await make_request(bot, method)  # aiogram's chain passes the result on
+        if isinstance(method, GetUpdates) and result:
+            await self.dp.journal_batch(result)
+        return cast(Response[TelegramType], result)
+
+
+@contextlib.asynccontextmanager
+async def journaled_polling(bot: Bot, dp: Dispatcher, deps: Dependencies) -> AsyncIterator[Journal]:
+    """Around long polling: every update journaled (``JournaledDispatcher``), batch by batch,
+    and the journal's upkeep running; on the way out what was handled is forgotten and what
+    was not stays journaled for the next process."""
+    assert isinstance(dp, JournaledDispatcher)
+    journal = dp.journal = Journal(deps)
+    batches = JournalBatches(dp)
+    bot.session.middleware(batches)
+    keeper = asyncio.create_task(journal.maintain(lambda update: dp.handle_left(bot, update)))
+    try:
+        yield journal
+    finally:
+        journal.closing = True
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        await journal.settle()
+        bot.session.middleware.unregister(batches)
+        dp.journal = None
 
 
 class QueueingWebhook(SimpleRequestHandler):
@@ -183,6 +253,8 @@ class QueueingWebhook(SimpleRequestHandler):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.journal is not None:
+            await self.journal.settle()  # the handled ones forgotten
 
 
 def build_dispatcher(
@@ -334,22 +406,14 @@ def webhook_secret(token: str) -> str:
 
 
 async def _poll(bot: Bot, dp: Dispatcher, deps: Dependencies) -> None:
-    """Long polling, every update journaled (``JournaledDispatcher``)."""
-    assert isinstance(dp, JournaledDispatcher)
-    journal = dp.journal = Journal(deps)
-    keeper = asyncio.create_task(journal.maintain(lambda update: dp.handle_left(bot, update)))
-    try:
+    """Long polling, every update journaled (``journaled_polling``)."""
+    async with journaled_polling(bot, dp, deps):
         await dp.start_polling(
             bot,
             handle_signals=False,
             allowed_updates=UPDATES,
             tasks_concurrency_limit=HANDLER_LIMIT,
         )
-    finally:
-        journal.closing = True
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
 
 
 async def _serve_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:

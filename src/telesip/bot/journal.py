@@ -30,6 +30,8 @@ class Journal:
         self.holder = uuid.uuid4().hex  # this process: its rows are not taken over while it lives
         self.closing = False  # stopping: what is not handled yet stays journaled
         self._undeleted: set[int] = set()  # handled, but the database missed the delete
+        self._done: list[int] = []  # handled, to be deleted by the forgetter
+        self._forgetter: asyncio.Task[None] | None = None
 
     async def keep(self, update: dict[str, Any]) -> bool:
         """Journal ``update`` (raises ``TelesipError`` when the database does not answer);
@@ -37,14 +39,39 @@ class Journal:
         in hand here or will be taken over from the process that died holding it."""
         return await bot_updates.keep(self.deps, update, self.holder)
 
+    async def keep_many(self, updates: list[dict[str, Any]]) -> set[int]:
+        """Journal a batch of updates (one getUpdates's) in one transaction; the ids journaled
+        now (raises ``TelesipError`` when the database does not answer)."""
+        batch = [(int(update["update_id"]), update) for update in updates]
+        return await bot_updates.keep_many(self.deps, batch, self.holder)
+
     async def forget(self, update_id: int) -> None:
-        """Its handler ended (not cut short by a stop)."""
+        """Its handler ended (not cut short by a stop). The row is deleted by the forgetter,
+        with those of every other handler that ended in the same turn of the loop or while the
+        previous delete waited for the database: one transaction for many when the bot is
+        busy, at once when it is not."""
         if self.closing:
             return
+        self._done.append(update_id)
+        if self._forgetter is None:
+            self._forgetter = asyncio.create_task(self._forget_done(), name="telesip-journal")
+
+    async def _forget_done(self) -> None:
         try:
-            await bot_updates.done(self.deps, update_id)
-        except TelesipError:
-            self._undeleted.add(update_id)  # ``maintain`` deletes it later
+            while self._done:
+                await asyncio.sleep(0)  # the handlers ending in this turn of the loop join
+                done, self._done = self._done, []
+                try:
+                    await bot_updates.done_many(self.deps, done)
+                except TelesipError:
+                    self._undeleted.update(done)  # ``maintain`` deletes them later
+        finally:
+            self._forgetter = None
+
+    async def settle(self) -> None:
+        """Wait for the rows of the handled updates to be deleted (a stopping process)."""
+        while self._forgetter is not None:
+            await asyncio.shield(self._forgetter)
 
     async def maintain(self, start: Callable[[dict[str, Any]], None]) -> None:
         """Until cancelled: say this process is alive (its rows are not taken over), delete what

@@ -30,6 +30,23 @@ async def keep(deps: Dependencies, update: dict[str, Any], holder: str) -> bool:
     return fresh
 
 
+async def keep_many(
+    deps: Dependencies, updates: list[tuple[int, dict[str, Any]]], holder: str
+) -> set[int]:
+    """Journal a batch of updates (``(update_id, update)``, one getUpdates's) in one
+    transaction; the ids journaled now (the others are journaled already)."""
+    async with deps.uow() as uow:
+        fresh = await uow.bot_updates.keep_many(updates, holder, uow.now)
+        await uow.commit()
+    return fresh
+
+
+async def done_many(deps: Dependencies, update_ids: list[int]) -> None:
+    async with deps.uow() as uow:
+        await uow.bot_updates.done_many(update_ids)
+        await uow.commit()
+
+
 async def done(deps: Dependencies, update_id: int) -> None:
     async with deps.uow() as uow:
         await uow.bot_updates.done(update_id)

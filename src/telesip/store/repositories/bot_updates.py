@@ -35,9 +35,40 @@ class BotUpdates:
         )
         return inserted.rowcount == 1
 
+    async def keep_many(
+        self, updates: list[tuple[int, dict[str, Any]]], holder: str, now: datetime
+    ) -> set[int]:
+        """Journal a batch of updates (``(update_id, update)``) for ``holder`` in one statement;
+        the ids journaled now (the others were there already: Telegram sent them again)."""
+        if not updates:
+            return set()
+        b = tables.bot_updates
+        seal = self.cipher.seal
+        rows = [
+            {
+                "update_id": update_id,
+                "payload": seal(json.dumps(update, separators=(",", ":")).encode()),
+                "holder": holder,
+                "received_at": now,
+                "held_at": now,
+            }
+            for update_id, update in updates
+        ]
+        inserted = await self.conn.execute(
+            dialect_insert(self.conn, b)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(b.c.update_id)
+        )
+        return {int(r[0]) for r in inserted}
+
     async def done(self, update_id: int) -> None:
         b = tables.bot_updates
         await self.conn.execute(delete(b).where(b.c.update_id == update_id))
+
+    async def done_many(self, update_ids: list[int]) -> None:
+        b = tables.bot_updates
+        await self.conn.execute(delete(b).where(b.c.update_id.in_(update_ids)))
 
     async def touch(self, holder: str, now: datetime) -> None:
         """``holder`` is alive: its rows are not left behind."""
