@@ -53,8 +53,8 @@ GC_THRESHOLDS = (50_000, 20, 20)
 #: The bot's and the API's thresholds: a young collection every 10,000 net allocations. A
 #: request's objects are mostly freed as it ends (reference counting lowers the count again),
 #: so a collection is rare either way, but when one comes it walks up to that many objects on
-#: the loop: 50,000 took 21-33 ms of CPU, 10,000 at most 3-5 ms, with as little CPU in all;
-#: CPython's 700 (after the freeze) is under 2-4 ms a collection but thousands of them, 4-8 %
+#: the loop: 50,000 took 21-33 ms of CPU, 10,000 at most 3-10 ms, with no more CPU in all;
+#: CPython's 700 (after the freeze) is at most 1-4 ms a collection but thousands of them, 5-8 %
 #: of the CPU of a /softphone or a listing (docs/benchmarks.md, 2026-12-07 session 10).
 GC_REQUEST_THRESHOLDS = (10_000, 10, 10)
 
