@@ -185,11 +185,14 @@ async def _lock_out_while_blocked(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
-        for _ in range(1000):  # until the write waits for the lock (it is a statement by then)
-            if await watcher.scalar(waiting) or pending.done():
+        waits = 0
+        for _ in range(2000):  # until the write waits for the lock (it is a statement by then)
+            waits = await watcher.scalar(waiting)
+            await watcher.rollback()  # the next read sees the activity anew (not this snapshot)
+            if waits or pending.done():
                 break
             await asyncio.sleep(0.005)
-        assert not pending.done()
+        assert waits == 1 and not pending.done()
         await holder.execute(
             t.guesses.insert().values(
                 user_id=ALICE.id,
