@@ -12,7 +12,8 @@ The reference program (``--reference``, a measuring stick outside the project: t
 transactions written as a plain program) runs as ``--impl sqlite_core --wal on --clients 1``
 and ``--impl asyncpg --clients N`` (in its own database ``standin``, which it fills itself).
 Ours and the reference alternate ``--rounds`` times, so a shared machine's load falls on both;
-the medians and their ratio are printed. CPU per cycle is each process's own (robust to load).
+the medians and their ratio are printed. CPU per cycle is each process's own (robust to load);
+on PostgreSQL also the server's (every postgres process's, measured as the reference does).
 This process runs with `eventloop.tune_gc()`, as `telesip run` does (``--gc requests`` as `bot`
 and `api` tune it, ``--gc default`` for CPython's collector), on the service's event loop
 (uvloop when installed, as `eventloop.run` picks it; ``--loop asyncio`` for asyncio's own);
@@ -67,6 +68,25 @@ class Cycles:
     # the time a loaded machine kept the process waiting for a core (one client only: with
     # more, a use case's awaits let the others run and their CPU would count too)
     step_cpu_ms: float | None = None
+    # the PostgreSQL server's CPU per cycle: every postgres process's, as the reference program
+    # measures its own (so others' use of the server on a shared machine counts in both)
+    server_us: float | None = None
+
+
+def postgres_cpu() -> float:
+    """utime + stime of every postgres process, in seconds (Linux's /proc)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")].startswith("postgres"):
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def cycles(
@@ -114,12 +134,15 @@ async def cycles(
             worst = max(worst, now - last - 0.001)
             last = now
 
+    pg = deps.engine.dialect.name == "postgresql"
+    server = postgres_cpu() if pg else 0.0
     began, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(client(i) for i in range(clients)), *([stalls()] if probe else []))
     cpu = time.process_time() - cpu
     rate = done / (time.perf_counter() - began)
+    server = postgres_cpu() - server if pg else 0.0
     if not probe:
-        return Cycles(rate, cpu / max(done, 1) * 1e6)
+        return Cycles(rate, cpu / max(done, 1) * 1e6, server_us=server / max(done, 1) * 1e6)
     return Cycles(rate, cpu / max(done, 1) * 1e6, worst * 1000, max(steps, default=0) * 1000)
 
 
@@ -153,7 +176,8 @@ def reference(path: Path, impl: str, clients: int, seconds: float, env: dict[str
         cmd, env=os.environ | env, capture_output=True, text=True, check=True, timeout=300
     )
     figures = json.loads(out.stdout.strip().splitlines()[-1])
-    return Cycles(figures["cycles_per_s"], figures["py_cpu_us_per_cycle"])
+    server = figures.get("pg_cpu_us_per_cycle")
+    return Cycles(figures["cycles_per_s"], figures["py_cpu_us_per_cycle"], server_us=server)
 
 
 @dataclass
@@ -199,6 +223,12 @@ async def run_backend(b: Backend, args: argparse.Namespace) -> None:
             f"\n{'':10} reference {b.ref_impl}: cycles/s={ref_rate:7.1f}  "
             f"CPU/cycle={ref_cpu:6.0f} µs  ratio: cycles/s {rate / ref_rate:.2f}x, "
             f"CPU/cycle {cpu / ref_cpu:.2f}x"
+        )
+    if b.name == "postgresql":
+        srv = statistics.median(c.server_us or 0 for c in ours)
+        ref_srv = statistics.median(c.server_us or 0 for c in theirs) if theirs else 0
+        line += f"\n{'':10} server CPU/cycle (every postgres process): ours {srv:.0f} µs" + (
+            f", reference {ref_srv:.0f} µs, {srv / ref_srv:.2f}x" if ref_srv else ""
         )
     rounds = ", ".join(f"{c.per_s:.0f}" for c in ours)
     refs = ", ".join(f"{c.per_s:.0f}" for c in theirs) or "-"
