@@ -124,11 +124,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             tasks = []
             for first in range(start, start + count, 100):  # getUpdates gives up to 100
                 batch = [update(i) for i in range(first, min(first + 100, start + count))]
-                if journal:
+                if journal and hasattr(dp, "journal_batch"):
                     await dp.journal_batch(batch)
+                elif journal:  # a checkout before batches: each update on its own, as it polled
+                    for u in batch:
+                        await dp._keep(u)
                 tasks += [asyncio.create_task(one(u)) for u in batch]
             await asyncio.gather(*tasks)
-            if journal:
+            if journal and hasattr(dp.journal, "settle"):
                 await dp.journal.settle()
 
         await burst(0, people)  # a running bot: every person pressed once

@@ -18,12 +18,23 @@ from telesip.store import fast_reads
 from .helpers import ALICE, BOB, CAROL, DAVE, sip
 
 
+async def _not_through_the_driver(*args: Any) -> None:
+    return None
+
+
 async def _processed(deps: Dependencies, user_id: int) -> tuple[list[Any], list[Any]]:
-    """The two lists through SQLAlchemy's result processing (the listings other views use)."""
-    async with deps.uow(readonly=True) as uow:
-        owned = await uow.accounts.owned_by(user_id, via_link=False)
-        assigned = await uow.accounts.assigned_to(user_id)
+    """The two lists through SQLAlchemy's result processing (the driver's way turned off)."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(fast_reads, "fetch", _not_through_the_driver)
+        async with deps.uow(readonly=True) as uow:
+            owned = await uow.accounts.owned_by(user_id, via_link=False)
+            assigned = await uow.accounts.assigned_to(user_id)
     return owned, assigned
+
+
+async def _owned(deps: Dependencies, user_id: int, via_link: bool | None) -> list[Any]:
+    async with deps.uow(readonly=True) as uow:
+        return await uow.accounts.owned_by(user_id, via_link=via_link)
 
 
 def _typed(summary: AccountSummary) -> list[tuple[str, Any, type]]:
@@ -63,6 +74,16 @@ async def test_softphone_matches_the_processed_listings(
         assert [_typed(s) for s in view.owned] == [_typed(s) for s in owned]
         assert [_typed(s) for s in view.assigned_to_me] == [_typed(s) for s in assigned]
     assert fast == [True] * 4  # every listing was read through the driver
+    for person in (ALICE, BOB, CAROL, DAVE):  # owned_by (the links section's) the same way
+        for via_link in (True, False, None):
+            fast.clear()
+            read = await _owned(deps, person.id, via_link)
+            assert fast == [True]
+            with monkeypatch.context() as m:
+                m.setattr(fast_reads, "fetch", _not_through_the_driver)
+                processed = await _owned(deps, person.id, via_link)
+            assert [_typed(s) for s in read] == [_typed(s) for s in processed]
+    assert [s.id for s in await _owned(deps, ALICE.id, True)] == [linked]
 
     view = await accounts.softphone(deps, ALICE)
     assert [s.id for s in view.owned] == sorted([plain, second, off, given, moved])

@@ -30,7 +30,7 @@ from telesip.domain.model import Account, Payer, RegState, TelegramUser
 from telesip.domain.readmodels import AccountSummary
 from telesip.importing.assignments import parse_assignments
 from telesip.services import links
-from telesip.services.common import ensure_user, entitlements
+from telesip.services.common import ensure_user, entitlements, require_assign
 from telesip.services.dependencies import Dependencies
 from telesip.store.uow import UnitOfWork
 
@@ -154,7 +154,7 @@ async def create_links(
         if actor is not None:
             await ensure_user(deps, uow, actor)
         found = await _locked(uow, owner_id, ids)
-        (await entitlements(uow, owner_id, lock=False)).require_assign()
+        await require_assign(uow, owner_id)
         made: list[IssuedLink] = []
         for account in found:
             link = await links.issue(deps, uow, account, owner_id, _actor_id(actor), bulk=True)

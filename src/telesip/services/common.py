@@ -33,6 +33,12 @@ async def entitlements(uow: UnitOfWork, user_id: int, *, lock: bool = True) -> E
     return await uow.users.entitlements(user_id, lock=lock)
 
 
+async def require_assign(uow: UnitOfWork, user_id: int) -> None:
+    """The user's plans let them hand accounts to others (R4), or ``MethodNotAllowed``. The
+    plans alone decide it: no usage is counted, no row locked."""
+    Entitlements.of(await uow.users.subscriptions(user_id), 0, 0).require_assign()
+
+
 def line_connected_message(settings: AccountSettings) -> str:
     """Why a copy of an already connected line is disabled (R11)."""
     return errors.LineConnected(sip=f"{settings.login}@{settings.domain}").message

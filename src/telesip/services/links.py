@@ -12,7 +12,13 @@ from telesip.domain import errors, events
 from telesip.domain.model import Account, Payer, SettingsLink, TelegramUser
 from telesip.domain.readmodels import AccountSummary
 from telesip.domain.settings import AccountSettings
-from telesip.services.common import add_account, ensure_user, entitlements, load_account
+from telesip.services.common import (
+    add_account,
+    ensure_user,
+    entitlements,
+    load_account,
+    require_assign,
+)
 from telesip.services.dependencies import Dependencies
 from telesip.store.uow import UnitOfWork
 
@@ -49,14 +55,29 @@ async def issue(
 
 async def create_link(deps: Dependencies, actor: TelegramUser, account_id: int) -> SettingsLink:
     """A link for an existing account; the account moves to the links section."""
+    return (await _create_link(deps, actor, account_id, listed=False))[0]
+
+
+async def create_link_listed(
+    deps: Dependencies, actor: TelegramUser, account_id: int
+) -> tuple[SettingsLink, list[LinkLine]]:
+    """``create_link``, and the links section as it is with the new link (``list_links``),
+    read in the same transaction (the bot shows both at once)."""
+    return await _create_link(deps, actor, account_id, listed=True)
+
+
+async def _create_link(
+    deps: Dependencies, actor: TelegramUser, account_id: int, *, listed: bool
+) -> tuple[SettingsLink, list[LinkLine]]:
     async with deps.uow() as uow:
         await ensure_user(deps, uow, actor)
         account = await load_account(uow, account_id)
         account.require_owner(actor.id)
-        (await entitlements(uow, actor.id, lock=False)).require_assign()
+        await require_assign(uow, actor.id)
         link = await issue(deps, uow, account, actor.id, actor.id)
+        lines = await _lines(uow, actor.id) if listed else []
         await uow.commit()
-    return link
+    return link, lines
 
 
 async def create_link_from_settings(
@@ -138,6 +159,10 @@ class LinkLine:
 async def list_links(deps: Dependencies, actor: TelegramUser) -> list[LinkLine]:
     """The links section: each link with its account (used, live, expired or revoked)."""
     async with deps.uow(readonly=True) as uow:
-        found = await uow.links.of_owner(actor.id)
-        by_account = {a.id: a for a in await uow.accounts.owned_by(actor.id, via_link=True)}
+        return await _lines(uow, actor.id)
+
+
+async def _lines(uow: UnitOfWork, owner_id: int) -> list[LinkLine]:
+    found = await uow.links.of_owner(owner_id)
+    by_account = {a.id: a for a in await uow.accounts.owned_by(owner_id, via_link=True)}
     return [LinkLine(link, by_account.get(link.account_id)) for link in found]

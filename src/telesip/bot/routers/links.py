@@ -59,9 +59,9 @@ async def make(
     actor: TelegramUser,
     lang: str,
 ) -> None:
-    link = await links.create_link(deps, actor, callback_data.id)
+    link, listed = await links.create_link_listed(deps, actor, callback_data.id)
     await query.answer()
-    await show(query, *views.links(lang, await links.list_links(deps, actor), deps.clock.now()))
+    await show(query, *views.links(lang, listed, deps.clock.now()))
     if query.message is not None:
         await send_link(bot, query.message.chat.id, lang, link)
 

@@ -153,6 +153,7 @@ def _label(first_name: str | None, username: str | None, user_id: int) -> str:
 
 
 _SUMMARY_SELECT: Any = None
+_OWNED_BY: dict[bool | None, Any] = {}  # Accounts.owned_by's statements, by ``via_link``
 _SOFTPHONE_SELECT: Any = None
 _PAYERS = {p.value: p for p in Payer}
 
@@ -451,10 +452,21 @@ class Accounts:
     async def owned_by(
         self, owner_id: int, *, via_link: bool | None = False
     ) -> list[AccountSummary]:
-        stmt = self._summary_select().where(tables.accounts.c.owner_id == owner_id)
-        if via_link is not None:
-            stmt = stmt.where(tables.accounts.c.via_link == via_link)
-        return await self._summaries(stmt)
+        """The accounts ``owner_id`` owns (only the link-managed or only the others, or all
+        with ``via_link`` None), in id order; read through the driver where it can be
+        (``store/fast_reads.py``)."""
+        stmt = _OWNED_BY.get(via_link)
+        if stmt is None:
+            a = tables.accounts
+            stmt = self._summary_select().where(a.c.owner_id == bindparam("b_owner"))
+            if via_link is not None:
+                stmt = stmt.where(a.c.via_link if via_link else ~a.c.via_link)
+            _OWNED_BY[via_link] = stmt
+        params = {"b_owner": owner_id}
+        rows = await fast_reads.fetch(self.conn, stmt, params)
+        if rows is None:
+            rows = (await self.conn.execute(stmt, params)).all()
+        return _build_summaries(rows)
 
     async def assigned_to(self, user_id: int) -> list[AccountSummary]:
         stmt = self._summary_select().where(

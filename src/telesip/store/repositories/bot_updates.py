@@ -8,11 +8,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telesip.store import tables
 from telesip.store.crypto import Cipher
 from telesip.store.repositories.common import dialect_insert
+
+# a batch in one statement: SQLAlchemy sends the rows as one multi-row INSERT ("insert many
+# values"), compiled once, and returns the ids of the rows inserted
+_KEEP_MANY = {
+    name: dialect.insert(tables.bot_updates)
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(tables.bot_updates.c.update_id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 class BotUpdates:
@@ -42,7 +52,6 @@ class BotUpdates:
         the ids journaled now (the others were there already: Telegram sent them again)."""
         if not updates:
             return set()
-        b = tables.bot_updates
         seal = self.cipher.seal
         rows = [
             {
@@ -54,12 +63,7 @@ class BotUpdates:
             }
             for update_id, update in updates
         ]
-        inserted = await self.conn.execute(
-            dialect_insert(self.conn, b)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(b.c.update_id)
-        )
+        inserted = await self.conn.execute(_KEEP_MANY[self.conn.dialect.name], rows)
         return {int(r[0]) for r in inserted}
 
     async def done(self, update_id: int) -> None:
