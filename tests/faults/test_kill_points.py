@@ -292,9 +292,14 @@ async def _run(
             assert row.owner_id == BOB.id and row.user_id == BOB.id, "received, committed"
             assert await _audited(deps, "received", a_offer) == 1
 
-        # 4. transfer back, frozen at its commit (after the receive, when 3 did not run)
+        # 4. transfer back, frozen at its commit (after the receive, when 3 did not run); on
+        # PostgreSQL it is one call of telesip_transfer_back (lock, checks, write and audit in
+        # one statement, no transaction block): frozen as that call goes out
         if "transfer back@commit" in points:
-            mark = await svc.start(r"INSERT INTO audit.*'transferred_back'", "commit")
+            if backend == "pg":
+                mark = await svc.start(r"telesip_transfer_back", "statement")
+            else:
+                mark = await svc.start(r"INSERT INTO audit.*'transferred_back'", "commit")
             await svc.ready(fake)
             back = await fake.inline_query(ALICE_TG, f"{a_offer} {PASSWORD}")
             fake.choose_inline_result(ALICE_TG, back, f"back:{a_offer}", into_chat_with=BOB_TG)
