@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -257,18 +258,21 @@ async def test_udp_keepalive_goes_to_each_registered_server(fake: FakeRegistrar)
 async def test_a_bug_in_one_registration_is_contained(
     fake: FakeRegistrar, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from telesip.sip.registration import Registration
+    # the bug is put in the UDP socket's shell, on the registration's first send: the SIP core,
+    # the manager and the wire may be compiled (telesip.native), and a compiled class's methods
+    # cannot be patched
+    from telesip.workers.transport import UdpTransport
 
-    original = Registration._on_ok
+    original = UdpTransport.send
     calls = {"n": 0}
 
-    def flaky(self: Registration, resp: Response, now: float) -> None:
+    def flaky(self: UdpTransport, data: bytes, addr: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("bug")
-        original(self, resp, now)
+        original(self, data, addr)
 
-    monkeypatch.setattr(Registration, "_on_ok", flaky)
+    monkeypatch.setattr(UdpTransport, "send", flaky)
     policy = RegistrationPolicy(retry_base=0.1, retry_max=0.2)
     m = RegistrationManager(bind_host="127.0.0.1", keepalive_interval=0, policy=policy)
     await m.start()
@@ -413,14 +417,16 @@ async def test_refreshes_wait_for_room_in_flight(fake: FakeRegistrar) -> None:
         policy=RegistrationPolicy(refresh_ratio=0.01),  # refresh after 1 s
     )
     in_flight: list[int] = []
-    send = m._wire.send
-
-    def counting_send(target: Target, data: bytes) -> bool:
-        in_flight.append(m._busy)
-        return send(target, data)
-
-    m._wire.send = counting_send  # type: ignore[method-assign]
     await m.start()
+    udp = m._wire._udp  # the socket's shell (the wire itself may be compiled: not patchable)
+    assert udp is not None
+    send = udp.send
+
+    def counting_send(data: bytes, addr: tuple[str, int]) -> None:
+        in_flight.append(m._busy)
+        send(data, addr)
+
+    udp.send = counting_send  # type: ignore[method-assign]
     try:
         for i in (1, 2, 3):
             m.apply(account(fake.port, i))

@@ -1,7 +1,12 @@
 """Sans-I/O SIP: messages, digest auth, transactions, registration, SDP, dialogs and calls.
 No sockets, no clock."""
 
+# ruff: noqa: E402 - `compiled.use` must run before the modules it may load compiled
 from __future__ import annotations
+
+from . import compiled
+
+compiled.use(__path__)  # the mypyc build of the hot modules, when it matches their sources
 
 from .auth import Challenge, DigestState, digest_response, parse_challenge
 from .call import (

@@ -142,15 +142,19 @@ class _Transaction:
 
     def __init__(
         self,
-        request: Request,
+        request: Request | None,
         branch: str,
         *,
         reliable: bool,
         t1: float = T1,
         t2: float = T2,
         t4: float = T4,
+        wire: bytes = b"",
     ) -> None:
-        self._setup(request, request.to_bytes(), branch, reliable, t1, t2, t4)
+        """`request`, or None with `wire` (a request already serialized: `from_wire`)."""
+        if request is not None:
+            wire = request.to_bytes()
+        self._setup(request, wire, branch, reliable, t1, t2, t4)
 
     def _setup(
         self,
@@ -185,9 +189,7 @@ class _Transaction:
     ) -> Self:
         """A transaction for a request already serialized (a registration's REGISTER):
         `request` is parsed from the bytes only if someone asks for it."""
-        tx = cls.__new__(cls)
-        tx._setup(None, wire, branch, reliable, t1, t2, t4)
-        return tx
+        return cls(None, branch, reliable=reliable, t1=t1, t2=t2, t4=t4, wire=wire)
 
     @property
     def request(self) -> Request:
@@ -260,8 +262,7 @@ class ClientTransaction(_Transaction):
     ) -> Self:
         """`from_wire`, `start(now)` and its first `data_to_send()` in one step: the first
         transmission of `wire` is the caller's to send (a registration makes one per REGISTER)."""
-        tx = cls.__new__(cls)
-        tx._setup(None, wire, branch, reliable, t1, t2, t4)
+        tx = cls(None, branch, reliable=reliable, t1=t1, t2=t2, t4=t4, wire=wire)
         tx.start(now)
         tx._out.pop()
         return tx
