@@ -109,7 +109,7 @@ def digest_response(
 _HA2: dict[tuple[str, str, str], str] = {}  # (method, uri, algorithm) -> H(A2), bounded
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class DigestState:
     """Credentials plus the challenge in force; `authorize` bumps the nonce count.
 
@@ -126,6 +126,21 @@ class DigestState:
     # H(A1) and what it was made of: (username, password, realm, algorithm, H(A1)), the same
     # string objects as the fields and the challenge (a few pointers per account, no copies)
     _ha1: tuple[str, str, str, str, str] | None = field(default=None, repr=False, compare=False)
+
+    # written out (one per account): see message.Response
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        challenge: Challenge | None = None,
+        nc: int = 0,
+        _ha1: tuple[str, str, str, str, str] | None = None,
+    ) -> None:
+        self.username = username
+        self.password = password
+        self.challenge = challenge
+        self.nc = nc
+        self._ha1 = _ha1
 
     def set_challenge(self, ch: Challenge) -> None:
         if self.challenge is None or ch.nonce != self.challenge.nonce:

@@ -169,13 +169,29 @@ class Request:
         return f"<Request {self.method} {self.uri}>"
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, init=False)
 class Response:
     status: int
     reason: str
-    headers: Headers = field(default_factory=Headers)
-    body: bytes = b""
-    top_via: Via | None = field(default=None, repr=False)  # set by the parser
+    headers: Headers
+    body: bytes
+    top_via: Via | None = field(repr=False)  # set by the parser
+
+    # written out, not generated: compiled (telesip.native), a written __init__ is a C call,
+    # the one dataclasses generates runs in the interpreter (one Response per answer read)
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: Headers | None = None,
+        body: bytes = b"",
+        top_via: Via | None = None,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = Headers() if headers is None else headers
+        self.body = body
+        self.top_via = top_via
 
     def via(self) -> Via | None:
         """The topmost Via, parsed (cached when the message came from `parse_message`)."""

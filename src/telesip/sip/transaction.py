@@ -108,9 +108,14 @@ class Provisional:
     response: Response
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class Final:
     response: Response
+
+    # written out (one per answer; compiled, a written __init__ is a C call, a generated one
+    # runs in the interpreter), and so not frozen: nothing changes it once made
+    def __init__(self, response: Response) -> None:
+        self.response = response
 
 
 @dataclass(frozen=True, slots=True)

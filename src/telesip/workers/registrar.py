@@ -63,19 +63,31 @@ B = BindingState
 _REPORTED: dict[BindingState, RegState] = {b: RegState(b.value) for b in BindingState}
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, init=False)
 class _Slot:
     """One Registration and where its requests go."""
 
     account_id: int
     reg: Registration
     targets: list[Target]
-    idx: int = 0
-    retiring: bool = False
-    unregistering: bool = False  # its un-REGISTER is out (counts against max_pending)
-    busy: bool = False  # a request of it is in flight (counted in the manager's _busy)
-    waiting: bool = False  # in the manager's _waiting: its refresh or retry waits for room
-    lapsed: float | None = None  # the registered_until already reported as run out
+    idx: int
+    retiring: bool
+    unregistering: bool  # its un-REGISTER is out (counts against max_pending)
+    busy: bool  # a request of it is in flight (counted in the manager's _busy)
+    waiting: bool  # in the manager's _waiting: its refresh or retry waits for room
+    lapsed: float | None  # the registered_until already reported as run out
+
+    # written out: compiled (telesip.native), a written __init__ is a C call, the one
+    # dataclasses generates runs in the interpreter (one per registration started)
+    def __init__(
+        self, account_id: int, reg: Registration, targets: list[Target], idx: int = 0
+    ) -> None:
+        self.account_id = account_id
+        self.reg = reg
+        self.targets = targets
+        self.idx = idx
+        self.retiring = self.unregistering = self.busy = self.waiting = False
+        self.lapsed = None
 
     @property
     def target(self) -> Target:
