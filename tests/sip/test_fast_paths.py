@@ -411,3 +411,15 @@ def test_granted_expiry_is_read_as_the_general_path_reads_it(
     general = Response(200, "OK", h.copy())
     general.headers.add("Contact", "<sip:other@192.0.2.9>")
     assert got == reg._granted(general)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x17F) | st.sampled_from("%@: ;?/$\n")))
+def test_a_plain_user_part_is_recognised_as_the_character_set_says(user: str) -> None:
+    """`escape_user`'s one-expression check against the unreserved set it stands for."""
+    from telesip.sip.registration import _PLAIN_USER, _UNRESERVED
+
+    assert (_PLAIN_USER.fullmatch(user) is not None) == _UNRESERVED.issuperset(user)
+    assert escape_user(user) == "".join(
+        c if c in _UNRESERVED else "".join(f"%{b:02X}" for b in c.encode()) for c in user
+    )

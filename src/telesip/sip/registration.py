@@ -18,6 +18,7 @@ per change (workers/registrar.py); nothing here knows the account core.
 from __future__ import annotations
 
 import random
+import re
 import sys
 from dataclasses import dataclass
 from enum import Enum, StrEnum
@@ -48,9 +49,14 @@ _UNRESERVED = frozenset(
 _ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
 
 
+# the same set as _UNRESERVED, for one C-level check of a whole user part (issuperset walks the
+# string a character object at a time; this runs twice per REGISTER built)
+_PLAIN_USER = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/]*")
+
+
 def escape_user(user: str) -> str:
     """The user part of a SIP URI, %-escaped where RFC 3261 §25.1 requires."""
-    if _UNRESERVED.issuperset(user):
+    if _PLAIN_USER.fullmatch(user) is not None:
         return user
     return "".join(
         c if c in _UNRESERVED else "".join(f"%{b:02X}" for b in c.encode()) for c in user
