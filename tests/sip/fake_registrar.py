@@ -1,4 +1,5 @@
-"""A tiny registrar on loopback UDP for manager tests: challenges once, then says 200."""
+"""A tiny registrar on loopback UDP for manager tests: challenges once, then says 200; a test
+may change `nonce`, and credentials for another nonce then get a 401 with stale=true."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class FakeRegistrar(asyncio.DatagramProtocol):
     transport: asyncio.DatagramTransport | None = None
     port: int = 0
     keepalives: int = 0
+    nonce: str = "abc"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -33,10 +35,13 @@ class FakeRegistrar(asyncio.DatagramProtocol):
         self.requests.append(msg)
         if self.silent:
             return
-        if "Authorization" in msg.headers:
+        credentials = msg.headers.get("Authorization")
+        if credentials is not None and f'nonce="{self.nonce}"' in credentials:
             resp = answer(msg, 200, "OK", Contact=(msg.headers.get("Contact") or ""))
         else:
-            resp = answer(msg, 401, "Unauthorized", WWW_Authenticate=CHALLENGE)
+            stale = ", stale=true" if credentials is not None else ""
+            challenge = CHALLENGE.replace('"abc"', f'"{self.nonce}"') + stale
+            resp = answer(msg, 401, "Unauthorized", WWW_Authenticate=challenge)
         assert self.transport is not None
         self.transport.sendto(resp.to_bytes(), addr)
 

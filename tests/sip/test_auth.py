@@ -181,3 +181,24 @@ def test_authorize_gives_what_three_hashes_give(
             continue
         got = st_.authorize(method, uri, cnonce)
         assert got == reference_authorize(st_, method, uri, cnonce)
+
+
+def test_a_nonce_is_adopted_only_from_the_same_protection_space() -> None:
+    own = parse_challenge('Digest realm="pbx", nonce="n1", qop="auth"')
+    st_ = DigestState("alice", "s3cret")
+    assert not st_.adopt(own)  # nothing to renew before a challenge of our own
+    st_.set_challenge(own)
+    st_.authorize("REGISTER", "sip:pbx", "c1")
+    assert st_.nc == 1
+    for other in (
+        'Digest realm="pbx", nonce="n1", qop="auth"',  # the same nonce
+        'Digest realm="other", nonce="n2", qop="auth"',  # another realm
+        'Digest realm="pbx", nonce="n2", algorithm=SHA-256, qop="auth"',  # another algorithm
+    ):
+        assert not st_.adopt(parse_challenge(other))
+    assert not st_.adopt(parse_challenge('Digest realm="pbx", nonce="n2"', proxy=True))
+    assert st_.challenge is own and st_.nc == 1
+    assert st_.adopt(parse_challenge('Digest realm="pbx", nonce="n2", qop="auth"'))
+    assert st_.challenge is not None and st_.challenge.nonce == "n2" and st_.nc == 0
+    header = st_.authorize("REGISTER", "sip:pbx", "c2")
+    assert header is not None and 'nonce="n2"' in header[1] and "nc=00000001" in header[1]

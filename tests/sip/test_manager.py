@@ -225,6 +225,49 @@ async def test_challenge_is_shared_within_a_protection_space(
         await m.stop(grace=1.0)
 
 
+@pytest.mark.parametrize("share", [True, False])
+async def test_a_renewed_nonce_is_adopted_by_the_other_accounts_refreshes(
+    fake: FakeRegistrar, share: bool
+) -> None:
+    """The registrar's nonce expires: the first account to refresh gets a 401 (stale) and the
+    new nonce; the others' refreshes go out with that nonce, one round trip each."""
+    policy = RegistrationPolicy(refresh_ratio=0.01, first_refresh_spread=0.0)
+    m = RegistrationManager(
+        bind_host="127.0.0.1", keepalive_interval=0, share_challenges=share, policy=policy
+    )
+    await m.start()
+    try:
+        m.apply(account(fake.port, 1, expires=100))  # refreshes after 1 s
+        m.apply(account(fake.port, 2, expires=300))  # refreshes after 3 s
+        m.apply(account(fake.port, 3, expires=300))
+        await eventually(lambda: all(m.status(i).state == "registered" for i in (1, 2, 3)))
+        first = {i: m.registered_until(i) for i in (1, 2, 3)}
+        fake.nonce = "renewed"
+        seen = len(fake.requests)
+        await eventually(lambda: m.registered_until(1) != first[1])
+        await eventually(lambda: all(m.registered_until(i) != first[i] for i in (2, 3)), within=8.0)
+        after = fake.requests[seen:]
+
+        def sent_by(i: int) -> list[str]:
+            return [
+                r.headers.get("Authorization") or ""
+                for r in after
+                if f"u{i}@" in (r.headers.get("From") or "")
+            ]
+
+        # account 1 (it refreshes every second): stale, then the renewed nonce
+        assert 'nonce="abc"' in sent_by(1)[0] and 'nonce="renewed"' in sent_by(1)[1]
+        for i in (2, 3):
+            if share:  # straight to the renewed nonce: no 401 of their own
+                assert 'nonce="renewed"' in sent_by(i)[0]
+                assert "nc=00000001" in sent_by(i)[0]  # a nonce count of its own, from 1
+            else:
+                assert 'nonce="abc"' in sent_by(i)[0] and 'nonce="renewed"' in sent_by(i)[1]
+        assert all(m.status(i).state == "registered" for i in (1, 2, 3))
+    finally:
+        await m.stop(grace=1.0)
+
+
 async def test_unregisters_are_paced_by_max_pending(fake: FakeRegistrar) -> None:
     policy = RegistrationPolicy(t1=5.0)
     m = RegistrationManager(

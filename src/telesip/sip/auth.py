@@ -153,6 +153,25 @@ class DigestState:
         if ch is not None and self.challenge is None:
             self.set_challenge(ch)
 
+    def adopt(self, ch: Challenge | None) -> bool:
+        """A newer nonce another account got from the same server, realm and algorithm: answer
+        it on our next request instead of the one we hold (our nonce count starts over). Saves
+        each account its own 401 when the server's nonces expire (Kamailio's live 300 s); a
+        server that wants its own nonce per client says 401 again and we follow it. True when
+        adopted."""
+        own = self.challenge
+        if (
+            ch is None
+            or own is None
+            or ch.nonce == own.nonce
+            or ch.realm != own.realm
+            or ch.algorithm != own.algorithm
+            or ch.header_name != own.header_name
+        ):
+            return False
+        self.set_challenge(ch)
+        return True
+
     def authorize(self, method: str, uri: str, cnonce: str) -> tuple[str, str] | None:
         """(header name, value) for the next request, or None before any challenge."""
         ch = self.challenge

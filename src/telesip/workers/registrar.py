@@ -357,7 +357,7 @@ class RegistrationManager:
                     self._waiting.append(key)
                 self._lapse(key, now)
                 return
-            self._advance(key, key.reg.handle_timer, now)
+            self._timer_step(key, now)
             self._lapse(key, now)
         elif isinstance(key, _Activate):
             acc = self._accounts.get(key.account_id)
@@ -366,6 +366,15 @@ class RegistrationManager:
         elif key == "keepalive":
             self._send_keepalives()
             self._schedule_key("keepalive", now + self._keepalive)
+
+    def _timer_step(self, slot: _Slot, now: float) -> None:
+        """A registration's timer: a retransmission, or its refresh or retry. Before a new
+        request, the last nonce its server gave any of our accounts is adopted (the server's
+        nonces expire: one account's 401 renews them for all, instead of one 401 each)."""
+        reg = slot.reg
+        if self._share and reg.tx is None:
+            reg.digest.adopt(self._challenges.get((slot.target, reg.params.registrar_uri)))
+        self._advance(slot, reg.handle_timer, now)
 
     def _schedule_key(self, key: object, when: float | None) -> None:
         if when is None:
@@ -593,7 +602,7 @@ class RegistrationManager:
             slot = self._waiting.popleft()
             slot.waiting = False
             if self._by_call.get(slot.reg.call_id) is slot and not slot.retiring:
-                self._advance(slot, slot.reg.handle_timer, now)
+                self._timer_step(slot, now)
 
     def _drain_retiring(self, now: float) -> None:
         while self._retiring and self._unregistering < self._max_pending:
