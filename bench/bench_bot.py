@@ -21,7 +21,9 @@ code (sendPhoto): one edit and two new messages. The figure is press -> the QR c
     .venv/bin/python bench/bench_bot.py --mode multi --rate 200 --seconds 10 --people 1000
     .venv/bin/python bench/bench_bot.py --mode multi --rate 200 --people 1000 --processes 2
 
-The bot polls as ``run_bot`` does: each getUpdates's batch journaled in the database in one
+Both bots run on the service's event loop (uvloop when installed, ``--loop``); the telesip bot
+with the collector thresholds ``telesip bot`` sets (``--default-gc``: CPython's). The bot polls
+as ``run_bot`` does: each getUpdates's batch journaled in the database in one
 transaction, each update forgotten when handled (``--no-journal``: without; the trivial bot
 has none).
 
@@ -300,6 +302,19 @@ async def webhook_bot_main(args: argparse.Namespace) -> None:
     await handler.maintain(bot)
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's threads so far, by thread name (/proc)."""
+    found: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            stat = (task / "stat").read_text()
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            found[name] = found.get(name, 0.0) + used
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process so far (/proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -472,6 +487,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                     bot_gc.start()
                     profile = cProfile.Profile() if args.profile else None
                     cpu = time.process_time()
+                    threads = thread_cpu()
                     cpus = [cpu_seconds(b.pid) for b in bots]
                     if profile is not None:
                         profile.enable()
@@ -485,6 +501,11 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                     result["bot_cpu_ms_per_update"] = (
                         (time.process_time() - cpu) * 1000 / result["count"]
                     )
+                    result["bot_threads_cpu_s"] = {
+                        name: round(used - threads.get(name, 0.0), 2)
+                        for name, used in thread_cpu().items()
+                        if used - threads.get(name, 0.0) > 0
+                    }
                     if bots:
                         used = [cpu_seconds(b.pid) - c for b, c in zip(bots, cpus, strict=True)]
                         result["bot_cpu_ms_per_update"] = sum(used) * 1000 / result["count"]
@@ -546,6 +567,14 @@ def main() -> None:
         action="store_true",
         help="poll without the update journal (run_bot journals every update)",
     )
+    parser.add_argument(
+        "--loop", choices=("auto", "uvloop", "asyncio"), default=None, help="the event loop"
+    )
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="CPython's collector thresholds (`telesip bot` sets GC_REQUEST_THRESHOLDS)",
+    )
     parser.add_argument("--no-gc-freeze", action="store_true", help="skip run_bot's settle_gc()")
     parser.add_argument(
         "--cold", action="store_true", help="measure from start-up (no warm-up pass)"
@@ -571,7 +600,14 @@ def main() -> None:
         args.concurrency = HANDLER_LIMIT
     if args.rate == 0 and not args.count:
         args.count = 3000
-    result = asyncio.run(bot_main(args))
+    from telesip import eventloop
+
+    if not (args.trivial or args.default_gc):
+        eventloop.tune_gc(eventloop.GC_REQUEST_THRESHOLDS)  # as `telesip bot` runs
+    # both bots on the loop the service runs on (uvloop when installed; --loop asyncio: not)
+    result = eventloop.run(bot_main(args), choice=args.loop)
+    result["loop"] = eventloop.loop_name(args.loop)
+    result["gc_thresholds"] = list(gc.get_threshold())
     result["load"] = Path("/proc/loadavg").read_text()[:14]
     print(json.dumps(result, indent=2))
 

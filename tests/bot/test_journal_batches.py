@@ -89,6 +89,17 @@ async def test_handled_updates_are_forgotten_together(
     assert await _journaled(services) == {}
 
 
+async def test_many_handled_at_once_are_all_forgotten(services: Dependencies) -> None:
+    journal = Journal(services)
+    for first in range(1, 1201, 100):
+        await journal.keep_many([_update(i) for i in range(first, first + 100)])
+    assert len(await _journaled(services)) == 1200
+    for i in range(1, 1201):
+        await journal.forget(i)
+    await journal.settle()
+    assert await _journaled(services) == {}
+
+
 async def test_a_delete_the_database_missed_is_made_later(
     services: Dependencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:

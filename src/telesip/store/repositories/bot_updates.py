@@ -72,7 +72,9 @@ class BotUpdates:
 
     async def done_many(self, update_ids: list[int]) -> None:
         b = tables.bot_updates
-        await self.conn.execute(delete(b).where(b.c.update_id.in_(update_ids)))
+        for start in range(0, len(update_ids), 500):  # a bounded number of parameters each
+            part = update_ids[start : start + 500]
+            await self.conn.execute(delete(b).where(b.c.update_id.in_(part)))
 
     async def touch(self, holder: str, now: datetime) -> None:
         """``holder`` is alive: its rows are not left behind."""
