@@ -63,7 +63,7 @@ def build(*, force: bool = False, verbose: bool = False) -> str:
             cwd=root,
             capture_output=not verbose,
             text=True,
-            env={**os.environ, "MYPYC_OPT_LEVEL": "3"},
+            env={**os.environ, "MYPY_CACHE_DIR": f"{tmp}/mypy"},
         )
         if proc.returncode != 0:
             tail = "\n".join(((proc.stdout or "") + (proc.stderr or "")).splitlines()[-15:])
