@@ -53,3 +53,17 @@ async def test_own_templates_are_listed_validated_and_deleted_by_their_owner(
         await templates.create_template(services, "Bad", {"domain": "bad host!"}, operator="a")
     with pytest.raises(errors.InvalidSettings):
         await templates.create_template(services, "Bad", {"password": "x"}, operator="a")
+
+
+async def test_a_templates_expires_has_the_accounts_range(services: Dependencies) -> None:
+    """What a template prefills, an account accepts: the same range as the API's schema says
+    (EXPIRES_RANGE), not a stricter one of the templates' own."""
+    from telesip.domain.settings import EXPIRES_RANGE
+
+    low, high = EXPIRES_RANGE
+    for ok in (low, 300, high):
+        made = await templates.create_template(services, f"E{ok}", {"expires": ok}, operator="a")
+        assert made.expires == ok
+    for bad in (low - 1, high + 1, "300"):
+        with pytest.raises(errors.InvalidSettings, match=f"between {low} and {high}"):
+            await templates.create_template(services, "Bad", {"expires": bad}, operator="a")

@@ -14,7 +14,7 @@ from typing import Any
 
 from telesip.domain import errors
 from telesip.domain.errors import TemplateNotFound
-from telesip.domain.settings import DTMF_MODES, TRANSPORTS, validate_host
+from telesip.domain.settings import DTMF_MODES, EXPIRES_RANGE, TRANSPORTS, validate_host
 from telesip.domain.templates import FIELDS, Template
 from telesip.services.dependencies import Dependencies
 
@@ -63,8 +63,9 @@ def validate_template(name: str, data: dict[str, Any]) -> tuple[str, dict[str, A
                 raise errors.InvalidSettings(reason=f"{key} must be between 1 and 65535")
             out[key] = value
     expires = data.get("expires", 300)
-    if not isinstance(expires, int) or not 60 <= expires <= 86400:
-        raise errors.InvalidSettings(reason="expires must be between 60 and 86400 seconds")
+    low, high = EXPIRES_RANGE  # the accounts' own range: a template fills in their settings
+    if not isinstance(expires, int) or not low <= expires <= high:
+        raise errors.InvalidSettings(reason=f"expires must be between {low} and {high} seconds")
     out["expires"] = expires
     dtmf = data.get("dtmf_mode") or "rfc4733"
     if dtmf not in DTMF_MODES:
