@@ -68,6 +68,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     # link (410), settings changed since an ETag (412), besides the defaults (404, 409, ...)
     acceptance = schema.config.checks.positive_data_acceptance
     acceptance.expected_statuses = [*acceptance.expected_statuses, "402", "410", "412"]
+    # invalid data may also be refused for its size before its shape is read (413 over 1 MiB)
+    rejection = schema.config.checks.negative_data_rejection
+    rejection.expected_statuses = [*rejection.expected_statuses, "413"]
     yield schema
     asyncio.run(engine.dispose())
 
