@@ -267,7 +267,7 @@ class ClientTransaction(_Transaction):
     ) -> Self:
         """`from_wire`, `start(now)` and its first `data_to_send()` in one step: the first
         transmission of `wire` is the caller's to send (a registration makes one per REGISTER)."""
-        tx = cls(None, branch, reliable=reliable, t1=t1, t2=t2, t4=t4, wire=wire)
+        tx = cls.from_wire(wire, branch, reliable=reliable, t1=t1, t2=t2, t4=t4)
         tx.start(now)
         tx._out.pop()
         return tx
