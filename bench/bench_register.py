@@ -240,8 +240,8 @@ async def ours(
             "t": now - t1, "rss_kib": rss_kib(), "fds": open_fds(), "cpu_s": cpu - cpu_at,
             "requests": sent - stats_at, "not_registered": bad,
             "core_pct": 100 * (cpu - cpu_at) / (now - t_at),
-            # what could grow: the timer heap (stale entries), tracked objects, the load
-            "heap": len(manager._heap), "objects": len(gc.get_objects()),
+            # what could grow: the timers (stale entries included), tracked objects, the load
+            "timers": sum(map(len, manager._buckets.values())), "objects": len(gc.get_objects()),
             "load": os.getloadavg()[0],
         }  # fmt: skip
         row["us_per_request"] = 1e6 * row["cpu_s"] / row["requests"] if row["requests"] else 0.0
@@ -249,7 +249,7 @@ async def ours(
         print(f"ours: steady t={row['t']:.0f}s rss={row['rss_kib']} KiB fds={row['fds']} "
               f"cpu={row['cpu_s']:.2f}s ({row['core_pct']:.2f}% of a core) "
               f"requests={row['requests']} ({row['us_per_request']:.0f} us each) "
-              f"not registered={bad} heap={row['heap']} objects={row['objects']} "
+              f"not registered={bad} timers={row['timers']} objects={row['objects']} "
               f"load={row['load']:.1f}", flush=True)  # fmt: skip
         cpu_at, stats_at, t_at = cpu, sent, now
     cpu_steady = cpu_seconds() - cpu1

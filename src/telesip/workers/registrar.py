@@ -1,9 +1,9 @@
-"""RegistrationManager: keeps every applied account registered, on one timer heap and one task.
+"""RegistrationManager: keeps every applied account registered, on one timer wheel and one task.
 
 `apply(cfg)` adds or updates an account, `remove(account_id)` un-REGISTERs and forgets it;
 both return at once and take effect on the next turn of the loop. Each registration is a
 sans-I/O `telesip.sip.Registration`; this module only moves its bytes through the shared
-transports, keeps one heap of their timers, starts at most `max_pending` initial
+transports, keeps their timers (in buckets of `_TICK`), starts at most `max_pending` initial
 registrations at a time, fails over between DNS targets, and reports every status change to
 `status_sink`, synchronously and in order. The sink must not block: the worker's puts the report
 in its `ReportBatch` (workers/status.py), the one buffer on the way to storage; a sink that
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 import logging
 import math
 import random
@@ -157,9 +156,15 @@ class RegistrationManager:
         self._answering = False  # inside _on_response, which starts what it makes room for
         self._busy = 0  # registrations with a request in flight (refreshes wait beyond max)
         self._waiting: deque[_Slot] = deque()  # due refreshes and retries waiting for room
-        self._heap: list[tuple[float, int, object]] = []
-        self._due: dict[object, float] = {}
-        self._seq = itertools.count()
+        # The timers: a bucket of keys per tick of _TICK seconds (rounded up: a timer fires at
+        # most a tick late, never early), a heap of the ticks that have a bucket, and each key's
+        # bucket. 50,000 registrations make about a thousand buckets (their refreshes are on a
+        # grid): a timer costs a list append and a dict entry, where a heap of timers costs a
+        # tuple and a dozen tuple comparisons each way. A rescheduled key stays in its old
+        # bucket until that fires, and is skipped there (its `_due` is another bucket).
+        self._buckets: dict[int, list[object]] = {}
+        self._ticks: list[int] = []
+        self._due: dict[object, list[object]] = {}
         self._sleep_until = 0.0
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()  # set when no registration is left at all
@@ -314,7 +319,7 @@ class RegistrationManager:
                 log.exception("registration loop error")
             self._wake.clear()
             now = self._clock()
-            delay = (self._heap[0][0] - now) if self._heap else 3600.0
+            delay = (self._ticks[0] * _TICK - now) if self._ticks else 3600.0
             if delay > 0:
                 # Timers a tick apart share one wake-up: a refresh or a retransmission may be
                 # up to _TICK late, and a burst of due refreshes costs one turn, not one each.
@@ -334,13 +339,22 @@ class RegistrationManager:
         waits for room: un-REGISTERs, held-back refreshes and retries, first registrations."""
         now = self._clock()
         budget = 5000  # yield to the event loop now and then under a burst
-        while self._heap and self._heap[0][0] <= now and budget:
-            due, _, key = heapq.heappop(self._heap)
-            if self._due.get(key) != due:
-                continue
-            del self._due[key]
-            budget -= 1
-            self._fire(key, now)
+        ticks, buckets, due = self._ticks, self._buckets, self._due
+        while ticks and ticks[0] * _TICK <= now and budget:
+            tick = ticks[0]
+            bucket = buckets[tick]
+            if len(bucket) > budget:  # the rest stays in its bucket for the next turn
+                keys = bucket[:budget]
+                del bucket[:budget]
+            else:
+                heapq.heappop(ticks)
+                del buckets[tick]  # a key scheduled for this tick from now gets a new bucket
+                keys = bucket
+            budget -= len(keys)
+            for key in keys:
+                if due.get(key) is bucket:  # else rescheduled or cancelled since
+                    del due[key]
+                    self._fire(key, now)
         self._drain_retiring(now)
         self._drain_waiting(now)
         self._drain_queue(now)
@@ -380,12 +394,20 @@ class RegistrationManager:
         if when is None:
             self._due.pop(key, None)
             return
-        if self._due.get(key) == when:
+        tick = math.ceil(when / _TICK)
+        if tick * _TICK < when:  # rounding: a timer never fires before its time
+            tick += 1
+        bucket = self._buckets.get(tick)
+        if bucket is None:
+            bucket = self._buckets[tick] = []
+            heapq.heappush(self._ticks, tick)
+        elif self._due.get(key) is bucket:
             return
-        self._due[key] = when
-        heapq.heappush(self._heap, (when, next(self._seq), key))
-        if when < self._sleep_until:
-            self._sleep_until = when
+        self._due[key] = bucket
+        bucket.append(key)
+        at = tick * _TICK
+        if at < self._sleep_until:
+            self._sleep_until = at
             self._wake.set()
 
     def _advance(self, slot: _Slot, action: Callable[..., object], *args: object) -> object:
