@@ -113,7 +113,8 @@ async def burst(n: int, profile: cProfile.Profile | None, refresh: bool = False)
             now[0] += 0.25 if now[0] >= 1180.0 else 180.0
             manager._wake.set()
             await asyncio.sleep(0)
-            while manager._busy or manager._wake.is_set():
+            # until the step's refreshes are answered (the manager's own state: no event says it)
+            while manager._busy or manager._wake.is_set():  # noqa: ASYNC110
                 await asyncio.sleep(0)
         done_n = manager.stats.register_sent - sent
         assert done_n == n, f"{done_n} refreshes of {n}"
