@@ -15,7 +15,9 @@ answer, report) and the canned registrar's (a few microseconds, the same for eve
     PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         .venv/bin/python bench/bench_register_cpu.py --once -n 2500   # instructions: run with
         # -n 500 and -n 2500; (Ir(2500) - Ir(500)) / 2000 is the count per registration, the
-        # same under any load (PYTHONPATH=<other checkout>/src compares two versions)
+        # same under any load (PYTHONPATH=<other checkout>/src compares two versions); with
+        # --refresh add --zero-before=os_getppid --dump-before=os_getpid: the first dump counts
+        # the refreshes alone
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import cProfile
 import gc
+import os
 import pstats
 import re
 import time
@@ -104,6 +107,7 @@ async def burst(n: int, profile: cProfile.Profile | None, refresh: bool = False)
             manager.apply(cfg)
         await done.wait()
     gc.collect()
+    os.getppid()  # a mark: callgrind's --zero-before=os_getppid counts from here
     cpu = time.process_time()
     if profile is not None:
         profile.enable()
@@ -125,6 +129,7 @@ async def burst(n: int, profile: cProfile.Profile | None, refresh: bool = False)
     if profile is not None:
         profile.disable()
     cpu = time.process_time() - cpu
+    os.getpid()  # the end mark: --dump-before=os_getpid
     manager._wire.close()
     return cpu / n * 1e6
 

@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from telesip.sip import (
@@ -25,11 +26,12 @@ from telesip.sip import (
     RegistrationParams,
     Request,
     Response,
+    fields,
     parse_message,
     read_response,
 )
 from telesip.sip.auth import Challenge
-from telesip.sip.fields import _plain_params, _scan_params, parse_via
+from telesip.sip.fields import Via, _plain_params, _scan_params, parse_via
 from telesip.sip.message import Headers
 from telesip.sip.registration import escape_user
 
@@ -362,6 +364,12 @@ via_values = st.builds(
         max_size=4,
     ).map(lambda ps: "".join(";" + n + v for n, v in ps)),
 )  # fmt: skip
+# a Via with a branch where an answer to us has it, and any parameters after
+branched_via_values = st.builds(
+    lambda value, rest: value + ";branch=z9hG4bK7" + rest,
+    via_values,
+    via_values.map(lambda v: v[v.index(";") :] if ";" in v else ""),
+)
 
 
 @settings(max_examples=1500, deadline=None)
@@ -377,6 +385,49 @@ def test_via_values_parse_as_the_general_expression_does(value: str, tail: str) 
         except ParseError as exc:
             got = ("error", str(exc))
         assert got == expected, candidate
+
+
+@settings(max_examples=1500, deadline=None)
+@example("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK7;branch", "z9hG4bK1")  # a later flag wins
+@example("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK7;BRANCH=z9hG4bK7", "z9hG4bK1")  # a later value
+@example("SIP/2.0/UDP 192.0.2.1:5060;rport=5060;branch=z9hG4bK7;received=192.0.2.9", "z9hG4bK1")
+@given(
+    branched_via_values,
+    st.sampled_from(["z9hG4bK1", "z9hG4bK0123456789abcdef", "x", "z9hG4bK-1", "a:b", "", "é1"]),
+)
+def test_a_via_read_again_with_another_branch_parses_as_the_general_expression_does(
+    value: str, branch: str
+) -> None:
+    """`parse_via` keeps the shape of a Via around its branch (answers to our requests repeat
+    it): the same Via with another branch, read after it, gives what the general expression
+    gives, parameters in the same order."""
+
+    def outcome(candidate: str, parse: Callable[[str], Via]) -> object:
+        try:
+            via = parse(candidate)
+        except ParseError as exc:
+            return ("error", str(exc))
+        return (via, list(via.params.items()))
+
+    at = value.find(";branch=")
+    end = value.find(";", at + 8)
+    other = value[: at + 8] + branch + (value[end:] if end >= 0 else "")
+    for candidate in (value, other, value):  # the second and third may come from the shape
+        assert outcome(candidate, parse_via) == outcome(candidate, reference_parse_via), candidate
+
+
+def test_an_answer_s_via_is_read_from_its_shape() -> None:
+    fields._VIA_SHAPES.clear()
+    first = "SIP/2.0/UDP 127.0.0.1:40000;rport=40000;branch=z9hG4bK01;received=127.0.0.1"
+    parse_via(first)
+    assert len(fields._VIA_SHAPES) == 1
+    via = parse_via(first.replace("z9hG4bK01", "z9hG4bK02"))
+    assert len(fields._VIA_SHAPES) == 1  # the same shape
+    assert list(via.params.items()) == [
+        ("rport", "40000"), ("branch", "z9hG4bK02"), ("received", "127.0.0.1")
+    ]  # fmt: skip
+    via.params["received"] = "192.0.2.1"  # a reader's change does not reach the next answer
+    assert parse_via(first).received == "127.0.0.1"
 
 
 # ---------------------------------------------------------------- the granted expiry
