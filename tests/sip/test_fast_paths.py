@@ -214,11 +214,12 @@ def test_the_reader_reads_random_bytes_as_the_parser(data: bytes) -> None:
 
 
 def reference_register(reg: Registration, expires: int | None = None) -> bytes:
-    """The REGISTER as `Registration._send` built it before (header by header), drawing from
-    the registration's random source in the same order (branch, then cnonce)."""
+    """The REGISTER as `Registration._send` built it before (header by header): the branch is
+    the registration's own prefix and the CSeq number, the cnonce drawn from its random source
+    when there is a challenge to answer."""
     p = reg.params
     cseq = reg.cseq + 1
-    branch = f"z9hG4bK{reg.rng.getrandbits(64):016x}"
+    branch = f"{reg._branch}{cseq}"
     exp = reg.expires if expires is None else expires
     aor = f"sip:{escape_user(p.user)}@{p.domain}"
     h = Headers()
@@ -239,10 +240,9 @@ def reference_register(reg: Registration, expires: int | None = None) -> bytes:
     h.add("Expires", str(exp))
     h.add("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")
     h.add("User-Agent", p.user_agent)
-    cnonce = f"{reg.rng.getrandbits(64):016x}"
-    auth = reg.digest.authorize("REGISTER", p.registrar_uri, cnonce)
-    if auth is not None:
-        h.add(*auth)
+    if reg.digest.challenge is not None:
+        cnonce = f"{reg.rng.getrandbits(64):016x}"
+        h.add(*reg.digest.authorize("REGISTER", p.registrar_uri, cnonce) or ())
     return Request("REGISTER", p.registrar_uri, h).to_bytes()
 
 
@@ -313,6 +313,22 @@ def test_register_bytes_are_the_same_as_built_header_by_header(
         (wire,) = fast.data_to_send()
         assert wire == expected
         assert fast.tx is not None and fast.tx.request.to_bytes() == expected
+
+
+def test_every_request_has_its_own_branch() -> None:
+    """RFC 3261 §8.1.1.7: unique across space and time, starting with the magic cookie."""
+    params = RegistrationParams(user="u", domain="example.com", password="pw",
+                                registrar_uri="sip:example.com")  # fmt: skip
+    rng = random.Random(7)
+    branches = []
+    for _ in range(500):
+        reg = Registration(params, local=("192.0.2.1", 5060), rng=rng, reliable=False)
+        for _ in range(3):
+            reg._send(0.0)
+            assert reg.tx is not None
+            branches.append(reg.tx.branch)
+    assert len(set(branches)) == len(branches)
+    assert all(b.startswith("z9hG4bK") and b.isascii() and b.isalnum() for b in branches)
 
 
 # ---------------------------------------------------------------- parameters

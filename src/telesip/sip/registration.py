@@ -158,22 +158,68 @@ _NEXT: dict[tuple[str, str], RegistrationPhase] = {
 }
 
 
-class RegistrationStatus(NamedTuple):
-    """Public view; times are on the caller's monotonic clock. A named tuple: one is made per
-    answer on the registration path, and a tuple is made and compared in C."""
+class RegistrationStatus:
+    """Public view; times are on the caller's monotonic clock. Immutable by convention (one is
+    shared). A plain class with a written `__init__`: one is made per answer on the
+    registration path, and compiled (telesip.native) that is a C call, where a named tuple's
+    `__new__` runs in the interpreter."""
 
-    state: BindingState
-    code: int | None = None
-    last_error: str | None = None
-    registered_until: float | None = None
-    next_retry_at: float | None = None
+    __slots__ = ("code", "last_error", "next_retry_at", "registered_until", "state")
+
+    def __init__(
+        self,
+        state: BindingState,
+        code: int | None = None,
+        last_error: str | None = None,
+        registered_until: float | None = None,
+        next_retry_at: float | None = None,
+    ) -> None:
+        self.state = state
+        self.code = code
+        self.last_error = last_error
+        self.registered_until = registered_until
+        self.next_retry_at = next_retry_at
+
+    def _key(self) -> tuple[str, int | None, str | None, float | None, float | None]:
+        return (self.state, self.code, self.last_error, self.registered_until, self.next_retry_at)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RegistrationStatus):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"RegistrationStatus(state={self.state!r}, code={self.code!r}, "
+            f"last_error={self.last_error!r}, registered_until={self.registered_until!r}, "
+            f"next_retry_at={self.next_retry_at!r})"
+        )
 
 
 _REGISTERING = RegistrationStatus(B.REGISTERING)
 
 
-class StatusChanged(NamedTuple):
-    status: RegistrationStatus
+class StatusChanged:
+    """A registration's status changed (`Registration.events`)."""
+
+    __slots__ = ("status",)
+
+    def __init__(self, status: RegistrationStatus) -> None:
+        self.status = status
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StatusChanged):
+            return NotImplemented
+        return self.status == other.status
+
+    def __hash__(self) -> int:
+        return hash(self.status)
+
+    def __repr__(self) -> str:
+        return f"StatusChanged(status={self.status!r})"
 
 
 def _plain_expires(value: str, mine: str) -> int | None:
@@ -196,9 +242,9 @@ class Registration:
     """One account's binding at one registrar."""
 
     __slots__ = (
-        "_challenges", "_events", "_failures", "_out", "_stale_contact", "_status", "_timer",
-        "_tpl", "_uri", "call_id", "contact", "cseq", "digest", "expires", "from_tag", "local",
-        "params", "policy", "reliable", "rng", "seen", "state", "tx",
+        "_branch", "_challenges", "_events", "_failures", "_out", "_stale_contact", "_status",
+        "_timer", "_tpl", "_uri", "call_id", "contact", "cseq", "digest", "expires", "from_tag",
+        "local", "params", "policy", "reliable", "rng", "seen", "state", "tx",
     )  # fmt: skip
 
     def __init__(
@@ -221,6 +267,9 @@ class Registration:
         self.seen: tuple[str, int] | None = None  # our address as the registrar saw it (Via)
         self.call_id = call_id or f"{rng.getrandbits(96):024x}@telesip"
         self.from_tag = f"{rng.getrandbits(48):012x}"
+        # Our branches: this, then the CSeq number (unique across space and time, RFC 3261
+        # §8.1.1.7: 64 random bits per registration, a new number per request)
+        self._branch = f"z9hG4bK{rng.getrandbits(64):016x}x"
         self.cseq = cseq
         self.expires = params.expires
         self.state = R.IDLE
@@ -320,7 +369,7 @@ class Registration:
         """Feed a response; False when it is not for our current transaction."""
         tx = self.tx
         via = resp.via()
-        if tx is None or via is None or via.branch != tx.branch:
+        if tx is None or via is None or via.params.get("branch") != tx.branch:
             return False
         tx.receive_response(resp, now)
         self._drain_tx(now)
@@ -364,8 +413,7 @@ class Registration:
         from one REGISTER to the next is formatted once (`_template`); the branch, CSeq, Contact,
         Expires and credentials are filled in."""
         self.cseq += 1
-        bits = self.rng.getrandbits
-        branch = f"z9hG4bK{bits(64):016x}"
+        branch = f"{self._branch}{self.cseq}"
         exp = self.expires if expires is None else expires
         tpl = self._tpl
         if tpl is None or tpl[0] != self.local:
@@ -379,7 +427,10 @@ class Registration:
                 f"<{self._contact_uri(self.contact)}>, "
                 f"<{self._contact_uri(self._stale_contact)}>;expires=0"
             )
-        auth = self.digest.authorize("REGISTER", self.params.registrar_uri, f"{bits(64):016x}")
+        auth = None
+        if self.digest.challenge is not None:  # a fresh cnonce per request (RFC 7616 §3.4)
+            cnonce = f"{self.rng.getrandbits(64):016x}"
+            auth = self.digest.authorize("REGISTER", self.params.registrar_uri, cnonce)
         credentials = f"{auth[0]}: {auth[1]}\r\n" if auth is not None else ""
         wire = (
             f"{tpl[1]}{branch}{tpl[2]}{self.cseq}{tpl[3]}{contact}\r\nExpires: {exp}{tpl[4]}"
@@ -471,7 +522,8 @@ class Registration:
         assert via is not None  # receive_response matched it
         received = via.params.get("received")
         if received is not None:
-            seen = (received, via.rport or self.contact[1])
+            rport = via.params.get("rport")  # Via.rport, without a property call
+            seen = (received, int(rport) if rport and rport.isdigit() else self.contact[1])
             if seen != self.seen:
                 self.seen = seen  # else the one already kept: a tuple per account, not per answer
             if self.params.nat_rewrite and seen != self.contact and not self.reliable:

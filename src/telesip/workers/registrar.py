@@ -388,7 +388,11 @@ class RegistrationManager:
         reg = slot.reg
         if self._share and reg.tx is None:
             reg.digest.adopt(self._challenges.get((slot.target, reg.params.registrar_uri)))
-        self._advance(slot, reg.handle_timer, now)
+        try:  # _advance(slot, reg.handle_timer, now), without the generic call
+            reg.handle_timer(now)
+            self._flush(slot)
+        except Exception:
+            self._failed(slot)
 
     def _schedule_key(self, key: object, when: float | None) -> None:
         if when is None:
@@ -420,12 +424,17 @@ class RegistrationManager:
             self._flush(slot)
             return result
         except Exception:
-            self.stats.errors += 1
-            log.exception(
-                "registration %s failed", slot.account_id, extra={"account_id": slot.account_id}
-            )
-            self._recover(slot)
+            self._failed(slot)
             return None
+
+    def _failed(self, slot: _Slot) -> None:
+        """A bug in a registration's step (called in the `except` block: the traceback is
+        logged)."""
+        self.stats.errors += 1
+        log.exception(
+            "registration %s failed", slot.account_id, extra={"account_id": slot.account_id}
+        )
+        self._recover(slot)
 
     def _recover(self, slot: _Slot) -> None:
         """After a bug in one registration: drop it, and start the account over later."""
@@ -768,8 +777,12 @@ class RegistrationManager:
             return False
         now = self._clock()
         self._answering = True
-        try:
-            matched = self._advance(slot, slot.reg.receive_response, msg, now)
+        try:  # _advance(slot, slot.reg.receive_response, msg, now), without the generic call
+            matched = slot.reg.receive_response(msg, now)
+            self._flush(slot)
+        except Exception:
+            matched = False
+            self._failed(slot)
         finally:
             self._answering = False
         if not matched:
