@@ -37,7 +37,7 @@ from telesip.sip.compiled import (
     state,
 )
 
-__all__ = ["build", "main"]
+__all__ = ["build", "main", "run"]
 
 
 def build(*, force: bool = False, verbose: bool = False) -> str:
@@ -111,5 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def run() -> int:
+    """main() for the command line: a reader that stops early (`status | head`) ends the output
+    quietly, as it does for any other command, not in a traceback."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # nothing more can be written, and the interpreter's own flush at exit would fail
+        # again: point stdout at /dev/null so it has nothing left to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + 13  # what a shell shows for a command ended by SIGPIPE
+    return code
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run())

@@ -196,3 +196,24 @@ def test_a_stale_or_disabled_build_is_never_loaded(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(loader, "fingerprint", lambda: real)
     monkeypatch.setenv("TELESIP_NATIVE", "0")
     assert loader.state() == "off" and not loader.use(path) and path == []
+
+
+@pytest.mark.parametrize("buffered", [False, True])
+def test_status_into_a_closed_pipe_ends_without_a_traceback(buffered: bool) -> None:
+    """`python -m telesip.native status | head -1`: the reader has gone before the output is
+    written (a pipe whose read end is already closed, so every write fails), with stdout
+    unbuffered as in CI and buffered as in a terminal session's pipe."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "telesip.native", "status"],
+            cwd=ROOT, env=env, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 141  # as a shell shows a command ended by SIGPIPE
