@@ -9,7 +9,10 @@ are skipped with a message saying how to run them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -84,10 +87,48 @@ def pg_database() -> Iterator[str]:
     _run_in_thread(_pg_drop(db))
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once for the session. Each test gets a copy of the file
+    (`fresh_sqlite`): the bytes `migrate.upgrade` writes into an empty file, in a millisecond
+    instead of the quarter second of CPU that running the migrations takes."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "telesip.db"
+
+    async def make() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    _run_in_thread(make())
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # everything into the one file
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert not leftovers, f"the template is not in one file: {leftovers}"
+    return path
+
+
+def fresh_sqlite(request: pytest.FixtureRequest, path: Path) -> str:
+    """The URL of a new, migrated SQLite database at ``path`` (a copy of the session's
+    template)."""
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
 async def _truncate(services: Dependencies) -> None:
-    names = ", ".join(t.name for t in metadata.sorted_tables)
+    """Empty every table (the webhook cursor's seeded row too, as TRUNCATE did) and restart
+    every sequence. DELETE, children first, rather than TRUNCATE: on tables of a few rows it
+    takes about a fifth of the time (TRUNCATE makes new files for each of the 22 tables)."""
     async with services.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(table.delete())
+        await conn.execute(
+            text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, "
+                "start_value, false) FROM pg_sequences"
+            )
+        )
 
 
 @pytest.fixture
@@ -112,8 +153,7 @@ async def make_services(
         deps = Dependencies(create_engine(url), Cipher(TEST_KEY), clock, rules or Rules())
         await _truncate(deps)
         return deps
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'telesip.db'}")
-    await migrate.upgrade(engine)
+    engine = create_engine(fresh_sqlite(request, tmp_path / "telesip.db"))
     return Dependencies(engine, Cipher(TEST_KEY), clock, rules or Rules())
 
 
