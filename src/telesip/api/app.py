@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any, cast
 
@@ -126,18 +127,21 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = public_document  # type: ignore[method-assign]
-    worker_document = openapi.document(
-        workers.routes,
-        title=f"{TITLE}: worker control plane",
-        description=openapi.WORKER_DESCRIPTION,
-        idempotent_posts=True,
-    )
+
+    @functools.cache  # built when first asked for, like the public one (a tenth of a second)
+    def worker_document() -> dict[str, Any]:
+        return openapi.document(
+            workers.routes,
+            title=f"{TITLE}: worker control plane",
+            description=openapi.WORKER_DESCRIPTION,
+            idempotent_posts=True,
+        )
 
     app.state.worker_openapi = worker_document
 
     @app.get(f"{PREFIX}/worker/openapi.json", include_in_schema=False)
     async def worker_openapi() -> JSONResponse:
-        return JSONResponse(worker_document)
+        return JSONResponse(worker_document())
 
     @app.get(f"{PREFIX}/problems/{{code}}", include_in_schema=False)
     async def problem_type(code: str) -> HTMLResponse:
@@ -154,7 +158,7 @@ def documents() -> tuple[dict[str, Any], dict[str, Any]]:
     """The operators' and the workers' OpenAPI documents (``docs/openapi.json`` and
     ``docs/worker-openapi.json`` are these; ``python -m telesip.api.openapi`` writes them)."""
     app = create_app(cast(Dependencies, None))
-    return app.openapi(), app.state.worker_openapi
+    return app.openapi(), app.state.worker_openapi()
 
 
 async def bot_username(settings: Settings) -> str | None:
