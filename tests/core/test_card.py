@@ -13,13 +13,14 @@ from telesip.domain import errors
 from telesip.domain.model import Method, Role
 from telesip.services import accounts, offers
 from telesip.services.dependencies import Dependencies
+from telesip.store import fast_reads
 from telesip.store.db import sqlite_reader
 
 from .helpers import ALICE, BOB, CAROL, sip
 
 
 @pytest.fixture
-def selects(deps: Dependencies) -> Iterator[list[str]]:
+def selects(deps: Dependencies, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     seen: list[str] = []
 
     def on_execute(*args: Any) -> None:
@@ -31,6 +32,15 @@ def selects(deps: Dependencies) -> Iterator[list[str]]:
     engines = [e for e in (deps.engine.sync_engine, sqlite_reader(deps.engine)) if e is not None]
     for engine in engines:
         event.listen(engine, "before_cursor_execute", on_execute)
+    fetch = fast_reads.fetch_processed
+
+    async def through_the_driver(conn: Any, stmt: Any, params: Any) -> Any:
+        rows = await fetch(conn, stmt, params)
+        if rows is not None:  # read without SQLAlchemy's execution (store/fast_reads.py)
+            seen.append(str(stmt))
+        return rows
+
+    monkeypatch.setattr(fast_reads, "fetch_processed", through_the_driver)
     yield seen
     for engine in engines:
         event.remove(engine, "before_cursor_execute", on_execute)

@@ -5,6 +5,7 @@ connection, and go on through aiosqlite when the file is busy."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from telesip.domain.errors import StorageUnavailable
 from telesip.services import accounts
 from telesip.services.dependencies import Dependencies
-from telesip.store import migrate
+from telesip.store import fast_reads, migrate
 from telesip.store.crypto import Cipher
 from telesip.store.db import create_engine, sqlite_reader
 from telesip.store.uow import LoopReads
@@ -32,7 +33,20 @@ async def lite(tmp_path: Path) -> Any:
     await engine.dispose()
 
 
-async def test_reads_run_on_the_loop_thread_and_see_commits(lite: Dependencies) -> None:
+async def _not_through_the_driver(*args: Any) -> None:
+    return None
+
+
+@pytest.fixture
+def processed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The card read through SQLAlchemy on the reader engine (these tests are about its
+    connection), not through the driver (``fast_reads``: tests/core/test_card_fast_read.py)."""
+    monkeypatch.setattr(fast_reads, "fetch_processed", _not_through_the_driver)
+
+
+async def test_reads_run_on_the_loop_thread_and_see_commits(
+    lite: Dependencies, processed: None
+) -> None:
     threads: set[int] = set()
     reader = sqlite_reader(lite.engine)
     assert reader is not None
@@ -49,7 +63,7 @@ async def test_reads_run_on_the_loop_thread_and_see_commits(lite: Dependencies) 
     assert not (await accounts.get_card(lite, ALICE, acc)).summary.enabled
 
 
-async def test_a_committed_read_ends_its_snapshot(lite: Dependencies) -> None:
+async def test_a_committed_read_ends_its_snapshot(lite: Dependencies, processed: None) -> None:
     acc = await accounts.create_account(lite, ALICE, sip())
     async with lite.uow(readonly=True) as uow:
         assert await uow.accounts.card(acc, uow.now) is not None
@@ -65,7 +79,9 @@ async def test_a_read_only_unit_of_work_cannot_write(lite: Dependencies) -> None
             await uow.conn.execute(text("DELETE FROM accounts"))
 
 
-async def test_more_readers_than_the_pool_holds_never_block_the_loop(lite: Dependencies) -> None:
+async def test_more_readers_than_the_pool_holds_never_block_the_loop(
+    lite: Dependencies, processed: None
+) -> None:
     acc = await accounts.create_account(lite, ALICE, sip())
     inside = 0
     all_inside = asyncio.Event()
@@ -97,10 +113,18 @@ async def test_many_short_reads_at_once_reuse_the_pooled_connections(lite: Depen
     before = len(opened)
     await asyncio.gather(*(accounts.get_card(lite, ALICE, acc) for _ in range(64)))
     assert len(opened) - before == 0
-    assert reader.pool.checkedout() == 0  # type: ignore[attr-defined]
+    # only the connection the reader keeps for statements read through the driver is out
+    assert reader.pool.checkedout() == 1  # type: ignore[attr-defined]
+    with pytest.MonkeyPatch.context() as m:  # the same through SQLAlchemy
+        m.setattr(fast_reads, "fetch_processed", _not_through_the_driver)
+        await asyncio.gather(*(accounts.get_card(lite, ALICE, acc) for _ in range(64)))
+    assert len(opened) - before <= 1  # the pool had given one out for good
+    assert reader.pool.checkedout() == 1  # type: ignore[attr-defined]
 
 
-async def test_a_busy_file_sends_the_read_through_aiosqlite(lite: Dependencies) -> None:
+async def test_a_busy_file_sends_the_read_through_aiosqlite(
+    lite: Dependencies, processed: None
+) -> None:
     acc = await accounts.create_account(lite, ALICE, sip())
     tried: list[Connection] = []
 
@@ -109,7 +133,9 @@ async def test_a_busy_file_sends_the_read_through_aiosqlite(lite: Dependencies) 
 
     async with lite.uow(readonly=True) as uow:
         conn = uow.conn
-        assert isinstance(conn, LoopReads) and conn._sync is not None
+        assert isinstance(conn, LoopReads)
+        await conn.execute(text("SELECT 1"))  # its connection checked out
+        assert conn._sync is not None
         tried.append(conn._sync)
         conn._sync.execute = busy  # type: ignore[method-assign]
         assert await uow.accounts.card(acc, uow.now) is not None
@@ -150,3 +176,19 @@ async def test_the_card_is_prepared_once_not_on_every_read(lite: Dependencies) -
         finally:
             driver.set_authorizer(None)
     assert asked == []
+
+
+async def test_a_busy_file_sends_the_read_through_the_driver_the_usual_way(
+    lite: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The card read through the driver (``fast_reads.fetch_processed``) meets a busy file:
+    the same unit of work reads it the usual way."""
+    acc = await accounts.create_account(lite, ALICE, sip())
+
+    class Busy:
+        def execute(self, *args: Any) -> Any:
+            raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(LoopReads, "driver_connection", lambda self: Busy())
+    card = await accounts.get_card(lite, ALICE, acc)
+    assert card.summary.id == acc and card.summary.login == "100"

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine as AsyncEngine  # re-exported for
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from telesip.domain.errors import ConfigError
+from telesip.store.loop import release_single_statements
 
 
 def _redact(url: str) -> str:
@@ -165,6 +166,7 @@ def loop_engines(engine: AsyncEngine) -> LoopEngines | None:
 
         @event.listens_for(engine.sync_engine, "engine_disposed")
         def _on_dispose(_engine: Any) -> None:
+            release_single_statements(reader)
             reader.dispose()
             writer.dispose()
 

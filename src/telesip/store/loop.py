@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import weakref
 from typing import Any
 
@@ -82,16 +83,40 @@ def _busy(exc: OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+# per reader engine, per thread: a connection of its pool kept for statements read through the
+# driver on their own (``driver_connection``), outside any unit of work's snapshot
+_single: weakref.WeakKeyDictionary[Engine, dict[int, Any]] = weakref.WeakKeyDictionary()
+
+
+def _single_statements(reader: Engine) -> sqlite3.Connection:
+    held = _single.setdefault(reader, {})
+    thread = threading.get_ident()
+    conn = held.get(thread)
+    if conn is None:
+        conn = held[thread] = reader.raw_connection()
+    driver: Any = conn.driver_connection
+    return driver  # type: ignore[no-any-return]
+
+
+def release_single_statements(reader: Engine) -> None:
+    """Close the connections kept for single statements (the engine is disposed)."""
+    for conn in _single.pop(reader, {}).values():
+        conn.invalidate()
+
+
 class LoopReads:
     """A read-only unit of work's connection: statements on a synchronous SQLite read
-    connection on the loop's thread. If the file is busy, the unit of work goes on through
-    aiosqlite like any other."""
+    connection on the loop's thread, checked out of the reader's pool at the first statement
+    that SQLAlchemy runs (a unit of work whose only statement is read through the driver,
+    such as the bot's card, checks out none). If the file is busy, the unit of work goes on
+    through aiosqlite like any other."""
 
-    def __init__(self, engine: AsyncEngine, conn: Connection) -> None:
+    def __init__(self, engine: AsyncEngine, reader: Engine) -> None:
         self._engine = engine
-        self._sync: Connection | None = conn
+        self._reader = reader
+        self._sync: Connection | None = None
         self._async: AsyncConnection | None = None
-        self.dialect = conn.dialect
+        self.dialect = reader.dialect
 
     async def _fallback(self) -> AsyncConnection:
         if self._sync is not None:
@@ -103,8 +128,10 @@ class LoopReads:
         return self._async
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        if self._sync is not None:
+        if self._async is None:
             try:
+                if self._sync is None:
+                    self._sync = self._reader.connect()
                 return self._sync.execute(*args, **kwargs)
             except OperationalError as exc:
                 if not _busy(exc):
@@ -115,10 +142,14 @@ class LoopReads:
         return (await self.execute(*args, **kwargs)).scalar()
 
     def driver_connection(self) -> sqlite3.Connection | None:
-        """The sqlite3 connection under the synchronous one (``store/fast_reads.py``); None
-        once the unit of work went the aiosqlite way."""
-        if self._sync is None:
+        """A sqlite3 connection for a statement read through the driver
+        (``store/fast_reads.py``): the unit of work's own once it has one, else the one the
+        reader keeps on this thread for such statements (a statement on its own is its own
+        snapshot either way); None once the unit of work went the aiosqlite way."""
+        if self._async is not None:
             return None
+        if self._sync is None:
+            return _single_statements(self._reader)
         driver: sqlite3.Connection | None = self._sync.connection.driver_connection
         return driver
 
@@ -145,10 +176,11 @@ class LoopReads:
         """Ends the snapshot and gives the connection back to its pool at once, when the unit
         of work never left the loop's thread (no aiosqlite fallback): there is nothing to
         await, so nothing a cancellation could interrupt. False (nothing done) otherwise."""
-        if self._async is not None or self._sync is None:
+        if self._async is not None:
             return False
-        self._sync.close()  # rolls the snapshot back; the pool's reset on return is a no-op
-        self._sync = None
+        if self._sync is not None:
+            self._sync.close()  # rolls the snapshot back; the pool's reset on return is a no-op
+            self._sync = None
         return True
 
     async def invalidate(self) -> None:

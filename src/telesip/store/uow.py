@@ -168,7 +168,7 @@ class UnitOfWork:
                 reader = sqlite_reader(self._engine) if self._readonly else None
                 writer = None if self._readonly else sqlite_writer(self._engine)
                 if reader is not None:
-                    self.conn = LoopReads(self._engine, reader.connect())  # type: ignore[assignment]
+                    self.conn = LoopReads(self._engine, reader)  # type: ignore[assignment]
                     return self
                 if writer is not None:
                     self.conn = LoopWrites(self._engine, *writer)  # type: ignore[assignment]

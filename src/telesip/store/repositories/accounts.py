@@ -534,10 +534,12 @@ class Accounts:
 
     async def card(self, account_id: int, live_after: datetime) -> CardRead | None:
         """The card of an account (see ``_card_select``); ``live_after``: workers seen since
-        then are alive."""
-        rows = (
-            await self.conn.execute(_CARD, {"b_account": account_id, "b_live_after": live_after})
-        ).all()
+        then are alive. Read through the driver where it can be (``store/fast_reads.py``: the
+        bot reads it on every press, and SQLAlchemy's execution cost most of the read)."""
+        params = {"b_account": account_id, "b_live_after": live_after}
+        rows: Sequence[Any] | None = await fast_reads.fetch_processed(self.conn, _CARD, params)
+        if rows is None:
+            rows = (await self.conn.execute(_CARD, params)).all()
         if not rows:
             return None
         r = rows[0]
