@@ -273,19 +273,19 @@ async def webhook_bot_main(args: argparse.Namespace) -> None:
     journaled in the database) on a shared port, the pacing budget in Redis."""
     from aiogram import Bot
     from aiogram.client.default import DefaultBotProperties
-    from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
     from aiohttp import web
 
     from telesip.bot.app import QueueingWebhook, build_dispatcher, settle_gc
     from telesip.bot.budget import RedisBudget
     from telesip.bot.limiter import RateLimiter
+    from telesip.bot.session import BotSession
     from telesip.services.dependencies import Dependencies, Rules
     from telesip.store.crypto import Cipher
     from telesip.store.db import create_engine
 
     deps = Dependencies(create_engine(args.db_url), Cipher("bench-key"), rules=Rules())
-    session = AiohttpSession(api=TelegramAPIServer.from_base(args.api))
+    session = BotSession(api=TelegramAPIServer.from_base(args.api))
     bot = Bot(args.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
     limiter = RateLimiter(overall_per_second=100_000)
     limiter.budget = RedisBudget.from_url(args.redis, limiter.pace, args.prefix)
@@ -403,6 +403,7 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
 
     from telesip.bot.app import build_dispatcher, journaled_polling, settle_gc
     from telesip.bot.limiter import RateLimiter
+    from telesip.bot.session import BotSession
     from telesip.domain.model import TelegramUser
     from telesip.domain.settings import AccountSettings, Secret
     from telesip.services import accounts
@@ -426,7 +427,9 @@ async def bot_main(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     pair.append(await accounts.create_account(s, person, settings))
                 pairs.append(pair)
-            session = AiohttpSession(api=TelegramAPIServer.from_base(info["base_url"]))
+            # the telesip bot with the session build_bot gives it, the trivial with aiogram's
+            session_class = AiohttpSession if args.trivial else BotSession
+            session = session_class(api=TelegramAPIServer.from_base(info["base_url"]))
             bot = Bot(
                 info["token"], session=session, default=DefaultBotProperties(parse_mode="HTML")
             )

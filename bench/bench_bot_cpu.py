@@ -3,8 +3,9 @@
 ``bench_bot.py`` measures presses end to end against the fake Bot API in another process; on a
 shared 2-core machine its rates move with the load. This one feeds callback updates (a press
 opening the other account's card, as ``bench_bot.py`` does) straight into the dispatcher, and
-the bot's session builds each call's form data and parses a canned answer the way aiohttp's
-session does, but sends nothing: what is left is the bot's own work (aiogram, middlewares,
+the bot's session builds each call's form data and its body and parses a canned answer the way
+its session does (the telesip bot's ``BotSession``, the trivial bot's aiogram's own), but sends
+nothing: what is left is the bot's own work (aiogram, middlewares,
 the database read, the card's rendering). It reports the least CPU per press of eight bursts
 of 800 (the least is what the code costs when the machine lets it run) and the Python calls
 per press (``--profile``: deterministic, for comparing two versions under any load). Updates
@@ -47,8 +48,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from telesip.domain.settings import AccountSettings, Secret
     from telesip.services import accounts
 
-    class Canned(AiohttpSession):
-        """Builds the request as aiohttp's session does and parses a canned answer."""
+    try:  # the session build_bot gives the telesip bot (a checkout before it: aiogram's)
+        from telesip.bot.session import BotSession as ServiceSession
+    except ImportError:
+        ServiceSession = AiohttpSession  # type: ignore[misc,assignment]
+
+    class Canned(AiohttpSession if args.trivial else ServiceSession):  # type: ignore[misc]
+        """Builds the request as the bot's session does (its body too, as aiohttp sends it)
+        and parses a canned answer."""
 
         async def make_request(
             self,
@@ -57,7 +64,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
         ) -> Any:
             self.api.api_url(token=bot.token, method=method.__api_method__)
-            self.build_form_data(bot=bot, method=method)
+            self.build_form_data(bot=bot, method=method)()  # the body
             result: Any = True
             if method.__api_method__ == "getMe":  # once: aiogram keeps it (bot.me())
                 result = {"id": 123, "is_bot": True, "first_name": "bot", "username": "b"}

@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
+from aiogram.client.telegram import TelegramAPIServer
 
 from telesip.bot.app import build_dispatcher, journaled_polling
 from telesip.bot.limiter import RateLimiter
 from telesip.bot.notifier import Notifier
 from telesip.bot.outbox import Outbox
+from telesip.bot.session import BotSession
 from telesip.bot.setup import start_up
 from telesip.domain.clock import FakeClock
 from telesip.domain.model import TelegramUser
@@ -101,7 +103,8 @@ async def running_bot(
     """The bot polling the fake with ``limiter``, every update journaled; with ``recordings``
     also the outbox (polled every 50 ms), which the limiter defers to, as ``run_bot`` wires
     them."""
-    bot = Bot(fake.token, session=fake.session(), default=DefaultBotProperties(parse_mode="HTML"))
+    session = BotSession(api=TelegramAPIServer.from_base(fake.base_url))  # as build_bot's
+    bot = Bot(fake.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
     bot.session.middleware(limiter)
     notifier = Notifier(services, bot)
     dp = build_dispatcher(services, notifier=notifier, miniapp_url=miniapp_url)

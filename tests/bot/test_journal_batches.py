@@ -7,11 +7,14 @@ in one transaction when the bot is busy. The whole bot suite polls with the jour
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
+from aiogram.types import Update
 from sqlalchemy import func, select
 
+from telesip.bot.app import JournaledDispatcher
 from telesip.bot.journal import Journal
 from telesip.domain.errors import StorageUnavailable
 from telesip.services import bot_updates
@@ -163,3 +166,47 @@ async def test_polling_journals_each_batch_in_one_transaction(
     async with h.deps.engine.connect() as conn:
         left = await conn.scalar(select(func.count()).select_from(tables.bot_updates))
     assert left == 0
+
+
+async def test_polling_journals_each_update_as_its_dump(services: Dependencies) -> None:
+    """A batch from getUpdates is journaled serialized by pydantic (``model_dump_json``):
+    the journal must hold what the update's dump to a dict holds (aliases such as ``from``,
+    no None values, non-ASCII text, a keyboard), as a process taking it over reads it."""
+    keyboard = {
+        "inline_keyboard": [
+            [{"text": "Настройки", "callback_data": "a:settings:7"}],
+            [
+                {
+                    "text": "Transfer",
+                    "switch_inline_query_chosen_chat": {"query": "#7", "allow_user_chats": True},
+                }
+            ],
+        ]
+    }
+    press = {
+        "update_id": 3,
+        "callback_query": {
+            "id": "q1",
+            "chat_instance": "c",
+            "from": {"id": 1001, "is_bot": False, "first_name": "Алиса", "language_code": "ru"},
+            "data": "a:open:7",
+            "message": {
+                "message_id": 5,
+                "date": 1_700_000_000,
+                "chat": {"id": 1001, "type": "private"},
+                "text": "<b>Карта</b> & «кавычки»",
+                "reply_markup": keyboard,
+            },
+        },
+    }
+    raw = [_update(1, "Привет, <b>мир</b> & 😀"), _update(2, "sip:100:s3cr3t@pbx"), press]
+    updates = [Update.model_validate(u) for u in raw]
+    dp = JournaledDispatcher()
+    dp.journal = Journal(services)
+    await dp.journal_batch(updates)
+    kept = await _journaled(services)
+    assert sorted(kept) == [1, 2, 3]
+    for update in updates:
+        expected = update.model_dump(mode="json", by_alias=True, exclude_none=True)
+        assert json.loads(services.cipher.unseal(kept[update.update_id])) == expected
+    assert b"s3cr3t" not in kept[2]  # sealed

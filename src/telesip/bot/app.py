@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
@@ -53,6 +52,7 @@ from telesip.bot.routers import (
     transfer,
     workers,
 )
+from telesip.bot.session import BotSession
 from telesip.bot.setup import start_up
 from telesip.bot.storage import make_storage
 from telesip.config import Settings
@@ -105,8 +105,8 @@ class JournaledDispatcher(Dispatcher):
         if self.journal is None or not updates:
             return
         try:
-            fresh = await self.journal.keep_many(
-                [u.model_dump(mode="json", by_alias=True, exclude_none=True) for u in updates]
+            fresh = await self.journal.keep_serialized(
+                [(u.update_id, _serialized(u)) for u in updates]
             )
         except TelesipError as exc:  # their handlers meet the same database: "try again"
             log.warning("%d updates not journaled (%s)", len(updates), exc)
@@ -140,6 +140,12 @@ class JournaledDispatcher(Dispatcher):
         task = asyncio.create_task(self._process_update(bot, parsed))
         self._handle_update_tasks.add(task)
         task.add_done_callback(self._handle_update_tasks.discard)
+
+
+def _serialized(update: Update) -> bytes:
+    """The update as JSON, as the journal keeps it: what ``Update.model_dump(mode="json",
+    by_alias=True, exclude_none=True)`` gives, serialized by pydantic itself."""
+    return update.model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
 class JournalBatches(BaseRequestMiddleware):
@@ -303,7 +309,7 @@ def _detach(router: Router) -> None:
 
 
 def build_bot(token: str, api_url: str | None = None, limiter: RateLimiter | None = None) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else None
+    session = BotSession(api=TelegramAPIServer.from_base(api_url)) if api_url else BotSession()
     try:
         bot = Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
     except TokenValidationError:

@@ -95,6 +95,19 @@ class MetricsMiddleware(BaseMiddleware):
     """Counts updates by kind and observes their handling time (the update's outer scope);
     what is logged meanwhile carries the acting Telegram user's id."""
 
+    def __init__(self) -> None:
+        # each kind's counter and histogram, looked up once (``labels`` takes a lock each time)
+        self._metrics: dict[str, tuple[Any, Any]] = {}
+
+    def _of(self, kind: str) -> tuple[Any, Any]:
+        found = self._metrics.get(kind)
+        if found is None:
+            found = self._metrics[kind] = (
+                BOT_UPDATES.labels(kind),
+                BOT_UPDATE_SECONDS.labels(kind),
+            )
+        return found
+
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         kind = event.event_type if isinstance(event, Update) else type(event).__name__
         user: User | None = data.get("event_from_user")
@@ -105,6 +118,7 @@ class MetricsMiddleware(BaseMiddleware):
                     return await handler(event, data)
             finally:
                 took = time.perf_counter() - started
-                BOT_UPDATES.labels(kind).inc()
-                BOT_UPDATE_SECONDS.labels(kind).observe(took)
+                updates, seconds = self._of(kind)
+                updates.inc()
+                seconds.observe(took)
                 log.debug("%s handled in %.1f ms", kind, took * 1000)

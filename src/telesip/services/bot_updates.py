@@ -30,11 +30,9 @@ async def keep(deps: Dependencies, update: dict[str, Any], holder: str) -> bool:
     return fresh
 
 
-async def keep_many(
-    deps: Dependencies, updates: list[tuple[int, dict[str, Any]]], holder: str
-) -> set[int]:
-    """Journal a batch of updates (``(update_id, update)``, one getUpdates's) in one
-    transaction; the ids journaled now (the others are journaled already)."""
+async def keep_many(deps: Dependencies, updates: list[tuple[int, bytes]], holder: str) -> set[int]:
+    """Journal a batch of updates (``(update_id, the update as JSON)``, one getUpdates's) in
+    one transaction; the ids journaled now (the others are journaled already)."""
     async with deps.uow() as uow:
         fresh = await uow.bot_updates.keep_many(updates, holder, uow.now)
         await uow.commit()

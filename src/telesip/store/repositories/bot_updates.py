@@ -46,17 +46,18 @@ class BotUpdates:
         return inserted.rowcount == 1
 
     async def keep_many(
-        self, updates: list[tuple[int, dict[str, Any]]], holder: str, now: datetime
+        self, updates: list[tuple[int, bytes]], holder: str, now: datetime
     ) -> set[int]:
-        """Journal a batch of updates (``(update_id, update)``) for ``holder`` in one statement;
-        the ids journaled now (the others were there already: Telegram sent them again)."""
+        """Journal a batch of updates (``(update_id, the update as JSON)``) for ``holder`` in
+        one statement; the ids journaled now (the others were there already: Telegram sent
+        them again)."""
         if not updates:
             return set()
         seal = self.cipher.seal
         rows = [
             {
                 "update_id": update_id,
-                "payload": seal(json.dumps(update, separators=(",", ":")).encode()),
+                "payload": seal(update),
                 "holder": holder,
                 "received_at": now,
                 "held_at": now,
