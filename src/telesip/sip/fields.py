@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from .errors import ParseError
 
@@ -211,14 +210,33 @@ def parse_name_addr(value: str) -> NameAddr:
     return NameAddr(uri, None, parse_params(semi + rest))
 
 
-class Via(NamedTuple):
-    """A parsed Via value. A named tuple: one is made per message on the registration path,
-    and a tuple is made and compared in C."""
+class Via:
+    """A parsed Via value. A plain class with a written `__init__`: one is made per message on
+    the registration path, and compiled (telesip.native) that is a C call and its attributes
+    are read in C, where a named tuple's `__new__` and attribute reads go through Python."""
 
-    transport: str
-    host: str
-    port: int | None
-    params: dict[str, str | None]
+    __slots__ = ("host", "params", "port", "transport")
+
+    def __init__(
+        self, transport: str, host: str, port: int | None, params: dict[str, str | None]
+    ) -> None:
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.params = params
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Via):
+            return NotImplemented
+        return (
+            self.transport == other.transport
+            and self.host == other.host
+            and self.port == other.port
+            and self.params == other.params
+        )
+
+    def __repr__(self) -> str:
+        return f"Via({self.transport!r}, {self.host!r}, {self.port!r}, {self.params!r})"
 
     @property
     def branch(self) -> str | None:

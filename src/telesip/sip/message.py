@@ -388,13 +388,14 @@ _UAC_SINGLE = SINGLE_HEADERS & {
 }  # fmt: skip
 _UAC_REQUIRED = ("via", "call-id", "cseq")
 # raw text before a line's colon -> (canonical name, lookup key) of a line a client reads, or
-# None for any other line; bounded, like _LINE_KEYS
-_UAC_KEYS: dict[str, tuple[str, str] | None] = {}
+# _NOT_READ for any other line; bounded, like _LINE_KEYS
+_UAC_KEYS: dict[str, tuple[str, str]] = {}
+_NOT_READ = ("", "")
 
 
-def _uac_key(raw: str) -> tuple[str, str] | None:
+def _uac_key(raw: str) -> tuple[str, str]:
     name = raw.rstrip(" \t")
-    hit = _key(name) if name.isascii() and name.lower() in _UAC_NAMES else None
+    hit = _key(name) if name.isascii() and name.lower() in _UAC_NAMES else _NOT_READ
     if len(_UAC_KEYS) < 4096:
         _UAC_KEYS[raw] = hit
     return hit
@@ -419,14 +420,16 @@ def read_response(data: bytes, *, is_stream: bool = False) -> Response:
     items: list[tuple[str, str, str]] = []
     seen: set[str] = set()
     top: Via | None = None
-    clen: str | None = None
+    clen = -1  # no Content-Length
     known = _UAC_KEYS
     for i in range(1, len(lines)):
         raw, colon, value = lines[i].partition(":")
         if not colon:
             continue
-        hit = known[raw] if raw in known else _uac_key(raw)
+        hit = known.get(raw)
         if hit is None:
+            hit = _uac_key(raw)
+        if not hit[0]:
             continue  # a line a client does not read
         canon, low = hit
         value = value.strip(" \t")
@@ -442,8 +445,7 @@ def read_response(data: bytes, *, is_stream: bool = False) -> Response:
         elif low == "cseq":
             parse_cseq(value)
         elif low == "content-length":
-            parse_uint(value, "Content-Length", MAX_MESSAGE)
-            clen = value
+            clen = parse_uint(value, "Content-Length", MAX_MESSAGE)
         elif low == "expires" or low == "min-expires":
             parse_uint(value, canon)
         elif low == "retry-after":
@@ -452,13 +454,12 @@ def read_response(data: bytes, *, is_stream: bool = False) -> Response:
     for req in _UAC_REQUIRED:
         if req not in seen:
             raise ParseError(f"missing {canonical(req)}")
-    if is_stream and clen is None:
+    if is_stream and clen < 0:
         raise ParseError("Content-Length is mandatory on stream transports")
-    if clen is not None:
-        n = int(clen.strip())
-        if end + 4 + n > len(data):
+    if clen >= 0:
+        if end + 4 + clen > len(data):
             raise ParseError("Content-Length larger than the message")
-        body = data[end + 4 : end + 4 + n]
+        body = data[end + 4 : end + 4 + clen]
     else:
         body = data[end + 4 :]
     headers = Headers()

@@ -21,7 +21,7 @@ import random
 import re
 import sys
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import NamedTuple
 
 from .auth import DigestState, parse_challenge
@@ -100,8 +100,9 @@ class RegistrationPolicy:
     t4: float = 5.0
 
 
-class RegistrationPhase(Enum):
-    """Where the machine is: the states of `_TABLE`."""
+class RegistrationPhase(StrEnum):
+    """Where the machine is: the states of `_TABLE`. A StrEnum: hashed as its value, in C (an
+    Enum member's hash is a Python call), for the table's lookups."""
 
     IDLE = "idle"
     REGISTERING = "registering"
@@ -125,6 +126,8 @@ class BindingState(StrEnum):
     DISABLED = "disabled"  # stopped: our Contact is un-REGISTERed (or never was)
 
 
+# Short names for the tables below. Methods spell the class out: compiled (telesip.native), an
+# enum member named through its class is a C static; through an alias, a lookup on the class.
 R = RegistrationPhase
 B = BindingState
 _TABLE: dict[tuple[RegistrationPhase, str], RegistrationPhase] = {
@@ -151,10 +154,6 @@ _TABLE: dict[tuple[RegistrationPhase, str], RegistrationPhase] = {
     (R.UNREGISTERING, "resend"): R.UNREGISTERING,
     (R.UNREGISTERING, "auth_rejected"): R.STOPPED,
     (R.UNREGISTERING, "failure"): R.STOPPED,
-}
-# The same table keyed by the state's value: an Enum member hashes in Python, a str in C.
-_NEXT: dict[tuple[str, str], RegistrationPhase] = {
-    (st._value_, ev): to for (st, ev), to in _TABLE.items()
 }
 
 
@@ -199,7 +198,7 @@ class RegistrationStatus:
         )
 
 
-_REGISTERING = RegistrationStatus(B.REGISTERING)
+_REGISTERING = RegistrationStatus(BindingState.REGISTERING)
 
 
 class StatusChanged:
@@ -272,7 +271,7 @@ class Registration:
         self._branch = f"z9hG4bK{rng.getrandbits(64):016x}x"
         self.cseq = cseq
         self.expires = params.expires
-        self.state = R.IDLE
+        self.state = RegistrationPhase.IDLE
         self.tx: ClientTransaction | None = None
         self.digest = DigestState(params.auth_username or params.user, params.password)
         self._challenges = 0  # challenges answered in the current attempt
@@ -314,7 +313,7 @@ class Registration:
 
     @property
     def done(self) -> bool:
-        return self.state is R.STOPPED
+        return self.state is RegistrationPhase.STOPPED
 
     @property
     def challenged(self) -> bool:
@@ -328,13 +327,19 @@ class Registration:
 
     def stop(self, now: float) -> None:
         """Un-REGISTER our Contact (if a binding may exist), then report "disabled"."""
-        if self.state in (R.UNREGISTERING, R.STOPPED):
+        if self.state in (RegistrationPhase.UNREGISTERING, RegistrationPhase.STOPPED):
             return
-        bound = self.state in (R.REGISTERING, R.REGISTERED, R.REFRESHING) or (
-            self.state is R.BACKOFF and (self._status.registered_until or 0) > now
+        bound = self.state in (
+            RegistrationPhase.REGISTERING,
+            RegistrationPhase.REGISTERED,
+            RegistrationPhase.REFRESHING,
+        ) or (
+            self.state is RegistrationPhase.BACKOFF and (self._status.registered_until or 0) > now
         )
-        new = self._go("stop" if bound or self.state is not R.BACKOFF else "stop_unbound")
-        if new is R.UNREGISTERING:
+        new = self._go(
+            "stop" if bound or self.state is not RegistrationPhase.BACKOFF else "stop_unbound"
+        )
+        if new is RegistrationPhase.UNREGISTERING:
             self._timer = None
             self._challenges = 0
             self._send(now, expires=0)
@@ -343,7 +348,9 @@ class Registration:
 
     def refresh_soon(self, when: float) -> None:
         """Bring the next refresh forward (the connection that carried the binding is gone)."""
-        if self.state is R.REGISTERED and (self._timer is None or self._timer > when):
+        if self.state is RegistrationPhase.REGISTERED and (
+            self._timer is None or self._timer > when
+        ):
             self._timer = when
 
     def set_local(self, local: tuple[str, int], now: float | None = None) -> None:
@@ -353,12 +360,15 @@ class Registration:
         if local == self.local:
             return
         if self.contact == self.local:
-            if self.state in (R.REGISTERED, R.REFRESHING) and self._stale_contact is None:
+            if (
+                self.state in (RegistrationPhase.REGISTERED, RegistrationPhase.REFRESHING)
+                and self._stale_contact is None
+            ):
                 self._stale_contact = self.contact
             self.contact = local
         self.local = local
         if now is not None and self.tx is not None:
-            self._send(now, expires=0 if self.state is R.UNREGISTERING else None)
+            self._send(now, expires=0 if self.state is RegistrationPhase.UNREGISTERING else None)
 
     def transport_error(self, now: float) -> None:
         if self.tx is not None:
@@ -382,7 +392,7 @@ class Registration:
             self._drain_tx(now)
         if self._timer is not None and self._timer <= now:
             self._timer = None
-            if self.state is R.REGISTERED:
+            if self.state is RegistrationPhase.REGISTERED:
                 self._go("refresh_due")
             else:
                 self._go("retry_due")
@@ -392,7 +402,7 @@ class Registration:
     # -- internals
     def _go(self, event: str) -> RegistrationPhase:
         try:
-            self.state = _NEXT[(self.state._value_, event)]
+            self.state = _TABLE[(self.state, event)]
         except KeyError:
             raise StateError(f"registration: {event} in {self.state.value}") from None
         return self.state
@@ -405,7 +415,7 @@ class Registration:
     def _finish_stop(self) -> None:
         self.tx = None
         self._timer = None
-        self._publish(RegistrationStatus(B.DISABLED))
+        self._publish(RegistrationStatus(BindingState.DISABLED))
 
     def _send(self, now: float, *, expires: int | None = None) -> None:
         """Build the next REGISTER straight into bytes: the header order and spelling of
@@ -487,9 +497,9 @@ class Registration:
                 self.tx = None  # retransmitted finals are strays now: no timer K per account
                 self._on_final(ev.response, now)
             elif isinstance(ev, Timeout):
-                self._fail(now, B.UNREACHABLE, None, "no response (timeout)")
+                self._fail(now, BindingState.UNREACHABLE, None, "no response (timeout)")
             elif isinstance(ev, TransportFailed):
-                self._fail(now, B.UNREACHABLE, None, "transport error")
+                self._fail(now, BindingState.UNREACHABLE, None, "transport error")
             if self.tx is not tx:
                 return
         if tx.terminated and self.tx is tx:
@@ -509,11 +519,11 @@ class Registration:
             retry_after = None
             if (ra := resp.headers.get("Retry-After")) is not None:
                 retry_after = float(parse_uint(ra.partition("(")[0].partition(";")[0], "RA"))
-            kind = B.UNREACHABLE if code in (408, 503, 504) else B.FAILED
+            kind = BindingState.UNREACHABLE if code in (408, 503, 504) else BindingState.FAILED
             self._fail(now, kind, code, f"{code} {resp.reason}".strip(), retry_after)
 
     def _on_ok(self, resp: Response, now: float) -> None:
-        if self.state is R.UNREGISTERING:
+        if self.state is RegistrationPhase.UNREGISTERING:
             self._go("ok")
             self._finish_stop()
             return
@@ -534,13 +544,17 @@ class Registration:
                 return
         self._stale_contact = None
         ratio = self.policy.refresh_ratio
-        if self.state is R.REGISTERING:  # a new binding (not a refresh): spread its refreshes
+        if (
+            self.state is RegistrationPhase.REGISTERING
+        ):  # a new binding (not a refresh): spread its refreshes
             ratio *= 1.0 - self.policy.first_refresh_spread * self.rng.random()
         self._go("ok")
         self._failures = 0
         self._timer = now + max(1.0, granted * ratio)
         self._publish(
-            RegistrationStatus(B.REGISTERED, code=resp.status, registered_until=now + granted)
+            RegistrationStatus(
+                BindingState.REGISTERED, code=resp.status, registered_until=now + granted
+            )
         )
 
     def _granted(self, resp: Response) -> int:
@@ -585,7 +599,9 @@ class Registration:
             except AuthError:
                 continue
         if challenge is None:
-            self._fail(now, B.FAILED, resp.status, f"{resp.status}: no usable digest challenge")
+            self._fail(
+                now, BindingState.FAILED, resp.status, f"{resp.status}: no usable digest challenge"
+            )
             return
         self._challenges += 1
         if (self._challenges > 1 and not challenge.stale) or self._challenges > 3:
@@ -593,13 +609,18 @@ class Registration:
             return
         self.digest.set_challenge(challenge)
         self._go("resend")
-        self._send(now, expires=0 if self.state is R.UNREGISTERING else None)
+        self._send(now, expires=0 if self.state is RegistrationPhase.UNREGISTERING else None)
 
     def _on_brief(self, resp: Response, now: float) -> None:
         raw = resp.headers.get("Min-Expires")
         wanted = parse_uint(raw, "Min-Expires") if raw is not None else 0
-        if self.state is R.UNREGISTERING or not self.expires < wanted <= self.policy.max_expires:
-            self._fail(now, B.FAILED, 423, "423 Interval Too Brief without a usable Min-Expires")
+        if (
+            self.state is RegistrationPhase.UNREGISTERING
+            or not self.expires < wanted <= self.policy.max_expires
+        ):
+            self._fail(
+                now, BindingState.FAILED, 423, "423 Interval Too Brief without a usable Min-Expires"
+            )
             return
         self.expires = wanted
         self._go("resend")
@@ -608,14 +629,16 @@ class Registration:
     def _auth_rejected(self, now: float, code: int, reason: str) -> None:
         new = self._go("auth_rejected")
         self.tx = None
-        if new is R.STOPPED:
+        if new is RegistrationPhase.STOPPED:
             self._finish_stop()
             return
         self.digest.challenge = None
         delay = self.policy.auth_retry * (0.75 + 0.5 * self.rng.random())
         self._timer = now + delay
         self._publish(
-            RegistrationStatus(B.AUTH_FAILED, code, f"{code} {reason}".strip(), None, self._timer)
+            RegistrationStatus(
+                BindingState.AUTH_FAILED, code, f"{code} {reason}".strip(), None, self._timer
+            )
         )
 
     def _fail(
@@ -628,7 +651,7 @@ class Registration:
     ) -> None:
         new = self._go("failure")
         self.tx = None
-        if new is R.STOPPED:
+        if new is RegistrationPhase.STOPPED:
             self._finish_stop()
             return
         pol = self.policy

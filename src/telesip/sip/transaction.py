@@ -10,9 +10,8 @@ StateError. Times are seconds on any monotonic clock the caller chooses.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Self
 
 from .errors import StateError
@@ -40,7 +39,10 @@ T2 = 4.0
 T4 = 5.0
 
 
-class TxState(Enum):
+class TxState(StrEnum):
+    """A StrEnum: hashed as its value, in C (an Enum member's hash is a Python call), for the
+    table's lookups."""
+
     INITIAL = "initial"
     CALLING = "calling"  # INVITE only
     TRYING = "trying"  # non-INVITE only
@@ -51,6 +53,8 @@ class TxState(Enum):
     TERMINATED = "terminated"
 
 
+# The short name is for the table below. Methods spell the class out: compiled (telesip.native),
+# an enum member named through its class is a C static; through an alias, a lookup on the class.
 S = TxState
 # (state, event) -> next state; the single source of truth for both kinds of transaction.
 _TABLE: dict[tuple[TxState, str], TxState] = {
@@ -99,8 +103,6 @@ _TABLE: dict[tuple[TxState, str], TxState] = {
     (S.CONFIRMED, "request_again"): S.CONFIRMED,
     (S.CONFIRMED, "linger_over"): S.TERMINATED,  # timer I
 }
-# The same table keyed by the state's value: an Enum member hashes in Python, a str in C.
-_NEXT: dict[tuple[str, str], TxState] = {(st._value_, ev): to for (st, ev), to in _TABLE.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +177,11 @@ class _Transaction:
         self._request = request
         self.branch = branch
         self.reliable = reliable
-        self.state = S.INITIAL
+        self.state = TxState.INITIAL
         self.wire = wire
         self._timers: dict[str, tuple[float, float]] = {}  # name -> (deadline, interval)
         self._out: list[bytes] = []
-        self._events: deque[TxEvent] = deque()
+        self._events: list[TxEvent] = []  # one or two at a time: a deque's block costs more
 
     @classmethod
     def from_wire(
@@ -206,11 +208,11 @@ class _Transaction:
 
     def _go(self, event: str, *emit: TxEvent) -> None:
         try:
-            self.state = _NEXT[(self.state._value_, event)]
+            self.state = _TABLE[(self.state, event)]
         except KeyError:
             raise StateError(f"{type(self).__name__}: {event} in {self.state.value}") from None
         self._events.extend(emit)
-        if self.state is S.TERMINATED:
+        if self.state is TxState.TERMINATED:
             self._timers.clear()
             self._events.append(Terminated())
 
@@ -226,11 +228,11 @@ class _Transaction:
         return out
 
     def next_event(self) -> TxEvent | None:
-        return self._events.popleft() if self._events else None
+        return self._events.pop(0) if self._events else None
 
     @property
     def terminated(self) -> bool:
-        return self.state is S.TERMINATED
+        return self.state is TxState.TERMINATED
 
     def handle_timer(self, now: float) -> None:
         for name, (deadline, interval) in sorted(self._timers.items(), key=lambda kv: kv[1][0]):
@@ -274,14 +276,14 @@ class ClientTransaction(_Transaction):
         return tx
 
     def receive_response(self, resp: Response, now: float) -> None:
-        if self.state is S.TERMINATED:
+        if self.state is TxState.TERMINATED:
             return  # late response after the linger: nothing to do (§17.1.2.2)
         if resp.status < 200:
             self._go("1xx")
-            if self.state is S.PROCEEDING:
+            if self.state is TxState.PROCEEDING:
                 self._events.append(Provisional(resp))
             return
-        first = self.state is not S.COMPLETED
+        first = self.state is not TxState.COMPLETED
         self._go("final")
         if first:
             self._timers.pop("E", None)
@@ -296,16 +298,16 @@ class ClientTransaction(_Transaction):
             self._timers["K"] = (now + self.t4, 0.0)
 
     def transport_error(self, now: float) -> None:
-        if self.state is S.TERMINATED:
+        if self.state is TxState.TERMINATED:
             return
         was = self.state
-        self._go("transport_error", *([TransportFailed()] if was is not S.COMPLETED else []))
+        self._go("transport_error", *([TransportFailed()] if was is not TxState.COMPLETED else []))
 
     def _fire(self, name: str, interval: float, now: float) -> None:
         if name == "E":
             self._go("retransmit")
             self._out.append(self.wire)
-            nxt = self.t2 if self.state is S.PROCEEDING else min(2 * interval, self.t2)
+            nxt = self.t2 if self.state is TxState.PROCEEDING else min(2 * interval, self.t2)
             self._timers["E"] = (now + nxt, nxt)
         elif name == "F":
             self._go("timeout", Timeout())
@@ -326,7 +328,7 @@ class InviteClientTransaction(ClientTransaction):
         self._timers["B"] = (now + 64 * self.t1, 0.0)
 
     def receive_response(self, resp: Response, now: float) -> None:
-        if self.state is S.TERMINATED:
+        if self.state is TxState.TERMINATED:
             return
         if resp.status < 200:
             self._go("1xx")
@@ -338,7 +340,7 @@ class InviteClientTransaction(ClientTransaction):
             self._timers.clear()
             self._go("2xx", Final(resp))  # the ACK for a 2xx belongs to the dialog (TU), §13.2.2.4
             return
-        first = self.state is not S.COMPLETED
+        first = self.state is not TxState.COMPLETED
         self._go("final")
         self._out.append(self.ack_for(resp).to_bytes())
         if first:
@@ -451,11 +453,11 @@ class InviteServerTransaction(_Transaction):
 
     def receive_request(self, req: Request, now: float) -> None:
         """A retransmission of the INVITE, or the ACK for a non-2xx final response."""
-        if self.state is S.TERMINATED:
+        if self.state is TxState.TERMINATED:
             return
         if req.method == "ACK":
-            if self.state in (S.COMPLETED, S.CONFIRMED):
-                first = self.state is S.COMPLETED
+            if self.state in (TxState.COMPLETED, TxState.CONFIRMED):
+                first = self.state is TxState.COMPLETED
                 self._go("ack")
                 if first:
                     self._timers.pop("G", None)
@@ -466,14 +468,14 @@ class InviteServerTransaction(_Transaction):
                         self._timers["I"] = (now + self.t4, 0.0)
             return  # an ACK in Proceeding/Accepted is not ours (the 2xx ACK goes to the TU)
         self._go("request_again")
-        if self.state in (S.PROCEEDING, S.COMPLETED) and self._last is not None:
+        if self.state in (TxState.PROCEEDING, TxState.COMPLETED) and self._last is not None:
             self._out.append(self._last)
 
     def transport_error(self, now: float) -> None:
-        if self.state is S.TERMINATED:
+        if self.state is TxState.TERMINATED:
             return
         was = self.state
-        self._go("send_error", *([TransportFailed()] if was is not S.ACCEPTED else []))
+        self._go("send_error", *([TransportFailed()] if was is not TxState.ACCEPTED else []))
 
     def _fire(self, name: str, interval: float, now: float) -> None:
         if name == "G":

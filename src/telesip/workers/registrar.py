@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 from telesip.domain.model import RegistrationReport, RegState
 from telesip.sip import (
@@ -56,7 +57,9 @@ _TICK = 0.005  # timers closer than this to the next wake-up wait for it (second
 # seconds of slack a binding has): those due in one step share one wake-up of the timer task
 # and go out together, instead of one wake-up (and one answer's) each.
 _REFRESH_GRID = 0.25
-B = BindingState
+# Compiled (telesip.native), `BindingState.X` is a C static; an enum of a module that is not
+# compiled (the domain's) is an attribute lookup on its class each time: the hot one is kept.
+_REGISTERED: Final = RegState.REGISTERED
 # The one translation of the SIP core's vocabulary into the account core's (same spelling):
 # every BindingState becomes one of the domain's WORKER_STATES (tests/sip/test_manager.py).
 _REPORTED: dict[BindingState, RegState] = {b: RegState(b.value) for b in BindingState}
@@ -493,7 +496,7 @@ class RegistrationManager:
             self._forget(slot)
         elif slot.unregistering or not slot.retiring:  # queued for un-REGISTER: no timers
             when = reg.get_timer()
-            if (st := reg.status).state is B.REGISTERED:
+            if (st := reg.status).state is BindingState.REGISTERED:
                 if busy:
                     # a refresh is out: wake at the binding's expiry too, to say it ran out if
                     # no answer came by then (_lapse)
@@ -651,7 +654,7 @@ class RegistrationManager:
         Before the expiry, a held-back refresh keeps one timer: the expiry."""
         st = slot.reg.status
         until = st.registered_until
-        if st.state is not B.REGISTERED or until is None or until == slot.lapsed:
+        if st.state is not BindingState.REGISTERED or until is None or until == slot.lapsed:
             return
         if until > now:
             if slot.waiting:
@@ -670,21 +673,21 @@ class RegistrationManager:
 
     def _on_status(self, slot: _Slot, st: RegistrationStatus) -> None:
         state = st.state
-        if state is B.UNREACHABLE and st.code in (None, 503) and len(slot.targets) > 1:
+        if state is BindingState.UNREACHABLE and st.code in (None, 503) and len(slot.targets) > 1:
             slot.idx = (slot.idx + 1) % len(slot.targets)  # fail over (RFC 3263 §4.3)
         acc = self._accounts.get(slot.account_id)
         if slot.retiring:
-            if state is B.DISABLED and acc is None:
+            if state is BindingState.DISABLED and acc is None:
                 self._publish(RegistrationReport(slot.account_id, RegState.DISABLED))
             return
         if acc is None or acc.slot is not slot:
             return
-        if state is not B.REGISTERING:
+        if state is not BindingState.REGISTERING:
             self._release(acc)
-        if state is B.REGISTERED:
+        if state is BindingState.REGISTERED:
             acc.failures = 0
             old = acc.status
-            if old is not None and old.state is RegState.REGISTERED and old.code == st.code:
+            if old is not None and old.state is _REGISTERED and old.code == st.code:
                 # a refresh: only registered_until moved (a "registered" status carries no
                 # error and no retry time), so nothing to report and nothing allocated
                 return
@@ -760,7 +763,8 @@ class RegistrationManager:
             {
                 slot.target
                 for slot in self._by_call.values()
-                if slot.target.transport == "UDP" and slot.reg.status.state is B.REGISTERED
+                if slot.target.transport == "UDP"
+                and slot.reg.status.state is BindingState.REGISTERED
             }
         )
 
