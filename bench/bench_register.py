@@ -235,6 +235,17 @@ async def ours(
     # The samples' own work (50,000 status reads, a walk of every object) is the bench's, not
     # the worker's: its CPU is measured and left out of the figures (printed apart).
     sampling = 0.0
+    # the collector's share of the window: collections and their time per generation
+    gc_runs, gc_time, gc_started = [0, 0, 0], [0.0, 0.0, 0.0], [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.process_time()
+        else:
+            gc_runs[info["generation"]] += 1
+            gc_time[info["generation"]] += time.process_time() - gc_started[0]
+
+    gc.callbacks.append(on_gc)
     while (left := t1 + steady - time.monotonic()) > 0:
         await asyncio.sleep(min(sample, left))
         now, cpu, sent = time.monotonic(), cpu_seconds(), manager.stats.sent
@@ -258,6 +269,7 @@ async def ours(
               f"load={row['load']:.1f} (sampling {row['sampling_s']:.2f}s, not counted)",
               flush=True)  # fmt: skip
         cpu_at, stats_at, t_at = cpu_seconds(), sent, now
+    gc.callbacks.remove(on_gc)
     cpu_steady = cpu_seconds() - cpu1 - sampling
     wall = max(time.monotonic() - t1, 1e-9)
     refreshes = manager.stats.sent - sent0
@@ -266,6 +278,9 @@ async def ours(
     print(f"ours: steady {wall:.0f} s: {refreshes} requests sent, CPU {cpu_steady:.2f} s "
           f"= {pct:.2f}% of one core (the samples' own {sampling:.2f} s left out); "
           f"not registered: {bad}", flush=True)  # fmt: skip
+    print("ours: steady collections (generation: runs, CPU) "
+          + ", ".join(f"{g}: {gc_runs[g]}, {gc_time[g] * 1e3:.0f} ms" for g in range(3)),
+          flush=True)  # fmt: skip
     print(f"ours: stats {manager.stats}", flush=True)
     t_stop = time.monotonic()
     await manager.stop(grace=60)

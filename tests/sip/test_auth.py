@@ -183,6 +183,16 @@ def test_authorize_gives_what_three_hashes_give(
         assert got == reference_authorize(st_, method, uri, cnonce)
 
 
+def test_the_nonce_count_is_written_past_its_table() -> None:
+    """Counts below 256 come from a table of written counts, the rest are formatted."""
+    st_ = DigestState("alice", "s3cret")
+    st_.set_challenge(parse_challenge('Digest realm="example.com", nonce="n1", qop="auth"'))
+    for n in range(1, 300):
+        got = st_.authorize("REGISTER", "sip:example.com", "c")
+        assert got == reference_authorize(st_, "REGISTER", "sip:example.com", "c")
+        assert got is not None and got[1].endswith(f"nc={n:08x}")
+
+
 def test_a_nonce_is_adopted_only_from_the_same_protection_space() -> None:
     own = parse_challenge('Digest realm="pbx", nonce="n1", qop="auth"')
     st_ = DigestState("alice", "s3cret")

@@ -80,6 +80,9 @@ def _md5() -> Callable[[bytes], Any]:
         return hashlib.md5
 
 
+# nonce counts as written (a nonce lives minutes: its count stays small), formatted once
+_NC = [f"{n:08x}" for n in range(256)]
+
 _CONSTRUCTORS: dict[str, Callable[[bytes], Any]] = {
     "MD5": _md5(),
     "SHA-256": hashlib.sha256,
@@ -188,7 +191,7 @@ class DigestState:
         if ch is None:
             return None
         self.nc += 1
-        nc = f"{self.nc:08x}"
+        nc = _NC[self.nc] if self.nc < 256 else f"{self.nc:08x}"
         alg = ch.algorithm
         base = alg.removesuffix("-SESS")
         sess = alg != base

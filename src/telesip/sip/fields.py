@@ -87,6 +87,11 @@ def _scan(value: str, sep: str) -> list[str]:
 
 def split_commas(value: str) -> list[str]:
     """Values of a comma-separated header; an empty element is an error."""
+    if "," not in value and '"' not in value and "<" not in value and ">" not in value:
+        one = value.strip(_WS)  # one value, nothing quoted: what the scan below makes of it
+        if not one:
+            raise ParseError("empty element in a comma-separated header")
+        return [one]
     parts = [p.strip(_WS) for p in _scan(value, ",")]
     if "" in parts:
         raise ParseError("empty element in a comma-separated header")

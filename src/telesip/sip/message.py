@@ -209,10 +209,13 @@ class Response:
 
 def _start_line(line: str) -> tuple[str, str, str]:
     """(kind, a, b): ("req", method, uri) or ("resp", code, reason)."""
-    if line[:4].upper() == "SIP/":
-        version, _, rest = line.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if version != "SIP/2.0":  # the usual spelling needs no expression
+    usual = line.startswith("SIP/2.0 ")
+    if usual or line[:4].upper() == "SIP/":
+        if usual:  # the usual status line: its version is read
+            code, _, reason = line[8:].partition(" ")
+        else:
+            version, _, rest = line.partition(" ")
+            code, _, reason = rest.partition(" ")
             if not _VERSION.fullmatch(version):
                 raise ParseError("bad status line")
             if version.upper() != "SIP/2.0":
@@ -338,18 +341,25 @@ def _header_items(lines: list[str]) -> list[tuple[str, str, str]]:
 def _head_of(data: bytes) -> tuple[str, int]:
     """The header section of a message (folded lines unfolded) and where it ends; raises
     ParseError for a message too large, with no end of headers, or not UTF-8."""
+    head, end = _head_text(data)
+    return _unfold(head), end
+
+
+def _head_text(data: bytes) -> tuple[str, int]:
+    """`_head_of` without the unfolding."""
     if len(data) > MAX_MESSAGE:
         raise ParseError("message too large")
     end = data.find(b"\r\n\r\n")
     if end < 0:
         raise ParseError("no end of headers")
     try:
-        head = data[:end].decode("utf-8")
+        return data[:end].decode("utf-8"), end
     except UnicodeDecodeError as exc:
         raise ParseError("header section is not UTF-8") from exc
-    if "\n " in head or "\n\t" in head:
-        head = _FOLD.sub(" ", head)
-    return head, end
+
+
+def _unfold(head: str) -> str:
+    return _FOLD.sub(" ", head) if "\n " in head or "\n\t" in head else head
 
 
 def parse_message(data: bytes, *, is_stream: bool = False) -> Request | Response:
@@ -409,13 +419,21 @@ def read_response(data: bytes, *, is_stream: bool = False) -> Response:
     body, top Via and the value of every line it keeps: tests/sip/test_fast_paths.py), and an
     answer whose Date or Warning is malformed still counts. Raises ParseError otherwise, and for
     a request."""
-    head, end = _head_of(data)
+    head, end = _head_text(data)
     lines = head.split("\r\n")
+    # The usual answer has no CR or LF left inside its lines (one scan of their joined text,
+    # where counting both would be two) and no line folded into the one before: read as it is.
+    # Otherwise as parse_message reads it: unfolded, then a lone CR or LF is an error.
+    joined = "".join(lines)
+    odd = "\r" in joined or "\n" in joined or _continued(lines)
+    if odd:
+        head = _unfold(head)
+        lines = head.split("\r\n")
     kind, a, b = _start_line(lines[0])
     if kind != "resp":
         raise ParseError("not a response")
     breaks = len(lines) - 1
-    if head.count("\r") != breaks or head.count("\n") != breaks:
+    if odd and (head.count("\r") != breaks or head.count("\n") != breaks):
         _bare_cr_lf(lines)  # a lone CR or LF: fail where parse_message fails
     items: list[tuple[str, str, str]] = []
     seen: set[str] = set()
@@ -423,16 +441,18 @@ def read_response(data: bytes, *, is_stream: bool = False) -> Response:
     clen = -1  # no Content-Length
     known = _UAC_KEYS
     for i in range(1, len(lines)):
-        raw, colon, value = lines[i].partition(":")
-        if not colon:
+        line = lines[i]
+        colon = line.find(":")
+        if colon < 0:
             continue
+        raw = line[:colon]
         hit = known.get(raw)
         if hit is None:
             hit = _uac_key(raw)
         if not hit[0]:
             continue  # a line a client does not read
         canon, low = hit
-        value = value.strip(" \t")
+        value = line[colon + 1 :].strip(" \t")
         if low in seen:
             if low in _UAC_SINGLE:
                 raise ParseError(f"{canon} appears more than once")
@@ -465,6 +485,15 @@ def read_response(data: bytes, *, is_stream: bool = False) -> Response:
     headers = Headers()
     headers._items = items
     return Response(int(a), b, headers, body, top)
+
+
+def _continued(lines: list[str]) -> bool:
+    """A header line folded into the one before (it starts with a blank)."""
+    for i in range(1, len(lines)):
+        first = lines[i][:1]
+        if first == " " or first == "\t":
+            return True
+    return False
 
 
 def _bare_cr_lf(lines: list[str]) -> None:
