@@ -3,14 +3,14 @@ stall of the event loop during them, and the /softphone listing for an owner wit
 accounts; beside the reference program's figures from the same run, and the ratio.
 
     .venv/bin/python bench/bench_core.py [--seconds 10] [--rounds 3] [--pg URL] [--clients 8]
-        [--reference ../shared/reference/db_standin.py] [--gc tuned|default]
+        [--reference ../shared/reference/db_standin.py] [--standin DB] [--gc tuned|default]
         [--loop auto|uvloop|asyncio]
 
 SQLite runs with one client (a file in a temporary directory); PostgreSQL with --clients
 concurrent clients, each on its own accounts, in a fresh database on the server at --pg.
 The reference program (``--reference``, a measuring stick outside the project: the same three
 transactions written as a plain program) runs as ``--impl sqlite_core --wal on --clients 1``
-and ``--impl asyncpg --clients N`` (in its own database ``standin``, which it fills itself).
+and ``--impl asyncpg --clients N`` (in its own database, ``--standin``, which it fills itself).
 Ours and the reference alternate ``--rounds`` times, so a shared machine's load falls on both;
 the medians and their ratio are printed. CPU per cycle is each process's own (robust to load);
 on PostgreSQL also the server's (every postgres process's, measured as the reference does).
@@ -256,6 +256,9 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--reference", type=Path, default=REFERENCE.resolve())
+    ap.add_argument("--standin", default="standin",
+                    help="the reference program's own database (it drops and creates its "
+                    "tables there)")  # fmt: skip
     ap.add_argument("--only", choices=["sqlite", "postgresql"])
     ap.add_argument("--gc", choices=("tuned", "requests", "default"), default="tuned",
                     help="tuned: eventloop.tune_gc(), as `telesip run` and `worker` run; "
@@ -285,12 +288,12 @@ async def main(args: argparse.Namespace) -> None:
     db = f"telesip_bench_{uuid.uuid4().hex[:8]}"
     try:
         await _create_database(args.pg, db)
-        await _create_database(args.pg, "standin", exist_ok=True)
+        await _create_database(args.pg, args.standin, exist_ok=True)
     except Exception as exc:
         print(f"postgresql skipped: {exc}")
         return
     base = args.pg.rpartition("/")[0]
-    standin = make_url(f"{base}/standin").set(drivername="postgresql")
+    standin = make_url(f"{base}/{args.standin}").set(drivername="postgresql")
     ref_env = {"ANCHOR_PG_DSN": standin.render_as_string(hide_password=False)}
     try:
         pg = Backend("postgresql", f"{base}/{db}", args.clients, "asyncpg", ref_env)

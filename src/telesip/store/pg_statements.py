@@ -28,38 +28,56 @@ from telesip.domain.plans import Subscription
 from telesip.domain.transfers import Holding, TransferOutcome
 
 # R3: lock the account if the sender still owns it (and may offer this method) and the
-# message ($9, if any) carries no offer yet, end its pending offer, add the new one and its
-# audit row. ``closed`` must run before ``added`` (one pending offer per account): the count
-# makes ``added`` wait for it.
+# message (if any) carries no offer yet, end its pending offer, add the new one and its audit
+# row. ``closed`` must run before ``added`` (one pending offer per account): the count makes
+# ``added`` wait for it. Parameters: $1 account, $2 sender, $3 now, $4 method, $5 token,
+# $6 expiry, then the message (with one) and the plans that may assign and those known (for
+# an assignment). A condition that does not apply is left out of the statement rather than
+# switched off by a NULL parameter: PostgreSQL prepares every subquery of a statement each
+# time it runs it, used or not.
 _OFFER = """
 WITH acc AS MATERIALIZED (
     SELECT id FROM accounts
-    WHERE id = $1 AND owner_id = $2 AND NOT via_link
-      AND ($3::text[] IS NULL OR (
-        EXISTS (SELECT 1 FROM subscriptions WHERE user_id = $2 AND plan = ANY($3::text[]))
-        AND NOT EXISTS (
-          SELECT 1 FROM subscriptions WHERE user_id = $2 AND plan <> ALL($4::text[]))))
-      AND ($9::text IS NULL OR NOT EXISTS (SELECT 1 FROM offers WHERE inline_message_id = $9))
+    WHERE id = $1 AND owner_id = $2 AND NOT via_link{conditions}
     FOR NO KEY UPDATE
 ), closed AS MATERIALIZED (
     UPDATE offers
-    SET state = CASE WHEN expires_at <= $5 THEN 'expired' ELSE 'replaced' END, decided_at = $5
+    SET state = CASE WHEN expires_at <= $3 THEN 'expired' ELSE 'replaced' END, decided_at = $3
     WHERE account_id = (SELECT id FROM acc) AND state = 'pending'
     RETURNING id
 ), added AS (
     INSERT INTO offers (account_id, sender_id, method, kind, state, token, created_at, expires_at,
                         inline_message_id)
-    SELECT id, $2, $6::text, 'transfer', 'pending', $7::text, $5, $8::timestamp, $9 FROM acc
+    SELECT id, $2, $4::text, 'transfer', 'pending', $5::text, $3, $6::timestamp, {message}
+    FROM acc
     WHERE (SELECT count(*) FROM closed) >= 0
     RETURNING id
 ), audited AS (
     INSERT INTO audit (at, actor_id, account_id, action, details)
-    SELECT $5, $2, $1, 'offer_created',
-           json_build_object('offer_id', id, 'method', $6::text, 'kind', 'transfer')
+    SELECT $3, $2, $1, 'offer_created',
+           json_build_object('offer_id', id, 'method', $4::text, 'kind', 'transfer')
     FROM added
 )
 SELECT (SELECT id FROM added) AS offer_id, (SELECT min(id) FROM closed) AS replaced_id
 """
+_ON_MESSAGE = """
+      AND NOT EXISTS (SELECT 1 FROM offers WHERE inline_message_id = $7::text)"""
+_MAY_ASSIGN = """
+      AND EXISTS (SELECT 1 FROM subscriptions WHERE user_id = $2 AND plan = ANY(${may}::text[]))
+      AND NOT EXISTS (
+        SELECT 1 FROM subscriptions WHERE user_id = $2 AND plan <> ALL(${known}::text[]))"""
+
+
+def _offer_statement(on_message: bool, assignment: bool) -> str:
+    first = 8 if on_message else 7  # the plans' parameters follow the message's
+    conditions = (_ON_MESSAGE if on_message else "") + (
+        _MAY_ASSIGN.format(may=first, known=first + 1) if assignment else ""
+    )
+    return _OFFER.format(conditions=conditions, message="$7::text" if on_message else "NULL")
+
+
+# (on a message, an assignment) -> the statement
+_OFFERS = {(m, a): _offer_statement(m, a) for m in (False, True) for a in (False, True)}
 
 # Subscriptions as two parallel arrays (plan, seats), in id order.
 _SUBS = """(SELECT coalesce(array_agg(s.plan ORDER BY s.id), '{{}}') FROM subscriptions s
@@ -129,10 +147,10 @@ WITH acc AS MATERIALIZED (
     WHERE o.id = $1 AND o.account_id = acc.id AND o.state = 'pending' AND o.expires_at > $3
       AND o.method = 'unlink' AND o.sender_id = acc.owner_id AND o.sender_id <> $2
       AND (o.only_for_id IS NULL OR o.only_for_id = $2)
-      AND (SELECT coalesce(array_agg(s.plan::text ORDER BY s.id), '{}') FROM subscriptions s
-           WHERE s.user_id = $2) = $4::text[]
-      AND (SELECT coalesce(array_agg(s.seats ORDER BY s.id), '{}') FROM subscriptions s
-           WHERE s.user_id = $2) IS NOT DISTINCT FROM $5::int[]
+      AND (SELECT coalesce(array_agg(s.plan::text ORDER BY s.id), '{}') = $4::text[]
+                  AND coalesce(array_agg(s.seats ORDER BY s.id), '{}')
+                      IS NOT DISTINCT FROM $5::int[]
+           FROM subscriptions s WHERE s.user_id = $2)
     RETURNING o.*, acc.owner_id AS old_owner, acc.user_id AS old_user, acc.payer AS old_payer,
               CASE acc.payer WHEN 'operator' THEN $6::text ELSE $7::text END AS new_payer
 ), moved AS (
@@ -150,13 +168,17 @@ SELECT * FROM accepted
 """
 
 # R7, read (no lock, no transaction): the account with its encrypted password, whether this
-# person gave it away by an unlink that was received, and their subscriptions.
-_TRANSFER_BACK_READ = f"""
+# person gave it away by an unlink that was received, and their subscriptions (both arrays
+# from one scan).
+_TRANSFER_BACK_READ = """
 SELECT a.owner_id, a.user_id, a.payer, a.via_link, a.password_enc,
        EXISTS (SELECT 1 FROM offers WHERE account_id = a.id AND state = 'accepted'
                AND method = 'unlink' AND sender_id = $2) AS given,
-       {_SUBS.format(who="$2", name="actor")}
-FROM accounts a
+       s.plans AS actor_plans, s.seats AS actor_seats
+FROM accounts a,
+     (SELECT coalesce(array_agg(plan ORDER BY id), '{}') AS plans,
+             coalesce(array_agg(seats ORDER BY id), '{}') AS seats
+      FROM subscriptions WHERE user_id = $2) s
 WHERE a.id = $1
 """
 
@@ -292,19 +314,21 @@ class PgStatements:
         owner, a link-managed account, no plan that may assign (``assign_plans`` given for an
         assignment), an offer on the message already, or an offer made concurrently (the
         unique pending index says so)."""
+        args: list[Any] = [
+            account_id,
+            sender_id,
+            _db_time(now),
+            method.value,
+            token,
+            _db_time(expires_at),
+        ]
+        if inline_message_id is not None:
+            args.append(inline_message_id)
+        if assign_plans is not None:
+            args += [assign_plans, known_plans]
+        statement = _OFFERS[inline_message_id is not None, assign_plans is not None]
         try:
-            row = await self._conn.fetchrow(
-                _OFFER,
-                account_id,
-                sender_id,
-                assign_plans,
-                known_plans,
-                _db_time(now),
-                method.value,
-                token,
-                _db_time(expires_at),
-                inline_message_id,
-            )
+            row = await self._conn.fetchrow(statement, *args)
         except asyncpg.UniqueViolationError:
             return None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:

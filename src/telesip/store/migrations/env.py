@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from telesip.store.tables import metadata
+from telesip.store.tables import include_object_on, metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only `alembic` run by hand without telesip
@@ -15,6 +15,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_object=include_object_on(connection.dialect.name),
 )
 with context.begin_transaction():
     context.run_migrations()

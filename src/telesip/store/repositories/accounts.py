@@ -22,6 +22,7 @@ from sqlalchemy import (
     exists,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     union_all,
@@ -88,12 +89,15 @@ def _duplicate(other: Any) -> Any:
     (``ix_accounts_identity_disabled``), where its own row is not, instead of finding itself in
     every account's index and reading its row to tell it apart (per account listed: most of a
     thousand-account /softphone's time in PostgreSQL). ``other.id != accounts.id`` in both
-    keeps PostgreSQL from hashing every disabled account's line instead."""
+    keeps PostgreSQL from hashing every disabled account's line instead. A disabled account's
+    copies are looked for in both partial indexes (PostgreSQL has no index of every line:
+    migration core_0004)."""
     a = tables.accounts
     another = and_(other.c.identity == a.c.identity, other.c.id != a.c.id)
+    disabled_copy = exists().where(another, ~other.c.enabled)
     return case(
-        (a.c.enabled, exists().where(another, ~other.c.enabled)),
-        else_=exists().where(another),
+        (a.c.enabled, disabled_copy),
+        else_=or_(exists().where(another, other.c.enabled), disabled_copy),
     )
 
 
@@ -613,8 +617,10 @@ class Accounts:
         changed = select(tables.accounts.c.id, literal(False).label("gone")).where(
             tables.accounts.c.updated_at >= since
         )
+        # the action written out, not a parameter: the partial index ix_audit_deleted is
+        # chosen only when the statement itself says which records it reads
         deleted = select(tables.audit.c.account_id, literal(True).label("gone")).where(
-            tables.audit.c.at >= since, tables.audit.c.action == "deleted"
+            tables.audit.c.at >= since, tables.audit.c.action == literal_column("'deleted'")
         )
         rows = (await self.conn.execute(union_all(changed, deleted))).all()
         return ({int(r[0]) for r in rows if not r[1]}, {int(r[0]) for r in rows if r[1]})
@@ -684,8 +690,14 @@ class Accounts:
         others: set[str] = set()
         for start in range(0, len(wanted), step):
             part = wanted[start : start + step]
-            found = select(a.c.id, a.c.owner_id, a.c.identity).where(
-                among(a.c.identity, part, String)
+            # enabled and disabled apart: each in its partial index (core_0004)
+            found = union_all(
+                *(
+                    select(a.c.id, a.c.owner_id, a.c.identity).where(
+                        among(a.c.identity, part, String), state
+                    )
+                    for state in (a.c.enabled, ~a.c.enabled)
+                )
             )
             for row in await self.conn.execute(found):
                 if row.owner_id == owner_id:
