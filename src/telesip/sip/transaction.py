@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Self
 
 from .errors import StateError
 from .fields import parse_via
@@ -158,7 +157,8 @@ class _Transaction:
         t4: float = T4,
         wire: bytes = b"",
     ) -> None:
-        """`request`, or None with `wire` (a request already serialized: `from_wire`)."""
+        """`request`, or None with `wire`: a request already serialized (a registration's
+        REGISTER), parsed from the bytes only if someone asks for `request`."""
         if request is not None:
             wire = request.to_bytes()
         self._setup(request, wire, branch, reliable, t1, t2, t4)
@@ -182,21 +182,6 @@ class _Transaction:
         self._timers: dict[str, tuple[float, float]] = {}  # name -> (deadline, interval)
         self._out: list[bytes] = []
         self._events: list[TxEvent] = []  # one or two at a time: a deque's block costs more
-
-    @classmethod
-    def from_wire(
-        cls,
-        wire: bytes,
-        branch: str,
-        *,
-        reliable: bool,
-        t1: float = T1,
-        t2: float = T2,
-        t4: float = T4,
-    ) -> Self:
-        """A transaction for a request already serialized (a registration's REGISTER):
-        `request` is parsed from the bytes only if someone asks for it."""
-        return cls(None, branch, reliable=reliable, t1=t1, t2=t2, t4=t4, wire=wire)
 
     @property
     def request(self) -> Request:
@@ -266,10 +251,9 @@ class ClientTransaction(_Transaction):
         t2: float = T2,
         t4: float = T4,
     ) -> ClientTransaction:
-        """`from_wire`, `start(now)` and its first `data_to_send()` in one step: the first
-        transmission of `wire` is the caller's to send (a registration makes one per REGISTER).
-        A plain ClientTransaction, made by a direct call (compiled, `cls(...)` is a generic call
-        with keywords: a quarter of the step's cost)."""
+        """A transaction for `wire`, started, its first transmission taken: the caller sends
+        it (a registration makes one per REGISTER). A plain ClientTransaction made by a direct
+        call (compiled, `cls(...)` is a generic call with keywords)."""
         tx = ClientTransaction(None, branch, reliable=reliable, t1=t1, t2=t2, t4=t4, wire=wire)
         tx.start(now)
         tx._out.pop()
