@@ -4,22 +4,28 @@ decoded), and a call with a file still goes as aiogram sends it (multipart)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, SendPhoto
 from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    Message,
     SwitchInlineQueryChosenChat,
 )
 from aiohttp import FormData
 
-from telesip.bot.session import BotSession, UrlencodedForm, form_body
+from telesip.bot.session import BotSession, UrlencodedForm, answer_unread, form_body
+from tests.fakes import FakeBotAPI, FakeUser
 
 KEYBOARD = InlineKeyboardMarkup(
     inline_keyboard=[
@@ -89,3 +95,59 @@ async def test_a_call_with_a_file_goes_multipart_as_aiogram_sends_it() -> None:
         assert not isinstance(form, UrlencodedForm) and form.is_multipart
     finally:
         await ours.close()
+
+
+async def test_an_edit_inside_answer_unread_is_made_and_answers_true() -> None:
+    """Inside ``answer_unread`` an accepted edit answers True (its edited message is not built)
+    and Telegram holds the same message as after aiogram's own way, which answers the message;
+    a refused edit raises the same error either way."""
+    async with FakeBotAPI(bot_username="telesip_test_bot") as fake:
+        person = FakeUser(1001, "Alice")
+        fake.start_chat(person)
+        session = BotSession(api=TelegramAPIServer.from_base(fake.base_url))
+        bot = Bot(fake.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+        try:
+            _, body = await fake.call("sendMessage", {"chat_id": person.id, "text": "card"})
+            message_id = body["result"]["message_id"]
+            texts = ["<b>Аккаунт #7</b> &amp; «кавычки»", "<i>second</i>"]
+            answers: list[Any] = []
+            refusals: list[str] = []
+            held: list[Any] = []
+            for unread in (True, False):
+                for text in texts:
+                    edit = EditMessageText(
+                        chat_id=person.id, message_id=message_id, text=text, reply_markup=KEYBOARD
+                    )
+                    with answer_unread() if unread else contextlib.nullcontext():
+                        answers.append(await bot(edit))
+                        for gone in (edit, edit.model_copy(update={"message_id": 999})):
+                            with pytest.raises(TelegramBadRequest) as refused:
+                                await bot(gone)  # not modified; not found
+                            refusals.append(refused.value.message)
+                    shown = fake.message(person, message_id)
+                    held.append((shown.text, shown.entities, shown.reply_markup))
+            assert held[:2] == held[2:]  # Telegram holds the same either way
+            assert held[0][2] == KEYBOARD.model_dump(exclude_none=True)
+            assert answers[:2] == [True, True]
+            assert [a.text for a in answers[2:]] == ["Аккаунт #7 & «кавычки»", "second"]
+            assert all(isinstance(a, Message) for a in answers[2:])
+            assert refusals[:4] == refusals[4:]
+            assert "not modified" in refusals[0] and "not modified" not in refusals[1]
+            assert [r.method for r in fake.requests].count("editMessageText") == 12
+        finally:
+            await bot.session.close()
+
+
+async def test_answer_unread_covers_only_the_calls_inside() -> None:
+    async with FakeBotAPI(bot_username="telesip_test_bot") as fake:
+        person = FakeUser(1001, "Alice")
+        fake.start_chat(person)
+        session = BotSession(api=TelegramAPIServer.from_base(fake.base_url))
+        bot = Bot(fake.token, session=session)
+        try:
+            with answer_unread():
+                assert await bot(SendMessage(chat_id=person.id, text="a")) is True
+            sent = await bot(SendMessage(chat_id=person.id, text="b"))
+            assert isinstance(sent, Message) and sent.text == "b"
+        finally:
+            await bot.session.close()

@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiohttp import ClientError
 
 from telesip.bot.locales import t
+from telesip.bot.session import answer_unread
 
 
 async def show(query: CallbackQuery, text: str, kb: InlineKeyboardMarkup | None = None) -> None:
@@ -19,7 +20,8 @@ async def show(query: CallbackQuery, text: str, kb: InlineKeyboardMarkup | None 
     message = query.message
     if isinstance(message, Message) and message.text is not None:
         try:
-            await message.edit_text(text, reply_markup=kb)
+            with answer_unread():  # the edited message is not read: not built from the answer
+                await message.edit_text(text, reply_markup=kb)
             return
         except TelegramBadRequest as exc:
             if "not modified" in exc.message:

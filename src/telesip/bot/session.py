@@ -1,4 +1,5 @@
-"""The bot's HTTP session to the Bot API: aiogram's aiohttp session with a cheaper request body.
+"""The bot's HTTP session to the Bot API: aiogram's aiohttp session with a cheaper request body,
+and answers nobody reads left unparsed.
 
 aiogram sends every call as a form; aiohttp encodes a form without files through
 ``urllib.parse.urlencode``, which percent-encodes byte by byte in Python: for an edited card
@@ -8,19 +9,46 @@ digits and underscores (names, ids) is sent as it is, any other value with every
 percent-encoded (``%XX``, which a form decoder reads as it reads the shorter encoding: the same
 fields arrive). A call with a file (sendPhoto, sendDocument) is built by aiogram and aiohttp
 as before (multipart).
+
+aiogram builds every answer into its objects with pydantic: for an edit, the edited message with
+its entities and its keyboard (for a card, about as much CPU as reading the card from the
+database). Calls made inside ``answer_unread`` (``replies.show``'s edit, whose edited message
+nobody reads) are checked as aiogram checks them (the same errors for an answer that is not
+"ok": "message is not modified", 429, ...) but an accepted one answers ``True`` (what
+Telegram itself answers for an inline message's edit) without being built.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from http import HTTPStatus
 from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.methods import TelegramMethod
+from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InputFile
 from aiohttp import FormData
 from aiohttp.payload import BytesPayload, Payload
+
+_UNREAD: ContextVar[bool] = ContextVar("telesip_answer_unread", default=False)
+
+#: what an accepted call made inside ``answer_unread`` answers (never changed: shared)
+ACCEPTED: Response[Any] = Response[bool].model_construct(ok=True, result=True)
+
+
+@contextlib.contextmanager
+def answer_unread() -> Iterator[None]:
+    """The Bot API calls made inside answer ``True`` when Telegram accepts them (on
+    ``BotSession``; another session answers as usual): for a call whose answer is not read."""
+    token = _UNREAD.set(True)
+    try:
+        yield
+    finally:
+        _UNREAD.reset(token)
 
 
 def form_value(value: str) -> str:
@@ -55,7 +83,18 @@ class UrlencodedForm(FormData):
 
 
 class BotSession(AiohttpSession):
-    """aiogram's ``AiohttpSession``, forms without files encoded by ``UrlencodedForm``."""
+    """aiogram's ``AiohttpSession``, forms without files encoded by ``UrlencodedForm``, answers
+    to calls inside ``answer_unread`` not built when accepted."""
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
+    ) -> Response[TelegramType]:
+        if _UNREAD.get() and status_code == HTTPStatus.OK:
+            with contextlib.suppress(ValueError):  # not JSON: aiogram says so (below)
+                answer = self.json_loads(content)
+                if isinstance(answer, dict) and answer.get("ok") is True:
+                    return ACCEPTED  # True: the caller reads none
+        return super().check_response(bot, method, status_code, content)
 
     def build_form_data(self, bot: Bot, method: TelegramMethod[TelegramType]) -> FormData:
         files: dict[str, InputFile] = {}
