@@ -210,3 +210,43 @@ async def test_polling_journals_each_update_as_its_dump(services: Dependencies) 
         expected = update.model_dump(mode="json", by_alias=True, exclude_none=True)
         assert json.loads(services.cipher.unseal(kept[update.update_id])) == expected
     assert b"s3cr3t" not in kept[2]  # sealed
+
+
+async def test_a_batch_is_journaled_as_telegram_sent_it(services: Dependencies) -> None:
+    """Given the updates as Telegram sent them (``BotSession.last_updates``), the journal keeps
+    those; an update not among them is serialized from aiogram's object. A process taking them
+    over reads the same updates either way."""
+    keyboard = {"inline_keyboard": [[{"text": "Настройки", "callback_data": "a:settings:7"}]]}
+    press = _update(3, "<b>Карта</b>")
+    press["message"]["reply_markup"] = keyboard
+    raw = [_update(1, "Привет, <b>мир</b> & 😀"), _update(2, "sip:100:s3cr3t@pbx"), press]
+    updates = [Update.model_validate(u) for u in raw]
+    dp = JournaledDispatcher()
+    dp.journal = Journal(services)
+    await dp.journal_batch(updates, [raw[1], raw[0]])  # the third not among them
+    kept = await _journaled(services)
+    assert json.loads(services.cipher.unseal(kept[1])) == raw[0]
+    assert json.loads(services.cipher.unseal(kept[2])) == raw[1]
+    dumped = updates[2].model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert json.loads(services.cipher.unseal(kept[3])) == dumped
+    assert b"s3cr3t" not in kept[2]  # sealed
+    taken = await bot_updates.take_over(services, "next", stale=-3600)
+    assert [Update.model_validate(u) for u in taken] == updates
+
+
+async def test_polling_journals_the_updates_telegram_sent(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot polling on its session journals each update as the Bot API sent it."""
+    journaled: list[tuple[int, bytes]] = []
+    keep_many = bot_updates.keep_many
+
+    async def seen(deps: Dependencies, updates: list[Any], holder: str) -> set[int]:
+        journaled.extend(updates)
+        return await keep_many(deps, updates, holder)
+
+    monkeypatch.setattr(bot_updates, "keep_many", seen)
+    sent = [h.fake.send_text(person, "/help") for person in (ALICE, CAROL)]
+    await h.fake.wait_for(lambda: len(journaled) >= 2, timeout=10)
+    assert [json.loads(payload)["message"] for _, payload in journaled] == sent
+    await _until_empty(h.deps)

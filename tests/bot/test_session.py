@@ -24,7 +24,7 @@ from aiogram.types import (
 )
 from aiohttp import FormData
 
-from telesip.bot.session import BotSession, UrlencodedForm, answer_unread, form_body
+from telesip.bot.session import BotSession, UrlencodedForm, answer_unread, form_body, shared
 from tests.fakes import FakeBotAPI, FakeUser
 
 KEYBOARD = InlineKeyboardMarkup(
@@ -151,3 +151,25 @@ async def test_answer_unread_covers_only_the_calls_inside() -> None:
             assert isinstance(sent, Message) and sent.text == "b"
         finally:
             await bot.session.close()
+
+
+async def test_a_shared_keyboard_arrives_as_aiograms_session_sends_it() -> None:
+    """A keyboard views share (``shared``) is prepared once: every call carries the same fields
+    as aiogram's session sends, the first and the later ones."""
+    ours, theirs = BotSession(), AiohttpSession()
+    bot = Bot("123:abc", session=ours, default=DefaultBotProperties(parse_mode="HTML"))
+    markup = shared(KEYBOARD.model_copy(deep=True))
+    try:
+        for text in ("<b>Аккаунт #7</b>", "second", "third"):
+            method = EditMessageText(chat_id=1, message_id=5, text=text, reply_markup=markup)
+            got = _fields(await _body(ours.build_form_data(bot, method)))
+            expected = _fields(await _body(theirs.build_form_data(bot, method)))
+            assert sorted(got) == sorted(expected)
+            assert dict(got)["reply_markup"] == dict(expected)["reply_markup"]
+        plain = EditMessageText(chat_id=1, message_id=5, text="x", reply_markup=KEYBOARD)
+        assert sorted(_fields(await _body(ours.build_form_data(bot, plain)))) == sorted(
+            _fields(await _body(theirs.build_form_data(bot, plain)))
+        )
+    finally:
+        await ours.close()
+        await theirs.close()

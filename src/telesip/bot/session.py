@@ -16,6 +16,14 @@ database). Calls made inside ``answer_unread`` (``replies.show``'s edit, whose e
 nobody reads) are checked as aiogram checks them (the same errors for an answer that is not
 "ok": "message is not modified", 429, ...) but an accepted one answers ``True`` (what
 Telegram itself answers for an inline message's edit) without being built.
+
+The updates of the last getUpdates answer are kept as Telegram sent them (``last_updates``,
+decoded once, as aiogram decodes them): the update journal stores them as they came instead of
+serializing aiogram's objects again.
+
+A keyboard that views build once and share (``shared``: the card's buttons, the same for every
+press on that account) is prepared as JSON once, on its first call, instead of on every call
+(aiogram dumps it to dicts and walks them, about 1 KB for a card).
 """
 
 from __future__ import annotations
@@ -28,9 +36,9 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.methods import Response, TelegramMethod
+from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import InputFile
+from aiogram.types import InlineKeyboardMarkup, InputFile
 from aiohttp import FormData
 from aiohttp.payload import BytesPayload, Payload
 
@@ -49,6 +57,23 @@ def answer_unread() -> Iterator[None]:
         yield
     finally:
         _UNREAD.reset(token)
+
+
+#: keyboards shared by the messages that show them, by id: the keyboard (kept, so that its id is
+#: not reused) and its prepared JSON once made; the oldest forgotten past ``SHARED_MAX``
+_SHARED: dict[int, tuple[InlineKeyboardMarkup, str | None]] = {}
+SHARED_MAX = 4096
+_MARKUP: set[str] = {"reply_markup"}
+
+
+def shared(markup: InlineKeyboardMarkup) -> InlineKeyboardMarkup:
+    """``markup``, which the caller shares between messages and never changes: ``BotSession``
+    prepares its JSON once."""
+    if id(markup) not in _SHARED:
+        if len(_SHARED) >= SHARED_MAX:
+            del _SHARED[next(iter(_SHARED))]
+        _SHARED[id(markup)] = (markup, None)
+    return markup
 
 
 def form_value(value: str) -> str:
@@ -84,7 +109,21 @@ class UrlencodedForm(FormData):
 
 class BotSession(AiohttpSession):
     """aiogram's ``AiohttpSession``, forms without files encoded by ``UrlencodedForm``, answers
-    to calls inside ``answer_unread`` not built when accepted."""
+    to calls inside ``answer_unread`` not built when accepted, the last getUpdates's updates
+    kept as they came (``last_updates``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        decode = self.json_loads
+        self._decoded: Any = None
+
+        def json_loads(content: Any) -> Any:  # what was decoded last, for ``check_response``
+            self._decoded = decode(content)
+            return self._decoded
+
+        self.json_loads = json_loads
+        #: the updates of the last getUpdates answered, as Telegram sent them (JSON objects)
+        self.last_updates: list[dict[str, Any]] = []
 
     def check_response(
         self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
@@ -94,12 +133,29 @@ class BotSession(AiohttpSession):
                 answer = self.json_loads(content)
                 if isinstance(answer, dict) and answer.get("ok") is True:
                     return ACCEPTED  # True: the caller reads none
-        return super().check_response(bot, method, status_code, content)
+        self._decoded = None
+        response = super().check_response(bot, method, status_code, content)
+        if isinstance(method, GetUpdates):
+            decoded = self._decoded
+            found = decoded.get("result") if isinstance(decoded, dict) else None
+            self.last_updates = found if isinstance(found, list) else []
+        return response
 
     def build_form_data(self, bot: Bot, method: TelegramMethod[TelegramType]) -> FormData:
         files: dict[str, InputFile] = {}
         fields: list[tuple[str, str]] = []
-        for key, value in method.model_dump(warnings=False).items():
+        markup = getattr(method, "reply_markup", None)
+        known = _SHARED.get(id(markup)) if markup is not None else None
+        if known is not None and known[0] is markup:
+            dumped = method.model_dump(warnings=False, exclude=_MARKUP)
+            prepared_markup = known[1]
+            if prepared_markup is None:
+                prepared_markup = str(self.prepare_value(markup, bot=bot, files=files))
+                _SHARED[id(markup)] = (markup, prepared_markup)
+            fields.append(("reply_markup", prepared_markup))
+        else:
+            dumped = method.model_dump(warnings=False)
+        for key, value in dumped.items():
             prepared: Any = self.prepare_value(value, bot=bot, files=files)
             if prepared:  # as aiogram leaves out what prepares to nothing
                 fields.append((key, str(prepared)))

@@ -48,6 +48,21 @@ async def unused(
     await message.answer(text, reply_markup=kb)
 
 
+@router.callback_query(AccountCb.filter(F.act == "open"))
+async def open_card(
+    query: CallbackQuery,
+    callback_data: AccountCb,
+    deps: Dependencies,
+    actor: TelegramUser,
+    lang: str,
+) -> None:
+    """Open an account's card: the press made most, so its handler is the router's first for
+    callbacks (aiogram unpacks the callback data for each handler it tries)."""
+    card = await accounts.get_card(deps, actor, callback_data.id, settings=False)
+    await query.answer()
+    await show(query, *views.card(lang, card))
+
+
 @router.callback_query(AccountCb.filter(F.act == "udisable"))
 async def disable_unused(
     query: CallbackQuery,
@@ -82,19 +97,6 @@ async def _card(
     query: CallbackQuery, deps: Dependencies, actor: TelegramUser, lang: str, i: int
 ) -> None:
     await show(query, *views.card(lang, await accounts.get_card(deps, actor, i, settings=False)))
-
-
-@router.callback_query(AccountCb.filter(F.act == "open"))
-async def open_card(
-    query: CallbackQuery,
-    callback_data: AccountCb,
-    deps: Dependencies,
-    actor: TelegramUser,
-    lang: str,
-) -> None:
-    card = await accounts.get_card(deps, actor, callback_data.id, settings=False)
-    await query.answer()
-    await show(query, *views.card(lang, card))
 
 
 @router.callback_query(AccountCb.filter(F.act == "noinline"))

@@ -22,6 +22,7 @@ from telesip.bot.callbacks import (
     RewriteCb,
 )
 from telesip.bot.locales import has, t
+from telesip.bot.session import shared
 from telesip.bot.setup import current_inline
 from telesip.bot.views.common import Keyboard, badge, button, keyboard, user_label
 from telesip.domain.firewall import describe
@@ -203,7 +204,8 @@ def owner_keyboard(lang: str, a: AccountSummary) -> Keyboard:
 
 
 # Built again on every press this cost as much as reading the card (seven pydantic buttons,
-# their callback data validated and packed); aiogram's objects are frozen, so one is shared.
+# their callback data validated and packed); nothing changes a keyboard once built, so one is
+# shared.
 @functools.lru_cache(maxsize=4096)
 def _owner_keyboard(lang: str, i: int, enabled: bool, assigned: bool, inline: bool) -> Keyboard:
     toggle = (
@@ -226,12 +228,13 @@ def _owner_keyboard(lang: str, i: int, enabled: bool, assigned: bool, inline: bo
     second = [transfer]
     if assigned:
         second.append(button(t(lang, "btn.take_back"), AccountCb(act="takeback", id=i)))
-    return keyboard(
+    rows = keyboard(
         [button(t(lang, "btn.settings"), AccountCb(act="settings", id=i)), toggle],
         second,
         [button(t(lang, "btn.delete"), AccountCb(act="delete", id=i))],
         [button(t(lang, "btn.back"), AccountCb(act="list", id=0))],
     )
+    return shared(rows)  # the same for every press: its JSON is made once (bot/session.py)
 
 
 def confirm_delete(lang: str, account_id: int, role: Role) -> tuple[str, Keyboard]:
