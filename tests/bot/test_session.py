@@ -5,6 +5,7 @@ decoded), and a call with a file still goes as aiogram sends it (multipart)."""
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -14,13 +15,20 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, SendPhoto
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageText,
+    GetUpdates,
+    SendMessage,
+    SendPhoto,
+)
 from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     SwitchInlineQueryChosenChat,
+    Update,
 )
 from aiohttp import FormData
 
@@ -173,3 +181,62 @@ async def test_a_shared_keyboard_arrives_as_aiograms_session_sends_it() -> None:
     finally:
         await ours.close()
         await theirs.close()
+
+
+def test_a_polled_press_is_read_without_its_messages_keyboard_and_formatting() -> None:
+    """Of a polled press, the message under the button reaches aiogram without its keyboard
+    and entities (no handler reads them); everything else of the update as sent, other updates
+    untouched, and ``last_updates`` keeps them all as Telegram sent them."""
+    chat = {"id": 1001, "type": "private"}
+    card = {
+        "message_id": 5,
+        "date": 1_700_000_000,
+        "chat": chat,
+        "text": "Account #7 works",
+        "entities": [{"type": "bold", "offset": 0, "length": 10}],
+        "reply_markup": KEYBOARD.model_dump(mode="json", exclude_none=True),
+    }
+    user = {"id": 1001, "is_bot": False, "first_name": "Alice", "language_code": "ru"}
+    press = {
+        "update_id": 7,
+        "callback_query": {
+            "id": "q1",
+            "from": user,
+            "message": card,
+            "chat_instance": "c",
+            "data": "a:open:7",
+        },
+    }
+    command = {
+        "update_id": 8,
+        "message": dict(card, message_id=6, text="/start x", entities=[_COMMAND], **{"from": user}),
+    }
+    sent = [press, command]
+    content = json.dumps({"ok": True, "result": sent})
+    session = BotSession()
+    bot = Bot("123:abc", session=session)
+    updates = session.check_response(bot, GetUpdates(), 200, content).result
+    assert session.last_updates == sent == json.loads(content)["result"]  # as sent, untouched
+    pressed, written = updates
+    message = pressed.callback_query.message
+    assert (message.reply_markup, message.entities) == (None, None)
+    full = Update.model_validate(press, context={"bot": bot})
+    assert pressed.model_dump(exclude={"callback_query": {"message"}}) == full.model_dump(
+        exclude={"callback_query": {"message"}}
+    )
+    assert message.model_dump(exclude={"reply_markup", "entities"}) == (
+        full.callback_query.message.model_dump(exclude={"reply_markup", "entities"})
+    )
+    assert written == Update.model_validate(command, context={"bot": bot})  # not a press
+    assert written.message.reply_markup is not None and written.message.entities
+    # anything but getUpdates is read as aiogram reads it
+    edited = session.check_response(
+        bot,
+        EditMessageText(text="x", chat_id=1, message_id=5),
+        200,
+        json.dumps({"ok": True, "result": card}),
+    ).result
+    assert edited.reply_markup is not None and edited.entities
+
+
+_COMMAND = {"type": "bot_command", "offset": 0, "length": 6}

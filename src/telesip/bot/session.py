@@ -19,7 +19,11 @@ Telegram itself answers for an inline message's edit) without being built.
 
 The updates of the last getUpdates answer are kept as Telegram sent them (``last_updates``,
 decoded once, as aiogram decodes them): the update journal stores them as they came instead of
-serializing aiogram's objects again.
+serializing aiogram's objects again. Of a polled button press, the message the button sits
+under (the bot's own, a card) reaches aiogram without its keyboard and its formatting
+(``UNREAD_OF_PRESSED``): no handler reads them (they act on the callback data and edit the
+message by its chat and id), and building them was a third of parsing a card's press. The
+journal keeps them (a press taken over after a crash arrives whole).
 
 A keyboard that views build once and share (``shared``: the card's buttons, the same for every
 press on that account) is prepared as JSON once, on its first call, instead of on every call
@@ -107,19 +111,41 @@ class UrlencodedForm(FormData):
         )
 
 
+#: what no handler reads of the message a pressed button sits under (see the module's text)
+UNREAD_OF_PRESSED = frozenset({"reply_markup", "entities", "caption_entities"})
+
+
+def without_unread(update: Any) -> Any:
+    """``update`` (a JSON object) as the bot reads it: a button press's message without
+    ``UNREAD_OF_PRESSED`` (a new object; ``update`` is left as it is)."""
+    query = update.get("callback_query") if isinstance(update, dict) else None
+    if not isinstance(query, dict):
+        return update
+    message = query.get("message")
+    if not isinstance(message, dict) or UNREAD_OF_PRESSED.isdisjoint(message):
+        return update
+    read = {k: v for k, v in message.items() if k not in UNREAD_OF_PRESSED}
+    return {**update, "callback_query": {**query, "message": read}}
+
+
 class BotSession(AiohttpSession):
     """aiogram's ``AiohttpSession``, forms without files encoded by ``UrlencodedForm``, answers
     to calls inside ``answer_unread`` not built when accepted, the last getUpdates's updates
-    kept as they came (``last_updates``)."""
+    kept as they came (``last_updates``) and read ``without_unread``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         decode = self.json_loads
         self._decoded: Any = None
+        self._polled = False  # a getUpdates answer is being read
 
         def json_loads(content: Any) -> Any:  # what was decoded last, for ``check_response``
-            self._decoded = decode(content)
-            return self._decoded
+            decoded = self._decoded = decode(content)
+            if self._polled and isinstance(decoded, dict):
+                found = decoded.get("result")
+                if isinstance(found, list):
+                    return {**decoded, "result": [without_unread(u) for u in found]}
+            return decoded
 
         self.json_loads = json_loads
         #: the updates of the last getUpdates answered, as Telegram sent them (JSON objects)
@@ -134,7 +160,11 @@ class BotSession(AiohttpSession):
                 if isinstance(answer, dict) and answer.get("ok") is True:
                     return ACCEPTED  # True: the caller reads none
         self._decoded = None
-        response = super().check_response(bot, method, status_code, content)
+        self._polled = isinstance(method, GetUpdates)
+        try:
+            response = super().check_response(bot, method, status_code, content)
+        finally:
+            self._polled = False
         if isinstance(method, GetUpdates):
             decoded = self._decoded
             found = decoded.get("result") if isinstance(decoded, dict) else None
