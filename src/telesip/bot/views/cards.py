@@ -158,12 +158,26 @@ def card(lang: str, c: Card) -> tuple[str, Keyboard]:
     """The account card: everything for the owner, calls-only for an assigned user (R5).
 
     First the one line on whether it works (``state_line``); the owner's card then groups
-    the settings, who uses the account and who pays for it under their headings."""
-    a = c.summary
+    the settings, who uses the account and who pays for it under their headings. Made once
+    for the same card (``_card``, by everything it shows: the bot shows it on every press)."""
+    pending = c.pending_offer is not None
+    return _card(lang, c.summary, c.role, c.recording, tuple(c.firewall), pending, current_inline())
+
+
+@functools.lru_cache(maxsize=4096)
+def _card(
+    lang: str,
+    a: AccountSummary,
+    role: Role,
+    recording: bool,
+    firewall_entries: tuple[str, ...],
+    pending: bool,
+    inline: bool,
+) -> tuple[str, Keyboard]:
     i = a.id
-    lines = [t(lang, "card.title", id=i), t(lang, "card.state", state=state_line(lang, a, c.role))]
-    record = t(lang, "card.record_on" if c.recording else "card.record_off")
-    if c.role is Role.OWNER:
+    lines = [t(lang, "card.title", id=i), t(lang, "card.state", state=state_line(lang, a, role))]
+    record = t(lang, "card.record_on" if recording else "card.record_off")
+    if role is Role.OWNER:
         port = f":{a.port}" if a.port else ""
         server = t(
             lang, "card.server", domain=escape(a.domain), port=port, transport=a.transport.upper()
@@ -172,7 +186,7 @@ def card(lang: str, c: Card) -> tuple[str, Keyboard]:
         lines += [t(lang, "card.login", login=escape(a.login)), record]
         if a.duplicate:
             lines.append(t(lang, "card.duplicate"))
-        if firewall := describe(c.firewall):  # IP addresses only, never a host name
+        if firewall := describe(firewall_entries):  # IP addresses only, never a host name
             addresses = ", ".join(f"<code>{escape(x)}</code>" for x in firewall)
             lines.append(t(lang, "card.firewall", addresses=addresses))
         lines += ["", t(lang, "card.h_user")]
@@ -181,21 +195,22 @@ def card(lang: str, c: Card) -> tuple[str, Keyboard]:
             if a.assigned
             else t(lang, "card.user_self")
         )
-        if c.pending_offer is not None:
+        if pending:
             lines.append(t(lang, "card.pending"))
         lines += ["", t(lang, "card.h_payer")]
         lines.append(t(lang, "card.payer", payer=t(lang, f"payer.{a.payer.value}")))
-        return "\n".join(lines), owner_keyboard(lang, a)
+        return "\n".join(lines), _owner_keyboard(lang, i, a.enabled, a.assigned, inline)
     lines += [t(lang, "card.owner", owner=user_label(a.owner_label)), record]
     lines.append(t(lang, "card.payer", payer=t(lang, "payer.owner_plan_user")))
     lines.append(t(lang, "card.assigned_note"))
-    return "\n".join(lines), keyboard(
+    buttons = keyboard(
         [
             button(t(lang, "btn.send_back"), AccountCb(act="sendback", id=i)),
             button(t(lang, "btn.delete"), AccountCb(act="delete", id=i)),
         ],
         [button(t(lang, "btn.back"), AccountCb(act="list", id=0))],
     )
+    return "\n".join(lines), shared(buttons)  # cached with the card: shown again and again
 
 
 def owner_keyboard(lang: str, a: AccountSummary) -> Keyboard:
