@@ -46,13 +46,26 @@ def build(*, force: bool = False, verbose: bool = False) -> str:
     if not force and state() == "fresh":
         return "fresh"
     target = compiled_dir()
-    root = source(NATIVE_MODULES[0]).parents[2]  # the directory that holds the telesip package
+    pkg_dir = source(NATIVE_MODULES[0]).parents[1]  # the telesip package's directory
     with tempfile.TemporaryDirectory(prefix="telesip-native-") as tmp:
+        # mypy reads the package from a copy: in an installed environment the package sits in
+        # site-packages, where mypy would take every other module there (typing_extensions.py,
+        # ...) for the program's own and refuse to build
+        root = Path(tmp, "src")
+        shutil.copytree(
+            pkg_dir,
+            root / pkg_dir.name,
+            ignore=shutil.ignore_patterns("_compiled*", "__pycache__"),
+        )
+        paths = [str(source(m).relative_to(pkg_dir.parent)) for m in NATIVE_MODULES]
         script = (
             "import sys\n"
             "from setuptools import setup\n"
             "from mypyc.build import mypycify\n"
-            f"paths = {[str(source(m).relative_to(root)) for m in NATIVE_MODULES]!r}\n"
+            # no configuration is found beside the copy: the few untyped libraries the
+            # program imports (re2, qrcode, ...) are taken as Any, as the project's own
+            # configuration takes them
+            f"paths = {['--ignore-missing-imports', *paths]!r}\n"
             f"modules = mypycify(paths, opt_level='3', group_name={GROUP!r}, "
             f"target_dir={tmp + '/c'!r})\n"
             f"setup(name='telesip-native', ext_modules=modules, script_args=['build_ext', "

@@ -5,9 +5,13 @@ The image's paths (``/opt/telesip``, ``/var/lib/telesip``) are moved under a scr
 ``ARG`` takes the given build arguments; ``ENV`` is expanded as Docker does; ``COPY`` copies
 from the repository root minus what Dockerfile.dockerignore leaves out; ``RUN`` runs in bash
 (a ``--mount=type=cache`` option is dropped: pip's cache is this machine's); ``WORKDIR``
-makes the directory. The one step not run is the ``RUN useradd ...`` that creates the image's
-system account (it would change this machine's users): ``USER`` is checked to name it.
-``FROM``, ``VOLUME``, ``EXPOSE``, ``HEALTHCHECK`` and ``CMD`` are recorded for the tests.
+makes the directory. Steps not run, recorded in ``Image.skipped``: ``RUN useradd ...``, which
+creates the image's system account (it would change this machine's users: ``USER`` is checked
+to name it), and ``RUN apt-get ...``, the build stage's C compiler (it would change this
+machine's packages; the tests' machine has gcc). Every stage runs into the same scratch root,
+so ``COPY --from=STAGE`` of a path to the same path finds it there (anything else is refused).
+``FROM`` (the last stage's base, and every stage in ``stages``), ``VOLUME``, ``EXPOSE``,
+``HEALTHCHECK`` and ``CMD`` are recorded for the tests.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Image:
     root: Path  # the scratch directory standing for the image's /
     env: dict[str, str] = field(default_factory=dict)
     base: str = ""
+    stages: list[str] = field(default_factory=list)  # every FROM's arguments, in order
     user: str = "root"
     workdir: Path | None = None
     volumes: list[str] = field(default_factory=list)
@@ -83,7 +88,8 @@ def build(root: Path, build_args: dict[str, str], host_env: dict[str, str]) -> I
     cwd = root
     for word, rest in instructions():
         if word == "FROM":
-            image.base = rest
+            image.stages.append(rest)
+            image.base = rest.split()[0]
         elif word == "ARG":
             name, _, default = rest.partition("=")
             env[name] = build_args.get(name, default)
@@ -92,6 +98,10 @@ def build(root: Path, build_args: dict[str, str], host_env: dict[str, str]) -> I
                 name, _, value = pair.partition("=")
                 env[name] = image.path(_expand(value, env))
                 image.env[name] = env[name]
+        elif word == "COPY" and rest.startswith("--from="):
+            _, source, dest = shlex.split(rest)
+            if source != dest or not Path(image.path(source)).exists():
+                raise AssertionError(f"COPY {rest}: not the same path, or nothing built there")
         elif word == "COPY":
             *sources, dest = shlex.split(rest)
             target = Path(image.path(dest))
@@ -104,7 +114,7 @@ def build(root: Path, build_args: dict[str, str], host_env: dict[str, str]) -> I
                     shutil.copy2(src, target / src.name)
         elif word == "RUN":
             command = re.sub(r"^(--mount=\S+\s+)+", "", rest)
-            if command.startswith("useradd "):
+            if command.startswith(("useradd ", "apt-get ")):
                 image.skipped.append(command)
                 continue
             subprocess.run(

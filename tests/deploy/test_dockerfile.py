@@ -1,11 +1,11 @@
 """deploy/Dockerfile's steps run as a script into a fresh virtual environment (no Docker here),
 with the core and PostgreSQL only (``TELESIP_EXTRAS=pg``, no calls): the same fresh install
-checks the packaging. The wheel pip built holds the migrations and every data file; the
-extras' modules are absent and the core imports; the image's CMD (``telesip run``, with a bot
-on the fake Bot API) starts, answers the image's HEALTHCHECK, says once that calls are off, and
-the bot tells a person who dials that calls are not enabled.
-
-It costs one pip install from pip's cache with constraints.txt (about a minute on 2 cores).
+checks the packaging, and that the build stage compiled the SIP core the image runs. The wheel
+pip built holds the migrations and every data file; the extras' modules are absent and the core
+imports; the image's CMD (``telesip run``, with a bot on the fake Bot API) starts, answers the
+image's HEALTHCHECK, says once that calls are off, and the bot tells a person who dials that
+calls are not enabled. It costs one pip install from pip's cache with constraints.txt and one
+mypyc build (about a minute on 2 cores).
 """
 
 from __future__ import annotations
@@ -67,9 +67,11 @@ def _py(image: Image, code: str) -> str:
 
 
 def test_the_image_is_a_slim_python_311_run_by_its_own_user(image: Image) -> None:
+    assert image.stages == ["python:3.11-slim AS build", "python:3.11-slim"]
     assert image.base == "python:3.11-slim"
     assert image.user == "telesip"
-    assert image.skipped and image.skipped[0].startswith("useradd --system")
+    assert [step.split()[0] for step in image.skipped] == ["apt-get", "useradd"]
+    assert "gcc" in image.skipped[0] and image.skipped[1].startswith("useradd --system")
     assert image.volumes == [image.env["TELESIP_DATA_DIR"]]
     assert image.cmd == ["telesip", "run"]
     assert "/livez" in image.healthcheck[-1]
@@ -107,6 +109,22 @@ def test_the_core_install_has_no_extra_but_pg(image: Image) -> None:
         "import asyncpg; from telesip import extras; print(extras.calls_enabled())",
     ).split()
     assert found == ["-", "False"]  # the rest imports as `telesip run` starts, below
+
+
+def test_the_image_runs_the_compiled_sip_core_without_its_compiler(image: Image) -> None:
+    """The build stage compiled the SIP core into the environment the image copies; mypy,
+    needed for that only, is gone, and the compiled modules are what the worker imports."""
+    out = _py(
+        image,
+        "import importlib.util as u; print(u.find_spec('mypy') is None); "
+        "from telesip.native import main; main(['status'])",
+    ).splitlines()
+    assert out[0] == "True"
+    assert out[1].startswith("SIP core build: fresh (")
+    assert out[1].endswith("/site-packages/telesip/sip/_compiled)")
+    modules = dict(line.strip().split(": ") for line in out[2:])
+    assert len(modules) >= 9
+    assert set(modules.values()) == {"compiled"}, modules
 
 
 def _free_port(kind: int) -> int:
